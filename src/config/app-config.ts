@@ -1,0 +1,126 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting AppVault reads from the environment, validated once at start-up.
+ * A wrong value stops the process with a message naming the variable and what it expects,
+ * because a backup product that silently falls back to defaults is one nobody can trust.
+ */
+const optionalUrl = (variable: string, schemes: string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value))
+    .refine((value) => value === undefined || schemes.some((s) => value.startsWith(`${s}://`)), {
+      message: `${variable} must be a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`,
+    });
+
+const integer = (variable: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return fallback;
+      const parsed = Number(value);
+      if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+        ctx.addIssue({ code: 'custom', message: `${variable} must be an integer between ${min} and ${max} (got "${value}")` });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+
+const envSchema = z.object({
+  PORT: integer('PORT', 0, 65535, 8080),
+  HOST: z.string().trim().min(1).optional().default('0.0.0.0'),
+  DATA_DIR: z.string().trim().min(1, 'DATA_DIR must not be empty').optional().default('./data'),
+  EVENTSTORE_URL: optionalUrl('EVENTSTORE_URL', ['esdb', 'esdb+discover', 'kurrentdb', 'kurrentdb+discover']),
+  MONGO_URL: optionalUrl('MONGO_URL', ['mongodb', 'mongodb+srv']),
+  ADMIN_EMAIL: z
+    .string()
+    .trim()
+    .optional()
+    .default('admin@localhost')
+    .refine((value) => EMAIL_PATTERN.test(value), { message: 'ADMIN_EMAIL must be an email address like admin@example.com' }),
+  ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value))
+    .refine((value) => value === undefined || value.length >= 16, {
+      message: 'ADMIN_TOKEN must be at least 16 characters long (or unset to generate one)',
+    }),
+  MAX_BACKUPS_PER_APP: integer('MAX_BACKUPS_PER_APP', 1, 10_000, 10),
+  MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
+  MAX_RESTORE_BYTES: integer('MAX_RESTORE_BYTES', 1, Number.MAX_SAFE_INTEGER, 10 * 1024 * 1024 * 1024),
+  RESTORE_URL_TIMEOUT_MS: integer('RESTORE_URL_TIMEOUT_MS', 1000, 24 * 3600 * 1000, 10 * 60 * 1000),
+  RESTORE_ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
+  NAME_RESERVATION_TTL_MS: integer('NAME_RESERVATION_TTL_MS', 1000, 24 * 3600 * 1000, 60_000),
+  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose'], {
+    message: 'LOG_LEVEL must be one of error, warn, log, debug, verbose',
+  }).optional().default('log'),
+  LOG_FORMAT: z.enum(['text', 'json'], { message: 'LOG_FORMAT must be text or json' }).optional().default('text'),
+});
+
+export const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+$/;
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  eventStoreUrl?: string;
+  mongoUrl?: string;
+  adminEmail: string;
+  adminToken?: string;
+  maxBackupsPerApp: number;
+  maxUploadBytes: number;
+  maxRestoreBytes: number;
+  restoreUrlTimeoutMs: number;
+  restoreAllowedHosts: string[];
+  nameReservationTtlMs: number;
+  logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  logFormat: 'text' | 'json';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? '');
+        return issue.message.includes(variable) ? issue.message : `${variable}: ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.DATA_DIR),
+    eventStoreUrl: e.EVENTSTORE_URL,
+    mongoUrl: e.MONGO_URL,
+    adminEmail: e.ADMIN_EMAIL.toLowerCase(),
+    adminToken: e.ADMIN_TOKEN,
+    maxBackupsPerApp: e.MAX_BACKUPS_PER_APP,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    maxRestoreBytes: e.MAX_RESTORE_BYTES,
+    restoreUrlTimeoutMs: e.RESTORE_URL_TIMEOUT_MS,
+    restoreAllowedHosts: e.RESTORE_ALLOWED_HOSTS,
+    nameReservationTtlMs: e.NAME_RESERVATION_TTL_MS,
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+  };
+}
+
+/** Injection token for the validated configuration. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,107 @@
+/**
+ * The EventStore port: the one small interface every event store adapter implements and
+ * the contract suite (test/contract/event-store.contract.ts) holds them to.
+ */
+
+/** What a domain hands to the store. `type` is a stable persisted name, never a class name. */
+export interface NewEvent {
+  type: string;
+  data: Record<string, unknown>;
+  metadata: EventMetadata;
+}
+
+export interface EventMetadata {
+  /** Present on every event that belongs to an app, so one app's history reads without scanning others. */
+  appId?: string;
+  /** User id of whoever caused the event (`system` for the installation itself). */
+  actor: string;
+  /** ISO-8601 UTC time the event happened. Restores keep the original. */
+  timestamp: string;
+  /** Version of the event's data shape, so upcasters can tell old payloads apart. */
+  schemaVersion: number;
+}
+
+export interface StoredEvent extends NewEvent {
+  stream: string;
+  /** 0-based revision of the event inside its stream. */
+  streamVersion: number;
+  /** Position in the store's global order; strictly increasing, not necessarily contiguous. */
+  position: number;
+}
+
+/** `-1` means the stream must not exist yet; `'any'` skips the check. */
+export type ExpectedVersion = number | 'any';
+
+export interface AppendResult {
+  /** Revision of the last event written (the stream's new version). */
+  streamVersion: number;
+  /** Global position of the last event written. */
+  position: number;
+}
+
+export interface ReadRange {
+  /** Exclusive lower bound on the global position (0 = from the beginning). */
+  after?: number;
+  /** Inclusive upper bound on the global position. */
+  until?: number;
+  /** Maximum number of events per batch the adapter fetches; an implementation detail for memory. */
+  batchSize?: number;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+export class WrongExpectedVersionError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedVersion,
+    readonly actual: number,
+  ) {
+    super(`Stream ${stream} is at version ${actual}, expected ${expected}`);
+    this.name = 'WrongExpectedVersionError';
+  }
+}
+
+export interface EventStore {
+  readonly kind: 'sqlite' | 'eventstoredb';
+
+  /** Appends atomically; throws WrongExpectedVersionError on a concurrency conflict. */
+  append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult>;
+
+  /** Current revision of a stream, -1 when it does not exist. */
+  streamVersion(stream: string): Promise<number>;
+
+  /** Events of one stream, in order. */
+  readStream(stream: string, fromVersion?: number): AsyncIterable<StoredEvent>;
+
+  /** One app's events (every stream carrying its app id) in global order, within the range. */
+  readApp(appId: string, range?: ReadRange): AsyncIterable<StoredEvent>;
+
+  /** Every event after a checkpoint, in global order (projections catch up with this). */
+  readAll(range?: ReadRange): AsyncIterable<StoredEvent>;
+
+  /**
+   * Delivers every event after `after`, then follows new ones as they are appended, one at a time
+   * and in order; the next event waits until the handler's promise settles.
+   * A handler that throws stops the subscription and reports through onError.
+   */
+  subscribe(after: number, handler: (event: StoredEvent) => Promise<void>, onError: (error: Error) => void): Subscription;
+
+  /** Position of the newest event in the store (0 when empty). */
+  headPosition(): Promise<number>;
+
+  /** Removes every stream of an app. Used to clean up after a failed restore; never for normal deletes. */
+  deleteApp(appId: string): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export const EVENT_STORE = Symbol('EVENT_STORE');
+
+/** Stream names; ids never contain `--`, so `{kind}-{appId}--{id}` splits unambiguously. */
+export const streams = {
+  app: (appId: string) => `app-${appId}`,
+  user: (userId: string) => `user-${userId}`,
+  child: (kind: 'schema' | 'content' | 'asset', appId: string, id: string) => `${kind}-${appId}--${id}`,
+};

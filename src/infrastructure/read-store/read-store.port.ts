@@ -1,0 +1,79 @@
+/**
+ * The read-store port: small document collections for projections and job state.
+ * Projections own their collections and can always be rebuilt from events; job collections
+ * are state of their own and are never touched by a rebuild.
+ */
+
+export type Scalar = string | number | boolean | null;
+
+/** Equality on top-level fields; `{ $contains: v }` matches an array field holding v. */
+export type Filter = Record<string, Scalar | { $contains: Scalar }>;
+
+export interface SortKey {
+  field: string;
+  direction: 'asc' | 'desc';
+}
+
+export interface FindOptions {
+  sort?: SortKey[];
+  top?: number;
+  skip?: number;
+  /** Full-text query over the text the collection extracts from each document. */
+  text?: string;
+}
+
+export interface Page<T> {
+  total: number;
+  items: T[];
+}
+
+export interface Doc {
+  id: string;
+}
+
+export interface CollectionOptions<T> {
+  /** Text indexed for full-text search (FTS5 on SQLite, a text index on MongoDB). */
+  fullText?: (doc: T) => string;
+  /** Top-level fields that filters and sorts use often. */
+  indexes?: string[];
+}
+
+export interface ReadCollection<T extends Doc> {
+  get(id: string): Promise<T | undefined>;
+  findOne(filter: Filter): Promise<T | undefined>;
+  find(filter: Filter, options?: FindOptions): Promise<Page<T>>;
+  /** Streams matching documents in id order without loading them all. */
+  iterate(filter: Filter): AsyncIterable<T>;
+  count(filter: Filter): Promise<number>;
+  /** Insert or replace by id. */
+  put(doc: T): Promise<void>;
+  delete(id: string): Promise<void>;
+  deleteMany(filter: Filter): Promise<number>;
+}
+
+export interface ReadStore {
+  readonly kind: 'sqlite' | 'mongodb';
+  collection<T extends Doc>(name: string, options?: CollectionOptions<T>): ReadCollection<T>;
+  getCheckpoint(name: string): Promise<number>;
+  setCheckpoint(name: string, position: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const READ_STORE = Symbol('READ_STORE');
+
+export const COLLECTION_NAME = /^[a-z][a-z0-9_]*$/;
+export const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function assertName(kind: 'collection' | 'field', name: string): void {
+  const pattern = kind === 'collection' ? COLLECTION_NAME : FIELD_NAME;
+  if (!pattern.test(name)) throw new Error(`Invalid ${kind} name "${name}"`);
+}
+
+/** Splits a user's search into plain words so no query syntax of the underlying engine leaks through. */
+export function searchWords(text: string): string[] {
+  return text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w.length > 0)
+    .slice(0, 20);
+}

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type EventStore,
+  type NewEvent,
+  type StoredEvent,
+  streams,
+  WrongExpectedVersionError,
+} from '../../src/infrastructure/event-store/event-store.port.js';
+
+/** The behaviour every EventStore adapter must show. Called once per adapter. */
+export function eventStoreContract(name: string, create: () => Promise<EventStore>): void {
+  describe(`EventStore contract: ${name}`, () => {
+    let store: EventStore;
+    beforeEach(async () => {
+      store = await create();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const event = (appId: string | undefined, type: string, n: number): NewEvent => ({
+      type,
+      data: { n, text: `value ${n}`, nested: { list: [n, n + 1] } },
+      metadata: { ...(appId ? { appId } : {}), actor: 'user-1', timestamp: new Date(1_700_000_000_000 + n).toISOString(), schemaVersion: 1 },
+    });
+    const collect = async (it: AsyncIterable<StoredEvent>) => {
+      const out: StoredEvent[] = [];
+      for await (const e of it) out.push(e);
+      return out;
+    };
+
+    it('appends to a new stream with expected version -1 and reads it back in order', async () => {
+      const appId = randomUUID();
+      const stream = streams.app(appId);
+      const result = await store.append(stream, [event(appId, 'AppCreated', 1), event(appId, 'AppUpdated', 2)], -1);
+      expect(result.streamVersion).toBe(1);
+      const read = await collect(store.readStream(stream));
+      expect(read.map((e) => e.type)).toEqual(['AppCreated', 'AppUpdated']);
+      expect(read.map((e) => e.streamVersion)).toEqual([0, 1]);
+      expect(read[1]!.position).toBe(result.position);
+      expect(read[0]!.position).toBeLessThan(read[1]!.position);
+      expect(read[0]!.data).toEqual({ n: 1, text: 'value 1', nested: { list: [1, 2] } });
+      expect(read[0]!.metadata).toEqual({ appId, actor: 'user-1', timestamp: new Date(1_700_000_000_001).toISOString(), schemaVersion: 1 });
+      expect(await store.streamVersion(stream)).toBe(1);
+      expect(await store.streamVersion(streams.app(randomUUID()))).toBe(-1);
+    });
+
+    it('rejects an append with a stale expected version with a typed error, writing nothing', async () => {
+      const appId = randomUUID();
+      const stream = streams.app(appId);
+      await store.append(stream, [event(appId, 'AppCreated', 1)], -1);
+      const attempt = store.append(stream, [event(appId, 'AppUpdated', 2)], -1);
+      await expect(attempt).rejects.toBeInstanceOf(WrongExpectedVersionError);
+      await expect(store.append(stream, [event(appId, 'AppUpdated', 2)], 5)).rejects.toMatchObject({ stream, actual: 0 });
+      expect((await collect(store.readStream(stream))).length).toBe(1);
+      await store.append(stream, [event(appId, 'AppUpdated', 3)], 0);
+      await store.append(stream, [event(appId, 'AppUpdated', 4)], 'any');
+      expect(await store.streamVersion(stream)).toBe(2);
+    });
+
+    it('reads one app in global order across its streams, between two positions', async () => {
+      const appA = randomUUID();
+      const appB = randomUUID();
+      const positions: number[] = [];
+      positions.push((await store.append(streams.app(appA), [event(appA, 'AppCreated', 1)], -1)).position);
+      await store.append(streams.app(appB), [event(appB, 'AppCreated', 2)], -1);
+      positions.push((await store.append(streams.child('schema', appA, 's1'), [event(appA, 'SchemaCreated', 3)], -1)).position);
+      await store.append(streams.user('u1' + appB), [event(undefined, 'UserCreated', 4)], -1);
+      positions.push((await store.append(streams.child('content', appA, 'c1'), [event(appA, 'ContentCreated', 5)], -1)).position);
+      positions.push((await store.append(streams.app(appA), [event(appA, 'AppUpdated', 6)], 0)).position);
+
+      const all = await collect(store.readApp(appA));
+      expect(all.map((e) => e.data['n'])).toEqual([1, 3, 5, 6]);
+      expect(all.map((e) => e.position)).toEqual(positions);
+      expect(all.map((e) => e.stream)).toEqual([
+        streams.app(appA),
+        streams.child('schema', appA, 's1'),
+        streams.child('content', appA, 'c1'),
+        streams.app(appA),
+      ]);
+      const middle = await collect(store.readApp(appA, { after: positions[0], until: positions[2] }));
+      expect(middle.map((e) => e.data['n'])).toEqual([3, 5]);
+      const small = await collect(store.readApp(appA, { batchSize: 1 }));
+      expect(small.map((e) => e.data['n'])).toEqual([1, 3, 5, 6]);
+    });
+
+    it('reads everything after a checkpoint and reports the head position', async () => {
+      const appId = randomUUID();
+      const before = await store.headPosition();
+      const first = await store.append(streams.app(appId), [event(appId, 'AppCreated', 1)], -1);
+      const second = await store.append(streams.app(appId), [event(appId, 'AppUpdated', 2)], 0);
+      expect(await store.headPosition()).toBe(second.position);
+      expect(first.position).toBeGreaterThan(before);
+      const after = (await collect(store.readAll({ after: first.position }))).filter((e) => e.metadata.appId === appId);
+      expect(after.map((e) => e.type)).toEqual(['AppUpdated']);
+      const fromBefore = (await collect(store.readAll({ after: before, batchSize: 1 }))).filter((e) => e.metadata.appId === appId);
+      expect(fromBefore.map((e) => e.type)).toEqual(['AppCreated', 'AppUpdated']);
+    });
+
+    it('follows new events after a position, in order, one at a time', async () => {
+      const appId = randomUUID();
+      const start = await store.headPosition();
+      await store.append(streams.app(appId), [event(appId, 'AppCreated', 1)], -1);
+      const seen: number[] = [];
+      let inFlight = 0;
+      let overlap = false;
+      const done = new Promise<void>((resolve, reject) => {
+        const sub = store.subscribe(
+          start,
+          async (e) => {
+            if (e.metadata.appId !== appId) return;
+            inFlight += 1;
+            if (inFlight > 1) overlap = true;
+            await new Promise((r) => setTimeout(r, 5));
+            seen.push(e.data['n'] as number);
+            inFlight -= 1;
+            if (seen.length === 3) void sub.close().then(resolve);
+          },
+          reject,
+        );
+      });
+      await store.append(streams.app(appId), [event(appId, 'AppUpdated', 2)], 0);
+      await store.append(streams.app(appId), [event(appId, 'AppUpdated', 3)], 1);
+      await done;
+      expect(seen).toEqual([1, 2, 3]);
+      expect(overlap).toBe(false);
+    });
+
+    it('removes every stream of one app and leaves the others', async () => {
+      const appA = randomUUID();
+      const appB = randomUUID();
+      await store.append(streams.app(appA), [event(appA, 'AppCreated', 1)], -1);
+      await store.append(streams.child('content', appA, 'c1'), [event(appA, 'ContentCreated', 2)], -1);
+      await store.append(streams.app(appB), [event(appB, 'AppCreated', 3)], -1);
+      await store.deleteApp(appA);
+      expect(await collect(store.readApp(appA))).toEqual([]);
+      expect(await collect(store.readStream(streams.app(appA)))).toEqual([]);
+      expect((await collect(store.readApp(appB))).length).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReadStore } from '../../src/infrastructure/read-store/read-store.port.js';
+
+interface Item {
+  id: string;
+  appId: string;
+  title: string;
+  rank: number;
+  published: boolean;
+  tags: string[];
+  note: string | null;
+}
+
+export function readStoreContract(name: string, create: () => Promise<ReadStore>): void {
+  describe(`ReadStore contract: ${name}`, () => {
+    let store: ReadStore;
+    const col = () => store.collection<Item>('contract_items', { fullText: (d) => `${d.title} ${d.tags.join(' ')}`, indexes: ['appId'] });
+    beforeEach(async () => {
+      store = await create();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const item = (appId: string, n: number, extra: Partial<Item> = {}): Item => ({
+      id: `${appId}-${n}`,
+      appId,
+      title: `Item number ${n}`,
+      rank: n,
+      published: n % 2 === 0,
+      tags: [`tag${n}`],
+      note: null,
+      ...extra,
+    });
+
+    it('puts, replaces, gets and deletes documents by id', async () => {
+      const appId = randomUUID();
+      await col().put(item(appId, 1));
+      expect(await col().get(`${appId}-1`)).toEqual(item(appId, 1));
+      await col().put(item(appId, 1, { title: 'Changed' }));
+      expect((await col().get(`${appId}-1`))?.title).toBe('Changed');
+      await col().delete(`${appId}-1`);
+      expect(await col().get(`${appId}-1`)).toBeUndefined();
+    });
+
+    it('filters by equality, booleans, nulls and array membership, and pages with a total', async () => {
+      const appId = randomUUID();
+      for (let n = 1; n <= 7; n++) await col().put(item(appId, n));
+      await col().put(item(randomUUID(), 99));
+      const page = await col().find({ appId }, { sort: [{ field: 'rank', direction: 'desc' }], top: 3, skip: 1 });
+      expect(page.total).toBe(7);
+      expect(page.items.map((i) => i.rank)).toEqual([6, 5, 4]);
+      expect((await col().find({ appId, published: true })).items.map((i) => i.rank).sort()).toEqual([2, 4, 6]);
+      expect((await col().find({ appId, tags: { $contains: 'tag3' } })).items.map((i) => i.rank)).toEqual([3]);
+      expect(await col().count({ appId, note: null })).toBe(7);
+      expect((await col().findOne({ appId, rank: 5 }))?.id).toBe(`${appId}-5`);
+      expect(await col().findOne({ appId, rank: 500 })).toBeUndefined();
+    });
+
+    it('finds documents by words of their text, ignoring query syntax', async () => {
+      const appId = randomUUID();
+      await col().put(item(appId, 1, { title: 'Blue whale facts' }));
+      await col().put(item(appId, 2, { title: 'Red panda', tags: ['whale-watching'] }));
+      await col().put(item(appId, 3, { title: 'Green tree' }));
+      const found = await col().find({ appId }, { text: 'whale', sort: [{ field: 'rank', direction: 'asc' }] });
+      expect(found.items.map((i) => i.rank)).toEqual([1, 2]);
+      expect((await col().find({ appId }, { text: 'blue WHALE' })).items.map((i) => i.rank)).toEqual([1]);
+      expect((await col().find({ appId }, { text: '"(* OR' })).total).toBe(0);
+      await col().put(item(appId, 1, { title: 'Grey seal' }));
+      expect((await col().find({ appId }, { text: 'whale' })).items.map((i) => i.rank)).toEqual([2]);
+    });
+
+    it('deletes many by filter and iterates without loading everything', async () => {
+      const appA = randomUUID();
+      const appB = randomUUID();
+      for (let n = 1; n <= 450; n++) await col().put(item(appA, n));
+      await col().put(item(appB, 1));
+      let seen = 0;
+      for await (const doc of col().iterate({ appId: appA })) {
+        expect(doc.appId).toBe(appA);
+        seen += 1;
+      }
+      expect(seen).toBe(450);
+      expect(await col().deleteMany({ appId: appA })).toBe(450);
+      expect(await col().count({ appId: appA })).toBe(0);
+      expect((await col().find({ appId: appA }, { text: 'item' })).total).toBe(0);
+      expect(await col().count({ appId: appB })).toBe(1);
+    });
+
+    it('stores checkpoints by name', async () => {
+      const name = `projector-${randomUUID()}`;
+      expect(await store.getCheckpoint(name)).toBe(0);
+      await store.setCheckpoint(name, 42);
+      await store.setCheckpoint(name, 43);
+      expect(await store.getCheckpoint(name)).toBe(43);
+    });
+  });
+}

@@ -1,0 +1,43 @@
+import { type DynamicModule, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import type { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
+import { AccessGuard } from './platform/auth/access.guard.js';
+import { DomainExceptionFilter } from './platform/http/domain-exception.filter.js';
+import { HealthController } from './platform/http/health.http.controller.js';
+import { PlatformModule } from './platform/platform.module.js';
+import { Projector } from './platform/projection/projector.service.js';
+import { AppsModule } from './apps/apps.module.js';
+import { UsersModule } from './users/users.module.js';
+import { UsersService } from './users/users.service.js';
+
+/**
+ * Start-up order matters and is spelled out here: projections catch up first (so every read model
+ * reflects the store), then the first admin is ensured.
+ */
+@Module({})
+export class AppModule implements OnApplicationBootstrap {
+  constructor(
+    private readonly projector: Projector,
+    private readonly users: UsersService,
+  ) {}
+
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, UsersModule, AppsModule],
+      controllers: [HealthController],
+      providers: [
+        { provide: APP_GUARD, useClass: AccessGuard },
+        { provide: APP_FILTER, useClass: DomainExceptionFilter },
+      ],
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.projector.start();
+    await this.users.bootstrapAdmin();
+  }
+}

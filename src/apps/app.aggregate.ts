@@ -1,0 +1,87 @@
+import type { Decider } from '../platform/events/decider.js';
+import { conflict, invalid, notFound } from '../platform/domain-errors.js';
+import { APP_ROLES, type AppRole } from '../platform/auth/principal.js';
+import type { AppEvent } from './app.events.js';
+
+export const NAME_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+export const NAME_MAX = 40;
+
+export interface AppState {
+  status: 'new' | 'live' | 'deleted';
+  name: string;
+  label: string;
+  description: string;
+  contributors: Record<string, AppRole>;
+}
+
+export const appDecider: Decider<AppState, AppEvent> = {
+  initialState: () => ({ status: 'new', name: '', label: '', description: '', contributors: {} }),
+  evolve: (state, event) => {
+    switch (event.type) {
+      case 'AppCreated':
+        return { ...state, status: 'live', name: event.data.name, label: event.data.label, description: event.data.description };
+      case 'AppUpdated':
+        return { ...state, label: event.data.label, description: event.data.description };
+      case 'AppContributorAssigned':
+        return { ...state, contributors: { ...state.contributors, [event.data.userId]: event.data.role } };
+      case 'AppContributorRemoved': {
+        const { [event.data.userId]: _removed, ...rest } = state.contributors;
+        return { ...state, contributors: rest };
+      }
+      case 'AppDeleted':
+        return { ...state, status: 'deleted' };
+    }
+  },
+};
+
+export function validateName(name: string, what = 'name'): void {
+  if (name.length > NAME_MAX || !NAME_PATTERN.test(name)) {
+    throw invalid(`${what}: "${name}" must be lowercase letters, digits and single dashes (like "my-app"), at most ${NAME_MAX} characters`);
+  }
+}
+
+function live(state: AppState): void {
+  if (state.status !== 'live') throw notFound('The app does not exist');
+}
+
+export function createApp(state: AppState, c: { appId: string; name: string; label?: string; description?: string; ownerId: string }): AppEvent[] {
+  if (state.status !== 'new') throw conflict(`App ${c.appId} exists already`);
+  validateName(c.name);
+  return [
+    { type: 'AppCreated', data: { appId: c.appId, name: c.name, label: c.label ?? c.name, description: c.description ?? '' } },
+    { type: 'AppContributorAssigned', data: { userId: c.ownerId, role: 'Owner' } },
+  ];
+}
+
+export function updateApp(state: AppState, c: { label?: string; description?: string }): AppEvent[] {
+  live(state);
+  const label = c.label ?? state.label;
+  const description = c.description ?? state.description;
+  if (label === state.label && description === state.description) return [];
+  return [{ type: 'AppUpdated', data: { label, description } }];
+}
+
+const owners = (state: AppState) => Object.values(state.contributors).filter((r) => r === 'Owner').length;
+
+export function assignContributor(state: AppState, c: { userId: string; role: string }): AppEvent[] {
+  live(state);
+  if (!(APP_ROLES as readonly string[]).includes(c.role)) throw invalid(`role: must be one of ${APP_ROLES.join(', ')}`);
+  const role = c.role as AppRole;
+  const current = state.contributors[c.userId];
+  if (current === role) return [];
+  if (current === 'Owner' && owners(state) === 1) throw conflict('An app needs at least one Owner; make someone else Owner first');
+  return [{ type: 'AppContributorAssigned', data: { userId: c.userId, role } }];
+}
+
+export function removeContributor(state: AppState, c: { userId: string }): AppEvent[] {
+  live(state);
+  const current = state.contributors[c.userId];
+  if (!current) throw notFound(`User ${c.userId} is not a contributor of this app`);
+  if (current === 'Owner' && owners(state) === 1) throw conflict('An app needs at least one Owner; the last Owner cannot be removed');
+  return [{ type: 'AppContributorRemoved', data: { userId: c.userId } }];
+}
+
+export function deleteApp(state: AppState): AppEvent[] {
+  live(state);
+  return [{ type: 'AppDeleted', data: { name: state.name } }];
+}

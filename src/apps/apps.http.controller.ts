@@ -1,0 +1,106 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { EVENT_STORE, type EventStore } from '../infrastructure/event-store/event-store.port.js';
+import type { Filter } from '../infrastructure/read-store/read-store.port.js';
+import { AppAccess, Authenticated, MAINTAINERS, ANY_ROLE } from '../platform/auth/access.decorator.js';
+import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
+import type { Principal } from '../platform/auth/principal.js';
+import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { type AppDoc, AppsProjection } from './apps.projection.js';
+import { CreateAppCommand } from './commands/create-app.handler.js';
+import { AssignContributorCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './commands/change-app.handlers.js';
+
+const CreateAppBody = z.object({
+  name: z.string(),
+  label: z.string().trim().max(100).optional(),
+  description: z.string().max(1000).optional(),
+});
+const UpdateAppBody = z.object({ label: z.string().trim().max(100).optional(), description: z.string().max(1000).optional() });
+const ContributorBody = z.object({ email: z.string().trim().min(3), role: z.string() });
+const HistoryQuery = z.object({
+  after: z.coerce.number().int().min(0).optional().default(0),
+  take: z.coerce.number().int().min(1).max(1000).optional().default(100),
+});
+
+export type AppView = Omit<AppDoc, 'contributorIds'>;
+const toView = ({ contributorIds: _ids, ...app }: AppDoc): AppView => app;
+
+@Controller('api/apps')
+export class AppsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly projection: AppsProjection,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @Authenticated()
+  async create(@Body(new ZodPipe(CreateAppBody)) body: z.infer<typeof CreateAppBody>, @CurrentUser() caller: Principal): Promise<AppView> {
+    return toView(await this.commands.execute(new CreateAppCommand(body, caller.userId)));
+  }
+
+  @Get()
+  @Authenticated()
+  async list(@CurrentUser() caller: Principal): Promise<{ items: AppView[] }> {
+    const filter: Filter = caller.admin ? {} : { contributorIds: { $contains: caller.userId } };
+    const page = await this.projection.apps.find(filter, { sort: [{ field: 'name', direction: 'asc' }] });
+    return { items: page.items.map(toView) };
+  }
+
+  @Get(':app')
+  @AppAccess(...ANY_ROLE)
+  async get(@CurrentApp() app: AppAccessInfo): Promise<AppView> {
+    return toView(await this.load(app.id));
+  }
+
+  @Put(':app')
+  @AppAccess(...MAINTAINERS)
+  async update(@CurrentApp() app: AppAccessInfo, @Body(new ZodPipe(UpdateAppBody)) body: z.infer<typeof UpdateAppBody>, @CurrentUser() caller: Principal): Promise<AppView> {
+    return toView(await this.commands.execute(new UpdateAppCommand(app.id, body, caller.userId)));
+  }
+
+  @Delete(':app')
+  @HttpCode(204)
+  @AppAccess('Owner')
+  async remove(@CurrentApp() app: AppAccessInfo, @CurrentUser() caller: Principal): Promise<void> {
+    await this.commands.execute(new DeleteAppCommand(app.id, caller.userId));
+  }
+
+  /** Answers 200 with the updated App: it changes the app rather than creating a resource. */
+  @Post(':app/contributors')
+  @HttpCode(200)
+  @AppAccess('Owner')
+  async assign(@CurrentApp() app: AppAccessInfo, @Body(new ZodPipe(ContributorBody)) body: z.infer<typeof ContributorBody>, @CurrentUser() caller: Principal): Promise<AppView> {
+    return toView(await this.commands.execute(new AssignContributorCommand(app.id, body, caller.userId)));
+  }
+
+  @Delete(':app/contributors/:userId')
+  @AppAccess('Owner')
+  async unassign(@CurrentApp() app: AppAccessInfo, @Param('userId') userId: string, @CurrentUser() caller: Principal): Promise<AppView> {
+    return toView(await this.commands.execute(new RemoveContributorCommand(app.id, userId, caller.userId)));
+  }
+
+  /** The app's own events in the order they happened, numbered from 1 within the app. */
+  @Get(':app/events')
+  @AppAccess(...MAINTAINERS)
+  async history(@CurrentApp() app: AppAccessInfo, @Query(new ZodPipe(HistoryQuery)) query: z.infer<typeof HistoryQuery>) {
+    const items: { number: number; stream: string; type: string; data: Record<string, unknown>; actor: string; timestamp: string }[] = [];
+    let number = 0;
+    for await (const event of this.store.readApp(app.id)) {
+      number += 1;
+      if (number <= query.after) continue;
+      items.push({ number, stream: event.stream, type: event.type, data: event.data, actor: event.metadata.actor, timestamp: event.metadata.timestamp });
+      if (items.length >= query.take) break;
+    }
+    return { items };
+  }
+
+  private async load(appId: string): Promise<AppDoc> {
+    const app = await this.projection.apps.get(appId);
+    if (!app) throw new Error(`App ${appId} passed the access check but is not projected`);
+    return app;
+  }
+}

@@ -1,0 +1,37 @@
+import { Module, type OnModuleInit } from '@nestjs/common';
+import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../platform/auth/auth.ports.js';
+import { Projector } from '../platform/projection/projector.service.js';
+import { UsersModule } from '../users/users.module.js';
+import { AppsController } from './apps.http.controller.js';
+import { AppsProjection } from './apps.projection.js';
+import { AppCommandRunner } from './commands/app-command.runner.js';
+import { AssignContributorHandler, DeleteAppHandler, RemoveContributorHandler, UpdateAppHandler } from './commands/change-app.handlers.js';
+import { CreateAppHandler } from './commands/create-app.handler.js';
+
+const appDirectory = {
+  provide: APP_DIRECTORY,
+  inject: [AppsProjection],
+  useFactory: (projection: AppsProjection): AppDirectory => ({
+    async findByName(name: string): Promise<AppAccessInfo | undefined> {
+      const app = await projection.apps.findOne({ name });
+      return app ? { id: app.id, name: app.name, contributors: app.contributors.map(({ userId, role }) => ({ userId, role })) } : undefined;
+    },
+  }),
+};
+
+@Module({
+  imports: [UsersModule],
+  controllers: [AppsController],
+  providers: [AppsProjection, AppCommandRunner, CreateAppHandler, UpdateAppHandler, AssignContributorHandler, RemoveContributorHandler, DeleteAppHandler, appDirectory],
+  exports: [AppsProjection, APP_DIRECTORY],
+})
+export class AppsModule implements OnModuleInit {
+  constructor(
+    private readonly projector: Projector,
+    private readonly projection: AppsProjection,
+  ) {}
+
+  onModuleInit(): void {
+    this.projector.register(this.projection);
+  }
+}

@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { EVENT_STORE, type EventStore } from './event-store/event-store.port.js';
+import { NAME_INDEX, type NameIndex } from './name-index/name-index.port.js';
+import { READ_STORE, type ReadStore } from './read-store/read-store.port.js';
+import { SqliteEventStore } from './event-store/sqlite-event-store.adapter.js';
+import { SqliteReadStore } from './read-store/sqlite-read-store.adapter.js';
+import { SqliteNameIndex } from './name-index/sqlite-name-index.adapter.js';
+
+/**
+ * The one place adapters are chosen, from config: EVENTSTORE_URL → EventStoreDB, MONGO_URL →
+ * MongoDB read models (and GridFS), neither → SQLite files under DATA_DIR. Domain modules only
+ * ever see the ports.
+ */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: EVENT_STORE,
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig): Promise<EventStore> => {
+        if (config.eventStoreUrl) {
+          const { EventStoreDbEventStore } = await import('./event-store/eventstoredb-event-store.adapter.js');
+          return EventStoreDbEventStore.connect(config.eventStoreUrl);
+        }
+        return new SqliteEventStore(join(config.dataDir, 'events.db'));
+      },
+    },
+    {
+      provide: READ_STORE,
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig): Promise<ReadStore> => {
+        if (config.mongoUrl) {
+          const { MongoReadStore } = await import('./read-store/mongo-read-store.adapter.js');
+          return MongoReadStore.connect(config.mongoUrl);
+        }
+        return new SqliteReadStore(join(config.dataDir, 'read.db'));
+      },
+    },
+    {
+      provide: NAME_INDEX,
+      inject: [READ_STORE],
+      useFactory: async (readStore: ReadStore): Promise<NameIndex> => {
+        if (readStore instanceof SqliteReadStore) return new SqliteNameIndex(readStore.database);
+        const { MongoNameIndex } = await import('./name-index/mongo-name-index.adapter.js');
+        const { MongoReadStore } = await import('./read-store/mongo-read-store.adapter.js');
+        if (!(readStore instanceof MongoReadStore)) throw new Error('Unknown read store kind');
+        return new MongoNameIndex(readStore.connection);
+      },
+    },
+  ],
+  exports: [EVENT_STORE, READ_STORE, NAME_INDEX],
+})
+export class InfrastructureModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(EVENT_STORE) private readonly events: EventStore,
+    @Inject(READ_STORE) private readonly reads: ReadStore,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.events.close();
+    await this.reads.close();
+  }
+}

@@ -1,0 +1,49 @@
+import { EMAIL_PATTERN } from '../config/app-config.js';
+import type { Decider } from '../platform/events/decider.js';
+import { conflict, invalid } from '../platform/domain-errors.js';
+import type { UserApiKeyIssued, UserCreated, UserEvent } from './user.events.js';
+
+export interface UserState {
+  exists: boolean;
+  email: string;
+  keyHash?: string;
+}
+
+export const userDecider: Decider<UserState, UserEvent> = {
+  initialState: () => ({ exists: false, email: '' }),
+  evolve: (state, event) => {
+    switch (event.type) {
+      case 'UserCreated':
+        return { ...state, exists: true, email: event.data.email };
+      case 'UserApiKeyIssued':
+        return { ...state, keyHash: event.data.keyHash };
+    }
+  },
+};
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function createUser(
+  state: UserState,
+  command: { userId: string; email: string; displayName?: string; admin: boolean; emailTaken: boolean; keyHash?: string },
+): UserEvent[] {
+  if (state.exists) throw conflict(`User ${command.userId} exists already`);
+  const email = normalizeEmail(command.email);
+  if (!EMAIL_PATTERN.test(email)) throw invalid(`email: "${command.email}" is not an email address`);
+  if (command.emailTaken) throw conflict(`A user with email ${email} exists already`);
+  const created: UserCreated = {
+    type: 'UserCreated',
+    data: { userId: command.userId, email, displayName: command.displayName?.trim() || email.split('@')[0]!, admin: command.admin },
+  };
+  const events: UserEvent[] = [created];
+  if (command.keyHash) events.push({ type: 'UserApiKeyIssued', data: { keyHash: command.keyHash } } satisfies UserApiKeyIssued);
+  return events;
+}
+
+export function issueApiKey(state: UserState, keyHash: string): UserEvent[] {
+  if (!state.exists) throw invalid('Cannot issue a key to a user that does not exist');
+  if (state.keyHash === keyHash) return [];
+  return [{ type: 'UserApiKeyIssued', data: { keyHash } }];
+}

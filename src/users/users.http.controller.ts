@@ -1,0 +1,38 @@
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { AdminOnly, Authenticated } from '../platform/auth/access.decorator.js';
+import { CurrentUser } from '../platform/auth/current.decorators.js';
+import type { Principal } from '../platform/auth/principal.js';
+import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { toUserView, UsersService, type UserView } from './users.service.js';
+
+const CreateUserBody = z.object({
+  email: z.string().trim().min(3).max(254),
+  displayName: z.string().trim().max(100).optional(),
+  admin: z.boolean().optional(),
+});
+
+@Controller('api/users')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Post()
+  @HttpCode(201)
+  @AdminOnly()
+  async create(@Body(new ZodPipe(CreateUserBody)) body: z.infer<typeof CreateUserBody>, @CurrentUser() caller: Principal): Promise<UserView & { apiKey?: string }> {
+    const { user, apiKey } = await this.users.create(body, caller.userId);
+    return { ...toUserView(user), ...(apiKey ? { apiKey } : {}) };
+  }
+
+  @Get()
+  @AdminOnly()
+  async list(): Promise<{ items: UserView[] }> {
+    return { items: await this.users.list() };
+  }
+
+  @Get('me')
+  @Authenticated()
+  me(@CurrentUser() caller: Principal): UserView {
+    return { id: caller.userId, email: caller.email, displayName: caller.displayName, admin: caller.admin };
+  }
+}

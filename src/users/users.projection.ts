@@ -1,0 +1,54 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import type { Projection } from '../platform/projection/projection.js';
+import type { UserEvent } from './user.events.js';
+
+export interface UserDoc {
+  id: string;
+  email: string;
+  displayName: string;
+  admin: boolean;
+  apiKeyHash: string | null;
+  created: string;
+}
+
+@Injectable()
+export class UsersProjection implements Projection {
+  readonly name = 'users';
+  readonly users: ReadCollection<UserDoc>;
+
+  constructor(@Inject(READ_STORE) store: ReadStore) {
+    this.users = store.collection<UserDoc>('users', { indexes: ['email', 'apiKeyHash'] });
+  }
+
+  async apply(stored: StoredEvent): Promise<void> {
+    if (!stored.stream.startsWith('user-')) return;
+    const event = { type: stored.type, data: stored.data } as UserEvent;
+    const userId = stored.stream.slice('user-'.length);
+    switch (event.type) {
+      case 'UserCreated':
+        await this.users.put({
+          id: event.data.userId,
+          email: event.data.email,
+          displayName: event.data.displayName,
+          admin: event.data.admin,
+          apiKeyHash: null,
+          created: stored.metadata.timestamp,
+        });
+        return;
+      case 'UserApiKeyIssued': {
+        const user = await this.users.get(userId);
+        if (user) await this.users.put({ ...user, apiKeyHash: event.data.keyHash });
+        return;
+      }
+    }
+  }
+
+  /** Users are global, not part of any app. */
+  async clearApp(): Promise<void> {}
+
+  async clearAll(): Promise<void> {
+    await this.users.deleteMany({});
+  }
+}

@@ -1,0 +1,97 @@
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { streams } from '../infrastructure/event-store/event-store.port.js';
+import { hashApiKey } from '../platform/auth/api-key.js';
+import type { PrincipalResolver } from '../platform/auth/auth.ports.js';
+import { type Principal, SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { EventWriter } from '../platform/events/event-writer.service.js';
+import { issueApiKey, normalizeEmail, userDecider } from './user.aggregate.js';
+import { type CreatedUser, CreateUserCommand } from './commands/create-user.handler.js';
+import { type UserDoc, UsersProjection } from './users.projection.js';
+
+export interface UserView {
+  id: string;
+  email: string;
+  displayName: string;
+  admin: boolean;
+}
+
+export const toUserView = (u: UserDoc): UserView => ({ id: u.id, email: u.email, displayName: u.displayName, admin: u.admin });
+
+@Injectable()
+export class UsersService implements PrincipalResolver {
+  private readonly logger = new Logger(UsersService.name);
+
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly projection: UsersProjection,
+    private readonly writer: EventWriter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async byApiKey(key: string): Promise<Principal | undefined> {
+    const user = await this.projection.users.findOne({ apiKeyHash: hashApiKey(key) });
+    return user ? { userId: user.id, email: user.email, displayName: user.displayName, admin: user.admin } : undefined;
+  }
+
+  create(input: { email: string; displayName?: string; admin?: boolean }, actor: string): Promise<CreatedUser> {
+    return this.commands.execute(new CreateUserCommand(input, actor));
+  }
+
+  async list(): Promise<UserView[]> {
+    const page = await this.projection.users.find({}, { sort: [{ field: 'email', direction: 'asc' }] });
+    return page.items.map(toUserView);
+  }
+
+  get(id: string): Promise<UserDoc | undefined> {
+    return this.projection.users.get(id);
+  }
+
+  findByEmail(email: string): Promise<UserDoc | undefined> {
+    return this.projection.users.findOne({ email: normalizeEmail(email) });
+  }
+
+  /** Restores map users by email and create the missing ones without an API key. */
+  async ensureByEmail(email: string, displayName: string, actor: string): Promise<UserDoc> {
+    const existing = await this.findByEmail(email);
+    if (existing) return existing;
+    const { user } = await this.commands.execute(new CreateUserCommand({ email, displayName }, actor, 'none'));
+    return user;
+  }
+
+  /**
+   * Makes sure the first administrator exists. With ADMIN_TOKEN set that key is the admin's key
+   * (set again if it changed); without it a key is generated once, logged once and written to
+   * <DATA_DIR>/admin-token with mode 0600.
+   */
+  async bootstrapAdmin(): Promise<void> {
+    const email = this.config.adminEmail;
+    const existing = await this.findByEmail(email);
+    if (!existing) {
+      const key = this.config.adminToken ?? 'generate';
+      const { apiKey } = await this.commands.execute(new CreateUserCommand({ email, displayName: 'Administrator', admin: true }, SYSTEM_ACTOR, key));
+      if (!this.config.adminToken && apiKey) {
+        const file = join(this.config.dataDir, 'admin-token');
+        await mkdir(this.config.dataDir, { recursive: true });
+        await writeFile(file, `${apiKey}\n`, { mode: 0o600 });
+        await chmod(file, 0o600);
+        this.logger.log(`Created administrator ${email}. API key (shown once, also in ${file}): ${apiKey}`);
+      } else {
+        this.logger.log(`Created administrator ${email} with the key from ADMIN_TOKEN`);
+      }
+      return;
+    }
+    if (this.config.adminToken) {
+      const stream = streams.user(existing.id);
+      const { state, version } = await this.writer.load(stream, userDecider);
+      const events = issueApiKey(state, hashApiKey(this.config.adminToken));
+      if (events.length > 0) {
+        await this.writer.append(stream, events, version, { actor: SYSTEM_ACTOR });
+        this.logger.log(`Administrator ${email} now uses the key from ADMIN_TOKEN`);
+      }
+    }
+  }
+}

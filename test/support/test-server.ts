@@ -1,0 +1,96 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../src/config/app-config.js';
+import { createServer } from '../../src/server.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestServer {
+  app: INestApplication;
+  url: string;
+  dataDir: string;
+  admin: ApiClient;
+  client(token?: string): ApiClient;
+  close(): Promise<void>;
+}
+
+export function tempDir(prefix = 'appvault-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** The real application on a real port with real SQLite files in a fresh directory. */
+export async function startServer(env: Record<string, string> = {}, dataDir = tempDir()): Promise<TestServer> {
+  const config = loadConfig({ DATA_DIR: dataDir, ADMIN_TOKEN, PORT: '0', HOST: '127.0.0.1', ...env });
+  const app = await createServer(config, { quiet: true });
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as AddressInfo;
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    app,
+    url,
+    dataDir,
+    admin: new ApiClient(url, ADMIN_TOKEN),
+    client: (token?: string) => new ApiClient(url, token),
+    close: () => app.close(),
+  };
+}
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A thin fetch wrapper; every call goes over real HTTP. */
+export class ApiClient {
+  constructor(
+    readonly url: string,
+    readonly token?: string,
+  ) {}
+
+  // Response bodies are loosely typed on purpose: the tests assert on them field by field.
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const init: RequestInit = { method, headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers } };
+    if (body !== undefined) {
+      if (body instanceof FormData) {
+        init.body = body;
+      } else {
+        (init.headers as Record<string, string>)['content-type'] = 'application/json';
+        init.body = JSON.stringify(body);
+      }
+    }
+    const response = await fetch(`${this.url}${path}`, init);
+    const text = await response.text();
+    let parsed: unknown = text;
+    if ((response.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
+    return { status: response.status, body: parsed as T, headers: response.headers };
+  }
+
+  get<T = any>(path: string, headers?: Record<string, string>) {
+    return this.request<T>('GET', path, undefined, headers);
+  }
+  post<T = any>(path: string, body?: unknown, headers?: Record<string, string>) {
+    return this.request<T>('POST', path, body ?? {}, headers);
+  }
+  put<T = any>(path: string, body?: unknown, headers?: Record<string, string>) {
+    return this.request<T>('PUT', path, body ?? {}, headers);
+  }
+  delete<T = any>(path: string) {
+    return this.request<T>('DELETE', path);
+  }
+
+  async bytes(path: string): Promise<{ status: number; bytes: Buffer; headers: Headers }> {
+    const response = await fetch(`${this.url}${path}`, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+    return { status: response.status, bytes: Buffer.from(await response.arrayBuffer()), headers: response.headers };
+  }
+}
+
+/** Creates a user through the API and returns a client that acts as them. */
+export async function createUser(server: TestServer, email: string, admin = false): Promise<{ id: string; client: ApiClient }> {
+  const res = await server.admin.post('/api/users', { email, admin });
+  if (res.status !== 201) throw new Error(`creating ${email} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.id as string, client: server.client(res.body.apiKey as string) };
+}

@@ -1,0 +1,427 @@
+import {
+  ANY,
+  type AppendExpectedRevision,
+  type AppendResult as ClientAppendResult,
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  excludeSystemEvents,
+  FORWARDS,
+  jsonEvent,
+  NO_STREAM,
+  type Position,
+  type ReadPosition,
+  START,
+  StreamDeletedError,
+  StreamNotFoundError,
+  type StreamingRead,
+  WrongExpectedVersionError as ClientWrongExpectedVersionError,
+} from '@eventstore/db-client';
+import {
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  type ExpectedVersion,
+  type NewEvent,
+  type ReadRange,
+  type StoredEvent,
+  type Subscription,
+  WrongExpectedVersionError,
+} from './event-store.port.js';
+
+const DEFAULT_BATCH = 500;
+/** Enough to step over a run of system events at the head of $all in one or two round trips. */
+const HEAD_SCAN_BATCH = 20;
+/** Metadata look-ups in flight at once when readApp checks which streams were deleted. */
+const METADATA_CONCURRENCY = 16;
+
+/**
+ * The parts of a client ResolvedEvent this adapter reads. The client's own types are assignable to
+ * it; naming only these lets the mapping be unit tested with hand-made objects.
+ */
+export interface ResolvedEventLike {
+  event?: {
+    streamId: string;
+    revision: bigint;
+    type: string;
+    isJson: boolean;
+    data: unknown;
+    metadata: unknown;
+    position?: Position;
+  };
+  commitPosition?: bigint;
+}
+
+/**
+ * EventStoreDB (KurrentDB) through its gRPC client. Needs server 22.6 or newer: older servers do not
+ * report an event's position when a stream is read, and the port needs it on every event.
+ *
+ * Deletes are soft (deleteStream): a stream can be written again after deleteApp (a retried restore
+ * reuses the app id), but its revisions then continue after the old ones instead of restarting at 0,
+ * and the deleted events stay in $all until a scavenge. readApp hides them; readAll and subscribe do
+ * not, see {@link EventStoreDbEventStore.purgedEventFilter}.
+ */
+export class EventStoreDbEventStore implements EventStore {
+  readonly kind = 'eventstoredb' as const;
+  private readonly client: EventStoreDBClient;
+
+  /** Takes a connection string such as `esdb://localhost:2113?tls=false`, or a client to share. */
+  constructor(connection: string | EventStoreDBClient) {
+    this.client = typeof connection === 'string' ? EventStoreDBClient.connectionString(connection) : connection;
+  }
+
+  async append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('append needs at least one event');
+    let result: ClientAppendResult;
+    try {
+      result = await this.client.appendToStream(stream, events.map(toEventData), {
+        expectedRevision: toExpectedRevision(expectedVersion),
+      });
+    } catch (error) {
+      throw mapAppendError(error, stream, expectedVersion);
+    }
+    return toAppendResult(result);
+  }
+
+  async streamVersion(stream: string): Promise<number> {
+    const read = this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
+    try {
+      for await (const resolved of read) {
+        if (resolved.event) return Number(resolved.event.revision);
+      }
+      return -1;
+    } catch (error) {
+      if (isMissingStream(error)) return -1;
+      throw error;
+    }
+  }
+
+  async *readStream(stream: string, fromVersion = 0): AsyncIterable<StoredEvent> {
+    const read = this.client.readStream(stream, { direction: FORWARDS, fromRevision: BigInt(fromVersion) });
+    try {
+      for await (const resolved of read) {
+        if (!isSystemEvent(resolved)) yield toStoredEvent(resolved);
+      }
+    } catch (error) {
+      if (isMissingStream(error)) return;
+      throw error;
+    } finally {
+      // A consumer that stops early must not leave the gRPC call streaming into nothing.
+      if (!read.readableEnded) await read.cancel();
+    }
+  }
+
+  /**
+   * Pages through $all and keeps the app's streams by name (see appStreamFilter). The filter runs
+   * here rather than on the server because @eventstore/db-client 6.2.1, the newest published, has no
+   * filter option on readAll (only on subscribeToAll); the server would scan the whole log either way.
+   */
+  async *readApp(appId: string, range: ReadRange = {}): AsyncIterable<StoredEvent> {
+    const belongsToApp = appStreamFilter(appId);
+    const purged = this.purgedEventFilter();
+    for await (const page of this.pagesOfAll(range)) {
+      const events = page.filter((resolved) => belongsToApp.test(resolved.event?.streamId ?? '')).map(toStoredEvent);
+      await purged.load(events.map((event) => event.stream));
+      for (const event of events) {
+        if (!(await purged.isPurged(event))) yield event;
+      }
+    }
+  }
+
+  async *readAll(range: ReadRange = {}): AsyncIterable<StoredEvent> {
+    for await (const page of this.pagesOfAll(range)) {
+      for (const resolved of page) yield toStoredEvent(resolved);
+    }
+  }
+
+  subscribe(
+    after: number,
+    handler: (event: StoredEvent) => Promise<void>,
+    onError: (error: Error) => void,
+  ): Subscription {
+    const subscription = this.client.subscribeToAll({
+      fromPosition: after > 0 ? toAllPosition(after) : START,
+      filter: excludeSystemEvents(),
+    });
+    let closed = false;
+    const stop = async () => {
+      await subscription.unsubscribe();
+      // Ends the async iterator even if the cancelled call never ends the stream itself.
+      subscription.destroy();
+    };
+    const run = async () => {
+      // The iterator asks for the next event only after the handler's promise settles.
+      for await (const resolved of subscription) {
+        if (closed) return;
+        if (isSystemEvent(resolved)) continue;
+        await handler(toStoredEvent(resolved));
+      }
+      if (!closed) throw new Error('The EventStoreDB subscription ended unexpectedly');
+    };
+    const running = run().catch(async (error: unknown) => {
+      if (closed) return;
+      closed = true;
+      await stop().catch(() => undefined);
+      onError(error instanceof Error ? error : new Error(String(error)));
+    });
+    return {
+      close: async () => {
+        if (!closed) {
+          closed = true;
+          await stop();
+        }
+        await running;
+      },
+    };
+  }
+
+  async headPosition(): Promise<number> {
+    let from: ReadPosition = END;
+    for (;;) {
+      let received = 0;
+      let oldest: Position | undefined;
+      for await (const resolved of this.client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: HEAD_SCAN_BATCH })) {
+        received += 1;
+        if (!isSystemEvent(resolved)) return positionOf(resolved);
+        oldest = resolved.event?.position ?? oldest;
+      }
+      if (received < HEAD_SCAN_BATCH || !oldest) return 0;
+      // Reading backwards from a position returns only what lies before it.
+      from = oldest;
+    }
+  }
+
+  /**
+   * Soft-deletes every stream of the app. EventStoreDB keeps the deleted events in $all until a
+   * scavenge, so readAll and subscribe still deliver them: a projector rebuilding from $all must skip
+   * them, for instance with purgedEventFilter(). readApp already does.
+   */
+  async deleteApp(appId: string): Promise<void> {
+    const appStreams = new Set<string>();
+    for await (const event of this.readApp(appId)) appStreams.add(event.stream);
+    for (const stream of appStreams) {
+      try {
+        await this.client.deleteStream(stream, { expectedRevision: ANY });
+      } catch (error) {
+        if (!isMissingStream(error)) throw error;
+      }
+    }
+  }
+
+  /**
+   * A filter for events that $all still returns although their stream was deleted (or truncated).
+   * It remembers what it looked up, so create one per catch-up or rebuild rather than keeping one
+   * forever: a stream deleted after its look-up would still pass.
+   */
+  purgedEventFilter(): PurgedEventFilter {
+    return new PurgedEventFilter((stream) => this.firstVisibleRevisionOf(stream));
+  }
+
+  async close(): Promise<void> {
+    await this.client.dispose();
+  }
+
+  private async firstVisibleRevisionOf(stream: string): Promise<number> {
+    try {
+      const { metadata } = await this.client.getStreamMetadata(stream);
+      return firstVisibleRevision(metadata?.truncateBefore);
+    } catch (error) {
+      // A tombstoned stream hides everything, metadata included.
+      if (error instanceof StreamDeletedError) return Number.POSITIVE_INFINITY;
+      throw error;
+    }
+  }
+
+  /**
+   * Keyset paging over $all, one batch in memory at a time, system events left out. A read from a
+   * position includes the event at that position, so each page after the first asks for one more
+   * event than the batch and drops the one it already returned.
+   */
+  private async *pagesOfAll(range: ReadRange): AsyncIterable<ResolvedEventLike[]> {
+    const batch = range.batchSize ?? DEFAULT_BATCH;
+    const until = range.until ?? Number.POSITIVE_INFINITY;
+    let after = range.after ?? 0;
+    for (;;) {
+      const maxCount = after > 0 ? batch + 1 : batch;
+      const read = this.client.readAll({ direction: FORWARDS, fromPosition: after > 0 ? toAllPosition(after) : START, maxCount });
+      const page: ResolvedEventLike[] = [];
+      let received = 0;
+      let last = after;
+      let pastUntil = false;
+      try {
+        for await (const resolved of read) {
+          received += 1;
+          const position = positionOf(resolved);
+          if (position <= after) continue;
+          if (position > until) {
+            pastUntil = true;
+            break;
+          }
+          last = position;
+          if (!isSystemEvent(resolved)) page.push(resolved);
+        }
+      } finally {
+        if (!read.readableEnded) await read.cancel();
+      }
+      if (page.length > 0) yield page;
+      if (pastUntil || received < maxCount || last === after) return;
+      after = last;
+    }
+  }
+}
+
+/**
+ * Remembers, per stream, the first revision reads still show, and answers whether an event from
+ * $all lies before it. Look-ups run a few at a time in load(); isPurged() looks up what load() missed.
+ */
+export class PurgedEventFilter {
+  private readonly firstVisible = new Map<string, number>();
+
+  constructor(private readonly lookUp: (stream: string) => Promise<number>) {}
+
+  async load(streams: Iterable<string>): Promise<void> {
+    const missing = [...new Set(streams)].filter((stream) => !this.firstVisible.has(stream));
+    for (let i = 0; i < missing.length; i += METADATA_CONCURRENCY) {
+      const chunk = missing.slice(i, i + METADATA_CONCURRENCY);
+      const revisions = await Promise.all(chunk.map((stream) => this.lookUp(stream)));
+      chunk.forEach((stream, n) => this.firstVisible.set(stream, revisions[n]!));
+    }
+  }
+
+  async isPurged(event: Pick<StoredEvent, 'stream' | 'streamVersion'>): Promise<boolean> {
+    if (!this.firstVisible.has(event.stream)) await this.load([event.stream]);
+    return event.streamVersion < (this.firstVisible.get(event.stream) ?? 0);
+  }
+}
+
+/** Port expected version to the client's: -1 means the stream must not exist yet. */
+export function toExpectedRevision(expected: ExpectedVersion): AppendExpectedRevision {
+  if (expected === 'any') return ANY;
+  if (expected === -1) return NO_STREAM;
+  if (!Number.isSafeInteger(expected) || expected < -1) throw new RangeError(`Invalid expected version ${expected}`);
+  return BigInt(expected);
+}
+
+/** The client's concurrency error becomes the port's, with the stream's actual version (-1: no stream). */
+export function mapAppendError(error: unknown, stream: string, expected: ExpectedVersion): Error {
+  if (error instanceof ClientWrongExpectedVersionError) {
+    const actual = error.actualVersion === NO_STREAM ? -1 : Number(error.actualVersion);
+    return new WrongExpectedVersionError(stream, expected, actual);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Global positions are the commit positions of $all, byte offsets into the transaction log, so a
+ * Number holds them exactly up to 2^53 bytes (8 PiB) of log. Every event written without an explicit
+ * transaction (the only kind the gRPC API writes) has commit position == prepare position == its own
+ * log position, distinct and increasing even inside one multi-event append.
+ */
+export function toSafePosition(commit: bigint): number {
+  if (commit < 0n || commit > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError(`EventStoreDB position ${commit} does not fit in a safe integer`);
+  }
+  return Number(commit);
+}
+
+/** The $all position of an event we handed out; see toSafePosition for why prepare equals commit. */
+export function toAllPosition(position: number): Position {
+  return { commit: BigInt(position), prepare: BigInt(position) };
+}
+
+/** The global position of a read event; 0 would be the log's first record, never a user event. */
+export function positionOf(resolved: ResolvedEventLike): number {
+  const commit = resolved.event?.position?.commit ?? resolved.commitPosition;
+  if (commit === undefined || commit === 0n) {
+    throw new Error(
+      `EventStoreDB reported no position for event ${resolved.event?.streamId ?? '?'}@${resolved.event?.revision ?? '?'}` +
+        ' (stream reads carry positions from server 22.6 on)',
+    );
+  }
+  return toSafePosition(commit);
+}
+
+export function toAppendResult(result: Pick<ClientAppendResult, 'nextExpectedRevision' | 'position'>): AppendResult {
+  if (!result.position) throw new Error('EventStoreDB reported no position for the append');
+  // The append reports the commit position of its last event, the same number $all shows for it.
+  return { streamVersion: Number(result.nextExpectedRevision), position: toSafePosition(result.position.commit) };
+}
+
+/** System events and streams start with `$`; they are the server's bookkeeping, never AppVault's. */
+export function isSystemEvent(resolved: ResolvedEventLike): boolean {
+  const event = resolved.event;
+  return !event || event.type.startsWith('$') || event.streamId.startsWith('$');
+}
+
+export function toStoredEvent(resolved: ResolvedEventLike): StoredEvent {
+  const event = resolved.event;
+  if (!event) throw new Error('EventStoreDB returned a read result without an event');
+  const where = `${event.streamId}@${event.revision}`;
+  if (!event.isJson || !isPlainObject(event.data)) throw new Error(`Event ${where} is not a JSON object`);
+  if (!isEventMetadata(event.metadata)) throw new Error(`Event ${where} has no AppVault metadata`);
+  return {
+    stream: event.streamId,
+    streamVersion: Number(event.revision),
+    position: positionOf(resolved),
+    type: event.type,
+    data: event.data,
+    metadata: event.metadata,
+  };
+}
+
+export function toEventData(event: NewEvent) {
+  return jsonEvent({ type: event.type, data: event.data, metadata: { ...event.metadata } });
+}
+
+/**
+ * The source of a regular expression matching exactly the streams of one app: `app-{id}` and
+ * `{schema|content|asset}-{id}--{childId}`. It uses only syntax .NET and JavaScript read alike, so
+ * the same string can serve as a server-side stream filter once the client can send one on reads.
+ */
+export function appStreamRegex(appId: string): string {
+  const id = escapeRegex(appId);
+  return `^(?:app-${id}|(?:schema|content|asset)-${id}--.+)$`;
+}
+
+export function appStreamFilter(appId: string): RegExp {
+  return new RegExp(appStreamRegex(appId));
+}
+
+/** Metadata `$tb` (truncate before) hides earlier revisions; a soft delete sets it past the end. */
+export function firstVisibleRevision(truncateBefore: unknown): number {
+  if (typeof truncateBefore === 'number') return truncateBefore;
+  if (typeof truncateBefore === 'bigint') return Number(truncateBefore);
+  if (truncateBefore === END) return Number.POSITIVE_INFINITY;
+  return 0;
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}
+
+function isMissingStream(error: unknown): boolean {
+  return error instanceof StreamNotFoundError || error instanceof StreamDeletedError;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function isEventMetadata(value: unknown): value is EventMetadata {
+  if (!isPlainObject(value)) return false;
+  return (
+    typeof value['actor'] === 'string' &&
+    typeof value['timestamp'] === 'string' &&
+    typeof value['schemaVersion'] === 'number' &&
+    (value['appId'] === undefined || typeof value['appId'] === 'string')
+  );
+}
+
+/** Iterates a client read and, when the consumer stops early, cancels the gRPC call behind it. */
+async function* drain<T>(read: StreamingRead<T>): AsyncGenerator<T> {
+  try {
+    for await (const item of read) yield item;
+  } finally {
+    if (!read.readableEnded) await read.cancel();
+  }
+}

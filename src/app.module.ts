@@ -12,22 +12,30 @@ import { Projector } from './platform/projection/projector.service.js';
 import { AppsModule } from './apps/apps.module.js';
 import { UsersModule } from './users/users.module.js';
 import { UsersService } from './users/users.service.js';
+import { SchemasModule } from './schemas/schemas.module.js';
+import { ContentsModule } from './contents/contents.module.js';
+import { BackupHandlersModule } from './backup/backup-handler.registry.js';
+import { BackupsModule } from './backup/backups.module.js';
+import { BackupsService } from './backup/backups.service.js';
+import { RestoresService } from './backup/restore/restores.service.js';
 
 /**
  * Start-up order matters and is spelled out here: projections catch up first (so every read model
- * reflects the store), then the first admin is ensured.
+ * reflects the store), then the first admin is ensured, then jobs a dead process left are settled.
  */
 @Module({})
 export class AppModule implements OnApplicationBootstrap {
   constructor(
     private readonly projector: Projector,
     private readonly users: UsersService,
+    private readonly backups: BackupsService,
+    private readonly restores: RestoresService,
   ) {}
 
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, UsersModule, AppsModule],
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, BackupsModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AccessGuard },
@@ -39,5 +47,7 @@ export class AppModule implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     await this.projector.start();
     await this.users.bootstrapAdmin();
+    await this.backups.recoverInterrupted();
+    await this.restores.recoverInterrupted();
   }
 }

@@ -4,6 +4,8 @@ import { Projector } from '../platform/projection/projector.service.js';
 import { UsersModule } from '../users/users.module.js';
 import { AppsController } from './apps.http.controller.js';
 import { AppsProjection } from './apps.projection.js';
+import { AppsBackupHandler } from './apps.backup-handler.js';
+import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
 import { AppCommandRunner } from './commands/app-command.runner.js';
 import { AssignContributorHandler, DeleteAppHandler, RemoveContributorHandler, UpdateAppHandler } from './commands/change-app.handlers.js';
 import { CreateAppHandler } from './commands/create-app.handler.js';
@@ -22,16 +24,19 @@ const appDirectory = {
 @Module({
   imports: [UsersModule],
   controllers: [AppsController],
-  providers: [AppsProjection, AppCommandRunner, CreateAppHandler, UpdateAppHandler, AssignContributorHandler, RemoveContributorHandler, DeleteAppHandler, appDirectory],
+  providers: [AppsProjection, AppsBackupHandler, AppCommandRunner, CreateAppHandler, UpdateAppHandler, AssignContributorHandler, RemoveContributorHandler, DeleteAppHandler, appDirectory],
   exports: [AppsProjection, APP_DIRECTORY],
 })
 export class AppsModule implements OnModuleInit {
   constructor(
     private readonly projector: Projector,
     private readonly projection: AppsProjection,
+    private readonly backups: BackupHandlerRegistry,
+    private readonly backupHandler: AppsBackupHandler,
   ) {}
 
   onModuleInit(): void {
     this.projector.register(this.projection);
+    this.backups.register(this.backupHandler);
   }
 }

@@ -53,6 +53,7 @@ const envSchema = z.object({
   MAX_BACKUPS_PER_APP: integer('MAX_BACKUPS_PER_APP', 1, 10_000, 10),
   MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
   MAX_RESTORE_BYTES: integer('MAX_RESTORE_BYTES', 1, Number.MAX_SAFE_INTEGER, 10 * 1024 * 1024 * 1024),
+  MAX_RESTORE_EXPANDED_BYTES: integer('MAX_RESTORE_EXPANDED_BYTES', 1, Number.MAX_SAFE_INTEGER, 200 * 1024 * 1024 * 1024),
   RESTORE_URL_TIMEOUT_MS: integer('RESTORE_URL_TIMEOUT_MS', 1000, 24 * 3600 * 1000, 10 * 60 * 1000),
   RESTORE_ALLOWED_HOSTS: z
     .string()
@@ -78,6 +79,7 @@ export interface AppConfig {
   maxBackupsPerApp: number;
   maxUploadBytes: number;
   maxRestoreBytes: number;
+  maxRestoreExpandedBytes: number;
   restoreUrlTimeoutMs: number;
   restoreAllowedHosts: string[];
   nameReservationTtlMs: number;
@@ -114,6 +116,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     maxBackupsPerApp: e.MAX_BACKUPS_PER_APP,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxRestoreBytes: e.MAX_RESTORE_BYTES,
+    maxRestoreExpandedBytes: e.MAX_RESTORE_EXPANDED_BYTES,
     restoreUrlTimeoutMs: e.RESTORE_URL_TIMEOUT_MS,
     restoreAllowedHosts: e.RESTORE_ALLOWED_HOSTS,
     nameReservationTtlMs: e.NAME_RESERVATION_TTL_MS,

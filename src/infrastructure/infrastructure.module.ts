@@ -7,6 +7,8 @@ import { READ_STORE, type ReadStore } from './read-store/read-store.port.js';
 import { SqliteEventStore } from './event-store/sqlite-event-store.adapter.js';
 import { SqliteReadStore } from './read-store/sqlite-read-store.adapter.js';
 import { SqliteNameIndex } from './name-index/sqlite-name-index.adapter.js';
+import { BLOB_STORE, type BlobStore } from './blob-store/blob-store.port.js';
+import { FilesystemBlobStore } from './blob-store/filesystem-blob-store.adapter.js';
 
 /**
  * The one place adapters are chosen, from config: EVENTSTORE_URL → EventStoreDB, MONGO_URL →
@@ -49,8 +51,19 @@ import { SqliteNameIndex } from './name-index/sqlite-name-index.adapter.js';
         return new MongoNameIndex(readStore.connection);
       },
     },
+    {
+      provide: BLOB_STORE,
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig): Promise<BlobStore> => {
+        if (config.mongoUrl) {
+          const { GridFsBlobStore } = await import('./blob-store/gridfs-blob-store.adapter.js');
+          return GridFsBlobStore.connect(config.mongoUrl);
+        }
+        return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
+      },
+    },
   ],
-  exports: [EVENT_STORE, READ_STORE, NAME_INDEX],
+  exports: [EVENT_STORE, READ_STORE, NAME_INDEX, BLOB_STORE],
 })
 export class InfrastructureModule implements OnApplicationShutdown {
   constructor(

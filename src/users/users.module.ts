@@ -5,19 +5,24 @@ import { CreateUserHandler } from './commands/create-user.handler.js';
 import { UsersController } from './users.http.controller.js';
 import { UsersProjection } from './users.projection.js';
 import { UsersService } from './users.service.js';
+import { UsersBackupHandler } from './users.backup-handler.js';
+import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
 
 @Module({
   controllers: [UsersController],
-  providers: [UsersProjection, UsersService, CreateUserHandler, { provide: PRINCIPAL_RESOLVER, useExisting: UsersService }],
+  providers: [UsersProjection, UsersService, UsersBackupHandler, CreateUserHandler, { provide: PRINCIPAL_RESOLVER, useExisting: UsersService }],
   exports: [UsersService, UsersProjection, PRINCIPAL_RESOLVER],
 })
 export class UsersModule implements OnModuleInit {
   constructor(
     private readonly projector: Projector,
     private readonly projection: UsersProjection,
+    private readonly backups: BackupHandlerRegistry,
+    private readonly backupHandler: UsersBackupHandler,
   ) {}
 
   onModuleInit(): void {
     this.projector.register(this.projection);
+    this.backups.register(this.backupHandler);
   }
 }

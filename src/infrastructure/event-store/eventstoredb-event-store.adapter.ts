@@ -70,6 +70,21 @@ export class EventStoreDbEventStore implements EventStore {
     this.client = typeof connection === 'string' ? EventStoreDBClient.connectionString(connection) : connection;
   }
 
+  /**
+   * The client connects lazily; this makes one read of $all so a wrong URL, missing credentials or
+   * a server that is down fail at startup rather than on the first request.
+   */
+  static async connect(connectionString: string): Promise<EventStoreDbEventStore> {
+    const store = new EventStoreDbEventStore(connectionString);
+    try {
+      await store.headPosition();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
   async append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     let result: ClientAppendResult;
@@ -86,7 +101,7 @@ export class EventStoreDbEventStore implements EventStore {
   async streamVersion(stream: string): Promise<number> {
     const read = this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
     try {
-      for await (const resolved of read) {
+      for await (const resolved of drain(read)) {
         if (resolved.event) return Number(resolved.event.revision);
       }
       return -1;
@@ -99,15 +114,13 @@ export class EventStoreDbEventStore implements EventStore {
   async *readStream(stream: string, fromVersion = 0): AsyncIterable<StoredEvent> {
     const read = this.client.readStream(stream, { direction: FORWARDS, fromRevision: BigInt(fromVersion) });
     try {
-      for await (const resolved of read) {
+      for await (const resolved of drain(read)) {
         if (!isSystemEvent(resolved)) yield toStoredEvent(resolved);
       }
     } catch (error) {
+      // A soft-deleted stream reads as not found, a tombstoned one as deleted: both are empty here.
       if (isMissingStream(error)) return;
       throw error;
-    } finally {
-      // A consumer that stops early must not leave the gRPC call streaming into nothing.
-      if (!read.readableEnded) await read.cancel();
     }
   }
 
@@ -180,7 +193,8 @@ export class EventStoreDbEventStore implements EventStore {
     for (;;) {
       let received = 0;
       let oldest: Position | undefined;
-      for await (const resolved of this.client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: HEAD_SCAN_BATCH })) {
+      const read = this.client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: HEAD_SCAN_BATCH });
+      for await (const resolved of drain(read)) {
         received += 1;
         if (!isSystemEvent(resolved)) return positionOf(resolved);
         oldest = resolved.event?.position ?? oldest;
@@ -248,20 +262,16 @@ export class EventStoreDbEventStore implements EventStore {
       let received = 0;
       let last = after;
       let pastUntil = false;
-      try {
-        for await (const resolved of read) {
-          received += 1;
-          const position = positionOf(resolved);
-          if (position <= after) continue;
-          if (position > until) {
-            pastUntil = true;
-            break;
-          }
-          last = position;
-          if (!isSystemEvent(resolved)) page.push(resolved);
+      for await (const resolved of drain(read)) {
+        received += 1;
+        const position = positionOf(resolved);
+        if (position <= after) continue;
+        if (position > until) {
+          pastUntil = true;
+          break;
         }
-      } finally {
-        if (!read.readableEnded) await read.cancel();
+        last = position;
+        if (!isSystemEvent(resolved)) page.push(resolved);
       }
       if (page.length > 0) yield page;
       if (pastUntil || received < maxCount || last === after) return;

@@ -1,0 +1,103 @@
+import type { Decider } from '../platform/events/decider.js';
+import { conflict, invalid, notFound } from '../platform/domain-errors.js';
+import type { AssetEvent, AssetFile } from './asset.events.js';
+
+export interface AssetState {
+  status: 'new' | 'live' | 'deleted';
+  assetId: string;
+  /** -1 until the asset exists. */
+  fileVersion: number;
+  file?: AssetFile;
+  /** SHA-256 of every file version, indexed by file version: tells an upload that made it into history from one that did not. */
+  fileHashes: string[];
+}
+
+export const assetDecider: Decider<AssetState, AssetEvent> = {
+  initialState: () => ({ status: 'new', assetId: '', fileVersion: -1, fileHashes: [] }),
+  evolve: (state, event) => {
+    switch (event.type) {
+      case 'AssetCreated': {
+        const { assetId, fileVersion, ...file } = event.data;
+        return { status: 'live', assetId, fileVersion, file, fileHashes: [file.sha256] };
+      }
+      case 'AssetFileReplaced': {
+        const { fileVersion, ...file } = event.data;
+        const fileHashes = [...state.fileHashes];
+        fileHashes[fileVersion] = file.sha256;
+        return { ...state, fileVersion, file, fileHashes };
+      }
+      case 'AssetDeleted':
+        return { ...state, status: 'deleted' };
+    }
+  },
+};
+
+/** Ids become stream names and blob key segments, so they may not contain `--`, slashes or dots. */
+const ASSET_ID = /^[a-z0-9]+(-[a-z0-9]+)*$/i;
+export const isAssetId = (id: string): boolean => id.length <= 64 && ASSET_ID.test(id);
+
+export const FILE_NAME_MAX = 255;
+export const DEFAULT_MIME_TYPE = 'application/octet-stream';
+const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Reduces a client's Content-Type to `type/subtype`; anything unusable becomes application/octet-stream. */
+export function normalizeMimeType(value: string | undefined): string {
+  const bare = (value ?? '').split(';')[0]!.trim().toLowerCase();
+  return MIME_TYPE.test(bare) ? bare : DEFAULT_MIME_TYPE;
+}
+
+/**
+ * File names end up in Content-Disposition headers and in other people's file systems, so
+ * control characters (header injection) and path separators are refused rather than mangled.
+ */
+export function validateFileName(fileName: string): string {
+  if (fileName.trim() === '') throw invalid('file: the file needs a name (the filename of the multipart part)');
+  if ([...fileName].length > FILE_NAME_MAX) throw invalid(`file: the file name is longer than ${FILE_NAME_MAX} characters`);
+  if (CONTROL.test(fileName)) throw invalid('file: the file name contains control characters');
+  if (/[/\\]/.test(fileName) || fileName === '.' || fileName === '..') throw invalid('file: the file name must not be a path');
+  return fileName;
+}
+
+function validateFile(file: AssetFile): AssetFile {
+  validateFileName(file.fileName);
+  if (!MIME_TYPE.test(file.mimeType)) throw invalid(`file: "${file.mimeType}" is not a media type like image/png`);
+  if (!Number.isSafeInteger(file.fileSize) || file.fileSize < 0) throw invalid(`file: size ${file.fileSize} is not a byte count`);
+  if (!SHA256.test(file.sha256)) throw invalid('file: sha256 must be 64 lowercase hex digits');
+  return { fileName: file.fileName, mimeType: file.mimeType, fileSize: file.fileSize, sha256: file.sha256 };
+}
+
+function live(state: AssetState): void {
+  if (state.status !== 'live') throw notFound('The asset does not exist');
+}
+
+export function createAsset(state: AssetState, c: { assetId: string; file: AssetFile }): AssetEvent[] {
+  if (state.status !== 'new') throw conflict(`Asset ${c.assetId} exists already`);
+  if (!isAssetId(c.assetId)) throw invalid(`Asset id "${c.assetId}" is not valid`);
+  return [{ type: 'AssetCreated', data: { assetId: c.assetId, fileVersion: 0, ...validateFile(c.file) } }];
+}
+
+/** The file version a replacement will get; decided before its bytes are stored, as it names their blob. */
+export function nextFileVersion(state: AssetState): number {
+  live(state);
+  return state.fileVersion + 1;
+}
+
+export function replaceAssetFile(state: AssetState, c: { fileVersion: number; file: AssetFile }): AssetEvent[] {
+  live(state);
+  if (c.fileVersion !== state.fileVersion + 1) {
+    throw conflict(`The asset's file changed meanwhile (it is at file version ${state.fileVersion}); upload again`);
+  }
+  return [{ type: 'AssetFileReplaced', data: { fileVersion: c.fileVersion, ...validateFile(c.file) } }];
+}
+
+export function deleteAsset(state: AssetState): AssetEvent[] {
+  live(state);
+  return [{ type: 'AssetDeleted', data: {} }];
+}
+
+/** True when history records exactly these bytes as this file version. */
+export function recordsFile(state: AssetState, fileVersion: number, sha256: string): boolean {
+  return state.fileHashes[fileVersion] === sha256;
+}

@@ -1,0 +1,109 @@
+import type { Readable } from 'node:stream';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { assetDecider, type AssetState, normalizeMimeType, recordsFile, validateFileName } from '../asset.aggregate.js';
+import type { AssetEvent, AssetFile } from '../asset.events.js';
+import { AssetFilesService } from '../asset-files.service.js';
+import { type AssetDoc, assetDocId, AssetsProjection } from '../assets.projection.js';
+
+/** A file arriving with a request: its bytes can be read once, as they come in. */
+export interface IncomingAssetFile {
+  fileName: string;
+  mimeType: string;
+  stream: Readable;
+  /** Settles once the whole request is read; rejects if it turns out unusable (a second file, a cut connection). */
+  completed: Promise<void>;
+}
+
+export interface FileDecision {
+  /** The file version the upload will become, or throws (unknown asset) before a byte is stored. */
+  fileVersion(state: AssetState): number;
+  events(state: AssetState, fileVersion: number, file: AssetFile): AssetEvent[];
+}
+
+/**
+ * The cycle every asset command shares. Uploads run load → decide the file version → store the
+ * bytes → append, in that order, because the event must state the size and hash of bytes that are
+ * already safe; if the append does not happen, the bytes go again.
+ */
+@Injectable()
+export class AssetCommandRunner {
+  private readonly logger = new Logger('Assets');
+  /**
+   * Two replacements of one asset would both pick the same next file version and write the same
+   * blob key. Queuing them per asset in this process prevents that; AppVault runs one process per
+   * data directory (its projector and SQLite stores assume so too).
+   */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly writer: EventWriter,
+    private readonly projection: AssetsProjection,
+    private readonly files: AssetFilesService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async writeFile(appId: string, assetId: string, actor: string, incoming: IncomingAssetFile, decision: FileDecision): Promise<AssetDoc> {
+    // Checked before any byte is stored: a bad name should not cost a 500 MB upload first.
+    const fileName = validateFileName(incoming.fileName);
+    const mimeType = normalizeMimeType(incoming.mimeType);
+    const stream = streams.child('asset', appId, assetId);
+    return this.queued(stream, async () => {
+      const { state, version } = await this.writer.load(stream, assetDecider);
+      const fileVersion = decision.fileVersion(state);
+      const stored = await this.files.store(appId, assetId, fileVersion, incoming.stream, { maxBytes: this.config.maxUploadBytes });
+      try {
+        await incoming.completed;
+        const events = decision.events(state, fileVersion, { fileName, mimeType, fileSize: stored.size, sha256: stored.sha256 });
+        await this.writer.append(stream, events, version, { actor, appId });
+      } catch (error) {
+        await this.discardUnrecorded(stream, appId, assetId, fileVersion, stored.sha256);
+        throw error;
+      }
+      return this.read(appId, assetId);
+    });
+  }
+
+  async run(appId: string, assetId: string, actor: string, decide: (state: AssetState) => AssetEvent[]): Promise<void> {
+    const stream = streams.child('asset', appId, assetId);
+    const { state, version } = await this.writer.load(stream, assetDecider);
+    const events = decide(state);
+    if (events.length > 0) await this.writer.append(stream, events, version, { actor, appId });
+  }
+
+  async read(appId: string, assetId: string): Promise<AssetDoc> {
+    const doc = await this.projection.assets.get(assetDocId(appId, assetId));
+    if (!doc) throw new Error(`Asset ${assetId} was written but is not projected`);
+    return doc;
+  }
+
+  /**
+   * An append can fail after the event was stored (the projection wait timed out, a network store
+   * lost the answer). Deleting those bytes would leave history pointing at nothing, so they go only
+   * when the stream shows the event is not there; when in doubt they stay (an orphan costs disk only).
+   */
+  private async discardUnrecorded(stream: string, appId: string, assetId: string, fileVersion: number, sha256: string): Promise<void> {
+    const key = AssetFilesService.key(appId, assetId, fileVersion);
+    try {
+      const { state } = await this.writer.load(stream, assetDecider);
+      if (recordsFile(state, fileVersion, sha256)) return;
+      await this.files.discard(appId, assetId, fileVersion);
+    } catch (error) {
+      this.logger.warn(`Could not check or remove the unrecorded upload ${key}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private async queued<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const tail = run.catch(() => undefined);
+    this.queues.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Archive format v1, the single source of its names and limits. docs/backup-format.md describes
+ * it for readers in other languages; keep the two in step.
+ */
+export const FORMAT_NAME = 'appvault-backup';
+export const FORMAT_VERSION = 1;
+
+export const MANIFEST_ENTRY = 'manifest.json';
+export const USERS_ENTRY = 'users.json';
+
+/** A batch file holds at most this many events, or roughly this many bytes, whichever comes first. */
+export const EVENTS_PER_FILE = 1000;
+export const EVENT_FILE_MAX_BYTES = 8 * 1024 * 1024;
+
+export const eventFileName = (index: number) => `events/${String(index).padStart(6, '0')}.ndjson`;
+export const assetEntryName = (assetId: string, fileVersion: number) => `assets/${assetId}/${fileVersion}`;
+
+const EVENT_FILE = /^events\/(\d{6,})\.ndjson$/;
+const ASSET_FILE = /^assets\/([A-Za-z0-9_-]{1,100})\/(\d{1,9})$/;
+
+export type EntryKind = { kind: 'manifest' } | { kind: 'users' } | { kind: 'events'; index: number } | { kind: 'asset'; assetId: string; fileVersion: number };
+
+/**
+ * Classifies an entry name; anything else (paths with `..`, absolute paths, unknown folders) is
+ * refused, which also rules out zip-slip since entries are never extracted by name.
+ */
+export function classifyEntry(name: string): EntryKind | undefined {
+  if (name === MANIFEST_ENTRY) return { kind: 'manifest' };
+  if (name === USERS_ENTRY) return { kind: 'users' };
+  const events = EVENT_FILE.exec(name);
+  if (events) return { kind: 'events', index: Number(events[1]) };
+  const asset = ASSET_FILE.exec(name);
+  if (asset) return { kind: 'asset', assetId: asset[1]!, fileVersion: Number(asset[2]) };
+  return undefined;
+}
+
+export interface ManifestEntry {
+  name: string;
+  /** Uncompressed size in bytes. */
+  size: number;
+  /** SHA-256 of the uncompressed bytes, lowercase hex. */
+  sha256: string;
+}
+
+export interface Manifest {
+  format: typeof FORMAT_NAME;
+  formatVersion: number;
+  app: { id: string; name: string };
+  created: string;
+  source: { installationId: string; eventStore: string; position: number };
+  counts: { events: number; eventFiles: number; assets: number; users: number };
+  /** Entries the events call for that could not be written (an asset file gone from the blob store). */
+  missing: { name: string; reason: string }[];
+  warnings: string[];
+  entries: ManifestEntry[];
+}
+
+export interface ArchivedUser {
+  id: string;
+  email: string;
+  displayName: string;
+}
+
+/** Types whose bytes are compressed already: deflating them again costs time and gains nothing. */
+export function isCompressedType(mimeType: string): boolean {
+  const type = mimeType.toLowerCase().split(';')[0]!.trim();
+  if (/^(image|video|audio)\//.test(type)) return !['image/svg+xml', 'image/bmp', 'image/x-icon', 'audio/wav', 'audio/x-wav'].includes(type);
+  return [
+    'application/zip',
+    'application/gzip',
+    'application/x-gzip',
+    'application/x-7z-compressed',
+    'application/x-bzip2',
+    'application/x-xz',
+    'application/zstd',
+    'application/x-rar-compressed',
+    'application/vnd.rar',
+    'application/pdf',
+    'application/epub+zip',
+    'font/woff',
+    'font/woff2',
+  ].includes(type) || /^application\/vnd\.openxmlformats-officedocument\./.test(type);
+}

@@ -1,0 +1,78 @@
+import type { Readable } from 'node:stream';
+import type { RestoreStep } from './restore/restore-job.js';
+
+/**
+ * One event as it stands in an archive's `events/NNNNNN.ndjson` files (see docs/backup-format.md).
+ * Restores rewrite these before appending them under the new app id.
+ */
+export interface ArchivedEvent {
+  /** 1-based, gapless, in the order the events happened within the app. */
+  number: number;
+  stream: string;
+  /** 0-based revision inside its stream. */
+  streamVersion: number;
+  type: string;
+  timestamp: string;
+  actor: string;
+  schemaVersion: number;
+  data: Record<string, unknown>;
+}
+
+export interface BackupContext {
+  readonly appId: string;
+  /**
+   * Adds one entry to the archive and resolves once it is fully written, so entries never pile up
+   * in memory. `compress: false` for data that is already compressed.
+   */
+  addEntry(name: string, open: () => Promise<Readable>, options: { compress: boolean }): Promise<void>;
+  /** Notes a user id the events name (actors are noted by the core); users.json lists them. */
+  mentionUser(userId: string): void;
+  readonly mentionedUsers: ReadonlySet<string>;
+  /** Something is wrong but the backup can go on: reported in the job's warnings and the manifest. */
+  warn(message: string): void;
+  /** An entry the events call for could not be added (listed in the manifest's `missing`). */
+  missing(name: string, reason: string): void;
+  /** Counters the manifest and the job report; handlers fill in what they own. */
+  readonly counts: { assets: number; users: number };
+}
+
+export interface RestoreContext {
+  readonly sourceAppId: string;
+  readonly targetAppId: string;
+  readonly targetName: string;
+  /** The admin running the restore. */
+  readonly actor: string;
+  /** Opens an entry of the archive (already checked against the manifest). */
+  openEntry(name: string): Promise<Readable>;
+  hasEntry(name: string): boolean;
+  /** Maps a user id from the archive to this installation's; unknown ids map to the system actor. */
+  mapUser(sourceUserId: string): string;
+  setUserMapping(sourceUserId: string, targetUserId: string): void;
+  log(message: string): void;
+  /** Marks the start of a pipeline step a handler performs (logged; fault injection hooks in here). */
+  step(step: RestoreStep): Promise<void>;
+}
+
+/**
+ * The extension point: each domain module registers one and adds what it owns to backups and
+ * restores. The core streams events and knows nothing of contents, assets or users.
+ */
+export interface BackupHandler {
+  readonly name: string;
+  /** Called with each batch of events right after the batch is written, in order. */
+  backupEvents?(events: readonly ArchivedEvent[], context: BackupContext): Promise<void>;
+  /** Called once after the last event. */
+  completeBackup?(context: BackupContext): Promise<void>;
+
+  /** Before any event is restored (users map themselves here). */
+  prepareRestore?(context: RestoreContext): Promise<void>;
+  /**
+   * Rewrites one event for the target app (streams, app id and actor are rewritten by the core
+   * already) and restores what it owns (files). Returning the event unchanged is fine.
+   */
+  restoreEvent?(event: ArchivedEvent, context: RestoreContext): Promise<ArchivedEvent>;
+  /** After every event is appended and projected: rebuild this module's indices for the target app. */
+  completeRestore?(context: RestoreContext): Promise<void>;
+  /** The restore failed: remove whatever this handler wrote for the target app. */
+  cleanupRestore?(context: Pick<RestoreContext, 'targetAppId' | 'log'>): Promise<void>;
+}

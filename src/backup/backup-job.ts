@@ -1,0 +1,25 @@
+export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
+
+/** A backup job as stored (job state, not a projection: rebuilds never touch it) and as served. */
+export interface BackupJob {
+  id: string;
+  appId: string;
+  appName: string;
+  label: string;
+  status: JobStatus;
+  created: string;
+  createdBy: string;
+  started: string | null;
+  completed: string | null;
+  eventCount: number;
+  assetCount: number;
+  userCount: number;
+  sizeBytes: number;
+  sha256: string | null;
+  error: string | null;
+  warnings: string[];
+}
+
+export const archiveKey = (backupId: string) => `backups/${backupId}.zip`;
+
+export const isActive = (job: { status: JobStatus }) => job.status === 'Scheduled' || job.status === 'Running';

@@ -1,0 +1,98 @@
+import { pipeline } from 'node:stream/promises';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { z } from 'zod';
+import { AdminOnly, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
+import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
+import type { Principal } from '../platform/auth/principal.js';
+import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import type { BackupJob } from './backup-job.js';
+import { BackupsService } from './backups.service.js';
+
+const CreateBackupBody = z.object({ label: z.string().trim().max(200).optional() });
+
+/** The public shape of a backup: internal fields (who created it) stay out. */
+const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => job;
+
+function timestampForFile(iso: string): string {
+  return iso.slice(0, 19).replace('T', '_').replaceAll(':', '-');
+}
+
+async function sendArchive(service: BackupsService, id: string, appId: string | undefined, res: Response): Promise<void> {
+  const { job, stream } = await service.openArchive(id, appId);
+  res.status(200);
+  res.setHeader('Content-Type', 'application/zip');
+  res.setHeader('Content-Length', String(job.sizeBytes));
+  res.setHeader('Content-Disposition', `attachment; filename="backup-${job.appName}-${timestampForFile(job.created)}.zip"`);
+  if (job.sha256) res.setHeader('Digest', `sha-256=${Buffer.from(job.sha256, 'hex').toString('base64')}`);
+  await pipeline(stream, res);
+}
+
+@Controller('api/apps/:app/backups')
+export class AppBackupsController {
+  constructor(private readonly backups: BackupsService) {}
+
+  @Post()
+  @HttpCode(202)
+  @AppAccess(...MAINTAINERS)
+  async create(@CurrentApp() app: AppAccessInfo, @Body(new ZodPipe(CreateBackupBody)) body: z.infer<typeof CreateBackupBody>, @CurrentUser() caller: Principal) {
+    return toView(await this.backups.schedule(app, body.label, caller.userId));
+  }
+
+  @Get()
+  @AppAccess(...MAINTAINERS)
+  async list(@CurrentApp() app: AppAccessInfo) {
+    return { items: (await this.backups.list(app.id)).map(toView) };
+  }
+
+  @Get(':id')
+  @AppAccess(...MAINTAINERS)
+  async get(@CurrentApp() app: AppAccessInfo, @Param('id') id: string) {
+    return toView(await this.backups.get(id, app.id));
+  }
+
+  @Get(':id/archive')
+  @AppAccess(...MAINTAINERS)
+  async archive(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Res() res: Response): Promise<void> {
+    await sendArchive(this.backups, id, app.id, res);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @AppAccess(...MAINTAINERS)
+  async remove(@CurrentApp() app: AppAccessInfo, @Param('id') id: string): Promise<void> {
+    await this.backups.delete(id, app.id);
+  }
+}
+
+/** Admins reach every backup by id alone, also after its app was deleted. */
+@Controller('api/backups')
+export class AdminBackupsController {
+  constructor(private readonly backups: BackupsService) {}
+
+  @Get()
+  @AdminOnly()
+  async list() {
+    return { items: (await this.backups.list()).map(toView) };
+  }
+
+  @Get(':id')
+  @AdminOnly()
+  async get(@Param('id') id: string) {
+    return toView(await this.backups.get(id));
+  }
+
+  @Get(':id/archive')
+  @AdminOnly()
+  async archive(@Param('id') id: string, @Res() res: Response): Promise<void> {
+    await sendArchive(this.backups, id, undefined, res);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @AdminOnly()
+  async remove(@Param('id') id: string): Promise<void> {
+    await this.backups.delete(id);
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { BackupRunner } from './backup.runner.js';
+import { AdminBackupsController, AppBackupsController } from './backups.http.controller.js';
+import { BackupsService } from './backups.service.js';
+import { InstallationService } from './installation.service.js';
+import { RestoreController } from './restore/restore.http.controller.js';
+import { RestoreFaults } from './restore/restore-faults.js';
+import { RestoreRunner } from './restore/restore.runner.js';
+import { RestoresService } from './restore/restores.service.js';
+
+@Module({
+  controllers: [AppBackupsController, AdminBackupsController, RestoreController],
+  providers: [BackupsService, BackupRunner, InstallationService, RestoresService, RestoreRunner, RestoreFaults],
+  exports: [BackupsService, RestoresService, InstallationService],
+})
+export class BackupsModule {}

@@ -1,0 +1,62 @@
+import type { JobStatus } from '../backup-job.js';
+
+export interface RestoreLogLine {
+  at: string;
+  message: string;
+}
+
+/** A restore job as stored. Fields after `error` are internal and never served. */
+export interface RestoreJob {
+  id: string;
+  status: JobStatus;
+  source: string;
+  name: string | null;
+  appId: string | null;
+  created: string;
+  started: string | null;
+  completed: string | null;
+  eventCount: number;
+  restoredEvents: number;
+  restoredAssets: number;
+  log: RestoreLogLine[];
+  error: string | null;
+
+  createdBy: string;
+  /** Owns the name reservation; needed to commit it or to free it after a failure or crash. */
+  nameToken: string | null;
+  /** The archive on local disk while the job runs. */
+  archiveFile: string | null;
+  backupId: string | null;
+  url: string | null;
+  untilEvent: number | null;
+  until: string | null;
+}
+
+export type RestoreView = Pick<
+  RestoreJob,
+  'id' | 'status' | 'source' | 'name' | 'appId' | 'created' | 'started' | 'completed' | 'eventCount' | 'restoredEvents' | 'restoredAssets' | 'log' | 'error'
+>;
+
+export function toRestoreView(job: RestoreJob): RestoreView {
+  const { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error } = job;
+  return { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error };
+}
+
+/** The pipeline's steps, in order; logs name them and tests inject failures at each. */
+export const RESTORE_STEPS = ['fetch', 'verify', 'reserve', 'users', 'events', 'assets', 'rebuild', 'owner', 'commit'] as const;
+export type RestoreStep = (typeof RESTORE_STEPS)[number];
+
+/** Redacts credentials and query strings (often signed tokens) from a URL before it is shown or logged. */
+export function describeUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    url.username = '';
+    url.password = '';
+    const redacted = url.search ? '?…' : '';
+    url.search = '';
+    url.hash = '';
+    return `${url.toString()}${redacted}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}

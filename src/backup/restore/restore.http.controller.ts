@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Controller, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { z } from 'zod';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { AdminOnly } from '../../platform/auth/access.decorator.js';
+import { CurrentUser } from '../../platform/auth/current.decorators.js';
+import type { Principal } from '../../platform/auth/principal.js';
+import { DomainError, invalid, tooLarge } from '../../platform/domain-errors.js';
+import { ZodPipe } from '../../platform/http/zod-body.pipe.js';
+import { toRestoreView } from './restore-job.js';
+import { type RestoreRequest, RestoresService } from './restores.service.js';
+
+const PointInTime = {
+  name: z.string().optional(),
+  untilEvent: z.coerce.number().int().min(1).optional(),
+  until: z.iso.datetime({ offset: true, message: 'until must be an ISO-8601 time like 2026-11-22T10:00:00Z' }).optional(),
+};
+
+const RestoreBody = z.union([
+  z.object({ url: z.string().min(1), ...PointInTime }).strict(),
+  z.object({ backupId: z.string().min(1), ...PointInTime }).strict(),
+], { message: 'Send { url } or { backupId } (with optional name, untilEvent or until), or a multipart upload with a file field' });
+
+const UploadFields = z.object(PointInTime);
+
+@Controller('api/restore')
+export class RestoreController {
+  constructor(
+    private readonly restores: RestoresService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @AdminOnly()
+  async start(@Req() req: Request, @CurrentUser() caller: Principal) {
+    const type = req.headers['content-type'] ?? '';
+    let request: RestoreRequest;
+    if (type.startsWith('multipart/form-data')) {
+      await this.restores.assertIdle();
+      request = await this.receiveUpload(req);
+    } else {
+      const body = new ZodPipe(RestoreBody).transform(req.body);
+      const source = 'url' in body ? { kind: 'url' as const, url: body.url } : { kind: 'backup' as const, backupId: body.backupId };
+      request = { source, name: body.name, untilEvent: body.untilEvent, until: body.until };
+    }
+    return toRestoreView(await this.restores.start(request, caller.userId));
+  }
+
+  @Get()
+  @AdminOnly()
+  async list() {
+    return { items: (await this.restores.list()).map(toRestoreView) };
+  }
+
+  @Get(':id')
+  @AdminOnly()
+  async get(@Param('id') id: string) {
+    return toRestoreView(await this.restores.get(id));
+  }
+
+  /** Streams the `file` field to a temporary file (never into memory) and collects the text fields. */
+  private async receiveUpload(req: Request): Promise<RestoreRequest> {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > this.config.maxRestoreBytes + 1024 * 1024) {
+      throw tooLarge(`The upload is ${declared} bytes, more than the ${this.config.maxRestoreBytes} allowed (MAX_RESTORE_BYTES)`);
+    }
+    await mkdir(this.restores.tempDir, { recursive: true });
+    const file = join(this.restores.tempDir, `upload-${randomUUID()}.zip`);
+    const fields: Record<string, string> = {};
+    let fileName: string | undefined;
+    let files = 0;
+    let writing: Promise<void> | undefined;
+    const maxBytes = this.config.maxRestoreBytes;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let parser: busboy.Busboy;
+        try {
+          parser = busboy({ headers: req.headers, limits: { files: 1, fields: 10, fieldSize: 1024 } });
+        } catch (error) {
+          reject(invalid(`The multipart request is malformed: ${(error as Error).message}`));
+          return;
+        }
+        parser.on('field', (name, value) => {
+          fields[name] = value;
+        });
+        parser.on('file', (name, stream, info) => {
+          files += 1;
+          if (name !== 'file' || files > 1) {
+            stream.resume();
+            return;
+          }
+          fileName = info.filename || 'upload.zip';
+          let bytes = 0;
+          const limit = new Transform({
+            transform(chunk: Buffer, _enc, callback) {
+              bytes += chunk.length;
+              if (bytes > maxBytes) callback(tooLarge(`The upload is larger than the ${maxBytes} bytes allowed (MAX_RESTORE_BYTES)`));
+              else callback(null, chunk);
+            },
+          });
+          writing = pipeline(stream, limit, createWriteStream(file, { mode: 0o600 }));
+          writing.catch((error: unknown) => {
+            req.unpipe(parser);
+            reject(error);
+          });
+        });
+        parser.on('filesLimit', () => reject(invalid('Send exactly one file, in the field "file"')));
+        parser.once('error', (error: Error) => reject(invalid(`The multipart request is malformed: ${error.message}`)));
+        parser.once('close', () => resolve());
+        req.pipe(parser);
+      });
+      await writing;
+      if (!fileName || files !== 1) throw invalid('Send the backup archive in the multipart field "file" (exactly one file)');
+      const parsed = new ZodPipe(UploadFields).transform(fields);
+      return { source: { kind: 'upload', file, fileName: fileName.replace(/[^\w.-]/g, '_').slice(0, 100) }, name: parsed.name, untilEvent: parsed.untilEvent, until: parsed.until };
+    } catch (error) {
+      await rm(file, { force: true });
+      req.resume();
+      if (error instanceof DomainError) throw error;
+      throw error;
+    }
+  }
+}

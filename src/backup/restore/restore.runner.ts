@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { EVENT_STORE, type EventStore, type NewEvent } from '../../infrastructure/event-store/event-store.port.js';
+import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
+import { Projector } from '../../platform/projection/projector.service.js';
+import { validateName } from '../../apps/app.aggregate.js';
+import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
+import { BackupHandlerRegistry } from '../backup-handler.registry.js';
+import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
+import { RestoreFaults } from './restore-faults.js';
+import type { RestoreJob, RestoreStep } from './restore-job.js';
+
+/** How the runner reports back to the job; every call is persisted by the service. */
+export interface RestoreReporter {
+  log(message: string): Promise<void>;
+  update(patch: Partial<RestoreJob>): Promise<void>;
+}
+
+const PROGRESS_EVERY_MS = 2000;
+const APPEND_BATCH = 500;
+
+/**
+ * The restore pipeline: verify the archive → reserve the name → map users → stream events under
+ * a new app id (files restored on the way) → rebuild projections → make the restoring admin an
+ * Owner → commit the name. Any failure undoes everything written for the new app.
+ */
+@Injectable()
+export class RestoreRunner {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly projector: Projector,
+    private readonly handlers: BackupHandlerRegistry,
+    private readonly faults: RestoreFaults,
+  ) {}
+
+  async run(job: RestoreJob, archiveFile: string, report: RestoreReporter): Promise<void> {
+    const step = async (name: RestoreStep, message: string) => {
+      await report.log(message);
+      await this.faults.check(name);
+    };
+    let reader: ArchiveReader | undefined;
+    let renewTimer: NodeJS.Timeout | undefined;
+    try {
+      await step('verify', 'Checking the archive: format, entries and checksums');
+      reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
+      const manifest = reader.manifest;
+      await report.update({ eventCount: manifest.counts.events });
+      let lastLog = 0;
+      await reader.verifyChecksums((done, total) => {
+        if (Date.now() - lastLog > PROGRESS_EVERY_MS) {
+          lastLog = Date.now();
+          void report.log(`Checked ${done}/${total} entries`);
+        }
+      });
+      await report.log(
+        `Archive of app "${manifest.app.name}" from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; all ${manifest.entries.length} checksums match`,
+      );
+      for (const missing of manifest.missing) await report.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
+      const until = this.pointInTime(job, manifest.counts.events);
+
+      const name = job.name ?? manifest.app.name;
+      let token = job.nameToken;
+      if (!token) {
+        await step('reserve', `Reserving the app name "${name}"`);
+        validateName(name);
+        token = await this.names.reserve(name, this.config.nameReservationTtlMs);
+        await report.update({ name, nameToken: token });
+      } else {
+        await step('reserve', `The app name "${name}" is reserved`);
+      }
+      const reservation = token;
+      renewTimer = setInterval(() => {
+        this.names.renew(name, reservation, this.config.nameReservationTtlMs).catch(() => undefined);
+      }, Math.max(500, Math.floor(this.config.nameReservationTtlMs / 3)));
+
+      const targetAppId = randomUUID();
+      // Persist the new id before writing anything, so a crash from here on can be cleaned up.
+      await report.update({ appId: targetAppId });
+      const userMap = new Map<string, string>();
+      const archive = reader;
+      const context: RestoreContext = {
+        sourceAppId: manifest.app.id,
+        targetAppId,
+        targetName: name,
+        actor: job.createdBy,
+        openEntry: (entry) => archive.open(entry),
+        hasEntry: (entry) => archive.has(entry),
+        mapUser: (userId) => (userId === SYSTEM_ACTOR ? SYSTEM_ACTOR : (userMap.get(userId) ?? SYSTEM_ACTOR)),
+        setUserMapping: (from, to) => void userMap.set(from, to),
+        log: (message) => void report.log(message),
+        step: (s) => step(s, `Step: ${s}`),
+      };
+
+      await step('users', 'Mapping users by email');
+      for (const handler of this.handlers.all) await handler.prepareRestore?.(context);
+
+      await step('events', `Restoring events as app ${targetAppId}${until.description}`);
+      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report);
+      await this.projector.waitFor(restored.lastPosition);
+
+      await step('rebuild', 'Rebuilding projections and indices of the new app');
+      await this.projector.rebuild(targetAppId);
+      for (const handler of this.handlers.all) await handler.completeRestore?.(context);
+
+      await step('commit', `Committing the app name "${name}"`);
+      await this.names.commit(name, reservation, targetAppId);
+      await report.log(`Restore completed: app "${name}" with ${restored.events} events and ${restored.assets} files`);
+    } catch (error) {
+      if (error instanceof InvalidArchiveError) throw error;
+      throw error;
+    } finally {
+      clearInterval(renewTimer);
+      reader?.close();
+    }
+  }
+
+  private pointInTime(job: RestoreJob, total: number): { keep: (event: ArchivedEvent) => boolean; description: string } {
+    if (job.untilEvent !== null) {
+      if (job.untilEvent > total) throw new InvalidArchiveError(`untilEvent is ${job.untilEvent}, but the archive holds only ${total} events`);
+      const until = job.untilEvent;
+      return { keep: (e) => e.number <= until, description: `, up to event ${until} of ${total}` };
+    }
+    if (job.until !== null) {
+      const limit = Date.parse(job.until);
+      return { keep: (e) => Date.parse(e.timestamp) <= limit, description: `, as of ${job.until}` };
+    }
+    return { keep: () => true, description: '' };
+  }
+
+  private async restoreEvents(
+    reader: ArchiveReader,
+    context: RestoreContext,
+    keep: (event: ArchivedEvent) => boolean,
+    total: number,
+    report: RestoreReporter,
+  ): Promise<{ events: number; assets: number; lastPosition: number }> {
+    const appStream = `app-${context.sourceAppId}`;
+    const childPrefix = new RegExp(`^(schema|content|asset)-${escapeRegex(context.sourceAppId)}--(.+)$`);
+    let pending: { stream: string; expected: number; events: NewEvent[] } | undefined;
+    let events = 0;
+    let lastPosition = 0;
+    let lastReport = Date.now();
+
+    const flush = async () => {
+      if (!pending) return;
+      const result = await this.store.append(pending.stream, pending.events, pending.expected);
+      lastPosition = result.position;
+      events += pending.events.length;
+      pending = undefined;
+      if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
+        lastReport = Date.now();
+        await report.update({ restoredEvents: events });
+        await report.log(`events ${events}/${total}`);
+      }
+    };
+
+    for await (const archived of reader.events()) {
+      if (!keep(archived)) break;
+      if (archived.number === 1 && (archived.stream !== appStream || archived.type !== 'AppCreated')) {
+        throw new InvalidArchiveError(`The first event must be AppCreated in ${appStream}; found ${archived.type} in ${archived.stream}`);
+      }
+      if (archived.type === 'AppDeleted') {
+        throw new InvalidArchiveError(`The app was deleted at event ${archived.number}; restore a point before it (untilEvent ${archived.number - 1})`);
+      }
+      let stream: string;
+      if (archived.stream === appStream) {
+        stream = `app-${context.targetAppId}`;
+      } else {
+        const child = childPrefix.exec(archived.stream);
+        if (!child) throw new InvalidArchiveError(`Event ${archived.number} is in stream ${archived.stream}, which does not belong to app ${context.sourceAppId}`);
+        stream = `${child[1]}-${context.targetAppId}--${child[2]}`;
+      }
+      let event: ArchivedEvent = { ...archived, stream, actor: context.mapUser(archived.actor) };
+      for (const handler of this.handlers.all) if (handler.restoreEvent) event = await handler.restoreEvent(event, context);
+
+      if (pending && (pending.stream !== stream || pending.events.length >= APPEND_BATCH)) await flush();
+      pending ??= { stream, expected: archived.streamVersion - 1, events: [] };
+      pending.events.push({
+        type: event.type,
+        data: event.data,
+        metadata: { appId: context.targetAppId, actor: event.actor, timestamp: event.timestamp, schemaVersion: event.schemaVersion },
+      });
+    }
+    await flush();
+    if (events === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
+    await report.update({ restoredEvents: events });
+    await report.log(`events ${events}/${total}`);
+    return { events, assets: 0, lastPosition };
+  }
+}
+
+function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

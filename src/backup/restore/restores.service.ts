@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
+import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { validateName } from '../../apps/app.aggregate.js';
+import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
+import { Projector } from '../../platform/projection/projector.service.js';
+import { BackupHandlerRegistry } from '../backup-handler.registry.js';
+import { archiveKey, isActive } from '../backup-job.js';
+import { BackupsService } from '../backups.service.js';
+import { RestoreRunner } from './restore.runner.js';
+import { describeUrl, type RestoreJob, type RestoreLogLine } from './restore-job.js';
+import { checkUrl, downloadToFile, UnsafeUrlError } from './url-fetcher.js';
+import { RestoreFaults } from './restore-faults.js';
+
+export type RestoreSource = { kind: 'backup'; backupId: string } | { kind: 'url'; url: string } | { kind: 'upload'; file: string; fileName: string };
+
+export interface RestoreRequest {
+  source: RestoreSource;
+  name?: string;
+  untilEvent?: number;
+  until?: string;
+}
+
+const MAX_LOG_LINES = 2000;
+
+/**
+ * Restore jobs: one at a time per installation, in the background, with a log a person can
+ * follow. A failed or interrupted restore leaves nothing of the new app and frees its name.
+ */
+@Injectable()
+export class RestoresService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RestoresService.name);
+  readonly jobs: ReadCollection<RestoreJob>;
+  private starting: Promise<unknown> = Promise.resolve();
+  private running?: Promise<void>;
+
+  constructor(
+    @Inject(READ_STORE) store: ReadStore,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly backups: BackupsService,
+    private readonly runner: RestoreRunner,
+    private readonly projector: Projector,
+    private readonly handlers: BackupHandlerRegistry,
+    private readonly faults: RestoreFaults,
+  ) {
+    this.jobs = store.collection<RestoreJob>('restore_jobs', { indexes: ['status'] });
+  }
+
+  get tempDir(): string {
+    return join(this.config.dataDir, 'tmp');
+  }
+
+  /** Refuses early (before an upload is read) when a restore is already running. */
+  async assertIdle(): Promise<void> {
+    if (await this.active()) throw conflict('Another restore is running; wait for it to finish (GET /api/restore)');
+  }
+
+  start(request: RestoreRequest, actor: string): Promise<RestoreJob> {
+    const run = this.starting.then(() => this.create(request, actor));
+    this.starting = run.catch(() => undefined);
+    return run;
+  }
+
+  async list(): Promise<RestoreJob[]> {
+    return (await this.jobs.find({}, { sort: [{ field: 'created', direction: 'desc' }] })).items;
+  }
+
+  async get(id: string): Promise<RestoreJob> {
+    const job = await this.jobs.get(id);
+    if (!job) throw notFound(`Restore ${id} does not exist`);
+    return job;
+  }
+
+  /**
+   * A restore that was running when the process died: remove what it wrote for its new app, free
+   * its name and mark it Failed.
+   */
+  async recoverInterrupted(): Promise<number> {
+    let recovered = 0;
+    for (const status of ['Scheduled', 'Running'] as const) {
+      for (const job of (await this.jobs.find({ status })).items) {
+        if (await this.finishedBeforeCrash(job)) continue;
+        const lines = [...job.log, { at: new Date().toISOString(), message: 'The server stopped during this restore; removing everything it wrote' }];
+        await this.cleanup(job);
+        await this.jobs.put({
+          ...job,
+          status: 'Failed',
+          completed: new Date().toISOString(),
+          error: 'The server stopped while this restore was running; nothing of the new app was kept and its name is free again. Start the restore again.',
+          log: lines,
+          nameToken: null,
+          archiveFile: null,
+        });
+        recovered += 1;
+      }
+    }
+    await rm(this.tempDir, { recursive: true, force: true });
+    if (recovered > 0) this.logger.warn(`Cleaned up ${recovered} interrupted restore(s)`);
+    return recovered;
+  }
+
+  /** The name was committed to the new app just before the process died: the restore did finish. */
+  private async finishedBeforeCrash(job: RestoreJob): Promise<boolean> {
+    if (!job.name || !job.appId) return false;
+    const entry = await this.names.lookup(job.name);
+    if (entry?.state !== 'committed' || entry.appId !== job.appId) return false;
+    const at = new Date().toISOString();
+    await this.jobs.put({ ...job, status: 'Completed', completed: at, nameToken: null, archiveFile: null, log: [...job.log, { at, message: 'The server stopped right after the restore committed the name; the restore is complete' }] });
+    return true;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  private async active(): Promise<boolean> {
+    for (const status of ['Scheduled', 'Running'] as const) if ((await this.jobs.count({ status })) > 0) return true;
+    return false;
+  }
+
+  private async create(request: RestoreRequest, actor: string): Promise<RestoreJob> {
+    try {
+      await this.assertIdle();
+      if (request.untilEvent !== undefined && request.until !== undefined) throw invalid('Give either untilEvent or until, not both');
+      let name = request.name ?? null;
+      let source: string;
+      let backupId: string | null = null;
+      let url: string | null = null;
+      switch (request.source.kind) {
+        case 'backup': {
+          const backup = await this.backups.get(request.source.backupId);
+          if (!isActive(backup) && backup.status !== 'Completed') throw conflict(`Backup ${backup.id} ${backup.status === 'Failed' ? 'failed' : 'is not complete'}; restore a Completed backup`);
+          if (isActive(backup)) throw conflict(`Backup ${backup.id} is still ${backup.status}; restore it once it is Completed`);
+          if (request.untilEvent !== undefined && request.untilEvent > backup.eventCount) {
+            throw invalid(`untilEvent is ${request.untilEvent}, but backup ${backup.id} holds ${backup.eventCount} events`);
+          }
+          name ??= backup.appName;
+          backupId = backup.id;
+          source = `backup:${backup.id}`;
+          break;
+        }
+        case 'url': {
+          try {
+            checkUrl(request.source.url);
+          } catch (error) {
+            throw invalid((error as Error).message);
+          }
+          url = request.source.url;
+          source = `url:${describeUrl(url)}`;
+          break;
+        }
+        case 'upload':
+          source = `upload:${request.source.fileName}`;
+          break;
+      }
+      let nameToken: string | null = null;
+      if (name !== null) {
+        validateName(name);
+        nameToken = await this.names.reserve(name, this.config.nameReservationTtlMs);
+      }
+      const now = new Date().toISOString();
+      const job: RestoreJob = {
+        id: randomUUID(),
+        status: 'Scheduled',
+        source,
+        name,
+        appId: null,
+        created: now,
+        started: null,
+        completed: null,
+        eventCount: 0,
+        restoredEvents: 0,
+        restoredAssets: 0,
+        log: [{ at: now, message: `Restore requested from ${source}${name ? ` as "${name}"` : ''}` }],
+        error: null,
+        createdBy: actor,
+        nameToken,
+        archiveFile: request.source.kind === 'upload' ? request.source.file : null,
+        backupId,
+        url,
+        untilEvent: request.untilEvent ?? null,
+        until: request.until ?? null,
+      };
+      await this.jobs.put(job);
+      this.running = this.execute(job);
+      return job;
+    } catch (error) {
+      if (request.source.kind === 'upload') await rm(request.source.file, { force: true });
+      throw error;
+    }
+  }
+
+  private async execute(initial: RestoreJob): Promise<void> {
+    let job: RestoreJob = { ...initial, status: 'Running', started: new Date().toISOString() };
+    let saving: Promise<unknown> = this.jobs.put(job);
+    // Job updates are chained so they land in order even when progress and log lines interleave.
+    const save = (patch: Partial<RestoreJob>, line?: string): Promise<void> => {
+      const log: RestoreLogLine[] = line ? [...job.log, { at: new Date().toISOString(), message: line }].slice(-MAX_LOG_LINES) : job.log;
+      job = { ...job, ...patch, log };
+      const snapshot = job;
+      saving = saving.then(() => this.jobs.put(snapshot));
+      return saving.then(() => undefined);
+    };
+    const report = { log: (message: string) => save({}, message), update: (patch: Partial<RestoreJob>) => save(patch) };
+    let archiveFile = job.archiveFile;
+    try {
+      await report.log('Step: fetch');
+      await this.faults.check('fetch');
+      archiveFile = await this.fetch(job, report.log);
+      await save({ archiveFile });
+      await this.runner.run(job, archiveFile, {
+        log: report.log,
+        update: async (patch) => {
+          await save(patch);
+        },
+      });
+      await save({ status: 'Completed', completed: new Date().toISOString(), nameToken: null, archiveFile: null });
+    } catch (error) {
+      const message = error instanceof UnsafeUrlError ? error.message : error instanceof Error ? error.message : String(error);
+      await save({}, `Failed: ${message}`);
+      this.logger.error(`Restore ${job.id} failed: ${message}`);
+      await this.cleanup(job, (line) => save({}, line));
+      await save({ status: 'Failed', completed: new Date().toISOString(), error: message, nameToken: null, archiveFile: null }, 'Cleanup finished: nothing of the new app remains and its name is free');
+    } finally {
+      if (archiveFile) await rm(archiveFile, { force: true });
+      await saving.catch(() => undefined);
+    }
+  }
+
+  private async fetch(job: RestoreJob, log: (message: string) => Promise<void>): Promise<string> {
+    await mkdir(this.tempDir, { recursive: true });
+    if (job.archiveFile) {
+      await log('Using the uploaded archive');
+      return job.archiveFile;
+    }
+    const file = join(this.tempDir, `restore-${job.id}.zip`);
+    if (job.backupId) {
+      await log(`Copying backup ${job.backupId} from the archive store`);
+      await pipeline(await this.blobs.get(archiveKey(job.backupId)), createWriteStream(file, { mode: 0o600 }));
+      return file;
+    }
+    if (job.url) {
+      await log(`Downloading ${describeUrl(job.url)}`);
+      const { bytes } = await downloadToFile(job.url, file, {
+        allowedHosts: this.config.restoreAllowedHosts,
+        maxBytes: this.config.maxRestoreBytes,
+        timeoutMs: this.config.restoreUrlTimeoutMs,
+      });
+      await log(`Downloaded ${bytes} bytes`);
+      return file;
+    }
+    throw new Error('The restore has no source');
+  }
+
+  /** Removes everything the restore may have written for its new app, then frees the name. */
+  private async cleanup(job: RestoreJob, log: (message: string) => unknown = () => undefined): Promise<void> {
+    const current = (await this.jobs.get(job.id)) ?? job;
+    const appId = current.appId;
+    if (appId) {
+      for (const handler of this.handlers.all) {
+        try {
+          await handler.cleanupRestore?.({ targetAppId: appId, log: (m) => void log(m) });
+        } catch (error) {
+          this.logger.error(`Cleanup by ${handler.name} of restored app ${appId} failed: ${String(error)}`);
+        }
+      }
+      await this.projector.purgeApp(appId);
+      await log(`Removed the events and read models of app ${appId}`);
+    }
+    if (current.name && current.nameToken) await this.names.release(current.name, current.nameToken);
+    if (current.archiveFile) await rm(current.archiveFile, { force: true });
+  }
+}

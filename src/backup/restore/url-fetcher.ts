@@ -1,0 +1,175 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/** Why a URL was refused or failed; the message says what to do about it. */
+export class UnsafeUrlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeUrlError';
+  }
+}
+
+export class DownloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DownloadError';
+  }
+}
+
+const MAX_REDIRECTS = 5;
+
+/**
+ * Addresses a restore must never fetch from unless an admin allows the host: loopback, private
+ * networks, link-local (which includes cloud metadata at 169.254.169.254), carrier-grade NAT,
+ * multicast, reserved and unspecified ranges, for IPv4 and IPv6 (including IPv4-mapped IPv6).
+ */
+const blocked = (() => {
+  const list = new BlockList();
+  const v4: [string, number][] = [
+    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
+    ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ];
+  for (const [net, prefix] of v4) list.addSubnet(net, prefix, 'ipv4');
+  const v6: [string, number][] = [
+    ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2001:db8::', 32], ['64:ff9b::', 96], ['100::', 64],
+  ];
+  for (const [net, prefix] of v6) list.addSubnet(net, prefix, 'ipv6');
+  return list;
+})();
+
+export function isBlockedAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return blocked.check(address, 'ipv4');
+  if (family === 6) {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    if (mapped) return blocked.check(mapped[1]!, 'ipv4');
+    return blocked.check(address, 'ipv6');
+  }
+  return true;
+}
+
+export interface FetchOptions {
+  allowedHosts: string[];
+  maxBytes: number;
+  timeoutMs: number;
+}
+
+/** Checks scheme and credentials before any connection is made. */
+export function checkUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UnsafeUrlError(`"${raw.slice(0, 200)}" is not a valid URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UnsafeUrlError(`Only http and https URLs can be restored from, not ${url.protocol.replace(':', '')}`);
+  }
+  return url;
+}
+
+function hostAllowed(url: URL, allowedHosts: string[]): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return allowedHosts.includes(host) || allowedHosts.includes(`${host}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`);
+}
+
+/**
+ * Resolves the host and refuses blocked addresses at connection time, so a DNS answer cannot
+ * change between the check and the connect (rebinding).
+ */
+function guardedLookup(url: URL, allowedHosts: string[]): LookupFunction {
+  const allowed = hostAllowed(url, allowedHosts);
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, '', 4);
+      const list = (addresses as unknown as LookupAddress[]) ?? [];
+      const usable = allowed ? list : list.filter((a) => !isBlockedAddress(a.address));
+      if (usable.length === 0) {
+        const seen = list.map((a) => a.address).join(', ');
+        return callback(
+          new UnsafeUrlError(`${hostname} resolves to ${seen || 'nothing'}, a loopback, private, link-local or reserved address; add the host to RESTORE_ALLOWED_HOSTS to allow it`),
+          '',
+          4,
+        );
+      }
+      if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
+      return callback(null, usable[0]!.address, usable[0]!.family);
+    });
+  };
+}
+
+function request(url: URL, options: FetchOptions, signal: AbortSignal): Promise<IncomingMessage> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) && isBlockedAddress(host) && !hostAllowed(url, options.allowedHosts)) {
+    return Promise.reject(new UnsafeUrlError(`${host} is a loopback, private, link-local or reserved address; add it to RESTORE_ALLOWED_HOSTS to allow it`));
+  }
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.get(url, { lookup: guardedLookup(url, options.allowedHosts), signal, headers: { 'user-agent': 'AppVault-restore' } }, resolve);
+    req.once('error', reject);
+  });
+}
+
+/**
+ * Downloads a URL to a file, following at most five redirects and checking every hop. The body
+ * is streamed to disk with a byte limit and an overall timeout; a partial file is removed.
+ */
+export async function downloadToFile(raw: string, file: string, options: FetchOptions): Promise<{ bytes: number; finalUrl: string }> {
+  let url = checkUrl(raw);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+  try {
+    for (let hop = 0; ; hop++) {
+      let response: IncomingMessage;
+      try {
+        response = await request(url, options, controller.signal);
+      } catch (error) {
+        if (error instanceof UnsafeUrlError) throw error;
+        if (controller.signal.aborted) throw new DownloadError(`Downloading ${url.origin} timed out after ${options.timeoutMs} ms`);
+        throw new DownloadError(`Could not reach ${url.host}: ${(error as Error).message}`);
+      }
+      const status = response.statusCode ?? 0;
+      if (status >= 300 && status < 400 && response.headers.location) {
+        response.resume();
+        if (hop >= MAX_REDIRECTS) throw new DownloadError(`More than ${MAX_REDIRECTS} redirects from ${raw}`);
+        url = checkUrl(new URL(response.headers.location, url).toString());
+        continue;
+      }
+      if (status !== 200) {
+        response.resume();
+        throw new DownloadError(`${url.origin}${url.pathname} answered HTTP ${status}; expected 200 with the archive`);
+      }
+      const declared = Number(response.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > options.maxBytes) {
+        response.destroy();
+        throw new DownloadError(`The archive is ${declared} bytes, more than the ${options.maxBytes} allowed (MAX_RESTORE_BYTES)`);
+      }
+      let bytes = 0;
+      const limit = new Transform({
+        transform(chunk: Buffer, _enc, callback) {
+          bytes += chunk.length;
+          if (bytes > options.maxBytes) callback(new DownloadError(`The archive is larger than the ${options.maxBytes} bytes allowed (MAX_RESTORE_BYTES)`));
+          else callback(null, chunk);
+        },
+      });
+      try {
+        await pipeline(response, limit, createWriteStream(file, { mode: 0o600 }));
+      } catch (error) {
+        await rm(file, { force: true });
+        if (error instanceof DownloadError) throw error;
+        if (controller.signal.aborted) throw new DownloadError(`Downloading ${url.origin} timed out after ${options.timeoutMs} ms`);
+        throw new DownloadError(`The download from ${url.host} broke off: ${(error as Error).message}`);
+      }
+      return { bytes, finalUrl: url.toString() };
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}

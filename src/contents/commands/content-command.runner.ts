@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { notFound } from '../../platform/domain-errors.js';
+import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { SchemaCommandRunner } from '../../schemas/commands/schema-command.runner.js';
+import { contentDecider, type ContentState, type SchemaRef } from '../content.aggregate.js';
+import type { ContentEvent } from '../content.events.js';
+import { type ContentDoc, ContentsProjection } from '../contents.projection.js';
+
+/**
+ * The resolve schema → load → decide → append → read-back cycle every content command shares.
+ * The append expects the version the decision was made on, so a concurrent change makes it 409
+ * instead of silently overwriting.
+ */
+@Injectable()
+export class ContentCommandRunner {
+  constructor(
+    private readonly writer: EventWriter,
+    private readonly schemas: SchemaCommandRunner,
+    private readonly projection: ContentsProjection,
+  ) {}
+
+  async run(appId: string, schemaName: string, contentId: string, actor: string, decide: (state: ContentState, schema: SchemaRef) => ContentEvent[]): Promise<ContentDoc | undefined> {
+    const schema = await this.schemas.resolve(appId, schemaName);
+    const stream = streams.child('content', appId, contentId);
+    const { state, version } = await this.writer.load(stream, contentDecider);
+    const events = decide(state, schema);
+    if (events.length > 0) await this.writer.append(stream, events, version, { actor, appId });
+    return this.projection.contents.get(contentId);
+  }
+
+  async runExisting(appId: string, schemaName: string, contentId: string, actor: string, decide: (state: ContentState, schema: SchemaRef) => ContentEvent[]): Promise<ContentDoc> {
+    const content = await this.run(appId, schemaName, contentId, actor, decide);
+    // Only a schema delete racing this command leaves nothing to show.
+    if (!content) throw notFound(`Content ${contentId} does not exist in schema "${schemaName}"`);
+    return content;
+  }
+}

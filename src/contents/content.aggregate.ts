@@ -1,0 +1,87 @@
+import { conflict, invalid, notFound } from '../platform/domain-errors.js';
+import type { Decider } from '../platform/events/decider.js';
+import type { SchemaField } from '../schemas/schema.events.js';
+import { sameData, validateData } from './content-data.validation.js';
+import { CONTENT_STATUSES, type ContentData, type ContentEvent, type ContentStatus } from './content.events.js';
+
+export interface ContentState {
+  stage: 'new' | 'live' | 'deleted';
+  schemaId: string;
+  status: ContentStatus;
+  data: ContentData;
+  /** Stream revision the state reflects, -1 before the first event; what If-Match compares with. */
+  version: number;
+}
+
+/** The schema a command addresses through its path, as it is now. */
+export interface SchemaRef {
+  id: string;
+  name: string;
+  fields: readonly SchemaField[];
+}
+
+export const contentDecider: Decider<ContentState, ContentEvent> = {
+  initialState: () => ({ stage: 'new', schemaId: '', status: 'Draft', data: {}, version: -1 }),
+  evolve: (state, event) => {
+    const version = state.version + 1;
+    switch (event.type) {
+      case 'ContentCreated':
+        return { stage: 'live', schemaId: event.data.schemaId, status: event.data.status, data: event.data.data, version };
+      case 'ContentUpdated':
+        return { ...state, data: event.data.data, version };
+      case 'ContentStatusChanged':
+        return { ...state, status: event.data.status, version };
+      case 'ContentDeleted':
+        return { ...state, stage: 'deleted', version };
+    }
+  },
+};
+
+/** A content of another schema is as absent as a deleted one: ids are not meant to be guessed across schemas. */
+function live(state: ContentState, schema: SchemaRef, contentId: string): void {
+  if (state.stage !== 'live' || state.schemaId !== schema.id) throw notFound(`Content ${contentId} does not exist in schema "${schema.name}"`);
+}
+
+function checkVersion(state: ContentState, expectedVersion: number | undefined): void {
+  if (expectedVersion !== undefined && expectedVersion !== state.version) {
+    throw conflict(`The content is at version ${state.version}, but If-Match asks for version ${expectedVersion}; reload it and apply your change again`);
+  }
+}
+
+export function createContent(state: ContentState, c: { contentId: string; schema: SchemaRef; data: unknown; publish: boolean }): ContentEvent[] {
+  if (state.stage !== 'new') throw conflict(`Content ${c.contentId} exists already`);
+  const data = validateData(c.schema.name, c.schema.fields, c.data);
+  return [{ type: 'ContentCreated', data: { contentId: c.contentId, schemaId: c.schema.id, schemaName: c.schema.name, data, status: c.publish ? 'Published' : 'Draft' } }];
+}
+
+/**
+ * Archived content is frozen: editing it would change what is meant to be kept as it was, so it
+ * has to be brought back to Draft (or Published) first. Unchanged data writes no event.
+ */
+export function updateContent(state: ContentState, c: { contentId: string; schema: SchemaRef; data: unknown; expectedVersion?: number }): ContentEvent[] {
+  live(state, c.schema, c.contentId);
+  const data = validateData(c.schema.name, c.schema.fields, c.data);
+  checkVersion(state, c.expectedVersion);
+  if (state.status === 'Archived') throw conflict(`Content ${c.contentId} is Archived; set its status to Draft or Published before changing its data`);
+  if (sameData(data, state.data)) return [];
+  return [{ type: 'ContentUpdated', data: { data } }];
+}
+
+export function isContentStatus(status: string): status is ContentStatus {
+  return (CONTENT_STATUSES as readonly string[]).includes(status);
+}
+
+/** Every status may follow every other; setting the current one again is a no-op, so retries are safe. */
+export function changeContentStatus(state: ContentState, c: { contentId: string; schema: SchemaRef; status: string; expectedVersion?: number }): ContentEvent[] {
+  live(state, c.schema, c.contentId);
+  if (!isContentStatus(c.status)) throw invalid(`status: "${c.status}" is not a status; use one of ${CONTENT_STATUSES.join(', ')}`);
+  checkVersion(state, c.expectedVersion);
+  if (c.status === state.status) return [];
+  return [{ type: 'ContentStatusChanged', data: { status: c.status } }];
+}
+
+export function deleteContent(state: ContentState, c: { contentId: string; schema: SchemaRef; expectedVersion?: number }): ContentEvent[] {
+  live(state, c.schema, c.contentId);
+  checkVersion(state, c.expectedVersion);
+  return [{ type: 'ContentDeleted', data: {} }];
+}

@@ -1,0 +1,139 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import type { Response } from 'express';
+import { z } from 'zod';
+import type { FindOptions } from '../infrastructure/read-store/read-store.port.js';
+import { ANY_ROLE, AppAccess, WRITERS } from '../platform/auth/access.decorator.js';
+import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
+import type { Principal } from '../platform/auth/principal.js';
+import { invalid, notFound } from '../platform/domain-errors.js';
+import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { SchemaCommandRunner } from '../schemas/commands/schema-command.runner.js';
+import { ChangeContentStatusCommand, DeleteContentCommand, UpdateContentCommand } from './commands/change-content.handlers.js';
+import { CreateContentCommand } from './commands/create-content.handler.js';
+import { type ContentDoc, ContentsProjection, type ContentView, toContentView } from './contents.projection.js';
+
+export const DEFAULT_TOP = 20;
+export const MAX_TOP = 200;
+
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const ListQuery = z.object({
+  q: z.string('must be given once').optional(),
+  top: wholeNumber(1, MAX_TOP).optional().default(DEFAULT_TOP),
+  skip: wholeNumber(0, Number.MAX_SAFE_INTEGER).optional().default(0),
+});
+const CreateQuery = z.object({ publish: z.enum(['true', 'false'], 'must be true or false').optional() });
+// The data is checked against the schema by the aggregate, whose messages name each field.
+const DataBody = z.object({ data: z.unknown().optional() });
+const StatusBody = z.object({ status: z.string() });
+
+/** Accepts the bare version (`3`) and the ETag form this API sends (`"3"`); `*` means any version. */
+function expectedVersion(ifMatch: string | undefined): number | undefined {
+  if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
+  const m = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(ifMatch);
+  if (!m) throw invalid(`If-Match: "${ifMatch}" is not a version; send the version you read, like If-Match: 3`);
+  return Number(m[1]);
+}
+
+/** The ETag lets HTTP clients echo the version back in If-Match without reading the body. */
+function answer(res: Response, content: ContentDoc): ContentView {
+  res.setHeader('ETag', `"${content.version}"`);
+  return toContentView(content);
+}
+
+@Controller('api/apps/:app/content/:schema')
+export class ContentsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly projection: ContentsProjection,
+    private readonly schemas: SchemaCommandRunner,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @AppAccess(...WRITERS)
+  async create(
+    @CurrentApp() app: AppAccessInfo,
+    @Param('schema') schema: string,
+    @Query(new ZodPipe(CreateQuery)) query: z.infer<typeof CreateQuery>,
+    @Body(new ZodPipe(DataBody)) body: z.infer<typeof DataBody>,
+    @CurrentUser() caller: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ContentView> {
+    const content = await this.commands.execute(new CreateContentCommand(app.id, schema, { data: body.data, publish: query.publish === 'true' }, caller.userId));
+    return answer(res, content);
+  }
+
+  /** Newest first; `q` must match every word (as a prefix) somewhere in the data's texts and numbers. */
+  @Get()
+  @AppAccess(...ANY_ROLE)
+  async list(@CurrentApp() app: AppAccessInfo, @Param('schema') schema: string, @Query(new ZodPipe(ListQuery)) query: z.infer<typeof ListQuery>): Promise<{ total: number; items: ContentView[] }> {
+    const { id: schemaId } = await this.schemas.resolve(app.id, schema);
+    const options: FindOptions = {
+      sort: [
+        { field: 'created', direction: 'desc' },
+        { field: 'id', direction: 'desc' },
+      ],
+      top: query.top,
+      skip: query.skip,
+    };
+    if (query.q !== undefined && query.q.trim() !== '') options.text = query.q;
+    const page = await this.projection.contents.find({ appId: app.id, schemaId }, options);
+    return { total: page.total, items: page.items.map(toContentView) };
+  }
+
+  @Get(':id')
+  @AppAccess(...ANY_ROLE)
+  async get(@CurrentApp() app: AppAccessInfo, @Param('schema') schema: string, @Param('id') id: string, @Res({ passthrough: true }) res: Response): Promise<ContentView> {
+    const { id: schemaId } = await this.schemas.resolve(app.id, schema);
+    const content = await this.projection.contents.get(id);
+    if (!content || content.appId !== app.id || content.schemaId !== schemaId) throw notFound(`Content ${id} does not exist in schema "${schema}"`);
+    return answer(res, content);
+  }
+
+  @Put(':id')
+  @AppAccess(...WRITERS)
+  async update(
+    @CurrentApp() app: AppAccessInfo,
+    @Param('schema') schema: string,
+    @Param('id') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Body(new ZodPipe(DataBody)) body: z.infer<typeof DataBody>,
+    @CurrentUser() caller: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ContentView> {
+    const target = { appId: app.id, schemaName: schema, contentId: id, expectedVersion: expectedVersion(ifMatch) };
+    return answer(res, await this.commands.execute(new UpdateContentCommand(target, body.data, caller.userId)));
+  }
+
+  /** Honours If-Match like the data PUT does, so a client can publish exactly the version it reviewed. */
+  @Put(':id/status')
+  @AppAccess(...WRITERS)
+  async changeStatus(
+    @CurrentApp() app: AppAccessInfo,
+    @Param('schema') schema: string,
+    @Param('id') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Body(new ZodPipe(StatusBody)) body: z.infer<typeof StatusBody>,
+    @CurrentUser() caller: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ContentView> {
+    const target = { appId: app.id, schemaName: schema, contentId: id, expectedVersion: expectedVersion(ifMatch) };
+    return answer(res, await this.commands.execute(new ChangeContentStatusCommand(target, body.status, caller.userId)));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @AppAccess(...WRITERS)
+  async remove(@CurrentApp() app: AppAccessInfo, @Param('schema') schema: string, @Param('id') id: string, @Headers('if-match') ifMatch: string | undefined, @CurrentUser() caller: Principal): Promise<void> {
+    const target = { appId: app.id, schemaName: schema, contentId: id, expectedVersion: expectedVersion(ifMatch) };
+    await this.commands.execute(new DeleteContentCommand(target, caller.userId));
+  }
+}

@@ -1,0 +1,117 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import type { Projection } from '../platform/projection/projection.js';
+import type { SchemaEvent } from '../schemas/schema.events.js';
+import { schemaIdOf, SchemasProjection } from '../schemas/schemas.projection.js';
+import { searchableText } from './content-data.validation.js';
+import type { ContentData, ContentEvent, ContentStatus } from './content.events.js';
+
+export const CONTENTS_COLLECTION = 'contents';
+
+export interface ContentDoc {
+  id: string;
+  appId: string;
+  schemaId: string;
+  /** The schema's name, which never changes while the schema lives. */
+  schema: string;
+  data: ContentData;
+  status: ContentStatus;
+  version: number;
+  created: string;
+  createdBy: string;
+  lastModified: string;
+  lastModifiedBy: string;
+}
+
+export type ContentView = Omit<ContentDoc, 'appId' | 'schemaId'>;
+export const toContentView = ({ appId: _appId, schemaId: _schemaId, ...content }: ContentDoc): ContentView => content;
+
+/** `content-{appId}--{contentId}` → contentId; ids never contain `--`. */
+export function contentIdOf(stream: string): string | undefined {
+  if (!stream.startsWith('content-')) return undefined;
+  const at = stream.indexOf('--');
+  return at < 0 ? undefined : stream.slice(at + 2);
+}
+
+/**
+ * Contents of live schemas only. Deleting a schema removes its contents from every read (they are
+ * no longer listed and answer 404) while their streams stay for history and backups: a content
+ * means nothing without the fields that describe it, and a new schema that reuses the name must
+ * start empty. `apply` sets state from each event, so replaying after a crash changes nothing.
+ */
+@Injectable()
+export class ContentsProjection implements Projection {
+  readonly name = 'contents';
+  readonly contents: ReadCollection<ContentDoc>;
+
+  constructor(
+    @Inject(READ_STORE) store: ReadStore,
+    private readonly schemas: SchemasProjection,
+  ) {
+    this.contents = store.collection<ContentDoc>(CONTENTS_COLLECTION, {
+      indexes: ['appId', 'schemaId', 'created'],
+      fullText: (doc) => searchableText(doc.data),
+    });
+  }
+
+  async apply(stored: StoredEvent): Promise<void> {
+    const appId = stored.metadata.appId;
+    if (!appId) return;
+    if (stored.stream.startsWith('app-')) {
+      if (stored.type === 'AppDeleted') await this.clearApp(appId);
+      return;
+    }
+    const schemaId = schemaIdOf(stored.stream);
+    if (schemaId) {
+      if ((stored.type as SchemaEvent['type']) === 'SchemaDeleted') await this.contents.deleteMany({ appId, schemaId });
+      return;
+    }
+    const contentId = contentIdOf(stored.stream);
+    if (contentId) await this.applyContent(appId, contentId, stored);
+  }
+
+  private async applyContent(appId: string, contentId: string, stored: StoredEvent): Promise<void> {
+    const event = { type: stored.type, data: stored.data } as ContentEvent;
+    const touch = { version: stored.streamVersion, lastModified: stored.metadata.timestamp, lastModifiedBy: stored.metadata.actor };
+    if (event.type === 'ContentCreated') {
+      // A create that raced its schema's deletion lands after SchemaDeleted; it must stay invisible.
+      // The schemas projection is always at least as far as this event, so asking it is safe.
+      if (!(await this.schemas.schemas.get(event.data.schemaId))) return;
+      await this.contents.put({
+        id: contentId,
+        appId,
+        schemaId: event.data.schemaId,
+        schema: event.data.schemaName,
+        data: event.data.data,
+        status: event.data.status,
+        created: stored.metadata.timestamp,
+        createdBy: stored.metadata.actor,
+        ...touch,
+      });
+      return;
+    }
+    if (event.type === 'ContentDeleted') {
+      await this.contents.delete(contentId);
+      return;
+    }
+    const content = await this.contents.get(contentId);
+    if (!content) return;
+    switch (event.type) {
+      case 'ContentUpdated':
+        await this.contents.put({ ...content, ...touch, data: event.data.data });
+        return;
+      case 'ContentStatusChanged':
+        await this.contents.put({ ...content, ...touch, status: event.data.status });
+        return;
+    }
+  }
+
+  async clearApp(appId: string): Promise<void> {
+    await this.contents.deleteMany({ appId });
+  }
+
+  async clearAll(): Promise<void> {
+    await this.contents.deleteMany({});
+  }
+}

@@ -1,0 +1,97 @@
+import { NAME_MAX, NAME_PATTERN } from '../apps/app.aggregate.js';
+import { conflict, invalid, notFound } from '../platform/domain-errors.js';
+import type { Decider } from '../platform/events/decider.js';
+import { FIELD_TYPES, type FieldType, type SchemaEvent, type SchemaField } from './schema.events.js';
+
+export const FIELD_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9]*$/;
+export const FIELD_NAME_MAX = 40;
+/** Every field is a column of every content form and a key of every content; beyond this a schema is unusable. */
+export const MAX_FIELDS = 100;
+
+export interface SchemaState {
+  status: 'new' | 'live' | 'deleted';
+  name: string;
+  fields: SchemaField[];
+}
+
+/** What a client sends for a field; the type is a plain string until it is checked. */
+export interface FieldInput {
+  name: string;
+  type: string;
+  required?: boolean;
+}
+
+export const schemaDecider: Decider<SchemaState, SchemaEvent> = {
+  initialState: () => ({ status: 'new', name: '', fields: [] }),
+  evolve: (state, event) => {
+    switch (event.type) {
+      case 'SchemaCreated':
+        return { status: 'live', name: event.data.name, fields: event.data.fields };
+      case 'SchemaFieldAdded':
+        return { ...state, fields: [...state.fields, event.data.field] };
+      case 'SchemaDeleted':
+        return { ...state, status: 'deleted' };
+    }
+  },
+};
+
+export function validateSchemaName(name: string): void {
+  if (name.length > NAME_MAX || !NAME_PATTERN.test(name)) {
+    throw invalid(`name: "${name}" must be lowercase letters, digits and single dashes (like "blog-post"), at most ${NAME_MAX} characters`);
+  }
+}
+
+const isFieldType = (type: string): type is FieldType => (FIELD_TYPES as readonly string[]).includes(type);
+
+/** Returns the problems of one field, each naming it, so a client can fix them all in one go. */
+function fieldProblems(input: FieldInput, where: string): string[] {
+  const problems: string[] = [];
+  if (input.name.length > FIELD_NAME_MAX || !FIELD_NAME_PATTERN.test(input.name)) {
+    problems.push(`${where}.name: "${input.name}" must start with a letter and contain only letters and digits (like "title" or "releaseDate"), at most ${FIELD_NAME_MAX} characters`);
+  }
+  if (!isFieldType(input.type)) {
+    problems.push(`${where}.type: field "${input.name}" has the unknown type "${input.type}"; use one of ${FIELD_TYPES.join(', ')}`);
+  }
+  return problems;
+}
+
+function toField(input: FieldInput): SchemaField {
+  return { name: input.name, type: input.type as FieldType, required: input.required ?? false };
+}
+
+function live(state: SchemaState): void {
+  if (state.status !== 'live') throw notFound('The schema does not exist');
+}
+
+/**
+ * Name uniqueness spans streams, so the caller looks it up (serialised per app) and passes the
+ * answer in; the rule itself stays here, pure.
+ */
+export function createSchema(state: SchemaState, c: { schemaId: string; name: string; fields: FieldInput[]; nameTaken: boolean }): SchemaEvent[] {
+  if (state.status !== 'new') throw conflict(`Schema ${c.schemaId} exists already`);
+  validateSchemaName(c.name);
+  if (c.fields.length > MAX_FIELDS) throw invalid(`fields: a schema has at most ${MAX_FIELDS} fields; this one has ${c.fields.length}`);
+  const problems = c.fields.flatMap((field, i) => fieldProblems(field, `fields[${i}]`));
+  if (problems.length > 0) throw invalid(problems.join('; '));
+  const seen = new Set<string>();
+  for (const field of c.fields) {
+    if (seen.has(field.name)) throw conflict(`fields: the field name "${field.name}" is used twice; every field needs its own name`);
+    seen.add(field.name);
+  }
+  if (c.nameTaken) throw conflict(`A schema named "${c.name}" exists already in this app`);
+  return [{ type: 'SchemaCreated', data: { schemaId: c.schemaId, name: c.name, fields: c.fields.map(toField) } }];
+}
+
+export function addField(state: SchemaState, input: FieldInput): SchemaEvent[] {
+  live(state);
+  const problems = fieldProblems(input, 'field').map((p) => p.replace(/^field\./, ''));
+  if (problems.length > 0) throw invalid(problems.join('; '));
+  if (state.fields.some((f) => f.name === input.name)) throw conflict(`Schema "${state.name}" has a field named "${input.name}" already`);
+  if (state.fields.length >= MAX_FIELDS) throw conflict(`Schema "${state.name}" has reached the limit of ${MAX_FIELDS} fields`);
+  return [{ type: 'SchemaFieldAdded', data: { field: toField(input) } }];
+}
+
+export function deleteSchema(state: SchemaState): SchemaEvent[] {
+  live(state);
+  return [{ type: 'SchemaDeleted', data: { name: state.name } }];
+}

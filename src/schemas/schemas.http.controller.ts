@@ -1,0 +1,65 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { ANY_ROLE, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
+import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
+import type { Principal } from '../platform/auth/principal.js';
+import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { AddSchemaFieldCommand, DeleteSchemaCommand } from './commands/change-schema.handlers.js';
+import { CreateSchemaCommand } from './commands/create-schema.handler.js';
+import { SchemaCommandRunner } from './commands/schema-command.runner.js';
+import { SchemasProjection, type SchemaView, toSchemaView } from './schemas.projection.js';
+
+// Names and types are checked by the aggregate, whose messages name the offending field.
+const FieldBody = z.object({ name: z.string(), type: z.string(), required: z.boolean().optional() });
+const CreateSchemaBody = z.object({ name: z.string(), fields: z.array(FieldBody).optional().default([]) });
+
+@Controller('api/apps/:app/schemas')
+export class SchemasController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly projection: SchemasProjection,
+    private readonly runner: SchemaCommandRunner,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @AppAccess(...MAINTAINERS)
+  async create(@CurrentApp() app: AppAccessInfo, @Body(new ZodPipe(CreateSchemaBody)) body: z.infer<typeof CreateSchemaBody>, @CurrentUser() caller: Principal): Promise<SchemaView> {
+    return toSchemaView(await this.commands.execute(new CreateSchemaCommand(app.id, body, caller.userId)));
+  }
+
+  @Get()
+  @AppAccess(...ANY_ROLE)
+  async list(@CurrentApp() app: AppAccessInfo): Promise<{ items: SchemaView[] }> {
+    const page = await this.projection.schemas.find({ appId: app.id }, { sort: [{ field: 'name', direction: 'asc' }] });
+    return { items: page.items.map(toSchemaView) };
+  }
+
+  @Get(':schema')
+  @AppAccess(...ANY_ROLE)
+  async get(@CurrentApp() app: AppAccessInfo, @Param('schema') name: string): Promise<SchemaView> {
+    return toSchemaView(await this.runner.resolve(app.id, name));
+  }
+
+  /** Answers 200 with the whole Schema: it changes the schema rather than creating a resource of its own. */
+  @Post(':schema/fields')
+  @HttpCode(200)
+  @AppAccess(...MAINTAINERS)
+  async addField(
+    @CurrentApp() app: AppAccessInfo,
+    @Param('schema') name: string,
+    @Body(new ZodPipe(FieldBody)) body: z.infer<typeof FieldBody>,
+    @CurrentUser() caller: Principal,
+  ): Promise<SchemaView> {
+    return toSchemaView(await this.commands.execute(new AddSchemaFieldCommand(app.id, name, body, caller.userId)));
+  }
+
+  @Delete(':schema')
+  @HttpCode(204)
+  @AppAccess(...MAINTAINERS)
+  async remove(@CurrentApp() app: AppAccessInfo, @Param('schema') name: string, @CurrentUser() caller: Principal): Promise<void> {
+    await this.commands.execute(new DeleteSchemaCommand(app.id, name, caller.userId));
+  }
+}

@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import type { Projection } from '../platform/projection/projection.js';
+import type { SchemaEvent, SchemaField } from './schema.events.js';
+
+export const SCHEMAS_COLLECTION = 'schemas';
+
+export interface SchemaDoc {
+  id: string;
+  appId: string;
+  name: string;
+  fields: SchemaField[];
+  version: number;
+  created: string;
+  lastModified: string;
+}
+
+export type SchemaView = Omit<SchemaDoc, 'appId'>;
+export const toSchemaView = ({ appId: _appId, ...schema }: SchemaDoc): SchemaView => schema;
+
+/** `schema-{appId}--{schemaId}` → schemaId; ids never contain `--`. */
+export function schemaIdOf(stream: string): string | undefined {
+  if (!stream.startsWith('schema-')) return undefined;
+  const at = stream.indexOf('--');
+  return at < 0 ? undefined : stream.slice(at + 2);
+}
+
+/**
+ * Live schemas only: a deleted schema's document is removed, which is what frees its name for
+ * reuse. `apply` sets state from each event, so replaying events after a crash changes nothing.
+ */
+@Injectable()
+export class SchemasProjection implements Projection {
+  readonly name = 'schemas';
+  readonly schemas: ReadCollection<SchemaDoc>;
+
+  constructor(@Inject(READ_STORE) store: ReadStore) {
+    this.schemas = store.collection<SchemaDoc>(SCHEMAS_COLLECTION, { indexes: ['appId', 'name'] });
+  }
+
+  findByName(appId: string, name: string): Promise<SchemaDoc | undefined> {
+    return this.schemas.findOne({ appId, name });
+  }
+
+  async apply(stored: StoredEvent): Promise<void> {
+    const appId = stored.metadata.appId;
+    if (!appId) return;
+    if (stored.stream.startsWith('app-') && stored.type === 'AppDeleted') {
+      await this.clearApp(appId);
+      return;
+    }
+    const schemaId = schemaIdOf(stored.stream);
+    if (!schemaId) return;
+    const event = { type: stored.type, data: stored.data } as SchemaEvent;
+    const touch = { version: stored.streamVersion, lastModified: stored.metadata.timestamp };
+    switch (event.type) {
+      case 'SchemaCreated':
+        await this.schemas.put({ id: schemaId, appId, name: event.data.name, fields: event.data.fields, created: stored.metadata.timestamp, ...touch });
+        return;
+      case 'SchemaFieldAdded': {
+        const schema = await this.schemas.get(schemaId);
+        if (!schema) return;
+        // Replace rather than append, so a replayed event does not add the field twice.
+        const at = schema.fields.findIndex((f) => f.name === event.data.field.name);
+        const fields = at < 0 ? [...schema.fields, event.data.field] : schema.fields.map((f, i) => (i === at ? event.data.field : f));
+        await this.schemas.put({ ...schema, ...touch, fields });
+        return;
+      }
+      case 'SchemaDeleted':
+        await this.schemas.delete(schemaId);
+        return;
+    }
+  }
+
+  async clearApp(appId: string): Promise<void> {
+    await this.schemas.deleteMany({ appId });
+  }
+
+  async clearAll(): Promise<void> {
+    await this.schemas.deleteMany({});
+  }
+}

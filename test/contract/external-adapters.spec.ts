@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, it } from 'vitest';
+import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/eventstoredb-event-store.adapter.js';
+import { MongoNameIndex } from '../../src/infrastructure/name-index/mongo-name-index.adapter.js';
+import { MongoReadStore } from '../../src/infrastructure/read-store/mongo-read-store.adapter.js';
+import { eventStoreContract } from './event-store.contract.js';
+import { nameIndexContract } from './name-index.contract.js';
+import { readStoreContract } from './read-store.contract.js';
+
+// The same contract suites as the SQLite adapters, against real servers when their URLs are given.
+// Without them the suites are registered as skipped, so a run shows they did not run.
+const eventStoreUrl = process.env['EVENTSTORE_URL'];
+const mongoUrl = process.env['MONGO_URL'];
+
+if (eventStoreUrl) {
+  eventStoreContract('eventstoredb', async () => new EventStoreDbEventStore(eventStoreUrl));
+} else {
+  console.log(
+    'SKIP EventStoreDB contract suite: EVENTSTORE_URL is not set (set it to run against a server, e.g. esdb://localhost:2113?tls=false)',
+  );
+  describe.skip('EventStore contract: eventstoredb', () => {
+    it('needs EVENTSTORE_URL', () => undefined);
+  });
+}
+
+if (mongoUrl) {
+  // One database per run, dropped at the end, so runs against a shared server cannot collide.
+  const dbName = `appvault_contract_${Date.now()}_${randomUUID().slice(0, 8)}`;
+  const connect = () => MongoReadStore.connect(mongoUrl, { dbName });
+  describe('MongoDB adapters', () => {
+    readStoreContract('mongodb', connect);
+    nameIndexContract('mongodb', async (now) => {
+      const store = await connect();
+      return { index: new MongoNameIndex(store.connection, now), close: () => store.close() };
+    });
+    afterAll(async () => {
+      const store = await connect();
+      await store.connection.dropDatabase();
+      await store.close();
+    });
+  });
+} else {
+  console.log(
+    'SKIP MongoDB contract suites (ReadStore, NameIndex): MONGO_URL is not set (set it to run against a server, e.g. mongodb://localhost:27017)',
+  );
+  describe.skip('ReadStore and NameIndex contracts: mongodb', () => {
+    it('needs MONGO_URL', () => undefined);
+  });
+}

@@ -1,0 +1,468 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type EventStoreDBClient,
+  type Position,
+  StreamNotFoundError,
+  WrongExpectedVersionError as ClientWrongExpectedVersionError,
+} from '@eventstore/db-client';
+import { describe, expect, it } from 'vitest';
+import { streams, WrongExpectedVersionError } from '../../src/infrastructure/event-store/event-store.port.js';
+import {
+  appStreamFilter,
+  appStreamRegex,
+  EventStoreDbEventStore,
+  firstVisibleRevision,
+  isSystemEvent,
+  mapAppendError,
+  positionOf,
+  PurgedEventFilter,
+  type ResolvedEventLike,
+  toAllPosition,
+  toAppendResult,
+  toEventData,
+  toExpectedRevision,
+  toSafePosition,
+  toStoredEvent,
+} from '../../src/infrastructure/event-store/eventstoredb-event-store.adapter.js';
+import { eventStoreContract } from '../contract/event-store.contract.js';
+
+const metadata = { appId: 'a1', actor: 'user-1', timestamp: '2024-01-01T00:00:00.000Z', schemaVersion: 1 };
+
+const resolved = (overrides: Partial<NonNullable<ResolvedEventLike['event']>> = {}, commitPosition?: bigint): ResolvedEventLike => ({
+  event: {
+    streamId: 'app-a1',
+    revision: 3n,
+    type: 'AppUpdated',
+    isJson: true,
+    data: { name: 'x' },
+    metadata,
+    position: { commit: 4096n, prepare: 4096n },
+    ...overrides,
+  },
+  ...(commitPosition === undefined ? {} : { commitPosition }),
+});
+
+describe('EventStoreDB mapping: expected versions', () => {
+  it('maps -1 to no_stream, any to any and a version to a bigint revision', () => {
+    expect(toExpectedRevision(-1)).toBe('no_stream');
+    expect(toExpectedRevision('any')).toBe('any');
+    expect(toExpectedRevision(0)).toBe(0n);
+    expect(toExpectedRevision(41)).toBe(41n);
+  });
+
+  it('refuses versions that are not revisions', () => {
+    expect(() => toExpectedRevision(-2)).toThrow(RangeError);
+    expect(() => toExpectedRevision(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('EventStoreDB mapping: append errors', () => {
+  const clientError = (current: bigint | 'no_stream') =>
+    new ClientWrongExpectedVersionError(undefined, { streamName: 'app-a1', expected: 5n, current });
+
+  it('turns the client concurrency error into the port one with the actual version', () => {
+    const mapped = mapAppendError(clientError(0n), 'app-a1', 5);
+    expect(mapped).toBeInstanceOf(WrongExpectedVersionError);
+    expect(mapped).toMatchObject({ stream: 'app-a1', expected: 5, actual: 0 });
+  });
+
+  it('reports -1 when the stream does not exist', () => {
+    expect(mapAppendError(clientError('no_stream'), 'app-a1', 5)).toMatchObject({ actual: -1 });
+  });
+
+  it('passes other errors through and wraps non-errors', () => {
+    const other = new Error('boom');
+    expect(mapAppendError(other, 'app-a1', 'any')).toBe(other);
+    expect(mapAppendError('bad', 'app-a1', 'any')).toEqual(new Error('bad'));
+  });
+});
+
+describe('EventStoreDB mapping: positions', () => {
+  it('converts commit positions to numbers while they are safe integers', () => {
+    expect(toSafePosition(123_456n)).toBe(123_456);
+    expect(toSafePosition(BigInt(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => toSafePosition(BigInt(Number.MAX_SAFE_INTEGER) + 1n)).toThrow(RangeError);
+    expect(() => toSafePosition(-1n)).toThrow(RangeError);
+  });
+
+  it('reads from a handed-out position with prepare equal to commit', () => {
+    expect(toAllPosition(4096)).toEqual({ commit: 4096n, prepare: 4096n });
+  });
+
+  it("takes the event's own position, else the read's commit position", () => {
+    expect(positionOf(resolved())).toBe(4096);
+    const { position: _omitted, ...withoutPosition } = resolved().event!;
+    expect(positionOf({ event: withoutPosition, commitPosition: 8192n })).toBe(8192);
+  });
+
+  it('fails clearly when the server reports no position', () => {
+    const { position: _omitted, ...withoutPosition } = resolved().event!;
+    expect(() => positionOf({ event: withoutPosition })).toThrow(/no position/);
+    expect(() => positionOf(resolved({ position: { commit: 0n, prepare: 0n } }))).toThrow(/no position/);
+  });
+
+  it('maps an append result to the new stream version and the last event position', () => {
+    expect(toAppendResult({ nextExpectedRevision: 1n, position: { commit: 700n, prepare: 700n } })).toEqual({ streamVersion: 1, position: 700 });
+    expect(() => toAppendResult({ nextExpectedRevision: 1n })).toThrow(/no position/);
+  });
+});
+
+describe('EventStoreDB mapping: events', () => {
+  it('maps a resolved event to a stored event', () => {
+    expect(toStoredEvent(resolved())).toEqual({
+      stream: 'app-a1',
+      streamVersion: 3,
+      position: 4096,
+      type: 'AppUpdated',
+      data: { name: 'x' },
+      metadata,
+    });
+  });
+
+  it('refuses events that are not AppVault JSON events', () => {
+    expect(() => toStoredEvent(resolved({ isJson: false, data: new Uint8Array([1]) }))).toThrow(/JSON object/);
+    expect(() => toStoredEvent(resolved({ data: [1, 2] }))).toThrow(/JSON object/);
+    expect(() => toStoredEvent(resolved({ metadata: { actor: 'x' } }))).toThrow(/metadata/);
+    expect(() => toStoredEvent({})).toThrow(/without an event/);
+  });
+
+  it('recognises system events by type or stream', () => {
+    expect(isSystemEvent(resolved())).toBe(false);
+    expect(isSystemEvent(resolved({ type: '$metadata' }))).toBe(true);
+    expect(isSystemEvent(resolved({ streamId: '$$app-a1' }))).toBe(true);
+    expect(isSystemEvent({})).toBe(true);
+  });
+
+  it('writes events as JSON with the metadata object', () => {
+    const data = toEventData({ type: 'AppCreated', data: { n: 1 }, metadata });
+    expect(data).toMatchObject({ contentType: 'application/json', type: 'AppCreated', data: { n: 1 }, metadata });
+    expect(data.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('EventStoreDB mapping: app stream filter', () => {
+  const appId = '3f2b8c1e-0000-4000-8000-000000000001';
+
+  it("matches exactly the app's own streams", () => {
+    const filter = appStreamFilter(appId);
+    expect(filter.test(streams.app(appId))).toBe(true);
+    expect(filter.test(streams.child('schema', appId, 's1'))).toBe(true);
+    expect(filter.test(streams.child('content', appId, 'c1'))).toBe(true);
+    expect(filter.test(streams.child('asset', appId, 'a-1'))).toBe(true);
+  });
+
+  it('does not match another app whose id shares a prefix, nor other kinds of stream', () => {
+    const filter = appStreamFilter(appId);
+    const longer = `${appId}7`;
+    expect(filter.test(streams.app(longer))).toBe(false);
+    expect(filter.test(streams.child('content', longer, 'c1'))).toBe(false);
+    expect(filter.test(`content-${appId}-x--c1`)).toBe(false);
+    expect(filter.test(`content-${appId}--`)).toBe(false);
+    expect(filter.test(`app-${appId}--c1`)).toBe(false);
+    expect(filter.test(streams.user(appId))).toBe(false);
+    expect(filter.test(`$$app-${appId}`)).toBe(false);
+    expect(filter.test(`x-app-${appId}`)).toBe(false);
+  });
+
+  it('escapes the app id so its characters match only themselves', () => {
+    const filter = appStreamFilter('a.b+c');
+    expect(filter.test('app-a.b+c')).toBe(true);
+    expect(filter.test('app-aXbbc')).toBe(false);
+    expect(appStreamRegex('a.b')).toBe('^(?:app-a\\.b|(?:schema|content|asset)-a\\.b--.+)$');
+  });
+});
+
+describe('EventStoreDB mapping: deleted streams', () => {
+  it('reads the first visible revision from $tb', () => {
+    expect(firstVisibleRevision(undefined)).toBe(0);
+    expect(firstVisibleRevision(7)).toBe(7);
+    expect(firstVisibleRevision(7n)).toBe(7);
+    expect(firstVisibleRevision('end')).toBe(Number.POSITIVE_INFINITY);
+    // A soft delete writes long.MaxValue, which JSON parsing turns into a (huge) float.
+    expect(firstVisibleRevision(9223372036854775807)).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('hides events before the first visible revision and looks each stream up once', async () => {
+    const lookUps: string[] = [];
+    const filter = new PurgedEventFilter(async (stream) => {
+      lookUps.push(stream);
+      return stream === 'app-gone' ? Number.POSITIVE_INFINITY : stream === 'app-recreated' ? 3 : 0;
+    });
+    await filter.load(['app-gone', 'app-recreated', 'app-gone']);
+    expect(await filter.isPurged({ stream: 'app-gone', streamVersion: 0 })).toBe(true);
+    expect(await filter.isPurged({ stream: 'app-recreated', streamVersion: 2 })).toBe(true);
+    expect(await filter.isPurged({ stream: 'app-recreated', streamVersion: 3 })).toBe(false);
+    expect(await filter.isPurged({ stream: 'app-live', streamVersion: 0 })).toBe(false);
+    expect(await filter.isPurged({ stream: 'app-live', streamVersion: 1 })).toBe(false);
+    expect(lookUps.sort()).toEqual(['app-gone', 'app-live', 'app-recreated']);
+  });
+});
+
+/**
+ * A stand-in for the client, written to the server behaviour the adapter relies on: positions with
+ * commit == prepare, forward $all reads inclusive of their start, backward reads and subscriptions
+ * exclusive of it, soft deletes that set $tb and leave the events in $all, stream reads of a deleted
+ * stream answering "not found". It checks the adapter's own logic (paging, ranges, hiding deleted
+ * events, one-at-a-time delivery); whether a real server behaves so is the external contract's job.
+ */
+interface FakeRecord {
+  streamId: string;
+  revision: bigint;
+  type: string;
+  data: unknown;
+  metadata: unknown;
+  position: Position;
+}
+
+interface EventInput {
+  type: string;
+  data: unknown;
+  metadata?: unknown;
+}
+
+const SOFT_DELETED = 9223372036854775807;
+
+class FakeRead<T> implements AsyncIterable<T> {
+  readableEnded = false;
+  cancelled = false;
+
+  constructor(private readonly produce: () => T[]) {}
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    const items = this.produce();
+    for (const item of items) {
+      if (this.cancelled) return;
+      yield item;
+    }
+    this.readableEnded = true;
+  }
+
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+  }
+}
+
+class FakeEventStoreDbClient {
+  private readonly log: FakeRecord[] = [];
+  private readonly truncateBefore = new Map<string, number>();
+  private nextPosition = 1000n;
+  private readonly listeners = new Set<() => void>();
+
+  async appendToStream(streamName: string, events: EventInput[], options: { expectedRevision: unknown }) {
+    const current = this.lastRevision(streamName);
+    const softDeleted = this.truncateBefore.get(streamName) === SOFT_DELETED;
+    const expected = options.expectedRevision;
+    const ok =
+      expected === 'any' ||
+      (expected === 'no_stream' && (current === -1 || softDeleted)) ||
+      (typeof expected === 'bigint' && Number(expected) === current);
+    if (!ok) {
+      throw new ClientWrongExpectedVersionError(undefined, {
+        streamName,
+        expected: expected === 'no_stream' || expected === 'any' || typeof expected === 'bigint' ? expected : 'any',
+        current: current === -1 ? 'no_stream' : BigInt(current),
+      });
+    }
+    if (softDeleted) this.setTruncateBefore(streamName, current + 1);
+    let revision = current;
+    let position: Position = { commit: 0n, prepare: 0n };
+    for (const event of events) {
+      revision += 1;
+      position = this.write(streamName, BigInt(revision), event.type, event.data, event.metadata);
+    }
+    return { success: true, nextExpectedRevision: BigInt(revision), position };
+  }
+
+  readStream(streamName: string, options: { direction?: string; fromRevision?: bigint | 'start' | 'end'; maxCount?: number }) {
+    return new FakeRead(() => {
+      const visibleFrom = this.truncateBefore.get(streamName) ?? 0;
+      const records = this.log.filter((r) => r.streamId === streamName && Number(r.revision) >= visibleFrom);
+      if (records.length === 0) throw new StreamNotFoundError(undefined, streamName);
+      const ordered = options.direction === 'backwards' ? [...records].reverse() : records;
+      const from = options.fromRevision;
+      const selected = typeof from === 'bigint' ? ordered.filter((r) => r.revision >= from) : ordered;
+      return selected.slice(0, options.maxCount ?? Number.MAX_SAFE_INTEGER).map((r) => ({ event: this.recorded(r) }));
+    });
+  }
+
+  readAll(options: { direction?: string; fromPosition?: Position | 'start' | 'end'; maxCount?: number }) {
+    return new FakeRead(() => {
+      const from = options.fromPosition ?? 'start';
+      const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+      const selected =
+        options.direction === 'backwards'
+          ? [...this.log].reverse().filter((r) => from === 'end' || from === 'start' || r.position.commit < from.commit)
+          : this.log.filter((r) => from === 'start' || (from !== 'end' && r.position.commit >= from.commit));
+      return selected.slice(0, maxCount).map((r) => this.resolvedFromAll(r));
+    });
+  }
+
+  async getStreamMetadata(streamName: string) {
+    const truncateBefore = this.truncateBefore.get(streamName);
+    return truncateBefore === undefined ? { streamName } : { streamName, metadata: { truncateBefore } };
+  }
+
+  async deleteStream(streamName: string) {
+    if (this.lastRevision(streamName) === -1) {
+      throw new ClientWrongExpectedVersionError(undefined, { streamName, expected: 'any', current: 'no_stream' });
+    }
+    this.setTruncateBefore(streamName, SOFT_DELETED);
+    return {};
+  }
+
+  subscribeToAll(options: { fromPosition?: Position | 'start' | 'end' }) {
+    let after = options.fromPosition === undefined || options.fromPosition === 'start' ? 0n : options.fromPosition === 'end' ? this.nextPosition : options.fromPosition.commit;
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const notify = () => wake?.();
+    this.listeners.add(notify);
+    const client = this;
+    async function* events() {
+      while (!stopped) {
+        const next = client.log.find((r) => r.position.commit > after && !r.type.startsWith('$'));
+        if (!next) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        after = next.position.commit;
+        yield client.resolvedFromAll(next);
+      }
+    }
+    const iterator = events();
+    const stop = () => {
+      stopped = true;
+      client.listeners.delete(notify);
+      wake?.();
+    };
+    return {
+      [Symbol.asyncIterator]: () => iterator,
+      unsubscribe: async () => stop(),
+      destroy: () => stop(),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    this.listeners.clear();
+  }
+
+  private lastRevision(streamName: string): number {
+    const records = this.log.filter((r) => r.streamId === streamName);
+    return records.length === 0 ? -1 : Number(records[records.length - 1]!.revision);
+  }
+
+  private setTruncateBefore(streamName: string, revision: number): void {
+    this.truncateBefore.set(streamName, revision);
+    const metastream = `$$${streamName}`;
+    this.write(metastream, BigInt(this.lastRevision(metastream) + 1), '$metadata', { $tb: revision }, undefined);
+  }
+
+  private write(streamId: string, revision: bigint, type: string, data: unknown, metadata: unknown): Position {
+    // Byte offsets with gaps, as in a real transaction log.
+    const position = { commit: this.nextPosition, prepare: this.nextPosition };
+    this.nextPosition += 137n + BigInt(JSON.stringify(data ?? null).length);
+    this.log.push({ streamId, revision, type, data: structuredClone(data), metadata: structuredClone(metadata), position });
+    for (const listener of this.listeners) listener();
+    return position;
+  }
+
+  private recorded(record: FakeRecord) {
+    return { ...record, id: randomUUID(), isJson: true, created: new Date(0) };
+  }
+
+  private resolvedFromAll(record: FakeRecord) {
+    return { event: this.recorded(record), commitPosition: record.position.commit };
+  }
+}
+
+const onStandIn = () => new EventStoreDbEventStore(new FakeEventStoreDbClient() as unknown as EventStoreDBClient);
+
+eventStoreContract('eventstoredb adapter on an in-memory client stand-in', async () => onStandIn());
+
+describe('EventStoreDB adapter on an in-memory client stand-in', () => {
+  const event = (appId: string, n: number) => ({
+    type: 'ContentCreated',
+    data: { n },
+    metadata: { appId, actor: 'user-1', timestamp: '2024-01-01T00:00:00.000Z', schemaVersion: 1 },
+  });
+  const collect = async <T>(items: AsyncIterable<T>) => {
+    const out: T[] = [];
+    for await (const item of items) out.push(item);
+    return out;
+  };
+
+  it('pages through $all without repeating or losing events, whatever the batch size', async () => {
+    const store = onStandIn();
+    const appId = randomUUID();
+    const other = randomUUID();
+    for (let n = 0; n < 7; n++) {
+      await store.append(streams.child('content', appId, `c${n}`), [event(appId, n)], -1);
+      // Deleting another app writes system events in between, which the pages must step over.
+      if (n % 3 === 0) {
+        await store.append(streams.app(other), [event(other, 100 + n)], 'any');
+        await store.deleteApp(other);
+      }
+    }
+    for (const batchSize of [1, 2, 3, 7, 8, 500]) {
+      const all = await collect(store.readAll({ batchSize }));
+      expect(all.filter((e) => e.metadata.appId === appId).map((e) => e.data['n'])).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect((await collect(store.readApp(appId, { batchSize }))).map((e) => e.data['n'])).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    }
+    await store.close();
+  });
+
+  it('hides a deleted app from readApp but not from readAll, and shows a recreated stream from its new start', async () => {
+    const store = onStandIn();
+    const appId = randomUUID();
+    await store.append(streams.app(appId), [event(appId, 1), event(appId, 2)], -1);
+    await store.append(streams.child('content', appId, 'c1'), [event(appId, 3)], -1);
+    await store.deleteApp(appId);
+    expect(await collect(store.readApp(appId))).toEqual([]);
+    expect((await collect(store.readAll())).length).toBe(3);
+    expect(await store.streamVersion(streams.app(appId))).toBe(-1);
+
+    const again = await store.append(streams.app(appId), [event(appId, 4)], -1);
+    // Revisions continue after a soft delete: a known difference from the SQLite adapter.
+    expect(again.streamVersion).toBe(2);
+    expect((await collect(store.readApp(appId))).map((e) => e.data['n'])).toEqual([4]);
+    const filter = store.purgedEventFilter();
+    const flags = await Promise.all((await collect(store.readAll())).map((e) => filter.isPurged(e)));
+    expect(flags).toEqual([true, true, true, false]);
+    await store.close();
+  });
+
+  it('reports the head past trailing system events, and 0 for an empty store', async () => {
+    const store = onStandIn();
+    expect(await store.headPosition()).toBe(0);
+    const appId = randomUUID();
+    const written = await store.append(streams.app(appId), [event(appId, 1)], -1);
+    await store.deleteApp(appId);
+    expect(await store.headPosition()).toBe(written.position);
+    await store.close();
+  });
+
+  it('stops a subscription whose handler fails and reports the error once', async () => {
+    const store = onStandIn();
+    const appId = randomUUID();
+    await store.append(streams.app(appId), [event(appId, 1), event(appId, 2)], -1);
+    const errors: Error[] = [];
+    let calls = 0;
+    await new Promise<void>((resolve) => {
+      store.subscribe(
+        0,
+        async () => {
+          calls += 1;
+          throw new Error('handler failed');
+        },
+        (error) => {
+          errors.push(error);
+          resolve();
+        },
+      );
+    });
+    await store.append(streams.app(appId), [event(appId, 3)], 1);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toBe(1);
+    expect(errors.map((e) => e.message)).toEqual(['handler failed']);
+    await store.close();
+  });
+});

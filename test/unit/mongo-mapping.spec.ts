@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  isDuplicateKeyError,
+  reservableFilter,
+  toNameEntry,
+} from '../../src/infrastructure/name-index/mongo-name-index.adapter.js';
+import {
+  fromStoredDocument,
+  TEXT_INDEX_OPTIONS,
+  toMongoFilter,
+  toMongoSort,
+  toMongoTextQuery,
+  toStoredDocument,
+} from '../../src/infrastructure/read-store/mongo-read-store.adapter.js';
+
+describe('MongoDB mapping: filters', () => {
+  it('maps equality, booleans, null and array membership to plain field conditions', () => {
+    expect(toMongoFilter({ appId: 'a1', rank: 5, published: true, note: null, tags: { $contains: 'tag3' } })).toEqual({
+      appId: 'a1',
+      rank: 5,
+      published: true,
+      note: null,
+      tags: 'tag3',
+    });
+    expect(toMongoFilter({})).toEqual({});
+  });
+
+  it('refuses field names that could smuggle in operators or paths', () => {
+    expect(() => toMongoFilter({ $where: 'x' })).toThrow(/Invalid field/);
+    expect(() => toMongoFilter({ 'a.b': 1 })).toThrow(/Invalid field/);
+  });
+});
+
+describe('MongoDB mapping: full-text queries', () => {
+  it('quotes every word so that all of them must match', () => {
+    expect(toMongoTextQuery('whale')).toEqual({ $text: { $search: '"whale"' } });
+    expect(toMongoTextQuery('blue WHALE')).toEqual({ $text: { $search: '"blue" "whale"' } });
+  });
+
+  it('keeps query syntax of the user out', () => {
+    expect(toMongoTextQuery('"(* OR')).toEqual({ $text: { $search: '"or"' } });
+    expect(toMongoTextQuery('-excluded "phrase')).toEqual({ $text: { $search: '"excluded" "phrase"' } });
+  });
+
+  it('matches nothing when the text has no words', () => {
+    expect(toMongoTextQuery('  !? ')).toEqual({ _id: { $in: [] } });
+  });
+
+  it('indexes without stemming or stop words and ignores documents\' own language fields', () => {
+    expect(TEXT_INDEX_OPTIONS.default_language).toBe('none');
+    expect(TEXT_INDEX_OPTIONS.language_override).not.toBe('language');
+  });
+});
+
+describe('MongoDB mapping: sorting', () => {
+  it('sorts by the requested keys in order, then by id', () => {
+    const sort = toMongoSort([
+      { field: 'rank', direction: 'desc' },
+      { field: 'title', direction: 'asc' },
+    ]);
+    expect(sort).toEqual({ rank: -1, title: 1, _id: 1 });
+    expect(Object.keys(sort)).toEqual(['rank', 'title', '_id']);
+    expect(toMongoSort()).toEqual({ _id: 1 });
+    expect(() => toMongoSort([{ field: 'a;b', direction: 'asc' }])).toThrow(/Invalid field/);
+  });
+});
+
+describe('MongoDB mapping: documents', () => {
+  interface Item {
+    id: string;
+    title: string;
+    tags: string[];
+    note: string | null;
+    missing?: string;
+    at?: Date;
+  }
+
+  it('stores the id as _id and the full text as _text, and strips both on the way back', () => {
+    const item: Item = { id: 'i1', title: 'Blue whale', tags: ['sea'], note: null };
+    const stored = toStoredDocument(item, (d) => `${d.title} ${d.tags.join(' ')}`);
+    expect(stored).toEqual({ _id: 'i1', _text: 'Blue whale sea', id: 'i1', title: 'Blue whale', tags: ['sea'], note: null });
+    expect(fromStoredDocument<Item>(stored)).toEqual(item);
+  });
+
+  it('stores what JSON keeps, like the SQLite adapter: no undefined fields, dates as strings', () => {
+    const stored = toStoredDocument<Item>({ id: 'i2', title: 't', tags: [], note: null, missing: undefined, at: new Date(0) });
+    expect(stored).not.toHaveProperty('missing');
+    expect(stored).not.toHaveProperty('_text');
+    expect(stored['at']).toBe('1970-01-01T00:00:00.000Z');
+  });
+});
+
+describe('MongoDB mapping: name index', () => {
+  it('lets a reservation replace only an expired reservation of the same name', () => {
+    expect(reservableFilter('shop', 5000)).toEqual({ _id: 'shop', state: 'reserved', expiresAt: { $lte: 5000 } });
+  });
+
+  it('recognises the duplicate key error that a lost race for a name produces', () => {
+    expect(isDuplicateKeyError(Object.assign(new Error('E11000 duplicate key'), { code: 11000 }))).toBe(true);
+    expect(isDuplicateKeyError({ code: 11001 })).toBe(false);
+    expect(isDuplicateKeyError(new Error('other'))).toBe(false);
+    expect(isDuplicateKeyError(null)).toBe(false);
+    expect(isDuplicateKeyError('E11000')).toBe(false);
+  });
+
+  it('treats an expired reservation as no entry and shows live ones', () => {
+    const reserved = { _id: 'shop', state: 'reserved' as const, appId: null, token: 't', expiresAt: 2000 };
+    expect(toNameEntry(reserved, 2000)).toBeUndefined();
+    expect(toNameEntry(reserved, 1999)).toEqual({ name: 'shop', state: 'reserved', expiresAt: 2000 });
+    const committed = { _id: 'shop', state: 'committed' as const, appId: 'app-1', token: 't', expiresAt: null };
+    expect(toNameEntry(committed, 10_000_000)).toEqual({ name: 'shop', state: 'committed', appId: 'app-1' });
+  });
+});

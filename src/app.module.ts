@@ -14,6 +14,7 @@ import { UsersModule } from './users/users.module.js';
 import { UsersService } from './users/users.service.js';
 import { SchemasModule } from './schemas/schemas.module.js';
 import { ContentsModule } from './contents/contents.module.js';
+import { AssetsModule } from './assets/assets.module.js';
 import { BackupHandlersModule } from './backup/backup-handler.registry.js';
 import { BackupsModule } from './backup/backups.module.js';
 import { BackupsService } from './backup/backups.service.js';
@@ -35,7 +36,7 @@ export class AppModule implements OnApplicationBootstrap {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, BackupsModule],
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AccessGuard },

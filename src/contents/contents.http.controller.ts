@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Que
 import { CommandBus } from '@nestjs/cqrs';
 import type { Response } from 'express';
 import { z } from 'zod';
-import type { FindOptions } from '../infrastructure/read-store/read-store.port.js';
+import { appKey, type FindOptions } from '../infrastructure/read-store/read-store.port.js';
 import { ANY_ROLE, AppAccess, WRITERS } from '../platform/auth/access.decorator.js';
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
@@ -93,7 +93,7 @@ export class ContentsController {
   @AppAccess(...ANY_ROLE)
   async get(@CurrentApp() app: AppAccessInfo, @Param('schema') schema: string, @Param('id') id: string, @Res({ passthrough: true }) res: Response): Promise<ContentView> {
     const { id: schemaId } = await this.schemas.resolve(app.id, schema);
-    const content = await this.projection.contents.get(id);
+    const content = await this.projection.contents.get(appKey(app.id, id));
     if (!content || content.appId !== app.id || content.schemaId !== schemaId) throw notFound(`Content ${id} does not exist in schema "${schema}"`);
     return answer(res, content);
   }

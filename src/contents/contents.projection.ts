@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
-import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
-import type { SchemaEvent } from '../schemas/schema.events.js';
 import { schemaIdOf, SchemasProjection } from '../schemas/schemas.projection.js';
 import { searchableText } from './content-data.validation.js';
 import type { ContentData, ContentEvent, ContentStatus } from './content.events.js';
@@ -52,6 +51,7 @@ export class ContentsProjection implements Projection {
     this.contents = store.collection<ContentDoc>(CONTENTS_COLLECTION, {
       indexes: ['appId', 'schemaId', 'created'],
       fullText: (doc) => searchableText(doc.data),
+      key: (doc) => appKey(doc.appId, doc.id),
     });
   }
 
@@ -64,7 +64,7 @@ export class ContentsProjection implements Projection {
     }
     const schemaId = schemaIdOf(stored.stream);
     if (schemaId) {
-      if ((stored.type as SchemaEvent['type']) === 'SchemaDeleted') await this.contents.deleteMany({ appId, schemaId });
+      if (stored.type === 'SchemaDeleted') await this.contents.deleteMany({ appId, schemaId });
       return;
     }
     const contentId = contentIdOf(stored.stream);
@@ -77,7 +77,7 @@ export class ContentsProjection implements Projection {
     if (event.type === 'ContentCreated') {
       // A create that raced its schema's deletion lands after SchemaDeleted; it must stay invisible.
       // The schemas projection is always at least as far as this event, so asking it is safe.
-      if (!(await this.schemas.schemas.get(event.data.schemaId))) return;
+      if (!(await this.schemas.schemas.get(appKey(appId, event.data.schemaId)))) return;
       await this.contents.put({
         id: contentId,
         appId,
@@ -92,10 +92,10 @@ export class ContentsProjection implements Projection {
       return;
     }
     if (event.type === 'ContentDeleted') {
-      await this.contents.delete(contentId);
+      await this.contents.delete(appKey(appId, contentId));
       return;
     }
-    const content = await this.contents.get(contentId);
+    const content = await this.contents.get(appKey(appId, contentId));
     if (!content) return;
     switch (event.type) {
       case 'ContentUpdated':

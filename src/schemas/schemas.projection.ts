@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
-import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
 import type { SchemaEvent, SchemaField } from './schema.events.js';
 
@@ -36,7 +36,7 @@ export class SchemasProjection implements Projection {
   readonly schemas: ReadCollection<SchemaDoc>;
 
   constructor(@Inject(READ_STORE) store: ReadStore) {
-    this.schemas = store.collection<SchemaDoc>(SCHEMAS_COLLECTION, { indexes: ['appId', 'name'] });
+    this.schemas = store.collection<SchemaDoc>(SCHEMAS_COLLECTION, { indexes: ['appId', 'name'], key: (doc) => appKey(doc.appId, doc.id) });
   }
 
   findByName(appId: string, name: string): Promise<SchemaDoc | undefined> {
@@ -59,7 +59,7 @@ export class SchemasProjection implements Projection {
         await this.schemas.put({ id: schemaId, appId, name: event.data.name, fields: event.data.fields, created: stored.metadata.timestamp, ...touch });
         return;
       case 'SchemaFieldAdded': {
-        const schema = await this.schemas.get(schemaId);
+        const schema = await this.schemas.get(appKey(appId, schemaId));
         if (!schema) return;
         // Replace rather than append, so a replayed event does not add the field twice.
         const at = schema.fields.findIndex((f) => f.name === event.data.field.name);
@@ -68,7 +68,7 @@ export class SchemasProjection implements Projection {
         return;
       }
       case 'SchemaDeleted':
-        await this.schemas.delete(schemaId);
+        await this.schemas.delete(appKey(appId, schemaId));
         return;
     }
   }

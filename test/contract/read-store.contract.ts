@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReadStore } from '../../src/infrastructure/read-store/read-store.port.js';
+import { appKey, type ReadStore } from '../../src/infrastructure/read-store/read-store.port.js';
 
 interface Item {
   id: string;
@@ -86,6 +86,22 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       expect(await col().count({ appId: appA })).toBe(0);
       expect((await col().find({ appId: appA }, { text: 'item' })).total).toBe(0);
       expect(await col().count({ appId: appB })).toBe(1);
+    });
+
+    it('keys documents by a custom key, so two apps can hold the same entity id', async () => {
+      const scoped = store.collection<Item>('contract_scoped', { key: (d) => appKey(d.appId, d.id), fullText: (d) => d.title });
+      const [appA, appB] = [randomUUID(), randomUUID()];
+      await scoped.put(item(appA, 1, { id: 'same' }));
+      await scoped.put(item(appB, 2, { id: 'same', title: 'Other app' }));
+      expect((await scoped.get(appKey(appA, 'same')))?.rank).toBe(1);
+      expect((await scoped.get(appKey(appB, 'same')))?.rank).toBe(2);
+      expect(await scoped.count({ id: 'same' })).toBe(2);
+      await scoped.put(item(appA, 3, { id: 'same' }));
+      expect((await scoped.get(appKey(appA, 'same')))?.rank).toBe(3);
+      expect((await scoped.find({ appId: appB }, { text: 'other' })).items.map((i) => i.appId)).toEqual([appB]);
+      await scoped.delete(appKey(appA, 'same'));
+      expect(await scoped.get(appKey(appA, 'same'))).toBeUndefined();
+      expect(await scoped.count({ id: 'same' })).toBe(1);
     });
 
     it('stores checkpoints by name', async () => {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { appKey } from '../../infrastructure/read-store/read-store.port.js';
 import { notFound } from '../../platform/domain-errors.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { SchemaCommandRunner } from '../../schemas/commands/schema-command.runner.js';
@@ -26,7 +27,7 @@ export class ContentCommandRunner {
     const { state, version } = await this.writer.load(stream, contentDecider);
     const events = decide(state, schema);
     if (events.length > 0) await this.writer.append(stream, events, version, { actor, appId });
-    return this.projection.contents.get(contentId);
+    return this.projection.contents.get(appKey(appId, contentId));
   }
 
   async runExisting(appId: string, schemaName: string, contentId: string, actor: string, decide: (state: ContentState, schema: SchemaRef) => ContentEvent[]): Promise<ContentDoc> {

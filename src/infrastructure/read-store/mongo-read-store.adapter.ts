@@ -130,7 +130,8 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
 
   async put(doc: T): Promise<void> {
     await this.ensureIndexes();
-    await this.collection.replaceOne({ _id: doc.id }, toStoredDocument(doc, this.options.fullText), { upsert: true });
+    const stored = toStoredDocument(doc, this.options.fullText, this.options.key);
+    await this.collection.replaceOne({ _id: stored._id }, stored, { upsert: true });
   }
 
   async delete(id: string): Promise<void> {
@@ -216,10 +217,10 @@ export function toMongoSort(sort: SortKey[] = []): mongo.Sort {
  * The JSON round trip stores exactly what the SQLite adapter stores: undefined fields dropped
  * (the driver would write null), dates as ISO strings.
  */
-export function toStoredDocument<T extends Doc>(doc: T, fullText?: (doc: T) => string): StoredDocument {
+export function toStoredDocument<T extends Doc>(doc: T, fullText?: (doc: T) => string, key?: (doc: T) => string): StoredDocument {
   const plain: unknown = JSON.parse(JSON.stringify(doc));
   const fields = typeof plain === 'object' && plain !== null ? plain : {};
-  return { ...fields, _id: doc.id, ...(fullText ? { _text: fullText(doc) } : {}) };
+  return { ...fields, _id: key ? key(doc) : doc.id, ...(fullText ? { _text: fullText(doc) } : {}) };
 }
 
 /** Only this collection's put() writes its documents, so what comes back is the T that went in. */

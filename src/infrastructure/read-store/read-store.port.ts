@@ -36,10 +36,19 @@ export interface CollectionOptions<T> {
   fullText?: (doc: T) => string;
   /** Top-level fields that filters and sorts use often. */
   indexes?: string[];
+  /**
+   * The primary key, `doc.id` by default. Read models of things inside an app key by
+   * `appKey(appId, id)`, so a restored clone keeps its entity ids beside the original's.
+   */
+  key?: (doc: T) => string;
 }
 
+/** The key of an app-scoped document; ids never contain `--`. */
+export const appKey = (appId: string, id: string) => `${appId}--${id}`;
+
 export interface ReadCollection<T extends Doc> {
-  get(id: string): Promise<T | undefined>;
+  /** By primary key (see CollectionOptions.key). */
+  get(key: string): Promise<T | undefined>;
   findOne(filter: Filter): Promise<T | undefined>;
   find(filter: Filter, options?: FindOptions): Promise<Page<T>>;
   /** Streams matching documents in id order without loading them all. */
@@ -47,7 +56,8 @@ export interface ReadCollection<T extends Doc> {
   count(filter: Filter): Promise<number>;
   /** Insert or replace by id. */
   put(doc: T): Promise<void>;
-  delete(id: string): Promise<void>;
+  /** By primary key. */
+  delete(key: string): Promise<void>;
   deleteMany(filter: Filter): Promise<number>;
 }
 

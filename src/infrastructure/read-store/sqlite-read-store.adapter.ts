@@ -121,13 +121,14 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   }
 
   async put(doc: T): Promise<void> {
+    const key = this.options.key ? this.options.key(doc) : doc.id;
     const write = this.db.transaction(() => {
       this.db
         .prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`)
-        .run(doc.id, JSON.stringify(doc));
+        .run(key, JSON.stringify(doc));
       if (this.options.fullText) {
-        this.db.prepare(`DELETE FROM ${this.fts} WHERE id = ?`).run(doc.id);
-        this.db.prepare(`INSERT INTO ${this.fts} (id, body) VALUES (?, ?)`).run(doc.id, this.options.fullText(doc));
+        this.db.prepare(`DELETE FROM ${this.fts} WHERE id = ?`).run(key);
+        this.db.prepare(`INSERT INTO ${this.fts} (id, body) VALUES (?, ?)`).run(key, this.options.fullText(doc));
       }
     });
     write();

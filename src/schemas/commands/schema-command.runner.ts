@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { appKey } from '../../infrastructure/read-store/read-store.port.js';
 import { notFound } from '../../platform/domain-errors.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { schemaDecider, type SchemaState } from '../schema.aggregate.js';
@@ -19,7 +20,7 @@ export class SchemaCommandRunner {
     const { state, version } = await this.writer.load(stream, schemaDecider);
     const events = decide(state);
     if (events.length > 0) await this.writer.append(stream, events, version, { actor, appId });
-    return this.projection.schemas.get(schemaId);
+    return this.projection.schemas.get(appKey(appId, schemaId));
   }
 
   /** Resolves the name in the path to a live schema of the app; 404 otherwise. */

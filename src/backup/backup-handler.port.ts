@@ -49,6 +49,8 @@ export interface RestoreContext {
   mapUser(sourceUserId: string): string;
   setUserMapping(sourceUserId: string, targetUserId: string): void;
   log(message: string): void;
+  /** Counters the restore job reports; handlers fill in what they own. */
+  readonly counts: { assets: number };
   /** Marks the start of a pipeline step a handler performs (logged; fault injection hooks in here). */
   step(step: RestoreStep): Promise<void>;
 }

@@ -93,10 +93,12 @@ export async function buildApp(
     const res = await writer.put(`/api/apps/${app}/content/products/${id}`, { data: { title: `Product ${u} updated ${u}`, price: u } });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
   }
-  for (let s = 0; s < 20; s++) {
+  const statusChanges = Math.min(20, Math.floor(contentIds.length / 2));
+  for (let s = 0; s < statusChanges; s++) {
     const id = contentIds[s]!;
     await first.put(`/api/apps/${app}/content/products/${id}/status`, { status: s % 2 === 0 ? 'Published' : 'Archived' });
   }
-  for (let d = 0; d < 5; d++) expect((await first.delete(`/api/apps/${app}/content/products/${contentIds[contentIds.length - 1 - d]}`)).status).toBe(204);
-  return { assets, contentIds: contentIds.slice(0, contentIds.length - 5) };
+  const deletes = Math.min(5, contentIds.length - statusChanges);
+  for (let d = 0; d < deletes; d++) expect((await first.delete(`/api/apps/${app}/content/products/${contentIds[contentIds.length - 1 - d]}`)).status).toBe(204);
+  return { assets, contentIds: contentIds.slice(0, contentIds.length - deletes) };
 }

@@ -93,6 +93,7 @@ export class RestoreRunner {
         setUserMapping: (from, to) => void userMap.set(from, to),
         log: (message) => void report.log(message),
         step: (s) => step(s, `Step: ${s}`),
+        counts: { assets: 0 },
       };
 
       await step('users', 'Mapping users by email');
@@ -108,10 +109,7 @@ export class RestoreRunner {
 
       await step('commit', `Committing the app name "${name}"`);
       await this.names.commit(name, reservation, targetAppId);
-      await report.log(`Restore completed: app "${name}" with ${restored.events} events and ${restored.assets} files`);
-    } catch (error) {
-      if (error instanceof InvalidArchiveError) throw error;
-      throw error;
+      await report.log(`Restore completed: app "${name}" with ${restored.events} events and ${context.counts.assets} files`);
     } finally {
       clearInterval(renewTimer);
       reader?.close();
@@ -137,7 +135,7 @@ export class RestoreRunner {
     keep: (event: ArchivedEvent) => boolean,
     total: number,
     report: RestoreReporter,
-  ): Promise<{ events: number; assets: number; lastPosition: number }> {
+  ): Promise<{ events: number; lastPosition: number }> {
     const appStream = `app-${context.sourceAppId}`;
     const childPrefix = new RegExp(`^(schema|content|asset)-${escapeRegex(context.sourceAppId)}--(.+)$`);
     let pending: { stream: string; expected: number; events: NewEvent[] } | undefined;
@@ -153,7 +151,7 @@ export class RestoreRunner {
       pending = undefined;
       if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
         lastReport = Date.now();
-        await report.update({ restoredEvents: events });
+        await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
         await report.log(`events ${events}/${total}`);
       }
     };
@@ -187,9 +185,9 @@ export class RestoreRunner {
     }
     await flush();
     if (events === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
-    await report.update({ restoredEvents: events });
+    await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
     await report.log(`events ${events}/${total}`);
-    return { events, assets: 0, lastPosition };
+    return { events, lastPosition };
   }
 }
 

@@ -57,10 +57,11 @@ export class FilesystemBlobStore implements BlobStore {
     let handle: FileHandle | undefined;
     try {
       handle = await open(temp, 'wx', 0o600);
-      await pipeline(source, meter, handle.createWriteStream({ autoClose: false }));
-      await handle.sync();
-      await handle.close();
+      // The stream owns the handle from here on (a FileHandle cannot close while a stream holds it);
+      // `flush` fsyncs before it closes, so the rename below never publishes bytes still in the cache.
+      const sink = handle.createWriteStream({ flush: true });
       handle = undefined;
+      await pipeline(source, meter, sink);
       await this.moveIntoPlace(temp, target, key);
       return meter.result();
     } catch (error) {

@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { assetEntryName, isCompressedType } from '../backup/archive/archive-format.js';
+import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
+import { BlobNotFoundError } from '../infrastructure/blob-store/blob-store.port.js';
+import { AssetFilesService } from './asset-files.service.js';
+import type { AssetEvent } from './asset.events.js';
+
+/** `asset-{appId}--{assetId}` → assetId. */
+const assetIdOf = (stream: string) => stream.slice(stream.indexOf('--') + 2);
+
+/** A file version an event introduces, if it does. */
+function fileVersionOf(archived: ArchivedEvent): { assetId: string; fileVersion: number; sha256: string; mimeType: string } | undefined {
+  const event = archived as unknown as AssetEvent;
+  if (event.type !== 'AssetCreated' && event.type !== 'AssetFileReplaced') return undefined;
+  return { assetId: assetIdOf(archived.stream), fileVersion: event.data.fileVersion, sha256: event.data.sha256, mimeType: event.data.mimeType };
+}
+
+/**
+ * Assets own their bytes: a backup adds every file version the events introduce (stored as they
+ * are when already compressed), a restore puts them back under the new app before the event that
+ * names them is appended, and a failed restore removes them again.
+ */
+@Injectable()
+export class AssetsBackupHandler implements BackupHandler {
+  readonly name = 'assets';
+
+  constructor(private readonly files: AssetFilesService) {}
+
+  async backupEvents(events: readonly ArchivedEvent[], context: BackupContext): Promise<void> {
+    for (const archived of events) {
+      const file = fileVersionOf(archived);
+      if (!file) continue;
+      const name = assetEntryName(file.assetId, file.fileVersion);
+      let source;
+      try {
+        source = await this.files.open(context.appId, file.assetId, file.fileVersion);
+      } catch (error) {
+        if (error instanceof BlobNotFoundError) {
+          context.missing(name, 'not found in the blob store');
+          continue;
+        }
+        throw error;
+      }
+      await context.addEntry(name, async () => source, { compress: !isCompressedType(file.mimeType) });
+      context.counts.assets += 1;
+    }
+  }
+
+  async restoreEvent(event: ArchivedEvent, context: RestoreContext): Promise<ArchivedEvent> {
+    const file = fileVersionOf(event);
+    if (!file) return event;
+    const name = assetEntryName(file.assetId, file.fileVersion);
+    if (!context.hasEntry(name)) {
+      context.log(`Warning: ${name} is not in the archive; version ${file.fileVersion} of asset ${file.assetId} will not be downloadable`);
+      return event;
+    }
+    if (context.counts.assets === 0) await context.step('assets');
+    // The blob store hashes what it writes; the event says what the hash must be.
+    const stored = await this.files.store(context.targetAppId, file.assetId, file.fileVersion, await context.openEntry(name));
+    if (stored.sha256 !== file.sha256) {
+      throw new Error(`${name} does not match the SHA-256 its event records; the archive is inconsistent`);
+    }
+    context.counts.assets += 1;
+    return event;
+  }
+
+  async cleanupRestore(context: Pick<RestoreContext, 'targetAppId' | 'log'>): Promise<void> {
+    await this.files.deleteAppFiles(context.targetAppId);
+    context.log(`Removed the asset files of app ${context.targetAppId}`);
+  }
+}

@@ -1,0 +1,29 @@
+import { Module, type OnModuleInit } from '@nestjs/common';
+import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
+import { Projector } from '../platform/projection/projector.service.js';
+import { AssetFilesService } from './asset-files.service.js';
+import { AssetsBackupHandler } from './assets.backup-handler.js';
+import { AssetsController } from './assets.http.controller.js';
+import { AssetsProjection } from './assets.projection.js';
+import { AssetCommandRunner } from './commands/asset-command.runner.js';
+import { DeleteAssetHandler, ReplaceAssetFileHandler } from './commands/change-asset.handlers.js';
+import { CreateAssetHandler } from './commands/create-asset.handler.js';
+
+@Module({
+  controllers: [AssetsController],
+  providers: [AssetsProjection, AssetFilesService, AssetsBackupHandler, AssetCommandRunner, CreateAssetHandler, ReplaceAssetFileHandler, DeleteAssetHandler],
+  exports: [AssetsProjection, AssetFilesService],
+})
+export class AssetsModule implements OnModuleInit {
+  constructor(
+    private readonly projector: Projector,
+    private readonly projection: AssetsProjection,
+    private readonly backups: BackupHandlerRegistry,
+    private readonly backupHandler: AssetsBackupHandler,
+  ) {}
+
+  onModuleInit(): void {
+    this.projector.register(this.projection);
+    this.backups.register(this.backupHandler);
+  }
+}

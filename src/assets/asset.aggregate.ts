@@ -97,7 +97,7 @@ export function deleteAsset(state: AssetState): AssetEvent[] {
   return [{ type: 'AssetDeleted', data: {} }];
 }
 
-/** True when history records exactly these bytes as this file version. */
-export function recordsFile(state: AssetState, fileVersion: number, sha256: string): boolean {
-  return state.fileHashes[fileVersion] === sha256;
+/** The SHA-256 history records for a file version, or undefined when no event names it. */
+export function recordedHash(state: AssetState, fileVersion: number): string | undefined {
+  return state.fileHashes[fileVersion];
 }

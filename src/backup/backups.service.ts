@@ -99,6 +99,7 @@ export class BackupsService implements OnApplicationShutdown {
    * with the reason and remove whatever part of its archive was written.
    */
   async recoverInterrupted(): Promise<number> {
+    await this.blobs.removeIncomplete();
     let recovered = 0;
     for (const status of ['Scheduled', 'Running'] as const) {
       const { items } = await this.jobs.find({ status });

@@ -227,7 +227,7 @@ describe('assets over HTTP', () => {
     for (const bad of ['top=-1', 'top=x', 'skip=-2', 'top=100000']) expect((await reader.client.get(`${base}?${bad}`)).status, bad).toBe(400);
     // Another app's assets never show.
     expect((await stranger.client.post('/api/apps', { name: 'other-media' })).status).toBe(201);
-    await upload(stranger, 'theirs', 'theirs.txt', 'text/plain');
+    expect((await stranger.client.post('/api/apps/other-media/assets', form('theirs', 'theirs.txt', 'text/plain'))).status).toBe(201);
     expect((await reader.client.get(base)).body.total).toBe(all.body.total);
   });
 
@@ -273,6 +273,20 @@ describe('assets over HTTP', () => {
     expect(result).toBe('cut');
     await eventually(() => JSON.stringify(blobFiles(server.dataDir)) === JSON.stringify(before));
     expect((await owner.client.get(base)).body.total).toBe(listed);
+  });
+
+  it('gives concurrent replacements of one asset distinct file versions, each with its own bytes', async () => {
+    const asset = await upload(owner, 'start', 'race.txt', 'text/plain');
+    const contents = Array.from({ length: 4 }, () => randomBytes(300_000));
+    const results = await Promise.all(contents.map((bytes, i) => [owner, developer, editor, owner][i]!.client.put(`${base}/${asset.id}/content`, form(bytes, `race-${i}.bin`))));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(results.map((r) => r.body.fileVersion).sort()).toEqual([1, 2, 3, 4]);
+    for (const [i, r] of results.entries()) {
+      expect(r.body.sha256).toBe(sha256(contents[i]!));
+      const download = await reader.client.bytes(`${base}/${asset.id}/content?version=${r.body.fileVersion}`);
+      expect(download.bytes.equals(contents[i]!)).toBe(true);
+    }
+    expect((await reader.client.get(`${base}/${asset.id}`)).body).toMatchObject({ fileVersion: 4, version: 4 });
   });
 
   it('deletes an asset: gone from every read, its bytes kept for the history', async () => {

@@ -58,6 +58,7 @@ describe('crash recovery with a real process killed by SIGKILL', () => {
     const backup = await server.admin.post('/api/apps/big/backups', {});
     expect(backup.status).toBe(202);
     await until(async () => ((await server!.admin.get(`/api/backups/${backup.body.id}`)).body.status === 'Running' ? true : undefined), 'the backup to run');
+    await until(async () => (files(join(dataDir, 'blobs', '.tmp')).length > 0 ? true : undefined), 'the archive to be written');
     await server.kill();
     expect(files(join(dataDir, 'blobs', '.tmp')).length, 'a partial archive was being written').toBeGreaterThan(0);
 

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
-import { assetDecider, type AssetState, normalizeMimeType, recordsFile, validateFileName } from '../asset.aggregate.js';
+import { assetDecider, type AssetState, normalizeMimeType, recordedHash, validateFileName } from '../asset.aggregate.js';
 import type { AssetEvent, AssetFile } from '../asset.events.js';
 import { AssetFilesService } from '../asset-files.service.js';
 import { type AssetDoc, assetDocId, AssetsProjection } from '../assets.projection.js';
@@ -82,13 +82,18 @@ export class AssetCommandRunner {
   /**
    * An append can fail after the event was stored (the projection wait timed out, a network store
    * lost the answer). Deleting those bytes would leave history pointing at nothing, so they go only
-   * when the stream shows the event is not there; when in doubt they stay (an orphan costs disk only).
+   * when no event names this file version; when in doubt they stay (an orphan costs disk only).
    */
   private async discardUnrecorded(stream: string, appId: string, assetId: string, fileVersion: number, sha256: string): Promise<void> {
     const key = AssetFilesService.key(appId, assetId, fileVersion);
     try {
       const { state } = await this.writer.load(stream, assetDecider);
-      if (recordsFile(state, fileVersion, sha256)) return;
+      const recorded = recordedHash(state, fileVersion);
+      if (recorded !== undefined) {
+        // Another writer (only possible from a second process) claimed this file version: its event needs the key.
+        if (recorded !== sha256) this.logger.error(`${key} was written by two uploads at once; the bytes may not match the event's SHA-256 ${recorded}`);
+        return;
+      }
       await this.files.discard(appId, assetId, fileVersion);
     } catch (error) {
       this.logger.warn(`Could not check or remove the unrecorded upload ${key}: ${error instanceof Error ? error.message : String(error)}`);

@@ -82,6 +82,12 @@ export interface BlobStore {
   /** Every blob at or under `prefix` (whole segments; empty = all), in no particular order. */
   list(prefix: string): AsyncIterable<BlobInfo>;
 
+  /**
+   * Removes partial writes that a process killed mid-put left behind. Called once at start-up,
+   * before any put, so a crashed backup leaves no partial archive anywhere.
+   */
+  removeIncomplete(): Promise<void>;
+
   close(): Promise<void>;
 }
 

@@ -202,15 +202,23 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
+  /** One process owns DATA_DIR, so at start-up every temp file is a dead process's. */
+  async removeIncomplete(): Promise<void> {
+    await this.sweepAbandoned(Number.POSITIVE_INFINITY);
+  }
+
   private sweepAbandonedOnce(): void {
     if (this.swept) return;
     this.swept = true;
     void this.sweepAbandoned().catch(() => undefined);
   }
 
-  private async sweepAbandoned(): Promise<void> {
-    const cutoff = Date.now() - ABANDONED_AFTER_MS;
-    for (const name of await readdir(this.tempDir)) {
+  private async sweepAbandoned(cutoff = Date.now() - ABANDONED_AFTER_MS): Promise<void> {
+    const names = await readdir(this.tempDir).catch((error: unknown) => {
+      if (errorCode(error) === 'ENOENT') return [];
+      throw error;
+    });
+    for (const name of names) {
       const path = join(this.tempDir, name);
       const info = await stat(path).catch(() => undefined);
       if (info?.isFile() && info.mtimeMs < cutoff) await rm(path, { force: true });

@@ -160,13 +160,23 @@ export class GridFsBlobStore implements BlobStore, OnApplicationShutdown {
     await this.chunks.deleteMany({ files_id: id });
   }
 
+  /**
+   * Several instances may share one database, so a young temp upload may be another instance's
+   * live one: only those untouched for ABANDONED_AFTER_MS go.
+   */
+  async removeIncomplete(): Promise<void> {
+    await this.sweepAbandoned();
+  }
+
   private sweepAbandonedOnce(): void {
     if (this.swept) return;
     this.swept = true;
+    void this.sweepAbandoned().catch(() => undefined);
+  }
+
+  private async sweepAbandoned(): Promise<void> {
     const cutoff = new Date(Date.now() - ABANDONED_AFTER_MS);
-    void (async () => {
-      const abandoned = this.files.find({ filename: { $regex: `^${escapeRegExp(GRIDFS_TEMP_PREFIX)}` }, uploadDate: { $lt: cutoff } }, { projection: { _id: 1 } });
-      for await (const file of abandoned) await this.deleteById(file._id);
-    })().catch(() => undefined);
+    const abandoned = this.files.find({ filename: { $regex: `^${escapeRegExp(GRIDFS_TEMP_PREFIX)}` }, uploadDate: { $lt: cutoff } }, { projection: { _id: 1 } });
+    for await (const file of abandoned) await this.deleteById(file._id);
   }
 }

@@ -218,6 +218,13 @@ export function blobStoreContract(name: string, create: () => Promise<BlobStoreF
       expect((await collect(store.list(''))).map((b) => b.key)).toEqual(expect.arrayContaining([key('l/b'), key('lx/c')]));
     });
 
+    it('keeps every complete blob when incomplete writes are removed', async () => {
+      await store.put(key('done/0'), Readable.from([Buffer.from('kept')]));
+      await store.removeIncomplete();
+      await store.removeIncomplete();
+      expect((await readAll(await store.get(key('done/0')))).toString()).toBe('kept');
+    });
+
     it('serves concurrent puts of different keys independently', async () => {
       const blobs = Array.from({ length: 8 }, (_, i) => ({ k: key(`c/${i}`), bytes: randomBytes(20_000 + i) }));
       const results = await Promise.all(blobs.map((b) => store.put(b.k, Readable.from([b.bytes]))));

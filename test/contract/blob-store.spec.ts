@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -40,6 +40,16 @@ describe('FilesystemBlobStore specifics', () => {
     await store.put('assets/app/asset/0', Readable.from([Buffer.from('hello')]));
     await expect(store.put('assets/app/asset/1', Readable.from([Buffer.alloc(2048)]), { maxBytes: 1024 })).rejects.toBeInstanceOf(BlobTooLargeError);
     expect(filesUnder(root)).toEqual([join(root, 'assets', 'app', 'asset', '0')]);
+  });
+
+  it('removes what a process killed mid-put left in the temp directory', async () => {
+    const root = join(dir(), 'blobs');
+    const store = new FilesystemBlobStore(root);
+    await store.put('kept/0', Readable.from([Buffer.from('x')]));
+    mkdirSync(join(root, '.tmp'), { recursive: true });
+    writeFileSync(join(root, '.tmp', 'dead-process.part'), 'half a file');
+    await store.removeIncomplete();
+    expect(filesUnder(root)).toEqual([join(root, 'kept', '0')]);
   });
 
   it('prunes directories emptied by deletes', async () => {

@@ -43,14 +43,25 @@ async function freePort(): Promise<number> {
 }
 
 async function api(base: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${base}${path}`, {
+  let res: Response;
+  try {
+    res = await send(base, method, path, body);
+  } catch {
+    // A kept-alive socket the server closed just as it was reused; once more on a fresh one.
+    res = await send(base, method, path, body);
+  }
+  const text = await res.text();
+  const json = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+function send(base: string, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, {
     method,
     headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
 }
 
 async function start(dataDir: string): Promise<{ child: ChildProcess; base: string }> {

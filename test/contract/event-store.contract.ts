@@ -59,6 +59,25 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       expect(await store.streamVersion(stream)).toBe(2);
     });
 
+    it('appends to several streams in order, and refuses a stale expected version with the typed error', async () => {
+      const appId = randomUUID();
+      const app = streams.app(appId);
+      const content = streams.child('content', appId, 'c1');
+      const result = await store.appendMany([
+        { stream: app, events: [event(appId, 'AppCreated', 1)], expectedVersion: -1 },
+        { stream: content, events: [event(appId, 'ContentCreated', 2), event(appId, 'ContentUpdated', 3)], expectedVersion: -1 },
+        { stream: app, events: [event(appId, 'AppUpdated', 4)], expectedVersion: 0 },
+      ]);
+      const read = await collect(store.readApp(appId));
+      expect(read.map((e) => e.data['n'])).toEqual([1, 2, 3, 4]);
+      expect(read.map((e) => e.streamVersion)).toEqual([0, 0, 1, 1]);
+      expect(result.position).toBe(read[3]!.position);
+      await expect(store.appendMany([{ stream: content, events: [event(appId, 'ContentUpdated', 5)], expectedVersion: 0 }])).rejects.toBeInstanceOf(
+        WrongExpectedVersionError,
+      );
+      expect(await store.streamVersion(content)).toBe(1);
+    });
+
     it('reads one app in global order across its streams, between two positions', async () => {
       const appA = randomUUID();
       const appB = randomUUID();

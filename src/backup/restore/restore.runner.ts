@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { EVENT_STORE, type EventStore, type NewEvent } from '../../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
 import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { Projector } from '../../platform/projection/projector.service.js';
@@ -20,6 +20,8 @@ export interface RestoreReporter {
 
 const PROGRESS_EVERY_MS = 2000;
 const APPEND_BATCH = 500;
+/** The projector only skips the suspended app's events here, but other apps' writes may queue ahead. */
+const PROJECTION_WAIT_MS = 10 * 60_000;
 
 /**
  * The restore pipeline: verify the archive → reserve the name → map users → stream events under
@@ -100,8 +102,9 @@ export class RestoreRunner {
       for (const handler of this.handlers.all) await handler.prepareRestore?.(context);
 
       await step('events', `Restoring events as app ${targetAppId}${until.description}`);
+      this.projector.suspend(targetAppId);
       const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report);
-      await this.projector.waitFor(restored.lastPosition);
+      await this.projector.waitFor(restored.lastPosition, PROJECTION_WAIT_MS);
 
       await step('rebuild', 'Rebuilding projections and indices of the new app');
       await this.projector.rebuild(targetAppId);
@@ -138,17 +141,19 @@ export class RestoreRunner {
   ): Promise<{ events: number; lastPosition: number }> {
     const appStream = `app-${context.sourceAppId}`;
     const childPrefix = new RegExp(`^(schema|content|asset)-${escapeRegex(context.sourceAppId)}--(.+)$`);
-    let pending: { stream: string; expected: number; events: NewEvent[] } | undefined;
+    // Events are appended in bounded batches spanning streams: one commit per batch, in order.
+    let pending: StreamWrite[] = [];
+    let pendingCount = 0;
     let events = 0;
     let lastPosition = 0;
     let lastReport = Date.now();
 
     const flush = async () => {
-      if (!pending) return;
-      const result = await this.store.append(pending.stream, pending.events, pending.expected);
-      lastPosition = result.position;
-      events += pending.events.length;
-      pending = undefined;
+      if (pendingCount === 0) return;
+      lastPosition = (await this.store.appendMany(pending)).position;
+      events += pendingCount;
+      pending = [];
+      pendingCount = 0;
       if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
         lastReport = Date.now();
         await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
@@ -175,9 +180,14 @@ export class RestoreRunner {
       let event: ArchivedEvent = { ...archived, stream, actor: context.mapUser(archived.actor) };
       for (const handler of this.handlers.all) if (handler.restoreEvent) event = await handler.restoreEvent(event, context);
 
-      if (pending && (pending.stream !== stream || pending.events.length >= APPEND_BATCH)) await flush();
-      pending ??= { stream, expected: archived.streamVersion - 1, events: [] };
-      pending.events.push({
+      if (pendingCount >= APPEND_BATCH) await flush();
+      let write = pending.at(-1);
+      if (write?.stream !== stream) {
+        write = { stream, expectedVersion: archived.streamVersion - 1, events: [] };
+        pending.push(write);
+      }
+      pendingCount += 1;
+      write.events.push({
         type: event.type,
         data: event.data,
         metadata: { appId: context.targetAppId, actor: event.actor, timestamp: event.timestamp, schemaVersion: event.schemaVersion },

@@ -39,6 +39,12 @@ export interface AppendResult {
   position: number;
 }
 
+export interface StreamWrite {
+  stream: string;
+  events: NewEvent[];
+  expectedVersion: ExpectedVersion;
+}
+
 export interface ReadRange {
   /** Exclusive lower bound on the global position (0 = from the beginning). */
   after?: number;
@@ -68,6 +74,14 @@ export interface EventStore {
 
   /** Appends atomically; throws WrongExpectedVersionError on a concurrency conflict. */
   append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult>;
+
+  /**
+   * Appends to several streams in the given order, for bulk writers (restores). On SQLite it is
+   * one transaction (one fsync for the lot); on EventStoreDB the streams are written one by one,
+   * so a conflict can leave the earlier ones written — restores clean up after any failure anyway.
+   * Returns the position of the last event written.
+   */
+  appendMany(writes: StreamWrite[]): Promise<{ position: number }>;
 
   /** Current revision of a stream, -1 when it does not exist. */
   streamVersion(stream: string): Promise<number>;

@@ -25,6 +25,7 @@ import {
   type NewEvent,
   type ReadRange,
   type StoredEvent,
+  type StreamWrite,
   type Subscription,
   WrongExpectedVersionError,
 } from './event-store.port.js';
@@ -96,6 +97,13 @@ export class EventStoreDbEventStore implements EventStore {
       throw mapAppendError(error, stream, expectedVersion);
     }
     return toAppendResult(result);
+  }
+
+  async appendMany(writes: StreamWrite[]): Promise<{ position: number }> {
+    if (writes.length === 0) throw new Error('appendMany needs at least one write');
+    let position = 0;
+    for (const w of writes) position = (await this.append(w.stream, w.events, w.expectedVersion)).position;
+    return { position };
   }
 
   async streamVersion(stream: string): Promise<number> {

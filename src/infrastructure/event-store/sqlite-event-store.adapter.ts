@@ -6,6 +6,7 @@ import {
   type ExpectedVersion,
   type NewEvent,
   type ReadRange,
+  type StreamWrite,
   type StoredEvent,
   type Subscription,
   WrongExpectedVersionError,
@@ -57,31 +58,44 @@ export class SqliteEventStore implements EventStore {
   }
 
   async append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
-    if (events.length === 0) throw new Error('append needs at least one event');
-    // better-sqlite3 is synchronous, so the check and the insert cannot interleave with another append.
-    const result = this.db.transaction((): AppendResult => {
-      const current = this.currentVersion(stream);
-      if (expectedVersion !== 'any' && expectedVersion !== current) {
-        throw new WrongExpectedVersionError(stream, expectedVersion, current);
-      }
-      let version = current;
-      let position = 0;
-      for (const event of events) {
-        version += 1;
-        const info = this.insert.run(
-          stream,
-          version,
-          event.metadata.appId ?? null,
-          event.type,
-          JSON.stringify(event.data),
-          JSON.stringify(event.metadata),
-        );
-        position = Number(info.lastInsertRowid);
-      }
-      return { streamVersion: version, position };
-    })();
+    const result = this.db.transaction(() => this.write(stream, events, expectedVersion))();
     this.appended.emit('appended', result.position);
     return result;
+  }
+
+  async appendMany(writes: StreamWrite[]): Promise<{ position: number }> {
+    if (writes.length === 0) throw new Error('appendMany needs at least one write');
+    const position = this.db.transaction(() => {
+      let last = 0;
+      for (const w of writes) last = this.write(w.stream, w.events, w.expectedVersion).position;
+      return last;
+    })();
+    this.appended.emit('appended', position);
+    return { position };
+  }
+
+  /** Runs inside a transaction: better-sqlite3 is synchronous, so check and insert cannot interleave. */
+  private write(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): AppendResult {
+    if (events.length === 0) throw new Error('append needs at least one event');
+    const current = this.currentVersion(stream);
+    if (expectedVersion !== 'any' && expectedVersion !== current) {
+      throw new WrongExpectedVersionError(stream, expectedVersion, current);
+    }
+    let version = current;
+    let position = 0;
+    for (const event of events) {
+      version += 1;
+      const info = this.insert.run(
+        stream,
+        version,
+        event.metadata.appId ?? null,
+        event.type,
+        JSON.stringify(event.data),
+        JSON.stringify(event.metadata),
+      );
+      position = Number(info.lastInsertRowid);
+    }
+    return { streamVersion: version, position };
   }
 
   async streamVersion(stream: string): Promise<number> {

@@ -19,7 +19,7 @@ export class SqliteReadStore implements ReadStore {
   private readonly collections = new Map<string, SqliteCollection<Doc>>();
 
   constructor(file: string) {
-    this.db = openSqlite(file);
+    this.db = openSqlite(file, 'normal');
     this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
   }
 

@@ -30,6 +30,8 @@ export class Projector implements OnApplicationShutdown {
   private waiters: { position: number; resolve: () => void }[] = [];
   private idleTimer?: NodeJS.Timeout;
   private purged = new Set<string>();
+  /** Apps being restored: their events are projected once, by the rebuild that ends the restore. */
+  private readonly suspended = new Set<string>();
   private stopped = true;
   private retryTimer?: NodeJS.Timeout;
   /** Serialises live projection, rebuilds and purges so they never interleave. */
@@ -93,6 +95,15 @@ export class Projector implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * Stops projecting one app's events as they arrive (a restore appending a whole history): they
+   * are projected once, by `rebuild(appId)`, which ends the suspension. Until then the app is
+   * invisible to reads, so nobody sees it half restored.
+   */
+  suspend(appId: string): void {
+    this.suspended.add(appId);
+  }
+
   /** Truncates and replays projections, for one app or for all, up to the current checkpoint. */
   async rebuild(appId?: string): Promise<number> {
     return this.exclusive(async () => {
@@ -103,10 +114,13 @@ export class Projector implements OnApplicationShutdown {
           await this.applyAll(event);
           replayed += 1;
         }
+        // Inside the lock: every later event of the app is projected live again, none is missed.
+        this.suspended.delete(appId);
       } else {
         for (const p of this.projections) await p.clearAll();
         for await (const event of this.store.readAll({ until: this.position })) {
-          if (event.metadata.appId && this.purged.has(event.metadata.appId)) continue;
+          const id = event.metadata.appId;
+          if (id && (this.purged.has(id) || this.suspended.has(id))) continue;
           await this.applyAll(event);
           replayed += 1;
         }
@@ -127,6 +141,7 @@ export class Projector implements OnApplicationShutdown {
     await this.exclusive(async () => {
       await this.store.deleteApp(appId);
       for (const p of this.projections) await p.clearApp(appId);
+      this.suspended.delete(appId);
     });
   }
 
@@ -144,7 +159,8 @@ export class Projector implements OnApplicationShutdown {
 
   private async project(event: StoredEvent): Promise<void> {
     if (event.position <= this.position) return;
-    if (!(event.metadata.appId && this.purged.has(event.metadata.appId))) await this.applyAll(event);
+    const appId = event.metadata.appId;
+    if (!(appId && (this.purged.has(appId) || this.suspended.has(appId)))) await this.applyAll(event);
     this.position = event.position;
     if (this.position - this.savedPosition >= CHECKPOINT_EVERY) await this.saveCheckpoint();
     else this.scheduleCheckpoint();

@@ -21,8 +21,9 @@ import { BackupsService } from './backup/backups.service.js';
 import { RestoresService } from './backup/restore/restores.service.js';
 
 /**
- * Start-up order matters and is spelled out here: projections catch up first (so every read model
- * reflects the store), then the first admin is ensured, then jobs a dead process left are settled.
+ * Start-up order matters and is spelled out here: restores a dead process left are undone, then
+ * projections catch up (so every read model reflects the store), then the first admin is ensured,
+ * then backups a dead process left are marked Failed.
  */
 @Module({})
 export class AppModule implements OnApplicationBootstrap {
@@ -46,9 +47,10 @@ export class AppModule implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // Interrupted restores go first: their half-written apps are purged before projections catch up.
+    await this.restores.recoverInterrupted();
     await this.projector.start();
     await this.users.bootstrapAdmin();
     await this.backups.recoverInterrupted();
-    await this.restores.recoverInterrupted();
   }
 }

@@ -63,7 +63,9 @@ export class BackupsService implements OnApplicationShutdown {
     });
     this.scheduling = run.catch(() => undefined);
     return run.then((job) => {
-      const work = this.execute(job).finally(() => this.running.delete(job.id));
+      const work = this.execute(job)
+        .catch((error: unknown) => this.logger.error(`Backup ${job.id} could not record its outcome: ${String(error)}; it is marked Failed at the next start`))
+        .finally(() => this.running.delete(job.id));
       this.running.set(job.id, work);
       return job;
     });

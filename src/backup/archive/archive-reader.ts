@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { z } from 'zod';
 import type { ArchivedEvent } from '../backup-handler.port.js';
-import { classifyEntry, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest } from './archive-format.js';
+import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest } from './archive-format.js';
 
 /** An archive that cannot be restored; the message tells a person what is wrong with it. */
 export class InvalidArchiveError extends Error {
@@ -14,9 +14,11 @@ export class InvalidArchiveError extends Error {
   }
 }
 
-const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 const MAX_ENTRIES = 5_000_000;
 const MAX_EVENT_LINE_BYTES = 16 * 1024 * 1024;
+/** One event may be large, so a file may pass EVENT_FILE_MAX_BYTES by up to one event line. */
+const MAX_EVENT_FILE_BYTES = EVENT_FILE_MAX_BYTES + MAX_EVENT_LINE_BYTES;
 
 const ManifestSchema = z.object({
   format: z.literal(FORMAT_NAME),
@@ -134,21 +136,28 @@ export class ArchiveReader {
     let expected = 1;
     for (let index = 1; index <= this.manifest.counts.eventFiles; index++) {
       const name = eventFileName(index);
-      const lines = createInterface({ input: await this.open(name), crlfDelay: Number.POSITIVE_INFINITY });
-      for await (const line of lines) {
-        if (line === '') continue;
-        if (line.length > MAX_EVENT_LINE_BYTES) throw new InvalidArchiveError(`${name} has an event line over ${MAX_EVENT_LINE_BYTES} bytes`);
-        let json: unknown;
-        try {
-          json = JSON.parse(line);
-        } catch {
-          throw new InvalidArchiveError(`${name} has a line that is not JSON (event ${expected})`);
+      const input = await this.open(name);
+      const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+      try {
+        for await (const line of lines) {
+          if (line === '') continue;
+          if (line.length > MAX_EVENT_LINE_BYTES) throw new InvalidArchiveError(`${name} has an event line over ${MAX_EVENT_LINE_BYTES} bytes`);
+          let json: unknown;
+          try {
+            json = JSON.parse(line);
+          } catch {
+            throw new InvalidArchiveError(`${name} has a line that is not JSON (event ${expected})`);
+          }
+          const parsed = EventLine.safeParse(json);
+          if (!parsed.success) throw new InvalidArchiveError(`${name}: event ${expected} is malformed at ${parsed.error.issues[0]?.path.join('.') ?? '?'}`);
+          if (parsed.data.number !== expected) throw new InvalidArchiveError(`${name}: expected event number ${expected}, found ${parsed.data.number}`);
+          expected += 1;
+          yield parsed.data;
         }
-        const parsed = EventLine.safeParse(json);
-        if (!parsed.success) throw new InvalidArchiveError(`${name}: event ${expected} is malformed at ${parsed.error.issues[0]?.path.join('.') ?? '?'}`);
-        if (parsed.data.number !== expected) throw new InvalidArchiveError(`${name}: expected event number ${expected}, found ${parsed.data.number}`);
-        expected += 1;
-        yield parsed.data;
+      } finally {
+        // Leaving early (a point-in-time restore, an error) must release the zip's file handle.
+        lines.close();
+        input.destroy();
       }
     }
     if (expected - 1 !== this.manifest.counts.events) {
@@ -208,7 +217,12 @@ function checkEntries(entries: Map<string, yauzl.Entry>, manifest: Manifest, max
     throw new InvalidArchiveError(`The archive would expand to ${expanded} bytes, more than the ${maxExpandedBytes} allowed (MAX_RESTORE_EXPANDED_BYTES)`);
   }
   for (let index = 1; index <= manifest.counts.eventFiles; index++) {
-    if (!entries.has(eventFileName(index))) throw new InvalidArchiveError(`The archive lacks ${eventFileName(index)}`);
+    const entry = entries.get(eventFileName(index));
+    if (!entry) throw new InvalidArchiveError(`The archive lacks ${eventFileName(index)}`);
+    // Writers keep event files near EVENT_FILE_MAX_BYTES; a far larger one is refused before it is read.
+    if (entry.uncompressedSize > MAX_EVENT_FILE_BYTES) {
+      throw new InvalidArchiveError(`${eventFileName(index)} declares ${entry.uncompressedSize} bytes, more than an event file may hold (${MAX_EVENT_FILE_BYTES})`);
+    }
   }
 }
 

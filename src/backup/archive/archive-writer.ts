@@ -29,7 +29,7 @@ export class ArchiveWriter {
   private readonly zip = new yazl.ZipFile();
   private readonly entries: ManifestEntry[] = [];
   private failure?: Error;
-  private current?: PassThrough | HashingStream;
+  private current?: { hasher: HashingStream; source: Readable };
   readonly output: Readable;
 
   constructor(private readonly mtime = new Date()) {
@@ -43,7 +43,7 @@ export class ArchiveWriter {
   async addEntry(name: string, source: Readable, options: { compress: boolean }): Promise<ManifestEntry> {
     if (this.failure) throw this.failure;
     const hasher = new HashingStream();
-    this.current = hasher;
+    this.current = { hasher, source };
     source.once('error', (error) => hasher.destroy(error));
     source.pipe(hasher);
     this.zip.addReadStream(hasher, name, { compress: options.compress, mtime: this.mtime });
@@ -66,21 +66,26 @@ export class ArchiveWriter {
 
   /** Writes the manifest (with every entry's checksum) and closes the zip. */
   async finish(manifest: Omit<Manifest, 'entries'>): Promise<void> {
+    if (this.failure) throw this.failure;
     const complete: Manifest = { ...manifest, entries: [...this.entries] };
     const bytes = Buffer.from(JSON.stringify(complete, null, 2), 'utf8');
     const source = new PassThrough();
     source.end(bytes);
     const hasher = new HashingStream();
+    this.current = { hasher, source };
     source.pipe(hasher);
     this.zip.addReadStream(hasher, MANIFEST_ENTRY, { compress: true, mtime: this.mtime });
     this.zip.end();
     await finished(hasher);
+    if (this.failure) throw this.failure;
   }
 
   /** Stops writing: the consumer of `output` failed, or the job is being abandoned. */
   abort(error: Error): void {
     this.failure ??= error;
-    this.current?.destroy(error);
+    // The source too: it may hold a file handle (an asset being read).
+    this.current?.source.destroy();
+    this.current?.hasher.destroy(error);
     this.output.destroy(error);
   }
 }

@@ -94,6 +94,7 @@ export class RestoreController {
         parser.on('file', (name, stream, info) => {
           files += 1;
           if (name !== 'file' || files > 1) {
+            stream.on('error', () => undefined);
             stream.resume();
             return;
           }
@@ -115,6 +116,9 @@ export class RestoreController {
         parser.on('filesLimit', () => reject(invalid('Send exactly one file, in the field "file"')));
         parser.once('error', (error: Error) => reject(invalid(`The multipart request is malformed: ${error.message}`)));
         parser.once('close', () => resolve());
+        // A client that goes away mid-upload must not leave the request (and the temp file) hanging.
+        req.once('aborted', () => reject(invalid('The upload was cut off before it completed')));
+        req.once('error', (error: Error) => reject(invalid(`The upload failed: ${error.message}`)));
         req.pipe(parser);
       });
       await writing;

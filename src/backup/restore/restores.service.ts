@@ -16,7 +16,7 @@ import { archiveKey, isActive } from '../backup-job.js';
 import { BackupsService } from '../backups.service.js';
 import { RestoreRunner } from './restore.runner.js';
 import { describeUrl, type RestoreJob, type RestoreLogLine } from './restore-job.js';
-import { checkUrl, downloadToFile, UnsafeUrlError } from './url-fetcher.js';
+import { checkUrl, downloadToFile } from './url-fetcher.js';
 import { RestoreFaults } from './restore-faults.js';
 
 export type RestoreSource = { kind: 'backup'; backupId: string } | { kind: 'url'; url: string } | { kind: 'upload'; file: string; fileName: string };
@@ -191,7 +191,8 @@ export class RestoresService implements OnApplicationShutdown {
         until: request.until ?? null,
       };
       await this.jobs.put(job);
-      this.running = this.execute(job);
+      // The job records its own failure; this only guards against the job store itself failing.
+      this.running = this.execute(job).catch((error: unknown) => this.logger.error(`Restore ${job.id} could not record its outcome: ${String(error)}`));
       return job;
     } catch (error) {
       if (request.source.kind === 'upload') await rm(request.source.file, { force: true });
@@ -202,47 +203,68 @@ export class RestoresService implements OnApplicationShutdown {
   private async execute(initial: RestoreJob): Promise<void> {
     let job: RestoreJob = { ...initial, status: 'Running', started: new Date().toISOString() };
     let saving: Promise<unknown> = this.jobs.put(job);
-    // Job updates are chained so they land in order even when progress and log lines interleave.
+    // Job updates are chained so they land in order even when progress and log lines interleave;
+    // one failed write does not stop the later ones (the last state written wins).
     const save = (patch: Partial<RestoreJob>, line?: string): Promise<void> => {
       const log: RestoreLogLine[] = line ? [...job.log, { at: new Date().toISOString(), message: line }].slice(-MAX_LOG_LINES) : job.log;
       job = { ...job, ...patch, log };
       const snapshot = job;
-      saving = saving.then(() => this.jobs.put(snapshot));
-      return saving.then(() => undefined);
+      const write = saving.catch(() => undefined).then(() => this.jobs.put(snapshot));
+      saving = write;
+      return write;
     };
     const report = { log: (message: string) => save({}, message), update: (patch: Partial<RestoreJob>) => save(patch) };
-    let archiveFile = job.archiveFile;
+    let archiveFile = job.archiveFile ?? join(this.tempDir, `restore-${job.id}.zip`);
+    // Keep the name reserved from the very start: fetching and checking a big archive takes time.
+    const renewal = setInterval(() => {
+      if (!job.name || !job.nameToken) return;
+      this.names.renew(job.name, job.nameToken, this.config.nameReservationTtlMs).catch((error: unknown) => {
+        void save({}, `Warning: could not renew the reservation of "${job.name}": ${(error as Error).message}`).catch(() => undefined);
+      });
+    }, Math.max(500, Math.floor(this.config.nameReservationTtlMs / 3)));
     try {
       await report.log('Step: fetch');
       await this.faults.check('fetch');
-      archiveFile = await this.fetch(job, report.log);
-      await save({ archiveFile });
+      archiveFile = await this.fetch(job, archiveFile, report.log);
+      await save({ archiveFile, url: null });
       await this.runner.run(job, archiveFile, {
         log: report.log,
         update: async (patch) => {
           await save(patch);
         },
       });
-      await save({ status: 'Completed', completed: new Date().toISOString(), nameToken: null, archiveFile: null });
+      await save({ status: 'Completed', completed: new Date().toISOString(), nameToken: null, archiveFile: null, url: null });
     } catch (error) {
-      const message = error instanceof UnsafeUrlError ? error.message : error instanceof Error ? error.message : String(error);
-      await save({}, `Failed: ${message}`);
+      const message = error instanceof Error ? error.message : String(error);
+      await save({}, `Failed: ${message}`).catch(() => undefined);
       this.logger.error(`Restore ${job.id} failed: ${message}`);
-      await this.cleanup(job, (line) => save({}, line));
-      await save({ status: 'Failed', completed: new Date().toISOString(), error: message, nameToken: null, archiveFile: null }, 'Cleanup finished: nothing of the new app remains and its name is free');
+      let cleaned = true;
+      try {
+        await this.cleanup(job, (line) => save({}, line).catch(() => undefined));
+      } catch (cleanupError) {
+        cleaned = false;
+        this.logger.error(`Cleanup of restore ${job.id} failed: ${String(cleanupError)}; it is retried at the next start`);
+      }
+      // A job whose cleanup failed stays Running, so the next start-up cleans it up again.
+      if (cleaned) {
+        await save(
+          { status: 'Failed', completed: new Date().toISOString(), error: message, nameToken: null, archiveFile: null, url: null },
+          'Cleanup finished: nothing of the new app remains and its name is free',
+        );
+      }
     } finally {
-      if (archiveFile) await rm(archiveFile, { force: true });
+      clearInterval(renewal);
+      await rm(archiveFile, { force: true });
       await saving.catch(() => undefined);
     }
   }
 
-  private async fetch(job: RestoreJob, log: (message: string) => Promise<void>): Promise<string> {
+  private async fetch(job: RestoreJob, file: string, log: (message: string) => Promise<void>): Promise<string> {
     await mkdir(this.tempDir, { recursive: true });
     if (job.archiveFile) {
       await log('Using the uploaded archive');
       return job.archiveFile;
     }
-    const file = join(this.tempDir, `restore-${job.id}.zip`);
     if (job.backupId) {
       await log(`Copying backup ${job.backupId} from the archive store`);
       await pipeline(await this.blobs.get(archiveKey(job.backupId)), createWriteStream(file, { mode: 0o600 }));

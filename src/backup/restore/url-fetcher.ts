@@ -5,6 +5,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { Transform } from 'node:stream';
+import { describeUrl } from './restore-job.js';
 import { pipeline } from 'node:stream/promises';
 
 /** Why a URL was refused or failed; the message says what to do about it. */
@@ -38,7 +39,8 @@ const blocked = (() => {
   ];
   for (const [net, prefix] of v4) list.addSubnet(net, prefix, 'ipv4');
   const v6: [string, number][] = [
-    ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2001:db8::', 32], ['64:ff9b::', 96], ['100::', 64],
+    // ::/96 (IPv4-compatible), 64:ff9b:1::/48 (local NAT64) and 2002::/16 (6to4) can embed private IPv4.
+    ['::', 96], ['::1', 128], ['fc00::', 7], ['64:ff9b:1::', 48], ['2002::', 16], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2001:db8::', 32], ['64:ff9b::', 96], ['100::', 64],
   ];
   for (const [net, prefix] of v6) list.addSubnet(net, prefix, 'ipv6');
   return list;
@@ -67,7 +69,7 @@ export function checkUrl(raw: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new UnsafeUrlError(`"${raw.slice(0, 200)}" is not a valid URL`);
+    throw new UnsafeUrlError('The restore URL is not a valid URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UnsafeUrlError(`Only http and https URLs can be restored from, not ${url.protocol.replace(':', '')}`);
@@ -138,13 +140,13 @@ export async function downloadToFile(raw: string, file: string, options: FetchOp
       const status = response.statusCode ?? 0;
       if (status >= 300 && status < 400 && response.headers.location) {
         response.resume();
-        if (hop >= MAX_REDIRECTS) throw new DownloadError(`More than ${MAX_REDIRECTS} redirects from ${raw}`);
+        if (hop >= MAX_REDIRECTS) throw new DownloadError(`More than ${MAX_REDIRECTS} redirects from ${describeUrl(raw)}`);
         url = checkUrl(new URL(response.headers.location, url).toString());
         continue;
       }
       if (status !== 200) {
         response.resume();
-        throw new DownloadError(`${url.origin}${url.pathname} answered HTTP ${status}; expected 200 with the archive`);
+        throw new DownloadError(`${describeUrl(url.toString())} answered HTTP ${status}; expected 200 with the archive`);
       }
       const declared = Number(response.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > options.maxBytes) {

@@ -10,6 +10,7 @@ const CHECKPOINT_EVERY = 200;
 const CHECKPOINT_IDLE_MS = 50;
 const RETRY_MS = 1000;
 const WAIT_TIMEOUT_MS = 30_000;
+const REBUILD_CHUNK = 1000;
 
 interface PurgedApp {
   id: string;
@@ -106,6 +107,7 @@ export class Projector implements OnApplicationShutdown {
 
   /** Truncates and replays projections, for one app or for all, up to the current checkpoint. */
   async rebuild(appId?: string): Promise<number> {
+    if (appId && this.suspended.has(appId)) return this.rebuildSuspended(appId);
     return this.exclusive(async () => {
       let replayed = 0;
       if (appId) {
@@ -128,6 +130,36 @@ export class Projector implements OnApplicationShutdown {
       this.logger.log(`Rebuilt projections ${appId ? `of app ${appId}` : 'of all apps'} from ${replayed} events`);
       return replayed;
     });
+  }
+
+  /**
+   * A suspended app is invisible and nobody else writes to it, so its history can be replayed in
+   * chunks, each under the lock: live projection of other apps goes on between chunks instead of
+   * waiting for a million-event replay. The last chunk ends the suspension inside the lock.
+   */
+  private async rebuildSuspended(appId: string): Promise<number> {
+    await this.exclusive(async () => {
+      for (const p of this.projections) await p.clearApp(appId);
+    });
+    let after = 0;
+    let replayed = 0;
+    for (;;) {
+      const chunk = await this.exclusive(async () => {
+        let count = 0;
+        let last = after;
+        for await (const event of this.store.readApp(appId, { after, until: this.position })) {
+          await this.applyAll(event);
+          last = event.position;
+          count += 1;
+          if (count >= REBUILD_CHUNK) return { count, last, done: false };
+        }
+        this.suspended.delete(appId);
+        return { count, last, done: true };
+      });
+      replayed += chunk.count;
+      after = chunk.last;
+      if (chunk.done) return replayed;
+    }
   }
 
   /**

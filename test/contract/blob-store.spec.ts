@@ -27,7 +27,7 @@ if (mongoUrl) {
     return { store, close: () => store.close() };
   });
 } else {
-  console.log('Skipping the GridFS BlobStore contract: MONGO_URL is not set (e.g. MONGO_URL=mongodb://localhost:27017/appvault-test)');
+  console.log('SKIP GridFS BlobStore contract suite: MONGO_URL is not set (set it to run against a server, e.g. mongodb://localhost:27017/appvault-test)');
   describe.skip('BlobStore contract: gridfs (needs MONGO_URL)', () => {
     it('runs against a MongoDB server', () => undefined);
   });

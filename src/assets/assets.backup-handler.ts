@@ -2,17 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { assetEntryName, isCompressedType } from '../backup/archive/archive-format.js';
 import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
 import { BlobNotFoundError } from '../infrastructure/blob-store/blob-store.port.js';
+import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { AssetFilesService } from './asset-files.service.js';
 import type { AssetEvent } from './asset.events.js';
-
-/** `asset-{appId}--{assetId}` → assetId. */
-const assetIdOf = (stream: string) => stream.slice(stream.indexOf('--') + 2);
 
 /** A file version an event introduces, if it does. */
 function fileVersionOf(archived: ArchivedEvent): { assetId: string; fileVersion: number; sha256: string; mimeType: string } | undefined {
   const event = archived as unknown as AssetEvent;
-  if (event.type !== 'AssetCreated' && event.type !== 'AssetFileReplaced') return undefined;
-  return { assetId: assetIdOf(archived.stream), fileVersion: event.data.fileVersion, sha256: event.data.sha256, mimeType: event.data.mimeType };
+  const assetId = streams.childId('asset', archived.stream);
+  if (!assetId || (event.type !== 'AssetCreated' && event.type !== 'AssetFileReplaced')) return undefined;
+  return { assetId, fileVersion: event.data.fileVersion, sha256: event.data.sha256, mimeType: event.data.mimeType };
 }
 
 /**

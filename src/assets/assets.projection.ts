@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppEvent } from '../apps/app.events.js';
-import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
 import type { AssetEvent, AssetFile } from './asset.events.js';
@@ -93,7 +93,8 @@ export class AssetsProjection implements Projection {
   }
 }
 
-/** `asset-{appId}--{assetId}`; ids never contain `--`. */
 function assetIdOf(stream: string): string {
-  return stream.slice(stream.lastIndexOf('--') + 2);
+  const id = streams.childId('asset', stream);
+  if (!id) throw new Error(`${stream} is not an asset stream`);
+  return id;
 }

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
-import { schemaIdOf, SchemasProjection } from '../schemas/schemas.projection.js';
+import { SchemasProjection } from '../schemas/schemas.projection.js';
 import { searchableText } from './content-data.validation.js';
 import type { ContentData, ContentEvent, ContentStatus } from './content.events.js';
 
@@ -25,13 +25,6 @@ export interface ContentDoc {
 
 export type ContentView = Omit<ContentDoc, 'appId' | 'schemaId'>;
 export const toContentView = ({ appId: _appId, schemaId: _schemaId, ...content }: ContentDoc): ContentView => content;
-
-/** `content-{appId}--{contentId}` → contentId; ids never contain `--`. */
-export function contentIdOf(stream: string): string | undefined {
-  if (!stream.startsWith('content-')) return undefined;
-  const at = stream.indexOf('--');
-  return at < 0 ? undefined : stream.slice(at + 2);
-}
 
 /**
  * Contents of live schemas only. Deleting a schema removes its contents from every read (they are
@@ -62,12 +55,12 @@ export class ContentsProjection implements Projection {
       if (stored.type === 'AppDeleted') await this.clearApp(appId);
       return;
     }
-    const schemaId = schemaIdOf(stored.stream);
+    const schemaId = streams.childId('schema', stored.stream);
     if (schemaId) {
       if (stored.type === 'SchemaDeleted') await this.contents.deleteMany({ appId, schemaId });
       return;
     }
-    const contentId = contentIdOf(stored.stream);
+    const contentId = streams.childId('content', stored.stream);
     if (contentId) await this.applyContent(appId, contentId, stored);
   }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
 import type { SchemaEvent, SchemaField } from './schema.events.js';
@@ -18,13 +18,6 @@ export interface SchemaDoc {
 
 export type SchemaView = Omit<SchemaDoc, 'appId'>;
 export const toSchemaView = ({ appId: _appId, ...schema }: SchemaDoc): SchemaView => schema;
-
-/** `schema-{appId}--{schemaId}` → schemaId; ids never contain `--`. */
-export function schemaIdOf(stream: string): string | undefined {
-  if (!stream.startsWith('schema-')) return undefined;
-  const at = stream.indexOf('--');
-  return at < 0 ? undefined : stream.slice(at + 2);
-}
 
 /**
  * Live schemas only: a deleted schema's document is removed, which is what frees its name for
@@ -50,7 +43,7 @@ export class SchemasProjection implements Projection {
       await this.clearApp(appId);
       return;
     }
-    const schemaId = schemaIdOf(stored.stream);
+    const schemaId = streams.childId('schema', stored.stream);
     if (!schemaId) return;
     const event = { type: stored.type, data: stored.data } as SchemaEvent;
     const touch = { version: stored.streamVersion, lastModified: stored.metadata.timestamp };

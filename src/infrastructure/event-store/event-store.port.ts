@@ -113,9 +113,17 @@ export interface EventStore {
 
 export const EVENT_STORE = Symbol('EVENT_STORE');
 
+export type ChildKind = 'schema' | 'content' | 'asset';
+
 /** Stream names; ids never contain `--`, so `{kind}-{appId}--{id}` splits unambiguously. */
 export const streams = {
   app: (appId: string) => `app-${appId}`,
   user: (userId: string) => `user-${userId}`,
-  child: (kind: 'schema' | 'content' | 'asset', appId: string, id: string) => `${kind}-${appId}--${id}`,
+  child: (kind: ChildKind, appId: string, id: string) => `${kind}-${appId}--${id}`,
+  /** The entity id of a `{kind}-{appId}--{id}` stream; undefined for a stream of another kind. */
+  childId: (kind: ChildKind, stream: string): string | undefined => {
+    if (!stream.startsWith(`${kind}-`)) return undefined;
+    const at = stream.indexOf('--');
+    return at < 0 ? undefined : stream.slice(at + 2);
+  },
 };

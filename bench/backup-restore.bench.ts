@@ -9,6 +9,9 @@
  *
  *   npm run bench                          # 200,000 events, 3 runs
  *   BENCH_EVENTS=1000000 npm run bench     # the 1M-event figure
+ *
+ * RSS includes V8's heap headroom, which grows with the garbage a long job makes. To see what a
+ * job really holds, cap the heap: NODE_OPTIONS=--max-old-space-size=48 (the server inherits it).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -64,12 +67,15 @@ function send(base: string, method: string, path: string, body?: unknown): Promi
   });
 }
 
+/** The running server, so a failed run never leaves it behind. */
+let current: ChildProcess | undefined;
+
 async function start(dataDir: string): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = (current = spawn(process.execPath, [MAIN], {
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  }));
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try {
@@ -157,6 +163,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
+    if (current && current.exitCode === null) current.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

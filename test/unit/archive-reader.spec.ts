@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { describe, expect, it } from 'vitest';
+import yazl from 'yazl';
+import { ArchiveReader, InvalidArchiveError } from '../../src/backup/archive/archive-reader.js';
+import { tempDir } from '../support/test-server.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Builds an archive by hand (not with the product's writer), so each rule can be broken on purpose. */
+async function archive(files: Record<string, Buffer>, manifest: (entries: { name: string; size: number; sha256: string }[]) => unknown): Promise<string> {
+  const zip = new yazl.ZipFile();
+  const entries = Object.entries(files).map(([name, bytes]) => ({ name, size: bytes.length, sha256: sha(bytes) }));
+  for (const [name, bytes] of Object.entries(files)) zip.addBuffer(bytes, name);
+  zip.addBuffer(Buffer.from(JSON.stringify(manifest(entries))), 'manifest.json');
+  zip.end();
+  const file = join(tempDir(), 'a.zip');
+  await pipeline(zip.outputStream as unknown as NodeJS.ReadableStream, createWriteStream(file));
+  return file;
+}
+
+const line = (n: number) => JSON.stringify({ number: n, stream: 'app-a1', streamVersion: n - 1, type: n === 1 ? 'AppCreated' : 'AppUpdated', timestamp: '2026-01-01T00:00:00.000Z', actor: 'u1', schemaVersion: 1, data: {} });
+const events = (...numbers: number[]) => Buffer.from(numbers.map((n) => `${line(n)}\n`).join(''));
+const manifestFor = (count: number, overrides: Record<string, unknown> = {}) => (entries: unknown[]) => ({
+  format: 'appvault-backup',
+  formatVersion: 1,
+  app: { id: 'a1', name: 'shop' },
+  created: '2026-01-01T00:00:00.000Z',
+  source: { installationId: 'i', eventStore: 'sqlite', position: 10 },
+  counts: { events: count, eventFiles: 1, assets: 0, users: 0 },
+  missing: [],
+  warnings: [],
+  entries,
+  ...overrides,
+});
+
+async function collect(reader: ArchiveReader): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of reader.events()) out.push(e.number);
+  return out;
+}
+
+const limits = { maxExpandedBytes: 1024 * 1024 * 1024 };
+
+describe('archive reader', () => {
+  it('reads a well-formed archive: checksums verified, events in order', async () => {
+    const reader = await ArchiveReader.open(await archive({ 'events/000001.ndjson': events(1, 2, 3) }, manifestFor(3)), limits);
+    await reader.verifyChecksums();
+    expect(await collect(reader)).toEqual([1, 2, 3]);
+    reader.close();
+  });
+
+  it('refuses a newer format version with advice', async () => {
+    const file = await archive({ 'events/000001.ndjson': events(1) }, manifestFor(1, { formatVersion: 2 }));
+    await expect(ArchiveReader.open(file, limits)).rejects.toThrow(/format version 2; this AppVault reads up to version 1\. Upgrade/);
+  });
+
+  it('refuses another format and a missing manifest', async () => {
+    await expect(ArchiveReader.open(await archive({ 'events/000001.ndjson': events(1) }, manifestFor(1, { format: 'other' })), limits)).rejects.toThrow(/names format "other"/);
+    const zip = new yazl.ZipFile();
+    zip.addBuffer(events(1), 'events/000001.ndjson');
+    zip.end();
+    const file = join(tempDir(), 'no-manifest.zip');
+    await pipeline(zip.outputStream as unknown as NodeJS.ReadableStream, createWriteStream(file));
+    await expect(ArchiveReader.open(file, limits)).rejects.toThrow(/no manifest\.json/);
+  });
+
+  it('refuses gaps in event numbers and a count that disagrees with the manifest', async () => {
+    const gap = await ArchiveReader.open(await archive({ 'events/000001.ndjson': events(1, 3) }, manifestFor(2)), limits);
+    await expect(collect(gap)).rejects.toThrow(/expected event number 2, found 3/);
+    gap.close();
+    const short = await ArchiveReader.open(await archive({ 'events/000001.ndjson': events(1, 2) }, manifestFor(3)), limits);
+    await expect(collect(short)).rejects.toThrow(/holds 2 events, the manifest says 3/);
+    short.close();
+  });
+
+  it('refuses entries missing from the manifest, listed but absent, or over the expansion limit', async () => {
+    const unlisted = await archive({ 'events/000001.ndjson': events(1), 'users.json': Buffer.from('[]') }, (entries) =>
+      manifestFor(1)((entries as { name: string }[]).filter((e) => e.name !== 'users.json')),
+    );
+    await expect(ArchiveReader.open(unlisted, limits)).rejects.toThrow(/users\.json is not listed in the manifest/);
+    const absent = await archive({ 'events/000001.ndjson': events(1) }, (entries) => manifestFor(1)([...entries, { name: 'users.json', size: 2, sha256: sha(Buffer.from('[]')) }]));
+    await expect(ArchiveReader.open(absent, limits)).rejects.toThrow(/lists users\.json, but the archive does not contain it/);
+    const big = await archive({ 'events/000001.ndjson': events(1) }, manifestFor(1));
+    await expect(ArchiveReader.open(big, { maxExpandedBytes: 10 })).rejects.toThrow(InvalidArchiveError);
+  });
+
+  it('refuses a malformed event line, naming the file and event', async () => {
+    const reader = await ArchiveReader.open(await archive({ 'events/000001.ndjson': Buffer.from(`${line(1)}\n{"number":2}\n`) }, manifestFor(2)), limits);
+    await expect(collect(reader)).rejects.toThrow(/events\/000001\.ndjson: event 2 is malformed/);
+    reader.close();
+  });
+});

@@ -104,6 +104,25 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       expect(await scoped.count({ id: 'same' })).toBe(1);
     });
 
+    it('groups writes in a batch, returns its result, and keeps writes made before a failure inside it', async () => {
+      const appId = randomUUID();
+      const result = await store.batch(async () => {
+        for (let n = 1; n <= 50; n++) await col().put(item(appId, n));
+        return 'done';
+      });
+      expect(result).toBe('done');
+      expect(await col().count({ appId })).toBe(50);
+      await expect(
+        store.batch(async () => {
+          await col().put(item(appId, 51));
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect((await col().get(`${appId}-51`))?.rank).toBe(51);
+      const nested = await store.batch(() => store.batch(async () => col().count({ appId })));
+      expect(nested).toBe(51);
+    });
+
     it('stores checkpoints by name', async () => {
       const name = `projector-${randomUUID()}`;
       expect(await store.getCheckpoint(name)).toBe(0);

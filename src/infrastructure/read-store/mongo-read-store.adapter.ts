@@ -66,6 +66,11 @@ export class MongoReadStore implements ReadStore {
     return existing as unknown as ReadCollection<T>;
   }
 
+  /** Each MongoDB write commits on its own; a multi-document transaction would buy nothing here. */
+  async batch<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
   async getCheckpoint(name: string): Promise<number> {
     const row = await this.db.collection<CheckpointDocument>(CHECKPOINTS).findOne({ _id: name });
     return row?.position ?? 0;

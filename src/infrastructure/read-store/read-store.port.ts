@@ -64,6 +64,12 @@ export interface ReadCollection<T extends Doc> {
 export interface ReadStore {
   readonly kind: 'sqlite' | 'mongodb';
   collection<T extends Doc>(name: string, options?: CollectionOptions<T>): ReadCollection<T>;
+  /**
+   * Runs `work` with the store's writes grouped into one commit where the store has such a thing
+   * (SQLite), for bulk replays. Writes that interleave from elsewhere join the same commit; nothing
+   * is ever rolled back, so a failure inside keeps what was written (replays are idempotent).
+   */
+  batch<T>(work: () => Promise<T>): Promise<T>;
   getCheckpoint(name: string): Promise<number>;
   setCheckpoint(name: string, position: number): Promise<void>;
   close(): Promise<void>;

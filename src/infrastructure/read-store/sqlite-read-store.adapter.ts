@@ -38,6 +38,16 @@ export class SqliteReadStore implements ReadStore {
     return existing as unknown as ReadCollection<T>;
   }
 
+  async batch<T>(work: () => Promise<T>): Promise<T> {
+    if (this.db.inTransaction) return work();
+    this.db.exec('BEGIN');
+    try {
+      return await work();
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
   async getCheckpoint(name: string): Promise<number> {
     const row = this.db.prepare<[string], { position: number }>('SELECT position FROM checkpoints WHERE name = ?').get(name);
     return row?.position ?? 0;

@@ -108,7 +108,7 @@ export class Projector implements OnApplicationShutdown {
   /** Truncates and replays projections, for one app or for all, up to the current checkpoint. */
   async rebuild(appId?: string): Promise<number> {
     if (appId && this.suspended.has(appId)) return this.rebuildSuspended(appId);
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.readStore.batch(async () => {
       let replayed = 0;
       if (appId) {
         for (const p of this.projections) await p.clearApp(appId);
@@ -129,7 +129,7 @@ export class Projector implements OnApplicationShutdown {
       }
       this.logger.log(`Rebuilt projections ${appId ? `of app ${appId}` : 'of all apps'} from ${replayed} events`);
       return replayed;
-    });
+    }));
   }
 
   /**
@@ -144,7 +144,7 @@ export class Projector implements OnApplicationShutdown {
     let after = 0;
     let replayed = 0;
     for (;;) {
-      const chunk = await this.exclusive(async () => {
+      const chunk = await this.exclusive(() => this.readStore.batch(async () => {
         let count = 0;
         let last = after;
         for await (const event of this.store.readApp(appId, { after, until: this.position })) {
@@ -155,7 +155,7 @@ export class Projector implements OnApplicationShutdown {
         }
         this.suspended.delete(appId);
         return { count, last, done: true };
-      });
+      }));
       replayed += chunk.count;
       after = chunk.last;
       if (chunk.done) return replayed;

@@ -1,0 +1,51 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/** The layer rules of the design notes, checked on the source text so a slip fails the build. */
+const SRC = join(process.cwd(), 'src');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const files = sourceFiles(SRC).map((path) => ({ path: relative(SRC, path), text: readFileSync(path, 'utf8') }));
+const imports = (text: string) => [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+
+describe('layer rules', () => {
+  it('finds the source', () => {
+    expect(files.length).toBeGreaterThan(50);
+  });
+
+  it('lets only infrastructure (and its module) import adapters; domains see ports', () => {
+    const offenders = files
+      .filter((f) => !f.path.startsWith('infrastructure/'))
+      .filter((f) => imports(f.text).some((i) => i.endsWith('.adapter.js')))
+      .map((f) => f.path);
+    expect(offenders).toEqual([]);
+  });
+
+  // Apps are what a backup is of, so the core may use the app rules (names); nothing else.
+  it('keeps the backup core free of domain modules except through BackupHandlers', () => {
+    const domains = ['/contents/', '/schemas/', '/assets/', '/users/'];
+    const offenders = files
+      .filter((f) => f.path.startsWith('backup/'))
+      .filter((f) => imports(f.text).some((i) => domains.some((d) => i.includes(d))))
+      .map((f) => f.path);
+    expect(offenders).toEqual([]);
+  });
+
+  it('uses no `any` in source code', () => {
+    const offenders = files.filter((f) => /(:\s*any\b|\bas any\b|<any>)/.test(f.text)).map((f) => f.path);
+    expect(offenders).toEqual([]);
+  });
+
+  it('names files in kebab-case with a role suffix', () => {
+    const offenders = files.filter((f) => !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.ts$/.test(f.path.split('/').pop()!)).map((f) => f.path);
+    expect(offenders).toEqual([]);
+  });
+});

@@ -60,9 +60,33 @@ export class Projector implements OnApplicationShutdown {
     this.position = await this.readStore.getCheckpoint(CHECKPOINT);
     this.savedPosition = this.position;
     const head = await this.store.headPosition();
-    if (head > this.position) this.logger.log(`Catching up projections from position ${this.position} to ${head}`);
+    if (head > this.position) {
+      this.logger.log(`Catching up projections from position ${this.position} to ${head}`);
+      await this.catchUp(head);
+    }
     this.follow();
     await this.waitFor(head, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Before anyone reads or writes (start-up), the backlog is replayed in chunks, each one commit,
+   * instead of one commit per event as live projection does.
+   */
+  private async catchUp(head: number): Promise<void> {
+    while (this.position < head) {
+      const before = this.position;
+      await this.exclusive(() =>
+        this.readStore.batch(async () => {
+          let count = 0;
+          for await (const event of this.store.readAll({ after: this.position, until: head })) {
+            await this.project(event);
+            if (++count >= REBUILD_CHUNK) break;
+          }
+        }),
+      );
+      await this.saveCheckpoint();
+      if (this.position === before) return;
+    }
   }
 
   async stop(): Promise<void> {

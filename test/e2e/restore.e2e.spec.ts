@@ -181,6 +181,28 @@ describe('restore', () => {
     expect(created).toEqual([...created].sort().reverse());
   });
 
+  it('keeps the name reserved for as long as the restore runs, however short the reservation TTL', async () => {
+    const quick = await startServer({ NAME_RESERVATION_TTL_MS: '1000' });
+    try {
+      const faults = quick.app.get(RestoreFaults);
+      faults.onStep = async (step) => {
+        if (step === 'verify') await new Promise((r) => setTimeout(r, 2500));
+      };
+      const form = fileForm(archive, 'backup.zip', 'application/zip');
+      form.append('name', 'long-one');
+      const started = await quick.admin.post('/api/restore', form);
+      expect(started.status).toBe(202);
+      await new Promise((r) => setTimeout(r, 1800));
+      const grab = await quick.admin.post('/api/apps', { name: 'long-one' });
+      expect(grab.status, 'the reservation must outlive its TTL while the restore runs').toBe(409);
+      const job = await waitForJob(quick.admin, `/api/restore/${started.body.id}`);
+      expect(job.status, JSON.stringify(job.log)).toBe('Completed');
+      expect((await quick.admin.get('/api/apps/long-one')).status).toBe(200);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it.each(RESTORE_STEPS)('leaves no trace and frees the name when the %s step fails', async (step) => {
     const faults = source.app.get(RestoreFaults);
     faults.failAt = step;

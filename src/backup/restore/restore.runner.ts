@@ -45,7 +45,6 @@ export class RestoreRunner {
       await this.faults.check(name);
     };
     let reader: ArchiveReader | undefined;
-    let renewTimer: NodeJS.Timeout | undefined;
     try {
       await step('verify', 'Checking the archive: format, entries and checksums');
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
@@ -75,9 +74,6 @@ export class RestoreRunner {
         await step('reserve', `The app name "${name}" is reserved`);
       }
       const reservation = token;
-      renewTimer = setInterval(() => {
-        this.names.renew(name, reservation, this.config.nameReservationTtlMs).catch(() => undefined);
-      }, Math.max(500, Math.floor(this.config.nameReservationTtlMs / 3)));
 
       const targetAppId = randomUUID();
       // Persist the new id before writing anything, so a crash from here on can be cleaned up.
@@ -114,7 +110,6 @@ export class RestoreRunner {
       await this.names.commit(name, reservation, targetAppId);
       await report.log(`Restore completed: app "${name}" with ${restored.events} events and ${context.counts.assets} files`);
     } finally {
-      clearInterval(renewTimer);
       reader?.close();
     }
   }

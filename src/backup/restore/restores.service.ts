@@ -213,7 +213,8 @@ export class RestoresService implements OnApplicationShutdown {
       saving = write;
       return write;
     };
-    const report = { log: (message: string) => save({}, message), update: (patch: Partial<RestoreJob>) => save(patch) };
+    // A log line that cannot be written is not worth failing the restore for; state updates are.
+    const report = { log: (message: string) => save({}, message).catch(() => undefined), update: (patch: Partial<RestoreJob>) => save(patch) };
     let archiveFile = job.archiveFile ?? join(this.tempDir, `restore-${job.id}.zip`);
     // Keep the name reserved from the very start: fetching and checking a big archive takes time.
     const renewal = setInterval(() => {

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
 import { type ArchivedUser, USERS_ENTRY } from '../backup/archive/archive-format.js';
+import { InvalidArchiveError, readBoundedText } from '../backup/archive/archive-reader.js';
 import { UsersService } from './users.service.js';
 
 /** users.json is one JSON document; it is bounded by the number of people an app names. */
@@ -32,7 +33,7 @@ export class UsersBackupHandler implements BackupHandler {
       written.push({ id: user.id, email: user.email, displayName: user.displayName });
     }
     const bytes = Buffer.from(JSON.stringify(written, null, 2), 'utf8');
-    await context.addEntry(USERS_ENTRY, async () => bufferStream(bytes), { compress: true });
+    await context.addEntry(USERS_ENTRY, async () => Readable.from([bytes]), { compress: true });
     context.counts.users = written.length;
   }
 
@@ -41,9 +42,15 @@ export class UsersBackupHandler implements BackupHandler {
       context.log('The archive has no users.json; every event will be attributed to the system');
       return;
     }
-    const text = await readText(await context.openEntry(USERS_ENTRY), MAX_USERS_JSON_BYTES);
-    const parsed = ArchivedUsers.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new Error(`users.json is not a list of { id, email, displayName }: ${parsed.error.issues[0]?.message ?? ''}`);
+    const text = await readBoundedText(await context.openEntry(USERS_ENTRY), MAX_USERS_JSON_BYTES);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new InvalidArchiveError('users.json is not valid JSON');
+    }
+    const parsed = ArchivedUsers.safeParse(json);
+    if (!parsed.success) throw new InvalidArchiveError(`users.json is not a list of { id, email, displayName }: ${parsed.error.issues[0]?.message ?? ''}`);
     let created = 0;
     for (const archived of parsed.data) {
       const existed = await this.users.findByEmail(archived.email);
@@ -53,23 +60,4 @@ export class UsersBackupHandler implements BackupHandler {
     }
     context.log(`Users: ${parsed.data.length} in the archive, ${parsed.data.length - created} matched by email, ${created} created without API keys`);
   }
-}
-
-function bufferStream(bytes: Buffer): Readable {
-  return Readable.from([bytes]);
-}
-
-export async function readText(stream: Readable, maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      stream.destroy();
-      throw new Error(`An archive entry is larger than the ${maxBytes} bytes allowed for it`);
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

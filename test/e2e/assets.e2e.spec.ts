@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssetsProjection } from '../../src/assets/assets.projection.js';
 import { Projector } from '../../src/platform/projection/projector.service.js';
-import { type ApiClient, createUser, startServer, type TestServer } from '../support/test-server.js';
+import { type Actor, createCast, createUser, startServer, type TestServer } from '../support/test-server.js';
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
 
@@ -93,11 +93,6 @@ async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void>
   }
 }
 
-interface Actor {
-  id: string;
-  client: ApiClient;
-}
-
 describe('assets over HTTP', () => {
   let server: TestServer;
   let owner: Actor;
@@ -110,17 +105,9 @@ describe('assets over HTTP', () => {
 
   beforeAll(async () => {
     server = await startServer();
-    owner = await createUser(server, 'owner@example.com');
-    developer = await createUser(server, 'dev@example.com');
-    editor = await createUser(server, 'editor@example.com');
-    reader = await createUser(server, 'reader@example.com');
-    stranger = await createUser(server, 'stranger@example.com');
-    const app = await owner.client.post('/api/apps', { name: 'media' });
-    expect(app.status).toBe(201);
-    appId = app.body.id;
-    for (const [email, role] of [['dev@example.com', 'Developer'], ['editor@example.com', 'Editor'], ['reader@example.com', 'Reader']]) {
-      expect((await owner.client.post('/api/apps/media/contributors', { email, role })).status).toBe(200);
-    }
+    const cast = await createCast(server, 'media');
+    ({ owner, developer, editor, reader, stranger } = cast);
+    appId = cast.app['id'] as string;
   });
   afterAll(async () => {
     await server?.close();

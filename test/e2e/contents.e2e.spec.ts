@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Projector } from '../../src/platform/projection/projector.service.js';
-import { type ApiClient, type ApiResponse, createUser, startServer, type TestServer } from '../support/test-server.js';
+import { type ApiClient, type ApiResponse, createCast, startServer, type TestServer } from '../support/test-server.js';
 
 interface Field {
   name: string;
@@ -65,11 +65,7 @@ describe('schemas and contents over HTTP', () => {
 
   beforeAll(async () => {
     server = await startServer();
-    owner = await createUser(server, 'owner@example.com');
-    developer = await createUser(server, 'dev@example.com');
-    editor = await createUser(server, 'editor@example.com');
-    reader = await createUser(server, 'reader@example.com');
-    stranger = await createUser(server, 'stranger@example.com');
+    ({ owner, developer, editor, reader, stranger } = await createCast(server, 'shop'));
     anonymous = server.client();
     everyone = [
       ['admin', server.admin],
@@ -80,10 +76,6 @@ describe('schemas and contents over HTTP', () => {
       ['stranger', stranger.client],
       ['anonymous', anonymous],
     ];
-    expect((await owner.client.post('/api/apps', { name: 'shop' })).status).toBe(201);
-    for (const [email, role] of [['dev@example.com', 'Developer'], ['editor@example.com', 'Editor'], ['reader@example.com', 'Reader']]) {
-      expect((await owner.client.post('/api/apps/shop/contributors', { email, role })).status).toBe(200);
-    }
   });
   afterAll(async () => {
     await server?.close();

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiClient, createUser, startServer, type TestServer, tempDir } from '../support/test-server.js';
+import { type ApiClient, createCast, startServer, type TestServer, tempDir } from '../support/test-server.js';
 
 describe('users and apps over HTTP', () => {
   let server: TestServer;
@@ -13,15 +13,7 @@ describe('users and apps over HTTP', () => {
 
   beforeAll(async () => {
     server = await startServer();
-    owner = await createUser(server, 'owner@example.com');
-    developer = await createUser(server, 'dev@example.com');
-    editor = await createUser(server, 'editor@example.com');
-    reader = await createUser(server, 'reader@example.com');
-    stranger = await createUser(server, 'stranger@example.com');
-    expect((await owner.client.post('/api/apps', { name: 'shop', label: 'Shop' })).status).toBe(201);
-    for (const [email, role] of [['dev@example.com', 'Developer'], ['editor@example.com', 'Editor'], ['reader@example.com', 'Reader']]) {
-      expect((await owner.client.post('/api/apps/shop/contributors', { email, role })).status).toBe(200);
-    }
+    ({ owner, developer, editor, reader, stranger } = await createCast(server, 'shop', { label: 'Shop' }));
   });
   afterAll(async () => {
     await server?.close();
@@ -39,6 +31,17 @@ describe('users and apps over HTTP', () => {
     expect(none.body).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
     expect((await server.client('nope').get('/api/users/me')).status).toBe(401);
     expect((await server.client().post('/api/apps', { name: 'x' })).status).toBe(401);
+  });
+
+  it('answers malformed JSON with 400 and an oversized body with 413, in the error shape', async () => {
+    const post = (body: string) =>
+      fetch(`${server.url}/api/apps`, { method: 'POST', headers: { authorization: `Bearer ${server.admin.token}`, 'content-type': 'application/json' }, body });
+    const bad = await post('{"name":');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    const big = await post(JSON.stringify({ name: 'x'.repeat(6 * 1024 * 1024) }));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
   });
 
   describe('users', () => {

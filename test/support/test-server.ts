@@ -94,3 +94,33 @@ export async function createUser(server: TestServer, email: string, admin = fals
   if (res.status !== 201) throw new Error(`creating ${email} failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.id as string, client: server.client(res.body.apiKey as string) };
 }
+
+export interface Actor {
+  id: string;
+  client: ApiClient;
+}
+
+export interface Cast {
+  app: Record<string, unknown>;
+  owner: Actor;
+  developer: Actor;
+  editor: Actor;
+  reader: Actor;
+  stranger: Actor;
+}
+
+/** One user per role on a new app (the owner creates it), plus a stranger with no role: what role checks need. */
+export async function createCast(server: TestServer, appName: string, appFields: Record<string, unknown> = {}): Promise<Cast> {
+  const owner = await createUser(server, 'owner@example.com');
+  const developer = await createUser(server, 'dev@example.com');
+  const editor = await createUser(server, 'editor@example.com');
+  const reader = await createUser(server, 'reader@example.com');
+  const stranger = await createUser(server, 'stranger@example.com');
+  const app = await owner.client.post('/api/apps', { name: appName, ...appFields });
+  if (app.status !== 201) throw new Error(`creating app ${appName} failed: ${app.status} ${JSON.stringify(app.body)}`);
+  for (const [email, role] of [['dev@example.com', 'Developer'], ['editor@example.com', 'Editor'], ['reader@example.com', 'Reader']]) {
+    const res = await owner.client.post(`/api/apps/${appName}/contributors`, { email, role });
+    if (res.status !== 200) throw new Error(`making ${email} ${role} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return { app: app.body, owner, developer, editor, reader, stranger };
+}

@@ -68,7 +68,7 @@ export class ArchiveReader {
       const manifestEntry = entries.get(MANIFEST_ENTRY);
       if (!manifestEntry) throw new InvalidArchiveError('The archive has no manifest.json; it is not an AppVault backup');
       if (manifestEntry.uncompressedSize > MAX_MANIFEST_BYTES) throw new InvalidArchiveError('manifest.json is implausibly large');
-      const text = await streamToString(await zip.openReadStreamPromise(manifestEntry));
+      const text = await readBoundedText(await zip.openReadStreamPromise(manifestEntry), MAX_MANIFEST_BYTES);
       let json: unknown;
       try {
         json = JSON.parse(text);
@@ -226,8 +226,18 @@ function checkEntries(entries: Map<string, yauzl.Entry>, manifest: Manifest, max
   }
 }
 
-async function streamToString(stream: Readable): Promise<string> {
+/** Reads a small entry (manifest, users.json) as text, stopping as soon as it passes `maxBytes`. */
+export async function readBoundedText(stream: Readable, maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBytes) {
+      stream.destroy();
+      throw new InvalidArchiveError(`An archive entry is larger than the ${maxBytes} bytes allowed for it`);
+    }
+    chunks.push(buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }

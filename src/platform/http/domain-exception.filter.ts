@@ -48,16 +48,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
       const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
       return { status: exception.getStatus(), message: Array.isArray(message) ? message.join('; ') : String(message ?? exception.message) };
     }
-    if (isBodyParserError(exception)) {
-      return exception.type === 'entity.too.large'
-        ? { status: 413, message: 'The request body is larger than allowed' }
-        : { status: 400, message: `The request body is not valid JSON: ${exception.message}` };
-    }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     return { status: 500, message: 'Internal error; the server log has the details' };
   }
-}
-
-function isBodyParserError(e: unknown): e is { type: string; message: string } {
-  return typeof e === 'object' && e !== null && typeof (e as { type?: unknown }).type === 'string' && 'expose' in e;
 }

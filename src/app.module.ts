@@ -9,6 +9,8 @@ import { DomainExceptionFilter } from './platform/http/domain-exception.filter.j
 import { HealthController } from './platform/http/health.http.controller.js';
 import { PlatformModule } from './platform/platform.module.js';
 import { Projector } from './platform/projection/projector.service.js';
+import { StartupGuard } from './platform/startup/startup.guard.js';
+import { StartupService } from './platform/startup/startup.service.js';
 import { AppsModule } from './apps/apps.module.js';
 import { UsersModule } from './users/users.module.js';
 import { UsersService } from './users/users.service.js';
@@ -23,7 +25,8 @@ import { RestoresService } from './backup/restore/restores.service.js';
 /**
  * Start-up order matters and is spelled out here: restores a dead process left are undone, then
  * projections catch up (so every read model reflects the store), then the first admin is ensured,
- * then backups a dead process left are marked Failed.
+ * then backups a dead process left are marked Failed. All of it runs in the background: the server
+ * listens at once, health says `starting`, and other requests wait until it is done.
  */
 @Module({})
 export class AppModule implements OnApplicationBootstrap {
@@ -32,6 +35,7 @@ export class AppModule implements OnApplicationBootstrap {
     private readonly users: UsersService,
     private readonly backups: BackupsService,
     private readonly restores: RestoresService,
+    private readonly startup: StartupService,
   ) {}
 
   static forRoot(config: AppConfig): DynamicModule {
@@ -40,17 +44,21 @@ export class AppModule implements OnApplicationBootstrap {
       imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule],
       controllers: [HealthController],
       providers: [
+        // Guards run in this order: requests wait for start-up before their key is checked.
+        { provide: APP_GUARD, useClass: StartupGuard },
         { provide: APP_GUARD, useClass: AccessGuard },
         { provide: APP_FILTER, useClass: DomainExceptionFilter },
       ],
     };
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    // Interrupted restores go first: their half-written apps are purged before projections catch up.
-    await this.restores.recoverInterrupted();
-    await this.projector.start();
-    await this.users.bootstrapAdmin();
-    await this.backups.recoverInterrupted();
+  onApplicationBootstrap(): void {
+    this.startup.run(async () => {
+      // Interrupted restores go first: their half-written apps are purged before projections catch up.
+      await this.restores.recoverInterrupted();
+      await this.projector.start();
+      await this.users.bootstrapAdmin();
+      await this.backups.recoverInterrupted();
+    });
   }
 }

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/app-config.js';
+import { StartupService } from './platform/startup/startup.service.js';
 import { createServer } from './server.js';
 
 async function main(): Promise<void> {
@@ -16,6 +17,13 @@ async function main(): Promise<void> {
   const app = await createServer(config);
   await app.listen(config.port, config.host);
   console.log(`AppVault listening on http://${config.host}:${config.port} (data in ${config.dataDir})`);
+  const startup = app.get(StartupService);
+  await startup.whenSettled();
+  if (startup.state === 'failed') {
+    console.error(`AppVault failed to start: ${startup.error?.message ?? 'unknown error'}`);
+    await app.close().catch(() => undefined);
+    process.exit(1);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,13 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
+import { streams } from '../infrastructure/event-store/event-store.port.js';
+import type { Loaded } from '../platform/events/event-writer.service.js';
 import type { AppEvent } from './app.events.js';
-import { assignContributor } from './app.aggregate.js';
+import { appDecider, type AppState, assignContributor } from './app.aggregate.js';
 import { AppCommandRunner } from './commands/app-command.runner.js';
 
 /** Contributors are users the app's events name; on restore the app takes its new id and name. */
 @Injectable()
 export class AppsBackupHandler implements BackupHandler {
   readonly name = 'apps';
+  /** The restored app's state, folded as its events go by, so the Owner grant needs no read-back. */
+  private readonly restoring = new WeakMap<RestoreContext, Loaded<AppState>>();
 
   constructor(private readonly runner: AppCommandRunner) {}
 
@@ -19,6 +23,15 @@ export class AppsBackupHandler implements BackupHandler {
   }
 
   async restoreEvent(archived: ArchivedEvent, context: RestoreContext): Promise<ArchivedEvent> {
+    const restored = this.rewrite(archived, context);
+    if (restored.stream === streams.app(context.targetAppId)) {
+      const loaded = this.restoring.get(context) ?? { state: appDecider.initialState(), version: -1 };
+      this.restoring.set(context, { state: appDecider.evolve(loaded.state, restored as unknown as AppEvent), version: restored.streamVersion });
+    }
+    return restored;
+  }
+
+  private rewrite(archived: ArchivedEvent, context: RestoreContext): ArchivedEvent {
     const event = archived as unknown as AppEvent;
     switch (event.type) {
       case 'AppCreated':
@@ -36,7 +49,10 @@ export class AppsBackupHandler implements BackupHandler {
   /** The admin who restores becomes an Owner, so someone can always reach the restored app. */
   async completeRestore(context: RestoreContext): Promise<void> {
     await context.step('owner');
-    await this.runner.runExisting(context.targetAppId, context.actor, (state) => assignContributor(state, { userId: context.actor, role: 'Owner' }));
+    const loaded = this.restoring.get(context);
+    if (!loaded) throw new Error('The archive restored no event of the app itself');
+    await this.runner.runFrom(context.targetAppId, context.actor, loaded, (state) => assignContributor(state, { userId: context.actor, role: 'Owner' }));
+    this.restoring.delete(context);
     context.log('The restoring administrator is an Owner of the new app');
   }
 }

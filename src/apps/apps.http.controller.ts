@@ -83,19 +83,12 @@ export class AppsController {
     return toView(await this.commands.execute(new RemoveContributorCommand(app.id, userId, caller.userId)));
   }
 
-  /** The app's own events in the order they happened, numbered from 1 within the app. */
+  /** The app's own events in the order they happened, numbered from 1 within the app; any page costs the same. */
   @Get(':app/events')
   @AppAccess(...MAINTAINERS)
   async history(@CurrentApp() app: AppAccessInfo, @Query(new ZodPipe(HistoryQuery)) query: z.infer<typeof HistoryQuery>) {
-    const items: { number: number; stream: string; type: string; data: Record<string, unknown>; actor: string; timestamp: string }[] = [];
-    let number = 0;
-    for await (const event of this.store.readApp(app.id)) {
-      number += 1;
-      if (number <= query.after) continue;
-      items.push({ number, stream: event.stream, type: event.type, data: event.data, actor: event.metadata.actor, timestamp: event.metadata.timestamp });
-      if (items.length >= query.take) break;
-    }
-    return { items };
+    const page = await this.store.readAppPage(app.id, query.after, query.take);
+    return { items: page.map((e) => ({ number: e.number, stream: e.stream, type: e.type, data: e.data, actor: e.metadata.actor, timestamp: e.metadata.timestamp })) };
   }
 
   private async load(appId: string): Promise<AppDoc> {

@@ -1,6 +1,6 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../platform/auth/auth.ports.js';
-import { Projector } from '../platform/projection/projector.service.js';
+import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
 import { UsersModule } from '../users/users.module.js';
 import { AppsController } from './apps.http.controller.js';
 import { AppsProjection } from './apps.projection.js';
@@ -29,14 +29,14 @@ const appDirectory = {
 })
 export class AppsModule implements OnModuleInit {
   constructor(
-    private readonly projector: Projector,
+    private readonly projections: ProjectionEngine,
     private readonly projection: AppsProjection,
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: AppsBackupHandler,
   ) {}
 
   onModuleInit(): void {
-    this.projector.register(this.projection);
+    this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
   }
 }

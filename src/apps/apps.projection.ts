@@ -3,6 +3,7 @@ import type { StoredEvent } from '../infrastructure/event-store/event-store.port
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { AppRole } from '../platform/auth/principal.js';
 import type { Projection } from '../platform/projection/projection.js';
+import type { ProjectionTx } from '../platform/projection/projection-tx.js';
 import { UsersProjection } from '../users/users.projection.js';
 import type { AppEvent } from './app.events.js';
 
@@ -25,21 +26,25 @@ export interface AppDoc {
 export class AppsProjection implements Projection {
   readonly name = 'apps';
   readonly apps: ReadCollection<AppDoc>;
+  /** An app is reachable through its document here (AppDirectory); replays of one app write it last. */
+  readonly gate: ReadCollection<AppDoc>;
 
   constructor(
     @Inject(READ_STORE) store: ReadStore,
     private readonly users: UsersProjection,
   ) {
     this.apps = store.collection<AppDoc>('apps', { indexes: ['name'] });
+    this.gate = this.apps;
   }
 
-  async apply(stored: StoredEvent): Promise<void> {
+  async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {
     if (!stored.stream.startsWith('app-') || !stored.metadata.appId) return;
     const appId = stored.metadata.appId;
+    const apps = tx.of(this.apps);
     const event = { type: stored.type, data: stored.data } as AppEvent;
     const touch = { version: stored.streamVersion, lastModified: stored.metadata.timestamp, lastModifiedBy: stored.metadata.actor };
     if (event.type === 'AppCreated') {
-      await this.apps.put({
+      apps.put({
         id: appId,
         name: event.data.name,
         label: event.data.label,
@@ -52,35 +57,35 @@ export class AppsProjection implements Projection {
       });
       return;
     }
-    const app = await this.apps.get(appId);
+    const app = await apps.get(appId);
     if (!app) return;
     switch (event.type) {
       case 'AppUpdated':
-        await this.apps.put({ ...app, ...touch, label: event.data.label, description: event.data.description });
+        apps.put({ ...app, ...touch, label: event.data.label, description: event.data.description });
         return;
       case 'AppContributorAssigned': {
-        const email = (await this.users.users.get(event.data.userId))?.email ?? '';
+        const email = (await tx.of(this.users.users).get(event.data.userId))?.email ?? '';
         const others = app.contributors.filter((c) => c.userId !== event.data.userId);
         const contributors = [...others, { userId: event.data.userId, email, role: event.data.role }];
-        await this.apps.put({ ...app, ...touch, contributors, contributorIds: contributors.map((c) => c.userId) });
+        apps.put({ ...app, ...touch, contributors, contributorIds: contributors.map((c) => c.userId) });
         return;
       }
       case 'AppContributorRemoved': {
         const contributors = app.contributors.filter((c) => c.userId !== event.data.userId);
-        await this.apps.put({ ...app, ...touch, contributors, contributorIds: contributors.map((c) => c.userId) });
+        apps.put({ ...app, ...touch, contributors, contributorIds: contributors.map((c) => c.userId) });
         return;
       }
       case 'AppDeleted':
-        await this.apps.delete(appId);
+        apps.delete(appId);
         return;
     }
   }
 
-  async clearApp(appId: string): Promise<void> {
-    await this.apps.delete(appId);
+  clearApp(appId: string, tx: ProjectionTx): void {
+    tx.of(this.apps).delete(appId);
   }
 
-  async clearAll(): Promise<void> {
-    await this.apps.deleteMany({});
+  clearAll(tx: ProjectionTx): void {
+    tx.of(this.apps).deleteWhere({});
   }
 }

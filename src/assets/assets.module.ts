@@ -1,6 +1,6 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
-import { Projector } from '../platform/projection/projector.service.js';
+import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
 import { AssetFilesService } from './asset-files.service.js';
 import { AssetsBackupHandler } from './assets.backup-handler.js';
 import { AssetsController } from './assets.http.controller.js';
@@ -16,14 +16,14 @@ import { CreateAssetHandler } from './commands/create-asset.handler.js';
 })
 export class AssetsModule implements OnModuleInit {
   constructor(
-    private readonly projector: Projector,
+    private readonly projections: ProjectionEngine,
     private readonly projection: AssetsProjection,
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: AssetsBackupHandler,
   ) {}
 
   onModuleInit(): void {
-    this.projector.register(this.projection);
+    this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
   }
 }

@@ -3,6 +3,7 @@ import type { AppEvent } from '../apps/app.events.js';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
+import type { ProjectionTx } from '../platform/projection/projection-tx.js';
 import type { AssetEvent, AssetFile } from './asset.events.js';
 
 export interface AssetFileVersionDoc extends AssetFile {
@@ -40,21 +41,22 @@ export class AssetsProjection implements Projection {
     this.assets = store.collection<AssetDoc>('assets', { indexes: ['appId', 'created'] });
   }
 
-  async apply(stored: StoredEvent): Promise<void> {
+  async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {
     const appId = stored.metadata.appId;
     if (!appId) return;
     if (stored.stream.startsWith('app-')) {
       // The app's events stay, but nobody can reach its assets any more: drop their read models.
-      if ((stored.type as AppEvent['type']) === 'AppDeleted') await this.clearApp(appId);
+      if ((stored.type as AppEvent['type']) === 'AppDeleted') this.clearApp(appId, tx);
       return;
     }
     if (!stored.stream.startsWith('asset-')) return;
+    const assets = tx.of(this.assets);
     const event = { type: stored.type, data: stored.data } as AssetEvent;
     const { timestamp, actor } = stored.metadata;
     switch (event.type) {
       case 'AssetCreated': {
         const { assetId, fileVersion, ...file } = event.data;
-        await this.assets.put({
+        assets.put({
           id: assetDocId(appId, assetId),
           assetId,
           appId,
@@ -69,27 +71,27 @@ export class AssetsProjection implements Projection {
         return;
       }
       case 'AssetFileReplaced': {
-        const existing = await this.assets.get(assetDocId(appId, assetIdOf(stored.stream)));
+        const existing = await assets.get(assetDocId(appId, assetIdOf(stored.stream)));
         if (!existing) return;
         const { fileVersion, ...file } = event.data;
         // Replace by file version rather than append, so replaying an event leaves the same document.
         const versions = [...existing.versions.filter((v) => v.fileVersion !== fileVersion), { fileVersion, ...file, created: timestamp, createdBy: actor }];
         versions.sort((a, b) => a.fileVersion - b.fileVersion);
-        await this.assets.put({ ...existing, ...file, fileVersion, version: stored.streamVersion, lastModified: timestamp, versions });
+        assets.put({ ...existing, ...file, fileVersion, version: stored.streamVersion, lastModified: timestamp, versions });
         return;
       }
       case 'AssetDeleted':
-        await this.assets.delete(assetDocId(appId, assetIdOf(stored.stream)));
+        assets.delete(assetDocId(appId, assetIdOf(stored.stream)));
         return;
     }
   }
 
-  async clearApp(appId: string): Promise<void> {
-    await this.assets.deleteMany({ appId });
+  clearApp(appId: string, tx: ProjectionTx): void {
+    tx.of(this.assets).deleteWhere({ appId });
   }
 
-  async clearAll(): Promise<void> {
-    await this.assets.deleteMany({});
+  clearAll(tx: ProjectionTx): void {
+    tx.of(this.assets).deleteWhere({});
   }
 }
 

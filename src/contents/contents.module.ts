@@ -1,5 +1,5 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { Projector } from '../platform/projection/projector.service.js';
+import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
 import { SchemasModule } from '../schemas/schemas.module.js';
 import { ChangeContentStatusHandler, DeleteContentHandler, UpdateContentHandler } from './commands/change-content.handlers.js';
 import { ContentCommandRunner } from './commands/content-command.runner.js';
@@ -16,11 +16,11 @@ import { ContentsProjection } from './contents.projection.js';
 })
 export class ContentsModule implements OnModuleInit {
   constructor(
-    private readonly projector: Projector,
+    private readonly projections: ProjectionEngine,
     private readonly projection: ContentsProjection,
   ) {}
 
   onModuleInit(): void {
-    this.projector.register(this.projection);
+    this.projections.register(this.projection);
   }
 }

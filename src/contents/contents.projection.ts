@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
+import type { ProjectionTx } from '../platform/projection/projection-tx.js';
 import { SchemasProjection } from '../schemas/schemas.projection.js';
 import { searchableText } from './content-data.validation.js';
 import type { ContentData, ContentEvent, ContentStatus } from './content.events.js';
@@ -48,30 +49,31 @@ export class ContentsProjection implements Projection {
     });
   }
 
-  async apply(stored: StoredEvent): Promise<void> {
+  async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {
     const appId = stored.metadata.appId;
     if (!appId) return;
     if (stored.stream.startsWith('app-')) {
-      if (stored.type === 'AppDeleted') await this.clearApp(appId);
+      if (stored.type === 'AppDeleted') this.clearApp(appId, tx);
       return;
     }
     const schemaId = streams.childId('schema', stored.stream);
     if (schemaId) {
-      if (stored.type === 'SchemaDeleted') await this.contents.deleteMany({ appId, schemaId });
+      if (stored.type === 'SchemaDeleted') tx.of(this.contents).deleteWhere({ appId, schemaId });
       return;
     }
     const contentId = streams.childId('content', stored.stream);
-    if (contentId) await this.applyContent(appId, contentId, stored);
+    if (contentId) await this.applyContent(appId, contentId, stored, tx);
   }
 
-  private async applyContent(appId: string, contentId: string, stored: StoredEvent): Promise<void> {
+  private async applyContent(appId: string, contentId: string, stored: StoredEvent, tx: ProjectionTx): Promise<void> {
+    const contents = tx.of(this.contents);
     const event = { type: stored.type, data: stored.data } as ContentEvent;
     const touch = { version: stored.streamVersion, lastModified: stored.metadata.timestamp, lastModifiedBy: stored.metadata.actor };
     if (event.type === 'ContentCreated') {
       // A create that raced its schema's deletion lands after SchemaDeleted; it must stay invisible.
-      // The schemas projection is always at least as far as this event, so asking it is safe.
-      if (!(await this.schemas.schemas.get(appKey(appId, event.data.schemaId)))) return;
-      await this.contents.put({
+      // The schemas projection stages in the same unit of work, so asking it is safe.
+      if (!(await tx.of(this.schemas.schemas).get(appKey(appId, event.data.schemaId)))) return;
+      contents.put({
         id: contentId,
         appId,
         schemaId: event.data.schemaId,
@@ -85,26 +87,26 @@ export class ContentsProjection implements Projection {
       return;
     }
     if (event.type === 'ContentDeleted') {
-      await this.contents.delete(appKey(appId, contentId));
+      contents.delete(appKey(appId, contentId));
       return;
     }
-    const content = await this.contents.get(appKey(appId, contentId));
+    const content = await contents.get(appKey(appId, contentId));
     if (!content) return;
     switch (event.type) {
       case 'ContentUpdated':
-        await this.contents.put({ ...content, ...touch, data: event.data.data });
+        contents.put({ ...content, ...touch, data: event.data.data });
         return;
       case 'ContentStatusChanged':
-        await this.contents.put({ ...content, ...touch, status: event.data.status });
+        contents.put({ ...content, ...touch, status: event.data.status });
         return;
     }
   }
 
-  async clearApp(appId: string): Promise<void> {
-    await this.contents.deleteMany({ appId });
+  clearApp(appId: string, tx: ProjectionTx): void {
+    tx.of(this.contents).deleteWhere({ appId });
   }
 
-  async clearAll(): Promise<void> {
-    await this.contents.deleteMany({});
+  clearAll(tx: ProjectionTx): void {
+    tx.of(this.contents).deleteWhere({});
   }
 }

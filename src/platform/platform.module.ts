@@ -1,10 +1,13 @@
 import { Global, Module } from '@nestjs/common';
 import { EventWriter } from './events/event-writer.service.js';
+import { AppReplays } from './projection/app-replays.service.js';
+import { ProjectionEngine } from './projection/projection-engine.service.js';
 import { Projector } from './projection/projector.service.js';
+import { StartupService } from './startup/startup.service.js';
 
 @Global()
 @Module({
-  providers: [Projector, EventWriter],
-  exports: [Projector, EventWriter],
+  providers: [ProjectionEngine, Projector, AppReplays, EventWriter, StartupService],
+  exports: [ProjectionEngine, Projector, AppReplays, EventWriter, StartupService],
 })
 export class PlatformModule {}

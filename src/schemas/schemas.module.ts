@@ -1,5 +1,5 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { Projector } from '../platform/projection/projector.service.js';
+import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
 import { AddSchemaFieldHandler, DeleteSchemaHandler } from './commands/change-schema.handlers.js';
 import { CreateSchemaHandler } from './commands/create-schema.handler.js';
 import { SchemaCommandRunner } from './commands/schema-command.runner.js';
@@ -14,11 +14,11 @@ import { SchemasProjection } from './schemas.projection.js';
 })
 export class SchemasModule implements OnModuleInit {
   constructor(
-    private readonly projector: Projector,
+    private readonly projections: ProjectionEngine,
     private readonly projection: SchemasProjection,
   ) {}
 
   onModuleInit(): void {
-    this.projector.register(this.projection);
+    this.projections.register(this.projection);
   }
 }

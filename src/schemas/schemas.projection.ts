@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
+import type { ProjectionTx } from '../platform/projection/projection-tx.js';
 import type { SchemaEvent, SchemaField } from './schema.events.js';
 
 export const SCHEMAS_COLLECTION = 'schemas';
@@ -36,41 +37,42 @@ export class SchemasProjection implements Projection {
     return this.schemas.findOne({ appId, name });
   }
 
-  async apply(stored: StoredEvent): Promise<void> {
+  async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {
     const appId = stored.metadata.appId;
     if (!appId) return;
     if (stored.stream.startsWith('app-') && stored.type === 'AppDeleted') {
-      await this.clearApp(appId);
+      this.clearApp(appId, tx);
       return;
     }
+    const schemas = tx.of(this.schemas);
     const schemaId = streams.childId('schema', stored.stream);
     if (!schemaId) return;
     const event = { type: stored.type, data: stored.data } as SchemaEvent;
     const touch = { version: stored.streamVersion, lastModified: stored.metadata.timestamp };
     switch (event.type) {
       case 'SchemaCreated':
-        await this.schemas.put({ id: schemaId, appId, name: event.data.name, fields: event.data.fields, created: stored.metadata.timestamp, ...touch });
+        schemas.put({ id: schemaId, appId, name: event.data.name, fields: event.data.fields, created: stored.metadata.timestamp, ...touch });
         return;
       case 'SchemaFieldAdded': {
-        const schema = await this.schemas.get(appKey(appId, schemaId));
+        const schema = await schemas.get(appKey(appId, schemaId));
         if (!schema) return;
         // Replace rather than append, so a replayed event does not add the field twice.
         const at = schema.fields.findIndex((f) => f.name === event.data.field.name);
         const fields = at < 0 ? [...schema.fields, event.data.field] : schema.fields.map((f, i) => (i === at ? event.data.field : f));
-        await this.schemas.put({ ...schema, ...touch, fields });
+        schemas.put({ ...schema, ...touch, fields });
         return;
       }
       case 'SchemaDeleted':
-        await this.schemas.delete(appKey(appId, schemaId));
+        schemas.delete(appKey(appId, schemaId));
         return;
     }
   }
 
-  async clearApp(appId: string): Promise<void> {
-    await this.schemas.deleteMany({ appId });
+  clearApp(appId: string, tx: ProjectionTx): void {
+    tx.of(this.schemas).deleteWhere({ appId });
   }
 
-  async clearAll(): Promise<void> {
-    await this.schemas.deleteMany({});
+  clearAll(tx: ProjectionTx): void {
+    tx.of(this.schemas).deleteWhere({});
   }
 }

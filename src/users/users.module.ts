@@ -1,6 +1,6 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { PRINCIPAL_RESOLVER } from '../platform/auth/auth.ports.js';
-import { Projector } from '../platform/projection/projector.service.js';
+import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
 import { CreateUserHandler } from './commands/create-user.handler.js';
 import { UsersController } from './users.http.controller.js';
 import { UsersProjection } from './users.projection.js';
@@ -15,14 +15,14 @@ import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
 })
 export class UsersModule implements OnModuleInit {
   constructor(
-    private readonly projector: Projector,
+    private readonly projections: ProjectionEngine,
     private readonly projection: UsersProjection,
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: UsersBackupHandler,
   ) {}
 
   onModuleInit(): void {
-    this.projector.register(this.projection);
+    this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
   }
 }

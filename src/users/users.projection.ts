@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../platform/projection/projection.js';
+import type { ProjectionTx } from '../platform/projection/projection-tx.js';
 import type { UserEvent } from './user.events.js';
 
 export interface UserDoc {
@@ -22,13 +23,14 @@ export class UsersProjection implements Projection {
     this.users = store.collection<UserDoc>('users', { indexes: ['email', 'apiKeyHash'] });
   }
 
-  async apply(stored: StoredEvent): Promise<void> {
+  async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {
     if (!stored.stream.startsWith('user-')) return;
+    const users = tx.of(this.users);
     const event = { type: stored.type, data: stored.data } as UserEvent;
     const userId = stored.stream.slice('user-'.length);
     switch (event.type) {
       case 'UserCreated':
-        await this.users.put({
+        users.put({
           id: event.data.userId,
           email: event.data.email,
           displayName: event.data.displayName,
@@ -38,17 +40,17 @@ export class UsersProjection implements Projection {
         });
         return;
       case 'UserApiKeyIssued': {
-        const user = await this.users.get(userId);
-        if (user) await this.users.put({ ...user, apiKeyHash: event.data.keyHash });
+        const user = await users.get(userId);
+        if (user) users.put({ ...user, apiKeyHash: event.data.keyHash });
         return;
       }
     }
   }
 
   /** Users are global, not part of any app. */
-  async clearApp(): Promise<void> {}
+  clearApp(): void {}
 
-  async clearAll(): Promise<void> {
-    await this.users.deleteMany({});
+  clearAll(tx: ProjectionTx): void {
+    tx.of(this.users).deleteWhere({});
   }
 }

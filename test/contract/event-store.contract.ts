@@ -117,7 +117,7 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       expect(fromBefore.map((e) => e.type)).toEqual(['AppCreated', 'AppUpdated']);
     });
 
-    it('follows new events after a position, in order, one at a time', async () => {
+    it('follows new events after a position, in order, in batches that never overlap', async () => {
       const appId = randomUUID();
       const start = await store.headPosition();
       await store.append(streams.app(appId), [event(appId, 'AppCreated', 1)], -1);
@@ -127,12 +127,11 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       const done = new Promise<void>((resolve, reject) => {
         const sub = store.subscribe(
           start,
-          async (e) => {
-            if (e.metadata.appId !== appId) return;
+          async (batch) => {
             inFlight += 1;
             if (inFlight > 1) overlap = true;
             await new Promise((r) => setTimeout(r, 5));
-            seen.push(e.data['n'] as number);
+            for (const e of batch) if (e.metadata.appId === appId) seen.push(e.data['n'] as number);
             inFlight -= 1;
             if (seen.length === 3) void sub.close().then(resolve);
           },
@@ -144,6 +143,54 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       await done;
       expect(seen).toEqual([1, 2, 3]);
       expect(overlap).toBe(false);
+    });
+
+    it('numbers each app\'s events from 1 and pages its history by number, at any depth', async () => {
+      const appA = randomUUID();
+      const appB = randomUUID();
+      await store.append(streams.app(appA), [event(appA, 'AppCreated', 1)], -1);
+      await store.append(streams.app(appB), [event(appB, 'AppCreated', 2)], -1);
+      await store.appendMany([
+        { stream: streams.child('content', appA, 'c1'), events: [event(appA, 'ContentCreated', 3), event(appA, 'ContentUpdated', 4)], expectedVersion: -1 },
+        { stream: streams.app(appB), events: [event(appB, 'AppUpdated', 5)], expectedVersion: 0 },
+      ]);
+      await store.append(streams.user(`u-${appA}`), [event(undefined, 'UserCreated', 6)], -1);
+      for (let n = 7; n < 57; n++) await store.append(streams.app(appA), [event(appA, 'AppUpdated', n)], n - 7);
+      const first = await store.readAppPage(appA, 0, 3);
+      expect(first.map((e) => [e.number, e.data['n']])).toEqual([
+        [1, 1],
+        [2, 3],
+        [3, 4],
+      ]);
+      const last = await store.readAppPage(appA, 50, 10);
+      expect(last.map((e) => [e.number, e.data['n']])).toEqual([
+        [51, 54],
+        [52, 55],
+        [53, 56],
+      ]);
+      expect(last[2]!.stream).toBe(streams.app(appA));
+      expect((await store.readAppPage(appB, 0, 10)).map((e) => [e.number, e.data['n']])).toEqual([
+        [1, 2],
+        [2, 5],
+      ]);
+      expect(await store.readAppPage(appA, 53, 10)).toEqual([]);
+      expect(await store.readAppPage(randomUUID(), 0, 10)).toEqual([]);
+    });
+
+    it('accepts concurrent appends, failing only the one whose expected version is stale', async () => {
+      const appId = randomUUID();
+      const app = streams.app(appId);
+      await store.append(app, [event(appId, 'AppCreated', 1)], -1);
+      const contents = Array.from({ length: 8 }, (_, i) => store.append(streams.child('content', appId, `c${i}`), [event(appId, 'ContentCreated', 10 + i)], -1));
+      const stale = store.append(app, [event(appId, 'AppUpdated', 2)], 7);
+      const fresh = store.append(app, [event(appId, 'AppUpdated', 3)], 0);
+      const results = await Promise.all(contents);
+      await expect(stale).rejects.toBeInstanceOf(WrongExpectedVersionError);
+      expect((await fresh).streamVersion).toBe(1);
+      expect(new Set(results.map((r) => r.position)).size).toBe(8);
+      const history = await store.readAppPage(appId, 0, 100);
+      expect(history.map((e) => e.number)).toEqual(history.map((_, i) => i + 1));
+      expect(history.map((e) => e.data['n']).sort((a, b) => Number(a) - Number(b))).toEqual([1, 3, 10, 11, 12, 13, 14, 15, 16, 17]);
     });
 
     it('removes every stream of one app and leaves the others', async () => {

@@ -104,23 +104,44 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       expect(await scoped.count({ id: 'same' })).toBe(1);
     });
 
-    it('groups writes in a batch, returns its result, and keeps writes made before a failure inside it', async () => {
+    it('commits changes to several collections with a checkpoint, in order, as one unit', async () => {
       const appId = randomUUID();
-      const result = await store.batch(async () => {
-        for (let n = 1; n <= 50; n++) await col().put(item(appId, n));
-        return 'done';
-      });
-      expect(result).toBe('done');
-      expect(await col().count({ appId })).toBe(50);
-      await expect(
-        store.batch(async () => {
-          await col().put(item(appId, 51));
-          throw new Error('boom');
-        }),
-      ).rejects.toThrow('boom');
-      expect((await col().get(`${appId}-51`))?.rank).toBe(51);
-      const nested = await store.batch(() => store.batch(async () => col().count({ appId })));
-      expect(nested).toBe(51);
+      const other = store.collection<Item>('contract_others', { indexes: ['appId'] });
+      for (let n = 1; n <= 5; n++) await col().put(item(appId, n));
+      const name = `replay-${randomUUID()}`;
+      await store.commit(
+        [
+          {
+            collection: col().name,
+            changes: [
+              { deleteWhere: { appId, published: true } },
+              { put: item(appId, 2, { title: 'Back again' }) },
+              { put: item(appId, 6, { title: 'Sixth whale' }) },
+              { delete: `${appId}-1` },
+            ],
+          },
+          { collection: other.name, changes: [{ put: item(appId, 7) }] },
+        ],
+        { name, position: 99 },
+      );
+      expect((await col().find({ appId }, { sort: [{ field: 'rank', direction: 'asc' }] })).items.map((i) => i.rank)).toEqual([2, 3, 5, 6]);
+      expect((await col().get(`${appId}-2`))?.title).toBe('Back again');
+      expect((await col().find({ appId }, { text: 'whale' })).items.map((i) => i.rank)).toEqual([6]);
+      expect((await col().find({ appId }, { text: 'number' })).items.map((i) => i.rank)).toEqual([3, 5]);
+      expect(await other.count({ appId })).toBe(1);
+      expect(await store.getCheckpoint(name)).toBe(99);
+      expect(col().keyOf(item(appId, 3))).toBe(`${appId}-3`);
+    });
+
+    it('replaces and removes full text by key however many documents the collection holds', async () => {
+      const appId = randomUUID();
+      const changes = Array.from({ length: 300 }, (_, n) => ({ put: item(appId, n, { title: `common w${n}x` }) }));
+      await store.commit([{ collection: col().name, changes }]);
+      await store.commit([{ collection: col().name, changes: [{ put: item(appId, 7, { title: 'rare' }) }, { delete: `${appId}-8` }] }]);
+      expect((await col().find({ appId }, { text: 'w7x' })).total).toBe(0);
+      expect((await col().find({ appId }, { text: 'w8x' })).total).toBe(0);
+      expect((await col().find({ appId }, { text: 'rare' })).items.map((i) => i.rank)).toEqual([7]);
+      expect((await col().find({ appId }, { text: 'common' })).total).toBe(298);
     });
 
     it('stores checkpoints by name', async () => {

@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssetsProjection } from '../../src/assets/assets.projection.js';
+import { AppReplays } from '../../src/platform/projection/app-replays.service.js';
 import { Projector } from '../../src/platform/projection/projector.service.js';
 import { type Actor, createCast, createUser, startServer, type TestServer } from '../support/test-server.js';
 
@@ -374,9 +375,9 @@ describe('assets over HTTP', () => {
     };
     const before = await snapshot();
     expect(before.list.total).toBeGreaterThan(5);
-    await server.app.get(Projector).rebuild();
+    await server.app.get(Projector).rebuildAll();
     expect(await snapshot()).toEqual(before);
-    await server.app.get(Projector).rebuild(appId);
+    await server.app.get(AppReplays).rebuildApp(appId);
     expect(await snapshot()).toEqual(before);
   });
 

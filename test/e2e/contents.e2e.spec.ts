@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppReplays } from '../../src/platform/projection/app-replays.service.js';
 import { Projector } from '../../src/platform/projection/projector.service.js';
 import { type ApiClient, type ApiResponse, createCast, startServer, type TestServer } from '../support/test-server.js';
 
@@ -440,10 +441,10 @@ describe('schemas and contents over HTTP', () => {
     const before = await snapshot();
     expect(Object.keys(before).length).toBeGreaterThan(20);
     const projector = server.app.get(Projector);
-    await projector.rebuild();
+    await projector.rebuildAll();
     expect(await snapshot()).toEqual(before);
     const shop = await server.admin.get('/api/apps/shop');
-    await projector.rebuild(shop.body.id as string);
+    await server.app.get(AppReplays).rebuildApp(shop.body.id as string);
     expect(await snapshot()).toEqual(before);
   });
 });

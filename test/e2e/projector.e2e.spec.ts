@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { streams } from '../../src/infrastructure/event-store/event-store.port.js';
+import { AppReplays } from '../../src/platform/projection/app-replays.service.js';
 import { Projector } from '../../src/platform/projection/projector.service.js';
 import { createUser, startServer, tempDir } from '../support/test-server.js';
 
@@ -56,9 +57,9 @@ describe('projector', () => {
       });
       const before = await snapshot();
       const projector = server.app.get(Projector);
-      expect(await projector.rebuild()).toBeGreaterThan(10);
+      expect(await projector.rebuildAll()).toBeGreaterThan(10);
       expect(await snapshot()).toEqual(before);
-      await projector.rebuild(before.one.id);
+      await server.app.get(AppReplays).rebuildApp(before.one.id);
       expect(await snapshot()).toEqual(before);
     } finally {
       await server.close();

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, createCast, startServer, type TestServer, tempDir } from '../support/test-server.js';
+import { StartupService } from '../../src/platform/startup/startup.service.js';
 
 describe('users and apps over HTTP', () => {
   let server: TestServer;
@@ -179,6 +180,8 @@ describe('start-up', () => {
     const config = loadConfig({ DATA_DIR: dataDir, PORT: '0' });
     const first = await createServer(config, { quiet: true });
     await first.listen(0, '127.0.0.1');
+    await first.get(StartupService).whenSettled();
+    expect(first.get(StartupService).state).toBe('ready');
     await first.close();
     const file = join(dataDir, 'admin-token');
     expect(statSync(file).mode & 0o777).toBe(0o600);

@@ -39,7 +39,7 @@ export async function startChildServer(dataDir: string, env: Record<string, stri
   for (;;) {
     if (child.exitCode !== null) throw new Error(`The server exited at start-up:\n${output}`);
     try {
-      const res = await fetch(`${url}/health`);
+      const res = await fetch(`${url}/health/ready`);
       if (res.ok) break;
     } catch {
       // not listening yet

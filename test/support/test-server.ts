@@ -28,6 +28,7 @@ export async function startServer(env: Record<string, string> = {}, dataDir = te
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${address.port}`;
+  await waitUntilReady(url);
   return {
     app,
     url,
@@ -36,6 +37,19 @@ export async function startServer(env: Record<string, string> = {}, dataDir = te
     client: (token?: string) => new ApiClient(url, token),
     close: () => app.close(),
   };
+}
+
+/** The server listens before start-up (catch-up, first admin) is done; tests begin once it is ready. */
+export async function waitUntilReady(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/health/ready`);
+    if (res.status === 200) return;
+    const body = (await res.json()) as { status?: string; reason?: string };
+    if (body.status === 'failed') throw new Error(`The server failed to start: ${body.reason ?? ''}`);
+    if (Date.now() > deadline) throw new Error(`The server was not ready within ${timeoutMs} ms: ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export interface ApiResponse<T = Record<string, unknown>> {

@@ -6,6 +6,7 @@ import type { AssetEvent } from '../../src/assets/asset.events.js';
 import { assetDocId, AssetsProjection } from '../../src/assets/assets.projection.js';
 import type { StoredEvent } from '../../src/infrastructure/event-store/event-store.port.js';
 import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
+import { ProjectionTx } from '../../src/platform/projection/projection-tx.js';
 
 const appId = 'app-1111';
 const assetId = 'asset-2222';
@@ -38,12 +39,26 @@ describe('assets projection', () => {
     await store.close();
   });
 
+  /** Each event in its own unit of work, committed, as a live slice of one event would be. */
+  const apply = async (...events: StoredEvent[]) => {
+    for (const event of events) {
+      const tx = new ProjectionTx();
+      await projection.apply(event, tx);
+      await store.commit(tx.writes());
+    }
+  };
+  const stage = async (work: (tx: ProjectionTx) => void) => {
+    const tx = new ProjectionTx();
+    work(tx);
+    await store.commit(tx.writes());
+  };
+
   it('builds the asset with every file version; replaying events changes nothing', async () => {
-    for (const e of [created, replaced]) await projection.apply(e);
+    await apply(created, replaced);
     const once = await projection.assets.get(assetDocId(appId, assetId));
-    await projection.apply(replaced);
-    await projection.apply(created);
-    await projection.apply(replaced);
+    await apply(replaced);
+    await apply(created);
+    await apply(replaced);
     expect(await projection.assets.get(assetDocId(appId, assetId))).toEqual(once);
     expect(once).toMatchObject({
       assetId,
@@ -65,23 +80,23 @@ describe('assets projection', () => {
   });
 
   it('forgets deleted assets, and all assets of a deleted app', async () => {
-    await projection.apply(created);
-    await projection.apply(stored({ type: 'AssetDeleted', data: {} }, 1));
+    await apply(created);
+    await apply(stored({ type: 'AssetDeleted', data: {} }, 1));
     expect(await projection.assets.get(assetDocId(appId, assetId))).toBeUndefined();
 
-    await projection.apply(created);
-    await projection.apply(stored({ type: 'AppDeleted', data: { name: 'x' } }, 5, `app-${appId}`));
+    await apply(created);
+    await apply(stored({ type: 'AppDeleted', data: { name: 'x' } }, 5, `app-${appId}`));
     expect(await projection.assets.count({ appId })).toBe(0);
   });
 
   it('clears one app or everything', async () => {
-    await projection.apply(created);
-    await projection.clearApp('another-app');
+    await apply(created);
+    await stage((tx) => projection.clearApp('another-app', tx));
     expect(await projection.assets.count({})).toBe(1);
-    await projection.clearApp(appId);
+    await stage((tx) => projection.clearApp(appId, tx));
     expect(await projection.assets.count({})).toBe(0);
-    await projection.apply(created);
-    await projection.clearAll();
+    await apply(created);
+    await stage((tx) => projection.clearAll(tx));
     expect(await projection.assets.count({})).toBe(0);
   });
 });

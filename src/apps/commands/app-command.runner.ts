@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
-import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { EventWriter, type Loaded } from '../../platform/events/event-writer.service.js';
 import { notFound } from '../../platform/domain-errors.js';
 import { appDecider, type AppState } from '../app.aggregate.js';
 import type { AppEvent } from '../app.events.js';
@@ -15,10 +15,14 @@ export class AppCommandRunner {
   ) {}
 
   async run(appId: string, actor: string, decide: (state: AppState) => AppEvent[] | Promise<AppEvent[]>, expectedVersion?: number): Promise<AppDoc | undefined> {
-    const stream = streams.app(appId);
-    const { state, version } = await this.writer.load(stream, appDecider);
+    const loaded = await this.writer.load(streams.app(appId), appDecider);
+    return this.runFrom(appId, actor, expectedVersion === undefined ? loaded : { ...loaded, version: expectedVersion }, decide);
+  }
+
+  /** The same, on state the caller already has (a restore folds the app's events as it appends them). */
+  async runFrom(appId: string, actor: string, { state, version }: Loaded<AppState>, decide: (state: AppState) => AppEvent[] | Promise<AppEvent[]>): Promise<AppDoc | undefined> {
     const events = await decide(state);
-    if (events.length > 0) await this.writer.append(stream, events, expectedVersion ?? version, { actor, appId });
+    if (events.length > 0) await this.writer.append(streams.app(appId), events, version, { actor, appId });
     return this.projection.apps.get(appId);
   }
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { EVENT_STORE, type EventStore, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
 import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
-import { Projector } from '../../platform/projection/projector.service.js';
+import { AppReplays, type RestoreProjection } from '../../platform/projection/app-replays.service.js';
 import { validateName } from '../../apps/app.aggregate.js';
 import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
@@ -20,13 +20,12 @@ export interface RestoreReporter {
 
 const PROGRESS_EVERY_MS = 2000;
 const APPEND_BATCH = 500;
-/** The projector only skips the suspended app's events here, but other apps' writes may queue ahead. */
-const PROJECTION_WAIT_MS = 10 * 60_000;
 
 /**
  * The restore pipeline: verify the archive → reserve the name → map users → stream events under
- * a new app id (files restored on the way) → rebuild projections → make the restoring admin an
- * Owner → commit the name. Any failure undoes everything written for the new app.
+ * a new app id (files restored on the way, each batch projected right after it is appended) →
+ * finish the projections → make the restoring admin an Owner → commit the name. Any failure
+ * undoes everything written for the new app.
  */
 @Injectable()
 export class RestoreRunner {
@@ -34,7 +33,7 @@ export class RestoreRunner {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly projector: Projector,
+    private readonly replays: AppReplays,
     private readonly handlers: BackupHandlerRegistry,
     private readonly faults: RestoreFaults,
   ) {}
@@ -98,12 +97,11 @@ export class RestoreRunner {
       for (const handler of this.handlers.all) await handler.prepareRestore?.(context);
 
       await step('events', `Restoring events as app ${targetAppId}${until.description}`);
-      this.projector.suspend(targetAppId);
-      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report);
-      await this.projector.waitFor(restored.lastPosition, PROJECTION_WAIT_MS);
+      const projection = await this.replays.openRestore(targetAppId);
+      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection);
 
-      await step('rebuild', 'Rebuilding projections and indices of the new app');
-      await this.projector.rebuild(targetAppId);
+      await step('rebuild', 'Finishing the projections and full-text index of the new app');
+      await projection.complete();
       for (const handler of this.handlers.all) await handler.completeRestore?.(context);
 
       await step('commit', `Committing the app name "${name}"`);
@@ -133,6 +131,7 @@ export class RestoreRunner {
     keep: (event: ArchivedEvent) => boolean,
     total: number,
     report: RestoreReporter,
+    projection: RestoreProjection,
   ): Promise<{ events: number; lastPosition: number }> {
     const appStream = `app-${context.sourceAppId}`;
     const childPrefix = new RegExp(`^(schema|content|asset)-${escapeRegex(context.sourceAppId)}--(.+)$`);
@@ -146,6 +145,8 @@ export class RestoreRunner {
     const flush = async () => {
       if (pendingCount === 0) return;
       lastPosition = (await this.store.appendMany(pending)).position;
+      // Projected from what was just appended, never read back from the store.
+      await projection.project(asStored(pending, lastPosition));
       events += pendingCount;
       pending = [];
       pendingCount = 0;
@@ -194,6 +195,17 @@ export class RestoreRunner {
     await report.log(`events ${events}/${total}`);
     return { events, lastPosition };
   }
+}
+
+/**
+ * The appended events as the store now holds them. Positions are the batch's last one for every
+ * event: projections never read positions, and the restore's projection keeps no checkpoint.
+ */
+function asStored(writes: readonly StreamWrite[], position: number): StoredEvent[] {
+  return writes.flatMap((write) => {
+    const first = (write.expectedVersion === 'any' ? -1 : write.expectedVersion) + 1;
+    return write.events.map((event, i) => ({ ...event, stream: write.stream, streamVersion: first + i, position }));
+  });
 }
 
 function escapeRegex(value: string): string {

@@ -10,7 +10,7 @@ import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name
 import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { validateName } from '../../apps/app.aggregate.js';
 import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
-import { Projector } from '../../platform/projection/projector.service.js';
+import { AppReplays } from '../../platform/projection/app-replays.service.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { archiveKey, isActive } from '../backup-job.js';
 import { BackupsService } from '../backups.service.js';
@@ -48,7 +48,7 @@ export class RestoresService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly backups: BackupsService,
     private readonly runner: RestoreRunner,
-    private readonly projector: Projector,
+    private readonly replays: AppReplays,
     private readonly handlers: BackupHandlerRegistry,
     private readonly faults: RestoreFaults,
   ) {
@@ -296,7 +296,7 @@ export class RestoresService implements OnApplicationShutdown {
           this.logger.error(`Cleanup by ${handler.name} of restored app ${appId} failed: ${String(error)}`);
         }
       }
-      await this.projector.purgeApp(appId);
+      await this.replays.purgeApp(appId);
       await log(`Removed the events and read models of app ${appId}`);
     }
     if (current.name && current.nameToken) await this.names.release(current.name, current.nameToken);

@@ -54,6 +54,11 @@ export interface ReadRange {
   batchSize?: number;
 }
 
+/** An app event with its number in the app's history (1, 2, 3… in the order the app's events happened). */
+export interface NumberedEvent extends StoredEvent {
+  number: number;
+}
+
 export interface Subscription {
   close(): Promise<void>;
 }
@@ -77,8 +82,8 @@ export interface EventStore {
 
   /**
    * Appends to several streams in the given order, for bulk writers (restores). On SQLite it is
-   * one transaction (one fsync for the lot); on EventStoreDB the streams are written one by one,
-   * so a conflict can leave the earlier ones written — restores clean up after any failure anyway.
+   * all or nothing; on EventStoreDB the streams are written one by one, so a conflict can leave
+   * the earlier ones written — restores clean up after any failure anyway.
    * Returns the position of the last event written.
    */
   appendMany(writes: StreamWrite[]): Promise<{ position: number }>;
@@ -92,15 +97,23 @@ export interface EventStore {
   /** One app's events (every stream carrying its app id) in global order, within the range. */
   readApp(appId: string, range?: ReadRange): AsyncIterable<StoredEvent>;
 
+  /**
+   * One page of an app's history: the events numbered `afterNumber + 1` onwards, at most `limit`.
+   * Numbers count the app's events from 1 in the order they happened; what a page costs does not
+   * depend on how deep in the history it lies (SQLite stores the number at append time, indexed).
+   */
+  readAppPage(appId: string, afterNumber: number, limit: number): Promise<NumberedEvent[]>;
+
   /** Every event after a checkpoint, in global order (projections catch up with this). */
   readAll(range?: ReadRange): AsyncIterable<StoredEvent>;
 
   /**
-   * Delivers every event after `after`, then follows new ones as they are appended, one at a time
-   * and in order; the next event waits until the handler's promise settles.
-   * A handler that throws stops the subscription and reports through onError.
+   * Delivers every event after `after`, then follows new ones as they are appended, in order and
+   * in batches of what has arrived (at most a few hundred events each); the next batch waits until
+   * the handler's promise settles. A handler that throws stops the subscription and reports
+   * through onError.
    */
-  subscribe(after: number, handler: (event: StoredEvent) => Promise<void>, onError: (error: Error) => void): Subscription;
+  subscribe(after: number, handler: (events: StoredEvent[]) => Promise<void>, onError: (error: Error) => void): Subscription;
 
   /** Position of the newest event in the store (0 when empty). */
   headPosition(): Promise<number>;

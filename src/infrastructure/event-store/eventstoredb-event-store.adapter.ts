@@ -23,6 +23,7 @@ import {
   type EventStore,
   type ExpectedVersion,
   type NewEvent,
+  type NumberedEvent,
   type ReadRange,
   type StoredEvent,
   type StreamWrite,
@@ -149,17 +150,30 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  /**
+   * Counts the app's events from its first one: EventStoreDB keeps no per-app number, so a deep page
+   * costs as much as reading the history up to it. A per-app stream of links would make it a
+   * revision read; that belongs with the server-side per-app reads this adapter still lacks.
+   */
+  async readAppPage(appId: string, afterNumber: number, limit: number): Promise<NumberedEvent[]> {
+    const page: NumberedEvent[] = [];
+    let number = 0;
+    for await (const event of this.readApp(appId)) {
+      number += 1;
+      if (number <= afterNumber) continue;
+      page.push({ ...event, number });
+      if (page.length >= limit) break;
+    }
+    return page;
+  }
+
   async *readAll(range: ReadRange = {}): AsyncIterable<StoredEvent> {
     for await (const page of this.pagesOfAll(range)) {
       for (const resolved of page) yield toStoredEvent(resolved);
     }
   }
 
-  subscribe(
-    after: number,
-    handler: (event: StoredEvent) => Promise<void>,
-    onError: (error: Error) => void,
-  ): Subscription {
+  subscribe(after: number, handler: (events: StoredEvent[]) => Promise<void>, onError: (error: Error) => void): Subscription {
     const subscription = this.client.subscribeToAll({
       fromPosition: after > 0 ? toAllPosition(after) : START,
       filter: excludeSystemEvents(),
@@ -170,18 +184,41 @@ export class EventStoreDbEventStore implements EventStore {
       // Ends the async iterator even if the cancelled call never ends the stream itself.
       subscription.destroy();
     };
-    const run = async () => {
-      // The iterator asks for the next event only after the handler's promise settles.
+    // Events that arrive while the handler is busy wait here and go to it as one batch; past a
+    // full batch the reader waits too, so memory stays bounded.
+    const pending: StoredEvent[] = [];
+    let ended = false;
+    let wakeConsumer: (() => void) | undefined;
+    let wakeReader: (() => void) | undefined;
+    const read = async () => {
       for await (const resolved of subscription) {
         if (closed) return;
         if (isSystemEvent(resolved)) continue;
-        await handler(toStoredEvent(resolved));
+        pending.push(toStoredEvent(resolved));
+        wakeConsumer?.();
+        if (pending.length >= DEFAULT_BATCH) await new Promise<void>((resolve) => (wakeReader = resolve));
       }
-      if (!closed) throw new Error('The EventStoreDB subscription ended unexpectedly');
+      ended = true;
+      wakeConsumer?.();
     };
-    const running = run().catch(async (error: unknown) => {
+    const consume = async () => {
+      while (!closed) {
+        if (pending.length === 0) {
+          if (ended) throw new Error('The EventStoreDB subscription ended unexpectedly');
+          await new Promise<void>((resolve) => (wakeConsumer = resolve));
+          wakeConsumer = undefined;
+          continue;
+        }
+        const batch = pending.splice(0, DEFAULT_BATCH);
+        wakeReader?.();
+        wakeReader = undefined;
+        await handler(batch);
+      }
+    };
+    const running = Promise.all([read(), consume()]).catch(async (error: unknown) => {
       if (closed) return;
       closed = true;
+      wakeReader?.();
       await stop().catch(() => undefined);
       onError(error instanceof Error ? error : new Error(String(error)));
     });
@@ -189,6 +226,8 @@ export class EventStoreDbEventStore implements EventStore {
       close: async () => {
         if (!closed) {
           closed = true;
+          wakeConsumer?.();
+          wakeReader?.();
           await stop();
         }
         await running;

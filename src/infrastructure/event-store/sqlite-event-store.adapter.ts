@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
+import type { Statement } from 'better-sqlite3';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
 import {
   type AppendResult,
   type EventStore,
   type ExpectedVersion,
   type NewEvent,
+  type NumberedEvent,
   type ReadRange,
   type StreamWrite,
   type StoredEvent,
@@ -16,6 +18,7 @@ interface EventRow {
   position: number;
   stream: string;
   stream_version: number;
+  app_number: number | null;
   type: string;
   data: string;
   metadata: string;
@@ -24,14 +27,37 @@ interface EventRow {
 const DEFAULT_BATCH = 500;
 /** Safety net for followers: appends notify in-process, the poll only covers what a notify could miss. */
 const POLL_MS = 1000;
+/** A group commit stops taking more appends past this many events; the rest go in the next one. */
+const GROUP_MAX_EVENTS = 5000;
 
-/** The embedded default: one SQLite file, one table of events, positions from an autoincrement key. */
+interface PendingAppend {
+  writes: StreamWrite[];
+  resolve: (results: AppendResult[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The embedded default: one SQLite file, one table of events, positions from an autoincrement key.
+ *
+ * Appends are group-committed: those that arrive in the same turn of the event loop (concurrent
+ * requests) are written in one transaction, one fsync for all of them, each inside its own
+ * savepoint so a version conflict fails only its own append. A caller's promise resolves only
+ * after the commit, so an acknowledged write survives a crash (`synchronous=FULL`).
+ */
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite' as const;
   private readonly db: SqliteDatabase;
   private readonly appended = new EventEmitter();
-  private readonly insert;
-  private readonly versionOf;
+  private readonly insert: Statement<[string, number, string | null, number | null, string, string, string]>;
+  private readonly versionOf: Statement<[string], { v: number | null }>;
+  private readonly lastAppNumber: Statement<[string], { n: number | null }>;
+  private readonly streamQuery: Statement<[string, number, number], EventRow>;
+  private readonly appQuery: Statement<[string, number, number, number], EventRow>;
+  private readonly appPageQuery: Statement<[string, number, number], EventRow>;
+  private readonly allQuery: Statement<[number, number, number], EventRow>;
+  private readonly headQuery: Statement<[], { p: number | null }>;
+  private queue: PendingAppend[] = [];
+  private flushScheduled = false;
 
   constructor(file: string) {
     this.db = openSqlite(file);
@@ -44,58 +70,35 @@ export class SqliteEventStore implements EventStore {
         type TEXT NOT NULL,
         data TEXT NOT NULL,
         metadata TEXT NOT NULL,
+        app_number INTEGER,
         UNIQUE (stream, stream_version)
       );
       CREATE INDEX IF NOT EXISTS events_by_app ON events (app_id, position) WHERE app_id IS NOT NULL;
     `);
+    numberAppEventsOfOlderFiles(this.db);
+    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS events_by_app_number ON events (app_id, app_number) WHERE app_id IS NOT NULL');
     this.appended.setMaxListeners(0);
-    this.insert = this.db.prepare(
-      'INSERT INTO events (stream, stream_version, app_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.versionOf = this.db.prepare<[string], { v: number | null }>(
-      'SELECT MAX(stream_version) AS v FROM events WHERE stream = ?',
-    );
+    this.insert = this.db.prepare('INSERT INTO events (stream, stream_version, app_id, app_number, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.versionOf = this.db.prepare('SELECT MAX(stream_version) AS v FROM events WHERE stream = ?');
+    this.lastAppNumber = this.db.prepare('SELECT MAX(app_number) AS n FROM events WHERE app_id = ?');
+    this.streamQuery = this.db.prepare('SELECT * FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?');
+    this.appQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?');
+    this.appPageQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND app_number > ? ORDER BY app_number LIMIT ?');
+    this.allQuery = this.db.prepare('SELECT * FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?');
+    this.headQuery = this.db.prepare('SELECT MAX(position) AS p FROM events');
   }
 
   async append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
-    const result = this.db.transaction(() => this.write(stream, events, expectedVersion))();
-    this.appended.emit('appended', result.position);
-    return result;
+    if (events.length === 0) throw new Error('append needs at least one event');
+    const [result] = await this.enqueue([{ stream, events, expectedVersion }]);
+    return result!;
   }
 
   async appendMany(writes: StreamWrite[]): Promise<{ position: number }> {
     if (writes.length === 0) throw new Error('appendMany needs at least one write');
-    const position = this.db.transaction(() => {
-      let last = 0;
-      for (const w of writes) last = this.write(w.stream, w.events, w.expectedVersion).position;
-      return last;
-    })();
-    this.appended.emit('appended', position);
-    return { position };
-  }
-
-  /** Runs inside a transaction: better-sqlite3 is synchronous, so check and insert cannot interleave. */
-  private write(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): AppendResult {
-    if (events.length === 0) throw new Error('append needs at least one event');
-    const current = this.currentVersion(stream);
-    if (expectedVersion !== 'any' && expectedVersion !== current) {
-      throw new WrongExpectedVersionError(stream, expectedVersion, current);
-    }
-    let version = current;
-    let position = 0;
-    for (const event of events) {
-      version += 1;
-      const info = this.insert.run(
-        stream,
-        version,
-        event.metadata.appId ?? null,
-        event.type,
-        JSON.stringify(event.data),
-        JSON.stringify(event.metadata),
-      );
-      position = Number(info.lastInsertRowid);
-    }
-    return { streamVersion: version, position };
+    if (writes.some((w) => w.events.length === 0)) throw new Error('append needs at least one event');
+    const results = await this.enqueue(writes);
+    return { position: results[results.length - 1]!.position };
   }
 
   async streamVersion(stream: string): Promise<number> {
@@ -103,12 +106,9 @@ export class SqliteEventStore implements EventStore {
   }
 
   async *readStream(stream: string, fromVersion = 0): AsyncIterable<StoredEvent> {
-    const query = this.db.prepare<[string, number, number], EventRow>(
-      'SELECT * FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?',
-    );
     let next = fromVersion;
     for (;;) {
-      const rows = query.all(stream, next, DEFAULT_BATCH);
+      const rows = this.streamQuery.all(stream, next, DEFAULT_BATCH);
       for (const row of rows) yield toStored(row);
       if (rows.length < DEFAULT_BATCH) return;
       next = rows[rows.length - 1]!.stream_version + 1;
@@ -116,24 +116,18 @@ export class SqliteEventStore implements EventStore {
   }
 
   readApp(appId: string, range: ReadRange = {}): AsyncIterable<StoredEvent> {
-    const query = this.db.prepare<[string, number, number, number], EventRow>(
-      'SELECT * FROM events WHERE app_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?',
-    );
-    return this.paged(range, (after, until, limit) => query.all(appId, after, until, limit));
+    return this.paged(range, (after, until, limit) => this.appQuery.all(appId, after, until, limit));
+  }
+
+  async readAppPage(appId: string, afterNumber: number, limit: number): Promise<NumberedEvent[]> {
+    return this.appPageQuery.all(appId, afterNumber, limit).map((row) => ({ ...toStored(row), number: row.app_number! }));
   }
 
   readAll(range: ReadRange = {}): AsyncIterable<StoredEvent> {
-    const query = this.db.prepare<[number, number, number], EventRow>(
-      'SELECT * FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?',
-    );
-    return this.paged(range, (after, until, limit) => query.all(after, until, limit));
+    return this.paged(range, (after, until, limit) => this.allQuery.all(after, until, limit));
   }
 
-  subscribe(
-    after: number,
-    handler: (event: StoredEvent) => Promise<void>,
-    onError: (error: Error) => void,
-  ): Subscription {
+  subscribe(after: number, handler: (events: StoredEvent[]) => Promise<void>, onError: (error: Error) => void): Subscription {
     let closed = false;
     let wake: (() => void) | undefined;
     const onAppend = () => wake?.();
@@ -141,23 +135,22 @@ export class SqliteEventStore implements EventStore {
     const loop = async () => {
       let checkpoint = after;
       while (!closed) {
-        let delivered = 0;
-        for await (const event of this.readAll({ after: checkpoint })) {
-          if (closed) return;
-          await handler(event);
-          checkpoint = event.position;
-          delivered += 1;
+        const rows = this.allQuery.all(checkpoint, Number.MAX_SAFE_INTEGER, DEFAULT_BATCH);
+        if (rows.length > 0) {
+          const events = rows.map(toStored);
+          await handler(events);
+          checkpoint = events[events.length - 1]!.position;
+          continue;
         }
-        if (delivered === 0 && !closed) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, POLL_MS);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = undefined;
-        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, POLL_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          if (closed) wake();
+        });
+        wake = undefined;
       }
     };
     const running = loop().catch((error: unknown) => {
@@ -174,8 +167,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async headPosition(): Promise<number> {
-    const row = this.db.prepare<[], { p: number | null }>('SELECT MAX(position) AS p FROM events').get();
-    return row?.p ?? 0;
+    return this.headQuery.get()?.p ?? 0;
   }
 
   async deleteApp(appId: string): Promise<void> {
@@ -183,8 +175,91 @@ export class SqliteEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    // Appends already accepted are written before the file closes.
+    while (this.queue.length > 0 && this.db.open) this.flush();
     this.appended.removeAllListeners();
     if (this.db.open) this.db.close();
+  }
+
+  private enqueue(writes: StreamWrite[]): Promise<AppendResult[]> {
+    if (!this.db.open) return Promise.reject(new Error('The event store is closed'));
+    return new Promise<AppendResult[]>((resolve, reject) => {
+      this.queue.push({ writes, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate runs after the I/O callbacks of this turn: concurrent requests share a commit.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.db.open) {
+      for (const pending of this.queue.splice(0)) pending.reject(new Error('The event store is closed'));
+      return;
+    }
+    let events = 0;
+    let take = 0;
+    while (take < this.queue.length && (take === 0 || events < GROUP_MAX_EVENTS)) {
+      events += this.queue[take]!.writes.reduce((n, w) => n + w.events.length, 0);
+      take += 1;
+    }
+    const group = this.queue.splice(0, take);
+    if (this.queue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    const outcomes: ({ results: AppendResult[] } | { error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const pending of group) {
+          try {
+            // A nested transaction is a savepoint: this append is all or nothing on its own.
+            outcomes.push({ results: this.db.transaction(() => pending.writes.map((w) => this.write(w.stream, w.events, w.expectedVersion)))() });
+          } catch (error) {
+            outcomes.push({ error });
+          }
+        }
+      })();
+    } catch (error) {
+      for (const pending of group) pending.reject(error);
+      return;
+    }
+    let last = 0;
+    group.forEach((pending, i) => {
+      const outcome = outcomes[i]!;
+      if ('error' in outcome) {
+        pending.reject(outcome.error);
+      } else {
+        last = Math.max(last, outcome.results[outcome.results.length - 1]!.position);
+        pending.resolve(outcome.results);
+      }
+    });
+    if (last > 0) this.appended.emit('appended', last);
+  }
+
+  /** Runs inside a transaction: better-sqlite3 is synchronous, so check and insert cannot interleave. */
+  private write(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): AppendResult {
+    const current = this.currentVersion(stream);
+    if (expectedVersion !== 'any' && expectedVersion !== current) {
+      throw new WrongExpectedVersionError(stream, expectedVersion, current);
+    }
+    let version = current;
+    let position = 0;
+    const numbers = new Map<string, number>();
+    for (const event of events) {
+      version += 1;
+      const appId = event.metadata.appId ?? null;
+      let number: number | null = null;
+      if (appId) {
+        number = (numbers.get(appId) ?? this.lastAppNumber.get(appId)?.n ?? 0) + 1;
+        numbers.set(appId, number);
+      }
+      const info = this.insert.run(stream, version, appId, number, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata));
+      position = Number(info.lastInsertRowid);
+    }
+    return { streamVersion: version, position };
   }
 
   private currentVersion(stream: string): number {
@@ -192,10 +267,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** Keyset paging: memory stays bounded by one batch however long the history is. */
-  private async *paged(
-    range: ReadRange,
-    fetch: (after: number, until: number, limit: number) => EventRow[],
-  ): AsyncIterable<StoredEvent> {
+  private async *paged(range: ReadRange, fetch: (after: number, until: number, limit: number) => EventRow[]): AsyncIterable<StoredEvent> {
     const batch = range.batchSize ?? DEFAULT_BATCH;
     const until = range.until ?? Number.MAX_SAFE_INTEGER;
     let after = range.after ?? 0;
@@ -206,6 +278,24 @@ export class SqliteEventStore implements EventStore {
       after = rows[rows.length - 1]!.position;
     }
   }
+}
+
+/**
+ * Event files written before app events carried their number get one, once: the number of each
+ * app event within its app, in the order of positions.
+ */
+function numberAppEventsOfOlderFiles(db: SqliteDatabase): void {
+  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('events')").all();
+  if (columns.some((c) => c.name === 'app_number')) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE events ADD COLUMN app_number INTEGER');
+    db.exec(`
+      WITH numbered AS (
+        SELECT position, ROW_NUMBER() OVER (PARTITION BY app_id ORDER BY position) AS n FROM events WHERE app_id IS NOT NULL
+      )
+      UPDATE events SET app_number = numbered.n FROM numbered WHERE numbered.position = events.position
+    `);
+  })();
 }
 
 function toStored(row: EventRow): StoredEvent {

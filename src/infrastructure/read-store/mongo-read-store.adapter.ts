@@ -1,8 +1,11 @@
 import mongoose, { type Connection, type mongo } from 'mongoose';
 import {
   assertName,
+  type Checkpoint,
   type CollectionOptions,
+  type CollectionWrite,
   type Doc,
+  type DocChange,
   type Filter,
   type FindOptions,
   type Page,
@@ -60,15 +63,24 @@ export class MongoReadStore implements ReadStore {
     assertName('collection', name);
     let existing = this.collections.get(name);
     if (!existing) {
-      existing = new MongoCollection<Doc>(this.db.collection<StoredDocument>(`c_${name}`), options as CollectionOptions<Doc>);
+      existing = new MongoCollection<Doc>(name, this.db.collection<StoredDocument>(`c_${name}`), options as CollectionOptions<Doc>);
       this.collections.set(name, existing);
     }
     return existing as unknown as ReadCollection<T>;
   }
 
-  /** Each MongoDB write commits on its own; a multi-document transaction would buy nothing here. */
-  async batch<T>(work: () => Promise<T>): Promise<T> {
-    return work();
+  /**
+   * One ordered bulk write per collection, then the checkpoint. Not one transaction: a crash in
+   * between leaves documents ahead of the checkpoint, and the replay that follows rewrites them
+   * with the same values (projections are idempotent).
+   */
+  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
+    for (const write of writes) {
+      const collection = this.collections.get(write.collection);
+      if (!collection) throw new Error(`Collection ${write.collection} is not open`);
+      await collection.write(write.changes);
+    }
+    if (checkpoint) await this.setCheckpoint(checkpoint.name, checkpoint.position);
   }
 
   async getCheckpoint(name: string): Promise<number> {
@@ -89,10 +101,21 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
   private indexesReady: Promise<void> | undefined;
 
   constructor(
+    readonly name: string,
     private readonly collection: mongo.Collection<StoredDocument>,
     private readonly options: CollectionOptions<T>,
   ) {
     for (const field of options.indexes ?? []) assertName('field', field);
+  }
+
+  keyOf(doc: T): string {
+    return this.options.key ? this.options.key(doc) : doc.id;
+  }
+
+  async write(changes: readonly DocChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    await this.ensureIndexes();
+    await this.collection.bulkWrite(changes.map((change) => toBulkOperation(change as DocChange<T>, this.options)), { ordered: true });
   }
 
   async get(id: string): Promise<T | undefined> {
@@ -168,6 +191,16 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
     for (const field of this.options.indexes ?? []) await this.collection.createIndex({ [field]: 1 });
     if (this.options.fullText) await this.collection.createIndex({ _text: 'text' }, TEXT_INDEX_OPTIONS);
   }
+}
+
+/** A port change as one operation of an ordered bulk write. */
+export function toBulkOperation<T extends Doc>(change: DocChange<T>, options: CollectionOptions<T>): mongo.AnyBulkWriteOperation<StoredDocument> {
+  if ('put' in change) {
+    const stored = toStoredDocument(change.put, options.fullText, options.key);
+    return { replaceOne: { filter: { _id: stored._id }, replacement: stored, upsert: true } };
+  }
+  if ('delete' in change) return { deleteOne: { filter: { _id: change.delete } } };
+  return { deleteMany: { filter: toMongoFilter(change.deleteWhere) } };
 }
 
 /**

@@ -46,7 +46,27 @@ export interface CollectionOptions<T> {
 /** The key of an app-scoped document; ids never contain `--`. */
 export const appKey = (appId: string, id: string) => `${appId}--${id}`;
 
+/**
+ * One change to a collection, for bulk writers (projection replays). Changes apply in order;
+ * `deleteWhere` takes the same filters as `find`.
+ */
+export type DocChange<T extends Doc = Doc> = { put: T } | { delete: string } | { deleteWhere: Filter };
+
+/** Changes to one collection, by the collection's name, for ReadStore.commit. */
+export interface CollectionWrite {
+  collection: string;
+  changes: readonly DocChange[];
+}
+
+export interface Checkpoint {
+  name: string;
+  position: number;
+}
+
 export interface ReadCollection<T extends Doc> {
+  readonly name: string;
+  /** The primary key of a document (see CollectionOptions.key). */
+  keyOf(doc: T): string;
   /** By primary key (see CollectionOptions.key). */
   get(key: string): Promise<T | undefined>;
   findOne(filter: Filter): Promise<T | undefined>;
@@ -65,11 +85,13 @@ export interface ReadStore {
   readonly kind: 'sqlite' | 'mongodb';
   collection<T extends Doc>(name: string, options?: CollectionOptions<T>): ReadCollection<T>;
   /**
-   * Runs `work` with the store's writes grouped into one commit where the store has such a thing
-   * (SQLite), for bulk replays. Writes that interleave from elsewhere join the same commit; nothing
-   * is ever rolled back, so a failure inside keeps what was written (replays are idempotent).
+   * Applies changes to several collections and moves a checkpoint, as one unit: on SQLite one
+   * transaction (all of it or nothing), on MongoDB one ordered bulk write per collection and then
+   * the checkpoint, so a crash in between replays the events since the old checkpoint again
+   * (projections are idempotent). Every write is a keyed lookup, so its cost does not grow with
+   * the collection. Collections must have been opened with `collection()` first.
    */
-  batch<T>(work: () => Promise<T>): Promise<T>;
+  commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void>;
   getCheckpoint(name: string): Promise<number>;
   setCheckpoint(name: string, position: number): Promise<void>;
   close(): Promise<void>;
@@ -92,4 +114,24 @@ export function searchWords(text: string): string[] {
     .split(/[^\p{L}\p{N}]+/u)
     .filter((w) => w.length > 0)
     .slice(0, 20);
+}
+
+/**
+ * Whether a document passes a filter, with the semantics the adapters share: equality on
+ * top-level scalar fields, `$contains` on arrays, `null` for null or missing. Used where changes
+ * are staged in memory before they are written (projection replays).
+ */
+export function matchesFilter(doc: Doc, filter: Filter): boolean {
+  const fields = doc as unknown as Record<string, unknown>;
+  for (const [field, condition] of Object.entries(filter)) {
+    const value = fields[field];
+    if (condition === null) {
+      if (value !== null && value !== undefined) return false;
+    } else if (typeof condition === 'object') {
+      if (!Array.isArray(value) || !value.includes(condition.$contains)) return false;
+    } else if (value !== condition) {
+      return false;
+    }
+  }
+  return true;
 }

@@ -1,8 +1,12 @@
+import type { Statement } from 'better-sqlite3';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
 import {
   assertName,
+  type Checkpoint,
   type CollectionOptions,
+  type CollectionWrite,
   type Doc,
+  type DocChange,
   type Filter,
   type FindOptions,
   type Page,
@@ -12,15 +16,30 @@ import {
   searchWords,
 } from './read-store.port.js';
 
-/** Documents as JSON in one table per collection; full text through an FTS5 table beside it. */
+/** Dynamic queries (find, count, deleteWhere) vary by the filter's fields, not its values: a few dozen shapes. */
+const MAX_CACHED_STATEMENTS = 500;
+
+/**
+ * Documents as JSON in one table per collection; full text in an FTS5 table beside it whose rowid
+ * is the document's integer row id, so replacing or deleting a document's text is a keyed lookup.
+ * The FTS5 table is contentless (`content=''`, `contentless_delete=1`): it keeps only the index,
+ * not a second copy of the text, and still supports deletes by rowid. Every statement is prepared
+ * once per connection.
+ */
 export class SqliteReadStore implements ReadStore {
   readonly kind = 'sqlite' as const;
   private readonly db: SqliteDatabase;
   private readonly collections = new Map<string, SqliteCollection<Doc>>();
+  private readonly statements: StatementCache;
+  private readonly getCheckpointStatement: Statement<[string], { position: number }>;
+  private readonly setCheckpointStatement: Statement<[string, number]>;
 
   constructor(file: string) {
     this.db = openSqlite(file, 'normal');
     this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
+    this.statements = new StatementCache(this.db);
+    this.getCheckpointStatement = this.db.prepare('SELECT position FROM checkpoints WHERE name = ?');
+    this.setCheckpointStatement = this.db.prepare('INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position');
   }
 
   /** The same file also holds the name index; it shares this connection. */
@@ -32,91 +51,143 @@ export class SqliteReadStore implements ReadStore {
     assertName('collection', name);
     let existing = this.collections.get(name);
     if (!existing) {
-      existing = new SqliteCollection<Doc>(this.db, name, options as CollectionOptions<Doc>);
+      existing = new SqliteCollection<Doc>(this.db, this.statements, name, options as CollectionOptions<Doc>);
       this.collections.set(name, existing);
     }
     return existing as unknown as ReadCollection<T>;
   }
 
-  async batch<T>(work: () => Promise<T>): Promise<T> {
-    if (this.db.inTransaction) return work();
-    this.db.exec('BEGIN');
-    try {
-      return await work();
-    } finally {
-      if (this.db.inTransaction) this.db.exec('COMMIT');
-    }
+  /** Synchronous inside one transaction: nothing else can interleave, and a failure rolls all of it back. */
+  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
+    const targets = writes.map((w) => {
+      const collection = this.collections.get(w.collection);
+      if (!collection) throw new Error(`Collection ${w.collection} is not open`);
+      return { collection, changes: w.changes };
+    });
+    this.transaction(() => {
+      for (const { collection, changes } of targets) collection.applySync(changes);
+      if (checkpoint) this.setCheckpointStatement.run(checkpoint.name, checkpoint.position);
+    });
   }
 
   async getCheckpoint(name: string): Promise<number> {
-    const row = this.db.prepare<[string], { position: number }>('SELECT position FROM checkpoints WHERE name = ?').get(name);
-    return row?.position ?? 0;
+    return this.getCheckpointStatement.get(name)?.position ?? 0;
   }
 
   async setCheckpoint(name: string, position: number): Promise<void> {
-    this.db
-      .prepare('INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position')
-      .run(name, position);
+    this.setCheckpointStatement.run(name, position);
   }
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+
+  private transaction(work: () => void): void {
+    if (this.db.inTransaction) work();
+    else this.db.transaction(work)();
+  }
+}
+
+class StatementCache {
+  private readonly cache = new Map<string, Statement>();
+
+  constructor(private readonly db: SqliteDatabase) {}
+
+  get<P extends unknown[] = unknown[], R = unknown>(sql: string): Statement<P, R> {
+    let statement = this.cache.get(sql);
+    if (!statement) {
+      if (this.cache.size >= MAX_CACHED_STATEMENTS) this.cache.delete(this.cache.keys().next().value!);
+      statement = this.db.prepare(sql);
+      this.cache.set(sql, statement);
+    }
+    return statement as unknown as Statement<P, R>;
+  }
+}
+
+interface Where {
+  sql: string;
+  params: Scalar[];
 }
 
 class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   private readonly table: string;
-  private readonly fts: string;
+  private readonly fts: string | undefined;
+  private readonly select: Statement<[string], { doc: string }>;
+  private readonly upsert: Statement<[string, string], { rid: number }>;
+  private readonly remove: Statement<[string], { rid: number }>;
+  private readonly ftsDelete: Statement<[number]> | undefined;
+  private readonly ftsInsert: Statement<[number, string]> | undefined;
 
   constructor(
     private readonly db: SqliteDatabase,
-    name: string,
+    private readonly statements: StatementCache,
+    readonly name: string,
     private readonly options: CollectionOptions<T>,
   ) {
     this.table = `c_${name}`;
-    this.fts = `fts_${name}`;
-    db.exec(`CREATE TABLE IF NOT EXISTS ${this.table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`);
-    for (const field of options.indexes ?? []) {
-      assertName('field', field);
-      db.exec(`CREATE INDEX IF NOT EXISTS ${this.table}_${field} ON ${this.table} (json_extract(doc, '$.${field}'))`);
-    }
-    if (options.fullText) {
-      db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${this.fts} USING fts5 (id UNINDEXED, body, tokenize = 'unicode61')`);
+    this.fts = options.fullText ? `fts_${name}` : undefined;
+    const legacy = hasLegacyLayout(db, this.table);
+    db.transaction(() => {
+      if (legacy) db.exec(`ALTER TABLE ${this.table} RENAME TO ${this.table}_legacy`);
+      db.exec(`CREATE TABLE IF NOT EXISTS ${this.table} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`);
+      if (legacy) {
+        db.exec(`INSERT INTO ${this.table} (id, doc) SELECT id, doc FROM ${this.table}_legacy ORDER BY id; DROP TABLE ${this.table}_legacy`);
+        db.exec(`DROP TABLE IF EXISTS fts_${name}`);
+      }
+      for (const field of options.indexes ?? []) {
+        assertName('field', field);
+        db.exec(`CREATE INDEX IF NOT EXISTS ${this.table}_${field} ON ${this.table} (json_extract(doc, '$.${field}'))`);
+      }
+      if (this.fts) {
+        db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${this.fts} USING fts5 (body, content = '', contentless_delete = 1, tokenize = 'unicode61')`);
+        // A collection moved from the layout before integer row ids gets its full-text index again,
+        // in the same transaction, so a crash never leaves it half indexed.
+        if (legacy) this.reindex();
+      }
+    })();
+    this.select = db.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`);
+    this.upsert = db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc RETURNING rid`);
+    this.remove = db.prepare(`DELETE FROM ${this.table} WHERE id = ? RETURNING rid`);
+    if (this.fts) {
+      this.ftsDelete = db.prepare(`DELETE FROM ${this.fts} WHERE rowid = ?`);
+      this.ftsInsert = db.prepare(`INSERT INTO ${this.fts} (rowid, body) VALUES (?, ?)`);
     }
   }
 
-  async get(id: string): Promise<T | undefined> {
-    const row = this.db.prepare<[string], { doc: string }>(`SELECT doc FROM ${this.table} WHERE id = ?`).get(id);
+  keyOf(doc: T): string {
+    return this.options.key ? this.options.key(doc) : doc.id;
+  }
+
+  async get(key: string): Promise<T | undefined> {
+    const row = this.select.get(key);
     return row ? (JSON.parse(row.doc) as T) : undefined;
   }
 
   async findOne(filter: Filter): Promise<T | undefined> {
-    const { items } = await this.find(filter, { top: 1 });
-    return items[0];
+    const where = this.where(filter);
+    const row = this.statements.get<Scalar[], { doc: string }>(`SELECT doc FROM ${this.table} ${where.sql} ORDER BY id LIMIT 1`).get(...where.params);
+    return row ? (JSON.parse(row.doc) as T) : undefined;
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Page<T>> {
     const where = this.where(filter, options.text);
-    const total = this.db.prepare<Scalar[], { n: number }>(`SELECT COUNT(*) AS n FROM ${this.table} ${where.sql}`).get(...where.params)?.n ?? 0;
+    const total = this.statements.get<Scalar[], { n: number }>(`SELECT COUNT(*) AS n FROM ${this.table} ${where.sql}`).get(...where.params)?.n ?? 0;
+    if (options.top === 0) return { total, items: [] };
     const order = (options.sort ?? []).map((s) => {
       assertName('field', s.field);
       return `json_extract(doc, '$.${s.field}') ${s.direction === 'desc' ? 'DESC' : 'ASC'}`;
     });
     order.push('id ASC');
-    const limit = options.top ?? -1;
-    const offset = options.skip ?? 0;
-    const rows = this.db
-      .prepare<Scalar[], { doc: string }>(`SELECT doc FROM ${this.table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ? OFFSET ?`)
-      .all(...where.params, limit, offset);
+    const rows = this.statements
+      .get<Scalar[], { doc: string }>(`SELECT doc FROM ${this.table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ? OFFSET ?`)
+      .all(...where.params, options.top ?? -1, options.skip ?? 0);
     return { total, items: rows.map((r) => JSON.parse(r.doc) as T) };
   }
 
   async *iterate(filter: Filter): AsyncIterable<T> {
     const where = this.where(filter);
     const joiner = where.sql ? ' AND' : ' WHERE';
-    const query = this.db.prepare<Scalar[], { id: string; doc: string }>(
-      `SELECT id, doc FROM ${this.table} ${where.sql}${joiner} id > ? ORDER BY id LIMIT 200`,
-    );
+    const query = this.statements.get<Scalar[], { id: string; doc: string }>(`SELECT id, doc FROM ${this.table} ${where.sql}${joiner} id > ? ORDER BY id LIMIT 200`);
     let after = '';
     for (;;) {
       const rows = query.all(...where.params, after);
@@ -127,40 +198,76 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   }
 
   async count(filter: Filter): Promise<number> {
-    return (await this.find(filter, { top: 0 })).total;
+    const where = this.where(filter);
+    return this.statements.get<Scalar[], { n: number }>(`SELECT COUNT(*) AS n FROM ${this.table} ${where.sql}`).get(...where.params)?.n ?? 0;
   }
 
   async put(doc: T): Promise<void> {
-    const key = this.options.key ? this.options.key(doc) : doc.id;
-    const write = this.db.transaction(() => {
-      this.db
-        .prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`)
-        .run(key, JSON.stringify(doc));
-      if (this.options.fullText) {
-        this.db.prepare(`DELETE FROM ${this.fts} WHERE id = ?`).run(key);
-        this.db.prepare(`INSERT INTO ${this.fts} (id, body) VALUES (?, ?)`).run(key, this.options.fullText(doc));
-      }
-    });
-    write();
+    this.atomically(() => this.putSync(doc));
   }
 
-  async delete(id: string): Promise<void> {
-    this.db.prepare(`DELETE FROM ${this.table} WHERE id = ?`).run(id);
-    if (this.options.fullText) this.db.prepare(`DELETE FROM ${this.fts} WHERE id = ?`).run(id);
+  async delete(key: string): Promise<void> {
+    this.atomically(() => this.deleteSync(key));
   }
 
   async deleteMany(filter: Filter): Promise<number> {
-    const where = this.where(filter);
-    const remove = this.db.transaction(() => {
-      if (this.options.fullText) {
-        this.db.prepare(`DELETE FROM ${this.fts} WHERE id IN (SELECT id FROM ${this.table} ${where.sql})`).run(...where.params);
-      }
-      return this.db.prepare(`DELETE FROM ${this.table} ${where.sql}`).run(...where.params).changes;
+    let removed = 0;
+    this.atomically(() => {
+      removed = this.deleteWhereSync(filter);
     });
-    return remove();
+    return removed;
   }
 
-  private where(filter: Filter, text?: string): { sql: string; params: Scalar[] } {
+  /** Runs inside the store's transaction (see SqliteReadStore.commit). */
+  applySync(changes: readonly DocChange[]): void {
+    for (const change of changes) {
+      if ('put' in change) this.putSync(change.put as T);
+      else if ('delete' in change) this.deleteSync(change.delete);
+      else this.deleteWhereSync(change.deleteWhere);
+    }
+  }
+
+  private putSync(doc: T): void {
+    const { rid } = this.upsert.get(this.keyOf(doc), JSON.stringify(doc))!;
+    if (this.ftsInsert && this.options.fullText) {
+      this.ftsDelete!.run(rid);
+      this.ftsInsert.run(rid, this.options.fullText(doc));
+    }
+  }
+
+  private deleteSync(key: string): void {
+    const row = this.remove.get(key);
+    if (row && this.ftsDelete) this.ftsDelete.run(row.rid);
+  }
+
+  private deleteWhereSync(filter: Filter): number {
+    const where = this.where(filter);
+    if (this.fts) {
+      if (where.sql === '') this.statements.get(`INSERT INTO ${this.fts} (${this.fts}) VALUES ('delete-all')`).run();
+      else this.statements.get<Scalar[]>(`DELETE FROM ${this.fts} WHERE rowid IN (SELECT rid FROM ${this.table} ${where.sql})`).run(...where.params);
+    }
+    return this.statements.get<Scalar[]>(`DELETE FROM ${this.table} ${where.sql}`).run(...where.params).changes;
+  }
+
+  /** A write outside a commit is still all-or-nothing; inside one, it simply joins it (no savepoint). */
+  private atomically(work: () => void): void {
+    if (this.db.inTransaction) work();
+    else this.db.transaction(work)();
+  }
+
+  /** Pages by row id: better-sqlite3 cannot write while a read on the same connection is open. */
+  private reindex(): void {
+    const page = this.db.prepare<[number], { rid: number; doc: string }>(`SELECT rid, doc FROM ${this.table} WHERE rid > ? ORDER BY rid LIMIT 1000`);
+    const insert = this.db.prepare<[number, string]>(`INSERT INTO ${this.fts} (rowid, body) VALUES (?, ?)`);
+    for (let after = 0; ; ) {
+      const rows = page.all(after);
+      for (const row of rows) insert.run(row.rid, this.options.fullText!(JSON.parse(row.doc) as T));
+      if (rows.length < 1000) return;
+      after = rows[rows.length - 1]!.rid;
+    }
+  }
+
+  private where(filter: Filter, text?: string): Where {
     const clauses: string[] = [];
     const params: Scalar[] = [];
     for (const [field, condition] of Object.entries(filter)) {
@@ -176,18 +283,24 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
       }
     }
     if (text !== undefined) {
-      if (!this.options.fullText) throw new Error('This collection has no full-text index');
+      if (!this.fts) throw new Error('This collection has no full-text index');
       const words = searchWords(text);
       if (words.length === 0) {
         clauses.push('0');
       } else {
         // Each word quoted and prefix-matched, so user input is never read as FTS5 syntax.
-        clauses.push(`id IN (SELECT id FROM ${this.fts} WHERE ${this.fts} MATCH ?)`);
+        clauses.push(`rid IN (SELECT rowid FROM ${this.fts} WHERE ${this.fts} MATCH ?)`);
         params.push(words.map((w) => `"${w.replaceAll('"', '""')}"*`).join(' AND '));
       }
     }
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
+}
+
+/** Tables written before documents had integer row ids (`id TEXT PRIMARY KEY, doc`). */
+function hasLegacyLayout(db: SqliteDatabase, table: string): boolean {
+  const columns = db.prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)').all(table);
+  return columns.length > 0 && !columns.some((c) => c.name === 'rid');
 }
 
 /** json_extract yields 1/0 for JSON booleans, so bind them the same way. */

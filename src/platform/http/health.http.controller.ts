@@ -1,22 +1,68 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { EVENT_STORE, type EventStore } from '../../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { Public } from '../auth/access.decorator.js';
 import { Projector } from '../projection/projector.service.js';
+import { StartupService } from '../startup/startup.service.js';
 
+/** A store that does not answer within this time counts as unreachable for readiness. */
+const STORE_CHECK_MS = 2000;
+
+/**
+ * Open and cheap. `/health` keeps the contract's shape (`status` is `starting` while projections
+ * catch up); `/health/live` and `/health/ready` are for probes (Kubernetes: liveness and readiness).
+ */
 @Controller('health')
 export class HealthController {
   constructor(
     @Inject(EVENT_STORE) private readonly events: EventStore,
     @Inject(READ_STORE) private readonly reads: ReadStore,
     private readonly projector: Projector,
+    private readonly startup: StartupService,
   ) {}
 
-  /** Open, and cheap: the store kinds plus how far projections trail the event store. */
   @Get()
   @Public()
-  async health() {
-    const head = await this.events.headPosition();
-    return { status: 'ok', eventStore: this.events.kind, readStore: this.reads.kind, projectionLag: Math.max(0, head - this.projector.checkpoint) };
+  async health(@Res({ passthrough: true }) res: Response) {
+    const state = this.startup.state;
+    if (state === 'failed') res.status(HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: state === 'ready' ? 'ok' : state, eventStore: this.events.kind, readStore: this.reads.kind, projectionLag: await this.lag() };
   }
+
+  /** 200 while the process runs and its event loop turns; restart it only when this fails. */
+  @Get('live')
+  @Public()
+  live() {
+    return { status: 'live' };
+  }
+
+  /** 200 once start-up is done and both stores answer; 503 (with the reason) otherwise. */
+  @Get('ready')
+  @Public()
+  async ready(@Res({ passthrough: true }) res: Response) {
+    const state = this.startup.state;
+    if (state !== 'ready') {
+      res.status(HttpStatus.SERVICE_UNAVAILABLE);
+      return { status: state, reason: state === 'failed' ? `Start-up failed: ${this.startup.error?.message ?? ''}` : 'Projections are catching up', projectionLag: await this.lag().catch(() => null) };
+    }
+    try {
+      await withTimeout(Promise.all([this.events.headPosition(), this.reads.getCheckpoint('projector')]), STORE_CHECK_MS);
+    } catch (error) {
+      res.status(HttpStatus.SERVICE_UNAVAILABLE);
+      return { status: 'unavailable', reason: `A store does not answer: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    return { status: 'ready' };
+  }
+
+  private async lag(): Promise<number> {
+    if (this.projector.state !== 'live') return this.projector.startupLag();
+    return Math.max(0, (await this.events.headPosition()) - this.projector.checkpoint);
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,92 +1,66 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { EVENT_STORE, type EventStore, type StoredEvent, type Subscription } from '../../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type Subscription } from '../../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { DomainError } from '../domain-errors.js';
-import type { Projection } from './projection.js';
+import { ProjectionEngine } from './projection-engine.service.js';
 
 const CHECKPOINT = 'projector';
-/** Saving the checkpoint after every event would double the writes of a long replay. */
-const CHECKPOINT_EVERY = 200;
-const CHECKPOINT_IDLE_MS = 50;
 const RETRY_MS = 1000;
 const WAIT_TIMEOUT_MS = 30_000;
-const REBUILD_CHUNK = 1000;
 
-interface PurgedApp {
-  id: string;
-}
+export type ProjectorState = 'stopped' | 'catching-up' | 'live';
 
 /**
- * Tails the event store from a stored checkpoint and feeds every registered projection, one event
- * at a time. It catches up at start-up, so events appended while it was down (or between an
- * append and its projection when the process died) are projected before anyone reads.
+ * Follows the event store from the saved checkpoint and hands what arrives to the projection
+ * engine, whose slices commit the checkpoint with the read models. Start-up catch-up is the same
+ * code: the follower starts at the checkpoint and is "caught up" once it passes the head position
+ * the store had at start. Commands wait for it to reach their position (read-your-writes).
  */
 @Injectable()
 export class Projector implements OnApplicationShutdown {
   private readonly logger = new Logger(Projector.name);
-  private readonly projections: Projection[] = [];
   private position = 0;
-  private savedPosition = 0;
   private subscription?: Subscription;
   private waiters: { position: number; resolve: () => void }[] = [];
-  private idleTimer?: NodeJS.Timeout;
-  private purged = new Set<string>();
-  /** Apps being restored: their events are projected once, by the rebuild that ends the restore. */
-  private readonly suspended = new Set<string>();
   private stopped = true;
   private retryTimer?: NodeJS.Timeout;
-  /** Serialises live projection, rebuilds and purges so they never interleave. */
-  private lock: Promise<unknown> = Promise.resolve();
+  private caughtUpAt = 0;
+  private live = false;
+  /** Events applied since start (events of suspended or purged apps are skipped, not counted). */
+  private applied = 0;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_STORE) private readonly readStore: ReadStore,
+    private readonly engine: ProjectionEngine,
   ) {}
-
-  register(projection: Projection): void {
-    if (!this.stopped) throw new Error(`Projection ${projection.name} registered after the projector started`);
-    this.projections.push(projection);
-  }
 
   get checkpoint(): number {
     return this.position;
   }
 
-  /** Catches up to the head of the store, then follows it. Resolves once caught up. */
-  async start(): Promise<void> {
-    if (!this.stopped) return;
-    this.stopped = false;
-    for await (const app of this.readStore.collection<PurgedApp>('purged_apps').iterate({})) this.purged.add(app.id);
-    this.position = await this.readStore.getCheckpoint(CHECKPOINT);
-    this.savedPosition = this.position;
-    const head = await this.store.headPosition();
-    if (head > this.position) {
-      this.logger.log(`Catching up projections from position ${this.position} to ${head}`);
-      await this.catchUp(head);
-    }
-    this.follow();
-    await this.waitFor(head, Number.POSITIVE_INFINITY);
+  get state(): ProjectorState {
+    if (this.stopped) return 'stopped';
+    return this.live ? 'live' : 'catching-up';
   }
 
   /**
-   * Before anyone reads or writes (start-up), the backlog is replayed in chunks, each one commit,
-   * instead of one commit per event as live projection does.
+   * Starts following and resolves once the projections have caught up with what the store held at
+   * start. The follower keeps going after that; the server may listen long before it resolves.
    */
-  private async catchUp(head: number): Promise<void> {
-    while (this.position < head) {
-      const before = this.position;
-      await this.exclusive(() =>
-        this.readStore.batch(async () => {
-          let count = 0;
-          for await (const event of this.store.readAll({ after: this.position, until: head })) {
-            await this.project(event);
-            if (++count >= REBUILD_CHUNK) break;
-          }
-        }),
-      );
-      await this.saveCheckpoint();
-      if (this.position === before) return;
-    }
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    await this.engine.init();
+    this.position = await this.readStore.getCheckpoint(CHECKPOINT);
+    const head = await this.store.headPosition();
+    this.caughtUpAt = head;
+    if (head > this.position) this.logger.log(`Catching up projections from position ${this.position} to ${head}`);
+    const started = Date.now();
+    this.follow();
+    await this.waitFor(head, Number.POSITIVE_INFINITY);
+    this.live = true;
+    if (head > 0) this.logger.log(`Projections are up to date at position ${head} (${Date.now() - started} ms)`);
   }
 
   async stop(): Promise<void> {
@@ -94,7 +68,6 @@ export class Projector implements OnApplicationShutdown {
     clearTimeout(this.retryTimer);
     await this.subscription?.close();
     this.subscription = undefined;
-    await this.saveCheckpoint();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -120,91 +93,51 @@ export class Projector implements OnApplicationShutdown {
     });
   }
 
-  /**
-   * Stops projecting one app's events as they arrive (a restore appending a whole history): they
-   * are projected once, by `rebuild(appId)`, which ends the suspension. Until then the app is
-   * invisible to reads, so nobody sees it half restored.
-   */
-  suspend(appId: string): void {
-    this.suspended.add(appId);
-  }
-
-  /** Truncates and replays projections, for one app or for all, up to the current checkpoint. */
-  async rebuild(appId?: string): Promise<number> {
-    if (appId && this.suspended.has(appId)) return this.rebuildSuspended(appId);
-    return this.exclusive(() => this.readStore.batch(async () => {
-      let replayed = 0;
-      if (appId) {
-        for (const p of this.projections) await p.clearApp(appId);
-        for await (const event of this.store.readApp(appId, { until: this.position })) {
-          await this.applyAll(event);
-          replayed += 1;
-        }
-        // Inside the lock: every later event of the app is projected live again, none is missed.
-        this.suspended.delete(appId);
-      } else {
-        for (const p of this.projections) await p.clearAll();
-        for await (const event of this.store.readAll({ until: this.position })) {
-          const id = event.metadata.appId;
-          if (id && (this.purged.has(id) || this.suspended.has(id))) continue;
-          await this.applyAll(event);
-          replayed += 1;
-        }
-      }
-      this.logger.log(`Rebuilt projections ${appId ? `of app ${appId}` : 'of all apps'} from ${replayed} events`);
-      return replayed;
-    }));
+  /** How far the projections trail the store at start-up, in positions; 0 once caught up. */
+  startupLag(): number {
+    return this.live ? 0 : Math.max(0, this.caughtUpAt - this.position);
   }
 
   /**
-   * A suspended app is invisible and nobody else writes to it, so its history can be replayed in
-   * chunks, each under the lock: live projection of other apps goes on between chunks instead of
-   * waiting for a million-event replay. The last chunk ends the suspension inside the lock.
+   * Truncates every projection and replays the whole store into them, in slices like any catch-up,
+   * so the server keeps answering (reads see the projections fill up meanwhile). Refused while a
+   * restore or an app rebuild owns an app: truncating would take that replay's work away.
    */
-  private async rebuildSuspended(appId: string): Promise<number> {
-    await this.exclusive(async () => {
-      for (const p of this.projections) await p.clearApp(appId);
-    });
-    let after = 0;
-    let replayed = 0;
-    for (;;) {
-      const chunk = await this.exclusive(() => this.readStore.batch(async () => {
-        let count = 0;
-        let last = after;
-        for await (const event of this.store.readApp(appId, { after, until: this.position })) {
-          await this.applyAll(event);
-          last = event.position;
-          count += 1;
-          if (count >= REBUILD_CHUNK) return { count, last, done: false };
-        }
-        this.suspended.delete(appId);
-        return { count, last, done: true };
-      }));
-      replayed += chunk.count;
-      after = chunk.last;
-      if (chunk.done) return replayed;
-    }
-  }
-
-  /**
-   * Removes every trace of an app that must never have existed (a failed restore): its events,
-   * its read models, and a tombstone so stores that keep deleted events until compaction
-   * (EventStoreDB's $all) never project them again.
-   */
-  async purgeApp(appId: string): Promise<void> {
-    await this.readStore.collection<PurgedApp>('purged_apps').put({ id: appId });
-    this.purged.add(appId);
-    await this.exclusive(async () => {
-      await this.store.deleteApp(appId);
-      for (const p of this.projections) await p.clearApp(appId);
-      this.suspended.delete(appId);
-    });
+  async rebuildAll(): Promise<number> {
+    if (this.engine.anySuspended) throw new DomainError('conflict', 'A restore or rebuild is running; rebuild all projections once it has finished');
+    await this.subscription?.close();
+    this.subscription = undefined;
+    const head = await this.store.headPosition();
+    const before = this.applied;
+    await this.engine.stage((tx, projections) => {
+      for (const projection of projections) projection.clearAll(tx);
+    }, { name: CHECKPOINT, position: 0 });
+    this.position = 0;
+    this.logger.log(`Rebuilding every projection from ${head} events`);
+    this.follow();
+    await this.waitFor(head, Number.POSITIVE_INFINITY);
+    const replayed = this.applied - before;
+    this.logger.log(`Rebuilt every projection from ${replayed} events`);
+    return replayed;
   }
 
   private follow(): void {
+    if (this.stopped) return;
     this.subscription = this.store.subscribe(
       this.position,
-      (event) => this.exclusive(() => this.project(event)),
+      async (events) => {
+        await this.engine.replay(
+          events.filter((e) => e.position > this.position),
+          {
+            checkpoint: (position) => ({ name: CHECKPOINT, position }),
+            onSlice: (position, applied) => {
+              this.position = position;
+              this.applied += applied;
+              this.releaseWaiters();
+            },
+          },
+        );
+      },
       (error) => {
         this.logger.error(`Projection stopped at position ${this.position}: ${error.message}; retrying in ${RETRY_MS} ms`, error.stack);
         this.subscription = undefined;
@@ -213,44 +146,11 @@ export class Projector implements OnApplicationShutdown {
     );
   }
 
-  private async project(event: StoredEvent): Promise<void> {
-    if (event.position <= this.position) return;
-    const appId = event.metadata.appId;
-    if (!(appId && (this.purged.has(appId) || this.suspended.has(appId)))) await this.applyAll(event);
-    this.position = event.position;
-    if (this.position - this.savedPosition >= CHECKPOINT_EVERY) await this.saveCheckpoint();
-    else this.scheduleCheckpoint();
-    this.releaseWaiters();
-  }
-
-  private async applyAll(event: StoredEvent): Promise<void> {
-    for (const p of this.projections) await p.apply(event);
-  }
-
   private releaseWaiters(): void {
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.position <= this.position);
     if (ready.length === 0) return;
     this.waiters = this.waiters.filter((w) => w.position > this.position);
     for (const w of ready) w.resolve();
-  }
-
-  private scheduleCheckpoint(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.saveCheckpoint().catch((e: unknown) => this.logger.error(`Saving the checkpoint failed: ${String(e)}`)), CHECKPOINT_IDLE_MS);
-  }
-
-  private async saveCheckpoint(): Promise<void> {
-    clearTimeout(this.idleTimer);
-    if (this.position === this.savedPosition) return;
-    const position = this.position;
-    await this.readStore.setCheckpoint(CHECKPOINT, position);
-    this.savedPosition = position;
-  }
-
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(work, work);
-    this.lock = run.catch(() => undefined);
-    return run;
   }
 }

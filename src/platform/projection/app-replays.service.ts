@@ -1,0 +1,122 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { EVENT_STORE, type EventStore, type StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
+import { ProjectionEngine } from './projection-engine.service.js';
+import type { ProjectionTx } from './projection-tx.js';
+import { Projector } from './projector.service.js';
+
+/** A restore is appending events that no live read should see; waiting for the follower to skip past them is quick. */
+const FOLLOWER_WAIT_MS = 10 * 60_000;
+
+/**
+ * What the restore pipeline needs from projections, and nothing more. The new app is suspended:
+ * the live follower skips its events while the restore projects them itself, from the events it
+ * has just appended, without reading them back. Its gate document (the app's own read model) is
+ * held back until `complete`, so the app is unreachable until every read model is built.
+ */
+export interface RestoreProjection {
+  /** Projects events just appended for the app, in order. */
+  project(events: readonly StoredEvent[]): Promise<void>;
+  /** Writes what was held back and hands the app to the live follower. */
+  complete(): Promise<void>;
+}
+
+/**
+ * Replays of one app on its own: rebuilding one app's projections, projecting a restore as it
+ * appends, and purging an app that must never have existed. Each works in the engine's slices,
+ * so the rest of the server is served meanwhile.
+ */
+@Injectable()
+export class AppReplays {
+  private readonly logger = new Logger(AppReplays.name);
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly engine: ProjectionEngine,
+    private readonly projector: Projector,
+  ) {}
+
+  /**
+   * Suspends the app, clears its read models and projects it as the restore goes. If the restore
+   * fails, `purgeApp` removes what was projected.
+   */
+  async openRestore(appId: string): Promise<RestoreProjection> {
+    this.engine.suspend(appId);
+    const hold = this.engine.gates();
+    let held: ProjectionTx | undefined;
+    let lastPosition = 0;
+    return {
+      project: async (events) => {
+        if (events.length === 0) return;
+        lastPosition = Math.max(lastPosition, events[events.length - 1]!.position);
+        const result = await this.engine.replay(events, { appId, hold, ...(held ? { carry: held } : {}) });
+        held = result.held;
+      },
+      complete: async () => {
+        // The follower must be past the restored events before it takes the app over, or it would apply them again.
+        await this.projector.waitFor(lastPosition, FOLLOWER_WAIT_MS);
+        await this.engine.exclusive(async () => {
+          if (held) await this.engine.commitHeld(held);
+          this.engine.resume(appId);
+        });
+      },
+    };
+  }
+
+  /**
+   * Truncates and replays one app's projections. The app is suspended meanwhile (unreachable, its
+   * live events skipped); the last slice, taken under the engine's lock, replays what the follower
+   * skipped up to its current position and resumes the app, so no event is missed or applied twice.
+   */
+  async rebuildApp(appId: string): Promise<number> {
+    this.engine.suspend(appId);
+    try {
+      const hold = this.engine.gates();
+      await this.engine.stage((tx, projections) => {
+        for (const projection of projections) projection.clearApp(appId, tx);
+      });
+      let after = 0;
+      let applied = 0;
+      let held: ProjectionTx | undefined;
+      for (;;) {
+        const until = this.projector.checkpoint;
+        let last = after;
+        const result = await this.engine.replay(this.store.readApp(appId, { after, until }), {
+          appId,
+          hold,
+          ...(held ? { carry: held } : {}),
+          onSlice: (position) => (last = position),
+        });
+        applied += result.applied;
+        held = result.held;
+        after = last;
+        // Nothing new since the read began: finish inside the lock, where the follower cannot move on.
+        const heldNow = held;
+        const finished = await this.engine.exclusive(async () => {
+          if (this.projector.checkpoint !== until) return false;
+          await this.engine.commitHeld(heldNow);
+          this.engine.resume(appId);
+          return true;
+        });
+        if (finished) break;
+      }
+      this.logger.log(`Rebuilt the projections of app ${appId} from ${applied} events`);
+      return applied;
+    } finally {
+      this.engine.resume(appId);
+    }
+  }
+
+  /**
+   * Removes every trace of an app that must never have existed (a failed restore): its events, its
+   * read models, and a tombstone so stores that keep deleted events until compaction (EventStoreDB's
+   * $all) never project them again.
+   */
+  async purgeApp(appId: string): Promise<void> {
+    await this.engine.markPurged(appId);
+    await this.engine.exclusive(() => this.store.deleteApp(appId));
+    await this.engine.stage((tx, projections) => {
+      for (const projection of projections) projection.clearApp(appId, tx);
+    });
+    this.engine.resume(appId);
+  }
+}

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { assetEntryName, isCompressedType } from '../backup/archive/archive-format.js';
 import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
-import { BlobNotFoundError } from '../infrastructure/blob-store/blob-store.port.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { AssetFilesService } from './asset-files.service.js';
 import type { AssetEvent } from './asset.events.js';
@@ -30,17 +29,12 @@ export class AssetsBackupHandler implements BackupHandler {
       const file = fileVersionOf(archived);
       if (!file) continue;
       const name = assetEntryName(file.assetId, file.fileVersion);
-      let source;
-      try {
-        source = await this.files.open(context.appId, file.assetId, file.fileVersion);
-      } catch (error) {
-        if (error instanceof BlobNotFoundError) {
-          context.missing(name, 'not found in the blob store');
-          continue;
-        }
-        throw error;
+      // Looked up now, opened when the writer gets to it: a file that is gone is recorded as missing.
+      if (!(await this.files.exists(context.appId, file.assetId, file.fileVersion))) {
+        context.missing(name, 'not found in the blob store');
+        continue;
       }
-      await context.addEntry(name, async () => source, { compress: !isCompressedType(file.mimeType) });
+      await context.addEntry(name, () => this.files.open(context.appId, file.assetId, file.fileVersion), { compress: !isCompressedType(file.mimeType) });
       context.counts.assets += 1;
     }
   }
@@ -54,12 +48,15 @@ export class AssetsBackupHandler implements BackupHandler {
       return event;
     }
     if (context.counts.assets === 0) await context.step('assets');
-    // The blob store hashes what it writes; the event says what the hash must be.
-    const stored = await this.files.store(context.targetAppId, file.assetId, file.fileVersion, await context.openEntry(name));
-    if (stored.sha256 !== file.sha256) {
-      throw new Error(`${name} does not match the SHA-256 its event records; the archive is inconsistent`);
-    }
     context.counts.assets += 1;
+    // Files are written a few at a time while later events are read; each is in place before its event is appended.
+    await context.defer(async () => {
+      // The blob store hashes what it writes; the event says what the hash must be.
+      const stored = await this.files.store(context.targetAppId, file.assetId, file.fileVersion, await context.openEntry(name));
+      if (stored.sha256 !== file.sha256) {
+        throw new Error(`${name} does not match the SHA-256 its event records; the archive is inconsistent`);
+      }
+    });
     return event;
   }
 

@@ -21,8 +21,10 @@ export interface ArchivedEvent {
 export interface BackupContext {
   readonly appId: string;
   /**
-   * Adds one entry to the archive and resolves once it is fully written, so entries never pile up
-   * in memory. `compress: false` for data that is already compressed.
+   * Adds one entry to the archive. `open` is called when the writer gets to the entry, so no file
+   * is held open while it waits; the promise resolves once the entry is queued, and the writer
+   * keeps only a few queued, so entries never pile up in memory. `compress: false` for data that
+   * is already compressed.
    */
   addEntry(name: string, open: () => Promise<Readable>, options: { compress: boolean }): Promise<void>;
   /** Notes a user id the events name (actors are noted by the core); users.json lists them. */
@@ -53,6 +55,12 @@ export interface RestoreContext {
   readonly counts: { assets: number };
   /** Marks the start of a pipeline step a handler performs (logged; fault injection hooks in here). */
   step(step: RestoreStep): Promise<void>;
+  /**
+   * Runs work the event needs done before it is appended (restoring its file) alongside the events
+   * that follow: the core waits for all of it before it appends the batch that holds the event, and
+   * a failure fails the restore. Resolves once the work has started; a few run at a time.
+   */
+  defer(work: () => Promise<void>): Promise<void>;
 }
 
 /**

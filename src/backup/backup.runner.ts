@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore } from '../infrastructure/event-store/event-store.port.js';
 import { BLOB_STORE, type BlobStore } from '../infrastructure/blob-store/blob-store.port.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { TimeSlicer } from '../platform/time-slicer.js';
 import type { ArchivedEvent, BackupContext } from './backup-handler.port.js';
 import { BackupHandlerRegistry } from './backup-handler.registry.js';
 import { archiveKey, type BackupJob } from './backup-job.js';
@@ -48,9 +49,7 @@ export class BackupRunner {
     const mentioned = new Set<string>();
     const context: BackupContext = {
       appId: job.appId,
-      addEntry: async (name, open, options) => {
-        await writer.addEntry(name, await open(), options);
-      },
+      addEntry: (name, open, options) => writer.addEntry(name, open, options),
       mentionUser: (userId) => {
         if (userId && userId !== SYSTEM_ACTOR) mentioned.add(userId);
       },
@@ -82,7 +81,9 @@ export class BackupRunner {
         await onProgress({ eventCount, assetCount: context.counts.assets });
       };
 
+      const slicer = new TimeSlicer();
       for await (const event of this.store.readApp(job.appId, { until: position })) {
+        await slicer.tick();
         eventCount += 1;
         const archived: ArchivedEvent = {
           number: eventCount,

@@ -43,7 +43,8 @@ export class ContentsProjection implements Projection {
     private readonly schemas: SchemasProjection,
   ) {
     this.contents = store.collection<ContentDoc>(CONTENTS_COLLECTION, {
-      indexes: ['appId', 'schemaId', 'created'],
+      // The listing filters by app and schema and sorts newest first: one index serves it in order.
+      indexes: ['appId', ['appId', 'schemaId', 'created', 'id']],
       fullText: (doc) => searchableText(doc.data),
       key: (doc) => appKey(doc.appId, doc.id),
     });

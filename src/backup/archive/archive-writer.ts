@@ -4,6 +4,11 @@ import { finished } from 'node:stream/promises';
 import yazl from 'yazl';
 import { MANIFEST_ENTRY, type Manifest, type ManifestEntry } from './archive-format.js';
 
+/** Entries that may wait in the writer at once: enough to keep yazl and zlib busy, few enough to keep memory flat. */
+const MAX_QUEUED_ENTRIES = 16;
+/** In-memory entries (event files) that may wait at once, in bytes. */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
 /** Counts and hashes bytes on their way into the zip. */
 class HashingStream extends Transform {
   private readonly hash = createHash('sha256');
@@ -21,71 +26,132 @@ class HashingStream extends Transform {
 }
 
 /**
- * Writes an archive as a stream with yazl. Each entry is awaited until yazl has consumed it, so
- * at most one entry is in flight and memory stays flat; the manifest, which needs every other
+ * Writes an archive as a stream with yazl. Entries are queued, a few at a time: yazl opens each
+ * one's source only when it gets to it (so no file is held open while it waits) and deflates it
+ * on zlib's threads while the next entries are prepared. The manifest, which needs every other
  * entry's checksum, is written last.
  */
 export class ArchiveWriter {
   private readonly zip = new yazl.ZipFile();
-  private readonly entries: ManifestEntry[] = [];
+  private readonly entries: (ManifestEntry | undefined)[] = [];
   private failure?: Error;
-  private current?: { hasher: HashingStream; source: Readable };
+  private readonly open = new Set<{ hasher: HashingStream; source: Readable }>();
+  private queued = 0;
+  private queuedBytes = 0;
+  private wake?: () => void;
   readonly output: Readable;
 
   constructor(private readonly mtime = new Date()) {
     this.output = this.zip.outputStream as unknown as Readable;
+    // yazl reports a source that could not be opened here; unheard, it would take the process down.
+    (this.zip as unknown as NodeJS.EventEmitter).on('error', (error: Error) => this.abort(error));
   }
 
-  get entryList(): readonly ManifestEntry[] {
-    return this.entries;
-  }
-
-  async addEntry(name: string, source: Readable, options: { compress: boolean }): Promise<ManifestEntry> {
-    if (this.failure) throw this.failure;
-    const hasher = new HashingStream();
-    this.current = { hasher, source };
-    source.once('error', (error) => hasher.destroy(error));
-    source.pipe(hasher);
-    this.zip.addReadStream(hasher, name, { compress: options.compress, mtime: this.mtime });
-    try {
-      await finished(hasher);
-    } finally {
-      this.current = undefined;
+  /**
+   * Queues one entry and resolves once it is queued (waiting while the queue is full); `source`
+   * is called when yazl reaches the entry. Failures show at the latest in `finish`.
+   */
+  async addEntry(name: string, source: () => Promise<Readable>, options: { compress: boolean; bytes?: number }): Promise<void> {
+    const bytes = options.bytes ?? 0;
+    while (!this.failure && (this.queued >= MAX_QUEUED_ENTRIES || (bytes > 0 && this.queuedBytes > 0 && this.queuedBytes + bytes > MAX_QUEUED_BYTES))) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
     }
     if (this.failure) throw this.failure;
-    const entry = { name, size: hasher.size, sha256: hasher.digest() };
-    this.entries.push(entry);
-    return entry;
+    this.queued += 1;
+    this.queuedBytes += bytes;
+    const index = this.entries.push(undefined) - 1;
+    // yazl keeps every entry's pump function (and so this closure) until the zip ends; dropping
+    // the source once it is opened keeps event files from piling up in memory over a long backup.
+    let pendingSource: (() => Promise<Readable>) | undefined = source;
+    const done = () => {
+      this.queued -= 1;
+      this.queuedBytes -= bytes;
+      const wake = this.wake;
+      this.wake = undefined;
+      wake?.();
+    };
+    this.zip.addReadStreamLazy(name, { compress: options.compress, mtime: this.mtime }, (callback) => {
+      if (this.failure) {
+        done();
+        callback(this.failure, undefined as unknown as Readable);
+        return;
+      }
+      const open = pendingSource!;
+      pendingSource = undefined;
+      open().then(
+        (readable) => {
+          const hasher = new HashingStream();
+          const current = { hasher, source: readable };
+          this.open.add(current);
+          readable.once('error', (error) => hasher.destroy(error));
+          readable.pipe(hasher);
+          finished(hasher).then(
+            () => {
+              this.open.delete(current);
+              this.entries[index] = { name, size: hasher.size, sha256: hasher.digest() };
+              done();
+            },
+            (error: unknown) => {
+              this.open.delete(current);
+              done();
+              this.abort(error instanceof Error ? error : new Error(String(error)));
+            },
+          );
+          callback(null, hasher as unknown as Readable);
+        },
+        (error: unknown) => {
+          done();
+          this.abort(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
   }
 
-  addBuffer(name: string, bytes: Buffer, options: { compress: boolean }): Promise<ManifestEntry> {
-    const source = new PassThrough();
-    source.end(bytes);
-    return this.addEntry(name, source, options);
+  addBuffer(name: string, bytes: Buffer, options: { compress: boolean }): Promise<void> {
+    let held: Buffer | undefined = bytes;
+    return this.addEntry(
+      name,
+      async () => {
+        const source = new PassThrough();
+        source.end(held);
+        held = undefined;
+        return source;
+      },
+      { ...options, bytes: bytes.length },
+    );
   }
 
-  /** Writes the manifest (with every entry's checksum) and closes the zip. */
+  /** Waits for every queued entry, writes the manifest (with every entry's checksum) and closes the zip. */
   async finish(manifest: Omit<Manifest, 'entries'>): Promise<void> {
+    while (!this.failure && this.queued > 0) await new Promise<void>((resolve) => (this.wake = resolve));
     if (this.failure) throw this.failure;
-    const complete: Manifest = { ...manifest, entries: [...this.entries] };
+    const complete: Manifest = { ...manifest, entries: this.entries.filter((e): e is ManifestEntry => e !== undefined) };
     const bytes = Buffer.from(JSON.stringify(complete, null, 2), 'utf8');
     const source = new PassThrough();
     source.end(bytes);
     const hasher = new HashingStream();
-    this.current = { hasher, source };
+    const current = { hasher, source };
+    this.open.add(current);
     source.pipe(hasher);
     this.zip.addReadStream(hasher, MANIFEST_ENTRY, { compress: true, mtime: this.mtime });
     this.zip.end();
     await finished(hasher);
+    this.open.delete(current);
     if (this.failure) throw this.failure;
   }
 
   /** Stops writing: the consumer of `output` failed, or the job is being abandoned. */
   abort(error: Error): void {
     this.failure ??= error;
-    // The source too: it may hold a file handle (an asset being read).
-    this.current?.source.destroy();
-    this.current?.hasher.destroy(error);
+    // The sources too: they may hold file handles (assets being read).
+    for (const { source, hasher } of this.open) {
+      source.destroy();
+      hasher.destroy(error);
+    }
+    this.open.clear();
     this.output.destroy(error);
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
 }

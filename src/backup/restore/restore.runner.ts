@@ -20,6 +20,8 @@ export interface RestoreReporter {
 
 const PROGRESS_EVERY_MS = 2000;
 const APPEND_BATCH = 500;
+/** Deferred handler work (file restores) running at once; each holds an open entry and a file. */
+const DEFERRED_IN_FLIGHT = 8;
 
 /**
  * The restore pipeline: verify the archive → reserve the name → map users → stream events under
@@ -44,6 +46,7 @@ export class RestoreRunner {
       await this.faults.check(name);
     };
     let reader: ArchiveReader | undefined;
+    const deferred = new DeferredWork(DEFERRED_IN_FLIGHT);
     try {
       await step('verify', 'Checking the archive: format, entries and checksums');
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
@@ -90,6 +93,7 @@ export class RestoreRunner {
         setUserMapping: (from, to) => void userMap.set(from, to),
         log: (message) => void report.log(message),
         step: (s) => step(s, `Step: ${s}`),
+        defer: (work) => deferred.start(work),
         counts: { assets: 0 },
       };
 
@@ -98,7 +102,7 @@ export class RestoreRunner {
 
       await step('events', `Restoring events as app ${targetAppId}${until.description}`);
       const projection = await this.replays.openRestore(targetAppId);
-      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection);
+      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection, deferred);
 
       await step('rebuild', 'Finishing the projections and full-text index of the new app');
       await projection.complete();
@@ -108,6 +112,8 @@ export class RestoreRunner {
       await this.names.commit(name, reservation, targetAppId);
       await report.log(`Restore completed: app "${name}" with ${restored.events} events and ${context.counts.assets} files`);
     } finally {
+      // Files still being written read from the archive, and a cleanup must not race them.
+      await deferred.drain();
       reader?.close();
     }
   }
@@ -132,6 +138,7 @@ export class RestoreRunner {
     total: number,
     report: RestoreReporter,
     projection: RestoreProjection,
+    deferred: DeferredWork,
   ): Promise<{ events: number; lastPosition: number }> {
     const appStream = `app-${context.sourceAppId}`;
     const childPrefix = new RegExp(`^(schema|content|asset)-${escapeRegex(context.sourceAppId)}--(.+)$`);
@@ -144,6 +151,8 @@ export class RestoreRunner {
 
     const flush = async () => {
       if (pendingCount === 0) return;
+      // Every file the batch's events name is in place before the events are.
+      await deferred.settle();
       lastPosition = (await this.store.appendMany(pending)).position;
       // Projected from what was just appended, never read back from the store.
       await projection.project(asStored(pending, lastPosition));
@@ -194,6 +203,40 @@ export class RestoreRunner {
     await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
     await report.log(`events ${events}/${total}`);
     return { events, lastPosition };
+  }
+}
+
+/** Handler work that runs alongside the event stream, a few at a time; `settle` waits for all of it. */
+class DeferredWork {
+  private readonly running = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(private readonly limit: number) {}
+
+  async start(work: () => Promise<void>): Promise<void> {
+    this.throwIfFailed();
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.throwIfFailed();
+    const run: Promise<void> = work()
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all(this.running);
+    this.throwIfFailed();
+  }
+
+  /** Waits for whatever still runs, its outcome aside (the restore has failed or finished). */
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 }
 

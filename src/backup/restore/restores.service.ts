@@ -216,6 +216,8 @@ export class RestoresService implements OnApplicationShutdown {
     // A log line that cannot be written is not worth failing the restore for; state updates are.
     const report = { log: (message: string) => save({}, message).catch(() => undefined), update: (patch: Partial<RestoreJob>) => save(patch) };
     let archiveFile = job.archiveFile ?? join(this.tempDir, `restore-${job.id}.zip`);
+    // A backup the archive store keeps as a file is read in place; only copies are this job's to remove.
+    let ownsArchive = true;
     // Keep the name reserved from the very start: fetching and checking a big archive takes time.
     const renewal = setInterval(() => {
       if (!job.name || !job.nameToken) return;
@@ -226,8 +228,10 @@ export class RestoresService implements OnApplicationShutdown {
     try {
       await report.log('Step: fetch');
       await this.faults.check('fetch');
-      archiveFile = await this.fetch(job, archiveFile, report.log);
-      await save({ archiveFile, url: null });
+      const fetched = await this.fetch(job, archiveFile, report.log);
+      archiveFile = fetched.file;
+      ownsArchive = fetched.owned;
+      await save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
       await this.runner.run(job, archiveFile, {
         log: report.log,
         update: async (patch) => {
@@ -255,21 +259,28 @@ export class RestoresService implements OnApplicationShutdown {
       }
     } finally {
       clearInterval(renewal);
-      await rm(archiveFile, { force: true });
+      if (ownsArchive) await rm(archiveFile, { force: true });
       await saving.catch(() => undefined);
     }
   }
 
-  private async fetch(job: RestoreJob, file: string, log: (message: string) => Promise<void>): Promise<string> {
+  /** Puts the archive on local disk; `owned` when it is a copy this job must remove. */
+  private async fetch(job: RestoreJob, file: string, log: (message: string) => Promise<void>): Promise<{ file: string; owned: boolean }> {
     await mkdir(this.tempDir, { recursive: true });
     if (job.archiveFile) {
       await log('Using the uploaded archive');
-      return job.archiveFile;
+      return { file: job.archiveFile, owned: true };
     }
     if (job.backupId) {
+      const key = archiveKey(job.backupId);
+      const inPlace = await this.blobs.localFile?.(key);
+      if (inPlace) {
+        await log(`Reading backup ${job.backupId} in place from the archive store`);
+        return { file: inPlace, owned: false };
+      }
       await log(`Copying backup ${job.backupId} from the archive store`);
-      await pipeline(await this.blobs.get(archiveKey(job.backupId)), createWriteStream(file, { mode: 0o600 }));
-      return file;
+      await pipeline(await this.blobs.get(key), createWriteStream(file, { mode: 0o600 }));
+      return { file, owned: true };
     }
     if (job.url) {
       await log(`Downloading ${describeUrl(job.url)}`);
@@ -279,7 +290,7 @@ export class RestoresService implements OnApplicationShutdown {
         timeoutMs: this.config.restoreUrlTimeoutMs,
       });
       await log(`Downloaded ${bytes} bytes`);
-      return file;
+      return { file, owned: true };
     }
     throw new Error('The restore has no source');
   }

@@ -70,6 +70,13 @@ export interface BlobStore {
   stat(key: string): Promise<BlobInfo | undefined>;
   exists(key: string): Promise<boolean>;
 
+  /**
+   * Where the blob's bytes lie on local disk, for stores that keep blobs as files; undefined for
+   * the others (and for a missing blob). Callers only read the file: restores open a backup's
+   * archive in place instead of copying it first.
+   */
+  localFile?(key: string): Promise<string | undefined>;
+
   /** Removes one blob; a no-op when it does not exist. */
   delete(key: string): Promise<void>;
 

@@ -136,6 +136,10 @@ export class FilesystemBlobStore implements BlobStore {
 
   async close(): Promise<void> {}
 
+  async localFile(key: string): Promise<string | undefined> {
+    return (await this.exists(key)) ? this.path(key) : undefined;
+  }
+
   private path(key: string): string {
     assertBlobKey(key);
     const full = join(this.root, ...key.split('/'));

@@ -298,13 +298,23 @@ function numberAppEventsOfOlderFiles(db: SqliteDatabase): void {
   })();
 }
 
+/**
+ * The payload is parsed on first use: followers pass over many events they do not apply (those of
+ * an app a restore is writing), and parsing is most of what reading an event costs.
+ */
 function toStored(row: EventRow): StoredEvent {
+  let data: Record<string, unknown> | undefined;
   return {
     stream: row.stream,
     streamVersion: row.stream_version,
     position: row.position,
     type: row.type,
-    data: JSON.parse(row.data) as Record<string, unknown>,
+    get data(): Record<string, unknown> {
+      return (data ??= JSON.parse(row.data) as Record<string, unknown>);
+    },
+    set data(value: Record<string, unknown>) {
+      data = value;
+    },
     metadata: JSON.parse(row.metadata) as StoredEvent['metadata'],
   };
 }

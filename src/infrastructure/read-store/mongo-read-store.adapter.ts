@@ -105,7 +105,7 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
     private readonly collection: mongo.Collection<StoredDocument>,
     private readonly options: CollectionOptions<T>,
   ) {
-    for (const field of options.indexes ?? []) assertName('field', field);
+    for (const index of options.indexes ?? []) for (const field of typeof index === 'string' ? [index] : index) assertName('field', field);
   }
 
   keyOf(doc: T): string {
@@ -188,7 +188,10 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
   }
 
   private async createIndexes(): Promise<void> {
-    for (const field of this.options.indexes ?? []) await this.collection.createIndex({ [field]: 1 });
+    for (const index of this.options.indexes ?? []) {
+      const fields = typeof index === 'string' ? [index] : index;
+      await this.collection.createIndex(Object.fromEntries(fields.map((field) => [field, 1])));
+    }
     if (this.options.fullText) await this.collection.createIndex({ _text: 'text' }, TEXT_INDEX_OPTIONS);
   }
 }

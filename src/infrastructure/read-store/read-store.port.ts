@@ -34,8 +34,11 @@ export interface Doc {
 export interface CollectionOptions<T> {
   /** Text indexed for full-text search (FTS5 on SQLite, a text index on MongoDB). */
   fullText?: (doc: T) => string;
-  /** Top-level fields that filters and sorts use often. */
-  indexes?: string[];
+  /**
+   * Indexes for the filters and sorts the collection serves: a field name, or several for a
+   * compound index (equality filters first, then the sort fields, in the order the query uses).
+   */
+  indexes?: (string | readonly string[])[];
   /**
    * The primary key, `doc.id` by default. Read models of things inside an app key by
    * `appKey(appId, id)`, so a restored clone keeps its entity ids beside the original's.

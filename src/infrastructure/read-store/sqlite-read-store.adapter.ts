@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
 import {
@@ -23,8 +24,10 @@ const MAX_CACHED_STATEMENTS = 500;
  * Documents as JSON in one table per collection; full text in an FTS5 table beside it whose rowid
  * is the document's integer row id, so replacing or deleting a document's text is a keyed lookup.
  * The FTS5 table is contentless (`content=''`, `contentless_delete=1`): it keeps only the index,
- * not a second copy of the text, and still supports deletes by rowid. Every statement is prepared
- * once per connection.
+ * not a second copy of the text, and still supports deletes by rowid; `detail=none` leaves out
+ * word positions, which searches of separate words never need (a smaller, faster index). A hash of the indexed text
+ * sits beside each document, so a change that leaves the text as it was (a status change) does
+ * not touch the index, by far the costliest part of a write. Every statement is prepared once.
  */
 export class SqliteReadStore implements ReadStore {
   readonly kind = 'sqlite' as const;
@@ -113,7 +116,10 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   private readonly table: string;
   private readonly fts: string | undefined;
   private readonly select: Statement<[string], { doc: string }>;
-  private readonly upsert: Statement<[string, string], { rid: number }>;
+  private readonly upsert: Statement<[string, string]>;
+  private readonly selectText: Statement<[string], { rid: number; text_hash: string | null }>;
+  private readonly insertWithText: Statement<[string, string, string], { rid: number }>;
+  private readonly updateWithText: Statement<[string, string, number]>;
   private readonly remove: Statement<[string], { rid: number }>;
   private readonly ftsDelete: Statement<[number]> | undefined;
   private readonly ftsInsert: Statement<[number, string]> | undefined;
@@ -129,24 +135,29 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
     const legacy = hasLegacyLayout(db, this.table);
     db.transaction(() => {
       if (legacy) db.exec(`ALTER TABLE ${this.table} RENAME TO ${this.table}_legacy`);
-      db.exec(`CREATE TABLE IF NOT EXISTS ${this.table} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)`);
+      db.exec(`CREATE TABLE IF NOT EXISTS ${this.table} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL, text_hash TEXT)`);
       if (legacy) {
         db.exec(`INSERT INTO ${this.table} (id, doc) SELECT id, doc FROM ${this.table}_legacy ORDER BY id; DROP TABLE ${this.table}_legacy`);
         db.exec(`DROP TABLE IF EXISTS fts_${name}`);
       }
-      for (const field of options.indexes ?? []) {
-        assertName('field', field);
-        db.exec(`CREATE INDEX IF NOT EXISTS ${this.table}_${field} ON ${this.table} (json_extract(doc, '$.${field}'))`);
+      for (const index of options.indexes ?? []) {
+        const fields = typeof index === 'string' ? [index] : index;
+        for (const field of fields) assertName('field', field);
+        const columns = fields.map((field) => `json_extract(doc, '$.${field}')`).join(', ');
+        db.exec(`CREATE INDEX IF NOT EXISTS ${this.table}_${fields.join('_')} ON ${this.table} (${columns})`);
       }
       if (this.fts) {
-        db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${this.fts} USING fts5 (body, content = '', contentless_delete = 1, tokenize = 'unicode61')`);
+        db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${this.fts} USING fts5 (body, content = '', contentless_delete = 1, detail = none, tokenize = 'unicode61')`);
         // A collection moved from the layout before integer row ids gets its full-text index again,
         // in the same transaction, so a crash never leaves it half indexed.
         if (legacy) this.reindex();
       }
     })();
     this.select = db.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`);
-    this.upsert = db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc RETURNING rid`);
+    this.upsert = db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`);
+    this.selectText = db.prepare(`SELECT rid, text_hash FROM ${this.table} WHERE id = ?`);
+    this.insertWithText = db.prepare(`INSERT INTO ${this.table} (id, doc, text_hash) VALUES (?, ?, ?) RETURNING rid`);
+    this.updateWithText = db.prepare(`UPDATE ${this.table} SET doc = ?, text_hash = ? WHERE rid = ?`);
     this.remove = db.prepare(`DELETE FROM ${this.table} WHERE id = ? RETURNING rid`);
     if (this.fts) {
       this.ftsDelete = db.prepare(`DELETE FROM ${this.fts} WHERE rowid = ?`);
@@ -228,10 +239,22 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   }
 
   private putSync(doc: T): void {
-    const { rid } = this.upsert.get(this.keyOf(doc), JSON.stringify(doc))!;
-    if (this.ftsInsert && this.options.fullText) {
-      this.ftsDelete!.run(rid);
-      this.ftsInsert.run(rid, this.options.fullText(doc));
+    const key = this.keyOf(doc);
+    if (!this.ftsInsert || !this.options.fullText) {
+      this.upsert.run(key, JSON.stringify(doc));
+      return;
+    }
+    const text = this.options.fullText(doc);
+    const hash = textHash(text);
+    const existing = this.selectText.get(key);
+    if (!existing) {
+      this.ftsInsert.run(this.insertWithText.get(key, JSON.stringify(doc), hash)!.rid, text);
+      return;
+    }
+    this.updateWithText.run(JSON.stringify(doc), hash, existing.rid);
+    if (existing.text_hash !== hash) {
+      this.ftsDelete!.run(existing.rid);
+      this.ftsInsert.run(existing.rid, text);
     }
   }
 
@@ -259,9 +282,14 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   private reindex(): void {
     const page = this.db.prepare<[number], { rid: number; doc: string }>(`SELECT rid, doc FROM ${this.table} WHERE rid > ? ORDER BY rid LIMIT 1000`);
     const insert = this.db.prepare<[number, string]>(`INSERT INTO ${this.fts} (rowid, body) VALUES (?, ?)`);
+    const hashed = this.db.prepare<[string, number]>(`UPDATE ${this.table} SET text_hash = ? WHERE rid = ?`);
     for (let after = 0; ; ) {
       const rows = page.all(after);
-      for (const row of rows) insert.run(row.rid, this.options.fullText!(JSON.parse(row.doc) as T));
+      for (const row of rows) {
+        const text = this.options.fullText!(JSON.parse(row.doc) as T);
+        insert.run(row.rid, text);
+        hashed.run(textHash(text), row.rid);
+      }
       if (rows.length < 1000) return;
       after = rows[rows.length - 1]!.rid;
     }
@@ -295,6 +323,11 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
     }
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
+}
+
+/** Tells whether a document's text changed; 128 bits, so two different texts never pass for one. */
+function textHash(text: string): string {
+  return createHash('md5').update(text).digest('base64');
 }
 
 /** Tables written before documents had integer row ids (`id TEXT PRIMARY KEY, doc`). */

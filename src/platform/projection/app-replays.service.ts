@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
 import { ProjectionEngine } from './projection-engine.service.js';
-import type { ProjectionTx } from './projection-tx.js';
 import { Projector } from './projector.service.js';
 
 /** A restore is appending events that no live read should see; waiting for the follower to skip past them is quick. */
@@ -41,21 +40,20 @@ export class AppReplays {
    */
   async openRestore(appId: string): Promise<RestoreProjection> {
     this.engine.suspend(appId);
-    const hold = this.engine.gates();
-    let held: ProjectionTx | undefined;
+    const replay = this.engine.begin({ appId, hold: this.engine.gates(), bulk: true });
     let lastPosition = 0;
     return {
       project: async (events) => {
         if (events.length === 0) return;
         lastPosition = Math.max(lastPosition, events[events.length - 1]!.position);
-        const result = await this.engine.replay(events, { appId, hold, ...(held ? { carry: held } : {}) });
-        held = result.held;
+        await replay.feed(events);
       },
       complete: async () => {
+        await replay.flush();
         // The follower must be past the restored events before it takes the app over, or it would apply them again.
         await this.projector.waitFor(lastPosition, FOLLOWER_WAIT_MS);
         await this.engine.exclusive(async () => {
-          if (held) await this.engine.commitHeld(held);
+          await replay.settleLocked();
           this.engine.resume(appId);
         });
       },
@@ -64,43 +62,26 @@ export class AppReplays {
 
   /**
    * Truncates and replays one app's projections. The app is suspended meanwhile (unreachable, its
-   * live events skipped); the last slice, taken under the engine's lock, replays what the follower
-   * skipped up to its current position and resumes the app, so no event is missed or applied twice.
+   * live events skipped); the last step, under the engine's lock, applies what the follower skipped
+   * up to its current position and resumes the app, so no event is missed or applied twice.
    */
   async rebuildApp(appId: string): Promise<number> {
     this.engine.suspend(appId);
     try {
-      const hold = this.engine.gates();
       await this.engine.stage((tx, projections) => {
         for (const projection of projections) projection.clearApp(appId, tx);
       });
-      let after = 0;
-      let applied = 0;
-      let held: ProjectionTx | undefined;
-      for (;;) {
-        const until = this.projector.checkpoint;
-        let last = after;
-        const result = await this.engine.replay(this.store.readApp(appId, { after, until }), {
-          appId,
-          hold,
-          ...(held ? { carry: held } : {}),
-          onSlice: (position) => (last = position),
-        });
-        applied += result.applied;
-        held = result.held;
-        after = last;
-        // Nothing new since the read began: finish inside the lock, where the follower cannot move on.
-        const heldNow = held;
-        const finished = await this.engine.exclusive(async () => {
-          if (this.projector.checkpoint !== until) return false;
-          await this.engine.commitHeld(heldNow);
-          this.engine.resume(appId);
-          return true;
-        });
-        if (finished) break;
-      }
-      this.logger.log(`Rebuilt the projections of app ${appId} from ${applied} events`);
-      return applied;
+      const replay = this.engine.begin({ appId, hold: this.engine.gates(), bulk: true });
+      await replay.feed(this.store.readApp(appId, { until: this.projector.checkpoint }));
+      await replay.flush();
+      await this.engine.exclusive(async () => {
+        const tail: StoredEvent[] = [];
+        for await (const event of this.store.readApp(appId, { after: replay.position, until: this.projector.checkpoint })) tail.push(event);
+        await replay.settleLocked(tail);
+        this.engine.resume(appId);
+      });
+      this.logger.log(`Rebuilt the projections of app ${appId} from ${replay.applied} events`);
+      return replay.applied;
     } finally {
       this.engine.resume(appId);
     }

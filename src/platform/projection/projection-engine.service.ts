@@ -1,18 +1,22 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
-import { type Checkpoint, READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { type CollectionWrite, READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import type { Projection } from './projection.js';
 import { ProjectionTx } from './projection-tx.js';
 
 /**
- * A slice applies events until it has used this much of the main thread, then commits. Together
- * with the commit itself a slice stays well under the ~20 ms the server may block, so requests
- * are answered between slices of even the longest replay.
+ * A slice applies events until it has used this much of the main thread, then gives the event
+ * loop a turn; its commit (live mode) stays small too, so requests are answered between slices of
+ * even the longest replay, well within the ~20 ms the server may block.
  */
 const SLICE_BUDGET_MS = 6;
-/** A slice also ends when it has staged this many documents, which bounds its commit and memory. */
-const SLICE_MAX_DOCS = 400;
+/** Live mode: a slice also ends once it has staged this many documents. */
+const SLICE_MAX_DOCS = 200;
+/** Bulk mode: staged documents are written once this many have gathered (bounds memory). */
+const CHUNK_MAX_DOCS = 5000;
+/** Bulk mode: a chunk is written in commits of this many changes, with a turn of the event loop between. */
+const COMMIT_MAX_CHANGES = 64;
 
 interface PurgedApp {
   id: string;
@@ -21,29 +25,138 @@ interface PurgedApp {
 export interface ReplayOptions {
   /** The app a replay of one app owns; its events are applied although the app is suspended. */
   appId?: string;
-  /** The checkpoint committed with each slice, from the position of the slice's last event. */
-  checkpoint?: (position: number) => Checkpoint;
-  /** Collections whose staged changes are carried from slice to slice and not committed (see Projection.gate). */
+  /** The checkpoint this replay moves (the live follower's); written with the replay's commits. */
+  checkpoint?: string;
+  /**
+   * Collections whose staged changes are held back until `settle` (see Projection.gate), so the
+   * app a replay builds stays unreachable until it is complete.
+   */
   hold?: ReadonlySet<string>;
-  /** Held state of an earlier replay of the same app, to carry on from. */
-  carry?: ProjectionTx;
-  /** Called after each slice is committed, with the last position it covered and how many events it applied. */
-  onSlice?: (position: number, applied: number) => void;
-}
-
-export interface ReplayResult {
-  /** Events applied (events of purged or suspended apps are skipped, not applied). */
-  applied: number;
-  /** The staged state still held back (with `hold`), to be committed by whoever owns it. */
-  held: ProjectionTx;
+  /**
+   * Live (default): every slice is committed at once, with the checkpoint, in one transaction, so
+   * a command's change shows as soon as possible. Bulk (catch-up, rebuilds, restores): slices stage
+   * into one chunk of up to CHUNK_MAX_DOCS documents, each written once when the chunk is full, in
+   * short commits; the checkpoint goes with the last of them. A crash in between leaves documents
+   * ahead of the checkpoint, and the events since are applied again, which rewrites them with
+   * the same values (projections set state from events).
+   */
+  bulk?: boolean;
+  /** Called after each commit that moved the replay on: the last position covered, events applied since the last call. */
+  onCommitted?: (position: number, applied: number) => void;
 }
 
 /**
+ * One replay in progress: feed it events (an array or a store read), then `flush` or `settle`.
+ * Created by ProjectionEngine.begin.
+ */
+export class Replay {
+  private tx = new ProjectionTx();
+  private last = 0;
+  private committed = 0;
+  private pendingApplied = 0;
+  /** Events applied so far (events of purged or suspended apps are skipped, not applied). */
+  applied = 0;
+
+  constructor(
+    private readonly engine: ProjectionEngine,
+    private readonly options: ReplayOptions,
+  ) {}
+
+  /** The position of the last event seen (applied or skipped). */
+  get position(): number {
+    return this.last;
+  }
+
+  async feed(source: AsyncIterable<StoredEvent> | Iterable<StoredEvent>): Promise<void> {
+    const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : toAsync(source);
+    const live = !this.options.bulk;
+    let done = false;
+    try {
+      while (!done) {
+        await this.engine.exclusive(async () => {
+          const started = performance.now();
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) {
+              done = true;
+              break;
+            }
+            if (this.engine.applies(next.value, this.options.appId)) {
+              await this.engine.applyEvent(next.value, this.tx);
+              this.applied += 1;
+              this.pendingApplied += 1;
+            }
+            this.last = next.value.position;
+            if (performance.now() - started >= SLICE_BUDGET_MS || this.tx.size >= (live ? SLICE_MAX_DOCS : CHUNK_MAX_DOCS)) break;
+          }
+          if (live) await this.commitLocked(this.tx.writes(this.hold));
+        });
+        if (!live && this.tx.size >= CHUNK_MAX_DOCS) await this.flush();
+        if (!done) await nextTurn();
+      }
+    } finally {
+      if (!done) await iterator.return?.();
+    }
+  }
+
+  /** Writes what is staged (but what is held), in short commits; the checkpoint goes with the last. */
+  async flush(): Promise<void> {
+    const writes = this.tx.writes(this.hold);
+    this.tx = this.tx.carry(this.hold);
+    const parts = splitWrites(writes, COMMIT_MAX_CHANGES);
+    for (let i = 0; i < parts.length - 1; i++) {
+      await this.engine.exclusive(() => this.engine.readStore.commit(parts[i]!));
+      await nextTurn();
+    }
+    await this.engine.exclusive(() => this.commitLocked(parts.at(-1) ?? []));
+  }
+
+  /**
+   * Only inside ProjectionEngine.exclusive: applies the last few events and commits them with
+   * everything still staged, held changes included, in one transaction. Flush first, so that
+   * what is left is small.
+   */
+  async settleLocked(events: readonly StoredEvent[] = []): Promise<void> {
+    for (const event of events) {
+      if (this.engine.applies(event, this.options.appId)) {
+        await this.engine.applyEvent(event, this.tx);
+        this.applied += 1;
+        this.pendingApplied += 1;
+      }
+      this.last = event.position;
+    }
+    const writes = this.tx.writes();
+    this.tx = new ProjectionTx();
+    await this.commitLocked(writes);
+  }
+
+  private get hold(): ReadonlySet<string> {
+    return this.options.hold ?? NO_HOLD;
+  }
+
+  private async commitLocked(writes: readonly CollectionWrite[]): Promise<void> {
+    const moved = this.last > this.committed;
+    const checkpoint = moved && this.options.checkpoint ? { name: this.options.checkpoint, position: this.last } : undefined;
+    if (writes.length > 0 || checkpoint) await this.engine.readStore.commit(writes, checkpoint);
+    if (moved) this.report();
+  }
+
+  private report(): void {
+    this.committed = this.last;
+    const applied = this.pendingApplied;
+    this.pendingApplied = 0;
+    this.options.onCommitted?.(this.last, applied);
+  }
+}
+
+const NO_HOLD: ReadonlySet<string> = new Set();
+
+/**
  * The one path by which events become read models: live projection, start-up catch-up, rebuilds
- * and restores all apply events here, in slices. A slice stages every change in memory, writes each
- * touched document (and its full-text row) once, together with the slice's checkpoint, and then
- * gives the event loop a turn. Slices of different replays never interleave (one lock), so a live
- * event and a restore's event never share a unit of work.
+ * and restores all apply events through a Replay, in slices. A slice stages every change in
+ * memory (ProjectionTx) and gives the event loop a turn when its budget is spent; documents are
+ * written once per slice (live) or per chunk (bulk). Slices of different replays never interleave
+ * (one lock), so a live event and a restore's event never share a unit of work.
  */
 @Injectable()
 export class ProjectionEngine {
@@ -56,7 +169,7 @@ export class ProjectionEngine {
   private lock: Promise<unknown> = Promise.resolve();
   private sealed = false;
 
-  constructor(@Inject(READ_STORE) private readonly readStore: ReadStore) {
+  constructor(@Inject(READ_STORE) readonly readStore: ReadStore) {
     this.purgedApps = readStore.collection<PurgedApp>('purged_apps');
   }
 
@@ -71,13 +184,13 @@ export class ProjectionEngine {
     for await (const app of this.purgedApps.iterate({})) this.purged.add(app.id);
   }
 
+  begin(options: ReplayOptions = {}): Replay {
+    return new Replay(this, options);
+  }
+
   /** Names of the collections that make apps reachable (see Projection.gate). */
   gates(): ReadonlySet<string> {
     return new Set(this.projections.flatMap((p) => (p.gate ? [p.gate.name] : [])));
-  }
-
-  isSuspended(appId: string): boolean {
-    return this.suspended.has(appId);
   }
 
   suspend(appId: string): void {
@@ -98,65 +211,13 @@ export class ProjectionEngine {
     this.purged.add(appId);
   }
 
-  /**
-   * Applies events in slices, committing each (see the class comment). `source` may be an array
-   * or a store read; it is read inside the slices, so a read from SQLite counts against the budget.
-   */
-  async replay(source: AsyncIterable<StoredEvent> | Iterable<StoredEvent>, options: ReplayOptions = {}): Promise<ReplayResult> {
-    const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : toAsync(source);
-    const hold = options.hold ?? new Set<string>();
-    let tx = options.carry ?? new ProjectionTx();
-    let applied = 0;
-    let done = false;
-    try {
-      while (!done) {
-        const slice = await this.exclusive(async () => {
-          const started = performance.now();
-          let count = 0;
-          let last: number | undefined;
-          for (;;) {
-            const next = await iterator.next();
-            if (next.done) {
-              done = true;
-              break;
-            }
-            const event = next.value;
-            if (this.applies(event, options.appId)) {
-              for (const projection of this.projections) await projection.apply(event, tx);
-              count += 1;
-            }
-            last = event.position;
-            if (performance.now() - started >= SLICE_BUDGET_MS || tx.size >= SLICE_MAX_DOCS) break;
-          }
-          if (last === undefined) return undefined;
-          await this.readStore.commit(tx.writes(hold), options.checkpoint?.(last));
-          tx = tx.carry(hold);
-          return { last, count };
-        });
-        if (slice) {
-          applied += slice.count;
-          options.onSlice?.(slice.last, slice.count);
-        }
-        if (!done) await nextTurn();
-      }
-    } finally {
-      if (!done) await iterator.return?.();
-    }
-    return { applied, held: tx };
-  }
-
-  /** Stages a change (clearing an app, say) and commits it as one slice. */
-  async stage(work: (tx: ProjectionTx, projections: readonly Projection[]) => void, checkpoint?: Checkpoint): Promise<void> {
+  /** Stages a change (clearing an app, say) and commits it as one unit of work. */
+  async stage(work: (tx: ProjectionTx, projections: readonly Projection[]) => void, checkpoint?: { name: string; position: number }): Promise<void> {
     await this.exclusive(async () => {
       const tx = new ProjectionTx();
       work(tx, this.projections);
       await this.readStore.commit(tx.writes(), checkpoint);
     });
-  }
-
-  /** Commits what a replay held back (see ReplayResult.held). Only inside `exclusive`. */
-  async commitHeld(held: ProjectionTx): Promise<void> {
-    await this.readStore.commit(held.writes());
   }
 
   /** Serialises slices and staged changes; FIFO, so no replay starves another. */
@@ -166,12 +227,38 @@ export class ProjectionEngine {
     return run;
   }
 
-  private applies(event: StoredEvent, owner: string | undefined): boolean {
+  applies(event: StoredEvent, owner: string | undefined): boolean {
     const appId = event.metadata.appId;
     if (!appId) return true;
     if (this.purged.has(appId)) return false;
     return appId === owner || !this.suspended.has(appId);
   }
+
+  async applyEvent(event: StoredEvent, tx: ProjectionTx): Promise<void> {
+    for (const projection of this.projections) await projection.apply(event, tx);
+  }
+}
+
+/** Splits writes into groups of at most `max` changes, keeping each collection's changes in order. */
+export function splitWrites(writes: readonly CollectionWrite[], max: number): CollectionWrite[][] {
+  const parts: CollectionWrite[][] = [];
+  let part: CollectionWrite[] = [];
+  let size = 0;
+  for (const write of writes) {
+    for (let i = 0; i < write.changes.length; ) {
+      const take = Math.min(max - size, write.changes.length - i);
+      part.push({ collection: write.collection, changes: write.changes.slice(i, i + take) });
+      size += take;
+      i += take;
+      if (size >= max) {
+        parts.push(part);
+        part = [];
+        size = 0;
+      }
+    }
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
 }
 
 async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {

@@ -11,10 +11,10 @@ const WAIT_TIMEOUT_MS = 30_000;
 export type ProjectorState = 'stopped' | 'catching-up' | 'live';
 
 /**
- * Follows the event store from the saved checkpoint and hands what arrives to the projection
- * engine, whose slices commit the checkpoint with the read models. Start-up catch-up is the same
- * code: the follower starts at the checkpoint and is "caught up" once it passes the head position
- * the store had at start. Commands wait for it to reach their position (read-your-writes).
+ * Keeps the projections up with the event store, from the checkpoint saved with them. At start-up
+ * it catches up with what the store holds (a bulk replay, chunked, the server answering meanwhile),
+ * then follows new events live, each slice committed with the checkpoint as it arrives. Both go
+ * through the projection engine. Commands wait for it to reach their position (read-your-writes).
  */
 @Injectable()
 export class Projector implements OnApplicationShutdown {
@@ -53,14 +53,22 @@ export class Projector implements OnApplicationShutdown {
     this.stopped = false;
     await this.engine.init();
     this.position = await this.readStore.getCheckpoint(CHECKPOINT);
+    await this.catchUp('Catching up projections');
+    this.live = true;
+    this.follow();
+  }
+
+  /** Replays what the store holds past the checkpoint, in bulk, up to the head it has now. */
+  private async catchUp(what: string): Promise<void> {
     const head = await this.store.headPosition();
     this.caughtUpAt = head;
-    if (head > this.position) this.logger.log(`Catching up projections from position ${this.position} to ${head}`);
+    if (head <= this.position) return;
+    this.logger.log(`${what} from position ${this.position} to ${head}`);
     const started = Date.now();
-    this.follow();
-    await this.waitFor(head, Number.POSITIVE_INFINITY);
-    this.live = true;
-    if (head > 0) this.logger.log(`Projections are up to date at position ${head} (${Date.now() - started} ms)`);
+    const replay = this.engine.begin({ checkpoint: CHECKPOINT, bulk: true, onCommitted: (position, applied) => this.moved(position, applied) });
+    await replay.feed(this.store.readAll({ after: this.position, until: head }));
+    await replay.flush();
+    this.logger.log(`Projections are up to date at position ${head}: ${replay.applied} events in ${Date.now() - started} ms`);
   }
 
   async stop(): Promise<void> {
@@ -107,18 +115,19 @@ export class Projector implements OnApplicationShutdown {
     if (this.engine.anySuspended) throw new DomainError('conflict', 'A restore or rebuild is running; rebuild all projections once it has finished');
     await this.subscription?.close();
     this.subscription = undefined;
-    const head = await this.store.headPosition();
     const before = this.applied;
     await this.engine.stage((tx, projections) => {
       for (const projection of projections) projection.clearAll(tx);
     }, { name: CHECKPOINT, position: 0 });
     this.position = 0;
-    this.logger.log(`Rebuilding every projection from ${head} events`);
-    this.follow();
-    await this.waitFor(head, Number.POSITIVE_INFINITY);
-    const replayed = this.applied - before;
-    this.logger.log(`Rebuilt every projection from ${replayed} events`);
-    return replayed;
+    this.live = false;
+    try {
+      await this.catchUp('Rebuilding every projection');
+    } finally {
+      this.live = true;
+      this.follow();
+    }
+    return this.applied - before;
   }
 
   private follow(): void {
@@ -126,17 +135,8 @@ export class Projector implements OnApplicationShutdown {
     this.subscription = this.store.subscribe(
       this.position,
       async (events) => {
-        await this.engine.replay(
-          events.filter((e) => e.position > this.position),
-          {
-            checkpoint: (position) => ({ name: CHECKPOINT, position }),
-            onSlice: (position, applied) => {
-              this.position = position;
-              this.applied += applied;
-              this.releaseWaiters();
-            },
-          },
-        );
+        const replay = this.engine.begin({ checkpoint: CHECKPOINT, onCommitted: (position, applied) => this.moved(position, applied) });
+        await replay.feed(events.filter((e) => e.position > this.position));
       },
       (error) => {
         this.logger.error(`Projection stopped at position ${this.position}: ${error.message}; retrying in ${RETRY_MS} ms`, error.stack);
@@ -144,6 +144,12 @@ export class Projector implements OnApplicationShutdown {
         if (!this.stopped) this.retryTimer = setTimeout(() => this.follow(), RETRY_MS);
       },
     );
+  }
+
+  private moved(position: number, applied: number): void {
+    this.position = position;
+    this.applied += applied;
+    this.releaseWaiters();
   }
 
   private releaseWaiters(): void {

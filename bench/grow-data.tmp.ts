@@ -1,0 +1,15 @@
+import { join } from 'node:path';
+import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite-event-store.adapter.js';
+import { FilesystemBlobStore } from '../src/infrastructure/blob-store/filesystem-blob-store.adapter.js';
+import { SqliteNameIndex } from '../src/infrastructure/name-index/sqlite-name-index.adapter.js';
+import { SqliteReadStore } from '../src/infrastructure/read-store/sqlite-read-store.adapter.js';
+import { growApps } from './workloads/mix.workload.js';
+const dataDir = process.argv[2]!;
+const store = new SqliteEventStore(join(dataDir, 'events.db'));
+const apps = await growApps(store, new FilesystemBlobStore(join(dataDir, 'blobs')), { events: Number(process.argv[3]), apps: ['other', 'big'] });
+await store.close();
+const reads = new SqliteReadStore(join(dataDir, 'read.db'));
+const names = new SqliteNameIndex(reads.database);
+for (const app of apps) await names.commit(app.name, await names.reserve(app.name, 60_000), app.id);
+await reads.close();
+console.log(JSON.stringify(apps.map((a) => ({ name: a.name, id: a.id, events: a.events }))));

@@ -114,7 +114,7 @@ describe('the server keeps answering while it replays', () => {
     await clean.exited;
 
     // Each installation made its own first admin at its first start; everything else must be equal.
-    const withoutAdmin = (models: ReadModels) => ({ ...models, docs: { ...models.docs, users: Object.fromEntries(Object.entries(models.docs['users']!).filter(([, u]) => (u as { email: string }).email !== 'admin@localhost')) } });
+    const withoutAdmin = (models: ReadModels): ReadModels => ({ ...models, docs: { ...models.docs, users: Object.fromEntries(Object.entries(models.docs['users']!).filter(([, u]) => (u as { email: string }).email !== 'admin@localhost')) } });
     const words = sampleWords(dumpReadModels(reference, []));
     const expected = withoutAdmin(dumpReadModels(reference, words));
     expect(Object.keys(expected.docs['contents']!).length).toBeGreaterThan(1000);

@@ -21,17 +21,21 @@ export class ContentCommandRunner {
     private readonly projection: ContentsProjection,
   ) {}
 
-  async run(appId: string, schemaName: string, contentId: string, actor: string, decide: (state: ContentState, schema: SchemaRef) => ContentEvent[]): Promise<ContentDoc | undefined> {
+  /**
+   * `fresh`: the id was generated just now, so its stream cannot exist yet and is not read; the
+   * append expects no stream, so it would still be refused if it did.
+   */
+  async run(appId: string, schemaName: string, contentId: string, actor: string, decide: (state: ContentState, schema: SchemaRef) => ContentEvent[], fresh = false): Promise<ContentDoc | undefined> {
     const schema = await this.schemas.resolve(appId, schemaName);
     const stream = streams.child('content', appId, contentId);
-    const { state, version } = await this.writer.load(stream, contentDecider);
+    const { state, version } = fresh ? { state: contentDecider.initialState(), version: -1 } : await this.writer.load(stream, contentDecider);
     const events = decide(state, schema);
     if (events.length > 0) await this.writer.append(stream, events, version, { actor, appId });
     return this.projection.contents.get(appKey(appId, contentId));
   }
 
-  async runExisting(appId: string, schemaName: string, contentId: string, actor: string, decide: (state: ContentState, schema: SchemaRef) => ContentEvent[]): Promise<ContentDoc> {
-    const content = await this.run(appId, schemaName, contentId, actor, decide);
+  async runExisting(appId: string, schemaName: string, contentId: string, actor: string, decide: (state: ContentState, schema: SchemaRef) => ContentEvent[], fresh = false): Promise<ContentDoc> {
+    const content = await this.run(appId, schemaName, contentId, actor, decide, fresh);
     // Only a schema delete racing this command leaves nothing to show.
     if (!content) throw notFound(`Content ${contentId} does not exist in schema "${schemaName}"`);
     return content;

@@ -21,6 +21,6 @@ export class CreateContentHandler implements ICommandHandler<CreateContentComman
 
   execute({ appId, schemaName, input, actor }: CreateContentCommand): Promise<ContentDoc> {
     const contentId = randomUUID();
-    return this.runner.runExisting(appId, schemaName, contentId, actor, (state, schema) => createContent(state, { contentId, schema, ...input }));
+    return this.runner.runExisting(appId, schemaName, contentId, actor, (state, schema) => createContent(state, { contentId, schema, ...input }), true);
   }
 }

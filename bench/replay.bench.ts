@@ -210,6 +210,12 @@ async function runWorkload(shape: 'mix' | 'one-stream'): Promise<WorkloadResult>
     );
     for (const b of backups) await api(server.base, 'DELETE', `/api/backups/${b.id}`);
 
+    // The one-stream workload has no schemas; live writes need one.
+    await fetch(`${server.base}/api/apps/other/schemas`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'articles', fields: [{ name: 'title', type: 'String', required: true }, { name: 'body', type: 'String' }, { name: 'rating', type: 'Number' }, { name: 'featured', type: 'Boolean' }] }),
+    });
     const oneClient = await liveWrites(server, 1, LIVE_SECONDS);
     const eightClients = await liveWrites(server, 8, LIVE_SECONDS);
     console.log(`  live creates: 1 client ${oneClient.createsPerSecond}/s (${oneClient.cpuMsPerCreate} ms CPU each), 8 clients ${eightClients.createsPerSecond}/s (${eightClients.cpuMsPerCreate} ms CPU each)`);

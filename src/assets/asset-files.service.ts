@@ -43,6 +43,11 @@ export class AssetFilesService {
     }
   }
 
+  /** The size in bytes, undefined when the bytes are gone. */
+  async size(appId: string, assetId: string, fileVersion: number): Promise<number | undefined> {
+    return (await this.blobs.stat(AssetFilesService.key(appId, assetId, fileVersion)))?.size;
+  }
+
   exists(appId: string, assetId: string, fileVersion: number): Promise<boolean> {
     return this.blobs.exists(AssetFilesService.key(appId, assetId, fileVersion));
   }

@@ -30,11 +30,12 @@ export class AssetsBackupHandler implements BackupHandler {
       if (!file) continue;
       const name = assetEntryName(file.assetId, file.fileVersion);
       // Looked up now, opened when the writer gets to it: a file that is gone is recorded as missing.
-      if (!(await this.files.exists(context.appId, file.assetId, file.fileVersion))) {
+      const size = await this.files.size(context.appId, file.assetId, file.fileVersion);
+      if (size === undefined) {
         context.missing(name, 'not found in the blob store');
         continue;
       }
-      await context.addEntry(name, () => this.files.open(context.appId, file.assetId, file.fileVersion), { compress: !isCompressedType(file.mimeType) });
+      await context.addEntry(name, () => this.files.open(context.appId, file.assetId, file.fileVersion), { compress: !isCompressedType(file.mimeType), size });
       context.counts.assets += 1;
     }
   }

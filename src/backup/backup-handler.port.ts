@@ -26,7 +26,7 @@ export interface BackupContext {
    * keeps only a few queued, so entries never pile up in memory. `compress: false` for data that
    * is already compressed.
    */
-  addEntry(name: string, open: () => Promise<Readable>, options: { compress: boolean }): Promise<void>;
+  addEntry(name: string, open: () => Promise<Readable>, options: { compress: boolean; size?: number }): Promise<void>;
   /** Notes a user id the events name (actors are noted by the core); users.json lists them. */
   mentionUser(userId: string): void;
   readonly mentionedUsers: ReadonlySet<string>;

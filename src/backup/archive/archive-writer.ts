@@ -6,8 +6,20 @@ import { MANIFEST_ENTRY, type Manifest, type ManifestEntry } from './archive-for
 
 /** Entries that may wait in the writer at once: enough to keep yazl and zlib busy, few enough to keep memory flat. */
 const MAX_QUEUED_ENTRIES = 16;
-/** In-memory entries (event files) that may wait at once, in bytes. */
+/** In-memory entries (event files, prefetched files) that may wait at once, in bytes. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/**
+ * Files up to this size are read as soon as they are queued rather than when yazl reaches them:
+ * yazl writes entries one after another, and opening and reading a small file while the entries
+ * before it are written takes those steps off the critical path.
+ */
+const PREFETCH_MAX_BYTES = 1024 * 1024;
+
+async function readAll(open: () => Promise<Readable>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await open()) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 /** Counts and hashes bytes on their way into the zip. */
 class HashingStream extends Transform {
@@ -51,7 +63,21 @@ export class ArchiveWriter {
    * Queues one entry and resolves once it is queued (waiting while the queue is full); `source`
    * is called when yazl reaches the entry. Failures show at the latest in `finish`.
    */
-  async addEntry(name: string, source: () => Promise<Readable>, options: { compress: boolean; bytes?: number }): Promise<void> {
+  async addEntry(name: string, source: () => Promise<Readable>, options: { compress: boolean; bytes?: number; size?: number }): Promise<void> {
+    if (options.size !== undefined && options.size <= PREFETCH_MAX_BYTES && options.bytes === undefined) {
+      const prefetched = readAll(source);
+      // A read that fails surfaces when yazl reaches the entry; until then nobody waits for it.
+      prefetched.catch(() => undefined);
+      return this.addEntry(
+        name,
+        async () => {
+          const source = new PassThrough();
+          source.end(await prefetched);
+          return source;
+        },
+        { compress: options.compress, bytes: options.size },
+      );
+    }
     const bytes = options.bytes ?? 0;
     while (!this.failure && (this.queued >= MAX_QUEUED_ENTRIES || (bytes > 0 && this.queuedBytes > 0 && this.queuedBytes + bytes > MAX_QUEUED_BYTES))) {
       await new Promise<void>((resolve) => (this.wake = resolve));

@@ -59,6 +59,13 @@ export interface NumberedEvent extends StoredEvent {
   number: number;
 }
 
+export type SubscriptionHandler = (events: StoredEvent[], through: number) => Promise<void>;
+
+export interface SubscribeOptions {
+  /** Apps whose events the subscriber does not want (it is told how far they reach through `through`). */
+  skip?: (appId: string) => boolean;
+}
+
 export interface Subscription {
   close(): Promise<void>;
 }
@@ -110,10 +117,11 @@ export interface EventStore {
   /**
    * Delivers every event after `after`, then follows new ones as they are appended, in order and
    * in batches of what has arrived (at most a few hundred events each); the next batch waits until
-   * the handler's promise settles. A handler that throws stops the subscription and reports
-   * through onError.
+   * the handler's promise settles. `through` is the position the batch covers: events of apps
+   * `options.skip` names are left out (not even parsed, where the store allows), so a batch may be
+   * empty and still move on. A handler that throws stops the subscription and reports through onError.
    */
-  subscribe(after: number, handler: (events: StoredEvent[]) => Promise<void>, onError: (error: Error) => void): Subscription;
+  subscribe(after: number, handler: SubscriptionHandler, onError: (error: Error) => void, options?: SubscribeOptions): Subscription;
 
   /** Position of the newest event in the store (0 when empty). */
   headPosition(): Promise<number>;

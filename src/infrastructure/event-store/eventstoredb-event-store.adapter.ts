@@ -27,7 +27,9 @@ import {
   type ReadRange,
   type StoredEvent,
   type StreamWrite,
+  type SubscribeOptions,
   type Subscription,
+  type SubscriptionHandler,
   WrongExpectedVersionError,
 } from './event-store.port.js';
 
@@ -173,7 +175,7 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
-  subscribe(after: number, handler: (events: StoredEvent[]) => Promise<void>, onError: (error: Error) => void): Subscription {
+  subscribe(after: number, handler: SubscriptionHandler, onError: (error: Error) => void, options: SubscribeOptions = {}): Subscription {
     const subscription = this.client.subscribeToAll({
       fromPosition: after > 0 ? toAllPosition(after) : START,
       filter: excludeSystemEvents(),
@@ -212,7 +214,8 @@ export class EventStoreDbEventStore implements EventStore {
         const batch = pending.splice(0, DEFAULT_BATCH);
         wakeReader?.();
         wakeReader = undefined;
-        await handler(batch);
+        const skip = options.skip;
+        await handler(skip ? batch.filter((e) => !(e.metadata.appId && skip(e.metadata.appId))) : batch, batch[batch.length - 1]!.position);
       }
     };
     const running = Promise.all([read(), consume()]).catch(async (error: unknown) => {

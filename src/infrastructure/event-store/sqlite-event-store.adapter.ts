@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
 import {
@@ -10,12 +11,15 @@ import {
   type ReadRange,
   type StreamWrite,
   type StoredEvent,
+  type SubscribeOptions,
   type Subscription,
+  type SubscriptionHandler,
   WrongExpectedVersionError,
 } from './event-store.port.js';
 
 interface EventRow {
   position: number;
+  app_id: string | null;
   stream: string;
   stream_version: number;
   app_number: number | null;
@@ -127,7 +131,7 @@ export class SqliteEventStore implements EventStore {
     return this.paged(range, (after, until, limit) => this.allQuery.all(after, until, limit));
   }
 
-  subscribe(after: number, handler: (events: StoredEvent[]) => Promise<void>, onError: (error: Error) => void): Subscription {
+  subscribe(after: number, handler: SubscriptionHandler, onError: (error: Error) => void, options: SubscribeOptions = {}): Subscription {
     let closed = false;
     let wake: (() => void) | undefined;
     const onAppend = () => wake?.();
@@ -137,9 +141,10 @@ export class SqliteEventStore implements EventStore {
       while (!closed) {
         const rows = this.allQuery.all(checkpoint, Number.MAX_SAFE_INTEGER, DEFAULT_BATCH);
         if (rows.length > 0) {
-          const events = rows.map(toStored);
-          await handler(events);
-          checkpoint = events[events.length - 1]!.position;
+          const skip = options.skip;
+          const through = rows[rows.length - 1]!.position;
+          await handler((skip ? rows.filter((row) => !(row.app_id && skip(row.app_id))) : rows).map(toStored), through);
+          checkpoint = through;
           continue;
         }
         await new Promise<void>((resolve) => {
@@ -170,8 +175,10 @@ export class SqliteEventStore implements EventStore {
     return this.headQuery.get()?.p ?? 0;
   }
 
+  /** In short steps with a turn of the event loop between: a large app's history takes seconds to delete. */
   async deleteApp(appId: string): Promise<void> {
-    this.db.prepare('DELETE FROM events WHERE app_id = ?').run(appId);
+    const step = this.db.prepare('DELETE FROM events WHERE position IN (SELECT position FROM events WHERE app_id = ? LIMIT 2000)');
+    while (this.db.open && step.run(appId).changes > 0) await nextTurn();
   }
 
   async close(): Promise<void> {

@@ -51,9 +51,11 @@ export const appKey = (appId: string, id: string) => `${appId}--${id}`;
 
 /**
  * One change to a collection, for bulk writers (projection replays). Changes apply in order;
- * `deleteWhere` takes the same filters as `find`.
+ * `deleteWhere` takes the same filters as `find`. With `limit`, it removes at most that many of
+ * the matching documents, so that removing a large app can be spread over short commits (stores
+ * whose writes do not block the server may remove them all at once).
  */
-export type DocChange<T extends Doc = Doc> = { put: T } | { delete: string } | { deleteWhere: Filter };
+export type DocChange<T extends Doc = Doc> = { put: T } | { delete: string } | { deleteWhere: Filter; limit?: number };
 
 /** Changes to one collection, by the collection's name, for ReadStore.commit. */
 export interface CollectionWrite {

@@ -275,7 +275,7 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
     for (const change of changes) {
       if ('put' in change) this.putSync(change.put as T);
       else if ('delete' in change) this.deleteSync(change.delete);
-      else this.deleteWhereSync(change.deleteWhere);
+      else this.deleteWhereSync(change.deleteWhere, change.limit);
     }
   }
 
@@ -304,8 +304,17 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
     if (row && this.ftsDelete) this.ftsDelete.run(row.rid);
   }
 
-  private deleteWhereSync(filter: Filter): number {
+  private deleteWhereSync(filter: Filter, limit?: number): number {
     const where = this.where(filter);
+    if (limit !== undefined) {
+      const rows = this.statements.get<Scalar[], { rid: number }>(`SELECT rid FROM ${this.table} ${where.sql} LIMIT ?`).all(...where.params, limit);
+      const remove = this.statements.get<[number]>(`DELETE FROM ${this.table} WHERE rid = ?`);
+      for (const { rid } of rows) {
+        this.ftsDelete?.run(rid);
+        remove.run(rid);
+      }
+      return rows.length;
+    }
     if (this.fts) {
       if (where.sql === '') this.statements.get(`INSERT INTO ${this.fts} (${this.fts}) VALUES ('delete-all')`).run();
       else this.statements.get<Scalar[]>(`DELETE FROM ${this.fts} WHERE rowid IN (SELECT rid FROM ${this.table} ${where.sql})`).run(...where.params);

@@ -39,7 +39,7 @@ export class AppReplays {
    * fails, `purgeApp` removes what was projected.
    */
   async openRestore(appId: string): Promise<RestoreProjection> {
-    this.engine.suspend(appId);
+    this.engine.suspend(appId, 'restore');
     const replay = this.engine.begin({ appId, hold: this.engine.gates(), bulk: true });
     let lastPosition = 0;
     return {
@@ -66,9 +66,9 @@ export class AppReplays {
    * up to its current position and resumes the app, so no event is missed or applied twice.
    */
   async rebuildApp(appId: string): Promise<number> {
-    this.engine.suspend(appId);
+    this.engine.suspend(appId, 'rebuild');
     try {
-      await this.engine.stage((tx, projections) => {
+      await this.engine.clear((tx, projections) => {
         for (const projection of projections) projection.clearApp(appId, tx);
       });
       const replay = this.engine.begin({ appId, hold: this.engine.gates(), bulk: true });
@@ -93,9 +93,10 @@ export class AppReplays {
    * $all) never project them again.
    */
   async purgeApp(appId: string): Promise<void> {
+    // Marked first: from here on no replay applies the app's events, so deleting them needs no lock.
     await this.engine.markPurged(appId);
-    await this.engine.exclusive(() => this.store.deleteApp(appId));
-    await this.engine.stage((tx, projections) => {
+    await this.store.deleteApp(appId);
+    await this.engine.clear((tx, projections) => {
       for (const projection of projections) projection.clearApp(appId, tx);
     });
     this.engine.resume(appId);

@@ -17,6 +17,8 @@ const SLICE_MAX_DOCS = 200;
 const CHUNK_MAX_DOCS = 5000;
 /** Bulk mode: a chunk is written in commits of this many changes, with a turn of the event loop between. */
 const COMMIT_MAX_CHANGES = 64;
+/** Documents a clear removes per commit. */
+const CLEAR_STEP = 300;
 
 interface PurgedApp {
   id: string;
@@ -43,6 +45,8 @@ export interface ReplayOptions {
   bulk?: boolean;
   /** Called after each commit that moved the replay on: the last position covered, events applied since the last call. */
   onCommitted?: (position: number, applied: number) => void;
+  /** Checked between slices: true stops the replay where it is (the server is shutting down). */
+  cancelled?: () => boolean;
 }
 
 /**
@@ -92,11 +96,19 @@ export class Replay {
           if (live) await this.commitLocked(this.tx.writes(this.hold));
         });
         if (!live && this.tx.size >= CHUNK_MAX_DOCS) await this.flush();
+        if (this.options.cancelled?.()) break;
         if (!done) await nextTurn();
       }
     } finally {
       if (!done) await iterator.return?.();
     }
+  }
+
+  /** Moves the replay on to `position` without events (they were skipped upstream); live mode commits the checkpoint. */
+  async skipTo(position: number): Promise<void> {
+    if (position <= this.last) return;
+    this.last = position;
+    if (!this.options.bulk) await this.engine.exclusive(() => this.commitLocked([]));
   }
 
   /** Writes what is staged (but what is held), in short commits; the checkpoint goes with the last. */
@@ -163,8 +175,13 @@ export class ProjectionEngine {
   private readonly projections: Projection[] = [];
   /** Apps that must never have existed (failed restores): their events are never applied. */
   private readonly purged = new Set<string>();
-  /** Apps that one replay owns (a restore, a rebuild): the live follower skips their events. */
-  private readonly suspended = new Set<string>();
+  /**
+   * Apps that one replay owns: the live follower does not apply their events. A restore is the only
+   * writer of its app, so the follower may drop that app's events as it reads them; during a rebuild
+   * others may write, so those events reach the lock and are left out there, where the rebuild's
+   * last step sees them.
+   */
+  private readonly suspended = new Map<string, 'restore' | 'rebuild'>();
   private readonly purgedApps: ReadCollection<PurgedApp>;
   private lock: Promise<unknown> = Promise.resolve();
   private sealed = false;
@@ -193,9 +210,9 @@ export class ProjectionEngine {
     return new Set(this.projections.flatMap((p) => (p.gate ? [p.gate.name] : [])));
   }
 
-  suspend(appId: string): void {
+  suspend(appId: string, by: 'restore' | 'rebuild'): void {
     if (this.suspended.has(appId)) throw new Error(`App ${appId} is already being replayed`);
-    this.suspended.add(appId);
+    this.suspended.set(appId, by);
   }
 
   resume(appId: string): void {
@@ -211,13 +228,31 @@ export class ProjectionEngine {
     this.purged.add(appId);
   }
 
-  /** Stages a change (clearing an app, say) and commits it as one unit of work. */
-  async stage(work: (tx: ProjectionTx, projections: readonly Projection[]) => void, checkpoint?: { name: string; position: number }): Promise<void> {
-    await this.exclusive(async () => {
-      const tx = new ProjectionTx();
-      work(tx, this.projections);
-      await this.readStore.commit(tx.writes(), checkpoint);
-    });
+  /**
+   * Clears read models (one app's, or all of them) and then commits the checkpoint, if given.
+   * Filtered removals go a few hundred documents per commit, each under the lock with a turn of the
+   * event loop between, since removing a large app's documents and their full text takes seconds.
+   */
+  async clear(work: (tx: ProjectionTx, projections: readonly Projection[]) => void, checkpoint?: { name: string; position: number }): Promise<void> {
+    const tx = new ProjectionTx();
+    work(tx, this.projections);
+    for (const write of tx.writes()) {
+      for (const change of write.changes) {
+        const filter = 'deleteWhere' in change ? change.deleteWhere : undefined;
+        if (!filter || Object.keys(filter).length === 0) {
+          // A whole collection empties at once (SQLite truncates it), and so does a single document.
+          await this.exclusive(() => this.readStore.commit([{ collection: write.collection, changes: [change] }]));
+          continue;
+        }
+        const collection = this.readStore.collection(write.collection);
+        for (;;) {
+          await this.exclusive(() => this.readStore.commit([{ collection: write.collection, changes: [{ deleteWhere: filter, limit: CLEAR_STEP }] }]));
+          if ((await collection.count(filter)) === 0) break;
+          await nextTurn();
+        }
+      }
+    }
+    if (checkpoint) await this.exclusive(() => this.readStore.commit([], checkpoint));
   }
 
   /** Serialises slices and staged changes; FIFO, so no replay starves another. */
@@ -225,6 +260,11 @@ export class ProjectionEngine {
     const run = this.lock.then(work, work);
     this.lock = run.catch(() => undefined);
     return run;
+  }
+
+  /** Events of this app may be dropped as the live follower reads them (a failed restore's, or one being restored). */
+  skips(appId: string): boolean {
+    return this.purged.has(appId) || this.suspended.get(appId) === 'restore';
   }
 
   applies(event: StoredEvent, owner: string | undefined): boolean {

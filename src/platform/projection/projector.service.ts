@@ -45,8 +45,8 @@ export class Projector implements OnApplicationShutdown {
   }
 
   /**
-   * Starts following and resolves once the projections have caught up with what the store held at
-   * start. The follower keeps going after that; the server may listen long before it resolves.
+   * Catches up with what the store holds, then follows it; resolves once caught up. The server
+   * listens meanwhile (see StartupService).
    */
   async start(): Promise<void> {
     if (!this.stopped) return;
@@ -65,8 +65,9 @@ export class Projector implements OnApplicationShutdown {
     if (head <= this.position) return;
     this.logger.log(`${what} from position ${this.position} to ${head}`);
     const started = Date.now();
-    const replay = this.engine.begin({ checkpoint: CHECKPOINT, bulk: true, onCommitted: (position, applied) => this.moved(position, applied) });
+    const replay = this.engine.begin({ checkpoint: CHECKPOINT, bulk: true, onCommitted: (position, applied) => this.moved(position, applied), cancelled: () => this.stopped });
     await replay.feed(this.store.readAll({ after: this.position, until: head }));
+    if (this.stopped) throw new Error('The server stopped while the projections were catching up');
     await replay.flush();
     this.logger.log(`Projections are up to date at position ${head}: ${replay.applied} events in ${Date.now() - started} ms`);
   }
@@ -116,7 +117,7 @@ export class Projector implements OnApplicationShutdown {
     await this.subscription?.close();
     this.subscription = undefined;
     const before = this.applied;
-    await this.engine.stage((tx, projections) => {
+    await this.engine.clear((tx, projections) => {
       for (const projection of projections) projection.clearAll(tx);
     }, { name: CHECKPOINT, position: 0 });
     this.position = 0;
@@ -134,15 +135,17 @@ export class Projector implements OnApplicationShutdown {
     if (this.stopped) return;
     this.subscription = this.store.subscribe(
       this.position,
-      async (events) => {
+      async (events, through) => {
         const replay = this.engine.begin({ checkpoint: CHECKPOINT, onCommitted: (position, applied) => this.moved(position, applied) });
         await replay.feed(events.filter((e) => e.position > this.position));
+        await replay.skipTo(through);
       },
       (error) => {
         this.logger.error(`Projection stopped at position ${this.position}: ${error.message}; retrying in ${RETRY_MS} ms`, error.stack);
         this.subscription = undefined;
         if (!this.stopped) this.retryTimer = setTimeout(() => this.follow(), RETRY_MS);
       },
+      { skip: (appId) => this.engine.skips(appId) },
     );
   }
 

@@ -1,10 +1,10 @@
 import type { Decider } from '../platform/events/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { APP_ROLES, type AppRole } from '../platform/auth/principal.js';
-import type { AppEvent } from './app.events.js';
+import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { APP_EVENTS, type AppEvent, NAME_MAX, NAME_PATTERN } from './app.events.js';
 
-export const NAME_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
-export const NAME_MAX = 40;
+export { NAME_MAX, NAME_PATTERN };
 
 export interface AppState {
   status: 'new' | 'live' | 'deleted';
@@ -85,3 +85,30 @@ export function deleteApp(state: AppState): AppEvent[] {
   live(state);
   return [{ type: 'AppDeleted', data: { name: state.name } }];
 }
+
+/**
+ * The app stream in the event catalog. An archived event passes when the command that writes it
+ * would have: the app exists (or, for AppCreated, does not yet), contributors are users the
+ * restore knows, and the app always keeps an Owner once it has one.
+ */
+export const appStream = defineStream<AppState, AppEvent>({
+  kind: 'app',
+  events: APP_EVENTS,
+  decider: appDecider,
+  check: (state, event, context) => {
+    switch (event.type) {
+      case 'AppCreated':
+        if (state.status !== 'new') return 'the app exists already; AppCreated must be its first event';
+        return ruleProblem(() => validateName(event.data.name));
+      case 'AppUpdated':
+        return ruleProblem(() => updateApp(state, event.data));
+      case 'AppContributorAssigned':
+        if (!context.knowsUser(event.data.userId)) return `user ${event.data.userId} is not in users.json`;
+        return ruleProblem(() => assignContributor(state, event.data));
+      case 'AppContributorRemoved':
+        return ruleProblem(() => removeContributor(state, event.data));
+      case 'AppDeleted':
+        return ruleProblem(() => deleteApp(state));
+    }
+  },
+});

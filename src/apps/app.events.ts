@@ -1,11 +1,30 @@
-import type { DomainEvent } from '../platform/events/decider.js';
-import type { AppRole } from '../platform/auth/principal.js';
+import { z } from 'zod';
+import { APP_ROLES } from '../platform/auth/principal.js';
+import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
+
+export const NAME_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+export const NAME_MAX = 40;
+export const LABEL_MAX = 100;
+export const DESCRIPTION_MAX = 1000;
+
+const appName = z.string().max(NAME_MAX, `must be at most ${NAME_MAX} characters`).regex(NAME_PATTERN, 'must be lowercase letters, digits and single dashes');
+const label = z.string().max(LABEL_MAX, `must be at most ${LABEL_MAX} characters`);
+const description = z.string().max(DESCRIPTION_MAX, `must be at most ${DESCRIPTION_MAX} characters`);
+const role = z.enum(APP_ROLES, `must be one of ${APP_ROLES.join(', ')}`);
 
 /** Persisted names: stable strings, never renamed. All live in the stream `app-{appId}`. */
-export type AppCreated = DomainEvent<'AppCreated', { appId: string; name: string; label: string; description: string }>;
-export type AppUpdated = DomainEvent<'AppUpdated', { label: string; description: string }>;
-export type AppContributorAssigned = DomainEvent<'AppContributorAssigned', { userId: string; role: AppRole }>;
-export type AppContributorRemoved = DomainEvent<'AppContributorRemoved', { userId: string }>;
-export type AppDeleted = DomainEvent<'AppDeleted', { name: string }>;
+export const AppCreatedEvent = defineEvent('AppCreated', z.strictObject({ appId: entityId(), name: appName, label, description }));
+export const AppUpdatedEvent = defineEvent('AppUpdated', z.strictObject({ label, description }));
+export const AppContributorAssignedEvent = defineEvent('AppContributorAssigned', z.strictObject({ userId: entityId(), role }));
+export const AppContributorRemovedEvent = defineEvent('AppContributorRemoved', z.strictObject({ userId: entityId() }));
+export const AppDeletedEvent = defineEvent('AppDeleted', z.strictObject({ name: appName }));
+
+export const APP_EVENTS = [AppCreatedEvent, AppUpdatedEvent, AppContributorAssignedEvent, AppContributorRemovedEvent, AppDeletedEvent] as const;
+
+export type AppCreated = EventOf<typeof AppCreatedEvent>;
+export type AppUpdated = EventOf<typeof AppUpdatedEvent>;
+export type AppContributorAssigned = EventOf<typeof AppContributorAssignedEvent>;
+export type AppContributorRemoved = EventOf<typeof AppContributorRemovedEvent>;
+export type AppDeleted = EventOf<typeof AppDeletedEvent>;
 
 export type AppEvent = AppCreated | AppUpdated | AppContributorAssigned | AppContributorRemoved | AppDeleted;

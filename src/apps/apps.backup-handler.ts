@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { InvalidArchiveError } from '../backup/archive/archive-reader.js';
 import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import type { Loaded } from '../platform/events/event-writer.service.js';
 import type { AppEvent } from './app.events.js';
 import { appDecider, type AppState, assignContributor } from './app.aggregate.js';
-import { AppCommandRunner } from './commands/app-command.runner.js';
+import { EventWriter } from '../platform/events/event-writer.service.js';
 
 /** Contributors are users the app's events name; on restore the app takes its new id and name. */
 @Injectable()
@@ -13,7 +14,7 @@ export class AppsBackupHandler implements BackupHandler {
   /** The restored app's state, folded as its events go by, so the Owner grant needs no read-back. */
   private readonly restoring = new WeakMap<RestoreContext, Loaded<AppState>>();
 
-  constructor(private readonly runner: AppCommandRunner) {}
+  constructor(private readonly writer: EventWriter) {}
 
   async backupEvents(events: readonly ArchivedEvent[], context: BackupContext): Promise<void> {
     for (const archived of events) {
@@ -40,6 +41,7 @@ export class AppsBackupHandler implements BackupHandler {
         return { ...archived, data: { ...event.data, name: context.targetName } };
       case 'AppContributorAssigned':
       case 'AppContributorRemoved':
+        if (!context.isArchivedUser(event.data.userId)) throw new InvalidArchiveError(`Event ${archived.number} (${event.type}) names user ${event.data.userId}, who is not in users.json`);
         return { ...archived, data: { ...event.data, userId: context.mapUser(event.data.userId) } };
       default:
         return archived;
@@ -51,7 +53,8 @@ export class AppsBackupHandler implements BackupHandler {
     await context.step('owner');
     const loaded = this.restoring.get(context);
     if (!loaded) throw new Error('The archive restored no event of the app itself');
-    await this.runner.runFrom(context.targetAppId, context.actor, loaded, (state) => assignContributor(state, { userId: context.actor, role: 'Owner' }));
+    const events = assignContributor(loaded.state, { userId: context.actor, role: 'Owner' });
+    if (events.length > 0) await this.writer.append(streams.app(context.targetAppId), events, loaded.version, { actor: context.actor, appId: context.targetAppId });
     this.restoring.delete(context);
     context.log('The restoring administrator is an Owner of the new app');
   }

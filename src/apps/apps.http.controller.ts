@@ -7,6 +7,7 @@ import { AppAccess, Authenticated, MAINTAINERS, ANY_ROLE } from '../platform/aut
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
+import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { ZodPipe } from '../platform/http/zod-body.pipe.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
 import { CreateAppCommand } from './commands/create-app.handler.js';
@@ -33,6 +34,7 @@ export class AppsController {
     private readonly commands: CommandBus,
     private readonly projection: AppsProjection,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly catalog: EventCatalog,
   ) {}
 
   @Post()
@@ -87,7 +89,7 @@ export class AppsController {
   @Get(':app/events')
   @AppAccess(...MAINTAINERS)
   async history(@CurrentApp() app: AppAccessInfo, @Query(new ZodPipe(HistoryQuery)) query: z.infer<typeof HistoryQuery>) {
-    const page = await this.store.readAppPage(app.id, query.after, query.take);
+    const page = (await this.store.readAppPage(app.id, query.after, query.take)).map((e) => this.catalog.upcast(e));
     return { items: page.map((e) => ({ number: e.number, stream: e.stream, type: e.type, data: e.data, actor: e.metadata.actor, timestamp: e.metadata.timestamp })) };
   }
 

@@ -1,4 +1,6 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
+import { EventCatalog } from '../platform/events/event-catalog.service.js';
+import { appStream } from './app.aggregate.js';
 import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../platform/auth/auth.ports.js';
 import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
 import { UsersModule } from '../users/users.module.js';
@@ -6,7 +8,6 @@ import { AppsController } from './apps.http.controller.js';
 import { AppsProjection } from './apps.projection.js';
 import { AppsBackupHandler } from './apps.backup-handler.js';
 import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
-import { AppCommandRunner } from './commands/app-command.runner.js';
 import { AssignContributorHandler, DeleteAppHandler, RemoveContributorHandler, UpdateAppHandler } from './commands/change-app.handlers.js';
 import { CreateAppHandler } from './commands/create-app.handler.js';
 
@@ -24,7 +25,7 @@ const appDirectory = {
 @Module({
   imports: [UsersModule],
   controllers: [AppsController],
-  providers: [AppsProjection, AppsBackupHandler, AppCommandRunner, CreateAppHandler, UpdateAppHandler, AssignContributorHandler, RemoveContributorHandler, DeleteAppHandler, appDirectory],
+  providers: [AppsProjection, AppsBackupHandler, CreateAppHandler, UpdateAppHandler, AssignContributorHandler, RemoveContributorHandler, DeleteAppHandler, appDirectory],
   exports: [AppsProjection, APP_DIRECTORY],
 })
 export class AppsModule implements OnModuleInit {
@@ -33,9 +34,11 @@ export class AppsModule implements OnModuleInit {
     private readonly projection: AppsProjection,
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: AppsBackupHandler,
+    private readonly catalog: EventCatalog,
   ) {}
 
   onModuleInit(): void {
+    this.catalog.register(appStream);
     this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
   }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { AppRole } from '../platform/auth/principal.js';
+import { notFound } from '../platform/domain-errors.js';
 import type { Projection } from '../platform/projection/projection.js';
 import type { ProjectionTx } from '../platform/projection/projection-tx.js';
 import { UsersProjection } from '../users/users.projection.js';
@@ -35,6 +36,13 @@ export class AppsProjection implements Projection {
   ) {
     this.apps = store.collection<AppDoc>('apps', { indexes: ['name'] });
     this.gate = this.apps;
+  }
+
+  /** The app as a command that just changed it sees it; only a racing delete leaves nothing. */
+  async read(appId: string): Promise<AppDoc> {
+    const app = await this.apps.get(appId);
+    if (!app) throw notFound('The app does not exist');
+    return app;
   }
 
   async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {

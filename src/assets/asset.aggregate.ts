@@ -1,6 +1,7 @@
 import type { Decider } from '../platform/events/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import type { AssetEvent, AssetFile } from './asset.events.js';
+import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { ASSET_EVENTS, type AssetEvent, type AssetFile, FILE_NAME_MAX, MIME_TYPE, SHA256 } from './asset.events.js';
 
 export interface AssetState {
   status: 'new' | 'live' | 'deleted';
@@ -36,10 +37,8 @@ export const assetDecider: Decider<AssetState, AssetEvent> = {
 const ASSET_ID = /^[a-z0-9]+(-[a-z0-9]+)*$/i;
 export const isAssetId = (id: string): boolean => id.length <= 64 && ASSET_ID.test(id);
 
-export const FILE_NAME_MAX = 255;
+export { FILE_NAME_MAX };
 export const DEFAULT_MIME_TYPE = 'application/octet-stream';
-const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Reduces a client's Content-Type to `type/subtype`; anything unusable becomes application/octet-stream. */
@@ -101,3 +100,28 @@ export function deleteAsset(state: AssetState): AssetEvent[] {
 export function recordedHash(state: AssetState, fileVersion: number): string | undefined {
   return state.fileHashes[fileVersion];
 }
+
+/**
+ * The asset stream in the event catalog: archived events pass the rules the asset commands apply
+ * (file version 0 on create, one more with each replacement, nothing after a delete).
+ */
+export const assetStream = defineStream<AssetState, AssetEvent>({
+  kind: 'asset',
+  events: ASSET_EVENTS,
+  decider: assetDecider,
+  check: (state, event, context) => {
+    switch (event.type) {
+      case 'AssetCreated': {
+        const { assetId, fileVersion: _zero, ...file } = event.data;
+        if (assetId !== context.entityId) return `its assetId ${assetId} is not the id of its stream (${context.entityId})`;
+        return ruleProblem(() => createAsset(state, { assetId, file }));
+      }
+      case 'AssetFileReplaced': {
+        const { fileVersion, ...file } = event.data;
+        return ruleProblem(() => replaceAssetFile(state, { fileVersion, file }));
+      }
+      case 'AssetDeleted':
+        return ruleProblem(() => deleteAsset(state));
+    }
+  },
+});

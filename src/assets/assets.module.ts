@@ -1,6 +1,8 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
+import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
+import { assetStream } from './asset.aggregate.js';
 import { AssetFilesService } from './asset-files.service.js';
 import { AssetsBackupHandler } from './assets.backup-handler.js';
 import { AssetsController } from './assets.http.controller.js';
@@ -20,9 +22,11 @@ export class AssetsModule implements OnModuleInit {
     private readonly projection: AssetsProjection,
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: AssetsBackupHandler,
+    private readonly catalog: EventCatalog,
   ) {}
 
   onModuleInit(): void {
+    this.catalog.register(assetStream);
     this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
   }

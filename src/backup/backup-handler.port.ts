@@ -50,6 +50,8 @@ export interface RestoreContext {
   /** Maps a user id from the archive to this installation's; unknown ids map to the system actor. */
   mapUser(sourceUserId: string): string;
   setUserMapping(sourceUserId: string, targetUserId: string): void;
+  /** True for a user id users.json lists (every user an event names must be there). */
+  isArchivedUser(sourceUserId: string): boolean;
   log(message: string): void;
   /** Counters the restore job reports; handlers fill in what they own. */
   readonly counts: { assets: number };
@@ -73,6 +75,9 @@ export interface BackupHandler {
   backupEvents?(events: readonly ArchivedEvent[], context: BackupContext): Promise<void>;
   /** Called once after the last event. */
   completeBackup?(context: BackupContext): Promise<void>;
+
+  /** The archive entries an event needs (an asset's file version); restores refuse entries no event names. */
+  entriesFor?(event: ArchivedEvent): readonly string[];
 
   /** Before any event is restored (users map themselves here). */
   prepareRestore?(context: RestoreContext): Promise<void>;

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore } from '../infrastructure/event-store/event-store.port.js';
 import { BLOB_STORE, type BlobStore } from '../infrastructure/blob-store/blob-store.port.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { TimeSlicer } from '../platform/time-slicer.js';
 import type { ArchivedEvent, BackupContext } from './backup-handler.port.js';
 import { BackupHandlerRegistry } from './backup-handler.registry.js';
@@ -34,6 +35,7 @@ export class BackupRunner {
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     private readonly handlers: BackupHandlerRegistry,
     private readonly installation: InstallationService,
+    private readonly catalog: EventCatalog,
   ) {}
 
   async run(job: BackupJob, onProgress: ProgressListener): Promise<BackupResult> {
@@ -82,8 +84,10 @@ export class BackupRunner {
       };
 
       const slicer = new TimeSlicer();
-      for await (const event of this.store.readApp(job.appId, { until: position })) {
+      for await (const stored of this.store.readApp(job.appId, { until: position })) {
         await slicer.tick();
+        // Archives hold every event at the current version of its type.
+        const event = this.catalog.upcast(stored);
         eventCount += 1;
         const archived: ArchivedEvent = {
           number: eventCount,

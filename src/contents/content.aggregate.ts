@@ -1,8 +1,10 @@
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import type { Decider } from '../platform/events/decider.js';
+import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import type { SchemaState } from '../schemas/schema.aggregate.js';
 import type { SchemaField } from '../schemas/schema.events.js';
 import { sameData, validateData } from './content-data.validation.js';
-import { CONTENT_STATUSES, type ContentData, type ContentEvent, type ContentStatus } from './content.events.js';
+import { CONTENT_EVENTS, CONTENT_STATUSES, type ContentData, type ContentEvent, type ContentStatus } from './content.events.js';
 
 export interface ContentState {
   stage: 'new' | 'live' | 'deleted';
@@ -85,3 +87,34 @@ export function deleteContent(state: ContentState, c: { contentId: string; schem
   checkVersion(state, c.expectedVersion);
   return [{ type: 'ContentDeleted', data: {} }];
 }
+
+/**
+ * The content stream in the event catalog: archived events pass the rules the content commands
+ * apply, data checked against the content's schema as it was at that point of the history.
+ */
+export const contentStream = defineStream<ContentState, ContentEvent>({
+  kind: 'content',
+  events: CONTENT_EVENTS,
+  decider: contentDecider,
+  check: async (state, event, context) => {
+    const contentId = context.entityId;
+    const schemaId = event.type === 'ContentCreated' ? event.data.schemaId : state.schemaId;
+    if (!schemaId) return 'the content does not exist at this point; ContentCreated must come first';
+    const schemaState = await context.stateOf<SchemaState>('schema', schemaId);
+    if (schemaState.status !== 'live') return `its schema ${schemaId} does not exist at this point`;
+    const schema: SchemaRef = { id: schemaId, name: schemaState.name, fields: schemaState.fields };
+    switch (event.type) {
+      case 'ContentCreated':
+        if (event.data.contentId !== contentId) return `its contentId ${event.data.contentId} is not the id of its stream (${contentId})`;
+        if (event.data.schemaName !== schema.name) return `it names the schema "${event.data.schemaName}", but schema ${schemaId} is "${schema.name}"`;
+        if (event.data.status === 'Archived') return 'a content is created as Draft or Published, never Archived';
+        return ruleProblem(() => createContent(state, { contentId, schema, data: event.data.data, publish: event.data.status === 'Published' }));
+      case 'ContentUpdated':
+        return ruleProblem(() => updateContent(state, { contentId, schema, data: event.data.data }));
+      case 'ContentStatusChanged':
+        return ruleProblem(() => changeContentStatus(state, { contentId, schema, status: event.data.status }));
+      case 'ContentDeleted':
+        return ruleProblem(() => deleteContent(state, { contentId, schema }));
+    }
+  },
+});

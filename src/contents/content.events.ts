@@ -1,20 +1,36 @@
-import type { DomainEvent } from '../platform/events/decider.js';
+import { z } from 'zod';
+import { NAME_MAX, NAME_PATTERN } from '../apps/app.events.js';
+import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
+import { FIELD_NAME_PATTERN } from '../schemas/schema.events.js';
 
 export const CONTENT_STATUSES = ['Draft', 'Published', 'Archived'] as const;
 export type ContentStatus = (typeof CONTENT_STATUSES)[number];
 
-/** Field name → value, already checked against the schema's fields when it was written. */
+/** Field name → value, checked against the schema's fields when it is written. */
 export type ContentData = Record<string, unknown>;
+
+const data = z.record(z.string().regex(FIELD_NAME_PATTERN, 'is not a field name'), z.unknown());
+const status = z.enum(CONTENT_STATUSES, `must be one of ${CONTENT_STATUSES.join(', ')}`);
 
 /**
  * Persisted names: stable strings, never renamed. All live in the stream `content-{appId}--{contentId}`
  * and carry the app id in their metadata. The schema id is recorded once, at creation, because a
  * content never moves to another schema.
  */
-export type ContentCreated = DomainEvent<'ContentCreated', { contentId: string; schemaId: string; schemaName: string; data: ContentData; status: ContentStatus }>;
-export type ContentUpdated = DomainEvent<'ContentUpdated', { data: ContentData }>;
-export type ContentStatusChanged = DomainEvent<'ContentStatusChanged', { status: ContentStatus }>;
-export type ContentDeleted = DomainEvent<'ContentDeleted', Record<string, never>>;
+export const ContentCreatedEvent = defineEvent(
+  'ContentCreated',
+  z.strictObject({ contentId: entityId(), schemaId: entityId(), schemaName: z.string().max(NAME_MAX).regex(NAME_PATTERN, 'is not a schema name'), data, status }),
+);
+export const ContentUpdatedEvent = defineEvent('ContentUpdated', z.strictObject({ data }));
+export const ContentStatusChangedEvent = defineEvent('ContentStatusChanged', z.strictObject({ status }));
+export const ContentDeletedEvent = defineEvent('ContentDeleted', z.strictObject({}));
+
+export const CONTENT_EVENTS = [ContentCreatedEvent, ContentUpdatedEvent, ContentStatusChangedEvent, ContentDeletedEvent] as const;
+
+export type ContentCreated = EventOf<typeof ContentCreatedEvent>;
+export type ContentUpdated = EventOf<typeof ContentUpdatedEvent>;
+export type ContentStatusChanged = EventOf<typeof ContentStatusChangedEvent>;
+export type ContentDeleted = EventOf<typeof ContentDeletedEvent>;
 
 export type ContentEvent = ContentCreated | ContentUpdated | ContentStatusChanged | ContentDeleted;
 

@@ -9,7 +9,7 @@ import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js'
 import type { Principal } from '../platform/auth/principal.js';
 import { invalid, notFound } from '../platform/domain-errors.js';
 import { ZodPipe } from '../platform/http/zod-body.pipe.js';
-import { SchemaCommandRunner } from '../schemas/commands/schema-command.runner.js';
+import { SchemasProjection } from '../schemas/schemas.projection.js';
 import { ChangeContentStatusCommand, DeleteContentCommand, UpdateContentCommand } from './commands/change-content.handlers.js';
 import { CreateContentCommand } from './commands/create-content.handler.js';
 import { type ContentDoc, ContentsProjection, type ContentView, toContentView } from './contents.projection.js';
@@ -53,7 +53,7 @@ export class ContentsController {
   constructor(
     private readonly commands: CommandBus,
     private readonly projection: ContentsProjection,
-    private readonly schemas: SchemaCommandRunner,
+    private readonly schemas: SchemasProjection,
   ) {}
 
   @Post()

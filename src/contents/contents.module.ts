@@ -1,8 +1,10 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
+import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
+import { contentStream } from './content.aggregate.js';
 import { SchemasModule } from '../schemas/schemas.module.js';
 import { ChangeContentStatusHandler, DeleteContentHandler, UpdateContentHandler } from './commands/change-content.handlers.js';
-import { ContentCommandRunner } from './commands/content-command.runner.js';
+import { ContentCommands } from './commands/content-commands.service.js';
 import { CreateContentHandler } from './commands/create-content.handler.js';
 import { ContentsController } from './contents.http.controller.js';
 import { ContentsProjection } from './contents.projection.js';
@@ -10,7 +12,7 @@ import { ContentsProjection } from './contents.projection.js';
 @Module({
   imports: [SchemasModule],
   controllers: [ContentsController],
-  providers: [ContentsProjection, ContentCommandRunner, CreateContentHandler, UpdateContentHandler, ChangeContentStatusHandler, DeleteContentHandler],
+  providers: [ContentsProjection, ContentCommands, CreateContentHandler, UpdateContentHandler, ChangeContentStatusHandler, DeleteContentHandler],
   // A later backup/restore step reads and rebuilds the collection through the projection.
   exports: [ContentsProjection],
 })
@@ -18,9 +20,11 @@ export class ContentsModule implements OnModuleInit {
   constructor(
     private readonly projections: ProjectionEngine,
     private readonly projection: ContentsProjection,
+    private readonly catalog: EventCatalog,
   ) {}
 
   onModuleInit(): void {
+    this.catalog.register(contentStream);
     this.projections.register(this.projection);
   }
 }

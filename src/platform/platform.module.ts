@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { EventCatalog } from './events/event-catalog.service.js';
 import { EventWriter } from './events/event-writer.service.js';
 import { AppReplays } from './projection/app-replays.service.js';
 import { ProjectionEngine } from './projection/projection-engine.service.js';
@@ -7,7 +8,7 @@ import { StartupService } from './startup/startup.service.js';
 
 @Global()
 @Module({
-  providers: [ProjectionEngine, Projector, AppReplays, EventWriter, StartupService],
-  exports: [ProjectionEngine, Projector, AppReplays, EventWriter, StartupService],
+  providers: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StartupService],
+  exports: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StartupService],
 })
 export class PlatformModule {}

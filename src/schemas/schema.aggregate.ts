@@ -1,12 +1,10 @@
 import { NAME_MAX, NAME_PATTERN } from '../apps/app.aggregate.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import type { Decider } from '../platform/events/decider.js';
-import { FIELD_TYPES, type FieldType, type SchemaEvent, type SchemaField } from './schema.events.js';
+import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { FIELD_NAME_MAX, FIELD_NAME_PATTERN, FIELD_TYPES, type FieldType, MAX_FIELDS, SCHEMA_EVENTS, type SchemaEvent, type SchemaField } from './schema.events.js';
 
-export const FIELD_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9]*$/;
-export const FIELD_NAME_MAX = 40;
-/** Every field is a column of every content form and a key of every content; beyond this a schema is unusable. */
-export const MAX_FIELDS = 100;
+export { FIELD_NAME_MAX, FIELD_NAME_PATTERN, MAX_FIELDS };
 
 export interface SchemaState {
   status: 'new' | 'live' | 'deleted';
@@ -95,3 +93,33 @@ export function deleteSchema(state: SchemaState): SchemaEvent[] {
   live(state);
   return [{ type: 'SchemaDeleted', data: { name: state.name } }];
 }
+
+/** Schema names are unique among an app's live schemas; checks claim them in this scope. */
+export const SCHEMA_NAMES = 'schema-names';
+
+/** The schema stream in the event catalog: archived events pass the rules the schema commands apply. */
+export const schemaStream = defineStream<SchemaState, SchemaEvent>({
+  kind: 'schema',
+  events: SCHEMA_EVENTS,
+  decider: schemaDecider,
+  check: (state, event, context) => {
+    switch (event.type) {
+      case 'SchemaCreated': {
+        if (event.data.schemaId !== context.entityId) return `its schemaId ${event.data.schemaId} is not the id of its stream (${context.entityId})`;
+        const problem = ruleProblem(() => createSchema(state, { schemaId: event.data.schemaId, name: event.data.name, fields: event.data.fields, nameTaken: false }));
+        if (problem) return problem;
+        if (!context.claimName(SCHEMA_NAMES, event.data.name)) return `a live schema of the app is named "${event.data.name}" already`;
+        return undefined;
+      }
+      case 'SchemaFieldAdded':
+        return ruleProblem(() => addField(state, event.data.field));
+      case 'SchemaDeleted': {
+        const problem = ruleProblem(() => deleteSchema(state));
+        if (problem) return problem;
+        if (event.data.name !== state.name) return `it names the schema "${event.data.name}", but the schema is "${state.name}"`;
+        context.releaseName(SCHEMA_NAMES, state.name);
+        return undefined;
+      }
+    }
+  },
+});

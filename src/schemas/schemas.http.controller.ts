@@ -8,7 +8,6 @@ import type { Principal } from '../platform/auth/principal.js';
 import { ZodPipe } from '../platform/http/zod-body.pipe.js';
 import { AddSchemaFieldCommand, DeleteSchemaCommand } from './commands/change-schema.handlers.js';
 import { CreateSchemaCommand } from './commands/create-schema.handler.js';
-import { SchemaCommandRunner } from './commands/schema-command.runner.js';
 import { SchemasProjection, type SchemaView, toSchemaView } from './schemas.projection.js';
 
 // Names and types are checked by the aggregate, whose messages name the offending field.
@@ -20,7 +19,6 @@ export class SchemasController {
   constructor(
     private readonly commands: CommandBus,
     private readonly projection: SchemasProjection,
-    private readonly runner: SchemaCommandRunner,
   ) {}
 
   @Post()
@@ -40,7 +38,7 @@ export class SchemasController {
   @Get(':schema')
   @AppAccess(...ANY_ROLE)
   async get(@CurrentApp() app: AppAccessInfo, @Param('schema') name: string): Promise<SchemaView> {
-    return toSchemaView(await this.runner.resolve(app.id, name));
+    return toSchemaView(await this.projection.resolve(app.id, name));
   }
 
   /** Answers 200 with the whole Schema: it changes the schema rather than creating a resource of its own. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import { notFound } from '../platform/domain-errors.js';
 import type { Projection } from '../platform/projection/projection.js';
 import type { ProjectionTx } from '../platform/projection/projection-tx.js';
 import type { SchemaEvent, SchemaField } from './schema.events.js';
@@ -35,6 +36,20 @@ export class SchemasProjection implements Projection {
 
   findByName(appId: string, name: string): Promise<SchemaDoc | undefined> {
     return this.schemas.findOne({ appId, name });
+  }
+
+  /** Resolves the name in a path to a live schema of the app; 404 otherwise. */
+  async resolve(appId: string, name: string): Promise<SchemaDoc> {
+    const schema = await this.findByName(appId, name);
+    if (!schema) throw notFound(`Schema "${name}" does not exist in this app`);
+    return schema;
+  }
+
+  /** The schema as a command that just changed it sees it; only a racing delete leaves nothing. */
+  async read(appId: string, schemaId: string, name: string): Promise<SchemaDoc> {
+    const schema = await this.schemas.get(appKey(appId, schemaId));
+    if (!schema) throw notFound(`Schema "${name}" does not exist in this app`);
+    return schema;
   }
 
   async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {

@@ -1,7 +1,8 @@
 import { EMAIL_PATTERN } from '../config/app-config.js';
 import type { Decider } from '../platform/events/decider.js';
 import { conflict, invalid } from '../platform/domain-errors.js';
-import type { UserApiKeyIssued, UserCreated, UserEvent } from './user.events.js';
+import { defineStream } from '../platform/events/event-catalog.js';
+import { USER_EVENTS, type UserApiKeyIssued, type UserCreated, type UserEvent } from './user.events.js';
 
 export interface UserState {
   exists: boolean;
@@ -47,3 +48,11 @@ export function issueApiKey(state: UserState, keyHash: string): UserEvent[] {
   if (state.keyHash === keyHash) return [];
   return [{ type: 'UserApiKeyIssued', data: { keyHash } }];
 }
+
+/** The user stream in the event catalog. User streams are never in an archive, so nothing checks them from outside. */
+export const userStream = defineStream<UserState, UserEvent>({
+  kind: 'user',
+  events: USER_EVENTS,
+  decider: userDecider,
+  check: () => 'user events are never part of an app archive',
+});

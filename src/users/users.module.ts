@@ -1,6 +1,8 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { PRINCIPAL_RESOLVER } from '../platform/auth/auth.ports.js';
+import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
+import { userStream } from './user.aggregate.js';
 import { CreateUserHandler } from './commands/create-user.handler.js';
 import { UsersController } from './users.http.controller.js';
 import { UsersProjection } from './users.projection.js';
@@ -19,9 +21,11 @@ export class UsersModule implements OnModuleInit {
     private readonly projection: UsersProjection,
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: UsersBackupHandler,
+    private readonly catalog: EventCatalog,
   ) {}
 
   onModuleInit(): void {
+    this.catalog.register(userStream);
     this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
   }

@@ -85,13 +85,9 @@ export class UsersService implements PrincipalResolver {
       return;
     }
     if (this.config.adminToken) {
-      const stream = streams.user(existing.id);
-      const { state, version } = await this.writer.load(stream, userDecider);
-      const events = issueApiKey(state, hashApiKey(this.config.adminToken));
-      if (events.length > 0) {
-        await this.writer.append(stream, events, version, { actor: SYSTEM_ACTOR });
-        this.logger.log(`Administrator ${email} now uses the key from ADMIN_TOKEN`);
-      }
+      const keyHash = hashApiKey(this.config.adminToken);
+      const { events } = await this.writer.handle(streams.user(existing.id), userDecider, (state) => issueApiKey(state, keyHash), { actor: SYSTEM_ACTOR });
+      if (events.length > 0) this.logger.log(`Administrator ${email} now uses the key from ADMIN_TOKEN`);
     }
   }
 }

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { appDecider, createApp, validateName } from '../app.aggregate.js';
-import type { AppDoc } from '../apps.projection.js';
-import { AppCommandRunner } from './app-command.runner.js';
+import { type AppDoc, AppsProjection } from '../apps.projection.js';
 
 export class CreateAppCommand extends Command<AppDoc> {
   constructor(
@@ -20,7 +21,8 @@ export class CreateAppCommand extends Command<AppDoc> {
 @CommandHandler(CreateAppCommand)
 export class CreateAppHandler implements ICommandHandler<CreateAppCommand, AppDoc> {
   constructor(
-    private readonly runner: AppCommandRunner,
+    private readonly writer: EventWriter,
+    private readonly projection: AppsProjection,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -30,10 +32,9 @@ export class CreateAppHandler implements ICommandHandler<CreateAppCommand, AppDo
     const token = await this.names.reserve(input.name, this.config.nameReservationTtlMs);
     const appId = randomUUID();
     try {
-      const app = await this.runner.run(appId, actor, () => createApp(appDecider.initialState(), { ...input, appId, ownerId: actor }), -1);
+      await this.writer.handle(streams.app(appId), appDecider, (state) => createApp(state, { ...input, appId, ownerId: actor }), { actor, appId, fresh: true });
       await this.names.commit(input.name, token, appId);
-      if (!app) throw new Error(`App ${appId} was written but is not projected`);
-      return app;
+      return await this.projection.read(appId);
     } catch (error) {
       await this.names.release(input.name, token);
       throw error;

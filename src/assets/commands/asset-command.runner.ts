@@ -24,9 +24,9 @@ export interface FileDecision {
 }
 
 /**
- * The cycle every asset command shares. Uploads run load → decide the file version → store the
- * bytes → append, in that order, because the event must state the size and hash of bytes that are
- * already safe; if the append does not happen, the bytes go again.
+ * What asset commands add to the generic handler: an upload decides the file version, stores the
+ * bytes and only then appends, in that order, because the event must state the size and hash of
+ * bytes that are already safe; if the append does not happen, the bytes go again.
  */
 @Injectable()
 export class AssetCommandRunner {
@@ -51,15 +51,22 @@ export class AssetCommandRunner {
     const mimeType = normalizeMimeType(incoming.mimeType);
     const stream = streams.child('asset', appId, assetId);
     return this.queued(stream, async () => {
-      const { state, version } = await this.writer.load(stream, assetDecider);
-      const fileVersion = decision.fileVersion(state);
-      const stored = await this.files.store(appId, assetId, fileVersion, incoming.stream, { maxBytes: this.config.maxUploadBytes });
+      let stored: { fileVersion: number; sha256: string } | undefined;
       try {
-        await incoming.completed;
-        const events = decision.events(state, fileVersion, { fileName, mimeType, fileSize: stored.size, sha256: stored.sha256 });
-        await this.writer.append(stream, events, version, { actor, appId });
+        await this.writer.handle(
+          stream,
+          assetDecider,
+          async (state) => {
+            const fileVersion = decision.fileVersion(state);
+            const put = await this.files.store(appId, assetId, fileVersion, incoming.stream, { maxBytes: this.config.maxUploadBytes });
+            stored = { fileVersion, sha256: put.sha256 };
+            await incoming.completed;
+            return decision.events(state, fileVersion, { fileName, mimeType, fileSize: put.size, sha256: put.sha256 });
+          },
+          { actor, appId },
+        );
       } catch (error) {
-        await this.discardUnrecorded(stream, appId, assetId, fileVersion, stored.sha256);
+        if (stored) await this.discardUnrecorded(stream, appId, assetId, stored.fileVersion, stored.sha256);
         throw error;
       }
       return this.read(appId, assetId);
@@ -67,10 +74,7 @@ export class AssetCommandRunner {
   }
 
   async run(appId: string, assetId: string, actor: string, decide: (state: AssetState) => AssetEvent[]): Promise<void> {
-    const stream = streams.child('asset', appId, assetId);
-    const { state, version } = await this.writer.load(stream, assetDecider);
-    const events = decide(state);
-    if (events.length > 0) await this.writer.append(stream, events, version, { actor, appId });
+    await this.writer.handle(streams.child('asset', appId, assetId), assetDecider, decide, { actor, appId });
   }
 
   async read(appId: string, assetId: string): Promise<AssetDoc> {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import yauzl from 'yauzl';
 import { z } from 'zod';
+import { parseBoundedJson } from '../../platform/json/bounded-json.js';
 import type { ArchivedEvent } from '../backup-handler.port.js';
-import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest } from './archive-format.js';
+import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest, USERS_ENTRY } from './archive-format.js';
 
 /** An archive that cannot be restored; the message tells a person what is wrong with it. */
 export class InvalidArchiveError extends Error {
@@ -14,47 +15,77 @@ export class InvalidArchiveError extends Error {
   }
 }
 
-const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 const MAX_ENTRIES = 5_000_000;
 const MAX_EVENT_LINE_BYTES = 16 * 1024 * 1024;
 /** One event may be large, so a file may pass EVENT_FILE_MAX_BYTES by up to one event line. */
 const MAX_EVENT_FILE_BYTES = EVENT_FILE_MAX_BYTES + MAX_EVENT_LINE_BYTES;
+/** Entries the manifest may list as missing, and warnings it may carry (the writer keeps 1,000). */
+const MAX_MISSING = 1_000_000;
+const MAX_WARNINGS = 1000;
+/**
+ * A manifest lists every other entry (name, size, SHA-256: about 150 bytes each) plus what is
+ * missing and some warnings. Its size is capped by what the zip's own directory allows for, so a
+ * huge manifest cannot take memory and time out of proportion with the archive it describes.
+ */
+const manifestCap = (entryCount: number) => Math.min(64 * 1024 * 1024, 1024 * 1024 + entryCount * 1024 + 8 * 1024 * 1024);
+const MAX_USERS_JSON_BYTES = 64 * 1024 * 1024;
 
-const ManifestSchema = z.object({
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const ManifestSchema = z.strictObject({
   format: z.literal(FORMAT_NAME),
-  formatVersion: z.number().int(),
-  app: z.object({ id: z.string().min(1), name: z.string().min(1) }),
-  created: z.string(),
-  source: z.object({ installationId: z.string(), eventStore: z.string(), position: z.number() }),
-  counts: z.object({ events: z.number().int().min(0), eventFiles: z.number().int().min(0), assets: z.number().int().min(0), users: z.number().int().min(0) }),
-  missing: z.array(z.object({ name: z.string(), reason: z.string() })),
-  warnings: z.array(z.string()),
-  entries: z.array(z.object({ name: z.string(), size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  formatVersion: z.number().int().min(1).max(FORMAT_VERSION),
+  app: z.strictObject({ id: z.string().min(1).max(100), name: z.string().min(1).max(100) }),
+  created: z.string().max(64),
+  source: z.strictObject({ installationId: z.string().max(100), eventStore: z.string().max(40), position: z.number().min(0) }),
+  counts: z.strictObject({
+    events: z.number().int().min(1),
+    eventFiles: z.number().int().min(1),
+    assets: z.number().int().min(0),
+    users: z.number().int().min(0),
+  }),
+  missing: z.array(z.strictObject({ name: z.string().max(300), reason: z.string().max(1000) })).max(MAX_MISSING),
+  warnings: z.array(z.string().max(2000)).max(MAX_WARNINGS),
+  entries: z.array(z.strictObject({ name: z.string().max(300), size: z.number().int().min(0), sha256: z.string().regex(SHA256_HEX) })).max(MAX_ENTRIES),
 });
 
-const EventLine = z.object({
+const EventLine = z.strictObject({
   number: z.number().int().min(1),
-  stream: z.string().min(1),
+  stream: z.string().min(1).max(300),
   streamVersion: z.number().int().min(0),
-  type: z.string().min(1),
-  timestamp: z.string().min(1),
-  actor: z.string().min(1),
+  type: z.string().min(1).max(100),
+  timestamp: z.iso.datetime({ offset: true }),
+  actor: z.string().min(1).max(100),
   schemaVersion: z.number().int().min(1),
   data: z.record(z.string(), z.unknown()),
 });
 
+/** Turns a yauzl failure into something a person can act on. */
+function zipProblem(error: unknown, where: string): InvalidArchiveError {
+  const detail = error instanceof Error ? error.message : String(error);
+  return new InvalidArchiveError(`${where}: the zip structure is damaged (${detail}); the file may be truncated, altered or not made by AppVault. Download or copy it again.`);
+}
+
 /**
  * Reads an archive from a file on disk with yauzl, refusing anything hostile before it matters:
- * unknown entry names (zip-slip), entries whose size disagrees with the manifest (zip bombs are
- * stopped by yauzl's size validation the moment they inflate past the declared size), bad
- * checksums, truncated files and gaps in the event numbers.
+ * entry names outside the format (zip-slip), a manifest that disagrees with the zip's directory
+ * (counts, names, sizes), entries larger than declared (zip bombs stop inflating at the declared
+ * size), bad checksums, truncated files, deep JSON, and gaps in the event numbers.
+ *
+ * `scan` reads what a restore must check before it writes anything (every event file and
+ * users.json, checksums included); `events` then streams the events again for the restore itself,
+ * and `open` gives one entry whose checksum is verified as it is read.
  */
 export class ArchiveReader {
+  private scanned = false;
+  private readonly listed: Map<string, Manifest['entries'][number]>;
+
   private constructor(
     private readonly zip: yauzl.ZipFile,
     private readonly entries: Map<string, yauzl.Entry>,
     readonly manifest: Manifest,
-  ) {}
+  ) {
+    this.listed = new Map(manifest.entries.map((e) => [e.name, e]));
+  }
 
   static async open(file: string, limits: { maxExpandedBytes: number }): Promise<ArchiveReader> {
     let zip: yauzl.ZipFile;
@@ -67,23 +98,23 @@ export class ArchiveReader {
       const entries = await readDirectory(zip);
       const manifestEntry = entries.get(MANIFEST_ENTRY);
       if (!manifestEntry) throw new InvalidArchiveError('The archive has no manifest.json; it is not an AppVault backup');
-      if (manifestEntry.uncompressedSize > MAX_MANIFEST_BYTES) throw new InvalidArchiveError('manifest.json is implausibly large');
-      const text = await readBoundedText(await zip.openReadStreamPromise(manifestEntry), MAX_MANIFEST_BYTES);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw new InvalidArchiveError('manifest.json is not valid JSON');
+      const cap = manifestCap(entries.size);
+      if (manifestEntry.uncompressedSize > cap) {
+        throw new InvalidArchiveError(`manifest.json declares ${manifestEntry.uncompressedSize} bytes, more than a manifest of ${entries.size} entries can need (${cap}); refusing to read it`);
       }
-      const format = (json as { format?: unknown; formatVersion?: unknown } | null) ?? {};
-      if (format.format !== FORMAT_NAME) throw new InvalidArchiveError(`manifest.json names format "${String(format.format)}", expected "${FORMAT_NAME}"`);
-      if (typeof format.formatVersion === 'number' && format.formatVersion > FORMAT_VERSION) {
+      const text = await readBoundedText(await openEntry(zip, manifestEntry), cap);
+      const parsedJson = parseBoundedJson(text);
+      if ('problem' in parsedJson) throw new InvalidArchiveError(`manifest.json cannot be read: ${parsedJson.problem}`);
+      const json = parsedJson.value;
+      const format = (typeof json === 'object' && json !== null ? json : {}) as { format?: unknown; formatVersion?: unknown };
+      if (format.format !== FORMAT_NAME) throw new InvalidArchiveError(`manifest.json names format "${String(format.format).slice(0, 60)}", expected "${FORMAT_NAME}"`);
+      if (typeof format.formatVersion === 'number' && Number.isInteger(format.formatVersion) && format.formatVersion > FORMAT_VERSION) {
         throw new InvalidArchiveError(`The archive has format version ${format.formatVersion}; this AppVault reads up to version ${FORMAT_VERSION}. Upgrade AppVault to restore it.`);
       }
       const parsed = ManifestSchema.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        throw new InvalidArchiveError(`manifest.json is malformed at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? ''}`);
+        throw new InvalidArchiveError(`manifest.json is malformed at ${issue?.path.join('.') || '(top)'}: ${issue?.message ?? ''}`);
       }
       const manifest = parsed.data as Manifest;
       checkEntries(entries, manifest, limits.maxExpandedBytes);
@@ -98,14 +129,46 @@ export class ArchiveReader {
     return this.entries.has(name);
   }
 
+  /** The names of the entries of one kind (asset file versions, say). */
+  namesOf(kind: 'asset' | 'events'): string[] {
+    return [...this.entries.keys()].filter((name) => classifyEntry(name)?.kind === kind);
+  }
+
+  /** One entry; its bytes are checked against the manifest as they are read (the stream errors on a mismatch). */
   async open(name: string): Promise<Readable> {
     const entry = this.entries.get(name);
-    if (!entry) throw new InvalidArchiveError(`The archive has no entry ${name}`);
-    try {
-      return await this.zip.openReadStreamPromise(entry);
-    } catch (error) {
-      throw new InvalidArchiveError(`Entry ${name} cannot be read: ${(error as Error).message}`);
+    const listed = this.listed.get(name);
+    if (!entry || !listed) throw new InvalidArchiveError(`The archive has no entry ${name}`);
+    const source = await openEntry(this.zip, entry);
+    const check = new ChecksumCheck(name, listed.size, listed.sha256);
+    source.once('error', (error) => check.destroy(zipProblem(error, name)));
+    return source.pipe(check);
+  }
+
+  /**
+   * Reads every event file and users.json once, before anything is written: checksums, JSON,
+   * the shape of each event line, numbers 1..N without a gap, and the counts the manifest gives.
+   * `onEvent` sees each event (a restore collects the entries events name).
+   */
+  async scan(onEvent: (event: ArchivedEvent) => void): Promise<void> {
+    for await (const event of this.readEvents(true)) onEvent(event);
+    if (this.entries.has(USERS_ENTRY)) {
+      const text = await readBoundedText(await this.open(USERS_ENTRY), MAX_USERS_JSON_BYTES);
+      const parsed = parseBoundedJson(text, 4);
+      if ('problem' in parsed || !Array.isArray(parsed.value)) throw new InvalidArchiveError(`users.json cannot be read: ${'problem' in parsed ? parsed.problem : 'it is not a list'}`);
+      if (parsed.value.length !== this.manifest.counts.users) {
+        throw new InvalidArchiveError(`users.json lists ${parsed.value.length} users, the manifest counts ${this.manifest.counts.users}`);
+      }
+    } else if (this.manifest.counts.users > 0) {
+      throw new InvalidArchiveError(`The manifest counts ${this.manifest.counts.users} users, but the archive has no users.json`);
     }
+    this.scanned = true;
+  }
+
+  /** The events in order, for the restore; `scan` must have passed first. */
+  events(): AsyncIterable<ArchivedEvent> {
+    if (!this.scanned) throw new Error('scan() the archive before reading its events');
+    return this.readEvents(false);
   }
 
   /** Streams every listed entry once and compares its SHA-256 with the manifest. */
@@ -113,60 +176,92 @@ export class ArchiveReader {
     const total = this.manifest.entries.length;
     let done = 0;
     for (const listed of this.manifest.entries) {
-      const hash = createHash('sha256');
-      let size = 0;
-      try {
-        for await (const chunk of await this.open(listed.name)) {
-          hash.update(chunk as Buffer);
-          size += (chunk as Buffer).length;
-        }
-      } catch (error) {
-        if (error instanceof InvalidArchiveError) throw error;
-        throw new InvalidArchiveError(`Entry ${listed.name} is damaged: ${(error as Error).message}`);
-      }
-      if (size !== listed.size) throw new InvalidArchiveError(`Entry ${listed.name} has ${size} bytes, the manifest says ${listed.size}`);
-      if (hash.digest('hex') !== listed.sha256) throw new InvalidArchiveError(`Entry ${listed.name} does not match its SHA-256 in the manifest; the archive is damaged or was changed`);
+      // Reading to the end is the check: the stream errors on a mismatch.
+      for await (const chunk of await this.open(listed.name)) void chunk;
       done += 1;
       onProgress?.(done, total);
     }
   }
 
-  /** The events in order, checking that numbers run 1..N without gaps. */
-  async *events(): AsyncIterable<ArchivedEvent> {
+  close(): void {
+    this.zip.close();
+  }
+
+  private async *readEvents(verify: boolean): AsyncIterable<ArchivedEvent> {
     let expected = 1;
     for (let index = 1; index <= this.manifest.counts.eventFiles; index++) {
       const name = eventFileName(index);
-      const input = await this.open(name);
+      const entry = this.entries.get(name)!;
+      const input = verify ? await this.open(name) : await openEntry(this.zip, entry);
       const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+      let inFile = 0;
       try {
         for await (const line of lines) {
           if (line === '') continue;
-          if (line.length > MAX_EVENT_LINE_BYTES) throw new InvalidArchiveError(`${name} has an event line over ${MAX_EVENT_LINE_BYTES} bytes`);
-          let json: unknown;
-          try {
-            json = JSON.parse(line);
-          } catch {
-            throw new InvalidArchiveError(`${name} has a line that is not JSON (event ${expected})`);
+          if (line.length > MAX_EVENT_LINE_BYTES) throw new InvalidArchiveError(`${name}: event ${expected} is longer than ${MAX_EVENT_LINE_BYTES} bytes`);
+          const parsedJson = parseBoundedJson(line);
+          if ('problem' in parsedJson) throw new InvalidArchiveError(`${name}: event ${expected} cannot be read: ${parsedJson.problem}`);
+          const parsed = EventLine.safeParse(parsedJson.value);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            throw new InvalidArchiveError(`${name}: event ${expected} is malformed at ${issue?.path.join('.') || '(top)'}: ${issue?.message ?? ''}`);
           }
-          const parsed = EventLine.safeParse(json);
-          if (!parsed.success) throw new InvalidArchiveError(`${name}: event ${expected} is malformed at ${parsed.error.issues[0]?.path.join('.') ?? '?'}`);
           if (parsed.data.number !== expected) throw new InvalidArchiveError(`${name}: expected event number ${expected}, found ${parsed.data.number}`);
           expected += 1;
+          inFile += 1;
           yield parsed.data;
         }
+      } catch (error) {
+        if (error instanceof InvalidArchiveError) throw error;
+        throw zipProblem(error, name);
       } finally {
         // Leaving early (a point-in-time restore, an error) must release the zip's file handle.
         lines.close();
         input.destroy();
       }
+      if (inFile === 0) throw new InvalidArchiveError(`${name} holds no events; every event file holds at least one`);
     }
     if (expected - 1 !== this.manifest.counts.events) {
-      throw new InvalidArchiveError(`The archive holds ${expected - 1} events, the manifest says ${this.manifest.counts.events}`);
+      throw new InvalidArchiveError(`The archive holds ${expected - 1} events, the manifest counts ${this.manifest.counts.events}`);
     }
   }
+}
 
-  close(): void {
-    this.zip.close();
+/** Passes bytes through and fails at the end unless their size and SHA-256 are what the manifest says. */
+class ChecksumCheck extends Transform {
+  private readonly hash = createHash('sha256');
+  private size = 0;
+
+  constructor(
+    private readonly name: string,
+    private readonly expectedSize: number,
+    private readonly expectedSha256: string,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.expectedSize) {
+      callback(new InvalidArchiveError(`Entry ${this.name} holds more than the ${this.expectedSize} bytes the manifest says`));
+      return;
+    }
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.size !== this.expectedSize) callback(new InvalidArchiveError(`Entry ${this.name} has ${this.size} bytes, the manifest says ${this.expectedSize}`));
+    else if (this.hash.digest('hex') !== this.expectedSha256) callback(new InvalidArchiveError(`Entry ${this.name} does not match its SHA-256 in the manifest; the archive is damaged or was changed`));
+    else callback();
+  }
+}
+
+async function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  try {
+    return await zip.openReadStreamPromise(entry);
+  } catch (error) {
+    throw zipProblem(error, entry.fileName);
   }
 }
 
@@ -193,14 +288,20 @@ function readDirectory(zip: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
       zip.readEntry();
     });
     zip.once('end', () => resolve(entries));
-    zip.once('error', (error: Error) => reject(new InvalidArchiveError(`The zip directory is damaged: ${error.message}`)));
+    zip.once('error', (error: Error) => reject(zipProblem(error, 'The zip directory')));
     zip.readEntry();
   });
 }
 
 function checkEntries(entries: Map<string, yauzl.Entry>, manifest: Manifest, maxExpandedBytes: number): void {
-  const listed = new Map(manifest.entries.map((e) => [e.name, e]));
+  const listed = new Map<string, Manifest['entries'][number]>();
+  for (const e of manifest.entries) {
+    if (listed.has(e.name)) throw new InvalidArchiveError(`The manifest lists ${e.name} twice`);
+    listed.set(e.name, e);
+  }
   let expanded = 0;
+  let eventFiles = 0;
+  let assets = 0;
   for (const [name, entry] of entries) {
     if (name === MANIFEST_ENTRY) continue;
     const declared = listed.get(name);
@@ -209,6 +310,9 @@ function checkEntries(entries: Map<string, yauzl.Entry>, manifest: Manifest, max
       throw new InvalidArchiveError(`Entry ${name} declares ${entry.uncompressedSize} bytes, the manifest says ${declared.size}`);
     }
     expanded += entry.uncompressedSize;
+    const kind = classifyEntry(name)!.kind;
+    if (kind === 'events') eventFiles += 1;
+    if (kind === 'asset') assets += 1;
   }
   for (const name of listed.keys()) {
     if (!entries.has(name)) throw new InvalidArchiveError(`The manifest lists ${name}, but the archive does not contain it`);
@@ -216,13 +320,25 @@ function checkEntries(entries: Map<string, yauzl.Entry>, manifest: Manifest, max
   if (expanded > maxExpandedBytes) {
     throw new InvalidArchiveError(`The archive would expand to ${expanded} bytes, more than the ${maxExpandedBytes} allowed (MAX_RESTORE_EXPANDED_BYTES)`);
   }
+  if (eventFiles !== manifest.counts.eventFiles) {
+    throw new InvalidArchiveError(`The archive holds ${eventFiles} event files, the manifest counts ${manifest.counts.eventFiles}`);
+  }
+  if (assets !== manifest.counts.assets) throw new InvalidArchiveError(`The archive holds ${assets} asset files, the manifest counts ${manifest.counts.assets}`);
   for (let index = 1; index <= manifest.counts.eventFiles; index++) {
     const entry = entries.get(eventFileName(index));
-    if (!entry) throw new InvalidArchiveError(`The archive lacks ${eventFileName(index)}`);
+    if (!entry) throw new InvalidArchiveError(`The archive lacks ${eventFileName(index)}; event files are numbered from 1 without gaps`);
     // Writers keep event files near EVENT_FILE_MAX_BYTES; a far larger one is refused before it is read.
     if (entry.uncompressedSize > MAX_EVENT_FILE_BYTES) {
       throw new InvalidArchiveError(`${eventFileName(index)} declares ${entry.uncompressedSize} bytes, more than an event file may hold (${MAX_EVENT_FILE_BYTES})`);
     }
+  }
+  const present = new Set(entries.keys());
+  const missing = new Set<string>();
+  for (const m of manifest.missing) {
+    if (classifyEntry(m.name)?.kind !== 'asset') throw new InvalidArchiveError(`The manifest lists ${m.name.slice(0, 200)} as missing, but only asset files can be missing`);
+    if (present.has(m.name)) throw new InvalidArchiveError(`The manifest lists ${m.name} as missing, but the archive contains it`);
+    if (missing.has(m.name)) throw new InvalidArchiveError(`The manifest lists ${m.name} as missing twice`);
+    missing.add(m.name);
   }
 }
 
@@ -230,14 +346,19 @@ function checkEntries(entries: Map<string, yauzl.Entry>, manifest: Manifest, max
 export async function readBoundedText(stream: Readable, maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      stream.destroy();
-      throw new InvalidArchiveError(`An archive entry is larger than the ${maxBytes} bytes allowed for it`);
+  try {
+    for await (const chunk of stream) {
+      const buffer = chunk as Buffer;
+      size += buffer.length;
+      if (size > maxBytes) {
+        stream.destroy();
+        throw new InvalidArchiveError(`An archive entry is larger than the ${maxBytes} bytes allowed for it`);
+      }
+      chunks.push(buffer);
     }
-    chunks.push(buffer);
+  } catch (error) {
+    if (error instanceof InvalidArchiveError) throw error;
+    throw zipProblem(error, 'An archive entry');
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite, streams } from '../../infrastructure/event-store/event-store.port.js';
+import { EventCatalog } from '../../platform/events/event-catalog.service.js';
 import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { AppReplays, type RestoreProjection } from '../../platform/projection/app-replays.service.js';
@@ -10,6 +11,7 @@ import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
 import { RestoreFaults } from './restore-faults.js';
+import { RestoreValidator } from './restore-validator.js';
 import type { RestoreJob, RestoreStep } from './restore-job.js';
 
 /** How the runner reports back to the job; every call is persisted by the service. */
@@ -38,6 +40,7 @@ export class RestoreRunner {
     private readonly replays: AppReplays,
     private readonly handlers: BackupHandlerRegistry,
     private readonly faults: RestoreFaults,
+    private readonly catalog: EventCatalog,
   ) {}
 
   async run(job: RestoreJob, archiveFile: string, report: RestoreReporter): Promise<void> {
@@ -48,19 +51,13 @@ export class RestoreRunner {
     let reader: ArchiveReader | undefined;
     const deferred = new DeferredWork(DEFERRED_IN_FLIGHT);
     try {
-      await step('verify', 'Checking the archive: format, entries and checksums');
+      await step('verify', 'Checking the archive: format, entries, checksums and every event');
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
       await report.update({ eventCount: manifest.counts.events });
-      let lastLog = 0;
-      await reader.verifyChecksums((done, total) => {
-        if (Date.now() - lastLog > PROGRESS_EVERY_MS) {
-          lastLog = Date.now();
-          void report.log(`Checked ${done}/${total} entries`);
-        }
-      });
+      await this.checkEntries(reader, report);
       await report.log(
-        `Archive of app "${manifest.app.name}" from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; all ${manifest.entries.length} checksums match`,
+        `Archive of app "${manifest.app.name}" from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; the events, users.json and checksums of the event files check out`,
       );
       for (const missing of manifest.missing) await report.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
       const until = this.pointInTime(job, manifest.counts.events);
@@ -81,6 +78,7 @@ export class RestoreRunner {
       // Persist the new id before writing anything, so a crash from here on can be cleaned up.
       await report.update({ appId: targetAppId });
       const userMap = new Map<string, string>();
+      const archivedUsers = new Set<string>();
       const archive = reader;
       const context: RestoreContext = {
         sourceAppId: manifest.app.id,
@@ -90,7 +88,11 @@ export class RestoreRunner {
         openEntry: (entry) => archive.open(entry),
         hasEntry: (entry) => archive.has(entry),
         mapUser: (userId) => (userId === SYSTEM_ACTOR ? SYSTEM_ACTOR : (userMap.get(userId) ?? SYSTEM_ACTOR)),
-        setUserMapping: (from, to) => void userMap.set(from, to),
+        setUserMapping: (from, to) => {
+          userMap.set(from, to);
+          archivedUsers.add(from);
+        },
+        isArchivedUser: (userId) => archivedUsers.has(userId),
         log: (message) => void report.log(message),
         step: (s) => step(s, `Step: ${s}`),
         defer: (work) => deferred.start(work),
@@ -101,8 +103,9 @@ export class RestoreRunner {
       for (const handler of this.handlers.all) await handler.prepareRestore?.(context);
 
       await step('events', `Restoring events as app ${targetAppId}${until.description}`);
+      const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id, targetAppId, new Set(userMap.values()));
       const projection = await this.replays.openRestore(targetAppId);
-      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection, deferred);
+      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection, deferred, validator);
 
       await step('rebuild', 'Finishing the projections and full-text index of the new app');
       await projection.complete();
@@ -115,6 +118,35 @@ export class RestoreRunner {
       // Files still being written read from the archive, and a cleanup must not race them.
       await deferred.drain();
       reader?.close();
+    }
+  }
+
+  /**
+   * Reads every event file and users.json once (checksums, structure, numbering, counts) and
+   * collects the entries the events name; then every asset file in the archive must be named by
+   * an event (it is refused before it is ever inflated otherwise), and every named one must be in
+   * the archive or listed as missing, which lists nothing else.
+   */
+  private async checkEntries(reader: ArchiveReader, report: RestoreReporter): Promise<void> {
+    const named = new Set<string>();
+    let scanned = 0;
+    let lastLog = Date.now();
+    await reader.scan((event) => {
+      for (const handler of this.handlers.all) for (const name of handler.entriesFor?.(event) ?? []) named.add(name);
+      if (++scanned % 10_000 === 0 && Date.now() - lastLog > PROGRESS_EVERY_MS) {
+        lastLog = Date.now();
+        void report.log(`Checked ${scanned}/${reader.manifest.counts.events} events`);
+      }
+    });
+    for (const name of reader.namesOf('asset')) {
+      if (!named.has(name)) throw new InvalidArchiveError(`The archive contains ${name}, but no event names that file; refusing the archive`);
+    }
+    const missing = new Set(reader.manifest.missing.map((m) => m.name));
+    for (const name of missing) {
+      if (!named.has(name)) throw new InvalidArchiveError(`The manifest lists ${name} as missing, but no event names that file`);
+    }
+    for (const name of named) {
+      if (!reader.has(name) && !missing.has(name)) throw new InvalidArchiveError(`The events name ${name}, but the archive neither contains it nor lists it as missing`);
     }
   }
 
@@ -139,9 +171,9 @@ export class RestoreRunner {
     report: RestoreReporter,
     projection: RestoreProjection,
     deferred: DeferredWork,
+    validator: RestoreValidator,
   ): Promise<{ events: number; lastPosition: number }> {
     const appStream = `app-${context.sourceAppId}`;
-    const childPrefix = new RegExp(`^(schema|content|asset)-${escapeRegex(context.sourceAppId)}--(.+)$`);
     // Events are appended in bounded batches spanning streams: one commit per batch, in order.
     let pending: StreamWrite[] = [];
     let pendingCount = 0;
@@ -174,16 +206,15 @@ export class RestoreRunner {
       if (archived.type === 'AppDeleted') {
         throw new InvalidArchiveError(`The app was deleted at event ${archived.number}; restore a point before it (untilEvent ${archived.number - 1})`);
       }
-      let stream: string;
-      if (archived.stream === appStream) {
-        stream = `app-${context.targetAppId}`;
-      } else {
-        const child = childPrefix.exec(archived.stream);
-        if (!child) throw new InvalidArchiveError(`Event ${archived.number} is in stream ${archived.stream}, which does not belong to app ${context.sourceAppId}`);
-        stream = `${child[1]}-${context.targetAppId}--${child[2]}`;
+      const placed = validator.place(archived);
+      const current = validator.accept(archived, placed);
+      if (archived.actor !== SYSTEM_ACTOR && !context.isArchivedUser(archived.actor)) {
+        throw validator.refuse(archived, `its actor ${archived.actor.slice(0, 80)} is not in users.json`);
       }
-      let event: ArchivedEvent = { ...archived, stream, actor: context.mapUser(archived.actor) };
+      const stream = placed.kind === 'app' ? streams.app(context.targetAppId) : streams.child(placed.kind, context.targetAppId, placed.entityId);
+      let event: ArchivedEvent = { ...archived, stream, type: current.type, data: current.data as Record<string, unknown>, schemaVersion: this.catalog.versionOf(current.type), actor: context.mapUser(archived.actor) };
       for (const handler of this.handlers.all) if (handler.restoreEvent) event = await handler.restoreEvent(event, context);
+      await validator.follow(archived, placed, { type: event.type, data: event.data }, stream);
 
       if (pendingCount >= APPEND_BATCH) await flush();
       let write = pending.at(-1);
@@ -249,8 +280,4 @@ function asStored(writes: readonly StreamWrite[], position: number): StoredEvent
     const first = (write.expectedVersion === 'any' ? -1 : write.expectedVersion) + 1;
     return write.events.map((event, i) => ({ ...event, stream: write.stream, streamVersion: first + i, position }));
   });
-}
-
-function escapeRegex(value: string): string {
-  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -1,7 +1,7 @@
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { changeContentStatus, deleteContent, updateContent } from '../content.aggregate.js';
 import type { ContentDoc } from '../contents.projection.js';
-import { ContentCommandRunner } from './content-command.runner.js';
+import { ContentCommands } from './content-commands.service.js';
 
 /** Addresses one content through the path; `expectedVersion` comes from If-Match. */
 interface ContentTarget {
@@ -31,28 +31,28 @@ export class DeleteContentCommand extends Command<void> {
 
 @CommandHandler(UpdateContentCommand)
 export class UpdateContentHandler implements ICommandHandler<UpdateContentCommand, ContentDoc> {
-  constructor(private readonly runner: ContentCommandRunner) {}
+  constructor(private readonly contents: ContentCommands) {}
 
   execute({ target: { appId, schemaName, contentId, expectedVersion }, data, actor }: UpdateContentCommand): Promise<ContentDoc> {
-    return this.runner.runExisting(appId, schemaName, contentId, actor, (state, schema) => updateContent(state, { contentId, schema, data, expectedVersion }));
+    return this.contents.decide({ appId, schemaName, contentId, actor }, (state, schema) => updateContent(state, { contentId, schema, data, expectedVersion }));
   }
 }
 
 @CommandHandler(ChangeContentStatusCommand)
 export class ChangeContentStatusHandler implements ICommandHandler<ChangeContentStatusCommand, ContentDoc> {
-  constructor(private readonly runner: ContentCommandRunner) {}
+  constructor(private readonly contents: ContentCommands) {}
 
   execute({ target: { appId, schemaName, contentId, expectedVersion }, status, actor }: ChangeContentStatusCommand): Promise<ContentDoc> {
-    return this.runner.runExisting(appId, schemaName, contentId, actor, (state, schema) => changeContentStatus(state, { contentId, schema, status, expectedVersion }));
+    return this.contents.decide({ appId, schemaName, contentId, actor }, (state, schema) => changeContentStatus(state, { contentId, schema, status, expectedVersion }));
   }
 }
 
 /** The stream stays (history and backups keep it); the content leaves every read. */
 @CommandHandler(DeleteContentCommand)
 export class DeleteContentHandler implements ICommandHandler<DeleteContentCommand, void> {
-  constructor(private readonly runner: ContentCommandRunner) {}
+  constructor(private readonly contents: ContentCommands) {}
 
   async execute({ target: { appId, schemaName, contentId, expectedVersion }, actor }: DeleteContentCommand): Promise<void> {
-    await this.runner.run(appId, schemaName, contentId, actor, (state, schema) => deleteContent(state, { contentId, schema, expectedVersion }));
+    await this.contents.decide({ appId, schemaName, contentId, actor, answer: false }, (state, schema) => deleteContent(state, { contentId, schema, expectedVersion }));
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { createContent } from '../content.aggregate.js';
 import type { ContentDoc } from '../contents.projection.js';
-import { ContentCommandRunner } from './content-command.runner.js';
+import { ContentCommands } from './content-commands.service.js';
 
 export class CreateContentCommand extends Command<ContentDoc> {
   constructor(
@@ -17,10 +17,10 @@ export class CreateContentCommand extends Command<ContentDoc> {
 
 @CommandHandler(CreateContentCommand)
 export class CreateContentHandler implements ICommandHandler<CreateContentCommand, ContentDoc> {
-  constructor(private readonly runner: ContentCommandRunner) {}
+  constructor(private readonly contents: ContentCommands) {}
 
   execute({ appId, schemaName, input, actor }: CreateContentCommand): Promise<ContentDoc> {
     const contentId = randomUUID();
-    return this.runner.runExisting(appId, schemaName, contentId, actor, (state, schema) => createContent(state, { contentId, schema, ...input }), true);
+    return this.contents.decide({ appId, schemaName, contentId, actor, fresh: true }, (state, schema) => createContent(state, { contentId, schema, ...input }));
   }
 }

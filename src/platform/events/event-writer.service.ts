@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../domain-errors.js';
 import type { Decider, DomainEvent } from './decider.js';
+import { EventCatalog } from './event-catalog.service.js';
 import {
   EVENT_STORE,
   type EventStore,
@@ -23,27 +24,53 @@ export interface WriteContext {
   timestamp?: string;
 }
 
-/** Current shape version of every event payload; bump per type when a payload changes. */
-export const EVENT_SCHEMA_VERSION = 1;
+export interface HandleOptions extends WriteContext {
+  /** The version the decision must be made on (If-Match); by default the one loaded. */
+  expectedVersion?: number;
+  /**
+   * The stream's id was generated just now, so the stream cannot exist yet and is not read; the
+   * append expects no stream, so it would still be refused if it did.
+   */
+  fresh?: boolean;
+}
+
+export interface Handled<S, E> {
+  /** The state after the decision's events. */
+  state: S;
+  events: E[];
+  version: number;
+}
 
 /**
- * Loads aggregates from their streams and appends their decisions with optimistic concurrency.
- * After an append it waits for the projector to reach the new position, so the answer a command
- * gives and any read that follows it see the change (read-your-writes).
+ * The one command handler: load a stream into its decider's state (upcasting old events),
+ * decide, append the decision with optimistic concurrency (each event checked against the event
+ * catalog), and wait until the projections show it, so the answer a command gives and any read
+ * that follows it see the change (read-your-writes). Domain modules hold deciders and say which
+ * stream; none of them repeats this cycle.
  */
 @Injectable()
 export class EventWriter {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projector: Projector,
+    private readonly catalog: EventCatalog,
   ) {}
+
+  async handle<S, E extends DomainEvent>(stream: string, decider: Decider<S, E>, decide: (state: S) => E[] | Promise<E[]>, options: HandleOptions): Promise<Handled<S, E>> {
+    const loaded = options.fresh ? { state: decider.initialState(), version: -1 } : await this.load(stream, decider);
+    const events = await decide(loaded.state);
+    if (events.length === 0) return { ...loaded, events };
+    const { version } = await this.append(stream, events, options.expectedVersion ?? loaded.version, options);
+    return { state: events.reduce(decider.evolve, loaded.state), events, version };
+  }
 
   async load<S, E extends DomainEvent>(stream: string, decider: Decider<S, E>): Promise<Loaded<S>> {
     let state = decider.initialState();
     let version = -1;
-    for await (const event of this.store.readStream(stream)) {
+    for await (const stored of this.store.readStream(stream)) {
+      const event = this.catalog.upcast(stored);
       state = decider.evolve(state, { type: event.type, data: event.data } as E);
-      version = event.streamVersion;
+      version = stored.streamVersion;
     }
     return { state, version };
   }
@@ -52,12 +79,12 @@ export class EventWriter {
     const timestamp = context.timestamp ?? new Date().toISOString();
     const toStore: NewEvent[] = events.map((event) => ({
       type: event.type,
-      data: event.data as Record<string, unknown>,
+      data: this.catalog.prepare(event).data as Record<string, unknown>,
       metadata: {
         ...(context.appId ? { appId: context.appId } : {}),
         actor: context.actor,
         timestamp,
-        schemaVersion: EVENT_SCHEMA_VERSION,
+        schemaVersion: this.catalog.versionOf(event.type),
       },
     }));
     try {

@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
 import { type CollectionWrite, READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { EventCatalog } from '../events/event-catalog.service.js';
 import type { Projection } from './projection.js';
 import { ProjectionTx } from './projection-tx.js';
 
@@ -186,7 +187,10 @@ export class ProjectionEngine {
   private lock: Promise<unknown> = Promise.resolve();
   private sealed = false;
 
-  constructor(@Inject(READ_STORE) readonly readStore: ReadStore) {
+  constructor(
+    @Inject(READ_STORE) readonly readStore: ReadStore,
+    private readonly catalog: EventCatalog,
+  ) {
     this.purgedApps = readStore.collection<PurgedApp>('purged_apps');
   }
 
@@ -274,7 +278,9 @@ export class ProjectionEngine {
     return appId === owner || !this.suspended.has(appId);
   }
 
-  async applyEvent(event: StoredEvent, tx: ProjectionTx): Promise<void> {
+  /** Projections see every event as the current version of its type describes it. */
+  async applyEvent(stored: StoredEvent, tx: ProjectionTx): Promise<void> {
+    const event = this.catalog.upcast(stored);
     for (const projection of this.projections) await projection.apply(event, tx);
   }
 }

@@ -1,8 +1,8 @@
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { notFound } from '../../platform/domain-errors.js';
-import { addField, deleteSchema, type FieldInput } from '../schema.aggregate.js';
-import type { SchemaDoc } from '../schemas.projection.js';
-import { SchemaCommandRunner } from './schema-command.runner.js';
+import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { addField, deleteSchema, type FieldInput, schemaDecider } from '../schema.aggregate.js';
+import { type SchemaDoc, SchemasProjection } from '../schemas.projection.js';
 
 export class AddSchemaFieldCommand extends Command<SchemaDoc> {
   constructor(
@@ -27,14 +27,12 @@ export class DeleteSchemaCommand extends Command<void> {
 
 @CommandHandler(AddSchemaFieldCommand)
 export class AddSchemaFieldHandler implements ICommandHandler<AddSchemaFieldCommand, SchemaDoc> {
-  constructor(private readonly runner: SchemaCommandRunner) {}
+  constructor(private readonly writer: EventWriter, private readonly projection: SchemasProjection) {}
 
   async execute({ appId, schemaName, field, actor }: AddSchemaFieldCommand): Promise<SchemaDoc> {
-    const { id } = await this.runner.resolve(appId, schemaName);
-    const schema = await this.runner.run(appId, id, actor, (state) => addField(state, field));
-    // Only a delete racing this change leaves nothing to show.
-    if (!schema) throw notFound(`Schema "${schemaName}" does not exist in this app`);
-    return schema;
+    const { id } = await this.projection.resolve(appId, schemaName);
+    await this.writer.handle(streams.child('schema', appId, id), schemaDecider, (state) => addField(state, field), { actor, appId });
+    return this.projection.read(appId, id, schemaName);
   }
 }
 
@@ -44,10 +42,10 @@ export class AddSchemaFieldHandler implements ICommandHandler<AddSchemaFieldComm
  */
 @CommandHandler(DeleteSchemaCommand)
 export class DeleteSchemaHandler implements ICommandHandler<DeleteSchemaCommand, void> {
-  constructor(private readonly runner: SchemaCommandRunner) {}
+  constructor(private readonly writer: EventWriter, private readonly projection: SchemasProjection) {}
 
   async execute({ appId, schemaName, actor }: DeleteSchemaCommand): Promise<void> {
-    const { id } = await this.runner.resolve(appId, schemaName);
-    await this.runner.run(appId, id, actor, deleteSchema);
+    const { id } = await this.projection.resolve(appId, schemaName);
+    await this.writer.handle(streams.child('schema', appId, id), schemaDecider, deleteSchema, { actor, appId });
   }
 }

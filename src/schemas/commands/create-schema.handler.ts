@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { createSchema, type FieldInput } from '../schema.aggregate.js';
+import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { createSchema, type FieldInput, schemaDecider } from '../schema.aggregate.js';
 import { type SchemaDoc, SchemasProjection } from '../schemas.projection.js';
-import { SchemaCommandRunner } from './schema-command.runner.js';
 
 export class CreateSchemaCommand extends Command<SchemaDoc> {
   constructor(
@@ -35,7 +36,7 @@ function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
 @CommandHandler(CreateSchemaCommand)
 export class CreateSchemaHandler implements ICommandHandler<CreateSchemaCommand, SchemaDoc> {
   constructor(
-    private readonly runner: SchemaCommandRunner,
+    private readonly writer: EventWriter,
     private readonly projection: SchemasProjection,
   ) {}
 
@@ -43,9 +44,9 @@ export class CreateSchemaHandler implements ICommandHandler<CreateSchemaCommand,
     return serialised(appId, async () => {
       const schemaId = randomUUID();
       const nameTaken = (await this.projection.findByName(appId, input.name)) !== undefined;
-      const schema = await this.runner.run(appId, schemaId, actor, (state) => createSchema(state, { schemaId, ...input, nameTaken }));
-      if (!schema) throw new Error(`Schema ${schemaId} was written but is not projected`);
-      return schema;
+      const decide = (state: Parameters<typeof createSchema>[0]) => createSchema(state, { schemaId, ...input, nameTaken });
+      await this.writer.handle(streams.child('schema', appId, schemaId), schemaDecider, decide, { actor, appId, fresh: true });
+      return this.projection.read(appId, schemaId, input.name);
     });
   }
 }

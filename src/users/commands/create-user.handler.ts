@@ -3,7 +3,7 @@ import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { generateApiKey, hashApiKey } from '../../platform/auth/api-key.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
-import { createUser, normalizeEmail, userDecider } from '../user.aggregate.js';
+import { createUser, normalizeEmail, userDecider, type UserState } from '../user.aggregate.js';
 import { UsersProjection, type UserDoc } from '../users.projection.js';
 
 export interface CreatedUser {
@@ -43,15 +43,9 @@ export class CreateUserHandler implements ICommandHandler<CreateUserCommand, Cre
     const userId = randomUUID();
     const apiKey = key === 'generate' ? generateApiKey() : key === 'none' ? undefined : key;
     const emailTaken = (await this.projection.users.findOne({ email: normalizeEmail(input.email) })) !== undefined;
-    const events = createUser(userDecider.initialState(), {
-      userId,
-      email: input.email,
-      displayName: input.displayName,
-      admin: input.admin ?? false,
-      emailTaken,
-      keyHash: apiKey ? hashApiKey(apiKey) : undefined,
-    });
-    await this.writer.append(streams.user(userId), events, -1, { actor });
+    const decide = (state: UserState) =>
+      createUser(state, { userId, email: input.email, displayName: input.displayName, admin: input.admin ?? false, emailTaken, keyHash: apiKey ? hashApiKey(apiKey) : undefined });
+    await this.writer.handle(streams.user(userId), userDecider, decide, { actor, fresh: true });
     const user = await this.projection.users.get(userId);
     if (!user) throw new Error(`User ${userId} was written but is not projected`);
     return { user, ...(apiKey ? { apiKey } : {}) };

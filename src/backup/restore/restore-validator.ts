@@ -1,0 +1,133 @@
+import type { EventStore } from '../../infrastructure/event-store/event-store.port.js';
+import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import type { DomainEvent } from '../../platform/events/decider.js';
+import { type CheckContext, ENTITY_ID, ENTITY_ID_MAX, type StreamDefinition, type StreamKind } from '../../platform/events/event-catalog.js';
+import { EventCatalog } from '../../platform/events/event-catalog.service.js';
+import type { ArchivedEvent } from '../backup-handler.port.js';
+import { InvalidArchiveError } from '../archive/archive-reader.js';
+
+/**
+ * Stream states kept in memory, most recently used last. A state that falls out is folded again
+ * from what the restore has appended already; the cache is many times larger than an append batch,
+ * so no stream with events still waiting to be appended ever falls out.
+ */
+const STATE_CACHE = 5000;
+
+interface Tracked {
+  state: unknown;
+  /** The stream's last version, -1 before its first event. */
+  version: number;
+}
+
+/** Where an archived event belongs: the kind of its stream and the entity's id. */
+export interface Placed {
+  kind: Exclude<StreamKind, 'user'>;
+  entityId: string;
+}
+
+/**
+ * Checks every archived event as if a command of this installation had written it: its type and
+ * data against the event catalog (after upcasting), its place in its stream (versions 0, 1, 2…),
+ * the rules of its domain against the stream's state at that point, and the users it names. The
+ * state comes from the domain's own decider, folded as events go by; memory stays bounded (see
+ * STATE_CACHE), whatever the archive's size.
+ */
+export class RestoreValidator {
+  private readonly states = new Map<string, Tracked>();
+  private readonly names = new Map<string, Set<string>>();
+  private readonly childPattern: RegExp;
+
+  constructor(
+    private readonly catalog: EventCatalog,
+    private readonly store: EventStore,
+    private readonly sourceAppId: string,
+    private readonly targetAppId: string,
+    /** Ids of this installation's users the archive's users map to (the system included). */
+    private readonly knownUsers: ReadonlySet<string>,
+  ) {
+    this.childPattern = new RegExp(`^(schema|content|asset)-${escapeRegex(sourceAppId)}--(.+)$`);
+  }
+
+  /** The kind and entity id of an archived event's stream, which must belong to the archived app. */
+  place(archived: ArchivedEvent): Placed {
+    if (archived.stream === streams.app(this.sourceAppId)) return { kind: 'app', entityId: this.targetAppId };
+    const child = this.childPattern.exec(archived.stream);
+    if (!child) throw this.refuse(archived, `its stream ${archived.stream.slice(0, 120)} is not a stream of app ${this.sourceAppId}`);
+    const entityId = child[2]!;
+    if (entityId.length > ENTITY_ID_MAX || !ENTITY_ID.test(entityId)) throw this.refuse(archived, `its stream names the id "${entityId.slice(0, 80)}", which is not a valid id (letters, digits and single dashes)`);
+    return { kind: child[1] as Placed['kind'], entityId };
+  }
+
+  /** The event, upcast to the current version of its type, if its type and data pass the catalog. */
+  accept(archived: ArchivedEvent, placed: Placed): DomainEvent {
+    const accepted = this.catalog.accept(placed.kind, archived.type, archived.schemaVersion, archived.data);
+    if ('problem' in accepted) throw this.refuse(archived, accepted.problem);
+    return accepted.event;
+  }
+
+  /**
+   * Checks an event, already rewritten for the new app, against its stream: the version must come
+   * next, and the domain's rules must let it follow the state. Then the state moves on.
+   */
+  async follow(archived: ArchivedEvent, placed: Placed, event: DomainEvent, targetStream: string): Promise<void> {
+    const definition = this.catalog.stream(placed.kind);
+    const tracked = await this.tracked(targetStream, definition);
+    if (archived.streamVersion !== tracked.version + 1) {
+      throw this.refuse(
+        archived,
+        tracked.version < 0
+          ? `it is at version ${archived.streamVersion} of a stream that has no earlier event; streams start at version 0`
+          : `it is at version ${archived.streamVersion}, but the stream's previous event is at version ${tracked.version}; versions run 0, 1, 2… without gaps`,
+      );
+    }
+    const problem = await definition.check(tracked.state, event, this.context(placed.entityId));
+    if (problem) throw this.refuse(archived, problem);
+    tracked.state = definition.decider.evolve(tracked.state, event);
+    tracked.version = archived.streamVersion;
+  }
+
+  refuse(archived: ArchivedEvent, problem: string): InvalidArchiveError {
+    return new InvalidArchiveError(`Event ${archived.number} (${String(archived.type).slice(0, 60)} in ${archived.stream.slice(0, 120)}) is refused: ${problem}`);
+  }
+
+  private context(entityId: string): CheckContext {
+    return {
+      entityId,
+      stateOf: async <S>(kind: StreamKind, id: string): Promise<S> => {
+        const stream = kind === 'app' ? streams.app(this.targetAppId) : streams.child(kind as 'schema' | 'content' | 'asset', this.targetAppId, id);
+        return (await this.tracked(stream, this.catalog.stream(kind))).state as S;
+      },
+      knowsUser: (userId) => this.knownUsers.has(userId),
+      claimName: (scope, name) => {
+        const taken = this.names.get(scope) ?? new Set<string>();
+        this.names.set(scope, taken);
+        if (taken.has(name)) return false;
+        taken.add(name);
+        return true;
+      },
+      releaseName: (scope, name) => void this.names.get(scope)?.delete(name),
+    };
+  }
+
+  private async tracked(stream: string, definition: StreamDefinition): Promise<Tracked> {
+    let tracked = this.states.get(stream);
+    if (tracked) {
+      // Most recently used goes last (a Map keeps insertion order).
+      this.states.delete(stream);
+    } else {
+      tracked = { state: definition.decider.initialState(), version: -1 };
+      for await (const stored of this.store.readStream(stream)) {
+        const event = this.catalog.upcast(stored);
+        tracked.state = definition.decider.evolve(tracked.state, { type: event.type, data: event.data });
+        tracked.version = stored.streamVersion;
+      }
+    }
+    this.states.set(stream, tracked);
+    if (this.states.size > STATE_CACHE) this.states.delete(this.states.keys().next().value!);
+    return tracked;
+  }
+}
+
+function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

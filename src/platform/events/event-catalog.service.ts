@@ -1,0 +1,105 @@
+import { Injectable } from '@nestjs/common';
+import type { StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
+import type { DomainEvent } from './decider.js';
+import { describeIssues, type EventDefinition, type StreamDefinition, type StreamKind } from './event-catalog.js';
+
+/** An event whose type or data does not match the catalog; the message names the type and the field. */
+export class EventRejectedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventRejectedError';
+  }
+}
+
+const KINDS: readonly StreamKind[] = ['app', 'schema', 'content', 'asset', 'user'];
+
+/** The stream kind a stream name starts with (`content-…` → content). */
+export function kindOfStream(stream: string): StreamKind | undefined {
+  const dash = stream.indexOf('-');
+  const kind = dash > 0 ? stream.slice(0, dash) : '';
+  return (KINDS as readonly string[]).includes(kind) ? (kind as StreamKind) : undefined;
+}
+
+/**
+ * The registry the domain modules fill at start (see event-catalog.ts): what the event writer
+ * validates against, what reads upcast through, and what a restore checks archived events with.
+ */
+@Injectable()
+export class EventCatalog {
+  private readonly byType = new Map<string, { definition: EventDefinition; stream: StreamDefinition }>();
+  private readonly byKind = new Map<StreamKind, StreamDefinition>();
+
+  register<S, E extends DomainEvent>(stream: StreamDefinition<S, E>): void {
+    const definition = stream as unknown as StreamDefinition;
+    if (this.byKind.has(definition.kind)) throw new Error(`Stream kind ${definition.kind} is registered twice`);
+    this.byKind.set(definition.kind, definition);
+    for (const event of definition.events) {
+      if (this.byType.has(event.type)) throw new Error(`Event type ${event.type} is registered twice`);
+      this.byType.set(event.type, { definition: event, stream: definition });
+    }
+  }
+
+  stream(kind: StreamKind): StreamDefinition {
+    const stream = this.byKind.get(kind);
+    if (!stream) throw new Error(`No stream kind ${kind} is registered`);
+    return stream;
+  }
+
+  /** The current version of a type's data; what appends write into the metadata. */
+  versionOf(type: string): number {
+    return this.entry(type).definition.version;
+  }
+
+  /** For appends: the data must match its schema, or the domain has a bug (no client input gets this far unchecked). */
+  prepare(event: DomainEvent): DomainEvent {
+    const { definition } = this.entry(event.type);
+    const parsed = definition.schema.safeParse(event.data);
+    if (!parsed.success) throw new EventRejectedError(`A ${event.type} event was about to be written with invalid data (${describeIssues(parsed.error)})`);
+    return event;
+  }
+
+  /** For reads: the event as the current version of its type describes it. */
+  upcast<T extends Pick<StoredEvent, 'type' | 'data' | 'metadata'>>(event: T): T {
+    const { definition } = this.entry(event.type);
+    const from = event.metadata.schemaVersion;
+    if (from === definition.version) return event;
+    return { ...event, data: this.upcastData(definition, from, event.data), metadata: { ...event.metadata, schemaVersion: definition.version } };
+  }
+
+  /**
+   * For events from outside (archives): the event of a known type that belongs in this kind of
+   * stream, upcast to the current version and matching its schema; otherwise a problem naming the
+   * type and the field.
+   */
+  accept(kind: StreamKind, type: string, version: number, data: unknown): { event: DomainEvent } | { problem: string } {
+    const entry = this.byType.get(type);
+    if (!entry) return { problem: `${JSON.stringify(type.slice(0, 60))} is not an event type this installation knows` };
+    if (entry.stream.kind !== kind) return { problem: `${type} does not belong in a ${kind} stream (it belongs in ${entry.stream.kind} streams)` };
+    if (!Number.isSafeInteger(version) || version < 1) return { problem: `${type} has schema version ${version}; versions count from 1` };
+    if (version > entry.definition.version) {
+      return { problem: `${type} is at schema version ${version}, but this installation knows versions up to ${entry.definition.version}; restore it on a newer AppVault` };
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) return { problem: `${type}: data must be an object` };
+    let upcast: Record<string, unknown>;
+    try {
+      upcast = this.upcastData(entry.definition, version, data as Record<string, unknown>);
+    } catch (error) {
+      return { problem: `${type} could not be read as version ${entry.definition.version}: ${(error as Error).message}` };
+    }
+    const parsed = entry.definition.schema.safeParse(upcast);
+    if (!parsed.success) return { problem: `${type}: ${describeIssues(parsed.error)}` };
+    return { event: { type, data: parsed.data } };
+  }
+
+  private upcastData(definition: EventDefinition, from: number, data: Record<string, unknown>): Record<string, unknown> {
+    let current = data;
+    for (let version = from; version < definition.version; version++) current = definition.upcasters[version]!(current);
+    return current;
+  }
+
+  private entry(type: string): { definition: EventDefinition; stream: StreamDefinition } {
+    const entry = this.byType.get(type);
+    if (!entry) throw new EventRejectedError(`Unknown event type ${JSON.stringify(type)}: no module declares it`);
+    return entry;
+  }
+}

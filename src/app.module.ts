@@ -1,9 +1,10 @@
-import { type DynamicModule, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { type DynamicModule, Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
+import type { DataDirLock } from './infrastructure/data-dir.lock.js';
 import { AccessGuard } from './platform/auth/access.guard.js';
 import { DomainExceptionFilter } from './platform/http/domain-exception.filter.js';
 import { HealthController } from './platform/http/health.http.controller.js';
@@ -28,17 +29,20 @@ import { RestoresService } from './backup/restore/restores.service.js';
  * then backups a dead process left are marked Failed. All of it runs in the background: the server
  * listens at once, health says `starting`, and other requests wait until it is done.
  */
+const DATA_DIR_LOCK = Symbol('DATA_DIR_LOCK');
+
 @Module({})
-export class AppModule implements OnApplicationBootstrap {
+export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly projector: Projector,
     private readonly users: UsersService,
     private readonly backups: BackupsService,
     private readonly restores: RestoresService,
     private readonly startup: StartupService,
+    @Inject(DATA_DIR_LOCK) private readonly lock: DataDirLock,
   ) {}
 
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, lock: DataDirLock): DynamicModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule],
@@ -48,8 +52,14 @@ export class AppModule implements OnApplicationBootstrap {
         { provide: APP_GUARD, useClass: StartupGuard },
         { provide: APP_GUARD, useClass: AccessGuard },
         { provide: APP_FILTER, useClass: DomainExceptionFilter },
+        { provide: DATA_DIR_LOCK, useValue: lock },
       ],
     };
+  }
+
+  /** The root module shuts down last: the stores are closed by now, so the folder is free. */
+  onApplicationShutdown(): void {
+    this.lock.release();
   }
 
   onApplicationBootstrap(): void {

@@ -4,18 +4,41 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
+import { DataDirLock } from './infrastructure/data-dir.lock.js';
+import { RequestTracker } from './platform/shutdown/graceful-shutdown.js';
 
 const LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 
-/** Builds the Nest application; main.ts and the e2e tests share it so tests run the real wiring. */
+const trackers = new WeakMap<INestApplication, RequestTracker>();
+
+/** The requests in flight of an application createServer built (what a graceful shutdown waits for). */
+export function requestTracker(app: INestApplication): RequestTracker {
+  const tracker = trackers.get(app);
+  if (!tracker) throw new Error('The application was not built by createServer');
+  return tracker;
+}
+
+/**
+ * Builds the Nest application; main.ts and the e2e tests share it so tests run the real wiring.
+ * The DATA_DIR lock comes first: a second process on the same folder is refused before it opens
+ * anything (DataDirInUseError). Signals are handled by main.ts (a bounded, logged shutdown).
+ */
 export async function createServer(config: AppConfig, options: { quiet?: boolean } = {}): Promise<INestApplication> {
-  const logger = new ConsoleLogger({
-    json: config.logFormat === 'json',
-    logLevels: options.quiet ? ['error'] : LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
-  });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger, bodyParser: false, abortOnError: false });
-  // JSON bodies are small documents; files go through multipart streaming instead.
-  app.useBodyParser('json', { limit: '5mb' });
-  app.enableShutdownHooks();
-  return app;
+  const lock = DataDirLock.acquire(config.dataDir);
+  try {
+    const logger = new ConsoleLogger({
+      json: config.logFormat === 'json',
+      logLevels: options.quiet ? ['error'] : LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    });
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, lock), { logger, bodyParser: false, abortOnError: false });
+    const tracker = new RequestTracker();
+    app.use(tracker.middleware);
+    trackers.set(app, tracker);
+    // JSON bodies are small documents; files go through multipart streaming instead.
+    app.useBodyParser('json', { limit: '5mb' });
+    return app;
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 }

@@ -19,6 +19,11 @@ const appDirectory = {
       const app = await projection.apps.findOne({ name });
       return app ? { id: app.id, name: app.name, contributors: app.contributors.map(({ userId, role }) => ({ userId, role })) } : undefined;
     },
+    async appsOf(userId: string): Promise<string[]> {
+      const ids: string[] = [];
+      for await (const app of projection.apps.iterate({ contributorIds: { $contains: userId } })) ids.push(app.id);
+      return ids;
+    },
   }),
 };
 

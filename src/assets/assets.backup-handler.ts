@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { assetEntryName, isCompressedType } from '../backup/archive/archive-format.js';
-import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
+import type { ArchivedEvent, BackupContext, BackupHandler, CleanupContext, RestoreContext } from '../backup/backup-handler.port.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { AssetFilesService } from './asset-files.service.js';
 import type { AssetEvent } from './asset.events.js';
@@ -64,7 +64,7 @@ export class AssetsBackupHandler implements BackupHandler {
     return event;
   }
 
-  async cleanupRestore(context: Pick<RestoreContext, 'targetAppId' | 'log'>): Promise<void> {
+  async cleanupRestore(context: CleanupContext): Promise<void> {
     await this.files.deleteAppFiles(context.targetAppId);
     context.log(`Removed the asset files of app ${context.targetAppId}`);
   }

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Logger, Param, Post, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -8,7 +8,7 @@ import { ANY_ROLE, AppAccess, WRITERS } from '../platform/auth/access.decorator.
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
-import { notFound } from '../platform/domain-errors.js';
+import { gone, notFound } from '../platform/domain-errors.js';
 import { ZodPipe } from '../platform/http/zod-body.pipe.js';
 import { isAssetId } from './asset.aggregate.js';
 import { AssetFilesService } from './asset-files.service.js';
@@ -64,6 +64,8 @@ const toView = (doc: AssetDoc): AssetView => ({
  */
 @Controller('api/apps/:app/assets')
 export class AssetsController {
+  private readonly logger = new Logger('Assets');
+
   constructor(
     private readonly commands: CommandBus,
     private readonly projection: AssetsProjection,
@@ -128,8 +130,11 @@ export class AssetsController {
     try {
       stream = await this.files.open(app.id, asset.assetId, fileVersion);
     } catch (error) {
-      // History names these bytes, so their absence is damage to report loudly, not an unknown resource.
-      if (error instanceof BlobNotFoundError) throw new Error(`The bytes of asset ${id} file version ${fileVersion} are missing from the blob store (${error.key})`);
+      // History names these bytes but they are gone (a backup found them missing, a restore could not bring them back).
+      if (error instanceof BlobNotFoundError) {
+        this.logger.warn(`The bytes of asset ${id} file version ${fileVersion} are missing from the blob store (${error.key})`);
+        throw gone(`Asset ${id} file version ${fileVersion} has no bytes any more: they were missing when it was backed up or restored. Upload the file again to make a new version.`);
+      }
       throw error;
     }
     response.setHeader('X-Content-Type-Options', 'nosniff');

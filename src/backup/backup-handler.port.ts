@@ -58,11 +58,21 @@ export interface RestoreContext {
   /** Marks the start of a pipeline step a handler performs (logged; fault injection hooks in here). */
   step(step: RestoreStep): Promise<void>;
   /**
+   * Notes something the handler must undo if the restore fails (a user it creates), persisted with
+   * the job before it returns, so a cleanup after a crash finds it too. Note it before doing it.
+   */
+  remember(key: string, value: string): Promise<void>;
+  /**
    * Runs work the event needs done before it is appended (restoring its file) alongside the events
    * that follow: the core waits for all of it before it appends the batch that holds the event, and
    * a failure fails the restore. Resolves once the work has started; a few run at a time.
    */
   defer(work: () => Promise<void>): Promise<void>;
+}
+
+export interface CleanupContext extends Pick<RestoreContext, 'targetAppId' | 'log'> {
+  /** What the handlers noted with RestoreContext.remember under `key`. */
+  remembered(key: string): readonly string[];
 }
 
 /**
@@ -89,5 +99,5 @@ export interface BackupHandler {
   /** After every event is appended and projected: rebuild this module's indices for the target app. */
   completeRestore?(context: RestoreContext): Promise<void>;
   /** The restore failed: remove whatever this handler wrote for the target app. */
-  cleanupRestore?(context: Pick<RestoreContext, 'targetAppId' | 'log'>): Promise<void>;
+  cleanupRestore?(context: CleanupContext): Promise<void>;
 }

@@ -38,7 +38,8 @@ export class BackupRunner {
     private readonly catalog: EventCatalog,
   ) {}
 
-  async run(job: BackupJob, onProgress: ProgressListener): Promise<BackupResult> {
+  /** `signal` stops the run at its next event (a shutdown); what was written so far is removed. */
+  async run(job: BackupJob, signal: AbortSignal, onProgress: ProgressListener): Promise<BackupResult> {
     const position = await this.store.headPosition();
     const writer = new ArchiveWriter(new Date(job.created));
     const key = archiveKey(job.id);
@@ -86,6 +87,7 @@ export class BackupRunner {
       const slicer = new TimeSlicer();
       for await (const stored of this.store.readApp(job.appId, { until: position })) {
         await slicer.tick();
+        signal.throwIfAborted();
         // Archives hold every event at the current version of its type.
         const event = this.catalog.upcast(stored);
         eventCount += 1;

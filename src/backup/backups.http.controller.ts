@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { AdminOnly, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
@@ -19,6 +19,8 @@ function timestampForFile(iso: string): string {
   return iso.slice(0, 19).replace('T', '_').replaceAll(':', '-');
 }
 
+const logger = new Logger('Backups');
+
 async function sendArchive(service: BackupsService, id: string, appId: string | undefined, res: Response): Promise<void> {
   const { job, stream } = await service.openArchive(id, appId);
   res.status(200);
@@ -26,7 +28,17 @@ async function sendArchive(service: BackupsService, id: string, appId: string | 
   res.setHeader('Content-Length', String(job.sizeBytes));
   res.setHeader('Content-Disposition', `attachment; filename="backup-${job.appName}-${timestampForFile(job.created)}.zip"`);
   if (job.sha256) res.setHeader('Digest', `sha-256=${Buffer.from(job.sha256, 'hex').toString('base64')}`);
-  await pipeline(stream, res);
+  try {
+    await pipeline(stream, res);
+  } catch (error) {
+    // A client that stops downloading is routine, not a server error.
+    if (res.destroyed || (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+      logger.debug(`The download of backup ${job.id} was cut off by the client after ${res.socket?.bytesWritten ?? '?'} bytes`);
+      stream.destroy();
+      return;
+    }
+    throw error;
+  }
 }
 
 @Controller('api/apps/:app/backups')

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../infrastructure/blob-store/blob-store.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import { conflict, notFound } from '../platform/domain-errors.js';
+import { JobRegistry } from '../platform/shutdown/job-registry.service.js';
 import { archiveKey, type BackupJob, isActive } from './backup-job.js';
 import { BackupRunner } from './backup.runner.js';
 
@@ -16,20 +17,35 @@ const PROGRESS_EVERY_MS = 1000;
  * MAX_BACKUPS_PER_APP stored per app.
  */
 @Injectable()
-export class BackupsService implements OnApplicationShutdown {
+export class BackupsService implements OnApplicationShutdown, OnModuleInit {
   private readonly logger = new Logger(BackupsService.name);
   readonly jobs: ReadCollection<BackupJob>;
   /** Serialises the limit checks and the insert, so two POSTs cannot both pass them. */
   private scheduling: Promise<unknown> = Promise.resolve();
   private readonly running = new Map<string, Promise<void>>();
+  private readonly stops = new Map<string, AbortController>();
 
   constructor(
     @Inject(READ_STORE) store: ReadStore,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly runner: BackupRunner,
+    private readonly jobRegistry: JobRegistry,
   ) {
     this.jobs = store.collection<BackupJob>('backup_jobs', { indexes: ['appId', 'status'] });
+  }
+
+  onModuleInit(): void {
+    this.jobRegistry.register({
+      name: 'backups',
+      running: () => this.running.size,
+      settled: async () => {
+        await Promise.allSettled(this.running.values());
+      },
+      abandon: (reason) => {
+        for (const stop of this.stops.values()) stop.abort(new Error(reason));
+      },
+    });
   }
 
   schedule(app: { id: string; name: string }, label: string | undefined, actor: string): Promise<BackupJob> {
@@ -63,9 +79,14 @@ export class BackupsService implements OnApplicationShutdown {
     });
     this.scheduling = run.catch(() => undefined);
     return run.then((job) => {
-      const work = this.execute(job)
+      const stop = new AbortController();
+      this.stops.set(job.id, stop);
+      const work = this.execute(job, stop.signal)
         .catch((error: unknown) => this.logger.error(`Backup ${job.id} could not record its outcome: ${String(error)}; it is marked Failed at the next start`))
-        .finally(() => this.running.delete(job.id));
+        .finally(() => {
+          this.running.delete(job.id);
+          this.stops.delete(job.id);
+        });
       this.running.set(job.id, work);
       return job;
     });
@@ -125,12 +146,12 @@ export class BackupsService implements OnApplicationShutdown {
     await Promise.allSettled(this.running.values());
   }
 
-  private async execute(scheduled: BackupJob): Promise<void> {
+  private async execute(scheduled: BackupJob, signal: AbortSignal): Promise<void> {
     let job: BackupJob = { ...scheduled, status: 'Running', started: new Date().toISOString() };
     await this.jobs.put(job);
     let lastSaved = Date.now();
     try {
-      const result = await this.runner.run(job, async (progress) => {
+      const result = await this.runner.run(job, signal, async (progress) => {
         if (Date.now() - lastSaved < PROGRESS_EVERY_MS) return;
         lastSaved = Date.now();
         job = { ...job, ...progress };

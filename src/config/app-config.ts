@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { checkEmail } from '../platform/email.js';
 
 /**
  * Every setting AppVault reads from the environment, validated once at start-up.
@@ -42,7 +43,7 @@ const envSchema = z.object({
     .trim()
     .optional()
     .default('admin@localhost')
-    .refine((value) => EMAIL_PATTERN.test(value), { message: 'ADMIN_EMAIL must be an email address like admin@example.com' }),
+    .refine((value) => 'email' in checkEmail(value), { message: 'ADMIN_EMAIL must be an email address like admin@example.com (ASCII name part, no invisible characters)' }),
   ADMIN_TOKEN: z
     .string()
     .optional()
@@ -60,13 +61,14 @@ const envSchema = z.object({
     .optional()
     .transform((value) => (value ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
   NAME_RESERVATION_TTL_MS: integer('NAME_RESERVATION_TTL_MS', 1000, 24 * 3600 * 1000, 60_000),
+  // Below Kubernetes' default 30 s grace period, so the pod stops on its own terms.
+  SHUTDOWN_TIMEOUT_MS: integer('SHUTDOWN_TIMEOUT_MS', 0, 10 * 60_000, 25_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose'], {
     message: 'LOG_LEVEL must be one of error, warn, log, debug, verbose',
   }).optional().default('log'),
   LOG_FORMAT: z.enum(['text', 'json'], { message: 'LOG_FORMAT must be text or json' }).optional().default('text'),
 });
 
-export const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+$/;
 
 export interface AppConfig {
   port: number;
@@ -83,6 +85,7 @@ export interface AppConfig {
   restoreUrlTimeoutMs: number;
   restoreAllowedHosts: string[];
   nameReservationTtlMs: number;
+  shutdownTimeoutMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   logFormat: 'text' | 'json';
 }
@@ -120,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     restoreUrlTimeoutMs: e.RESTORE_URL_TIMEOUT_MS,
     restoreAllowedHosts: e.RESTORE_ALLOWED_HOSTS,
     nameReservationTtlMs: e.NAME_RESERVATION_TTL_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
   };

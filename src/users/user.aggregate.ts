@@ -1,4 +1,4 @@
-import { EMAIL_PATTERN } from '../config/app-config.js';
+import { checkEmail } from '../platform/email.js';
 import type { Decider } from '../platform/events/decider.js';
 import { conflict, invalid } from '../platform/domain-errors.js';
 import { defineStream } from '../platform/events/event-catalog.js';
@@ -22,17 +22,16 @@ export const userDecider: Decider<UserState, UserEvent> = {
   },
 };
 
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
+export { normalizeEmail } from '../platform/email.js';
 
 export function createUser(
   state: UserState,
   command: { userId: string; email: string; displayName?: string; admin: boolean; emailTaken: boolean; keyHash?: string },
 ): UserEvent[] {
   if (state.exists) throw conflict(`User ${command.userId} exists already`);
-  const email = normalizeEmail(command.email);
-  if (!EMAIL_PATTERN.test(email)) throw invalid(`email: "${command.email}" is not an email address`);
+  const checked = checkEmail(command.email);
+  if ('problem' in checked) throw invalid(`email: ${JSON.stringify(command.email.slice(0, 100))} ${checked.problem}`);
+  const email = checked.email;
   if (command.emailTaken) throw conflict(`A user with email ${email} exists already`);
   const created: UserCreated = {
     type: 'UserCreated',

@@ -1,7 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
+import { randomUUID } from 'node:crypto';
+import type { BackupContext, BackupHandler, CleanupContext, RestoreContext } from '../backup/backup-handler.port.js';
+import { checkEmail } from '../platform/email.js';
+import { describeIssues, entityId } from '../platform/events/event-catalog.js';
+import { parseBoundedJson } from '../platform/json/bounded-json.js';
+import { DISPLAY_NAME_MAX } from './user.events.js';
 import { type ArchivedUser, USERS_ENTRY } from '../backup/archive/archive-format.js';
 import { InvalidArchiveError, readBoundedText } from '../backup/archive/archive-reader.js';
 import { UsersService } from './users.service.js';
@@ -9,7 +14,9 @@ import { UsersService } from './users.service.js';
 /** users.json is one JSON document; it is bounded by the number of people an app names. */
 const MAX_USERS_JSON_BYTES = 64 * 1024 * 1024;
 
-const ArchivedUsers = z.array(z.object({ id: z.string().min(1), email: z.string().min(3), displayName: z.string() }));
+const ArchivedUsers = z.array(z.strictObject({ id: entityId(), email: z.string().min(3).max(254), displayName: z.string().max(DISPLAY_NAME_MAX) })).max(100_000);
+/** RestoreContext.remember key: users a restore created. */
+const CREATED_USERS = 'created-users';
 
 /**
  * Writes users.json (id, email, display name of every user the events name — never keys) and, on
@@ -43,21 +50,43 @@ export class UsersBackupHandler implements BackupHandler {
       return;
     }
     const text = await readBoundedText(await context.openEntry(USERS_ENTRY), MAX_USERS_JSON_BYTES);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new InvalidArchiveError('users.json is not valid JSON');
+    const json = parseBoundedJson(text, 4);
+    if ('problem' in json) throw new InvalidArchiveError(`users.json cannot be read: ${json.problem}`);
+    const parsed = ArchivedUsers.safeParse(json.value);
+    if (!parsed.success) throw new InvalidArchiveError(`users.json is not a list of { id, email, displayName }: ${describeIssues(parsed.error, 'users.json')}`);
+    const seen = new Set<string>();
+    const mapped: { archived: { id: string; displayName: string }; email: string }[] = [];
+    for (const [index, archived] of parsed.data.entries()) {
+      if (seen.has(archived.id)) throw new InvalidArchiveError(`users.json lists user ${archived.id} twice`);
+      seen.add(archived.id);
+      const checked = checkEmail(archived.email);
+      if ('problem' in checked) throw new InvalidArchiveError(`users.json entry ${index + 1}: the email ${JSON.stringify(archived.email.slice(0, 100))} ${checked.problem}`);
+      mapped.push({ archived, email: checked.email });
     }
-    const parsed = ArchivedUsers.safeParse(json);
-    if (!parsed.success) throw new InvalidArchiveError(`users.json is not a list of { id, email, displayName }: ${parsed.error.issues[0]?.message ?? ''}`);
     let created = 0;
-    for (const archived of parsed.data) {
-      const existed = await this.users.findByEmail(archived.email);
-      const user = existed ?? (await this.users.ensureByEmail(archived.email, archived.displayName, context.actor));
-      if (!existed) created += 1;
-      context.setUserMapping(archived.id, user.id);
+    // Two entries whose emails normalise alike are one person here: both map to one account.
+    const byEmail = new Map<string, string>();
+    for (const { archived, email } of mapped) {
+      let userId = byEmail.get(email) ?? (await this.users.findByEmail(email))?.id;
+      if (!userId) {
+        userId = randomUUID();
+        // Noted before it exists, so a failed restore (or a crash) removes it again.
+        await context.remember(CREATED_USERS, userId);
+        await this.users.createForRestore(userId, email, archived.displayName, context.actor);
+        created += 1;
+      }
+      byEmail.set(email, userId);
+      context.setUserMapping(archived.id, userId);
     }
-    context.log(`Users: ${parsed.data.length} in the archive, ${parsed.data.length - created} matched by email, ${created} created without API keys`);
+    context.log(`Users: ${mapped.length} in the archive, ${mapped.length - created} matched by email, ${created} created without API keys`);
+  }
+
+  /** Users this restore created go again, unless someone came to rely on them meanwhile. */
+  async cleanupRestore(context: CleanupContext): Promise<void> {
+    let removed = 0;
+    for (const userId of context.remembered(CREATED_USERS)) {
+      if ((await this.users.removeCreatedByRestore(userId, context.targetAppId)) !== 'kept') removed += 1;
+    }
+    if (removed > 0) context.log(`Removed the ${removed} user(s) the restore had created`);
   }
 }

@@ -1,11 +1,13 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { hashApiKey } from '../platform/auth/api-key.js';
-import type { PrincipalResolver } from '../platform/auth/auth.ports.js';
+import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../platform/auth/auth.ports.js';
+import { AppReplays } from '../platform/projection/app-replays.service.js';
 import { type Principal, SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { EventWriter } from '../platform/events/event-writer.service.js';
 import { issueApiKey, normalizeEmail, userDecider } from './user.aggregate.js';
@@ -30,6 +32,8 @@ export class UsersService implements PrincipalResolver {
     private readonly projection: UsersProjection,
     private readonly writer: EventWriter,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly replays: AppReplays,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   async byApiKey(key: string): Promise<Principal | undefined> {
@@ -54,12 +58,30 @@ export class UsersService implements PrincipalResolver {
     return this.projection.users.findOne({ email: normalizeEmail(email) });
   }
 
-  /** Restores map users by email and create the missing ones without an API key. */
-  async ensureByEmail(email: string, displayName: string, actor: string): Promise<UserDoc> {
-    const existing = await this.findByEmail(email);
-    if (existing) return existing;
-    const { user } = await this.commands.execute(new CreateUserCommand({ email, displayName }, actor, 'none'));
+  /** Restores create the users they cannot map by email, with the id they noted first and no API key. */
+  async createForRestore(userId: string, email: string, displayName: string, actor: string): Promise<UserDoc> {
+    const { user } = await this.commands.execute(new CreateUserCommand({ email, displayName, userId }, actor, 'none'));
     return user;
+  }
+
+  /**
+   * Removes a user a failed restore created, unless something else came to rely on it meanwhile
+   * (an API key, a role on another app): then it stays, and the log says why.
+   */
+  async removeCreatedByRestore(userId: string, restoredAppId: string): Promise<'removed' | 'kept' | 'absent'> {
+    const user = await this.projection.users.get(userId);
+    if (!user) {
+      // Created in the store but not projected yet, or never created: remove the stream either way.
+      await this.replays.purgeStream(streams.user(userId), (tx) => tx.of(this.projection.users).delete(userId));
+      return 'absent';
+    }
+    const apps = (await this.moduleRef.get<AppDirectory>(APP_DIRECTORY, { strict: false }).appsOf(userId)).filter((id) => id !== restoredAppId);
+    if (user.apiKeyHash || apps.length > 0) {
+      this.logger.warn(`User ${user.email} was created by a restore that failed, but has ${user.apiKeyHash ? 'an API key' : `a role on ${apps.length} other app(s)`} now; keeping it`);
+      return 'kept';
+    }
+    await this.replays.purgeStream(streams.user(userId), (tx) => tx.of(this.projection.users).delete(userId));
+    return 'removed';
   }
 
   /**

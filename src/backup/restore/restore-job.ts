@@ -30,6 +30,8 @@ export interface RestoreJob {
   url: string | null;
   untilEvent: number | null;
   until: string | null;
+  /** What the handlers must undo if the restore fails (see RestoreContext.remember), by key. */
+  cleanup?: Record<string, string[]>;
 }
 
 export type RestoreView = Pick<

@@ -43,8 +43,10 @@ export class RestoreRunner {
     private readonly catalog: EventCatalog,
   ) {}
 
-  async run(job: RestoreJob, archiveFile: string, report: RestoreReporter): Promise<void> {
+  /** `signal` stops the run at its next step or event (a shutdown); the failure then cleans up. */
+  async run(job: RestoreJob, archiveFile: string, signal: AbortSignal, report: RestoreReporter): Promise<void> {
     const step = async (name: RestoreStep, message: string) => {
+      signal.throwIfAborted();
       await report.log(message);
       await this.faults.check(name);
     };
@@ -78,6 +80,7 @@ export class RestoreRunner {
       // Persist the new id before writing anything, so a crash from here on can be cleaned up.
       await report.update({ appId: targetAppId });
       const userMap = new Map<string, string>();
+      const remembered: Record<string, string[]> = {};
       const archivedUsers = new Set<string>();
       const archive = reader;
       const context: RestoreContext = {
@@ -96,6 +99,10 @@ export class RestoreRunner {
         log: (message) => void report.log(message),
         step: (s) => step(s, `Step: ${s}`),
         defer: (work) => deferred.start(work),
+        remember: async (key, value) => {
+          remembered[key] = [...(remembered[key] ?? []), value];
+          await report.update({ cleanup: { ...remembered } });
+        },
         counts: { assets: 0 },
       };
 
@@ -105,7 +112,7 @@ export class RestoreRunner {
       await step('events', `Restoring events as app ${targetAppId}${until.description}`);
       const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id, targetAppId, new Set(userMap.values()));
       const projection = await this.replays.openRestore(targetAppId);
-      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection, deferred, validator);
+      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection, deferred, validator, signal);
 
       await step('rebuild', 'Finishing the projections and full-text index of the new app');
       await projection.complete();
@@ -172,6 +179,7 @@ export class RestoreRunner {
     projection: RestoreProjection,
     deferred: DeferredWork,
     validator: RestoreValidator,
+    signal: AbortSignal,
   ): Promise<{ events: number; lastPosition: number }> {
     const appStream = `app-${context.sourceAppId}`;
     // Events are appended in bounded batches spanning streams: one commit per batch, in order.
@@ -199,6 +207,7 @@ export class RestoreRunner {
     };
 
     for await (const archived of reader.events()) {
+      signal.throwIfAborted();
       if (!keep(archived)) break;
       if (archived.number === 1 && (archived.stream !== appStream || archived.type !== 'AppCreated')) {
         throw new InvalidArchiveError(`The first event must be AppCreated in ${appStream}; found ${archived.type} in ${archived.stream}`);

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
@@ -11,6 +11,7 @@ import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastru
 import { validateName } from '../../apps/app.aggregate.js';
 import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
 import { AppReplays } from '../../platform/projection/app-replays.service.js';
+import { JobRegistry } from '../../platform/shutdown/job-registry.service.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { archiveKey, isActive } from '../backup-job.js';
 import { BackupsService } from '../backups.service.js';
@@ -35,11 +36,12 @@ const MAX_LOG_LINES = 2000;
  * follow. A failed or interrupted restore leaves nothing of the new app and frees its name.
  */
 @Injectable()
-export class RestoresService implements OnApplicationShutdown {
+export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   private readonly logger = new Logger(RestoresService.name);
   readonly jobs: ReadCollection<RestoreJob>;
   private starting: Promise<unknown> = Promise.resolve();
   private running?: Promise<void>;
+  private stop?: AbortController;
 
   constructor(
     @Inject(READ_STORE) store: ReadStore,
@@ -51,8 +53,20 @@ export class RestoresService implements OnApplicationShutdown {
     private readonly replays: AppReplays,
     private readonly handlers: BackupHandlerRegistry,
     private readonly faults: RestoreFaults,
+    private readonly jobRegistry: JobRegistry,
   ) {
     this.jobs = store.collection<RestoreJob>('restore_jobs', { indexes: ['status'] });
+  }
+
+  onModuleInit(): void {
+    this.jobRegistry.register({
+      name: 'restores',
+      running: () => (this.stop ? 1 : 0),
+      settled: async () => {
+        await this.running?.catch(() => undefined);
+      },
+      abandon: (reason) => this.stop?.abort(new Error(reason)),
+    });
   }
 
   get tempDir(): string {
@@ -192,7 +206,13 @@ export class RestoresService implements OnApplicationShutdown {
       };
       await this.jobs.put(job);
       // The job records its own failure; this only guards against the job store itself failing.
-      this.running = this.execute(job).catch((error: unknown) => this.logger.error(`Restore ${job.id} could not record its outcome: ${String(error)}`));
+      const stop = new AbortController();
+      this.stop = stop;
+      this.running = this.execute(job, stop.signal)
+        .catch((error: unknown) => this.logger.error(`Restore ${job.id} could not record its outcome: ${String(error)}`))
+        .finally(() => {
+          if (this.stop === stop) this.stop = undefined;
+        });
       return job;
     } catch (error) {
       if (request.source.kind === 'upload') await rm(request.source.file, { force: true });
@@ -200,7 +220,7 @@ export class RestoresService implements OnApplicationShutdown {
     }
   }
 
-  private async execute(initial: RestoreJob): Promise<void> {
+  private async execute(initial: RestoreJob, signal: AbortSignal): Promise<void> {
     let job: RestoreJob = { ...initial, status: 'Running', started: new Date().toISOString() };
     let saving: Promise<unknown> = this.jobs.put(job);
     // Job updates are chained so they land in order even when progress and log lines interleave;
@@ -232,7 +252,7 @@ export class RestoresService implements OnApplicationShutdown {
       archiveFile = fetched.file;
       ownsArchive = fetched.owned;
       await save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
-      await this.runner.run(job, archiveFile, {
+      await this.runner.run(job, archiveFile, signal, {
         log: report.log,
         update: async (patch) => {
           await save(patch);
@@ -302,7 +322,7 @@ export class RestoresService implements OnApplicationShutdown {
     if (appId) {
       for (const handler of this.handlers.all) {
         try {
-          await handler.cleanupRestore?.({ targetAppId: appId, log: (m) => void log(m) });
+          await handler.cleanupRestore?.({ targetAppId: appId, log: (m) => void log(m), remembered: (key) => current.cleanup?.[key] ?? [] });
         } catch (error) {
           this.logger.error(`Cleanup by ${handler.name} of restored app ${appId} failed: ${String(error)}`);
         }

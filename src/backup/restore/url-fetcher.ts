@@ -3,7 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import { isGloballyRoutable } from './address-policy.js';
 import { Transform } from 'node:stream';
 import { describeUrl } from './restore-job.js';
 import { pipeline } from 'node:stream/promises';
@@ -25,36 +26,9 @@ export class DownloadError extends Error {
 
 const MAX_REDIRECTS = 5;
 
-/**
- * Addresses a restore must never fetch from unless an admin allows the host: loopback, private
- * networks, link-local (which includes cloud metadata at 169.254.169.254), carrier-grade NAT,
- * multicast, reserved and unspecified ranges, for IPv4 and IPv6 (including IPv4-mapped IPv6).
- */
-const blocked = (() => {
-  const list = new BlockList();
-  const v4: [string, number][] = [
-    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
-    ['224.0.0.0', 4], ['240.0.0.0', 4],
-  ];
-  for (const [net, prefix] of v4) list.addSubnet(net, prefix, 'ipv4');
-  const v6: [string, number][] = [
-    // ::/96 (IPv4-compatible), 64:ff9b:1::/48 (local NAT64) and 2002::/16 (6to4) can embed private IPv4.
-    ['::', 96], ['::1', 128], ['fc00::', 7], ['64:ff9b:1::', 48], ['2002::', 16], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2001:db8::', 32], ['64:ff9b::', 96], ['100::', 64],
-  ];
-  for (const [net, prefix] of v6) list.addSubnet(net, prefix, 'ipv6');
-  return list;
-})();
-
+/** Anything but a globally routable unicast address (see address-policy.ts). */
 export function isBlockedAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return blocked.check(address, 'ipv4');
-  if (family === 6) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped) return blocked.check(mapped[1]!, 'ipv4');
-    return blocked.check(address, 'ipv6');
-  }
-  return true;
+  return !isGloballyRoutable(address);
 }
 
 export interface FetchOptions {

@@ -129,6 +129,9 @@ export interface EventStore {
   /** Removes every stream of an app. Used to clean up after a failed restore; never for normal deletes. */
   deleteApp(appId: string): Promise<void>;
 
+  /** Removes one stream (a user a failed restore created). Never for normal deletes. */
+  deleteStream(stream: string): Promise<void>;
+
   close(): Promise<void>;
 }
 

@@ -272,6 +272,15 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  /** Soft-deletes the stream; $all keeps its events until a scavenge (see deleteApp). */
+  async deleteStream(stream: string): Promise<void> {
+    try {
+      await this.client.deleteStream(stream, { expectedRevision: ANY });
+    } catch (error) {
+      if (!isMissingStream(error)) throw error;
+    }
+  }
+
   /**
    * A filter for events that $all still returns although their stream was deleted (or truncated).
    * It remembers what it looked up, so create one per catch-up or rebuild rather than keeping one

@@ -181,6 +181,10 @@ export class SqliteEventStore implements EventStore {
     while (this.db.open && step.run(appId).changes > 0) await nextTurn();
   }
 
+  async deleteStream(stream: string): Promise<void> {
+    this.db.prepare('DELETE FROM events WHERE stream = ?').run(stream);
+  }
+
   async close(): Promise<void> {
     // Appends already accepted are written before the file closes.
     while (this.queue.length > 0 && this.db.open) this.flush();

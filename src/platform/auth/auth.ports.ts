@@ -15,6 +15,8 @@ export interface AppAccessInfo {
 /** Implemented by the apps module: finds a live app by name. */
 export interface AppDirectory {
   findByName(name: string): Promise<AppAccessInfo | undefined>;
+  /** Ids of the live apps a user contributes to. */
+  appsOf(userId: string): Promise<string[]>;
 }
 
 export const PRINCIPAL_RESOLVER = Symbol('PRINCIPAL_RESOLVER');

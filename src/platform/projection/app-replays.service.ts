@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
 import { ProjectionEngine } from './projection-engine.service.js';
+import type { ProjectionTx } from './projection-tx.js';
 import { Projector } from './projector.service.js';
 
 /** A restore is appending events that no live read should see; waiting for the follower to skip past them is quick. */
@@ -85,6 +86,16 @@ export class AppReplays {
     } finally {
       this.engine.resume(appId);
     }
+  }
+
+  /**
+   * Removes one stream that must never have existed (a user a failed restore created): its events,
+   * what `clear` stages for its read models, and a tombstone as for apps.
+   */
+  async purgeStream(stream: string, clear: (tx: ProjectionTx) => void): Promise<void> {
+    await this.engine.markStreamPurged(stream);
+    await this.store.deleteStream(stream);
+    await this.engine.clear((tx) => clear(tx));
   }
 
   /**

@@ -184,6 +184,9 @@ export class ProjectionEngine {
    */
   private readonly suspended = new Map<string, 'restore' | 'rebuild'>();
   private readonly purgedApps: ReadCollection<PurgedApp>;
+  /** Single streams that must never have existed (users a failed restore created). */
+  private readonly purgedStreams = new Set<string>();
+  private readonly purgedStreamDocs: ReadCollection<PurgedApp>;
   private lock: Promise<unknown> = Promise.resolve();
   private sealed = false;
 
@@ -192,6 +195,7 @@ export class ProjectionEngine {
     private readonly catalog: EventCatalog,
   ) {
     this.purgedApps = readStore.collection<PurgedApp>('purged_apps');
+    this.purgedStreamDocs = readStore.collection<PurgedApp>('purged_streams');
   }
 
   register(projection: Projection): void {
@@ -203,6 +207,7 @@ export class ProjectionEngine {
   async init(): Promise<void> {
     this.sealed = true;
     for await (const app of this.purgedApps.iterate({})) this.purged.add(app.id);
+    for await (const stream of this.purgedStreamDocs.iterate({})) this.purgedStreams.add(stream.id);
   }
 
   begin(options: ReplayOptions = {}): Replay {
@@ -230,6 +235,11 @@ export class ProjectionEngine {
   async markPurged(appId: string): Promise<void> {
     await this.purgedApps.put({ id: appId });
     this.purged.add(appId);
+  }
+
+  async markStreamPurged(stream: string): Promise<void> {
+    await this.purgedStreamDocs.put({ id: stream });
+    this.purgedStreams.add(stream);
   }
 
   /**
@@ -273,7 +283,7 @@ export class ProjectionEngine {
 
   applies(event: StoredEvent, owner: string | undefined): boolean {
     const appId = event.metadata.appId;
-    if (!appId) return true;
+    if (!appId) return this.purgedStreams.size === 0 || !this.purgedStreams.has(event.stream);
     if (this.purged.has(appId)) return false;
     return appId === owner || !this.suspended.has(appId);
   }

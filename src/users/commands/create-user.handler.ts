@@ -14,7 +14,7 @@ export interface CreatedUser {
 
 export class CreateUserCommand extends Command<CreatedUser> {
   constructor(
-    readonly input: { email: string; displayName?: string; admin?: boolean },
+    readonly input: { email: string; displayName?: string; admin?: boolean; userId?: string },
     readonly actor: string,
     /** A given key (ADMIN_TOKEN), a fresh one ('generate'), or none (users mapped in by a restore). */
     readonly key: string | 'generate' | 'none' = 'generate',
@@ -40,7 +40,7 @@ export class CreateUserHandler implements ICommandHandler<CreateUserCommand, Cre
   }
 
   private async create({ input, actor, key }: CreateUserCommand): Promise<CreatedUser> {
-    const userId = randomUUID();
+    const userId = input.userId ?? randomUUID();
     const apiKey = key === 'generate' ? generateApiKey() : key === 'none' ? undefined : key;
     const emailTaken = (await this.projection.users.findOne({ email: normalizeEmail(input.email) })) !== undefined;
     const decide = (state: UserState) =>

@@ -5,6 +5,7 @@ import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { TimeSlicer } from '../platform/time-slicer.js';
 import type { ArchivedEvent, BackupContext } from './backup-handler.port.js';
+import { BackupFaults } from './backup-faults.js';
 import { BackupHandlerRegistry } from './backup-handler.registry.js';
 import { archiveKey, type BackupJob } from './backup-job.js';
 import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest } from './archive/archive-format.js';
@@ -36,6 +37,7 @@ export class BackupRunner {
     private readonly handlers: BackupHandlerRegistry,
     private readonly installation: InstallationService,
     private readonly catalog: EventCatalog,
+    private readonly faults: BackupFaults,
   ) {}
 
   /** `signal` stops the run at its next event (a shutdown); what was written so far is removed. */
@@ -52,7 +54,15 @@ export class BackupRunner {
     const mentioned = new Set<string>();
     const context: BackupContext = {
       appId: job.appId,
-      addEntry: (name, open, options) => writer.addEntry(name, open, options),
+      addEntry: (name, open, options) =>
+        writer.addEntry(
+          name,
+          async () => {
+            this.faults.check('entry');
+            return open();
+          },
+          options,
+        ),
       mentionUser: (userId) => {
         if (userId && userId !== SYSTEM_ACTOR) mentioned.add(userId);
       },
@@ -84,6 +94,7 @@ export class BackupRunner {
         await onProgress({ eventCount, assetCount: context.counts.assets });
       };
 
+      this.faults.check('events');
       const slicer = new TimeSlicer();
       for await (const stored of this.store.readApp(job.appId, { until: position })) {
         await slicer.tick();
@@ -110,7 +121,9 @@ export class BackupRunner {
       }
       await flush();
       if (eventCount === 0) throw new Error(`App ${job.appId} has no events to back up`);
+      this.faults.check('complete');
       for (const handler of this.handlers.all) await handler.completeBackup?.(context);
+      this.faults.check('manifest');
 
       await writer.finish({
         format: FORMAT_NAME,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BackupFaults } from './backup-faults.js';
 import { BackupRunner } from './backup.runner.js';
 import { AdminBackupsController, AppBackupsController } from './backups.http.controller.js';
 import { BackupsService } from './backups.service.js';
@@ -10,7 +11,7 @@ import { RestoresService } from './restore/restores.service.js';
 
 @Module({
   controllers: [AppBackupsController, AdminBackupsController, RestoreController],
-  providers: [BackupsService, BackupRunner, InstallationService, RestoresService, RestoreRunner, RestoreFaults],
+  providers: [BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestoreRunner, RestoreFaults],
   exports: [BackupsService, RestoresService, InstallationService],
 })
 export class BackupsModule {}

@@ -55,6 +55,9 @@ export class ArchiveWriter {
 
   constructor(private readonly mtime = new Date()) {
     this.output = this.zip.outputStream as unknown as Readable;
+    // The consumer (the archive store) learns of a failure through its own pipeline; until it has
+    // attached one, an abort must not surface as an unhandled 'error' that ends the process.
+    this.output.on('error', () => undefined);
     // yazl reports a source that could not be opened here; unheard, it would take the process down.
     (this.zip as unknown as NodeJS.EventEmitter).on('error', (error: Error) => this.abort(error));
   }

@@ -36,21 +36,33 @@ export class RestoreValidator {
   private readonly states = new Map<string, Tracked>();
   private readonly names = new Map<string, Set<string>>();
   private readonly childPattern: RegExp;
+  private target?: { appId: string; knownUsers: ReadonlySet<string> };
 
   constructor(
     private readonly catalog: EventCatalog,
     private readonly store: EventStore,
     private readonly sourceAppId: string,
-    private readonly targetAppId: string,
-    /** Ids of this installation's users the archive's users map to (the system included). */
-    private readonly knownUsers: ReadonlySet<string>,
   ) {
     this.childPattern = new RegExp(`^(schema|content|asset)-${escapeRegex(sourceAppId)}--(.+)$`);
   }
 
+  /**
+   * What `follow` needs: the new app's id and the ids of this installation's users the archive's
+   * users map to. `place` and `accept` work without it, on the archive alone.
+   */
+  forTarget(appId: string, knownUsers: ReadonlySet<string>): this {
+    this.target = { appId, knownUsers };
+    return this;
+  }
+
+  private get targetAppId(): string {
+    if (!this.target) throw new Error('forTarget() first');
+    return this.target.appId;
+  }
+
   /** The kind and entity id of an archived event's stream, which must belong to the archived app. */
   place(archived: ArchivedEvent): Placed {
-    if (archived.stream === streams.app(this.sourceAppId)) return { kind: 'app', entityId: this.targetAppId };
+    if (archived.stream === streams.app(this.sourceAppId)) return { kind: 'app', entityId: this.sourceAppId };
     const child = this.childPattern.exec(archived.stream);
     if (!child) throw this.refuse(archived, `its stream ${archived.stream.slice(0, 120)} is not a stream of app ${this.sourceAppId}`);
     const entityId = child[2]!;
@@ -97,7 +109,7 @@ export class RestoreValidator {
         const stream = kind === 'app' ? streams.app(this.targetAppId) : streams.child(kind as 'schema' | 'content' | 'asset', this.targetAppId, id);
         return (await this.tracked(stream, this.catalog.stream(kind))).state as S;
       },
-      knowsUser: (userId) => this.knownUsers.has(userId),
+      knowsUser: (userId) => this.target?.knownUsers.has(userId) ?? false,
       claimName: (scope, name) => {
         const taken = this.names.get(scope) ?? new Set<string>();
         this.names.set(scope, taken);

@@ -57,7 +57,8 @@ export class RestoreRunner {
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
       await report.update({ eventCount: manifest.counts.events });
-      await this.checkEntries(reader, report);
+      const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id);
+      await this.checkEntries(reader, report, validator);
       await report.log(
         `Archive of app "${manifest.app.name}" from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; the events, users.json and checksums of the event files check out`,
       );
@@ -110,7 +111,7 @@ export class RestoreRunner {
       for (const handler of this.handlers.all) await handler.prepareRestore?.(context);
 
       await step('events', `Restoring events as app ${targetAppId}${until.description}`);
-      const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id, targetAppId, new Set(userMap.values()));
+      validator.forTarget(targetAppId, new Set(userMap.values()));
       const projection = await this.replays.openRestore(targetAppId);
       const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection, deferred, validator, signal);
 
@@ -129,16 +130,18 @@ export class RestoreRunner {
   }
 
   /**
-   * Reads every event file and users.json once (checksums, structure, numbering, counts) and
-   * collects the entries the events name; then every asset file in the archive must be named by
+   * Reads every event file and users.json once (checksums, structure, numbering, counts, each
+   * event's type and data against the catalog) and collects the entries the events name; then every asset file in the archive must be named by
    * an event (it is refused before it is ever inflated otherwise), and every named one must be in
    * the archive or listed as missing, which lists nothing else.
    */
-  private async checkEntries(reader: ArchiveReader, report: RestoreReporter): Promise<void> {
+  private async checkEntries(reader: ArchiveReader, report: RestoreReporter, validator: RestoreValidator): Promise<void> {
     const named = new Set<string>();
     let scanned = 0;
     let lastLog = Date.now();
     await reader.scan((event) => {
+      // What can be checked on the archive alone is checked now, before anything is written.
+      validator.accept(event, validator.place(event));
       for (const handler of this.handlers.all) for (const name of handler.entriesFor?.(event) ?? []) named.add(name);
       if (++scanned % 10_000 === 0 && Date.now() - lastLog > PROGRESS_EVERY_MS) {
         lastLog = Date.now();

@@ -1,0 +1,156 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKUP_STAGES, BackupFaults } from '../../src/backup/backup-faults.js';
+import { streams } from '../../src/infrastructure/event-store/event-store.port.js';
+import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
+import { startChildServer } from '../support/child-server.js';
+import { buildApp, fileForm, waitForJob } from '../support/fixtures.js';
+import { createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
+
+const archives = (dataDir: string) => (existsSync(join(dataDir, 'blobs', 'backups')) ? readdirSync(join(dataDir, 'blobs', 'backups')) : []);
+
+describe('a failing job fails alone', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer();
+    const cast = await createCast(server, 'isolated');
+    await buildApp('isolated', [cast.owner.client], { contents: 12, updates: 6, binaryBytes: 2000 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it.each(BACKUP_STAGES)('fails a backup with a clear error at stage %s, keeps no archive and keeps serving', async (stage) => {
+    const faults = server.app.get(BackupFaults);
+    faults.failAt = stage;
+    try {
+      const backup = await server.admin.post('/api/apps/isolated/backups', {});
+      const job = await waitForJob(server.admin, `/api/backups/${backup.body.id}`);
+      expect(job.status).toBe('Failed');
+      expect(job.error).toBe(`Injected failure at backup stage "${stage}"`);
+      expect(archives(server.dataDir)).toEqual([]);
+      expect((await server.admin.get('/api/apps/isolated')).status).toBe(200);
+      expect((await server.admin.get('/api/apps/isolated/backups/' + String(backup.body.id) + '/archive')).status).toBe(409);
+      await server.admin.delete(`/api/backups/${backup.body.id}`);
+    } finally {
+      faults.failAt = undefined;
+    }
+    const again = await server.admin.post('/api/apps/isolated/backups', {});
+    expect((await waitForJob(server.admin, `/api/backups/${again.body.id}`)).status).toBe('Completed');
+    await server.admin.delete(`/api/backups/${again.body.id}`);
+  });
+
+  it('answers 410 naming the asset and version when a file version has no bytes any more', async () => {
+    const created = await server.admin.post('/api/apps/isolated/assets', fileForm(Buffer.from('gone soon'), 'note.txt', 'text/plain'));
+    expect(created.status).toBe(201);
+    const { rm } = await import('node:fs/promises');
+    await rm(join(server.dataDir, 'blobs', 'assets', (await server.admin.get('/api/apps/isolated')).body.id, created.body.id), { recursive: true });
+    const res = await server.admin.get(`/api/apps/isolated/assets/${created.body.id}/content`);
+    expect(res.status).toBe(410);
+    expect(res.body.message).toContain(`Asset ${created.body.id} file version 0`);
+  });
+});
+
+describe('one process per DATA_DIR', () => {
+  it('refuses a second server on the same folder with exit code 78, naming the folder and the process, and touches nothing', async () => {
+    const dataDir = tempDir();
+    const first = await startChildServer(dataDir);
+    try {
+      expect((await first.admin.post('/api/apps', { name: 'mine' })).status).toBe(201);
+      const before = readdirSync(dataDir).sort();
+      const { spawnSync } = await import('node:child_process');
+      const second = spawnSync(process.execPath, ['dist/main.js'], {
+        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(second.status).toBe(78);
+      expect(second.stderr).toContain(dataDir);
+      expect(second.stderr).toContain(`pid ${first.process.pid}`);
+      expect(readdirSync(dataDir).sort()).toEqual(before);
+      expect((await first.admin.get('/api/apps/mine')).status).toBe(200);
+    } finally {
+      await first.stop();
+    }
+    // Once the first has stopped, the folder is free again.
+    const next = await startChildServer(dataDir);
+    expect((await next.admin.get('/api/apps/mine')).status).toBe(200);
+    await next.stop();
+  });
+
+  it('takes over the lock a killed process left behind', async () => {
+    const dataDir = tempDir();
+    const first = await startChildServer(dataDir);
+    await first.kill();
+    const second = await startChildServer(dataDir);
+    expect((await second.admin.get('/health')).body.status).toBe('ok');
+    await second.stop();
+  });
+});
+
+describe('bounded shutdown', () => {
+  it('stops within its timeout though a client holds a half-sent upload, and logs each step', async () => {
+    const dataDir = tempDir();
+    const child = await startChildServer(dataDir, { SHUTDOWN_TIMEOUT_MS: '1500', LOG_LEVEL: 'log' });
+    expect((await child.admin.post('/api/apps', { name: 'slow' })).status).toBe(201);
+    const port = Number(new URL(child.url).port);
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const boundary = 'stall';
+    socket.write(
+      `POST /api/apps/slow/assets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${child.admin.token}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: 10000000\r\n\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    );
+    socket.write(Buffer.alloc(1000, 1));
+    socket.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await child.stop();
+    const took = Date.now() - started;
+    expect(took).toBeLessThan(15_000);
+    const output = child.output();
+    expect(output).toMatch(/SIGTERM: not accepting connections; waiting up to 1500 ms for 1 request/);
+    expect(output).toMatch(/Closing 1 request\(s\) still open after 1500 ms/);
+    expect(output).toMatch(/Stopped/);
+    expect(child.process.exitCode).toBe(0);
+    socket.destroy();
+    // Whatever the cut upload had written is gone once the server is up again, and no asset came of it.
+    const again = await startChildServer(dataDir);
+    expect(existsSync(join(dataDir, 'blobs', '.tmp')) ? readdirSync(join(dataDir, 'blobs', '.tmp')) : []).toEqual([]);
+    expect((await again.admin.get('/api/apps/slow/assets')).body.total).toBe(0);
+    await again.stop();
+  });
+
+  it('fails a restore that is still running when the timeout ends, and cleans it up', async () => {
+    const dataDir = tempDir();
+    let child = await startChildServer(dataDir);
+    const created = await child.admin.post('/api/apps', { name: 'big' });
+    await child.stop();
+    const store = new SqliteEventStore(join(dataDir, 'events.db'));
+    let version = created.body.version as number;
+    for (let done = 0; done < 40_000; done += 5000) {
+      const batch = Array.from({ length: 5000 }, (_, i) => ({ type: 'AppUpdated', data: { label: `L${done + i}`, description: 'd' }, metadata: { appId: created.body.id as string, actor: 'system', timestamp: new Date().toISOString(), schemaVersion: 1 } }));
+      version = (await store.append(streams.app(created.body.id as string), batch, version)).streamVersion;
+    }
+    await store.close();
+    child = await startChildServer(dataDir, { SHUTDOWN_TIMEOUT_MS: '300' });
+    const backup = await child.admin.post('/api/apps/big/backups', {});
+    expect((await waitForJob(child.admin, `/api/backups/${backup.body.id}`)).status).toBe('Completed');
+    const restore = await child.admin.post('/api/restore', { backupId: backup.body.id, name: 'big-copy' });
+    for (;;) {
+      const job = (await child.admin.get(`/api/restore/${restore.body.id}`)).body;
+      if (job.log.some((l: { message: string }) => l.message.startsWith('Restoring events'))) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await child.stop();
+    expect(child.output()).toMatch(/Stopping 1 running restores/);
+    child = await startChildServer(dataDir);
+    const job = (await child.admin.get(`/api/restore/${restore.body.id}`)).body;
+    expect(job.status).toBe('Failed');
+    expect(job.error).toMatch(/server was stopped \(SIGTERM\)|server stopped/);
+    expect((await child.admin.get('/api/apps/big-copy')).status).toBe(404);
+    expect((await child.admin.post('/api/apps', { name: 'big-copy' })).status).toBe(201);
+    await child.stop();
+  });
+});

@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
+import type { ArchivedEvent } from '../../src/backup/backup-handler.port.js';
 
 const COMPRESSED = /^(image\/(jpeg|png|gif|webp|avif)|video\/|audio\/|application\/(zip|gzip|x-7z-compressed|x-rar-compressed|pdf))/;
 
@@ -70,17 +71,6 @@ export async function backupFloor(eventsDb: string, blobsDir: string, appId: str
   return { ms: performance.now() - started, events: number };
 }
 
-interface ArchivedLine {
-  number: number;
-  stream: string;
-  streamVersion: number;
-  type: string;
-  timestamp: string;
-  actor: string;
-  schemaVersion: number;
-  data: Record<string, unknown>;
-}
-
 /** Each entity's final document, folded in memory; the shapes are what the read models hold. */
 type EntityDoc = Record<string, unknown> & { text?: string };
 
@@ -111,9 +101,9 @@ export async function restoreFloor(archive: string, workDir: string): Promise<{ 
   });
   let events = 0;
   for (const entry of entries.filter((e) => e.fileName.startsWith('events/')).sort((a, b) => a.fileName.localeCompare(b.fileName))) {
-    const lines: ArchivedLine[] = [];
+    const lines: ArchivedEvent[] = [];
     for await (const line of createInterface({ input: await zip.openReadStreamPromise(entry), crlfDelay: Infinity })) {
-      if (line) lines.push(JSON.parse(line) as ArchivedLine);
+      if (line) lines.push(JSON.parse(line) as ArchivedEvent);
     }
     db.transaction(() => {
       for (const e of lines) {
@@ -140,7 +130,7 @@ export async function restoreFloor(archive: string, workDir: string): Promise<{ 
   return { ms: performance.now() - started, events, documents: docs.size };
 }
 
-function fold(docs: Map<string, EntityDoc>, e: ArchivedLine): void {
+function fold(docs: Map<string, EntityDoc>, e: ArchivedEvent): void {
   const id = e.stream;
   const touch = { version: e.streamVersion, lastModified: e.timestamp, lastModifiedBy: e.actor };
   switch (e.type) {

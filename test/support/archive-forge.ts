@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import yauzl from 'yauzl';
 import yazl from 'yazl';
+import { readZipBuffer } from './zip-inspect.js';
 
 /** An archive taken apart: what a forger may change before it is put back together. */
 export interface Forgery {
@@ -26,31 +26,9 @@ export interface ForgeOptions {
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function entriesOf(archive: Buffer): Promise<Map<string, Buffer>> {
-  const zip = await yauzl.fromBufferPromise(archive, { lazyEntries: true });
-  const out = new Map<string, Buffer>();
-  await new Promise<void>((resolve, reject) => {
-    zip.on('entry', (entry: yauzl.Entry) => {
-      zip.openReadStream(entry, (error, stream) => {
-        if (error) return reject(error);
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          out.set(entry.fileName, Buffer.concat(chunks));
-          zip.readEntry();
-        });
-      });
-    });
-    zip.on('end', resolve);
-    zip.on('error', reject);
-    zip.readEntry();
-  });
-  return out;
-}
-
 /** Takes a genuine archive apart, independently of the product's reader. */
 export async function takeApart(archive: Buffer): Promise<Forgery> {
-  const entries = await entriesOf(archive);
+  const entries = await readZipBuffer(archive);
   const manifest = JSON.parse(entries.get('manifest.json')!.toString()) as Forgery['manifest'];
   const eventFiles = [...entries.keys()].filter((n) => n.startsWith('events/')).sort();
   const events = eventFiles.flatMap((n) => entries.get(n)!.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));

@@ -5,7 +5,15 @@ import yauzl from 'yauzl';
  * archive reader and writer: tests check archives with plain yauzl and their own logic.
  */
 export async function readZip(file: string): Promise<Map<string, Buffer>> {
-  const zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false });
+  return entriesOf(await yauzl.openPromise(file, { lazyEntries: true, autoClose: false }));
+}
+
+/** The same, for an archive held in memory. */
+export async function readZipBuffer(archive: Buffer): Promise<Map<string, Buffer>> {
+  return entriesOf(await yauzl.fromBufferPromise(archive, { lazyEntries: true, autoClose: false }));
+}
+
+async function entriesOf(zip: yauzl.ZipFile): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   try {
     await new Promise<void>((resolve, reject) => {

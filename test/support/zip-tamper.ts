@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import yauzl from 'yauzl';
+import { readZipBuffer } from './zip-inspect.js';
 import yazl from 'yazl';
 
 /**
@@ -8,27 +8,10 @@ import yazl from 'yazl';
  * patched in the raw bytes afterwards, the way an attacker would craft them.
  */
 export async function tamper(archive: Buffer, name: string, change: (old: Buffer) => Buffer): Promise<Buffer> {
-  const zip = await yauzl.fromBufferPromise(archive, { lazyEntries: true });
   const out = new yazl.ZipFile();
   const placeholder = name.replace(/\./g, 'x');
   let found = false;
-  const entries: { name: string; bytes: Buffer }[] = [];
-  await new Promise<void>((resolve, reject) => {
-    zip.on('entry', (entry: yauzl.Entry) => {
-      zip.openReadStream(entry, (error, stream) => {
-        if (error) return reject(error);
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          entries.push({ name: entry.fileName, bytes: Buffer.concat(chunks) });
-          zip.readEntry();
-        });
-      });
-    });
-    zip.on('end', resolve);
-    zip.on('error', reject);
-    zip.readEntry();
-  });
+  const entries = [...(await readZipBuffer(archive))].map(([entryName, bytes]) => ({ name: entryName, bytes }));
   for (const entry of entries) {
     if (entry.name === name) {
       found = true;

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { Logger } from '@nestjs/common';
 import { DataDirInUseError } from './infrastructure/data-dir.lock.js';
+import { StoreUnreachableError } from './infrastructure/store-connect.js';
 import { gracefulShutdown } from './platform/shutdown/graceful-shutdown.js';
 import { StartupService } from './platform/startup/startup.service.js';
 import { createServer, requestTracker } from './server.js';
@@ -21,9 +22,9 @@ async function main(): Promise<void> {
   try {
     app = await createServer(config);
   } catch (error) {
-    if (error instanceof DataDirInUseError) {
+    if (error instanceof DataDirInUseError || error instanceof StoreUnreachableError) {
       console.error(error.message);
-      process.exit(78); // EX_CONFIG: two processes were pointed at one folder.
+      process.exit(78); // EX_CONFIG: two processes on one folder, or a store URL nothing answers.
     }
     throw error;
   }

@@ -36,7 +36,8 @@ const envSchema = z.object({
   PORT: integer('PORT', 0, 65535, 8080),
   HOST: z.string().trim().min(1).optional().default('0.0.0.0'),
   DATA_DIR: z.string().trim().min(1, 'DATA_DIR must not be empty').optional().default('./data'),
-  EVENTSTORE_URL: optionalUrl('EVENTSTORE_URL', ['esdb', 'esdb+discover', 'kurrentdb', 'kurrentdb+discover']),
+  // Exactly what @eventstore/db-client 6.x parses; it does not read the newer kurrentdb:// spelling.
+  EVENTSTORE_URL: optionalUrl('EVENTSTORE_URL', ['esdb', 'esdb+discover']),
   MONGO_URL: optionalUrl('MONGO_URL', ['mongodb', 'mongodb+srv']),
   ADMIN_EMAIL: z
     .string()
@@ -61,6 +62,8 @@ const envSchema = z.object({
     .optional()
     .transform((value) => (value ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
   NAME_RESERVATION_TTL_MS: integer('NAME_RESERVATION_TTL_MS', 1000, 24 * 3600 * 1000, 60_000),
+  // How long an unreachable EventStoreDB or MongoDB is retried at start-up before the process gives up.
+  STORE_CONNECT_TIMEOUT_MS: integer('STORE_CONNECT_TIMEOUT_MS', 0, 3600 * 1000, 60_000),
   // Below Kubernetes' default 30 s grace period, so the pod stops on its own terms.
   SHUTDOWN_TIMEOUT_MS: integer('SHUTDOWN_TIMEOUT_MS', 0, 10 * 60_000, 25_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose'], {
@@ -86,6 +89,7 @@ export interface AppConfig {
   restoreAllowedHosts: string[];
   nameReservationTtlMs: number;
   shutdownTimeoutMs: number;
+  storeConnectTimeoutMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   logFormat: 'text' | 'json';
 }
@@ -124,6 +128,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     restoreAllowedHosts: e.RESTORE_ALLOWED_HOSTS,
     nameReservationTtlMs: e.NAME_RESERVATION_TTL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    storeConnectTimeoutMs: e.STORE_CONNECT_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
   };

@@ -9,6 +9,7 @@ import { SqliteReadStore } from './read-store/sqlite-read-store.adapter.js';
 import { SqliteNameIndex } from './name-index/sqlite-name-index.adapter.js';
 import { BLOB_STORE, type BlobStore } from './blob-store/blob-store.port.js';
 import { FilesystemBlobStore } from './blob-store/filesystem-blob-store.adapter.js';
+import { connectWithRetry } from './store-connect.js';
 
 /**
  * The one place adapters are chosen, from config: EVENTSTORE_URL → EventStoreDB, MONGO_URL →
@@ -24,7 +25,8 @@ import { FilesystemBlobStore } from './blob-store/filesystem-blob-store.adapter.
       useFactory: async (config: AppConfig): Promise<EventStore> => {
         if (config.eventStoreUrl) {
           const { EventStoreDbEventStore } = await import('./event-store/eventstoredb-event-store.adapter.js');
-          return EventStoreDbEventStore.connect(config.eventStoreUrl);
+          const url = config.eventStoreUrl;
+          return connectWithRetry('EVENTSTORE_URL', config.storeConnectTimeoutMs, () => EventStoreDbEventStore.connect(url));
         }
         return new SqliteEventStore(join(config.dataDir, 'events.db'));
       },
@@ -35,7 +37,8 @@ import { FilesystemBlobStore } from './blob-store/filesystem-blob-store.adapter.
       useFactory: async (config: AppConfig): Promise<ReadStore> => {
         if (config.mongoUrl) {
           const { MongoReadStore } = await import('./read-store/mongo-read-store.adapter.js');
-          return MongoReadStore.connect(config.mongoUrl);
+          const url = config.mongoUrl;
+          return connectWithRetry('MONGO_URL', config.storeConnectTimeoutMs, () => MongoReadStore.connect(url));
         }
         return new SqliteReadStore(join(config.dataDir, 'read.db'));
       },
@@ -57,7 +60,8 @@ import { FilesystemBlobStore } from './blob-store/filesystem-blob-store.adapter.
       useFactory: async (config: AppConfig): Promise<BlobStore> => {
         if (config.mongoUrl) {
           const { GridFsBlobStore } = await import('./blob-store/gridfs-blob-store.adapter.js');
-          return GridFsBlobStore.connect(config.mongoUrl);
+          const url = config.mongoUrl;
+          return connectWithRetry('MONGO_URL', config.storeConnectTimeoutMs, () => GridFsBlobStore.connect(url));
         }
         return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
       },

@@ -15,6 +15,8 @@ describe('configuration from the environment', () => {
       [{ PORT: '70000' }, /PORT must be an integer/],
       [{ MAX_BACKUPS_PER_APP: '0' }, /MAX_BACKUPS_PER_APP must be an integer between 1/],
       [{ EVENTSTORE_URL: 'http://localhost:2113' }, /EVENTSTORE_URL must be a URL starting with esdb:\/\//],
+      [{ EVENTSTORE_URL: 'kurrentdb://localhost:2113?tls=false' }, /EVENTSTORE_URL must be a URL starting with esdb:\/\/ or esdb\+discover:\/\//],
+      [{ STORE_CONNECT_TIMEOUT_MS: 'soon' }, /STORE_CONNECT_TIMEOUT_MS must be an integer/],
       [{ MONGO_URL: 'localhost:27017' }, /MONGO_URL must be a URL starting with mongodb:\/\//],
       [{ ADMIN_EMAIL: 'root' }, /ADMIN_EMAIL must be an email address/],
       [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN must be at least 16 characters/],

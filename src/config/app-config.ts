@@ -62,6 +62,7 @@ const envSchema = z.object({
     .optional()
     .transform((value) => (value ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
   NAME_RESERVATION_TTL_MS: integer('NAME_RESERVATION_TTL_MS', 1000, 24 * 3600 * 1000, 60_000),
+  EVENTSTORE_MAX_APPEND_BYTES: integer('EVENTSTORE_MAX_APPEND_BYTES', 64 * 1024, 1024 * 1024 * 1024, 1024 * 1024),
   // How long an unreachable EventStoreDB or MongoDB is retried at start-up before the process gives up.
   STORE_CONNECT_TIMEOUT_MS: integer('STORE_CONNECT_TIMEOUT_MS', 0, 3600 * 1000, 60_000),
   // Below Kubernetes' default 30 s grace period, so the pod stops on its own terms.
@@ -90,6 +91,7 @@ export interface AppConfig {
   nameReservationTtlMs: number;
   shutdownTimeoutMs: number;
   storeConnectTimeoutMs: number;
+  eventStoreMaxAppendBytes: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   logFormat: 'text' | 'json';
 }
@@ -129,6 +131,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     nameReservationTtlMs: e.NAME_RESERVATION_TTL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     storeConnectTimeoutMs: e.STORE_CONNECT_TIMEOUT_MS,
+    eventStoreMaxAppendBytes: e.EVENTSTORE_MAX_APPEND_BYTES,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
   };

@@ -26,7 +26,7 @@ import { connectWithRetry } from './store-connect.js';
         if (config.eventStoreUrl) {
           const { EventStoreDbEventStore } = await import('./event-store/eventstoredb-event-store.adapter.js');
           const url = config.eventStoreUrl;
-          return connectWithRetry('EVENTSTORE_URL', config.storeConnectTimeoutMs, () => EventStoreDbEventStore.connect(url));
+          return connectWithRetry('EVENTSTORE_URL', config.storeConnectTimeoutMs, () => EventStoreDbEventStore.connect(url, { maxAppendBytes: config.eventStoreMaxAppendBytes }));
         }
         return new SqliteEventStore(join(config.dataDir, 'events.db'));
       },

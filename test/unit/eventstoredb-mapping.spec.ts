@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type EventStoreDBClient,
+  MaxAppendSizeExceededError,
   type Position,
   StreamNotFoundError,
   WrongExpectedVersionError as ClientWrongExpectedVersionError,
@@ -8,8 +9,10 @@ import {
 import { describe, expect, it } from 'vitest';
 import { streams, WrongExpectedVersionError } from '../../src/infrastructure/event-store/event-store.port.js';
 import {
+  AppendTooLargeError,
   appStreamFilter,
   appStreamRegex,
+  chunkForAppend,
   EventStoreDbEventStore,
   firstVisibleRevision,
   isSystemEvent,
@@ -243,12 +246,18 @@ class FakeRead<T> implements AsyncIterable<T> {
 }
 
 class FakeEventStoreDbClient {
+  /** Like the server's MaxAppendSize: an append whose data and metadata pass it is refused. */
+  maxAppendSize = Number.POSITIVE_INFINITY;
+  appends = 0;
   private readonly log: FakeRecord[] = [];
   private readonly truncateBefore = new Map<string, number>();
   private nextPosition = 1000n;
   private readonly listeners = new Set<() => void>();
 
   async appendToStream(streamName: string, events: EventInput[], options: { expectedRevision: unknown }) {
+    this.appends += 1;
+    const size = events.reduce((n, e) => n + JSON.stringify(e.data).length + JSON.stringify(e.metadata).length, 0);
+    if (size > this.maxAppendSize) throw MaxAppendSizeExceededError.fromMaxAppendSize(this.maxAppendSize);
     const current = this.lastRevision(streamName);
     const softDeleted = this.truncateBefore.get(streamName) === SOFT_DELETED;
     const expected = options.expectedRevision;
@@ -464,5 +473,34 @@ describe('EventStoreDB adapter on an in-memory client stand-in', () => {
     expect(calls).toBe(1);
     expect(errors.map((e) => e.message)).toEqual(['handler failed']);
     await store.close();
+  });
+});
+
+describe('appends under the server\'s size limit', () => {
+  const big = (n: number, bytes: number) => ({ type: 'ContentUpdated', data: { n, text: 'x'.repeat(bytes) }, metadata });
+
+  it('chunks a large append so that no chunk passes the limit, each expecting the revision the one before left', async () => {
+    const client = new FakeEventStoreDbClient();
+    client.maxAppendSize = 50_000;
+    const store = new EventStoreDbEventStore(client as unknown as EventStoreDBClient, { maxAppendBytes: 50_000 });
+    const stream = streams.child('content', 'a1', 'c1');
+    const result = await store.append(stream, Array.from({ length: 40 }, (_, n) => big(n, 4000)), -1);
+    expect(result.streamVersion).toBe(39);
+    expect(client.appends).toBeGreaterThan(3);
+    const read: number[] = [];
+    for await (const e of store.readStream(stream)) read.push(e.data['n'] as number);
+    expect(read).toEqual(Array.from({ length: 40 }, (_, n) => n));
+    expect(chunkForAppend(stream, Array.from({ length: 40 }, (_, n) => big(n, 4000)), 50_000).every((chunk) => chunk.length <= 11)).toBe(true);
+  });
+
+  it('refuses one event over the limit with what to change, and maps the server\'s own refusal', async () => {
+    expect(() => chunkForAppend('content-a1--c1', [big(1, 60_000)], 50_000)).toThrow(/about \d+ bytes, more than EventStoreDB accepts in one append \(50000 bytes, EVENTSTORE_MAX_APPEND_BYTES\)/);
+    const client = new FakeEventStoreDbClient();
+    client.maxAppendSize = 10_000;
+    const store = new EventStoreDbEventStore(client as unknown as EventStoreDBClient, { maxAppendBytes: 100_000 });
+    const attempt = store.append('content-a1--c2', [big(1, 20_000)], -1);
+    await expect(attempt).rejects.toBeInstanceOf(AppendTooLargeError);
+    await expect(store.append('content-a1--c2', [big(1, 20_000)], -1)).rejects.toThrow(/larger than its MaxAppendSize of 10000 bytes\. Set EVENTSTORE_MAX_APPEND_BYTES/);
+    expect(mapAppendError(new Error('other'), 's', -1).message).toBe('other');
   });
 });

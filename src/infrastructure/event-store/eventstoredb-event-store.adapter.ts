@@ -8,6 +8,7 @@ import {
   excludeSystemEvents,
   FORWARDS,
   jsonEvent,
+  MaxAppendSizeExceededError,
   NO_STREAM,
   type Position,
   type ReadPosition,
@@ -69,17 +70,20 @@ export class EventStoreDbEventStore implements EventStore {
   readonly kind = 'eventstoredb' as const;
   private readonly client: EventStoreDBClient;
 
+  private readonly maxAppendBytes: number;
+
   /** Takes a connection string such as `esdb://localhost:2113?tls=false`, or a client to share. */
-  constructor(connection: string | EventStoreDBClient) {
+  constructor(connection: string | EventStoreDBClient, options: { maxAppendBytes?: number } = {}) {
     this.client = typeof connection === 'string' ? EventStoreDBClient.connectionString(connection) : connection;
+    this.maxAppendBytes = options.maxAppendBytes ?? DEFAULT_MAX_APPEND_BYTES;
   }
 
   /**
    * The client connects lazily; this makes one read of $all so a wrong URL, missing credentials or
    * a server that is down fail at startup rather than on the first request.
    */
-  static async connect(connectionString: string): Promise<EventStoreDbEventStore> {
-    const store = new EventStoreDbEventStore(connectionString);
+  static async connect(connectionString: string, options: { maxAppendBytes?: number } = {}): Promise<EventStoreDbEventStore> {
+    const store = new EventStoreDbEventStore(connectionString, options);
     try {
       await store.headPosition();
     } catch (error) {
@@ -89,17 +93,25 @@ export class EventStoreDbEventStore implements EventStore {
     return store;
   }
 
+  /**
+   * EventStoreDB refuses an append over its MaxAppendSize (1 MiB unless the server says otherwise),
+   * so a large append goes in chunks under `maxAppendBytes`, each expecting the revision the one
+   * before left. Chunks are not one transaction: only bulk writers (restores, which clean up after
+   * any failure) ever append that much; commands write an event or two.
+   */
   async append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
-    let result: ClientAppendResult;
-    try {
-      result = await this.client.appendToStream(stream, events.map(toEventData), {
-        expectedRevision: toExpectedRevision(expectedVersion),
-      });
-    } catch (error) {
-      throw mapAppendError(error, stream, expectedVersion);
+    let expected = expectedVersion;
+    let result: ClientAppendResult | undefined;
+    for (const chunk of chunkForAppend(stream, events, this.maxAppendBytes)) {
+      try {
+        result = await this.client.appendToStream(stream, chunk.map(toEventData), { expectedRevision: toExpectedRevision(expected) });
+      } catch (error) {
+        throw mapAppendError(error, stream, expected, chunk.length);
+      }
+      expected = Number(result.nextExpectedRevision);
     }
-    return toAppendResult(result);
+    return toAppendResult(result!);
   }
 
   async appendMany(writes: StreamWrite[]): Promise<{ position: number }> {
@@ -371,11 +383,57 @@ export function toExpectedRevision(expected: ExpectedVersion): AppendExpectedRev
   return BigInt(expected);
 }
 
-/** The client's concurrency error becomes the port's, with the stream's actual version (-1: no stream). */
-export function mapAppendError(error: unknown, stream: string, expected: ExpectedVersion): Error {
+/** The server's MaxAppendSize unless it was raised; EVENTSTORE_MAX_APPEND_BYTES tells the adapter otherwise. */
+export const DEFAULT_MAX_APPEND_BYTES = 1024 * 1024;
+/** What an event costs in an append besides its data and metadata (id, type, content types, framing). */
+const EVENT_OVERHEAD_BYTES = 128;
+
+/** An append the server would refuse even in chunks: one event larger than its MaxAppendSize. */
+export class AppendTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AppendTooLargeError';
+  }
+}
+
+/** Splits events into consecutive chunks whose size stays within `maxBytes` (90% of it, for the protocol's own bytes). */
+export function chunkForAppend(stream: string, events: readonly NewEvent[], maxBytes: number): NewEvent[][] {
+  const budget = Math.floor(maxBytes * 0.9);
+  const chunks: NewEvent[][] = [];
+  let chunk: NewEvent[] = [];
+  let size = 0;
+  for (const event of events) {
+    const bytes = Buffer.byteLength(JSON.stringify(event.data)) + Buffer.byteLength(JSON.stringify(event.metadata)) + event.type.length + EVENT_OVERHEAD_BYTES;
+    if (bytes > budget) {
+      throw new AppendTooLargeError(
+        `A ${event.type} event for ${stream} is about ${bytes} bytes, more than EventStoreDB accepts in one append (${maxBytes} bytes, EVENTSTORE_MAX_APPEND_BYTES); raise MaxAppendSize on the server and EVENTSTORE_MAX_APPEND_BYTES with it`,
+      );
+    }
+    if (chunk.length > 0 && size + bytes > budget) {
+      chunks.push(chunk);
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(event);
+    size += bytes;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/**
+ * The client's errors as the port's: a concurrency conflict with the stream's actual version (-1:
+ * no stream), and the server's size limit with what to change.
+ */
+export function mapAppendError(error: unknown, stream: string, expected: ExpectedVersion, events = 0): Error {
   if (error instanceof ClientWrongExpectedVersionError) {
     const actual = error.actualVersion === NO_STREAM ? -1 : Number(error.actualVersion);
     return new WrongExpectedVersionError(stream, expected, actual);
+  }
+  if (error instanceof MaxAppendSizeExceededError) {
+    return new AppendTooLargeError(
+      `EventStoreDB refused an append of ${events} event(s) to ${stream}: larger than its MaxAppendSize of ${error.maxAppendSize} bytes. Set EVENTSTORE_MAX_APPEND_BYTES to at most that size, or raise MaxAppendSize on the server.`,
+    );
   }
   return error instanceof Error ? error : new Error(String(error));
 }

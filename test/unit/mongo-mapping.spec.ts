@@ -6,7 +6,7 @@ import {
 } from '../../src/infrastructure/name-index/mongo-name-index.adapter.js';
 import {
   fromStoredDocument,
-  TEXT_INDEX_OPTIONS,
+  indexWords,
   toMongoFilter,
   toMongoSort,
   toMongoTextQuery,
@@ -32,23 +32,33 @@ describe('MongoDB mapping: filters', () => {
 });
 
 describe('MongoDB mapping: full-text queries', () => {
-  it('quotes every word so that all of them must match', () => {
-    expect(toMongoTextQuery('whale')).toEqual({ $text: { $search: '"whale"' } });
-    expect(toMongoTextQuery('blue WHALE')).toEqual({ $text: { $search: '"blue" "whale"' } });
+  const matches = (query: ReturnType<typeof toMongoTextQuery>, text: string) => {
+    const words = indexWords(text);
+    const all = (query as { _words?: { $all: RegExp[] } })._words?.$all;
+    return all !== undefined && all.every((re) => words.some((w) => re.test(w)));
+  };
+
+  it('needs every word of the query as the start of a word of the text, as on SQLite', () => {
+    expect(toMongoTextQuery('blue WHALE')).toEqual({ _words: { $all: [/^blue/, /^whale/] } });
+    expect(matches(toMongoTextQuery('wha'), 'Blue whale facts')).toBe(true);
+    expect(matches(toMongoTextQuery('blue wha'), 'Blue whale facts')).toBe(true);
+    expect(matches(toMongoTextQuery('blue seal'), 'Blue whale facts')).toBe(false);
+    expect(matches(toMongoTextQuery('hale'), 'Blue whale facts')).toBe(false);
+    expect(matches(toMongoTextQuery('watch'), 'Red panda whale-watching')).toBe(true);
   });
 
   it('keeps query syntax of the user out', () => {
-    expect(toMongoTextQuery('"(* OR')).toEqual({ $text: { $search: '"or"' } });
-    expect(toMongoTextQuery('-excluded "phrase')).toEqual({ $text: { $search: '"excluded" "phrase"' } });
+    expect(toMongoTextQuery('"(* OR')).toEqual({ _words: { $all: [/^or/] } });
+    expect(toMongoTextQuery('-excluded "phrase')).toEqual({ _words: { $all: [/^excluded/, /^phrase/] } });
+    expect(toMongoTextQuery('a.b*c')).toEqual({ _words: { $all: [/^a/, /^b/, /^c/] } });
   });
 
   it('matches nothing when the text has no words', () => {
     expect(toMongoTextQuery('  !? ')).toEqual({ _id: { $in: [] } });
   });
 
-  it('indexes without stemming or stop words and ignores documents\' own language fields', () => {
-    expect(TEXT_INDEX_OPTIONS.default_language).toBe('none');
-    expect(TEXT_INDEX_OPTIONS.language_override).not.toBe('language');
+  it('indexes each distinct word once, lower case, any script', () => {
+    expect(indexWords('Blue whale, blue WHALE! Straße 42')).toEqual(['blue', 'whale', 'straße', '42']);
   });
 });
 
@@ -75,17 +85,17 @@ describe('MongoDB mapping: documents', () => {
     at?: Date;
   }
 
-  it('stores the id as _id and the full text as _text, and strips both on the way back', () => {
+  it('stores the id as _id and the words of the full text as _words, and strips both on the way back', () => {
     const item: Item = { id: 'i1', title: 'Blue whale', tags: ['sea'], note: null };
     const stored = toStoredDocument(item, (d) => `${d.title} ${d.tags.join(' ')}`);
-    expect(stored).toEqual({ _id: 'i1', _text: 'Blue whale sea', id: 'i1', title: 'Blue whale', tags: ['sea'], note: null });
+    expect(stored).toEqual({ _id: 'i1', _words: ['blue', 'whale', 'sea'], id: 'i1', title: 'Blue whale', tags: ['sea'], note: null });
     expect(fromStoredDocument<Item>(stored)).toEqual(item);
   });
 
   it('stores what JSON keeps, like the SQLite adapter: no undefined fields, dates as strings', () => {
     const stored = toStoredDocument<Item>({ id: 'i2', title: 't', tags: [], note: null, missing: undefined, at: new Date(0) });
     expect(stored).not.toHaveProperty('missing');
-    expect(stored).not.toHaveProperty('_text');
+    expect(stored).not.toHaveProperty('_words');
     expect(stored['at']).toBe('1970-01-01T00:00:00.000Z');
   });
 });

@@ -17,12 +17,13 @@ import {
 
 /**
  * A document as MongoDB holds it: the caller's fields (id included), `_id` = id so lookups use the
- * primary key, and `_text` = the collection's full text, which the text index covers.
- * Caller fields named `_id` or `_text` would be overwritten: those two names are reserved.
+ * primary key, and `_words` = the distinct words of the collection's full text, lower case, which a
+ * multikey index covers. Caller fields named `_id` or `_words` would be overwritten: those two
+ * names are reserved.
  */
 export interface StoredDocument {
   _id: string;
-  _text?: string;
+  _words?: string[];
   [field: string]: unknown;
 }
 
@@ -48,7 +49,11 @@ export class MongoReadStore implements ReadStore {
   private readonly collections = new Map<string, MongoCollection<Doc>>();
 
   /** Takes a connection that is already open (see connect); the name index shares it. */
-  constructor(readonly connection: Connection) {
+  /** `transactions`: the deployment is a replica set (or sharded), where multi-document transactions exist. */
+  constructor(
+    readonly connection: Connection,
+    private readonly transactions = false,
+  ) {
     this.db = databaseOf(connection);
   }
 
@@ -56,7 +61,8 @@ export class MongoReadStore implements ReadStore {
   static async connect(url: string, options: { dbName?: string } = {}): Promise<MongoReadStore> {
     const connection = mongoose.createConnection(url, options.dbName ? { dbName: options.dbName } : {});
     await connection.asPromise();
-    return new MongoReadStore(connection);
+    const hello = (await databaseOf(connection).admin().command({ hello: 1 })) as { setName?: string; msg?: string };
+    return new MongoReadStore(connection, hello.setName !== undefined || hello.msg === 'isdbgrid');
   }
 
   collection<T extends Doc>(name: string, options: CollectionOptions<T> = {}): ReadCollection<T> {
@@ -70,17 +76,34 @@ export class MongoReadStore implements ReadStore {
   }
 
   /**
-   * One ordered bulk write per collection, then the checkpoint. Not one transaction: a crash in
-   * between leaves documents ahead of the checkpoint, and the replay that follows rewrites them
-   * with the same values (projections are idempotent).
+   * One ordered bulk write per collection, then the checkpoint: in one multi-document transaction
+   * on a replica set; elsewhere (a lone mongod) one after another, where a crash in between leaves
+   * documents ahead of the checkpoint and the replay that follows rewrites them with the same
+   * values (projections are idempotent).
    */
   async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
-    for (const write of writes) {
+    const targets = writes.map((write) => {
       const collection = this.collections.get(write.collection);
       if (!collection) throw new Error(`Collection ${write.collection} is not open`);
-      await collection.write(write.changes);
+      return { collection, changes: write.changes };
+    });
+    // Indexes cannot be created inside a transaction: first use creates them here, before it starts.
+    for (const { collection } of targets) await collection.ready();
+    const run = async (session?: mongo.ClientSession) => {
+      for (const { collection, changes } of targets) await collection.write(changes, session);
+      if (checkpoint) await this.db.collection<CheckpointDocument>(CHECKPOINTS).updateOne({ _id: checkpoint.name }, { $set: { position: checkpoint.position } }, { upsert: true, session });
+    };
+    if (!this.transactions) {
+      await run();
+      return;
     }
-    if (checkpoint) await this.setCheckpoint(checkpoint.name, checkpoint.position);
+    // On a replica set the documents and the checkpoint commit together, as on SQLite.
+    const session = this.connection.getClient().startSession();
+    try {
+      await session.withTransaction(() => run(session));
+    } finally {
+      await session.endSession();
+    }
   }
 
   async getCheckpoint(name: string): Promise<number> {
@@ -112,10 +135,15 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
     return this.options.key ? this.options.key(doc) : doc.id;
   }
 
-  async write(changes: readonly DocChange[]): Promise<void> {
+  /** Resolves once the collection's indexes exist. */
+  ready(): Promise<void> {
+    return this.ensureIndexes();
+  }
+
+  async write(changes: readonly DocChange[], session?: mongo.ClientSession): Promise<void> {
     if (changes.length === 0) return;
     await this.ensureIndexes();
-    await this.collection.bulkWrite(changes.map((change) => toBulkOperation(change as DocChange<T>, this.options)), { ordered: true });
+    await this.collection.bulkWrite(changes.map((change) => toBulkOperation(change as DocChange<T>, this.options)), { ordered: true, ...(session ? { session } : {}) });
   }
 
   async get(id: string): Promise<T | undefined> {
@@ -192,7 +220,7 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
       const fields = typeof index === 'string' ? [index] : index;
       await this.collection.createIndex(Object.fromEntries(fields.map((field) => [field, 1])));
     }
-    if (this.options.fullText) await this.collection.createIndex({ _text: 'text' }, TEXT_INDEX_OPTIONS);
+    if (this.options.fullText) await this.collection.createIndex({ _words: 1 }, { name: 'full_text_words' });
   }
 }
 
@@ -205,17 +233,6 @@ export function toBulkOperation<T extends Doc>(change: DocChange<T>, options: Co
   if ('delete' in change) return { deleteOne: { filter: { _id: change.delete } } };
   return { deleteMany: { filter: toMongoFilter(change.deleteWhere) } };
 }
-
-/**
- * Language "none": no stemming and no stop words, like SQLite's unicode61 tokenizer. The language
- * override points at a field nobody writes, because MongoDB otherwise reads a document's own
- * `language` field (a content item may well have one) and rejects values it does not know.
- */
-export const TEXT_INDEX_OPTIONS: mongo.CreateIndexesOptions = {
-  name: 'full_text',
-  default_language: 'none',
-  language_override: '_textLanguage',
-};
 
 /**
  * Port filter to MongoDB query. Equality on an array field also matches an array holding the value
@@ -232,15 +249,26 @@ export function toMongoFilter(filter: Filter): MongoQuery {
 }
 
 /**
- * A text query where every word must be present: each word is quoted, and MongoDB requires all
- * quoted phrases (unquoted words would be OR-ed). Words come from searchWords(), so no query syntax of
- * the user's reaches MongoDB. Unlike the SQLite adapter there is no prefix matching: MongoDB finds
- * candidates by whole indexed words, then checks each quoted word as a case-insensitive substring.
+ * A text query with the SQLite adapter's meaning: every word of the query must be the start of
+ * some word of the document's text. Each word becomes an anchored regular expression over the
+ * indexed `_words`, which the multikey index answers by range; words come from searchWords(), so
+ * no query syntax of the user's reaches MongoDB.
  */
 export function toMongoTextQuery(text: string): MongoQuery {
   const words = searchWords(text);
   if (words.length === 0) return NO_MATCH;
-  return { $text: { $search: words.map((word) => `"${word}"`).join(' ') } };
+  return { _words: { $all: words.map((word) => new RegExp(`^${escapeRegex(word)}`)) } };
+}
+
+/** The distinct words of a text, split the way searches split them (letters and digits, lower case). */
+export function indexWords(text: string): string[] {
+  const words = new Set<string>();
+  for (const word of text.toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (word.length > 0) words.add(word);
+  return [...words];
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
 
 /** Ties are broken by id, as in the SQLite adapter, so paging is stable. */
@@ -261,12 +289,12 @@ export function toMongoSort(sort: SortKey[] = []): mongo.Sort {
 export function toStoredDocument<T extends Doc>(doc: T, fullText?: (doc: T) => string, key?: (doc: T) => string): StoredDocument {
   const plain: unknown = JSON.parse(JSON.stringify(doc));
   const fields = typeof plain === 'object' && plain !== null ? plain : {};
-  return { ...fields, _id: key ? key(doc) : doc.id, ...(fullText ? { _text: fullText(doc) } : {}) };
+  return { ...fields, _id: key ? key(doc) : doc.id, ...(fullText ? { _words: indexWords(fullText(doc)) } : {}) };
 }
 
 /** Only this collection's put() writes its documents, so what comes back is the T that went in. */
 export function fromStoredDocument<T extends Doc>(stored: StoredDocument): T {
-  const { _id: _ignoredId, _text: _ignoredText, ...fields } = stored;
+  const { _id: _ignoredId, _words: _ignoredWords, ...fields } = stored;
   return fields as unknown as T;
 }
 

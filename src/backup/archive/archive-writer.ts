@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import yazl from 'yazl';
+import { TimeSlicer } from '../../platform/time-slicer.js';
 import { MANIFEST_ENTRY, type Manifest, type ManifestEntry } from './archive-format.js';
 
 /** Entries that may wait in the writer at once: enough to keep yazl and zlib busy, few enough to keep memory flat. */
@@ -14,6 +15,29 @@ const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
  * before it are written takes those steps off the critical path.
  */
 const PREFETCH_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The manifest as JSON text, written piece by piece: a large app's manifest lists tens of
+ * thousands of entries, and serialising it in one go would hold the event loop for long.
+ */
+async function* manifestText(manifest: Omit<Manifest, 'entries'>, entries: readonly (ManifestEntry | undefined)[]): AsyncGenerator<Buffer> {
+  const head = JSON.stringify({ ...manifest, entries: [] }, null, 2);
+  yield Buffer.from(`${head.slice(0, head.lastIndexOf('[]'))}[`);
+  const slicer = new TimeSlicer();
+  let first = true;
+  let lines: string[] = [];
+  for (const entry of entries) {
+    if (!entry) continue;
+    lines.push(`${first ? '' : ','}\n    ${JSON.stringify(entry)}`);
+    first = false;
+    if (lines.length >= 1000) {
+      yield Buffer.from(lines.join(''));
+      lines = [];
+      await slicer.tick();
+    }
+  }
+  yield Buffer.from(`${lines.join('')}${first ? '' : '\n  '}]\n}`);
+}
 
 async function readAll(open: () => Promise<Readable>): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -154,10 +178,7 @@ export class ArchiveWriter {
   async finish(manifest: Omit<Manifest, 'entries'>): Promise<void> {
     while (!this.failure && this.queued > 0) await new Promise<void>((resolve) => (this.wake = resolve));
     if (this.failure) throw this.failure;
-    const complete: Manifest = { ...manifest, entries: this.entries.filter((e): e is ManifestEntry => e !== undefined) };
-    const bytes = Buffer.from(JSON.stringify(complete, null, 2), 'utf8');
-    const source = new PassThrough();
-    source.end(bytes);
+    const source = Readable.from(manifestText(manifest, this.entries));
     const hasher = new HashingStream();
     const current = { hasher, source };
     this.open.add(current);

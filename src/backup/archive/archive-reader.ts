@@ -4,6 +4,7 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import yauzl from 'yauzl';
 import { z } from 'zod';
 import { parseBoundedJson } from '../../platform/json/bounded-json.js';
+import { TimeSlicer } from '../../platform/time-slicer.js';
 import type { ArchivedEvent } from '../backup-handler.port.js';
 import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest, USERS_ENTRY } from './archive-format.js';
 
@@ -43,10 +44,25 @@ const ManifestSchema = z.strictObject({
     assets: z.number().int().min(0),
     users: z.number().int().min(0),
   }),
-  missing: z.array(z.strictObject({ name: z.string().max(300), reason: z.string().max(1000) })).max(MAX_MISSING),
+  // The two long lists are checked item by item below, a slice of the event loop at a time.
+  missing: z.array(z.unknown()).max(MAX_MISSING),
   warnings: z.array(z.string().max(2000)).max(MAX_WARNINGS),
-  entries: z.array(z.strictObject({ name: z.string().max(300), size: z.number().int().min(0), sha256: z.string().regex(SHA256_HEX) })).max(MAX_ENTRIES),
+  entries: z.array(z.unknown()).max(MAX_ENTRIES),
 });
+const MissingSchema = z.strictObject({ name: z.string().max(300), reason: z.string().max(1000) });
+const EntrySchema = z.strictObject({ name: z.string().max(300), size: z.number().int().min(0), sha256: z.string().regex(SHA256_HEX) });
+
+async function checkItems(items: unknown[], schema: z.ZodType, where: string): Promise<void> {
+  const slicer = new TimeSlicer();
+  for (const [index, item] of items.entries()) {
+    const parsed = schema.safeParse(item);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new InvalidArchiveError(`manifest.json is malformed at ${where}.${index}${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? ''}`);
+    }
+    await slicer.tick();
+  }
+}
 
 const EventLine = z.strictObject({
   number: z.number().int().min(1),
@@ -116,6 +132,8 @@ export class ArchiveReader {
         const issue = parsed.error.issues[0];
         throw new InvalidArchiveError(`manifest.json is malformed at ${issue?.path.join('.') || '(top)'}: ${issue?.message ?? ''}`);
       }
+      await checkItems(parsed.data.entries, EntrySchema, 'entries');
+      await checkItems(parsed.data.missing, MissingSchema, 'missing');
       const manifest = parsed.data as Manifest;
       checkEntries(entries, manifest, limits.maxExpandedBytes);
       return new ArchiveReader(zip, entries, manifest);

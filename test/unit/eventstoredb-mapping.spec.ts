@@ -290,7 +290,9 @@ class FakeEventStoreDbClient {
       const ordered = options.direction === 'backwards' ? [...records].reverse() : records;
       const from = options.fromRevision;
       const selected = typeof from === 'bigint' ? ordered.filter((r) => r.revision >= from) : ordered;
-      return selected.slice(0, options.maxCount ?? Number.MAX_SAFE_INTEGER).map((r) => ({ event: this.recorded(r) }));
+      const page = selected.slice(0, options.maxCount ?? Number.MAX_SAFE_INTEGER);
+      this.handedOver += page.length;
+      return page.map((r) => ({ event: this.recorded(r) }));
     });
   }
 
@@ -302,7 +304,9 @@ class FakeEventStoreDbClient {
         options.direction === 'backwards'
           ? [...this.log].reverse().filter((r) => from === 'end' || from === 'start' || r.position.commit < from.commit)
           : this.log.filter((r) => from === 'start' || (from !== 'end' && r.position.commit >= from.commit));
-      return selected.slice(0, maxCount).map((r) => this.resolvedFromAll(r));
+      const page = selected.slice(0, maxCount);
+      this.handedOver += page.length;
+      return page.map((r) => this.resolvedFromAll(r));
     });
   }
 
@@ -319,21 +323,59 @@ class FakeEventStoreDbClient {
     return {};
   }
 
-  subscribeToAll(options: { fromPosition?: Position | 'start' | 'end' }) {
-    let after = options.fromPosition === undefined || options.fromPosition === 'start' ? 0n : options.fromPosition === 'end' ? this.nextPosition : options.fromPosition.commit;
+  /** Events the client has handed over (reads and subscriptions), to show what a read costs. */
+  handedOver = 0;
+
+  /**
+   * A catch-up subscription like the server's: from after a position, optionally filtered by
+   * stream name on the "server" (filtered-out events never reach the client, but count towards
+   * checkpoints), a "caughtUp" signal on reaching the end of the log, then live events.
+   */
+  subscribeToAll(options: {
+    fromPosition?: Position | 'start' | 'end';
+    filter?: { filterOn: string; regex?: string; checkpointInterval?: number; checkpointReached?: (sub: unknown, position: Position) => void };
+  }) {
+    let after = options.fromPosition === undefined || options.fromPosition === 'start' ? -1n : options.fromPosition === 'end' ? this.nextPosition : options.fromPosition.commit;
+    const filter = options.filter?.regex ? new RegExp(options.filter.regex) : undefined;
+    const window = 4 * (options.filter?.checkpointInterval ?? 1);
     let stopped = false;
     let wake: (() => void) | undefined;
+    let buffered = 0;
     const notify = () => wake?.();
     this.listeners.add(notify);
+    const caughtUp = new Set<() => void>();
     const client = this;
+    let skipped = 0;
+    const subscription = {
+      [Symbol.asyncIterator]: () => iterator,
+      unsubscribe: async () => stop(),
+      destroy: () => stop(),
+      on: (event: string, listener: () => void) => {
+        if (event === 'caughtUp') caughtUp.add(listener);
+        return subscription;
+      },
+      get readableLength() {
+        return buffered;
+      },
+    };
     async function* events() {
+      let signalled = false;
       while (!stopped) {
-        const next = client.log.find((r) => r.position.commit > after && !r.type.startsWith('$'));
+        const next = client.log.find((r) => r.position.commit > after);
         if (!next) {
+          if (!signalled) {
+            signalled = true;
+            for (const listener of caughtUp) listener();
+          }
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
         after = next.position.commit;
+        if (next.type.startsWith('$') || (filter && !filter.test(next.streamId))) {
+          if (++skipped % window === 0) options.filter?.checkpointReached?.(subscription, next.position);
+          continue;
+        }
+        client.handedOver += 1;
         yield client.resolvedFromAll(next);
       }
     }
@@ -342,12 +384,9 @@ class FakeEventStoreDbClient {
       stopped = true;
       client.listeners.delete(notify);
       wake?.();
+      void buffered;
     };
-    return {
-      [Symbol.asyncIterator]: () => iterator,
-      unsubscribe: async () => stop(),
-      destroy: () => stop(),
-    };
+    return subscription;
   }
 
   async dispose(): Promise<void> {
@@ -502,5 +541,28 @@ describe('appends under the server\'s size limit', () => {
     await expect(attempt).rejects.toBeInstanceOf(AppendTooLargeError);
     await expect(store.append('content-a1--c2', [big(1, 20_000)], -1)).rejects.toThrow(/larger than its MaxAppendSize of 10000 bytes\. Set EVENTSTORE_MAX_APPEND_BYTES/);
     expect(mapAppendError(new Error('other'), 's', -1).message).toBe('other');
+  });
+});
+
+describe('per-app reads on EventStoreDB', () => {
+  it('hands over only the app\'s own events, however large the store around it', async () => {
+    const client = new FakeEventStoreDbClient();
+    const store = new EventStoreDbEventStore(client as unknown as EventStoreDBClient);
+    const small = randomUUID();
+    const noise = randomUUID();
+    const write = (appId: string, n: number) => ({ type: 'AppUpdated', data: { n }, metadata: { ...metadata, appId } });
+    for (let n = 0; n < 5000; n++) await store.append(streams.child('content', noise, `c${n % 50}`), [write(noise, n)], 'any');
+    await store.append(streams.app(small), [write(small, 0)], -1);
+    for (let n = 1; n < 50; n++) {
+      await store.append(n % 2 ? streams.child('content', small, `x${n}`) : streams.app(small), [write(small, n)], 'any');
+      await store.append(streams.child('content', noise, 'late'), [write(noise, n)], 'any');
+    }
+    for (let n = 0; n < 3000; n++) await store.append(streams.child('content', noise, `d${n % 30}`), [write(noise, n)], 'any');
+    client.handedOver = 0;
+    const read: number[] = [];
+    for await (const event of store.readApp(small)) read.push(event.data['n'] as number);
+    expect(read).toEqual(Array.from({ length: 50 }, (_, n) => n));
+    // The app's events, plus the few lookups around them (its first event, the head), never the 8,000 others.
+    expect(client.handedOver).toBeLessThan(80);
   });
 });

@@ -1,3 +1,4 @@
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import {
   ANY,
   type AppendExpectedRevision,
@@ -16,6 +17,7 @@ import {
   StreamDeletedError,
   StreamNotFoundError,
   type StreamingRead,
+  streamNameFilter,
   WrongExpectedVersionError as ClientWrongExpectedVersionError,
 } from '@eventstore/db-client';
 import {
@@ -32,6 +34,7 @@ import {
   type Subscription,
   type SubscriptionHandler,
   WrongExpectedVersionError,
+  streams,
 } from './event-store.port.js';
 
 const DEFAULT_BATCH = 500;
@@ -148,19 +151,93 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /**
-   * Pages through $all and keeps the app's streams by name (see appStreamFilter). The filter runs
-   * here rather than on the server because @eventstore/db-client 6.2.1, the newest published, has no
-   * filter option on readAll (only on subscribeToAll); the server would scan the whole log either way.
+   * One app's events without shipping the rest of the log: a catch-up subscription to $all with a
+   * server-side stream-name filter (the 6.x client has filters on subscriptions, not on reads),
+   * starting just before the app's first event (the first event of its own stream) and ending at
+   * `until` (the head when the read starts), which the server's checkpoints and its "caught up"
+   * signal tell even when the app's last event lies far before it. The server still scans $all
+   * from that position, but hands over only the app's events, and an app created last year is
+   * read from last year. (A per-app stream of links, built by a server projection, would make
+   * this a stream read; it needs projections enabled on the server, which AppVault does not ask.)
    */
   async *readApp(appId: string, range: ReadRange = {}): AsyncIterable<StoredEvent> {
-    const belongsToApp = appStreamFilter(appId);
+    const until = range.until ?? (await this.headPosition());
+    const after = range.after ?? 0;
+    if (until <= after) return;
+    let from = after;
+    if (from === 0) {
+      // Without the app's own stream (deleted, or never written) the read starts at the beginning.
+      const first = await this.firstPositionOf(streams.app(appId));
+      if (first !== undefined) from = first - 1;
+    }
     const purged = this.purgedEventFilter();
-    for await (const page of this.pagesOfAll(range)) {
-      const events = page.filter((resolved) => belongsToApp.test(resolved.event?.streamId ?? '')).map(toStoredEvent);
-      await purged.load(events.map((event) => event.stream));
-      for (const event of events) {
-        if (!(await purged.isPurged(event))) yield event;
+    for await (const resolved of this.filteredAll(appStreamRegex(appId), from, until)) {
+      const event = toStoredEvent(resolved);
+      if (!(await purged.isPurged(event))) yield event;
+    }
+  }
+
+  /** Events of $all after `after` and up to `until` whose stream names match `regex`, in order. */
+  private async *filteredAll(regex: string, after: number, until: number): AsyncGenerator<ResolvedEventLike> {
+    let reachedEnd = false;
+    let wake: (() => void) | undefined;
+    const stop = () => {
+      reachedEnd = true;
+      wake?.();
+    };
+    const subscription = this.client.subscribeToAll({
+      fromPosition: after > 0 ? toAllPosition(after) : START,
+      filter: streamNameFilter({
+        regex,
+        checkpointInterval: 1,
+        checkpointReached: (_subscription, position) => {
+          if (Number(position.commit) >= until) stop();
+        },
+      }),
+    });
+    subscription.on('caughtUp', stop);
+    const iterator = subscription[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = iterator.next();
+        const ended = new Promise<'end'>((resolve) => {
+          wake = () => resolve('end');
+          if (reachedEnd) resolve('end');
+        });
+        const result = await Promise.race([next, ended]);
+        if (result === 'end') {
+          // What the server sent before it said so may still wait in the stream's buffer: the read
+          // already asked for answers from it within a turn of the event loop, or not at all.
+          let pending: Promise<IteratorResult<ResolvedEventLike> | undefined> = Promise.race([next, setImmediatePromise().then(() => undefined)]);
+          for (;;) {
+            const item = await pending;
+            if (!item || item.done || (!isSystemEvent(item.value) && positionOf(item.value) > until)) return;
+            if (!isSystemEvent(item.value)) yield item.value;
+            if (subscription.readableLength === 0) return;
+            pending = iterator.next();
+          }
+        }
+        if (result.done) return;
+        const resolved = result.value;
+        if (isSystemEvent(resolved)) continue;
+        if (positionOf(resolved) > until) return;
+        yield resolved;
       }
+    } finally {
+      await subscription.unsubscribe().catch(() => undefined);
+      subscription.destroy();
+    }
+  }
+
+  /** The $all position of a stream's first event still there, undefined for no stream. */
+  private async firstPositionOf(stream: string): Promise<number | undefined> {
+    const read = this.client.readStream(stream, { direction: FORWARDS, fromRevision: START, maxCount: 1 });
+    try {
+      for await (const resolved of drain(read)) if (resolved.event) return positionOf(resolved);
+      return undefined;
+    } catch (error) {
+      if (isMissingStream(error)) return undefined;
+      throw error;
     }
   }
 

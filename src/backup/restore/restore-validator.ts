@@ -21,7 +21,7 @@ interface Tracked {
 
 /** Where an archived event belongs: the kind of its stream and the entity's id. */
 export interface Placed {
-  kind: Exclude<StreamKind, 'user'>;
+  kind: Exclude<StreamKind, 'user' | 'system'>;
   entityId: string;
 }
 

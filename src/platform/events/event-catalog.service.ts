@@ -11,7 +11,7 @@ export class EventRejectedError extends Error {
   }
 }
 
-const KINDS: readonly StreamKind[] = ['app', 'schema', 'content', 'asset', 'user'];
+const KINDS: readonly StreamKind[] = ['app', 'schema', 'content', 'asset', 'user', 'system'];
 
 /** The stream kind a stream name starts with (`content-…` → content). */
 export function kindOfStream(stream: string): StreamKind | undefined {

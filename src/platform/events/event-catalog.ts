@@ -44,7 +44,7 @@ export function defineEvent<T extends string, D extends Record<string, unknown>>
 /** The domain event a definition describes. */
 export type EventOf<D> = D extends EventDefinition<infer T, infer P> ? DomainEvent<T, P> : never;
 
-export type StreamKind = 'app' | 'schema' | 'content' | 'asset' | 'user';
+export type StreamKind = 'app' | 'schema' | 'content' | 'asset' | 'user' | 'system';
 
 /** What a rule check may look at besides its own stream (a content's schema, say). */
 export interface CheckContext {

@@ -1,9 +1,11 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
-import type { StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
 import { type CollectionWrite, READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { EventCatalog } from '../events/event-catalog.service.js';
 import type { Projection } from './projection.js';
+import { PURGES_STREAM, type PurgeEvent, purgeStream } from './purge.events.js';
 import { ProjectionTx } from './projection-tx.js';
 
 /**
@@ -192,10 +194,12 @@ export class ProjectionEngine {
 
   constructor(
     @Inject(READ_STORE) readonly readStore: ReadStore,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly catalog: EventCatalog,
   ) {
     this.purgedApps = readStore.collection<PurgedApp>('purged_apps');
     this.purgedStreamDocs = readStore.collection<PurgedApp>('purged_streams');
+    catalog.register(purgeStream);
   }
 
   register(projection: Projection): void {
@@ -203,11 +207,16 @@ export class ProjectionEngine {
     this.projections.push(projection);
   }
 
-  /** Loads the purged apps; after this no projection may register. */
+  /** Loads what was purged, from the read store and from the record in the event store; after this no projection may register. */
   async init(): Promise<void> {
     this.sealed = true;
     for await (const app of this.purgedApps.iterate({})) this.purged.add(app.id);
     for await (const stream of this.purgedStreamDocs.iterate({})) this.purgedStreams.add(stream.id);
+    for await (const stored of this.store.readStream(PURGES_STREAM)) {
+      const event = this.catalog.upcast(stored);
+      if (event.type === 'AppPurged') this.purged.add(String(event.data['appId']));
+      else if (event.type === 'StreamPurged') this.purgedStreams.add(String(event.data['stream']));
+    }
   }
 
   begin(options: ReplayOptions = {}): Replay {
@@ -235,11 +244,18 @@ export class ProjectionEngine {
   async markPurged(appId: string): Promise<void> {
     await this.purgedApps.put({ id: appId });
     this.purged.add(appId);
+    await this.record({ type: 'AppPurged', data: { appId } });
   }
 
   async markStreamPurged(stream: string): Promise<void> {
     await this.purgedStreamDocs.put({ id: stream });
     this.purgedStreams.add(stream);
+    await this.record({ type: 'StreamPurged', data: { stream } });
+  }
+
+  private async record(event: PurgeEvent): Promise<void> {
+    this.catalog.prepare(event);
+    await this.store.append(PURGES_STREAM, [{ type: event.type, data: event.data, metadata: { actor: SYSTEM_ACTOR, timestamp: new Date().toISOString(), schemaVersion: this.catalog.versionOf(event.type) } }], 'any');
   }
 
   /**

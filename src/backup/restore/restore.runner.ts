@@ -219,7 +219,7 @@ export class RestoreRunner {
         throw new InvalidArchiveError(`The app was deleted at event ${archived.number}; restore a point before it (untilEvent ${archived.number - 1})`);
       }
       const placed = validator.place(archived);
-      const current = validator.accept(archived, placed);
+      const current = validator.current(archived);
       if (archived.actor !== SYSTEM_ACTOR && !context.isArchivedUser(archived.actor)) {
         throw validator.refuse(archived, `its actor ${archived.actor.slice(0, 80)} is not in users.json`);
       }

@@ -91,6 +91,14 @@ export class EventCatalog {
     return { event: { type, data: parsed.data } };
   }
 
+  /**
+   * An archived event that `accept` let through earlier (a restore checks every event once before
+   * it writes anything), upcast again without checking it twice.
+   */
+  accepted(type: string, version: number, data: Record<string, unknown>): DomainEvent {
+    return { type, data: this.upcastData(this.entry(type).definition, version, data) };
+  }
+
   private upcastData(definition: EventDefinition, from: number, data: Record<string, unknown>): Record<string, unknown> {
     let current = data;
     for (let version = from; version < definition.version; version++) current = definition.upcasters[version]!(current);

@@ -14,6 +14,8 @@ export class JsonTooDeepError extends Error {
  * instead of exhausting the stack of whatever walks it later.
  */
 export function assertJsonDepth(text: string, maxDepth = MAX_JSON_DEPTH): void {
+  // Nesting needs an opening bracket per level: text with few of them (nearly all) needs no scan.
+  if (countUpTo(text, '{', maxDepth + 1) + countUpTo(text, '[', maxDepth + 1) <= maxDepth) return;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -40,4 +42,11 @@ export function parseBoundedJson(text: string, maxDepth = MAX_JSON_DEPTH): { val
     if (error instanceof JsonTooDeepError) return { problem: `it ${error.message}` };
     return { problem: 'it is not valid JSON' };
   }
+}
+
+/** How often `char` occurs in `text`, counting no further than `limit` (native searches, no per-character loop). */
+function countUpTo(text: string, char: string, limit: number): number {
+  let count = 0;
+  for (let at = text.indexOf(char); at !== -1 && count < limit; at = text.indexOf(char, at + 1)) count += 1;
+  return count;
 }

@@ -60,6 +60,7 @@ export class SqliteEventStore implements EventStore {
   private readonly appPageQuery: Statement<[string, number, number], EventRow>;
   private readonly allQuery: Statement<[number, number, number], EventRow>;
   private readonly headQuery: Statement<[], { p: number | null }>;
+  private readonly headsQuery: Statement<[number, number], { position: number; app_id: string | null }>;
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
 
@@ -90,6 +91,7 @@ export class SqliteEventStore implements EventStore {
     this.appPageQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND app_number > ? ORDER BY app_number LIMIT ?');
     this.allQuery = this.db.prepare('SELECT * FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?');
     this.headQuery = this.db.prepare('SELECT MAX(position) AS p FROM events');
+    this.headsQuery = this.db.prepare('SELECT position, app_id FROM events WHERE position > ? ORDER BY position LIMIT ?');
   }
 
   async append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
@@ -139,11 +141,17 @@ export class SqliteEventStore implements EventStore {
     const loop = async () => {
       let checkpoint = after;
       while (!closed) {
-        const rows = this.allQuery.all(checkpoint, Number.MAX_SAFE_INTEGER, DEFAULT_BATCH);
-        if (rows.length > 0) {
-          const skip = options.skip;
-          const through = rows[rows.length - 1]!.position;
-          await handler((skip ? rows.filter((row) => !(row.app_id && skip(row.app_id))) : rows).map(toStored), through);
+        const skip = options.skip;
+        // Which apps the next events belong to first (no payloads read), so the events of apps the
+        // subscriber drops (a restore writing a million of them) are never fetched at all.
+        const heads = this.headsQuery.all(checkpoint, DEFAULT_BATCH);
+        if (heads.length > 0) {
+          const through = heads[heads.length - 1]!.position;
+          const wanted = skip ? heads.filter((row) => !(row.app_id && skip(row.app_id))) : heads;
+          let rows: EventRow[] = [];
+          if (wanted.length === heads.length) rows = this.allQuery.all(checkpoint, through, DEFAULT_BATCH);
+          else if (wanted.length > 0) rows = this.allQuery.all(checkpoint, through, DEFAULT_BATCH).filter((row) => !(row.app_id && skip!(row.app_id)));
+          await handler(rows.map(toStored), through);
           checkpoint = through;
           continue;
         }

@@ -25,12 +25,10 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { FilesystemBlobStore } from '../src/infrastructure/blob-store/filesystem-blob-store.adapter.js';
-import { SqliteNameIndex } from '../src/infrastructure/name-index/sqlite-name-index.adapter.js';
-import { SqliteReadStore } from '../src/infrastructure/read-store/sqlite-read-store.adapter.js';
 import { api, type BenchServer, cpuMs, runJob, sleep, spawnServer, stopServer, TOKEN, waitReady } from './support/bench-server.js';
 import { backupFloor, restoreFloor } from './support/floors.js';
 import { type LatencyStats, probe, round } from './support/latency-probe.js';
-import { growApps, type GrownApp } from './workloads/mix.workload.js';
+import { claimAppNames, growApps, type GrownApp } from './workloads/mix.workload.js';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -76,11 +74,7 @@ async function growInstallation(dataDir: string, shape: 'mix' | 'one-stream'): P
   const blobs = new FilesystemBlobStore(join(dataDir, 'blobs'));
   const apps = await growApps(store, blobs, { events: EVENTS, apps: ['other', 'big'], shape });
   await store.close();
-  // The names, as creating the apps would have reserved and committed them.
-  const reads = new SqliteReadStore(join(dataDir, 'read.db'));
-  const names = new SqliteNameIndex(reads.database);
-  for (const app of apps) await names.commit(app.name, await names.reserve(app.name, 60_000), app.id);
-  await reads.close();
+  await claimAppNames(join(dataDir, 'claims.db'), apps);
   return apps;
 }
 

@@ -69,6 +69,9 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
       await this.projector.start();
       await this.users.bootstrapAdmin();
       await this.backups.recoverInterrupted();
+      // Jobs of other processes on the same stores whose process dies later are cleaned up by the sweeps.
+      this.restores.startSweeping();
+      this.backups.startSweeping();
     });
   }
 }

@@ -19,6 +19,8 @@ import { Readable } from 'node:stream';
 import type { EventStore, NewEvent, StreamWrite } from '../../src/infrastructure/event-store/event-store.port.js';
 import { streams } from '../../src/infrastructure/event-store/event-store.port.js';
 import type { BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
+import { claims } from '../../src/infrastructure/name-index/name-index.port.js';
+import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name-index.adapter.js';
 
 export interface GrownApp {
   id: string;
@@ -394,4 +396,17 @@ function noise(rand: () => number, size: number): Buffer {
 
 function pick<T>(rand: () => number, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)]!;
+}
+
+/** Commits the grown apps' names in a DATA_DIR's claims, as creating the apps would have. */
+export async function claimAppNames(claimsFile: string, apps: readonly GrownApp[]): Promise<void> {
+  const names = SqliteNameIndex.open(claimsFile);
+  try {
+    for (const app of apps) {
+      const claim = claims.appName(app.name);
+      await names.commit(claim, await names.reserve(claim, 60_000), app.id);
+    }
+  } finally {
+    await names.close();
+  }
 }

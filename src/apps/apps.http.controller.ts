@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { EVENT_STORE, type EventStore } from '../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type HistoryCursor } from '../infrastructure/event-store/event-store.port.js';
 import type { Filter } from '../infrastructure/read-store/read-store.port.js';
 import { AppAccess, Authenticated, MAINTAINERS, ANY_ROLE } from '../platform/auth/access.decorator.js';
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
@@ -20,10 +20,21 @@ const CreateAppBody = z.object({
 });
 const UpdateAppBody = z.object({ label: z.string().trim().max(100).optional(), description: z.string().max(1000).optional() });
 const ContributorBody = z.object({ email: z.string().trim().min(3), role: z.string() });
+/** `cursor` is the previous page's `next`: `<number>.<position>` of its last event. */
 const HistoryQuery = z.object({
   after: z.coerce.number().int().min(0).optional().default(0),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}\.\d{1,19}$/, 'must be the "next" value of a previous page')
+    .optional(),
   take: z.coerce.number().int().min(1).max(1000).optional().default(100),
 });
+
+function historyCursor(query: z.infer<typeof HistoryQuery>): HistoryCursor {
+  if (!query.cursor) return { number: query.after };
+  const [number, position] = query.cursor.split('.').map(Number) as [number, number];
+  return { number, position };
+}
 
 export type AppView = Omit<AppDoc, 'contributorIds'>;
 const toView = ({ contributorIds: _ids, ...app }: AppDoc): AppView => app;
@@ -89,8 +100,13 @@ export class AppsController {
   @Get(':app/events')
   @AppAccess(...MAINTAINERS)
   async history(@CurrentApp() app: AppAccessInfo, @Query(new ZodPipe(HistoryQuery)) query: z.infer<typeof HistoryQuery>) {
-    const page = (await this.store.readAppPage(app.id, query.after, query.take)).map((e) => this.catalog.upcast(e));
-    return { items: page.map((e) => ({ number: e.number, stream: e.stream, type: e.type, data: e.data, actor: e.metadata.actor, timestamp: e.metadata.timestamp })) };
+    const page = (await this.store.readAppPage(app.id, historyCursor(query), query.take)).map((e) => this.catalog.upcast(e));
+    const last = page.at(-1);
+    return {
+      items: page.map((e) => ({ number: e.number, stream: e.stream, type: e.type, data: e.data, actor: e.metadata.actor, timestamp: e.metadata.timestamp })),
+      // A full page may have more after it: pass this as `cursor` for the next one.
+      ...(last && page.length === query.take ? { next: `${last.number}.${last.position}` } : {}),
+    };
   }
 
   private async load(appId: string): Promise<AppDoc> {

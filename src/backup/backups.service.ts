@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../infrastructure/blob-store/blob-store.port.js';
+import { Lease } from '../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../infrastructure/name-index/name-index.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import { conflict, notFound } from '../platform/domain-errors.js';
 import { JobRegistry } from '../platform/shutdown/job-registry.service.js';
@@ -15,20 +17,24 @@ const PROGRESS_EVERY_MS = 1000;
  * Backup jobs: scheduled at once (the HTTP answer is 202), run in the background, state kept in
  * the read store so it survives restarts. One running backup per app, at most
  * MAX_BACKUPS_PER_APP stored per app.
+ *
+ * "One running backup per app" is a lease on the app's backup slot in the shared claims, held by
+ * the job's id while it runs; the limit is checked under it. So both rules hold across processes,
+ * and a job whose lease is gone (its process died) is marked Failed by whichever process notices.
  */
 @Injectable()
 export class BackupsService implements OnApplicationShutdown, OnModuleInit {
   private readonly logger = new Logger(BackupsService.name);
   readonly jobs: ReadCollection<BackupJob>;
-  /** Serialises the limit checks and the insert, so two POSTs cannot both pass them. */
-  private scheduling: Promise<unknown> = Promise.resolve();
   private readonly running = new Map<string, Promise<void>>();
   private readonly stops = new Map<string, AbortController>();
+  private sweeper?: NodeJS.Timeout;
 
   constructor(
     @Inject(READ_STORE) store: ReadStore,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
     private readonly runner: BackupRunner,
     private readonly jobRegistry: JobRegistry,
   ) {
@@ -48,16 +54,23 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
     });
   }
 
-  schedule(app: { id: string; name: string }, label: string | undefined, actor: string): Promise<BackupJob> {
-    const run = this.scheduling.then(async () => {
+  async schedule(app: { id: string; name: string }, label: string | undefined, actor: string): Promise<BackupJob> {
+    const id = randomUUID();
+    const busy = `A backup of app "${app.name}" is already running; wait for it to finish`;
+    const slot = await Lease.acquire(this.names, claims.backupSlot(app.id), { ttlMs: this.config.nameReservationTtlMs, holder: id }).catch((error: unknown) => {
+      throw error instanceof NameUnavailableError ? conflict(busy) : error;
+    });
+    let job: BackupJob;
+    try {
       const existing = await this.jobs.find({ appId: app.id });
-      if (existing.items.some(isActive)) throw conflict(`A backup of app "${app.name}" is already running; wait for it to finish`);
+      // A job still marked active without the slot is one a dead process left; the sweep marks it Failed.
+      if (existing.items.some(isActive)) throw conflict(busy);
       if (existing.total >= this.config.maxBackupsPerApp) {
         throw conflict(`App "${app.name}" has ${existing.total} backups, the limit is ${this.config.maxBackupsPerApp}; delete an old one first`);
       }
       const created = new Date().toISOString();
-      const job: BackupJob = {
-        id: randomUUID(),
+      job = {
+        id,
         appId: app.id,
         appName: app.name,
         label: label ?? '',
@@ -75,21 +88,32 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
         warnings: [],
       };
       await this.jobs.put(job);
-      return job;
-    });
-    this.scheduling = run.catch(() => undefined);
-    return run.then((job) => {
-      const stop = new AbortController();
-      this.stops.set(job.id, stop);
-      const work = this.execute(job, stop.signal)
-        .catch((error: unknown) => this.logger.error(`Backup ${job.id} could not record its outcome: ${String(error)}; it is marked Failed at the next start`))
-        .finally(() => {
-          this.running.delete(job.id);
-          this.stops.delete(job.id);
-        });
-      this.running.set(job.id, work);
-      return job;
-    });
+    } catch (error) {
+      await slot.release().catch(() => undefined);
+      throw error;
+    }
+    const stop = new AbortController();
+    this.stops.set(job.id, stop);
+    const work = this.execute(job, AbortSignal.any([stop.signal, slot.lost]))
+      .catch((error: unknown) => this.logger.error(`Backup ${id} could not record its outcome: ${String(error)}; it is marked Failed at the next start`))
+      .finally(async () => {
+        this.running.delete(id);
+        this.stops.delete(id);
+        await slot.release().catch((error: unknown) => this.logger.warn(`Could not free the backup slot of app ${app.id}: ${String(error)}; it frees itself when its lease expires`));
+      });
+    this.running.set(id, work);
+    return job;
+  }
+
+  /**
+   * Every lease period, marks Failed the backups whose process died (their lease expired). Only
+   * needed when several processes share the stores; with one process, start-up already did it.
+   */
+  startSweeping(): void {
+    this.sweeper ??= setInterval(() => {
+      void this.failAbandoned().catch((error: unknown) => this.logger.warn(`Could not check for abandoned backups: ${String(error)}`));
+    }, this.config.nameReservationTtlMs);
+    this.sweeper.unref();
   }
 
   async list(appId?: string): Promise<BackupJob[]> {
@@ -123,10 +147,15 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
    */
   async recoverInterrupted(): Promise<number> {
     await this.blobs.removeIncomplete();
+    return this.failAbandoned();
+  }
+
+  private async failAbandoned(): Promise<number> {
     let recovered = 0;
     for (const status of ['Scheduled', 'Running'] as const) {
       const { items } = await this.jobs.find({ status });
       for (const job of items) {
+        if ((await this.names.lookup(claims.backupSlot(job.appId)))?.holder === job.id) continue;
         await this.blobs.delete(archiveKey(job.id));
         await this.jobs.put({
           ...job,
@@ -143,6 +172,7 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
 
   /** Lets running jobs finish on a graceful shutdown; a hard kill is handled by recoverInterrupted. */
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweeper);
     await Promise.allSettled(this.running.values());
   }
 

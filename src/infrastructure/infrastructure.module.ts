@@ -45,9 +45,15 @@ import { connectWithRetry } from './store-connect.js';
     },
     {
       provide: NAME_INDEX,
-      inject: [READ_STORE],
-      useFactory: async (readStore: ReadStore): Promise<NameIndex> => {
-        if (readStore instanceof SqliteReadStore) return new SqliteNameIndex(readStore.database);
+      inject: [READ_STORE, APP_CONFIG],
+      useFactory: async (readStore: ReadStore, config: AppConfig): Promise<NameIndex> => {
+        if (readStore instanceof SqliteReadStore) {
+          const index = SqliteNameIndex.open(join(config.dataDir, 'claims.db'));
+          index.importLegacy(readStore.database);
+          // The server holds the DATA_DIR lock by now: reservations in its files are a dead process's.
+          index.forgetReservations();
+          return index;
+        }
         const { MongoNameIndex } = await import('./name-index/mongo-name-index.adapter.js');
         const { MongoReadStore } = await import('./read-store/mongo-read-store.adapter.js');
         if (!(readStore instanceof MongoReadStore)) throw new Error('Unknown read store kind');
@@ -73,10 +79,12 @@ export class InfrastructureModule implements OnApplicationShutdown {
   constructor(
     @Inject(EVENT_STORE) private readonly events: EventStore,
     @Inject(READ_STORE) private readonly reads: ReadStore,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.events.close();
+    await this.names.close?.();
     await this.reads.close();
   }
 }

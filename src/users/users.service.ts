@@ -5,6 +5,7 @@ import { ModuleRef } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../infrastructure/name-index/name-index.port.js';
 import { hashApiKey } from '../platform/auth/api-key.js';
 import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../platform/auth/auth.ports.js';
 import { AppReplays } from '../platform/projection/app-replays.service.js';
@@ -34,6 +35,7 @@ export class UsersService implements PrincipalResolver {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly replays: AppReplays,
     private readonly moduleRef: ModuleRef,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
   ) {}
 
   async byApiKey(key: string): Promise<Principal | undefined> {
@@ -72,7 +74,9 @@ export class UsersService implements PrincipalResolver {
     const user = await this.projection.users.get(userId);
     if (!user) {
       // Created in the store but not projected yet, or never created: remove the stream either way.
+      const { state } = await this.writer.load(streams.user(userId), userDecider);
       await this.replays.purgeStream(streams.user(userId), (tx) => tx.of(this.projection.users).delete(userId));
+      if (state.exists) await this.names.releaseOwned(claims.email(normalizeEmail(state.email)), userId);
       return 'absent';
     }
     const apps = (await this.moduleRef.get<AppDirectory>(APP_DIRECTORY, { strict: false }).appsOf(userId)).filter((id) => id !== restoredAppId);
@@ -81,6 +85,7 @@ export class UsersService implements PrincipalResolver {
       return 'kept';
     }
     await this.replays.purgeStream(streams.user(userId), (tx) => tx.of(this.projection.users).delete(userId));
+    await this.names.releaseOwned(claims.email(user.email), userId);
     return 'removed';
   }
 

@@ -156,25 +156,45 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       ]);
       await store.append(streams.user(`u-${appA}`), [event(undefined, 'UserCreated', 6)], -1);
       for (let n = 7; n < 57; n++) await store.append(streams.app(appA), [event(appA, 'AppUpdated', n)], n - 7);
-      const first = await store.readAppPage(appA, 0, 3);
+      const first = await store.readAppPage(appA, { number: 0 }, 3);
       expect(first.map((e) => [e.number, e.data['n']])).toEqual([
         [1, 1],
         [2, 3],
         [3, 4],
       ]);
-      const last = await store.readAppPage(appA, 50, 10);
+      const last = await store.readAppPage(appA, { number: 50 }, 10);
       expect(last.map((e) => [e.number, e.data['n']])).toEqual([
         [51, 54],
         [52, 55],
         [53, 56],
       ]);
       expect(last[2]!.stream).toBe(streams.app(appA));
-      expect((await store.readAppPage(appB, 0, 10)).map((e) => [e.number, e.data['n']])).toEqual([
+      expect((await store.readAppPage(appB, { number: 0 }, 10)).map((e) => [e.number, e.data['n']])).toEqual([
         [1, 2],
         [2, 5],
       ]);
-      expect(await store.readAppPage(appA, 53, 10)).toEqual([]);
-      expect(await store.readAppPage(randomUUID(), 0, 10)).toEqual([]);
+      expect(await store.readAppPage(appA, { number: 53 }, 10)).toEqual([]);
+      expect(await store.readAppPage(randomUUID(), { number: 0 }, 10)).toEqual([]);
+      // Paging on from a page's last event by its position gives the same pages as by number.
+      let cursor = { number: 0, position: 0 };
+      const paged: number[] = [];
+      for (;;) {
+        const page = await store.readAppPage(appA, cursor, 7);
+        if (page.length === 0) break;
+        paged.push(...page.map((e) => e.number));
+        cursor = { number: page.at(-1)!.number, position: page.at(-1)!.position };
+      }
+      expect(paged).toEqual(Array.from({ length: 53 }, (_, i) => i + 1));
+    });
+
+    it('counts the events after a position, up to a limit', async () => {
+      const head = await store.headPosition();
+      const appId = randomUUID();
+      await store.append(streams.app(appId), [event(appId, 'AppCreated', 1)], -1);
+      for (let n = 2; n <= 5; n++) await store.append(streams.app(appId), [event(appId, 'AppUpdated', n)], n - 2);
+      expect(await store.countAfter(head, 100)).toBe(5);
+      expect(await store.countAfter(head, 3)).toBe(3);
+      expect(await store.countAfter(await store.headPosition(), 100)).toBe(0);
     });
 
     it('accepts concurrent appends, failing only the one whose expected version is stale', async () => {
@@ -188,7 +208,7 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       await expect(stale).rejects.toBeInstanceOf(WrongExpectedVersionError);
       expect((await fresh).streamVersion).toBe(1);
       expect(new Set(results.map((r) => r.position)).size).toBe(8);
-      const history = await store.readAppPage(appId, 0, 100);
+      const history = await store.readAppPage(appId, { number: 0 }, 100);
       expect(history.map((e) => e.number)).toEqual(history.map((_, i) => i + 1));
       expect(history.map((e) => e.data['n']).sort((a, b) => Number(a) - Number(b))).toEqual([1, 3, 10, 11, 12, 13, 14, 15, 16, 17]);
     });

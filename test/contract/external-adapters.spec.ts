@@ -31,7 +31,11 @@ if (mongoUrl) {
     readStoreContract('mongodb', connect);
     nameIndexContract('mongodb', async (now) => {
       const store = await connect();
-      return { index: new MongoNameIndex(store.connection, now), close: () => store.close() };
+      return {
+        index: new MongoNameIndex(store.connection, now),
+        close: () => store.close(),
+        shared: { env: () => ({ RACE_ADAPTER: 'mongodb', RACE_MONGO_URL: mongoUrl, RACE_MONGO_DB: dbName }) },
+      };
     });
     afterAll(async () => {
       const store = await connect();

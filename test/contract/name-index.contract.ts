@@ -1,34 +1,63 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type NameIndex, NameUnavailableError, ReservationLostError } from '../../src/infrastructure/name-index/name-index.port.js';
+import { type Claim, claims, type NameIndex, NameUnavailableError, ReservationLostError } from '../../src/infrastructure/name-index/name-index.port.js';
+
+/** How a contract run can put other OS processes on the same store (see claims-race.worker.mjs). */
+export interface SharedStore {
+  /** Environment for the worker: which adapter, and where its store is. */
+  env: () => Record<string, string>;
+}
 
 /** `create` gets a clock the test moves, so expiry is tested without waiting. */
-export function nameIndexContract(name: string, create: (now: () => number) => Promise<{ index: NameIndex; close: () => Promise<void> }>): void {
+export function nameIndexContract(
+  name: string,
+  create: (now: () => number) => Promise<{ index: NameIndex; close: () => Promise<void>; shared?: SharedStore }>,
+): void {
   describe(`NameIndex contract: ${name}`, () => {
     let clock = 1_000_000;
     let index: NameIndex;
     let close: () => Promise<void>;
+    let shared: SharedStore | undefined;
     beforeEach(async () => {
       clock = 1_000_000;
-      ({ index, close } = await create(() => clock));
+      ({ index, close, shared } = await create(() => clock));
     });
     afterEach(async () => {
       await close();
     });
-    const fresh = () => `app-${randomUUID().slice(0, 8)}`;
+    const fresh = (): Claim => claims.appName(`app-${randomUUID().slice(0, 8)}`);
 
-    it('reserves a free name, refuses a second reservation, commits and refuses it as taken', async () => {
+    it('reserves a free claim, refuses a second reservation, commits and refuses it as taken', async () => {
       const n = fresh();
-      const token = await index.reserve(n, 10_000);
-      await expect(index.reserve(n, 10_000)).rejects.toMatchObject({ reason: 'reserved' });
-      expect(await index.lookup(n)).toMatchObject({ state: 'reserved' });
+      const token = await index.reserve(n, 10_000, 'job-1');
+      await expect(index.reserve(n, 10_000)).rejects.toMatchObject({ reason: 'reserved', holder: 'job-1' });
+      expect(await index.lookup(n)).toMatchObject({ claim: n, state: 'reserved', holder: 'job-1' });
       await index.commit(n, token, 'app-1');
-      expect(await index.lookup(n)).toMatchObject({ state: 'committed', appId: 'app-1' });
+      expect(await index.lookup(n)).toMatchObject({ state: 'committed', owner: 'app-1' });
       await expect(index.reserve(n, 10_000)).rejects.toBeInstanceOf(NameUnavailableError);
       await expect(index.reserve(n, 10_000)).rejects.toMatchObject({ reason: 'taken' });
     });
 
-    it('frees a name on release, and only for the owner of the reservation', async () => {
+    it('keeps kinds and scopes apart: the same key is free in another kind or scope', async () => {
+      await index.reserve(claims.schemaName('app-1', 'blog'), 10_000);
+      await index.reserve(claims.schemaName('app-2', 'blog'), 10_000);
+      await index.reserve(claims.appName('blog'), 10_000);
+      await index.reserve(claims.email('blog'), 10_000);
+      await expect(index.reserve(claims.schemaName('app-1', 'blog'), 10_000)).rejects.toBeInstanceOf(NameUnavailableError);
+      expect(await index.lookup(claims.schemaName('app-3', 'blog'))).toBeUndefined();
+    });
+
+    it('says in its refusal what the claim is about', async () => {
+      const schema = claims.schemaName('app-1', 'posts');
+      await index.commit(schema, await index.reserve(schema, 1_000), 'schema-1');
+      await expect(index.reserve(schema, 1_000)).rejects.toThrow('A schema named "posts" exists already in this app');
+      await index.reserve(claims.restoreSlot(), 1_000, 'job-9');
+      await expect(index.reserve(claims.restoreSlot(), 1_000)).rejects.toThrow(/Another restore is running/);
+    });
+
+    it('frees a claim on release, and only for the owner of the reservation', async () => {
       const n = fresh();
       const token = await index.reserve(n, 10_000);
       await index.release(n, 'someone-else');
@@ -53,16 +82,50 @@ export function nameIndexContract(name: string, create: (now: () => number) => P
       await expect(index.reserve(n, 1_000)).rejects.toMatchObject({ reason: 'reserved' });
       await index.commit(n, live, 'app-y');
       clock += 1_000_000;
-      expect(await index.lookup(n)).toMatchObject({ state: 'committed', appId: 'app-y' });
+      expect(await index.lookup(n)).toMatchObject({ state: 'committed', owner: 'app-y' });
     });
 
-    it('frees the name of a deleted app, but only for that app', async () => {
+    it('does not renew a reservation that expired, even if nobody took it: others may have seen it free', async () => {
+      const slot = claims.backupSlot('app-1');
+      const token = await index.reserve(slot, 1_000, 'job-1');
+      clock += 1_001;
+      await expect(index.renew(slot, token, 1_000)).rejects.toBeInstanceOf(ReservationLostError);
+    });
+
+    it('frees a committed claim of a deleted owner, but only for that owner', async () => {
       const n = fresh();
       await index.commit(n, await index.reserve(n, 1_000), 'app-1');
-      await index.releaseApp(n, 'app-2');
-      expect(await index.lookup(n)).toMatchObject({ appId: 'app-1' });
-      await index.releaseApp(n, 'app-1');
+      await index.releaseOwned(n, 'app-2');
+      expect(await index.lookup(n)).toMatchObject({ owner: 'app-1' });
+      await index.releaseOwned(n, 'app-1');
       expect(await index.lookup(n)).toBeUndefined();
+    });
+
+    it('gives each claim to exactly one of several processes racing for it', async (context) => {
+      if (!shared) return context.skip();
+      const keys = Array.from({ length: 200 }, (_, i) => `race-${randomUUID().slice(0, 6)}-${i}`);
+      const children = ['p1', 'p2', 'p3'].map((worker) => {
+        const child = spawn(process.execPath, ['test/support/claims-race.worker.mjs'], {
+          env: { ...process.env, ...shared!.env(), RACE_KEYS: keys.join(','), RACE_OWNER: worker },
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+        return { worker, child, next: async () => String((await lines.next()).value) };
+      });
+      // Every worker has its store open before any starts: the attempts overlap.
+      for (const c of children) expect(await c.next()).toBe('ready');
+      for (const c of children) c.child.stdin.end('go\n');
+      const workers = await Promise.all(children.map(async (c) => ({ worker: c.worker, ...(JSON.parse(await c.next()) as { won: string[]; refused: string[]; errors: string[]; started: number; ended: number }) })));
+      for (const w of workers) expect(w.errors).toEqual([]);
+      for (const key of keys) {
+        const winners = workers.filter((w) => w.won.includes(key)).map((w) => w.worker);
+        expect(winners, key).toHaveLength(1);
+        expect(await index.lookup(claims.schemaName('race', key)), key).toMatchObject({ state: 'committed', owner: winners[0] });
+      }
+      // Every worker tried every key: each one it did not win, it was refused (never a store error).
+      for (const w of workers) expect(w.won.length + w.refused.length).toBe(keys.length);
+      // And the race was real: all three were at it at the same time. (Who wins how many is up to the store's lock.)
+      expect(Math.max(...workers.map((w) => w.started))).toBeLessThan(Math.min(...workers.map((w) => w.ended)));
     });
   });
 }

@@ -2,7 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
+import { describe, expect, it } from 'vitest';
+import { claims } from '../../src/infrastructure/name-index/name-index.port.js';
 import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name-index.adapter.js';
+import { openSqlite } from '../../src/infrastructure/sqlite/open-sqlite.js';
 import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
 import { eventStoreContract } from './event-store.contract.js';
 import { nameIndexContract } from './name-index.contract.js';
@@ -14,6 +17,38 @@ const dir = () => mkdtempSync(join(tmpdir(), 'appvault-contract-'));
 eventStoreContract('sqlite', async () => new SqliteEventStore(join(dir(), 'events.db')));
 readStoreContract('sqlite', async () => new SqliteReadStore(join(dir(), 'read.db')));
 nameIndexContract('sqlite', async (now) => {
-  const store = new SqliteReadStore(join(dir(), 'read.db'));
-  return { index: new SqliteNameIndex(store.database, now), close: () => store.close() };
+  const file = join(dir(), 'claims.db');
+  const index = new SqliteNameIndex(openSqlite(file), now);
+  return { index, close: () => index.close(), shared: { env: () => ({ RACE_ADAPTER: 'sqlite', RACE_SQLITE_FILE: file }) } };
+});
+
+describe('SqliteNameIndex: claims kept by earlier versions', () => {
+  it('moves the app names of the read models\' name_index into the claims file, once', async () => {
+    const reads = new SqliteReadStore(join(dir(), 'read.db'));
+    reads.database.exec(`CREATE TABLE name_index (name TEXT PRIMARY KEY, state TEXT NOT NULL, app_id TEXT, token TEXT, expires_at INTEGER)`);
+    reads.database.prepare(`INSERT INTO name_index VALUES ('shop', 'committed', 'app-1', 't', NULL)`).run();
+    const index = SqliteNameIndex.open(join(dir(), 'claims.db'));
+    try {
+      expect(index.importLegacy(reads.database)).toBe(1);
+      expect(index.importLegacy(reads.database)).toBe(0);
+      expect(await index.lookup(claims.appName('shop'))).toMatchObject({ state: 'committed', owner: 'app-1' });
+      await expect(index.reserve(claims.appName('shop'), 1000)).rejects.toMatchObject({ reason: 'taken' });
+    } finally {
+      await index.close();
+      await reads.close();
+    }
+  });
+
+  it('forgets reservations (a dead process\'s, when the server holds the DATA_DIR lock) but keeps committed claims', async () => {
+    const index = SqliteNameIndex.open(join(dir(), 'claims.db'));
+    try {
+      await index.reserve(claims.restoreSlot(), 60_000, 'job-1');
+      await index.commit(claims.appName('kept'), await index.reserve(claims.appName('kept'), 1000), 'app-1');
+      expect(index.forgetReservations()).toBe(1);
+      expect(await index.lookup(claims.restoreSlot())).toBeUndefined();
+      expect(await index.lookup(claims.appName('kept'))).toMatchObject({ owner: 'app-1' });
+    } finally {
+      await index.close();
+    }
+  });
 });

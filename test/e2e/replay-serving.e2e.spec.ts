@@ -85,7 +85,7 @@ describe('the server keeps answering while it replays', () => {
     await growOffline(dataDir, { events: 15_000 });
     const reference = tempDir();
     copyFileSync(join(dataDir, 'events.db'), join(reference, 'events.db'));
-    copyFileSync(join(dataDir, 'read.db'), join(reference, 'read.db'));
+    copyFileSync(join(dataDir, 'claims.db'), join(reference, 'claims.db'));
     cpSync(join(dataDir, 'blobs'), join(reference, 'blobs'), { recursive: true });
 
     const first = await spawnListening(dataDir);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bogusDirectoryOffset, type ForgeOptions, type Forgery, putTogether, takeApart } from '../support/archive-forge.js';
 import { buildApp, waitForJob } from '../support/fixtures.js';
 import { createCast, startServer, type TestServer } from '../support/test-server.js';
-import { traces } from '../support/traces.js';
+import { claimsOf, traces } from '../support/traces.js';
 
 type Event = Record<string, unknown> & { number: number; stream: string; streamVersion: number; type: string; data: Record<string, unknown> };
 
@@ -153,6 +153,9 @@ describe('restores refuse hostile archives, leaving nothing behind', () => {
     expect(job.status).toBe('Failed');
     expect(String(job.error)).toMatch(/ContentExploded/);
     expect((await server.admin.get('/api/users')).body.items.length).toBe(usersBefore);
+    // Their emails were freed with them: nobody is left holding newcomer-7's address.
+    expect((await server.admin.post('/api/users', { email: 'newcomer-7@example.org' })).status).toBe(201);
+    expect(claimsOf(server.dataDir, 'email').filter((key) => key.startsWith('newcomer-'))).toEqual(['newcomer-7@example.org']);
   });
 
   it('restores events written at an older schema version, reading them as the current one', async () => {

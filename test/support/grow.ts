@@ -1,9 +1,7 @@
 import { join } from 'node:path';
-import { growApps, type GrowOptions, type GrownApp } from '../../bench/workloads/mix.workload.js';
+import { claimAppNames, growApps, type GrowOptions, type GrownApp } from '../../bench/workloads/mix.workload.js';
 import { FilesystemBlobStore } from '../../src/infrastructure/blob-store/filesystem-blob-store.adapter.js';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
-import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name-index.adapter.js';
-import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
 
 /**
  * Grows apps of the mix workload straight into a DATA_DIR with no server running, as years of
@@ -18,12 +16,6 @@ export async function growOffline(dataDir: string, options: Omit<GrowOptions, 'a
   } finally {
     await store.close();
   }
-  const reads = new SqliteReadStore(join(dataDir, 'read.db'));
-  try {
-    const names = new SqliteNameIndex(reads.database);
-    for (const app of apps) await names.commit(app.name, await names.reserve(app.name, 60_000), app.id);
-  } finally {
-    await reads.close();
-  }
+  await claimAppNames(join(dataDir, 'claims.db'), apps);
   return apps;
 }

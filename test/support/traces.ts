@@ -2,6 +2,16 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
+/** The keys of one kind of claim in a DATA_DIR's claims file, read straight from it. */
+export function claimsOf(dataDir: string, kind: string): string[] {
+  const db = new Database(join(dataDir, 'claims.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT key FROM claims WHERE kind = ? ORDER BY key').all(kind) as { key: string }[]).map((row) => row.key);
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * Everything of an app that could be left behind in a DATA_DIR: events, read-model rows (any
  * collection, any field naming the app), asset blobs. Read straight from the files, read-only.

@@ -3,6 +3,7 @@ import {
   type EventStoreDBClient,
   MaxAppendSizeExceededError,
   type Position,
+  StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedVersionError as ClientWrongExpectedVersionError,
 } from '@eventstore/db-client';
@@ -251,6 +252,7 @@ class FakeEventStoreDbClient {
   appends = 0;
   private readonly log: FakeRecord[] = [];
   private readonly truncateBefore = new Map<string, number>();
+  private readonly tombstoned = new Set<string>();
   private nextPosition = 1000n;
   private readonly listeners = new Set<() => void>();
 
@@ -258,6 +260,7 @@ class FakeEventStoreDbClient {
     this.appends += 1;
     const size = events.reduce((n, e) => n + JSON.stringify(e.data).length + JSON.stringify(e.metadata).length, 0);
     if (size > this.maxAppendSize) throw MaxAppendSizeExceededError.fromMaxAppendSize(this.maxAppendSize);
+    if (this.tombstoned.has(streamName)) throw StreamDeletedError.fromStreamName(streamName);
     const current = this.lastRevision(streamName);
     const softDeleted = this.truncateBefore.get(streamName) === SOFT_DELETED;
     const expected = options.expectedRevision;
@@ -284,6 +287,7 @@ class FakeEventStoreDbClient {
 
   readStream(streamName: string, options: { direction?: string; fromRevision?: bigint | 'start' | 'end'; maxCount?: number }) {
     return new FakeRead(() => {
+      if (this.tombstoned.has(streamName)) throw StreamDeletedError.fromStreamName(streamName);
       const visibleFrom = this.truncateBefore.get(streamName) ?? 0;
       const records = this.log.filter((r) => r.streamId === streamName && Number(r.revision) >= visibleFrom);
       if (records.length === 0) throw new StreamNotFoundError(undefined, streamName);
@@ -311,6 +315,7 @@ class FakeEventStoreDbClient {
   }
 
   async getStreamMetadata(streamName: string) {
+    if (this.tombstoned.has(streamName)) throw StreamDeletedError.fromStreamName(streamName);
     const truncateBefore = this.truncateBefore.get(streamName);
     return truncateBefore === undefined ? { streamName } : { streamName, metadata: { truncateBefore } };
   }
@@ -320,6 +325,13 @@ class FakeEventStoreDbClient {
       throw new ClientWrongExpectedVersionError(undefined, { streamName, expected: 'any', current: 'no_stream' });
     }
     this.setTruncateBefore(streamName, SOFT_DELETED);
+    return {};
+  }
+
+  /** Like the server: the stream can never be written or read again; its events stay in $all until a scavenge. */
+  async tombstoneStream(streamName: string) {
+    this.tombstoned.add(streamName);
+    this.write('$$' + streamName, 0n, '$streamDeleted', {}, {});
     return {};
   }
 
@@ -441,11 +453,11 @@ describe('EventStoreDB adapter on an in-memory client stand-in', () => {
   it('pages through $all without repeating or losing events, whatever the batch size', async () => {
     const store = onStandIn();
     const appId = randomUUID();
-    const other = randomUUID();
     for (let n = 0; n < 7; n++) {
       await store.append(streams.child('content', appId, `c${n}`), [event(appId, n)], -1);
       // Deleting another app writes system events in between, which the pages must step over.
       if (n % 3 === 0) {
+        const other = randomUUID();
         await store.append(streams.app(other), [event(other, 100 + n)], 'any');
         await store.deleteApp(other);
       }
@@ -458,23 +470,23 @@ describe('EventStoreDB adapter on an in-memory client stand-in', () => {
     await store.close();
   });
 
-  it('hides a deleted app from readApp but not from readAll, and shows a recreated stream from its new start', async () => {
+  it('tombstones a purged app: hidden from readApp, still in readAll until a scavenge, never written again', async () => {
     const store = onStandIn();
     const appId = randomUUID();
+    const kept = randomUUID();
     await store.append(streams.app(appId), [event(appId, 1), event(appId, 2)], -1);
     await store.append(streams.child('content', appId, 'c1'), [event(appId, 3)], -1);
+    await store.append(streams.app(kept), [event(kept, 4)], -1);
     await store.deleteApp(appId);
     expect(await collect(store.readApp(appId))).toEqual([]);
-    expect((await collect(store.readAll())).length).toBe(3);
+    expect((await collect(store.readAll())).length).toBe(4);
     expect(await store.streamVersion(streams.app(appId))).toBe(-1);
-
-    const again = await store.append(streams.app(appId), [event(appId, 4)], -1);
-    // Revisions continue after a soft delete: a known difference from the SQLite adapter.
-    expect(again.streamVersion).toBe(2);
-    expect((await collect(store.readApp(appId))).map((e) => e.data['n'])).toEqual([4]);
+    await expect(store.append(streams.app(appId), [event(appId, 5)], 'any')).rejects.toBeInstanceOf(StreamDeletedError);
     const filter = store.purgedEventFilter();
     const flags = await Promise.all((await collect(store.readAll())).map((e) => filter.isPurged(e)));
     expect(flags).toEqual([true, true, true, false]);
+    // Purging again (a cleanup retried after a crash) is harmless.
+    await store.deleteApp(appId);
     await store.close();
   });
 
@@ -564,5 +576,27 @@ describe('per-app reads on EventStoreDB', () => {
     expect(read).toEqual(Array.from({ length: 50 }, (_, n) => n));
     // The app's events, plus the few lookups around them (its first event, the head), never the 8,000 others.
     expect(client.handedOver).toBeLessThan(80);
+  });
+
+  it('reads a deep history page from the cursor of the page before, not from the app\'s first event', async () => {
+    const client = new FakeEventStoreDbClient();
+    const store = new EventStoreDbEventStore(client as unknown as EventStoreDBClient);
+    const appId = randomUUID();
+    const write = (n: number) => ({ type: 'AppUpdated', data: { n }, metadata: { ...metadata, appId } });
+    await store.append(streams.app(appId), [write(1)], -1);
+    for (let n = 2; n <= 2000; n++) await store.append(streams.app(appId), [write(n)], 'any');
+    const handedOverFor = async (number: number) => {
+      const previous = (await store.readAppPage(appId, { number: number - 10 }, 10)).at(-1)!;
+      client.handedOver = 0;
+      const page = await store.readAppPage(appId, { number: previous.number, position: previous.position }, 10);
+      return { page, handedOver: client.handedOver };
+    };
+    const shallow = await handedOverFor(20);
+    const deep = await handedOverFor(1900);
+    expect(deep.page).toEqual(await store.readAppPage(appId, { number: 1900 }, 10));
+    expect(deep.page.map((e) => e.number)).toEqual(Array.from({ length: 10 }, (_, i) => 1901 + i));
+    // The page's events and the head lookup, as many for page 191 as for page 3, not the 1,900 before it.
+    expect(deep.handedOver).toBe(shallow.handedOver);
+    expect(deep.handedOver).toBeLessThan(50);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  claimId,
   isDuplicateKeyError,
   reservableFilter,
   toNameEntry,
@@ -100,12 +101,21 @@ describe('MongoDB mapping: documents', () => {
   });
 });
 
-describe('MongoDB mapping: name index', () => {
-  it('lets a reservation replace only an expired reservation of the same name', () => {
-    expect(reservableFilter('shop', 5000)).toEqual({ _id: 'shop', state: 'reserved', expiresAt: { $lte: 5000 } });
+describe('MongoDB mapping: claims', () => {
+  const shop = { kind: 'app-name' as const, scope: '', key: 'shop' };
+
+  it('keys a claim by kind, scope and key, so equal keys of different kinds or scopes never collide', () => {
+    expect(claimId(shop)).toBe('["app-name","","shop"]');
+    expect(claimId({ kind: 'schema-name', scope: 'app-1', key: 'shop' })).not.toBe(claimId({ kind: 'schema-name', scope: 'app-2', key: 'shop' }));
+    // A separator inside a part cannot make two claims meet.
+    expect(claimId({ kind: 'schema-name', scope: 'a","b', key: 'c' })).not.toBe(claimId({ kind: 'schema-name', scope: 'a', key: 'b","c' }));
   });
 
-  it('recognises the duplicate key error that a lost race for a name produces', () => {
+  it('lets a reservation replace only an expired reservation of the same claim', () => {
+    expect(reservableFilter(shop, 5000)).toEqual({ _id: '["app-name","","shop"]', state: 'reserved', expiresAt: { $lte: 5000 } });
+  });
+
+  it('recognises the duplicate key error that a lost race for a claim produces', () => {
     expect(isDuplicateKeyError(Object.assign(new Error('E11000 duplicate key'), { code: 11000 }))).toBe(true);
     expect(isDuplicateKeyError({ code: 11001 })).toBe(false);
     expect(isDuplicateKeyError(new Error('other'))).toBe(false);
@@ -114,10 +124,11 @@ describe('MongoDB mapping: name index', () => {
   });
 
   it('treats an expired reservation as no entry and shows live ones', () => {
-    const reserved = { _id: 'shop', state: 'reserved' as const, appId: null, token: 't', expiresAt: 2000 };
+    const base = { _id: claimId(shop), ...shop };
+    const reserved = { ...base, state: 'reserved' as const, owner: null, holder: 'job-1', token: 't', expiresAt: 2000 };
     expect(toNameEntry(reserved, 2000)).toBeUndefined();
-    expect(toNameEntry(reserved, 1999)).toEqual({ name: 'shop', state: 'reserved', expiresAt: 2000 });
-    const committed = { _id: 'shop', state: 'committed' as const, appId: 'app-1', token: 't', expiresAt: null };
-    expect(toNameEntry(committed, 10_000_000)).toEqual({ name: 'shop', state: 'committed', appId: 'app-1' });
+    expect(toNameEntry(reserved, 1999)).toEqual({ claim: shop, state: 'reserved', holder: 'job-1', expiresAt: 2000 });
+    const committed = { ...base, state: 'committed' as const, owner: 'app-1', holder: null, token: 't', expiresAt: null };
+    expect(toNameEntry(committed, 10_000_000)).toEqual({ claim: shop, state: 'committed', owner: 'app-1' });
   });
 });

@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
-import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { notFound } from '../../platform/domain-errors.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { UsersService } from '../../users/users.service.js';
@@ -70,7 +70,15 @@ export class RemoveContributorHandler implements ICommandHandler<RemoveContribut
 export class DeleteAppHandler implements ICommandHandler<DeleteAppCommand, void> {
   constructor(private readonly writer: EventWriter, @Inject(NAME_INDEX) private readonly names: NameIndex) {}
   async execute({ appId, actor }: DeleteAppCommand): Promise<void> {
-    const { state } = await this.writer.handle(streams.app(appId), appDecider, deleteApp, { actor, appId });
-    await this.names.releaseApp(state.name, appId);
+    let name: string | undefined;
+    await this.writer.handle(
+      streams.app(appId),
+      appDecider,
+      (state) => {
+        name = state.name;
+        return deleteApp(state);
+      },
+      { actor, appId, onAppended: async () => this.names.releaseOwned(claims.appName(name!), appId) },
+    );
   }
 }

@@ -3,7 +3,8 @@ import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
-import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { appDecider, createApp, validateName } from '../app.aggregate.js';
 import { type AppDoc, AppsProjection } from '../apps.projection.js';
@@ -29,15 +30,18 @@ export class CreateAppHandler implements ICommandHandler<CreateAppCommand, AppDo
 
   async execute({ input, actor }: CreateAppCommand): Promise<AppDoc> {
     validateName(input.name);
-    const token = await this.names.reserve(input.name, this.config.nameReservationTtlMs);
     const appId = randomUUID();
+    const name = await Lease.acquire(this.names, claims.appName(input.name), { ttlMs: this.config.nameReservationTtlMs, holder: appId });
     try {
-      await this.writer.handle(streams.app(appId), appDecider, (state) => createApp(state, { ...input, appId, ownerId: actor }), { actor, appId, fresh: true });
-      await this.names.commit(input.name, token, appId);
+      await this.writer.handle(streams.app(appId), appDecider, (state) => createApp(state, { ...input, appId, ownerId: actor }), {
+        actor,
+        appId,
+        fresh: true,
+        onAppended: () => name.commit(appId),
+      });
       return await this.projection.read(appId);
-    } catch (error) {
-      await this.names.release(input.name, token);
-      throw error;
+    } finally {
+      await name.release();
     }
   }
 }

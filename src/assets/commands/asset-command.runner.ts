@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { assetDecider, type AssetState, normalizeMimeType, recordedHash, validateFileName } from '../asset.aggregate.js';
 import type { AssetEvent, AssetFile } from '../asset.events.js';
@@ -33,8 +36,8 @@ export class AssetCommandRunner {
   private readonly logger = new Logger('Assets');
   /**
    * Two replacements of one asset would both pick the same next file version and write the same
-   * blob key. Queuing them per asset in this process prevents that; AppVault runs one process per
-   * data directory (its projector and SQLite stores assume so too).
+   * blob key. In this process they queue per asset; across processes the upload lease on the asset
+   * (shared claims) refuses the second one with 409 while the first is stored.
    */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -43,6 +46,7 @@ export class AssetCommandRunner {
     private readonly projection: AssetsProjection,
     private readonly files: AssetFilesService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
   ) {}
 
   async writeFile(appId: string, assetId: string, actor: string, incoming: IncomingAssetFile, decision: FileDecision): Promise<AssetDoc> {
@@ -52,6 +56,7 @@ export class AssetCommandRunner {
     const stream = streams.child('asset', appId, assetId);
     return this.queued(stream, async () => {
       let stored: { fileVersion: number; sha256: string } | undefined;
+      const upload = await Lease.acquire(this.names, claims.assetUpload(appId, assetId), { ttlMs: this.config.nameReservationTtlMs, holder: randomUUID() });
       try {
         await this.writer.handle(
           stream,
@@ -61,13 +66,17 @@ export class AssetCommandRunner {
             const put = await this.files.store(appId, assetId, fileVersion, incoming.stream, { maxBytes: this.config.maxUploadBytes });
             stored = { fileVersion, sha256: put.sha256 };
             await incoming.completed;
+            // Another process may have taken the lease over and be writing this very file version.
+            if (upload.lost.aborted) throw upload.lost.reason;
             return decision.events(state, fileVersion, { fileName, mimeType, fileSize: put.size, sha256: put.sha256 });
           },
           { actor, appId },
         );
       } catch (error) {
-        if (stored) await this.discardUnrecorded(stream, appId, assetId, stored.fileVersion, stored.sha256);
+        if (stored && !upload.lost.aborted) await this.discardUnrecorded(stream, appId, assetId, stored.fileVersion, stored.sha256);
         throw error;
+      } finally {
+        await upload.release();
       }
       return this.read(appId, assetId);
     });

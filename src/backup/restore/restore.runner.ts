@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite, streams } from '../../infrastructure/event-store/event-store.port.js';
 import { EventCatalog } from '../../platform/events/event-catalog.service.js';
-import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { AppReplays, type RestoreProjection } from '../../platform/projection/app-replays.service.js';
 import { validateName } from '../../apps/app.aggregate.js';
@@ -70,7 +70,7 @@ export class RestoreRunner {
       if (!token) {
         await step('reserve', `Reserving the app name "${name}"`);
         validateName(name);
-        token = await this.names.reserve(name, this.config.nameReservationTtlMs);
+        token = await this.names.reserve(claims.appName(name), this.config.nameReservationTtlMs, job.id);
         await report.update({ name, nameToken: token });
       } else {
         await step('reserve', `The app name "${name}" is reserved`);
@@ -120,7 +120,7 @@ export class RestoreRunner {
       for (const handler of this.handlers.all) await handler.completeRestore?.(context);
 
       await step('commit', `Committing the app name "${name}"`);
-      await this.names.commit(name, reservation, targetAppId);
+      await this.names.commit(claims.appName(name), reservation, targetAppId);
       await report.log(`Restore completed: app "${name}" with ${restored.events} events and ${context.counts.assets} files`);
     } finally {
       // Files still being written read from the archive, and a cleanup must not race them.

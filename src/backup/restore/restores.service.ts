@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
-import { NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { validateName } from '../../apps/app.aggregate.js';
 import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
@@ -30,17 +31,22 @@ export interface RestoreRequest {
 }
 
 const MAX_LOG_LINES = 2000;
+const BUSY = 'Another restore is running; wait for it to finish (GET /api/restore)';
 
 /**
  * Restore jobs: one at a time per installation, in the background, with a log a person can
  * follow. A failed or interrupted restore leaves nothing of the new app and frees its name.
+ *
+ * "One at a time" is a lease on the restore slot in the shared claims, held by the job's id and
+ * renewed while it runs, so it holds across processes; a job whose lease is gone (its process
+ * died) is cleaned up by whichever process notices first: at start-up, or by the periodic sweep.
  */
 @Injectable()
 export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   private readonly logger = new Logger(RestoresService.name);
   readonly jobs: ReadCollection<RestoreJob>;
-  private starting: Promise<unknown> = Promise.resolve();
   private running?: Promise<void>;
+  private sweeper?: NodeJS.Timeout;
   private stop?: AbortController;
 
   constructor(
@@ -75,13 +81,23 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
 
   /** Refuses early (before an upload is read) when a restore is already running. */
   async assertIdle(): Promise<void> {
-    if (await this.active()) throw conflict('Another restore is running; wait for it to finish (GET /api/restore)');
+    await this.replays.assertProjects('A restore');
+    if (await this.names.lookup(claims.restoreSlot())) throw conflict(BUSY);
   }
 
   start(request: RestoreRequest, actor: string): Promise<RestoreJob> {
-    const run = this.starting.then(() => this.create(request, actor));
-    this.starting = run.catch(() => undefined);
-    return run;
+    return this.create(request, actor);
+  }
+
+  /**
+   * Every lease period, cleans up restores whose process died (their lease expired). Only needed
+   * when several processes share the stores; with one process, start-up already did it.
+   */
+  startSweeping(): void {
+    this.sweeper ??= setInterval(() => {
+      void this.recoverAbandoned().catch((error: unknown) => this.logger.warn(`Could not check for abandoned restores: ${String(error)}`));
+    }, this.config.nameReservationTtlMs);
+    this.sweeper.unref();
   }
 
   async list(): Promise<RestoreJob[]> {
@@ -95,13 +111,24 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   }
 
   /**
-   * A restore that was running when the process died: remove what it wrote for its new app, free
-   * its name and mark it Failed.
+   * At start-up: restores that were running when this process died are undone, and its temporary
+   * files removed.
    */
   async recoverInterrupted(): Promise<number> {
+    const recovered = await this.recoverAbandoned();
+    await rm(this.tempDir, { recursive: true, force: true });
+    return recovered;
+  }
+
+  /**
+   * A restore whose process died (no live lease holds the slot for it): remove what it wrote for
+   * its new app, free its name and mark it Failed.
+   */
+  private async recoverAbandoned(): Promise<number> {
     let recovered = 0;
     for (const status of ['Scheduled', 'Running'] as const) {
       for (const job of (await this.jobs.find({ status })).items) {
+        if ((await this.names.lookup(claims.restoreSlot()))?.holder === job.id) continue;
         if (await this.finishedBeforeCrash(job)) continue;
         const lines = [...job.log, { at: new Date().toISOString(), message: 'The server stopped during this restore; removing everything it wrote' }];
         await this.cleanup(job);
@@ -117,7 +144,6 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
         recovered += 1;
       }
     }
-    await rm(this.tempDir, { recursive: true, force: true });
     if (recovered > 0) this.logger.warn(`Cleaned up ${recovered} interrupted restore(s)`);
     return recovered;
   }
@@ -125,25 +151,26 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   /** The name was committed to the new app just before the process died: the restore did finish. */
   private async finishedBeforeCrash(job: RestoreJob): Promise<boolean> {
     if (!job.name || !job.appId) return false;
-    const entry = await this.names.lookup(job.name);
-    if (entry?.state !== 'committed' || entry.appId !== job.appId) return false;
+    const entry = await this.names.lookup(claims.appName(job.name));
+    if (entry?.state !== 'committed' || entry.owner !== job.appId) return false;
     const at = new Date().toISOString();
     await this.jobs.put({ ...job, status: 'Completed', completed: at, nameToken: null, archiveFile: null, log: [...job.log, { at, message: 'The server stopped right after the restore committed the name; the restore is complete' }] });
     return true;
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.running?.catch(() => undefined);
   }
 
-  private async active(): Promise<boolean> {
-    for (const status of ['Scheduled', 'Running'] as const) if ((await this.jobs.count({ status })) > 0) return true;
-    return false;
-  }
-
   private async create(request: RestoreRequest, actor: string): Promise<RestoreJob> {
+    const id = randomUUID();
+    let slot: Lease | undefined;
     try {
-      await this.assertIdle();
+      await this.replays.assertProjects('A restore');
+      slot = await Lease.acquire(this.names, claims.restoreSlot(), { ttlMs: this.config.nameReservationTtlMs, holder: id }).catch((error: unknown) => {
+        throw error instanceof NameUnavailableError ? conflict(BUSY) : error;
+      });
       if (request.untilEvent !== undefined && request.until !== undefined) throw invalid('Give either untilEvent or until, not both');
       let name = request.name ?? null;
       let source: string;
@@ -179,11 +206,11 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
       let nameToken: string | null = null;
       if (name !== null) {
         validateName(name);
-        nameToken = await this.names.reserve(name, this.config.nameReservationTtlMs);
+        nameToken = await this.names.reserve(claims.appName(name), this.config.nameReservationTtlMs, id);
       }
       const now = new Date().toISOString();
       const job: RestoreJob = {
-        id: randomUUID(),
+        id,
         status: 'Scheduled',
         source,
         name,
@@ -208,13 +235,16 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
       // The job records its own failure; this only guards against the job store itself failing.
       const stop = new AbortController();
       this.stop = stop;
-      this.running = this.execute(job, stop.signal)
+      const held = slot;
+      this.running = this.execute(job, AbortSignal.any([stop.signal, held.lost]))
         .catch((error: unknown) => this.logger.error(`Restore ${job.id} could not record its outcome: ${String(error)}`))
-        .finally(() => {
+        .finally(async () => {
           if (this.stop === stop) this.stop = undefined;
+          await held.release().catch((error: unknown) => this.logger.warn(`Could not free the restore slot: ${String(error)}; it frees itself when its lease expires`));
         });
       return job;
     } catch (error) {
+      await slot?.release().catch(() => undefined);
       if (request.source.kind === 'upload') await rm(request.source.file, { force: true });
       throw error;
     }
@@ -241,7 +271,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
     // Keep the name reserved from the very start: fetching and checking a big archive takes time.
     const renewal = setInterval(() => {
       if (!job.name || !job.nameToken) return;
-      this.names.renew(job.name, job.nameToken, this.config.nameReservationTtlMs).catch((error: unknown) => {
+      this.names.renew(claims.appName(job.name), job.nameToken, this.config.nameReservationTtlMs).catch((error: unknown) => {
         void save({}, `Warning: could not renew the reservation of "${job.name}": ${(error as Error).message}`).catch(() => undefined);
       });
     }, Math.max(500, Math.floor(this.config.nameReservationTtlMs / 3)));
@@ -330,7 +360,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
       await this.replays.purgeApp(appId);
       await log(`Removed the events and read models of app ${appId}`);
     }
-    if (current.name && current.nameToken) await this.names.release(current.name, current.nameToken);
+    if (current.name && current.nameToken) await this.names.release(claims.appName(current.name), current.nameToken);
     if (current.archiveFile) await rm(current.archiveFile, { force: true });
   }
 }

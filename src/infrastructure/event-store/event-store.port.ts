@@ -59,6 +59,16 @@ export interface NumberedEvent extends StoredEvent {
   number: number;
 }
 
+/**
+ * Where a page of an app's history starts: after the app's event numbered `number`. `position`,
+ * that event's position (the last of the previous page), lets stores without a per-app number
+ * index (EventStoreDB) start reading there instead of counting from the app's first event.
+ */
+export interface HistoryCursor {
+  number: number;
+  position?: number;
+}
+
 export type SubscriptionHandler = (events: StoredEvent[], through: number) => Promise<void>;
 
 export interface SubscribeOptions {
@@ -105,11 +115,18 @@ export interface EventStore {
   readApp(appId: string, range?: ReadRange): AsyncIterable<StoredEvent>;
 
   /**
-   * One page of an app's history: the events numbered `afterNumber + 1` onwards, at most `limit`.
-   * Numbers count the app's events from 1 in the order they happened; what a page costs does not
-   * depend on how deep in the history it lies (SQLite stores the number at append time, indexed).
+   * One page of an app's history: the events numbered `after.number + 1` onwards, at most `limit`.
+   * Numbers count the app's events from 1 in the order they happened. What a page costs does not
+   * depend on how deep in the history it lies: SQLite stores the number at append time, indexed;
+   * EventStoreDB reads from the cursor's position (a page reached without one is counted to).
    */
-  readAppPage(appId: string, afterNumber: number, limit: number): Promise<NumberedEvent[]>;
+  readAppPage(appId: string, after: HistoryCursor, limit: number): Promise<NumberedEvent[]>;
+
+  /**
+   * How many events lie after `position`, counting at most `limit` (the answer is then `limit`):
+   * projection lag in events, whatever the store's positions measure.
+   */
+  countAfter(position: number, limit: number): Promise<number>;
 
   /** Every event after a checkpoint, in global order (projections catch up with this). */
   readAll(range?: ReadRange): AsyncIterable<StoredEvent>;

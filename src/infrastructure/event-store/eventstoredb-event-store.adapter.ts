@@ -25,6 +25,7 @@ import {
   type EventMetadata,
   type EventStore,
   type ExpectedVersion,
+  type HistoryCursor,
   type NewEvent,
   type NumberedEvent,
   type ReadRange,
@@ -246,16 +247,31 @@ export class EventStoreDbEventStore implements EventStore {
    * costs as much as reading the history up to it. A per-app stream of links would make it a
    * revision read; that belongs with the server-side per-app reads this adapter still lacks.
    */
-  async readAppPage(appId: string, afterNumber: number, limit: number): Promise<NumberedEvent[]> {
+  /**
+   * With the previous page's last position the read starts there (a filtered read, so its cost is
+   * the page's, however deep); a page asked for by number alone is counted to from the app's start.
+   */
+  async readAppPage(appId: string, after: HistoryCursor, limit: number): Promise<NumberedEvent[]> {
     const page: NumberedEvent[] = [];
-    let number = 0;
-    for await (const event of this.readApp(appId)) {
+    const resume = after.number > 0 && after.position !== undefined && after.position > 0;
+    let number = resume ? after.number : 0;
+    for await (const event of this.readApp(appId, resume ? { after: after.position } : {})) {
       number += 1;
-      if (number <= afterNumber) continue;
+      if (number <= after.number) continue;
       page.push({ ...event, number });
       if (page.length >= limit) break;
     }
     return page;
+  }
+
+  /** Reads (at most `limit` events) what lies past the position: $all positions are byte offsets, not counts. */
+  async countAfter(position: number, limit: number): Promise<number> {
+    let count = 0;
+    for await (const page of this.pagesOfAll({ after: position })) {
+      count += page.length;
+      if (count >= limit) return limit;
+    }
+    return count;
   }
 
   async *readAll(range: ReadRange = {}): AsyncIterable<StoredEvent> {
@@ -345,30 +361,26 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /**
-   * Soft-deletes every stream of the app. EventStoreDB keeps the deleted events in $all until a
-   * scavenge, so readAll and subscribe still deliver them: a projector rebuilding from $all must skip
-   * them, for instance with purgedEventFilter(). readApp already does.
+   * Tombstones every stream of the app: a purged app must never have existed, so its streams can
+   * never be written again (its id was random; nothing needs it back). EventStoreDB keeps the
+   * events in $all until a scavenge (schedule one; docs/production.md), so readAll and subscribe
+   * still deliver them: the projection engine skips them by the purge record kept in the store
+   * (`system-purges`), and readApp hides them (purgedEventFilter()).
    */
   async deleteApp(appId: string): Promise<void> {
     const appStreams = new Set<string>();
     for await (const event of this.readApp(appId)) appStreams.add(event.stream);
-    for (const stream of appStreams) {
-      try {
-        await this.client.deleteStream(stream, { expectedRevision: ANY });
-      } catch (error) {
-        if (!isMissingStream(error)) throw error;
-      }
-    }
+    for (const stream of appStreams) await this.deleteStream(stream);
   }
 
-  /** Soft-deletes the stream; $all keeps its events until a scavenge (see deleteApp). */
   async deleteStream(stream: string): Promise<void> {
     try {
-      await this.client.deleteStream(stream, { expectedRevision: ANY });
+      await this.client.tombstoneStream(stream, { expectedRevision: ANY });
     } catch (error) {
       if (!isMissingStream(error)) throw error;
     }
   }
+
 
   /**
    * A filter for events that $all still returns although their stream was deleted (or truncated).

@@ -1,75 +1,132 @@
 import { randomUUID } from 'node:crypto';
-import type { SqliteDatabase } from '../sqlite/open-sqlite.js';
-import { type NameEntry, type NameIndex, NameUnavailableError, ReservationLostError } from './name-index.port.js';
+import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
+import { type Claim, type NameEntry, type NameIndex, NameUnavailableError, ReservationLostError } from './name-index.port.js';
 
 interface Row {
-  name: string;
+  kind: Claim['kind'];
+  scope: string;
+  key: string;
   state: 'reserved' | 'committed';
-  app_id: string | null;
+  owner: string | null;
+  holder: string | null;
   token: string | null;
   expires_at: number | null;
 }
 
+const KEY = 'kind = ? AND scope = ? AND key = ?';
+
+/**
+ * The claims table in the read-model database. Each operation is one statement or one
+ * transaction; SQLite's write lock (with a busy timeout) decides races, also between processes
+ * that open the same file.
+ */
 export class SqliteNameIndex implements NameIndex {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly now: () => number = Date.now,
   ) {
-    db.exec(`CREATE TABLE IF NOT EXISTS name_index (
-      name TEXT PRIMARY KEY, state TEXT NOT NULL, app_id TEXT, token TEXT, expires_at INTEGER)`);
+    db.transaction(() => {
+      db.exec(`CREATE TABLE IF NOT EXISTS claims (
+        kind TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+        owner TEXT, holder TEXT, token TEXT, expires_at INTEGER,
+        PRIMARY KEY (kind, scope, key)) WITHOUT ROWID`);
+    }).immediate();
   }
 
-  async reserve(name: string, ttlMs: number): Promise<string> {
-    const token = randomUUID();
+  /**
+   * Opens the claims in their own file, fsynced like the events: unlike read models they cannot be
+   * rebuilt, so deleting read.db to rebuild projections must not free every name.
+   */
+  static open(file: string): SqliteNameIndex {
+    return new SqliteNameIndex(openSqlite(file, 'full'));
+  }
+
+  /**
+   * Before claims were generalised and moved to their own file, app names were kept in the read
+   * models' database as `name_index`; moves them here once.
+   */
+  importLegacy(readModels: SqliteDatabase): number {
+    const legacy = readModels.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'name_index'`).get();
+    if (!legacy) return 0;
+    const rows = readModels.prepare<[], { name: string; state: 'reserved' | 'committed'; app_id: string | null; token: string | null; expires_at: number | null }>('SELECT * FROM name_index').all();
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO claims (kind, scope, key, state, owner, holder, token, expires_at) VALUES ('app-name', '', ?, ?, ?, NULL, ?, ?)`,
+    );
     this.db.transaction(() => {
-      const row = this.row(name);
-      if (row?.state === 'committed') throw new NameUnavailableError(name, 'taken');
-      if (row && (row.expires_at ?? 0) > this.now()) throw new NameUnavailableError(name, 'reserved');
-      this.db
-        .prepare(
-          `INSERT INTO name_index (name, state, app_id, token, expires_at) VALUES (?, 'reserved', NULL, ?, ?)
-           ON CONFLICT(name) DO UPDATE SET state = 'reserved', app_id = NULL, token = excluded.token, expires_at = excluded.expires_at`,
-        )
-        .run(name, token, this.now() + ttlMs);
+      for (const row of rows) insert.run(row.name, row.state, row.app_id, row.token, row.expires_at);
     })();
+    readModels.exec('DROP TABLE name_index');
+    return rows.length;
+  }
+
+  /**
+   * Drops every reservation. Only for a process that knows it is the file's only user (the server
+   * holds the DATA_DIR lock): whatever is reserved then was left by a process that died, and waiting
+   * for it to expire would only delay recovery.
+   */
+  forgetReservations(): number {
+    return this.db.prepare(`DELETE FROM claims WHERE state = 'reserved'`).run().changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async reserve(claim: Claim, ttlMs: number, holder?: string): Promise<string> {
+    const token = randomUUID();
+    this.db
+      .transaction(() => {
+        const row = this.row(claim);
+        if (row?.state === 'committed') throw new NameUnavailableError(claim, 'taken');
+        if (row && (row.expires_at ?? 0) > this.now()) throw new NameUnavailableError(claim, 'reserved', row.holder ?? undefined);
+        this.db
+          .prepare(
+            `INSERT INTO claims (kind, scope, key, state, owner, holder, token, expires_at) VALUES (?, ?, ?, 'reserved', NULL, ?, ?, ?)
+             ON CONFLICT(kind, scope, key) DO UPDATE SET state = 'reserved', owner = NULL, holder = excluded.holder, token = excluded.token, expires_at = excluded.expires_at`,
+          )
+          .run(claim.kind, claim.scope, claim.key, holder ?? null, token, this.now() + ttlMs);
+      })
+      // IMMEDIATE takes the write lock before the read, so two processes cannot both see the claim free.
+      .immediate();
     return token;
   }
 
-  async renew(name: string, token: string, ttlMs: number): Promise<void> {
+  async renew(claim: Claim, token: string, ttlMs: number): Promise<void> {
     const changes = this.db
-      .prepare(`UPDATE name_index SET expires_at = ? WHERE name = ? AND token = ? AND state = 'reserved'`)
-      .run(this.now() + ttlMs, name, token).changes;
-    if (changes === 0) throw new ReservationLostError(name);
+      .prepare(`UPDATE claims SET expires_at = ? WHERE ${KEY} AND token = ? AND state = 'reserved' AND expires_at > ?`)
+      .run(this.now() + ttlMs, claim.kind, claim.scope, claim.key, token, this.now()).changes;
+    if (changes === 0) throw new ReservationLostError(claim);
   }
 
-  async commit(name: string, token: string, appId: string): Promise<void> {
+  async commit(claim: Claim, token: string, owner: string): Promise<void> {
     const changes = this.db
-      .prepare(`UPDATE name_index SET state = 'committed', app_id = ?, expires_at = NULL WHERE name = ? AND token = ? AND state = 'reserved'`)
-      .run(appId, name, token).changes;
-    if (changes === 0) throw new ReservationLostError(name);
+      .prepare(`UPDATE claims SET state = 'committed', owner = ?, expires_at = NULL WHERE ${KEY} AND token = ? AND state = 'reserved'`)
+      .run(owner, claim.kind, claim.scope, claim.key, token).changes;
+    if (changes === 0) throw new ReservationLostError(claim);
   }
 
-  async release(name: string, token: string): Promise<void> {
-    this.db.prepare(`DELETE FROM name_index WHERE name = ? AND token = ? AND state = 'reserved'`).run(name, token);
+  async release(claim: Claim, token: string): Promise<void> {
+    this.db.prepare(`DELETE FROM claims WHERE ${KEY} AND token = ? AND state = 'reserved'`).run(claim.kind, claim.scope, claim.key, token);
   }
 
-  async releaseApp(name: string, appId: string): Promise<void> {
-    this.db.prepare(`DELETE FROM name_index WHERE name = ? AND app_id = ? AND state = 'committed'`).run(name, appId);
+  async releaseOwned(claim: Claim, owner: string): Promise<void> {
+    this.db.prepare(`DELETE FROM claims WHERE ${KEY} AND owner = ? AND state = 'committed'`).run(claim.kind, claim.scope, claim.key, owner);
   }
 
-  async lookup(name: string): Promise<NameEntry | undefined> {
-    const row = this.row(name);
+  async lookup(claim: Claim): Promise<NameEntry | undefined> {
+    const row = this.row(claim);
     if (!row) return undefined;
     if (row.state === 'reserved' && (row.expires_at ?? 0) <= this.now()) return undefined;
     return {
-      name: row.name,
+      claim: { kind: row.kind, scope: row.scope, key: row.key },
       state: row.state,
-      ...(row.app_id ? { appId: row.app_id } : {}),
+      ...(row.owner ? { owner: row.owner } : {}),
+      ...(row.holder ? { holder: row.holder } : {}),
       ...(row.expires_at ? { expiresAt: row.expires_at } : {}),
     };
   }
 
-  private row(name: string): Row | undefined {
-    return this.db.prepare<[string], Row>('SELECT * FROM name_index WHERE name = ?').get(name);
+  private row(claim: Claim): Row | undefined {
+    return this.db.prepare<[string, string, string], Row>(`SELECT * FROM claims WHERE ${KEY}`).get(claim.kind, claim.scope, claim.key);
   }
 }

@@ -22,6 +22,12 @@ export interface WriteContext {
   appId?: string;
   /** Restores pass the original time; everything else happens now. */
   timestamp?: string;
+  /**
+   * Runs once the events are stored, before waiting for the projections: what must follow a
+   * successful append whatever happens next (committing a unique claim) goes here, because a
+   * projection wait that times out does not undo the append.
+   */
+  onAppended?: (position: number) => Promise<void>;
 }
 
 export interface HandleOptions extends WriteContext {
@@ -89,6 +95,7 @@ export class EventWriter {
     }));
     try {
       const result = await this.store.append(stream, toStore, expectedVersion);
+      await context.onAppended?.(result.position);
       await this.projector.waitFor(result.position);
       return { version: result.streamVersion, position: result.position };
     } catch (error) {

@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, type DomainErrorKind } from '../domain-errors.js';
-import { NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
+import { NameUnavailableError, ReservationLostError } from '../../infrastructure/name-index/name-index.port.js';
 
 const STATUS: Record<DomainErrorKind, HttpStatus> = {
   invalid: HttpStatus.BAD_REQUEST,
@@ -45,6 +45,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
   private describe(exception: unknown): { status: number; message: string } {
     if (exception instanceof DomainError) return { status: STATUS[exception.kind], message: exception.message };
     if (exception instanceof NameUnavailableError) return { status: HttpStatus.CONFLICT, message: exception.message };
+    if (exception instanceof ReservationLostError) return { status: HttpStatus.CONFLICT, message: `${exception.message}; try again` };
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
       const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;

@@ -8,6 +8,10 @@ import { StartupService } from '../startup/startup.service.js';
 
 /** A store that does not answer within this time counts as unreachable for readiness. */
 const STORE_CHECK_MS = 2000;
+/** Lag is counted up to this many events (EventStoreDB reads them to count); more shows as this. */
+const LAG_LIMIT = 10_000;
+/** Probes ask often; the lag is counted at most this often. */
+const LAG_CACHE_MS = 1000;
 
 /**
  * Open and cheap. `/health` keeps the contract's shape (`status` is `starting` while projections
@@ -55,9 +59,18 @@ export class HealthController {
     return { status: 'ready' };
   }
 
-  private async lag(): Promise<number> {
-    if (this.projector.state !== 'live') return this.projector.startupLag();
-    return Math.max(0, (await this.events.headPosition()) - this.projector.checkpoint);
+  private lagCache?: { at: number; checkpoint: number; value: Promise<number> };
+
+  /** Events the projections have yet to apply (at most LAG_LIMIT), whatever the store's positions measure. */
+  private lag(): Promise<number> {
+    const now = Date.now();
+    const checkpoint = this.projector.checkpoint;
+    if (!this.lagCache || this.lagCache.checkpoint !== checkpoint || now - this.lagCache.at >= LAG_CACHE_MS) {
+      const value = this.events.countAfter(checkpoint, LAG_LIMIT);
+      value.catch(() => (this.lagCache = undefined));
+      this.lagCache = { at: now, checkpoint, value };
+    }
+    return this.lagCache.value;
   }
 }
 

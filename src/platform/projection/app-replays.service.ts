@@ -35,11 +35,17 @@ export class AppReplays {
     private readonly projector: Projector,
   ) {}
 
+  /** Refuses (409) on a process that does not run the projections: see Projector.assertProjects. */
+  assertProjects(what: string): Promise<void> {
+    return this.projector.assertProjects(what);
+  }
+
   /**
    * Suspends the app, clears its read models and projects it as the restore goes. If the restore
    * fails, `purgeApp` removes what was projected.
    */
   async openRestore(appId: string): Promise<RestoreProjection> {
+    await this.assertProjects('A restore');
     this.engine.suspend(appId, 'restore');
     const replay = this.engine.begin({ appId, hold: this.engine.gates(), bulk: true });
     let lastPosition = 0;
@@ -67,6 +73,7 @@ export class AppReplays {
    * up to its current position and resumes the app, so no event is missed or applied twice.
    */
   async rebuildApp(appId: string): Promise<number> {
+    await this.assertProjects("Rebuilding an app's projections");
     this.engine.suspend(appId, 'rebuild');
     try {
       await this.engine.clear((tx, projections) => {

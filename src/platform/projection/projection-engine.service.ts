@@ -46,8 +46,14 @@ export interface ReplayOptions {
    * the same values (projections set state from events).
    */
   bulk?: boolean;
-  /** Called after each commit that moved the replay on: the last position covered, events applied since the last call. */
-  onCommitted?: (position: number, applied: number) => void;
+  /**
+   * Live mode with a checkpoint: asked at each commit that moves the replay on, with the events it
+   * applied, whether the checkpoint goes with it (see CheckpointRule); without it, always. Bulk
+   * mode saves it with the last commit of every chunk.
+   */
+  saveCheckpoint?: (applied: number) => boolean;
+  /** Called after each commit that moved the replay on: the last position covered, events applied since the last call, whether the checkpoint was saved. */
+  onCommitted?: (position: number, applied: number, saved: boolean) => void;
   /** Checked between slices: true stops the replay where it is (the server is shutting down). */
   cancelled?: () => boolean;
 }
@@ -151,16 +157,17 @@ export class Replay {
 
   private async commitLocked(writes: readonly CollectionWrite[]): Promise<void> {
     const moved = this.last > this.committed;
-    const checkpoint = moved && this.options.checkpoint ? { name: this.options.checkpoint, position: this.last } : undefined;
+    const save = moved && this.options.checkpoint !== undefined && (this.options.bulk || (this.options.saveCheckpoint?.(this.pendingApplied) ?? true));
+    const checkpoint = save ? { name: this.options.checkpoint!, position: this.last } : undefined;
     if (writes.length > 0 || checkpoint) await this.engine.readStore.commit(writes, checkpoint);
-    if (moved) this.report();
+    if (moved) this.report(save);
   }
 
-  private report(): void {
+  private report(saved: boolean): void {
     this.committed = this.last;
     const applied = this.pendingApplied;
     this.pendingApplied = 0;
-    this.options.onCommitted?.(this.last, applied);
+    this.options.onCommitted?.(this.last, applied, saved);
   }
 }
 

@@ -1,30 +1,52 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { EVENT_STORE, type EventStore, type Subscription } from '../../infrastructure/event-store/event-store.port.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
 import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { DomainError } from '../domain-errors.js';
+import { INSTANCE_ID } from '../instance.js';
+import { CheckpointRule } from './checkpoint-rule.js';
 import { ProjectionEngine } from './projection-engine.service.js';
 
 const CHECKPOINT = 'projector';
 const RETRY_MS = 1000;
 const WAIT_TIMEOUT_MS = 30_000;
+/** The live checkpoint is saved with a commit after this many events or this much time (CheckpointRule). */
+const CHECKPOINT_EVERY_EVENTS = 1000;
+const CHECKPOINT_EVERY_MS = 250;
+/** A process that does not project reads the projecting process's checkpoint this often while commands wait. */
+const FOLLOWER_POLL_MS = 50;
 
-export type ProjectorState = 'stopped' | 'catching-up' | 'live';
+export type ProjectorState = 'stopped' | 'catching-up' | 'live' | 'following';
 
 /**
  * Keeps the projections up with the event store, from the checkpoint saved with them. At start-up
  * it catches up with what the store holds (a bulk replay, chunked, the server answering meanwhile),
- * then follows new events live, each slice committed with the checkpoint as it arrives. Both go
- * through the projection engine. Commands wait for it to reach their position (read-your-writes).
+ * then follows new events live, each slice committed as it arrives, the checkpoint with it every
+ * CheckpointRule. Both go through the projection engine. Commands wait for it to reach their
+ * position (read-your-writes).
+ *
+ * Exactly one process projects into a read store: the one holding the projector lease in the
+ * shared claims. Others on the same stores (replicas) only follow the saved checkpoint, so their
+ * commands still read their own writes, and take the lease over if its holder dies.
  */
 @Injectable()
 export class Projector implements OnApplicationShutdown {
   private readonly logger = new Logger(Projector.name);
   private position = 0;
+  private readonly rule = new CheckpointRule(CHECKPOINT_EVERY_EVENTS, CHECKPOINT_EVERY_MS);
+  /** Set while a checkpoint save is pending (the last commit went without it). */
+  private saveTimer?: NodeJS.Timeout;
+  private saved = 0;
+  private leadership?: Lease;
+  private followTimer?: NodeJS.Timeout;
+  private lastLeadAttempt = 0;
+  private idlePolls = 0;
   private subscription?: Subscription;
   private waiters: { position: number; resolve: () => void }[] = [];
   private stopped = true;
   private retryTimer?: NodeJS.Timeout;
-  private caughtUpAt = 0;
   private live = false;
   /** Events applied since start (events of suspended or purged apps are skipped, not counted). */
   private applied = 0;
@@ -32,6 +54,8 @@ export class Projector implements OnApplicationShutdown {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_STORE) private readonly readStore: ReadStore,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly engine: ProjectionEngine,
   ) {}
 
@@ -41,31 +65,116 @@ export class Projector implements OnApplicationShutdown {
 
   get state(): ProjectorState {
     if (this.stopped) return 'stopped';
+    if (!this.leadership) return 'following';
     return this.live ? 'live' : 'catching-up';
   }
 
+  /** Whether this process projects (holds the projector lease). */
+  get projects(): boolean {
+    return this.leadership !== undefined && !this.leadership.lost.aborted;
+  }
+
   /**
-   * Catches up with what the store holds, then follows it; resolves once caught up. The server
-   * listens meanwhile (see StartupService).
+   * Replays of one app (restores, rebuilds) must run where the projections are made, or the
+   * projecting process would apply the same events again.
+   */
+  async assertProjects(what: string): Promise<void> {
+    if (this.projects) return;
+    const holder = (await this.names.lookup(claims.projector()))?.holder;
+    throw new DomainError(
+      'conflict',
+      `${what} must run on the AppVault process that runs the projections${holder ? ` (${holder})` : ''}, and this one (${INSTANCE_ID}) does not; send the request to that process`,
+    );
+  }
+
+  /**
+   * Takes the projector lease and catches up with what the store holds, then follows it; resolves
+   * once caught up. If another process projects, follows its checkpoint instead. The server listens
+   * meanwhile (see StartupService).
    */
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
     await this.engine.init();
     this.position = await this.readStore.getCheckpoint(CHECKPOINT);
+    this.saved = this.position;
+    if (!(await this.lead())) {
+      this.logger.log(`Another process runs the projections; following its checkpoint (at ${this.position})`);
+      this.followCheckpoint();
+      return;
+    }
     await this.catchUp('Catching up projections');
     this.live = true;
     this.follow();
   }
 
+  /** Tries to take the projector lease; false when another live process holds it. */
+  private async lead(): Promise<boolean> {
+    this.lastLeadAttempt = Date.now();
+    try {
+      const lease = await Lease.acquire(this.names, claims.projector(), { ttlMs: this.config.nameReservationTtlMs, holder: INSTANCE_ID });
+      this.leadership = lease;
+      lease.lost.addEventListener('abort', () => void this.stepDown());
+      return true;
+    } catch (error) {
+      if (error instanceof NameUnavailableError) return false;
+      throw error;
+    }
+  }
+
+  /** The lease was lost (this process stalled past its expiry): stop projecting at once, then follow. */
+  private async stepDown(): Promise<void> {
+    this.logger.error('Lost the projector lease; another process may project now. This process stops projecting and follows the saved checkpoint');
+    this.leadership = undefined;
+    this.live = false;
+    clearTimeout(this.retryTimer);
+    await this.subscription?.close();
+    this.subscription = undefined;
+    if (!this.stopped) this.followCheckpoint();
+  }
+
+  /**
+   * Not projecting: reads the saved checkpoint while commands wait for it, and tries to take the
+   * lease over once per lease period (its holder may have died).
+   */
+  private followCheckpoint(): void {
+    clearTimeout(this.followTimer);
+    if (this.stopped) return;
+    this.followTimer = setTimeout(() => {
+      void (async () => {
+        if (Date.now() - this.lastLeadAttempt >= this.config.nameReservationTtlMs / 2 && (await this.lead())) {
+          this.logger.log(`Took over the projections at position ${this.position}`);
+          this.position = await this.readStore.getCheckpoint(CHECKPOINT);
+          await this.catchUp('Catching up projections');
+          this.live = true;
+          this.follow();
+          return;
+        }
+        // Read often while commands wait for their writes, about once a second otherwise (health's lag).
+        if (this.waiters.length > 0 || ++this.idlePolls * FOLLOWER_POLL_MS >= 1000) {
+          this.idlePolls = 0;
+          const saved = await this.readStore.getCheckpoint(CHECKPOINT);
+          if (saved > this.position) {
+            this.position = saved;
+            this.releaseWaiters();
+          }
+        }
+        this.followCheckpoint();
+      })().catch((error: unknown) => {
+        this.logger.warn(`Following the projections failed: ${error instanceof Error ? error.message : String(error)}; retrying`);
+        this.followCheckpoint();
+      });
+    }, FOLLOWER_POLL_MS);
+    this.followTimer.unref();
+  }
+
   /** Replays what the store holds past the checkpoint, in bulk, up to the head it has now. */
   private async catchUp(what: string): Promise<void> {
     const head = await this.store.headPosition();
-    this.caughtUpAt = head;
     if (head <= this.position) return;
     this.logger.log(`${what} from position ${this.position} to ${head}`);
     const started = Date.now();
-    const replay = this.engine.begin({ checkpoint: CHECKPOINT, bulk: true, onCommitted: (position, applied) => this.moved(position, applied), cancelled: () => this.stopped });
+    const replay = this.engine.begin({ checkpoint: CHECKPOINT, bulk: true, onCommitted: (position, applied, saved) => this.moved(position, applied, saved), cancelled: () => this.stopped });
     await replay.feed(this.store.readAll({ after: this.position, until: head }));
     if (this.stopped) throw new Error('The server stopped while the projections were catching up');
     await replay.flush();
@@ -75,8 +184,12 @@ export class Projector implements OnApplicationShutdown {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.followTimer);
     await this.subscription?.close();
     this.subscription = undefined;
+    await this.saveCheckpoint().catch((error: unknown) => this.logger.warn(`Could not save the checkpoint at shutdown: ${String(error)}; the events since are applied again at start-up`));
+    await this.leadership?.release().catch(() => undefined);
+    this.leadership = undefined;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -102,17 +215,13 @@ export class Projector implements OnApplicationShutdown {
     });
   }
 
-  /** How far the projections trail the store at start-up, in positions; 0 once caught up. */
-  startupLag(): number {
-    return this.live ? 0 : Math.max(0, this.caughtUpAt - this.position);
-  }
-
   /**
    * Truncates every projection and replays the whole store into them, in slices like any catch-up,
    * so the server keeps answering (reads see the projections fill up meanwhile). Refused while a
    * restore or an app rebuild owns an app: truncating would take that replay's work away.
    */
   async rebuildAll(): Promise<number> {
+    await this.assertProjects('Rebuilding every projection');
     if (this.engine.anySuspended) throw new DomainError('conflict', 'A restore or rebuild is running; rebuild all projections once it has finished');
     await this.subscription?.close();
     this.subscription = undefined;
@@ -121,6 +230,7 @@ export class Projector implements OnApplicationShutdown {
       for (const projection of projections) projection.clearAll(tx);
     }, { name: CHECKPOINT, position: 0 });
     this.position = 0;
+    this.saved = 0;
     this.live = false;
     try {
       await this.catchUp('Rebuilding every projection');
@@ -136,7 +246,11 @@ export class Projector implements OnApplicationShutdown {
     this.subscription = this.store.subscribe(
       this.position,
       async (events, through) => {
-        const replay = this.engine.begin({ checkpoint: CHECKPOINT, onCommitted: (position, applied) => this.moved(position, applied) });
+        const replay = this.engine.begin({
+          checkpoint: CHECKPOINT,
+          saveCheckpoint: (applied) => this.rule.due(applied),
+          onCommitted: (position, applied, saved) => this.moved(position, applied, saved),
+        });
         await replay.feed(events.filter((e) => e.position > this.position));
         await replay.skipTo(through);
       },
@@ -149,10 +263,32 @@ export class Projector implements OnApplicationShutdown {
     );
   }
 
-  private moved(position: number, applied: number): void {
+  private moved(position: number, applied: number, saved: boolean): void {
     this.position = position;
     this.applied += applied;
+    if (saved) {
+      this.saved = position;
+      this.rule.saved();
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+    } else {
+      this.saveTimer ??= setTimeout(() => void this.saveCheckpoint().catch((error: unknown) => this.logger.warn(`Could not save the checkpoint: ${String(error)}`)), this.rule.everyMs);
+    }
     this.releaseWaiters();
+  }
+
+  /** Saves the position the committed read models have reached, if the last commits went without it. */
+  private async saveCheckpoint(): Promise<void> {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (!this.projects) return;
+    await this.engine.exclusive(async () => {
+      const position = this.position;
+      if (position <= this.saved) return;
+      await this.readStore.commit([], { name: CHECKPOINT, position });
+      this.saved = position;
+      this.rule.saved();
+    });
   }
 
   private releaseWaiters(): void {

@@ -1,5 +1,7 @@
+import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { addField, deleteSchema, type FieldInput, schemaDecider } from '../schema.aggregate.js';
 import { type SchemaDoc, SchemasProjection } from '../schemas.projection.js';
@@ -42,10 +44,18 @@ export class AddSchemaFieldHandler implements ICommandHandler<AddSchemaFieldComm
  */
 @CommandHandler(DeleteSchemaCommand)
 export class DeleteSchemaHandler implements ICommandHandler<DeleteSchemaCommand, void> {
-  constructor(private readonly writer: EventWriter, private readonly projection: SchemasProjection) {}
+  constructor(
+    private readonly writer: EventWriter,
+    private readonly projection: SchemasProjection,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+  ) {}
 
   async execute({ appId, schemaName, actor }: DeleteSchemaCommand): Promise<void> {
     const { id } = await this.projection.resolve(appId, schemaName);
-    await this.writer.handle(streams.child('schema', appId, id), schemaDecider, deleteSchema, { actor, appId });
+    await this.writer.handle(streams.child('schema', appId, id), schemaDecider, deleteSchema, {
+      actor,
+      appId,
+      onAppended: () => this.names.releaseOwned(claims.schemaName(appId, schemaName), id),
+    });
   }
 }

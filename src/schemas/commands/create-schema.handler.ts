@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { createSchema, type FieldInput, schemaDecider } from '../schema.aggregate.js';
 import { type SchemaDoc, SchemasProjection } from '../schemas.projection.js';
@@ -16,37 +20,30 @@ export class CreateSchemaCommand extends Command<SchemaDoc> {
 }
 
 /**
- * Schema names are unique per app, a rule no single stream can enforce. Creates of one app are
- * serialised in-process, and the writer waits for the projection before answering, so the next
- * create's lookup always sees the previous one. (Several server processes would need a unique
- * index in the read store instead.)
+ * Schema names are unique per app, a rule no single stream can enforce. The name is claimed in
+ * the shared claims first (so two creates, in one process or two, cannot both pass) and committed
+ * to the schema once its event is stored. Schemas that came with a restore were never claimed,
+ * so the read model is asked as well.
  */
-const queues = new Map<string, Promise<unknown>>();
-
-function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
-  const run = (queues.get(key) ?? Promise.resolve()).then(work, work);
-  const tail = run.catch(() => undefined);
-  queues.set(key, tail);
-  void tail.then(() => {
-    if (queues.get(key) === tail) queues.delete(key);
-  });
-  return run;
-}
-
 @CommandHandler(CreateSchemaCommand)
 export class CreateSchemaHandler implements ICommandHandler<CreateSchemaCommand, SchemaDoc> {
   constructor(
     private readonly writer: EventWriter,
     private readonly projection: SchemasProjection,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  execute({ appId, input, actor }: CreateSchemaCommand): Promise<SchemaDoc> {
-    return serialised(appId, async () => {
-      const schemaId = randomUUID();
+  async execute({ appId, input, actor }: CreateSchemaCommand): Promise<SchemaDoc> {
+    const schemaId = randomUUID();
+    const name = await Lease.acquire(this.names, claims.schemaName(appId, input.name), { ttlMs: this.config.nameReservationTtlMs, holder: schemaId });
+    try {
       const nameTaken = (await this.projection.findByName(appId, input.name)) !== undefined;
       const decide = (state: Parameters<typeof createSchema>[0]) => createSchema(state, { schemaId, ...input, nameTaken });
-      await this.writer.handle(streams.child('schema', appId, schemaId), schemaDecider, decide, { actor, appId, fresh: true });
-      return this.projection.read(appId, schemaId, input.name);
-    });
+      await this.writer.handle(streams.child('schema', appId, schemaId), schemaDecider, decide, { actor, appId, fresh: true, onAppended: () => name.commit(schemaId) });
+      return await this.projection.read(appId, schemaId, input.name);
+    } finally {
+      await name.release();
+    }
   }
 }

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { generateApiKey, hashApiKey } from '../../platform/auth/api-key.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { createUser, normalizeEmail, userDecider, type UserState } from '../user.aggregate.js';
@@ -23,29 +27,33 @@ export class CreateUserCommand extends Command<CreatedUser> {
   }
 }
 
-/** Emails are unique; checks and writes are serialised in-process so two creates cannot both pass. */
-let queue: Promise<unknown> = Promise.resolve();
-
+/**
+ * Emails are unique across the installation: the normalised email is claimed in the shared claims
+ * first (so two creates, in one process or two, cannot both pass) and committed to the user once
+ * its event is stored. Users from before claims existed are found by the read model.
+ */
 @CommandHandler(CreateUserCommand)
 export class CreateUserHandler implements ICommandHandler<CreateUserCommand, CreatedUser> {
   constructor(
     private readonly writer: EventWriter,
     private readonly projection: UsersProjection,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  execute(command: CreateUserCommand): Promise<CreatedUser> {
-    const run = queue.then(() => this.create(command));
-    queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async create({ input, actor, key }: CreateUserCommand): Promise<CreatedUser> {
+  async execute({ input, actor, key }: CreateUserCommand): Promise<CreatedUser> {
     const userId = input.userId ?? randomUUID();
     const apiKey = key === 'generate' ? generateApiKey() : key === 'none' ? undefined : key;
-    const emailTaken = (await this.projection.users.findOne({ email: normalizeEmail(input.email) })) !== undefined;
-    const decide = (state: UserState) =>
-      createUser(state, { userId, email: input.email, displayName: input.displayName, admin: input.admin ?? false, emailTaken, keyHash: apiKey ? hashApiKey(apiKey) : undefined });
-    await this.writer.handle(streams.user(userId), userDecider, decide, { actor, fresh: true });
+    const email = normalizeEmail(input.email);
+    const claim = await Lease.acquire(this.names, claims.email(email), { ttlMs: this.config.nameReservationTtlMs, holder: userId });
+    try {
+      const emailTaken = (await this.projection.users.findOne({ email })) !== undefined;
+      const decide = (state: UserState) =>
+        createUser(state, { userId, email: input.email, displayName: input.displayName, admin: input.admin ?? false, emailTaken, keyHash: apiKey ? hashApiKey(apiKey) : undefined });
+      await this.writer.handle(streams.user(userId), userDecider, decide, { actor, fresh: true, onAppended: () => claim.commit(userId) });
+    } finally {
+      await claim.release();
+    }
     const user = await this.projection.users.get(userId);
     if (!user) throw new Error(`User ${userId} was written but is not projected`);
     return { user, ...(apiKey ? { apiKey } : {}) };

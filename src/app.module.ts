@@ -1,5 +1,5 @@
 import { type DynamicModule, Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -7,6 +7,7 @@ import { InfrastructureModule } from './infrastructure/infrastructure.module.js'
 import type { DataDirLock } from './infrastructure/data-dir.lock.js';
 import { AccessGuard } from './platform/auth/access.guard.js';
 import { DomainExceptionFilter } from './platform/http/domain-exception.filter.js';
+import { validationPipe } from './platform/http/validation.js';
 import { HealthController } from './platform/http/health.http.controller.js';
 import { PlatformModule } from './platform/platform.module.js';
 import { Projector } from './platform/projection/projector.service.js';
@@ -52,6 +53,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
         { provide: APP_GUARD, useClass: StartupGuard },
         { provide: APP_GUARD, useClass: AccessGuard },
         { provide: APP_FILTER, useClass: DomainExceptionFilter },
+        { provide: APP_PIPE, useFactory: validationPipe },
         { provide: DATA_DIR_LOCK, useValue: lock },
       ],
     };

@@ -8,26 +8,27 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { EventCatalog } from '../platform/events/event-catalog.service.js';
-import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { offset, type Page, PageQuery, pageSize } from '../platform/http/paging.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
 import { CreateAppCommand } from './commands/create-app.handler.js';
 import { AssignContributorCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './commands/change-app.handlers.js';
 
-const CreateAppBody = z.object({
+const CreateAppBody = z.strictObject({
   name: z.string(),
   label: z.string().trim().max(100).optional(),
   description: z.string().max(1000).optional(),
 });
-const UpdateAppBody = z.object({ label: z.string().trim().max(100).optional(), description: z.string().max(1000).optional() });
-const ContributorBody = z.object({ email: z.string().trim().min(3), role: z.string() });
+const UpdateAppBody = z.strictObject({ label: z.string().trim().max(100).optional(), description: z.string().max(1000).optional() });
+const ContributorBody = z.strictObject({ email: z.string().trim().min(3), role: z.string() });
 /** `cursor` is the previous page's `next`: `<number>.<position>` of its last event. */
 const HistoryQuery = z.object({
-  after: z.coerce.number().int().min(0).optional().default(0),
+  after: offset().describe('Events numbered up to this one are left out (default 0)'),
   cursor: z
     .string()
     .regex(/^\d{1,15}\.\d{1,19}$/, 'must be the "next" value of a previous page')
-    .optional(),
-  take: z.coerce.number().int().min(1).max(1000).optional().default(100),
+    .optional()
+    .describe('The `next` of the previous page; replaces `after` and costs the same for any page'),
+  take: pageSize(),
 });
 
 function historyCursor(query: z.infer<typeof HistoryQuery>): HistoryCursor {
@@ -51,16 +52,16 @@ export class AppsController {
   @Post()
   @HttpCode(201)
   @Authenticated()
-  async create(@Body(new ZodPipe(CreateAppBody)) body: z.infer<typeof CreateAppBody>, @CurrentUser() caller: Principal): Promise<AppView> {
+  async create(@Body({ schema: CreateAppBody }) body: z.infer<typeof CreateAppBody>, @CurrentUser() caller: Principal): Promise<AppView> {
     return toView(await this.commands.execute(new CreateAppCommand(body, caller.userId)));
   }
 
   @Get()
   @Authenticated()
-  async list(@CurrentUser() caller: Principal): Promise<{ items: AppView[] }> {
+  async list(@CurrentUser() caller: Principal, @Query({ schema: PageQuery }) page: Page): Promise<{ total: number; items: AppView[] }> {
     const filter: Filter = caller.admin ? {} : { contributorIds: { $contains: caller.userId } };
-    const page = await this.projection.apps.find(filter, { sort: [{ field: 'name', direction: 'asc' }] });
-    return { items: page.items.map(toView) };
+    const found = await this.projection.apps.find(filter, { sort: [{ field: 'name', direction: 'asc' }], ...page });
+    return { total: found.total, items: found.items.map(toView) };
   }
 
   @Get(':app')
@@ -71,7 +72,7 @@ export class AppsController {
 
   @Put(':app')
   @AppAccess(...MAINTAINERS)
-  async update(@CurrentApp() app: AppAccessInfo, @Body(new ZodPipe(UpdateAppBody)) body: z.infer<typeof UpdateAppBody>, @CurrentUser() caller: Principal): Promise<AppView> {
+  async update(@CurrentApp() app: AppAccessInfo, @Body({ schema: UpdateAppBody }) body: z.infer<typeof UpdateAppBody>, @CurrentUser() caller: Principal): Promise<AppView> {
     return toView(await this.commands.execute(new UpdateAppCommand(app.id, body, caller.userId)));
   }
 
@@ -86,7 +87,7 @@ export class AppsController {
   @Post(':app/contributors')
   @HttpCode(200)
   @AppAccess('Owner')
-  async assign(@CurrentApp() app: AppAccessInfo, @Body(new ZodPipe(ContributorBody)) body: z.infer<typeof ContributorBody>, @CurrentUser() caller: Principal): Promise<AppView> {
+  async assign(@CurrentApp() app: AppAccessInfo, @Body({ schema: ContributorBody }) body: z.infer<typeof ContributorBody>, @CurrentUser() caller: Principal): Promise<AppView> {
     return toView(await this.commands.execute(new AssignContributorCommand(app.id, body, caller.userId)));
   }
 
@@ -99,7 +100,7 @@ export class AppsController {
   /** The app's own events in the order they happened, numbered from 1 within the app; any page costs the same. */
   @Get(':app/events')
   @AppAccess(...MAINTAINERS)
-  async history(@CurrentApp() app: AppAccessInfo, @Query(new ZodPipe(HistoryQuery)) query: z.infer<typeof HistoryQuery>) {
+  async history(@CurrentApp() app: AppAccessInfo, @Query({ schema: HistoryQuery }) query: z.infer<typeof HistoryQuery>) {
     const page = (await this.store.readAppPage(app.id, historyCursor(query), query.take)).map((e) => this.catalog.upcast(e));
     const last = page.at(-1);
     return {

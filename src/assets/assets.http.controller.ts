@@ -9,7 +9,7 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { gone, notFound } from '../platform/domain-errors.js';
-import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { PageQuery } from '../platform/http/paging.js';
 import { isAssetId } from './asset.aggregate.js';
 import { AssetFilesService } from './asset-files.service.js';
 import { type AssetDoc, assetDocId, AssetsProjection } from './assets.projection.js';
@@ -20,10 +20,7 @@ import { type ReceivedFile, receiveFile } from './multipart-file.reader.js';
 
 const FILE_FIELD = 'file';
 
-const ListQuery = z.object({
-  top: z.coerce.number().int().min(0).max(1000).optional().default(100),
-  skip: z.coerce.number().int().min(0).optional().default(0),
-});
+const ListQuery = PageQuery;
 const ContentQuery = z.object({
   version: z
     .string()
@@ -82,7 +79,7 @@ export class AssetsController {
 
   @Get()
   @AppAccess(...ANY_ROLE)
-  async list(@CurrentApp() app: AppAccessInfo, @Query(new ZodPipe(ListQuery)) query: z.infer<typeof ListQuery>): Promise<{ total: number; items: AssetView[] }> {
+  async list(@CurrentApp() app: AppAccessInfo, @Query({ schema: ListQuery }) query: z.infer<typeof ListQuery>): Promise<{ total: number; items: AssetView[] }> {
     const page = await this.projection.assets.find(
       { appId: app.id },
       { sort: [{ field: 'created', direction: 'desc' }], top: query.top, skip: query.skip },
@@ -119,7 +116,7 @@ export class AssetsController {
   async download(
     @CurrentApp() app: AppAccessInfo,
     @Param('id') id: string,
-    @Query(new ZodPipe(ContentQuery)) query: z.infer<typeof ContentQuery>,
+    @Query({ schema: ContentQuery }) query: z.infer<typeof ContentQuery>,
     @Res({ passthrough: true }) response: Response,
   ): Promise<StreamableFile> {
     const asset = await this.load(app, id);

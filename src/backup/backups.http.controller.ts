@@ -1,16 +1,16 @@
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { AdminOnly, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
-import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { type Page, PageQuery } from '../platform/http/paging.js';
 import type { BackupJob } from './backup-job.js';
 import { BackupsService } from './backups.service.js';
 
-const CreateBackupBody = z.object({ label: z.string().trim().max(200).optional() });
+const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).optional() });
 
 /** The public shape of a backup: internal fields (who created it) stay out. */
 const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => job;
@@ -48,14 +48,15 @@ export class AppBackupsController {
   @Post()
   @HttpCode(202)
   @AppAccess(...MAINTAINERS)
-  async create(@CurrentApp() app: AppAccessInfo, @Body(new ZodPipe(CreateBackupBody)) body: z.infer<typeof CreateBackupBody>, @CurrentUser() caller: Principal) {
+  async create(@CurrentApp() app: AppAccessInfo, @Body({ schema: CreateBackupBody }) body: z.infer<typeof CreateBackupBody>, @CurrentUser() caller: Principal) {
     return toView(await this.backups.schedule(app, body.label, caller.userId));
   }
 
   @Get()
   @AppAccess(...MAINTAINERS)
-  async list(@CurrentApp() app: AppAccessInfo) {
-    return { items: (await this.backups.list(app.id)).map(toView) };
+  async list(@CurrentApp() app: AppAccessInfo, @Query({ schema: PageQuery }) page: Page) {
+    const found = await this.backups.list(page, app.id);
+    return { total: found.total, items: found.items.map(toView) };
   }
 
   @Get(':id')
@@ -85,8 +86,9 @@ export class AdminBackupsController {
 
   @Get()
   @AdminOnly()
-  async list() {
-    return { items: (await this.backups.list()).map(toView) };
+  async list(@Query({ schema: PageQuery }) page: Page) {
+    const found = await this.backups.list(page);
+    return { total: found.total, items: found.items.map(toView) };
   }
 
   @Get(':id')

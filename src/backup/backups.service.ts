@@ -10,6 +10,7 @@ import { conflict, notFound } from '../platform/domain-errors.js';
 import { JobRegistry } from '../platform/shutdown/job-registry.service.js';
 import { archiveKey, type BackupJob, isActive } from './backup-job.js';
 import { BackupRunner } from './backup.runner.js';
+import type { Page } from '../platform/http/paging.js';
 
 const PROGRESS_EVERY_MS = 1000;
 
@@ -116,9 +117,9 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
     this.sweeper.unref();
   }
 
-  async list(appId?: string): Promise<BackupJob[]> {
-    const page = await this.jobs.find(appId ? { appId } : {}, { sort: [{ field: 'created', direction: 'desc' }] });
-    return page.items;
+  /** Newest first. */
+  list(page: Page, appId?: string): Promise<{ total: number; items: BackupJob[] }> {
+    return this.jobs.find(appId ? { appId } : {}, { sort: [{ field: 'created', direction: 'desc' }], ...page });
   }
 
   /** A backup by id; with `appId`, only if it belongs to that app (so one app's id can't reach another's). */

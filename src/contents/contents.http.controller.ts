@@ -8,31 +8,19 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { invalid, notFound } from '../platform/domain-errors.js';
-import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { PageQuery } from '../platform/http/paging.js';
 import { SchemasProjection } from '../schemas/schemas.projection.js';
 import { ChangeContentStatusCommand, DeleteContentCommand, UpdateContentCommand } from './commands/change-content.handlers.js';
 import { CreateContentCommand } from './commands/create-content.handler.js';
 import { type ContentDoc, ContentsProjection, type ContentView, toContentView } from './contents.projection.js';
 
-export const DEFAULT_TOP = 20;
-export const MAX_TOP = 200;
-
-const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-
-const ListQuery = z.object({
-  q: z.string('must be given once').optional(),
-  top: wholeNumber(1, MAX_TOP).optional().default(DEFAULT_TOP),
-  skip: wholeNumber(0, Number.MAX_SAFE_INTEGER).optional().default(0),
+const ListQuery = PageQuery.extend({
+  q: z.string('must be given once').optional().describe('Full-text search: every word must start a word of the data'),
 });
 const CreateQuery = z.object({ publish: z.enum(['true', 'false'], 'must be true or false').optional() });
 // The data is checked against the schema by the aggregate, whose messages name each field.
-const DataBody = z.object({ data: z.unknown().optional() });
-const StatusBody = z.object({ status: z.string() });
+const DataBody = z.strictObject({ data: z.unknown().optional() });
+const StatusBody = z.strictObject({ status: z.string() });
 
 /** Accepts the bare version (`3`) and the ETag form this API sends (`"3"`); `*` means any version. */
 function expectedVersion(ifMatch: string | undefined): number | undefined {
@@ -62,8 +50,8 @@ export class ContentsController {
   async create(
     @CurrentApp() app: AppAccessInfo,
     @Param('schema') schema: string,
-    @Query(new ZodPipe(CreateQuery)) query: z.infer<typeof CreateQuery>,
-    @Body(new ZodPipe(DataBody)) body: z.infer<typeof DataBody>,
+    @Query({ schema: CreateQuery }) query: z.infer<typeof CreateQuery>,
+    @Body({ schema: DataBody }) body: z.infer<typeof DataBody>,
     @CurrentUser() caller: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<ContentView> {
@@ -74,7 +62,7 @@ export class ContentsController {
   /** Newest first; `q` must match every word (as a prefix) somewhere in the data's texts and numbers. */
   @Get()
   @AppAccess(...ANY_ROLE)
-  async list(@CurrentApp() app: AppAccessInfo, @Param('schema') schema: string, @Query(new ZodPipe(ListQuery)) query: z.infer<typeof ListQuery>): Promise<{ total: number; items: ContentView[] }> {
+  async list(@CurrentApp() app: AppAccessInfo, @Param('schema') schema: string, @Query({ schema: ListQuery }) query: z.infer<typeof ListQuery>): Promise<{ total: number; items: ContentView[] }> {
     const { id: schemaId } = await this.schemas.resolve(app.id, schema);
     const options: FindOptions = {
       sort: [
@@ -105,7 +93,7 @@ export class ContentsController {
     @Param('schema') schema: string,
     @Param('id') id: string,
     @Headers('if-match') ifMatch: string | undefined,
-    @Body(new ZodPipe(DataBody)) body: z.infer<typeof DataBody>,
+    @Body({ schema: DataBody }) body: z.infer<typeof DataBody>,
     @CurrentUser() caller: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<ContentView> {
@@ -121,7 +109,7 @@ export class ContentsController {
     @Param('schema') schema: string,
     @Param('id') id: string,
     @Headers('if-match') ifMatch: string | undefined,
-    @Body(new ZodPipe(StatusBody)) body: z.infer<typeof StatusBody>,
+    @Body({ schema: StatusBody }) body: z.infer<typeof StatusBody>,
     @CurrentUser() caller: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<ContentView> {

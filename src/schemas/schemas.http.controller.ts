@@ -1,18 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { ANY_ROLE, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
+import { type Page, PageQuery } from '../platform/http/paging.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
-import { ZodPipe } from '../platform/http/zod-body.pipe.js';
 import { AddSchemaFieldCommand, DeleteSchemaCommand } from './commands/change-schema.handlers.js';
 import { CreateSchemaCommand } from './commands/create-schema.handler.js';
 import { SchemasProjection, type SchemaView, toSchemaView } from './schemas.projection.js';
 
 // Names and types are checked by the aggregate, whose messages name the offending field.
-const FieldBody = z.object({ name: z.string(), type: z.string(), required: z.boolean().optional() });
-const CreateSchemaBody = z.object({ name: z.string(), fields: z.array(FieldBody).optional().default([]) });
+const FieldBody = z.strictObject({ name: z.string(), type: z.string(), required: z.boolean().optional() });
+const CreateSchemaBody = z.strictObject({ name: z.string(), fields: z.array(FieldBody).optional().default([]) });
 
 @Controller('api/apps/:app/schemas')
 export class SchemasController {
@@ -24,15 +24,15 @@ export class SchemasController {
   @Post()
   @HttpCode(201)
   @AppAccess(...MAINTAINERS)
-  async create(@CurrentApp() app: AppAccessInfo, @Body(new ZodPipe(CreateSchemaBody)) body: z.infer<typeof CreateSchemaBody>, @CurrentUser() caller: Principal): Promise<SchemaView> {
+  async create(@CurrentApp() app: AppAccessInfo, @Body({ schema: CreateSchemaBody }) body: z.infer<typeof CreateSchemaBody>, @CurrentUser() caller: Principal): Promise<SchemaView> {
     return toSchemaView(await this.commands.execute(new CreateSchemaCommand(app.id, body, caller.userId)));
   }
 
   @Get()
   @AppAccess(...ANY_ROLE)
-  async list(@CurrentApp() app: AppAccessInfo): Promise<{ items: SchemaView[] }> {
-    const page = await this.projection.schemas.find({ appId: app.id }, { sort: [{ field: 'name', direction: 'asc' }] });
-    return { items: page.items.map(toSchemaView) };
+  async list(@CurrentApp() app: AppAccessInfo, @Query({ schema: PageQuery }) page: Page): Promise<{ total: number; items: SchemaView[] }> {
+    const found = await this.projection.schemas.find({ appId: app.id }, { sort: [{ field: 'name', direction: 'asc' }], ...page });
+    return { total: found.total, items: found.items.map(toSchemaView) };
   }
 
   @Get(':schema')
@@ -48,7 +48,7 @@ export class SchemasController {
   async addField(
     @CurrentApp() app: AppAccessInfo,
     @Param('schema') name: string,
-    @Body(new ZodPipe(FieldBody)) body: z.infer<typeof FieldBody>,
+    @Body({ schema: FieldBody }) body: z.infer<typeof FieldBody>,
     @CurrentUser() caller: Principal,
   ): Promise<SchemaView> {
     return toSchemaView(await this.commands.execute(new AddSchemaFieldCommand(app.id, name, body, caller.userId)));

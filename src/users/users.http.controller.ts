@@ -1,12 +1,12 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { AdminOnly, Authenticated } from '../platform/auth/access.decorator.js';
 import { CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
-import { ZodPipe } from '../platform/http/zod-body.pipe.js';
+import { PageQuery, type Page } from '../platform/http/paging.js';
 import { toUserView, UsersService, type UserView } from './users.service.js';
 
-const CreateUserBody = z.object({
+const CreateUserBody = z.strictObject({
   email: z.string().trim().min(3).max(254),
   displayName: z.string().trim().max(100).optional(),
   admin: z.boolean().optional(),
@@ -19,15 +19,15 @@ export class UsersController {
   @Post()
   @HttpCode(201)
   @AdminOnly()
-  async create(@Body(new ZodPipe(CreateUserBody)) body: z.infer<typeof CreateUserBody>, @CurrentUser() caller: Principal): Promise<UserView & { apiKey?: string }> {
+  async create(@Body({ schema: CreateUserBody }) body: z.infer<typeof CreateUserBody>, @CurrentUser() caller: Principal): Promise<UserView & { apiKey?: string }> {
     const { user, apiKey } = await this.users.create(body, caller.userId);
     return { ...toUserView(user), ...(apiKey ? { apiKey } : {}) };
   }
 
   @Get()
   @AdminOnly()
-  async list(): Promise<{ items: UserView[] }> {
-    return { items: await this.users.list() };
+  async list(@Query({ schema: PageQuery }) page: Page): Promise<{ total: number; items: UserView[] }> {
+    return this.users.list(page);
   }
 
   @Get('me')

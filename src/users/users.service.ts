@@ -11,6 +11,7 @@ import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../pla
 import { AppReplays } from '../platform/projection/app-replays.service.js';
 import { type Principal, SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { EventWriter } from '../platform/events/event-writer.service.js';
+import type { Page } from '../platform/http/paging.js';
 import { issueApiKey, normalizeEmail, userDecider } from './user.aggregate.js';
 import { type CreatedUser, CreateUserCommand } from './commands/create-user.handler.js';
 import { type UserDoc, UsersProjection } from './users.projection.js';
@@ -47,9 +48,9 @@ export class UsersService implements PrincipalResolver {
     return this.commands.execute(new CreateUserCommand(input, actor));
   }
 
-  async list(): Promise<UserView[]> {
-    const page = await this.projection.users.find({}, { sort: [{ field: 'email', direction: 'asc' }] });
-    return page.items.map(toUserView);
+  async list(page: Page): Promise<{ total: number; items: UserView[] }> {
+    const found = await this.projection.users.find({}, { sort: [{ field: 'email', direction: 'asc' }], ...page });
+    return { total: found.total, items: found.items.map(toUserView) };
   }
 
   get(id: string): Promise<UserDoc | undefined> {

@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { z } from 'zod';
@@ -13,7 +13,8 @@ import { AdminOnly } from '../../platform/auth/access.decorator.js';
 import { CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
 import { DomainError, invalid, tooLarge } from '../../platform/domain-errors.js';
-import { ZodPipe } from '../../platform/http/zod-body.pipe.js';
+import { type Page, PageQuery } from '../../platform/http/paging.js';
+import { parseWith } from '../../platform/http/validation.js';
 import { toRestoreView } from './restore-job.js';
 import { type RestoreRequest, RestoresService } from './restores.service.js';
 
@@ -23,12 +24,14 @@ const PointInTime = {
   until: z.iso.datetime({ offset: true, message: 'until must be an ISO-8601 time like 2026-11-22T10:00:00Z' }).optional(),
 };
 
-const RestoreBody = z.union([
-  z.object({ url: z.string().min(1), ...PointInTime }).strict(),
-  z.object({ backupId: z.string().min(1), ...PointInTime }).strict(),
-], { message: 'Send { url } or { backupId } (with optional name, untilEvent or until), or a multipart upload with a file field' });
+/** One strict object (so an unknown key is named in the 400) that takes exactly one source. */
+const RestoreBody = z
+  .strictObject({ url: z.string().min(1).optional(), backupId: z.string().min(1).optional(), ...PointInTime })
+  .refine((body) => (body.url === undefined) !== (body.backupId === undefined), {
+    message: 'Send { url } or { backupId } (with optional name, untilEvent or until), or a multipart upload with a file field',
+  });
 
-const UploadFields = z.object(PointInTime);
+const UploadFields = z.strictObject(PointInTime);
 
 @Controller('api/restore')
 export class RestoreController {
@@ -47,8 +50,8 @@ export class RestoreController {
       await this.restores.assertIdle();
       request = await this.receiveUpload(req);
     } else {
-      const body = new ZodPipe(RestoreBody).transform(req.body);
-      const source = 'url' in body ? { kind: 'url' as const, url: body.url } : { kind: 'backup' as const, backupId: body.backupId };
+      const body = parseWith(RestoreBody, req.body);
+      const source = body.url !== undefined ? { kind: 'url' as const, url: body.url } : { kind: 'backup' as const, backupId: body.backupId! };
       request = { source, name: body.name, untilEvent: body.untilEvent, until: body.until };
     }
     return toRestoreView(await this.restores.start(request, caller.userId));
@@ -56,8 +59,9 @@ export class RestoreController {
 
   @Get()
   @AdminOnly()
-  async list() {
-    return { items: (await this.restores.list()).map(toRestoreView) };
+  async list(@Query({ schema: PageQuery }) page: Page) {
+    const found = await this.restores.list(page);
+    return { total: found.total, items: found.items.map(toRestoreView) };
   }
 
   @Get(':id')
@@ -123,7 +127,7 @@ export class RestoreController {
       });
       await writing;
       if (!fileName || files !== 1) throw invalid('Send the backup archive in the multipart field "file" (exactly one file)');
-      const parsed = new ZodPipe(UploadFields).transform(fields);
+      const parsed = parseWith(UploadFields, fields);
       return { source: { kind: 'upload', file, fileName: fileName.replace(/[^\w.-]/g, '_').slice(0, 100) }, name: parsed.name, untilEvent: parsed.untilEvent, until: parsed.until };
     } catch (error) {
       await rm(file, { force: true });

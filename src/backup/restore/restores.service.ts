@@ -20,6 +20,7 @@ import { RestoreRunner } from './restore.runner.js';
 import { describeUrl, type RestoreJob, type RestoreLogLine } from './restore-job.js';
 import { checkUrl, downloadToFile } from './url-fetcher.js';
 import { RestoreFaults } from './restore-faults.js';
+import type { Page } from '../../platform/http/paging.js';
 
 export type RestoreSource = { kind: 'backup'; backupId: string } | { kind: 'url'; url: string } | { kind: 'upload'; file: string; fileName: string };
 
@@ -100,8 +101,9 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
     this.sweeper.unref();
   }
 
-  async list(): Promise<RestoreJob[]> {
-    return (await this.jobs.find({}, { sort: [{ field: 'created', direction: 'desc' }] })).items;
+  /** Newest first. */
+  list(page: Page): Promise<{ total: number; items: RestoreJob[] }> {
+    return this.jobs.find({}, { sort: [{ field: 'created', direction: 'desc' }], ...page });
   }
 
   async get(id: string): Promise<RestoreJob> {

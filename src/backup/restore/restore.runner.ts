@@ -9,18 +9,23 @@ import { AppReplays, type RestoreProjection } from '../../platform/projection/ap
 import { validateName } from '../../apps/app.aggregate.js';
 import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
+import { checkArchive } from '../archive/archive-check.js';
 import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
 import { RestoreFaults } from './restore-faults.js';
 import { RestoreValidator } from './restore-validator.js';
-import type { RestoreJob, RestoreStep } from './restore-job.js';
+import { PHASE_OF_STEP, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
+import type { ProgressMeter } from '../job-progress.js';
 
 /** How the runner reports back to the job; every call is persisted by the service. */
 export interface RestoreReporter {
   log(message: string): Promise<void>;
+  /** Saves the patch together with the meter's current progress. */
   update(patch: Partial<RestoreJob>): Promise<void>;
+  readonly meter: ProgressMeter<RestorePhase>;
 }
 
-const PROGRESS_EVERY_MS = 2000;
+/** Progress is saved (and so streamed) at most this often while events are restored. */
+const PROGRESS_EVERY_MS = 500;
 const APPEND_BATCH = 500;
 /** Deferred handler work (file restores) running at once; each holds an open entry and a file. */
 const DEFERRED_IN_FLIGHT = 8;
@@ -47,6 +52,8 @@ export class RestoreRunner {
   async run(job: RestoreJob, archiveFile: string, signal: AbortSignal, report: RestoreReporter): Promise<void> {
     const step = async (name: RestoreStep, message: string) => {
       signal.throwIfAborted();
+      const phase = PHASE_OF_STEP[name];
+      if (phase) report.meter.enter(phase);
       await report.log(message);
       await this.faults.check(name);
     };
@@ -56,6 +63,7 @@ export class RestoreRunner {
       await step('verify', 'Checking the archive: format, entries, checksums and every event');
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
+      report.meter.count(0, manifest.counts.events);
       await report.update({ eventCount: manifest.counts.events });
       const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id);
       await this.checkEntries(reader, report, validator);
@@ -64,6 +72,8 @@ export class RestoreRunner {
       );
       for (const missing of manifest.missing) await report.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
       const until = this.pointInTime(job, manifest.counts.events);
+      // A restore as of a time learns its exact total as it reaches that time.
+      if (job.untilEvent !== null) report.meter.count(0, job.untilEvent);
 
       const name = job.name ?? manifest.app.name;
       let token = job.nameToken;
@@ -136,28 +146,15 @@ export class RestoreRunner {
    * the archive or listed as missing, which lists nothing else.
    */
   private async checkEntries(reader: ArchiveReader, report: RestoreReporter, validator: RestoreValidator): Promise<void> {
-    const named = new Set<string>();
-    let scanned = 0;
     let lastLog = Date.now();
-    await reader.scan((event) => {
-      // What can be checked on the archive alone is checked now, before anything is written.
-      validator.accept(event, validator.place(event));
-      for (const handler of this.handlers.all) for (const name of handler.entriesFor?.(event) ?? []) named.add(name);
-      if (++scanned % 10_000 === 0 && Date.now() - lastLog > PROGRESS_EVERY_MS) {
+    await checkArchive(reader, validator, {
+      entriesFor: (event) => this.handlers.all.flatMap((handler) => handler.entriesFor?.(event) ?? []),
+      onProgress: (done, total) => {
+        if (Date.now() - lastLog <= PROGRESS_EVERY_MS) return;
         lastLog = Date.now();
-        void report.log(`Checked ${scanned}/${reader.manifest.counts.events} events`);
-      }
+        void report.log(`Checked ${done}/${total} events`);
+      },
     });
-    for (const name of reader.namesOf('asset')) {
-      if (!named.has(name)) throw new InvalidArchiveError(`The archive contains ${name}, but no event names that file; refusing the archive`);
-    }
-    const missing = new Set(reader.manifest.missing.map((m) => m.name));
-    for (const name of missing) {
-      if (!named.has(name)) throw new InvalidArchiveError(`The manifest lists ${name} as missing, but no event names that file`);
-    }
-    for (const name of named) {
-      if (!reader.has(name) && !missing.has(name)) throw new InvalidArchiveError(`The events name ${name}, but the archive neither contains it nor lists it as missing`);
-    }
   }
 
   private pointInTime(job: RestoreJob, total: number): { keep: (event: ArchivedEvent) => boolean; description: string } {
@@ -202,6 +199,8 @@ export class RestoreRunner {
       events += pendingCount;
       pending = [];
       pendingCount = 0;
+      report.meter.count(events);
+      report.meter.within(events / Math.max(1, report.meter.snapshot().progress.total));
       if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
         lastReport = Date.now();
         await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
@@ -243,6 +242,8 @@ export class RestoreRunner {
     }
     await flush();
     if (events === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
+    report.meter.count(events, events);
+    report.meter.within(1);
     await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
     await report.log(`events ${events}/${total}`);
     return { events, lastPosition };

@@ -1,0 +1,83 @@
+import type { DomainEvent } from '../../platform/events/decider.js';
+import type { ArchivedEvent } from '../backup-handler.port.js';
+import type { Placed, RestoreValidator } from '../restore/restore-validator.js';
+import { type ArchiveReader, InvalidArchiveError } from './archive-reader.js';
+
+/** What the check needs of the validator: the stateless checks, which look at the archive alone. */
+export type StatelessEventCheck = Pick<RestoreValidator, 'place' | 'accept'>;
+
+export interface ArchiveCheckOptions {
+  /** The archive entries an event needs (every BackupHandler's `entriesFor`, an asset's file version). */
+  entriesFor(event: ArchivedEvent): Iterable<string>;
+  /** Called every `progressEvery` events (10,000 unless given) with the events checked so far. */
+  onProgress?(done: number, total: number): void;
+  progressEvery?: number;
+  /** Sees each event once it passed, with its data as the current version of its type describes it. */
+  onEvent?(event: ArchivedEvent, accepted: DomainEvent, placed: Placed): void;
+}
+
+/** What an archive that passed holds. */
+export interface ArchiveCheckReport {
+  events: number;
+  eventFiles: number;
+  /** Asset file versions in the archive. */
+  assets: number;
+  users: number;
+  /** Entries the events name that the manifest lists as missing. */
+  missing: number;
+  /** Streams by kind (the app's own, schemas, contents, assets). */
+  streams: Record<Placed['kind'], number>;
+  /** Events by type. */
+  types: Record<string, number>;
+  /** The earliest and latest event time, or null for none. */
+  firstEventAt: string | null;
+  lastEventAt: string | null;
+}
+
+/**
+ * Every check a restore makes on an archive before it writes anything, on the archive alone:
+ * each event file and users.json read once (checksums, structure, numbering, counts), each event's
+ * stream, type and data against the event catalog; then every asset file in the archive must be
+ * named by an event (it is refused before it is ever inflated otherwise), and every named one must
+ * be in the archive or listed as missing, which lists nothing else. Throws InvalidArchiveError with
+ * the message a restore gives. The restore runner and the offline `appvault archive` commands share it.
+ */
+export async function checkArchive(reader: ArchiveReader, validator: StatelessEventCheck, options: ArchiveCheckOptions): Promise<ArchiveCheckReport> {
+  const total = reader.manifest.counts.events;
+  const every = options.progressEvery ?? 10_000;
+  const named = new Set<string>();
+  const streams = new Map<string, Placed['kind']>();
+  const types: Record<string, number> = {};
+  let scanned = 0;
+  let first: number | undefined;
+  let last: number | undefined;
+  let firstEventAt: string | null = null;
+  let lastEventAt: string | null = null;
+  await reader.scan((event) => {
+    // What can be checked on the archive alone is checked now, before anything is written.
+    const placed = validator.place(event);
+    const accepted = validator.accept(event, placed);
+    for (const name of options.entriesFor(event)) named.add(name);
+    streams.set(event.stream, placed.kind);
+    types[event.type] = (types[event.type] ?? 0) + 1;
+    const at = Date.parse(event.timestamp);
+    if (first === undefined || at < first) [first, firstEventAt] = [at, event.timestamp];
+    if (last === undefined || at > last) [last, lastEventAt] = [at, event.timestamp];
+    options.onEvent?.(event, accepted, placed);
+    if (++scanned % every === 0) options.onProgress?.(scanned, total);
+  });
+  for (const name of reader.namesOf('asset')) {
+    if (!named.has(name)) throw new InvalidArchiveError(`The archive contains ${name}, but no event names that file; refusing the archive`);
+  }
+  const missing = new Set(reader.manifest.missing.map((m) => m.name));
+  for (const name of missing) {
+    if (!named.has(name)) throw new InvalidArchiveError(`The manifest lists ${name} as missing, but no event names that file`);
+  }
+  for (const name of named) {
+    if (!reader.has(name) && !missing.has(name)) throw new InvalidArchiveError(`The events name ${name}, but the archive neither contains it nor lists it as missing`);
+  }
+  const byKind: ArchiveCheckReport['streams'] = { app: 0, schema: 0, content: 0, asset: 0 };
+  for (const kind of streams.values()) byKind[kind] += 1;
+  const { counts } = reader.manifest;
+  return { events: scanned, eventFiles: counts.eventFiles, assets: counts.assets, users: counts.users, missing: missing.size, streams: byKind, types, firstEventAt, lastEventAt };
+}

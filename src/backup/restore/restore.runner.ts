@@ -13,19 +13,15 @@ import { checkArchive } from '../archive/archive-check.js';
 import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
 import { RestoreFaults } from './restore-faults.js';
 import { RestoreValidator } from './restore-validator.js';
-import { PHASE_OF_STEP, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
-import type { ProgressMeter } from '../job-progress.js';
+import type { RestoreJob, RestoreStep } from './restore-job.js';
 
 /** How the runner reports back to the job; every call is persisted by the service. */
 export interface RestoreReporter {
   log(message: string): Promise<void>;
-  /** Saves the patch together with the meter's current progress. */
   update(patch: Partial<RestoreJob>): Promise<void>;
-  readonly meter: ProgressMeter<RestorePhase>;
 }
 
-/** Progress is saved (and so streamed) at most this often while events are restored. */
-const PROGRESS_EVERY_MS = 500;
+const PROGRESS_EVERY_MS = 2000;
 const APPEND_BATCH = 500;
 /** Deferred handler work (file restores) running at once; each holds an open entry and a file. */
 const DEFERRED_IN_FLIGHT = 8;
@@ -52,8 +48,6 @@ export class RestoreRunner {
   async run(job: RestoreJob, archiveFile: string, signal: AbortSignal, report: RestoreReporter): Promise<void> {
     const step = async (name: RestoreStep, message: string) => {
       signal.throwIfAborted();
-      const phase = PHASE_OF_STEP[name];
-      if (phase) report.meter.enter(phase);
       await report.log(message);
       await this.faults.check(name);
     };
@@ -63,7 +57,6 @@ export class RestoreRunner {
       await step('verify', 'Checking the archive: format, entries, checksums and every event');
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
-      report.meter.count(0, manifest.counts.events);
       await report.update({ eventCount: manifest.counts.events });
       const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id);
       await this.checkEntries(reader, report, validator);
@@ -72,8 +65,6 @@ export class RestoreRunner {
       );
       for (const missing of manifest.missing) await report.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
       const until = this.pointInTime(job, manifest.counts.events);
-      // A restore as of a time learns its exact total as it reaches that time.
-      if (job.untilEvent !== null) report.meter.count(0, job.untilEvent);
 
       const name = job.name ?? manifest.app.name;
       let token = job.nameToken;
@@ -199,8 +190,6 @@ export class RestoreRunner {
       events += pendingCount;
       pending = [];
       pendingCount = 0;
-      report.meter.count(events);
-      report.meter.within(events / Math.max(1, report.meter.snapshot().progress.total));
       if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
         lastReport = Date.now();
         await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
@@ -242,8 +231,6 @@ export class RestoreRunner {
     }
     await flush();
     if (events === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
-    report.meter.count(events, events);
-    report.meter.within(1);
     await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
     await report.log(`events ${events}/${total}`);
     return { events, lastPosition };

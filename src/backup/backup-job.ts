@@ -1,7 +1,9 @@
+import type { JobProgress } from './job-progress.js';
+
 export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
 
 /** A backup job as stored (job state, not a projection: rebuilds never touch it) and as served. */
-export interface BackupJob {
+export interface BackupJob extends JobProgress {
   id: string;
   appId: string;
   appName: string;

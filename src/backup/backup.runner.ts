@@ -11,6 +11,7 @@ import { archiveKey, type BackupJob } from './backup-job.js';
 import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest } from './archive/archive-format.js';
 import { ArchiveWriter } from './archive/archive-writer.js';
 import { InstallationService } from './installation.service.js';
+import { type JobProgress, type PhasePlan, ProgressMeter } from './job-progress.js';
 
 export interface BackupResult {
   eventCount: number;
@@ -19,9 +20,15 @@ export interface BackupResult {
   sizeBytes: number;
   sha256: string;
   warnings: string[];
+  /** The job's progress at the end: done, every event counted. */
+  final: JobProgress;
 }
 
-export type ProgressListener = (progress: { eventCount: number; assetCount: number }) => Promise<void>;
+export type ProgressListener = (progress: { eventCount: number; assetCount: number } & JobProgress) => Promise<void>;
+
+/** A backup's phases and their share of its time: events (and the files they name) dominate. */
+type BackupPhase = 'events' | 'users' | 'finishing';
+const BACKUP_PHASES: PhasePlan<BackupPhase> = { events: [0, 95], users: [95, 97], finishing: [97, 100] };
 
 /**
  * Streams one app into an archive in the archive store. The app is taken as of the store position
@@ -43,6 +50,8 @@ export class BackupRunner {
   /** `signal` stops the run at its next event (a shutdown); what was written so far is removed. */
   async run(job: BackupJob, signal: AbortSignal, onProgress: ProgressListener): Promise<BackupResult> {
     const position = await this.store.headPosition();
+    // The exact total: the app's events as of the position this backup takes it at.
+    const meter = new ProgressMeter<BackupPhase>(BACKUP_PHASES, 'events', await this.store.countApp(job.appId, position));
     const writer = new ArchiveWriter(new Date(job.created));
     const key = archiveKey(job.id);
     const upload = this.blobs.put(key, writer.output);
@@ -77,8 +86,9 @@ export class BackupRunner {
       counts: { assets: 0, users: 0 },
     };
 
+    let eventCount = 0;
+    const report = () => onProgress({ eventCount, assetCount: context.counts.assets, ...meter.snapshot() });
     try {
-      let eventCount = 0;
       let fileIndex = 0;
       let batch: ArchivedEvent[] = [];
       let lines: string[] = [];
@@ -91,7 +101,9 @@ export class BackupRunner {
         batch = [];
         lines = [];
         bytes = 0;
-        await onProgress({ eventCount, assetCount: context.counts.assets });
+        meter.count(eventCount);
+        meter.within(eventCount / Math.max(1, meter.snapshot().progress.total));
+        await report();
       };
 
       this.faults.check('events');
@@ -122,8 +134,12 @@ export class BackupRunner {
       await flush();
       if (eventCount === 0) throw new Error(`App ${job.appId} has no events to back up`);
       this.faults.check('complete');
+      meter.enter('users');
+      await report();
       for (const handler of this.handlers.all) await handler.completeBackup?.(context);
       this.faults.check('manifest');
+      meter.enter('finishing');
+      await report();
 
       await writer.finish({
         format: FORMAT_NAME,
@@ -136,7 +152,8 @@ export class BackupRunner {
         warnings,
       });
       const stored = await upload;
-      return { eventCount, assetCount: context.counts.assets, userCount: context.counts.users, sizeBytes: stored.size, sha256: stored.sha256, warnings };
+      meter.complete(eventCount);
+      return { eventCount, assetCount: context.counts.assets, userCount: context.counts.users, sizeBytes: stored.size, sha256: stored.sha256, warnings, final: meter.snapshot() };
     } catch (error) {
       writer.abort(error instanceof Error ? error : new Error(String(error)));
       await upload.catch(() => undefined);

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AdminOnly, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
@@ -9,11 +9,13 @@ import type { Principal } from '../platform/auth/principal.js';
 import { type Page, PageQuery } from '../platform/http/paging.js';
 import type { BackupJob } from './backup-job.js';
 import { BackupsService } from './backups.service.js';
+import { JobEventStreams } from './job-event-streams.service.js';
+import { progressOf } from './job-progress.js';
 
 const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).optional() });
 
 /** The public shape of a backup: internal fields (who created it) stay out. */
-const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => job;
+const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, ...progressOf(job) });
 
 function timestampForFile(iso: string): string {
   return iso.slice(0, 19).replace('T', '_').replaceAll(':', '-');
@@ -43,7 +45,10 @@ async function sendArchive(service: BackupsService, id: string, appId: string | 
 
 @Controller('api/apps/:app/backups')
 export class AppBackupsController {
-  constructor(private readonly backups: BackupsService) {}
+  constructor(
+    private readonly backups: BackupsService,
+    private readonly streams: JobEventStreams,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -65,6 +70,13 @@ export class AppBackupsController {
     return toView(await this.backups.get(id, app.id));
   }
 
+  /** The job as server-sent events until it ends (see JobEventStreams). */
+  @Get(':id/events')
+  @AppAccess(...MAINTAINERS)
+  async events(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.streams.stream(req, res, async () => toView(await this.backups.get(id, app.id)));
+  }
+
   @Get(':id/archive')
   @AppAccess(...MAINTAINERS)
   async archive(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Res() res: Response): Promise<void> {
@@ -82,7 +94,10 @@ export class AppBackupsController {
 /** Admins reach every backup by id alone, also after its app was deleted. */
 @Controller('api/backups')
 export class AdminBackupsController {
-  constructor(private readonly backups: BackupsService) {}
+  constructor(
+    private readonly backups: BackupsService,
+    private readonly streams: JobEventStreams,
+  ) {}
 
   @Get()
   @AdminOnly()
@@ -95,6 +110,12 @@ export class AdminBackupsController {
   @AdminOnly()
   async get(@Param('id') id: string) {
     return toView(await this.backups.get(id));
+  }
+
+  @Get(':id/events')
+  @AdminOnly()
+  async events(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.streams.stream(req, res, async () => toView(await this.backups.get(id)));
   }
 
   @Get(':id/archive')

@@ -4,6 +4,7 @@ import { BackupRunner } from './backup.runner.js';
 import { AdminBackupsController, AppBackupsController } from './backups.http.controller.js';
 import { BackupsService } from './backups.service.js';
 import { InstallationService } from './installation.service.js';
+import { JobEventStreams } from './job-event-streams.service.js';
 import { RestoreController } from './restore/restore.http.controller.js';
 import { RestoreFaults } from './restore/restore-faults.js';
 import { RestoreRunner } from './restore/restore.runner.js';
@@ -11,7 +12,7 @@ import { RestoresService } from './restore/restores.service.js';
 
 @Module({
   controllers: [AppBackupsController, AdminBackupsController, RestoreController],
-  providers: [BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestoreRunner, RestoreFaults],
+  providers: [JobEventStreams, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestoreRunner, RestoreFaults],
   exports: [BackupsService, RestoresService, InstallationService],
 })
 export class BackupsModule {}

@@ -10,9 +10,11 @@ import { conflict, notFound } from '../platform/domain-errors.js';
 import { JobRegistry } from '../platform/shutdown/job-registry.service.js';
 import { archiveKey, type BackupJob, isActive } from './backup-job.js';
 import { BackupRunner } from './backup.runner.js';
+import { queuedProgress } from './job-progress.js';
 import type { Page } from '../platform/http/paging.js';
 
-const PROGRESS_EVERY_MS = 1000;
+/** Progress is saved (and so streamed) at most this often, and at every change of phase. */
+const PROGRESS_EVERY_MS = 500;
 
 /**
  * Backup jobs: scheduled at once (the HTTP answer is 202), run in the background, state kept in
@@ -87,6 +89,7 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
         sha256: null,
         error: null,
         warnings: [],
+        ...queuedProgress(),
       };
       await this.jobs.put(job);
     } catch (error) {
@@ -161,6 +164,8 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
         await this.jobs.put({
           ...job,
           status: 'Failed',
+          phase: 'failed',
+          etaSeconds: 0,
           completed: new Date().toISOString(),
           error: `The server stopped while this backup was ${status.toLowerCase()}; no archive was kept. Start a new backup.`,
         });
@@ -178,21 +183,21 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
   }
 
   private async execute(scheduled: BackupJob, signal: AbortSignal): Promise<void> {
-    let job: BackupJob = { ...scheduled, status: 'Running', started: new Date().toISOString() };
+    let job: BackupJob = { ...scheduled, status: 'Running', started: new Date().toISOString(), phase: 'events' };
     await this.jobs.put(job);
     let lastSaved = Date.now();
     try {
-      const result = await this.runner.run(job, signal, async (progress) => {
-        if (Date.now() - lastSaved < PROGRESS_EVERY_MS) return;
+      const { final, ...result } = await this.runner.run(job, signal, async (progress) => {
+        if (progress.phase === job.phase && Date.now() - lastSaved < PROGRESS_EVERY_MS) return;
         lastSaved = Date.now();
         job = { ...job, ...progress };
         await this.jobs.put(job);
       });
-      job = { ...job, ...result, status: 'Completed', completed: new Date().toISOString() };
+      job = { ...job, ...result, ...final, status: 'Completed', completed: new Date().toISOString() };
       this.logger.log(`Backup ${job.id} of app ${job.appName} completed: ${result.eventCount} events, ${result.assetCount} files, ${result.sizeBytes} bytes`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      job = { ...job, status: 'Failed', completed: new Date().toISOString(), error: message };
+      job = { ...job, status: 'Failed', completed: new Date().toISOString(), error: message, phase: 'failed', etaSeconds: 0 };
       this.logger.error(`Backup ${job.id} of app ${job.appName} failed: ${message}`);
     }
     await this.jobs.put(job);

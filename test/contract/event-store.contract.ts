@@ -197,6 +197,21 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       expect(await store.countAfter(await store.headPosition(), 100)).toBe(0);
     });
 
+    it("counts an app's events up to a position, whatever other apps wrote in between", async () => {
+      const appId = randomUUID();
+      const otherId = randomUUID();
+      expect(await store.countApp(appId, await store.headPosition())).toBe(0);
+      await store.append(streams.app(appId), [event(appId, 'AppCreated', 1)], -1);
+      await store.append(streams.app(otherId), [event(otherId, 'AppCreated', 1)], -1);
+      await store.append(streams.app(appId), [event(appId, 'AppUpdated', 2)], 0);
+      const middle = await store.headPosition();
+      await store.append(streams.app(otherId), [event(otherId, 'AppUpdated', 2)], 0);
+      await store.append(streams.app(appId), [event(appId, 'AppUpdated', 3), event(appId, 'AppUpdated', 4)], 1);
+      expect(await store.countApp(appId, middle)).toBe(2);
+      expect(await store.countApp(appId, await store.headPosition())).toBe(4);
+      expect(await store.countApp(otherId, await store.headPosition())).toBe(2);
+    });
+
     it('accepts concurrent appends, failing only the one whose expected version is stale', async () => {
       const appId = randomUUID();
       const app = streams.app(appId);

@@ -95,4 +95,29 @@ describe('archive reader', () => {
     await expect(collect(reader)).rejects.toThrow(/events\/000001\.ndjson: event 2 is malformed/);
     reader.close();
   });
+
+  it('lets a reader stop early while other entries are being read, and closes the file only after them', async () => {
+    // A restore that stops early (a point in time) while file restores read beside it: no read may
+    // run on a dropped stream or a closed file (that threw from an fs callback and took the process down).
+    const numbers = Array.from({ length: 30_000 }, (_, i) => i + 1);
+    const files: Record<string, Buffer> = { 'events/000001.ndjson': events(...numbers) };
+    for (let i = 1; i <= 6; i++) files[`assets/x${i}/1`] = Buffer.alloc(3 * 1024 * 1024, i);
+    const file = await archive(files, manifestFor(numbers.length, { counts: { events: numbers.length, eventFiles: 1, assets: 6, users: 0 } }));
+    for (let round = 0; round < 3; round++) {
+      const reader = await ArchiveReader.open(file, limits);
+      await reader.scan(() => undefined);
+      const streams = await Promise.all(Array.from({ length: 6 }, (_, i) => reader.open(`assets/x${i + 1}/1`)));
+      const drained = streams.map((stream) => new Promise<void>((resolve) => stream.on('data', () => undefined).once('close', resolve).once('error', () => resolve())));
+      for await (const event of reader.events()) if (event.number >= 10 + round * 500) break;
+      for (const stream of streams.slice(0, 3)) stream.destroy();
+      reader.close();
+      await Promise.all(drained);
+    }
+    // The file reads whole afterwards.
+    const reader = await ArchiveReader.open(file, limits);
+    let bytes = 0;
+    for await (const chunk of await reader.open('assets/x3/1')) bytes += (chunk as Buffer).length;
+    expect(bytes).toBe(3 * 1024 * 1024);
+    reader.close();
+  });
 });

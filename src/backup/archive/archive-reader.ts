@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createReadStream, read } from 'node:fs';
+import { type FileHandle, open as fsOpen } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import yauzl from 'yauzl';
@@ -7,6 +9,35 @@ import { parseBoundedJson } from '../../platform/json/bounded-json.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
 import type { ArchivedEvent } from '../backup-handler.port.js';
 import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest, USERS_ENTRY } from './archive-format.js';
+
+/**
+ * Reads the zip through positional reads on one file handle, each entry its own stream. yauzl's
+ * built-in file reader queues the reads of all entries on one queue and crashes the process
+ * (a TypeError thrown from an fs callback) when an entry stream is destroyed while its read still
+ * waits in that queue: an early stop (a point-in-time restore) with file restores running beside
+ * it. Node's own file streams may be destroyed at any time; yauzl closes the handle once every
+ * stream it handed out has ended or been destroyed.
+ */
+const SHARED_FD = { read, close: (_fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => callback(null) };
+
+class FileRangeReader extends yauzl.RandomAccessReader {
+  constructor(private readonly handle: FileHandle) {
+    super();
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    // A file stream closes its descriptor when destroyed, autoClose or not; the handle is shared,
+    // so this one's `close` does nothing and the handle is closed once, in close() below.
+    return createReadStream('', { fd: this.handle.fd, start, end: end - 1, autoClose: false, highWaterMark: 64 * 1024, fs: SHARED_FD });
+  }
+
+  override close(callback: (error: Error | null) => void): void {
+    this.handle.close().then(
+      () => callback(null),
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+}
 
 /** An archive that cannot be restored; the message tells a person what is wrong with it. */
 export class InvalidArchiveError extends Error {
@@ -106,7 +137,16 @@ export class ArchiveReader {
   static async open(file: string, limits: { maxExpandedBytes: number }): Promise<ArchiveReader> {
     let zip: yauzl.ZipFile;
     try {
-      zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true });
+      const handle = await fsOpen(file, 'r');
+      const reader = new FileRangeReader(handle);
+      const { size } = await handle.stat().catch(async (error: unknown) => {
+        await handle.close();
+        throw error;
+      });
+      zip = await yauzl.fromRandomAccessReaderPromise(reader, size, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true }).catch(async (error: unknown) => {
+        await handle.close().catch(() => undefined);
+        throw error;
+      });
     } catch (error) {
       throw new InvalidArchiveError(`The file is not a readable zip archive (${(error as Error).message}); it may be truncated or not a backup at all`);
     }

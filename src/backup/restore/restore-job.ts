@@ -1,4 +1,5 @@
 import type { JobStatus } from '../backup-job.js';
+import { type JobProgress, type PhasePlan, progressOf } from '../job-progress.js';
 
 export interface RestoreLogLine {
   at: string;
@@ -6,7 +7,7 @@ export interface RestoreLogLine {
 }
 
 /** A restore job as stored. Fields after `error` are internal and never served. */
-export interface RestoreJob {
+export interface RestoreJob extends JobProgress {
   id: string;
   status: JobStatus;
   source: string;
@@ -37,16 +38,44 @@ export interface RestoreJob {
 export type RestoreView = Pick<
   RestoreJob,
   'id' | 'status' | 'source' | 'name' | 'appId' | 'created' | 'started' | 'completed' | 'eventCount' | 'restoredEvents' | 'restoredAssets' | 'log' | 'error'
->;
+> &
+  JobProgress;
 
 export function toRestoreView(job: RestoreJob): RestoreView {
   const { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error } = job;
-  return { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error };
+  return { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error, ...progressOf(job) };
 }
+
+/**
+ * What a restore does, in order, with each phase's share of its time (measured on the mix
+ * benchmark: checking the archive is about a fifth, appending and projecting the events most of
+ * the rest). Files are restored alongside the events, so they have no phase of their own.
+ */
+export type RestorePhase = 'fetching' | 'verifying' | 'reserving' | 'users' | 'events' | 'rebuilding' | 'committing';
+export const RESTORE_PHASES: PhasePlan<RestorePhase> = {
+  fetching: [0, 5],
+  verifying: [5, 25],
+  reserving: [25, 25],
+  users: [25, 26],
+  events: [26, 94],
+  rebuilding: [94, 99],
+  committing: [99, 100],
+};
 
 /** The pipeline's steps, in order; logs name them and tests inject failures at each. */
 export const RESTORE_STEPS = ['fetch', 'verify', 'reserve', 'users', 'events', 'assets', 'rebuild', 'owner', 'commit'] as const;
 export type RestoreStep = (typeof RESTORE_STEPS)[number];
+
+/** The phase a step starts (steps the handlers announce, like `assets`, start none). */
+export const PHASE_OF_STEP: Partial<Record<RestoreStep, RestorePhase>> = {
+  fetch: 'fetching',
+  verify: 'verifying',
+  reserve: 'reserving',
+  users: 'users',
+  events: 'events',
+  rebuild: 'rebuilding',
+  commit: 'committing',
+};
 
 /** Redacts credentials and query strings (often signed tokens) from a URL before it is shown or logged. */
 export function describeUrl(raw: string): string {

@@ -4,9 +4,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import busboy from 'busboy';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { AdminOnly } from '../../platform/auth/access.decorator.js';
@@ -15,6 +15,7 @@ import type { Principal } from '../../platform/auth/principal.js';
 import { DomainError, invalid, tooLarge } from '../../platform/domain-errors.js';
 import { type Page, PageQuery } from '../../platform/http/paging.js';
 import { parseWith } from '../../platform/http/validation.js';
+import { JobEventStreams } from '../job-event-streams.service.js';
 import { toRestoreView } from './restore-job.js';
 import { type RestoreRequest, RestoresService } from './restores.service.js';
 
@@ -37,6 +38,7 @@ const UploadFields = z.strictObject(PointInTime);
 export class RestoreController {
   constructor(
     private readonly restores: RestoresService,
+    private readonly streams: JobEventStreams,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -68,6 +70,12 @@ export class RestoreController {
   @AdminOnly()
   async get(@Param('id') id: string) {
     return toRestoreView(await this.restores.get(id));
+  }
+
+  @Get(':id/events')
+  @AdminOnly()
+  async events(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.streams.stream(req, res, async () => toRestoreView(await this.restores.get(id)));
   }
 
   /** Streams the `file` field to a temporary file (never into memory) and collects the text fields. */

@@ -13,15 +13,21 @@ import { checkArchive } from '../archive/archive-check.js';
 import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
 import { RestoreFaults } from './restore-faults.js';
 import { RestoreValidator } from './restore-validator.js';
-import type { RestoreJob, RestoreStep } from './restore-job.js';
+import { PHASE_OF_STEP, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
+import type { ProgressMeter } from '../job-progress.js';
 
 /** How the runner reports back to the job; every call is persisted by the service. */
 export interface RestoreReporter {
   log(message: string): Promise<void>;
+  /** Saves the patch together with the meter's current progress. */
   update(patch: Partial<RestoreJob>): Promise<void>;
+  readonly meter: ProgressMeter<RestorePhase>;
 }
 
-const PROGRESS_EVERY_MS = 2000;
+/** Progress is saved (and so streamed) at most this often while the archive is checked and restored. */
+const PROGRESS_EVERY_MS = 500;
+/** A line in the job's log about how far it got, at most this often. */
+const LOG_EVERY_MS = 5000;
 const APPEND_BATCH = 500;
 /** Deferred handler work (file restores) running at once; each holds an open entry and a file. */
 const DEFERRED_IN_FLIGHT = 8;
@@ -48,6 +54,8 @@ export class RestoreRunner {
   async run(job: RestoreJob, archiveFile: string, signal: AbortSignal, report: RestoreReporter): Promise<void> {
     const step = async (name: RestoreStep, message: string) => {
       signal.throwIfAborted();
+      const phase = PHASE_OF_STEP[name];
+      if (phase) report.meter.enter(phase);
       await report.log(message);
       await this.faults.check(name);
     };
@@ -57,14 +65,17 @@ export class RestoreRunner {
       await step('verify', 'Checking the archive: format, entries, checksums and every event');
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
+      report.meter.count(0, manifest.counts.events);
       await report.update({ eventCount: manifest.counts.events });
       const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id);
-      await this.checkEntries(reader, report, validator);
+      await this.checkEntries(reader, report, validator, job.until);
       await report.log(
         `Archive of app "${manifest.app.name}" from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; the events, users.json and checksums of the event files check out`,
       );
       for (const missing of manifest.missing) await report.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
       const until = this.pointInTime(job, manifest.counts.events);
+      // A restore as of a time learns its exact total as it reaches that time.
+      if (job.untilEvent !== null) report.meter.count(0, job.untilEvent);
 
       const name = job.name ?? manifest.app.name;
       let token = job.nameToken;
@@ -136,16 +147,38 @@ export class RestoreRunner {
    * an event (it is refused before it is ever inflated otherwise), and every named one must be in
    * the archive or listed as missing, which lists nothing else.
    */
-  private async checkEntries(reader: ArchiveReader, report: RestoreReporter, validator: RestoreValidator): Promise<void> {
+  /**
+   * Checks the archive (see checkArchive), reporting how far it got. For a restore as of a time it
+   * also counts the events up to that time: the exact total the progress counts against.
+   */
+  private async checkEntries(reader: ArchiveReader, report: RestoreReporter, validator: RestoreValidator, until: string | null): Promise<void> {
     let lastLog = Date.now();
+    let lastUpdate = Date.now();
+    const limit = until === null ? undefined : Date.parse(until);
+    let kept = 0;
+    let past = false;
     await checkArchive(reader, validator, {
       entriesFor: (event) => this.handlers.all.flatMap((handler) => handler.entriesFor?.(event) ?? []),
+      progressEvery: 1000,
       onProgress: (done, total) => {
-        if (Date.now() - lastLog <= PROGRESS_EVERY_MS) return;
-        lastLog = Date.now();
-        void report.log(`Checked ${done}/${total} events`);
+        report.meter.within(done / Math.max(1, total));
+        if (Date.now() - lastUpdate > PROGRESS_EVERY_MS) {
+          lastUpdate = Date.now();
+          void report.update({}).catch(() => undefined);
+        }
+        if (Date.now() - lastLog > LOG_EVERY_MS) {
+          lastLog = Date.now();
+          void report.log(`Checked ${done}/${total} events`);
+        }
+      },
+      onEvent: (event) => {
+        if (limit === undefined || past) return;
+        // The restore stops at the first event after the time, as restoreEvents does.
+        if (Date.parse(event.timestamp) <= limit) kept += 1;
+        else past = true;
       },
     });
+    if (limit !== undefined) report.meter.count(0, kept);
   }
 
   private pointInTime(job: RestoreJob, total: number): { keep: (event: ArchivedEvent) => boolean; description: string } {
@@ -179,6 +212,7 @@ export class RestoreRunner {
     let events = 0;
     let lastPosition = 0;
     let lastReport = Date.now();
+    let lastLog = Date.now();
 
     const flush = async () => {
       if (pendingCount === 0) return;
@@ -190,9 +224,14 @@ export class RestoreRunner {
       events += pendingCount;
       pending = [];
       pendingCount = 0;
+      report.meter.count(events);
+      report.meter.within(events / Math.max(1, report.meter.snapshot().progress.total));
       if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
         lastReport = Date.now();
         await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
+      }
+      if (Date.now() - lastLog > LOG_EVERY_MS) {
+        lastLog = Date.now();
         await report.log(`events ${events}/${total}`);
       }
     };
@@ -231,6 +270,8 @@ export class RestoreRunner {
     }
     await flush();
     if (events === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
+    report.meter.count(events, events);
+    report.meter.within(1);
     await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
     await report.log(`events ${events}/${total}`);
     return { events, lastPosition };

@@ -17,7 +17,8 @@ import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { archiveKey, isActive } from '../backup-job.js';
 import { BackupsService } from '../backups.service.js';
 import { RestoreRunner } from './restore.runner.js';
-import { describeUrl, type RestoreJob, type RestoreLogLine } from './restore-job.js';
+import { describeUrl, RESTORE_PHASES, type RestoreJob, type RestoreLogLine, type RestorePhase } from './restore-job.js';
+import { ProgressMeter, queuedProgress } from '../job-progress.js';
 import { checkUrl, downloadToFile } from './url-fetcher.js';
 import { RestoreFaults } from './restore-faults.js';
 import type { Page } from '../../platform/http/paging.js';
@@ -137,6 +138,8 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
         await this.jobs.put({
           ...job,
           status: 'Failed',
+          phase: 'failed',
+          etaSeconds: 0,
           completed: new Date().toISOString(),
           error: 'The server stopped while this restore was running; nothing of the new app was kept and its name is free again. Start the restore again.',
           log: lines,
@@ -156,7 +159,9 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
     const entry = await this.names.lookup(claims.appName(job.name));
     if (entry?.state !== 'committed' || entry.owner !== job.appId) return false;
     const at = new Date().toISOString();
-    await this.jobs.put({ ...job, status: 'Completed', completed: at, nameToken: null, archiveFile: null, log: [...job.log, { at, message: 'The server stopped right after the restore committed the name; the restore is complete' }] });
+    const total = job.untilEvent ?? job.eventCount;
+    const progress = { phase: 'done', progress: { done: total, total, unit: 'events' as const }, percent: 100, etaSeconds: 0 };
+    await this.jobs.put({ ...job, ...progress, status: 'Completed', completed: at, nameToken: null, archiveFile: null, log: [...job.log, { at, message: 'The server stopped right after the restore committed the name; the restore is complete' }] });
     return true;
   }
 
@@ -232,6 +237,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
         url,
         untilEvent: request.untilEvent ?? null,
         until: request.until ?? null,
+        ...queuedProgress(),
       };
       await this.jobs.put(job);
       // The job records its own failure; this only guards against the job store itself failing.
@@ -253,20 +259,21 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   }
 
   private async execute(initial: RestoreJob, signal: AbortSignal): Promise<void> {
-    let job: RestoreJob = { ...initial, status: 'Running', started: new Date().toISOString() };
+    const meter = new ProgressMeter<RestorePhase>(RESTORE_PHASES, 'fetching', 0);
+    let job: RestoreJob = { ...initial, status: 'Running', started: new Date().toISOString(), ...meter.snapshot() };
     let saving: Promise<unknown> = this.jobs.put(job);
     // Job updates are chained so they land in order even when progress and log lines interleave;
     // one failed write does not stop the later ones (the last state written wins).
     const save = (patch: Partial<RestoreJob>, line?: string): Promise<void> => {
       const log: RestoreLogLine[] = line ? [...job.log, { at: new Date().toISOString(), message: line }].slice(-MAX_LOG_LINES) : job.log;
-      job = { ...job, ...patch, log };
+      job = { ...job, ...patch, ...meter.snapshot(), log };
       const snapshot = job;
       const write = saving.catch(() => undefined).then(() => this.jobs.put(snapshot));
       saving = write;
       return write;
     };
     // A log line that cannot be written is not worth failing the restore for; state updates are.
-    const report = { log: (message: string) => save({}, message).catch(() => undefined), update: (patch: Partial<RestoreJob>) => save(patch) };
+    const report = { log: (message: string) => save({}, message).catch(() => undefined), update: (patch: Partial<RestoreJob>) => save(patch), meter };
     let archiveFile = job.archiveFile ?? join(this.tempDir, `restore-${job.id}.zip`);
     // A backup the archive store keeps as a file is read in place; only copies are this job's to remove.
     let ownsArchive = true;
@@ -289,10 +296,13 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
         update: async (patch) => {
           await save(patch);
         },
+        meter,
       });
+      meter.complete(job.restoredEvents);
       await save({ status: 'Completed', completed: new Date().toISOString(), nameToken: null, archiveFile: null, url: null });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      meter.fail();
       await save({}, `Failed: ${message}`).catch(() => undefined);
       this.logger.error(`Restore ${job.id} failed: ${message}`);
       let cleaned = true;

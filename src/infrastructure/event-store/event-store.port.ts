@@ -128,6 +128,9 @@ export interface EventStore {
    */
   countAfter(position: number, limit: number): Promise<number>;
 
+  /** How many of an app's events lie at or before `until` (a position): a backup's exact total. */
+  countApp(appId: string, until: number): Promise<number>;
+
   /** Every event after a checkpoint, in global order (projections catch up with this). */
   readAll(range?: ReadRange): AsyncIterable<StoredEvent>;
 

@@ -59,6 +59,7 @@ export class SqliteEventStore implements EventStore {
   private readonly streamQuery: Statement<[string, number, number], EventRow>;
   private readonly appQuery: Statement<[string, number, number, number], EventRow>;
   private readonly appPageQuery: Statement<[string, number, number], EventRow>;
+  private readonly appNumberAt: Statement<[string, number], { app_number: number | null }>;
   private readonly allQuery: Statement<[number, number, number], EventRow>;
   private readonly headQuery: Statement<[], { p: number | null }>;
   private readonly headsQuery: Statement<[number, number], { position: number; app_id: string | null }>;
@@ -90,6 +91,7 @@ export class SqliteEventStore implements EventStore {
     this.streamQuery = this.db.prepare('SELECT * FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?');
     this.appQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?');
     this.appPageQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND app_number > ? ORDER BY app_number LIMIT ?');
+    this.appNumberAt = this.db.prepare('SELECT app_number FROM events WHERE app_id = ? AND position <= ? ORDER BY position DESC LIMIT 1');
     this.allQuery = this.db.prepare('SELECT * FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?');
     this.headQuery = this.db.prepare('SELECT MAX(position) AS p FROM events');
     this.headsQuery = this.db.prepare('SELECT position, app_id FROM events WHERE position > ? ORDER BY position LIMIT ?');
@@ -137,6 +139,11 @@ export class SqliteEventStore implements EventStore {
    */
   async countAfter(position: number, limit: number): Promise<number> {
     return Math.max(0, Math.min(limit, (await this.headPosition()) - position));
+  }
+
+  /** The number of the app's last event at `until`: one index lookup, however long the history. */
+  async countApp(appId: string, until: number): Promise<number> {
+    return this.appNumberAt.get(appId, until)?.app_number ?? 0;
   }
 
   readAll(range: ReadRange = {}): AsyncIterable<StoredEvent> {

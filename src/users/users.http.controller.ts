@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { AdminOnly, Authenticated } from '../platform/auth/access.decorator.js';
 import { CurrentUser } from '../platform/auth/current.decorators.js';
@@ -28,6 +28,22 @@ export class UsersController {
   @AdminOnly()
   async list(@Query({ schema: PageQuery }) page: Page): Promise<{ total: number; items: UserView[] }> {
     return this.users.list(page);
+  }
+
+  /** A new key for the caller; the one this request used stops working at once. */
+  @Post('me/api-key')
+  @HttpCode(201)
+  @Authenticated()
+  async rotateOwnKey(@CurrentUser() caller: Principal): Promise<{ apiKey: string }> {
+    return { apiKey: await this.users.rotateApiKey(caller.userId, caller.userId) };
+  }
+
+  /** Issues or rotates any user's key, e.g. for a user a restore created without one. */
+  @Post(':id/api-key')
+  @HttpCode(201)
+  @AdminOnly()
+  async rotateKey(@Param('id') id: string, @CurrentUser() caller: Principal): Promise<{ apiKey: string }> {
+    return { apiKey: await this.users.rotateApiKey(id, caller.userId) };
   }
 
   @Get('me')

@@ -6,7 +6,8 @@ import { CommandBus } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../infrastructure/name-index/name-index.port.js';
-import { hashApiKey } from '../platform/auth/api-key.js';
+import { generateApiKey, hashApiKey } from '../platform/auth/api-key.js';
+import { notFound } from '../platform/domain-errors.js';
 import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../platform/auth/auth.ports.js';
 import { AppReplays } from '../platform/projection/app-replays.service.js';
 import { type Principal, SYSTEM_ACTOR } from '../platform/auth/principal.js';
@@ -51,6 +52,19 @@ export class UsersService implements PrincipalResolver {
   async list(page: Page): Promise<{ total: number; items: UserView[] }> {
     const found = await this.projection.users.find({}, { sort: [{ field: 'email', direction: 'asc' }], ...page });
     return { total: found.total, items: found.items.map(toUserView) };
+  }
+
+  /**
+   * Issues a new API key for a user, replacing the old one, which stops working as soon as this
+   * returns (the write is projected before it does). The key is returned once and stored hashed.
+   */
+  async rotateApiKey(userId: string, actor: string): Promise<string> {
+    const user = await this.projection.users.get(userId);
+    if (!user) throw notFound(`User ${userId} does not exist`);
+    const apiKey = generateApiKey();
+    await this.writer.handle(streams.user(userId), userDecider, (state) => issueApiKey(state, hashApiKey(apiKey)), { actor });
+    this.logger.log(`A new API key was issued for user ${user.email}${actor === userId ? ' by themselves' : ''}`);
+    return apiKey;
   }
 
   get(id: string): Promise<UserDoc | undefined> {

@@ -1,0 +1,192 @@
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { type ApiClient, type ErrorHints, seg } from '../api-client.js';
+import type { Backup, BackupLink, Page } from '../api-types.js';
+import { downloadArchive, type DownloadResult } from '../archive-download.js';
+import { CliContext, duration, withGlobalOptions } from '../cli-context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { followWithProgress } from '../job-follower.js';
+import { formatBytes, type Output, table } from '../output.js';
+
+/** A backup's route: through its app (Owner/Developer keys), or by id alone (admins). */
+const backupPath = (id: string, app?: string) => (app ? `/api/apps/${seg(app)}/backups/${seg(id)}` : `/api/backups/${seg(id)}`);
+
+function hintsFor(id: string, app?: string): ErrorHints {
+  return {
+    403: app ? `The key may not reach the backups of app ${app}: use an Owner's, Developer's or admin's key` : `Only admins reach a backup by its id alone: pass --app <app> to reach it through its app`,
+    404: app ? `See the app's backups with \`appvault backup list ${app}\`` : 'See the backups with `appvault backup list`',
+  };
+}
+
+/** The file name the server would give (`backup-{app}-{yyyy-MM-dd_HH-mm-ss}.zip`), so a second run finds the partial file. */
+export const defaultFileName = (backup: Backup) => `backup-${backup.appName}-${backup.created.slice(0, 19).replace('T', '_').replaceAll(':', '-')}.zip`;
+
+function describeBackup(backup: Backup): string {
+  const lines = [
+    `Backup ${backup.id} of app ${backup.appName} (${backup.appId})`,
+    `  status:   ${backup.status}${backup.phase ? ` (${backup.phase})` : ''}${typeof backup.percent === 'number' && backup.status === 'Running' ? ` ${Math.floor(backup.percent)}%` : ''}`,
+    `  label:    ${backup.label || '-'}`,
+    `  created:  ${backup.created}`,
+    `  started:  ${backup.started ?? '-'}`,
+    `  completed: ${backup.completed ?? '-'}`,
+    `  contents: ${backup.eventCount} events, ${backup.assetCount} files, ${backup.userCount} users`,
+    `  size:     ${formatBytes(backup.sizeBytes)} (${backup.sizeBytes} bytes)`,
+    `  sha256:   ${backup.sha256 ?? '-'}`,
+  ];
+  if (backup.error) lines.push(`  error:    ${backup.error}`);
+  for (const warning of backup.warnings ?? []) lines.push(`  warning:  ${warning}`);
+  return lines.join('\n');
+}
+
+function failedError(backup: Backup): CliError {
+  return new CliError(`Backup ${backup.id} of app ${backup.appName} failed: ${backup.error ?? 'no reason given'}`, ExitCode.failed);
+}
+
+function runningError(backup: Backup, app?: string): CliError {
+  const show = `appvault backup show ${backup.id}${app ? ` --app ${app}` : ''}`;
+  return new CliError(`Backup ${backup.id} is ${backup.status}; wait for it with \`${show}\` or use --wait`, ExitCode.conflict, 409);
+}
+
+/** Waits for a backup (if asked), then streams its archive to disk and checks its SHA-256. */
+async function fetchArchive(client: ApiClient, output: Output, backup: Backup, options: { app?: string; file?: string; wait: boolean }): Promise<{ backup: Backup; download: DownloadResult }> {
+  const hints = hintsFor(backup.id, options.app);
+  let job = backup;
+  if (job.status === 'Scheduled' || job.status === 'Running') {
+    if (!options.wait) throw runningError(job, options.app);
+    job = await followWithProgress(client, output, 'backup', job, backupPath(job.id, options.app), hints);
+  }
+  if (job.status === 'Failed') throw failedError(job);
+  const file = resolve(options.file ?? defaultFileName(job));
+  const download = await downloadArchive(client, job, `${backupPath(job.id, options.app)}/archive`, file, output, { ...hints, 409: runningError(job, options.app).message });
+  return { backup: job, download };
+}
+
+const downloaded = (d: DownloadResult) =>
+  `${d.alreadyComplete ? 'Already downloaded' : d.resumed ? 'Downloaded (resumed)' : 'Downloaded'} ${d.file}: ${formatBytes(d.bytes)}, SHA-256 ${d.sha256} matches the backup`;
+
+export function registerBackup(program: Command): void {
+  const backup = program
+    .command('backup')
+    .description('create, list, download, link and delete backups')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  appvault backup create shop --wait --download shop.zip
+  appvault backup list shop
+  appvault backup download 3f2a9c1b-... -o shop.zip      (run again to resume a broken download)
+  appvault backup link 3f2a9c1b-... --expires 1h --app shop`,
+    );
+
+  withGlobalOptions(
+    backup
+      .command('create <app>')
+      .description('back up an app (answers at once; --wait follows the job until it ends)')
+      .option('--label <label>', 'a label for the backup')
+      .option('--wait', 'follow the backup until it is Completed or Failed')
+      .option('--download <file>', 'then download the archive to <file> (implies --wait)')
+      .action(async (app: string, options: { label?: string; wait?: boolean; download?: string }, command: Command) => {
+        const context = new CliContext(command);
+        const { client, output } = context;
+        const created = await client.json<Backup>('POST', `/api/apps/${seg(app)}/backups`, {
+          json: options.label === undefined ? {} : { label: options.label },
+          hints: {
+            404: 'See the apps with `appvault apps list`',
+            409: `See the app's backups with \`appvault backup list ${app}\` (delete old ones with \`appvault backup delete <id> --app ${app}\`)`,
+          },
+        });
+        if (options.download !== undefined) {
+          const result = await fetchArchive(client, output, created, { app, file: options.download, wait: true });
+          output.result(result, () => `${describeBackup(result.backup)}\n${downloaded(result.download)}`);
+          return;
+        }
+        if (!options.wait) {
+          output.result(created, `Backup ${created.id} of app ${created.appName} is ${created.status}; follow it with \`appvault backup show ${created.id} --app ${app}\``);
+          return;
+        }
+        const ended = await followWithProgress(client, output, 'backup', created, backupPath(created.id, app), hintsFor(created.id, app));
+        output.result(ended, () => describeBackup(ended));
+        if (ended.status === 'Failed') throw failedError(ended).reported();
+      }),
+  );
+
+  withGlobalOptions(
+    backup
+      .command('list [app]')
+      .description("list an app's backups, or (admins, no app) every app's; newest first, every page")
+      .action(async (app: string | undefined, _options: unknown, command: Command) => {
+        const context = new CliContext(command);
+        const path = app ? `/api/apps/${seg(app)}/backups` : '/api/backups';
+        const found: Page<Backup> = await context.client.listAll<Backup>(path, {
+          403: app ? `The key may not reach the backups of app ${app}` : 'Only admins list every backup: pass the app, `appvault backup list <app>`',
+          404: 'See the apps with `appvault apps list`',
+        });
+        context.output.result(found, () =>
+          found.items.length === 0
+            ? 'No backups.'
+            : table(
+                ['ID', 'APP', 'STATUS', 'CREATED', 'EVENTS', 'SIZE', 'LABEL'],
+                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.label ?? '']),
+              ),
+        );
+      }),
+  );
+
+  withGlobalOptions(
+    backup
+      .command('show <id>')
+      .description('show one backup (admins by id; others with --app)')
+      .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
+      .action(async (id: string, options: { app?: string }, command: Command) => {
+        const context = new CliContext(command);
+        const found = await context.client.get<Backup>(backupPath(id, options.app), hintsFor(id, options.app));
+        context.output.result(found, () => describeBackup(found));
+      }),
+  );
+
+  withGlobalOptions(
+    backup
+      .command('download <id>')
+      .description("stream a backup's archive to disk, resuming a partial file, and check its SHA-256")
+      .option('-o, --output <file>', 'where to write it (default: the name the server gives, in this folder)')
+      .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
+      .option('--wait', 'if the backup is still running, wait for it first')
+      .addHelpText('after', '\nA file that is there already but shorter is resumed (Range: bytes=<size>-); a server that sends the whole\narchive instead has it written anew. Exit code 1 when the SHA-256 does not match the backup.')
+      .action(async (id: string, options: { output?: string; app?: string; wait?: boolean }, command: Command) => {
+        const context = new CliContext(command);
+        const found = await context.client.get<Backup>(backupPath(id, options.app), hintsFor(id, options.app));
+        const result = await fetchArchive(context.client, context.output, found, { app: options.app, file: options.output, wait: options.wait === true });
+        context.output.result(result.download, () => downloaded(result.download));
+      }),
+  );
+
+  withGlobalOptions(
+    backup
+      .command('delete <id>')
+      .description('delete a backup (not while it runs)')
+      .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
+      .action(async (id: string, options: { app?: string }, command: Command) => {
+        const context = new CliContext(command);
+        const show = `appvault backup show ${id}${options.app ? ` --app ${options.app}` : ''}`;
+        await context.client.request('DELETE', backupPath(id, options.app), { hints: { ...hintsFor(id, options.app), 409: `Wait until it ends (\`${show}\`), then delete it` } });
+        context.output.result({ id, deleted: true }, `Deleted backup ${id}`);
+      }),
+  );
+
+  withGlobalOptions(
+    backup
+      .command('link <id>')
+      .description('make a download link that works without a key until it expires; prints its URL')
+      .addOption(new Option('--expires <duration>', 'how long the link works: 90s, 15m, 1h, 7d').argParser(duration).default(3600, '1h'))
+      .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
+      .action(async (id: string, options: { expires: number; app?: string }, command: Command) => {
+        const context = new CliContext(command);
+        const link = await context.client.json<BackupLink>('POST', `${backupPath(id, options.app)}/links`, {
+          json: { expiresIn: options.expires },
+          hints: { ...hintsFor(id, options.app), 404: 'No such backup, or this server has no download links yet (they come with API v1.1)' },
+        });
+        if (!context.output.json) context.output.note(`The link expires at ${link.expires}`);
+        context.output.result(link, link.url);
+      }),
+  );
+}

@@ -1,0 +1,125 @@
+import { type Command, Option } from 'commander';
+import { type ErrorHints, seg } from '../api-client.js';
+import type { Restore } from '../api-types.js';
+import { CliContext, isoTime, positiveInteger, withGlobalOptions } from '../cli-context.js';
+import { CliError, ExitCode, usageError } from '../exit-codes.js';
+import { followWithProgress } from '../job-follower.js';
+import { table } from '../output.js';
+import { uploadRestore } from '../restore-upload.js';
+
+interface RestoreOptions {
+  file?: string;
+  url?: string;
+  backup?: string;
+  name?: string;
+  untilEvent?: number;
+  until?: string;
+  follow?: boolean;
+}
+
+const HINTS: ErrorHints = {
+  403: 'Only admins restore: use an admin\'s key',
+  404: 'See the backups with `appvault backup list`',
+  409: 'Pass another --name if the name is taken or reserved; if another restore runs, see `appvault restore list`',
+};
+
+function describeRestore(job: Restore, withLog: boolean): string {
+  const lines = [
+    `Restore ${job.id} from ${job.source}`,
+    `  status:   ${job.status}${job.phase ? ` (${job.phase})` : ''}${typeof job.percent === 'number' && job.status === 'Running' ? ` ${Math.floor(job.percent)}%` : ''}`,
+    `  app:      ${job.name ?? '-'}${job.appId ? ` (${job.appId})` : ''}`,
+    `  created:  ${job.created}`,
+    `  started:  ${job.started ?? '-'}`,
+    `  completed: ${job.completed ?? '-'}`,
+    `  restored: ${job.restoredEvents}/${job.eventCount} events, ${job.restoredAssets} files`,
+  ];
+  if (job.error) lines.push(`  error:    ${job.error}`);
+  if (withLog) for (const line of job.log ?? []) lines.push(`  ${line.at}  ${line.message}`);
+  return lines.join('\n');
+}
+
+function failedError(job: Restore): CliError {
+  return new CliError(`Restore ${job.id} failed: ${job.error ?? 'no reason given'} (its log: \`appvault restore show ${job.id} --log\`)`, ExitCode.failed);
+}
+
+export function registerRestore(program: Command): void {
+  const restore = program
+    .command('restore')
+    .description('restore an app from an archive file, a URL or a stored backup (admins), and list restores')
+    .addOption(new Option('--file <zip>', 'upload this archive (streamed from disk)').conflicts(['url', 'backup']))
+    .addOption(new Option('--url <url>', "the archive's URL, which the server downloads (the server's own address: APPVAULT_URL, or --url before `restore`)").conflicts(['backup']))
+    .option('--backup <id>', 'a backup stored on the server')
+    .option('--name <name>', "the new app's name (default: the name in the archive)")
+    .addOption(new Option('--until-event <n>', 'restore the app as it was after event n').argParser(positiveInteger).conflicts('until'))
+    .addOption(new Option('--until <time>', 'restore the app as it was at this ISO-8601 time').argParser(isoTime))
+    .option('--follow', 'follow the restore until it is Completed or Failed')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  appvault restore --backup 3f2a9c1b-... --name shop-copy --follow
+  appvault restore --file shop.zip --name shop-copy --until-event 1200 --follow
+  appvault --url http://appvault:8080 restore --url https://files.example.com/shop.zip`,
+    )
+    .action(async (options: RestoreOptions, command: Command) => {
+      const context = new CliContext(command);
+      const { client, output } = context;
+      const sources = [options.file, options.url, options.backup].filter((s) => s !== undefined).length;
+      if (sources !== 1) throw usageError('Say what to restore: --file <zip>, --url <url> or --backup <id> (exactly one)');
+      const pointInTime = { ...(options.untilEvent !== undefined ? { untilEvent: options.untilEvent } : {}), ...(options.until !== undefined ? { until: options.until } : {}) };
+      let job: Restore;
+      if (options.file !== undefined) {
+        const fields: Record<string, string> = {};
+        if (options.name !== undefined) fields['name'] = options.name;
+        if (options.untilEvent !== undefined) fields['untilEvent'] = String(options.untilEvent);
+        if (options.until !== undefined) fields['until'] = options.until;
+        job = await uploadRestore(client, options.file, fields, output, HINTS);
+      } else {
+        const source = options.url !== undefined ? { url: options.url } : { backupId: options.backup! };
+        job = await client.json<Restore>('POST', '/api/restore', { json: { ...source, ...(options.name !== undefined ? { name: options.name } : {}), ...pointInTime }, hints: HINTS });
+      }
+      if (!options.follow) {
+        output.result(job, `Restore ${job.id} is ${job.status}; follow it with \`appvault restore show ${job.id}\` (or pass --follow)`);
+        return;
+      }
+      const ended = await followWithProgress(client, output, 'restore', job, `/api/restore/${seg(job.id)}`, HINTS);
+      output.result(ended, () => (ended.status === 'Completed' ? `Restored app ${ended.name} (${ended.appId}): ${ended.restoredEvents} events, ${ended.restoredAssets} files` : describeRestore(ended, true)));
+      if (ended.status === 'Failed') throw failedError(ended).reported();
+    });
+  withGlobalOptions(restore, { url: false });
+
+  withGlobalOptions(
+    restore
+      .command('list')
+      .description('list the restores, newest first, every page')
+      .action(async (_options: unknown, command: Command) => {
+        const context = new CliContext(command);
+        const found = await context.client.listAll<Restore>('/api/restore', HINTS);
+        context.output.result(found, () =>
+          found.items.length === 0
+            ? 'No restores.'
+            : table(
+                ['ID', 'STATUS', 'NAME', 'CREATED', 'EVENTS', 'SOURCE'],
+                found.items.map((r) => [r.id, r.status, r.name ?? '-', r.created, `${r.restoredEvents}/${r.eventCount}`, r.source]),
+              ),
+        );
+      }),
+  );
+
+  withGlobalOptions(
+    restore
+      .command('show <id>')
+      .description('show one restore')
+      .option('--log', 'with its log')
+      .option('--follow', 'follow it until it ends')
+      .action(async (id: string, options: { log?: boolean; follow?: boolean }, command: Command) => {
+        const context = new CliContext(command);
+        const path = `/api/restore/${seg(id)}`;
+        const hints = { ...HINTS, 404: 'See the restores with `appvault restore list`' };
+        let job = await context.client.get<Restore>(path, hints);
+        if (options.follow) job = await followWithProgress(context.client, context.output, 'restore', job, path, hints);
+        context.output.result(job, () => describeRestore(job, options.log === true));
+        if (options.follow && job.status === 'Failed') throw failedError(job).reported();
+      }),
+  );
+}

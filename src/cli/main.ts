@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { currentContext, DEFAULT_URL, withGlobalOptions } from './cli-context.js';
+import { registerApps } from './commands/apps.command.js';
+import { registerArchive } from './commands/archive.command.js';
+import { registerBackup } from './commands/backup.command.js';
+import { registerRestore } from './commands/restore.command.js';
+import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from './exit-codes.js';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('appvault')
+    .description('The AppVault command line: backups and restores over the HTTP API, and offline archive checks.')
+    .version(version(), '-V, --version')
+    // `restore --url` is the archive's address; the program's options are read before the command name.
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: false })
+    .addHelpText(
+      'after',
+      `
+Environment:
+  APPVAULT_URL    the server's address (default ${DEFAULT_URL}); --url wins
+  APPVAULT_TOKEN  the API key; --token wins (an admin's key is in <DATA_DIR>/admin-token)
+
+Output: results on stdout (--json: one JSON document, nothing else there); progress and messages on
+stderr (bars on a terminal; one plain line per change otherwise or with --no-progress).
+
+${EXIT_CODES_HELP}
+
+Run \`appvault <command> --help\` for a command's options.`,
+    );
+  withGlobalOptions(program);
+  registerApps(program);
+  registerBackup(program);
+  registerRestore(program);
+  registerArchive(program);
+  return program;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and answers the exit code; it never exits itself. */
+export async function run(argv: readonly string[]): Promise<ExitCodeValue> {
+  // `appvault … | head` closes stdout early: that ends the output, it is not an error to report.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return ExitCode.ok;
+  } catch (error) {
+    return report(error);
+  } finally {
+    currentContext()?.output.close();
+  }
+}
+
+function report(error: unknown): ExitCodeValue {
+  if (error instanceof CommanderError) {
+    // Commander printed its message (or the help) already; --help and --version end well.
+    return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  const context = currentContext();
+  context?.output.close();
+  if (error instanceof CliError) {
+    if (context?.output.json && !error.resultPrinted) context.output.result({ error: { message: error.message, exitCode: error.exitCode, status: error.status ?? null } }, '');
+    process.stderr.write(`appvault: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (context?.output.json) context.output.result({ error: { message, exitCode: ExitCode.failed, status: null } }, '');
+  process.stderr.write(`appvault: ${message}\n`);
+  if (process.env['APPVAULT_DEBUG'] && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
+  return ExitCode.failed;
+}

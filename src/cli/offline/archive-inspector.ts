@@ -1,0 +1,228 @@
+import { stat } from 'node:fs/promises';
+import { classifyEntry, type Manifest, USERS_ENTRY } from '../../backup/archive/archive-format.js';
+import { type ArchiveCheckReport, checkArchive } from '../../backup/archive/archive-check.js';
+import { ArchiveReader, readBoundedText } from '../../backup/archive/archive-reader.js';
+import type { ArchivedEvent } from '../../backup/backup-handler.port.js';
+import { RestoreValidator } from '../../backup/restore/restore-validator.js';
+import type { EventStore } from '../../infrastructure/event-store/event-store.port.js';
+import type { DomainEvent } from '../../platform/events/decider.js';
+import { offlineInstallation } from './offline-installation.js';
+
+export interface SchemaSummary {
+  id: string;
+  name: string;
+  fields: number;
+  /** Contents of the schema not deleted at the archive's last event. */
+  contents: number;
+  deleted: boolean;
+}
+
+export interface InspectReport {
+  file: string;
+  /** Size of the zip on disk. */
+  fileBytes: number;
+  app: Manifest['app'];
+  formatVersion: number;
+  created: string;
+  source: Manifest['source'];
+  counts: Manifest['counts'];
+  streams: ArchiveCheckReport['streams'];
+  eventTypes: Record<string, number>;
+  timeRange: { first: string | null; last: string | null };
+  schemas: SchemaSummary[];
+  users: { id: string; email: string; displayName: string }[];
+  /** Uncompressed bytes by kind of entry (the manifest's sizes). */
+  sizes: { events: number; assets: number; other: number; total: number };
+  missing: Manifest['missing'];
+  warnings: string[];
+}
+
+/** The scan's checks (place, accept) never read a store; one that is read anyway fails loudly. */
+const noStore: Pick<EventStore, 'readStream'> = {
+  readStream: () => {
+    throw new Error('The stateless archive checks read no event store');
+  },
+};
+
+interface Opened {
+  reader: ArchiveReader;
+  report: ArchiveCheckReport;
+}
+
+/**
+ * Opens an archive and runs the checks a restore makes before it writes anything (archive-check.ts),
+ * letting `onEvent` see each event that passed. The reader stays open for a second pass.
+ */
+async function openChecked(file: string, maxExpandedBytes: number, onEvent?: (event: ArchivedEvent, accepted: DomainEvent) => void): Promise<Opened> {
+  const { catalog, handlers } = offlineInstallation();
+  const reader = await ArchiveReader.open(file, { maxExpandedBytes });
+  try {
+    const validator = new RestoreValidator(catalog, noStore as EventStore, reader.manifest.app.id);
+    const report = await checkArchive(reader, validator, {
+      entriesFor: (event) => handlers.flatMap((handler) => handler.entriesFor?.(event) ?? []),
+      onEvent: (event, accepted) => onEvent?.(event, accepted),
+    });
+    return { reader, report };
+  } catch (error) {
+    reader.close();
+    throw error;
+  }
+}
+
+export async function inspectArchive(file: string, maxExpandedBytes: number): Promise<InspectReport> {
+  const schemas = new Map<string, SchemaSummary>();
+  const contentSchema = new Map<string, string>();
+  const { reader, report } = await openChecked(file, maxExpandedBytes, (event, accepted) => {
+    const data = accepted.data as Record<string, unknown>;
+    const id = event.stream.slice(event.stream.indexOf('--') + 2);
+    switch (accepted.type) {
+      case 'SchemaCreated':
+        schemas.set(id, { id, name: String(data['name']), fields: Array.isArray(data['fields']) ? data['fields'].length : 0, contents: 0, deleted: false });
+        break;
+      case 'SchemaFieldAdded':
+        if (schemas.has(id)) schemas.get(id)!.fields += 1;
+        break;
+      case 'SchemaDeleted':
+        if (schemas.has(id)) schemas.get(id)!.deleted = true;
+        break;
+      case 'ContentCreated': {
+        const schemaId = String(data['schemaId']);
+        contentSchema.set(id, schemaId);
+        if (schemas.has(schemaId)) schemas.get(schemaId)!.contents += 1;
+        break;
+      }
+      case 'ContentDeleted': {
+        const schema = schemas.get(contentSchema.get(id) ?? '');
+        if (schema) schema.contents -= 1;
+        break;
+      }
+      default:
+        break;
+    }
+  });
+  try {
+    const manifest = reader.manifest;
+    const sizes = { events: 0, assets: 0, other: 0, total: 0 };
+    for (const entry of manifest.entries) {
+      const kind = classifyEntry(entry.name)?.kind;
+      if (kind === 'events') sizes.events += entry.size;
+      else if (kind === 'asset') sizes.assets += entry.size;
+      else sizes.other += entry.size;
+      sizes.total += entry.size;
+    }
+    const users = reader.has(USERS_ENTRY) ? parseUsers(await readBoundedText(await reader.open(USERS_ENTRY), 64 * 1024 * 1024)) : [];
+    return {
+      file,
+      fileBytes: (await stat(file)).size,
+      app: manifest.app,
+      formatVersion: manifest.formatVersion,
+      created: manifest.created,
+      source: manifest.source,
+      counts: manifest.counts,
+      streams: report.streams,
+      eventTypes: report.types,
+      timeRange: { first: report.firstEventAt, last: report.lastEventAt },
+      schemas: [...schemas.values()].sort((a, b) => a.name.localeCompare(b.name)),
+      users,
+      sizes,
+      missing: manifest.missing,
+      warnings: manifest.warnings,
+    };
+  } finally {
+    reader.close();
+  }
+}
+
+function parseUsers(text: string): InspectReport['users'] {
+  const parsed = JSON.parse(text) as unknown;
+  if (!Array.isArray(parsed)) return [];
+  return parsed.flatMap((user: unknown) => {
+    if (typeof user !== 'object' || user === null) return [];
+    const { id, email, displayName } = user as Record<string, unknown>;
+    return typeof id === 'string' && typeof email === 'string' ? [{ id, email, displayName: typeof displayName === 'string' ? displayName : '' }] : [];
+  });
+}
+
+export interface DiffReport {
+  a: { file: string; app: Manifest['app']; created: string; events: number; assetFiles: number };
+  b: { file: string; app: Manifest['app']; created: string; events: number; assetFiles: number };
+  /** Same app id, and a's events are exactly b's first ones. */
+  continues: boolean;
+  /** Why b does not continue a, when it does not. */
+  reason: string | null;
+  /** b's event count less a's. */
+  eventsAdded: number;
+  /** The added events by type (only when b continues a). */
+  addedTypes: Record<string, number>;
+  /** Asset file versions b has (or lists as missing) that a does not. */
+  assetVersionsAdded: string[];
+  /** Asset file versions a has that b does not (none when b continues a). */
+  assetVersionsRemoved: string[];
+}
+
+/** The parts of an archived event that make it the same event in two archives. */
+const fingerprint = (e: ArchivedEvent) => JSON.stringify([e.number, e.stream, e.streamVersion, e.type, e.timestamp, e.actor, e.schemaVersion, e.data]);
+
+/** What b adds to a, two backups of one app, and whether b continues a's history. */
+export async function diffArchives(fileA: string, fileB: string, maxExpandedBytes: number): Promise<DiffReport> {
+  const a = await openChecked(fileA, maxExpandedBytes);
+  let b: Opened;
+  try {
+    b = await openChecked(fileB, maxExpandedBytes);
+  } catch (error) {
+    a.reader.close();
+    throw error;
+  }
+  try {
+    const ma = a.reader.manifest;
+    const mb = b.reader.manifest;
+    const assetsOf = (reader: ArchiveReader) => new Set([...reader.namesOf('asset'), ...reader.manifest.missing.map((m) => m.name)]);
+    const assetsA = assetsOf(a.reader);
+    const assetsB = assetsOf(b.reader);
+    let reason: string | null = null;
+    const addedTypes: Record<string, number> = {};
+    if (ma.app.id !== mb.app.id) {
+      reason = `they are backups of different apps (a: ${ma.app.name} ${ma.app.id}, b: ${mb.app.name} ${mb.app.id})`;
+    } else {
+      const left = a.reader.events()[Symbol.asyncIterator]();
+      const right = b.reader.events()[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          const [x, y] = await Promise.all([left.next(), right.next()]);
+          if (x.done && y.done) break;
+          if (x.done) {
+            const event = y.value as ArchivedEvent;
+            addedTypes[event.type] = (addedTypes[event.type] ?? 0) + 1;
+            continue;
+          }
+          if (y.done) {
+            reason = `b holds fewer events than a (${mb.counts.events} < ${ma.counts.events}) and b's are a's first ones: b is the older backup; pass them the other way round`;
+            break;
+          }
+          if (fingerprint(x.value) !== fingerprint(y.value)) {
+            reason = `event ${x.value.number} differs (a: ${x.value.type} in ${x.value.stream} at ${x.value.timestamp}; b: ${y.value.type} in ${y.value.stream} at ${y.value.timestamp}): b is not a later backup of a's history`;
+            break;
+          }
+        }
+      } finally {
+        await left.return?.();
+        await right.return?.();
+      }
+    }
+    const continues = reason === null;
+    const side = (file: string, manifest: Manifest, assets: Set<string>) => ({ file, app: manifest.app, created: manifest.created, events: manifest.counts.events, assetFiles: assets.size });
+    return {
+      a: side(fileA, ma, assetsA),
+      b: side(fileB, mb, assetsB),
+      continues,
+      reason,
+      eventsAdded: mb.counts.events - ma.counts.events,
+      addedTypes: continues ? addedTypes : {},
+      assetVersionsAdded: [...assetsB].filter((name) => !assetsA.has(name)).sort(),
+      assetVersionsRemoved: [...assetsA].filter((name) => !assetsB.has(name)).sort(),
+    };
+  } finally {
+    a.reader.close();
+    b.reader.close();
+  }
+}

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { type ArchiveCheckOptions, type ArchiveCheckReport, checkArchive } from '../../backup/archive/archive-check.js';
+import { ArchiveReader, InvalidArchiveError } from '../../backup/archive/archive-reader.js';
+import type { ArchivedEvent, RestoreContext } from '../../backup/backup-handler.port.js';
+import { RestoreValidator } from '../../backup/restore/restore-validator.js';
+import { streams } from '../../infrastructure/event-store/event-store.port.js';
+import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
+import { offlineInstallation } from './offline-installation.js';
+import { ScratchStreams } from './scratch-streams.js';
+
+/** The server's default MAX_RESTORE_EXPANDED_BYTES (200 GiB). */
+export const DEFAULT_MAX_EXPANDED_BYTES = 200 * 1024 ** 3;
+
+export interface VerifyOptions {
+  maxExpandedBytes: number;
+  /** A point in time, as a restore takes it: up to this event number, or up to this time. */
+  untilEvent?: number;
+  until?: string;
+  onProgress?(phase: 'scan' | 'rehearse', done: number, total: number): void;
+}
+
+export interface VerifyReport {
+  valid: true;
+  app: { id: string; name: string };
+  formatVersion: number;
+  created: string;
+  counts: ArchiveCheckReport;
+  /** Events the rehearsal let through (all of them, or up to the point in time). */
+  checkedEvents: number;
+  /** File versions read and compared with their event's SHA-256. */
+  checkedFiles: number;
+  missing: { name: string; reason: string }[];
+  warnings: string[];
+}
+
+/**
+ * Every check a restore makes, with nothing written anywhere: the archive reader's container
+ * checks (format, entry names, sizes, counts, zip bombs), the shared scan (checksums, numbering,
+ * the event catalog, named entries: archive-check.ts), users.json as the users handler reads it,
+ * and then each event as RestoreRunner.restoreEvents takes it — first event, deleted app, actors,
+ * rewritten by the handlers, and checked by RestoreValidator.follow against its stream's state
+ * (versions, domain rules, users, file versions, whose bytes are hashed against the event). Keep
+ * the loop below in step with restoreEvents. Throws InvalidArchiveError with a restore's message.
+ */
+export async function verifyArchive(file: string, options: VerifyOptions): Promise<VerifyReport> {
+  const { catalog, handlers } = offlineInstallation();
+  const reader = await ArchiveReader.open(file, { maxExpandedBytes: options.maxExpandedBytes });
+  const scratch = new ScratchStreams();
+  try {
+    const manifest = reader.manifest;
+    const validator = new RestoreValidator(catalog, scratch.asValidatorStore(), manifest.app.id);
+    const checkOptions: ArchiveCheckOptions = {
+      entriesFor: (event) => handlers.flatMap((handler) => handler.entriesFor?.(event) ?? []),
+      onProgress: (done, total) => options.onProgress?.('scan', done, total),
+      progressEvery: 1000,
+    };
+    const counts = await checkArchive(reader, validator, checkOptions);
+    const keep = pointInTime(options, manifest.counts.events);
+
+    const targetAppId = randomUUID();
+    const userMap = new Map<string, string>();
+    const archivedUsers = new Set<string>();
+    const context: RestoreContext = {
+      sourceAppId: manifest.app.id,
+      targetAppId,
+      targetName: manifest.app.name,
+      actor: SYSTEM_ACTOR,
+      openEntry: (entry) => reader.open(entry),
+      hasEntry: (entry) => reader.has(entry),
+      mapUser: (userId) => (userId === SYSTEM_ACTOR ? SYSTEM_ACTOR : (userMap.get(userId) ?? SYSTEM_ACTOR)),
+      setUserMapping: (from, to) => {
+        userMap.set(from, to);
+        archivedUsers.add(from);
+      },
+      isArchivedUser: (userId) => archivedUsers.has(userId),
+      log: () => undefined,
+      step: async () => undefined,
+      // File versions are hashed one after the other: nothing waits on them offline.
+      defer: async (work) => {
+        try {
+          await work();
+        } catch (error) {
+          if (error instanceof InvalidArchiveError) throw error;
+          throw new InvalidArchiveError((error as Error).message);
+        }
+      },
+      remember: async () => undefined,
+      counts: { assets: 0 },
+    };
+    for (const handler of handlers) await handler.prepareRestore?.(context);
+    validator.forTarget(targetAppId, new Set(userMap.values()));
+
+    const appStream = `app-${manifest.app.id}`;
+    let checked = 0;
+    for await (const archived of reader.events()) {
+      if (!keep(archived)) break;
+      if (archived.number === 1 && (archived.stream !== appStream || archived.type !== 'AppCreated')) {
+        throw new InvalidArchiveError(`The first event must be AppCreated in ${appStream}; found ${archived.type} in ${archived.stream}`);
+      }
+      if (archived.type === 'AppDeleted') {
+        throw new InvalidArchiveError(`The app was deleted at event ${archived.number}; restore a point before it (untilEvent ${archived.number - 1})`);
+      }
+      const placed = validator.place(archived);
+      const current = validator.current(archived);
+      if (archived.actor !== SYSTEM_ACTOR && !context.isArchivedUser(archived.actor)) {
+        throw validator.refuse(archived, `its actor ${archived.actor.slice(0, 80)} is not in users.json`);
+      }
+      const stream = placed.kind === 'app' ? streams.app(targetAppId) : streams.child(placed.kind, targetAppId, placed.entityId);
+      let event: ArchivedEvent = { ...archived, stream, type: current.type, data: current.data as Record<string, unknown>, schemaVersion: catalog.versionOf(current.type), actor: context.mapUser(archived.actor) };
+      for (const handler of handlers) if (handler.restoreEvent) event = await handler.restoreEvent(event, context);
+      await validator.follow(archived, placed, { type: event.type, data: event.data }, stream);
+      scratch.append(stream, archived.streamVersion, {
+        type: event.type,
+        data: event.data,
+        metadata: { appId: targetAppId, actor: event.actor, timestamp: event.timestamp, schemaVersion: event.schemaVersion },
+      });
+      if (++checked % 1000 === 0) options.onProgress?.('rehearse', checked, manifest.counts.events);
+    }
+    if (checked === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
+    options.onProgress?.('rehearse', checked, manifest.counts.events);
+    return {
+      valid: true,
+      app: manifest.app,
+      formatVersion: manifest.formatVersion,
+      created: manifest.created,
+      counts,
+      checkedEvents: checked,
+      checkedFiles: context.counts.assets,
+      missing: manifest.missing,
+      warnings: manifest.warnings,
+    };
+  } finally {
+    scratch.close();
+    reader.close();
+  }
+}
+
+/** As RestoreRunner.pointInTime: which events a restore with untilEvent or until keeps. */
+function pointInTime(options: VerifyOptions, total: number): (event: ArchivedEvent) => boolean {
+  if (options.untilEvent !== undefined) {
+    if (options.untilEvent > total) throw new InvalidArchiveError(`untilEvent is ${options.untilEvent}, but the archive holds only ${total} events`);
+    const until = options.untilEvent;
+    return (e) => e.number <= until;
+  }
+  if (options.until !== undefined) {
+    const limit = Date.parse(options.until);
+    return (e) => Date.parse(e.timestamp) <= limit;
+  }
+  return () => true;
+}

@@ -1,0 +1,431 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { putTogether, takeApart } from '../support/archive-forge.js';
+import { buildApp } from '../support/fixtures.js';
+import { ADMIN_TOKEN, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
+import { tamper } from '../support/zip-tamper.js';
+import { readZip } from '../support/zip-inspect.js';
+
+/**
+ * The compiled `appvault` command (bin/appvault.js → dist/cli, built by the global setup) run as
+ * its own process against the real server on a real port, as a person or a script would run it.
+ */
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const ROOT = process.cwd();
+
+function cli(args: string[], env: Record<string, string> = {}, launcher = join(ROOT, 'bin/appvault.js')): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [launcher, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, APPVAULT_URL: server.url, APPVAULT_TOKEN: ADMIN_TOKEN, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A hung command fails its test instead of the whole run.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Parses stdout as exactly one JSON document (what --json promises). */
+function json<T = Record<string, unknown>>(run: Run): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not one JSON document (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
+  }
+}
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+    probe.once('error', reject);
+  });
+}
+
+let server: TestServer;
+
+describe('appvault CLI', () => {
+  let dir: string;
+  let first: { id: string; sha256: string; eventCount: number };
+  let firstZip: string;
+  /** The Range header of every archive request the server receives, in order. */
+  const archiveRequests: { url: string; range: string | undefined }[] = [];
+
+  beforeAll(async () => {
+    server = await startServer();
+    dir = tempDir('appvault-cli-');
+    server.app.getHttpServer().on('request', (req: IncomingMessage) => {
+      if (req.url?.endsWith('/archive')) archiveRequests.push({ url: req.url, range: req.headers.range });
+    });
+    const cast = await createCast(server, 'shop');
+    await buildApp('shop', [cast.owner.client, cast.developer.client, cast.editor.client], { contents: 30, updates: 20, binaryBytes: 50_000 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('lists the apps as one JSON document', async () => {
+    const run = await cli(['apps', 'list', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const body = json<{ total: number; items: { name: string }[] }>(run);
+    expect(body.items.map((a) => a.name)).toEqual(['shop']);
+    expect(body.total).toBe(1);
+  });
+
+  it('creates a backup, waits for it and downloads it; the file is the backup', async () => {
+    firstZip = join(dir, 'first.zip');
+    const run = await cli(['backup', 'create', 'shop', '--label', 'from the cli', '--download', firstZip, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const body = json<{ backup: { id: string; status: string; label: string }; download: { file: string; sha256: string; bytes: number } }>(run);
+    expect(body.backup.status).toBe('Completed');
+    expect(body.backup.label).toBe('from the cli');
+    const stored = (await server.admin.get(`/api/backups/${body.backup.id}`)).body;
+    expect(sha256(firstZip)).toBe(stored.sha256);
+    expect(statSync(firstZip).size).toBe(stored.sizeBytes);
+    expect(body.download).toMatchObject({ file: firstZip, sha256: stored.sha256, bytes: stored.sizeBytes });
+    first = { id: stored.id, sha256: stored.sha256, eventCount: stored.eventCount };
+    // Without --json the progress went to stderr, never to stdout.
+    expect(run.stderr).toMatch(/download shop/);
+  });
+
+  it('lists backups of one app and of every app (admin), every page', async () => {
+    const ofApp = await cli(['backup', 'list', 'shop', '--json']);
+    expect(ofApp.code, ofApp.stderr).toBe(0);
+    const listed = json<{ total: number; items: { id: string }[] }>(ofApp);
+    expect(listed.items.map((b) => b.id)).toContain(first.id);
+    expect(listed.items).toHaveLength(listed.total);
+
+    const all = await cli(['--json', 'backup', 'list']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(json<{ items: { id: string }[] }>(all).items.map((b) => b.id)).toContain(first.id);
+
+    const human = await cli(['backup', 'list', 'shop']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(first.id);
+    expect(human.stdout).toMatch(/^ID\s+APP\s+STATUS/);
+  });
+
+  it('shows a backup by id, and through its app with --app', async () => {
+    const byId = await cli(['backup', 'show', first.id, '--json']);
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(json(byId)).toMatchObject({ id: first.id, status: 'Completed', sha256: first.sha256 });
+    const viaApp = await cli(['backup', 'show', first.id, '--app', 'shop']);
+    expect(viaApp.code, viaApp.stderr).toBe(0);
+    expect(viaApp.stdout).toContain(`sha256:   ${first.sha256}`);
+  });
+
+  it('resumes a broken download with Range and ends with the right bytes', async () => {
+    const file = join(dir, 'resumed.zip');
+    copyFileSync(firstZip, file);
+    const size = statSync(file).size;
+    const half = Math.floor(size / 2);
+    truncateSync(file, half);
+    // Bytes that would be wrong if they were kept: the check at the end must catch any mix-up.
+    const seen = archiveRequests.length;
+    const run = await cli(['backup', 'download', first.id, '-o', file, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(sha256(file)).toBe(first.sha256);
+    expect(statSync(file).size).toBe(size);
+    // The CLI asked for the rest of the file, and said what happened.
+    const sent = archiveRequests.slice(seen);
+    expect(sent[0]?.range).toBe(`bytes=${half}-`);
+    expect(run.stderr).toMatch(new RegExp(`resuming at ${half}|did not resume from byte ${half}`));
+    const result = json<{ resumed: boolean; restarted: boolean }>(run);
+    expect(result.resumed || result.restarted).toBe(true);
+
+    // Once the server serves ranges, it must have answered 206 and the CLI appended.
+    const probe = await fetch(`${server.url}/api/backups/${first.id}/archive`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}`, range: 'bytes=0-0' } });
+    const acceptsRanges = probe.headers.get('accept-ranges') === 'bytes';
+    await probe.body?.cancel();
+    if (acceptsRanges) {
+      expect(probe.status).toBe(206);
+      expect(result.resumed).toBe(true);
+      expect(sent).toHaveLength(1);
+      expect(run.stderr).toMatch(`resuming at ${half}`);
+    } else {
+      expect(result.restarted).toBe(true);
+    }
+  });
+
+  it('fails a download whose bytes do not match the backup (exit 1), and says what to do', async () => {
+    const file = join(dir, 'corrupt.zip');
+    const bytes = readFileSync(firstZip);
+    // Same length, one byte flipped in the first half: whatever the server does with Range, the file is wrong.
+    const flipped = Buffer.from(bytes);
+    flipped[10] = flipped[10]! ^ 0xff;
+    writeFileSync(file, flipped.subarray(0, Math.floor(bytes.length / 2)));
+    const run = await cli(['backup', 'download', first.id, '-o', file]);
+    const acceptsRanges = run.stderr.includes('resuming at');
+    if (acceptsRanges) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/does not match the SHA-256 of backup .*delete the file and download it again/);
+    } else {
+      // A server without Range sends everything again, and the file comes out right.
+      expect(run.code, run.stderr).toBe(0);
+      expect(sha256(file)).toBe(first.sha256);
+    }
+  });
+
+  it('restores a stored backup under a new name and follows it to the end', async () => {
+    const run = await cli(['restore', '--backup', first.id, '--name', 'copy', '--follow', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const job = json<{ status: string; name: string; restoredEvents: number }>(run);
+    expect(job).toMatchObject({ status: 'Completed', name: 'copy', restoredEvents: first.eventCount });
+    const app = await server.admin.get('/api/apps/copy');
+    expect(app.status).toBe(200);
+    // Progress went to stderr as plain lines (not a terminal), one per change.
+    expect(run.stderr).toMatch(/^restore [0-9a-f]{8}…: /m);
+    // It followed the job's event stream where the server has one, and polled where it answers 404.
+    const events = await fetch(`${server.url}/api/restore/${json<{ id: string }>(run).id}/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    await events.body?.cancel();
+    if (events.status === 404) expect(run.stderr).toMatch(/no event stream for jobs \(404\); reading the job every 500 ms instead/);
+    else expect(run.stderr).not.toMatch(/reading the job every 500 ms/);
+  });
+
+  it('uploads an archive file for a restore, streamed, with upload progress', async () => {
+    const run = await cli(['restore', '--file', firstZip, '--name', 'uploaded', '--follow']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Restored app uploaded \(/);
+    expect(run.stderr).toMatch(/^upload: uploading .*\(100%\)$/m);
+    const restores = (await server.admin.get('/api/restore')).body.items as { name: string; source: string; status: string; restoredEvents: number }[];
+    expect(restores.find((r) => r.name === 'uploaded')).toMatchObject({ source: 'upload:first.zip', status: 'Completed', restoredEvents: first.eventCount });
+    expect((await server.admin.get('/api/apps/uploaded/content/products?top=1')).body.total).toBe((await server.admin.get('/api/apps/shop/content/products?top=1')).body.total);
+  });
+
+  it('restores a point in time, and lists and shows restores', async () => {
+    const run = await cli(['restore', '--backup', first.id, '--name', 'early', '--until-event', '5', '--follow', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const job = json<{ id: string; restoredEvents: number }>(run);
+    expect(job.restoredEvents).toBe(5);
+    const list = await cli(['restore', 'list', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(json<{ items: { id: string }[] }>(list).items.map((r) => r.id)).toContain(job.id);
+    const show = await cli(['restore', 'show', job.id, '--log']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain('Restore completed');
+  });
+
+  describe('exit codes', () => {
+    it('2 for usage errors: an unknown option, a missing source, a bad value', async () => {
+      const unknown = await cli(['apps', 'list', '--frobnicate']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/unknown option '--frobnicate'/);
+      const noSource = await cli(['restore', '--name', 'x']);
+      expect(noSource.code).toBe(2);
+      expect(noSource.stderr).toMatch(/--file <zip>, --url <url> or --backup <id>/);
+      const badValue = await cli(['restore', '--backup', first.id, '--until-event', 'soon']);
+      expect(badValue.code).toBe(2);
+      expect(badValue.stderr).toMatch(/--until-event/);
+      const both = await cli(['restore', '--backup', first.id, '--file', firstZip]);
+      expect(both.code).toBe(2);
+      const badUrl = await cli(['apps', 'list', '--url', 'ftp://example.com']);
+      expect(badUrl.code).toBe(2);
+    });
+
+    it('3 for an unknown backup, with the server\'s message', async () => {
+      const run = await cli(['backup', 'show', randomUUID(), '--json']);
+      expect(run.code).toBe(3);
+      expect(json<{ error: { status: number; exitCode: number } }>(run).error).toMatchObject({ status: 404, exitCode: 3 });
+      expect(run.stderr).toMatch(/appvault backup list/);
+    });
+
+    it('4 for a conflict: restoring to a name that is taken', async () => {
+      const run = await cli(['restore', '--backup', first.id, '--name', 'shop']);
+      expect(run.code).toBe(4);
+      expect(run.stderr).toMatch(/"shop"/);
+      expect(run.stderr).toMatch(/--name/);
+    });
+
+    it('5 for a key the server refuses, saying how to pass one', async () => {
+      const run = await cli(['apps', 'list', '--token', 'not-a-key-of-this-server']);
+      expect(run.code).toBe(5);
+      expect(run.stderr).toMatch(/The server refused the key.*pass --token or set APPVAULT_TOKEN/);
+      const none = await cli(['apps', 'list'], { APPVAULT_TOKEN: '' });
+      expect(none.code).toBe(5);
+    });
+
+    it('5 for a key that may not do it: a backup by id alone needs an admin, --app is the way', async () => {
+      const owner = await server.admin.post('/api/users', { email: 'cli-owner@example.com' });
+      const key = owner.body.apiKey as string;
+      const ownerClient = server.client(key);
+      expect((await ownerClient.post('/api/apps', { name: 'owned' })).status).toBe(201);
+      const backup = await ownerClient.post('/api/apps/owned/backups', {});
+      const byId = await cli(['backup', 'show', backup.body.id], { APPVAULT_TOKEN: key });
+      expect(byId.code).toBe(5);
+      expect(byId.stderr).toMatch(/pass --app <app>/);
+      const viaApp = await cli(['backup', 'show', backup.body.id, '--app', 'owned', '--json'], { APPVAULT_TOKEN: key });
+      expect(viaApp.code, viaApp.stderr).toBe(0);
+      expect(json(viaApp)).toMatchObject({ id: backup.body.id, appName: 'owned' });
+    });
+
+    it('6 when nothing listens at the URL', async () => {
+      const port = await freePort();
+      const run = await cli(['apps', 'list', '--json'], { APPVAULT_URL: `http://127.0.0.1:${port}` });
+      expect(run.code).toBe(6);
+      expect(run.stderr).toMatch(new RegExp(`Cannot reach the server at http://127.0.0.1:${port}.*Pass --url or set APPVAULT_URL`));
+      expect(json<{ error: { exitCode: number } }>(run).error.exitCode).toBe(6);
+    });
+  });
+
+  describe('offline archive commands', () => {
+    it('verify: a genuine archive passes every check (exit 0)', async () => {
+      const run = await cli(['archive', 'verify', firstZip, '--json'], { APPVAULT_URL: 'http://127.0.0.1:9' });
+      expect(run.code, run.stderr).toBe(0);
+      const report = json<{ valid: boolean; checkedEvents: number; checkedFiles: number; counts: { events: number; assets: number } }>(run);
+      expect(report.valid).toBe(true);
+      expect(report.checkedEvents).toBe(first.eventCount);
+      expect(report.checkedFiles).toBe(report.counts.assets);
+      expect(report.counts.events).toBe(first.eventCount);
+    });
+
+    it('verify: a changed event file fails (exit 1) with the reason a restore gives', async () => {
+      const tampered = join(dir, 'tampered.zip');
+      writeFileSync(tampered, await tamper(readFileSync(firstZip), 'events/000001.ndjson', (old) => Buffer.from(old.toString().replace('Product 1 ', 'Product 9 '))));
+      const run = await cli(['archive', 'verify', tampered]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/is not a valid archive: Entry events\/000001\.ndjson (does not match its SHA-256|has \d+ bytes)/);
+      const asJson = await cli(['archive', 'verify', tampered, '--json']);
+      expect(asJson.code).toBe(1);
+      expect(json(asJson)).toMatchObject({ valid: false, reason: expect.stringMatching(/events\/000001\.ndjson/) });
+    });
+
+    it('verify: checks that need the streams\' state (versions, rules, actors) are made too', async () => {
+      const forgeries: [string, (f: Awaited<ReturnType<typeof takeApart>>) => void, RegExp][] = [
+        [
+          'gap',
+          (f) => {
+            const events = f.events as { stream: string; type: string; streamVersion: number }[];
+            const stream = events.find((e) => e.type === 'ContentUpdated')!.stream;
+            for (const e of events.filter((x) => x.stream === stream).slice(1)) e.streamVersion += 1;
+          },
+          /versions run 0, 1, 2/,
+        ],
+        ['actor', (f) => void ((f.events as { type: string; actor: string }[]).find((e) => e.type === 'ContentUpdated')!.actor = randomUUID()), /its actor .* is not in users\.json/],
+        ['schema', (f) => void (((f.events as { type: string; data: { data: Record<string, unknown> } }[]).find((e) => e.type === 'ContentCreated')!.data.data)['title'] = 42), /data\.title: must be a String/],
+      ];
+      for (const [name, forge, refused] of forgeries) {
+        const forgery = await takeApart(readFileSync(firstZip));
+        forge(forgery);
+        const file = join(dir, `forged-${name}.zip`);
+        writeFileSync(file, await putTogether(forgery));
+        const run = await cli(['archive', 'verify', file]);
+        expect(run.code, `${name}: ${run.stdout}${run.stderr}`).toBe(1);
+        expect(run.stderr, name).toMatch(refused);
+      }
+    });
+
+    it('inspect: counts as the manifest gives them, schemas, users, time range, sizes', async () => {
+      const run = await cli(['archive', 'inspect', firstZip, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const report = json<{
+        app: { id: string; name: string };
+        counts: Record<string, number>;
+        schemas: { name: string; contents: number }[];
+        users: { email: string }[];
+        timeRange: { first: string; last: string };
+        sizes: { events: number; assets: number; other: number; total: number };
+        eventTypes: Record<string, number>;
+      }>(run);
+      const manifest = JSON.parse((await readZip(firstZip)).get('manifest.json')!.toString()) as { app: { id: string }; counts: Record<string, number>; entries: { size: number }[] };
+      expect(report.counts).toEqual(manifest.counts);
+      expect(report.app.id).toBe(manifest.app.id);
+      expect(report.schemas.map((s) => s.name)).toEqual(['notes', 'products']);
+      expect(report.users.map((u) => u.email)).toEqual(expect.arrayContaining(['owner@example.com', 'dev@example.com', 'editor@example.com']));
+      expect(report.users).toHaveLength(manifest.counts['users']!);
+      expect(Date.parse(report.timeRange.first)).toBeLessThanOrEqual(Date.parse(report.timeRange.last));
+      expect(report.sizes.total).toBe(manifest.entries.reduce((sum, e) => sum + e.size, 0));
+      expect(report.sizes.assets).toBeGreaterThan(50_000);
+      expect(Object.values(report.eventTypes).reduce((a, b) => a + b, 0)).toBe(manifest.counts['events']);
+      const products = await server.admin.get('/api/apps/shop/content/products?top=1');
+      expect(report.schemas.find((s) => s.name === 'products')!.contents).toBe(products.body.total);
+    });
+
+    it('diff: what a later backup of the same app adds, and that it continues the earlier one', async () => {
+      const added = await server.admin.post('/api/apps/shop/content/notes', { data: { text: 'after the first backup' } });
+      expect(added.status).toBe(201);
+      const form = new FormData();
+      form.append('file', new Blob([new Uint8Array(Buffer.from('a new file'))], { type: 'text/plain' }), 'new.txt');
+      expect((await server.admin.post('/api/apps/shop/assets', form)).status).toBe(201);
+      const secondZip = join(dir, 'second.zip');
+      const made = await cli(['backup', 'create', 'shop', '--download', secondZip, '--json']);
+      expect(made.code, made.stderr).toBe(0);
+      const second = json<{ backup: { eventCount: number } }>(made).backup;
+
+      const run = await cli(['archive', 'diff', firstZip, secondZip, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const diff = json<{ continues: boolean; eventsAdded: number; addedTypes: Record<string, number>; assetVersionsAdded: string[] }>(run);
+      expect(diff.continues).toBe(true);
+      expect(diff.eventsAdded).toBe(second.eventCount - first.eventCount);
+      expect(diff.addedTypes).toEqual({ ContentCreated: 1, AssetCreated: 1 });
+      expect(diff.assetVersionsAdded).toHaveLength(1);
+      expect(diff.assetVersionsAdded[0]).toMatch(/^assets\/[^/]+\/0$/);
+
+      const reversed = await cli(['archive', 'diff', secondZip, firstZip]);
+      expect(reversed.code).toBe(1);
+      expect(reversed.stderr).toMatch(/the other way round/);
+    });
+  });
+
+  it('has --help for every command, with the exit codes', async () => {
+    const commands = [
+      [],
+      ['apps', 'list'],
+      ['backup'],
+      ['backup', 'create'],
+      ['backup', 'list'],
+      ['backup', 'show'],
+      ['backup', 'download'],
+      ['backup', 'delete'],
+      ['backup', 'link'],
+      ['restore'],
+      ['restore', 'list'],
+      ['restore', 'show'],
+      ['archive', 'verify'],
+      ['archive', 'inspect'],
+      ['archive', 'diff'],
+    ];
+    for (const command of commands) {
+      const run = await cli([...command, '--help']);
+      expect(run.code, command.join(' ')).toBe(0);
+      expect(run.stdout, command.join(' ')).toMatch(new RegExp(`^Usage: appvault ${command.join(' ')}`));
+    }
+    const top = await cli(['--help']);
+    expect(top.stdout).toMatch(/Exit codes:[\s\S]*6 {2}cannot reach the server/);
+    expect((await cli(['backup', 'download', '--help'])).stdout).toMatch(/Exit codes: 0 ok/);
+  });
+
+  it('says how to build it when dist/ is missing (exit 2)', async () => {
+    const bare = tempDir('appvault-bare-');
+    mkdirSync(join(bare, 'bin'));
+    writeFileSync(join(bare, 'package.json'), JSON.stringify({ type: 'module' }));
+    copyFileSync(join(ROOT, 'bin/appvault.js'), join(bare, 'bin/appvault.js'));
+    const run = await cli(['--help'], {}, join(bare, 'bin/appvault.js'));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('appvault: not built yet; run "npm run build" first\n');
+  });
+});

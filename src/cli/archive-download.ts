@@ -64,7 +64,9 @@ export async function downloadArchive(client: ApiClient, backup: Backup, archive
     let offset = 0;
     let response: Response | undefined;
     if (existing !== undefined && existing > 0 && existing <= total) {
-      response = await client.request('GET', archivePath, { headers: { range: `bytes=${existing}-` }, accept: [416], hints });
+      // If-Range: the rest only of this very archive (its ETag is its SHA-256); anything else comes whole.
+      const headers: Record<string, string> = { range: `bytes=${existing}-`, ...(backup.sha256 ? { 'if-range': `"${backup.sha256}"` } : {}) };
+      response = await client.request('GET', archivePath, { headers, accept: [416], hints });
       acceptRanges = response.headers.get('accept-ranges');
       if (response.status === 206 && rangeStart(response.headers.get('content-range')) === existing) {
         resumed = true;

@@ -191,6 +191,24 @@ describe('appvault CLI', () => {
     }
   });
 
+  it('makes a download link that serves the archive without a key (where the server has links)', async () => {
+    const run = await cli(['backup', 'link', first.id, '--expires', '1h', '--json']);
+    if (run.code === 3 && /no download links yet/.test(run.stderr)) {
+      // A server before API v1.1 answers 404 for the route; the CLI says so.
+      expect((await server.admin.post(`/api/backups/${first.id}/links`, { expiresIn: 3600 })).status).toBe(404);
+      return;
+    }
+    expect(run.code, run.stderr).toBe(0);
+    const link = json<{ url: string; expires: string }>(run);
+    expect(Date.parse(link.expires) - Date.now()).toBeGreaterThan(50 * 60 * 1000);
+    const download = await fetch(link.url);
+    expect(download.status).toBe(200);
+    expect(createHash('sha256').update(Buffer.from(await download.arrayBuffer())).digest('hex')).toBe(first.sha256);
+    const human = await cli(['backup', 'link', first.id, '--app', 'shop', '--expires', '15m']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^https?:\/\/\S+\n$/);
+  });
+
   it('restores a stored backup under a new name and follows it to the end', async () => {
     const run = await cli(['restore', '--backup', first.id, '--name', 'copy', '--follow', '--json']);
     expect(run.code, run.stderr).toBe(0);

@@ -1,5 +1,4 @@
-import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AdminOnly, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
@@ -8,6 +7,7 @@ import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js'
 import type { Principal } from '../platform/auth/principal.js';
 import { type Page, PageQuery } from '../platform/http/paging.js';
 import type { BackupJob } from './backup-job.js';
+import { sendArchive } from './archive-download.js';
 import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from './job-event-streams.service.js';
 import { progressOf } from './job-progress.js';
@@ -16,32 +16,6 @@ const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).opti
 
 /** The public shape of a backup: internal fields (who created it) stay out. */
 const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, ...progressOf(job) });
-
-function timestampForFile(iso: string): string {
-  return iso.slice(0, 19).replace('T', '_').replaceAll(':', '-');
-}
-
-const logger = new Logger('Backups');
-
-async function sendArchive(service: BackupsService, id: string, appId: string | undefined, res: Response): Promise<void> {
-  const { job, stream } = await service.openArchive(id, appId);
-  res.status(200);
-  res.setHeader('Content-Type', 'application/zip');
-  res.setHeader('Content-Length', String(job.sizeBytes));
-  res.setHeader('Content-Disposition', `attachment; filename="backup-${job.appName}-${timestampForFile(job.created)}.zip"`);
-  if (job.sha256) res.setHeader('Digest', `sha-256=${Buffer.from(job.sha256, 'hex').toString('base64')}`);
-  try {
-    await pipeline(stream, res);
-  } catch (error) {
-    // A client that stops downloading is routine, not a server error.
-    if (res.destroyed || (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
-      logger.debug(`The download of backup ${job.id} was cut off by the client after ${res.socket?.bytesWritten ?? '?'} bytes`);
-      stream.destroy();
-      return;
-    }
-    throw error;
-  }
-}
 
 @Controller('api/apps/:app/backups')
 export class AppBackupsController {
@@ -79,8 +53,8 @@ export class AppBackupsController {
 
   @Get(':id/archive')
   @AppAccess(...MAINTAINERS)
-  async archive(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Res() res: Response): Promise<void> {
-    await sendArchive(this.backups, id, app.id, res);
+  async archive(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await sendArchive(this.backups, await this.backups.completed(id, app.id), req, res);
   }
 
   @Delete(':id')
@@ -120,8 +94,8 @@ export class AdminBackupsController {
 
   @Get(':id/archive')
   @AdminOnly()
-  async archive(@Param('id') id: string, @Res() res: Response): Promise<void> {
-    await sendArchive(this.backups, id, undefined, res);
+  async archive(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await sendArchive(this.backups, await this.backups.completed(id), req, res);
   }
 
   @Delete(':id')

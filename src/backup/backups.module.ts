@@ -5,14 +5,16 @@ import { AdminBackupsController, AppBackupsController } from './backups.http.con
 import { BackupsService } from './backups.service.js';
 import { InstallationService } from './installation.service.js';
 import { JobEventStreams } from './job-event-streams.service.js';
+import { AdminBackupLinksController, AppBackupLinksController, BackupLinkDownloadController } from './links/backup-links.http.controller.js';
+import { BackupLinksService } from './links/backup-links.service.js';
 import { RestoreController } from './restore/restore.http.controller.js';
 import { RestoreFaults } from './restore/restore-faults.js';
 import { RestoreRunner } from './restore/restore.runner.js';
 import { RestoresService } from './restore/restores.service.js';
 
 @Module({
-  controllers: [AppBackupsController, AdminBackupsController, RestoreController],
-  providers: [JobEventStreams, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestoreRunner, RestoreFaults],
+  controllers: [AppBackupsController, AdminBackupsController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController],
+  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestoreRunner, RestoreFaults],
   exports: [BackupsService, RestoresService, InstallationService],
 })
 export class BackupsModule {}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { BLOB_STORE, type BlobStore } from '../infrastructure/blob-store/blob-store.port.js';
+import { BLOB_STORE, type BlobStore, type ByteRange } from '../infrastructure/blob-store/blob-store.port.js';
 import { Lease } from '../infrastructure/name-index/lease.js';
 import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../infrastructure/name-index/name-index.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
@@ -132,10 +132,15 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
     return job;
   }
 
-  async openArchive(id: string, appId?: string): Promise<{ job: BackupJob; stream: Readable }> {
+  /** A backup whose archive can be downloaded; 409 until it is Completed. */
+  async completed(id: string, appId?: string): Promise<BackupJob> {
     const job = await this.get(id, appId);
     if (job.status !== 'Completed') throw conflict(`Backup ${id} is ${job.status}; its archive can be downloaded once it is Completed`);
-    return { job, stream: await this.blobs.get(archiveKey(id)) };
+    return job;
+  }
+
+  readArchive(id: string, range?: ByteRange): Promise<Readable> {
+    return this.blobs.get(archiveKey(id), range);
   }
 
   async delete(id: string, appId?: string): Promise<void> {

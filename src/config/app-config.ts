@@ -70,6 +70,14 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose'], {
     message: 'LOG_LEVEL must be one of error, warn, log, debug, verbose',
   }).optional().default('log'),
+  // The address other installations and people reach this one at; links are made with it.
+  PUBLIC_URL: optionalUrl('PUBLIC_URL', ['http', 'https']).transform((value) => value?.replace(/\/+$/, '')),
+  // Signs download links; replicas of one installation must share it (else one is made and stored).
+  LINK_SECRET: z
+    .string()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value))
+    .refine((value) => value === undefined || value.length >= 32, { message: 'LINK_SECRET must be at least 32 characters long (or unset to generate one)' }),
   LOG_FORMAT: z.enum(['text', 'json'], { message: 'LOG_FORMAT must be text or json' }).optional().default('text'),
 });
 
@@ -94,6 +102,8 @@ export interface AppConfig {
   eventStoreMaxAppendBytes: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   logFormat: 'text' | 'json';
+  publicUrl?: string;
+  linkSecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +143,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     storeConnectTimeoutMs: e.STORE_CONNECT_TIMEOUT_MS,
     eventStoreMaxAppendBytes: e.EVENTSTORE_MAX_APPEND_BYTES,
     logLevel: e.LOG_LEVEL,
+    publicUrl: e.PUBLIC_URL,
+    linkSecret: e.LINK_SECRET,
     logFormat: e.LOG_FORMAT,
   };
 }

@@ -77,6 +77,14 @@ export function blobStoreContract(name: string, create: () => Promise<BlobStoreF
       expect(await store.exists(key('a/one'))).toBe(true);
     });
 
+    it('reads a byte range, both ends inclusive, also across chunk boundaries', async () => {
+      const bytes = randomBytes(600_000);
+      await store.put(key('ranged'), Readable.from([bytes]));
+      for (const [start, end] of [[0, 0], [0, 9], [10, 299_999], [261_000, 599_999], [599_999, 599_999]] as const) {
+        expect((await readAll(await store.get(key('ranged'), { start, end }))).equals(bytes.subarray(start, end + 1)), `${start}-${end}`).toBe(true);
+      }
+    });
+
     it('streams blobs of several megabytes', async () => {
       const source = generated(6 * 1024 * 1024 + 123);
       const result = await store.put(key('big'), source.stream);

@@ -347,25 +347,17 @@ describe('restore', () => {
     try {
       const existingDev = await target.admin.post('/api/users', { email: 'dev@example.com', displayName: 'Dev on target' });
       await target.admin.post('/api/users', { email: 'someone@else.com' });
-      // The archive is served by the source installation's own download route.
-      const sourceKey = (dev as unknown as { token: string }).token;
-      const { createServer: proxyServer } = await import('node:http');
-      const proxy = proxyServer(async (_req, res) => {
-        const download = await fetch(`${source.url}/api/apps/shop/backups/${backupId}/archive`, { headers: { authorization: `Bearer ${sourceKey}` } });
-        res.writeHead(download.status, { 'content-type': download.headers.get('content-type') ?? '' });
-        res.end(Buffer.from(await download.arrayBuffer()));
-      });
-      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-      try {
-        const started = await target.admin.post('/api/restore', { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/archive.zip?token=secret` });
-        expect(started.status).toBe(202);
-        expect(started.body.source).not.toContain('secret');
-        const job = await waitForJob(target.admin, `/api/restore/${started.body.id}`);
-        expect(job.status, JSON.stringify(job.log)).toBe('Completed');
-        expect(JSON.stringify(job.log)).not.toContain('secret');
-      } finally {
-        await new Promise((resolve) => proxy.close(resolve));
-      }
+      // The source's Developer makes a download link; the target fetches it without any key.
+      const link = await dev.post(`/api/apps/shop/backups/${backupId}/links`, { expiresIn: '15m' });
+      expect(link.status).toBe(201);
+      const signature = new URL(link.body.url).searchParams.get('signature')!;
+      expect(signature).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const started = await target.admin.post('/api/restore', { url: link.body.url });
+      expect(started.status).toBe(202);
+      expect(started.body.source).not.toContain(signature);
+      const job = await waitForJob(target.admin, `/api/restore/${started.body.id}`);
+      expect(job.status, JSON.stringify(job.log)).toBe('Completed');
+      expect(JSON.stringify(job)).not.toContain(signature);
       const app = (await target.admin.get('/api/apps/shop')).body;
       const users = (await target.admin.get('/api/users')).body.items as { id: string; email: string }[];
       const byEmail = new Map(users.map((u) => [u.email, u.id]));

@@ -11,6 +11,11 @@ import type { Readable } from 'node:stream';
  * prefix of another key: a filesystem cannot hold a file and a directory under one name.
  */
 
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export interface PutOptions {
   /** The put fails with BlobTooLargeError as soon as the source yields more bytes than this. */
   maxBytes?: number;
@@ -64,8 +69,11 @@ export interface BlobStore {
    */
   put(key: string, source: Readable, options?: PutOptions): Promise<PutResult>;
 
-  /** Opens the blob for reading; rejects with BlobNotFoundError when there is none. */
-  get(key: string): Promise<Readable>;
+  /**
+   * Opens the blob for reading, whole or the bytes `start` to `end` (both inclusive, within its
+   * size: callers check against stat first); rejects with BlobNotFoundError when there is none.
+   */
+  get(key: string, range?: ByteRange): Promise<Readable>;
 
   stat(key: string): Promise<BlobInfo | undefined>;
   exists(key: string): Promise<boolean>;

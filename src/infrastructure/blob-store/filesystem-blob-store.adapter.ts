@@ -13,6 +13,7 @@ import {
   normalizeBlobPrefix,
   type PutOptions,
   type PutResult,
+  type ByteRange,
 } from './blob-store.port.js';
 
 /** Hidden, so it can never collide with a key (keys may not have segments starting with a dot). */
@@ -73,7 +74,7 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     const path = this.path(key);
     let handle: FileHandle;
     try {
@@ -90,7 +91,7 @@ export class FilesystemBlobStore implements BlobStore {
       await handle.close();
       throw new BlobNotFoundError(key);
     }
-    return handle.createReadStream();
+    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
   }
 
   async stat(key: string): Promise<BlobInfo | undefined> {

@@ -13,6 +13,7 @@ import {
   normalizeBlobPrefix,
   type PutOptions,
   type PutResult,
+  type ByteRange,
 } from './blob-store.port.js';
 
 /** Keys never start with a dot, so uploads in progress can never be mistaken for a blob. */
@@ -102,10 +103,11 @@ export class GridFsBlobStore implements BlobStore, OnApplicationShutdown {
     return result;
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     const file = await this.latest(key);
     if (!file) throw new BlobNotFoundError(key);
-    return this.bucket.openDownloadStream(file._id);
+    // GridFS takes an exclusive end.
+    return this.bucket.openDownloadStream(file._id, range ? { start: range.start, end: range.end + 1 } : undefined);
   }
 
   async stat(key: string): Promise<BlobInfo | undefined> {

@@ -1,0 +1,96 @@
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { conflict, DomainError, forbidden, gone, notFound } from '../../platform/domain-errors.js';
+import type { Page } from '../../platform/http/paging.js';
+import type { BackupJob } from '../backup-job.js';
+import { BackupsService } from '../backups.service.js';
+import { InstallationService } from '../installation.service.js';
+import { type BackupLink, MAX_ACTIVE_LINKS, stateOf } from './backup-link.js';
+
+/** The path a link serves the archive at; its query carries the expiry and the signature. */
+export const linkPath = (linkId: string) => `/api/links/${linkId}/archive`;
+
+const invalid = () => forbidden('This download link is not valid: it is incomplete, altered or not from this installation. Ask for a new link.');
+
+/**
+ * Download links for migrations and hand-overs: a URL that serves one backup's archive without an
+ * API key until it expires or is revoked. The URL carries the expiry and an HMAC-SHA256 over link
+ * id, backup id and expiry with the installation's secret; the stored link (never the signature)
+ * says whether it was revoked. Deleting the backup ends every link to it.
+ */
+@Injectable()
+export class BackupLinksService {
+  private readonly logger = new Logger(BackupLinksService.name);
+  private readonly links: ReadCollection<BackupLink>;
+
+  constructor(
+    @Inject(READ_STORE) store: ReadStore,
+    private readonly backups: BackupsService,
+    private readonly installation: InstallationService,
+  ) {
+    this.links = store.collection<BackupLink>('backup_links', { indexes: [['backupId', 'created']] });
+  }
+
+  async create(backupId: string, appId: string | undefined, expiresInSeconds: number, actor: string, baseUrl: string): Promise<{ id: string; url: string; expires: string }> {
+    const backup = await this.backups.completed(backupId, appId);
+    const existing = await this.links.find({ backupId }, { top: 1000 });
+    const active = existing.items.filter((link) => stateOf(link) === 'active').length;
+    if (active >= MAX_ACTIVE_LINKS) throw conflict(`Backup ${backupId} has ${active} active links, the most it may have; revoke some first`);
+    const expiresAt = Math.floor(Date.now() / 1000) + expiresInSeconds;
+    const link: BackupLink = {
+      id: randomUUID(),
+      backupId: backup.id,
+      appId: backup.appId,
+      created: new Date().toISOString(),
+      createdBy: actor,
+      expires: new Date(expiresAt * 1000).toISOString(),
+      revoked: null,
+    };
+    await this.links.put(link);
+    const signature = await this.sign(link.id, link.backupId, expiresAt);
+    this.logger.log(`Download link ${link.id} for backup ${backup.id} of app ${backup.appName} made, valid until ${link.expires}`);
+    return { id: link.id, url: `${baseUrl}${linkPath(link.id)}?expires=${expiresAt}&signature=${signature}`, expires: link.expires };
+  }
+
+  async list(backupId: string, appId: string | undefined, page: Page): Promise<{ total: number; items: BackupLink[] }> {
+    await this.backups.get(backupId, appId);
+    return this.links.find({ backupId }, { sort: [{ field: 'created', direction: 'desc' }], ...page });
+  }
+
+  async revoke(backupId: string, appId: string | undefined, linkId: string): Promise<void> {
+    await this.backups.get(backupId, appId);
+    const link = await this.links.get(linkId);
+    if (!link || link.backupId !== backupId) throw notFound(`Backup ${backupId} has no link ${linkId}`);
+    if (link.revoked) return;
+    await this.links.put({ ...link, revoked: new Date().toISOString() });
+    this.logger.log(`Download link ${link.id} for backup ${backupId} revoked`);
+  }
+
+  /**
+   * The backup a link's URL may download, or why not: 403 for a link that is not genuine (unknown
+   * id, wrong or missing signature, an expiry other than the signed one), 410 for one that was
+   * genuine but has expired or was revoked, or whose backup is gone.
+   */
+  async resolve(linkId: string, expires: string | undefined, signature: string | undefined): Promise<BackupJob> {
+    if (!expires || !/^\d{1,12}$/.test(expires) || !signature || !/^[A-Za-z0-9_-]{43}$/.test(signature)) throw invalid();
+    const link = await this.links.get(linkId);
+    if (!link) throw invalid();
+    const expected = Buffer.from(await this.sign(link.id, link.backupId, Number(expires)));
+    const given = Buffer.from(signature);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw invalid();
+    if (Number(expires) * 1000 !== Date.parse(link.expires)) throw invalid();
+    if (link.revoked) throw gone(`This download link was revoked at ${link.revoked}. Ask for a new link.`);
+    if (Date.parse(link.expires) <= Date.now()) throw gone(`This download link expired at ${link.expires}. Ask for a new link.`);
+    try {
+      return await this.backups.completed(link.backupId);
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === 'not-found') throw gone('The backup behind this download link was deleted.');
+      throw error;
+    }
+  }
+
+  private async sign(linkId: string, backupId: string, expiresAt: number): Promise<string> {
+    return createHmac('sha256', await this.installation.linkSecret()).update(`${linkId}.${backupId}.${expiresAt}`).digest('base64url');
+  }
+}

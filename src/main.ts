@@ -4,8 +4,22 @@ import { Logger } from '@nestjs/common';
 import { DataDirInUseError } from './infrastructure/data-dir.lock.js';
 import { StoreUnreachableError } from './infrastructure/store-connect.js';
 import { gracefulShutdown } from './platform/shutdown/graceful-shutdown.js';
+import { createAppLogger, earlyLogFormat } from './platform/logging/app-logger.js';
 import { StartupService } from './platform/startup/startup.service.js';
 import { createServer, requestTracker } from './server.js';
+
+// Until the configuration is read, lines go out in the format LOG_FORMAT asks for.
+Logger.overrideLogger(createAppLogger(earlyLogFormat(process.env)));
+const boot = new Logger('AppVault');
+
+/** Exits once what was logged has reached stdout and stderr (pipes write asynchronously). */
+function exitAfterFlush(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
 
 async function main(): Promise<void> {
   let config;
@@ -13,8 +27,9 @@ async function main(): Promise<void> {
     config = loadConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(78); // EX_CONFIG: the environment, not the program, is wrong.
+      boot.error(error.message);
+      exitAfterFlush(78); // EX_CONFIG: the environment, not the program, is wrong.
+      return;
     }
     throw error;
   }
@@ -23,8 +38,9 @@ async function main(): Promise<void> {
     app = await createServer(config);
   } catch (error) {
     if (error instanceof DataDirInUseError || error instanceof StoreUnreachableError) {
-      console.error(error.message);
-      process.exit(78); // EX_CONFIG: two processes on one folder, or a store URL nothing answers.
+      boot.error(error.message);
+      exitAfterFlush(78); // EX_CONFIG: two processes on one folder, or a store URL nothing answers.
+      return;
     }
     throw error;
   }
@@ -36,26 +52,26 @@ async function main(): Promise<void> {
       if (stopping) return;
       stopping = true;
       gracefulShutdown(running, requestTracker(running), { signal, timeoutMs: config.shutdownTimeoutMs, logger }).then(
-        () => process.exit(0),
+        () => exitAfterFlush(0),
         (error: unknown) => {
-          console.error('AppVault could not stop cleanly:', error instanceof Error ? (error.stack ?? error.message) : error);
-          process.exit(1);
+          logger.error(`AppVault could not stop cleanly: ${describe(error)}`);
+          exitAfterFlush(1);
         },
       );
     });
   }
   await app.listen(config.port, config.host);
-  console.log(`AppVault listening on http://${config.host}:${config.port} (data in ${config.dataDir})`);
+  boot.log(`AppVault listening on http://${config.host}:${config.port} (data in ${config.dataDir})`);
   const startup = app.get(StartupService);
   await startup.whenSettled();
   if (startup.state === 'failed') {
-    console.error(`AppVault failed to start: ${startup.error?.message ?? 'unknown error'}`);
+    boot.error(`AppVault failed to start: ${startup.error?.message ?? 'unknown error'}`);
     await app.close().catch(() => undefined);
-    process.exit(1);
+    exitAfterFlush(1);
   }
 }
 
 main().catch((error: unknown) => {
-  console.error('AppVault failed to start:', error instanceof Error ? (error.stack ?? error.message) : error);
-  process.exit(1);
+  boot.error(`AppVault failed to start: ${describe(error)}`);
+  exitAfterFlush(1);
 });

@@ -1,13 +1,13 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
 import { DataDirLock } from './infrastructure/data-dir.lock.js';
+import { createAppLogger } from './platform/logging/app-logger.js';
+import { requestLog } from './platform/logging/request-log.middleware.js';
 import { RequestTracker } from './platform/shutdown/graceful-shutdown.js';
-
-const LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 
 const trackers = new WeakMap<INestApplication, RequestTracker>();
 
@@ -26,13 +26,11 @@ export function requestTracker(app: INestApplication): RequestTracker {
 export async function createServer(config: AppConfig, options: { quiet?: boolean } = {}): Promise<INestApplication> {
   const lock = DataDirLock.acquire(config.dataDir);
   try {
-    const logger = new ConsoleLogger({
-      json: config.logFormat === 'json',
-      logLevels: options.quiet ? ['error'] : LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
-    });
+    const logger = createAppLogger(config.logFormat, config.logLevel, options.quiet);
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, lock), { logger, bodyParser: false, abortOnError: false });
     const tracker = new RequestTracker();
     app.use(tracker.middleware);
+    app.use(requestLog);
     trackers.set(app, tracker);
     // JSON bodies are small documents; files go through multipart streaming instead.
     app.useBodyParser('json', { limit: '5mb' });

@@ -8,6 +8,7 @@ import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../infrastructure/name-index/name-index.port.js';
 import { generateApiKey, hashApiKey } from '../platform/auth/api-key.js';
 import { notFound } from '../platform/domain-errors.js';
+import { printOnce } from '../platform/logging/app-logger.js';
 import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../platform/auth/auth.ports.js';
 import { AppReplays } from '../platform/projection/app-replays.service.js';
 import { type Principal, SYSTEM_ACTOR } from '../platform/auth/principal.js';
@@ -120,7 +121,8 @@ export class UsersService implements PrincipalResolver {
         await mkdir(this.config.dataDir, { recursive: true });
         await writeFile(file, `${apiKey}\n`, { mode: 0o600 });
         await chmod(file, 0o600);
-        this.logger.log(`Created administrator ${email}. API key (shown once, also in ${file}): ${apiKey}`);
+        this.logger.log(`Created administrator ${email}; its API key is printed once on stdout and kept in ${file}`);
+        printOnce(this.config.logFormat, `The API key of administrator ${email} (shown once, also in ${file})`, { name: 'apiKey', value: apiKey }, { file });
       } else {
         this.logger.log(`Created administrator ${email} with the key from ADMIN_TOKEN`);
       }

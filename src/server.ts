@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
 import { DataDirLock } from './infrastructure/data-dir.lock.js';
+import { serveOpenApi } from './platform/http/openapi.js';
 import { createAppLogger } from './platform/logging/app-logger.js';
 import { requestLog } from './platform/logging/request-log.middleware.js';
 import { RequestTracker } from './platform/shutdown/graceful-shutdown.js';
@@ -34,6 +35,7 @@ export async function createServer(config: AppConfig, options: { quiet?: boolean
     trackers.set(app, tracker);
     // JSON bodies are small documents; files go through multipart streaming instead.
     app.useBodyParser('json', { limit: '5mb' });
+    serveOpenApi(app);
     return app;
   } catch (error) {
     lock.release();

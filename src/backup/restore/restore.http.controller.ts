@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, type SchemaObject } from '@nestjs/swagger';
 import busboy from 'busboy';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -45,6 +46,7 @@ export class RestoreController {
   @Post()
   @HttpCode(202)
   @AdminOnly()
+  @ApiBody({ required: true, schema: z.toJSONSchema(RestoreBody, { io: 'input', unrepresentable: 'any' }) as SchemaObject })
   async start(@Req() req: Request, @CurrentUser() caller: Principal) {
     const type = req.headers['content-type'] ?? '';
     let request: RestoreRequest;

@@ -15,6 +15,7 @@
  *
  *   npm run bench                                    # 200,000 events per app, 3 runs, both workloads
  *   BENCH_EVENTS=1000000 BENCH_WORKLOADS=mix npm run bench -- --json=bench-1m.json
+ *   BENCH_EVENTS=1000000 BENCH_RUNS=1 BENCH_JOBS=restore BENCH_WORKLOADS=mix npm run bench   # just the 1M restore
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
@@ -34,10 +35,13 @@ const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const WORKLOADS = (process.env['BENCH_WORKLOADS'] ?? 'mix,one-stream').split(',') as ('mix' | 'one-stream')[];
 const LIVE_SECONDS = Number(process.env['BENCH_LIVE_SECONDS'] ?? 8);
+/** Which measured jobs to run (`backup,restore,live`); leaving some out shortens a 1M run that needs only the others. */
+const JOBS = new Set((process.env['BENCH_JOBS'] ?? 'backup,restore,live').split(',').map((job) => job.trim()));
 const LIMIT_MB = Number(process.env['BENCH_LIMIT_MB'] ?? 128);
 const jsonArg = process.argv.find((a) => a === '--json' || a.startsWith('--json='));
 const JSON_FILE = jsonArg ? (jsonArg.includes('=') ? jsonArg.slice('--json='.length) : 'bench-results.json') : undefined;
 
+const NO_SAMPLES: LatencyStats = { samples: 0, p50: 0, p99: 0, max: 0, failures: 0 };
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 interface JobFigures {
@@ -180,7 +184,8 @@ async function runWorkload(shape: 'mix' | 'one-stream'): Promise<WorkloadResult>
     const firstJob = await runJob(server.base, server.pid, `/api/backups/${String(first['id'])}`);
     const archive = join(work, 'big.zip');
     await download(server.base, `/api/backups/${String(first['id'])}/archive`, archive);
-    await api(server.base, 'DELETE', `/api/backups/${String(first['id'])}`);
+    // Without measured backups, the restores restore this one.
+    if (JOBS.has('backup')) await api(server.base, 'DELETE', `/api/backups/${String(first['id'])}`);
     const backupFloors: number[] = [];
     const restoreFloors: number[] = [];
     for (let run = 0; run < RUNS; run++) {
@@ -201,7 +206,8 @@ async function runWorkload(shape: 'mix' | 'one-stream'): Promise<WorkloadResult>
       });
       await api(server.base, 'POST', '/api/apps/other/content/articles', { data: { title: 'The one article' } });
     }
-    const backup = await measureJobs(
+    const skipped = (ms: number): JobFigures & { runs: number[] } => ({ ms, eventsPerSecond: 0, ratioToFloor: 0, rssGrowthMb: 0, health: NO_SAMPLES, otherAppRead: NO_SAMPLES, runs: [] });
+    const backup = !JOBS.has('backup') ? skipped(0) : await measureJobs(
       server,
       'backup',
       async (run) => {
@@ -212,7 +218,7 @@ async function runWorkload(shape: 'mix' | 'one-stream'): Promise<WorkloadResult>
       RUNS,
     );
     const backups = (await api(server.base, 'GET', '/api/apps/big/backups'))['items'] as { id: string }[];
-    const restore = await measureJobs(
+    const restore = !JOBS.has('restore') ? skipped(0) : await measureJobs(
       server,
       'restore',
       async (run) => {
@@ -224,8 +230,9 @@ async function runWorkload(shape: 'mix' | 'one-stream'): Promise<WorkloadResult>
     );
     for (const b of backups) await api(server.base, 'DELETE', `/api/backups/${b.id}`);
 
-    const oneClient = await liveWrites(server, 1, LIVE_SECONDS);
-    const eightClients = await liveWrites(server, 8, LIVE_SECONDS);
+    const none = { createsPerSecond: 0, cpuMsPerCreate: 0, p50Ms: 0, p99Ms: 0 };
+    const oneClient = JOBS.has('live') ? await liveWrites(server, 1, LIVE_SECONDS) : none;
+    const eightClients = JOBS.has('live') ? await liveWrites(server, 8, LIVE_SECONDS) : none;
     console.log(`  live creates: 1 client ${oneClient.createsPerSecond}/s (${oneClient.cpuMsPerCreate} ms CPU each), 8 clients ${eightClients.createsPerSecond}/s (${eightClients.cpuMsPerCreate} ms CPU each)`);
     await stopServer(server);
 
@@ -244,7 +251,7 @@ async function runWorkload(shape: 'mix' | 'one-stream'): Promise<WorkloadResult>
       },
       backup,
       restore,
-      live: { oneClient, eightClients, speedup: round(eightClients.createsPerSecond / oneClient.createsPerSecond, 2) },
+      live: { oneClient, eightClients, speedup: oneClient.createsPerSecond ? round(eightClients.createsPerSecond / oneClient.createsPerSecond, 2) : 0 },
     };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

@@ -60,7 +60,12 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
   async schedule(app: { id: string; name: string }, label: string | undefined, actor: string): Promise<BackupJob> {
     const id = randomUUID();
     const busy = `A backup of app "${app.name}" is already running; wait for it to finish`;
-    const slot = await Lease.acquire(this.names, claims.backupSlot(app.id), { ttlMs: this.config.nameReservationTtlMs, holder: id }).catch((error: unknown) => {
+    const finishing = async (holder: string) => {
+      // A job that has recorded its outcome frees the slot right after: wait for it, not 409.
+      const job = await this.jobs.get(holder);
+      return job !== undefined && !isActive(job);
+    };
+    const slot = await Lease.acquire(this.names, claims.backupSlot(app.id), { ttlMs: this.config.nameReservationTtlMs, holder: id, finishing }).catch((error: unknown) => {
       throw error instanceof NameUnavailableError ? conflict(busy) : error;
     });
     let job: BackupJob;

@@ -1,65 +1,26 @@
 /**
- * What the CLI reads from the HTTP API (docs/api.md, and its v1.1 additions). Fields the server
- * adds later (`phase`, `progress`, `percent`, `etaSeconds`) are optional: an older server lacks them.
+ * What the CLI reads from the HTTP API (docs/api.md): the server's own view types, so the two
+ * cannot drift. Progress fields (`phase`, `progress`, `percent`, `etaSeconds`) are optional: an
+ * older server lacks them.
  */
-export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
+import type { AppView } from '../apps/apps.http.controller.js';
+import type { BackupJob, JobStatus } from '../backup/backup-job.js';
+import type { JobProgress } from '../backup/job-progress.js';
+import type { RestoreView } from '../backup/restore/restore-job.js';
 
-export interface JobProgressFields {
-  phase?: string | null;
-  progress?: { done: number; total: number; unit: string } | null;
-  percent?: number | null;
-  etaSeconds?: number | null;
-}
+export type { JobStatus };
+
+/** The server's own shapes; an older server may lack the progress fields. */
+type MaybeWithProgress<T> = Omit<T, keyof JobProgress> & Partial<JobProgress>;
 
 export interface Page<T> {
   total: number;
   items: T[];
 }
 
-export interface App {
-  id: string;
-  name: string;
-  label: string;
-  description: string;
-  version: number;
-  created: string;
-  lastModified: string;
-  contributors: { userId: string; email: string; role: string }[];
-}
-
-export interface Backup extends JobProgressFields {
-  id: string;
-  appId: string;
-  appName: string;
-  label: string;
-  status: JobStatus;
-  created: string;
-  started: string | null;
-  completed: string | null;
-  eventCount: number;
-  assetCount: number;
-  userCount: number;
-  sizeBytes: number;
-  sha256: string | null;
-  error: string | null;
-  warnings: string[];
-}
-
-export interface Restore extends JobProgressFields {
-  id: string;
-  status: JobStatus;
-  source: string;
-  name: string | null;
-  appId: string | null;
-  created: string;
-  started: string | null;
-  completed: string | null;
-  eventCount: number;
-  restoredEvents: number;
-  restoredAssets: number;
-  log: { at: string; message: string }[];
-  error: string | null;
-}
+export type App = AppView;
+export type Backup = MaybeWithProgress<Omit<BackupJob, 'createdBy'>>;
+export type Restore = MaybeWithProgress<RestoreView>;
 
 export interface BackupLink {
   id: string;

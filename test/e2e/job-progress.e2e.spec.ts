@@ -127,3 +127,30 @@ describe('live progress of backups and restores', () => {
     expect((await server.admin.get('/api/backups/no-such-backup/events')).status).toBe(404);
   }, 60_000);
 });
+
+describe('one job after another', () => {
+  it('lets the next backup or restore start as soon as the previous one is seen to end', async () => {
+    const server = await startServer();
+    try {
+      expect((await server.admin.post('/api/apps', { name: 'relay' })).status).toBe(201);
+      let backupId = '';
+      for (let i = 0; i < 5; i++) {
+        const started = await server.admin.post('/api/apps/relay/backups', { label: `b${i}` });
+        expect(started.status, JSON.stringify(started.body)).toBe(202);
+        const stream = await readEventStream(`${server.url}/api/backups/${started.body.id}/events`, ADMIN_TOKEN);
+        expect(stream.messages.at(-1)?.data).toEqual({ status: 'Completed' });
+        backupId = started.body.id;
+      }
+      for (let i = 0; i < 5; i++) {
+        // Failing fast (a blocked URL) and succeeding both free the slot for the very next request.
+        const body = i % 2 === 0 ? { url: 'http://127.0.0.1:9/x.zip', name: `never-${i}` } : { backupId, name: `relay-copy-${i}` };
+        const started = await server.admin.post('/api/restore', body);
+        expect(started.status, JSON.stringify(started.body)).toBe(202);
+        const stream = await readEventStream(`${server.url}/api/restore/${started.body.id}/events`, ADMIN_TOKEN);
+        expect(stream.messages.at(-1)?.data).toEqual({ status: i % 2 === 0 ? 'Failed' : 'Completed' });
+      }
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite, streams } from '../../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
 import { EventCatalog } from '../../platform/events/event-catalog.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
@@ -12,6 +12,7 @@ import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { checkArchive } from '../archive/archive-check.js';
 import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
 import { RestoreFaults } from './restore-faults.js';
+import { restoredEvent } from './restore-event.js';
 import { RestoreValidator } from './restore-validator.js';
 import { PHASE_OF_STEP, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
 import type { ProgressMeter } from '../job-progress.js';
@@ -205,7 +206,6 @@ export class RestoreRunner {
     validator: RestoreValidator,
     signal: AbortSignal,
   ): Promise<{ events: number; lastPosition: number }> {
-    const appStream = `app-${context.sourceAppId}`;
     // Events are appended in bounded batches spanning streams: one commit per batch, in order.
     let pending: StreamWrite[] = [];
     let pendingCount = 0;
@@ -239,34 +239,15 @@ export class RestoreRunner {
     for await (const archived of reader.events()) {
       signal.throwIfAborted();
       if (!keep(archived)) break;
-      if (archived.number === 1 && (archived.stream !== appStream || archived.type !== 'AppCreated')) {
-        throw new InvalidArchiveError(`The first event must be AppCreated in ${appStream}; found ${archived.type} in ${archived.stream}`);
-      }
-      if (archived.type === 'AppDeleted') {
-        throw new InvalidArchiveError(`The app was deleted at event ${archived.number}; restore a point before it (untilEvent ${archived.number - 1})`);
-      }
-      const placed = validator.place(archived);
-      const current = validator.current(archived);
-      if (archived.actor !== SYSTEM_ACTOR && !context.isArchivedUser(archived.actor)) {
-        throw validator.refuse(archived, `its actor ${archived.actor.slice(0, 80)} is not in users.json`);
-      }
-      const stream = placed.kind === 'app' ? streams.app(context.targetAppId) : streams.child(placed.kind, context.targetAppId, placed.entityId);
-      let event: ArchivedEvent = { ...archived, stream, type: current.type, data: current.data as Record<string, unknown>, schemaVersion: this.catalog.versionOf(current.type), actor: context.mapUser(archived.actor) };
-      for (const handler of this.handlers.all) if (handler.restoreEvent) event = await handler.restoreEvent(event, context);
-      await validator.follow(archived, placed, { type: event.type, data: event.data }, stream);
-
+      const { stream, streamVersion, event } = await restoredEvent(archived, context, { validator, handlers: this.handlers.all, catalog: this.catalog });
       if (pendingCount >= APPEND_BATCH) await flush();
       let write = pending.at(-1);
       if (write?.stream !== stream) {
-        write = { stream, expectedVersion: archived.streamVersion - 1, events: [] };
+        write = { stream, expectedVersion: streamVersion - 1, events: [] };
         pending.push(write);
       }
       pendingCount += 1;
-      write.events.push({
-        type: event.type,
-        data: event.data,
-        metadata: { appId: context.targetAppId, actor: event.actor, timestamp: event.timestamp, schemaVersion: event.schemaVersion },
-      });
+      write.events.push(event);
     }
     await flush();
     if (events === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');

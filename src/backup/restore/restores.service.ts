@@ -84,7 +84,15 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   /** Refuses early (before an upload is read) when a restore is already running. */
   async assertIdle(): Promise<void> {
     await this.replays.assertProjects('A restore');
-    if (await this.names.lookup(claims.restoreSlot())) throw conflict(BUSY);
+    const slot = await this.names.lookup(claims.restoreSlot());
+    // A job that has recorded its outcome is about to free the slot: the restore may go ahead.
+    if (slot && !(slot.holder !== undefined && (await this.hasEnded(slot.holder)))) throw conflict(BUSY);
+  }
+
+  /** Whether the job holding the slot has already ended (it frees the slot right after). */
+  private async hasEnded(jobId: string): Promise<boolean> {
+    const job = await this.jobs.get(jobId);
+    return job !== undefined && !isActive(job);
   }
 
   start(request: RestoreRequest, actor: string): Promise<RestoreJob> {
@@ -175,7 +183,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
     let slot: Lease | undefined;
     try {
       await this.replays.assertProjects('A restore');
-      slot = await Lease.acquire(this.names, claims.restoreSlot(), { ttlMs: this.config.nameReservationTtlMs, holder: id }).catch((error: unknown) => {
+      slot = await Lease.acquire(this.names, claims.restoreSlot(), { ttlMs: this.config.nameReservationTtlMs, holder: id, finishing: (holder) => this.hasEnded(holder) }).catch((error: unknown) => {
         throw error instanceof NameUnavailableError ? conflict(BUSY) : error;
       });
       if (request.untilEvent !== undefined && request.until !== undefined) throw invalid('Give either untilEvent or until, not both');

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { type ArchiveCheckOptions, type ArchiveCheckReport, checkArchive } from '../../backup/archive/archive-check.js';
 import { ArchiveReader, InvalidArchiveError } from '../../backup/archive/archive-reader.js';
 import type { ArchivedEvent, RestoreContext } from '../../backup/backup-handler.port.js';
+import { restoredEvent } from '../../backup/restore/restore-event.js';
 import { RestoreValidator } from '../../backup/restore/restore-validator.js';
-import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { offlineInstallation } from './offline-installation.js';
 import { ScratchStreams } from './scratch-streams.js';
@@ -90,30 +90,11 @@ export async function verifyArchive(file: string, options: VerifyOptions): Promi
     for (const handler of handlers) await handler.prepareRestore?.(context);
     validator.forTarget(targetAppId, new Set(userMap.values()));
 
-    const appStream = `app-${manifest.app.id}`;
     let checked = 0;
     for await (const archived of reader.events()) {
       if (!keep(archived)) break;
-      if (archived.number === 1 && (archived.stream !== appStream || archived.type !== 'AppCreated')) {
-        throw new InvalidArchiveError(`The first event must be AppCreated in ${appStream}; found ${archived.type} in ${archived.stream}`);
-      }
-      if (archived.type === 'AppDeleted') {
-        throw new InvalidArchiveError(`The app was deleted at event ${archived.number}; restore a point before it (untilEvent ${archived.number - 1})`);
-      }
-      const placed = validator.place(archived);
-      const current = validator.current(archived);
-      if (archived.actor !== SYSTEM_ACTOR && !context.isArchivedUser(archived.actor)) {
-        throw validator.refuse(archived, `its actor ${archived.actor.slice(0, 80)} is not in users.json`);
-      }
-      const stream = placed.kind === 'app' ? streams.app(targetAppId) : streams.child(placed.kind, targetAppId, placed.entityId);
-      let event: ArchivedEvent = { ...archived, stream, type: current.type, data: current.data as Record<string, unknown>, schemaVersion: catalog.versionOf(current.type), actor: context.mapUser(archived.actor) };
-      for (const handler of handlers) if (handler.restoreEvent) event = await handler.restoreEvent(event, context);
-      await validator.follow(archived, placed, { type: event.type, data: event.data }, stream);
-      scratch.append(stream, archived.streamVersion, {
-        type: event.type,
-        data: event.data,
-        metadata: { appId: targetAppId, actor: event.actor, timestamp: event.timestamp, schemaVersion: event.schemaVersion },
-      });
+      const { stream, streamVersion, event } = await restoredEvent(archived, context, { validator, handlers, catalog });
+      scratch.append(stream, streamVersion, event);
       if (++checked % 1000 === 0) options.onProgress?.('rehearse', checked, manifest.counts.events);
     }
     if (checked === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');

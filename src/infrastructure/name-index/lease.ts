@@ -1,11 +1,20 @@
 import { Logger } from '@nestjs/common';
-import { type Claim, describeClaim, type NameIndex, ReservationLostError } from './name-index.port.js';
+import { type Claim, describeClaim, type NameIndex, NameUnavailableError, ReservationLostError } from './name-index.port.js';
 
 export interface LeaseOptions {
   ttlMs: number;
   /** Recorded with the reservation: who holds it (a job id, a process), for recovery and messages. */
   holder?: string;
+  /**
+   * Whether the current holder is done and only about to let go (a job that has recorded its
+   * outcome frees its slot right after): then acquiring waits a moment for it instead of failing,
+   * so a client that saw a job end can start the next one at once.
+   */
+  finishing?: (holder: string) => Promise<boolean>;
 }
+
+/** How long acquiring waits, at most, for a finishing holder to let go. */
+const FINISHING_WAIT_MS = 5000;
 
 /**
  * A reservation held while work runs and renewed in the background (every third of its time to
@@ -31,8 +40,17 @@ export class Lease {
 
   /** Reserves the claim or throws NameUnavailableError (someone else holds it). */
   static async acquire(index: NameIndex, claim: Claim, options: LeaseOptions): Promise<Lease> {
-    const token = await index.reserve(claim, options.ttlMs, options.holder);
-    return new Lease(index, claim, token, options.ttlMs);
+    const deadline = Date.now() + FINISHING_WAIT_MS;
+    for (;;) {
+      try {
+        const token = await index.reserve(claim, options.ttlMs, options.holder);
+        return new Lease(index, claim, token, options.ttlMs);
+      } catch (error) {
+        const holder = error instanceof NameUnavailableError ? error.holder : undefined;
+        if (!holder || !options.finishing || Date.now() > deadline || !(await options.finishing(holder))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
   }
 
   /** Aborts when the lease is lost; its reason says so. */

@@ -358,6 +358,15 @@ describe('restore', () => {
       const job = await waitForJob(target.admin, `/api/restore/${started.body.id}`);
       expect(job.status, JSON.stringify(job.log)).toBe('Completed');
       expect(JSON.stringify(job)).not.toContain(signature);
+      // Once revoked, the source refuses the link, and the target's restore from it fails with that reason.
+      expect((await dev.delete(`/api/apps/shop/backups/${backupId}/links/${link.body.id}`)).status).toBe(204);
+      expect((await fetch(link.body.url)).status).toBe(410);
+      const again = await target.admin.post('/api/restore', { url: link.body.url, name: 'shop-again' });
+      const refused = await waitForJob(target.admin, `/api/restore/${again.body.id}`);
+      expect(refused.status).toBe('Failed');
+      expect(refused.error).toMatch(/answered HTTP 410 \(This download link was revoked at .*Ask for a new link\.\)/);
+      expect(refused.error).not.toContain(signature);
+      expect((await target.admin.get('/api/apps/shop-again')).status).toBe(404);
       const app = (await target.admin.get('/api/apps/shop')).body;
       const users = (await target.admin.get('/api/users')).body.items as { id: string; email: string }[];
       const byEmail = new Map(users.map((u) => [u.email, u.id]));

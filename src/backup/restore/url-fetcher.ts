@@ -119,8 +119,8 @@ export async function downloadToFile(raw: string, file: string, options: FetchOp
         continue;
       }
       if (status !== 200) {
-        response.resume();
-        throw new DownloadError(`${describeUrl(url.toString())} answered HTTP ${status}; expected 200 with the archive`);
+        const reason = await errorMessageOf(response);
+        throw new DownloadError(`${describeUrl(url.toString())} answered HTTP ${status}${reason ? ` (${reason})` : ''}; expected 200 with the archive`);
       }
       const declared = Number(response.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > options.maxBytes) {
@@ -147,5 +147,33 @@ export async function downloadToFile(raw: string, file: string, options: FetchOp
     }
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The `message` of a JSON error answer (another AppVault says why a link is refused: expired,
+ * revoked), read from at most 4 KB and cut to one short line; otherwise nothing.
+ */
+async function errorMessageOf(response: IncomingMessage): Promise<string | undefined> {
+  if (!String(response.headers['content-type'] ?? '').includes('json')) {
+    response.resume();
+    return undefined;
+  }
+  let text = '';
+  try {
+    for await (const chunk of response) {
+      text += (chunk as Buffer).toString('utf8');
+      if (text.length > 4096) break;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    response.destroy();
+  }
+  try {
+    const message = (JSON.parse(text) as { message?: unknown }).message;
+    return typeof message === 'string' ? message.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 300) : undefined;
+  } catch {
+    return undefined;
   }
 }

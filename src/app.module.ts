@@ -10,6 +10,7 @@ import { DomainExceptionFilter } from './platform/http/domain-exception.filter.j
 import { validationPipe } from './platform/http/validation.js';
 import { HealthController } from './platform/http/health.http.controller.js';
 import { PlatformModule } from './platform/platform.module.js';
+import { AdminPageModule } from './platform/http/admin-page.module.js';
 import { Projector } from './platform/projection/projector.service.js';
 import { StartupGuard } from './platform/startup/startup.guard.js';
 import { StartupService } from './platform/startup/startup.service.js';
@@ -46,7 +47,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
   static forRoot(config: AppConfig, lock: DataDirLock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule],
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, AdminPageModule.forRoot()],
       controllers: [HealthController],
       providers: [
         // Guards run in this order: requests wait for start-up before their key is checked.

@@ -48,4 +48,15 @@ describe('layer rules', () => {
     const offenders = files.filter((f) => !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.ts$/.test(f.path.split('/').pop()!)).map((f) => f.path);
     expect(offenders).toEqual([]);
   });
+
+  // The admin page (web/src) follows the same naming and typing rules as the server.
+  it('keeps the admin page source in kebab-case files with a role suffix and free of `any`', () => {
+    const web = join(process.cwd(), 'web', 'src');
+    const pageFiles = (function walk(dir: string): string[] {
+      return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)]));
+    })(web).map((path) => ({ path: relative(web, path), text: readFileSync(path, 'utf8') }));
+    expect(pageFiles.length).toBeGreaterThan(5);
+    expect(pageFiles.filter((f) => !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.(ts|tsx|css)$/.test(f.path.split('/').pop()!)).map((f) => f.path)).toEqual([]);
+    expect(pageFiles.filter((f) => /(:\s*any\b|\bas any\b|<any>)/.test(f.text)).map((f) => f.path)).toEqual([]);
+  });
 });

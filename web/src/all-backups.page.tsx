@@ -1,0 +1,14 @@
+import type { ApiClient } from './api-client.js';
+import { BackupsTable } from './backups-table.view.js';
+import { PageTitle } from './page-parts.view.js';
+
+/** Every backup of every app (admins), also of apps that were deleted since. */
+export function AllBackupsPage({ api }: { api: ApiClient }) {
+  return (
+    <main id="main">
+      <PageTitle title="All backups">All backups</PageTitle>
+      <p>Every app's backups, newest first, including those of apps deleted since.</p>
+      <BackupsTable api={api} base="/api/backups" showApp admin started={null} />
+    </main>
+  );
+}

@@ -1,0 +1,283 @@
+import { useEffect, useState } from 'preact/hooks';
+import { type ApiClient, errorText } from './api-client.js';
+import { type Backup, type DownloadLink, isRunning, type Page } from './api.types.js';
+import { ConfirmDialog } from './confirm-dialog.view.js';
+import { Link } from './client.router.js';
+import { followJob } from './job-stream.js';
+import { formatBytes, formatCount, formatTime, progressText } from './format.util.js';
+import { ErrorNote, StatusBadge } from './page-parts.view.js';
+
+/** How long a migration link made from the page lives. */
+export const LINK_EXPIRIES: { value: string; label: string }[] = [
+  { value: '1h', label: '1 hour' },
+  { value: '24h', label: '24 hours' },
+  { value: '7d', label: '7 days' },
+  { value: '30d', label: '30 days' },
+];
+
+const nameOf = (backup: Backup) => backup.label || `of ${formatTime(backup.created)}`;
+
+interface Props {
+  api: ApiClient;
+  /** `/api/apps/{app}/backups`, or `/api/backups` for an admin's view of every app. */
+  base: string;
+  showApp: boolean;
+  admin: boolean;
+  /** A backup just started elsewhere on the page: put it on top and follow it. */
+  started: Backup | null;
+}
+
+/** The backups of one app (or all of them), each with its live progress while it runs, and its actions. */
+export function BackupsTable({ api, base, showApp, admin, started }: Props) {
+  const [items, setItems] = useState<Backup[] | null>(null);
+  const [total, setTotal] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [link, setLink] = useState<{ backup: Backup; link: DownloadLink; copied: boolean } | null>(null);
+  const [deleting, setDeleting] = useState<Backup | null>(null);
+
+  useEffect(() => {
+    const abort = new AbortController();
+    api.get<Page<Backup>>(`${base}?top=1000`, abort.signal).then(
+      (page) => {
+        setItems(page.items);
+        setTotal(page.total);
+      },
+      (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
+    );
+    return () => abort.abort();
+  }, [api, base]);
+
+  useEffect(() => {
+    if (!started) return;
+    setItems((current) => [started, ...(current ?? []).filter((b) => b.id !== started.id)]);
+    setTotal((t) => t + 1);
+  }, [started]);
+
+  const update = (backup: Backup) => setItems((current) => (current ?? []).map((b) => (b.id === backup.id ? backup : b)));
+
+  const download = async (backup: Backup) => {
+    setError(null);
+    try {
+      // A short-lived link: the browser itself streams the file to disk; the page never holds it.
+      const made = await api.post<DownloadLink>(`${base}/${backup.id}/links`, { expiresIn: 300 });
+      const anchor = document.createElement('a');
+      anchor.href = made.url;
+      anchor.download = '';
+      anchor.rel = 'noopener';
+      document.body.append(anchor);
+      anchor.click();
+      anchor.remove();
+      setNotice(`Downloading backup ${nameOf(backup)}`);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  const makeLink = async (backup: Backup, expiresIn: string) => {
+    setError(null);
+    try {
+      const made = await api.post<DownloadLink>(`${base}/${backup.id}/links`, { expiresIn });
+      let copied = false;
+      try {
+        await navigator.clipboard.writeText(made.url);
+        copied = true;
+      } catch {
+        // No clipboard access (an insecure origin, or refused): the link is shown to copy by hand.
+      }
+      setLink({ backup, link: made, copied });
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  const remove = async (backup: Backup) => {
+    setDeleting(null);
+    setError(null);
+    try {
+      await api.delete(`${base}/${backup.id}`);
+      setItems((current) => (current ?? []).filter((b) => b.id !== backup.id));
+      setTotal((t) => t - 1);
+      setNotice(`Deleted backup ${nameOf(backup)}`);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  return (
+    <section aria-labelledby="backups-heading">
+      <h2 id="backups-heading">Backups</h2>
+      <ErrorNote message={error} />
+      <p class="notice" role="status">
+        {notice}
+      </p>
+      {link && (
+        <div class="link-box" role="region" aria-label="Migration link">
+          <label>
+            Migration link for backup {nameOf(link.backup)} (anyone with it can download the archive until {formatTime(link.link.expires)})
+            <input type="text" readOnly value={link.link.url} onFocus={(e) => e.currentTarget.select()} />
+          </label>
+          <p role="status">{link.copied ? 'Copied to the clipboard.' : 'Select the link and copy it.'}</p>
+          <button type="button" onClick={() => setLink(null)}>
+            Close
+          </button>
+        </div>
+      )}
+      {items === null && !error && <p>Loading backups…</p>}
+      {items !== null && items.length === 0 && <p>No backups yet.</p>}
+      {items !== null && items.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <caption>
+              {total} backup{total === 1 ? '' : 's'}, newest first
+            </caption>
+            <thead>
+              <tr>
+                {showApp && <th scope="col">App</th>}
+                <th scope="col">Status</th>
+                <th scope="col">Label</th>
+                <th scope="col">Created</th>
+                <th scope="col">Events</th>
+                <th scope="col">Assets</th>
+                <th scope="col">Users</th>
+                <th scope="col">Size</th>
+                <th scope="col">SHA-256</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((backup) => (
+                <BackupRow
+                  key={backup.id}
+                  api={api}
+                  base={base}
+                  backup={backup}
+                  showApp={showApp}
+                  admin={admin}
+                  onChange={update}
+                  onDownload={download}
+                  onLink={makeLink}
+                  onDelete={setDeleting}
+                />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {deleting && (
+        <ConfirmDialog title="Delete this backup?" confirmLabel="Delete backup" onCancel={() => setDeleting(null)} onConfirm={() => void remove(deleting)}>
+          <p>
+            Backup <strong>{nameOf(deleting)}</strong>
+            {showApp ? ` of ${deleting.appName}` : ''} ({formatCount(deleting.eventCount)} events, {formatBytes(deleting.sizeBytes)}) and every link to it will be gone. This cannot be undone.
+          </p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+interface RowProps {
+  api: ApiClient;
+  base: string;
+  backup: Backup;
+  showApp: boolean;
+  admin: boolean;
+  onChange: (backup: Backup) => void;
+  onDownload: (backup: Backup) => void;
+  onLink: (backup: Backup, expiresIn: string) => void;
+  onDelete: (backup: Backup) => void;
+}
+
+function BackupRow({ api, base, backup, showApp, admin, onChange, onDownload, onLink, onDelete }: RowProps) {
+  const [expiresIn, setExpiresIn] = useState('24h');
+  const [streamError, setStreamError] = useState<string | null>(null);
+  const running = isRunning(backup);
+  const name = nameOf(backup);
+
+  useEffect(() => {
+    if (!running) return;
+    const abort = new AbortController();
+    followJob<Backup>(api, `${base}/${backup.id}`, onChange, abort.signal).catch((e: unknown) => setStreamError(errorText(e)));
+    return () => abort.abort();
+    // Followed once per running backup; the stream reports every change.
+  }, [backup.id, running]);
+
+  const completed = backup.status === 'Completed';
+  const selectId = `expires-${backup.id}`;
+  return (
+    <tr data-backup-id={backup.id} data-status={backup.status}>
+      {showApp && (
+        <td data-label="App">
+          <Link href={`/admin/apps/${encodeURIComponent(backup.appName)}`}>{backup.appName}</Link>
+        </td>
+      )}
+      <td data-label="Status">
+        <StatusBadge status={backup.status} />
+        {running && (
+          <div class="job-progress">
+            <progress max={100} value={backup.percent} aria-label={`Progress of backup ${name}`}>
+              {backup.percent}%
+            </progress>
+            <span>{progressText(backup)}</span>
+          </div>
+        )}
+        {backup.error && <p class="error">{backup.error}</p>}
+        {streamError && <p class="error">{streamError}</p>}
+        {backup.warnings.length > 0 && <p class="warning">{backup.warnings.join('; ')}</p>}
+      </td>
+      <td data-label="Label">{backup.label || <span class="muted">no label</span>}</td>
+      <td data-label="Created">{formatTime(backup.created)}</td>
+      <td data-label="Events" class="num">
+        {formatCount(backup.eventCount)}
+      </td>
+      <td data-label="Assets" class="num">
+        {formatCount(backup.assetCount)}
+      </td>
+      <td data-label="Users" class="num">
+        {formatCount(backup.userCount)}
+      </td>
+      <td data-label="Size" class="num">
+        {formatBytes(backup.sizeBytes)}
+      </td>
+      <td data-label="SHA-256">
+        {backup.sha256 ? (
+          <code class="sha" title={backup.sha256} data-sha256={backup.sha256}>
+            {backup.sha256.slice(0, 12)}…
+          </code>
+        ) : (
+          '–'
+        )}
+      </td>
+      <td data-label="Actions">
+        <div class="row-actions">
+          <button type="button" disabled={!completed} onClick={() => onDownload(backup)} aria-label={`Download backup ${name}`}>
+            Download
+          </button>
+          <span class="link-maker">
+            <label for={selectId} class="visually-hidden">
+              Link to backup {name} expires in
+            </label>
+            <select id={selectId} value={expiresIn} disabled={!completed} onChange={(e) => setExpiresIn(e.currentTarget.value)}>
+              {LINK_EXPIRIES.map((option) => (
+                <option key={option.value} value={option.value}>
+                  {option.label}
+                </option>
+              ))}
+            </select>
+            <button type="button" disabled={!completed} onClick={() => onLink(backup, expiresIn)} aria-label={`Copy migration link to backup ${name}`}>
+              Copy link
+            </button>
+          </span>
+          {admin && completed && (
+            <Link class="button" href={`/admin/restore?backup=${encodeURIComponent(backup.id)}`} aria-label={`Restore backup ${name}`}>
+              Restore…
+            </Link>
+          )}
+          <button type="button" class="danger" disabled={running} onClick={() => onDelete(backup)} aria-label={`Delete backup ${name}`}>
+            Delete
+          </button>
+        </div>
+      </td>
+    </tr>
+  );
+}

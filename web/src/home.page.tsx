@@ -1,0 +1,59 @@
+import { useEffect, useState } from 'preact/hooks';
+import { type ApiClient, errorText } from './api-client.js';
+import type { App, Me, Page } from './api.types.js';
+import { Link } from './client.router.js';
+import { formatTime } from './format.util.js';
+import { canBackUp, roleOf } from './roles.util.js';
+import { ErrorNote, PageTitle } from './page-parts.view.js';
+
+/** The apps the key reaches (an admin: all of them), with the caller's role on each. */
+export function HomePage({ api, me }: { api: ApiClient; me: Me }) {
+  const [apps, setApps] = useState<App[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const abort = new AbortController();
+    api.get<Page<App>>('/api/apps?top=1000', abort.signal).then(
+      (page) => setApps(page.items),
+      (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
+    );
+    return () => abort.abort();
+  }, [api]);
+  return (
+    <main id="main">
+      <PageTitle title="Apps">Apps</PageTitle>
+      <p>{me.admin ? 'As an administrator you see every app, every backup, the restores and the users.' : 'The apps you contribute to. Owners and Developers can back them up.'}</p>
+      <ErrorNote message={error} />
+      {apps === null && !error && <p>Loading apps…</p>}
+      {apps !== null && apps.length === 0 && <p>{me.admin ? 'There are no apps yet.' : 'You contribute to no apps yet.'}</p>}
+      {apps !== null && apps.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <caption>{apps.length} app{apps.length === 1 ? '' : 's'}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Label</th>
+                <th scope="col">Your role</th>
+                <th scope="col">Created</th>
+                <th scope="col">Backups</th>
+              </tr>
+            </thead>
+            <tbody>
+              {apps.map((app) => (
+                <tr key={app.id}>
+                  <td data-label="Name">
+                    <Link href={`/admin/apps/${encodeURIComponent(app.name)}`}>{app.name}</Link>
+                  </td>
+                  <td data-label="Label">{app.label}</td>
+                  <td data-label="Your role">{roleOf(app, me) ?? (me.admin ? 'administrator' : '–')}</td>
+                  <td data-label="Created">{formatTime(app.created)}</td>
+                  <td data-label="Backups">{canBackUp(app, me) ? 'yes' : 'not with your role'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,108 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { type ApiClient, errorText } from './api-client.js';
+import { isRunning, type Restore } from './api.types.js';
+import { Link } from './client.router.js';
+import { formatBytes, formatCount, formatEta, formatTime } from './format.util.js';
+import { followJob } from './job-stream.js';
+import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
+import { sentUploads } from './restore-form.util.js';
+
+/** One restore, live: phase, progress bar, ETA and the log as it grows; the app when done, the error when not. */
+export function RestoreJobPage({ api, id }: { api: ApiClient; id: string }) {
+  const [restore, setRestore] = useState<Restore | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const logEnd = useRef<HTMLLIElement>(null);
+  const path = `/api/restore/${encodeURIComponent(id)}`;
+
+  useEffect(() => {
+    const abort = new AbortController();
+    setRestore(null);
+    api
+      .get<Restore>(path, abort.signal)
+      .then(async (first) => {
+        setRestore(first);
+        if (isRunning(first)) await followJob<Restore>(api, path, setRestore, abort.signal);
+      })
+      .catch((e: unknown) => !abort.signal.aborted && setError(errorText(e)));
+    return () => abort.abort();
+  }, [api, path]);
+
+  const logLength = restore?.log.length ?? 0;
+  useEffect(() => {
+    if (restore && isRunning(restore)) logEnd.current?.scrollIntoView({ block: 'nearest' });
+  }, [logLength]);
+
+  const upload = sentUploads.get(id);
+  return (
+    <main id="main">
+      <PageTitle title="Restore">Restore {restore?.name ? <span class="app-name">{restore.name}</span> : id.slice(0, 8)}</PageTitle>
+      <p>
+        <Link href="/admin/restores">All restores</Link> · <Link href="/admin/restore">New restore</Link>
+      </p>
+      <ErrorNote message={error} />
+      {restore && (
+        <>
+          <dl class="facts">
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={restore.status} />
+            </dd>
+            <dt>Source</dt>
+            <dd>
+              <code>{restore.source}</code>
+              {upload && (
+                <span class="hint">
+                  {' '}
+                  (uploaded 100%: {upload.fileName}, {formatBytes(upload.bytes)})
+                </span>
+              )}
+            </dd>
+            <dt>Phase</dt>
+            <dd data-testid="restore-phase">{restore.phase}</dd>
+            <dt>Started</dt>
+            <dd>{formatTime(restore.started ?? restore.created)}</dd>
+            {restore.completed && (
+              <>
+                <dt>Ended</dt>
+                <dd>{formatTime(restore.completed)}</dd>
+              </>
+            )}
+          </dl>
+          <div class="job-progress big">
+            <label for="restore-progress">Progress</label>
+            <progress id="restore-progress" max={100} value={restore.percent}>
+              {restore.percent}%
+            </progress>
+            <span role="status" aria-live="polite">
+              {restore.percent.toFixed(1)}%
+              {restore.progress.total > 0 && ` · ${formatCount(restore.progress.done)} of ${formatCount(restore.progress.total)} ${restore.progress.unit}`}
+              {isRunning(restore) && ` · ${formatEta(restore.etaSeconds)}`}
+            </span>
+          </div>
+          {restore.status === 'Completed' && restore.name && (
+            <p class="success" role="status">
+              Restored {formatCount(restore.restoredEvents)} events and {formatCount(restore.restoredAssets)} assets into{' '}
+              <Link href={`/admin/apps/${encodeURIComponent(restore.name)}`}>the app {restore.name}</Link>.
+            </p>
+          )}
+          {restore.status === 'Failed' && (
+            <div class="error" role="alert">
+              <strong>The restore failed:</strong> <span data-testid="restore-error">{restore.error}</span>
+              <p>Nothing of the new app was kept and the name is free again.</p>
+            </div>
+          )}
+          <section aria-labelledby="log-heading">
+            <h2 id="log-heading">Log</h2>
+            <ol class="log" aria-live="polite" aria-relevant="additions">
+              {restore.log.map((line, index) => (
+                <li key={index} ref={index === restore.log.length - 1 ? logEnd : undefined}>
+                  <time dateTime={line.at}>{formatTime(line.at)}</time> {line.message}
+                </li>
+              ))}
+            </ol>
+          </section>
+        </>
+      )}
+    </main>
+  );
+}

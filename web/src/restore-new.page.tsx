@@ -1,0 +1,220 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, type ApiClient, errorText } from './api-client.js';
+import type { Backup, Page, Restore } from './api.types.js';
+import { navigate } from './client.router.js';
+import { formatBytes, formatCount, formatTime } from './format.util.js';
+import { ErrorNote, PageTitle } from './page-parts.view.js';
+import { nameProblem, sentUploads } from './restore-form.util.js';
+
+type Source = 'backup' | 'file' | 'url';
+type PointInTime = 'all' | 'event' | 'time';
+type Availability = { state: 'idle' | 'checking' | 'available' | 'taken' | 'error'; message: string };
+
+/** A new restore (admins): from a stored backup, an uploaded archive or a URL, under a new name. */
+export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: string | null }) {
+  const [source, setSource] = useState<Source>('backup');
+  const [backups, setBackups] = useState<Backup[] | null>(null);
+  const [chosen, setChosen] = useState(backupId ?? '');
+  const [file, setFile] = useState<File | null>(null);
+  const [url, setUrl] = useState('');
+  const [name, setName] = useState('');
+  const [nameTouched, setNameTouched] = useState(false);
+  const [availability, setAvailability] = useState<Availability>({ state: 'idle', message: '' });
+  const [point, setPoint] = useState<PointInTime>('all');
+  const [untilEvent, setUntilEvent] = useState('');
+  const [until, setUntil] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [upload, setUpload] = useState<{ loaded: number; total: number } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    const abort = new AbortController();
+    api.get<Page<Backup>>('/api/backups?top=1000', abort.signal).then(
+      (page) => setBackups(page.items.filter((b) => b.status === 'Completed')),
+      (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
+    );
+    return () => abort.abort();
+  }, [api]);
+
+  // A restore of a stored backup is proposed a name next to its app's, until the admin types one.
+  const backup = backups?.find((b) => b.id === chosen) ?? null;
+  useEffect(() => {
+    if (source === 'backup' && backup && !nameTouched) setName(`${backup.appName}-copy`.slice(0, 40));
+  }, [source, backup?.id, nameTouched]);
+
+  // The name rule first, then availability: GET /api/apps/{name} answers 404 for a free name.
+  const problem = nameProblem(name);
+  useEffect(() => {
+    if (problem) {
+      setAvailability({ state: 'idle', message: '' });
+      return;
+    }
+    const abort = new AbortController();
+    setAvailability({ state: 'checking', message: `Checking whether ${name} is free…` });
+    const timer = setTimeout(() => {
+      api.get(`/api/apps/${encodeURIComponent(name)}`, abort.signal).then(
+        () => setAvailability({ state: 'taken', message: `An app named ${name} exists: choose another name` }),
+        (e: unknown) => {
+          if (abort.signal.aborted) return;
+          if (e instanceof ApiError && e.status === 404) setAvailability({ state: 'available', message: `${name} is free` });
+          else setAvailability({ state: 'error', message: errorText(e) });
+        },
+      );
+    }, 250);
+    return () => {
+      clearTimeout(timer);
+      abort.abort();
+    };
+  }, [api, name, problem]);
+
+  const sourceReady = source === 'backup' ? Boolean(chosen) : source === 'file' ? file !== null : url.trim() !== '';
+  const pointProblem =
+    point === 'event' && !/^[1-9]\d*$/.test(untilEvent) ? 'Give an event number (1 or more)' : point === 'time' && (!until || Number.isNaN(new Date(until).getTime())) ? 'Give a date and time' : null;
+  const ready = sourceReady && !problem && availability.state === 'available' && !pointProblem && !busy;
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (!ready) return;
+    setBusy(true);
+    setError(null);
+    const pointFields: Record<string, string | number> = point === 'event' ? { untilEvent: Number(untilEvent) } : point === 'time' ? { until: new Date(until).toISOString() } : {};
+    try {
+      let restore: Restore;
+      if (source === 'file' && file) {
+        const form = new FormData();
+        // Text fields before the file: the server reads the stream in order.
+        form.append('name', name);
+        for (const [key, value] of Object.entries(pointFields)) form.append(key, String(value));
+        form.append('file', file, file.name);
+        setUpload({ loaded: 0, total: file.size });
+        restore = await api.upload<Restore>('/api/restore', form, (loaded, total) => setUpload({ loaded, total }));
+        sentUploads.set(restore.id, { fileName: file.name, bytes: file.size });
+      } else {
+        const body = source === 'backup' ? { backupId: chosen } : { url: url.trim() };
+        restore = await api.post<Restore>('/api/restore', { ...body, name, ...pointFields });
+      }
+      navigate(`/admin/restores/${encodeURIComponent(restore.id)}`);
+    } catch (e) {
+      setError(errorText(e));
+      setBusy(false);
+      setUpload(null);
+    }
+  };
+
+  const uploadPercent = upload && upload.total > 0 ? Math.round((upload.loaded / upload.total) * 100) : 0;
+  return (
+    <main id="main">
+      <PageTitle title="New restore">New restore</PageTitle>
+      <p>A restore makes a new app from an archive, with its full history; it never touches an existing app. One restore runs at a time.</p>
+      <form class="restore-form" onSubmit={submit} noValidate>
+        <fieldset>
+          <legend>Restore from</legend>
+          {(
+            [
+              ['backup', 'A stored backup'],
+              ['file', 'An archive file (upload)'],
+              ['url', 'A URL (such as a migration link)'],
+            ] as const
+          ).map(([value, label]) => (
+            <label class="choice" key={value}>
+              <input type="radio" name="source" value={value} checked={source === value} onChange={() => setSource(value)} /> {label}
+            </label>
+          ))}
+          {source === 'backup' && (
+            <div class="field">
+              <label for="restore-backup">Backup</label>
+              <select id="restore-backup" value={chosen} onChange={(e) => setChosen(e.currentTarget.value)}>
+                <option value="">{backups === null ? 'Loading backups…' : backups.length === 0 ? 'No completed backups' : 'Choose a backup'}</option>
+                {(backups ?? []).map((b) => (
+                  <option key={b.id} value={b.id}>
+                    {b.appName} · {b.label || 'no label'} · {formatTime(b.created)} · {formatCount(b.eventCount)} events
+                  </option>
+                ))}
+              </select>
+            </div>
+          )}
+          {source === 'file' && (
+            <div class="field">
+              <label for="restore-file">Archive (.zip)</label>
+              <input id="restore-file" type="file" accept=".zip,application/zip" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
+              {file && (
+                <span class="hint">
+                  {file.name}, {formatBytes(file.size)}
+                </span>
+              )}
+            </div>
+          )}
+          {source === 'url' && (
+            <div class="field">
+              <label for="restore-url">Archive URL</label>
+              <input id="restore-url" type="url" inputMode="url" placeholder="https://vault.example.com/api/links/…" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+              <span class="hint">The server fetches it; private and loopback hosts need RESTORE_ALLOWED_HOSTS.</span>
+            </div>
+          )}
+        </fieldset>
+
+        <div class="field">
+          <label for="restore-name">New app name</label>
+          <input
+            id="restore-name"
+            value={name}
+            maxLength={60}
+            autocomplete="off"
+            spellcheck={false}
+            aria-describedby="restore-name-check"
+            aria-invalid={(nameTouched && problem !== null) || availability.state === 'taken'}
+            onInput={(e) => {
+              setNameTouched(true);
+              setName(e.currentTarget.value);
+            }}
+          />
+          <span id="restore-name-check" class={`hint name-${problem ? 'invalid' : availability.state}`} role="status">
+            {problem ? (nameTouched || name ? problem : '') : availability.message}
+          </span>
+        </div>
+
+        <fieldset>
+          <legend>Point in time (optional)</legend>
+          <label class="choice">
+            <input type="radio" name="point" value="all" checked={point === 'all'} onChange={() => setPoint('all')} /> Everything in the archive
+          </label>
+          <label class="choice">
+            <input type="radio" name="point" value="event" checked={point === 'event'} onChange={() => setPoint('event')} /> Up to an event number
+          </label>
+          {point === 'event' && (
+            <div class="field">
+              <label for="restore-until-event">Last event to restore</label>
+              <input id="restore-until-event" type="number" min={1} step={1} value={untilEvent} onInput={(e) => setUntilEvent(e.currentTarget.value)} />
+            </div>
+          )}
+          <label class="choice">
+            <input type="radio" name="point" value="time" checked={point === 'time'} onChange={() => setPoint('time')} /> Up to a time
+          </label>
+          {point === 'time' && (
+            <div class="field">
+              <label for="restore-until">Restore the app as it was at (your local time)</label>
+              <input id="restore-until" type="datetime-local" step={1} value={until} onInput={(e) => setUntil(e.currentTarget.value)} />
+            </div>
+          )}
+          {pointProblem && <span class="hint">{pointProblem}</span>}
+        </fieldset>
+
+        {upload && (
+          <div class="field">
+            <label for="upload-progress">Upload</label>
+            <progress id="upload-progress" max={100} value={uploadPercent}>
+              {uploadPercent}%
+            </progress>
+            <span>
+              {uploadPercent}% · {formatBytes(upload.loaded)} of {formatBytes(upload.total)}
+            </span>
+          </div>
+        )}
+        <ErrorNote message={error} />
+        <button type="submit" disabled={!ready}>
+          {busy ? (upload ? 'Uploading…' : 'Starting…') : 'Start restore'}
+        </button>
+      </form>
+    </main>
+  );
+}

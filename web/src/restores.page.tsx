@@ -1,0 +1,74 @@
+import { useEffect, useState } from 'preact/hooks';
+import { type ApiClient, errorText } from './api-client.js';
+import type { Page, Restore } from './api.types.js';
+import { Link } from './client.router.js';
+import { formatCount, formatTime } from './format.util.js';
+import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
+
+/** Restore history, newest first, with each job's outcome. */
+export function RestoresPage({ api }: { api: ApiClient }) {
+  const [page, setPage] = useState<Page<Restore> | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const abort = new AbortController();
+    api.get<Page<Restore>>('/api/restore?top=1000', abort.signal).then(setPage, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
+    return () => abort.abort();
+  }, [api]);
+  return (
+    <main id="main">
+      <PageTitle title="Restores">Restores</PageTitle>
+      <p>
+        <Link href="/admin/restore" class="button">
+          New restore
+        </Link>
+      </p>
+      <ErrorNote message={error} />
+      {page && page.items.length === 0 && <p>No restores yet.</p>}
+      {page && page.items.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <caption>{page.total} restores, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Started</th>
+                <th scope="col">Name</th>
+                <th scope="col">Source</th>
+                <th scope="col">Status</th>
+                <th scope="col">Events</th>
+                <th scope="col">Outcome</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.items.map((restore) => (
+                <tr key={restore.id} data-status={restore.status}>
+                  <td data-label="Started">
+                    <Link href={`/admin/restores/${encodeURIComponent(restore.id)}`}>{formatTime(restore.created)}</Link>
+                  </td>
+                  <td data-label="Name">{restore.name ?? '–'}</td>
+                  <td data-label="Source">
+                    <code>{restore.source}</code>
+                  </td>
+                  <td data-label="Status">
+                    <StatusBadge status={restore.status} />
+                  </td>
+                  <td data-label="Events" class="num">
+                    {formatCount(restore.restoredEvents)} of {formatCount(restore.eventCount)}
+                  </td>
+                  <td data-label="Outcome">
+                    {restore.status === 'Completed' && restore.name ? (
+                      <Link href={`/admin/apps/${encodeURIComponent(restore.name)}`}>open {restore.name}</Link>
+                    ) : restore.status === 'Failed' ? (
+                      <span class="error-text">{restore.error}</span>
+                    ) : (
+                      `${restore.phase}, ${restore.percent.toFixed(1)}%`
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </main>
+  );
+}

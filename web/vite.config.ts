@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import preact from '@preact/preset-vite';
+import { defineConfig } from 'vite';
+
+// The admin page: built into dist/admin by `npm run build`, served by the server at /admin.
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: '/admin/',
+  plugins: [preact()],
+  build: {
+    outDir: fileURLToPath(new URL('../dist/admin', import.meta.url)),
+    emptyOutDir: true,
+    // Hashed names under assets/ are what the server caches for a year.
+    assetsDir: 'assets',
+    target: 'es2022',
+    reportCompressedSize: false,
+  },
+  // `vite` (dev) serves the page and sends /api to a server started with `npm start`.
+  server: { proxy: { '/api': 'http://localhost:8080', '/health': 'http://localhost:8080' } },
+});

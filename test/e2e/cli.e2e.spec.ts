@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putTogether, takeApart } from '../support/archive-forge.js';
@@ -10,6 +9,7 @@ import { buildApp } from '../support/fixtures.js';
 import { ADMIN_TOKEN, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
 import { tamper } from '../support/zip-tamper.js';
 import { readZip } from '../support/zip-inspect.js';
+import { freePort } from '../support/child-server.js';
 
 /**
  * The compiled `appvault` command (bin/appvault.js → dist/cli, built by the global setup) run as
@@ -55,17 +55,6 @@ function json<T = Record<string, unknown>>(run: Run): T {
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-    probe.once('error', reject);
-  });
-}
 
 let server: TestServer;
 

@@ -1,16 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/test-server.js';
+import { freePort } from '../support/child-server.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** Runs the built server as `npm start` does, with the given environment, and keeps stdout and stderr apart. */
 async function run(env: Record<string, string>, during: (url: string, output: () => string) => Promise<void>): Promise<{ stdout: string; stderr: string; code: number | null }> {

@@ -1,0 +1,383 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../support/fixtures.js';
+import { type ApiClient, createUser, startServer, tempDir, type TestServer } from '../support/test-server.js';
+import { tamper } from '../support/zip-tamper.js';
+
+/**
+ * The admin page (/admin) driven in Debian's Chromium, headless, through playwright-core, against
+ * the real server on a real port. The page is built into dist/admin by the global setup. Every
+ * wait is on a visible state, never on time. Screenshots of the main screens go to
+ * docs/screenshots, so the README's pictures are the page as it is.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(process.cwd(), 'docs', 'screenshots');
+const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
+const present = existsSync(CHROMIUM);
+const JOB_TIMEOUT = 90_000;
+
+if (!present && !inCi) {
+  console.log('SKIP browser tests: /usr/bin/chromium is not installed (apt-get install chromium)');
+  describe.skip('admin page in a real browser', () => {
+    it('needs /usr/bin/chromium', () => undefined);
+  });
+} else {
+  describe('admin page in a real browser (Chromium, headless)', () => {
+    let server: TestServer;
+    let browser: Browser;
+    let owner: { id: string; client: ApiClient; key: string };
+    let reader: { key: string };
+    let stranger: { key: string };
+    let firstBackup: Record<string, unknown>;
+    let downloaded: string;
+    const contexts: BrowserContext[] = [];
+
+    const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+    async function user(email: string): Promise<{ id: string; client: ApiClient; key: string }> {
+      const made = await createUser(server, email);
+      return { ...made, key: made.client.token! };
+    }
+
+    async function open(options: { width?: number; height?: number } = {}): Promise<Page> {
+      const context = await browser.newContext({
+        viewport: { width: options.width ?? 1280, height: options.height ?? 860 },
+        acceptDownloads: true,
+        locale: 'en-GB',
+        timezoneId: 'UTC',
+      });
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.setDefaultTimeout(JOB_TIMEOUT);
+      return page;
+    }
+
+    async function signIn(page: Page, key: string, path = '/admin'): Promise<void> {
+      await page.goto(`${server.url}${path}`);
+      await page.getByLabel('API key').fill(key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByTestId('signed-in-as').waitFor();
+    }
+
+    async function shot(page: Page, name: string): Promise<void> {
+      mkdirSync(SHOTS, { recursive: true });
+      await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    }
+
+    async function waitForRestoreEnd(page: Page): Promise<Record<string, unknown>> {
+      await page.waitForURL(/\/admin\/restores\/[^/]+$/);
+      const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+      await page.locator('.facts .badge-completed, .facts .badge-failed').waitFor();
+      const job = await server.admin.get(`/api/restore/${id}`);
+      expect(job.status).toBe(200);
+      return job.body;
+    }
+
+    async function compareApps(source: string, copy: string): Promise<void> {
+      for (const path of ['schemas', 'content/products?top=1000', 'content/notes?top=1000', 'assets?top=1000']) {
+        const a = await server.admin.get(`/api/apps/${source}/${path}`);
+        const b = await server.admin.get(`/api/apps/${copy}/${path}`);
+        expect(b.status).toBe(200);
+        const strip = (items: Record<string, unknown>[]) => items.map(({ lastModified: _l, created: _c, ...rest }) => rest);
+        expect(strip(b.body.items)).toEqual(strip(a.body.items));
+        expect(b.body.total).toBe(a.body.total);
+      }
+    }
+
+    beforeAll(async () => {
+      if (!present) throw new Error(`${CHROMIUM} is not installed (apt-get install chromium): with CI=true the browser tests must run, not skip`);
+      const { chromium } = await import('playwright-core');
+      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+      server = await startServer();
+      owner = await user('owner@example.com');
+      const readerUser = await user('reader@example.com');
+      reader = readerUser;
+      stranger = await user('stranger@example.com');
+      expect((await owner.client.post('/api/apps', { name: 'shop', label: 'The shop' })).status).toBe(201);
+      expect((await owner.client.post('/api/apps/shop/contributors', { email: 'reader@example.com', role: 'Reader' })).status).toBe(200);
+      await buildApp('shop', [owner.client], { contents: 24, updates: 8, binaryBytes: 20_000 });
+    }, 120_000);
+
+    afterAll(async () => {
+      for (const context of contexts) await context.close().catch(() => undefined);
+      await browser?.close();
+      await server?.close();
+    });
+
+    it('serves the page at /admin with caching fit for hashed assets', async () => {
+      const index = await fetch(`${server.url}/admin`);
+      expect(index.status).toBe(200);
+      expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(index.headers.get('cache-control')).toBe('no-cache');
+      const html = await index.text();
+      const script = /src="(\/admin\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+      expect(script).toBeDefined();
+      const asset = await fetch(`${server.url}${script}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      const route = await fetch(`${server.url}/admin/restores/some-id`);
+      expect(route.status).toBe(200);
+      expect(await route.text()).toBe(html);
+      expect((await fetch(`${server.url}/admin/assets/missing-0000.js`)).status).toBe(404);
+    });
+
+    it('signs in with an API key kept in session storage (never in the URL), saying the API’s words for a bad key', async () => {
+      const page = await open();
+      await page.goto(`${server.url}/admin`);
+      await page.getByRole('heading', { name: 'Sign in to AppVault' }).waitFor();
+      await shot(page, 'sign-in');
+      await page.getByLabel('API key').fill('not-a-key-at-all');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').filter({ hasText: 'The API key is not valid' }).waitFor();
+
+      await page.getByLabel('API key').fill(owner.key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      expect(await page.getByTestId('signed-in-as').textContent()).toBe('owner@example.com');
+      expect(page.url()).not.toContain(owner.key);
+      expect(await page.evaluate<string | null>("sessionStorage.getItem('appvault.apiKey')")).toBe(owner.key);
+      expect(await page.evaluate<number>('localStorage.length')).toBe(0);
+      // An Owner sees their app and no admin sections.
+      await page.getByRole('link', { name: 'shop', exact: true }).waitFor();
+      expect(await page.getByRole('link', { name: 'New restore' }).count()).toBe(0);
+      expect(await page.getByRole('link', { name: 'Users' }).count()).toBe(0);
+      await page.reload();
+      await page.getByTestId('signed-in-as').waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('API key').waitFor();
+      expect(await page.evaluate<string | null>("sessionStorage.getItem('appvault.apiKey')")).toBeNull();
+    });
+
+    it('lets an Owner start a backup, follows its event stream to Completed, downloads it (SHA-256 as the API says) and copies a migration link', async () => {
+      const page = await open();
+      await signIn(page, owner.key);
+      await page.getByRole('link', { name: 'shop', exact: true }).click();
+      await page.getByRole('heading', { name: 'Start a backup' }).waitFor();
+      const stream = page.waitForRequest((request) => /\/api\/apps\/shop\/backups\/[^/]+\/events$/.test(request.url()));
+      await page.getByLabel('Label (optional)').fill('first');
+      await page.getByRole('button', { name: 'Start backup' }).click();
+      const streamed = await stream;
+      expect(streamed.headers()['authorization']).toBe(`Bearer ${owner.key}`);
+      const row = page.locator('tr[data-status="Completed"]', { hasText: 'first' });
+      await row.waitFor();
+
+      const id = await row.getAttribute('data-backup-id');
+      const backup = await owner.client.get(`/api/apps/shop/backups/${id}`);
+      expect(backup.body.status).toBe('Completed');
+      firstBackup = backup.body;
+      const cells = await row.locator('td').allTextContents();
+      expect(cells).toContain(Number(backup.body.eventCount).toLocaleString('en-US'));
+      expect(await row.locator('[data-sha256]').getAttribute('data-sha256')).toBe(backup.body.sha256);
+      await shot(page, 'app-backups');
+
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download backup first' }).click()]);
+      expect(download.suggestedFilename()).toMatch(/^backup-shop-\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.zip$/);
+      downloaded = join(tempDir('appvault-browser-'), 'shop.zip');
+      await download.saveAs(downloaded);
+      expect(sha256(readFileSync(downloaded))).toBe(backup.body.sha256);
+
+      await page.getByLabel('Link to backup first expires in').selectOption('1h');
+      await page.getByRole('button', { name: 'Copy migration link to backup first' }).click();
+      const linkBox = page.getByRole('region', { name: 'Migration link' });
+      const url = await linkBox.getByRole('textbox').inputValue();
+      expect(url).toMatch(/\/api\/links\/[^/]+\/archive\?expires=\d+&signature=/);
+      await linkBox.getByText('Copied to the clipboard.').waitFor();
+      expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(url);
+      const viaLink = await fetch(url);
+      expect(viaLink.status).toBe(200);
+      expect(sha256(Buffer.from(await viaLink.arrayBuffer()))).toBe(backup.body.sha256);
+      const links = await owner.client.get(`/api/apps/shop/backups/${id}/links`);
+      const made = links.body.items.find((l: { state: string; expires: string; created: string }) => Date.parse(l.expires) - Date.parse(l.created) > 3000_000);
+      // The expiry is in whole seconds; the link was made an hour from when it was made.
+      expect(Date.parse(made.expires) - Date.parse(made.created)).toBeGreaterThan(3598_000);
+      expect(Date.parse(made.expires) - Date.parse(made.created)).toBeLessThanOrEqual(3600_000);
+    });
+
+    it('shows a running backup\'s phase, percent and ETA as its event stream reports them', async () => {
+      // The real stream of a small backup ends within milliseconds, too fast to look at; here the
+      // browser is handed one "Running" job event (the job as the API serves it, with progress),
+      // and the page's fallback read of the job is held until the running state was seen.
+      const page = await open();
+      await signIn(page, owner.key, '/admin/apps/shop');
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      await page.route(/\/api\/apps\/shop\/backups\/[^/]+\/events$/, async (route) => {
+        const jobPath = new URL(route.request().url()).pathname.replace(/\/events$/, '');
+        const job = (await owner.client.get(jobPath)).body;
+        const running = { ...job, status: 'Running', phase: 'events', progress: { done: 26, total: 61, unit: 'events' }, percent: 42.5, etaSeconds: 12, completed: null, sizeBytes: null, sha256: null };
+        await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: `event: job\ndata: ${JSON.stringify(running)}\n\n` });
+      });
+      await page.route(/\/api\/apps\/shop\/backups\/[^/?]+$/, async (route) => {
+        await held;
+        await route.continue();
+      });
+      await page.getByLabel('Label (optional)').fill('live');
+      await page.getByRole('button', { name: 'Start backup' }).click();
+      const bar = page.getByRole('progressbar', { name: 'Progress of backup live' });
+      await bar.waitFor();
+      expect(await bar.getAttribute('value')).toBe('42.5');
+      await page.locator('tr[data-status="Running"]').getByText('events · 26 of 61 events · 42.5% · about 12 s left').waitFor();
+      await shot(page, 'backup-running');
+      release();
+      await page.locator('tr[data-status="Completed"]', { hasText: 'live' }).waitFor();
+      expect(await bar.count()).toBe(0);
+    });
+
+    it('restores the stored backup under a new name after checking the name rule and availability, with progress to 100% and the log', async () => {
+      const page = await open();
+      await signIn(page, server.admin.token!);
+      await page.getByRole('link', { name: 'New restore' }).click();
+      await page.getByLabel('Backup', { exact: true }).selectOption(String(firstBackup.id));
+      const name = page.getByLabel('New app name');
+      const start = page.getByRole('button', { name: 'Start restore' });
+      await name.fill('Bad_Name');
+      await page.locator('#restore-name-check.name-invalid').getByText('Lower-case letters and digits', { exact: false }).waitFor();
+      expect(await start.isDisabled()).toBe(true);
+      await name.fill('shop');
+      await page.locator('#restore-name-check.name-taken').getByText('An app named shop exists', { exact: false }).waitFor();
+      expect(await start.isDisabled()).toBe(true);
+      await name.fill('shop-copy');
+      await page.locator('#restore-name-check.name-available').getByText('shop-copy is free', { exact: true }).waitFor();
+      await shot(page, 'restore-form');
+      await start.click();
+
+      const job = await waitForRestoreEnd(page);
+      expect(job.status).toBe('Completed');
+      await page.waitForFunction("document.querySelector('#restore-progress')?.value === 100");
+      await page.locator('.success').getByText('into the app shop-copy').waitFor();
+      const log = (await page.locator('ol.log li').allTextContents()).map((line) => line.trim());
+      const logged = job.log as { message: string }[];
+      expect(log).toHaveLength(logged.length);
+      expect(log.at(-1)).toContain(logged.at(-1)!.message);
+      await shot(page, 'restore-completed');
+
+      await page.getByRole('link', { name: 'the app shop-copy' }).click();
+      await page.getByRole('heading', { name: 'App shop-copy' }).waitFor();
+      await page.getByText('No backups yet.').waitFor();
+      await compareApps('shop', 'shop-copy');
+    });
+
+    it('restores an uploaded archive (upload progress, then the job to 100%) and the result equals the source', async () => {
+      const page = await open();
+      await signIn(page, server.admin.token!, '/admin/restore');
+      await page.getByLabel('An archive file (upload)').check();
+      await page.getByLabel('Archive (.zip)').setInputFiles(downloaded);
+      await page.getByLabel('New app name').fill('shop-upload');
+      await page.locator('#restore-name-check.name-available').getByText('shop-upload is free', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Start restore' }).click();
+      const job = await waitForRestoreEnd(page);
+      expect(job.status).toBe('Completed');
+      expect(job.source).toBe('upload:shop.zip');
+      await page.getByText('uploaded 100%').waitFor();
+      await page.waitForFunction("document.querySelector('#restore-progress')?.value === 100");
+      expect(await page.locator('ol.log li').count()).toBe((job.log as unknown[]).length);
+      await compareApps('shop', 'shop-upload');
+    });
+
+    it('shows a failing restore (a tampered archive) with the error as the API words it, and nothing of it remains', async () => {
+      const tampered = join(tempDir('appvault-browser-'), 'tampered.zip');
+      writeFileSync(tampered, await tamper(readFileSync(downloaded), 'events/000001.ndjson', (old) => Buffer.from(old.toString().replace('Product 1 ', 'Product 9 '))));
+      const page = await open();
+      await signIn(page, server.admin.token!, '/admin/restore');
+      await page.getByLabel('An archive file (upload)').check();
+      await page.getByLabel('Archive (.zip)').setInputFiles(tampered);
+      await page.getByLabel('New app name').fill('shop-tampered');
+      await page.locator('#restore-name-check.name-available').getByText('shop-tampered is free', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Start restore' }).click();
+      const job = await waitForRestoreEnd(page);
+      expect(job.status).toBe('Failed');
+      expect(String(job.error)).not.toBe('');
+      expect(await page.getByTestId('restore-error').textContent()).toBe(job.error);
+      await page.getByRole('alert').getByText('The restore failed').waitFor();
+      await shot(page, 'restore-failed');
+      expect((await server.admin.get('/api/apps/shop-tampered')).status).toBe(404);
+
+      await page.getByRole('link', { name: 'All restores' }).click();
+      await page.getByRole('heading', { name: 'Restores' }).waitFor();
+      await page.locator('tbody tr[data-status="Failed"]').getByText(String(job.error)).waitFor();
+      expect(await page.locator('tbody tr[data-status="Completed"]').count()).toBe(2);
+      expect(await page.locator('tbody tr[data-status="Failed"]').count()).toBe(1);
+      await shot(page, 'restores');
+    });
+
+    it('shows every backup and the users to an admin', async () => {
+      const page = await open();
+      await signIn(page, server.admin.token!);
+      await page.getByRole('link', { name: 'All backups' }).click();
+      await page.locator(`tr[data-backup-id="${String(firstBackup.id)}"]`).waitFor();
+      await shot(page, 'all-backups');
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByRole('cell', { name: 'stranger@example.com' }).waitFor();
+    });
+
+    it('deletes a backup only after confirmation', async () => {
+      const page = await open();
+      await signIn(page, owner.key, '/admin/apps/shop');
+      await page.getByLabel('Label (optional)').fill('second');
+      await page.getByRole('button', { name: 'Start backup' }).click();
+      const row = page.locator('tr[data-status="Completed"]', { hasText: 'second' });
+      await row.waitFor();
+      const id = await row.getAttribute('data-backup-id');
+
+      await page.getByRole('button', { name: 'Delete backup second' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete this backup?' });
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect((await owner.client.get(`/api/apps/shop/backups/${id}`)).status).toBe(200);
+
+      await page.getByRole('button', { name: 'Delete backup second' }).click();
+      await dialog.getByRole('button', { name: 'Delete backup' }).click();
+      await row.waitFor({ state: 'detached' });
+      await page.getByRole('status').getByText('Deleted backup second').waitFor();
+      expect((await owner.client.get(`/api/apps/shop/backups/${id}`)).status).toBe(404);
+    });
+
+    it('shows a Reader and an outsider no backup controls', async () => {
+      const page = await open();
+      await signIn(page, reader.key);
+      await page.getByRole('row', { name: /^shop The shop Reader/ }).waitFor();
+      await page.getByRole('link', { name: 'shop', exact: true }).click();
+      await page.getByText('Backups of shop need the Owner or Developer role; you are Reader.').waitFor();
+      await shot(page, 'reader-view');
+      for (const name of ['Start backup', 'Download', 'Copy link', 'Delete']) expect(await page.getByRole('button', { name }).count()).toBe(0);
+      expect(await page.getByRole('link', { name: 'New restore' }).count()).toBe(0);
+
+      const outsider = await open();
+      await signIn(outsider, stranger.key);
+      await outsider.getByText('You contribute to no apps yet.').waitFor();
+      await outsider.goto(`${server.url}/admin/apps/shop`);
+      await outsider.getByRole('alert').getByText('You are not a contributor of app "shop"').waitFor();
+      for (const name of ['Start backup', 'Download', 'Delete']) expect(await outsider.getByRole('button', { name }).count()).toBe(0);
+      await outsider.goto(`${server.url}/admin/restore`);
+      await outsider.getByRole('heading', { name: 'Administrators only' }).waitFor();
+      expect(await outsider.getByRole('button', { name: 'Start restore' }).count()).toBe(0);
+    });
+
+    it('works with the keyboard alone and stays readable on a phone-sized screen', async () => {
+      const page = await open({ width: 390, height: 844 });
+      await page.goto(`${server.url}/admin/apps/shop`);
+      await page.getByLabel('API key').waitFor();
+      // Tab to the key field, type, Enter: signed in without a pointer.
+      for (let i = 0; i < 10 && !(await page.evaluate<boolean>("document.activeElement?.id === 'api-key'")); i++) await page.keyboard.press('Tab');
+      expect(await page.evaluate<string | undefined>('document.activeElement?.id')).toBe('api-key');
+      await page.keyboard.type(owner.key);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'App shop' }).waitFor();
+      await page.locator('tr[data-status="Completed"]', { hasText: 'first' }).waitFor();
+      // Every control has a name a screen reader can say.
+      const unnamed = await page.evaluate<string[]>(`[...document.querySelectorAll('input, select, button, textarea')].filter((el) => {
+        const id = el.getAttribute('id');
+        const labelled = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (id && document.querySelector('label[for="' + id + '"]')) || el.closest('label');
+        return !labelled && !(el.tagName === 'BUTTON' && el.textContent.trim());
+      }).map((el) => el.outerHTML.slice(0, 80))`);
+      expect(unnamed).toEqual([]);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await shot(page, 'app-backups-phone');
+    });
+  });
+}

@@ -92,7 +92,8 @@ if (!present && !inCi) {
       if (!present) throw new Error(`${CHROMIUM} is not installed (apt-get install chromium): with CI=true the browser tests must run, not skip`);
       const { chromium } = await import('playwright-core');
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-      server = await startServer();
+      // Restores by URL fetch a migration link from this very server, on loopback.
+      server = await startServer({ RESTORE_ALLOWED_HOSTS: '127.0.0.1' });
       owner = await user('owner@example.com');
       const readerUser = await user('reader@example.com');
       reader = readerUser;
@@ -219,8 +220,9 @@ if (!present && !inCi) {
       await page.getByRole('button', { name: 'Start backup' }).click();
       const bar = page.getByRole('progressbar', { name: 'Progress of backup live' });
       await bar.waitFor();
-      expect(await bar.getAttribute('value')).toBe('42.5');
+      // The row shows the Scheduled job from the POST first; the stream's event follows.
       await page.locator('tr[data-status="Running"]').getByText('events · 26 of 61 events · 42.5% · about 12 s left').waitFor();
+      expect(await bar.getAttribute('value')).toBe('42.5');
       await shot(page, 'backup-running');
       release();
       await page.locator('tr[data-status="Completed"]', { hasText: 'live' }).waitFor();
@@ -278,6 +280,31 @@ if (!present && !inCi) {
       await compareApps('shop', 'shop-upload');
     });
 
+    it('restores from a URL (a migration link) up to an event number', async () => {
+      const link = await owner.client.post(`/api/apps/shop/backups/${String(firstBackup.id)}/links`, { expiresIn: '15m' });
+      expect(link.status).toBe(201);
+      const page = await open();
+      await signIn(page, server.admin.token!, '/admin/restore');
+      await page.getByLabel('A URL (such as a migration link)').check();
+      await page.getByLabel('Archive URL').fill(link.body.url);
+      await page.getByLabel('New app name').fill('shop-as-of-10');
+      await page.getByLabel('Up to an event number').check();
+      await page.getByLabel('Last event to restore').fill('10');
+      await page.locator('#restore-name-check.name-available').getByText('shop-as-of-10 is free', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Start restore' }).click();
+      const job = await waitForRestoreEnd(page);
+      expect(job.status, String(job.error)).toBe('Completed');
+      expect(String(job.source)).toMatch(/^url:http:\/\/127\.0\.0\.1:\d+\/api\/links\//);
+      expect(String(job.source)).not.toContain('signature');
+      expect(job.restoredEvents).toBe(10);
+      await page.getByText('Restored 10 events').waitFor();
+      const events = await server.admin.get('/api/apps/shop-as-of-10/events?take=1000');
+      const original = await server.admin.get('/api/apps/shop/events?take=10');
+      // The ten events of the archive, then the restore's own (the restoring admin becomes an Owner).
+      const shape = (e: { number: number; type: string }) => [e.number, e.type];
+      expect(events.body.items.slice(0, 10).map(shape)).toEqual(original.body.items.map(shape));
+    });
+
     it('shows a failing restore (a tampered archive) with the error as the API words it, and nothing of it remains', async () => {
       const tampered = join(tempDir('appvault-browser-'), 'tampered.zip');
       writeFileSync(tampered, await tamper(readFileSync(downloaded), 'events/000001.ndjson', (old) => Buffer.from(old.toString().replace('Product 1 ', 'Product 9 '))));
@@ -299,7 +326,7 @@ if (!present && !inCi) {
       await page.getByRole('link', { name: 'All restores' }).click();
       await page.getByRole('heading', { name: 'Restores' }).waitFor();
       await page.locator('tbody tr[data-status="Failed"]').getByText(String(job.error)).waitFor();
-      expect(await page.locator('tbody tr[data-status="Completed"]').count()).toBe(2);
+      expect(await page.locator('tbody tr[data-status="Completed"]').count()).toBe(3);
       expect(await page.locator('tbody tr[data-status="Failed"]').count()).toBe(1);
       await shot(page, 'restores');
     });

@@ -22,6 +22,7 @@ import { ContentsModule } from './contents/contents.module.js';
 import { AssetsModule } from './assets/assets.module.js';
 import { BackupHandlersModule } from './backup/backup-handler.registry.js';
 import { BackupsModule } from './backup/backups.module.js';
+import { ArchiveChecksModule } from './archive-checks/archive-checks.module.js';
 import { BackupsService } from './backup/backups.service.js';
 import { RestoresService } from './backup/restore/restores.service.js';
 
@@ -47,7 +48,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
   static forRoot(config: AppConfig, lock: DataDirLock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, AdminPageModule.forRoot()],
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, ArchiveChecksModule, AdminPageModule.forRoot()],
       controllers: [HealthController],
       providers: [
         // Guards run in this order: requests wait for start-up before their key is checked.

@@ -11,10 +11,11 @@ import { RestoreController } from './restore/restore.http.controller.js';
 import { RestoreFaults } from './restore/restore-faults.js';
 import { RestoreRunner } from './restore/restore.runner.js';
 import { RestoresService } from './restore/restores.service.js';
+import { RestorePreflightService } from './restore/restore-preflight.service.js';
 
 @Module({
   controllers: [AppBackupsController, AdminBackupsController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController],
-  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestoreRunner, RestoreFaults],
+  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestorePreflightService, RestoreRunner, RestoreFaults],
   exports: [BackupsService, RestoresService, InstallationService],
 })
 export class BackupsModule {}

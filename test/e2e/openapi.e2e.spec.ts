@@ -115,6 +115,7 @@ describe('the OpenAPI document', () => {
     await check('GET', '/api/apps/described/backups', '/api/apps/{app}/backups');
     await check('POST', `/api/backups/${backup.id}/links`, '/api/backups/{id}/links', { expiresIn: '1h' });
     await check('GET', `/api/backups/${backup.id}/links`, '/api/backups/{id}/links');
+    await check('POST', '/api/restore', '/api/restore', { backupId: backup.id, name: 'described-copy', dryRun: true });
     const restore = await check('POST', '/api/restore', '/api/restore', { backupId: backup.id, name: 'described-copy' });
     await waitForJob(server.admin, `/api/restore/${restore.id}`);
     await check('GET', `/api/restore/${restore.id}`, '/api/restore/{id}');

@@ -18,10 +18,12 @@ import { type Page, PageQuery } from '../../platform/http/paging.js';
 import { parseWith } from '../../platform/http/validation.js';
 import { JobEventStreams } from '../job-event-streams.service.js';
 import { toRestoreView } from './restore-job.js';
+import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, RestoresService } from './restores.service.js';
 
 const PointInTime = {
   name: z.string().optional(),
+  dryRun: z.boolean().optional(),
   untilEvent: z.coerce.number().int().min(1).optional(),
   until: z.iso.datetime({ offset: true, message: 'until must be an ISO-8601 time like 2026-11-22T10:00:00Z' }).optional(),
 };
@@ -33,13 +35,14 @@ const RestoreBody = z
     message: 'Send { url } or { backupId } (with optional name, untilEvent or until), or a multipart upload with a file field',
   });
 
-const UploadFields = z.strictObject(PointInTime);
+const UploadFields = z.strictObject({ ...PointInTime, dryRun: z.enum(['true', 'false']).optional() });
 
 @Controller('api/restore')
 export class RestoreController {
   constructor(
     private readonly restores: RestoresService,
     private readonly streams: JobEventStreams,
+    private readonly preflight: RestorePreflightService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -47,16 +50,25 @@ export class RestoreController {
   @HttpCode(202)
   @AdminOnly()
   @ApiBody({ required: true, schema: z.toJSONSchema(RestoreBody, { io: 'input', unrepresentable: 'any' }) as SchemaObject })
-  async start(@Req() req: Request, @CurrentUser() caller: Principal) {
+  async start(@Req() req: Request, @Res({ passthrough: true }) res: Response, @CurrentUser() caller: Principal) {
     const type = req.headers['content-type'] ?? '';
     let request: RestoreRequest;
+    let dryRun = false;
     if (type.startsWith('multipart/form-data')) {
-      await this.restores.assertIdle();
-      request = await this.receiveUpload(req);
+      // Refused before the upload is read when a restore runs; a dry run (?dryRun=true) never waits for one.
+      if (req.query['dryRun'] !== 'true') await this.restores.assertIdle();
+      const upload = await this.receiveUpload(req);
+      request = upload.request;
+      dryRun = upload.dryRun || req.query['dryRun'] === 'true';
     } else {
       const body = parseWith(RestoreBody, req.body);
       const source = body.url !== undefined ? { kind: 'url' as const, url: body.url } : { kind: 'backup' as const, backupId: body.backupId! };
       request = { source, name: body.name, untilEvent: body.untilEvent, until: body.until };
+      dryRun = body.dryRun === true;
+    }
+    if (dryRun) {
+      res.status(200);
+      return this.preflight.check(request);
     }
     return toRestoreView(await this.restores.start(request, caller.userId));
   }
@@ -81,7 +93,7 @@ export class RestoreController {
   }
 
   /** Streams the `file` field to a temporary file (never into memory) and collects the text fields. */
-  private async receiveUpload(req: Request): Promise<RestoreRequest> {
+  private async receiveUpload(req: Request): Promise<{ request: RestoreRequest; dryRun: boolean }> {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > this.config.maxRestoreBytes + 1024 * 1024) {
       throw tooLarge(`The upload is ${declared} bytes, more than the ${this.config.maxRestoreBytes} allowed (MAX_RESTORE_BYTES)`);
@@ -138,7 +150,10 @@ export class RestoreController {
       await writing;
       if (!fileName || files !== 1) throw invalid('Send the backup archive in the multipart field "file" (exactly one file)');
       const parsed = parseWith(UploadFields, fields);
-      return { source: { kind: 'upload', file, fileName: fileName.replace(/[^\w.-]/g, '_').slice(0, 100) }, name: parsed.name, untilEvent: parsed.untilEvent, until: parsed.until };
+      return {
+        request: { source: { kind: 'upload', file, fileName: fileName.replace(/[^\w.-]/g, '_').slice(0, 100) }, name: parsed.name, untilEvent: parsed.untilEvent, until: parsed.until },
+        dryRun: parsed.dryRun === 'true',
+      };
     } catch (error) {
       await rm(file, { force: true });
       req.resume();

@@ -54,7 +54,7 @@ Examples:
     const context = new CliContext(command);
     const { output } = context;
     const file = resolve(zip);
-    const { verifyArchive } = await import('../offline/archive-verifier.js');
+    const { verifyArchive } = await import('../../archive-checks/archive-verifier.js');
     const progress: Progress = output.progress('verify');
     try {
       const report = await offline(output, zip, () =>
@@ -87,7 +87,7 @@ Examples:
     { url: false },
   ).action(async (zip: string, options: { maxExpandedBytes: number }, command: Command) => {
     const context = new CliContext(command);
-    const { inspectArchive } = await import('../offline/archive-inspector.js');
+    const { inspectArchive } = await import('../../archive-checks/archive-inspector.js');
     const report = await offline(context.output, zip, () => inspectArchive(resolve(zip), options.maxExpandedBytes));
     context.output.result({ ...report, file: zip }, () => {
       const lines = [
@@ -126,7 +126,7 @@ Examples:
     { url: false },
   ).action(async (a: string, b: string, options: { maxExpandedBytes: number }, command: Command) => {
     const context = new CliContext(command);
-    const { diffArchives } = await import('../offline/archive-inspector.js');
+    const { diffArchives } = await import('../../archive-checks/archive-inspector.js');
     const report = await offline(context.output, `${a} or ${b}`, () => diffArchives(resolve(a), resolve(b), options.maxExpandedBytes));
     const shown = { ...report, a: { ...report.a, file: a }, b: { ...report.b, file: b } };
     context.output.result(shown, () => {

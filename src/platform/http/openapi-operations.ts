@@ -19,6 +19,8 @@ export interface OperationDoc {
   query?: Record<string, { description: string; schema: JsonSchema }>;
   /** Multipart bodies, which are streamed by hand rather than validated as a whole. */
   multipart?: JsonSchema;
+  /** Another success answer of the same operation (a dry run's report). */
+  also?: { status: number; description: string; schema: string };
 }
 
 const str = { type: 'string' } as const;
@@ -109,6 +111,22 @@ export const API_COMPONENTS: Record<string, JsonSchema> = {
     log: { type: 'array', items: object({ at: time, message: str }) },
     error: nullable(str),
     ...progress,
+  }),
+  RestorePreflight: object({
+    dryRun: { const: true },
+    valid: { type: 'boolean' },
+    error: nullable(str),
+    source: str,
+    sizeBytes: nullable(int),
+    name: nullable(object({ value: str, available: { type: 'boolean' }, reason: nullable(str) })),
+    app: nullable(object({ id: str, name: str })),
+    archive: nullable(object({ created: time, formatVersion: int, firstEventAt: nullable(time), lastEventAt: nullable(time) })),
+    events: nullable(object({ inArchive: int, toRestore: int })),
+    files: nullable(int),
+    users: nullable(object({ mapped: { type: 'array', items: str }, created: { type: 'array', items: str } })),
+    counts: nullable({ type: 'object' }),
+    missing: { type: 'array', items: object({ name: str, reason: str }) },
+    warnings: { type: 'array', items: str },
   }),
   NewLink: object({ id: str, url: { type: 'string', format: 'uri' }, expires: time }),
   Link: object({ id: str, backupId: str, appId: str, created: time, createdBy: str, expires: time, revoked: nullable(time), state: { enum: ['active', 'expired', 'revoked'] } }),
@@ -212,6 +230,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     status: 202,
     schema: 'Restore',
     errors: [403, 404, 409, 413],
+    also: { status: 200, description: 'With `dryRun: true` (multipart: field `dryRun=true`, or `?dryRun=true`): what the restore would do, every check run, nothing written', schema: 'RestorePreflight' },
     multipart: object({ file: fileField, name: str, untilEvent: { type: 'string', pattern: '^\\d+$' }, until: time }, ['name', 'untilEvent', 'until']),
   },
   'GET /api/restore': { summary: 'Restores, newest first (admin)', tag: 'restore', status: 200, schema: 'RestorePage', errors: [403] },

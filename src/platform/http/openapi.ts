@@ -75,6 +75,7 @@ function describe(path: string, operation: Operation, doc: OperationDoc): void {
   const responses: Operation['responses'] = {};
   const content = doc.schema === undefined ? undefined : { [doc.contentType ?? 'application/json']: { schema: typeof doc.schema === 'string' ? { $ref: `#/components/schemas/${doc.schema}` } : doc.schema } };
   responses[String(doc.status)] = { description: doc.description ?? doc.summary, ...(content ? { content } : {}) };
+  if (doc.also) responses[String(doc.also.status)] = { description: doc.also.description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${doc.also.schema}` } } } };
   const errors = new Set<number>([...(doc.public ? [] : [401]), ...(doc.errors ?? [])]);
   if ((operation.parameters ?? []).some((p) => 'in' in p && p.in === 'query') || operation.requestBody) errors.add(400);
   for (const status of [...errors].sort()) {

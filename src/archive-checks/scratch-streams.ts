@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EventStore, NewEvent, StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
+import type { EventStore, NewEvent, StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 
 interface Row {
   version: number;

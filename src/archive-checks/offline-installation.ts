@@ -1,20 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { AppsBackupHandler } from '../../apps/apps.backup-handler.js';
-import { appStream } from '../../apps/app.aggregate.js';
-import { AssetFilesService } from '../../assets/asset-files.service.js';
-import { assetStream } from '../../assets/asset.aggregate.js';
-import { AssetsBackupHandler } from '../../assets/assets.backup-handler.js';
-import type { BackupHandler } from '../../backup/backup-handler.port.js';
-import { contentStream } from '../../contents/content.aggregate.js';
-import type { BlobStore, PutResult } from '../../infrastructure/blob-store/blob-store.port.js';
-import type { EventWriter } from '../../platform/events/event-writer.service.js';
-import { EventCatalog } from '../../platform/events/event-catalog.service.js';
-import { purgeStream } from '../../platform/projection/purge.events.js';
-import { schemaStream } from '../../schemas/schema.aggregate.js';
-import { userStream } from '../../users/user.aggregate.js';
-import { UsersBackupHandler } from '../../users/users.backup-handler.js';
-import type { UsersService } from '../../users/users.service.js';
+import { AppsBackupHandler } from '../apps/apps.backup-handler.js';
+import { appStream } from '../apps/app.aggregate.js';
+import { AssetFilesService } from '../assets/asset-files.service.js';
+import { assetStream } from '../assets/asset.aggregate.js';
+import { AssetsBackupHandler } from '../assets/assets.backup-handler.js';
+import type { BackupHandler } from '../backup/backup-handler.port.js';
+import { contentStream } from '../contents/content.aggregate.js';
+import type { BlobStore, PutResult } from '../infrastructure/blob-store/blob-store.port.js';
+import type { EventWriter } from '../platform/events/event-writer.service.js';
+import { EventCatalog } from '../platform/events/event-catalog.service.js';
+import { purgeStream } from '../platform/projection/purge.events.js';
+import { schemaStream } from '../schemas/schema.aggregate.js';
+import { userStream } from '../users/user.aggregate.js';
+import { UsersBackupHandler } from '../users/users.backup-handler.js';
+import type { UsersService } from '../users/users.service.js';
 
 /**
  * The server's own event catalog and backup handlers, built without Nest, a database or a blob
@@ -30,7 +30,12 @@ import type { UsersService } from '../../users/users.service.js';
 export interface OfflineInstallation {
   catalog: EventCatalog;
   handlers: readonly BackupHandler[];
+  /** The archived users, by email: those the lookup knew (a restore maps them) and the rest (it creates them). */
+  users: { mapped: string[]; created: string[] };
 }
+
+/** Finds a user of the installation a restore would go to; offline there is none. */
+export type UserLookup = Pick<UsersService, 'findByEmail'>['findByEmail'];
 
 /** Hashes what a restore would store, and keeps nothing. */
 const hashingBlobStore: Pick<BlobStore, 'put'> = {
@@ -47,10 +52,19 @@ const hashingBlobStore: Pick<BlobStore, 'put'> = {
 };
 
 /** An installation without users: every archived user is new, and creating one writes nothing. */
-const noUsers: Pick<UsersService, 'findByEmail' | 'createForRestore'> = {
-  findByEmail: async () => undefined,
-  createForRestore: async (userId, email, displayName) => ({ id: userId, email, displayName, admin: false, apiKeyHash: null, created: new Date(0).toISOString() }),
-};
+function usersOf(lookup: UserLookup, seen: OfflineInstallation['users']): Pick<UsersService, 'findByEmail' | 'createForRestore'> {
+  return {
+    findByEmail: async (email) => {
+      const user = await lookup(email);
+      if (user) seen.mapped.push(user.email);
+      return user;
+    },
+    createForRestore: async (userId, email, displayName) => {
+      seen.created.push(email);
+      return { id: userId, email, displayName, admin: false, apiKeyHash: null, created: new Date(0).toISOString() };
+    },
+  };
+}
 
 /** Anything else a handler reaches for is not part of the checks; it fails loudly instead of pretending. */
 function unavailable<T extends object>(what: string): T {
@@ -61,7 +75,8 @@ function unavailable<T extends object>(what: string): T {
   });
 }
 
-export function offlineInstallation(): OfflineInstallation {
+export function offlineInstallation(lookup: UserLookup = async () => undefined): OfflineInstallation {
+  const users: OfflineInstallation['users'] = { mapped: [], created: [] };
   const catalog = new EventCatalog();
   // The same streams the domain modules register at start (and the projector's purge records).
   catalog.register(userStream);
@@ -72,9 +87,9 @@ export function offlineInstallation(): OfflineInstallation {
   catalog.register(purgeStream);
   const handlers: BackupHandler[] = [
     // Narrowed stand-ins, widened for the constructors: the handlers call only what the Picks name.
-    new UsersBackupHandler(noUsers as UsersService),
+    new UsersBackupHandler(usersOf(lookup, users) as UsersService),
     new AppsBackupHandler(unavailable<EventWriter>('EventWriter')),
     new AssetsBackupHandler(new AssetFilesService(hashingBlobStore as BlobStore)),
   ];
-  return { catalog, handlers };
+  return { catalog, handlers, users };
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type ArchiveCheckOptions, type ArchiveCheckReport, checkArchive } from '../../backup/archive/archive-check.js';
-import { ArchiveReader, InvalidArchiveError } from '../../backup/archive/archive-reader.js';
-import type { ArchivedEvent, RestoreContext } from '../../backup/backup-handler.port.js';
-import { restoredEvent } from '../../backup/restore/restore-event.js';
-import { RestoreValidator } from '../../backup/restore/restore-validator.js';
-import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
-import { offlineInstallation } from './offline-installation.js';
+import { type ArchiveCheckOptions, type ArchiveCheckReport, checkArchive } from '../backup/archive/archive-check.js';
+import { ArchiveReader, InvalidArchiveError } from '../backup/archive/archive-reader.js';
+import type { ArchivedEvent, RestoreContext } from '../backup/backup-handler.port.js';
+import { restoredEvent } from '../backup/restore/restore-event.js';
+import { RestoreValidator } from '../backup/restore/restore-validator.js';
+import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { TimeSlicer } from '../platform/time-slicer.js';
+import { offlineInstallation, type UserLookup } from './offline-installation.js';
 import { ScratchStreams } from './scratch-streams.js';
 
 /** The server's default MAX_RESTORE_EXPANDED_BYTES (200 GiB). */
@@ -17,6 +18,8 @@ export interface VerifyOptions {
   untilEvent?: number;
   until?: string;
   onProgress?(phase: 'scan' | 'rehearse', done: number, total: number): void;
+  /** The users of the installation a restore would go to (a dry run on the server); none offline. */
+  lookupUser?: UserLookup;
 }
 
 export interface VerifyReport {
@@ -31,6 +34,8 @@ export interface VerifyReport {
   checkedFiles: number;
   missing: { name: string; reason: string }[];
   warnings: string[];
+  /** By email: archived users a restore maps to existing ones, and those it creates (without keys). */
+  users: { mapped: string[]; created: string[] };
 }
 
 /**
@@ -43,7 +48,7 @@ export interface VerifyReport {
  * the loop below in step with restoreEvents. Throws InvalidArchiveError with a restore's message.
  */
 export async function verifyArchive(file: string, options: VerifyOptions): Promise<VerifyReport> {
-  const { catalog, handlers } = offlineInstallation();
+  const { catalog, handlers, users } = offlineInstallation(options.lookupUser);
   const reader = await ArchiveReader.open(file, { maxExpandedBytes: options.maxExpandedBytes });
   const scratch = new ScratchStreams();
   try {
@@ -91,7 +96,10 @@ export async function verifyArchive(file: string, options: VerifyOptions): Promi
     validator.forTarget(targetAppId, new Set(userMap.values()));
 
     let checked = 0;
+    // Run inside the server too (a restore's dry run): never hold the event loop for long.
+    const slicer = new TimeSlicer();
     for await (const archived of reader.events()) {
+      await slicer.tick();
       if (!keep(archived)) break;
       const { stream, streamVersion, event } = await restoredEvent(archived, context, { validator, handlers, catalog });
       scratch.append(stream, streamVersion, event);
@@ -109,6 +117,7 @@ export async function verifyArchive(file: string, options: VerifyOptions): Promi
       checkedFiles: context.counts.assets,
       missing: manifest.missing,
       warnings: manifest.warnings,
+      users,
     };
   } finally {
     scratch.close();

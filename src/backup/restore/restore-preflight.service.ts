@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Inject, Injectable } from '@nestjs/common';
+import { validateName } from '../../apps/app.aggregate.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { conflict, DomainError, invalid } from '../../platform/domain-errors.js';
+import { InvalidArchiveError } from '../archive/archive-reader.js';
+import { archiveKey, isActive } from '../backup-job.js';
+import { BackupsService } from '../backups.service.js';
+import { ARCHIVE_REHEARSAL, type ArchiveRehearsal, type ArchiveRehearsalReport } from './archive-rehearsal.port.js';
+import { describeUrl } from './restore-job.js';
+import type { RestoreRequest } from './restores.service.js';
+import { checkUrl, DownloadError, downloadToFile, UnsafeUrlError } from './url-fetcher.js';
+
+/** What a restore's dry run answers: what a restore would do, and whether it would pass. */
+export interface RestorePreflight {
+  dryRun: true;
+  /** True when every check a restore makes passed and the name is free. */
+  valid: boolean;
+  /** Why the archive (or its source) would fail the restore; null when it would not. */
+  error: string | null;
+  source: string;
+  sizeBytes: number | null;
+  name: { value: string; available: boolean; reason: string | null } | null;
+  app: ArchiveRehearsalReport['app'] | null;
+  archive: { created: string; formatVersion: number; firstEventAt: string | null; lastEventAt: string | null } | null;
+  events: { inArchive: number; toRestore: number } | null;
+  files: number | null;
+  users: ArchiveRehearsalReport['users'] | null;
+  counts: ArchiveRehearsalReport['counts'] | null;
+  missing: ArchiveRehearsalReport['missing'];
+  warnings: string[];
+}
+
+/**
+ * A restore's dry run (`POST /api/restore { …, dryRun: true }`): fetches the archive as a restore
+ * would, runs every check a restore makes on it (the same rehearsal as `appvault archive verify`,
+ * with this installation's users), and says whether the name is free, writing nothing: no job,
+ * no reservation, no app, no user, no file. A temporary copy of the archive is removed at once.
+ */
+@Injectable()
+export class RestorePreflightService {
+  private readonly tempDir: string;
+
+  constructor(
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ARCHIVE_REHEARSAL) private readonly rehearsal: ArchiveRehearsal,
+    private readonly backups: BackupsService,
+  ) {
+    this.tempDir = join(config.dataDir, 'tmp');
+  }
+
+  async check(request: RestoreRequest): Promise<RestorePreflight> {
+    if (request.untilEvent !== undefined && request.until !== undefined) throw invalid('Give either untilEvent or until, not both');
+    await mkdir(this.tempDir, { recursive: true });
+    const copy = join(this.tempDir, `preflight-${randomUUID()}.zip`);
+    let file: string | undefined;
+    let source: string;
+    let fetchError: string | null = null;
+    const owned: string[] = [copy];
+    try {
+      switch (request.source.kind) {
+        case 'backup': {
+          const backup = await this.backups.get(request.source.backupId);
+          if (isActive(backup)) throw conflict(`Backup ${backup.id} is still ${backup.status}; check it once it is Completed`);
+          if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} failed; restore a Completed backup`);
+          source = `backup:${backup.id}`;
+          const key = archiveKey(backup.id);
+          file = (await this.blobs.localFile?.(key)) ?? undefined;
+          if (!file) {
+            await pipeline(await this.blobs.get(key), createWriteStream(copy, { mode: 0o600 }));
+            file = copy;
+          }
+          break;
+        }
+        case 'url': {
+          try {
+            checkUrl(request.source.url);
+          } catch (error) {
+            throw invalid((error as Error).message);
+          }
+          source = `url:${describeUrl(request.source.url)}`;
+          try {
+            await downloadToFile(request.source.url, copy, { allowedHosts: this.config.restoreAllowedHosts, maxBytes: this.config.maxRestoreBytes, timeoutMs: this.config.restoreUrlTimeoutMs });
+            file = copy;
+          } catch (error) {
+            if (!(error instanceof DownloadError || error instanceof UnsafeUrlError)) throw error;
+            fetchError = error.message;
+          }
+          break;
+        }
+        case 'upload':
+          source = `upload:${request.source.fileName}`;
+          file = request.source.file;
+          owned.push(file);
+          break;
+      }
+      const sizeBytes = file ? (await stat(file)).size : null;
+      let report: ArchiveRehearsalReport | undefined;
+      let error = fetchError;
+      if (file) {
+        try {
+          report = await this.rehearsal.rehearse(file, { untilEvent: request.untilEvent, until: request.until });
+        } catch (problem) {
+          if (!(problem instanceof InvalidArchiveError)) throw problem;
+          error = problem.message;
+        }
+      }
+      const wanted = request.name ?? report?.app.name;
+      const name = wanted === undefined ? null : await this.availability(wanted);
+      return {
+        dryRun: true,
+        valid: error === null && report !== undefined && name?.available === true,
+        error,
+        source,
+        sizeBytes,
+        name,
+        app: report?.app ?? null,
+        archive: report ? { created: report.created, formatVersion: report.formatVersion, firstEventAt: report.counts.firstEventAt, lastEventAt: report.counts.lastEventAt } : null,
+        events: report ? { inArchive: report.counts.events, toRestore: report.checkedEvents } : null,
+        files: report?.checkedFiles ?? null,
+        users: report?.users ?? null,
+        counts: report?.counts ?? null,
+        missing: report?.missing ?? [],
+        warnings: report?.warnings ?? [],
+      };
+    } finally {
+      for (const path of owned) await rm(path, { force: true });
+    }
+  }
+
+  /** Whether a restore could take the name now: the name rule, then the claims. */
+  private async availability(value: string): Promise<{ value: string; available: boolean; reason: string | null }> {
+    try {
+      validateName(value);
+    } catch (error) {
+      return { value, available: false, reason: error instanceof DomainError ? error.message : String(error) };
+    }
+    const entry = await this.names.lookup(claims.appName(value));
+    if (!entry) return { value, available: true, reason: null };
+    return {
+      value,
+      available: false,
+      reason: entry.state === 'committed' ? `An app named "${value}" exists; choose another name` : `The name "${value}" is reserved by a restore or a create in progress`,
+    };
+  }
+}

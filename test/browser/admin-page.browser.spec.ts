@@ -263,13 +263,20 @@ if (!present && !inCi) {
       await compareApps('shop', 'shop-copy');
     });
 
-    it('restores an uploaded archive (upload progress, then the job to 100%) and the result equals the source', async () => {
+    it('checks an uploaded archive without restoring, then restores it (upload progress, then the job to 100%) and the result equals the source', async () => {
       const page = await open();
       await signIn(page, server.admin.token!, '/admin/restore');
       await page.getByLabel('An archive file (upload)').check();
       await page.getByLabel('Archive (.zip)').setInputFiles(downloaded);
       await page.getByLabel('New app name').fill('shop-upload');
       await page.locator('#restore-name-check.name-available').getByText('shop-upload is free', { exact: true }).waitFor();
+      // First a check only (the API's dry run): the same checks, nothing written.
+      await page.getByRole('button', { name: 'Check without restoring' }).click();
+      const report = page.getByRole('region', { name: 'Check report' });
+      await report.getByText('The archive checks out and the name is free: a restore would succeed.').waitFor();
+      await report.getByTestId('preflight-events').getByText(`${String(firstBackup.eventCount)} to restore of ${String(firstBackup.eventCount)} in the archive`).waitFor();
+      await shot(page, 'restore-check');
+      expect((await server.admin.get('/api/apps/shop-upload')).status).toBe(404);
       await page.getByRole('button', { name: 'Start restore' }).click();
       const job = await waitForRestoreEnd(page);
       expect(job.status).toBe('Completed');
@@ -305,7 +312,7 @@ if (!present && !inCi) {
       expect(events.body.items.slice(0, 10).map(shape)).toEqual(original.body.items.map(shape));
     });
 
-    it('shows a failing restore (a tampered archive) with the error as the API words it, and nothing of it remains', async () => {
+    it('shows a failing restore (a tampered archive) with the error as the API words it, as its check foretold, and nothing of it remains', async () => {
       const tampered = join(tempDir('appvault-browser-'), 'tampered.zip');
       writeFileSync(tampered, await tamper(readFileSync(downloaded), 'events/000001.ndjson', (old) => Buffer.from(old.toString().replace('Product 1 ', 'Product 9 '))));
       const page = await open();
@@ -314,8 +321,12 @@ if (!present && !inCi) {
       await page.getByLabel('Archive (.zip)').setInputFiles(tampered);
       await page.getByLabel('New app name').fill('shop-tampered');
       await page.locator('#restore-name-check.name-available').getByText('shop-tampered is free', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Check without restoring' }).click();
+      const checked = await page.getByRole('region', { name: 'Check report' }).getByTestId('preflight-error').textContent();
       await page.getByRole('button', { name: 'Start restore' }).click();
       const job = await waitForRestoreEnd(page);
+      // The check said beforehand what the restore then failed with.
+      expect(checked).toBe(job.error);
       expect(job.status).toBe('Failed');
       expect(String(job.error)).not.toBe('');
       expect(await page.getByTestId('restore-error').textContent()).toBe(job.error);

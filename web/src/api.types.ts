@@ -71,3 +71,20 @@ export interface Page<T> {
 }
 
 export const isRunning = (job: Job): boolean => job.status === 'Scheduled' || job.status === 'Running';
+
+/** A restore's dry run (POST /api/restore with dryRun): every check a restore makes, nothing written. */
+export interface RestorePreflight {
+  dryRun: true;
+  valid: boolean;
+  error: string | null;
+  source: string;
+  sizeBytes: number | null;
+  name: { value: string; available: boolean; reason: string | null } | null;
+  app: { id: string; name: string } | null;
+  archive: { created: string; formatVersion: number; firstEventAt: string | null; lastEventAt: string | null } | null;
+  events: { inArchive: number; toRestore: number } | null;
+  files: number | null;
+  users: { mapped: string[]; created: string[] } | null;
+  missing: { name: string; reason: string }[];
+  warnings: string[];
+}

@@ -1,9 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type ApiClient, errorText } from './api-client.js';
-import type { Backup, Page, Restore } from './api.types.js';
+import type { Backup, Page, Restore, RestorePreflight } from './api.types.js';
 import { navigate } from './client.router.js';
 import { formatBytes, formatCount, formatTime } from './format.util.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
+import { PreflightReport } from './preflight-report.view.js';
 import { nameProblem, sentUploads } from './restore-form.util.js';
 
 type Source = 'backup' | 'file' | 'url';
@@ -26,6 +27,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
   const [busy, setBusy] = useState(false);
   const [upload, setUpload] = useState<{ loaded: number; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [report, setReport] = useState<RestorePreflight | null>(null);
 
   useEffect(() => {
     const abort = new AbortController();
@@ -71,34 +73,47 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
   const pointProblem =
     point === 'event' && !/^[1-9]\d*$/.test(untilEvent) ? 'Give an event number (1 or more)' : point === 'time' && (!until || Number.isNaN(new Date(until).getTime())) ? 'Give a date and time' : null;
   const ready = sourceReady && !problem && availability.state === 'available' && !pointProblem && !busy;
+  // A check (dry run) needs no free name: it reports on the name too, when one is given.
+  const checkable = sourceReady && (!name || !problem) && !pointProblem && !busy;
 
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    if (!ready) return;
+  const run = async (dryRun: boolean) => {
+    if (dryRun ? !checkable : !ready) return;
     setBusy(true);
     setError(null);
+    setReport(null);
     const pointFields: Record<string, string | number> = point === 'event' ? { untilEvent: Number(untilEvent) } : point === 'time' ? { until: new Date(until).toISOString() } : {};
+    const nameField: Record<string, string> = name ? { name } : {};
     try {
-      let restore: Restore;
+      let answer: Restore | RestorePreflight;
       if (source === 'file' && file) {
         const form = new FormData();
         // Text fields before the file: the server reads the stream in order.
-        form.append('name', name);
-        for (const [key, value] of Object.entries(pointFields)) form.append(key, String(value));
+        for (const [key, value] of Object.entries({ ...nameField, ...pointFields, ...(dryRun ? { dryRun: 'true' } : {}) })) form.append(key, String(value));
         form.append('file', file, file.name);
         setUpload({ loaded: 0, total: file.size });
-        restore = await api.upload<Restore>('/api/restore', form, (loaded, total) => setUpload({ loaded, total }));
-        sentUploads.set(restore.id, { fileName: file.name, bytes: file.size });
+        answer = await api.upload<Restore | RestorePreflight>(dryRun ? '/api/restore?dryRun=true' : '/api/restore', form, (loaded, total) => setUpload({ loaded, total }));
+        if (!('dryRun' in answer)) sentUploads.set(answer.id, { fileName: file.name, bytes: file.size });
       } else {
         const body = source === 'backup' ? { backupId: chosen } : { url: url.trim() };
-        restore = await api.post<Restore>('/api/restore', { ...body, name, ...pointFields });
+        answer = await api.post<Restore | RestorePreflight>('/api/restore', { ...body, ...nameField, ...pointFields, ...(dryRun ? { dryRun: true } : {}) });
       }
-      navigate(`/admin/restores/${encodeURIComponent(restore.id)}`);
+      if ('dryRun' in answer) {
+        setReport(answer);
+        setBusy(false);
+        setUpload(null);
+        return;
+      }
+      navigate(`/admin/restores/${encodeURIComponent(answer.id)}`);
     } catch (e) {
       setError(errorText(e));
       setBusy(false);
       setUpload(null);
     }
+  };
+
+  const submit = (event: Event) => {
+    event.preventDefault();
+    void run(false);
   };
 
   const uploadPercent = upload && upload.total > 0 ? Math.round((upload.loaded / upload.total) * 100) : 0;
@@ -211,10 +226,16 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
           </div>
         )}
         <ErrorNote message={error} />
-        <button type="submit" disabled={!ready}>
-          {busy ? (upload ? 'Uploading…' : 'Starting…') : 'Start restore'}
-        </button>
+        <div class="actions-row">
+          <button type="submit" disabled={!ready}>
+            {busy ? (upload ? 'Uploading…' : 'Working…') : 'Start restore'}
+          </button>
+          <button type="button" disabled={!checkable} onClick={() => void run(true)}>
+            Check without restoring
+          </button>
+        </div>
       </form>
+      {report && <PreflightReport report={report} />}
     </main>
   );
 }

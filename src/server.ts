@@ -31,7 +31,7 @@ export async function createServer(config: AppConfig, options: { quiet?: boolean
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, lock), { logger, bodyParser: false, abortOnError: false });
     const tracker = new RequestTracker();
     app.use(tracker.middleware);
-    app.use(requestLog);
+    app.use(requestLog(config.logFormat));
     trackers.set(app, tracker);
     // JSON bodies are small documents; files go through multipart streaming instead.
     app.useBodyParser('json', { limit: '5mb' });

@@ -80,9 +80,15 @@ describe('logs', () => {
     expect(text.stdout + text.stderr).toContain('PORT must be an integer between 0 and 65535 (got "abc")');
   }, 30_000);
 
-  it('prints the generated key as a plain line with text logs', async () => {
-    const { stdout } = await run({}, async () => undefined);
+  it('prints the generated key as a plain line with text logs, and each request as one line', async () => {
+    const { stdout } = await run({}, async (url) => {
+      await fetch(`${url}/api/apps/none?secret=abc`, { headers: { 'x-request-id': 'text-7' } });
+      await new Promise((r) => setTimeout(r, 200));
+    });
     const line = lines(stdout).find((l) => l.includes('av_'));
     expect(line).toMatch(/^The API key of administrator admin@localhost \(shown once, also in .*admin-token\): av_[A-Za-z0-9_-]{43}$/);
+    const request = lines(stdout).find((l) => l.includes('id=text-7'))?.replace(/\u001b\[[0-9;]*m/g, '');
+    expect(request).toMatch(/\[HTTP\] .*GET \/api\/apps\/none 401 [\d.]+ ms \(\/api\/apps\/:app\) id=text-7$/);
+    expect(stdout).not.toContain('secret=abc');
   }, 30_000);
 });

@@ -13,7 +13,11 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
  * duration in ms and the request id, which is also sent back as `X-Request-Id`. Health probes are
  * logged at debug level: a probe every few seconds would drown everything else.
  */
-export function requestLog(req: Request, res: Response, next: NextFunction): void {
+export function requestLog(format: 'text' | 'json'): (req: Request, res: Response, next: NextFunction) => void {
+  return (req, res, next) => logRequest(format, req, res, next);
+}
+
+function logRequest(format: 'text' | 'json', req: Request, res: Response, next: NextFunction): void {
   const started = process.hrtime.bigint();
   const given = req.headers['x-request-id'];
   const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -30,8 +34,10 @@ export function requestLog(req: Request, res: Response, next: NextFunction): voi
       requestId,
       ...(res.writableFinished ? {} : { aborted: true }),
     };
-    if (path.startsWith('/health')) logger.debug(entry);
-    else logger.log(entry);
+    // JSON logs get the fields; text logs one readable line with the same facts.
+    const line = format === 'json' ? entry : `${entry.method} ${entry.path} ${entry.status} ${entry.durationMs} ms${entry.route ? ` (${entry.route})` : ''} id=${requestId}${entry.aborted ? ' aborted' : ''}`;
+    if (path.startsWith('/health')) logger.debug(line);
+    else logger.log(line);
   });
   next();
 }

@@ -25,6 +25,7 @@ import { BackupsModule } from './backup/backups.module.js';
 import { ArchiveChecksModule } from './archive-checks/archive-checks.module.js';
 import { BackupsService } from './backup/backups.service.js';
 import { RestoresService } from './backup/restore/restores.service.js';
+import { BackupScheduler } from './backup/schedule/backup-scheduler.service.js';
 
 /**
  * Start-up order matters and is spelled out here: restores a dead process left are undone, then
@@ -41,6 +42,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly users: UsersService,
     private readonly backups: BackupsService,
     private readonly restores: RestoresService,
+    private readonly scheduler: BackupScheduler,
     private readonly startup: StartupService,
     @Inject(DATA_DIR_LOCK) private readonly lock: DataDirLock,
   ) {}
@@ -76,6 +78,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
       // Jobs of other processes on the same stores whose process dies later are cleaned up by the sweeps.
       this.restores.startSweeping();
       this.backups.startSweeping();
+      this.scheduler.start();
     });
   }
 }

@@ -2,12 +2,17 @@ import type { JobProgress } from './job-progress.js';
 
 export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
 
+/** Who started a backup: a person (`manual`) or an app's backup policy (`scheduled`). */
+export type BackupTrigger = 'manual' | 'scheduled';
+
 /** A backup job as stored (job state, not a projection: rebuilds never touch it) and as served. */
 export interface BackupJob extends JobProgress {
   id: string;
   appId: string;
   appName: string;
   label: string;
+  /** Absent on jobs stored before triggers existed: those were all manual. */
+  trigger?: BackupTrigger;
   status: JobStatus;
   created: string;
   createdBy: string;
@@ -25,3 +30,5 @@ export interface BackupJob extends JobProgress {
 export const archiveKey = (backupId: string) => `backups/${backupId}.zip`;
 
 export const isActive = (job: { status: JobStatus }) => job.status === 'Scheduled' || job.status === 'Running';
+
+export const triggerOf = (job: { trigger?: BackupTrigger }): BackupTrigger => job.trigger ?? 'manual';

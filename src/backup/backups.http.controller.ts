@@ -6,7 +6,7 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { type Page, PageQuery } from '../platform/http/paging.js';
-import type { BackupJob } from './backup-job.js';
+import { type BackupJob, triggerOf } from './backup-job.js';
 import { sendArchive } from './archive-download.js';
 import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from './job-event-streams.service.js';
@@ -15,7 +15,7 @@ import { progressOf } from './job-progress.js';
 const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).optional() });
 
 /** The public shape of a backup: internal fields (who created it) stay out. */
-const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, ...progressOf(job) });
+export const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, trigger: triggerOf(job), ...progressOf(job) });
 
 @Controller('api/apps/:app/backups')
 export class AppBackupsController {

@@ -12,10 +12,14 @@ import { RestoreFaults } from './restore/restore-faults.js';
 import { RestoreRunner } from './restore/restore.runner.js';
 import { RestoresService } from './restore/restores.service.js';
 import { RestorePreflightService } from './restore/restore-preflight.service.js';
+import { Clock } from '../platform/clock.js';
+import { BackupPoliciesService } from './schedule/backup-policies.service.js';
+import { BackupPolicyController } from './schedule/backup-policy.http.controller.js';
+import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 
 @Module({
-  controllers: [AppBackupsController, AdminBackupsController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController],
-  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestorePreflightService, RestoreRunner, RestoreFaults],
-  exports: [BackupsService, RestoresService, InstallationService],
+  controllers: [AppBackupsController, AdminBackupsController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController],
+  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestorePreflightService, RestoreRunner, RestoreFaults, Clock, BackupPoliciesService, BackupScheduler],
+  exports: [BackupsService, RestoresService, InstallationService, BackupScheduler],
 })
 export class BackupsModule {}

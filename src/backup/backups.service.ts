@@ -8,7 +8,7 @@ import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../inf
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import { conflict, notFound } from '../platform/domain-errors.js';
 import { JobRegistry } from '../platform/shutdown/job-registry.service.js';
-import { archiveKey, type BackupJob, isActive } from './backup-job.js';
+import { archiveKey, type BackupJob, type BackupTrigger, isActive, triggerOf } from './backup-job.js';
 import { BackupRunner } from './backup.runner.js';
 import { queuedProgress } from './job-progress.js';
 import type { Page } from '../platform/http/paging.js';
@@ -19,7 +19,9 @@ const PROGRESS_EVERY_MS = 500;
 /**
  * Backup jobs: scheduled at once (the HTTP answer is 202), run in the background, state kept in
  * the read store so it survives restarts. One running backup per app, at most
- * MAX_BACKUPS_PER_APP stored per app.
+ * MAX_BACKUPS_PER_APP manual backups stored per app (scheduled backups are bounded by their
+ * policy's retention; a policy without retention rules is held to the same limit, counted over
+ * scheduled backups).
  *
  * "One running backup per app" is a lease on the app's backup slot in the shared claims, held by
  * the job's id while it runs; the limit is checked under it. So both rules hold across processes,
@@ -57,7 +59,11 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
     });
   }
 
-  async schedule(app: { id: string; name: string }, label: string | undefined, actor: string): Promise<BackupJob> {
+  /**
+   * `limit: false` skips the per-app limit (a scheduled backup whose policy prunes). The limit
+   * counts the backups of the same trigger, so scheduled backups never block manual ones.
+   */
+  async schedule(app: { id: string; name: string }, label: string | undefined, actor: string, trigger: BackupTrigger = 'manual', options: { limit?: boolean } = {}): Promise<BackupJob> {
     const id = randomUUID();
     const busy = `A backup of app "${app.name}" is already running; wait for it to finish`;
     const finishing = async (holder: string) => {
@@ -73,8 +79,9 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
       const existing = await this.jobs.find({ appId: app.id });
       // A job still marked active without the slot is one a dead process left; the sweep marks it Failed.
       if (existing.items.some(isActive)) throw conflict(busy);
-      if (existing.total >= this.config.maxBackupsPerApp) {
-        throw conflict(`App "${app.name}" has ${existing.total} backups, the limit is ${this.config.maxBackupsPerApp}; delete an old one first`);
+      const counted = existing.items.filter((other) => triggerOf(other) === trigger).length;
+      if (options.limit !== false && counted >= this.config.maxBackupsPerApp) {
+        throw conflict(`App "${app.name}" has ${counted} ${trigger} backups, the limit is ${this.config.maxBackupsPerApp}; delete an old one first`);
       }
       const created = new Date().toISOString();
       job = {
@@ -82,6 +89,7 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
         appId: app.id,
         appName: app.name,
         label: label ?? '',
+        trigger,
         status: 'Scheduled',
         created,
         createdBy: actor,
@@ -112,6 +120,11 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
       });
     this.running.set(id, work);
     return job;
+  }
+
+  /** Resolves once the backup `id` started by this process has recorded its outcome (at once if none runs). */
+  async settled(id: string): Promise<void> {
+    await this.running.get(id);
   }
 
   /**

@@ -1,0 +1,63 @@
+import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { Clock } from '../../platform/clock.js';
+import { notFound } from '../../platform/domain-errors.js';
+import type { BackupPolicy } from './backup-policy.js';
+import { parseSchedule } from './cron.js';
+import type { RetentionRules } from './retention.js';
+
+export interface PolicyInput extends RetentionRules {
+  schedule: string;
+}
+
+/** Backup policies in the read store (job state, never rebuilt), one per app. */
+@Injectable()
+export class BackupPoliciesService {
+  readonly policies: ReadCollection<BackupPolicy>;
+
+  constructor(
+    @Inject(READ_STORE) store: ReadStore,
+    private readonly clock: Clock,
+  ) {
+    this.policies = store.collection<BackupPolicy>('backup_policies', { indexes: ['appId'] });
+  }
+
+  async put(app: { id: string; name: string }, input: PolicyInput, actor: string): Promise<BackupPolicy> {
+    const cron = parseSchedule(input.schedule);
+    if (typeof cron === 'string') throw new BadRequestException(`schedule: ${cron}`);
+    const now = this.clock.now();
+    const next = cron.next(now);
+    if (!next) throw new BadRequestException('schedule: never occurs');
+    const existing = await this.policies.get(app.id);
+    const policy: BackupPolicy = {
+      id: app.id,
+      appId: app.id,
+      appName: app.name,
+      schedule: input.schedule.trim().split(/\s+/).join(' '),
+      ...(input.keepLast !== undefined ? { keepLast: input.keepLast } : {}),
+      ...(input.keepDaily !== undefined ? { keepDaily: input.keepDaily } : {}),
+      ...(input.keepWeekly !== undefined ? { keepWeekly: input.keepWeekly } : {}),
+      ...(input.keepMonthly !== undefined ? { keepMonthly: input.keepMonthly } : {}),
+      nextRun: next.toISOString(),
+      lastRun: existing?.lastRun ?? null,
+      lastBackupId: existing?.lastBackupId ?? null,
+      lastError: existing?.lastError ?? null,
+      created: existing?.created ?? now.toISOString(),
+      updated: now.toISOString(),
+      updatedBy: actor,
+    };
+    await this.policies.put(policy);
+    return policy;
+  }
+
+  async get(appId: string, appName: string): Promise<BackupPolicy> {
+    const policy = await this.policies.get(appId);
+    if (!policy) throw notFound(`App "${appName}" has no backup policy`);
+    return policy;
+  }
+
+  async delete(appId: string, appName: string): Promise<void> {
+    await this.get(appId, appName);
+    await this.policies.delete(appId);
+  }
+}

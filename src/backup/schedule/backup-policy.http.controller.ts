@@ -1,0 +1,68 @@
+import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Put } from '@nestjs/common';
+import { z } from 'zod';
+import { AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js';
+import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
+import type { Principal } from '../../platform/auth/principal.js';
+import { BackupPoliciesService } from './backup-policies.service.js';
+import type { BackupPolicy } from './backup-policy.js';
+import { parseSchedule } from './cron.js';
+
+const keep = z.number().int('must be a whole number').min(1).max(1000).optional();
+
+export const BackupPolicyBody = z
+  .strictObject({
+    schedule: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .superRefine((value, ctx) => {
+        const parsed = parseSchedule(value);
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+      })
+      .describe('Cron, in UTC: 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first)'),
+    keepLast: keep,
+    keepDaily: keep,
+    keepWeekly: keep,
+    keepMonthly: keep,
+    include: z.unknown().optional().describe('Reserved for partial backups, which are not supported yet: refused'),
+  })
+  .superRefine((body, ctx) => {
+    if (body.include !== undefined) ctx.addIssue({ code: 'custom', path: ['include'], message: 'partial backups are not supported yet' });
+  });
+
+/** The public shape of a policy: who last set it stays out. */
+const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy) => ({
+  keepLast: null,
+  keepDaily: null,
+  keepWeekly: null,
+  keepMonthly: null,
+  ...policy,
+});
+
+@Controller('api/apps/:app/backup-policy')
+export class BackupPolicyController {
+  constructor(private readonly policies: BackupPoliciesService) {}
+
+  @Put()
+  @AppAccess(...MAINTAINERS)
+  async put(@CurrentApp() app: AppAccessInfo, @Body({ schema: BackupPolicyBody }) body: z.infer<typeof BackupPolicyBody>, @CurrentUser() caller: Principal) {
+    if (body.include !== undefined) throw new BadRequestException('include: partial backups are not supported yet');
+    const { include: _include, ...input } = body;
+    return toView(await this.policies.put(app, input, caller.userId));
+  }
+
+  @Get()
+  @AppAccess(...MAINTAINERS)
+  async get(@CurrentApp() app: AppAccessInfo) {
+    return toView(await this.policies.get(app.id, app.name));
+  }
+
+  @Delete()
+  @HttpCode(204)
+  @AppAccess(...MAINTAINERS)
+  async remove(@CurrentApp() app: AppAccessInfo): Promise<void> {
+    await this.policies.delete(app.id, app.name);
+  }
+}

@@ -1,0 +1,20 @@
+import type { RetentionRules } from './retention.js';
+
+/** An app's backup policy, as stored (one per app, keyed by the app id) and as served. */
+export interface BackupPolicy extends RetentionRules {
+  id: string;
+  appId: string;
+  appName: string;
+  /** Cron, UTC. */
+  schedule: string;
+  /** The next occurrence the scheduler will run; always after the last run. */
+  nextRun: string;
+  /** When the scheduler last ran (started, or tried to start) a backup, and for which occurrence. */
+  lastRun: string | null;
+  lastBackupId: string | null;
+  /** Why the last scheduled run started no backup, or why its backup failed; null after a good one. */
+  lastError: string | null;
+  created: string;
+  updated: string;
+  updatedBy: string;
+}

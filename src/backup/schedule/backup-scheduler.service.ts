@@ -1,0 +1,153 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
+import { APP_DIRECTORY, type AppDirectory } from '../../platform/auth/auth.ports.js';
+import { Clock } from '../../platform/clock.js';
+import { INSTANCE_ID } from '../../platform/instance.js';
+import { type BackupJob, triggerOf } from '../backup-job.js';
+import { BackupsService } from '../backups.service.js';
+import { BackupPoliciesService } from './backup-policies.service.js';
+import type { BackupPolicy } from './backup-policy.js';
+import { parseSchedule } from './cron.js';
+import { hasRetention, selectForPruning } from './retention.js';
+
+/** How often the timer looks for due policies. */
+const TICK_MS = 5000;
+/** A schedule with no occurrence left (it was valid when set) waits here. */
+const NEVER = '9999-12-31T23:59:59.999Z';
+
+/**
+ * Starts the backups of due policies. Each occurrence runs at most once, across restarts and
+ * processes: a process first takes a lease on (app, occurrence) in the shared claims, re-reads the
+ * policy, and only if the occurrence is still the policy's `nextRun` advances `nextRun` to the
+ * schedule's next occurrence after now (so a server that was down over several occurrences runs
+ * one catch-up backup, not a burst) and then starts the backup. Another process that read the
+ * same policy either fails to take the lease or, once it has it, finds `nextRun` moved on.
+ *
+ * The timer only calls `runDue(clock.now())`; tests call it with a time of their own.
+ */
+@Injectable()
+export class BackupScheduler implements OnApplicationShutdown {
+  private readonly logger = new Logger(BackupScheduler.name);
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly policies: BackupPoliciesService,
+    private readonly backups: BackupsService,
+    private readonly clock: Clock,
+    private readonly moduleRef: ModuleRef,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => {
+      if (this.ticking) return;
+      this.ticking = true;
+      void this.runDue(this.clock.now())
+        .catch((error: unknown) => this.logger.warn(`Could not run due backup policies: ${String(error)}`))
+        .finally(() => {
+          this.ticking = false;
+        });
+    }, TICK_MS);
+    this.timer.unref();
+  }
+
+  /** Starts the backup of every policy due at `now`; returns the backups this call started. */
+  async runDue(now: Date): Promise<BackupJob[]> {
+    const started: BackupJob[] = [];
+    const due: BackupPolicy[] = [];
+    for await (const policy of this.policies.policies.iterate({})) if (policy.nextRun <= now.toISOString()) due.push(policy);
+    for (const policy of due) {
+      const job = await this.runOne(policy, now).catch((error: unknown) => {
+        this.logger.warn(`Scheduled backup of app ${policy.appName} did not start: ${String(error)}`);
+        return undefined;
+      });
+      if (job) started.push(job);
+    }
+    return started;
+  }
+
+  /** Resolves once the backups this process started have ended and their retention has run. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.idle();
+  }
+
+  private async runOne(seen: BackupPolicy, now: Date): Promise<BackupJob | undefined> {
+    const occurrence = seen.nextRun;
+    let lease: Lease;
+    try {
+      lease = await Lease.acquire(this.names, claims.scheduledBackup(seen.appId, occurrence), { ttlMs: this.config.nameReservationTtlMs, holder: INSTANCE_ID });
+    } catch (error) {
+      if (error instanceof NameUnavailableError) return undefined; // another process is starting it
+      throw error;
+    }
+    try {
+      const policy = await this.policies.policies.get(seen.appId);
+      if (!policy || policy.nextRun !== occurrence) return undefined; // run by another process, or changed
+      const cron = parseSchedule(policy.schedule);
+      const next = typeof cron === 'string' ? null : cron.next(now);
+      // Advance first: a crash after this line skips the occurrence rather than running it twice.
+      await this.policies.policies.put({ ...policy, nextRun: next?.toISOString() ?? NEVER, lastRun: now.toISOString() });
+      const app = await this.moduleRef.get<AppDirectory>(APP_DIRECTORY, { strict: false }).findByName(policy.appName);
+      if (!app || app.id !== policy.appId) {
+        this.logger.warn(`App ${policy.appName} (${policy.appId}) no longer exists; its backup policy is removed`);
+        await this.policies.policies.delete(policy.appId);
+        return undefined;
+      }
+      let job: BackupJob;
+      try {
+        job = await this.backups.schedule(app, 'scheduled', policy.updatedBy, 'scheduled', { limit: !hasRetention(policy) });
+      } catch (error) {
+        await this.record(policy.appId, { lastError: error instanceof Error ? error.message : String(error) });
+        return undefined;
+      }
+      await this.record(policy.appId, { lastBackupId: job.id, lastError: null });
+      const after = this.backups
+        .settled(job.id)
+        .then(() => this.afterBackup(policy.appId, job.id))
+        .catch((error: unknown) => this.logger.warn(`Retention after backup ${job.id} of app ${policy.appName} failed: ${String(error)}`))
+        .finally(() => this.pending.delete(after));
+      this.pending.add(after);
+      return job;
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  /** After a scheduled backup: its failure goes on the policy; a success prunes by the policy. */
+  private async afterBackup(appId: string, backupId: string): Promise<void> {
+    const job = await this.backups.jobs.get(backupId);
+    if (!job) return;
+    if (job.status === 'Failed') {
+      await this.record(appId, { lastError: `Backup ${backupId} failed: ${job.error ?? 'unknown error'}` });
+      return;
+    }
+    if (job.status !== 'Completed') return;
+    const policy = await this.policies.policies.get(appId);
+    if (!policy) return;
+    const { items } = await this.backups.jobs.find({ appId });
+    const prune = selectForPruning(
+      items.map((b) => ({ id: b.id, created: b.created, status: b.status, trigger: triggerOf(b) })),
+      policy,
+    );
+    for (const id of prune) {
+      await this.backups.delete(id, appId).catch((error: unknown) => this.logger.warn(`Could not prune backup ${id}: ${String(error)}`));
+    }
+    if (prune.length > 0) this.logger.log(`Pruned ${prune.length} scheduled backup(s) of app ${job.appName} by its policy`);
+  }
+
+  private async record(appId: string, fields: Partial<Pick<BackupPolicy, 'lastError' | 'lastBackupId'>>): Promise<void> {
+    const policy = await this.policies.policies.get(appId);
+    if (policy) await this.policies.policies.put({ ...policy, ...fields });
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Which scheduled backups a policy keeps, restic-style (`forget --keep-last/--keep-daily/…`).
+ * A pure function of the backups and the rules, so it is tested with fixed dates.
+ *
+ * - Only Completed scheduled backups are selected among: `keepLast` keeps the N newest;
+ *   `keepDaily`/`keepWeekly`/`keepMonthly` keep the newest backup of each of the last N UTC days /
+ *   ISO weeks / months that have a backup (as restic counts them). A backup kept by any rule is kept.
+ * - The newest Completed backup of the app (of any trigger) is always kept.
+ * - Manual (and any non-scheduled) backups are never pruned; neither are running ones.
+ * - A Failed scheduled backup older than the newest Completed scheduled backup is pruned: a later
+ *   run has superseded it. Newer failures stay, so their error can be read.
+ * - A policy without any keep rule prunes nothing.
+ */
+export interface RetentionRules {
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
+export interface RetentionCandidate {
+  id: string;
+  created: string;
+  status: 'Scheduled' | 'Running' | 'Completed' | 'Failed';
+  trigger: 'manual' | 'scheduled';
+}
+
+export function hasRetention(rules: RetentionRules): boolean {
+  return rules.keepLast !== undefined || rules.keepDaily !== undefined || rules.keepWeekly !== undefined || rules.keepMonthly !== undefined;
+}
+
+/** The ids of the backups to delete, oldest first. */
+export function selectForPruning(backups: readonly RetentionCandidate[], rules: RetentionRules): string[] {
+  if (!hasRetention(rules)) return [];
+  const newestFirst = [...backups].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : a.id < b.id ? 1 : -1));
+  const keep = new Set<string>();
+  const newestCompleted = newestFirst.find((b) => b.status === 'Completed');
+  if (newestCompleted) keep.add(newestCompleted.id);
+  const completed = newestFirst.filter((b) => b.trigger === 'scheduled' && b.status === 'Completed');
+  completed.slice(0, rules.keepLast ?? 0).forEach((b) => keep.add(b.id));
+  for (const [count, bucket] of [
+    [rules.keepDaily, dayOf],
+    [rules.keepWeekly, isoWeekOf],
+    [rules.keepMonthly, monthOf],
+  ] as const) {
+    if (!count) continue;
+    const seen = new Set<string>();
+    for (const backup of completed) {
+      const key = bucket(new Date(backup.created));
+      if (seen.has(key)) continue;
+      if (seen.size >= count) break;
+      seen.add(key);
+      keep.add(backup.id);
+    }
+  }
+  const newestScheduledCompleted = completed[0]?.created;
+  return newestFirst
+    .filter((b) => b.trigger === 'scheduled' && !keep.has(b.id))
+    .filter((b) => b.status === 'Completed' || (b.status === 'Failed' && newestScheduledCompleted !== undefined && b.created < newestScheduledCompleted))
+    .map((b) => b.id)
+    .reverse();
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+export const dayOf = (d: Date) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+export const monthOf = (d: Date) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}`;
+
+/** ISO 8601 week, `2026-W49`: weeks start on Monday; week 1 holds the year's first Thursday. */
+export function isoWeekOf(d: Date): string {
+  const day = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  const weekday = day.getUTCDay() || 7;
+  day.setUTCDate(day.getUTCDate() + 4 - weekday); // the Thursday of this week decides the year
+  const year = day.getUTCFullYear();
+  const week = Math.ceil(((day.getTime() - Date.UTC(year, 0, 1)) / 86_400_000 + 1) / 7);
+  return `${year}-W${pad(week)}`;
+}

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../src/infrastructure/name-index/name-index.port.js';
+import { waitForJob } from '../support/fixtures.js';
+import { type Cast, createCast, startServer, type TestServer } from '../support/test-server.js';
+
+/**
+ * Scheduled backups, driven deterministically: the schedule is yearly (`0 0 1 1 *`, so the real
+ * timer never finds it due during the test) and the test calls the scheduler's `runDue(now)` with
+ * times years ahead, as the timer would once that time had come.
+ */
+const YEARLY = '0 0 1 1 *';
+const at = (iso: string) => new Date(iso);
+
+describe('backup policies and scheduled backups', () => {
+  let server: TestServer;
+  let cast: Cast;
+  const scheduler = () => server.app.get(BackupScheduler);
+  /** The owner, on the current server (a restart changes its address). */
+  const owner = () => server.client(cast.owner.client.token);
+  const backups = async () => (await owner().get('/api/apps/shop/backups')).body.items as Record<string, unknown>[];
+  /** One scheduler pass at `now`, then waits for what it started to end and for its retention to run. */
+  const run = async (now: string) => {
+    const started = await scheduler().runDue(at(now));
+    await scheduler().idle();
+    return started;
+  };
+
+  beforeAll(async () => {
+    server = await startServer({ MAX_BACKUPS_PER_APP: '3' });
+    cast = await createCast(server, 'shop');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('is 404 before a policy is set, and only Owners, Developers and admins reach it', async () => {
+    const none = await cast.owner.client.get('/api/apps/shop/backup-policy');
+    expect(none.status).toBe(404);
+    expect(none.body.message).toMatch(/no backup policy/);
+    expect((await cast.editor.client.put('/api/apps/shop/backup-policy', { schedule: YEARLY })).status).toBe(403);
+    expect((await cast.reader.client.get('/api/apps/shop/backup-policy')).status).toBe(403);
+    expect((await cast.stranger.client.get('/api/apps/shop/backup-policy')).status).toBe(403);
+    expect((await cast.owner.client.delete('/api/apps/shop/backup-policy')).status).toBe(404);
+  });
+
+  it('refuses invalid policies with a message naming the field', async () => {
+    const put = (body: unknown) => cast.developer.client.put('/api/apps/shop/backup-policy', body);
+    const cases: [unknown, RegExp][] = [
+      [{}, /^schedule: is required$/],
+      [{ schedule: 'every day' }, /^schedule: must be a cron expression of 5 fields .* got 2$/],
+      [{ schedule: '61 * * * *' }, /^schedule: is not a valid cron expression: .*minute/i],
+      [{ schedule: '0 0 1 1 * * 2030' }, /^schedule: must be a cron expression of 5 fields .* got 7$/],
+      [{ schedule: '0 0 30 2 *' }, /^schedule: never occurs$/],
+      [{ schedule: YEARLY, keepLast: 0 }, /^keepLast: must be at least 1$/],
+      [{ schedule: YEARLY, keepDaily: 1001 }, /^keepDaily: must be at most 1000$/],
+      [{ schedule: YEARLY, keepWeekly: 1.5 }, /^keepWeekly: must be a whole number$/],
+      [{ schedule: YEARLY, keepMonthly: '3' }, /^keepMonthly: /],
+      [{ schedule: YEARLY, include: { schemas: ['a'] } }, /^include: partial backups are not supported yet$/],
+      [{ schedule: YEARLY, every: 'day' }, /unknown field "every"/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await put(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.message, JSON.stringify(body)).toMatch(message);
+    }
+    expect((await cast.owner.client.get('/api/apps/shop/backup-policy')).status).toBe(404);
+  });
+
+  it('sets, shows, replaces and deletes a policy', async () => {
+    // Six fields, seconds first; yearly, so the real timer never finds it due while the test runs.
+    const set = await cast.developer.client.put('/api/apps/shop/backup-policy', { schedule: ' 30  0 0 1 1 * ', keepDaily: 7 });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ appName: 'shop', schedule: '30 0 0 1 1 *', keepLast: null, keepDaily: 7, lastRun: null, lastError: null });
+    expect(set.body.nextRun).toBe(`${new Date().getUTCFullYear() + 1}-01-01T00:00:30.000Z`);
+    expect((await server.admin.get('/api/apps/shop/backup-policy')).body).toEqual(set.body);
+    const replaced = await cast.owner.client.put('/api/apps/shop/backup-policy', { schedule: YEARLY });
+    expect(replaced.body).toMatchObject({ schedule: YEARLY, keepDaily: null, nextRun: `${new Date().getUTCFullYear() + 1}-01-01T00:00:00.000Z`, created: set.body.created });
+    expect((await cast.owner.client.delete('/api/apps/shop/backup-policy')).status).toBe(204);
+    expect((await cast.owner.client.get('/api/apps/shop/backup-policy')).status).toBe(404);
+  });
+
+  it('runs one catch-up backup for several missed occurrences, marked scheduled, and keepLast prunes only older scheduled ones', async () => {
+    const manual = await cast.owner.client.post('/api/apps/shop/backups', { label: 'by hand' });
+    expect(manual.status).toBe(202);
+    expect(manual.body.trigger).toBe('manual');
+    expect((await waitForJob(cast.owner.client, `/api/apps/shop/backups/${manual.body.id}`)).status).toBe('Completed');
+
+    expect((await cast.owner.client.put('/api/apps/shop/backup-policy', { schedule: YEARLY, keepLast: 2 })).status).toBe(200);
+    const year = new Date().getUTCFullYear();
+    expect(await run(`${year}-06-01T00:00:00.000Z`)).toEqual([]); // not due yet
+
+    // Three occurrences (years +1, +2, +3) have passed: one backup, not three.
+    const first = await run(`${year + 3}-06-01T00:00:00.000Z`);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ trigger: 'scheduled', appName: 'shop' });
+    let policy = (await cast.owner.client.get('/api/apps/shop/backup-policy')).body;
+    expect(policy).toMatchObject({ nextRun: `${year + 4}-01-01T00:00:00.000Z`, lastRun: `${year + 3}-06-01T00:00:00.000Z`, lastBackupId: first[0]!.id, lastError: null });
+    expect(await run(`${year + 3}-06-02T00:00:00.000Z`)).toEqual([]); // the same occurrence never again
+    let listed = await backups();
+    expect(listed.map((b) => b.trigger).sort()).toEqual(['manual', 'scheduled']);
+    const served = (await cast.owner.client.get(`/api/apps/shop/backups/${first[0]!.id}`)).body;
+    expect(served).toMatchObject({ trigger: 'scheduled', status: 'Completed' });
+
+    const second = await run(`${year + 4}-01-01T00:00:00.000Z`);
+    const third = await run(`${year + 5}-01-01T00:00:00.000Z`);
+    expect(second).toHaveLength(1);
+    expect(third).toHaveLength(1);
+    listed = await backups();
+    // keepLast 2: the first scheduled backup is pruned; the manual one stays.
+    expect(listed.map((b) => b.id).sort()).toEqual([manual.body.id, second[0]!.id, third[0]!.id].sort());
+    expect(listed.every((b) => b.status === 'Completed')).toBe(true);
+    policy = (await cast.owner.client.get('/api/apps/shop/backup-policy')).body;
+    expect(policy.lastBackupId).toBe(third[0]!.id);
+  });
+
+  it('records on the policy why a scheduled run started no backup, and moves on; scheduled backups never block manual ones', async () => {
+    const year = new Date().getUTCFullYear();
+    const appId = cast.app.id as string;
+    // Another backup of the app is running: the scheduler meets its slot taken.
+    const names = server.app.get<NameIndex>(NAME_INDEX);
+    const token = await names.reserve(claims.backupSlot(appId), 60_000, 'a test');
+    try {
+      expect(await run(`${year + 6}-01-01T00:00:00.000Z`)).toEqual([]);
+    } finally {
+      await names.release(claims.backupSlot(appId), token);
+    }
+    let policy = (await owner().get('/api/apps/shop/backup-policy')).body;
+    expect(policy).toMatchObject({ nextRun: `${year + 7}-01-01T00:00:00.000Z`, lastRun: `${year + 6}-01-01T00:00:00.000Z` });
+    expect(policy.lastError).toMatch(/already running/);
+
+    // Without keep rules, scheduled backups are held to the per-app limit (3 here), counted apart from manual ones.
+    expect((await owner().put('/api/apps/shop/backup-policy', { schedule: YEARLY })).status).toBe(200);
+    expect(await run(`${year + 7}-01-01T00:00:00.000Z`)).toHaveLength(1);
+    expect((await owner().get('/api/apps/shop/backup-policy')).body.lastError).toBeNull();
+    expect(await run(`${year + 8}-01-01T00:00:00.000Z`)).toEqual([]);
+    policy = (await owner().get('/api/apps/shop/backup-policy')).body;
+    expect(policy.nextRun).toBe(`${year + 9}-01-01T00:00:00.000Z`);
+    expect(policy.lastError).toMatch(/has 3 scheduled backups, the limit is 3/);
+    const manual = await owner().post('/api/apps/shop/backups', { label: 'still allowed' });
+    expect(manual.status).toBe(202);
+    expect((await waitForJob(owner(), `/api/apps/shop/backups/${manual.body.id}`)).status).toBe('Completed');
+  });
+
+  it('does not run the same occurrence again after a restart; retention keeps the newest successful and every manual backup', async () => {
+    const year = new Date().getUTCFullYear();
+    const before = (await backups()).map((b) => b.id).sort();
+    const dataDir = server.dataDir;
+    await server.close();
+    server = await startServer({ MAX_BACKUPS_PER_APP: '3' }, dataDir);
+    expect(await run(`${year + 8}-06-01T00:00:00.000Z`)).toEqual([]);
+    expect((await backups()).map((b) => b.id).sort()).toEqual(before);
+    expect((await owner().get('/api/apps/shop/backup-policy')).body.nextRun).toBe(`${year + 9}-01-01T00:00:00.000Z`);
+
+    expect((await owner().put('/api/apps/shop/backup-policy', { schedule: YEARLY, keepLast: 1 })).status).toBe(200);
+    const next = await run(`${year + 9}-01-01T00:00:00.000Z`);
+    expect(next).toHaveLength(1);
+    const after = await backups();
+    expect(after[0]!.id).toBe(next[0]!.id); // newest first
+    expect(after.filter((b) => b.trigger === 'scheduled').map((b) => b.id)).toEqual([next[0]!.id]);
+    expect(after.filter((b) => b.trigger === 'manual').map((b) => b.label).sort()).toEqual(['by hand', 'still allowed']);
+    expect(await run(`${year + 9}-01-01T00:00:00.000Z`)).toEqual([]);
+  });
+});

@@ -4,6 +4,7 @@ import { currentContext, DEFAULT_URL, withGlobalOptions } from './cli-context.js
 import { registerApps } from './commands/apps.command.js';
 import { registerArchive } from './commands/archive.command.js';
 import { registerBackup } from './commands/backup.command.js';
+import { registerPolicy } from './commands/policy.command.js';
 import { registerRestore } from './commands/restore.command.js';
 import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from './exit-codes.js';
 
@@ -43,6 +44,7 @@ Run \`appvault <command> --help\` for a command's options.`,
   registerApps(program);
   registerBackup(program);
   registerRestore(program);
+  registerPolicy(program);
   registerArchive(program);
   return program;
 }

@@ -405,6 +405,27 @@ describe('appvault CLI', () => {
     });
   });
 
+  it('sets, shows and deletes a backup policy, with the server\'s words for a bad schedule', async () => {
+    const set = await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--keep-daily', '7', '--keep-last', '3', '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(json<{ schedule: string; keepDaily: number; keepLast: number; nextRun: string }>(set)).toMatchObject({ schedule: '0 3 * * *', keepDaily: 7, keepLast: 3 });
+    const show = await cli(['policy', 'show', 'shop']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/Schedule: {2}0 3 \* \* \* \(UTC\)/);
+    expect(show.stdout).toMatch(/Keep: {6}keepLast 3, keepDaily 7/);
+    expect(Date.parse(json<{ nextRun: string }>(await cli(['policy', 'show', 'shop', '--json'])).nextRun)).toBeGreaterThan(Date.now());
+    const bad = await cli(['policy', 'set', 'shop', '--schedule', '61 * * * *']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/schedule: .*61/);
+    const badKeep = await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--keep-last', '0']);
+    expect(badKeep.code).toBe(2);
+    const deleted = await cli(['policy', 'delete', 'shop']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    const gone = await cli(['policy', 'show', 'shop']);
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toContain('has no backup policy');
+  });
+
   it('has --help for every command, with the exit codes', async () => {
     const commands = [
       [],
@@ -419,6 +440,9 @@ describe('appvault CLI', () => {
       ['restore'],
       ['restore', 'list'],
       ['restore', 'show'],
+      ['policy', 'set'],
+      ['policy', 'show'],
+      ['policy', 'delete'],
       ['archive', 'verify'],
       ['archive', 'inspect'],
       ['archive', 'diff'],

@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import type { BackupPolicy } from '../../backup/schedule/backup-policy.js';
+import { CliContext, positiveInteger, withGlobalOptions } from '../cli-context.js';
+import { seg } from '../api-client.js';
+
+const policyPath = (app: string) => `/api/apps/${seg(app)}/backup-policy`;
+
+function describe(policy: BackupPolicy): string {
+  const keep = (['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const)
+    .filter((rule) => policy[rule] !== undefined && policy[rule] !== null)
+    .map((rule) => `${rule} ${String(policy[rule])}`);
+  return [
+    `App:       ${policy.appName}`,
+    `Schedule:  ${policy.schedule} (UTC)`,
+    `Keep:      ${keep.length > 0 ? keep.join(', ') : 'no rules: the per-app backup limit applies'}`,
+    `Next run:  ${policy.nextRun}`,
+    `Last run:  ${policy.lastRun ?? 'never'}${policy.lastBackupId ? ` (backup ${policy.lastBackupId})` : ''}`,
+    ...(policy.lastError ? [`Last error: ${policy.lastError}`] : []),
+  ].join('\n');
+}
+
+interface SetOptions {
+  schedule: string;
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
+export function registerPolicy(program: Command): void {
+  const policy = program
+    .command('policy')
+    .description('scheduled backups of an app and how many of them to keep')
+    .addHelpText('after', '\nExamples:\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --keep-weekly 4\n  appvault policy show shop\n  appvault policy delete shop');
+  withGlobalOptions(
+    policy
+      .command('set <app>')
+      .description("set the app's backup policy (replaces the one it has)")
+      .requiredOption('--schedule <cron>', 'when to back up: a cron expression in UTC, 5 or 6 fields')
+      .option('--keep-last <n>', 'keep the newest n scheduled backups', positiveInteger)
+      .option('--keep-daily <n>', 'keep the newest scheduled backup of each of the last n days that have one', positiveInteger)
+      .option('--keep-weekly <n>', 'the same per ISO week', positiveInteger)
+      .option('--keep-monthly <n>', 'the same per month', positiveInteger)
+      .action(async (app: string, options: SetOptions, command: Command) => {
+        const context = new CliContext(command);
+        const body = { schedule: options.schedule, keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly };
+        const saved = await context.client.json<BackupPolicy>('PUT', policyPath(app), { json: body });
+        context.output.result(saved, () => describe(saved));
+      }),
+  );
+  withGlobalOptions(
+    policy
+      .command('show <app>')
+      .description("show the app's backup policy, its next run and the last one's outcome")
+      .action(async (app: string, _options: unknown, command: Command) => {
+        const context = new CliContext(command);
+        const found = await context.client.get<BackupPolicy>(policyPath(app), { 404: `App "${app}" has no backup policy (or does not exist); set one with appvault policy set ${app} --schedule …` });
+        context.output.result(found, () => describe(found));
+      }),
+  );
+  withGlobalOptions(
+    policy
+      .command('delete <app>')
+      .description("remove the app's backup policy (its backups are kept)")
+      .action(async (app: string, _options: unknown, command: Command) => {
+        const context = new CliContext(command);
+        await context.client.request('DELETE', policyPath(app), { hints: { 404: `App "${app}" has no backup policy (or does not exist)` } });
+        context.output.result({ deleted: app }, () => `Backup policy of ${app} removed; its backups are kept.`);
+      }),
+  );
+}

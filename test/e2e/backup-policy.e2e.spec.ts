@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackupFaults } from '../../src/backup/backup-faults.js';
 import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../src/infrastructure/name-index/name-index.port.js';
 import { waitForJob } from '../support/fixtures.js';
@@ -160,5 +161,27 @@ describe('backup policies and scheduled backups', () => {
     expect(after.filter((b) => b.trigger === 'scheduled').map((b) => b.id)).toEqual([next[0]!.id]);
     expect(after.filter((b) => b.trigger === 'manual').map((b) => b.label).sort()).toEqual(['by hand', 'still allowed']);
     expect(await run(`${year + 9}-01-01T00:00:00.000Z`)).toEqual([]);
+  });
+
+  it('records on the policy why a scheduled backup failed; the next good run clears it and prunes the failure', async () => {
+    const year = new Date().getUTCFullYear();
+    const faults = server.app.get(BackupFaults);
+    faults.failAt = 'events';
+    let failed: string;
+    try {
+      const started = await run(`${year + 10}-01-01T00:00:00.000Z`);
+      expect(started).toHaveLength(1);
+      failed = started[0]!.id;
+      expect((await owner().get(`/api/apps/shop/backups/${failed}`)).body.status).toBe('Failed');
+      expect((await owner().get('/api/apps/shop/backup-policy')).body.lastError).toBe(`Backup ${failed} failed: Injected failure at backup stage "events"`);
+    } finally {
+      faults.failAt = undefined;
+    }
+    const good = await run(`${year + 11}-01-01T00:00:00.000Z`);
+    expect(good).toHaveLength(1);
+    expect((await owner().get(`/api/apps/shop/backups/${good[0]!.id}`)).body).toMatchObject({ status: 'Completed', trigger: 'scheduled' });
+    expect((await owner().get('/api/apps/shop/backup-policy')).body.lastError).toBeNull();
+    expect((await owner().get(`/api/apps/shop/backups/${failed}`)).status).toBe(404);
+    expect((await backups()).filter((b) => b.trigger === 'manual')).toHaveLength(2);
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type ArchiveCheckOptions, type ArchiveCheckReport, checkArchive } from '../backup/archive/archive-check.js';
+import { type ArchiveCheckOptions, checkArchive } from '../backup/archive/archive-check.js';
+import type { ArchiveRehearsalReport } from '../backup/restore/archive-rehearsal.port.js';
 import { ArchiveReader, InvalidArchiveError } from '../backup/archive/archive-reader.js';
 import type { ArchivedEvent, RestoreContext } from '../backup/backup-handler.port.js';
 import { restoredEvent } from '../backup/restore/restore-event.js';
@@ -22,21 +23,8 @@ export interface VerifyOptions {
   lookupUser?: UserLookup;
 }
 
-export interface VerifyReport {
-  valid: true;
-  app: { id: string; name: string };
-  formatVersion: number;
-  created: string;
-  counts: ArchiveCheckReport;
-  /** Events the rehearsal let through (all of them, or up to the point in time). */
-  checkedEvents: number;
-  /** File versions read and compared with their event's SHA-256. */
-  checkedFiles: number;
-  missing: { name: string; reason: string }[];
-  warnings: string[];
-  /** By email: archived users a restore maps to existing ones, and those it creates (without keys). */
-  users: { mapped: string[]; created: string[] };
-}
+/** The rehearsal's report (the port the server's dry run uses), for an archive that passed. */
+export type VerifyReport = ArchiveRehearsalReport & { valid: true };
 
 /**
  * Every check a restore makes, with nothing written anywhere: the archive reader's container

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { validateName } from '../../apps/app.aggregate.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
@@ -10,12 +8,13 @@ import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { conflict, DomainError, invalid } from '../../platform/domain-errors.js';
 import { InvalidArchiveError } from '../archive/archive-reader.js';
-import { archiveKey, isActive } from '../backup-job.js';
+import { isActive } from '../backup-job.js';
 import { BackupsService } from '../backups.service.js';
 import { ARCHIVE_REHEARSAL, type ArchiveRehearsal, type ArchiveRehearsalReport } from './archive-rehearsal.port.js';
 import { describeUrl } from './restore-job.js';
 import type { RestoreRequest } from './restores.service.js';
-import { checkUrl, DownloadError, downloadToFile, UnsafeUrlError } from './url-fetcher.js';
+import { archiveOnDisk, requireRestoreUrl } from './archive-source.js';
+import { DownloadError, UnsafeUrlError } from './url-fetcher.js';
 
 /** What a restore's dry run answers: what a restore would do, and whether it would pass. */
 export interface RestorePreflight {
@@ -72,24 +71,14 @@ export class RestorePreflightService {
           if (isActive(backup)) throw conflict(`Backup ${backup.id} is still ${backup.status}; check it once it is Completed`);
           if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} failed; restore a Completed backup`);
           source = `backup:${backup.id}`;
-          const key = archiveKey(backup.id);
-          file = (await this.blobs.localFile?.(key)) ?? undefined;
-          if (!file) {
-            await pipeline(await this.blobs.get(key), createWriteStream(copy, { mode: 0o600 }));
-            file = copy;
-          }
+          file = (await archiveOnDisk({ kind: 'backup', backupId: backup.id }, copy, { blobs: this.blobs, config: this.config })).file;
           break;
         }
         case 'url': {
-          try {
-            checkUrl(request.source.url);
-          } catch (error) {
-            throw invalid((error as Error).message);
-          }
+          requireRestoreUrl(request.source.url);
           source = `url:${describeUrl(request.source.url)}`;
           try {
-            await downloadToFile(request.source.url, copy, { allowedHosts: this.config.restoreAllowedHosts, maxBytes: this.config.maxRestoreBytes, timeoutMs: this.config.restoreUrlTimeoutMs });
-            file = copy;
+            file = (await archiveOnDisk({ kind: 'url', url: request.source.url }, copy, { blobs: this.blobs, config: this.config })).file;
           } catch (error) {
             if (!(error instanceof DownloadError || error instanceof UnsafeUrlError)) throw error;
             fetchError = error.message;

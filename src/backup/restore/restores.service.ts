@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
@@ -14,12 +12,12 @@ import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
 import { AppReplays } from '../../platform/projection/app-replays.service.js';
 import { JobRegistry } from '../../platform/shutdown/job-registry.service.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
-import { archiveKey, isActive } from '../backup-job.js';
+import { isActive } from '../backup-job.js';
 import { BackupsService } from '../backups.service.js';
 import { RestoreRunner } from './restore.runner.js';
 import { describeUrl, RESTORE_PHASES, type RestoreJob, type RestoreLogLine, type RestorePhase } from './restore-job.js';
 import { ProgressMeter, queuedProgress } from '../job-progress.js';
-import { checkUrl, downloadToFile } from './url-fetcher.js';
+import { archiveOnDisk, type ArchiveSource, requireRestoreUrl } from './archive-source.js';
 import { RestoreFaults } from './restore-faults.js';
 import type { Page } from '../../platform/http/paging.js';
 
@@ -205,11 +203,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
           break;
         }
         case 'url': {
-          try {
-            checkUrl(request.source.url);
-          } catch (error) {
-            throw invalid((error as Error).message);
-          }
+          requireRestoreUrl(request.source.url);
           url = request.source.url;
           source = `url:${describeUrl(url)}`;
           break;
@@ -337,32 +331,15 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   /** Puts the archive on local disk; `owned` when it is a copy this job must remove. */
   private async fetch(job: RestoreJob, file: string, log: (message: string) => Promise<void>): Promise<{ file: string; owned: boolean }> {
     await mkdir(this.tempDir, { recursive: true });
-    if (job.archiveFile) {
-      await log('Using the uploaded archive');
-      return { file: job.archiveFile, owned: true };
-    }
-    if (job.backupId) {
-      const key = archiveKey(job.backupId);
-      const inPlace = await this.blobs.localFile?.(key);
-      if (inPlace) {
-        await log(`Reading backup ${job.backupId} in place from the archive store`);
-        return { file: inPlace, owned: false };
-      }
-      await log(`Copying backup ${job.backupId} from the archive store`);
-      await pipeline(await this.blobs.get(key), createWriteStream(file, { mode: 0o600 }));
-      return { file, owned: true };
-    }
-    if (job.url) {
-      await log(`Downloading ${describeUrl(job.url)}`);
-      const { bytes } = await downloadToFile(job.url, file, {
-        allowedHosts: this.config.restoreAllowedHosts,
-        maxBytes: this.config.maxRestoreBytes,
-        timeoutMs: this.config.restoreUrlTimeoutMs,
-      });
-      await log(`Downloaded ${bytes} bytes`);
-      return { file, owned: true };
-    }
-    throw new Error('The restore has no source');
+    const source: ArchiveSource | undefined = job.archiveFile
+      ? { kind: 'upload', file: job.archiveFile }
+      : job.backupId
+        ? { kind: 'backup', backupId: job.backupId }
+        : job.url
+          ? { kind: 'url', url: job.url }
+          : undefined;
+    if (!source) throw new Error('The restore has no source');
+    return archiveOnDisk(source, file, { blobs: this.blobs, config: this.config, log });
   }
 
   /** Removes everything the restore may have written for its new app, then frees the name. */

@@ -17,7 +17,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(process.cwd(), 'docs', 'screenshots');
 const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
 const present = existsSync(CHROMIUM);
-const JOB_TIMEOUT = 90_000;
+/** Every wait on the page gives up well before the test does, so a failure names what it waited for. */
+const WAIT_TIMEOUT = 45_000;
+const TEST_TIMEOUT = 150_000;
 
 if (!present && !inCi) {
   console.log('SKIP browser tests: /usr/bin/chromium is not installed (apt-get install chromium)');
@@ -25,7 +27,7 @@ if (!present && !inCi) {
     it('needs /usr/bin/chromium', () => undefined);
   });
 } else {
-  describe('admin page in a real browser (Chromium, headless)', () => {
+  describe('admin page in a real browser (Chromium, headless)', { timeout: TEST_TIMEOUT }, () => {
     let server: TestServer;
     let browser: Browser;
     let owner: { id: string; client: ApiClient; key: string };
@@ -52,7 +54,7 @@ if (!present && !inCi) {
       await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
       contexts.push(context);
       const page = await context.newPage();
-      page.setDefaultTimeout(JOB_TIMEOUT);
+      page.setDefaultTimeout(WAIT_TIMEOUT);
       return page;
     }
 
@@ -69,7 +71,12 @@ if (!present && !inCi) {
     }
 
     async function waitForRestoreEnd(page: Page): Promise<Record<string, unknown>> {
-      await page.waitForURL(/\/admin\/restores\/[^/]+$/);
+      // The form either moves to the job's page or shows the API's refusal: say which.
+      const moved = page.waitForURL(/\/admin\/restores\/[^/]+$/).then(() => null);
+      const refused = page.locator('form.restore-form > [role="alert"]').textContent({ timeout: WAIT_TIMEOUT + 1000 }).catch(() => null);
+      const refusal = await Promise.race([moved, refused]);
+      if (refusal) throw new Error(`The restore form showed an error instead of starting the job: ${refusal}`);
+      await moved;
       const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
       await page.locator('.facts .badge-completed, .facts .badge-failed').waitFor();
       const job = await server.admin.get(`/api/restore/${id}`);

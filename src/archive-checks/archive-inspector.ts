@@ -1,3 +1,4 @@
+import type { BackupSelection } from '../backup/backup-selection.js';
 import { stat } from 'node:fs/promises';
 import { classifyEntry, type Manifest, USERS_ENTRY } from '../backup/archive/archive-format.js';
 import { type ArchiveCheckReport, checkArchive } from '../backup/archive/archive-check.js';
@@ -26,6 +27,9 @@ export interface InspectReport {
   created: string;
   source: Manifest['source'];
   counts: Manifest['counts'];
+  /** True for a partial archive, whose `include` says what it holds. */
+  partial: boolean;
+  include: BackupSelection | null;
   streams: ArchiveCheckReport['streams'];
   eventTypes: Record<string, number>;
   timeRange: { first: string | null; last: string | null };
@@ -119,6 +123,8 @@ export async function inspectArchive(file: string, maxExpandedBytes: number): Pr
       created: manifest.created,
       source: manifest.source,
       counts: manifest.counts,
+      partial: manifest.partial === true,
+      include: manifest.include ?? null,
       streams: report.streams,
       eventTypes: report.types,
       timeRange: { first: report.firstEventAt, last: report.lastEventAt },

@@ -53,6 +53,7 @@ export async function verifyArchive(file: string, options: VerifyOptions): Promi
     const targetAppId = randomUUID();
     const userMap = new Map<string, string>();
     const archivedUsers = new Set<string>();
+    const notes: string[] = [];
     const context: RestoreContext = {
       sourceAppId: manifest.app.id,
       targetAppId,
@@ -66,7 +67,9 @@ export async function verifyArchive(file: string, options: VerifyOptions): Promi
         archivedUsers.add(from);
       },
       isArchivedUser: (userId) => archivedUsers.has(userId),
-      log: () => undefined,
+      log: (message) => {
+        if (notes.length < 100) notes.push(message);
+      },
       step: async () => undefined,
       // File versions are hashed one after the other: nothing waits on them offline.
       defer: async (work) => {
@@ -94,6 +97,7 @@ export async function verifyArchive(file: string, options: VerifyOptions): Promi
       if (++checked % 1000 === 0) options.onProgress?.('rehearse', checked, manifest.counts.events);
     }
     if (checked === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
+    for (const handler of handlers) await handler.summarizeRestore?.(context);
     options.onProgress?.('rehearse', checked, manifest.counts.events);
     return {
       valid: true,
@@ -105,6 +109,8 @@ export async function verifyArchive(file: string, options: VerifyOptions): Promi
       checkedFiles: context.counts.assets,
       missing: manifest.missing,
       warnings: manifest.warnings,
+      include: manifest.include ?? null,
+      notes,
       users,
     };
   } finally {

@@ -4,6 +4,8 @@ import { AppsBackupHandler } from '../apps/apps.backup-handler.js';
 import { appStream } from '../apps/app.aggregate.js';
 import { AssetFilesService } from '../assets/asset-files.service.js';
 import { assetStream } from '../assets/asset.aggregate.js';
+import { ContentsBackupHandler } from '../contents/contents.backup-handler.js';
+import type { ContentsProjection } from '../contents/contents.projection.js';
 import { AssetsBackupHandler } from '../assets/assets.backup-handler.js';
 import type { BackupHandler } from '../backup/backup-handler.port.js';
 import { contentStream } from '../contents/content.aggregate.js';
@@ -90,6 +92,8 @@ export function offlineInstallation(lookup: UserLookup = async () => undefined):
     new UsersBackupHandler(usersOf(lookup, users) as UsersService),
     new AppsBackupHandler(unavailable<EventWriter>('EventWriter')),
     new AssetsBackupHandler(new AssetFilesService(hashingBlobStore as BlobStore)),
+    // Restores only fold what the events say (dangling references); the read model is never asked.
+    new ContentsBackupHandler(unavailable<ContentsProjection>('ContentsProjection')),
   ];
   return { catalog, handlers, users };
 }

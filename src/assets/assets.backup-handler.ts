@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { assetEntryName, isCompressedType } from '../backup/archive/archive-format.js';
 import type { ArchivedEvent, BackupContext, BackupHandler, CleanupContext, RestoreContext } from '../backup/backup-handler.port.js';
+import type { StreamSelection } from '../backup/backup-selection.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { AssetFilesService } from './asset-files.service.js';
 import type { AssetEvent } from './asset.events.js';
@@ -37,6 +38,21 @@ export class AssetsBackupHandler implements BackupHandler {
       }
       await context.addEntry(name, () => this.files.open(context.appId, file.assetId, file.fileVersion), { compress: !isCompressedType(file.mimeType), size });
       context.counts.assets += 1;
+    }
+  }
+
+  /** Partial backups: every asset, none, or (decided once the contents are known) those they reference. */
+  selectEvent(archived: ArchivedEvent, selection: StreamSelection): void {
+    if (archived.type !== 'AssetCreated') return;
+    const choice = selection.selection.assets;
+    if (choice === 'all') selection.keep(archived.stream);
+    else if (choice === 'referenced') selection.state<string[]>(this.name, () => []).push(archived.stream);
+  }
+
+  completeSelection(selection: StreamSelection): void {
+    if (selection.selection.assets !== 'referenced') return;
+    for (const stream of selection.state<string[]>(this.name, () => [])) {
+      if (selection.isReferenced('asset', streams.childId('asset', stream)!)) selection.keep(stream);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { RestoreStep } from './restore/restore-job.js';
+import type { BackupSelection, StreamSelection } from './backup-selection.js';
 
 /**
  * One event as it stands in an archive's `events/NNNNNN.ndjson` files (see docs/backup-format.md).
@@ -81,6 +82,19 @@ export interface CleanupContext extends Pick<RestoreContext, 'targetAppId' | 'lo
  */
 export interface BackupHandler {
   readonly name: string;
+
+  /**
+   * Partial backups, when the request is made: what the selection names that the app lacks, one
+   * message per problem, each naming its field (`include.schemas: …`); the request is then a 400.
+   */
+  checkSelection?(appId: string, selection: BackupSelection): Promise<string[]>;
+  /**
+   * Partial backups, first pass over the app's history in order: keep the streams of what this
+   * module owns that belong to the selection, and note what kept events reference.
+   */
+  selectEvent?(event: ArchivedEvent, selection: StreamSelection): void;
+  /** After the first pass: keep what only the whole history decides (the assets kept contents reference). */
+  completeSelection?(selection: StreamSelection): void;
   /** Called with each batch of events right after the batch is written, in order. */
   backupEvents?(events: readonly ArchivedEvent[], context: BackupContext): Promise<void>;
   /** Called once after the last event. */
@@ -96,6 +110,11 @@ export interface BackupHandler {
    * already) and restores what it owns (files). Returning the event unchanged is fine.
    */
   restoreEvent?(event: ArchivedEvent, context: RestoreContext): Promise<ArchivedEvent>;
+  /**
+   * After the last event is restored, reading only: log what the events leave unresolved (the
+   * references a partial archive leaves dangling). Dry runs and `archive verify` call it too.
+   */
+  summarizeRestore?(context: RestoreContext): Promise<void>;
   /** After every event is appended and projected: rebuild this module's indices for the target app. */
   completeRestore?(context: RestoreContext): Promise<void>;
   /** The restore failed: remove whatever this handler wrote for the target app. */

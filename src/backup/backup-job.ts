@@ -1,3 +1,4 @@
+import type { BackupSelection } from './backup-selection.js';
 import type { JobProgress } from './job-progress.js';
 
 export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
@@ -13,6 +14,8 @@ export interface BackupJob extends JobProgress {
   label: string;
   /** Absent on jobs stored before triggers existed: those were all manual. */
   trigger?: BackupTrigger;
+  /** What a partial backup holds; `null` (or absent, on jobs stored before partial backups) for the whole app. */
+  include?: BackupSelection | null;
   status: JobStatus;
   created: string;
   createdBy: string;
@@ -30,5 +33,7 @@ export interface BackupJob extends JobProgress {
 export const archiveKey = (backupId: string) => `backups/${backupId}.zip`;
 
 export const isActive = (job: { status: JobStatus }) => job.status === 'Scheduled' || job.status === 'Running';
+
+export const isPartial = (job: { include?: BackupSelection | null }) => Boolean(job.include);
 
 export const triggerOf = (job: { trigger?: BackupTrigger }): BackupTrigger => job.trigger ?? 'manual';

@@ -1,14 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EVENT_STORE, type EventStore } from '../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { BLOB_STORE, type BlobStore } from '../infrastructure/blob-store/blob-store.port.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { TimeSlicer } from '../platform/time-slicer.js';
 import type { ArchivedEvent, BackupContext } from './backup-handler.port.js';
 import { BackupFaults } from './backup-faults.js';
+import { type BackupSelection, describeSelection, StreamSelection } from './backup-selection.js';
 import { BackupHandlerRegistry } from './backup-handler.registry.js';
 import { archiveKey, type BackupJob } from './backup-job.js';
-import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest } from './archive/archive-format.js';
+import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest, SELECTION_ENTRY } from './archive/archive-format.js';
 import { ArchiveWriter } from './archive/archive-writer.js';
 import { InstallationService } from './installation.service.js';
 import { type JobProgress, type PhasePlan, ProgressMeter } from './job-progress.js';
@@ -27,8 +28,16 @@ export interface BackupResult {
 export type ProgressListener = (progress: { eventCount: number; assetCount: number } & JobProgress) => Promise<void>;
 
 /** A backup's phases and their share of its time: events (and the files they name) dominate. */
-type BackupPhase = 'events' | 'users' | 'finishing';
-const BACKUP_PHASES: PhasePlan<BackupPhase> = { events: [0, 95], users: [95, 97], finishing: [97, 100] };
+type BackupPhase = 'selecting' | 'events' | 'users' | 'finishing';
+const BACKUP_PHASES: PhasePlan<BackupPhase> = { selecting: [0, 0], events: [0, 95], users: [95, 97], finishing: [97, 100] };
+/** A partial backup reads the history twice: once to decide what it holds, once to write it. */
+const PARTIAL_PHASES: PhasePlan<BackupPhase> = { selecting: [0, 30], events: [30, 95], users: [95, 97], finishing: [97, 100] };
+
+/** An event as the archive holds it: numbered within the app, metadata flattened. */
+function archivedOf(event: StoredEvent, number: number): ArchivedEvent {
+  const { stream, streamVersion, type, metadata, data } = event;
+  return { number, stream, streamVersion, type, timestamp: metadata.timestamp, actor: metadata.actor, schemaVersion: metadata.schemaVersion, data };
+}
 
 /**
  * Streams one app into an archive in the archive store. The app is taken as of the store position
@@ -50,8 +59,14 @@ export class BackupRunner {
   /** `signal` stops the run at its next event (a shutdown); what was written so far is removed. */
   async run(job: BackupJob, signal: AbortSignal, onProgress: ProgressListener): Promise<BackupResult> {
     const position = await this.store.headPosition();
-    // The exact total: the app's events as of the position this backup takes it at.
-    const meter = new ProgressMeter<BackupPhase>(BACKUP_PHASES, 'events', await this.store.countApp(job.appId, position));
+    // The exact total: the app's events as of the position this backup takes it at (for a partial
+    // backup, first those it reads to select, then those it keeps).
+    const appEvents = await this.store.countApp(job.appId, position);
+    const include = job.include ?? null;
+    const meter = new ProgressMeter<BackupPhase>(include ? PARTIAL_PHASES : BACKUP_PHASES, include ? 'selecting' : 'events', appEvents);
+    const selection = include ? await this.select(job.appId, include, position, signal, meter, () => onProgress({ eventCount: 0, assetCount: 0, ...meter.snapshot() })) : null;
+    if (selection && selection.events === 0) throw new Error(`The selection (${describeSelection(include)}) holds no events of app ${job.appName}`);
+    const belongs = (stream: string) => !selection || stream === streams.app(job.appId) || selection.isKept(stream);
     const writer = new ArchiveWriter(new Date(job.created));
     const key = archiveKey(job.id);
     const upload = this.blobs.put(key, writer.output);
@@ -105,25 +120,18 @@ export class BackupRunner {
         meter.within(eventCount / Math.max(1, meter.snapshot().progress.total));
         await report();
       };
+      if (selection) meter.enter('events');
 
       this.faults.check('events');
       const slicer = new TimeSlicer();
       for await (const stored of this.store.readApp(job.appId, { until: position })) {
         await slicer.tick();
         signal.throwIfAborted();
+        if (!belongs(stored.stream)) continue;
         // Archives hold every event at the current version of its type.
         const event = this.catalog.upcast(stored);
         eventCount += 1;
-        const archived: ArchivedEvent = {
-          number: eventCount,
-          stream: event.stream,
-          streamVersion: event.streamVersion,
-          type: event.type,
-          timestamp: event.metadata.timestamp,
-          actor: event.metadata.actor,
-          schemaVersion: event.metadata.schemaVersion,
-          data: event.data,
-        };
+        const archived = archivedOf(event, eventCount);
         context.mentionUser(archived.actor);
         const line = `${JSON.stringify(archived)}\n`;
         batch.push(archived);
@@ -137,6 +145,8 @@ export class BackupRunner {
       meter.enter('users');
       await report();
       for (const handler of this.handlers.all) await handler.completeBackup?.(context);
+      // The selection twice: in the manifest for readers, and as a listed entry the checksums cover.
+      if (include) await writer.addBuffer(SELECTION_ENTRY, Buffer.from(`${JSON.stringify(include)}\n`, 'utf8'), { compress: true });
       this.faults.check('manifest');
       meter.enter('finishing');
       await report();
@@ -148,6 +158,7 @@ export class BackupRunner {
         created: job.created,
         source: { installationId: await this.installation.id(), eventStore: this.store.kind, position },
         counts: { events: eventCount, eventFiles: fileIndex, assets: context.counts.assets, users: context.counts.users },
+        ...(include ? { partial: true, include } : {}),
         missing,
         warnings,
       });
@@ -160,5 +171,46 @@ export class BackupRunner {
       await this.blobs.delete(key).catch((e: unknown) => this.logger.warn(`Could not remove the partial archive ${key}: ${String(e)}`));
       throw error;
     }
+  }
+
+  /**
+   * The first pass of a partial backup: every handler sees the app's events in order and keeps the
+   * streams of the selection. Returns the kept streams and how many events they hold, the exact
+   * total of the pass that writes them.
+   */
+  private async select(
+    appId: string,
+    include: BackupSelection,
+    position: number,
+    signal: AbortSignal,
+    meter: ProgressMeter<BackupPhase>,
+    report: () => Promise<void>,
+  ): Promise<{ isKept: (stream: string) => boolean; events: number }> {
+    const selection = new StreamSelection(appId, include);
+    const perStream = new Map<string, number>();
+    const total = Math.max(1, meter.snapshot().progress.total);
+    const slicer = new TimeSlicer();
+    let read = 0;
+    let reported = Date.now();
+    for await (const stored of this.store.readApp(appId, { until: position })) {
+      await slicer.tick();
+      signal.throwIfAborted();
+      const event = this.catalog.upcast(stored);
+      read += 1;
+      perStream.set(event.stream, (perStream.get(event.stream) ?? 0) + 1);
+      const archived = archivedOf(event, read);
+      for (const handler of this.handlers.all) handler.selectEvent?.(archived, selection);
+      if (Date.now() - reported >= 250) {
+        reported = Date.now();
+        meter.within(read / total);
+        await report();
+      }
+    }
+    for (const handler of this.handlers.all) handler.completeSelection?.(selection);
+    const app = streams.app(appId);
+    let events = 0;
+    for (const [stream, count] of perStream) if (stream === app || selection.isKept(stream)) events += count;
+    meter.count(0, events);
+    return { isKept: (stream) => selection.isKept(stream), events };
   }
 }

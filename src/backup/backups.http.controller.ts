@@ -6,16 +6,17 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { type Page, PageQuery } from '../platform/http/paging.js';
-import { type BackupJob, triggerOf } from './backup-job.js';
+import { type BackupJob, isPartial, triggerOf } from './backup-job.js';
+import { BackupIncludeBody, normalizeSelection } from './backup-selection.js';
 import { sendArchive } from './archive-download.js';
 import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from './job-event-streams.service.js';
 import { progressOf } from './job-progress.js';
 
-const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).optional() });
+const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).optional(), include: BackupIncludeBody.optional() });
 
 /** The public shape of a backup: internal fields (who created it) stay out. */
-export const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, trigger: triggerOf(job), ...progressOf(job) });
+export const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, trigger: triggerOf(job), include: job.include ?? null, partial: isPartial(job), ...progressOf(job) });
 
 @Controller('api/apps/:app/backups')
 export class AppBackupsController {
@@ -28,7 +29,7 @@ export class AppBackupsController {
   @HttpCode(202)
   @AppAccess(...MAINTAINERS)
   async create(@CurrentApp() app: AppAccessInfo, @Body({ schema: CreateBackupBody }) body: z.infer<typeof CreateBackupBody>, @CurrentUser() caller: Principal) {
-    return toView(await this.backups.schedule(app, body.label, caller.userId));
+    return toView(await this.backups.schedule(app, { label: body.label, actor: caller.userId, include: normalizeSelection(body.include) }));
   }
 
   @Get()

@@ -6,12 +6,25 @@ import { BLOB_STORE, type BlobStore, type ByteRange } from '../infrastructure/bl
 import { Lease } from '../infrastructure/name-index/lease.js';
 import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../infrastructure/name-index/name-index.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
-import { conflict, notFound } from '../platform/domain-errors.js';
+import { conflict, invalid, notFound } from '../platform/domain-errors.js';
+import { BackupHandlerRegistry } from './backup-handler.registry.js';
+import type { BackupSelection } from './backup-selection.js';
 import { JobRegistry } from '../platform/shutdown/job-registry.service.js';
 import { archiveKey, type BackupJob, type BackupTrigger, isActive, triggerOf } from './backup-job.js';
 import { BackupRunner } from './backup.runner.js';
 import { queuedProgress } from './job-progress.js';
 import type { Page } from '../platform/http/paging.js';
+
+export interface BackupRequest {
+  label?: string;
+  /** Who asked: the caller, or the policy's author for a scheduled backup. */
+  actor: string;
+  trigger?: BackupTrigger;
+  /** A partial backup's selection (normalized); null or absent for the whole app. */
+  include?: BackupSelection | null;
+  /** `false` skips the per-app limit (a scheduled backup whose policy prunes). */
+  limit?: boolean;
+}
 
 /** Progress is saved (and so streamed) at most this often, and at every change of phase. */
 const PROGRESS_EVERY_MS = 500;
@@ -42,6 +55,7 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     private readonly runner: BackupRunner,
     private readonly jobRegistry: JobRegistry,
+    private readonly handlers: BackupHandlerRegistry,
   ) {
     this.jobs = store.collection<BackupJob>('backup_jobs', { indexes: ['appId', 'status'] });
   }
@@ -60,10 +74,13 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
   }
 
   /**
-   * `limit: false` skips the per-app limit (a scheduled backup whose policy prunes). The limit
-   * counts the backups of the same trigger, so scheduled backups never block manual ones.
+   * Schedules a backup and starts it. The per-app limit counts the backups of the same trigger, so
+   * scheduled backups never block manual ones.
    */
-  async schedule(app: { id: string; name: string }, label: string | undefined, actor: string, trigger: BackupTrigger = 'manual', options: { limit?: boolean } = {}): Promise<BackupJob> {
+  async schedule(app: { id: string; name: string }, request: BackupRequest): Promise<BackupJob> {
+    const { label, actor, trigger = 'manual', include = null } = request;
+    const options = { limit: request.limit };
+    if (include) await this.checkSelection(app.id, include);
     const id = randomUUID();
     const busy = `A backup of app "${app.name}" is already running; wait for it to finish`;
     const finishing = async (holder: string) => {
@@ -90,6 +107,7 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
         appName: app.name,
         label: label ?? '',
         trigger,
+        include,
         status: 'Scheduled',
         created,
         createdBy: actor,
@@ -120,6 +138,13 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
       });
     this.running.set(id, work);
     return job;
+  }
+
+  /** A selection that names what the app lacks is a 400 listing every problem, each naming its field. */
+  async checkSelection(appId: string, include: BackupSelection): Promise<void> {
+    const problems: string[] = [];
+    for (const handler of this.handlers.all) problems.push(...((await handler.checkSelection?.(appId, include)) ?? []));
+    if (problems.length > 0) throw invalid(problems.join('; '));
   }
 
   /** Resolves once the backup `id` started by this process has recorded its outcome (at once if none runs). */

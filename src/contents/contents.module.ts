@@ -1,4 +1,5 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
+import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
 import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
 import { contentStream } from './content.aggregate.js';
@@ -7,12 +8,13 @@ import { ChangeContentStatusHandler, DeleteContentHandler, UpdateContentHandler 
 import { ContentCommands } from './commands/content-commands.service.js';
 import { CreateContentHandler } from './commands/create-content.handler.js';
 import { ContentsController } from './contents.http.controller.js';
+import { ContentsBackupHandler } from './contents.backup-handler.js';
 import { ContentsProjection } from './contents.projection.js';
 
 @Module({
   imports: [SchemasModule],
   controllers: [ContentsController],
-  providers: [ContentsProjection, ContentCommands, CreateContentHandler, UpdateContentHandler, ChangeContentStatusHandler, DeleteContentHandler],
+  providers: [ContentsProjection, ContentsBackupHandler, ContentCommands, CreateContentHandler, UpdateContentHandler, ChangeContentStatusHandler, DeleteContentHandler],
   // A later backup/restore step reads and rebuilds the collection through the projection.
   exports: [ContentsProjection],
 })
@@ -21,10 +23,13 @@ export class ContentsModule implements OnModuleInit {
     private readonly projections: ProjectionEngine,
     private readonly projection: ContentsProjection,
     private readonly catalog: EventCatalog,
+    private readonly backups: BackupHandlerRegistry,
+    private readonly backupHandler: ContentsBackupHandler,
   ) {}
 
   onModuleInit(): void {
     this.catalog.register(contentStream);
     this.projections.register(this.projection);
+    this.backups.register(this.backupHandler);
   }
 }

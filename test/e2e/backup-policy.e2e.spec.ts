@@ -57,7 +57,9 @@ describe('backup policies and scheduled backups', () => {
       [{ schedule: YEARLY, keepDaily: 1001 }, /^keepDaily: must be at most 1000$/],
       [{ schedule: YEARLY, keepWeekly: 1.5 }, /^keepWeekly: must be a whole number$/],
       [{ schedule: YEARLY, keepMonthly: '3' }, /^keepMonthly: /],
-      [{ schedule: YEARLY, include: { schemas: ['a'] } }, /^include: partial backups are not supported yet$/],
+      [{ schedule: YEARLY, include: { schemas: ['a'] } }, /^include\.schemas: the app has no schema named "a"$/],
+      [{ schedule: YEARLY, include: { assets: 'some' } }, /^include\.assets: must be one of all, referenced, none$/],
+      [{ schedule: YEARLY, include: { schemas: [] } }, /^include\.schemas: must name at least one schema/],
       [{ schedule: YEARLY, every: 'day' }, /unknown field "every"/],
     ];
     for (const [body, message] of cases) {

@@ -1,3 +1,5 @@
+import type { BackupSelection } from '../backup-selection.js';
+
 /**
  * Archive format v1, the single source of its names and limits. docs/backup-format.md describes
  * it for readers in other languages; keep the two in step.
@@ -7,6 +9,8 @@ export const FORMAT_VERSION = 1;
 
 export const MANIFEST_ENTRY = 'manifest.json';
 export const USERS_ENTRY = 'users.json';
+/** In partial archives only: the selection, a listed (so checksummed) copy of the manifest's `include`. */
+export const SELECTION_ENTRY = 'selection.json';
 
 /** A batch file holds at most this many events, or roughly this many bytes, whichever comes first. */
 export const EVENTS_PER_FILE = 1000;
@@ -18,7 +22,7 @@ export const assetEntryName = (assetId: string, fileVersion: number) => `assets/
 const EVENT_FILE = /^events\/(\d{6,})\.ndjson$/;
 const ASSET_FILE = /^assets\/([A-Za-z0-9_-]{1,100})\/(\d{1,9})$/;
 
-export type EntryKind = { kind: 'manifest' } | { kind: 'users' } | { kind: 'events'; index: number } | { kind: 'asset'; assetId: string; fileVersion: number };
+export type EntryKind = { kind: 'manifest' } | { kind: 'users' } | { kind: 'selection' } | { kind: 'events'; index: number } | { kind: 'asset'; assetId: string; fileVersion: number };
 
 /**
  * Classifies an entry name; anything else (paths with `..`, absolute paths, unknown folders) is
@@ -27,6 +31,7 @@ export type EntryKind = { kind: 'manifest' } | { kind: 'users' } | { kind: 'even
 export function classifyEntry(name: string): EntryKind | undefined {
   if (name === MANIFEST_ENTRY) return { kind: 'manifest' };
   if (name === USERS_ENTRY) return { kind: 'users' };
+  if (name === SELECTION_ENTRY) return { kind: 'selection' };
   const events = EVENT_FILE.exec(name);
   if (events) return { kind: 'events', index: Number(events[1]) };
   const asset = ASSET_FILE.exec(name);
@@ -49,6 +54,12 @@ export interface Manifest {
   created: string;
   source: { installationId: string; eventStore: string; position: number };
   counts: { events: number; eventFiles: number; assets: number; users: number };
+  /**
+   * Present and true in a partial archive, whose `include` says what it holds (also in the listed
+   * entry selection.json, so the checksums cover it). Absent in archives of the whole app.
+   */
+  partial?: boolean;
+  include?: BackupSelection;
   /** Entries the events call for that could not be written (an asset file gone from the blob store). */
   missing: { name: string; reason: string }[];
   warnings: string[];

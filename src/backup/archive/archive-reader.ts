@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { parseBoundedJson } from '../../platform/json/bounded-json.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
 import type { ArchivedEvent } from '../backup-handler.port.js';
-import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest, USERS_ENTRY } from './archive-format.js';
+import { type BackupSelection, sameSelection, StoredSelection } from '../backup-selection.js';
+import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest, SELECTION_ENTRY, USERS_ENTRY } from './archive-format.js';
 
 /**
  * Reads the zip through positional reads on one file handle, each entry its own stream. yauzl's
@@ -75,6 +76,8 @@ const ManifestSchema = z.strictObject({
     assets: z.number().int().min(0),
     users: z.number().int().min(0),
   }),
+  partial: z.literal(true).optional(),
+  include: StoredSelection.optional(),
   // The two long lists are checked item by item below, a slice of the event loop at a time.
   missing: z.array(z.unknown()).max(MAX_MISSING),
   warnings: z.array(z.string().max(2000)).max(MAX_WARNINGS),
@@ -175,6 +178,14 @@ export class ArchiveReader {
       await checkItems(parsed.data.entries, EntrySchema, 'entries');
       await checkItems(parsed.data.missing, MissingSchema, 'missing');
       const manifest = parsed.data as Manifest;
+      if (Boolean(manifest.partial) !== Boolean(manifest.include)) {
+        throw new InvalidArchiveError(manifest.partial ? 'manifest.json says the archive is partial but gives no include (what it holds)' : 'manifest.json gives an include (a selection) but does not say the archive is partial');
+      }
+      if (Boolean(manifest.include) !== entries.has(SELECTION_ENTRY)) {
+        throw new InvalidArchiveError(
+          manifest.include ? `manifest.json says the archive is partial, but it has no ${SELECTION_ENTRY}; the archive was changed` : `The archive has ${SELECTION_ENTRY}, so it is partial, but manifest.json claims the whole app; the archive was changed`,
+        );
+      }
       checkEntries(entries, manifest, limits.maxExpandedBytes);
       return new ArchiveReader(zip, entries, manifest);
     } catch (error) {
@@ -220,7 +231,16 @@ export class ArchiveReader {
     } else if (this.manifest.counts.users > 0) {
       throw new InvalidArchiveError(`The manifest counts ${this.manifest.counts.users} users, but the archive has no users.json`);
     }
+    if (this.manifest.include) await this.checkSelection(this.manifest.include);
     this.scanned = true;
+  }
+
+  /** selection.json (checksummed like every entry) must say what the manifest's `include` says. */
+  private async checkSelection(include: BackupSelection): Promise<void> {
+    const parsed = parseBoundedJson(await readBoundedText(await this.open(SELECTION_ENTRY), 1024 * 1024), 4);
+    const stored = 'problem' in parsed ? undefined : StoredSelection.safeParse(parsed.value);
+    if (!stored?.success) throw new InvalidArchiveError(`${SELECTION_ENTRY} cannot be read: ${'problem' in parsed ? parsed.problem : (stored?.error.issues[0]?.message ?? 'not a selection')}`);
+    if (!sameSelection(stored.data, include)) throw new InvalidArchiveError(`${SELECTION_ENTRY} and manifest.json name different selections; the archive was changed`);
   }
 
   /** The events in order, for the restore; `scan` must have passed first. */

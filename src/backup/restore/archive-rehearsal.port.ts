@@ -1,3 +1,4 @@
+import type { BackupSelection } from '../backup-selection.js';
 import type { ArchiveCheckReport } from '../archive/archive-check.js';
 
 /** What a rehearsal of a restore found: the archive passed every check a restore makes. */
@@ -12,6 +13,10 @@ export interface ArchiveRehearsalReport {
   checkedFiles: number;
   missing: { name: string; reason: string }[];
   warnings: string[];
+  /** A partial archive's selection; null for a whole app. */
+  include: BackupSelection | null;
+  /** What the restore would log about the events (dangling references). */
+  notes: string[];
   /** Archived users by email: mapped to users of this installation, or to be created (without keys). */
   users: { mapped: string[]; created: string[] };
 }

@@ -1,4 +1,5 @@
 import type { JobStatus } from '../backup-job.js';
+import type { BackupSelection } from '../backup-selection.js';
 import { type JobProgress, type PhasePlan, progressOf } from '../job-progress.js';
 
 export interface RestoreLogLine {
@@ -17,6 +18,8 @@ export interface RestoreJob extends JobProgress {
   started: string | null;
   completed: string | null;
   eventCount: number;
+  /** The selection of a partial archive, known once the archive is checked; null for a whole app. */
+  include?: BackupSelection | null;
   restoredEvents: number;
   restoredAssets: number;
   log: RestoreLogLine[];
@@ -39,11 +42,12 @@ export type RestoreView = Pick<
   RestoreJob,
   'id' | 'status' | 'source' | 'name' | 'appId' | 'created' | 'started' | 'completed' | 'eventCount' | 'restoredEvents' | 'restoredAssets' | 'log' | 'error'
 > &
-  JobProgress;
+  JobProgress & { include: BackupSelection | null; partial: boolean };
 
 export function toRestoreView(job: RestoreJob): RestoreView {
   const { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error } = job;
-  return { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error, ...progressOf(job) };
+  const include = job.include ?? null;
+  return { id, status, source, name, appId, created, started, completed, eventCount, include, partial: include !== null, restoredEvents, restoredAssets, log, error, ...progressOf(job) };
 }
 
 /**

@@ -32,6 +32,11 @@ export interface RestorePreflight {
   files: number | null;
   users: ArchiveRehearsalReport['users'] | null;
   counts: ArchiveRehearsalReport['counts'] | null;
+  /** A partial archive's selection (`partial: true`); null for the whole app or when the archive failed. */
+  partial: boolean | null;
+  include: ArchiveRehearsalReport['include'];
+  /** What the restore would log about the events, such as dangling references. */
+  notes: string[];
   missing: ArchiveRehearsalReport['missing'];
   warnings: string[];
 }
@@ -117,6 +122,9 @@ export class RestorePreflightService {
         files: report?.checkedFiles ?? null,
         users: report?.users ?? null,
         counts: report?.counts ?? null,
+        partial: report ? report.include !== null : null,
+        include: report?.include ?? null,
+        notes: report?.notes ?? [],
         missing: report?.missing ?? [],
         warnings: report?.warnings ?? [],
       };

@@ -8,6 +8,7 @@ import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { AppReplays, type RestoreProjection } from '../../platform/projection/app-replays.service.js';
 import { validateName } from '../../apps/app.aggregate.js';
 import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
+import { describeSelection } from '../backup-selection.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { checkArchive } from '../archive/archive-check.js';
 import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
@@ -73,6 +74,10 @@ export class RestoreRunner {
       await report.log(
         `Archive of app "${manifest.app.name}" from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; the events, users.json and checksums of the event files check out`,
       );
+      if (manifest.include) {
+        await report.update({ include: manifest.include });
+        await report.log(`This archive is partial: it holds ${describeSelection(manifest.include)}; references to anything else stay as plain ids`);
+      }
       for (const missing of manifest.missing) await report.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
       const until = this.pointInTime(job, manifest.counts.events);
       // A restore as of a time learns its exact total as it reaches that time.
@@ -130,6 +135,7 @@ export class RestoreRunner {
 
       await step('rebuild', 'Finishing the projections and full-text index of the new app');
       await projection.complete();
+      for (const handler of this.handlers.all) await handler.summarizeRestore?.(context);
       for (const handler of this.handlers.all) await handler.completeRestore?.(context);
 
       await step('commit', `Committing the app name "${name}"`);

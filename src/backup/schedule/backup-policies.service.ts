@@ -2,12 +2,16 @@ import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { Clock } from '../../platform/clock.js';
 import { notFound } from '../../platform/domain-errors.js';
+import type { BackupSelection } from '../backup-selection.js';
+import { BackupsService } from '../backups.service.js';
 import type { BackupPolicy } from './backup-policy.js';
 import { parseSchedule } from './cron.js';
 import type { RetentionRules } from './retention.js';
 
 export interface PolicyInput extends RetentionRules {
   schedule: string;
+  /** Scheduled backups of part of the app (normalized); null or absent for the whole app. */
+  include?: BackupSelection | null;
 }
 
 /** Backup policies in the read store (job state, never rebuilt), one per app. */
@@ -18,6 +22,7 @@ export class BackupPoliciesService {
   constructor(
     @Inject(READ_STORE) store: ReadStore,
     private readonly clock: Clock,
+    private readonly backups: BackupsService,
   ) {
     this.policies = store.collection<BackupPolicy>('backup_policies', { indexes: ['appId'] });
   }
@@ -28,6 +33,7 @@ export class BackupPoliciesService {
     const now = this.clock.now();
     const next = cron.next(now);
     if (!next) throw new BadRequestException('schedule: never occurs');
+    if (input.include) await this.backups.checkSelection(app.id, input.include);
     const existing = await this.policies.get(app.id);
     const policy: BackupPolicy = {
       id: app.id,
@@ -38,6 +44,7 @@ export class BackupPoliciesService {
       ...(input.keepDaily !== undefined ? { keepDaily: input.keepDaily } : {}),
       ...(input.keepWeekly !== undefined ? { keepWeekly: input.keepWeekly } : {}),
       ...(input.keepMonthly !== undefined ? { keepMonthly: input.keepMonthly } : {}),
+      include: input.include ?? null,
       nextRun: next.toISOString(),
       lastRun: existing?.lastRun ?? null,
       lastBackupId: existing?.lastBackupId ?? null,

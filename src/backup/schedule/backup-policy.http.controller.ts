@@ -1,9 +1,10 @@
-import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Put } from '@nestjs/common';
 import { z } from 'zod';
 import { AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js';
 import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
+import { BackupIncludeBody, normalizeSelection } from '../backup-selection.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';
 import { parseSchedule } from './cron.js';
@@ -26,14 +27,12 @@ export const BackupPolicyBody = z
     keepDaily: keep,
     keepWeekly: keep,
     keepMonthly: keep,
-    include: z.unknown().optional().describe('Reserved for partial backups, which are not supported yet: refused'),
-  })
-  .superRefine((body, ctx) => {
-    if (body.include !== undefined) ctx.addIssue({ code: 'custom', path: ['include'], message: 'partial backups are not supported yet' });
+    include: BackupIncludeBody.nullable().optional(),
   });
 
 /** The public shape of a policy: who last set it stays out. */
 const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy) => ({
+  include: null,
   keepLast: null,
   keepDaily: null,
   keepWeekly: null,
@@ -48,9 +47,7 @@ export class BackupPolicyController {
   @Put()
   @AppAccess(...MAINTAINERS)
   async put(@CurrentApp() app: AppAccessInfo, @Body({ schema: BackupPolicyBody }) body: z.infer<typeof BackupPolicyBody>, @CurrentUser() caller: Principal) {
-    if (body.include !== undefined) throw new BadRequestException('include: partial backups are not supported yet');
-    const { include: _include, ...input } = body;
-    return toView(await this.policies.put(app, input, caller.userId));
+    return toView(await this.policies.put(app, { ...body, include: normalizeSelection(body.include) }, caller.userId));
   }
 
   @Get()

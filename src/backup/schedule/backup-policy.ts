@@ -1,3 +1,4 @@
+import type { BackupSelection } from '../backup-selection.js';
 import type { RetentionRules } from './retention.js';
 
 /** An app's backup policy, as stored (one per app, keyed by the app id) and as served. */
@@ -7,6 +8,8 @@ export interface BackupPolicy extends RetentionRules {
   appName: string;
   /** Cron, UTC. */
   schedule: string;
+  /** What each scheduled backup holds; null (or absent on policies stored before) for the whole app. */
+  include?: BackupSelection | null;
   /** The next occurrence the scheduler will run; always after the last run. */
   nextRun: string;
   /** When the scheduler last ran (started, or tried to start) a backup, and for which occurrence. */

@@ -106,7 +106,7 @@ export class BackupScheduler implements OnApplicationShutdown {
       }
       let job: BackupJob;
       try {
-        job = await this.backups.schedule(app, 'scheduled', policy.updatedBy, 'scheduled', { limit: !hasRetention(policy) });
+        job = await this.backups.schedule(app, { label: 'scheduled', actor: policy.updatedBy, trigger: 'scheduled', include: policy.include ?? null, limit: !hasRetention(policy) });
       } catch (error) {
         await this.record(policy.appId, { lastError: error instanceof Error ? error.message : String(error) });
         return undefined;

@@ -42,6 +42,11 @@ const progress = {
   etaSeconds: nullable(int),
 };
 const status = { enum: ['Scheduled', 'Running', 'Completed', 'Failed'] };
+const strings = { type: 'array', items: str } as const;
+/** A partial backup's selection as stored and served; null for the whole app. */
+const selection = nullable(
+  object({ schemas: nullable(strings), contents: nullable(strings), assets: { enum: ['all', 'referenced', 'none'] } }),
+);
 
 export const API_COMPONENTS: Record<string, JsonSchema> = {
   Error: object({ statusCode: int, error: str, message: str }),
@@ -83,7 +88,9 @@ export const API_COMPONENTS: Record<string, JsonSchema> = {
     appId: str,
     appName: str,
     label: str,
-    trigger: { enum: ['manual', 'scheduled'], description: 'Who started it: a person, or the app’s backup policy' },
+    trigger: { enum: ['manual', 'scheduled', 'safety'], description: 'Who started it: a person, the app’s backup policy, or a rollback (its safety backup)' },
+    include: { ...selection, description: 'What a partial backup holds; null for the whole app' },
+    partial: { type: 'boolean' },
     status,
     created: time,
     started: nullable(time),
@@ -107,6 +114,8 @@ export const API_COMPONENTS: Record<string, JsonSchema> = {
     started: nullable(time),
     completed: nullable(time),
     eventCount: int,
+    include: { ...selection, description: 'The selection of a partial archive, once the archive is checked; null for a whole app' },
+    partial: { type: 'boolean' },
     restoredEvents: int,
     restoredAssets: int,
     log: { type: 'array', items: object({ at: time, message: str }) },
@@ -126,6 +135,9 @@ export const API_COMPONENTS: Record<string, JsonSchema> = {
     files: nullable(int),
     users: nullable(object({ mapped: { type: 'array', items: str }, created: { type: 'array', items: str } })),
     counts: nullable({ type: 'object' }),
+    partial: nullable({ type: 'boolean' }),
+    include: selection,
+    notes: { type: 'array', items: str, description: 'What the restore would log about the events, such as dangling references' },
     missing: { type: 'array', items: object({ name: str, reason: str }) },
     warnings: { type: 'array', items: str },
   }),
@@ -133,6 +145,7 @@ export const API_COMPONENTS: Record<string, JsonSchema> = {
     appId: str,
     appName: str,
     schedule: { type: 'string', description: 'Cron, UTC: 5 fields, or 6 with seconds first' },
+    include: { ...selection, description: 'What each scheduled backup holds; null for the whole app' },
     keepLast: nullable({ type: 'integer', minimum: 1, maximum: 1000 }),
     keepDaily: nullable({ type: 'integer', minimum: 1, maximum: 1000 }),
     keepWeekly: nullable({ type: 'integer', minimum: 1, maximum: 1000 }),

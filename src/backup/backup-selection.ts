@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { NAME_MAX, NAME_PATTERN } from '../apps/app.events.js';
+import { entityId } from '../platform/events/event-catalog.js';
+
+export const ASSET_CHOICES = ['all', 'referenced', 'none'] as const;
+export type AssetChoice = (typeof ASSET_CHOICES)[number];
+
+/** Beyond these a selection is no longer "a few things": back up the whole app instead. */
+export const MAX_SELECTED_SCHEMAS = 100;
+export const MAX_SELECTED_CONTENTS = 10_000;
+
+/**
+ * What a partial backup holds, as a request gives it: `null` or absent means all of that kind.
+ * `contents` narrows the selected schemas' contents to the listed ids.
+ */
+export const BackupIncludeBody = z
+  .strictObject({
+    schemas: z
+      .array(z.string().max(NAME_MAX).regex(NAME_PATTERN, 'must be schema names (lowercase letters, digits and single dashes)'))
+      .min(1, 'must name at least one schema (or be null for all)')
+      .max(MAX_SELECTED_SCHEMAS, `may name at most ${MAX_SELECTED_SCHEMAS} schemas`)
+      .nullable()
+      .optional()
+      .describe('Names of the schemas to back up; null or absent: every schema'),
+    contents: z
+      .array(entityId())
+      .min(1, 'must list at least one content id (or be null for all)')
+      .max(MAX_SELECTED_CONTENTS, `may list at most ${MAX_SELECTED_CONTENTS} content ids`)
+      .nullable()
+      .optional()
+      .describe('Ids of the contents to back up, within the selected schemas; null or absent: all of their contents'),
+    assets: z.enum(ASSET_CHOICES, `must be one of ${ASSET_CHOICES.join(', ')}`).optional().describe('Which assets: all (default), those the selected contents reference, or none'),
+  })
+  .describe('What a partial backup holds; absent: the whole app');
+
+export type BackupIncludeInput = z.infer<typeof BackupIncludeBody>;
+
+/** A selection as stored on the job and in the archive: every key present, sorted, without repeats. */
+export interface BackupSelection {
+  schemas: string[] | null;
+  contents: string[] | null;
+  assets: AssetChoice;
+}
+
+/** A selection as an archive carries it (manifest `include`, selection.json): every key present. */
+export const StoredSelection = z.strictObject({
+  schemas: z.array(z.string().max(NAME_MAX).regex(NAME_PATTERN)).min(1).max(MAX_SELECTED_SCHEMAS).nullable(),
+  contents: z.array(entityId()).min(1).max(MAX_SELECTED_CONTENTS).nullable(),
+  assets: z.enum(ASSET_CHOICES),
+});
+
+export const sameSelection = (a: BackupSelection, b: BackupSelection) => JSON.stringify(normalizeSelection(a)) === JSON.stringify(normalizeSelection(b));
+
+/** The stored form of what a request asked for, or `null` when it asked for the whole app. */
+export function normalizeSelection(input: BackupIncludeInput | null | undefined): BackupSelection | null {
+  if (!input) return null;
+  const unique = (items: string[] | null | undefined) => (items ? [...new Set(items)].sort() : null);
+  const selection: BackupSelection = { schemas: unique(input.schemas), contents: unique(input.contents), assets: input.assets ?? 'all' };
+  return isWholeApp(selection) ? null : selection;
+}
+
+export const isWholeApp = (selection: BackupSelection) => selection.schemas === null && selection.contents === null && selection.assets === 'all';
+
+/** One line for logs and the CLI: "schemas products, notes; 3 contents; assets: referenced". */
+export function describeSelection(selection: BackupSelection | null): string {
+  if (!selection) return 'the whole app';
+  const parts = [
+    selection.schemas ? `schema${selection.schemas.length === 1 ? '' : 's'} ${selection.schemas.join(', ')}` : 'every schema',
+    selection.contents ? `${selection.contents.length} listed content${selection.contents.length === 1 ? '' : 's'}` : 'all their contents',
+    `assets: ${selection.assets}`,
+  ];
+  return parts.join('; ');
+}
+
+export type ReferenceKind = 'asset' | 'content';
+
+/**
+ * The working set of a partial backup's first pass over the app's history. Domain handlers keep
+ * the streams that belong to the selection (BackupHandler.selectEvent) and note what kept events
+ * point at, so a later step can keep what depends on the whole history (referenced assets).
+ * Holds stream names and ids only, never event data.
+ */
+export class StreamSelection {
+  private readonly kept = new Set<string>();
+  private readonly references: Record<ReferenceKind, Set<string>> = { asset: new Set(), content: new Set() };
+  private readonly scratch = new Map<string, unknown>();
+
+  constructor(
+    readonly appId: string,
+    readonly selection: BackupSelection,
+  ) {}
+
+  keep(stream: string): void {
+    this.kept.add(stream);
+  }
+
+  isKept(stream: string): boolean {
+    return this.kept.has(stream);
+  }
+
+  refer(kind: ReferenceKind, id: string): void {
+    this.references[kind].add(id);
+  }
+
+  isReferenced(kind: ReferenceKind, id: string): boolean {
+    return this.references[kind].has(id);
+  }
+
+  /** A handler's own working state for this pass (created on first use). */
+  state<T>(owner: string, create: () => T): T {
+    if (!this.scratch.has(owner)) this.scratch.set(owner, create());
+    return this.scratch.get(owner) as T;
+  }
+}

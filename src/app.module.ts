@@ -25,6 +25,7 @@ import { BackupsModule } from './backup/backups.module.js';
 import { ArchiveChecksModule } from './archive-checks/archive-checks.module.js';
 import { BackupsService } from './backup/backups.service.js';
 import { RestoresService } from './backup/restore/restores.service.js';
+import { RollbacksService } from './backup/rollback/rollbacks.service.js';
 import { BackupScheduler } from './backup/schedule/backup-scheduler.service.js';
 
 /**
@@ -42,6 +43,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly users: UsersService,
     private readonly backups: BackupsService,
     private readonly restores: RestoresService,
+    private readonly rollbacks: RollbacksService,
     private readonly scheduler: BackupScheduler,
     private readonly startup: StartupService,
     @Inject(DATA_DIR_LOCK) private readonly lock: DataDirLock,
@@ -75,6 +77,8 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
       await this.projector.start();
       await this.users.bootstrapAdmin();
       await this.backups.recoverInterrupted();
+      // A rollback is all or nothing: its marker event says which it was.
+      await this.rollbacks.recoverInterrupted();
       // Jobs of other processes on the same stores whose process dies later are cleaned up by the sweeps.
       this.restores.startSweeping();
       this.backups.startSweeping();

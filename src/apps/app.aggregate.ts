@@ -30,6 +30,8 @@ export const appDecider: Decider<AppState, AppEvent> = {
       }
       case 'AppDeleted':
         return { ...state, status: 'deleted' };
+      case 'AppRolledBack':
+        return state;
     }
   },
 };
@@ -109,6 +111,8 @@ export const appStream = defineStream<AppState, AppEvent>({
         return ruleProblem(() => removeContributor(state, event.data));
       case 'AppDeleted':
         return ruleProblem(() => deleteApp(state));
+      case 'AppRolledBack':
+        return state.status === 'live' ? undefined : 'the app does not exist at this point';
     }
   },
 });

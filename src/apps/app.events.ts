@@ -19,12 +19,23 @@ export const AppContributorAssignedEvent = defineEvent('AppContributorAssigned',
 export const AppContributorRemovedEvent = defineEvent('AppContributorRemoved', z.strictObject({ userId: entityId() }));
 export const AppDeletedEvent = defineEvent('AppDeleted', z.strictObject({ name: appName }));
 
-export const APP_EVENTS = [AppCreatedEvent, AppUpdatedEvent, AppContributorAssignedEvent, AppContributorRemovedEvent, AppDeletedEvent] as const;
+/**
+ * Written by a rollback in the same transaction as the events that bring the app's schemas,
+ * contents and assets back: the history says what happened, and a rollback whose process died is
+ * done exactly when this event is there. `targetEvent` is the app event the state was taken from.
+ */
+export const AppRolledBackEvent = defineEvent(
+  'AppRolledBack',
+  z.strictObject({ rollbackId: entityId(), targetEvent: z.number().int().min(1), backupId: entityId().nullable(), safetyBackupId: entityId().nullable() }),
+);
+
+export const APP_EVENTS = [AppCreatedEvent, AppUpdatedEvent, AppContributorAssignedEvent, AppContributorRemovedEvent, AppDeletedEvent, AppRolledBackEvent] as const;
 
 export type AppCreated = EventOf<typeof AppCreatedEvent>;
 export type AppUpdated = EventOf<typeof AppUpdatedEvent>;
 export type AppContributorAssigned = EventOf<typeof AppContributorAssignedEvent>;
 export type AppContributorRemoved = EventOf<typeof AppContributorRemovedEvent>;
 export type AppDeleted = EventOf<typeof AppDeletedEvent>;
+export type AppRolledBack = EventOf<typeof AppRolledBackEvent>;
 
-export type AppEvent = AppCreated | AppUpdated | AppContributorAssigned | AppContributorRemoved | AppDeleted;
+export type AppEvent = AppCreated | AppUpdated | AppContributorAssigned | AppContributorRemoved | AppDeleted | AppRolledBack;

@@ -86,6 +86,9 @@ export class AppsProjection implements Projection {
       case 'AppDeleted':
         apps.delete(appId);
         return;
+      case 'AppRolledBack':
+        apps.put({ ...app, ...touch });
+        return;
     }
   }
 

@@ -29,6 +29,10 @@ export const assetDecider: Decider<AssetState, AssetEvent> = {
       }
       case 'AssetDeleted':
         return { ...state, status: 'deleted' };
+      case 'AssetReverted': {
+        const { fileVersion, fileName, mimeType, fileSize, sha256 } = event.data;
+        return { ...state, status: 'live', fileVersion, file: { fileName, mimeType, fileSize, sha256 } };
+      }
     }
   },
 };
@@ -80,12 +84,13 @@ export function createAsset(state: AssetState, c: { assetId: string; file: Asset
 /** The file version a replacement will get; decided before its bytes are stored, as it names their blob. */
 export function nextFileVersion(state: AssetState): number {
   live(state);
-  return state.fileVersion + 1;
+  // After a rollback the current version may be an older one: numbers are never given twice.
+  return state.fileHashes.length;
 }
 
 export function replaceAssetFile(state: AssetState, c: { fileVersion: number; file: AssetFile }): AssetEvent[] {
   live(state);
-  if (c.fileVersion !== state.fileVersion + 1) {
+  if (c.fileVersion !== state.fileHashes.length) {
     throw conflict(`The asset's file changed meanwhile (it is at file version ${state.fileVersion}); upload again`);
   }
   return [{ type: 'AssetFileReplaced', data: { fileVersion: c.fileVersion, ...validateFile(c.file) } }];
@@ -122,6 +127,14 @@ export const assetStream = defineStream<AssetState, AssetEvent>({
       }
       case 'AssetDeleted':
         return ruleProblem(() => deleteAsset(state));
+      case 'AssetReverted': {
+        if (state.status === 'new') return 'the asset does not exist at this point; AssetCreated must come first';
+        for (const version of [event.data, ...event.data.versions]) {
+          if (state.fileHashes[version.fileVersion] !== version.sha256) return `file version ${version.fileVersion} is not one the asset has had with SHA-256 ${version.sha256}`;
+          if (!context.knowsUser(version.createdBy)) return `user ${version.createdBy} is not in users.json`;
+        }
+        return undefined;
+      }
     }
   },
 });

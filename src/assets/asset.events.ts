@@ -34,7 +34,20 @@ export const AssetFileReplacedEvent = defineEvent('AssetFileReplaced', z.strictO
 /** Removes the asset from reads; its file versions stay in the blob store (see AssetFilesService). */
 export const AssetDeletedEvent = defineEvent('AssetDeleted', z.strictObject({}));
 
-export const ASSET_EVENTS = [AssetCreatedEvent, AssetFileReplacedEvent, AssetDeletedEvent] as const;
+const recordedVersion = z.strictObject({ fileVersion, ...file, created: z.iso.datetime({ offset: true }), createdBy: entityId() });
+
+/**
+ * A rollback brought the asset back to its state at an earlier point: live (undeleted, if it was
+ * deleted since), at file version `fileVersion` (an existing one, whose bytes are still stored),
+ * listing the file versions it had then. Later versions keep their bytes, and a new replacement
+ * still gets a number no version ever had.
+ */
+export const AssetRevertedEvent = defineEvent(
+  'AssetReverted',
+  z.strictObject({ fileVersion, ...file, created: z.iso.datetime({ offset: true }), createdBy: entityId(), versions: z.array(recordedVersion).min(1).max(MAX_FILE_VERSION) }),
+);
+
+export const ASSET_EVENTS = [AssetCreatedEvent, AssetFileReplacedEvent, AssetDeletedEvent, AssetRevertedEvent] as const;
 
 // A type alias, not an interface: event payloads must be assignable to Record<string, unknown>.
 export type AssetFile = {
@@ -47,5 +60,6 @@ export type AssetFile = {
 export type AssetCreated = EventOf<typeof AssetCreatedEvent>;
 export type AssetFileReplaced = EventOf<typeof AssetFileReplacedEvent>;
 export type AssetDeleted = EventOf<typeof AssetDeletedEvent>;
+export type AssetReverted = EventOf<typeof AssetRevertedEvent>;
 
-export type AssetEvent = AssetCreated | AssetFileReplaced | AssetDeleted;
+export type AssetEvent = AssetCreated | AssetFileReplaced | AssetDeleted | AssetReverted;

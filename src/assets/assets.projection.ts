@@ -83,6 +83,12 @@ export class AssetsProjection implements Projection {
       case 'AssetDeleted':
         assets.delete(assetDocId(appId, assetIdOf(stored.stream)));
         return;
+      case 'AssetReverted': {
+        const assetId = assetIdOf(stored.stream);
+        const { fileVersion, created, createdBy, versions, ...file } = event.data;
+        assets.put({ id: assetDocId(appId, assetId), assetId, appId, ...file, fileVersion, version: stored.streamVersion, created, createdBy, lastModified: timestamp, versions });
+        return;
+      }
     }
   }
 

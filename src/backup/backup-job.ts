@@ -3,8 +3,8 @@ import type { JobProgress } from './job-progress.js';
 
 export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
 
-/** Who started a backup: a person (`manual`) or an app's backup policy (`scheduled`). */
-export type BackupTrigger = 'manual' | 'scheduled';
+/** Who started a backup: a person (`manual`), an app's backup policy (`scheduled`) or a rollback, before it writes (`safety`). */
+export type BackupTrigger = 'manual' | 'scheduled' | 'safety';
 
 /** A backup job as stored (job state, not a projection: rebuilds never touch it) and as served. */
 export interface BackupJob extends JobProgress {
@@ -28,6 +28,8 @@ export interface BackupJob extends JobProgress {
   sha256: string | null;
   error: string | null;
   warnings: string[];
+  /** The store position the app was taken at (absent on jobs stored before rollbacks existed). */
+  position?: number;
 }
 
 export const archiveKey = (backupId: string) => `backups/${backupId}.zip`;

@@ -23,6 +23,7 @@ export interface BackupResult {
   warnings: string[];
   /** The job's progress at the end: done, every event counted. */
   final: JobProgress;
+  position: number;
 }
 
 export type ProgressListener = (progress: { eventCount: number; assetCount: number } & JobProgress) => Promise<void>;
@@ -164,7 +165,7 @@ export class BackupRunner {
       });
       const stored = await upload;
       meter.complete(eventCount);
-      return { eventCount, assetCount: context.counts.assets, userCount: context.counts.users, sizeBytes: stored.size, sha256: stored.sha256, warnings, final: meter.snapshot() };
+      return { eventCount, assetCount: context.counts.assets, userCount: context.counts.users, sizeBytes: stored.size, sha256: stored.sha256, warnings, final: meter.snapshot(), position };
     } catch (error) {
       writer.abort(error instanceof Error ? error : new Error(String(error)));
       await upload.catch(() => undefined);

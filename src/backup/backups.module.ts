@@ -1,3 +1,6 @@
+import { RollbackController } from './rollback/rollback.http.controller.js';
+import { RollbackPlanner } from './rollback/rollback-planner.js';
+import { RollbacksService } from './rollback/rollbacks.service.js';
 import { Module } from '@nestjs/common';
 import { BackupFaults } from './backup-faults.js';
 import { BackupRunner } from './backup.runner.js';
@@ -18,8 +21,8 @@ import { BackupPolicyController } from './schedule/backup-policy.http.controller
 import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 
 @Module({
-  controllers: [AppBackupsController, AdminBackupsController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController],
-  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestorePreflightService, RestoreRunner, RestoreFaults, Clock, BackupPoliciesService, BackupScheduler],
-  exports: [BackupsService, RestoresService, InstallationService, BackupScheduler],
+  controllers: [AppBackupsController, AdminBackupsController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController, RollbackController],
+  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestorePreflightService, RestoreRunner, RestoreFaults, Clock, BackupPoliciesService, BackupScheduler, RollbackPlanner, RollbacksService],
+  exports: [BackupsService, RestoresService, InstallationService, BackupScheduler, RollbacksService],
 })
 export class BackupsModule {}

@@ -96,8 +96,11 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
       const existing = await this.jobs.find({ appId: app.id });
       // A job still marked active without the slot is one a dead process left; the sweep marks it Failed.
       if (existing.items.some(isActive)) throw conflict(busy);
-      const counted = existing.items.filter((other) => triggerOf(other) === trigger).length;
-      if (options.limit !== false && counted >= this.config.maxBackupsPerApp) {
+      // A safety backup counts as manual once a later backup of the app has succeeded.
+      const lastGood = existing.items.filter((other) => other.status === 'Completed' && triggerOf(other) !== 'safety').reduce((at, other) => (other.created > at ? other.created : at), '');
+      const counts = (other: BackupJob) => triggerOf(other) === trigger || (trigger === 'manual' && triggerOf(other) === 'safety' && other.created < lastGood);
+      const counted = existing.items.filter(counts).length;
+      if (options.limit !== false && trigger !== 'safety' && counted >= this.config.maxBackupsPerApp) {
         throw conflict(`App "${app.name}" has ${counted} ${trigger} backups, the limit is ${this.config.maxBackupsPerApp}; delete an old one first`);
       }
       const created = new Date().toISOString();

@@ -35,9 +35,31 @@ export const contentDecider: Decider<ContentState, ContentEvent> = {
         return { ...state, status: event.data.status, version };
       case 'ContentDeleted':
         return { ...state, stage: 'deleted', version };
+      case 'ContentReverted':
+        return { stage: 'live', schemaId: event.data.schemaId, status: event.data.status, data: event.data.data, version };
     }
   },
 };
+
+/** What a read shows of a content: its state plus who created it and when. */
+export interface ContentRecord {
+  state: ContentState;
+  created: string;
+  createdBy: string;
+}
+
+/**
+ * A rollback's step for one content of a live schema: the events that take it from `current` to
+ * `target` (its state at the point rolled back to). `reshow` when its schema comes back: the
+ * schema's deletion took the content out of every read, so it is written again even if unchanged.
+ */
+export function revertContent(current: ContentState, target: ContentRecord | undefined, schema: SchemaRef, reshow: boolean): ContentEvent[] {
+  const wanted = target?.state;
+  if (!wanted || wanted.stage !== 'live') return current.stage === 'live' ? [{ type: 'ContentDeleted', data: {} }] : [];
+  const same = current.stage === 'live' && current.status === wanted.status && sameData(current.data, wanted.data);
+  if (same && !reshow) return [];
+  return [{ type: 'ContentReverted', data: { schemaId: schema.id, schemaName: schema.name, data: wanted.data, status: wanted.status, created: target.created, createdBy: target.createdBy } }];
+}
 
 /** A content of another schema is as absent as a deleted one: ids are not meant to be guessed across schemas. */
 function live(state: ContentState, schema: SchemaRef, contentId: string): void {
@@ -115,6 +137,12 @@ export const contentStream = defineStream<ContentState, ContentEvent>({
         return ruleProblem(() => changeContentStatus(state, { contentId, schema, status: event.data.status }));
       case 'ContentDeleted':
         return ruleProblem(() => deleteContent(state, { contentId, schema }));
+      case 'ContentReverted':
+        if (state.stage === 'new') return 'the content does not exist at this point; ContentCreated must come first';
+        if (event.data.schemaId !== state.schemaId) return `it moves the content to schema ${event.data.schemaId}; a content keeps its schema`;
+        if (event.data.schemaName !== schema.name) return `it names the schema "${event.data.schemaName}", but schema ${schemaId} is "${schema.name}"`;
+        if (!context.knowsUser(event.data.createdBy)) return `user ${event.data.createdBy} is not in users.json`;
+        return ruleProblem(() => validateData(schema.name, schema.fields, event.data.data));
     }
   },
 });

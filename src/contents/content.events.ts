@@ -25,13 +25,31 @@ export const ContentUpdatedEvent = defineEvent('ContentUpdated', z.strictObject(
 export const ContentStatusChangedEvent = defineEvent('ContentStatusChanged', z.strictObject({ status }));
 export const ContentDeletedEvent = defineEvent('ContentDeleted', z.strictObject({}));
 
-export const CONTENT_EVENTS = [ContentCreatedEvent, ContentUpdatedEvent, ContentStatusChangedEvent, ContentDeletedEvent] as const;
+/**
+ * A rollback brought the content back to its state at an earlier point: live (undeleted, if it
+ * was deleted since), with this data and status. It carries what a read shows of the content's
+ * creation, since a deleted content has no read model left to take it from.
+ */
+export const ContentRevertedEvent = defineEvent(
+  'ContentReverted',
+  z.strictObject({
+    schemaId: entityId(),
+    schemaName: z.string().max(NAME_MAX).regex(NAME_PATTERN, 'is not a schema name'),
+    data,
+    status,
+    created: z.iso.datetime({ offset: true }),
+    createdBy: entityId(),
+  }),
+);
+
+export const CONTENT_EVENTS = [ContentCreatedEvent, ContentUpdatedEvent, ContentStatusChangedEvent, ContentDeletedEvent, ContentRevertedEvent] as const;
 
 export type ContentCreated = EventOf<typeof ContentCreatedEvent>;
 export type ContentUpdated = EventOf<typeof ContentUpdatedEvent>;
 export type ContentStatusChanged = EventOf<typeof ContentStatusChangedEvent>;
 export type ContentDeleted = EventOf<typeof ContentDeletedEvent>;
+export type ContentReverted = EventOf<typeof ContentRevertedEvent>;
 
-export type ContentEvent = ContentCreated | ContentUpdated | ContentStatusChanged | ContentDeleted;
+export type ContentEvent = ContentCreated | ContentUpdated | ContentStatusChanged | ContentDeleted | ContentReverted;
 
-export const CONTENT_EVENT_TYPES: readonly ContentEvent['type'][] = ['ContentCreated', 'ContentUpdated', 'ContentStatusChanged', 'ContentDeleted'];
+export const CONTENT_EVENT_TYPES: readonly ContentEvent['type'][] = ['ContentCreated', 'ContentUpdated', 'ContentStatusChanged', 'ContentDeleted', 'ContentReverted'];

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { ArchivedEvent, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
+import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext, RollbackContext, RollbackStep } from '../backup/backup-handler.port.js';
+import { type ContentRecord, contentDecider, type ContentState, revertContent, type SchemaRef } from './content.aggregate.js';
+import { mappedUser } from '../backup/backup-handler.port.js';
 import type { BackupSelection, StreamSelection } from '../backup/backup-selection.js';
-import { streams } from '../infrastructure/event-store/event-store.port.js';
+import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey } from '../infrastructure/read-store/read-store.port.js';
 import type { FieldType } from '../schemas/schema.events.js';
 import type { SchemaEvent } from '../schemas/schema.events.js';
@@ -60,6 +62,13 @@ class ContentSchemas {
   }
 }
 
+/** A rollback's event carries the creator's user id, which a restore maps like every user id. */
+function mapCreator(archived: ArchivedEvent, context: RestoreContext): ArchivedEvent {
+  const event = archived as unknown as ContentEvent;
+  if (event.type !== 'ContentReverted') return archived;
+  return { ...archived, data: { ...event.data, createdBy: mappedUser(event.data.createdBy, archived, context) } };
+}
+
 /** What a restore saw: the ids it restored and the ids the contents' data point at. */
 interface RestoreReferences {
   schemas: ContentSchemas;
@@ -75,6 +84,7 @@ interface RestoreReferences {
 @Injectable()
 export class ContentsBackupHandler implements BackupHandler {
   readonly name = 'contents';
+  readonly rollbackKind = 'content' as const;
   private readonly restoring = new WeakMap<RestoreContext, RestoreReferences>();
 
   constructor(private readonly projection: ContentsProjection) {}
@@ -92,6 +102,33 @@ export class ContentsBackupHandler implements BackupHandler {
     return problems;
   }
 
+  /**
+   * A content of a schema that does not live after the rollback needs nothing: it is out of every
+   * read either way, and comes back with its schema if a later rollback revives it.
+   */
+  async rollbackEntity(events: readonly StoredEvent[], context: RollbackContext): Promise<RollbackStep | undefined> {
+    const contentId = streams.childId('content', events[0]!.stream)!;
+    let current: ContentState = contentDecider.initialState();
+    let target: ContentRecord | undefined;
+    let created = { at: '', by: '' };
+    for (const stored of events) {
+      const event = { type: stored.type, data: stored.data } as ContentEvent;
+      current = contentDecider.evolve(current, event);
+      if (event.type === 'ContentCreated') created = { at: stored.metadata.timestamp, by: stored.metadata.actor };
+      if (event.type === 'ContentReverted') created = { at: event.data.created, by: event.data.createdBy };
+      if (stored.position <= context.targetPosition) target = { state: current, created: created.at, createdBy: created.by };
+    }
+    const schema = context.shared<SchemaRef>('schema', current.schemaId);
+    if (!schema) return undefined;
+    const reshow = context.shared<boolean>('schema-revived', current.schemaId) === true;
+    const revert = revertContent(current, target, schema, reshow);
+    if (revert.length === 0) return undefined;
+    const visibleNow = current.stage === 'live' && !reshow;
+    const visibleAfter = target?.state.stage === 'live';
+    const change = !visibleAfter ? (visibleNow ? 'deleted' : 'changed') : visibleNow ? 'changed' : 'created';
+    return { change, label: contentId, events: revert };
+  }
+
   selectEvent(archived: ArchivedEvent, selection: StreamSelection): void {
     const seen = selection.state(this.name, () => new ContentSchemas());
     seen.fields.note(archived);
@@ -107,7 +144,16 @@ export class ContentsBackupHandler implements BackupHandler {
     if (carried) for (const [kind, id] of seen.fields.idsIn(carried.schemaId, carried.data)) selection.refer(kind, id);
   }
 
-  async restoreEvent(event: ArchivedEvent, context: RestoreContext): Promise<ArchivedEvent> {
+  /** A rollback's event names who created the content: users.json must list them. */
+  async backupEvents(events: readonly ArchivedEvent[], context: BackupContext): Promise<void> {
+    for (const archived of events) {
+      const event = archived as unknown as ContentEvent;
+      if (event.type === 'ContentReverted') context.mentionUser(event.data.createdBy);
+    }
+  }
+
+  async restoreEvent(archived: ArchivedEvent, context: RestoreContext): Promise<ArchivedEvent> {
+    const event = mapCreator(archived, context);
     let seen = this.restoring.get(context);
     if (!seen) {
       seen = { schemas: new ContentSchemas(), present: { asset: new Set(), content: new Set() }, referenced: { asset: new Set(), content: new Set() } };

@@ -91,6 +91,13 @@ export class ContentsProjection implements Projection {
       contents.delete(appKey(appId, contentId));
       return;
     }
+    if (event.type === 'ContentReverted') {
+      // Like a create, invisible while its schema is gone.
+      if (!(await tx.of(this.schemas.schemas).get(appKey(appId, event.data.schemaId)))) return;
+      const { schemaId, schemaName, data, status, created, createdBy } = event.data;
+      contents.put({ id: contentId, appId, schemaId, schema: schemaName, data, status, created, createdBy, ...touch });
+      return;
+    }
     const content = await contents.get(appKey(appId, contentId));
     if (!content) return;
     switch (event.type) {

@@ -29,6 +29,8 @@ export const schemaDecider: Decider<SchemaState, SchemaEvent> = {
         return { ...state, fields: [...state.fields, event.data.field] };
       case 'SchemaDeleted':
         return { ...state, status: 'deleted' };
+      case 'SchemaReverted':
+        return { status: 'live', name: event.data.name, fields: event.data.fields };
     }
   },
 };
@@ -94,6 +96,16 @@ export function deleteSchema(state: SchemaState): SchemaEvent[] {
   return [{ type: 'SchemaDeleted', data: { name: state.name } }];
 }
 
+/**
+ * A rollback's step for one schema: the events that take it from `current` to `target` (its state
+ * at the point rolled back to), none when they agree. A schema that did not exist then is deleted.
+ */
+export function revertSchema(current: SchemaState, target: SchemaState, created: string): SchemaEvent[] {
+  if (target.status !== 'live') return current.status === 'live' ? deleteSchema(current) : [];
+  const same = current.status === 'live' && current.name === target.name && JSON.stringify(current.fields) === JSON.stringify(target.fields);
+  return same ? [] : [{ type: 'SchemaReverted', data: { name: target.name, fields: target.fields, created } }];
+}
+
 /** Schema names are unique among an app's live schemas; checks claim them in this scope. */
 export const SCHEMA_NAMES = 'schema-names';
 
@@ -118,6 +130,14 @@ export const schemaStream = defineStream<SchemaState, SchemaEvent>({
         if (problem) return problem;
         if (event.data.name !== state.name) return `it names the schema "${event.data.name}", but the schema is "${state.name}"`;
         context.releaseName(SCHEMA_NAMES, state.name);
+        return undefined;
+      }
+      case 'SchemaReverted': {
+        if (state.status === 'new') return 'the schema does not exist at this point; SchemaCreated must come first';
+        if (state.status === 'live' && event.data.name !== state.name) return `it renames the schema "${state.name}" to "${event.data.name}"; a schema keeps its name`;
+        const problem = ruleProblem(() => createSchema({ status: 'new', name: '', fields: [] }, { schemaId: context.entityId, name: event.data.name, fields: event.data.fields, nameTaken: false }));
+        if (problem) return problem;
+        if (state.status === 'deleted' && !context.claimName(SCHEMA_NAMES, event.data.name)) return `a live schema of the app is named "${event.data.name}" already`;
         return undefined;
       }
     }

@@ -42,12 +42,23 @@ export const SchemaFieldAddedEvent = defineEvent('SchemaFieldAdded', z.strictObj
 /** Carries the name so a reader of the history (or a restore) sees which name became free. */
 export const SchemaDeletedEvent = defineEvent('SchemaDeleted', z.strictObject({ name: schemaName }));
 
-export const SCHEMA_EVENTS = [SchemaCreatedEvent, SchemaFieldAddedEvent, SchemaDeletedEvent] as const;
+/**
+ * A rollback brought the schema back to its state at an earlier point: live, named and with
+ * exactly these fields (undeleting it, or taking back fields added since). `created` is when the
+ * schema was first created, which reads show again.
+ */
+export const SchemaRevertedEvent = defineEvent(
+  'SchemaReverted',
+  z.strictObject({ name: schemaName, fields: z.array(field).max(MAX_FIELDS, `a schema has at most ${MAX_FIELDS} fields`), created: z.iso.datetime({ offset: true }) }),
+);
+
+export const SCHEMA_EVENTS = [SchemaCreatedEvent, SchemaFieldAddedEvent, SchemaDeletedEvent, SchemaRevertedEvent] as const;
 
 export type SchemaCreated = EventOf<typeof SchemaCreatedEvent>;
 export type SchemaFieldAdded = EventOf<typeof SchemaFieldAddedEvent>;
 export type SchemaDeleted = EventOf<typeof SchemaDeletedEvent>;
+export type SchemaReverted = EventOf<typeof SchemaRevertedEvent>;
 
-export type SchemaEvent = SchemaCreated | SchemaFieldAdded | SchemaDeleted;
+export type SchemaEvent = SchemaCreated | SchemaFieldAdded | SchemaDeleted | SchemaReverted;
 
-export const SCHEMA_EVENT_TYPES: readonly SchemaEvent['type'][] = ['SchemaCreated', 'SchemaFieldAdded', 'SchemaDeleted'];
+export const SCHEMA_EVENT_TYPES: readonly SchemaEvent['type'][] = ['SchemaCreated', 'SchemaFieldAdded', 'SchemaDeleted', 'SchemaReverted'];

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { ArchivedEvent, BackupHandler } from '../backup/backup-handler.port.js';
+import type { ArchivedEvent, BackupHandler, RollbackContext, RollbackStep } from '../backup/backup-handler.port.js';
+import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
+import { revertSchema, schemaDecider, type SchemaState } from './schema.aggregate.js';
 import type { BackupSelection, StreamSelection } from '../backup/backup-selection.js';
 import type { SchemaEvent } from './schema.events.js';
 import { SchemasProjection } from './schemas.projection.js';
@@ -12,6 +14,7 @@ import { SchemasProjection } from './schemas.projection.js';
 @Injectable()
 export class SchemasBackupHandler implements BackupHandler {
   readonly name = 'schemas';
+  readonly rollbackKind = 'schema' as const;
 
   constructor(private readonly projection: SchemasProjection) {}
 
@@ -21,6 +24,29 @@ export class SchemasBackupHandler implements BackupHandler {
       if (!(await this.projection.findByName(appId, name))) problems.push(`include.schemas: the app has no schema named "${name}"`);
     }
     return problems;
+  }
+
+  /**
+   * Tells the contents' steps which schemas live after the rollback (with the fields they will
+   * have) and which come back from deletion, whose contents must be shown again.
+   */
+  async rollbackEntity(events: readonly StoredEvent[], context: RollbackContext): Promise<RollbackStep | undefined> {
+    const schemaId = streams.childId('schema', events[0]!.stream)!;
+    let current: SchemaState = schemaDecider.initialState();
+    let target = current;
+    let created = '';
+    for (const stored of events) {
+      const event = { type: stored.type, data: stored.data } as SchemaEvent;
+      current = schemaDecider.evolve(current, event);
+      if (stored.position <= context.targetPosition) target = current;
+      if (event.type === 'SchemaCreated') created = stored.metadata.timestamp;
+    }
+    if (target.status === 'live') context.share('schema', schemaId, { id: schemaId, name: target.name, fields: target.fields });
+    if (target.status === 'live' && current.status !== 'live') context.share('schema-revived', schemaId, true);
+    const revert = revertSchema(current, target, created);
+    if (revert.length === 0) return undefined;
+    const change = target.status !== 'live' ? 'deleted' : current.status !== 'live' ? 'created' : 'changed';
+    return { change, label: target.status === 'live' ? target.name : current.name, events: revert };
   }
 
   selectEvent(archived: ArchivedEvent, selection: StreamSelection): void {

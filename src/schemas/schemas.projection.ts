@@ -80,6 +80,9 @@ export class SchemasProjection implements Projection {
       case 'SchemaDeleted':
         schemas.delete(appKey(appId, schemaId));
         return;
+      case 'SchemaReverted':
+        schemas.put({ id: schemaId, appId, name: event.data.name, fields: event.data.fields, created: event.data.created, ...touch });
+        return;
     }
   }
 

@@ -1,3 +1,5 @@
+import type { BackupTrigger } from '../backup-job.js';
+
 /**
  * Which scheduled backups a policy keeps, restic-style (`forget --keep-last/--keep-daily/…`).
  * A pure function of the backups and the rules, so it is tested with fixed dates.
@@ -22,7 +24,7 @@ export interface RetentionCandidate {
   id: string;
   created: string;
   status: 'Scheduled' | 'Running' | 'Completed' | 'Failed';
-  trigger: 'manual' | 'scheduled';
+  trigger: BackupTrigger;
 }
 
 export function hasRetention(rules: RetentionRules): boolean {

@@ -26,6 +26,7 @@ export const claims = {
   email: (email: string): Claim => ({ kind: 'email', scope: '', key: email }),
   restoreSlot: (): Claim => ({ kind: 'job', scope: 'restore', key: 'installation' }),
   backupSlot: (appId: string): Claim => ({ kind: 'job', scope: 'backup', key: appId }),
+  rollbackSlot: (appId: string): Claim => ({ kind: 'job', scope: 'rollback', key: appId }),
   /** One occurrence of an app's backup schedule (`at`, ISO time), held while a process starts it. */
   scheduledBackup: (appId: string, at: string): Claim => ({ kind: 'job', scope: 'scheduled-backup', key: `${appId}@${at}` }),
   assetUpload: (appId: string, assetId: string): Claim => ({ kind: 'upload', scope: appId, key: assetId }),

@@ -56,6 +56,9 @@ export interface Handled<S, E> {
  */
 @Injectable()
 export class EventWriter {
+  /** Apps whose writes are held (a rollback runs), with the message a refused write gets. */
+  private readonly held = new Map<string, string>();
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projector: Projector,
@@ -81,9 +84,33 @@ export class EventWriter {
     return { state, version };
   }
 
-  async append(stream: string, events: DomainEvent[], expectedVersion: ExpectedVersion, context: WriteContext): Promise<{ version: number; position: number }> {
+  /**
+   * Refuses every write to the app (409 with `message`) until the returned function is called, so
+   * a rollback sees an app that stands still. Held in this process: see docs/production.md.
+   */
+  holdWrites(appId: string, message: string): () => void {
+    if (this.held.has(appId)) throw new DomainError('conflict', this.held.get(appId)!);
+    this.held.set(appId, message);
+    return () => {
+      if (this.held.get(appId) === message) this.held.delete(appId);
+    };
+  }
+
+  /**
+   * Appends to several streams of one app at once (all or nothing on SQLite), bypassing a hold
+   * the caller owns, and waits until the projections show it. For rollbacks.
+   */
+  async appendMany(writes: { stream: string; events: DomainEvent[]; expectedVersion: ExpectedVersion }[], context: WriteContext): Promise<{ position: number }> {
     const timestamp = context.timestamp ?? new Date().toISOString();
-    const toStore: NewEvent[] = events.map((event) => ({
+    const prepared = writes.map((write) => ({ stream: write.stream, expectedVersion: write.expectedVersion, events: this.prepare(write.events, context, timestamp) }));
+    const result = await this.store.appendMany(prepared);
+    await context.onAppended?.(result.position);
+    await this.projector.waitFor(result.position);
+    return result;
+  }
+
+  private prepare(events: DomainEvent[], context: WriteContext, timestamp: string): NewEvent[] {
+    return events.map((event) => ({
       type: event.type,
       data: this.catalog.prepare(event).data as Record<string, unknown>,
       metadata: {
@@ -93,6 +120,12 @@ export class EventWriter {
         schemaVersion: this.catalog.versionOf(event.type),
       },
     }));
+  }
+
+  async append(stream: string, events: DomainEvent[], expectedVersion: ExpectedVersion, context: WriteContext): Promise<{ version: number; position: number }> {
+    const refused = context.appId === undefined ? undefined : this.held.get(context.appId);
+    if (refused !== undefined) throw new DomainError('conflict', refused);
+    const toStore = this.prepare(events, context, context.timestamp ?? new Date().toISOString());
     try {
       const result = await this.store.append(stream, toStore, expectedVersion);
       await context.onAppended?.(result.position);

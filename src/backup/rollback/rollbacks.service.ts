@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { AppRolledBack } from '../../apps/app.events.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { EVENT_STORE, type EventStore, streams, WrongExpectedVersionError } from '../../infrastructure/event-store/event-store.port.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
+import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
+import { EventWriter } from '../../platform/events/event-writer.service.js';
+import type { Page } from '../../platform/http/paging.js';
+import { JobRegistry } from '../../platform/shutdown/job-registry.service.js';
+import { isActive, isPartial } from '../backup-job.js';
+import { describeSelection } from '../backup-selection.js';
+import { BackupsService } from '../backups.service.js';
+import { queuedProgress, ProgressMeter } from '../job-progress.js';
+import { ROLLBACK_PHASES, type RollbackChanges, type ChangeCounts, type RollbackJob, type RollbackPhase, type RollbackTarget } from './rollback-job.js';
+import { type RollbackPlan, RollbackPlanner } from './rollback-planner.js';
+
+export interface RollbackRequest {
+  backupId?: string;
+  untilEvent?: number;
+  until?: string;
+}
+
+export interface RollbackPreflight {
+  dryRun: true;
+  app: { id: string; name: string };
+  target: RollbackTarget;
+  changes: RollbackChanges;
+  counts: ChangeCounts;
+  events: number;
+}
+
+type App = { id: string; name: string };
+
+/** Progress is saved (and so streamed) at most this often, and at every change of phase. */
+const PROGRESS_EVERY_MS = 500;
+
+/**
+ * In-place rollbacks: the app keeps its id, name, contributors and backups, and new events by the
+ * acting user bring every schema, content and asset back to the state of one of its backups (or
+ * of a point in its history). Nothing is removed from the history, so a rollback can itself be
+ * rolled back. In order: writes to the app are held (409), a safety backup is taken, the domain
+ * modules plan their steps (RollbackPlanner), and every event is appended in one transaction with
+ * an AppRolledBack marker, so a rollback whose process dies is either wholly there or not at all.
+ */
+@Injectable()
+export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RollbacksService.name);
+  readonly jobs: ReadCollection<RollbackJob>;
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(
+    @Inject(READ_STORE) store: ReadStore,
+    @Inject(EVENT_STORE) private readonly events: EventStore,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly backups: BackupsService,
+    private readonly planner: RollbackPlanner,
+    private readonly writer: EventWriter,
+    private readonly jobRegistry: JobRegistry,
+  ) {
+    this.jobs = store.collection<RollbackJob>('rollback_jobs', { indexes: ['appId', 'status'] });
+  }
+
+  onModuleInit(): void {
+    this.jobRegistry.register({
+      name: 'rollbacks',
+      running: () => this.running.size,
+      // A rollback is short once it writes, and all or nothing: shutdown waits for it.
+      settled: async () => {
+        await Promise.allSettled(this.running.values());
+      },
+      abandon: () => undefined,
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled(this.running.values());
+  }
+
+  list(appId: string, page: Page): Promise<{ total: number; items: RollbackJob[] }> {
+    return this.jobs.find({ appId }, { sort: [{ field: 'created', direction: 'desc' }], ...page });
+  }
+
+  async get(appId: string, id: string): Promise<RollbackJob> {
+    const job = await this.jobs.get(id);
+    if (!job || job.appId !== appId) throw notFound(`Rollback ${id} does not exist`);
+    return job;
+  }
+
+  /** Resolves once the rollback `id` started by this process has recorded its outcome. */
+  async settled(id: string): Promise<void> {
+    await this.running.get(id);
+  }
+
+  /** Every check a rollback makes and its plan, writing nothing. */
+  async dryRun(app: App, request: RollbackRequest): Promise<RollbackPreflight> {
+    const target = await this.resolveTarget(app, request);
+    const plan = await this.planner.plan(app.id, target.position);
+    return { dryRun: true, app: { id: app.id, name: app.name }, target, changes: plan.changes, counts: plan.counts, events: plan.events + 1 };
+  }
+
+  async start(app: App, request: RollbackRequest, actor: string): Promise<RollbackJob> {
+    const target = await this.resolveTarget(app, request);
+    const id = randomUUID();
+    const slot = await Lease.acquire(this.names, claims.rollbackSlot(app.id), { ttlMs: this.config.nameReservationTtlMs, holder: id }).catch((error: unknown) => {
+      throw error instanceof NameUnavailableError ? conflict(`A rollback of app "${app.name}" is already running; wait for it to finish`) : error;
+    });
+    let release: (() => void) | undefined;
+    try {
+      const running = (await this.backups.jobs.find({ appId: app.id })).items.find(isActive);
+      if (running) throw conflict(`A backup of app "${app.name}" is running (${running.id}); roll back once it has finished`);
+      release = this.writer.holdWrites(app.id, `App "${app.name}" is being rolled back (rollback ${id}); writes to it are refused until the rollback has finished. Try again in a moment.`);
+      const now = new Date().toISOString();
+      const job: RollbackJob = {
+        id,
+        appId: app.id,
+        appName: app.name,
+        status: 'Scheduled',
+        target,
+        safetyBackupId: null,
+        changes: null,
+        counts: null,
+        appendedEvents: 0,
+        created: now,
+        createdBy: actor,
+        started: null,
+        completed: null,
+        error: null,
+        log: [{ at: now, message: `Rollback requested to ${describeTarget(target)}; writes to the app are held until it ends` }],
+        ...queuedProgress(),
+      };
+      await this.jobs.put(job);
+      const held = release;
+      const work = this.execute(job, app, slot.lost)
+        .catch((error: unknown) => this.logger.error(`Rollback ${id} could not record its outcome: ${String(error)}`))
+        .finally(async () => {
+          held();
+          this.running.delete(id);
+          await slot.release().catch((error: unknown) => this.logger.warn(`Could not free the rollback slot of app ${app.id}: ${String(error)}`));
+        });
+      this.running.set(id, work);
+      return job;
+    } catch (error) {
+      release?.();
+      await slot.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * At start-up: a rollback whose process died is complete exactly when its AppRolledBack marker
+   * is in the app's stream (it was written in the same transaction as the rest); otherwise the
+   * app is as it was before it.
+   */
+  async recoverInterrupted(): Promise<number> {
+    let recovered = 0;
+    for (const status of ['Scheduled', 'Running'] as const) {
+      for (const job of (await this.jobs.find({ status })).items) {
+        if ((await this.names.lookup(claims.rollbackSlot(job.appId)))?.holder === job.id) continue;
+        const at = new Date().toISOString();
+        if (await this.markerWritten(job)) {
+          await this.jobs.put({ ...job, status: 'Completed', phase: 'done', percent: 100, etaSeconds: 0, completed: at, log: [...job.log, { at, message: 'The server stopped right after the rollback wrote its events; the rollback is complete' }] });
+        } else {
+          const error = 'The server stopped during this rollback before it changed anything; the app is as it was. Start the rollback again.';
+          await this.jobs.put({ ...job, status: 'Failed', phase: 'failed', etaSeconds: 0, completed: at, error, log: [...job.log, { at, message: error }] });
+        }
+        recovered += 1;
+      }
+    }
+    if (recovered > 0) this.logger.warn(`Settled ${recovered} interrupted rollback(s)`);
+    return recovered;
+  }
+
+  private async markerWritten(job: RollbackJob): Promise<boolean> {
+    for await (const stored of this.events.readStream(streams.app(job.appId))) {
+      if (stored.type === 'AppRolledBack' && (stored.data as AppRolledBack['data']).rollbackId === job.id) return true;
+    }
+    return false;
+  }
+
+  private async execute(scheduled: RollbackJob, app: App, lost: AbortSignal): Promise<void> {
+    let job: RollbackJob = { ...scheduled, status: 'Running', started: new Date().toISOString() };
+    const meter = new ProgressMeter<RollbackPhase>(ROLLBACK_PHASES, 'safety-backup', await this.events.countApp(app.id, await this.events.headPosition()));
+    let lastSaved = 0;
+    const save = async (patch: Partial<RollbackJob>, message?: string, force = false) => {
+      job = { ...job, ...patch, ...meter.snapshot(), ...(message ? { log: [...job.log, { at: new Date().toISOString(), message }] } : {}) };
+      if (!force && !message && Date.now() - lastSaved < PROGRESS_EVERY_MS) return;
+      lastSaved = Date.now();
+      await this.jobs.put(job);
+    };
+    let appended = false;
+    try {
+      await save({}, undefined, true);
+      const safety = await this.backups.schedule(app, { label: `Safety backup before rollback ${job.id}`, actor: job.createdBy, trigger: 'safety', limit: false });
+      await save({ safetyBackupId: safety.id }, `Taking a safety backup of the app as it is now (${safety.id})`);
+      await this.backups.settled(safety.id);
+      const backup = await this.backups.get(safety.id);
+      if (backup.status !== 'Completed') throw new Error(`The safety backup ${safety.id} failed (${backup.error ?? 'no reason given'}); nothing was changed`);
+      lost.throwIfAborted();
+
+      meter.enter('planning');
+      await save({}, `Safety backup ${safety.id} completed (${backup.eventCount} events); working out what to change`);
+      const plan = await this.planner.plan(app.id, job.target.position, async (fraction) => {
+        meter.within(fraction);
+        await save({});
+      });
+      await save({ changes: plan.changes, counts: plan.counts }, summary(plan));
+      lost.throwIfAborted();
+
+      meter.enter('writing');
+      await save({}, `Appending ${plan.events + 1} events in one transaction`);
+      const marker: AppRolledBack = {
+        type: 'AppRolledBack',
+        data: { rollbackId: job.id, targetEvent: job.target.event, backupId: job.target.backupId, safetyBackupId: safety.id },
+      };
+      const writes = [...plan.writes, { stream: streams.app(app.id), events: [marker], expectedVersion: plan.appVersion }];
+      await this.writer.appendMany(writes, {
+        actor: job.createdBy,
+        appId: app.id,
+        onAppended: async () => {
+          appended = true;
+          meter.enter('projecting');
+          await save({ appendedEvents: plan.events + 1 }, 'Events appended; updating the read models');
+        },
+      });
+      meter.complete(meter.snapshot().progress.total);
+      await save({ status: 'Completed', completed: new Date().toISOString() }, `Rollback complete: the app is as it was at event ${job.target.event}`, true);
+      this.logger.log(`Rollback ${job.id} of app ${app.name} completed: ${plan.events + 1} events appended`);
+    } catch (error) {
+      if (appended) {
+        // The events are in and will be projected; only the wait for the read models gave up.
+        meter.complete(meter.snapshot().progress.total);
+        await save({ status: 'Completed', completed: new Date().toISOString() }, `Rollback complete; the read models are still catching up (${String(error)})`, true);
+        return;
+      }
+      const message =
+        error instanceof WrongExpectedVersionError
+          ? 'The app changed while the rollback was being planned; nothing was changed. Start the rollback again.'
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      meter.fail();
+      await save({ status: 'Failed', completed: new Date().toISOString(), error: message, etaSeconds: 0 }, `Rollback failed: ${message}`, true);
+      this.logger.error(`Rollback ${job.id} of app ${app.name} failed: ${message}`);
+    }
+  }
+
+  /** The store position of the state asked for, with every check that can fail before a job starts. */
+  private async resolveTarget(app: App, request: RollbackRequest): Promise<RollbackTarget> {
+    const given = [request.backupId, request.untilEvent, request.until].filter((v) => v !== undefined).length;
+    if (given !== 1) throw invalid('Give exactly one of backupId, untilEvent or until: the state to bring the app back to');
+    const none = { backupId: null, untilEvent: null, until: null };
+    const head = await this.events.headPosition();
+    const total = await this.events.countApp(app.id, head);
+    if (request.backupId !== undefined) {
+      const backup = await this.backups.jobs.get(request.backupId);
+      if (!backup) throw notFound(`Backup ${request.backupId} does not exist`);
+      if (backup.appId !== app.id) {
+        throw invalid(`Backup ${backup.id} is a backup of app "${backup.appName}", not of "${app.name}"; a rollback brings an app back to one of its own backups. Restore it under a new name instead`);
+      }
+      if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} is ${backup.status}; roll back to a Completed backup`);
+      if (isPartial(backup)) throw invalid(`Backup ${backup.id} is partial (${describeSelection(backup.include ?? null)}); a rollback needs a backup of the whole app`);
+      if (backup.position === undefined) {
+        throw invalid(`Backup ${backup.id} was made before backups recorded their place in the history, so it cannot be rolled back to; restore it under a new name, or roll back with untilEvent`);
+      }
+      return { ...none, backupId: backup.id, position: backup.position, event: await this.events.countApp(app.id, backup.position) };
+    }
+    if (request.untilEvent !== undefined) {
+      if (request.untilEvent > total) throw invalid(`untilEvent is ${request.untilEvent}, but app "${app.name}" has ${total} events`);
+      const [event] = await this.events.readAppPage(app.id, { number: request.untilEvent - 1 }, 1);
+      if (!event) throw invalid(`untilEvent: app "${app.name}" has no event ${request.untilEvent}`);
+      return { ...none, untilEvent: request.untilEvent, position: event.position, event: request.untilEvent };
+    }
+    const until = request.until!;
+    const limit = Date.parse(until);
+    let last: { position: number; number: number } | undefined;
+    let number = 0;
+    for await (const stored of this.events.readApp(app.id)) {
+      number += 1;
+      if (Date.parse(stored.metadata.timestamp) > limit) break;
+      last = { position: stored.position, number };
+    }
+    if (!last) throw invalid(`until: app "${app.name}" has no event at or before ${until}`);
+    return { ...none, until, position: last.position, event: last.number };
+  }
+}
+
+function describeTarget(target: RollbackTarget): string {
+  if (target.backupId) return `backup ${target.backupId} (event ${target.event})`;
+  if (target.until) return `${target.until} (event ${target.event})`;
+  return `event ${target.event}`;
+}
+
+function summary(plan: RollbackPlan): string {
+  const { created, changed, deleted } = plan.counts;
+  if (created + changed + deleted === 0) return 'Nothing to change: the app is as it was then; the rollback is recorded in its history';
+  return `To bring back: ${created} created again, ${changed} changed back, ${deleted} deleted (${plan.events} events)`;
+}
+

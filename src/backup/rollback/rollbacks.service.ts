@@ -151,9 +151,10 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * At start-up: a rollback whose process died is complete exactly when its AppRolledBack marker
-   * is in the app's stream (it was written in the same transaction as the rest); otherwise the
-   * app is as it was before it.
+   * At start-up: a rollback whose process died is complete when its AppRolledBack marker is in the
+   * app's stream. One that died while writing is finished now: planned again against the app as it
+   * stands and appended, so where a store writes streams one by one (EventStoreDB) the ones already
+   * written are not written twice. One that died before writing left the app as it was.
    */
   async recoverInterrupted(): Promise<number> {
     let recovered = 0;
@@ -163,6 +164,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
         const at = new Date().toISOString();
         if (await this.markerWritten(job)) {
           await this.jobs.put({ ...job, status: 'Completed', phase: 'done', percent: 100, etaSeconds: 0, completed: at, log: [...job.log, { at, message: 'The server stopped right after the rollback wrote its events; the rollback is complete' }] });
+        } else if (job.phase === 'writing' && job.safetyBackupId) {
+          await this.finishWriting(job);
         } else {
           const error = 'The server stopped during this rollback before it changed anything; the app is as it was. Start the rollback again.';
           await this.jobs.put({ ...job, status: 'Failed', phase: 'failed', etaSeconds: 0, completed: at, error, log: [...job.log, { at, message: error }] });
@@ -172,6 +175,31 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     }
     if (recovered > 0) this.logger.warn(`Settled ${recovered} interrupted rollback(s)`);
     return recovered;
+  }
+
+  /** The writing step of a rollback whose process died in it, done again from a fresh plan. */
+  private async finishWriting(job: RollbackJob): Promise<void> {
+    const line = (message: string) => ({ at: new Date().toISOString(), message });
+    try {
+      const plan = await this.planner.plan(job.appId, job.target.position);
+      const safetyBackupId = job.safetyBackupId!;
+      await this.append(job, plan, safetyBackupId);
+      const log = [...job.log, line(`The server stopped while the rollback was writing; it was finished at start-up (${plan.events + 1} events appended)`)];
+      await this.jobs.put({ ...job, status: 'Completed', phase: 'done', percent: 100, etaSeconds: 0, completed: new Date().toISOString(), appendedEvents: plan.events + 1, log });
+    } catch (error) {
+      const message = `The server stopped while this rollback was writing, and finishing it at start-up failed (${error instanceof Error ? error.message : String(error)}). Check the app and start the rollback again.`;
+      await this.jobs.put({ ...job, status: 'Failed', phase: 'failed', etaSeconds: 0, completed: new Date().toISOString(), error: message, log: [...job.log, line(message)] });
+    }
+  }
+
+  /** Every event of the plan and the marker, in one append (all or nothing on SQLite). */
+  private append(job: RollbackJob, plan: RollbackPlan, safetyBackupId: string, onAppended?: () => Promise<void>): Promise<{ position: number }> {
+    const marker: AppRolledBack = {
+      type: 'AppRolledBack',
+      data: { rollbackId: job.id, targetEvent: job.target.event, backupId: job.target.backupId, safetyBackupId },
+    };
+    const writes = [...plan.writes, { stream: streams.app(job.appId), events: [marker], expectedVersion: plan.appVersion }];
+    return this.writer.appendMany(writes, { actor: job.createdBy, appId: job.appId, onAppended });
   }
 
   private async markerWritten(job: RollbackJob): Promise<boolean> {
@@ -212,19 +240,10 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
 
       meter.enter('writing');
       await save({}, `Appending ${plan.events + 1} events in one transaction`);
-      const marker: AppRolledBack = {
-        type: 'AppRolledBack',
-        data: { rollbackId: job.id, targetEvent: job.target.event, backupId: job.target.backupId, safetyBackupId: safety.id },
-      };
-      const writes = [...plan.writes, { stream: streams.app(app.id), events: [marker], expectedVersion: plan.appVersion }];
-      await this.writer.appendMany(writes, {
-        actor: job.createdBy,
-        appId: app.id,
-        onAppended: async () => {
-          appended = true;
-          meter.enter('projecting');
-          await save({ appendedEvents: plan.events + 1 }, 'Events appended; updating the read models');
-        },
+      await this.append(job, plan, safety.id, async () => {
+        appended = true;
+        meter.enter('projecting');
+        await save({ appendedEvents: plan.events + 1 }, 'Events appended; updating the read models');
       });
       meter.complete(meter.snapshot().progress.total);
       await save({ status: 'Completed', completed: new Date().toISOString() }, `Rollback complete: the app is as it was at event ${job.target.event}`, true);

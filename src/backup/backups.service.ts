@@ -101,7 +101,9 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
       const counts = (other: BackupJob) => triggerOf(other) === trigger || (trigger === 'manual' && triggerOf(other) === 'safety' && other.created < lastGood);
       const counted = existing.items.filter(counts).length;
       if (options.limit !== false && trigger !== 'safety' && counted >= this.config.maxBackupsPerApp) {
-        throw conflict(`App "${app.name}" has ${counted} ${trigger} backups, the limit is ${this.config.maxBackupsPerApp}; delete an old one first`);
+        const safety = existing.items.filter((other) => counts(other) && triggerOf(other) === 'safety').length;
+        const including = safety > 0 ? ` (${safety} of them safety backups taken before rollbacks)` : '';
+        throw conflict(`App "${app.name}" has ${counted} ${trigger} backups${including}, the limit is ${this.config.maxBackupsPerApp}; delete an old one first`);
       }
       const created = new Date().toISOString();
       job = {

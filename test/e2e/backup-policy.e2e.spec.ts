@@ -186,4 +186,23 @@ describe('backup policies and scheduled backups', () => {
     expect((await owner().get(`/api/apps/shop/backups/${failed}`)).status).toBe(404);
     expect((await backups()).filter((b) => b.trigger === 'manual')).toHaveLength(2);
   });
+
+  it('makes partial scheduled backups when the policy gives an include', async () => {
+    const other = server.client(cast.owner.client.token);
+    expect((await other.post('/api/apps', { name: 'notes-only' })).status).toBe(201);
+    expect((await other.post('/api/apps/notes-only/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] })).status).toBe(201);
+    expect((await other.post('/api/apps/notes-only/schemas', { name: 'drafts', fields: [{ name: 'text', type: 'String' }] })).status).toBe(201);
+    const set = await other.put('/api/apps/notes-only/backup-policy', { schedule: YEARLY, keepLast: 1, include: { schemas: ['notes'], assets: 'none' } });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body.include).toEqual({ schemas: ['notes'], contents: null, assets: 'none' });
+    const started = await run(`${new Date().getUTCFullYear() + 20}-06-01T00:00:00.000Z`);
+    const mine = started.filter((job) => job.appName === 'notes-only');
+    expect(mine).toHaveLength(1);
+    const job = (await other.get(`/api/apps/notes-only/backups/${mine[0]!.id}`)).body;
+    expect(job).toMatchObject({ trigger: 'scheduled', status: 'Completed', partial: true, include: { schemas: ['notes'], contents: null, assets: 'none' } });
+    // A schema named in a policy must exist when the policy is set.
+    const refused = await other.put('/api/apps/notes-only/backup-policy', { schedule: YEARLY, include: { schemas: ['gone'] } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toBe('include.schemas: the app has no schema named "gone"');
+  });
 });

@@ -171,3 +171,32 @@ describe('rollback in place', () => {
     expect((await server.admin.post('/api/apps/shop/rollback', { backupId, dryRun: true })).status).toBe(200);
   });
 });
+
+describe('safety backups and the per-app limit', () => {
+  let server: TestServer;
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('does not count a rollback’s safety backup against MAX_BACKUPS_PER_APP until a later backup of the app succeeds', async () => {
+    server = await startServer({ MAX_BACKUPS_PER_APP: '2' });
+    const { owner } = await createCast(server, 'shop');
+    const backup = async () => {
+      const res = await owner.client.post('/api/apps/shop/backups', {});
+      if (res.status === 202) expect((await waitForJob(owner.client, `/api/apps/shop/backups/${String(res.body.id)}`)).status).toBe('Completed');
+      return res;
+    };
+    const first = await backup();
+    expect(first.status).toBe(202);
+    const rolled = await owner.client.post('/api/apps/shop/rollback', { backupId: first.body.id });
+    expect(rolled.status).toBe(202);
+    expect((await waitForJob(owner.client, `/api/apps/shop/rollbacks/${String(rolled.body.id)}`)).status).toBe('Completed');
+    // One manual backup and one safety backup stored: a second manual one still fits the limit of 2.
+    expect((await backup()).status).toBe(202);
+    // Now the safety backup is older than a good backup and counts: 3 stored, none more.
+    const refused = await backup();
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toBe('App "shop" has 3 manual backups (1 of them safety backups taken before rollbacks), the limit is 2; delete an old one first');
+  });
+});
+

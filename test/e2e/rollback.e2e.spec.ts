@@ -138,9 +138,16 @@ describe('rollback in place', () => {
     expect((await waitForJob(server.admin, `/api/restore/${String(restore.body.id)}`)).status).toBe('Completed');
     const copy = await readsOf(server.admin, 'shop-safety', names);
     expect({ ...copy, app: null }).toEqual({ ...changed, app: null });
-    // A restore of an archive that holds rollback events passes every check, with users mapped.
     const list = (await owner.get('/api/apps/shop/rollbacks')).body;
     expect(list.total).toBe(2);
+
+    // A backup now holds the rollbacks' events; its restore passes every check and reads the same.
+    const later = await owner.post('/api/apps/shop/backups', { label: 'after two rollbacks' });
+    const laterId = String((await waitForJob(owner, `/api/apps/shop/backups/${String(later.body.id)}`)).id);
+    const again = await server.admin.post('/api/restore', { backupId: laterId, name: 'shop-rolled' });
+    const restored = await waitForJob(server.admin, `/api/restore/${String(again.body.id)}`);
+    expect(restored.status, String(restored.error)).toBe('Completed');
+    expect({ ...(await readsOf(server.admin, 'shop-rolled', names)), app: null }).toEqual({ ...(await readsOf(owner, 'shop', names)), app: null });
   });
 
   it('refuses what it cannot do, with a message that says why', async () => {

@@ -8,6 +8,7 @@ import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../
 import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { AppReplays } from '../../platform/projection/app-replays.service.js';
 import type { Page } from '../../platform/http/paging.js';
 import { JobRegistry } from '../../platform/shutdown/job-registry.service.js';
 import { isActive, isPartial } from '../backup-job.js';
@@ -59,6 +60,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     private readonly backups: BackupsService,
     private readonly planner: RollbackPlanner,
     private readonly writer: EventWriter,
+    private readonly replays: AppReplays,
     private readonly jobRegistry: JobRegistry,
   ) {
     this.jobs = store.collection<RollbackJob>('rollback_jobs', { indexes: ['appId', 'status'] });
@@ -163,6 +165,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
         if ((await this.names.lookup(claims.rollbackSlot(job.appId)))?.holder === job.id) continue;
         const at = new Date().toISOString();
         if (await this.markerWritten(job)) {
+          // Its events were projected by the rollback itself, which may not have finished.
+          await this.replays.rebuildApp(job.appId);
           await this.jobs.put({ ...job, status: 'Completed', phase: 'done', percent: 100, etaSeconds: 0, completed: at, log: [...job.log, { at, message: 'The server stopped right after the rollback wrote its events; the rollback is complete' }] });
         } else if (job.phase === 'writing' && job.safetyBackupId) {
           await this.finishWriting(job);
@@ -184,6 +188,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
       const plan = await this.planner.plan(job.appId, job.target.position);
       const safetyBackupId = job.safetyBackupId!;
       await this.append(job, plan, safetyBackupId);
+      // Streams a store wrote one by one before the crash were skipped by the follower: rebuild.
+      await this.replays.rebuildApp(job.appId);
       const log = [...job.log, line(`The server stopped while the rollback was writing; it was finished at start-up (${plan.events + 1} events appended)`)];
       await this.jobs.put({ ...job, status: 'Completed', phase: 'done', percent: 100, etaSeconds: 0, completed: new Date().toISOString(), appendedEvents: plan.events + 1, log });
     } catch (error) {
@@ -199,7 +205,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
       data: { rollbackId: job.id, targetEvent: job.target.event, backupId: job.target.backupId, safetyBackupId },
     };
     const writes = [...plan.writes, { stream: streams.app(job.appId), events: [marker], expectedVersion: plan.appVersion }];
-    return this.writer.appendMany(writes, { actor: job.createdBy, appId: job.appId, onAppended });
+    return this.replays.appendAndProject(job.appId, () => this.writer.appendMany(writes, { actor: job.createdBy, appId: job.appId, onAppended }, { waitForProjections: false }));
   }
 
   private async markerWritten(job: RollbackJob): Promise<boolean> {

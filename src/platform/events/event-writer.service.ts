@@ -98,14 +98,15 @@ export class EventWriter {
 
   /**
    * Appends to several streams of one app at once (all or nothing on SQLite), bypassing a hold
-   * the caller owns, and waits until the projections show it. For rollbacks.
+   * the caller owns, and waits until the projections show it (unless the caller projects the
+   * events itself: AppReplays.appendAndProject). For rollbacks.
    */
-  async appendMany(writes: { stream: string; events: DomainEvent[]; expectedVersion: ExpectedVersion }[], context: WriteContext): Promise<{ position: number }> {
+  async appendMany(writes: { stream: string; events: DomainEvent[]; expectedVersion: ExpectedVersion }[], context: WriteContext, options: { waitForProjections?: boolean } = {}): Promise<{ position: number }> {
     const timestamp = context.timestamp ?? new Date().toISOString();
     const prepared = writes.map((write) => ({ stream: write.stream, expectedVersion: write.expectedVersion, events: this.prepare(write.events, context, timestamp) }));
     const result = await this.store.appendMany(prepared);
     await context.onAppended?.(result.position);
-    await this.projector.waitFor(result.position);
+    if (options.waitForProjections !== false) await this.projector.waitFor(result.position);
     return result;
   }
 

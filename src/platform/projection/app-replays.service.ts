@@ -68,6 +68,35 @@ export class AppReplays {
   }
 
   /**
+   * Appends events of one app whose other writes are held (a rollback's) and projects them in bulk,
+   * as a restore does, rather than leaving thousands of them to the live follower's small commits.
+   * The follower first catches up, so every earlier event of the app is projected; while the app is
+   * suspended it skips the new ones, and the last step, under the engine's lock, resumes the app.
+   * If the process dies before that, the follower has moved past events it never applied: the
+   * caller rebuilds the app at start-up (RollbacksService.recoverInterrupted).
+   */
+  async appendAndProject(appId: string, append: () => Promise<{ position: number }>): Promise<{ position: number }> {
+    await this.assertProjects('A rollback');
+    const before = await this.store.headPosition();
+    await this.projector.waitFor(before, FOLLOWER_WAIT_MS);
+    this.engine.suspend(appId, 'rebuild');
+    try {
+      const result = await append();
+      const replay = this.engine.begin({ appId, hold: new Set(), bulk: true });
+      await replay.feed(this.store.readApp(appId, { after: before, until: result.position }));
+      await replay.flush();
+      await this.projector.waitFor(result.position, FOLLOWER_WAIT_MS);
+      await this.engine.exclusive(async () => {
+        await replay.settleLocked();
+        this.engine.resume(appId);
+      });
+      return result;
+    } finally {
+      this.engine.resume(appId);
+    }
+  }
+
+  /**
    * Truncates and replays one app's projections. The app is suspended meanwhile (unreachable, its
    * live events skipped); the last step, under the engine's lock, applies what the follower skipped
    * up to its current position and resumes the app, so no event is missed or applied twice.

@@ -5,10 +5,14 @@
  */
 import type { AppView } from '../apps/apps.http.controller.js';
 import type { BackupJob, JobStatus } from '../backup/backup-job.js';
+import type { BackupSelection } from '../backup/backup-selection.js';
 import type { JobProgress } from '../backup/job-progress.js';
 import type { RestoreView } from '../backup/restore/restore-job.js';
+import type { RollbackJob } from '../backup/rollback/rollback-job.js';
+import type { RollbackPreflight } from '../backup/rollback/rollbacks.service.js';
 
-export type { JobStatus };
+export type { BackupSelection, JobStatus };
+export type { KindChanges, RollbackChanges, RollbackTarget } from '../backup/rollback/rollback-job.js';
 
 /** The server's own shapes; an older server may lack the progress fields. */
 type MaybeWithProgress<T> = Omit<T, keyof JobProgress> & Partial<JobProgress>;
@@ -19,8 +23,11 @@ export interface Page<T> {
 }
 
 export type App = AppView;
-export type Backup = MaybeWithProgress<Omit<BackupJob, 'createdBy'>>;
+/** `partial` is served beside `include`; a server from before partial backups sends neither. */
+export type Backup = MaybeWithProgress<Omit<BackupJob, 'createdBy'>> & { partial?: boolean };
 export type Restore = MaybeWithProgress<RestoreView>;
+export type Rollback = MaybeWithProgress<Omit<RollbackJob, 'createdBy'>>;
+export type RollbackDryRun = RollbackPreflight;
 
 export interface BackupLink {
   id: string;

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createParser } from 'eventsource-parser';
 import type { ApiClient, ErrorHints } from './api-client.js';
-import { type Backup, isEnded, type JobStatus, type Restore } from './api-types.js';
+import { type Backup, isEnded, type JobStatus, type Restore, type Rollback } from './api-types.js';
 import { type Output, type ProgressState, shortId } from './output.js';
 
 export const POLL_MS = 500;
 
-type Job = Backup | Restore;
+type Job = Backup | Restore | Rollback;
 
 export interface FollowOptions<T extends Job> {
   onUpdate(job: T): void;
@@ -90,6 +90,10 @@ export function progressOf(job: Job): ProgressState {
     const total = job.eventCount || null;
     return { phase, done: job.restoredEvents, total, unit: 'events', percent: job.percent ?? (job.status === 'Completed' ? 100 : null), etaSeconds: job.etaSeconds ?? null };
   }
+  if ('appendedEvents' in job) {
+    // A rollback appends all its events at once: until then there is nothing to count.
+    return { phase, done: job.status === 'Completed' ? job.appendedEvents : null, total: job.status === 'Completed' ? job.appendedEvents : null, unit: 'events', percent: job.percent ?? (job.status === 'Completed' ? 100 : null), etaSeconds: job.etaSeconds ?? null };
+  }
   return { phase, done: job.status === 'Completed' ? job.eventCount : null, total: job.status === 'Completed' ? job.eventCount : null, unit: 'events', percent: job.percent ?? (job.status === 'Completed' ? 100 : null), etaSeconds: job.etaSeconds ?? null };
 }
 
@@ -97,8 +101,8 @@ function statusPhase(status: JobStatus): string {
   return status === 'Scheduled' ? 'queued' : status === 'Running' ? 'running' : status === 'Completed' ? 'done' : 'failed';
 }
 
-/** Follows a job with a bar (or plain lines) labelled `backup 3f2a9c1b…` / `restore …`; returns it ended. */
-export async function followWithProgress<T extends Job>(client: ApiClient, output: Output, kind: 'backup' | 'restore', job: T, jobPath: string, hints?: ErrorHints): Promise<T> {
+/** Follows a job with a bar (or plain lines) labelled `backup 3f2a9c1b…` / `restore …` / `rollback …`; returns it ended. */
+export async function followWithProgress<T extends Job>(client: ApiClient, output: Output, kind: 'backup' | 'restore' | 'rollback', job: T, jobPath: string, hints?: ErrorHints): Promise<T> {
   const progress = output.progress(`${kind} ${shortId(job.id)}`);
   try {
     progress.update(progressOf(job));

@@ -6,6 +6,7 @@ import { registerArchive } from './commands/archive.command.js';
 import { registerBackup } from './commands/backup.command.js';
 import { registerPolicy } from './commands/policy.command.js';
 import { registerRestore } from './commands/restore.command.js';
+import { registerRollback } from './commands/rollback.command.js';
 import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from './exit-codes.js';
 
 function version(): string {
@@ -19,7 +20,7 @@ function version(): string {
 
 export function buildProgram(): Command {
   const program = new Command('appvault')
-    .description('The AppVault command line: backups and restores over the HTTP API, and offline archive checks.')
+    .description('The AppVault command line: backups, restores and rollbacks over the HTTP API, and offline archive checks.')
     .version(version(), '-V, --version')
     // `restore --url` is the archive's address; the program's options are read before the command name.
     .enablePositionalOptions()
@@ -44,6 +45,7 @@ Run \`appvault <command> --help\` for a command's options.`,
   registerApps(program);
   registerBackup(program);
   registerRestore(program);
+  registerRollback(program);
   registerPolicy(program);
   registerArchive(program);
   return program;

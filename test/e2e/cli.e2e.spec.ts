@@ -405,6 +405,83 @@ describe('appvault CLI', () => {
     });
   });
 
+  describe('partial backups', () => {
+    let partial: { id: string; eventCount: number };
+    const include = { schemas: ['products'], contents: null, assets: 'none' };
+
+    it('backup create --schemas --assets none --wait: the backup holds that selection, and show and list say so', async () => {
+      const run = await cli(['backup', 'create', 'shop', '--schemas', 'products', '--assets', 'none', '--label', 'products only', '--wait', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const job = json<{ id: string; status: string; partial: boolean; include: unknown; assetCount: number; eventCount: number }>(run);
+      expect(job).toMatchObject({ status: 'Completed', partial: true, include, assetCount: 0 });
+      expect((await server.admin.get(`/api/backups/${job.id}`)).body).toMatchObject({ partial: true, include });
+      partial = { id: job.id, eventCount: job.eventCount };
+
+      const show = await cli(['backup', 'show', job.id, '--app', 'shop']);
+      expect(show.code, show.stderr).toBe(0);
+      expect(show.stdout).toContain('  partial:  schema products; assets: none\n');
+      const whole = await cli(['backup', 'show', first.id]);
+      expect(whole.stdout).not.toContain('partial:');
+      const list = await cli(['backup', 'list', 'shop']);
+      expect(list.code, list.stderr).toBe(0);
+      expect(list.stdout).toMatch(new RegExp(`^${job.id} .* partial: schema products; assets: none +products only$`, 'm'));
+      expect(list.stdout).toMatch(new RegExp(`^${first.id} .* whole app +from the cli$`, 'm'));
+    });
+
+    it('archive inspect and verify of the downloaded file: partial, its selection, and the references it does not hold', async () => {
+      const file = join(dir, 'partial.zip');
+      const download = await cli(['backup', 'download', partial.id, '-o', file]);
+      expect(download.code, download.stderr).toBe(0);
+      const zip = await readZip(file);
+      const manifest = JSON.parse(zip.get('manifest.json')!.toString()) as { partial: boolean; include: unknown };
+      expect(manifest).toMatchObject({ partial: true, include });
+      expect(JSON.parse(zip.get('selection.json')!.toString())).toEqual(include);
+
+      const inspect = await cli(['archive', 'inspect', file]);
+      expect(inspect.code, inspect.stderr).toBe(0);
+      expect(inspect.stdout).toContain('  partial:  schema products; assets: none\n');
+      const report = json<{ partial: boolean; include: unknown; counts: { events: number; assets: number }; schemas: { name: string }[] }>(await cli(['archive', 'inspect', file, '--json']));
+      expect(report).toMatchObject({ partial: true, include, counts: { events: partial.eventCount, assets: 0 } });
+      expect(report.schemas.map((s) => s.name)).toEqual(['products']);
+      const whole = await cli(['archive', 'inspect', firstZip, '--json']);
+      expect(json(whole)).toMatchObject({ partial: false, include: null });
+      expect((await cli(['archive', 'inspect', firstZip])).stdout).not.toContain('partial:');
+
+      const verify = await cli(['archive', 'verify', file]);
+      expect(verify.code, verify.stderr).toBe(0);
+      expect(verify.stdout).toContain('  partial: schema products; assets: none; checked against selection.json\n');
+      // The products name assets the archive leaves out: the restore would log it, verify says it.
+      expect(verify.stdout).toMatch(/^ {2}note: Dangling references: the contents name \d+ assets? the archive does not hold \(.+\); they are kept as plain ids$/m);
+      const verified = json<{ include: unknown; notes: string[] }>(await cli(['archive', 'verify', file, '--json']));
+      expect(verified.include).toEqual(include);
+      expect(verified.notes.some((note) => note.startsWith('Dangling references'))).toBe(true);
+    });
+
+    it('refuses a selection the app lacks with the server\'s words (exit 2), and a choice it does not know before sending', async () => {
+      const unknown = await cli(['backup', 'create', 'shop', '--schemas', 'nope', '--wait']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('include.schemas: the app has no schema named "nope"');
+      const badChoice = await cli(['backup', 'create', 'shop', '--assets', 'most']);
+      expect(badChoice.code).toBe(2);
+      expect(badChoice.stderr).toMatch(/--assets <which>.*Allowed choices are all, referenced, none/);
+      const empty = await cli(['backup', 'create', 'shop', '--schemas', ',']);
+      expect(empty.code).toBe(2);
+    });
+
+    it('policy set takes the same selection, and policy show says what each scheduled backup holds', async () => {
+      const set = await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--keep-last', '3', '--schemas', 'notes', '--assets', 'referenced', '--json']);
+      expect(set.code, set.stderr).toBe(0);
+      expect(json(set)).toMatchObject({ include: { schemas: ['notes'], contents: null, assets: 'referenced' }, keepLast: 3 });
+      const show = await cli(['policy', 'show', 'shop']);
+      expect(show.stdout).toMatch(/^Holds: {5}partial: schema notes; assets: referenced$/m);
+      // Without a selection the policy is set back to the whole app (PUT replaces it).
+      const whole = await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--json']);
+      expect(json(whole)).toMatchObject({ include: null });
+      expect((await cli(['policy', 'show', 'shop'])).stdout).toMatch(/^Holds: {5}the whole app$/m);
+      expect((await cli(['policy', 'delete', 'shop'])).code).toBe(0);
+    });
+  });
+
   it('sets, shows and deletes a backup policy, with the server\'s words for a bad schedule', async () => {
     const set = await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--keep-daily', '7', '--keep-last', '3', '--json']);
     expect(set.code, set.stderr).toBe(0);
@@ -426,6 +503,120 @@ describe('appvault CLI', () => {
     expect(gone.stderr).toContain('has no backup policy');
   });
 
+  describe('rollback', () => {
+    // An app of its own: rolling shop back would change what the other tests read.
+    const ids: Record<string, string> = {};
+    let backupId: string;
+    let rollbackId: string;
+    let safetyBackupId: string;
+    const notes = async () =>
+      ((await server.admin.get('/api/apps/desk/content/notes?top=100')).body.items as { id: string; data: { text: string } }[]).map((n) => [n.id, n.data.text]).sort();
+
+    beforeAll(async () => {
+      expect((await server.admin.post('/api/apps', { name: 'desk' })).status).toBe(201);
+      expect((await server.admin.post('/api/apps/desk/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] })).status).toBe(201);
+      for (const key of ['n1', 'n2']) ids[key] = (await server.admin.post('/api/apps/desk/content/notes', { data: { text: key } })).body.id as string;
+      const made = await cli(['backup', 'create', 'desk', '--wait', '--json']);
+      expect(made.code, made.stderr).toBe(0);
+      backupId = json<{ id: string }>(made).id;
+      expect((await server.admin.put(`/api/apps/desk/content/notes/${ids.n1}`, { data: { text: 'n1, changed' } })).status).toBe(200);
+      expect((await server.admin.delete(`/api/apps/desk/content/notes/${ids.n2}`)).status).toBe(204);
+      ids.n3 = (await server.admin.post('/api/apps/desk/content/notes', { data: { text: 'n3' } })).body.id as string;
+    });
+
+    it('--dry-run reports per kind what would be created, changed and deleted, and writes nothing', async () => {
+      const before = await notes();
+      const run = await cli(['rollback', 'start', 'desk', '--backup', backupId, '--dry-run', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const report = json<{ events: number }>(run);
+      expect(report).toMatchObject({
+        dryRun: true,
+        app: { name: 'desk' },
+        target: { backupId, untilEvent: null, until: null },
+        changes: { schemas: { created: [], changed: [], deleted: [] }, contents: { created: [ids.n2], changed: [ids.n1], deleted: [ids.n3] }, assets: { created: [], changed: [], deleted: [] } },
+        counts: { created: 1, changed: 1, deleted: 1 },
+      });
+      expect(report.events).toBeGreaterThan(3);
+
+      const text = await cli(['rollback', 'start', 'desk', '--backup', backupId, '--dry-run']);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(new RegExp(`^Dry run: a rollback of app desk to backup ${backupId} \\(event \\d+\\); nothing was written\\.$`, 'm'));
+      expect(text.stdout).toContain('  schemas:  0 created, 0 changed, 0 deleted\n');
+      expect(text.stdout).toContain(`  contents: 1 created, 1 changed, 1 deleted\n    created: ${ids.n2}\n    changed: ${ids.n1}\n    deleted: ${ids.n3}\n`);
+      expect(text.stdout).toContain(`append ${report.events} events`);
+      expect(text.stdout).toContain(`appvault rollback start desk --backup ${backupId}`);
+      expect(await notes()).toEqual(before);
+      expect(json<{ total: number }>(await cli(['rollback', 'list', 'desk', '--json'])).total).toBe(0);
+    });
+
+    it('rolls back to a backup with --follow, after a safety backup; the app reads as it did then', async () => {
+      const run = await cli(['rollback', 'start', 'desk', '--backup', backupId, '--follow', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const job = json<{ id: string; status: string; safetyBackupId: string; appendedEvents: number; counts: unknown; percent: number }>(run);
+      expect(job).toMatchObject({ status: 'Completed', counts: { created: 1, changed: 1, deleted: 1 }, percent: 100 });
+      expect(run.stderr).toMatch(/^rollback [0-9a-f]{8}…: /m);
+      rollbackId = job.id;
+      safetyBackupId = job.safetyBackupId;
+      expect(await notes()).toEqual([[ids.n1, 'n1'], [ids.n2, 'n2']].sort());
+      expect((await server.admin.get(`/api/backups/${safetyBackupId}`)).body).toMatchObject({ trigger: 'safety', status: 'Completed' });
+      const shown = await cli(['backup', 'show', safetyBackupId]);
+      expect(shown.stdout).toContain('  trigger:  safety\n');
+    });
+
+    it('rolls the rollback back to its safety backup, in text, and lists and shows both', async () => {
+      const run = await cli(['rollback', 'start', 'desk', '--backup', safetyBackupId, '--follow']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^Rolled back app desk to backup ${safetyBackupId} \\(event \\d+\\): 1 created, 1 changed, 1 deleted \\(\\d+ events appended\\)$`, 'm'));
+      expect(run.stdout).toMatch(/^The app as it was before is in safety backup [0-9a-f-]{36}; to undo: `appvault rollback start desk --backup [0-9a-f-]{36}`$/m);
+      expect(await notes()).toEqual([[ids.n1, 'n1, changed'], [ids.n3, 'n3']].sort());
+
+      const list = await cli(['rollback', 'list', 'desk', '--json']);
+      expect(list.code, list.stderr).toBe(0);
+      const listed = json<{ total: number; items: { id: string; target: { backupId: string } }[] }>(list);
+      expect(listed.total).toBe(2);
+      expect(listed.items.map((r) => r.target.backupId)).toEqual([safetyBackupId, backupId]);
+      const table = await cli(['rollback', 'list', 'desk']);
+      expect(table.stdout).toMatch(/^ID\s+STATUS\s+CREATED\s+TARGET/);
+      expect(table.stdout).toMatch(new RegExp(`^${rollbackId} +Completed .* backup ${backupId} \\(event \\d+\\) +1 created, 1 changed, 1 deleted +${safetyBackupId}$`, 'm'));
+
+      const show = await cli(['rollback', 'show', 'desk', rollbackId, '--log']);
+      expect(show.code, show.stderr).toBe(0);
+      expect(show.stdout).toContain(`  safety backup: ${safetyBackupId}\n`);
+      expect(show.stdout).toContain('    contents: 1 created, 1 changed, 1 deleted\n');
+      expect(show.stdout).toMatch(/Rollback complete/);
+    });
+
+    it('exit codes: 2 without a target, with two or for a partial backup; 3 for an unknown backup or rollback; 5 for a Developer', async () => {
+      const none = await cli(['rollback', 'start', 'desk']);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('--backup <id>, --until-event <n> or --until <time> (exactly one)');
+      expect((await cli(['rollback', 'start', 'desk', '--backup', backupId, '--until-event', '2'])).code).toBe(2);
+      expect((await cli(['rollback', 'start', 'desk', '--until', 'yesterday'])).code).toBe(2);
+      const tooFar = await cli(['rollback', 'start', 'desk', '--until-event', '100000', '--dry-run']);
+      expect(tooFar.code).toBe(2);
+      expect(tooFar.stderr).toMatch(/untilEvent is 100000, but app "desk" has \d+ events/);
+
+      const partial = await cli(['backup', 'create', 'desk', '--schemas', 'notes', '--assets', 'none', '--wait', '--json']);
+      expect(partial.code, partial.stderr).toBe(0);
+      const refused = await cli(['rollback', 'start', 'desk', '--backup', json<{ id: string }>(partial).id, '--dry-run']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/is partial \(.*\); a rollback needs a backup of the whole app/);
+
+      const unknown = await cli(['rollback', 'start', 'desk', '--backup', randomUUID(), '--json']);
+      expect(unknown.code).toBe(3);
+      expect(json<{ error: { status: number } }>(unknown).error.status).toBe(404);
+      const noRollback = await cli(['rollback', 'show', 'desk', randomUUID()]);
+      expect(noRollback.code).toBe(3);
+      expect(noRollback.stderr).toContain('appvault rollback list desk');
+
+      const developer = await server.admin.post('/api/users', { email: 'cli-desk-dev@example.com' });
+      expect((await server.admin.post('/api/apps/desk/contributors', { email: 'cli-desk-dev@example.com', role: 'Developer' })).status).toBe(200);
+      const denied = await cli(['rollback', 'start', 'desk', '--backup', backupId, '--dry-run'], { APPVAULT_TOKEN: developer.body.apiKey as string });
+      expect(denied.code).toBe(5);
+      expect(denied.stderr).toContain("Owners and admins roll it back");
+    });
+  });
+
   it('has --help for every command, with the exit codes', async () => {
     const commands = [
       [],
@@ -440,6 +631,10 @@ describe('appvault CLI', () => {
       ['restore'],
       ['restore', 'list'],
       ['restore', 'show'],
+      ['rollback'],
+      ['rollback', 'start'],
+      ['rollback', 'list'],
+      ['rollback', 'show'],
       ['policy', 'set'],
       ['policy', 'show'],
       ['policy', 'delete'],

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { CliContext, byteCount, isoTime, positiveInteger, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { describeInclude } from '../include-options.js';
 import { formatBytes, type Output, type Progress, table } from '../output.js';
 
 const DEFAULT_MAX_EXPANDED = 200 * 1024 ** 3;
@@ -69,9 +70,12 @@ Examples:
       output.result({ file: zip, ...report }, () =>
         [
           `${zip} is a valid archive of app ${report.app.name} (${report.app.id}), made ${report.created}`,
+          ...(report.include ? [`  partial: ${describeInclude(report.include)}; checked against selection.json`] : []),
           `  ${report.counts.events} events in ${report.counts.eventFiles} files, ${report.counts.assets} asset files, ${report.counts.users} users`,
           `  checked: every entry's size and SHA-256, ${report.checkedEvents} events against the catalog and their streams' rules, ${report.checkedFiles} file versions against their events`,
           ...report.missing.map((m) => `  warning: the archive lacks ${m.name} (${m.reason}); that file version will not be downloadable`),
+          // What a restore would log about the events, such as references a partial archive does not hold.
+          ...report.notes.map((note) => `  note: ${note}`),
         ].join('\n'),
       );
     } finally {
@@ -93,6 +97,7 @@ Examples:
       const lines = [
         `Archive ${zip} (${formatBytes(report.fileBytes)}), format ${report.formatVersion}`,
         `  app:      ${report.app.name} (${report.app.id})`,
+        ...(report.partial ? [`  partial:  ${describeInclude(report.include)}`] : []),
         `  made:     ${report.created} on installation ${report.source.installationId} (${report.source.eventStore}, position ${report.source.position})`,
         `  events:   ${report.counts.events} in ${report.counts.eventFiles} files, from ${time(report.timeRange.first)} to ${time(report.timeRange.last)}`,
         `  streams:  ${report.streams.app} app, ${report.streams.schema} schemas, ${report.streams.content} contents, ${report.streams.asset} assets`,

@@ -5,6 +5,7 @@ import type { Backup, BackupLink, Page } from '../api-types.js';
 import { downloadArchive, type DownloadResult } from '../archive-download.js';
 import { CliContext, duration, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } from '../include-options.js';
 import { followWithProgress } from '../job-follower.js';
 import { formatBytes, type Output, table } from '../output.js';
 
@@ -26,6 +27,8 @@ function describeBackup(backup: Backup): string {
     `Backup ${backup.id} of app ${backup.appName} (${backup.appId})`,
     `  status:   ${backup.status}${backup.phase ? ` (${backup.phase})` : ''}${typeof backup.percent === 'number' && backup.status === 'Running' ? ` ${Math.floor(backup.percent)}%` : ''}`,
     `  label:    ${backup.label || '-'}`,
+    ...(backup.trigger ? [`  trigger:  ${backup.trigger}`] : []),
+    ...(backup.include ? [`  partial:  ${describeInclude(backup.include)}`] : []),
     `  created:  ${backup.created}`,
     `  started:  ${backup.started ?? '-'}`,
     `  completed: ${backup.completed ?? '-'}`,
@@ -73,23 +76,28 @@ export function registerBackup(program: Command): void {
       `
 Examples:
   appvault backup create shop --wait --download shop.zip
+  appvault backup create shop --schemas products --assets referenced --wait
   appvault backup list shop
   appvault backup download 3f2a9c1b-... -o shop.zip      (run again to resume a broken download)
   appvault backup link 3f2a9c1b-... --expires 1h --app shop`,
     );
 
   withGlobalOptions(
-    backup
-      .command('create <app>')
-      .description('back up an app (answers at once; --wait follows the job until it ends)')
-      .option('--label <label>', 'a label for the backup')
-      .option('--wait', 'follow the backup until it is Completed or Failed')
-      .option('--download <file>', 'then download the archive to <file> (implies --wait)')
-      .action(async (app: string, options: { label?: string; wait?: boolean; download?: string }, command: Command) => {
+    withIncludeOptions(
+      backup
+        .command('create <app>')
+        .description('back up an app, or part of it (answers at once; --wait follows the job until it ends)')
+        .option('--label <label>', 'a label for the backup')
+        .option('--wait', 'follow the backup until it is Completed or Failed')
+        .option('--download <file>', 'then download the archive to <file> (implies --wait)'),
+    )
+      .addHelpText('after', '\nWith --schemas, --contents or --assets the backup is partial: it holds only that selection, and a restore\nof it keeps references to anything else as plain ids. Without them it holds the whole app.')
+      .action(async (app: string, options: { label?: string; wait?: boolean; download?: string } & IncludeOptions, command: Command) => {
         const context = new CliContext(command);
         const { client, output } = context;
+        const include = includeOf(options);
         const created = await client.json<Backup>('POST', `/api/apps/${seg(app)}/backups`, {
-          json: options.label === undefined ? {} : { label: options.label },
+          json: { ...(options.label !== undefined ? { label: options.label } : {}), ...(include ? { include } : {}) },
           hints: {
             404: 'See the apps with `appvault apps list`',
             409: `See the app's backups with \`appvault backup list ${app}\` (delete old ones with \`appvault backup delete <id> --app ${app}\`)`,
@@ -101,7 +109,8 @@ Examples:
           return;
         }
         if (!options.wait) {
-          output.result(created, `Backup ${created.id} of app ${created.appName} is ${created.status}; follow it with \`appvault backup show ${created.id} --app ${app}\``);
+          const partial = created.include ? ` (partial: ${describeInclude(created.include)})` : '';
+          output.result(created, `Backup ${created.id} of app ${created.appName}${partial} is ${created.status}; follow it with \`appvault backup show ${created.id} --app ${app}\``);
           return;
         }
         const ended = await followWithProgress(client, output, 'backup', created, backupPath(created.id, app), hintsFor(created.id, app));
@@ -125,8 +134,8 @@ Examples:
           found.items.length === 0
             ? 'No backups.'
             : table(
-                ['ID', 'APP', 'STATUS', 'CREATED', 'EVENTS', 'SIZE', 'LABEL'],
-                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.label ?? '']),
+                ['ID', 'APP', 'STATUS', 'CREATED', 'EVENTS', 'SIZE', 'HOLDS', 'LABEL'],
+                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.include ? `partial: ${describeInclude(b.include)}` : 'whole app', b.label ?? '']),
               ),
         );
       }),

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { BackupPolicy } from '../../backup/schedule/backup-policy.js';
 import { CliContext, positiveInteger, withGlobalOptions } from '../cli-context.js';
 import { seg } from '../api-client.js';
+import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } from '../include-options.js';
 
 const policyPath = (app: string) => `/api/apps/${seg(app)}/backup-policy`;
 
@@ -12,6 +13,7 @@ function describe(policy: BackupPolicy): string {
   return [
     `App:       ${policy.appName}`,
     `Schedule:  ${policy.schedule} (UTC)`,
+    `Holds:     ${policy.include ? `partial: ${describeInclude(policy.include)}` : 'the whole app'}`,
     `Keep:      ${keep.length > 0 ? keep.join(', ') : 'no rules: the per-app backup limit applies'}`,
     `Next run:  ${policy.nextRun}`,
     `Last run:  ${policy.lastRun ?? 'never'}${policy.lastBackupId ? ` (backup ${policy.lastBackupId})` : ''}`,
@@ -19,7 +21,7 @@ function describe(policy: BackupPolicy): string {
   ].join('\n');
 }
 
-interface SetOptions {
+interface SetOptions extends IncludeOptions {
   schedule: string;
   keepLast?: number;
   keepDaily?: number;
@@ -31,19 +33,26 @@ export function registerPolicy(program: Command): void {
   const policy = program
     .command('policy')
     .description('scheduled backups of an app and how many of them to keep')
-    .addHelpText('after', '\nExamples:\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --keep-weekly 4\n  appvault policy show shop\n  appvault policy delete shop');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --keep-weekly 4\n  appvault policy set shop --schedule "0 * * * *" --schemas products --assets none --keep-last 24\n  appvault policy show shop\n  appvault policy delete shop',
+    );
   withGlobalOptions(
-    policy
-      .command('set <app>')
-      .description("set the app's backup policy (replaces the one it has)")
-      .requiredOption('--schedule <cron>', 'when to back up: a cron expression in UTC, 5 or 6 fields')
-      .option('--keep-last <n>', 'keep the newest n scheduled backups', positiveInteger)
-      .option('--keep-daily <n>', 'keep the newest scheduled backup of each of the last n days that have one', positiveInteger)
-      .option('--keep-weekly <n>', 'the same per ISO week', positiveInteger)
-      .option('--keep-monthly <n>', 'the same per month', positiveInteger)
+    withIncludeOptions(
+      policy
+        .command('set <app>')
+        .description("set the app's backup policy (replaces the one it has)")
+        .requiredOption('--schedule <cron>', 'when to back up: a cron expression in UTC, 5 or 6 fields')
+        .option('--keep-last <n>', 'keep the newest n scheduled backups', positiveInteger)
+        .option('--keep-daily <n>', 'keep the newest scheduled backup of each of the last n days that have one', positiveInteger)
+        .option('--keep-weekly <n>', 'the same per ISO week', positiveInteger)
+        .option('--keep-monthly <n>', 'the same per month', positiveInteger),
+    )
+      .addHelpText('after', '\nWith --schemas, --contents or --assets each scheduled backup is partial; without them it holds the whole app.')
       .action(async (app: string, options: SetOptions, command: Command) => {
         const context = new CliContext(command);
-        const body = { schedule: options.schedule, keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly };
+        const include = includeOf(options);
+        const body = { schedule: options.schedule, keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly, ...(include ? { include } : {}) };
         const saved = await context.client.json<BackupPolicy>('PUT', policyPath(app), { json: body });
         context.output.result(saved, () => describe(saved));
       }),

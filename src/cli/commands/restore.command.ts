@@ -3,6 +3,7 @@ import { type ErrorHints, seg } from '../api-client.js';
 import type { Restore } from '../api-types.js';
 import { CliContext, isoTime, positiveInteger, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode, usageError } from '../exit-codes.js';
+import { describeInclude } from '../include-options.js';
 import { followWithProgress } from '../job-follower.js';
 import { table } from '../output.js';
 import { uploadRestore } from '../restore-upload.js';
@@ -28,6 +29,7 @@ function describeRestore(job: Restore, withLog: boolean): string {
     `Restore ${job.id} from ${job.source}`,
     `  status:   ${job.status}${job.phase ? ` (${job.phase})` : ''}${typeof job.percent === 'number' && job.status === 'Running' ? ` ${Math.floor(job.percent)}%` : ''}`,
     `  app:      ${job.name ?? '-'}${job.appId ? ` (${job.appId})` : ''}`,
+    ...(job.include ? [`  partial:  ${describeInclude(job.include)}`] : []),
     `  created:  ${job.created}`,
     `  started:  ${job.started ?? '-'}`,
     `  completed: ${job.completed ?? '-'}`,
@@ -83,7 +85,8 @@ Examples:
         return;
       }
       const ended = await followWithProgress(client, output, 'restore', job, `/api/restore/${seg(job.id)}`, HINTS);
-      output.result(ended, () => (ended.status === 'Completed' ? `Restored app ${ended.name} (${ended.appId}): ${ended.restoredEvents} events, ${ended.restoredAssets} files` : describeRestore(ended, true)));
+      const partial = ended.include ? ` (partial: ${describeInclude(ended.include)})` : '';
+      output.result(ended, () => (ended.status === 'Completed' ? `Restored app ${ended.name} (${ended.appId})${partial}: ${ended.restoredEvents} events, ${ended.restoredAssets} files` : describeRestore(ended, true)));
       if (ended.status === 'Failed') throw failedError(ended).reported();
     });
   withGlobalOptions(restore, { url: false });

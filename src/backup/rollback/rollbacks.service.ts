@@ -10,6 +10,7 @@ import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
 import { EventWriter } from '../../platform/events/event-writer.service.js';
 import { AppReplays } from '../../platform/projection/app-replays.service.js';
 import type { Page } from '../../platform/http/paging.js';
+import { TimeSlicer } from '../../platform/time-slicer.js';
 import { JobRegistry } from '../../platform/shutdown/job-registry.service.js';
 import { isActive, isPartial } from '../backup-job.js';
 import { describeSelection } from '../backup-selection.js';
@@ -303,7 +304,9 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     const limit = Date.parse(until);
     let last: { position: number; number: number } | undefined;
     let number = 0;
+    const slicer = new TimeSlicer();
     for await (const stored of this.events.readApp(app.id)) {
+      await slicer.tick();
       number += 1;
       if (Date.parse(stored.metadata.timestamp) > limit) break;
       last = { position: stored.position, number };

@@ -382,6 +382,187 @@ if (!present && !inCi) {
       expect((await owner.client.get(`/api/apps/shop/backups/${id}`)).status).toBe(404);
     });
 
+    it('starts a partial backup (one schema, no assets) from the form; it completes, its row says partial, and its restore says so too', async () => {
+      const page = await open();
+      await signIn(page, owner.key, '/admin/apps/shop');
+      const form = page.locator('form.start-form');
+      await form.getByLabel('Label (optional)').fill('products-only');
+      await form.getByLabel('Only some schemas').check();
+      const schemas = form.getByRole('group', { name: 'Schemas the backup holds' });
+      await schemas.getByLabel('notes').waitFor();
+      await schemas.getByLabel('products').check();
+      await form.getByLabel('No assets').check();
+      await shot(page, 'partial-backup-form');
+      await form.getByRole('button', { name: 'Start backup' }).click();
+      const row = page.locator('tr[data-status="Completed"]', { hasText: 'products-only' });
+      await row.waitFor();
+      await row.getByText('partial: products; assets none', { exact: true }).waitFor();
+      expect(await row.getAttribute('data-partial')).toBe('true');
+      expect(await row.getAttribute('data-trigger')).toBe('manual');
+      const id = await row.getAttribute('data-backup-id');
+      const backup = (await owner.client.get(`/api/apps/shop/backups/${id}`)).body;
+      expect(backup.status).toBe('Completed');
+      expect(backup.partial).toBe(true);
+      expect(backup.include).toEqual({ schemas: ['products'], contents: null, assets: 'none' });
+      expect(backup.assetCount).toBe(0);
+      // Whole-app rows say so; only they can be rolled back to.
+      const whole = page.locator('tr[data-status="Completed"]', { hasText: 'first' });
+      await whole.getByText('whole app', { exact: true }).waitFor();
+      await whole.getByRole('button', { name: 'Roll back to backup first' }).waitFor();
+      expect(await row.getByRole('button', { name: /^Roll back/ }).count()).toBe(0);
+      // The form is back to the whole app for the next backup only if chosen: the choice stays.
+      expect(await form.getByLabel('Only some schemas').isChecked()).toBe(true);
+      await shot(page, 'partial-backup');
+
+      // An admin restores it under a new name: the job's page says it was partial.
+      const restore = await server.admin.post('/api/restore', { backupId: id, name: 'shop-products' });
+      expect(restore.status, JSON.stringify(restore.body)).toBe(202);
+      const admin = await open();
+      await signIn(admin, server.admin.token!, `/admin/restores/${String(restore.body.id)}`);
+      await admin.locator('.facts .badge-completed').waitFor();
+      await admin.getByTestId('restore-partial').getByText('partial: products; assets none', { exact: false }).waitFor();
+      await admin.getByText('of a partial backup into').waitFor();
+    });
+
+    it('sets a backup schedule with retention and a partial selection, shows it, refuses bad values in the API’s words, and removes it after confirmation', async () => {
+      const page = await open();
+      await signIn(page, owner.key, '/admin/apps/shop');
+      const section = page.getByRole('region', { name: 'Scheduled backups' });
+      await section.getByText('No schedule.').waitFor();
+      const schedule = section.getByLabel('Schedule (cron, UTC)');
+
+      await schedule.fill('every day');
+      await section.getByRole('button', { name: 'Set schedule' }).click();
+      const said = (await owner.client.put('/api/apps/shop/backup-policy', { schedule: 'every day' })).body.message;
+      expect(said).toMatch(/^schedule: must be a cron expression/);
+      await section.getByRole('alert').getByText(said, { exact: true }).waitFor();
+
+      // Once a year (1 January, 03:00 UTC): it will not run during the test.
+      await schedule.fill('0 3 1 1 *');
+      await section.getByLabel('Keep the last (backups)').fill('7');
+      await section.getByLabel('Keep one a day for (days)').fill('14');
+      await section.getByLabel('Only some schemas').check();
+      await section.getByRole('group', { name: 'Schemas each scheduled backup holds' }).getByLabel('products').check();
+      await section.getByLabel('Only the assets its contents reference').check();
+      await section.getByRole('button', { name: 'Set schedule' }).click();
+      await section.getByRole('status').getByText('Schedule set.').waitFor();
+      const summary = section.getByTestId('policy-summary');
+      expect(await summary.getByTestId('policy-schedule').textContent()).toBe('0 3 1 1 *');
+      await summary.getByText('keep the last 7; one a day for 14 days', { exact: true }).waitFor();
+      await summary.getByText('partial: products; assets referenced', { exact: true }).waitFor();
+      const policy = (await owner.client.get('/api/apps/shop/backup-policy')).body;
+      expect(policy).toMatchObject({ schedule: '0 3 1 1 *', keepLast: 7, keepDaily: 14, keepWeekly: null, keepMonthly: null, include: { schemas: ['products'], contents: null, assets: 'referenced' } });
+      expect(new Date(policy.nextRun).toISOString()).toMatch(/^\d{4}-01-01T03:00:00/);
+      await summary.locator(`time[datetime="${policy.nextRun}"]`).waitFor();
+      await shot(page, 'backup-policy');
+
+      // Replacing it: a bad keep value is refused with the API's message and nothing changes.
+      await section.getByLabel('Keep one a week for (weeks)').fill('0');
+      await section.getByRole('button', { name: 'Replace schedule' }).click();
+      const refused = (await owner.client.put('/api/apps/shop/backup-policy', { schedule: '0 3 1 1 *', keepWeekly: 0 })).body.message;
+      expect(refused).toMatch(/^keepWeekly: /);
+      await section.getByRole('alert').getByText(refused, { exact: true }).waitFor();
+      expect((await owner.client.get('/api/apps/shop/backup-policy')).body.keepWeekly).toBeNull();
+      await section.getByLabel('Keep one a week for (weeks)').fill('');
+      await section.getByLabel('The whole app').check();
+      await section.getByLabel('All assets').check();
+      await section.getByRole('button', { name: 'Replace schedule' }).click();
+      await section.getByRole('status').getByText('Schedule replaced.').waitFor();
+      await summary.getByText('whole app', { exact: true }).waitFor();
+      expect((await owner.client.get('/api/apps/shop/backup-policy')).body.include).toBeNull();
+
+      await section.getByRole('button', { name: 'Remove schedule' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Remove the backup schedule?' });
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect((await owner.client.get('/api/apps/shop/backup-policy')).status).toBe(200);
+      await section.getByRole('button', { name: 'Remove schedule' }).click();
+      await dialog.getByRole('button', { name: 'Remove schedule' }).click();
+      await section.getByText('No schedule.').waitFor();
+      await section.getByRole('status').getByText('Schedule removed').waitFor();
+      const gone = await owner.client.get('/api/apps/shop/backup-policy');
+      expect(gone.status).toBe(404);
+      expect(gone.body.message).toBe('App "shop" has no backup policy');
+    });
+
+    it('rolls an app back to a backup in place: the dry run lists the changed content, a confirmation, the job to Completed with its safety backup, and the content is back', async () => {
+      const page = await open();
+      await signIn(page, owner.key, '/admin/apps/shop');
+      await page.getByRole('heading', { name: 'Rollbacks' }).waitFor();
+      await page.getByText('No rollbacks yet.').waitFor();
+      const form = page.locator('form.start-form');
+      await form.getByLabel('Label (optional)').fill('before-edit');
+      await form.getByRole('button', { name: 'Start backup' }).click();
+      const row = page.locator('tr[data-backup-id][data-status="Completed"]', { hasText: 'before-edit' });
+      await row.waitFor();
+      // A content changed after the backup.
+      const [content] = (await owner.client.get('/api/apps/shop/content/products?top=1')).body.items;
+      const edited = await owner.client.put(`/api/apps/shop/content/products/${content.id}`, { data: { ...content.data, title: 'Edited after the backup' } });
+      expect(edited.status, JSON.stringify(edited.body)).toBe(200);
+
+      const dialog = page.getByRole('dialog', { name: 'Roll back shop to backup before-edit?' });
+      await row.getByRole('button', { name: 'Roll back to backup before-edit' }).click();
+      await dialog.getByTestId('rollback-contents-changed').getByText(content.id, { exact: true }).waitFor();
+      expect(await dialog.getByTestId('rollback-contents-changed-count').textContent()).toBe('1');
+      for (const kind of ['schemas', 'contents', 'assets']) {
+        for (const change of ['created', 'changed', 'deleted']) {
+          if (kind === 'contents' && change === 'changed') continue;
+          expect(await dialog.getByTestId(`rollback-${kind}-${change}-count`).textContent(), `${kind} ${change}`).toBe('0');
+        }
+      }
+      await dialog.getByTestId('rollback-counts').getByText('0 created, 1 changed, 0 deleted', { exact: false }).waitFor();
+      await shot(page, 'rollback-preview');
+      // Cancelled with Escape: nothing was written, and focus is back on the row's action.
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      expect((await owner.client.get('/api/apps/shop/rollbacks')).body.total).toBe(0);
+      expect((await owner.client.get(`/api/apps/shop/content/products/${content.id}`)).body.data.title).toBe('Edited after the backup');
+      expect(await page.evaluate<string | null | undefined>("document.activeElement?.getAttribute('aria-label')")).toBe('Roll back to backup before-edit');
+
+      await page.keyboard.press('Enter');
+      await dialog.getByRole('button', { name: 'Roll back', exact: true }).click();
+      const panel = page.getByRole('region', { name: 'Rollback to backup before-edit' });
+      await panel.locator('.badge-completed').waitFor();
+      await panel.getByTestId('rollback-outcome').waitFor();
+      await page.waitForFunction("document.querySelector('#rollback-progress')?.value === 100");
+      const list = (await owner.client.get('/api/apps/shop/rollbacks')).body;
+      expect(list.total).toBe(1);
+      const job = list.items[0];
+      expect(job.status, String(job.error)).toBe('Completed');
+      expect(job.target.backupId).toBe(await row.getAttribute('data-backup-id'));
+      expect(job.counts).toEqual({ created: 0, changed: 1, deleted: 0 });
+      expect(job.changes.contents.changed).toEqual([content.id]);
+      // The outcome links the safety backup, which the backups table now lists as such.
+      const safety = panel.getByRole('link', { name: 'the safety backup' });
+      await safety.waitFor();
+      expect(await safety.getAttribute('href')).toBe(`#backup-${String(job.safetyBackupId)}`);
+      await page.locator(`tr[data-backup-id="${String(job.safetyBackupId)}"][data-trigger="safety"][data-status="Completed"]`).waitFor();
+      const logged = await panel.locator('ol.log li').allTextContents();
+      expect(logged).toHaveLength(job.log.length);
+      expect(logged.at(-1)).toContain(job.log.at(-1).message);
+      await page.locator(`tr[data-rollback-id="${String(job.id)}"][data-status="Completed"]`).getByText('0 created, 1 changed, 0 deleted').waitFor();
+      await shot(page, 'rollback-completed');
+      await safety.click();
+      expect(new URL(page.url()).hash).toBe(`#backup-${String(job.safetyBackupId)}`);
+
+      // The content is back as it was in the backup.
+      const back = (await owner.client.get(`/api/apps/shop/content/products/${content.id}`)).body;
+      expect(back.data).toEqual(content.data);
+    });
+
+    it('shows a Developer the schedule but no rollback controls', async () => {
+      const developer = await user('developer@example.com');
+      expect((await owner.client.post('/api/apps/shop/contributors', { email: 'developer@example.com', role: 'Developer' })).status).toBe(200);
+      const page = await open();
+      await signIn(page, developer.key, '/admin/apps/shop');
+      await page.getByRole('region', { name: 'Scheduled backups' }).getByText('No schedule.').waitFor();
+      await page.locator('tr[data-status="Completed"]', { hasText: 'first' }).waitFor();
+      await page.getByRole('button', { name: 'Start backup' }).waitFor();
+      expect(await page.getByRole('button', { name: /^Roll back/ }).count()).toBe(0);
+      expect(await page.getByRole('heading', { name: 'Rollbacks' }).count()).toBe(0);
+      expect((await developer.client.get('/api/apps/shop/rollbacks')).status).toBe(403);
+    });
+
     it('shows a Reader and an outsider no backup controls', async () => {
       const page = await open();
       await signIn(page, reader.key);
@@ -389,7 +570,8 @@ if (!present && !inCi) {
       await page.getByRole('link', { name: 'shop', exact: true }).click();
       await page.getByText('Backups of shop need the Owner or Developer role; you are Reader.').waitFor();
       await shot(page, 'reader-view');
-      for (const name of ['Start backup', 'Download', 'Copy link', 'Delete']) expect(await page.getByRole('button', { name }).count()).toBe(0);
+      for (const name of ['Start backup', 'Download', 'Copy link', 'Delete', 'Set schedule', 'Roll back…']) expect(await page.getByRole('button', { name }).count()).toBe(0);
+      expect(await page.getByRole('heading', { name: 'Scheduled backups' }).count()).toBe(0);
       expect(await page.getByRole('link', { name: 'New restore' }).count()).toBe(0);
 
       const outsider = await open();

@@ -1,33 +1,62 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiClient, errorText } from './api-client.js';
-import type { App, Backup, Me } from './api.types.js';
+import type { App, Backup, Me, Page, Schema } from './api.types.js';
+import { BackupPolicySection } from './backup-policy.view.js';
+import { includeOf, type SelectionChoice, SelectionFields, WHOLE_APP } from './backup-selection.view.js';
 import { BackupsTable } from './backups-table.view.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
-import { canBackUp, roleOf } from './roles.util.js';
+import { canBackUp, canRollBack, roleOf } from './roles.util.js';
+import { RollbacksSection } from './rollbacks.view.js';
 
-/** One app: who you are on it, its backups and a form to start one (Owner, Developer, admin). */
+/**
+ * One app: who you are on it, a form to start a backup (whole or partial), its backups, its
+ * scheduled backups (Owner, Developer, admin) and its rollbacks (Owner, admin).
+ */
 export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name: string }) {
   const [app, setApp] = useState<App | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [label, setLabel] = useState('');
+  const [selection, setSelection] = useState<SelectionChoice>(WHOLE_APP);
+  const [schemas, setSchemas] = useState<Schema[] | null>(null);
+  const [schemasError, setSchemasError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<string | null>(null);
   const [started, setStarted] = useState<Backup | null>(null);
+  const [backups, setBackups] = useState<Backup[]>([]);
+  // Bumped when a rollback changed the app: its backups and schemas are read again.
+  const [generation, setGeneration] = useState(0);
+  const [rollBackTo, setRollBackTo] = useState<Backup | null>(null);
+  const path = `/api/apps/${encodeURIComponent(name)}`;
 
   useEffect(() => {
     const abort = new AbortController();
     setApp(null);
     setError(null);
-    api.get<App>(`/api/apps/${encodeURIComponent(name)}`, abort.signal).then(setApp, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
+    api.get<App>(path, abort.signal).then(setApp, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
     return () => abort.abort();
-  }, [api, name]);
+  }, [api, path]);
+
+  const allowed = app ? canBackUp(app, me) : false;
+  const mayRollBack = app ? canRollBack(app, me) : false;
+
+  useEffect(() => {
+    if (!allowed) return;
+    const abort = new AbortController();
+    setSchemasError(null);
+    api.get<Page<Schema>>(`${path}/schemas?top=1000`, abort.signal).then(
+      (page) => setSchemas(page.items),
+      (e: unknown) => !abort.signal.aborted && setSchemasError(errorText(e)),
+    );
+    return () => abort.abort();
+  }, [api, path, allowed, generation]);
 
   const start = async (event: Event) => {
     event.preventDefault();
     setStarting(true);
     setStartError(null);
+    const include = includeOf(selection);
     try {
-      const backup = await api.post<Backup>(`/api/apps/${encodeURIComponent(name)}/backups`, label.trim() ? { label: label.trim() } : {});
+      const backup = await api.post<Backup>(`${path}/backups`, { ...(label.trim() ? { label: label.trim() } : {}), ...(include ? { include } : {}) });
       setStarted(backup);
       setLabel('');
     } catch (e) {
@@ -38,7 +67,6 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   };
 
   const role = app ? roleOf(app, me) : null;
-  const allowed = app ? canBackUp(app, me) : false;
   return (
     <main id="main">
       <PageTitle title={name}>
@@ -60,16 +88,37 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
           )}
           {allowed && (
             <>
-              <form class="inline-form" onSubmit={start} aria-labelledby="start-heading">
+              <form class="inline-form start-form" onSubmit={start} aria-labelledby="start-heading" noValidate>
                 <h2 id="start-heading">Start a backup</h2>
                 <label for="backup-label">Label (optional)</label>
                 <input id="backup-label" maxLength={200} value={label} onInput={(e) => setLabel(e.currentTarget.value)} placeholder="before-upgrade" />
+                <SelectionFields id="backup" subject="the backup" schemas={schemas} schemasError={schemasError} value={selection} onChange={setSelection} />
                 <button type="submit" disabled={starting}>
                   {starting ? 'Starting…' : 'Start backup'}
                 </button>
                 <ErrorNote message={startError} />
               </form>
-              <BackupsTable api={api} base={`/api/apps/${encodeURIComponent(app.name)}/backups`} showApp={false} admin={me.admin} started={started} />
+              <BackupsTable
+                api={api}
+                base={`${path}/backups`}
+                showApp={false}
+                admin={me.admin}
+                started={started}
+                generation={generation}
+                onItems={setBackups}
+                onRollBack={mayRollBack ? setRollBackTo : undefined}
+              />
+              {mayRollBack && (
+                <RollbacksSection
+                  api={api}
+                  app={app.name}
+                  backups={backups}
+                  target={rollBackTo}
+                  onTargetTaken={() => setRollBackTo(null)}
+                  onChanged={() => setGeneration((g) => g + 1)}
+                />
+              )}
+              <BackupPolicySection api={api} app={app.name} schemas={schemas} schemasError={schemasError} />
             </>
           )}
         </>

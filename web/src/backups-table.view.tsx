@@ -4,7 +4,7 @@ import { type Backup, type DownloadLink, isRunning, type Page } from './api.type
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { Link } from './client.router.js';
 import { followJob } from './job-stream.js';
-import { formatBytes, formatCount, formatTime, progressText } from './format.util.js';
+import { formatBytes, formatCount, formatTime, progressText, selectionText } from './format.util.js';
 import { ErrorNote, StatusBadge } from './page-parts.view.js';
 
 /** How long a migration link made from the page lives. */
@@ -25,10 +25,16 @@ interface Props {
   admin: boolean;
   /** A backup just started elsewhere on the page: put it on top and follow it. */
   started: Backup | null;
+  /** Read the list again when this changes (a rollback added its safety backup). */
+  generation?: number;
+  /** Told the list whenever it changes. */
+  onItems?: (items: Backup[]) => void;
+  /** Given when the viewer may roll the app back (Owner, admin): the row action of a completed whole-app backup. */
+  onRollBack?: (backup: Backup) => void;
 }
 
 /** The backups of one app (or all of them), each with its live progress while it runs, and its actions. */
-export function BackupsTable({ api, base, showApp, admin, started }: Props) {
+export function BackupsTable({ api, base, showApp, admin, started, generation = 0, onItems, onRollBack }: Props) {
   const [items, setItems] = useState<Backup[] | null>(null);
   const [total, setTotal] = useState(0);
   const [error, setError] = useState<string | null>(null);
@@ -46,7 +52,11 @@ export function BackupsTable({ api, base, showApp, admin, started }: Props) {
       (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
     );
     return () => abort.abort();
-  }, [api, base]);
+  }, [api, base, generation]);
+
+  useEffect(() => {
+    if (items) onItems?.(items);
+  }, [items]);
 
   useEffect(() => {
     if (!started) return;
@@ -136,6 +146,8 @@ export function BackupsTable({ api, base, showApp, admin, started }: Props) {
                 {showApp && <th scope="col">App</th>}
                 <th scope="col">Status</th>
                 <th scope="col">Label</th>
+                <th scope="col">Holds</th>
+                <th scope="col">Trigger</th>
                 <th scope="col">Created</th>
                 <th scope="col">Events</th>
                 <th scope="col">Assets</th>
@@ -158,6 +170,7 @@ export function BackupsTable({ api, base, showApp, admin, started }: Props) {
                   onDownload={download}
                   onLink={makeLink}
                   onDelete={setDeleting}
+                  onRollBack={onRollBack}
                 />
               ))}
             </tbody>
@@ -186,9 +199,10 @@ interface RowProps {
   onDownload: (backup: Backup) => void;
   onLink: (backup: Backup, expiresIn: string) => void;
   onDelete: (backup: Backup) => void;
+  onRollBack: ((backup: Backup) => void) | undefined;
 }
 
-function BackupRow({ api, base, backup, showApp, admin, onChange, onDownload, onLink, onDelete }: RowProps) {
+function BackupRow({ api, base, backup, showApp, admin, onChange, onDownload, onLink, onDelete, onRollBack }: RowProps) {
   const [expiresIn, setExpiresIn] = useState('24h');
   const [streamError, setStreamError] = useState<string | null>(null);
   const running = isRunning(backup);
@@ -205,7 +219,7 @@ function BackupRow({ api, base, backup, showApp, admin, onChange, onDownload, on
   const completed = backup.status === 'Completed';
   const selectId = `expires-${backup.id}`;
   return (
-    <tr data-backup-id={backup.id} data-status={backup.status}>
+    <tr id={`backup-${backup.id}`} data-backup-id={backup.id} data-status={backup.status} data-trigger={backup.trigger} data-partial={backup.partial ? 'true' : 'false'}>
       {showApp && (
         <td data-label="App">
           <Link href={`/admin/apps/${encodeURIComponent(backup.appName)}`}>{backup.appName}</Link>
@@ -226,6 +240,10 @@ function BackupRow({ api, base, backup, showApp, admin, onChange, onDownload, on
         {backup.warnings.length > 0 && <p class="warning">{backup.warnings.join('; ')}</p>}
       </td>
       <td data-label="Label">{backup.label || <span class="muted">no label</span>}</td>
+      <td data-label="Holds">{backup.partial ? <span class="partial-note">{selectionText(backup.include)}</span> : <span class="muted">{selectionText(null)}</span>}</td>
+      <td data-label="Trigger">
+        <span class={`trigger trigger-${backup.trigger}`}>{backup.trigger}</span>
+      </td>
       <td data-label="Created">{formatTime(backup.created)}</td>
       <td data-label="Events" class="num">
         {formatCount(backup.eventCount)}
@@ -272,6 +290,11 @@ function BackupRow({ api, base, backup, showApp, admin, onChange, onDownload, on
             <Link class="button" href={`/admin/restore?backup=${encodeURIComponent(backup.id)}`} aria-label={`Restore backup ${name}`}>
               Restore…
             </Link>
+          )}
+          {onRollBack && completed && !backup.partial && (
+            <button type="button" onClick={() => onRollBack(backup)} aria-label={`Roll back to backup ${name}`} title="Roll back to this backup">
+              Roll back…
+            </button>
           )}
           <button type="button" class="danger" disabled={running} onClick={() => onDelete(backup)} aria-label={`Delete backup ${name}`}>
             Delete

@@ -1,4 +1,4 @@
-import type { Job } from './api.types.js';
+import type { BackupSelection, Job } from './api.types.js';
 
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined) return '–';
@@ -41,4 +41,13 @@ export function progressText(job: Job): string {
   parts.push(`${job.percent.toFixed(1)}%`);
   if (job.status === 'Running' || job.status === 'Scheduled') parts.push(formatEta(job.etaSeconds));
   return parts.join(' · ');
+}
+
+/** A partial backup's note, "partial: products; assets none"; "whole app" for the rest. */
+export function selectionText(include: BackupSelection | null | undefined): string {
+  if (!include) return 'whole app';
+  const parts = [include.schemas ? include.schemas.join(', ') : 'every schema'];
+  if (include.contents) parts.push(`${formatCount(include.contents.length)} listed content${include.contents.length === 1 ? '' : 's'}`);
+  parts.push(`assets ${include.assets}`);
+  return `partial: ${parts.join('; ')}`;
 }

@@ -1,5 +1,5 @@
 import type { RestorePreflight } from './api.types.js';
-import { formatBytes, formatCount, formatTime } from './format.util.js';
+import { formatBytes, formatCount, formatTime, selectionText } from './format.util.js';
 
 /** The report of a dry run: what a restore would do, and whether (and why not) it would pass. */
 export function PreflightReport({ report }: { report: RestorePreflight }) {
@@ -41,6 +41,12 @@ export function PreflightReport({ report }: { report: RestorePreflight }) {
               made {formatTime(report.archive.created)}, format version {report.archive.formatVersion}; events from {formatTime(report.archive.firstEventAt)} to{' '}
               {formatTime(report.archive.lastEventAt)}
             </dd>
+          </>
+        )}
+        {report.partial && (
+          <>
+            <dt>Partial backup</dt>
+            <dd data-testid="preflight-partial">{selectionText(report.include)}: the new app would hold only these</dd>
           </>
         )}
         {report.events && (

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiClient, errorText } from './api-client.js';
 import { isRunning, type Restore } from './api.types.js';
 import { Link } from './client.router.js';
-import { formatBytes, formatCount, formatEta, formatTime } from './format.util.js';
+import { formatBytes, formatCount, formatEta, formatTime, selectionText } from './format.util.js';
 import { followJob } from './job-stream.js';
 import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
 import { sentUploads } from './restore-form.util.js';
@@ -57,6 +57,14 @@ export function RestoreJobPage({ api, id }: { api: ApiClient; id: string }) {
                 </span>
               )}
             </dd>
+            {restore.partial && (
+              <>
+                <dt>Archive</dt>
+                <dd data-testid="restore-partial">
+                  <span class="badge">partial</span> {selectionText(restore.include)}: the new app holds only these
+                </dd>
+              </>
+            )}
             <dt>Phase</dt>
             <dd data-testid="restore-phase">{restore.phase}</dd>
             <dt>Started</dt>
@@ -81,7 +89,7 @@ export function RestoreJobPage({ api, id }: { api: ApiClient; id: string }) {
           </div>
           {restore.status === 'Completed' && restore.name && (
             <p class="success" role="status">
-              Restored {formatCount(restore.restoredEvents)} events and {formatCount(restore.restoredAssets)} assets into{' '}
+              Restored {formatCount(restore.restoredEvents)} events and {formatCount(restore.restoredAssets)} assets{restore.partial ? ' of a partial backup' : ''} into{' '}
               <Link href={`/admin/apps/${encodeURIComponent(restore.name)}`}>the app {restore.name}</Link>.
             </p>
           )}

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type ApiClient, errorText } from './api-client.js';
 import type { Backup, Page, Restore, RestorePreflight } from './api.types.js';
 import { navigate } from './client.router.js';
@@ -20,6 +20,8 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
   const [url, setUrl] = useState('');
   const [name, setName] = useState('');
   const [nameTouched, setNameTouched] = useState(false);
+  // Read by the proposal below, which runs after paint: typing just before it must win.
+  const touched = useRef(false);
   const [availability, setAvailability] = useState<Availability>({ state: 'idle', message: '' });
   const [point, setPoint] = useState<PointInTime>('all');
   const [untilEvent, setUntilEvent] = useState('');
@@ -41,7 +43,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
   // A restore of a stored backup is proposed a name next to its app's, until the admin types one.
   const backup = backups?.find((b) => b.id === chosen) ?? null;
   useEffect(() => {
-    if (source === 'backup' && backup && !nameTouched) setName(`${backup.appName}-copy`.slice(0, 40));
+    if (source === 'backup' && backup && !touched.current) setName(`${backup.appName}-copy`.slice(0, 40));
   }, [source, backup?.id, nameTouched]);
 
   // The name rule first, then availability: GET /api/apps/{name} answers 404 for a free name.
@@ -179,6 +181,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
             aria-describedby="restore-name-check"
             aria-invalid={(nameTouched && problem !== null) || availability.state === 'taken'}
             onInput={(e) => {
+              touched.current = true;
               setNameTouched(true);
               setName(e.currentTarget.value);
             }}

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type ApiClient, errorText } from './api-client.js';
 import type { Page, Restore } from './api.types.js';
 import { Link } from './client.router.js';
-import { formatCount, formatTime } from './format.util.js';
+import { formatCount, formatTime, selectionText } from './format.util.js';
 import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
 
 /** Restore history, newest first, with each job's outcome. */
@@ -44,7 +44,17 @@ export function RestoresPage({ api }: { api: ApiClient }) {
                   <td data-label="Started">
                     <Link href={`/admin/restores/${encodeURIComponent(restore.id)}`}>{formatTime(restore.created)}</Link>
                   </td>
-                  <td data-label="Name">{restore.name ?? '–'}</td>
+                  <td data-label="Name">
+                    {restore.name ?? '–'}
+                    {restore.partial && (
+                      <>
+                        {' '}
+                        <span class="badge" title={selectionText(restore.include)}>
+                          partial
+                        </span>
+                      </>
+                    )}
+                  </td>
                   <td data-label="Source">
                     <code>{restore.source}</code>
                   </td>

@@ -12,3 +12,8 @@ export function canBackUp(app: App, me: Me): boolean {
   const role = roleOf(app, me);
   return role !== null && BACKUP_ROLES.includes(role);
 }
+
+/** Rollbacks rewrite the app in place: Owners and admins only (docs/api.md). */
+export function canRollBack(app: App, me: Me): boolean {
+  return me.admin || roleOf(app, me) === 'Owner';
+}

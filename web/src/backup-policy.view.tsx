@@ -1,0 +1,224 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, type ApiClient, errorText } from './api-client.js';
+import { type BackupPolicy, KEEP_RULES, type KeepRule, type Schema } from './api.types.js';
+import { choiceOf, includeOf, type SelectionChoice, SelectionFields, WHOLE_APP } from './backup-selection.view.js';
+import { ConfirmDialog } from './confirm-dialog.view.js';
+import { formatTime, selectionText } from './format.util.js';
+import { ErrorNote } from './page-parts.view.js';
+
+const KEEP_LABELS: Record<KeepRule, { label: string; unit: string; text: (n: number) => string }> = {
+  keepLast: { label: 'Keep the last', unit: 'backups', text: (n) => `the last ${n}` },
+  keepDaily: { label: 'Keep one a day for', unit: 'days', text: (n) => `one a day for ${n} day${n === 1 ? '' : 's'}` },
+  keepWeekly: { label: 'Keep one a week for', unit: 'weeks', text: (n) => `one a week for ${n} week${n === 1 ? '' : 's'}` },
+  keepMonthly: { label: 'Keep one a month for', unit: 'months', text: (n) => `one a month for ${n} month${n === 1 ? '' : 's'}` },
+};
+
+type Keeps = Record<KeepRule, string>;
+const NO_KEEPS: Keeps = { keepLast: '', keepDaily: '', keepWeekly: '', keepMonthly: '' };
+
+/** "keep the last 7; one a day for 14 days"; "keep every scheduled backup" without rules. */
+export function retentionText(policy: BackupPolicy): string {
+  const rules = KEEP_RULES.flatMap((rule) => {
+    const n = policy[rule];
+    return n === null ? [] : [KEEP_LABELS[rule].text(n)];
+  });
+  return rules.length === 0 ? 'no rules: scheduled backups are kept (up to the per-app limit)' : `keep ${rules.join('; ')}`;
+}
+
+/** A number as typed goes as a number; anything else goes as typed, for the API's 400 to name. */
+const keepValue = (text: string): number | string => (/^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text.trim()) : text);
+
+interface Props {
+  api: ApiClient;
+  app: string;
+  schemas: Schema[] | null;
+  schemasError: string | null;
+}
+
+/** An app's backup policy (GET/PUT/DELETE …/backup-policy): the schedule, what it holds, its retention. */
+export function BackupPolicySection({ api, app, schemas, schemasError }: Props) {
+  const base = `/api/apps/${encodeURIComponent(app)}/backup-policy`;
+  // undefined: loading; null: the app has none.
+  const [policy, setPolicy] = useState<BackupPolicy | null | undefined>(undefined);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [schedule, setSchedule] = useState('');
+  const [keeps, setKeeps] = useState<Keeps>(NO_KEEPS);
+  const [selection, setSelection] = useState<SelectionChoice>(WHOLE_APP);
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
+
+  const fill = (from: BackupPolicy | null) => {
+    setSchedule(from?.schedule ?? '');
+    setKeeps(from ? { keepLast: String(from.keepLast ?? ''), keepDaily: String(from.keepDaily ?? ''), keepWeekly: String(from.keepWeekly ?? ''), keepMonthly: String(from.keepMonthly ?? '') } : NO_KEEPS);
+    setSelection(choiceOf(from?.include ?? null));
+  };
+
+  useEffect(() => {
+    const abort = new AbortController();
+    api.get<BackupPolicy>(base, abort.signal).then(
+      (found) => {
+        setPolicy(found);
+        fill(found);
+      },
+      (e: unknown) => {
+        if (abort.signal.aborted) return;
+        if (e instanceof ApiError && e.status === 404) setPolicy(null);
+        else setLoadError(errorText(e));
+      },
+    );
+    return () => abort.abort();
+  }, [api, base]);
+
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setSaving(true);
+    setError(null);
+    setNotice(null);
+    const body: Record<string, unknown> = { schedule };
+    for (const rule of KEEP_RULES) if (keeps[rule].trim() !== '') body[rule] = keepValue(keeps[rule]);
+    const include = includeOf(selection);
+    if (include) body['include'] = include;
+    try {
+      const saved = await api.put<BackupPolicy>(base, body);
+      setNotice(policy ? 'Schedule replaced.' : 'Schedule set.');
+      setPolicy(saved);
+      fill(saved);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const remove = async () => {
+    setConfirming(false);
+    setError(null);
+    setNotice(null);
+    try {
+      await api.delete(base);
+      setPolicy(null);
+      fill(null);
+      setNotice('Schedule removed; the backups it made are kept.');
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  return (
+    <section aria-labelledby="policy-heading" class="policy">
+      <h2 id="policy-heading">Scheduled backups</h2>
+      <ErrorNote message={loadError} />
+      <p class="notice" role="status">
+        {notice}
+      </p>
+      {policy === undefined && !loadError && <p>Loading the schedule…</p>}
+      {policy === null && (
+        <p data-testid="policy-summary">
+          <strong>No schedule.</strong> Backups of {app} start only when someone starts one.
+        </p>
+      )}
+      {policy && (
+        <dl class="facts" data-testid="policy-summary">
+          <dt>Schedule</dt>
+          <dd>
+            <code data-testid="policy-schedule">{policy.schedule}</code> (cron, UTC)
+          </dd>
+          <dt>Holds</dt>
+          <dd>{selectionText(policy.include)}</dd>
+          <dt>Retention</dt>
+          <dd>{retentionText(policy)}</dd>
+          <dt>Next run</dt>
+          <dd>
+            <time dateTime={policy.nextRun}>{formatTime(policy.nextRun)}</time>
+          </dd>
+          <dt>Last run</dt>
+          <dd>
+            {policy.lastRun ? <time dateTime={policy.lastRun}>{formatTime(policy.lastRun)}</time> : 'not yet'}
+            {policy.lastBackupId && (
+              <>
+                {' '}
+                (<a href={`#backup-${policy.lastBackupId}`}>its backup</a>)
+              </>
+            )}
+          </dd>
+          {policy.lastError && (
+            <>
+              <dt>Last problem</dt>
+              <dd class="error-text">{policy.lastError}</dd>
+            </>
+          )}
+          <dt>Set</dt>
+          <dd>
+            {formatTime(policy.created)}
+            {policy.updated !== policy.created && `, changed ${formatTime(policy.updated)}`}
+          </dd>
+        </dl>
+      )}
+      {policy !== undefined && (
+        <form class="panel-form" onSubmit={save} noValidate aria-labelledby="policy-form-heading">
+          <h3 id="policy-form-heading">{policy ? 'Replace the schedule' : 'Set a schedule'}</h3>
+          <div class="field">
+            <label for="policy-schedule">Schedule (cron, UTC)</label>
+            <input
+              id="policy-schedule"
+              value={schedule}
+              maxLength={200}
+              autocomplete="off"
+              spellcheck={false}
+              placeholder="0 3 * * *"
+              aria-describedby="policy-schedule-hint"
+              onInput={(e) => setSchedule(e.currentTarget.value)}
+            />
+            <span id="policy-schedule-hint" class="hint">
+              5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first; <code>0 3 * * *</code> is every day at 03:00 UTC.
+            </span>
+          </div>
+          <fieldset>
+            <legend>Retention of scheduled backups (optional)</legend>
+            <p class="hint">A backup any rule keeps is kept; manual backups are never pruned. With no rule, none is pruned.</p>
+            <div class="keeps">
+              {KEEP_RULES.map((rule) => (
+                <div class="keep" key={rule}>
+                  <label for={`policy-${rule}`}>
+                    {KEEP_LABELS[rule].label} <span class="muted">({KEEP_LABELS[rule].unit})</span>
+                  </label>
+                  <input
+                    id={`policy-${rule}`}
+                    inputMode="numeric"
+                    size={6}
+                    value={keeps[rule]}
+                    onInput={(e) => {
+                      const text = e.currentTarget.value;
+                      setKeeps((current) => ({ ...current, [rule]: text }));
+                    }}
+                  />
+                </div>
+              ))}
+            </div>
+          </fieldset>
+          <SelectionFields id="policy" subject="each scheduled backup" schemas={schemas} schemasError={schemasError} value={selection} onChange={setSelection} />
+          <div class="actions-row">
+            <button type="submit" disabled={saving}>
+              {saving ? 'Saving…' : policy ? 'Replace schedule' : 'Set schedule'}
+            </button>
+            {policy && (
+              <button type="button" class="danger" onClick={() => setConfirming(true)}>
+                Remove schedule
+              </button>
+            )}
+          </div>
+          <ErrorNote message={error} />
+        </form>
+      )}
+      {confirming && (
+        <ConfirmDialog title="Remove the backup schedule?" confirmLabel="Remove schedule" onCancel={() => setConfirming(false)} onConfirm={() => void remove()}>
+          <p>
+            No more backups of <strong>{app}</strong> start on <code>{policy?.schedule}</code>. The backups it made are kept, and no longer pruned.
+          </p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}

@@ -84,11 +84,27 @@ export class StreamSelection {
   private readonly kept = new Set<string>();
   private readonly references: Record<ReferenceKind, Set<string>> = { asset: new Set(), content: new Set() };
   private readonly scratch = new Map<string, unknown>();
+  /** The listed names and ids as sets: the pass asks once per entity of the app. */
+  private readonly schemas: ReadonlySet<string> | null;
+  private readonly contents: ReadonlySet<string> | null;
 
   constructor(
     readonly appId: string,
     readonly selection: BackupSelection,
-  ) {}
+  ) {
+    this.schemas = selection.schemas ? new Set(selection.schemas) : null;
+    this.contents = selection.contents ? new Set(selection.contents) : null;
+  }
+
+  /** True when the selection takes the schema of this name (all are taken when it names none). */
+  takesSchema(name: string): boolean {
+    return this.schemas === null || this.schemas.has(name);
+  }
+
+  /** True when the selection takes this content of a taken schema (all when it lists none). */
+  takesContent(id: string): boolean {
+    return this.contents === null || this.contents.has(id);
+  }
 
   keep(stream: string): void {
     this.kept.add(stream);

@@ -8,6 +8,7 @@ import { appKey } from '../infrastructure/read-store/read-store.port.js';
 import type { FieldType } from '../schemas/schema.events.js';
 import type { SchemaEvent } from '../schemas/schema.events.js';
 import type { ContentData, ContentEvent } from './content.events.js';
+import { TimeSlicer } from '../platform/time-slicer.js';
 import { ContentsProjection } from './contents.projection.js';
 
 /** Ids listed in a restore log line before "and N more". */
@@ -91,7 +92,9 @@ export class ContentsBackupHandler implements BackupHandler {
 
   async checkSelection(appId: string, selection: BackupSelection): Promise<string[]> {
     const problems: string[] = [];
+    const slicer = new TimeSlicer();
     for (const id of selection.contents ?? []) {
+      await slicer.tick();
       const content = await this.projection.contents.get(appKey(appId, id));
       if (!content) problems.push(`include.contents: the app has no content with id "${id}"`);
       else if (selection.schemas && !selection.schemas.includes(content.schema)) {
@@ -134,8 +137,7 @@ export class ContentsBackupHandler implements BackupHandler {
     seen.fields.note(archived);
     const event = archived as unknown as ContentEvent;
     if (event.type === 'ContentCreated') {
-      const listed = selection.selection.contents;
-      if (selection.isKept(streams.child('schema', selection.appId, event.data.schemaId)) && (listed === null || listed.includes(event.data.contentId))) {
+      if (selection.isKept(streams.child('schema', selection.appId, event.data.schemaId)) && selection.takesContent(event.data.contentId)) {
         selection.keep(archived.stream);
       }
     }

@@ -52,6 +52,6 @@ export class SchemasBackupHandler implements BackupHandler {
   selectEvent(archived: ArchivedEvent, selection: StreamSelection): void {
     const event = archived as unknown as SchemaEvent;
     if (event.type !== 'SchemaCreated') return;
-    if (selection.selection.schemas === null || selection.selection.schemas.includes(event.data.name)) selection.keep(archived.stream);
+    if (selection.takesSchema(event.data.name)) selection.keep(archived.stream);
   }
 }

@@ -92,6 +92,10 @@ describe('a rollback killed by SIGKILL', () => {
         const refused = await server.admin.put('/api/apps/big/content/items/c1', { data: { title: 'written during the rollback' } });
         expect(refused.status).toBe(409);
         expect(String(refused.body.message)).toMatch(/^App "big" is being rolled back \(rollback [^)]+\); writes to it are refused until the rollback has finished/);
+        const second = await server.admin.post('/api/apps/big/rollback', { backupId });
+        expect(second.status).toBe(409);
+        expect(second.body.message).toBe('A rollback of app "big" is already running; wait for it to finish');
+        expect((await server.admin.delete('/api/apps/big')).status).toBe(409);
       }
       await server.kill();
 

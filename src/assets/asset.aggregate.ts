@@ -1,5 +1,6 @@
 import type { Decider } from '../platform/events/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
+import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
 import { ASSET_EVENTS, type AssetEvent, type AssetFile, FILE_NAME_MAX, MIME_TYPE, SHA256 } from './asset.events.js';
 
@@ -131,7 +132,7 @@ export const assetStream = defineStream<AssetState, AssetEvent>({
         if (state.status === 'new') return 'the asset does not exist at this point; AssetCreated must come first';
         for (const version of [event.data, ...event.data.versions]) {
           if (state.fileHashes[version.fileVersion] !== version.sha256) return `file version ${version.fileVersion} is not one the asset has had with SHA-256 ${version.sha256}`;
-          if (!context.knowsUser(version.createdBy)) return `user ${version.createdBy} is not in users.json`;
+          if (version.createdBy !== SYSTEM_ACTOR && !context.knowsUser(version.createdBy)) return `user ${version.createdBy} is not in users.json`;
         }
         return undefined;
       }

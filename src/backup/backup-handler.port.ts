@@ -99,6 +99,11 @@ export interface RollbackStep {
   /** How the report names the entity: a schema's name, a content's or asset's id. */
   label: string;
   events: { type: string; data: Record<string, unknown> }[];
+  /**
+   * What must follow the append at once, as a command's claim does (a schema name freed or taken
+   * again); run in the order of the steps, deletions before revivals.
+   */
+  afterAppend?: () => Promise<void>;
 }
 
 export interface CleanupContext extends Pick<RestoreContext, 'targetAppId' | 'log'> {

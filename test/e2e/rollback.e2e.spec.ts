@@ -69,7 +69,8 @@ describe('rollback in place', () => {
     expect((await owner.put(`/api/apps/shop/content/products/${ids.p2}/status`, { status: 'Archived' })).status).toBe(200);
     expect((await owner.put(`/api/apps/shop/assets/${ids.a1}/content`, fileForm(Buffer.from('the second picture'), 'one-v2.txt', 'text/plain'))).status).toBe(200);
     ids.a2 = (await post('/api/apps/shop/assets', fileForm(Buffer.from('a later asset'), 'two.txt', 'text/plain'))).id as string;
-    await post('/api/apps/shop/schemas/products/fields', { name: 'price', type: 'Number' });
+    // Required: contents written before it lack it, and a rollback forward writes them so again.
+    await post('/api/apps/shop/schemas/products/fields', { name: 'price', type: 'Number', required: true });
     await post('/api/apps/shop/schemas', { name: 'extras', fields: [{ name: 'x', type: 'String' }] });
     ids.x1 = (await post('/api/apps/shop/content/extras', { data: { x: 'extra' } })).id as string;
     expect((await owner.delete('/api/apps/shop/schemas/notes')).status).toBe(204);
@@ -124,11 +125,17 @@ describe('rollback in place', () => {
     // Version 1 came after the backup, so reads do not list it (as then); its bytes stay for a rollback to it.
     expect((await owner.bytes(`/api/apps/shop/assets/${ids.a1}/content?version=1`)).status).toBe(404);
     expect((await owner.bytes(`/api/apps/shop/assets/${ids.a1}/content?version=0`)).bytes.toString()).toBe('the first picture');
+    // The rollback deleted schema "extras", so its name is free again, as after any delete.
+    const again = await owner.post('/api/apps/shop/schemas', { name: 'extras', fields: [{ name: 'y', type: 'Number' }] });
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
   });
 
   it('rolls the rollback back to the changed state, and the safety backup restores the state before it', async () => {
     const job = await rollback({ untilEvent: eventsBefore.length });
     expect(job.target).toMatchObject({ untilEvent: eventsBefore.length, event: eventsBefore.length });
+    // The newer "extras" goes and the older one, with its contents, comes back under the name (notes goes again).
+    expect(job.changes).toMatchObject({ schemas: { created: ['extras'], deleted: expect.arrayContaining(['notes', 'extras']) } });
+    expect((await owner.post('/api/apps/shop/schemas', { name: 'extras', fields: [] })).status).toBe(409);
     expect(await readsOf(owner, 'shop', names)).toEqual(changed);
     expect((await owner.bytes(`/api/apps/shop/assets/${ids.a1}/content?version=1`)).bytes.toString()).toBe('the second picture');
 

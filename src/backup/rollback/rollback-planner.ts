@@ -3,7 +3,7 @@ import { type ChildKind, EVENT_STORE, type EventStore, type StoredEvent, streams
 import type { DomainEvent } from '../../platform/events/decider.js';
 import { EventCatalog } from '../../platform/events/event-catalog.service.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
-import type { RollbackContext } from '../backup-handler.port.js';
+import type { RollbackContext, RollbackStep } from '../backup-handler.port.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { type ChangeCounts, type KindChanges, LISTED_PER_KIND, type RollbackChanges } from './rollback-job.js';
 
@@ -13,6 +13,8 @@ const REPORT_KEY: Record<ChildKind, keyof RollbackChanges> = { schema: 'schemas'
 
 export interface RollbackWrite {
   stream: string;
+  change: RollbackStep['change'];
+  afterAppend?: () => Promise<void>;
   events: DomainEvent[];
   /** The stream's version when planned: the write is refused if anything was appended since. */
   expectedVersion: number;
@@ -74,6 +76,7 @@ export class RollbackPlanner {
     let events = 0;
     for (const kind of KINDS) {
       const handler = this.handlers.all.find((h) => h.rollbackKind === kind);
+      const ofKind: RollbackWrite[] = [];
       for (const stream of byKind.get(kind)!) {
         done += 1;
         if (!handler?.rollbackEntity) continue;
@@ -88,11 +91,14 @@ export class RollbackPlanner {
           const list = changes[REPORT_KEY[kind]][step.change];
           if (list.length < LISTED_PER_KIND) list.push(step.label);
           counts[step.change] += 1;
-          writes.push({ stream, events: step.events, expectedVersion: history[history.length - 1]!.streamVersion });
+          ofKind.push({ stream, change: step.change, events: step.events, expectedVersion: history[history.length - 1]!.streamVersion, afterAppend: step.afterAppend });
           events += step.events.length;
         }
         if (done % 200 === 0) await onProgress(0.2 + (0.8 * done) / total);
       }
+      // Deletions first: a name a deleted entity held is free before a revived one takes it, as in
+      // any history a restore accepts.
+      writes.push(...ofKind.filter((w) => w.change === 'deleted'), ...ofKind.filter((w) => w.change !== 'deleted'));
     }
     await onProgress(1);
     return { changes, counts, writes, events, appVersion };

@@ -206,7 +206,14 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
       data: { rollbackId: job.id, targetEvent: job.target.event, backupId: job.target.backupId, safetyBackupId },
     };
     const writes = [...plan.writes, { stream: streams.app(job.appId), events: [marker], expectedVersion: plan.appVersion }];
-    return this.replays.appendAndProject(job.appId, () => this.writer.appendMany(writes, { actor: job.createdBy, appId: job.appId, onAppended }, { waitForProjections: false }));
+    const afterAppend = async () => {
+      await onAppended?.();
+      for (const write of plan.writes) {
+        // The events are in: a step's follow-up that fails is reported, never undoes them.
+        await write.afterAppend?.().catch((error: unknown) => this.logger.warn(`Rollback ${job.id}: a step after the append failed on ${write.stream}: ${String(error)}`));
+      }
+    };
+    return this.replays.appendAndProject(job.appId, () => this.writer.appendMany(writes, { actor: job.createdBy, appId: job.appId, onAppended: afterAppend }, { waitForProjections: false }));
   }
 
   private async markerWritten(job: RollbackJob): Promise<boolean> {
@@ -218,7 +225,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
 
   private async execute(scheduled: RollbackJob, app: App, lost: AbortSignal): Promise<void> {
     let job: RollbackJob = { ...scheduled, status: 'Running', started: new Date().toISOString() };
-    const meter = new ProgressMeter<RollbackPhase>(ROLLBACK_PHASES, 'safety-backup', await this.events.countApp(app.id, await this.events.headPosition()));
+    // The total is the app's events as planned; a failure to count shows as a failed job, below.
+    const meter = new ProgressMeter<RollbackPhase>(ROLLBACK_PHASES, 'safety-backup', 0);
     let lastSaved = 0;
     const save = async (patch: Partial<RollbackJob>, message?: string, force = false) => {
       job = { ...job, ...patch, ...meter.snapshot(), ...(message ? { log: [...job.log, { at: new Date().toISOString(), message }] } : {}) };
@@ -228,6 +236,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     };
     let appended = false;
     try {
+      meter.count(0, await this.events.countApp(app.id, await this.events.headPosition()));
       await save({}, undefined, true);
       const safety = await this.backups.schedule(app, { label: `Safety backup before rollback ${job.id}`, actor: job.createdBy, trigger: 'safety', limit: false });
       await save({ safetyBackupId: safety.id }, `Taking a safety backup of the app as it is now (${safety.id})`);

@@ -82,14 +82,21 @@ export class AppReplays {
     this.engine.suspend(appId, 'rebuild');
     try {
       const result = await append();
-      const replay = this.engine.begin({ appId, hold: new Set(), bulk: true });
-      await replay.feed(this.store.readApp(appId, { after: before, until: result.position }));
-      await replay.flush();
-      await this.projector.waitFor(result.position, FOLLOWER_WAIT_MS);
-      await this.engine.exclusive(async () => {
-        await replay.settleLocked();
+      try {
+        const replay = this.engine.begin({ appId, hold: new Set(), bulk: true });
+        await replay.feed(this.store.readApp(appId, { after: before, until: result.position }));
+        await replay.flush();
+        await this.projector.waitFor(result.position, FOLLOWER_WAIT_MS);
+        await this.engine.exclusive(async () => {
+          await replay.settleLocked();
+          this.engine.resume(appId);
+        });
+      } catch (error) {
+        // The follower skipped these events while the app was suspended: rebuild it from its history.
         this.engine.resume(appId);
-      });
+        this.logger.warn(`Projecting the appended events of app ${appId} failed (${String(error)}); rebuilding the app`);
+        await this.rebuildApp(appId);
+      }
       return result;
     } finally {
       this.engine.resume(appId);

@@ -78,6 +78,24 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       expect(await store.streamVersion(content)).toBe(1);
     });
 
+    it('writes a large appendMany (thousands of streams, as a rollback does) all or nothing, numbered on from the app', async () => {
+      const appId = randomUUID();
+      await store.append(streams.app(appId), [event(appId, 'AppCreated', 0)], -1);
+      const writes = (version: number, last: number) =>
+        Array.from({ length: 2500 }, (_, i) => ({ stream: streams.child('content', appId, `c${i}`), events: [event(appId, 'ContentUpdated', i)], expectedVersion: i === 2499 ? last : version }));
+      // The last stream's expected version is wrong: nothing of the 2,500 may be written.
+      await expect(store.appendMany(writes(-1, 7))).rejects.toBeInstanceOf(WrongExpectedVersionError);
+      expect(await store.streamVersion(streams.child('content', appId, 'c0'))).toBe(-1);
+      expect(await store.countApp(appId, await store.headPosition())).toBe(1);
+      // Meanwhile and after, small appends go on and interleave in order.
+      const [written] = await Promise.all([store.appendMany(writes(-1, -1)), store.append(streams.app(appId), [event(appId, 'AppUpdated', 1)], 0)]);
+      const page = await store.readAppPage(appId, { number: 0 }, 5000);
+      expect(page.map((e) => e.number)).toEqual(Array.from({ length: 2502 }, (_, i) => i + 1));
+      expect(page.at(-1)!.position).toBeGreaterThanOrEqual(written.position);
+      expect(await store.streamVersion(streams.child('content', appId, 'c2499'))).toBe(0);
+      expect(await store.headPosition()).toBeGreaterThanOrEqual(written.position);
+    });
+
     it('reads one app in global order across its streams, between two positions', async () => {
       const appA = randomUUID();
       const appB = randomUUID();

@@ -17,6 +17,7 @@ import {
   type SubscriptionHandler,
   WrongExpectedVersionError,
 } from './event-store.port.js';
+import { SqliteAppendWorker } from './sqlite-append.worker.js';
 
 interface EventRow {
   position: number;
@@ -34,6 +35,11 @@ const DEFAULT_BATCH = 500;
 const POLL_MS = 1000;
 /** A group commit stops taking more appends past this many events; the rest go in the next one. */
 const GROUP_MAX_EVENTS = 5000;
+/**
+ * An appendMany this large is written off the main thread (SqliteAppendWorker): one transaction
+ * of it takes about 8 µs per event, too long to hold the event loop.
+ */
+const OFF_THREAD_EVENTS = 2000;
 
 interface PendingAppend {
   writes: StreamWrite[];
@@ -65,8 +71,11 @@ export class SqliteEventStore implements EventStore {
   private readonly headsQuery: Statement<[number, number], { position: number; app_id: string | null }>;
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
+  /** Set while the worker writes a large append: group commits wait, so the connections never contend. */
+  private offThread: Promise<unknown> | undefined;
+  private worker: SqliteAppendWorker | undefined;
 
-  constructor(file: string) {
+  constructor(private readonly file: string) {
     this.db = openSqlite(file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS events (
@@ -106,8 +115,31 @@ export class SqliteEventStore implements EventStore {
   async appendMany(writes: StreamWrite[]): Promise<{ position: number }> {
     if (writes.length === 0) throw new Error('appendMany needs at least one write');
     if (writes.some((w) => w.events.length === 0)) throw new Error('append needs at least one event');
+    const events = writes.reduce((n, w) => n + w.events.length, 0);
+    if (events >= OFF_THREAD_EVENTS && this.file !== ':memory:') return this.appendOffThread(writes);
     const results = await this.enqueue(writes);
     return { position: results[results.length - 1]!.position };
+  }
+
+  /** One large append, all or nothing, written by the worker while group commits wait. */
+  private async appendOffThread(writes: StreamWrite[]): Promise<{ position: number }> {
+    // One at a time; appends queued meanwhile are committed right after.
+    while (this.offThread) await this.offThread.catch(() => undefined);
+    if (!this.db.open) throw new Error('The event store is closed');
+    this.worker ??= new SqliteAppendWorker(this.file);
+    const written = this.worker.append(writes);
+    this.offThread = written;
+    try {
+      const position = await written;
+      this.appended.emit('appended', position);
+      return { position };
+    } finally {
+      this.offThread = undefined;
+      if (this.queue.length > 0 && !this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    }
   }
 
   async streamVersion(stream: string): Promise<number> {
@@ -212,6 +244,9 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     // Appends already accepted are written before the file closes.
+    while (this.offThread) await this.offThread.catch(() => undefined);
+    await this.worker?.close();
+    this.worker = undefined;
     while (this.queue.length > 0 && this.db.open) this.flush();
     this.appended.removeAllListeners();
     if (this.db.open) this.db.close();
@@ -231,6 +266,8 @@ export class SqliteEventStore implements EventStore {
 
   private flush(): void {
     this.flushScheduled = false;
+    // The worker holds the write lock; appendOffThread schedules the flush again when it is done.
+    if (this.offThread) return;
     if (!this.db.open) {
       for (const pending of this.queue.splice(0)) pending.reject(new Error('The event store is closed'));
       return;

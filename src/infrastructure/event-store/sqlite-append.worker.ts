@@ -1,0 +1,131 @@
+import { createRequire } from 'node:module';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { type StreamWrite, WrongExpectedVersionError } from './event-store.port.js';
+
+/** Writes are handed over in parts this large, so no one message takes long to copy. */
+const PART_WRITES = 500;
+
+/**
+ * The worker's code, run as a script (`eval`), so the same source serves the built server and the
+ * tests that run the TypeScript. It opens its own connection to the event file and writes one
+ * append in one transaction, exactly as SqliteEventStore.write does on the main thread.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = 5000');
+const insert = db.prepare('INSERT INTO events (stream, stream_version, app_id, app_number, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
+const versionOf = db.prepare('SELECT MAX(stream_version) AS v FROM events WHERE stream = ?');
+const lastAppNumber = db.prepare('SELECT MAX(app_number) AS n FROM events WHERE app_id = ?');
+const parts = new Map();
+parentPort.on('message', (message) => {
+  if (message.kind === 'close') {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  if (message.kind === 'part') {
+    if (!parts.has(message.id)) parts.set(message.id, []);
+    parts.get(message.id).push(...message.writes);
+    return;
+  }
+  const writes = parts.get(message.id) || [];
+  parts.delete(message.id);
+  try {
+    let position = 0;
+    const numbers = new Map();
+    db.transaction(() => {
+      for (const write of writes) {
+        const found = versionOf.get(write.stream).v;
+        const current = found === null ? -1 : found;
+        if (write.expectedVersion !== 'any' && write.expectedVersion !== current) {
+          const conflict = new Error('conflict');
+          conflict.conflict = { stream: write.stream, expected: write.expectedVersion, actual: current };
+          throw conflict;
+        }
+        let version = current;
+        for (const event of write.events) {
+          version += 1;
+          const appId = event.metadata.appId === undefined ? null : event.metadata.appId;
+          let number = null;
+          if (appId) {
+            number = (numbers.has(appId) ? numbers.get(appId) : lastAppNumber.get(appId).n || 0) + 1;
+            numbers.set(appId, number);
+          }
+          position = Number(insert.run(write.stream, version, appId, number, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata)).lastInsertRowid);
+        }
+      }
+    })();
+    parentPort.postMessage({ id: message.id, position });
+  } catch (error) {
+    parentPort.postMessage({ id: message.id, error: String((error && error.message) || error), conflict: error && error.conflict });
+  }
+});
+`;
+
+interface Reply {
+  id: number;
+  position?: number;
+  error?: string;
+  conflict?: { stream: string; expected: number | 'any'; actual: number };
+}
+
+/**
+ * Writes one large append (a rollback's thousands of events, which must be all or nothing) in a
+ * worker thread with its own connection, so the transaction's hundred milliseconds or so of
+ * inserts never hold the main thread. The store pauses its own group commits meanwhile, so the
+ * two connections never wait on each other's write lock.
+ */
+export class SqliteAppendWorker {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: (position: number) => void; reject: (error: Error) => void }>();
+  private nextId = 1;
+
+  constructor(file: string) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } });
+    this.worker.unref();
+    this.worker.on('message', (reply: Reply) => {
+      const waiting = this.waiting.get(reply.id);
+      if (!waiting) return;
+      this.waiting.delete(reply.id);
+      if (reply.conflict) waiting.reject(new WrongExpectedVersionError(reply.conflict.stream, reply.conflict.expected, reply.conflict.actual));
+      else if (reply.error !== undefined) waiting.reject(new Error(`The event store could not append: ${reply.error}`));
+      else waiting.resolve(reply.position!);
+    });
+    this.worker.on('error', (error) => this.failAll(error));
+    this.worker.on('exit', (code) => this.failAll(new Error(`The event store's append worker stopped (exit code ${code})`)));
+  }
+
+  /** Hands the writes over in parts, a turn of the event loop between them, then commits them as one. */
+  async append(writes: readonly StreamWrite[]): Promise<number> {
+    const id = this.nextId++;
+    const done = new Promise<number>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    for (let from = 0; from < writes.length; from += PART_WRITES) {
+      this.worker.postMessage({ kind: 'part', id, writes: writes.slice(from, from + PART_WRITES) });
+      await nextTurn();
+    }
+    this.worker.postMessage({ kind: 'commit', id });
+    return done;
+  }
+
+  async close(): Promise<void> {
+    this.worker.postMessage({ kind: 'close' });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), 2000);
+      this.worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private failAll(error: Error): void {
+    for (const waiting of this.waiting.values()) waiting.reject(error);
+    this.waiting.clear();
+  }
+}

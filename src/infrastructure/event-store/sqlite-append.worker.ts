@@ -84,6 +84,8 @@ export class SqliteAppendWorker {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (position: number) => void; reject: (error: Error) => void }>();
   private nextId = 1;
+  /** False once the thread has stopped: the store then starts a new one for the next append. */
+  alive = true;
 
   constructor(file: string) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
@@ -97,8 +99,14 @@ export class SqliteAppendWorker {
       else if (reply.error !== undefined) waiting.reject(new Error(`The event store could not append: ${reply.error}`));
       else waiting.resolve(reply.position!);
     });
-    this.worker.on('error', (error) => this.failAll(error));
-    this.worker.on('exit', (code) => this.failAll(new Error(`The event store's append worker stopped (exit code ${code})`)));
+    this.worker.on('error', (error) => {
+      this.alive = false;
+      this.failAll(error);
+    });
+    this.worker.on('exit', (code) => {
+      this.alive = false;
+      this.failAll(new Error(`The event store's append worker stopped (exit code ${code})`));
+    });
   }
 
   /** Hands the writes over in parts, a turn of the event loop between them, then commits them as one. */

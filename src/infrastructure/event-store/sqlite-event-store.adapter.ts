@@ -126,7 +126,7 @@ export class SqliteEventStore implements EventStore {
     // One at a time; appends queued meanwhile are committed right after.
     while (this.offThread) await this.offThread.catch(() => undefined);
     if (!this.db.open) throw new Error('The event store is closed');
-    this.worker ??= new SqliteAppendWorker(this.file);
+    if (!this.worker?.alive) this.worker = new SqliteAppendWorker(this.file);
     const written = this.worker.append(writes);
     this.offThread = written;
     try {

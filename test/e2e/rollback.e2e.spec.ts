@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackupsService } from '../../src/backup/backups.service.js';
 import { fileForm, waitForJob } from '../support/fixtures.js';
 import { type ApiClient, type Cast, createCast, startServer, type TestServer } from '../support/test-server.js';
 
@@ -182,7 +183,16 @@ describe('rollback in place', () => {
     }
     for (const who of [cast.developer, cast.editor, cast.reader]) expect((await who.client.post('/api/apps/shop/rollback', { backupId, dryRun: true })).status).toBe(403);
     expect((await cast.stranger.client.get('/api/apps/shop/rollbacks')).status).toBe(403);
-    expect((await server.admin.post('/api/apps/shop/rollback', { backupId, dryRun: true })).status).toBe(200);
+    const dry = await server.admin.post('/api/apps/shop/rollback', { backupId, dryRun: true });
+    expect(dry.status).toBe(200);
+
+    // A backup stored before jobs recorded their position: the archive's manifest still has it.
+    const jobs = server.app.get(BackupsService).jobs;
+    const { position: _position, ...older } = (await jobs.get(backupId))!;
+    await jobs.put(older);
+    const fromArchive = await owner.post('/api/apps/shop/rollback', { backupId, dryRun: true });
+    expect(fromArchive.status, JSON.stringify(fromArchive.body)).toBe(200);
+    expect(fromArchive.body.target).toEqual(dry.body.target);
   });
 });
 

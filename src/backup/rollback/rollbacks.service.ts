@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { AppRolledBack } from '../../apps/app.events.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
@@ -12,7 +15,10 @@ import { AppReplays } from '../../platform/projection/app-replays.service.js';
 import type { Page } from '../../platform/http/paging.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
 import { JobRegistry } from '../../platform/shutdown/job-registry.service.js';
-import { isActive, isPartial } from '../backup-job.js';
+import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
+import { type BackupJob, isActive, isPartial } from '../backup-job.js';
+import { InstallationService } from '../installation.service.js';
+import { archiveOnDisk } from '../restore/archive-source.js';
 import { describeSelection } from '../backup-selection.js';
 import { BackupsService } from '../backups.service.js';
 import { queuedProgress, ProgressMeter } from '../job-progress.js';
@@ -58,6 +64,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     @Inject(EVENT_STORE) private readonly events: EventStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    private readonly installation: InstallationService,
     private readonly backups: BackupsService,
     private readonly planner: RollbackPlanner,
     private readonly writer: EventWriter,
@@ -216,6 +224,31 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     return this.replays.appendAndProject(job.appId, () => this.writer.appendMany(writes, { actor: job.createdBy, appId: job.appId, onAppended: afterAppend }, { waitForProjections: false }));
   }
 
+  /**
+   * Backups made before jobs recorded their position still have it in their manifest: the store
+   * position the app was taken at, meaningful only in the installation (and store) that made it.
+   */
+  private async positionInArchive(backup: BackupJob): Promise<number> {
+    const tempDir = join(this.config.dataDir, 'tmp');
+    await mkdir(tempDir, { recursive: true });
+    const { file, owned } = await archiveOnDisk({ kind: 'backup', backupId: backup.id }, join(tempDir, `rollback-${randomUUID()}.zip`), { blobs: this.blobs, config: this.config });
+    let reader: ArchiveReader | undefined;
+    try {
+      reader = await ArchiveReader.open(file, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
+      const { app, source } = reader.manifest;
+      if (app.id !== backup.appId || source.installationId !== (await this.installation.id()) || source.eventStore !== this.events.kind) {
+        throw invalid(`Backup ${backup.id} was not taken from this app in this installation's event store; restore it under a new name instead`);
+      }
+      return source.position;
+    } catch (error) {
+      if (error instanceof InvalidArchiveError) throw invalid(`Backup ${backup.id} cannot be rolled back to: ${error.message}`);
+      throw error;
+    } finally {
+      reader?.close();
+      if (owned) await rm(file, { force: true });
+    }
+  }
+
   private async markerWritten(job: RollbackJob): Promise<boolean> {
     for await (const stored of this.events.readStream(streams.app(job.appId))) {
       if (stored.type === 'AppRolledBack' && (stored.data as AppRolledBack['data']).rollbackId === job.id) return true;
@@ -298,10 +331,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
       }
       if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} is ${backup.status}; roll back to a Completed backup`);
       if (isPartial(backup)) throw invalid(`Backup ${backup.id} is partial (${describeSelection(backup.include ?? null)}); a rollback needs a backup of the whole app`);
-      if (backup.position === undefined) {
-        throw invalid(`Backup ${backup.id} was made before backups recorded their place in the history, so it cannot be rolled back to; restore it under a new name, or roll back with untilEvent`);
-      }
-      return { ...none, backupId: backup.id, position: backup.position, event: await this.events.countApp(app.id, backup.position) };
+      const position = backup.position ?? (await this.positionInArchive(backup));
+      return { ...none, backupId: backup.id, position, event: await this.events.countApp(app.id, position) };
     }
     if (request.untilEvent !== undefined) {
       if (request.untilEvent > total) throw invalid(`untilEvent is ${request.untilEvent}, but app "${app.name}" has ${total} events`);

@@ -10,6 +10,7 @@ import {
   WrongExpectedVersionError,
 } from '../../infrastructure/event-store/event-store.port.js';
 import { Projector } from '../projection/projector.service.js';
+import { TimeSlicer } from '../time-slicer.js';
 
 export interface Loaded<S> {
   state: S;
@@ -103,7 +104,13 @@ export class EventWriter {
    */
   async appendMany(writes: { stream: string; events: DomainEvent[]; expectedVersion: ExpectedVersion }[], context: WriteContext, options: { waitForProjections?: boolean } = {}): Promise<{ position: number }> {
     const timestamp = context.timestamp ?? new Date().toISOString();
-    const prepared = writes.map((write) => ({ stream: write.stream, expectedVersion: write.expectedVersion, events: this.prepare(write.events, context, timestamp) }));
+    // Thousands of events are checked against the catalog a slice of the event loop at a time.
+    const slicer = new TimeSlicer();
+    const prepared = [];
+    for (const write of writes) {
+      await slicer.tick();
+      prepared.push({ stream: write.stream, expectedVersion: write.expectedVersion, events: this.prepare(write.events, context, timestamp) });
+    }
     const result = await this.store.appendMany(prepared);
     await context.onAppended?.(result.position);
     if (options.waitForProjections !== false) await this.projector.waitFor(result.position);

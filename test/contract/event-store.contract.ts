@@ -78,17 +78,21 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
       expect(await store.streamVersion(content)).toBe(1);
     });
 
-    it('writes a large appendMany (thousands of streams, as a rollback does) all or nothing, numbered on from the app', async () => {
+    it('writes a large appendMany (thousands of streams, as a rollback does), numbered on from the app; on SQLite all or nothing', async () => {
+      const writes = (appId: string, last: number) =>
+        Array.from({ length: 2500 }, (_, i) => ({ stream: streams.child('content', appId, `c${i}`), events: [event(appId, 'ContentUpdated', i)], expectedVersion: i === 2499 ? last : -1 }));
+      // The last stream's expected version is wrong: the typed error; on SQLite nothing of the 2,500 is written.
+      const refused = randomUUID();
+      await store.append(streams.app(refused), [event(refused, 'AppCreated', 0)], -1);
+      await expect(store.appendMany(writes(refused, 7))).rejects.toBeInstanceOf(WrongExpectedVersionError);
+      if (store.kind === 'sqlite') {
+        expect(await store.streamVersion(streams.child('content', refused, 'c0'))).toBe(-1);
+        expect(await store.countApp(refused, await store.headPosition())).toBe(1);
+      }
+      // Meanwhile and after, small appends go on and interleave in order.
       const appId = randomUUID();
       await store.append(streams.app(appId), [event(appId, 'AppCreated', 0)], -1);
-      const writes = (version: number, last: number) =>
-        Array.from({ length: 2500 }, (_, i) => ({ stream: streams.child('content', appId, `c${i}`), events: [event(appId, 'ContentUpdated', i)], expectedVersion: i === 2499 ? last : version }));
-      // The last stream's expected version is wrong: nothing of the 2,500 may be written.
-      await expect(store.appendMany(writes(-1, 7))).rejects.toBeInstanceOf(WrongExpectedVersionError);
-      expect(await store.streamVersion(streams.child('content', appId, 'c0'))).toBe(-1);
-      expect(await store.countApp(appId, await store.headPosition())).toBe(1);
-      // Meanwhile and after, small appends go on and interleave in order.
-      const [written] = await Promise.all([store.appendMany(writes(-1, -1)), store.append(streams.app(appId), [event(appId, 'AppUpdated', 1)], 0)]);
+      const [written] = await Promise.all([store.appendMany(writes(appId, -1)), store.append(streams.app(appId), [event(appId, 'AppUpdated', 1)], 0)]);
       const page = await store.readAppPage(appId, { number: 0 }, 5000);
       expect(page.map((e) => e.number)).toEqual(Array.from({ length: 2502 }, (_, i) => i + 1));
       expect(page.at(-1)!.position).toBeGreaterThanOrEqual(written.position);

@@ -114,6 +114,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async start(app: App, request: RollbackRequest, actor: string): Promise<RollbackJob> {
+    // The rollback projects its own events, so it runs where the projections run: refused (409) elsewhere before any work.
+    await this.replays.assertProjects('A rollback');
     const target = await this.resolveTarget(app, request);
     const id = randomUUID();
     const slot = await Lease.acquire(this.names, claims.rollbackSlot(app.id), { ttlMs: this.config.nameReservationTtlMs, holder: id }).catch((error: unknown) => {

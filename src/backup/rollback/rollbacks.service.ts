@@ -174,16 +174,14 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     for (const status of ['Scheduled', 'Running'] as const) {
       for (const job of (await this.jobs.find({ status })).items) {
         if ((await this.names.lookup(claims.rollbackSlot(job.appId)))?.holder === job.id) continue;
-        const at = new Date().toISOString();
         if (await this.markerWritten(job)) {
           // Its events were projected by the rollback itself, which may not have finished.
           await this.replays.rebuildApp(job.appId);
-          await this.jobs.put({ ...job, status: 'Completed', phase: 'done', percent: 100, etaSeconds: 0, completed: at, log: [...job.log, { at, message: 'The server stopped right after the rollback wrote its events; the rollback is complete' }] });
+          await this.jobs.put(ended(job, 'Completed', 'The server stopped right after the rollback wrote its events; the rollback is complete'));
         } else if (job.phase === 'writing' && job.safetyBackupId) {
           await this.finishWriting(job);
         } else {
-          const error = 'The server stopped during this rollback before it changed anything; the app is as it was. Start the rollback again.';
-          await this.jobs.put({ ...job, status: 'Failed', phase: 'failed', etaSeconds: 0, completed: at, error, log: [...job.log, { at, message: error }] });
+          await this.jobs.put(ended(job, 'Failed', 'The server stopped during this rollback before it changed anything; the app is as it was. Start the rollback again.'));
         }
         recovered += 1;
       }
@@ -194,18 +192,16 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
 
   /** The writing step of a rollback whose process died in it, done again from a fresh plan. */
   private async finishWriting(job: RollbackJob): Promise<void> {
-    const line = (message: string) => ({ at: new Date().toISOString(), message });
     try {
       const plan = await this.planner.plan(job.appId, job.target.position);
-      const safetyBackupId = job.safetyBackupId!;
-      await this.append(job, plan, safetyBackupId);
+      await this.append(job, plan, job.safetyBackupId!);
       // Streams a store wrote one by one before the crash were skipped by the follower: rebuild.
       await this.replays.rebuildApp(job.appId);
-      const log = [...job.log, line(`The server stopped while the rollback was writing; it was finished at start-up (${plan.events + 1} events appended)`)];
-      await this.jobs.put({ ...job, status: 'Completed', phase: 'done', percent: 100, etaSeconds: 0, completed: new Date().toISOString(), appendedEvents: plan.events + 1, log });
+      const message = `The server stopped while the rollback was writing; it was finished at start-up (${plan.events + 1} events appended)`;
+      await this.jobs.put({ ...ended(job, 'Completed', message), appendedEvents: plan.events + 1 });
     } catch (error) {
-      const message = `The server stopped while this rollback was writing, and finishing it at start-up failed (${error instanceof Error ? error.message : String(error)}). Check the app and start the rollback again.`;
-      await this.jobs.put({ ...job, status: 'Failed', phase: 'failed', etaSeconds: 0, completed: new Date().toISOString(), error: message, log: [...job.log, line(message)] });
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.jobs.put(ended(job, 'Failed', `The server stopped while this rollback was writing, and finishing it at start-up failed (${reason}). Check the app and start the rollback again.`));
     }
   }
 
@@ -323,8 +319,6 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     const given = [request.backupId, request.untilEvent, request.until].filter((v) => v !== undefined).length;
     if (given !== 1) throw invalid('Give exactly one of backupId, untilEvent or until: the state to bring the app back to');
     const none = { backupId: null, untilEvent: null, until: null };
-    const head = await this.events.headPosition();
-    const total = await this.events.countApp(app.id, head);
     if (request.backupId !== undefined) {
       const backup = await this.backups.jobs.get(request.backupId);
       if (!backup) throw notFound(`Backup ${request.backupId} does not exist`);
@@ -337,6 +331,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
       return { ...none, backupId: backup.id, position, event: await this.events.countApp(app.id, position) };
     }
     if (request.untilEvent !== undefined) {
+      const total = await this.events.countApp(app.id, await this.events.headPosition());
       if (request.untilEvent > total) throw invalid(`untilEvent is ${request.untilEvent}, but app "${app.name}" has ${total} events`);
       const [event] = await this.events.readAppPage(app.id, { number: request.untilEvent - 1 }, 1);
       if (!event) throw invalid(`untilEvent: app "${app.name}" has no event ${request.untilEvent}`);
@@ -356,6 +351,13 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     if (!last) throw invalid(`until: app "${app.name}" has no event at or before ${until}`);
     return { ...none, until, position: last.position, event: last.number };
   }
+}
+
+/** A job settled at start-up: its outcome, with the reason logged (and, for a failure, as its error). */
+function ended(job: RollbackJob, status: 'Completed' | 'Failed', message: string): RollbackJob {
+  const at = new Date().toISOString();
+  const outcome = status === 'Completed' ? { phase: 'done', percent: 100, error: null } : { phase: 'failed', error: message };
+  return { ...job, ...outcome, status, etaSeconds: 0, completed: at, log: [...job.log, { at, message }] };
 }
 
 function describeTarget(target: RollbackTarget): string {

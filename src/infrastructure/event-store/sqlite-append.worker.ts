@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { type StreamWrite, WrongExpectedVersionError } from './event-store.port.js';
+import { APPEND_SQL, writeStreamRows } from './sqlite-event-rows.js';
 
 /** Writes are handed over in parts this large, so no one message takes long to copy. */
 const PART_WRITES = 500;
@@ -9,7 +10,8 @@ const PART_WRITES = 500;
 /**
  * The worker's code, run as a script (`eval`), so the same source serves the built server and the
  * tests that run the TypeScript. It opens its own connection to the event file and writes one
- * append in one transaction, exactly as SqliteEventStore.write does on the main thread.
+ * append in one transaction with the main thread's own statements and row writer
+ * (sqlite-event-rows.ts, whose function text is part of this source).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -18,9 +20,9 @@ const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
-const insert = db.prepare('INSERT INTO events (stream, stream_version, app_id, app_number, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
-const versionOf = db.prepare('SELECT MAX(stream_version) AS v FROM events WHERE stream = ?');
-const lastAppNumber = db.prepare('SELECT MAX(app_number) AS n FROM events WHERE app_id = ?');
+const SQL = ${JSON.stringify(APPEND_SQL)};
+const statements = { insert: db.prepare(SQL.insert), versionOf: db.prepare(SQL.versionOf), lastAppNumber: db.prepare(SQL.lastAppNumber) };
+${writeStreamRows.toString()}
 const parts = new Map();
 parentPort.on('message', (message) => {
   if (message.kind === 'close') {
@@ -37,27 +39,15 @@ parentPort.on('message', (message) => {
   parts.delete(message.id);
   try {
     let position = 0;
-    const numbers = new Map();
     db.transaction(() => {
       for (const write of writes) {
-        const found = versionOf.get(write.stream).v;
-        const current = found === null ? -1 : found;
-        if (write.expectedVersion !== 'any' && write.expectedVersion !== current) {
+        const outcome = writeStreamRows(statements, write.stream, write.events, write.expectedVersion);
+        if (outcome.conflict) {
           const conflict = new Error('conflict');
-          conflict.conflict = { stream: write.stream, expected: write.expectedVersion, actual: current };
+          conflict.conflict = outcome.conflict;
           throw conflict;
         }
-        let version = current;
-        for (const event of write.events) {
-          version += 1;
-          const appId = event.metadata.appId === undefined ? null : event.metadata.appId;
-          let number = null;
-          if (appId) {
-            number = (numbers.has(appId) ? numbers.get(appId) : lastAppNumber.get(appId).n || 0) + 1;
-            numbers.set(appId, number);
-          }
-          position = Number(insert.run(write.stream, version, appId, number, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata)).lastInsertRowid);
-        }
+        position = outcome.position;
       }
     })();
     parentPort.postMessage({ id: message.id, position });

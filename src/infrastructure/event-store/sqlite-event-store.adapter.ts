@@ -18,6 +18,7 @@ import {
   WrongExpectedVersionError,
 } from './event-store.port.js';
 import { SqliteAppendWorker } from './sqlite-append.worker.js';
+import { APPEND_SQL, type AppendStatements, writeStreamRows } from './sqlite-event-rows.js';
 
 interface EventRow {
   position: number;
@@ -59,9 +60,7 @@ export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite' as const;
   private readonly db: SqliteDatabase;
   private readonly appended = new EventEmitter();
-  private readonly insert: Statement<[string, number, string | null, number | null, string, string, string]>;
-  private readonly versionOf: Statement<[string], { v: number | null }>;
-  private readonly lastAppNumber: Statement<[string], { n: number | null }>;
+  private readonly appendStatements: AppendStatements;
   private readonly streamQuery: Statement<[string, number, number], EventRow>;
   private readonly appQuery: Statement<[string, number, number, number], EventRow>;
   private readonly appPageQuery: Statement<[string, number, number], EventRow>;
@@ -94,9 +93,11 @@ export class SqliteEventStore implements EventStore {
     numberAppEventsOfOlderFiles(this.db);
     this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS events_by_app_number ON events (app_id, app_number) WHERE app_id IS NOT NULL');
     this.appended.setMaxListeners(0);
-    this.insert = this.db.prepare('INSERT INTO events (stream, stream_version, app_id, app_number, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.versionOf = this.db.prepare('SELECT MAX(stream_version) AS v FROM events WHERE stream = ?');
-    this.lastAppNumber = this.db.prepare('SELECT MAX(app_number) AS n FROM events WHERE app_id = ?');
+    this.appendStatements = {
+      insert: this.db.prepare<[string, number, string | null, number | null, string, string, string]>(APPEND_SQL.insert),
+      versionOf: this.db.prepare<[string], { v: number | null }>(APPEND_SQL.versionOf),
+      lastAppNumber: this.db.prepare<[string], { n: number | null }>(APPEND_SQL.lastAppNumber),
+    };
     this.streamQuery = this.db.prepare('SELECT * FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?');
     this.appQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?');
     this.appPageQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND app_number > ? ORDER BY app_number LIMIT ?');
@@ -314,29 +315,13 @@ export class SqliteEventStore implements EventStore {
 
   /** Runs inside a transaction: better-sqlite3 is synchronous, so check and insert cannot interleave. */
   private write(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): AppendResult {
-    const current = this.currentVersion(stream);
-    if (expectedVersion !== 'any' && expectedVersion !== current) {
-      throw new WrongExpectedVersionError(stream, expectedVersion, current);
-    }
-    let version = current;
-    let position = 0;
-    const numbers = new Map<string, number>();
-    for (const event of events) {
-      version += 1;
-      const appId = event.metadata.appId ?? null;
-      let number: number | null = null;
-      if (appId) {
-        number = (numbers.get(appId) ?? this.lastAppNumber.get(appId)?.n ?? 0) + 1;
-        numbers.set(appId, number);
-      }
-      const info = this.insert.run(stream, version, appId, number, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata));
-      position = Number(info.lastInsertRowid);
-    }
-    return { streamVersion: version, position };
+    const outcome = writeStreamRows(this.appendStatements, stream, events, expectedVersion);
+    if ('conflict' in outcome) throw new WrongExpectedVersionError(outcome.conflict.stream, outcome.conflict.expected, outcome.conflict.actual);
+    return outcome;
   }
 
   private currentVersion(stream: string): number {
-    return this.versionOf.get(stream)?.v ?? -1;
+    return this.appendStatements.versionOf.get(stream)?.v ?? -1;
   }
 
   /** Keyset paging: memory stays bounded by one batch however long the history is. */

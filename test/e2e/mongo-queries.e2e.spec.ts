@@ -103,7 +103,7 @@ describe('MongoDB read store: the queries the application makes', () => {
     expect(server.mongo.transactionsCommitted).toBeGreaterThan(0);
     // Writes, the checkpoint, and the reads of a bounded removal (which finds nothing left after the purge ahead).
     for (const op of ['bulkWrite', 'updateOne', 'find']) expect(inside.map((c) => c.op)).toContain(op);
-    expect(inside.filter((c) => c.op === 'find').every((c) => c.limit === 1001)).toBe(true);
+    expect(inside.filter((c) => c.op === 'find').every((c) => c.limit === 1000)).toBe(true);
     expect(server.mongo.violations()).toEqual([]);
   });
 

@@ -87,7 +87,7 @@ export class MongoReadStore implements ReadStore {
    * A transaction must stay small (MongoDB aborts one that runs past 60 s or outgrows its share of
    * the cache, and `withTransaction` would retry it for ever), so removals are not left to it: the
    * documents a `deleteWhere` matches are removed first, in batches of PURGE_BATCH outside any
-   * transaction (see purge), and the transaction then removes what is left, at most a batch. Each
+   * transaction (see purge), and the transaction then removes only what the commit itself put. Each
    * batch is idempotent, so a crash part-way leaves the checkpoint where it was and the replay
    * removes the rest. Readers may see the documents go a moment before the rest of the commit
    * shows (the port allows it): only documents an event already recorded has deleted.
@@ -255,17 +255,19 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
   }
 
   /**
-   * A deleteWhere inside a commit: at most `limit` documents, or, without one, what purge left
-   * (normally nothing); more than a batch there means another writer is adding matches, and the
-   * commit fails rather than grow its transaction without bound (the caller retries it).
+   * A deleteWhere inside a commit: one step of at most `limit` documents, or, without one, steps
+   * until none match. After purge that is what the commit itself put before it (a transaction
+   * reads a snapshot, so others' writes cannot keep it going): the transaction stays as small as
+   * the commit.
    */
   private async deleteBounded(filter: Filter, limit: number | undefined, session?: mongo.ClientSession): Promise<void> {
     const query = toMongoFilter(filter);
-    const keys = await this.matchingKeys(query, limit ?? PURGE_BATCH + 1, session);
-    if (limit === undefined && keys.length > PURGE_BATCH) {
-      throw new Error(`More than ${PURGE_BATCH} documents of ${this.name} still match ${JSON.stringify(filter)} after they were removed; another process is writing them`);
+    const step = limit ?? PURGE_BATCH;
+    for (;;) {
+      const keys = await this.matchingKeys(query, step, session);
+      if (keys.length > 0) await this.collection.deleteMany({ ...query, _id: { $in: keys } }, session ? { session } : {});
+      if (limit !== undefined || keys.length < step) return;
     }
-    if (keys.length > 0) await this.collection.deleteMany({ ...query, _id: { $in: keys } }, session ? { session } : {});
   }
 
   /** Keys only: every index ends with the key, so the index answers without fetching documents. */

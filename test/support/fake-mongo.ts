@@ -183,7 +183,7 @@ export class FakeCursor {
   private sortSpec: SortSpec | undefined;
   private skipCount = 0;
   private limitCount: number | undefined;
-  private call: RecordedCall | undefined;
+  private results: Stored[] | undefined;
 
   constructor(
     private readonly owner: FakeCollection,
@@ -214,20 +214,30 @@ export class FakeCursor {
   }
 
   async toArray(): Promise<Stored[]> {
-    return this.run();
+    return this.remaining().splice(0);
   }
 
   async next(): Promise<Stored | null> {
-    const [first] = this.run();
-    return first ?? null;
+    return this.remaining().shift() ?? null;
+  }
+
+  async close(): Promise<void> {
+    this.results = [];
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Stored> {
-    yield* this.run();
+    const results = this.remaining();
+    while (results.length > 0) yield results.shift()!;
+  }
+
+  /** Evaluated once, at the first read, like a server cursor; reads then take from it. */
+  private remaining(): Stored[] {
+    this.results ??= this.run();
+    return this.results;
   }
 
   private run(): Stored[] {
-    this.call ??= this.owner.mongo.record(
+    this.owner.mongo.record(
       {
         collection: this.owner.name,
         op: 'find',

@@ -71,6 +71,8 @@ export class FakeMongo {
   /** The session whose transaction is open, if any. */
   transaction: FakeSession | undefined;
   transactionsCommitted = 0;
+  /** The options each transaction was begun with. */
+  readonly transactionOptions: unknown[] = [];
 
   /** The fake as the driver's Db, for adapters that take one (GridFsBlobStore). */
   get db(): mongo.Db {
@@ -160,7 +162,8 @@ export class FakeMongo {
 export class FakeSession {
   constructor(private readonly mongo: FakeMongo) {}
 
-  async withTransaction<T>(work: () => Promise<T>): Promise<T> {
+  async withTransaction<T>(work: () => Promise<T>, options?: unknown): Promise<T> {
+    this.mongo.transactionOptions.push(options);
     if (this.mongo.transaction) throw new Error('A transaction is already open on the fake');
     const before = this.mongo.snapshot();
     this.mongo.transaction = this;

@@ -49,6 +49,7 @@ describe('MongoDB read store: removing a large app', () => {
     // The transaction found nothing left to remove; the put and the checkpoint went with it.
     expect(removals.filter((c) => c.inTransaction)).toEqual([]);
     expect(mongo.transactionsCommitted).toBeGreaterThan(0);
+    expect(mongo.transactionOptions.at(-1)).toEqual({ readPreference: 'primary' });
     expect(await items.count({ appId: 'big' })).toBe(0);
     expect(await items.count({ appId: 'small' })).toBe(4);
     expect(await store.getCheckpoint('live')).toBe(42);

@@ -111,10 +111,11 @@ export class MongoReadStore implements ReadStore {
       await run();
       return;
     }
-    // On a replica set the documents and the checkpoint commit together, as on SQLite.
+    // On a replica set the documents and the checkpoint commit together, as on SQLite. A
+    // transaction reads from the primary only, whatever read preference MONGO_URL names.
     const session = this.connection.getClient().startSession();
     try {
-      await session.withTransaction(() => run(session));
+      await session.withTransaction(() => run(session), { readPreference: 'primary' });
     } finally {
       await session.endSession();
     }

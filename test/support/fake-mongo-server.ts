@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
@@ -10,7 +9,7 @@ import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name
 import { MongoReadStore } from '../../src/infrastructure/read-store/mongo-read-store.adapter.js';
 import { READ_STORE } from '../../src/infrastructure/read-store/read-store.port.js';
 import { FakeMongo } from './fake-mongo.js';
-import { ADMIN_TOKEN, ApiClient, tempDir, waitUntilReady, type TestServer } from './test-server.js';
+import { ADMIN_TOKEN, listening, tempDir, type TestServer } from './test-server.js';
 
 /**
  * The real application over real HTTP, its read models in the MongoDB read store on top of the
@@ -30,16 +29,5 @@ export async function startServerOnFakeMongo(env: Record<string, string> = {}): 
     .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
   app.useBodyParser('json', { limit: '5mb' });
-  await app.listen(0, '127.0.0.1');
-  const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  await waitUntilReady(url);
-  return {
-    app,
-    url,
-    dataDir,
-    mongo,
-    admin: new ApiClient(url, ADMIN_TOKEN),
-    client: (token?: string) => new ApiClient(url, token),
-    close: () => app.close(),
-  };
+  return { ...(await listening(app, dataDir)), mongo };
 }

@@ -38,7 +38,7 @@ export class AssetsProjection implements Projection {
   readonly assets: ReadCollection<AssetDoc>;
 
   constructor(@Inject(READ_STORE) store: ReadStore) {
-    this.assets = store.collection<AssetDoc>('assets', { indexes: ['appId', ['appId', 'created']] });
+    this.assets = store.collection<AssetDoc>('assets', { indexes: [['appId', 'created']] });
   }
 
   async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {

@@ -57,7 +57,7 @@ export class BackupsService implements OnApplicationShutdown, OnModuleInit {
     private readonly jobRegistry: JobRegistry,
     private readonly handlers: BackupHandlerRegistry,
   ) {
-    this.jobs = store.collection<BackupJob>('backup_jobs', { indexes: ['appId', 'status'] });
+    this.jobs = store.collection<BackupJob>('backup_jobs', { indexes: ['appId', ['appId', 'created'], 'created', 'status'] });
   }
 
   onModuleInit(): void {

@@ -65,10 +65,8 @@ export class ContentsController {
   async list(@CurrentApp() app: AppAccessInfo, @Param('schema') schema: string, @Query({ schema: ListQuery }) query: z.infer<typeof ListQuery>): Promise<{ total: number; items: ContentView[] }> {
     const { id: schemaId } = await this.schemas.resolve(app.id, schema);
     const options: FindOptions = {
-      sort: [
-        { field: 'created', direction: 'desc' },
-        { field: 'id', direction: 'desc' },
-      ],
+      // Ties go by key, descending too: the greater id first (see ReadStore's sort).
+      sort: [{ field: 'created', direction: 'desc' }],
       top: query.top,
       skip: query.skip,
     };

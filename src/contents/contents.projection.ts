@@ -43,8 +43,9 @@ export class ContentsProjection implements Projection {
     private readonly schemas: SchemasProjection,
   ) {
     this.contents = store.collection<ContentDoc>(CONTENTS_COLLECTION, {
-      // The listing filters by app and schema and sorts newest first: one index serves it in order.
-      indexes: ['appId', ['appId', 'schemaId', 'created', 'id']],
+      // The listing filters by app and schema and sorts newest first (ties: the newest id first, by
+      // key): this index, which ends with the key, serves it read backwards, and removals by app.
+      indexes: [['appId', 'schemaId', 'created']],
       fullText: (doc) => searchableText(doc.data),
       key: (doc) => appKey(doc.appId, doc.id),
     });

@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { assertBlobKey, BlobTooLargeError, InvalidBlobKeyError, normalizeBlobPrefix } from '../../src/infrastructure/blob-store/blob-store.port.js';
 import { FilesystemBlobStore } from '../../src/infrastructure/blob-store/filesystem-blob-store.adapter.js';
-import { escapeRegExp, GRIDFS_TEMP_PREFIX, gridFsPrefixFilter, gridFsTempName } from '../../src/infrastructure/blob-store/gridfs-blob-store.adapter.js';
+import { escapeRegExp, GRIDFS_TEMP_PREFIX, GridFsBlobStore, gridFsPrefixFilter, gridFsTempName } from '../../src/infrastructure/blob-store/gridfs-blob-store.adapter.js';
+import { FakeMongo } from '../support/fake-mongo.js';
 import { blobStoreContract } from './blob-store.contract.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'appvault-blobs-'));
@@ -18,11 +19,13 @@ function filesUnder(root: string): string[] {
 }
 
 blobStoreContract('filesystem', async () => ({ store: new FilesystemBlobStore(join(dir(), 'blobs')), close: async () => undefined }));
+// The GridFS adapter with the driver's own GridFSBucket, on the recording in-memory fake (every run);
+// against a server when MONGO_URL is set, below.
+blobStoreContract('gridfs on the in-memory fake', async () => ({ store: new GridFsBlobStore(new FakeMongo().db), close: async () => undefined }));
 
 const mongoUrl = process.env['MONGO_URL'];
 if (mongoUrl) {
   blobStoreContract('gridfs', async () => {
-    const { GridFsBlobStore } = await import('../../src/infrastructure/blob-store/gridfs-blob-store.adapter.js');
     const store = await GridFsBlobStore.connect(mongoUrl, 'contract_blobs');
     return { store, close: () => store.close() };
   });

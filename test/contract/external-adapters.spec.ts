@@ -6,6 +6,11 @@ import { MongoReadStore } from '../../src/infrastructure/read-store/mongo-read-s
 import { eventStoreContract } from './event-store.contract.js';
 import { nameIndexContract } from './name-index.contract.js';
 import { readStoreContract } from './read-store.contract.js';
+import { FakeMongo } from '../support/fake-mongo.js';
+
+// The MongoDB read store's own logic (mapping, batches, transactions) on the recording in-memory
+// fake in every run; it says nothing of a server's planner or concurrency, which the run below does.
+readStoreContract('mongodb adapter on the in-memory fake', async () => new MongoReadStore(new FakeMongo().connection, true));
 
 // The same contract suites as the SQLite adapters, against real servers when their URLs are given.
 // Without them the suites are registered as skipped, so a run shows they did not run.

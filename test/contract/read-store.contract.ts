@@ -58,6 +58,20 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       expect(await col().findOne({ appId, rank: 500 })).toBeUndefined();
     });
 
+    it('breaks ties by key in the direction of the last sort field, so pages are stable', async () => {
+      const appId = randomUUID();
+      for (const n of [3, 1, 4, 2]) await col().put(item(appId, n, { rank: 7 }));
+      const ids = (page: { items: Item[] }) => page.items.map((i) => i.id.slice(appId.length + 1));
+      const newestFirst = [{ field: 'rank', direction: 'desc' as const }];
+      expect(ids(await col().find({ appId }, { sort: newestFirst }))).toEqual(['4', '3', '2', '1']);
+      expect(ids(await col().find({ appId }, { sort: [{ field: 'rank', direction: 'asc' }] }))).toEqual(['1', '2', '3', '4']);
+      expect(ids(await col().find({ appId }))).toEqual(['1', '2', '3', '4']);
+      const first = await col().find({ appId }, { sort: newestFirst, top: 2 });
+      const second = await col().find({ appId }, { sort: newestFirst, top: 2, skip: 2 });
+      expect([...ids(first), ...ids(second)]).toEqual(['4', '3', '2', '1']);
+      expect(second.total).toBe(4);
+    });
+
     it('finds documents by words of their text, ignoring query syntax', async () => {
       const appId = randomUUID();
       await col().put(item(appId, 1, { title: 'Blue whale facts' }));

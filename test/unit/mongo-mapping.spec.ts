@@ -8,6 +8,7 @@ import {
 import {
   fromStoredDocument,
   indexWords,
+  mongoIndexes,
   toMongoFilter,
   toMongoSort,
   toMongoTextQuery,
@@ -73,6 +74,20 @@ describe('MongoDB mapping: sorting', () => {
     expect(Object.keys(sort)).toEqual(['rank', 'title', '_id']);
     expect(toMongoSort()).toEqual({ _id: 1 });
     expect(() => toMongoSort([{ field: 'a;b', direction: 'asc' }])).toThrow(/Invalid field/);
+  });
+
+  it('breaks ties by id in the direction of the last key, so an index ending with the key serves a descending sort backwards', () => {
+    expect(toMongoSort([{ field: 'created', direction: 'desc' }])).toEqual({ created: -1, _id: -1 });
+    expect(Object.keys(toMongoSort([{ field: 'created', direction: 'desc' }]))).toEqual(['created', '_id']);
+    expect(toMongoSort([{ field: 'name', direction: 'asc' }])).toEqual({ name: 1, _id: 1 });
+  });
+
+  it('declares each index with the key appended, named as MongoDB names them', () => {
+    expect(mongoIndexes({ indexes: ['email', ['appId', 'schemaId', 'created']], fullText: () => '' })).toEqual([
+      { name: 'email_1__id_1', key: { email: 1, _id: 1 } },
+      { name: 'appId_1_schemaId_1_created_1__id_1', key: { appId: 1, schemaId: 1, created: 1, _id: 1 } },
+      { name: 'full_text_words', key: { _words: 1 } },
+    ]);
   });
 });
 

@@ -29,7 +29,7 @@ export class BackupLinksService {
     private readonly backups: BackupsService,
     private readonly installation: InstallationService,
   ) {
-    this.links = store.collection<BackupLink>('backup_links', { indexes: [['backupId', 'created']] });
+    this.links = store.collection<BackupLink>('backup_links', { indexes: ['backupId', ['backupId', 'created']] });
   }
 
   async create(backupId: string, appId: string | undefined, expiresInSeconds: number, actor: string, baseUrl: string): Promise<{ id: string; url: string; expires: string }> {

@@ -61,7 +61,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
     private readonly faults: RestoreFaults,
     private readonly jobRegistry: JobRegistry,
   ) {
-    this.jobs = store.collection<RestoreJob>('restore_jobs', { indexes: ['status'] });
+    this.jobs = store.collection<RestoreJob>('restore_jobs', { indexes: ['status', 'created'] });
   }
 
   onModuleInit(): void {

@@ -72,7 +72,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     private readonly replays: AppReplays,
     private readonly jobRegistry: JobRegistry,
   ) {
-    this.jobs = store.collection<RollbackJob>('rollback_jobs', { indexes: ['appId', 'status'] });
+    this.jobs = store.collection<RollbackJob>('rollback_jobs', { indexes: [['appId', 'created'], 'status'] });
   }
 
   onModuleInit(): void {

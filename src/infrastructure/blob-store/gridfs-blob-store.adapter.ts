@@ -18,7 +18,14 @@ import {
 
 /** Keys never start with a dot, so uploads in progress can never be mistaken for a blob. */
 export const GRIDFS_TEMP_PREFIX = '.tmp/';
-const ABANDONED_AFTER_MS = 60 * 60 * 1000;
+/**
+ * An upload that has written nothing for this long belongs to a process that died mid-put (as
+ * for the filesystem store's temp files). Times come from ObjectIds, made by the writing
+ * process's clock: the margin also covers clocks of replicas that disagree by minutes.
+ */
+export const ABANDONED_AFTER_MS = 60 * 60 * 1000;
+/** Uploads the sweep of orphan chunks looks at per round trip. */
+const SWEEP_PAGE = 500;
 
 export const gridFsTempName = (): string => `${GRIDFS_TEMP_PREFIX}${randomUUID()}`;
 
@@ -133,14 +140,16 @@ export class GridFsBlobStore implements BlobStore, OnApplicationShutdown {
   async *list(prefix: string): AsyncIterable<BlobInfo> {
     const normalized = normalizeBlobPrefix(prefix);
     const cursor = this.files
-      .find(gridFsPrefixFilter(normalized), { projection: { filename: 1, length: 1 } })
-      .sort({ filename: 1, ...NEWEST_FIRST });
-    let previous: string | undefined;
+      .find(gridFsPrefixFilter(normalized), { projection: { filename: 1, length: 1, uploadDate: 1 } })
+      .sort({ filename: 1, uploadDate: 1 });
+    // In the order of the index GridFS keeps ({filename, uploadDate}), so MongoDB never sorts:
+    // the newest revision of a name is the last of its run.
+    let newest: Pick<mongo.GridFSFile, '_id' | 'filename' | 'length' | 'uploadDate'> | undefined;
     for await (const file of cursor) {
-      if (file.filename === previous) continue;
-      previous = file.filename;
-      yield { key: file.filename, size: file.length };
+      if (newest && file.filename !== newest.filename) yield { key: newest.filename, size: newest.length };
+      if (!newest || file.filename !== newest.filename || isNewer(file, newest)) newest = file;
     }
+    if (newest) yield { key: newest.filename, size: newest.length };
   }
 
   async close(): Promise<void> {
@@ -156,15 +165,24 @@ export class GridFsBlobStore implements BlobStore, OnApplicationShutdown {
     return (await this.files.findOne({ filename: key }, { sort: NEWEST_FIRST })) ?? undefined;
   }
 
-  /** File document first, so the blob disappears at once; then its chunks. */
+  /**
+   * File document first, so the blob disappears at once; then its chunks, the first one last, so
+   * that chunks a stop part-way leaves behind are found by the sweep (sweepOrphanChunks).
+   */
   private async deleteById(id: mongo.ObjectId): Promise<void> {
     await this.files.deleteOne({ _id: id });
+    await this.deleteChunks(id);
+  }
+
+  private async deleteChunks(id: mongo.ObjectId): Promise<void> {
+    await this.chunks.deleteMany({ files_id: id, n: { $gt: 0 } });
     await this.chunks.deleteMany({ files_id: id });
   }
 
   /**
-   * Several instances may share one database, so a young temp upload may be another instance's
-   * live one: only those untouched for ABANDONED_AFTER_MS go.
+   * Several instances may share one database, so a young upload may be another instance's live
+   * one: only uploads untouched for ABANDONED_AFTER_MS go, finished ones still under a temporary
+   * name and, below them, the chunks of uploads that never finished.
    */
   async removeIncomplete(): Promise<void> {
     await this.sweepAbandoned();
@@ -176,9 +194,53 @@ export class GridFsBlobStore implements BlobStore, OnApplicationShutdown {
     void this.sweepAbandoned().catch(() => undefined);
   }
 
-  private async sweepAbandoned(): Promise<void> {
-    const cutoff = new Date(Date.now() - ABANDONED_AFTER_MS);
+  private async sweepAbandoned(now = Date.now()): Promise<void> {
+    const cutoff = new Date(now - ABANDONED_AFTER_MS);
     const abandoned = this.files.find({ filename: { $regex: `^${escapeRegExp(GRIDFS_TEMP_PREFIX)}` }, uploadDate: { $lt: cutoff } }, { projection: { _id: 1 } });
     for await (const file of abandoned) await this.deleteById(file._id);
+    await this.sweepOrphanChunks(cutoff);
   }
+
+  /**
+   * GridFS writes an upload's file document after its last chunk, so a process killed mid-put
+   * leaves chunks that no file document names, invisible and never reclaimed otherwise. Every
+   * upload has a first chunk (n = 0), so the uploads are listed from the chunks index
+   * ({files_id, n}, which GridFS creates) without reading a chunk; one page at a time, those with
+   * no file document are the candidates. An upload id is an ObjectId made when the upload began,
+   * and each chunk's id one made when it was written: an upload whose id and newest chunk are both
+   * older than the cutoff has stopped writing, and its chunks go (the first last, as in
+   * deleteChunks, so a stop part-way leaves it to be found next time). An upload still running in
+   * another process keeps writing chunks, so it is never taken. Costs one index read per page and
+   * one point read per candidate; the number of uploads, never their bytes. Returns how many
+   * uploads' chunks it removed.
+   */
+  async sweepOrphanChunks(cutoff = new Date(Date.now() - ABANDONED_AFTER_MS)): Promise<number> {
+    const before = mongo.ObjectId.createFromTime(Math.floor(cutoff.getTime() / 1000));
+    let after: mongo.ObjectId | undefined;
+    let removed = 0;
+    for (;;) {
+      const firsts = await this.chunks
+        .find({ files_id: after ? { $gt: after, $lt: before } : { $lt: before }, n: 0 }, { projection: { _id: 0, files_id: 1 } })
+        .sort({ files_id: 1 })
+        .limit(SWEEP_PAGE)
+        .toArray();
+      const ids = firsts.map((chunk) => chunk.files_id);
+      const complete = new Set((await this.files.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((file) => file._id.toHexString()));
+      for (const id of ids) {
+        if (complete.has(id.toHexString())) continue;
+        const newest = await this.chunks.findOne({ files_id: id }, { sort: { n: -1 }, projection: { _id: 1 } });
+        if (newest && newest._id.getTimestamp() >= cutoff) continue;
+        await this.deleteChunks(id);
+        removed += 1;
+      }
+      if (ids.length < SWEEP_PAGE) return removed;
+      after = ids.at(-1);
+    }
+  }
+}
+
+/** Whether `file` is a later revision than `than`: by upload time, then by id (uploads finished in the same millisecond). */
+function isNewer(file: Pick<mongo.GridFSFile, '_id' | 'uploadDate'>, than: Pick<mongo.GridFSFile, '_id' | 'uploadDate'>): boolean {
+  const byDate = file.uploadDate.getTime() - than.uploadDate.getTime();
+  return byDate > 0 || (byDate === 0 && file._id.toHexString() > than._id.toHexString());
 }

@@ -39,6 +39,9 @@ const NO_MATCH: MongoQuery = { _id: { $in: [] } };
 
 const CHECKPOINTS = 'checkpoints';
 
+/** Documents one removal step takes: one covered index read and one delete of this many keys. */
+export const PURGE_BATCH = 1000;
+
 /**
  * Read models as plain MongoDB documents, one MongoDB collection per read collection (prefixed `c_`
  * so that no read collection can clash with `checkpoints` or `name_index`), no mongoose models.
@@ -76,10 +79,18 @@ export class MongoReadStore implements ReadStore {
   }
 
   /**
-   * One ordered bulk write per collection, then the checkpoint: in one multi-document transaction
-   * on a replica set; elsewhere (a lone mongod) one after another, where a crash in between leaves
-   * documents ahead of the checkpoint and the replay that follows rewrites them with the same
-   * values (projections are idempotent).
+   * The changes in order, then the checkpoint: in one multi-document transaction on a replica set;
+   * elsewhere (a lone mongod) one after another, where a crash in between leaves documents ahead of
+   * the checkpoint and the replay that follows rewrites them with the same values (projections are
+   * idempotent).
+   *
+   * A transaction must stay small (MongoDB aborts one that runs past 60 s or outgrows its share of
+   * the cache, and `withTransaction` would retry it for ever), so removals are not left to it: the
+   * documents a `deleteWhere` matches are removed first, in batches of PURGE_BATCH outside any
+   * transaction (see purge), and the transaction then removes only what the commit itself put. Each
+   * batch is idempotent, so a crash part-way leaves the checkpoint where it was and the replay
+   * removes the rest. Readers may see the documents go a moment before the rest of the commit
+   * shows (the port allows it): only documents an event already recorded has deleted.
    */
   async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
     const targets = writes.map((write) => {
@@ -89,18 +100,22 @@ export class MongoReadStore implements ReadStore {
     });
     // Indexes cannot be created inside a transaction: first use creates them here, before it starts.
     for (const { collection } of targets) await collection.ready();
+    for (const { collection, changes } of targets) {
+      for (const change of changes) if ('deleteWhere' in change) await collection.purge(change.deleteWhere);
+    }
     const run = async (session?: mongo.ClientSession) => {
       for (const { collection, changes } of targets) await collection.write(changes, session);
-      if (checkpoint) await this.db.collection<CheckpointDocument>(CHECKPOINTS).updateOne({ _id: checkpoint.name }, { $set: { position: checkpoint.position } }, { upsert: true, session });
+      if (checkpoint) await this.db.collection<CheckpointDocument>(CHECKPOINTS).updateOne({ _id: checkpoint.name }, { $set: { position: checkpoint.position } }, { upsert: true, ...(session ? { session } : {}) });
     };
     if (!this.transactions) {
       await run();
       return;
     }
-    // On a replica set the documents and the checkpoint commit together, as on SQLite.
+    // On a replica set the documents and the checkpoint commit together, as on SQLite. A
+    // transaction reads from the primary only, whatever read preference MONGO_URL names.
     const session = this.connection.getClient().startSession();
     try {
-      await session.withTransaction(() => run(session));
+      await session.withTransaction(() => run(session), { readPreference: 'primary' });
     } finally {
       await session.endSession();
     }
@@ -140,10 +155,46 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
     return this.ensureIndexes();
   }
 
+  /**
+   * The changes in order: runs of puts and deletes as one ordered bulk write each, a deleteWhere
+   * as a bounded removal (see deleteBounded). Inside a transaction every operation carries its
+   * session, reads included.
+   */
   async write(changes: readonly DocChange[], session?: mongo.ClientSession): Promise<void> {
     if (changes.length === 0) return;
     await this.ensureIndexes();
-    await this.collection.bulkWrite(changes.map((change) => toBulkOperation(change as DocChange<T>, this.options)), { ordered: true, ...(session ? { session } : {}) });
+    const inSession = session ? { session } : {};
+    let run: mongo.AnyBulkWriteOperation<StoredDocument>[] = [];
+    const flush = async () => {
+      if (run.length > 0) await this.collection.bulkWrite(run, { ordered: true, ...inSession });
+      run = [];
+    };
+    for (const change of changes) {
+      if ('deleteWhere' in change) {
+        await flush();
+        await this.deleteBounded(change.deleteWhere, change.limit, session);
+      } else {
+        run.push(toBulkOperation(change as { put: T } | { delete: string }, this.options));
+      }
+    }
+    await flush();
+  }
+
+  /**
+   * Removes every document matching `filter`, PURGE_BATCH at a time, outside any transaction: the
+   * keys of a batch (read from an index that starts with the filter's fields and ends with the
+   * key, so no document is fetched), then those keys. Idempotent, and safe to stop anywhere.
+   */
+  async purge(filter: Filter): Promise<number> {
+    await this.ensureIndexes();
+    const query = toMongoFilter(filter);
+    let removed = 0;
+    for (;;) {
+      const keys = await this.matchingKeys(query, PURGE_BATCH);
+      if (keys.length === 0) return removed;
+      removed += (await this.collection.deleteMany({ ...query, _id: { $in: keys } })).deletedCount;
+      if (keys.length < PURGE_BATCH) return removed;
+    }
   }
 
   async get(id: string): Promise<T | undefined> {
@@ -154,10 +205,14 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
 
   async findOne(filter: Filter): Promise<T | undefined> {
     await this.ensureIndexes();
-    const stored = await this.collection.findOne(toMongoFilter(filter), { sort: { _id: 1 } });
+    const stored = await this.collection.findOne(toMongoFilter(filter), { sort: toMongoSort() });
     return stored ? fromStoredDocument<T>(stored) : undefined;
   }
 
+  /**
+   * The total is counted with the same filter, which starts with an index's fields (the unit test
+   * of the declared indexes checks that), so MongoDB counts index keys without fetching documents.
+   */
   async find(filter: Filter, options: FindOptions = {}): Promise<Page<T>> {
     await this.ensureIndexes();
     const query = this.query(filter, options.text);
@@ -174,7 +229,7 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
   async *iterate(filter: Filter): AsyncIterable<T> {
     await this.ensureIndexes();
     // The cursor fetches in batches, so memory stays bounded however many documents match.
-    for await (const stored of this.collection.find(toMongoFilter(filter)).sort({ _id: 1 })) {
+    for await (const stored of this.collection.find(toMongoFilter(filter)).sort(toMongoSort())) {
       yield fromStoredDocument<T>(stored);
     }
   }
@@ -195,9 +250,34 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
     await this.collection.deleteOne({ _id: id });
   }
 
+  /** In batches, like the removals of a commit (see purge). */
   async deleteMany(filter: Filter): Promise<number> {
-    await this.ensureIndexes();
-    return (await this.collection.deleteMany(toMongoFilter(filter))).deletedCount;
+    return this.purge(filter);
+  }
+
+  /**
+   * A deleteWhere inside a commit: one step of at most `limit` documents, or, without one, steps
+   * until none match. After purge that is what the commit itself put before it (a transaction
+   * reads a snapshot, so others' writes cannot keep it going): the transaction stays as small as
+   * the commit.
+   */
+  private async deleteBounded(filter: Filter, limit: number | undefined, session?: mongo.ClientSession): Promise<void> {
+    const query = toMongoFilter(filter);
+    const step = limit ?? PURGE_BATCH;
+    for (;;) {
+      const keys = await this.matchingKeys(query, step, session);
+      if (keys.length > 0) await this.collection.deleteMany({ ...query, _id: { $in: keys } }, session ? { session } : {});
+      if (limit !== undefined || keys.length < step) return;
+    }
+  }
+
+  /** Keys only: every index ends with the key, so the index answers without fetching documents. */
+  private async matchingKeys(query: MongoQuery, limit: number, session?: mongo.ClientSession): Promise<string[]> {
+    const found = await this.collection
+      .find(query, { projection: { _id: 1 }, ...(session ? { session } : {}) })
+      .limit(limit)
+      .toArray();
+    return found.map((doc) => doc._id);
   }
 
   private query(filter: Filter, text: string | undefined): MongoQuery {
@@ -215,23 +295,58 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
     return this.indexesReady;
   }
 
+  /**
+   * The declared indexes, then the removal of indexes this collection no longer declares (an older
+   * version's, which every write would otherwise keep paying for). Replicas starting together may
+   * both get here: creating an index that exists, or is being built with the same keys, is a
+   * no-op on the server, and dropping one already gone is ignored.
+   */
   private async createIndexes(): Promise<void> {
-    for (const index of this.options.indexes ?? []) {
-      const fields = typeof index === 'string' ? [index] : index;
-      await this.collection.createIndex(Object.fromEntries(fields.map((field) => [field, 1])));
+    const wanted = mongoIndexes(this.options);
+    for (const index of wanted) await this.collection.createIndex(index.key, { name: index.name });
+    const names = new Set(['_id_', ...wanted.map((index) => index.name)]);
+    for (const existing of await this.collection.listIndexes().toArray()) {
+      const name = String(existing['name']);
+      if (names.has(name)) continue;
+      await this.collection.dropIndex(name).catch((error: unknown) => {
+        if (!isIndexNotFound(error)) throw error;
+      });
     }
-    if (this.options.fullText) await this.collection.createIndex({ _words: 1 }, { name: 'full_text_words' });
   }
 }
 
-/** A port change as one operation of an ordered bulk write. */
-export function toBulkOperation<T extends Doc>(change: DocChange<T>, options: CollectionOptions<T>): mongo.AnyBulkWriteOperation<StoredDocument> {
+export interface MongoIndex {
+  name: string;
+  key: Record<string, 1>;
+}
+
+/**
+ * The MongoDB indexes of a collection: each declared index with the key (`_id`) appended, so that
+ * sorts, which break ties by key (toMongoSort), are served by it read forwards or backwards, and
+ * key-only reads (purge) need no document; and the full-text words. Named as MongoDB would name
+ * them, so a name says which keys an index has.
+ */
+export function mongoIndexes<T extends Doc>(options: CollectionOptions<T>): MongoIndex[] {
+  const indexes: MongoIndex[] = [];
+  for (const declared of options.indexes ?? []) {
+    const fields = [...(typeof declared === 'string' ? [declared] : declared), '_id'];
+    indexes.push({ name: fields.map((field) => `${field}_1`).join('_'), key: Object.fromEntries(fields.map((field) => [field, 1 as const])) });
+  }
+  if (options.fullText) indexes.push({ name: 'full_text_words', key: { _words: 1 } });
+  return indexes;
+}
+
+function isIndexNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 27;
+}
+
+/** A put or delete as one operation of an ordered bulk write (a deleteWhere is a bounded removal of its own). */
+export function toBulkOperation<T extends Doc>(change: { put: T } | { delete: string }, options: CollectionOptions<T>): mongo.AnyBulkWriteOperation<StoredDocument> {
   if ('put' in change) {
     const stored = toStoredDocument(change.put, options.fullText, options.key);
     return { replaceOne: { filter: { _id: stored._id }, replacement: stored, upsert: true } };
   }
-  if ('delete' in change) return { deleteOne: { filter: { _id: change.delete } } };
-  return { deleteMany: { filter: toMongoFilter(change.deleteWhere) } };
+  return { deleteOne: { filter: { _id: change.delete } } };
 }
 
 /**
@@ -271,14 +386,18 @@ function escapeRegex(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
 
-/** Ties are broken by id, as in the SQLite adapter, so paging is stable. */
+/**
+ * Ties are broken by key, as in the SQLite adapter, so paging is stable; in the direction of the
+ * last sort key, so that an index ending with the sort's fields and the key (mongoIndexes) serves
+ * the whole sort, read backwards for a descending one.
+ */
 export function toMongoSort(sort: SortKey[] = []): mongo.Sort {
   const spec: Record<string, 1 | -1> = {};
   for (const key of sort) {
     assertName('field', key.field);
     spec[key.field] = key.direction === 'desc' ? -1 : 1;
   }
-  spec['_id'] = 1;
+  spec['_id'] = sort.at(-1)?.direction === 'desc' ? -1 : 1;
   return spec;
 }
 

@@ -15,6 +15,10 @@ export interface SortKey {
 }
 
 export interface FindOptions {
+  /**
+   * Ties are broken by key, in the direction of the last sort field (ascending without a sort),
+   * so pages are stable and an index ending with the sort's fields serves the whole order.
+   */
   sort?: SortKey[];
   top?: number;
   skip?: number;
@@ -37,6 +41,10 @@ export interface CollectionOptions<T> {
   /**
    * Indexes for the filters and sorts the collection serves: a field name, or several for a
    * compound index (equality filters first, then the sort fields, in the order the query uses).
+   * The store appends the key to each, which makes the index serve a sort on its remaining fields
+   * (ties by key, see FindOptions.sort) read forwards or backwards. Every query's filter should
+   * start an index and its sort continue it: test/unit/read-store-indexes.spec.ts checks the
+   * queries the application makes.
    */
   indexes?: (string | readonly string[])[];
   /**
@@ -53,7 +61,10 @@ export const appKey = (appId: string, id: string) => `${appId}--${id}`;
  * One change to a collection, for bulk writers (projection replays). Changes apply in order;
  * `deleteWhere` takes the same filters as `find`. With `limit`, it removes at most that many of
  * the matching documents, so that removing a large app can be spread over short commits (stores
- * whose writes do not block the server may remove them all at once).
+ * whose writes do not block the server may remove them all at once). A store may also remove the
+ * documents a `deleteWhere` matches ahead of the rest of its commit, in steps of its own (MongoDB
+ * does, to keep its transactions small): readers may then see them go a moment before the rest of
+ * the commit shows, including one that a later put of the same commit brings back.
  */
 export type DocChange<T extends Doc = Doc> = { put: T } | { delete: string } | { deleteWhere: Filter; limit?: number };
 
@@ -91,8 +102,9 @@ export interface ReadStore {
   collection<T extends Doc>(name: string, options?: CollectionOptions<T>): ReadCollection<T>;
   /**
    * Applies changes to several collections and moves a checkpoint, as one unit: on SQLite one
-   * transaction (all of it or nothing), on MongoDB one ordered bulk write per collection and then
-   * the checkpoint, so a crash in between replays the events since the old checkpoint again
+   * transaction (all of it or nothing); on MongoDB one transaction on a replica set (the removals
+   * of a `deleteWhere` go ahead of it in bounded steps, see DocChange), and without one the writes
+   * then the checkpoint, so a crash in between replays the events since the old checkpoint again
    * (projections are idempotent). Every write is a keyed lookup, so its cost does not grow with
    * the collection. Collections must have been opened with `collection()` first.
    */

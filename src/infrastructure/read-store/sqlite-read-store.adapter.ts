@@ -154,12 +154,20 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
         db.exec(`INSERT INTO ${this.table} (id, doc) SELECT id, doc FROM ${this.table}_legacy ORDER BY id; DROP TABLE ${this.table}_legacy`);
         db.exec(`DROP TABLE IF EXISTS fts_${name}`);
       }
+      // Each declared index ends with the key, as on MongoDB: sorts break ties by key in the
+      // direction of their last field, so the index serves the whole ORDER BY, read either way.
+      const declared = new Set<string>();
       for (const index of options.indexes ?? []) {
         const fields = typeof index === 'string' ? [index] : index;
         for (const field of fields) assertName('field', field);
         const columns = fields.map((field) => `json_extract(doc, '$.${field}')`).join(', ');
-        db.exec(`CREATE INDEX IF NOT EXISTS ${this.table}_${fields.join('_')} ON ${this.table} (${columns})`);
+        const name = `${this.table}_${fields.join('_')}_key`;
+        declared.add(name);
+        db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON ${this.table} (${columns}, id)`);
       }
+      // Indexes an earlier version declared (without the key) would only slow every write down.
+      const existing = db.prepare<[string], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(this.table);
+      for (const { name } of existing) if (!declared.has(name)) db.exec(`DROP INDEX "${name.replaceAll('"', '""')}"`);
       if (this.fts) {
         db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${this.fts} USING fts5 (body, content = '', contentless_delete = 1, detail = none, tokenize = 'unicode61')`);
         // Merging happens in bounded steps after commits (see SqliteReadStore); a forced merge only if they ever fall far behind.
@@ -222,7 +230,8 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
       assertName('field', s.field);
       return `json_extract(doc, '$.${s.field}') ${s.direction === 'desc' ? 'DESC' : 'ASC'}`;
     });
-    order.push('id ASC');
+    // Ties by key, in the direction of the last sort field (see the indexes above).
+    order.push(options.sort?.at(-1)?.direction === 'desc' ? 'id DESC' : 'id ASC');
     const rows = this.statements
       .get<Scalar[], { doc: string }>(`SELECT doc FROM ${this.table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ? OFFSET ?`)
       .all(...where.params, options.top ?? -1, options.skip ?? 0);

@@ -6,6 +6,7 @@ import type { BackupContext, BackupHandler, CleanupContext, RestoreContext } fro
 import { checkEmail } from '../platform/email.js';
 import { describeIssues, entityId } from '../platform/events/event-catalog.js';
 import { parseBoundedJson } from '../platform/json/bounded-json.js';
+import { singleLine } from '../platform/text/control-characters.js';
 import { DISPLAY_NAME_MAX } from './user.events.js';
 import { type ArchivedUser, USERS_ENTRY } from '../backup/archive/archive-format.js';
 import { InvalidArchiveError, readBoundedText } from '../backup/archive/archive-reader.js';
@@ -14,7 +15,7 @@ import { UsersService } from './users.service.js';
 /** users.json is one JSON document; it is bounded by the number of people an app names. */
 const MAX_USERS_JSON_BYTES = 64 * 1024 * 1024;
 
-const ArchivedUsers = z.array(z.strictObject({ id: entityId(), email: z.string().min(3).max(254), displayName: z.string().max(DISPLAY_NAME_MAX) })).max(100_000);
+const ArchivedUsers = z.array(z.strictObject({ id: entityId(), email: z.string().min(3).max(254).check(singleLine()), displayName: z.string().max(DISPLAY_NAME_MAX).check(singleLine()) })).max(100_000);
 /** RestoreContext.remember key: users a restore created. */
 const CREATED_USERS = 'created-users';
 

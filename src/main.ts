@@ -17,8 +17,10 @@ function exitAfterFlush(code: number): void {
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+/** Logs a failure as a message and, for an Error, its stack on the lines below (the logger escapes both). */
+function logFailure(logger: Logger, what: string, error: unknown): void {
+  if (error instanceof Error) logger.error(`${what}: ${error.message}`, error.stack);
+  else logger.error(`${what}: ${String(error)}`);
 }
 
 async function main(): Promise<void> {
@@ -27,7 +29,8 @@ async function main(): Promise<void> {
     config = loadConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      boot.error(error.message);
+      // One record per problem: a record is one line.
+      for (const problem of error.problems) boot.error(`Invalid configuration: ${problem}`);
       exitAfterFlush(78); // EX_CONFIG: the environment, not the program, is wrong.
       return;
     }
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
       gracefulShutdown(running, requestTracker(running), { signal, timeoutMs: config.shutdownTimeoutMs, logger }).then(
         () => exitAfterFlush(0),
         (error: unknown) => {
-          logger.error(`AppVault could not stop cleanly: ${describe(error)}`);
+          logFailure(logger, 'AppVault could not stop cleanly', error);
           exitAfterFlush(1);
         },
       );
@@ -72,6 +75,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  boot.error(`AppVault failed to start: ${describe(error)}`);
+  logFailure(boot, 'AppVault failed to start', error);
   exitAfterFlush(1);
 });

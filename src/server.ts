@@ -6,6 +6,7 @@ import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
 import { DataDirLock } from './infrastructure/data-dir.lock.js';
 import { serveOpenApi } from './platform/http/openapi.js';
+import { referrerPolicy } from './platform/http/referrer-policy.middleware.js';
 import { createAppLogger } from './platform/logging/app-logger.js';
 import { requestLog } from './platform/logging/request-log.middleware.js';
 import { RequestTracker } from './platform/shutdown/graceful-shutdown.js';
@@ -30,6 +31,7 @@ export async function createServer(config: AppConfig, options: { quiet?: boolean
     const logger = createAppLogger(config.logFormat, config.logLevel, options.quiet);
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, lock), { logger, bodyParser: false, abortOnError: false });
     const tracker = new RequestTracker();
+    app.use(referrerPolicy);
     app.use(tracker.middleware);
     app.use(requestLog(config.logFormat));
     trackers.set(app, tracker);

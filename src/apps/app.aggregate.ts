@@ -2,6 +2,7 @@ import type { Decider } from '../platform/events/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { APP_ROLES, type AppRole } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { controlCharacterProblem, LINE_BREAKS_AND_TABS, quoted } from '../platform/text/control-characters.js';
 import { APP_EVENTS, type AppEvent, NAME_MAX, NAME_PATTERN } from './app.events.js';
 
 export { NAME_MAX, NAME_PATTERN };
@@ -38,7 +39,7 @@ export const appDecider: Decider<AppState, AppEvent> = {
 
 export function validateName(name: string, what = 'name'): void {
   if (name.length > NAME_MAX || !NAME_PATTERN.test(name)) {
-    throw invalid(`${what}: "${name}" must be lowercase letters, digits and single dashes (like "my-app"), at most ${NAME_MAX} characters`);
+    throw invalid(`${what}: ${quoted(name, NAME_MAX + 20)} must be lowercase letters, digits and single dashes (like "my-app"), at most ${NAME_MAX} characters`);
   }
 }
 
@@ -60,6 +61,14 @@ export function updateApp(state: AppState, c: { label?: string; description?: st
   const label = c.label ?? state.label;
   const description = c.description ?? state.description;
   if (label === state.label && description === state.description) return [];
+  // A value kept from before control characters were refused cannot be written again as it is.
+  for (const [field, value, allowed] of [
+    ['label', label, []],
+    ['description', description, LINE_BREAKS_AND_TABS],
+  ] as const) {
+    const problem = controlCharacterProblem(value, allowed);
+    if (problem) throw invalid(`${field}: the app's current ${field} ${problem}; it was set before such characters were refused, so give a new ${field} with this change`);
+  }
   return [{ type: 'AppUpdated', data: { label, description } }];
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { APP_ROLES } from '../platform/auth/principal.js';
 import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
+import { multiLine, singleLine } from '../platform/text/control-characters.js';
 
 export const NAME_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 export const NAME_MAX = 40;
@@ -8,8 +9,10 @@ export const LABEL_MAX = 100;
 export const DESCRIPTION_MAX = 1000;
 
 const appName = z.string().max(NAME_MAX, `must be at most ${NAME_MAX} characters`).regex(NAME_PATTERN, 'must be lowercase letters, digits and single dashes');
-const label = z.string().max(LABEL_MAX, `must be at most ${LABEL_MAX} characters`);
-const description = z.string().max(DESCRIPTION_MAX, `must be at most ${DESCRIPTION_MAX} characters`);
+// Labels and descriptions reach terminals, logs and other people's screens: no control characters,
+// except line breaks and tabs in a description. Appends and restores check alike.
+const label = z.string().max(LABEL_MAX, `must be at most ${LABEL_MAX} characters`).check(singleLine());
+const description = z.string().max(DESCRIPTION_MAX, `must be at most ${DESCRIPTION_MAX} characters`).check(multiLine());
 const role = z.enum(APP_ROLES, `must be one of ${APP_ROLES.join(', ')}`);
 
 /** Persisted names: stable strings, never renamed. All live in the stream `app-{appId}`. */

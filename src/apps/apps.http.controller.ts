@@ -9,17 +9,20 @@ import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js'
 import type { Principal } from '../platform/auth/principal.js';
 import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { offset, type Page, PageQuery, pageSize } from '../platform/http/paging.js';
+import { multiLine, singleLine } from '../platform/text/control-characters.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
 import { CreateAppCommand } from './commands/create-app.handler.js';
 import { AssignContributorCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './commands/change-app.handlers.js';
 
+const label = z.string().trim().max(100).check(singleLine());
+const description = z.string().max(1000).check(multiLine()).describe('Plain text; line breaks and tabs are the only control characters it may hold');
 const CreateAppBody = z.strictObject({
   name: z.string(),
-  label: z.string().trim().max(100).optional(),
-  description: z.string().max(1000).optional(),
+  label: label.optional(),
+  description: description.optional(),
 });
-const UpdateAppBody = z.strictObject({ label: z.string().trim().max(100).optional(), description: z.string().max(1000).optional() });
-const ContributorBody = z.strictObject({ email: z.string().trim().min(3), role: z.string() });
+const UpdateAppBody = z.strictObject({ label: label.optional(), description: description.optional() });
+const ContributorBody = z.strictObject({ email: z.string().trim().min(3).check(singleLine()), role: z.string() });
 /** `cursor` is the previous page's `next`: `<number>.<position>` of its last event. */
 const HistoryQuery = z.object({
   after: offset().describe('Events numbered up to this one are left out (default 0)'),

@@ -5,20 +5,21 @@ import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../platfor
 import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
 import { UsersModule } from '../users/users.module.js';
 import { AppsController } from './apps.http.controller.js';
-import { AppsProjection } from './apps.projection.js';
+import { type AppDoc, AppsProjection } from './apps.projection.js';
 import { AppsBackupHandler } from './apps.backup-handler.js';
 import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
 import { AssignContributorHandler, DeleteAppHandler, RemoveContributorHandler, UpdateAppHandler } from './commands/change-app.handlers.js';
 import { CreateAppHandler } from './commands/create-app.handler.js';
 
+const accessInfo = (app: AppDoc | undefined): AppAccessInfo | undefined =>
+  app ? { id: app.id, name: app.name, contributors: app.contributors.map(({ userId, role }) => ({ userId, role })) } : undefined;
+
 const appDirectory = {
   provide: APP_DIRECTORY,
   inject: [AppsProjection],
   useFactory: (projection: AppsProjection): AppDirectory => ({
-    async findByName(name: string): Promise<AppAccessInfo | undefined> {
-      const app = await projection.apps.findOne({ name });
-      return app ? { id: app.id, name: app.name, contributors: app.contributors.map(({ userId, role }) => ({ userId, role })) } : undefined;
-    },
+    findByName: async (name) => accessInfo(await projection.apps.findOne({ name })),
+    findById: async (id) => accessInfo(await projection.apps.get(id)),
     async appsOf(userId: string): Promise<string[]> {
       const ids: string[] = [];
       for await (const app of projection.apps.iterate({ contributorIds: { $contains: userId } })) ids.push(app.id);

@@ -2,6 +2,7 @@ import type { Decider } from '../platform/events/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { controlCharacterProblem } from '../platform/text/control-characters.js';
 import { ASSET_EVENTS, type AssetEvent, type AssetFile, FILE_NAME_MAX, MIME_TYPE, SHA256 } from './asset.events.js';
 
 export interface AssetState {
@@ -44,7 +45,6 @@ export const isAssetId = (id: string): boolean => id.length <= 64 && ASSET_ID.te
 
 export { FILE_NAME_MAX };
 export const DEFAULT_MIME_TYPE = 'application/octet-stream';
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Reduces a client's Content-Type to `type/subtype`; anything unusable becomes application/octet-stream. */
 export function normalizeMimeType(value: string | undefined): string {
@@ -59,7 +59,8 @@ export function normalizeMimeType(value: string | undefined): string {
 export function validateFileName(fileName: string): string {
   if (fileName.trim() === '') throw invalid('file: the file needs a name (the filename of the multipart part)');
   if ([...fileName].length > FILE_NAME_MAX) throw invalid(`file: the file name is longer than ${FILE_NAME_MAX} characters`);
-  if (CONTROL.test(fileName)) throw invalid('file: the file name contains control characters');
+  const control = controlCharacterProblem(fileName);
+  if (control) throw invalid(`file: the file name ${control}`);
   if (/[/\\]/.test(fileName) || fileName === '.' || fileName === '..') throw invalid('file: the file name must not be a path');
   return fileName;
 }

@@ -1,19 +1,19 @@
 import { z } from 'zod';
 import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
+import { singleLine } from '../platform/text/control-characters.js';
 
 export const FILE_NAME_MAX = 255;
 export const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 export const SHA256 = /^[0-9a-f]{64}$/;
 /** File versions count from 0; a billion replacements of one file is beyond any real use. */
 export const MAX_FILE_VERSION = 999_999_999;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** File names end up in Content-Disposition headers and in other people's file systems. */
 const fileName = z
   .string()
   .min(1, 'must not be empty')
   .refine((name) => [...name].length <= FILE_NAME_MAX, `must be at most ${FILE_NAME_MAX} characters`)
-  .refine((name) => !CONTROL.test(name), 'must not contain control characters')
+  .check(singleLine())
   .refine((name) => !/[/\\]/.test(name) && name !== '.' && name !== '..', 'must not be a path');
 
 const file = {

@@ -6,6 +6,7 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { type Page, PageQuery } from '../platform/http/paging.js';
+import { singleLine } from '../platform/text/control-characters.js';
 import { type BackupJob, isPartial, triggerOf } from './backup-job.js';
 import { BackupIncludeBody, normalizeSelection } from './backup-selection.js';
 import { sendArchive } from './archive-download.js';
@@ -13,7 +14,7 @@ import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from './job-event-streams.service.js';
 import { progressOf } from './job-progress.js';
 
-const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).optional(), include: BackupIncludeBody.optional() });
+const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).check(singleLine()).optional(), include: BackupIncludeBody.optional() });
 
 /** The public shape of a backup: internal fields (who created it) stay out. */
 export const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, trigger: triggerOf(job), include: job.include ?? null, partial: isPartial(job), ...progressOf(job) });

@@ -53,6 +53,9 @@ const envSchema = z.object({
       message: 'ADMIN_TOKEN must be at least 16 characters long (or unset to generate one)',
     }),
   MAX_BACKUPS_PER_APP: integer('MAX_BACKUPS_PER_APP', 1, 10_000, 10),
+  // Scheduled backups: the most an app keeps (what retention rules may add up to), and the least time between two runs.
+  MAX_SCHEDULED_BACKUPS_PER_APP: integer('MAX_SCHEDULED_BACKUPS_PER_APP', 1, 10_000, 50),
+  BACKUP_SCHEDULE_MIN_INTERVAL_MS: integer('BACKUP_SCHEDULE_MIN_INTERVAL_MS', 1000, 31 * 24 * 3600 * 1000, 15 * 60_000),
   MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
   MAX_RESTORE_BYTES: integer('MAX_RESTORE_BYTES', 1, Number.MAX_SAFE_INTEGER, 10 * 1024 * 1024 * 1024),
   MAX_RESTORE_EXPANDED_BYTES: integer('MAX_RESTORE_EXPANDED_BYTES', 1, Number.MAX_SAFE_INTEGER, 200 * 1024 * 1024 * 1024),
@@ -91,6 +94,8 @@ export interface AppConfig {
   adminEmail: string;
   adminToken?: string;
   maxBackupsPerApp: number;
+  maxScheduledBackupsPerApp: number;
+  backupScheduleMinIntervalMs: number;
   maxUploadBytes: number;
   maxRestoreBytes: number;
   maxRestoreExpandedBytes: number;
@@ -133,6 +138,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     adminEmail: e.ADMIN_EMAIL.toLowerCase(),
     adminToken: e.ADMIN_TOKEN,
     maxBackupsPerApp: e.MAX_BACKUPS_PER_APP,
+    maxScheduledBackupsPerApp: e.MAX_SCHEDULED_BACKUPS_PER_APP,
+    backupScheduleMinIntervalMs: e.BACKUP_SCHEDULE_MIN_INTERVAL_MS,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxRestoreBytes: e.MAX_RESTORE_BYTES,
     maxRestoreExpandedBytes: e.MAX_RESTORE_EXPANDED_BYTES,

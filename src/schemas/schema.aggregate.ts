@@ -2,6 +2,7 @@ import { NAME_MAX, NAME_PATTERN } from '../apps/app.aggregate.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import type { Decider } from '../platform/events/decider.js';
 import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { quoted } from '../platform/text/control-characters.js';
 import { FIELD_NAME_MAX, FIELD_NAME_PATTERN, FIELD_TYPES, type FieldType, MAX_FIELDS, SCHEMA_EVENTS, type SchemaEvent, type SchemaField } from './schema.events.js';
 
 export { FIELD_NAME_MAX, FIELD_NAME_PATTERN, MAX_FIELDS };
@@ -37,7 +38,7 @@ export const schemaDecider: Decider<SchemaState, SchemaEvent> = {
 
 export function validateSchemaName(name: string): void {
   if (name.length > NAME_MAX || !NAME_PATTERN.test(name)) {
-    throw invalid(`name: "${name}" must be lowercase letters, digits and single dashes (like "blog-post"), at most ${NAME_MAX} characters`);
+    throw invalid(`name: ${quoted(name, NAME_MAX + 20)} must be lowercase letters, digits and single dashes (like "blog-post"), at most ${NAME_MAX} characters`);
   }
 }
 
@@ -47,10 +48,10 @@ const isFieldType = (type: string): type is FieldType => (FIELD_TYPES as readonl
 function fieldProblems(input: FieldInput, where: string): string[] {
   const problems: string[] = [];
   if (input.name.length > FIELD_NAME_MAX || !FIELD_NAME_PATTERN.test(input.name)) {
-    problems.push(`${where}.name: "${input.name}" must start with a letter and contain only letters and digits (like "title" or "releaseDate"), at most ${FIELD_NAME_MAX} characters`);
+    problems.push(`${where}.name: ${quoted(input.name, FIELD_NAME_MAX + 20)} must start with a letter and contain only letters and digits (like "title" or "releaseDate"), at most ${FIELD_NAME_MAX} characters`);
   }
   if (!isFieldType(input.type)) {
-    problems.push(`${where}.type: field "${input.name}" has the unknown type "${input.type}"; use one of ${FIELD_TYPES.join(', ')}`);
+    problems.push(`${where}.type: field ${quoted(input.name, FIELD_NAME_MAX + 20)} has the unknown type ${quoted(input.type, 40)}; use one of ${FIELD_TYPES.join(', ')}`);
   }
   return problems;
 }

@@ -1,4 +1,5 @@
 import { checkEmail } from '../platform/email.js';
+import { quoted } from '../platform/text/control-characters.js';
 import type { Decider } from '../platform/events/decider.js';
 import { conflict, invalid } from '../platform/domain-errors.js';
 import { defineStream } from '../platform/events/event-catalog.js';
@@ -30,7 +31,7 @@ export function createUser(
 ): UserEvent[] {
   if (state.exists) throw conflict(`User ${command.userId} exists already`);
   const checked = checkEmail(command.email);
-  if ('problem' in checked) throw invalid(`email: ${JSON.stringify(command.email.slice(0, 100))} ${checked.problem}`);
+  if ('problem' in checked) throw invalid(`email: ${quoted(command.email, 100)} ${checked.problem}`);
   const email = checked.email;
   if (command.emailTaken) throw conflict(`A user with email ${email} exists already`);
   const created: UserCreated = {

@@ -6,6 +6,7 @@ import type { BackupContext, BackupHandler, CleanupContext, RestoreContext } fro
 import { checkEmail } from '../platform/email.js';
 import { describeIssues, entityId } from '../platform/events/event-catalog.js';
 import { parseBoundedJson } from '../platform/json/bounded-json.js';
+import { quoted, singleLine } from '../platform/text/control-characters.js';
 import { DISPLAY_NAME_MAX } from './user.events.js';
 import { type ArchivedUser, USERS_ENTRY } from '../backup/archive/archive-format.js';
 import { InvalidArchiveError, readBoundedText } from '../backup/archive/archive-reader.js';
@@ -14,7 +15,7 @@ import { UsersService } from './users.service.js';
 /** users.json is one JSON document; it is bounded by the number of people an app names. */
 const MAX_USERS_JSON_BYTES = 64 * 1024 * 1024;
 
-const ArchivedUsers = z.array(z.strictObject({ id: entityId(), email: z.string().min(3).max(254), displayName: z.string().max(DISPLAY_NAME_MAX) })).max(100_000);
+const ArchivedUsers = z.array(z.strictObject({ id: entityId(), email: z.string().min(3).max(254).check(singleLine()), displayName: z.string().max(DISPLAY_NAME_MAX).check(singleLine()) })).max(100_000);
 /** RestoreContext.remember key: users a restore created. */
 const CREATED_USERS = 'created-users';
 
@@ -60,7 +61,7 @@ export class UsersBackupHandler implements BackupHandler {
       if (seen.has(archived.id)) throw new InvalidArchiveError(`users.json lists user ${archived.id} twice`);
       seen.add(archived.id);
       const checked = checkEmail(archived.email);
-      if ('problem' in checked) throw new InvalidArchiveError(`users.json entry ${index + 1}: the email ${JSON.stringify(archived.email.slice(0, 100))} ${checked.problem}`);
+      if ('problem' in checked) throw new InvalidArchiveError(`users.json entry ${index + 1}: the email ${quoted(archived.email, 100)} ${checked.problem}`);
       mapped.push({ archived, email: checked.email });
     }
     let created = 0;

@@ -4,11 +4,12 @@ import { AdminOnly, Authenticated } from '../platform/auth/access.decorator.js';
 import { CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { PageQuery, type Page } from '../platform/http/paging.js';
+import { singleLine } from '../platform/text/control-characters.js';
 import { toUserView, UsersService, type UserView } from './users.service.js';
 
 const CreateUserBody = z.strictObject({
-  email: z.string().trim().min(3).max(254),
-  displayName: z.string().trim().max(100).optional(),
+  email: z.string().trim().min(3).max(254).check(singleLine()),
+  displayName: z.string().trim().max(100).check(singleLine()).optional(),
   admin: z.boolean().optional(),
 });
 

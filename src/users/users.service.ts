@@ -26,6 +26,7 @@ export interface UserView {
 }
 
 export const toUserView = (u: UserDoc): UserView => ({ id: u.id, email: u.email, displayName: u.displayName, admin: u.admin });
+const toPrincipal = (u: UserDoc): Principal => ({ userId: u.id, email: u.email, displayName: u.displayName, admin: u.admin });
 
 @Injectable()
 export class UsersService implements PrincipalResolver {
@@ -43,7 +44,12 @@ export class UsersService implements PrincipalResolver {
 
   async byApiKey(key: string): Promise<Principal | undefined> {
     const user = await this.projection.users.findOne({ apiKeyHash: hashApiKey(key) });
-    return user ? { userId: user.id, email: user.email, displayName: user.displayName, admin: user.admin } : undefined;
+    return user ? toPrincipal(user) : undefined;
+  }
+
+  async byId(userId: string): Promise<Principal | undefined> {
+    const user = await this.projection.users.get(userId);
+    return user ? toPrincipal(user) : undefined;
   }
 
   create(input: { email: string; displayName?: string; admin?: boolean }, actor: string): Promise<CreatedUser> {

@@ -118,4 +118,50 @@ describe('one style for every list and every body', () => {
       expect(res.body.message, path).toBe(message);
     }
   });
+
+  it('refuses control characters in names, labels and display names with a 400 naming the field, writing nothing', async () => {
+    const admin = server.admin;
+    const history = async () => (await admin.get('/api/apps/style/events?take=1000')).body.items.length;
+    const before = await history();
+    const users = (await admin.get('/api/users')).body.total;
+    const cases: Array<[string, string, unknown, string]> = [
+      ['POST', '/api/apps', { name: 'escaped', label: 'Shop\u001b]0;owned\u0007' }, 'label: contains a control character (U+001B); it must be plain text on one line'],
+      ['PUT', '/api/apps/style', { label: 'x\u009b2J' }, 'label: contains a control character (U+009B); it must be plain text on one line'],
+      ['PUT', '/api/apps/style', { label: 'Invoice \u202eFDP.exe' }, 'label: contains a control character (U+202E); it must be plain text on one line'],
+      ['PUT', '/api/apps/style', { description: 'two\r\nlines' }, 'description: contains a control character (U+000D); only line breaks and tabs are allowed'],
+      ['POST', '/api/users', { email: 'x@example.com', displayName: 'Ada\n[Nest] 1 - LOG forged' }, 'displayName: contains a control character (U+000A); it must be plain text on one line'],
+      ['POST', '/api/users', { email: 'x\u0085@example.com' }, 'email: contains a control character (U+0085); it must be plain text on one line'],
+      ['POST', '/api/apps/style/contributors', { email: 'a@example.com\u0000', role: 'Reader' }, 'email: contains a control character (U+0000); it must be plain text on one line'],
+      ['POST', '/api/apps/style/backups', { label: 'nightly\u001b[2J' }, 'label: contains a control character (U+001B); it must be plain text on one line'],
+    ];
+    for (const [method, path, body, message] of cases) {
+      const res = await admin.request(method, path, body);
+      expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(res.body.message, `${path} ${JSON.stringify(body)}`).toBe(message);
+    }
+    // A file name comes in the multipart part's header: raw (UTF-8, as browsers send it) or percent-encoded
+    // in `filename*` (RFC 5987, which can spell any character); an escape or a bidirectional override is refused.
+    const encoded = (fileName: string) => {
+      const boundary = 'control-test';
+      const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''${encodeURIComponent(fileName)}\r\nContent-Type: text/plain\r\n\r\nx\r\n--${boundary}--\r\n`;
+      return fetch(`${server.url}/api/apps/style/assets`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}`, 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+    };
+    for (const [upload, found] of [
+      [() => encoded('notes\u001b]0;x\u0007.txt'), 'U+001B'],
+      [() => encoded('page\u009b2J.txt'), 'U+009B'],
+      [() => fetch(`${server.url}/api/apps/style/assets`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}` }, body: fileForm(Buffer.from('x'), 'invoice\u202etxt.exe', 'text/plain') }), 'U+202E'],
+    ] as const) {
+      const res = await upload();
+      const body = (await res.json()) as { message: string };
+      expect(res.status, found).toBe(400);
+      expect(body.message, found).toBe(`file: the file name contains a control character (${found}); it must be plain text on one line`);
+    }
+    expect(await history()).toBe(before);
+    expect((await admin.get('/api/users')).body.total).toBe(users);
+    expect((await admin.get('/api/apps')).body.items.map((app: { name: string }) => app.name)).not.toContain('escaped');
+    // Plain text passes, line breaks and tabs in a description included.
+    const fine = await admin.put('/api/apps/style', { label: 'Café 日本 👩‍💻', description: 'line one\n\tline two' });
+    expect(fine.status, JSON.stringify(fine.body)).toBe(200);
+    expect(fine.body).toMatchObject({ label: 'Café 日本 👩‍💻', description: 'line one\n\tline two' });
+  });
 });

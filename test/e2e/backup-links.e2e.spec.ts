@@ -15,13 +15,14 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<{
 describe('download links and resumable archive downloads', () => {
   let server: TestServer;
   let owner: Actor;
+  let developer: Actor;
   let reader: Actor;
   let backup: { id: string; sha256: string; sizeBytes: number };
   let whole: Buffer;
 
   beforeAll(async () => {
     server = await startServer();
-    ({ owner, reader } = await createCast(server, 'linked'));
+    ({ owner, developer, reader } = await createCast(server, 'linked'));
     await owner.client.post('/api/apps/linked/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] });
     for (let i = 0; i < 40; i++) await owner.client.post('/api/apps/linked/content/notes', { data: { text: `note ${i} ${'x'.repeat(200)}` } });
     await owner.client.post('/api/apps/linked/assets', fileForm(Buffer.alloc(300_000, 7), 'blob.bin', 'application/octet-stream'));
@@ -157,5 +158,55 @@ describe('download links and resumable archive downloads', () => {
     const after = await get(res.body.url);
     expect(after.status).toBe(410);
     expect(after.json?.message).toBe('The backup behind this download link was deleted.');
+  });
+
+  it("ends a link when its maker loses the right to make it (removed, or no longer Owner or Developer), and keeps everyone else's", async () => {
+    const byDeveloper = await link('1h', developer.client);
+    const byOwner = await link('1h');
+    const byAdmin = (await server.admin.post(`/api/backups/${backup.id}/links`, { expiresIn: '1h' })).body as { url: string };
+    const served = async (url: string) => (await get(url)).status;
+    const role = async (r: string) => expect((await owner.client.post('/api/apps/linked/contributors', { email: 'dev@example.com', role: r })).status).toBe(200);
+    const endedForMaker = async () => {
+      const res = await get(byDeveloper.url);
+      expect(res.status).toBe(410);
+      expect(res.json?.message).toBe(
+        'The person who made this download link no longer has access to the app (as an Owner or Developer, or an administrator); their links ended with it. Ask for a new link.',
+      );
+    };
+    expect(await served(byDeveloper.url)).toBe(200);
+    for (const demoted of ['Editor', 'Reader']) {
+      await role(demoted);
+      await endedForMaker();
+      // The others' links go on: an Owner's, and an admin's (admins contribute to nothing).
+      expect(await served(byOwner.url), demoted).toBe(200);
+      expect(await served(byAdmin.url), demoted).toBe(200);
+    }
+    // Access is checked when the link is used: given back, the maker's link serves again.
+    await role('Developer');
+    expect(await served(byDeveloper.url)).toBe(200);
+    expect((await owner.client.delete(`/api/apps/linked/contributors/${developer.id}`)).status).toBe(200);
+    await endedForMaker();
+    expect(await served(byOwner.url)).toBe(200);
+    expect(sha256((await get(byOwner.url)).bytes)).toBe(backup.sha256);
+    await role('Developer');
+  });
+
+  it('ends every link into an app when the app is deleted; an admin can still download its backups', async () => {
+    expect((await owner.client.post('/api/apps', { name: 'short-app' })).status).toBe(201);
+    const started = await owner.client.post('/api/apps/short-app/backups', {});
+    const done = await waitForJob(owner.client, `/api/apps/short-app/backups/${started.body.id}`);
+    expect(done.status).toBe('Completed');
+    const made = (await owner.client.post(`/api/apps/short-app/backups/${done.id}/links`, {})).body as { url: string };
+    expect((await get(made.url)).status).toBe(200);
+    expect((await owner.client.delete('/api/apps/short-app')).status).toBe(204);
+    const after = await get(made.url);
+    expect(after.status).toBe(410);
+    expect(after.json?.message).toBe('The app behind this download link was deleted; its links ended with it. An administrator can still download the backup.');
+    // A new app under the same name is another app: the old links stay dead.
+    expect((await owner.client.post('/api/apps', { name: 'short-app' })).status).toBe(201);
+    expect((await get(made.url)).status).toBe(410);
+    const kept = await server.admin.bytes(`/api/backups/${done.id}/archive`);
+    expect(kept.status).toBe(200);
+    expect(sha256(kept.bytes)).toBe(done.sha256);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupFaults } from '../../src/backup/backup-faults.js';
+import { BackupPoliciesService } from '../../src/backup/schedule/backup-policies.service.js';
 import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../src/infrastructure/name-index/name-index.port.js';
 import { waitForJob } from '../support/fixtures.js';
@@ -68,6 +69,35 @@ describe('backup policies and scheduled backups', () => {
       expect(res.body.message, JSON.stringify(body)).toMatch(message);
     }
     expect((await cast.owner.client.get('/api/apps/shop/backup-policy')).status).toBe(404);
+  });
+
+  it('refuses a schedule that runs more often than BACKUP_SCHEDULE_MIN_INTERVAL_MS and keep rules beyond MAX_SCHEDULED_BACKUPS_PER_APP', async () => {
+    const put = (body: unknown) => cast.developer.client.put('/api/apps/shop/backup-policy', body);
+    // The case from the report: every second, keeping a thousand.
+    const pile = await put({ schedule: '*/1 * * * * *', keepLast: 1000 });
+    expect(pile.status).toBe(400);
+    expect(pile.body.message).toMatch(/^schedule: runs only 1 second apart \(at \S+ and the run after it\); scheduled backups of an app must be at least 15 minutes apart \(BACKUP_SCHEDULE_MIN_INTERVAL_MS\)/);
+    expect(pile.body.message).toMatch(/; keepLast: keeps up to 1000 scheduled backups; an app may keep at most 50 \(MAX_SCHEDULED_BACKUPS_PER_APP\)$/);
+    const cases: [unknown, RegExp][] = [
+      [{ schedule: '0-59 * * * * *' }, /^schedule: runs only 1 second apart/],
+      [{ schedule: '*/5 * * * *' }, /^schedule: runs only 5 minutes apart/],
+      [{ schedule: '0,1 3 * * *' }, /^schedule: runs only 1 minute apart \(at \d{4}-\d\d-\d\dT03:00:00\.000Z/],
+      [{ schedule: YEARLY, keepLast: 30, keepDaily: 30 }, /^keepLast, keepDaily: together keep up to 60 scheduled backups; an app may keep at most 50 \(MAX_SCHEDULED_BACKUPS_PER_APP\)$/],
+      [{ schedule: YEARLY, keepDaily: 7, keepWeekly: 4, keepMonthly: 40 }, /^keepDaily, keepWeekly, keepMonthly: together keep up to 51/],
+      [{ schedule: `0 3 * * *\u001b[2J` }, /^schedule: contains a control character \(U\+001B\)/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await put(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.message, JSON.stringify(body)).toMatch(message);
+    }
+    expect((await owner().get('/api/apps/shop/backup-policy')).status).toBe(404);
+    // At the limits: once a day with rules keeping 50, and every 15 minutes.
+    const daily = await put({ schedule: '0 3 * * *', keepLast: 20, keepDaily: 30 });
+    expect(daily.status, JSON.stringify(daily.body)).toBe(200);
+    expect(daily.body).toMatchObject({ schedule: '0 3 * * *', keepLast: 20, keepDaily: 30 });
+    expect((await put({ schedule: '*/15 * * * *', keepLast: 50 })).status).toBe(200);
+    expect((await owner().delete('/api/apps/shop/backup-policy')).status).toBe(204);
   });
 
   it('sets, shows, replaces and deletes a policy', async () => {
@@ -204,5 +234,93 @@ describe('backup policies and scheduled backups', () => {
     const refused = await other.put('/api/apps/notes-only/backup-policy', { schedule: YEARLY, include: { schemas: ['gone'] } });
     expect(refused.status).toBe(400);
     expect(refused.body.message).toBe('include.schemas: the app has no schema named "gone"');
+  });
+});
+
+/**
+ * A policy stored before the floor and the ceiling existed (written to the store as it was), or
+ * whose limits were lowered since: the scheduler holds it to both at run time and says so.
+ */
+describe('scheduled backups under the floor and the ceiling', () => {
+  let server: TestServer;
+  let cast: Cast;
+  const scheduler = () => server.app.get(BackupScheduler);
+  const run = async (now: Date) => {
+    const started = await scheduler().runDue(now);
+    await scheduler().idle();
+    return started.filter((job) => job.appName === 'pile');
+  };
+  const policy = async () => (await cast.owner.client.get('/api/apps/pile/backup-policy')).body;
+  const scheduled = async () => ((await cast.owner.client.get('/api/apps/pile/backups')).body.items as Record<string, unknown>[]).filter((b) => b.trigger === 'scheduled');
+
+  beforeAll(async () => {
+    server = await startServer({ MAX_SCHEDULED_BACKUPS_PER_APP: '2' });
+    cast = await createCast(server, 'pile');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('runs a stored every-second policy at most once per BACKUP_SCHEDULE_MIN_INTERVAL_MS, and takes no backup past MAX_SCHEDULED_BACKUPS_PER_APP', async () => {
+    // Decades ahead, so the real timer never finds it due while the test runs.
+    const start = Date.UTC(new Date().getUTCFullYear() + 30, 0, 1);
+    const t = (ms: number) => new Date(start + ms);
+    const minutes = 60_000;
+    const created = new Date().toISOString();
+    await server.app.get(BackupPoliciesService).policies.put({
+      id: cast.app.id as string,
+      appId: cast.app.id as string,
+      appName: 'pile',
+      schedule: '* * * * * *',
+      keepLast: 1000,
+      include: null,
+      nextRun: t(0).toISOString(),
+      lastRun: null,
+      lastBackupId: null,
+      lastError: null,
+      created,
+      updated: created,
+      updatedBy: cast.owner.id,
+    });
+    // The same policy is refused when set through the API now.
+    const refused = await cast.owner.client.put('/api/apps/pile/backup-policy', { schedule: '* * * * * *', keepLast: 1000 });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/^schedule: runs only 1 second apart.*; keepLast: keeps up to 1000 scheduled backups; an app may keep at most 2 \(MAX_SCHEDULED_BACKUPS_PER_APP\)$/);
+
+    expect(await run(t(0))).toHaveLength(1);
+    let stored = await policy();
+    expect(stored.nextRun).toBe(t(15 * minutes).toISOString());
+    expect(stored.lastError).toMatch(/^The schedule "\* \* \* \* \* \*" runs more often than every 15 minutes \(BACKUP_SCHEDULE_MIN_INTERVAL_MS\), so runs closer than that to the one before are skipped; the next is at /);
+    // Every second of the next quarter hour is an occurrence of the schedule; none runs.
+    for (const at of [1000, 5000, 60_000, 14 * minutes + 59_000]) expect(await run(t(at)), String(at)).toEqual([]);
+    expect(await scheduled()).toHaveLength(1);
+
+    expect(await run(t(15 * minutes))).toHaveLength(1);
+    expect(await scheduled()).toHaveLength(2);
+    stored = await policy();
+    expect(stored.nextRun).toBe(t(30 * minutes).toISOString());
+
+    // A third would leave 3 scheduled backups (keepLast 1000 prunes none): the ceiling is 2.
+    expect(await run(t(30 * minutes))).toEqual([]);
+    expect(await scheduled()).toHaveLength(2);
+    stored = await policy();
+    expect(stored.lastError).toBe(
+      'No scheduled backup was taken: app "pile" keeps 2 scheduled backups, and with one more its policy would keep 3, more than the 2 an app may keep (MAX_SCHEDULED_BACKUPS_PER_APP). Lower the policy\'s keep rules (together at most 2) or delete scheduled backups it no longer needs.',
+    );
+    expect(stored.nextRun).toBe(t(45 * minutes).toISOString());
+    // Manual backups are not held by it.
+    const manual = await cast.owner.client.post('/api/apps/pile/backups', { label: 'by hand' });
+    expect(manual.status).toBe(202);
+    expect((await waitForJob(cast.owner.client, `/api/apps/pile/backups/${manual.body.id}`)).status).toBe('Completed');
+
+    // Rules within the ceiling: each run prunes back to them, so runs go on.
+    expect((await cast.owner.client.put('/api/apps/pile/backup-policy', { schedule: YEARLY, keepLast: 2 })).status).toBe(200);
+    for (const n of [1, 2, 3]) {
+      const [job] = await run(new Date(Date.UTC(new Date(start).getUTCFullYear() + n, 0, 1)));
+      expect(job, `year ${n}`).toBeDefined();
+      expect((await policy()).lastError).toBeNull();
+      expect((await scheduled()).map((b) => b.id)).toContain(job!.id);
+      expect(await scheduled()).toHaveLength(2);
+    }
   });
 });

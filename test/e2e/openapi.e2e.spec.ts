@@ -137,4 +137,12 @@ describe('the OpenAPI document', () => {
     expect(css.status).toBe(200);
     expect(css.headers.get('content-type')).toContain('text/css');
   });
+
+  it('sends Referrer-Policy: no-referrer on the API docs, the admin page and every API answer', async () => {
+    for (const path of ['/api/docs', '/api/docs/swagger-ui-init.js', '/api/openapi.json', '/admin', '/admin/apps/shop', '/admin/assets/nope.js', '/health', '/api/apps', '/api/users/me', '/api/links/x/archive', '/nowhere']) {
+      const res = await fetch(`${server.url}${path}`, { headers: path === '/api/users/me' ? { authorization: `Bearer ${server.admin.token}` } : {} });
+      await res.arrayBuffer();
+      expect(res.headers.get('referrer-policy'), `${path} (${res.status})`).toBe('no-referrer');
+    }
+  });
 });

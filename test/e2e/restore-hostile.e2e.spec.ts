@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bogusDirectoryOffset, type ForgeOptions, type Forgery, putTogether, takeApart } from '../support/archive-forge.js';
 import { buildApp, waitForJob } from '../support/fixtures.js';
-import { createCast, startServer, type TestServer } from '../support/test-server.js';
+import { DEFAULT_MAX_EXPANDED_BYTES, verifyArchive } from '../../src/archive-checks/archive-verifier.js';
+import { createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
 import { claimsOf, traces } from '../support/traces.js';
+
+/** What a hostile archive would like the server's log to show: a line break, then a record of its own. */
+const FORGED_LINE = '\n[Nest] 123  - 01/01/2026, 1:00:00 AM     LOG [RestoresService] Restore done';
 
 type Event = Record<string, unknown> & { number: number; stream: string; streamVersion: number; type: string; data: Record<string, unknown> };
 
@@ -94,6 +100,18 @@ const cases: Case[] = [
   { name: 'a look-alike email in users.json (Cyrillic letters)', forge: (f) => void (f.users[0]!['email'] = 'оwner@example.com'), refused: /users\.json entry 1: the email/ },
   { name: 'an email with a zero-width space', forge: (f) => void (f.users[0]!['email'] = 'own\u200ber@example.com'), refused: /invisible/ },
   { name: 'users.json that is not JSON', forge: () => ({ rawUsers: Buffer.from('[{"id": nope') }), refused: /users\.json cannot be read/ },
+  // Strings that would reach a terminal, a log or a page: control characters are refused, the field named.
+  { name: 'an event type with escapes and a forged log line', forge: (f) => void (firstOf(f, 'ContentUpdated').type = `\u001b]0;x\u0007${FORGED_LINE}`), refused: /^events\/000001\.ndjson: event \d+ is malformed at type: contains a control character \(U\+001B\)/ },
+  { name: 'a stream name with a line break', forge: (f) => void (firstOf(f, 'ContentUpdated').stream += FORGED_LINE), refused: /event \d+ is malformed at stream: contains a control character \(U\+000A\)/ },
+  { name: 'an actor with a C1 control', forge: (f) => void (firstOf(f, 'ContentUpdated')['actor'] = 'a\u009b2J'), refused: /event \d+ is malformed at actor: contains a control character \(U\+009B\)/ },
+  { name: 'an app label with an escape', forge: (f) => void (firstOf(f, 'AppCreated').data['label'] = 'Shop\u001b[2J'), refused: /^Event 1 \(AppCreated in app-[0-9a-f-]+\) is refused: AppCreated: data\.label: contains a control character \(U\+001B\)/ },
+  { name: 'an app description with a carriage return', forge: (f) => void (firstOf(f, 'AppCreated').data['description'] = 'a\r\nb'), refused: /AppCreated: data\.description: contains a control character \(U\+000D\); only line breaks and tabs/ },
+  { name: 'an asset file name with a bidi override', forge: (f) => void (firstOf(f, 'AssetCreated').data['fileName'] = 'invoice\u202etxt.exe'), refused: /\(AssetCreated in asset-[^)]+\) is refused: AssetCreated: data\.fileName: contains a control character \(U\+202E\)/ },
+  { name: 'a display name in users.json with an escape', forge: (f) => void (f.users[0]!['displayName'] = `Ada\u001b]52;c;cHduZWQ=\u0007`), refused: /users\.json is not a list .*users\.json\.0\.displayName: contains a control character \(U\+001B\)/ },
+  { name: 'an email in users.json with a C1 control', forge: (f) => void (f.users[0]!['email'] = 'ada\u0085@example.com'), refused: /users\.json\.0\.email: contains a control character \(U\+0085\)/ },
+  { name: 'a manifest app name with a line break', forge: () => ({ manifest: (m) => void ((m['app'] as Record<string, unknown>)['name'] = `shop${FORGED_LINE}`) }), refused: /^manifest\.json is malformed at app\.name: contains a control character \(U\+000A\)/ },
+  { name: 'a manifest warning with a line break', forge: () => ({ manifest: (m) => void (m['warnings'] = [`fine${FORGED_LINE}`]) }), refused: /^manifest\.json is malformed at warnings\.0: contains a control character \(U\+000A\)/ },
+  { name: 'a manifest format with an escape', forge: () => ({ manifest: (m) => void (m['format'] = 'appvault\u001b[2J') }), refused: /^manifest\.json names format "appvault\\u001b\[2J", expected "/ },
 ];
 
 describe('restores refuse hostile archives, leaving nothing behind', () => {
@@ -174,5 +192,30 @@ describe('restores refuse hostile archives, leaving nothing behind', () => {
     const created = history.body.items.filter((e: { type: string }) => e.type === 'SchemaCreated');
     expect(created.length).toBeGreaterThan(0);
     for (const e of created) for (const field of e.data.fields) expect(typeof field.required).toBe('boolean');
+  });
+
+  it('refuses control characters in the same words in a restore, its dry run and the offline archive verify', async () => {
+    const forgeries: ((f: Forgery) => void)[] = [
+      (f) => void (firstOf(f, 'ContentUpdated').type = `\u001b]0;x\u0007${FORGED_LINE}`),
+      (f) => void (firstOf(f, 'AppCreated').data['label'] = 'Shop\u009b2J'),
+      (f) => void (f.users[0]!['displayName'] = 'Ada\u202e'),
+    ];
+    for (const [index, forge] of forgeries.entries()) {
+      const forgery = await takeApart(genuine);
+      forge(forgery);
+      const archive = await putTogether(forgery);
+      const restored = await restore(archive, `controls-${index}`);
+      expect(restored.status).toBe('Failed');
+      const error = String(restored.error);
+      expect(error).toMatch(/contains a control character \(U\+[0-9A-F]{4}\)/);
+      const form = new FormData();
+      form.append('file', new Blob([new Uint8Array(archive)], { type: 'application/zip' }), 'hostile.zip');
+      const dryRun = await server.admin.post('/api/restore?dryRun=true', form);
+      expect(dryRun.status).toBe(200);
+      expect(dryRun.body).toMatchObject({ dryRun: true, valid: false, error });
+      const file = join(tempDir(), 'hostile.zip');
+      writeFileSync(file, archive);
+      await expect(verifyArchive(file, { maxExpandedBytes: DEFAULT_MAX_EXPANDED_BYTES })).rejects.toThrow(error);
+    }
   });
 });

@@ -7,6 +7,7 @@ describe('configuration from the environment', () => {
     expect(config).toMatchObject({ port: 8080, adminEmail: 'admin@localhost', maxBackupsPerApp: 10, restoreAllowedHosts: [] });
     expect(config.dataDir.endsWith('/data')).toBe(true);
     expect(config.eventStoreUrl).toBeUndefined();
+    expect(config).toMatchObject({ maxScheduledBackupsPerApp: 50, backupScheduleMinIntervalMs: 15 * 60_000 });
   });
 
   it('names the variable and what it expects for every bad value', () => {
@@ -21,6 +22,9 @@ describe('configuration from the environment', () => {
       [{ ADMIN_EMAIL: 'root' }, /ADMIN_EMAIL must be an email address/],
       [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN must be at least 16 characters/],
       [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+      [{ MAX_SCHEDULED_BACKUPS_PER_APP: '0' }, /MAX_SCHEDULED_BACKUPS_PER_APP must be an integer between 1 and 10000 \(got "0"\)/],
+      [{ BACKUP_SCHEDULE_MIN_INTERVAL_MS: '500' }, /BACKUP_SCHEDULE_MIN_INTERVAL_MS must be an integer between 1000 and 2678400000 \(got "500"\)/],
+      [{ BACKUP_SCHEDULE_MIN_INTERVAL_MS: '15m' }, /BACKUP_SCHEDULE_MIN_INTERVAL_MS must be an integer/],
     ];
     for (const [env, message] of cases) {
       expect(() => loadConfig(env), JSON.stringify(env)).toThrow(ConfigError);

@@ -24,6 +24,13 @@ describe('app rules', () => {
     app.given(created).when((s) => updateApp(s, { description: 'x' })).then([{ type: 'AppUpdated', data: { label: 'Shop', description: 'x' } }]);
   });
 
+  it('asks for a new label when the one kept from before holds a control character', () => {
+    const legacy: AppEvent[] = [{ type: 'AppCreated', data: { appId: 'a1', name: 'shop', label: 'Shop\u001b[2J', description: 'a\r\nb' } }];
+    app.given(legacy).when((s) => updateApp(s, { description: 'x' })).thenThrows('invalid', /^label: the app's current label contains a control character \(U\+001B\); .*give a new label/);
+    app.given(legacy).when((s) => updateApp(s, { label: 'Shop' })).thenThrows('invalid', /^description: the app's current description contains a control character \(U\+000D\)/);
+    app.given(legacy).when((s) => updateApp(s, { label: 'Shop', description: 'b' })).then([{ type: 'AppUpdated', data: { label: 'Shop', description: 'b' } }]);
+  });
+
   it('checks roles and keeps at least one Owner', () => {
     app.given(created).when((s) => assignContributor(s, { userId: 'u2', role: 'Emperor' })).thenThrows('invalid', /role/);
     app.given(created).when((s) => assignContributor(s, { userId: 'u1', role: 'Reader' })).thenThrows('conflict', /Owner/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoWeekOf, type RetentionCandidate, selectForPruning } from '../../src/backup/schedule/retention.js';
+import { isoWeekOf, keptWithOneMore, mostKept, type RetentionCandidate, selectForPruning } from '../../src/backup/schedule/retention.js';
 
 const scheduled = (id: string, created: string, status: RetentionCandidate['status'] = 'Completed'): RetentionCandidate => ({ id, created, status, trigger: 'scheduled' });
 const manual = (id: string, created: string, status: RetentionCandidate['status'] = 'Completed'): RetentionCandidate => ({ id, created, status, trigger: 'manual' });
@@ -89,5 +89,22 @@ describe('retention selection', () => {
     expect(isoWeekOf(new Date('2021-01-03T23:59:59Z'))).toBe('2020-W53');
     expect(isoWeekOf(new Date('2024-12-30T00:00:00Z'))).toBe('2025-W01');
     expect(isoWeekOf(new Date('2026-01-01T00:00:00Z'))).toBe('2026-W01');
+  });
+
+  it('counts what a scheduled run would leave stored, never more than the keep rules add up to', () => {
+    const all = everySixHours();
+    const now = '2026-12-03T06:00:00.000Z';
+    // Without rules nothing is pruned: every Completed scheduled backup and the new one.
+    expect(keptWithOneMore(all, {}, now)).toBe(all.length + 1);
+    expect(keptWithOneMore(all, { keepLast: 5 }, now)).toBe(5);
+    const rules = { keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 };
+    expect(mostKept(rules)).toBe(26);
+    const kept = keptWithOneMore(all, rules, now);
+    expect(kept).toBeLessThanOrEqual(mostKept(rules));
+    expect(kept).toBe(all.length + 1 - selectForPruning([...all, scheduled('new', now)], rules).length);
+    // Failed backups hold no archive and do not count; manual ones are not scheduled.
+    expect(keptWithOneMore([scheduled('f', '2026-12-01T00:00:00.000Z', 'Failed'), manual('m', '2026-12-01T01:00:00.000Z')], {}, now)).toBe(1);
+    // keepLast 1000 on a stored pile: the pile and the new one.
+    expect(keptWithOneMore(all.slice(-60), { keepLast: 1000 }, now)).toBe(61);
   });
 });

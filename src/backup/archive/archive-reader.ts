@@ -6,6 +6,7 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import yauzl from 'yauzl';
 import { z } from 'zod';
 import { parseBoundedJson } from '../../platform/json/bounded-json.js';
+import { quoted, singleLine } from '../../platform/text/control-characters.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
 import type { ArchivedEvent } from '../backup-handler.port.js';
 import { type BackupSelection, sameSelection, StoredSelection } from '../backup-selection.js';
@@ -64,12 +65,19 @@ const manifestCap = (entryCount: number) => Math.min(64 * 1024 * 1024, 1024 * 10
 const MAX_USERS_JSON_BYTES = 64 * 1024 * 1024;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/**
+ * Every string of an archive that a restore may log, show or store (names, types, streams, ids,
+ * reasons) is plain text on one line: an archive cannot carry escape sequences or line breaks
+ * into a terminal, a log or the admin page. Users' names are checked where users.json is read,
+ * event data by the event catalog.
+ */
+const text = (max: number) => z.string().max(max).check(singleLine());
 const ManifestSchema = z.strictObject({
   format: z.literal(FORMAT_NAME),
   formatVersion: z.number().int().min(1).max(FORMAT_VERSION),
-  app: z.strictObject({ id: z.string().min(1).max(100), name: z.string().min(1).max(100) }),
-  created: z.string().max(64),
-  source: z.strictObject({ installationId: z.string().max(100), eventStore: z.string().max(40), position: z.number().min(0) }),
+  app: z.strictObject({ id: text(100).min(1), name: text(100).min(1) }),
+  created: text(64),
+  source: z.strictObject({ installationId: text(100), eventStore: text(40), position: z.number().min(0) }),
   counts: z.strictObject({
     events: z.number().int().min(1),
     eventFiles: z.number().int().min(1),
@@ -80,11 +88,11 @@ const ManifestSchema = z.strictObject({
   include: StoredSelection.optional(),
   // The two long lists are checked item by item below, a slice of the event loop at a time.
   missing: z.array(z.unknown()).max(MAX_MISSING),
-  warnings: z.array(z.string().max(2000)).max(MAX_WARNINGS),
+  warnings: z.array(text(2000)).max(MAX_WARNINGS),
   entries: z.array(z.unknown()).max(MAX_ENTRIES),
 });
-const MissingSchema = z.strictObject({ name: z.string().max(300), reason: z.string().max(1000) });
-const EntrySchema = z.strictObject({ name: z.string().max(300), size: z.number().int().min(0), sha256: z.string().regex(SHA256_HEX) });
+const MissingSchema = z.strictObject({ name: text(300), reason: text(1000) });
+const EntrySchema = z.strictObject({ name: text(300), size: z.number().int().min(0), sha256: z.string().regex(SHA256_HEX) });
 
 async function checkItems(items: unknown[], schema: z.ZodType, where: string): Promise<void> {
   const slicer = new TimeSlicer();
@@ -100,11 +108,11 @@ async function checkItems(items: unknown[], schema: z.ZodType, where: string): P
 
 const EventLine = z.strictObject({
   number: z.number().int().min(1),
-  stream: z.string().min(1).max(300),
+  stream: text(300).min(1),
   streamVersion: z.number().int().min(0),
-  type: z.string().min(1).max(100),
+  type: text(100).min(1),
   timestamp: z.iso.datetime({ offset: true }),
-  actor: z.string().min(1).max(100),
+  actor: text(100).min(1),
   schemaVersion: z.number().int().min(1),
   data: z.record(z.string(), z.unknown()),
 });
@@ -166,7 +174,7 @@ export class ArchiveReader {
       if ('problem' in parsedJson) throw new InvalidArchiveError(`manifest.json cannot be read: ${parsedJson.problem}`);
       const json = parsedJson.value;
       const format = (typeof json === 'object' && json !== null ? json : {}) as { format?: unknown; formatVersion?: unknown };
-      if (format.format !== FORMAT_NAME) throw new InvalidArchiveError(`manifest.json names format "${String(format.format).slice(0, 60)}", expected "${FORMAT_NAME}"`);
+      if (format.format !== FORMAT_NAME) throw new InvalidArchiveError(`manifest.json names format ${typeof format.format === 'string' ? quoted(format.format, 60) : String(format.format).slice(0, 60)}, expected "${FORMAT_NAME}"`);
       if (typeof format.formatVersion === 'number' && Number.isInteger(format.formatVersion) && format.formatVersion > FORMAT_VERSION) {
         throw new InvalidArchiveError(`The archive has format version ${format.formatVersion}; this AppVault reads up to version ${FORMAT_VERSION}. Upgrade AppVault to restore it.`);
       }
@@ -360,7 +368,7 @@ function readDirectory(zip: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
     zip.on('entry', (entry: yauzl.Entry) => {
       const name = entry.fileName;
       if (!classifyEntry(name)) {
-        reject(new InvalidArchiveError(`The archive contains an entry named "${name.slice(0, 200)}", which is not part of the backup format; refusing it`));
+        reject(new InvalidArchiveError(`The archive contains an entry named ${quoted(name, 200)}, which is not part of the backup format; refusing it`));
         zip.close();
         return;
       }
@@ -420,7 +428,7 @@ function checkEntries(entries: Map<string, yauzl.Entry>, manifest: Manifest, max
   const present = new Set(entries.keys());
   const missing = new Set<string>();
   for (const m of manifest.missing) {
-    if (classifyEntry(m.name)?.kind !== 'asset') throw new InvalidArchiveError(`The manifest lists ${m.name.slice(0, 200)} as missing, but only asset files can be missing`);
+    if (classifyEntry(m.name)?.kind !== 'asset') throw new InvalidArchiveError(`The manifest lists ${quoted(m.name, 200)} as missing, but only asset files can be missing`);
     if (present.has(m.name)) throw new InvalidArchiveError(`The manifest lists ${m.name} as missing, but the archive contains it`);
     if (missing.has(m.name)) throw new InvalidArchiveError(`The manifest lists ${m.name} as missing twice`);
     missing.add(m.name);

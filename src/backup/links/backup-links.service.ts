@@ -1,6 +1,9 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { MAINTAINERS } from '../../platform/auth/access.decorator.js';
+import { APP_DIRECTORY, type AppDirectory, PRINCIPAL_RESOLVER, type PrincipalResolver } from '../../platform/auth/auth.ports.js';
 import { conflict, DomainError, forbidden, gone, notFound } from '../../platform/domain-errors.js';
 import type { Page } from '../../platform/http/paging.js';
 import type { BackupJob } from '../backup-job.js';
@@ -17,7 +20,9 @@ const invalid = () => forbidden('This download link is not valid: it is incomple
  * Download links for migrations and hand-overs: a URL that serves one backup's archive without an
  * API key until it expires or is revoked. The URL carries the expiry and an HMAC-SHA256 over link
  * id, backup id and expiry with the installation's secret; the stored link (never the signature)
- * says whether it was revoked. Deleting the backup ends every link to it.
+ * says whether it was revoked. A link also dies with what it points into, checked each time it is
+ * used: its backup, the backup's app, and its maker's right to make it (an admin, or an Owner or
+ * Developer of the app). A link stored without a maker (none are made so) lives by the first two.
  */
 @Injectable()
 export class BackupLinksService {
@@ -28,6 +33,7 @@ export class BackupLinksService {
     @Inject(READ_STORE) store: ReadStore,
     private readonly backups: BackupsService,
     private readonly installation: InstallationService,
+    private readonly moduleRef: ModuleRef,
   ) {
     this.links = store.collection<BackupLink>('backup_links', { indexes: ['backupId', ['backupId', 'created']] });
   }
@@ -70,7 +76,7 @@ export class BackupLinksService {
   /**
    * The backup a link's URL may download, or why not: 403 for a link that is not genuine (unknown
    * id, wrong or missing signature, an expiry other than the signed one), 410 for one that was
-   * genuine but has expired or was revoked, or whose backup is gone.
+   * genuine but has expired or was revoked, or whose backup, app or maker's access is gone.
    */
   async resolve(linkId: string, expires: string | undefined, signature: string | undefined): Promise<BackupJob> {
     if (!expires || !/^\d{1,12}$/.test(expires) || !signature || !/^[A-Za-z0-9_-]{43}$/.test(signature)) throw invalid();
@@ -82,12 +88,28 @@ export class BackupLinksService {
     if (Number(expires) * 1000 !== Date.parse(link.expires)) throw invalid();
     if (link.revoked) throw gone(`This download link was revoked at ${link.revoked}. Ask for a new link.`);
     if (Date.parse(link.expires) <= Date.now()) throw gone(`This download link expired at ${link.expires}. Ask for a new link.`);
+    let backup: BackupJob;
     try {
-      return await this.backups.completed(link.backupId);
+      backup = await this.backups.completed(link.backupId);
     } catch (error) {
       if (error instanceof DomainError && error.kind === 'not-found') throw gone('The backup behind this download link was deleted.');
       throw error;
     }
+    // Resolved on use: the apps and users modules provide these, and they need the backup module's services.
+    const app = await this.moduleRef.get<AppDirectory>(APP_DIRECTORY, { strict: false }).findById(link.appId);
+    if (!app) throw gone('The app behind this download link was deleted; its links ended with it. An administrator can still download the backup.');
+    if (link.createdBy && !(await this.mayStillLink(link.createdBy, app.contributors))) {
+      throw gone('The person who made this download link no longer has access to the app (as an Owner or Developer, or an administrator); their links ended with it. Ask for a new link.');
+    }
+    return backup;
+  }
+
+  /** Whether the maker of a link could make it today: an admin, or an Owner or Developer of the app. */
+  private async mayStillLink(userId: string, contributors: readonly { userId: string; role: string }[]): Promise<boolean> {
+    const role = contributors.find((c) => c.userId === userId)?.role;
+    if (role && (MAINTAINERS as readonly string[]).includes(role)) return true;
+    const user = await this.moduleRef.get<PrincipalResolver>(PRINCIPAL_RESOLVER, { strict: false }).byId(userId);
+    return user?.admin === true;
   }
 
   private async sign(linkId: string, backupId: string, expiresAt: number): Promise<string> {

@@ -2,6 +2,7 @@ import type { NewEvent } from '../../infrastructure/event-store/event-store.port
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import type { EventCatalog } from '../../platform/events/event-catalog.service.js';
+import { excerpt } from '../../platform/text/control-characters.js';
 import { InvalidArchiveError } from '../archive/archive-reader.js';
 import type { ArchivedEvent, BackupHandler, RestoreContext } from '../backup-handler.port.js';
 import type { RestoreValidator } from './restore-validator.js';
@@ -28,7 +29,7 @@ export async function restoredEvent(
 ): Promise<RestoredEvent> {
   const appStream = streams.app(context.sourceAppId);
   if (archived.number === 1 && (archived.stream !== appStream || archived.type !== 'AppCreated')) {
-    throw new InvalidArchiveError(`The first event must be AppCreated in ${appStream}; found ${archived.type} in ${archived.stream}`);
+    throw new InvalidArchiveError(`The first event must be AppCreated in ${appStream}; found ${excerpt(archived.type, 60)} in ${excerpt(archived.stream, 120)}`);
   }
   if (archived.type === 'AppDeleted') {
     throw new InvalidArchiveError(`The app was deleted at event ${archived.number}; restore a point before it (untilEvent ${archived.number - 1})`);

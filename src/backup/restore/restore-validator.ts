@@ -3,6 +3,7 @@ import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import type { DomainEvent } from '../../platform/events/decider.js';
 import { type CheckContext, ENTITY_ID, ENTITY_ID_MAX, type StreamDefinition, type StreamKind } from '../../platform/events/event-catalog.js';
 import { EventCatalog } from '../../platform/events/event-catalog.service.js';
+import { excerpt, quoted } from '../../platform/text/control-characters.js';
 import type { ArchivedEvent } from '../backup-handler.port.js';
 import { InvalidArchiveError } from '../archive/archive-reader.js';
 
@@ -64,9 +65,9 @@ export class RestoreValidator {
   place(archived: ArchivedEvent): Placed {
     if (archived.stream === streams.app(this.sourceAppId)) return { kind: 'app', entityId: this.sourceAppId };
     const child = this.childPattern.exec(archived.stream);
-    if (!child) throw this.refuse(archived, `its stream ${archived.stream.slice(0, 120)} is not a stream of app ${this.sourceAppId}`);
+    if (!child) throw this.refuse(archived, `its stream ${excerpt(archived.stream, 120)} is not a stream of app ${excerpt(this.sourceAppId, 100)}`);
     const entityId = child[2]!;
-    if (entityId.length > ENTITY_ID_MAX || !ENTITY_ID.test(entityId)) throw this.refuse(archived, `its stream names the id "${entityId.slice(0, 80)}", which is not a valid id (letters, digits and single dashes)`);
+    if (entityId.length > ENTITY_ID_MAX || !ENTITY_ID.test(entityId)) throw this.refuse(archived, `its stream names the id ${quoted(entityId, 80)}, which is not a valid id (letters, digits and single dashes)`);
     return { kind: child[1] as Placed['kind'], entityId };
   }
 
@@ -103,8 +104,9 @@ export class RestoreValidator {
     tracked.version = archived.streamVersion;
   }
 
+  /** The message names the event by number, type and stream, each shown escaped and cut short (they come from the archive). */
   refuse(archived: ArchivedEvent, problem: string): InvalidArchiveError {
-    return new InvalidArchiveError(`Event ${archived.number} (${String(archived.type).slice(0, 60)} in ${archived.stream.slice(0, 120)}) is refused: ${problem}`);
+    return new InvalidArchiveError(`Event ${archived.number} (${excerpt(String(archived.type), 60)} in ${excerpt(archived.stream, 120)}) is refused: ${problem}`);
   }
 
   private context(entityId: string): CheckContext {

@@ -5,6 +5,7 @@ import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from
 import { EventCatalog } from '../../platform/events/event-catalog.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
+import { quoted } from '../../platform/text/control-characters.js';
 import { AppReplays, type RestoreProjection } from '../../platform/projection/app-replays.service.js';
 import { validateName } from '../../apps/app.aggregate.js';
 import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
@@ -72,7 +73,7 @@ export class RestoreRunner {
       const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id);
       await this.checkEntries(reader, report, validator, job.until);
       await report.log(
-        `Archive of app "${manifest.app.name}" from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; the events, users.json and checksums of the event files check out`,
+        `Archive of app ${quoted(manifest.app.name)} from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; the events, users.json and checksums of the event files check out`,
       );
       if (manifest.include) {
         await report.update({ include: manifest.include });
@@ -86,12 +87,12 @@ export class RestoreRunner {
       const name = job.name ?? manifest.app.name;
       let token = job.nameToken;
       if (!token) {
-        await step('reserve', `Reserving the app name "${name}"`);
+        await step('reserve', `Reserving the app name ${quoted(name)}`);
         validateName(name);
         token = await this.names.reserve(claims.appName(name), this.config.nameReservationTtlMs, job.id);
         await report.update({ name, nameToken: token });
       } else {
-        await step('reserve', `The app name "${name}" is reserved`);
+        await step('reserve', `The app name ${quoted(name)} is reserved`);
       }
       const reservation = token;
 

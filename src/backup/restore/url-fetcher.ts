@@ -7,6 +7,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { isGloballyRoutable } from './address-policy.js';
 import { Transform } from 'node:stream';
 import { describeUrl } from './restore-job.js';
+import { excerpt } from '../../platform/text/control-characters.js';
 import { pipeline } from 'node:stream/promises';
 
 /** Why a URL was refused or failed; the message says what to do about it. */
@@ -172,7 +173,8 @@ async function errorMessageOf(response: IncomingMessage): Promise<string | undef
   }
   try {
     const message = (JSON.parse(text) as { message?: unknown }).message;
-    return typeof message === 'string' ? message.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 300) : undefined;
+    // Another server's words: shown, never obeyed (escaped, cut short).
+    return typeof message === 'string' ? excerpt(message, 300) : undefined;
   } catch {
     return undefined;
   }

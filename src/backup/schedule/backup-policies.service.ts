@@ -1,12 +1,13 @@
 import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { Clock } from '../../platform/clock.js';
 import { notFound } from '../../platform/domain-errors.js';
 import type { BackupSelection } from '../backup-selection.js';
 import { BackupsService } from '../backups.service.js';
 import type { BackupPolicy } from './backup-policy.js';
-import { parseSchedule } from './cron.js';
-import type { RetentionRules } from './retention.js';
+import { describeDuration, gapShorterThan, parseSchedule, type Schedule } from './cron.js';
+import { KEEP_RULES, mostKept, type RetentionRules } from './retention.js';
 
 export interface PolicyInput extends RetentionRules {
   schedule: string;
@@ -23,6 +24,7 @@ export class BackupPoliciesService {
     @Inject(READ_STORE) store: ReadStore,
     private readonly clock: Clock,
     private readonly backups: BackupsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.policies = store.collection<BackupPolicy>('backup_policies', { indexes: ['appId'] });
   }
@@ -33,6 +35,8 @@ export class BackupPoliciesService {
     const now = this.clock.now();
     const next = cron.next(now);
     if (!next) throw new BadRequestException('schedule: never occurs');
+    const limits = [await this.floorProblem(cron, now), this.ceilingProblem(input)].filter((problem) => problem !== undefined);
+    if (limits.length > 0) throw new BadRequestException(limits.join('; '));
     if (input.include) await this.backups.checkSelection(app.id, input.include);
     const existing = await this.policies.get(app.id);
     const policy: BackupPolicy = {
@@ -55,6 +59,24 @@ export class BackupPoliciesService {
     };
     await this.policies.put(policy);
     return policy;
+  }
+
+  /** A schedule may not run an app's backups closer together than BACKUP_SCHEDULE_MIN_INTERVAL_MS. */
+  private async floorProblem(cron: Schedule, now: Date): Promise<string | undefined> {
+    const floor = this.config.backupScheduleMinIntervalMs;
+    const gap = await gapShorterThan(cron, now, floor);
+    if (!gap) return undefined;
+    return `schedule: runs only ${describeDuration(gap.gapMs)} apart (at ${gap.at.toISOString()} and the run after it); scheduled backups of an app must be at least ${describeDuration(floor)} apart (BACKUP_SCHEDULE_MIN_INTERVAL_MS)`;
+  }
+
+  /** Retention may not keep more scheduled backups of an app than MAX_SCHEDULED_BACKUPS_PER_APP. */
+  private ceilingProblem(rules: RetentionRules): string | undefined {
+    const ceiling = this.config.maxScheduledBackupsPerApp;
+    const most = mostKept(rules);
+    if (most <= ceiling) return undefined;
+    const given = KEEP_RULES.filter((rule) => rules[rule] !== undefined);
+    const keep = given.length === 1 ? 'keeps' : 'together keep';
+    return `${given.join(', ')}: ${keep} up to ${most} scheduled backups; an app may keep at most ${ceiling} (MAX_SCHEDULED_BACKUPS_PER_APP)`;
   }
 
   async get(appId: string, appName: string): Promise<BackupPolicy> {

@@ -4,6 +4,7 @@ import { AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js'
 import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
+import { singleLine } from '../../platform/text/control-characters.js';
 import { BackupIncludeBody, normalizeSelection } from '../backup-selection.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';
@@ -18,6 +19,7 @@ export const BackupPolicyBody = z
       .trim()
       .min(1)
       .max(200)
+      .check(singleLine())
       .superRefine((value, ctx) => {
         const parsed = parseSchedule(value);
         if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });

@@ -6,12 +6,13 @@ import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../
 import { APP_DIRECTORY, type AppDirectory } from '../../platform/auth/auth.ports.js';
 import { Clock } from '../../platform/clock.js';
 import { INSTANCE_ID } from '../../platform/instance.js';
+import { quoted } from '../../platform/text/control-characters.js';
 import { type BackupJob, triggerOf } from '../backup-job.js';
 import { BackupsService } from '../backups.service.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';
-import { parseSchedule } from './cron.js';
-import { hasRetention, selectForPruning } from './retention.js';
+import { describeDuration, parseSchedule } from './cron.js';
+import { hasRetention, keptWithOneMore, type RetentionCandidate, selectForPruning } from './retention.js';
 
 /** How often the timer looks for due policies. */
 const TICK_MS = 5000;
@@ -25,6 +26,11 @@ const NEVER = '9999-12-31T23:59:59.999Z';
  * schedule's next occurrence after now (so a server that was down over several occurrences runs
  * one catch-up backup, not a burst) and then starts the backup. Another process that read the
  * same policy either fails to take the lease or, once it has it, finds `nextRun` moved on.
+ *
+ * Two limits hold whatever a stored policy says (one stored before they existed, or a limit
+ * lowered since): the next run is never less than BACKUP_SCHEDULE_MIN_INTERVAL_MS after the
+ * occurrence just run, and a run that would leave the app more scheduled backups than
+ * MAX_SCHEDULED_BACKUPS_PER_APP (after its retention) takes none. Either is said in `lastError`.
  *
  * The timer only calls `runDue(clock.now())`; tests call it with a time of their own.
  */
@@ -95,13 +101,22 @@ export class BackupScheduler implements OnApplicationShutdown {
       const policy = await this.policies.policies.get(seen.appId);
       if (!policy || policy.nextRun !== occurrence) return undefined; // run by another process, or changed
       const cron = parseSchedule(policy.schedule);
-      const next = typeof cron === 'string' ? null : cron.next(now);
+      const floor = this.config.backupScheduleMinIntervalMs;
+      const earliest = Date.parse(occurrence) + floor;
+      const next = typeof cron === 'string' ? null : cron.next(new Date(Math.max(now.getTime(), earliest - 1)));
+      // The schedule has occurrences closer together than the floor, which this run skips.
+      const throttled = typeof cron !== 'string' && (cron.next(now)?.getTime() ?? Infinity) < earliest;
       // Advance first: a crash after this line skips the occurrence rather than running it twice.
       await this.policies.policies.put({ ...policy, nextRun: next?.toISOString() ?? NEVER, lastRun: now.toISOString() });
       const app = await this.moduleRef.get<AppDirectory>(APP_DIRECTORY, { strict: false }).findByName(policy.appName);
       if (!app || app.id !== policy.appId) {
         this.logger.warn(`App ${policy.appName} (${policy.appId}) no longer exists; its backup policy is removed`);
         await this.policies.policies.delete(policy.appId);
+        return undefined;
+      }
+      const full = await this.ceilingReached(policy, now);
+      if (full) {
+        await this.record(policy.appId, { lastError: full });
         return undefined;
       }
       let job: BackupJob;
@@ -111,7 +126,10 @@ export class BackupScheduler implements OnApplicationShutdown {
         await this.record(policy.appId, { lastError: error instanceof Error ? error.message : String(error) });
         return undefined;
       }
-      await this.record(policy.appId, { lastBackupId: job.id, lastError: null });
+      const note = throttled
+        ? `The schedule ${quoted(policy.schedule)} runs more often than every ${describeDuration(floor)} (BACKUP_SCHEDULE_MIN_INTERVAL_MS), so runs closer than that to the one before are skipped; the next is at ${next?.toISOString() ?? 'no time'}. Set a schedule whose runs are at least ${describeDuration(floor)} apart.`
+        : null;
+      await this.record(policy.appId, { lastBackupId: job.id, lastError: note });
       const after = this.backups
         .settled(job.id)
         .then(() => this.afterBackup(policy.appId, job.id))
@@ -122,6 +140,21 @@ export class BackupScheduler implements OnApplicationShutdown {
     } finally {
       await lease.release().catch(() => undefined);
     }
+  }
+
+  /**
+   * Why this run may take no backup: with it, after the policy's retention, the app would keep
+   * more scheduled backups than MAX_SCHEDULED_BACKUPS_PER_APP. Undefined when it may.
+   */
+  private async ceilingReached(policy: BackupPolicy, now: Date): Promise<string | undefined> {
+    const ceiling = this.config.maxScheduledBackupsPerApp;
+    const { items } = await this.backups.jobs.find({ appId: policy.appId });
+    const kept = keptWithOneMore(items.map(candidate), policy, now.toISOString());
+    if (kept <= ceiling) return undefined;
+    return (
+      `No scheduled backup was taken: app "${policy.appName}" keeps ${kept - 1} scheduled backups, and with one more its policy would keep ${kept}, ` +
+      `more than the ${ceiling} an app may keep (MAX_SCHEDULED_BACKUPS_PER_APP). Lower the policy's keep rules (together at most ${ceiling}) or delete scheduled backups it no longer needs.`
+    );
   }
 
   /** After a scheduled backup: its failure goes on the policy; a success prunes by the policy. */
@@ -136,10 +169,7 @@ export class BackupScheduler implements OnApplicationShutdown {
     const policy = await this.policies.policies.get(appId);
     if (!policy) return;
     const { items } = await this.backups.jobs.find({ appId });
-    const prune = selectForPruning(
-      items.map((b) => ({ id: b.id, created: b.created, status: b.status, trigger: triggerOf(b) })),
-      policy,
-    );
+    const prune = selectForPruning(items.map(candidate), policy);
     for (const id of prune) {
       await this.backups.delete(id, appId).catch((error: unknown) => this.logger.warn(`Could not prune backup ${id}: ${String(error)}`));
     }
@@ -151,3 +181,5 @@ export class BackupScheduler implements OnApplicationShutdown {
     if (policy) await this.policies.policies.put({ ...policy, ...fields });
   }
 }
+
+const candidate = (b: BackupJob): RetentionCandidate => ({ id: b.id, created: b.created, status: b.status, trigger: triggerOf(b) });

@@ -76,3 +76,23 @@ export function isoWeekOf(d: Date): string {
   const week = Math.ceil(((day.getTime() - Date.UTC(year, 0, 1)) / 86_400_000 + 1) / 7);
   return `${year}-W${pad(week)}`;
 }
+
+/**
+ * How many Completed scheduled backups the rules would keep once one more (taken at `now`) has
+ * completed: what a scheduled run would leave stored. Without keep rules nothing is pruned, so
+ * it is every Completed scheduled backup plus the new one. Failed backups hold no archive and are
+ * not counted.
+ */
+export function keptWithOneMore(backups: readonly RetentionCandidate[], rules: RetentionRules, now: string): number {
+  const next: RetentionCandidate = { id: '\uffff', created: now, status: 'Completed', trigger: 'scheduled' };
+  const all = [...backups, next];
+  const pruned = new Set(selectForPruning(all, rules));
+  return all.filter((b) => b.trigger === 'scheduled' && b.status === 'Completed' && !pruned.has(b.id)).length;
+}
+
+/** The most scheduled backups the rules can keep: each keep rule keeps at most its count, and a backup kept by several counts once. */
+export function mostKept(rules: RetentionRules): number {
+  return (rules.keepLast ?? 0) + (rules.keepDaily ?? 0) + (rules.keepWeekly ?? 0) + (rules.keepMonthly ?? 0);
+}
+
+export const KEEP_RULES = ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const;

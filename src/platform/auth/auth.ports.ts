@@ -1,8 +1,9 @@
 import type { AppRole, Principal } from './principal.js';
 
-/** Implemented by the users module: finds the user an API key belongs to. */
+/** Implemented by the users module: finds the user an API key belongs to, or a user by id. */
 export interface PrincipalResolver {
   byApiKey(key: string): Promise<Principal | undefined>;
+  byId(userId: string): Promise<Principal | undefined>;
 }
 
 /** The slice of an app the guard needs to decide access. */
@@ -12,9 +13,10 @@ export interface AppAccessInfo {
   contributors: { userId: string; role: AppRole }[];
 }
 
-/** Implemented by the apps module: finds a live app by name. */
+/** Implemented by the apps module: finds a live app by name or id (a deleted app is not found). */
 export interface AppDirectory {
   findByName(name: string): Promise<AppAccessInfo | undefined>;
+  findById(id: string): Promise<AppAccessInfo | undefined>;
   /** Ids of the live apps a user contributes to. */
   appsOf(userId: string): Promise<string[]>;
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
 import type { DomainEvent } from './decider.js';
+import { quoted } from '../text/control-characters.js';
 import { describeIssues, type EventDefinition, type StreamDefinition, type StreamKind } from './event-catalog.js';
 
 /** An event whose type or data does not match the catalog; the message names the type and the field. */
@@ -73,7 +74,7 @@ export class EventCatalog {
    */
   accept(kind: StreamKind, type: string, version: number, data: unknown): { event: DomainEvent } | { problem: string } {
     const entry = this.byType.get(type);
-    if (!entry) return { problem: `${JSON.stringify(type.slice(0, 60))} is not an event type this installation knows` };
+    if (!entry) return { problem: `${quoted(type, 60)} is not an event type this installation knows` };
     if (entry.stream.kind !== kind) return { problem: `${type} does not belong in a ${kind} stream (it belongs in ${entry.stream.kind} streams)` };
     if (!Number.isSafeInteger(version) || version < 1) return { problem: `${type} has schema version ${version}; versions count from 1` };
     if (version > entry.definition.version) {

@@ -51,7 +51,8 @@ export class DomainExceptionFilter implements ExceptionFilter {
       const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
       return { status: exception.getStatus(), message: Array.isArray(message) ? message.join('; ') : String(message ?? exception.message) };
     }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    if (exception instanceof Error) this.logger.error(`Unexpected error: ${exception.message}`, exception.stack);
+    else this.logger.error(`Unexpected error: ${String(exception)}`);
     return { status: 500, message: 'Internal error; the server log has the details' };
   }
 }

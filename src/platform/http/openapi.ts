@@ -12,7 +12,7 @@ const ERROR_WORDS: Record<number, string> = {
   403: 'The key is valid but may not do this',
   404: 'The app, or the thing the path names, does not exist',
   409: 'A conflict: a name taken or reserved, a version mismatch, a limit reached or a job still running',
-  410: 'Gone: what the link or version pointed at no longer exists',
+  410: 'Gone: the link expired or was revoked, or its backup, its app or its maker’s access to the app is gone; or a file version’s bytes are gone. The message says which',
   413: 'Over a configured size limit',
   416: 'The range starts past the end of the archive',
   503: 'The server is starting or its read models lag behind',

@@ -529,7 +529,7 @@ describe('appvault archive verify|inspect of hostile archives', () => {
     }
     // A restore takes the archive's app name, which this one is not: verify refuses it, on one line.
     expect(verify.code).toBe(1);
-    expect(verify.stderr).toMatch(new RegExp(`^appvault: ${escapeRegExp(file)} is not a valid archive: .+$`));
+    expect(verify.stderr).toMatch(new RegExp(`^appvault: ${escapeRegExp(file)} is not a valid archive: .+\n$`));
     expect(verify.stderr.split('\n')).toHaveLength(2);
   });
 

@@ -118,6 +118,33 @@ describe('appvault CLI', () => {
     expect(existsSync(part)).toBe(false);
   });
 
+  it('never replaces a file without --force; one that is the archive already is only checked', async () => {
+    const seen = archiveRequests.length;
+    const again = await cli(['backup', 'download', first.id, '-o', firstZip]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^Already downloaded /);
+    expect(archiveRequests.length).toBe(seen);
+
+    const mine = join(dir, 'mine.zip');
+    writeFileSync(mine, 'not an archive');
+    const refused = await cli(['backup', 'download', first.id, '-o', mine]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${mine} exists and is not the archive of backup ${first.id}; pass --force to replace it`);
+    expect(readFileSync(mine, 'utf8')).toBe('not an archive');
+    expect(existsSync(`${mine}.part`)).toBe(false);
+    const forced = await cli(['backup', 'download', first.id, '-o', mine, '--force', '--json']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(json(forced)).toMatchObject({ file: mine, replaced: true, sha256: first.sha256 });
+    expect(sha256(mine)).toBe(first.sha256);
+  });
+
+  it('refuses `..` as an id: the route would climb from the backup to its app (exit 2, nothing deleted)', async () => {
+    const run = await cli(['backup', 'delete', '..', '--app', 'shop']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('".." is not an app name or an id');
+    expect((await server.admin.get('/api/apps/shop')).status).toBe(200);
+  });
+
   it('fails a download whose bytes do not match the backup (exit 1), and says what to do', async () => {
     const file = join(dir, 'corrupt.zip');
     const bytes = readFileSync(firstZip);

@@ -1,5 +1,5 @@
 import { basename, dirname, resolve } from 'node:path';
-import { unsafeCharacters } from '../platform/unsafe-characters.js';
+import { unsafeCharacters } from './terminal-text.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /** Longest name made from remote text, in UTF-8 bytes: under every common file system's 255, with room for `.part`. */

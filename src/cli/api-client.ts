@@ -32,8 +32,15 @@ export function parseServerUrl(raw: string): URL {
   return url;
 }
 
-/** Path segments from the command line (app names, ids) are encoded, so they cannot change the route. */
-export const seg = (value: string) => encodeURIComponent(value);
+/**
+ * Path segments (app names and ids from the command line or a server's answer) are encoded, so
+ * they cannot change the route. An empty value, `.` and `..` are refused: a URL takes the last two
+ * as steps up (encodeURIComponent keeps dots), so `apps/shop/backups/..` would name the app itself.
+ */
+export function seg(value: string): string {
+  if (value === '' || value === '.' || value === '..') throw usageError(`${JSON.stringify(value)} is not an app name or an id`);
+  return encodeURIComponent(value);
+}
 
 /**
  * The HTTP API over fetch. Every answer outside 2xx becomes a CliError whose exit code follows

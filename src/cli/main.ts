@@ -8,6 +8,7 @@ import { registerPolicy } from './commands/policy.command.js';
 import { registerRestore } from './commands/restore.command.js';
 import { registerRollback } from './commands/rollback.command.js';
 import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { Output } from './output.js';
 
 function version(): string {
   try {
@@ -76,14 +77,16 @@ function report(error: unknown): ExitCodeValue {
   }
   const context = currentContext();
   context?.output.close();
+  // Messages quote the server and archives: they go out through Output, escaped, like the rest.
+  const output = context?.output ?? new Output(false, false);
   if (error instanceof CliError) {
-    if (context?.output.json && !error.resultPrinted) context.output.result({ error: { message: error.message, exitCode: error.exitCode, status: error.status ?? null } }, '');
-    process.stderr.write(`appvault: ${error.message}\n`);
+    if (output.json && !error.resultPrinted) output.result({ error: { message: error.message, exitCode: error.exitCode, status: error.status ?? null } }, []);
+    output.error(error.message);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (context?.output.json) context.output.result({ error: { message, exitCode: ExitCode.failed, status: null } }, '');
-  process.stderr.write(`appvault: ${message}\n`);
-  if (process.env['APPVAULT_DEBUG'] && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
+  if (output.json) output.result({ error: { message, exitCode: ExitCode.failed, status: null } }, []);
+  output.error(message);
+  if (process.env['APPVAULT_DEBUG'] && error instanceof Error) for (const line of (error.stack ?? '').split('\n')) output.note(line);
   return ExitCode.failed;
 }

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { terminalJson, terminalLine } from './terminal-text.js';
 
 /** How far something is; every field may be missing (an older server sends none of the job fields). */
 export interface ProgressState {
@@ -13,7 +14,7 @@ export interface ProgressState {
 
 export interface Progress {
   update(state: ProgressState): void;
-  /** A line about the work (resuming, falling back to polling), shown without breaking the bar. */
+  /** A line about the work (resuming, falling back to polling), shown without breaking the bar; escaped as Output's lines are. */
   note(line: string): void;
   stop(): void;
 }
@@ -59,8 +60,16 @@ function countsOf(state: ProgressState): string {
 }
 
 /**
- * Where the CLI writes: results on stdout (one JSON document with --json, else text for people),
+ * What a command shows a person: its lines, each one line on the terminal. Text from a server or
+ * an archive may stand in a line as it is; Output escapes every line (terminal-text.ts), so a
+ * line break inside a value shows as `\n` and cannot start a line of its own.
+ */
+export type Lines = readonly string[];
+
+/**
+ * Where the CLI writes: results on stdout (one JSON document with --json, else lines for people),
  * everything else on stderr: progress bars on a terminal, one plain line per change otherwise.
+ * Everything written goes through terminal-text.ts: no command writes to stdout or stderr itself.
  */
 export class Output {
   private active = new Set<Progress>();
@@ -77,23 +86,29 @@ export class Output {
     return new Output(options.json, options.progress && process.stderr.isTTY === true);
   }
 
-  /** The command's final result: `value` as JSON with --json, `human` otherwise. */
-  result(value: unknown, human: string | (() => string)): void {
-    if (this.json) this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  /** The command's final result: `value` as JSON with --json (exact, see terminalJson), `human` otherwise. */
+  result(value: unknown, human: Lines | (() => Lines)): void {
+    if (this.json) this.stdout.write(`${terminalJson(value)}\n`);
     else {
-      const text = typeof human === 'function' ? human() : human;
-      if (text) this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+      const lines = typeof human === 'function' ? human() : human;
+      if (lines.length > 0) this.stdout.write(`${lines.map(terminalLine).join('\n')}\n`);
     }
   }
 
   /** A message for the person (never on stdout, so --json stays one document). */
   note(line: string): void {
-    this.stderr.write(`${line}\n`);
+    this.stderr.write(`${terminalLine(line)}\n`);
+  }
+
+  /** Why the command failed, on stderr: `appvault: <message>` on one line. */
+  error(message: string): void {
+    this.note(`appvault: ${message}`);
   }
 
   /** `step`: plain lines for byte counts are written every `step` percent, not on every chunk. */
   progress(label: string, options: { step?: number } = {}): Progress {
-    const progress = this.bars ? new BarProgress(label, this.stderr) : new LineProgress(label, this.stderr, options.step ?? 0);
+    const shown = terminalLine(label);
+    const progress = this.bars ? new BarProgress(shown, this.stderr) : new LineProgress(shown, this.stderr, options.step ?? 0);
     this.active.add(progress);
     const stop = progress.stop.bind(progress);
     progress.stop = () => {
@@ -109,6 +124,9 @@ export class Output {
   }
 }
 
+/** What a bar or a line says after its label: the phase and the counts, escaped (both come from the server). */
+const detailOf = (state: ProgressState) => terminalLine([state.phase ?? '', countsOf(state)].filter(Boolean).join(' '));
+
 class LineProgress implements Progress {
   private last = '';
 
@@ -120,7 +138,7 @@ class LineProgress implements Progress {
 
   update(state: ProgressState): void {
     const percent = percentOf(state);
-    const parts = [state.phase ?? '', countsOf(state)].filter(Boolean).join(' ');
+    const parts = detailOf(state);
     const line = `${this.label}: ${parts || 'working'}${percent !== undefined ? ` (${Math.floor(percent)}%)` : ''}`;
     // Byte counts change with every chunk: with a `step`, one line per `step` percent (and per phase).
     const key = this.step > 0 ? `${state.phase ?? ''}|${percent === undefined ? 0 : Math.floor(percent / this.step)}` : line;
@@ -130,7 +148,7 @@ class LineProgress implements Progress {
   }
 
   note(line: string): void {
-    this.stderr.write(`${this.label}: ${line}\n`);
+    this.stderr.write(`${this.label}: ${terminalLine(line)}\n`);
   }
 
   stop(): void {}
@@ -149,7 +167,8 @@ class BarProgress implements Progress {
   ) {
     this.bar = new cliProgress.SingleBar(
       {
-        format: `${label} [{bar}] {percentage}% | ETA {eta_text} | {detail}`,
+        // The label is a payload value, not part of the format: braces in it stay text.
+        format: '{label} [{bar}] {percentage}% | ETA {eta_text} | {detail}',
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: false,
@@ -164,7 +183,7 @@ class BarProgress implements Progress {
   update(state: ProgressState): void {
     const percent = percentOf(state);
     const value = Math.round(((percent ?? 0) / 100) * SCALE);
-    const payload = { detail: [state.phase ?? '', countsOf(state)].filter(Boolean).join(' '), eta_text: this.eta(state, percent) };
+    const payload = { label: this.label, detail: detailOf(state), eta_text: this.eta(state, percent) };
     if (!this.running) {
       this.bar.start(SCALE, value, payload);
       this.running = true;
@@ -176,10 +195,10 @@ class BarProgress implements Progress {
   note(line: string): void {
     if (this.running) {
       // Clear the bar's line, write the note, and let the next update draw the bar again.
-      this.stderr.write(`\r\x1b[2K${this.label}: ${line}\n`);
+      this.stderr.write(`\r\x1b[2K${this.label}: ${terminalLine(line)}\n`);
       this.bar.render();
     } else {
-      this.stderr.write(`${this.label}: ${line}\n`);
+      this.stderr.write(`${this.label}: ${terminalLine(line)}\n`);
     }
   }
 
@@ -197,9 +216,9 @@ class BarProgress implements Progress {
   }
 }
 
-/** Columns padded to their widest cell, for lists on a terminal. */
-export function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
+/** Columns padded to their widest cell, for lists on a terminal; cells are escaped first, so escapes count in the widths. */
+export function table(header: string[], rows: string[][]): Lines {
+  const all = [header, ...rows].map((row) => row.map(terminalLine));
   const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
-  return all.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
+  return all.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
 }

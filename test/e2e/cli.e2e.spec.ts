@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,48 +9,13 @@ import { ADMIN_TOKEN, createCast, startServer, tempDir, type TestServer } from '
 import { tamper } from '../support/zip-tamper.js';
 import { readZip } from '../support/zip-inspect.js';
 import { freePort } from '../support/child-server.js';
+import { type CliRun, jsonOf, ROOT, runCli } from '../support/cli-runner.js';
 
-/**
- * The compiled `appvault` command (bin/appvault.js → dist/cli, built by the global setup) run as
- * its own process against the real server on a real port, as a person or a script would run it.
- */
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** The CLI as its own process (test/support/cli-runner.ts) against the real server on a real port. */
+const cli = (args: string[], env: Record<string, string> = {}, launcher?: string): Promise<CliRun> =>
+  runCli(args, { env: { APPVAULT_URL: server.url, APPVAULT_TOKEN: ADMIN_TOKEN, ...env }, launcher });
 
-const ROOT = process.cwd();
-
-function cli(args: string[], env: Record<string, string> = {}, launcher = join(ROOT, 'bin/appvault.js')): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [launcher, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, APPVAULT_URL: server.url, APPVAULT_TOKEN: ADMIN_TOKEN, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // A hung command fails its test instead of the whole run.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Parses stdout as exactly one JSON document (what --json promises). */
-function json<T = Record<string, unknown>>(run: Run): T {
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch {
-    throw new Error(`stdout is not one JSON document (exit ${run.code}):\n${run.stdout}\nstderr:\n${run.stderr}`);
-  }
-}
+const json = jsonOf;
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -130,10 +94,12 @@ describe('appvault CLI', () => {
 
   it('resumes a broken download with Range and ends with the right bytes', async () => {
     const file = join(dir, 'resumed.zip');
-    copyFileSync(firstZip, file);
-    const size = statSync(file).size;
+    // What a broken download leaves: the first half in <file>.part, nothing at <file> yet.
+    const part = `${file}.part`;
+    copyFileSync(firstZip, part);
+    const size = statSync(part).size;
     const half = Math.floor(size / 2);
-    truncateSync(file, half);
+    truncateSync(part, half);
     // Bytes that would be wrong if they were kept: the check at the end must catch any mix-up.
     const seen = archiveRequests.length;
     const run = await cli(['backup', 'download', first.id, '-o', file, '--json']);
@@ -148,6 +114,35 @@ describe('appvault CLI', () => {
     expect(result).toMatchObject({ resumed: true, restarted: false });
     expect(sent).toHaveLength(1);
     expect(run.stderr).toMatch(`resuming at ${half}`);
+    // The checked archive took its name; no .part is left.
+    expect(existsSync(part)).toBe(false);
+  });
+
+  it('never replaces a file without --force; one that is the archive already is only checked', async () => {
+    const seen = archiveRequests.length;
+    const again = await cli(['backup', 'download', first.id, '-o', firstZip]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^Already downloaded /);
+    expect(archiveRequests.length).toBe(seen);
+
+    const mine = join(dir, 'mine.zip');
+    writeFileSync(mine, 'not an archive');
+    const refused = await cli(['backup', 'download', first.id, '-o', mine]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${mine} exists and is not the archive of backup ${first.id}; pass --force to replace it`);
+    expect(readFileSync(mine, 'utf8')).toBe('not an archive');
+    expect(existsSync(`${mine}.part`)).toBe(false);
+    const forced = await cli(['backup', 'download', first.id, '-o', mine, '--force', '--json']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(json(forced)).toMatchObject({ file: mine, replaced: true, sha256: first.sha256 });
+    expect(sha256(mine)).toBe(first.sha256);
+  });
+
+  it('refuses `..` as an id: the route would climb from the backup to its app (exit 2, nothing deleted)', async () => {
+    const run = await cli(['backup', 'delete', '..', '--app', 'shop']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('".." is not an app name or an id');
+    expect((await server.admin.get('/api/apps/shop')).status).toBe(200);
   });
 
   it('fails a download whose bytes do not match the backup (exit 1), and says what to do', async () => {
@@ -156,11 +151,13 @@ describe('appvault CLI', () => {
     // Same length, one byte flipped in the first half: whatever the server does with Range, the file is wrong.
     const flipped = Buffer.from(bytes);
     flipped[10] = flipped[10]! ^ 0xff;
-    writeFileSync(file, flipped.subarray(0, Math.floor(bytes.length / 2)));
+    writeFileSync(`${file}.part`, flipped.subarray(0, Math.floor(bytes.length / 2)));
     const run = await cli(['backup', 'download', first.id, '-o', file]);
     expect(run.stderr).toContain('resuming at');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/does not match the SHA-256 of backup .*delete the file and download it again/);
+    // Bytes that do not match never get the archive's name.
+    expect(existsSync(file)).toBe(false);
   });
 
   it('makes a download link that serves the archive without a key (where the server has links)', async () => {

@@ -14,7 +14,7 @@ export function registerApps(program: Command): void {
         const found = await context.client.listAll<App>('/api/apps');
         context.output.result(found, () =>
           found.items.length === 0
-            ? 'No apps.'
+            ? ['No apps.']
             : table(
                 ['NAME', 'ID', 'LABEL', 'CONTRIBUTORS', 'MODIFIED'],
                 found.items.map((app) => [app.name, app.id, app.label ?? '', String(app.contributors?.length ?? 0), app.lastModified ?? '']),

@@ -20,7 +20,7 @@ async function offline<T>(output: Output, file: string, work: () => Promise<T>):
     return await work();
   } catch (error) {
     if (!(error instanceof InvalidArchiveError)) throw error;
-    output.result({ valid: false, file, reason: error.message }, '');
+    output.result({ valid: false, file, reason: error.message }, []);
     throw new CliError(`${file} is not a valid archive: ${error.message}`, ExitCode.failed).reported();
   }
 }
@@ -67,8 +67,7 @@ Examples:
         }),
       );
       progress.stop();
-      output.result({ file: zip, ...report }, () =>
-        [
+      output.result({ file: zip, ...report }, () => [
           `${zip} is a valid archive of app ${report.app.name} (${report.app.id}), made ${report.created}`,
           ...(report.include ? [`  partial: ${describeInclude(report.include)}; checked against selection.json`] : []),
           `  ${report.counts.events} events in ${report.counts.eventFiles} files, ${report.counts.assets} asset files, ${report.counts.users} users`,
@@ -76,8 +75,7 @@ Examples:
           ...report.missing.map((m) => `  warning: the archive lacks ${m.name} (${m.reason}); that file version will not be downloadable`),
           // What a restore would log about the events, such as references a partial archive does not hold.
           ...report.notes.map((note) => `  note: ${note}`),
-        ].join('\n'),
-      );
+      ]);
     } finally {
       progress.stop();
     }
@@ -109,7 +107,7 @@ Examples:
       if (report.schemas.length) {
         lines.push('  schemas:');
         lines.push(
-          table(
+          ...table(
             ['    NAME', 'FIELDS', 'CONTENTS', 'STATE'],
             report.schemas.map((s) => [`    ${s.name}`, String(s.fields), String(s.contents), s.deleted ? 'deleted' : 'live']),
           ),
@@ -118,7 +116,7 @@ Examples:
       lines.push('  event types:');
       for (const [type, count] of Object.entries(report.eventTypes).sort((a, b) => b[1] - a[1])) lines.push(`    ${type.padEnd(24)} ${count}`);
       for (const warning of report.warnings) lines.push(`  warning: ${warning}`);
-      return lines.join('\n');
+      return lines;
     });
   });
 
@@ -148,7 +146,7 @@ Examples:
         lines.push(`asset file versions only in a: ${report.assetVersionsRemoved.length}`);
         for (const name of report.assetVersionsRemoved) lines.push(`  ${name}`);
       }
-      return lines.join('\n');
+      return lines;
     });
     if (!report.continues) throw new CliError(`${b} does not continue ${a}: ${report.reason}`, ExitCode.failed).reported();
   });

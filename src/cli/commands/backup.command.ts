@@ -8,6 +8,7 @@ import { CliError, ExitCode } from '../exit-codes.js';
 import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } from '../include-options.js';
 import { followWithProgress } from '../job-follower.js';
 import { formatBytes, type Output, table } from '../output.js';
+import { fileInFolder, safeFileName } from '../safe-file-name.js';
 
 /** A backup's route: through its app (Owner/Developer keys), or by id alone (admins). */
 const backupPath = (id: string, app?: string) => (app ? `/api/apps/${seg(app)}/backups/${seg(id)}` : `/api/backups/${seg(id)}`);
@@ -19,10 +20,21 @@ function hintsFor(id: string, app?: string): ErrorHints {
   };
 }
 
-/** The file name the server would give (`backup-{app}-{yyyy-MM-dd_HH-mm-ss}.zip`), so a second run finds the partial file. */
-export const defaultFileName = (backup: Backup) => `backup-${backup.appName}-${backup.created.slice(0, 19).replace('T', '_').replaceAll(':', '-')}.zip`;
+/** Room for `backup-`, the time and `.zip` beside the app's name within the longest name. */
+const APP_PART_BYTES = 80;
 
-function describeBackup(backup: Backup): string {
+/**
+ * The file name the server would give (`backup-{app}-{yyyy-MM-dd_HH-mm-ss}.zip`), so a second run
+ * finds the partial file; made safe, since the server chose the app's name and the time
+ * (safe-file-name.ts). A name with nothing usable left gives `backup-{id}.zip`.
+ */
+export function defaultFileName(backup: Backup): string {
+  const app = safeFileName(backup.appName, APP_PART_BYTES);
+  const time = backup.created.slice(0, 19).replace('T', '_').replaceAll(':', '-');
+  return (app && safeFileName(`backup-${app}-${time}.zip`)) || safeFileName(`backup-${backup.id}.zip`) || 'backup.zip';
+}
+
+function describeBackup(backup: Backup): string[] {
   const lines = [
     `Backup ${backup.id} of app ${backup.appName} (${backup.appId})`,
     `  status:   ${backup.status}${backup.phase ? ` (${backup.phase})` : ''}${typeof backup.percent === 'number' && backup.status === 'Running' ? ` ${Math.floor(backup.percent)}%` : ''}`,
@@ -38,7 +50,7 @@ function describeBackup(backup: Backup): string {
   ];
   if (backup.error) lines.push(`  error:    ${backup.error}`);
   for (const warning of backup.warnings ?? []) lines.push(`  warning:  ${warning}`);
-  return lines.join('\n');
+  return lines;
 }
 
 function failedError(backup: Backup): CliError {
@@ -51,7 +63,7 @@ function runningError(backup: Backup, app?: string): CliError {
 }
 
 /** Waits for a backup (if asked), then streams its archive to disk and checks its SHA-256. */
-async function fetchArchive(client: ApiClient, output: Output, backup: Backup, options: { app?: string; file?: string; wait: boolean }): Promise<{ backup: Backup; download: DownloadResult }> {
+async function fetchArchive(client: ApiClient, output: Output, backup: Backup, options: { app?: string; file?: string; wait: boolean; force: boolean }): Promise<{ backup: Backup; download: DownloadResult }> {
   const hints = hintsFor(backup.id, options.app);
   let job = backup;
   if (job.status === 'Scheduled' || job.status === 'Running') {
@@ -59,13 +71,14 @@ async function fetchArchive(client: ApiClient, output: Output, backup: Backup, o
     job = await followWithProgress(client, output, 'backup', job, backupPath(job.id, options.app), hints);
   }
   if (job.status === 'Failed') throw failedError(job);
-  const file = resolve(options.file ?? defaultFileName(job));
-  const download = await downloadArchive(client, job, `${backupPath(job.id, options.app)}/archive`, file, output, { ...hints, 409: runningError(job, options.app).message });
+  // -o is the person's own path, taken as given; a name made from the server's answer stays in this folder.
+  const file = options.file !== undefined ? resolve(options.file) : fileInFolder(process.cwd(), defaultFileName(job));
+  const download = await downloadArchive(client, job, `${backupPath(job.id, options.app)}/archive`, { file, force: options.force }, output, { ...hints, 409: runningError(job, options.app).message });
   return { backup: job, download };
 }
 
 const downloaded = (d: DownloadResult) =>
-  `${d.alreadyComplete ? 'Already downloaded' : d.resumed ? 'Downloaded (resumed)' : 'Downloaded'} ${d.file}: ${formatBytes(d.bytes)}, SHA-256 ${d.sha256} matches the backup`;
+  `${d.alreadyComplete ? 'Already downloaded' : d.resumed ? 'Downloaded (resumed)' : 'Downloaded'} ${d.file}${d.replaced ? ', replacing the file that was there' : ''}: ${formatBytes(d.bytes)}, SHA-256 ${d.sha256} matches the backup`;
 
 export function registerBackup(program: Command): void {
   const backup = program
@@ -89,10 +102,11 @@ Examples:
         .description('back up an app, or part of it (answers at once; --wait follows the job until it ends)')
         .option('--label <label>', 'a label for the backup')
         .option('--wait', 'follow the backup until it is Completed or Failed')
-        .option('--download <file>', 'then download the archive to <file> (implies --wait)'),
+        .option('--download <file>', 'then download the archive to <file> (implies --wait)')
+        .option('--force', 'with --download: replace <file> if it exists'),
     )
       .addHelpText('after', '\nWith --schemas, --contents or --assets the backup is partial: it holds only that selection, and a restore\nof it keeps references to anything else as plain ids. Without them it holds the whole app.')
-      .action(async (app: string, options: { label?: string; wait?: boolean; download?: string } & IncludeOptions, command: Command) => {
+      .action(async (app: string, options: { label?: string; wait?: boolean; download?: string; force?: boolean } & IncludeOptions, command: Command) => {
         const context = new CliContext(command);
         const { client, output } = context;
         const include = includeOf(options);
@@ -104,13 +118,13 @@ Examples:
           },
         });
         if (options.download !== undefined) {
-          const result = await fetchArchive(client, output, created, { app, file: options.download, wait: true });
-          output.result(result, () => `${describeBackup(result.backup)}\n${downloaded(result.download)}`);
+          const result = await fetchArchive(client, output, created, { app, file: options.download, wait: true, force: options.force === true });
+          output.result(result, () => [...describeBackup(result.backup), downloaded(result.download)]);
           return;
         }
         if (!options.wait) {
           const partial = created.include ? ` (partial: ${describeInclude(created.include)})` : '';
-          output.result(created, `Backup ${created.id} of app ${created.appName}${partial} is ${created.status}; follow it with \`appvault backup show ${created.id} --app ${app}\``);
+          output.result(created, [`Backup ${created.id} of app ${created.appName}${partial} is ${created.status}; follow it with \`appvault backup show ${created.id} --app ${app}\``]);
           return;
         }
         const ended = await followWithProgress(client, output, 'backup', created, backupPath(created.id, app), hintsFor(created.id, app));
@@ -132,7 +146,7 @@ Examples:
         });
         context.output.result(found, () =>
           found.items.length === 0
-            ? 'No backups.'
+            ? ['No backups.']
             : table(
                 ['ID', 'APP', 'STATUS', 'CREATED', 'EVENTS', 'SIZE', 'HOLDS', 'LABEL'],
                 found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.include ? `partial: ${describeInclude(b.include)}` : 'whole app', b.label ?? '']),
@@ -157,15 +171,24 @@ Examples:
     backup
       .command('download <id>')
       .description("stream a backup's archive to disk, resuming a partial file, and check its SHA-256")
-      .option('-o, --output <file>', 'where to write it (default: the name the server gives, in this folder)')
+      .option('-o, --output <file>', 'where to write it (default: the name the server gives, made safe, in this folder)')
+      .option('--force', 'replace the file if it exists')
       .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
       .option('--wait', 'if the backup is still running, wait for it first')
-      .addHelpText('after', '\nA file that is there already but shorter is resumed (Range: bytes=<size>-); a server that sends the whole\narchive instead has it written anew. Exit code 1 when the SHA-256 does not match the backup.')
-      .action(async (id: string, options: { output?: string; app?: string; wait?: boolean }, command: Command) => {
+      .addHelpText(
+        'after',
+        `
+The archive is written to <file>.part and renamed to <file> once its SHA-256 matches the backup's.
+A broken download leaves the .part file, which the same command resumes (Range: bytes=<size>-); a
+server that sends the whole archive instead has it written anew. An existing <file> is replaced only
+with --force (exit code 2 without it), unless it is this backup's archive already, which is only
+checked. Exit code 1 when the SHA-256 does not match the backup.`,
+      )
+      .action(async (id: string, options: { output?: string; app?: string; wait?: boolean; force?: boolean }, command: Command) => {
         const context = new CliContext(command);
         const found = await context.client.get<Backup>(backupPath(id, options.app), hintsFor(id, options.app));
-        const result = await fetchArchive(context.client, context.output, found, { app: options.app, file: options.output, wait: options.wait === true });
-        context.output.result(result.download, () => downloaded(result.download));
+        const result = await fetchArchive(context.client, context.output, found, { app: options.app, file: options.output, wait: options.wait === true, force: options.force === true });
+        context.output.result(result.download, () => [downloaded(result.download)]);
       }),
   );
 
@@ -178,7 +201,7 @@ Examples:
         const context = new CliContext(command);
         const show = `appvault backup show ${id}${options.app ? ` --app ${options.app}` : ''}`;
         await context.client.request('DELETE', backupPath(id, options.app), { hints: { ...hintsFor(id, options.app), 409: `Wait until it ends (\`${show}\`), then delete it` } });
-        context.output.result({ id, deleted: true }, `Deleted backup ${id}`);
+        context.output.result({ id, deleted: true }, [`Deleted backup ${id}`]);
       }),
   );
 
@@ -195,7 +218,7 @@ Examples:
           hints: { ...hintsFor(id, options.app), 404: 'No such backup, or this server has no download links yet (they come with API v1.1)' },
         });
         if (!context.output.json) context.output.note(`The link expires at ${link.expires}`);
-        context.output.result(link, link.url);
+        context.output.result(link, [link.url]);
       }),
   );
 }

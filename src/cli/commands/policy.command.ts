@@ -6,7 +6,7 @@ import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } f
 
 const policyPath = (app: string) => `/api/apps/${seg(app)}/backup-policy`;
 
-function describe(policy: BackupPolicy): string {
+function describe(policy: BackupPolicy): string[] {
   const keep = (['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const)
     .filter((rule) => policy[rule] !== undefined && policy[rule] !== null)
     .map((rule) => `${rule} ${String(policy[rule])}`);
@@ -18,7 +18,7 @@ function describe(policy: BackupPolicy): string {
     `Next run:  ${policy.nextRun}`,
     `Last run:  ${policy.lastRun ?? 'never'}${policy.lastBackupId ? ` (backup ${policy.lastBackupId})` : ''}`,
     ...(policy.lastError ? [`Last error: ${policy.lastError}`] : []),
-  ].join('\n');
+  ];
 }
 
 interface SetOptions extends IncludeOptions {
@@ -74,7 +74,7 @@ export function registerPolicy(program: Command): void {
       .action(async (app: string, _options: unknown, command: Command) => {
         const context = new CliContext(command);
         await context.client.request('DELETE', policyPath(app), { hints: { 404: `App "${app}" has no backup policy (or does not exist)` } });
-        context.output.result({ deleted: app }, () => `Backup policy of ${app} removed; its backups are kept.`);
+        context.output.result({ deleted: app }, [`Backup policy of ${app} removed; its backups are kept.`]);
       }),
   );
 }

@@ -24,7 +24,7 @@ const HINTS: ErrorHints = {
   409: 'Pass another --name if the name is taken or reserved; if another restore runs, see `appvault restore list`',
 };
 
-function describeRestore(job: Restore, withLog: boolean): string {
+function describeRestore(job: Restore, withLog: boolean): string[] {
   const lines = [
     `Restore ${job.id} from ${job.source}`,
     `  status:   ${job.status}${job.phase ? ` (${job.phase})` : ''}${typeof job.percent === 'number' && job.status === 'Running' ? ` ${Math.floor(job.percent)}%` : ''}`,
@@ -37,7 +37,7 @@ function describeRestore(job: Restore, withLog: boolean): string {
   ];
   if (job.error) lines.push(`  error:    ${job.error}`);
   if (withLog) for (const line of job.log ?? []) lines.push(`  ${line.at}  ${line.message}`);
-  return lines.join('\n');
+  return lines;
 }
 
 function failedError(job: Restore): CliError {
@@ -81,12 +81,12 @@ Examples:
         job = await client.json<Restore>('POST', '/api/restore', { json: { ...source, ...(options.name !== undefined ? { name: options.name } : {}), ...pointInTime }, hints: HINTS });
       }
       if (!options.follow) {
-        output.result(job, `Restore ${job.id} is ${job.status}; follow it with \`appvault restore show ${job.id}\` (or pass --follow)`);
+        output.result(job, [`Restore ${job.id} is ${job.status}; follow it with \`appvault restore show ${job.id}\` (or pass --follow)`]);
         return;
       }
       const ended = await followWithProgress(client, output, 'restore', job, `/api/restore/${seg(job.id)}`, HINTS);
       const partial = ended.include ? ` (partial: ${describeInclude(ended.include)})` : '';
-      output.result(ended, () => (ended.status === 'Completed' ? `Restored app ${ended.name} (${ended.appId})${partial}: ${ended.restoredEvents} events, ${ended.restoredAssets} files` : describeRestore(ended, true)));
+      output.result(ended, () => (ended.status === 'Completed' ? [`Restored app ${ended.name} (${ended.appId})${partial}: ${ended.restoredEvents} events, ${ended.restoredAssets} files`] : describeRestore(ended, true)));
       if (ended.status === 'Failed') throw failedError(ended).reported();
     });
   withGlobalOptions(restore, { url: false });
@@ -100,7 +100,7 @@ Examples:
         const found = await context.client.listAll<Restore>('/api/restore', HINTS);
         context.output.result(found, () =>
           found.items.length === 0
-            ? 'No restores.'
+            ? ['No restores.']
             : table(
                 ['ID', 'STATUS', 'NAME', 'CREATED', 'EVENTS', 'SOURCE'],
                 found.items.map((r) => [r.id, r.status, r.name ?? '-', r.created, `${r.restoredEvents}/${r.eventCount}`, r.source]),

@@ -69,20 +69,20 @@ function changeLines(changes: RollbackChanges, indent: string, ids: boolean): st
   return lines;
 }
 
-function describeDryRun(report: RollbackDryRun): string {
+function describeDryRun(report: RollbackDryRun): string[] {
   const total = report.counts.created + report.counts.changed + report.counts.deleted;
   const lines = [`Dry run: a rollback of app ${report.app.name} to ${describeTarget(report.target)}; nothing was written.`];
   if (total === 0) {
     lines.push(`  Nothing would change: the app is as it was then. A rollback would still record itself in the history (${report.events} event${report.events === 1 ? '' : 's'}).`);
-    return lines.join('\n');
+    return lines;
   }
   lines.push(...changeLines(report.changes, '  ', true));
   lines.push(`  in all:   ${countsText(report.counts)}; it would take a safety backup, then append ${report.events} events (its marker included)`);
   lines.push(`Roll back with \`appvault rollback start ${report.app.name} ${targetFlag(report.target)}\``);
-  return lines.join('\n');
+  return lines;
 }
 
-function describeRollback(job: Rollback, withLog: boolean): string {
+function describeRollback(job: Rollback, withLog: boolean): string[] {
   const lines = [
     `Rollback ${job.id} of app ${job.appName} (${job.appId})`,
     `  status:   ${job.status}${job.phase ? ` (${job.phase})` : ''}${typeof job.percent === 'number' && job.status === 'Running' ? ` ${Math.floor(job.percent)}%` : ''}`,
@@ -96,14 +96,14 @@ function describeRollback(job: Rollback, withLog: boolean): string {
   if (job.changes) lines.push(...changeLines(job.changes, '    ', false));
   if (job.error) lines.push(`  error:    ${job.error}`);
   if (withLog) for (const line of job.log ?? []) lines.push(`  ${line.at}  ${line.message}`);
-  return lines.join('\n');
+  return lines;
 }
 
-function completedText(job: Rollback): string {
+function completedText(job: Rollback): string[] {
   const changes = job.counts ? `${countsText(job.counts)} (${job.appendedEvents} events appended)` : `${job.appendedEvents} events appended`;
   const lines = [`Rolled back app ${job.appName} to ${describeTarget(job.target)}: ${changes}`];
   if (job.safetyBackupId) lines.push(`The app as it was before is in safety backup ${job.safetyBackupId}; to undo: \`appvault rollback start ${job.appName} --backup ${job.safetyBackupId}\``);
-  return lines.join('\n');
+  return lines;
 }
 
 function failedError(job: Rollback): CliError {
@@ -150,7 +150,7 @@ Examples:
         }
         const job = await client.json<Rollback>('POST', `/api/apps/${seg(app)}/rollback`, { json: target, hints });
         if (!options.follow) {
-          output.result(job, `Rollback ${job.id} of app ${job.appName} is ${job.status}; follow it with \`appvault rollback show ${app} ${job.id} --follow\` (or pass --follow)`);
+          output.result(job, [`Rollback ${job.id} of app ${job.appName} is ${job.status}; follow it with \`appvault rollback show ${app} ${job.id} --follow\` (or pass --follow)`]);
           return;
         }
         const ended = await followWithProgress(client, output, 'rollback', job, `${rollbacksPath(app)}/${seg(job.id)}`, hints);
@@ -168,7 +168,7 @@ Examples:
         const found = await context.client.listAll<Rollback>(rollbacksPath(app), hintsFor(app));
         context.output.result(found, () =>
           found.items.length === 0
-            ? 'No rollbacks.'
+            ? ['No rollbacks.']
             : table(
                 ['ID', 'STATUS', 'CREATED', 'TARGET', 'CHANGES', 'SAFETY BACKUP'],
                 found.items.map((r) => [r.id, r.status, r.created, describeTarget(r.target), r.counts ? countsText(r.counts) : '-', r.safetyBackupId ?? '-']),

@@ -9,7 +9,7 @@ import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js'
 import type { Principal } from '../platform/auth/principal.js';
 import { EventCatalog } from '../platform/events/event-catalog.service.js';
 import { offset, type Page, PageQuery, pageSize } from '../platform/http/paging.js';
-import { multiLine, singleLine } from '../platform/text/control-characters.js';
+import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
 import { CreateAppCommand } from './commands/create-app.handler.js';
 import { AssignContributorCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './commands/change-app.handlers.js';

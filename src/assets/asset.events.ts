@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
-import { singleLine } from '../platform/text/control-characters.js';
+import { singleLine } from '../platform/text/plain-text.checks.js';
 
 export const FILE_NAME_MAX = 255;
 export const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;

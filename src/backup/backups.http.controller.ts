@@ -6,7 +6,7 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { type Page, PageQuery } from '../platform/http/paging.js';
-import { singleLine } from '../platform/text/control-characters.js';
+import { singleLine } from '../platform/text/plain-text.checks.js';
 import { type BackupJob, isPartial, triggerOf } from './backup-job.js';
 import { BackupIncludeBody, normalizeSelection } from './backup-selection.js';
 import { sendArchive } from './archive-download.js';

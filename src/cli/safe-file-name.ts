@@ -1,5 +1,5 @@
 import { basename, dirname, resolve } from 'node:path';
-import { unsafeCharacters } from './terminal-text.js';
+import { controlCharacters } from '../platform/text/control-characters.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /** Longest name made from remote text, in UTF-8 bytes: under every common file system's 255, with room for `.part`. */
@@ -37,7 +37,7 @@ function cutToBytes(text: string, bytes: number): string {
 export function safeFileName(text: string, maxBytes = MAX_NAME_BYTES): string {
   let name = text
     .normalize('NFC')
-    .replace(unsafeCharacters(), '_')
+    .replace(controlCharacters(), '_')
     .replace(FORBIDDEN, '_')
     .replace(/\.{2,}/g, '_')
     .replace(/_{2,}/g, '_')

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
-import { singleLine } from '../platform/text/control-characters.js';
+import { singleLine } from '../platform/text/plain-text.checks.js';
 
 export const DISPLAY_NAME_MAX = 200;
 

@@ -6,7 +6,8 @@ import type { BackupContext, BackupHandler, CleanupContext, RestoreContext } fro
 import { checkEmail } from '../platform/email.js';
 import { describeIssues, entityId } from '../platform/events/event-catalog.js';
 import { parseBoundedJson } from '../platform/json/bounded-json.js';
-import { quoted, singleLine } from '../platform/text/control-characters.js';
+import { quoted } from '../platform/text/control-characters.js';
+import { singleLine } from '../platform/text/plain-text.checks.js';
 import { DISPLAY_NAME_MAX } from './user.events.js';
 import { type ArchivedUser, USERS_ENTRY } from '../backup/archive/archive-format.js';
 import { InvalidArchiveError, readBoundedText } from '../backup/archive/archive-reader.js';

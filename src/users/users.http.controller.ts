@@ -4,7 +4,7 @@ import { AdminOnly, Authenticated } from '../platform/auth/access.decorator.js';
 import { CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { PageQuery, type Page } from '../platform/http/paging.js';
-import { singleLine } from '../platform/text/control-characters.js';
+import { singleLine } from '../platform/text/plain-text.checks.js';
 import { toUserView, UsersService, type UserView } from './users.service.js';
 
 const CreateUserBody = z.strictObject({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { controlCharacterProblem, escapeControlCharacters, escapeJsonControls, excerpt, multiLine, quoted, singleLine } from '../../src/platform/text/control-characters.js';
+import { controlCharacterProblem, escapeControlCharacters, escapeJsonControls, excerpt, quoted } from '../../src/platform/text/control-characters.js';
+import { multiLine, singleLine } from '../../src/platform/text/plain-text.checks.js';
 
 /** One of each kind: C0 (ESC, BEL, NUL, CR, LF, TAB), DEL, C1 (CSI, NEL), bidi overrides and isolates, separators. */
 const HOSTILE = ['\u001b', '\u0007', '\u0000', '\r', '\n', '\t', '\u007f', '\u009b', '\u0085', '\u202e', '\u2066', '\u200f', '\u061c', '\u2028', '\u2029'];
@@ -12,6 +13,8 @@ describe('control characters', () => {
     expect(controlCharacterProblem('ok\nthen \u202e', ['\n', '\t'])).toBe('contains a control character (U+202E); only line breaks and tabs are allowed');
     for (const ch of HOSTILE) expect(controlCharacterProblem(`a${ch}b`), JSON.stringify(ch)).toMatch(/^contains a control character \(U\+[0-9A-F]{4}\)/);
     // Letters of every script, emoji (with their joiners) and plain punctuation are text.
+    // Invisible format characters, the BOM, tag letters and lone surrogates hide or reorder text too.
+    for (const ch of ['\u200b', '\ufeff', '\u{e0041}', '\ud800', '\u00ad']) expect(controlCharacterProblem(`a${ch}b`), JSON.stringify(ch)).toMatch(/^contains a control character/);
     for (const text of ['Café Ünïcode', '日本語のアプリ', 'שלום', '👩‍💻 dev', 'a\\nb', 'tab-less "quotes" & <tags>']) expect(controlCharacterProblem(text), text).toBeUndefined();
   });
 

@@ -1,33 +1,36 @@
-import { z } from 'zod';
-
 /**
- * Characters that act on a terminal, a log or a text view instead of being shown as text: the C0
- * controls (ESC, BEL, backspace, carriage return, line feed and tab among them), DEL, the C1
- * controls (U+009B is a one-character CSI to many terminals), the Unicode line and paragraph
- * separators, and the bidirectional controls that make text read in another order than it is
- * stored. Names, labels and the strings of an archive refuse them (see `singleLine`); remote text
- * that reaches a log line or a message is shown with them escaped (see `escapeControlCharacters`,
- * `quoted`). This module is the one list of them.
+ * The one list of characters that text from elsewhere (a request, an archive, an event, another
+ * server) must not carry as they are into a terminal, a log line, a file name or a name AppVault
+ * stores: controls (C0 with line feed, carriage return and tab, DEL, C1, so ESC and CSI and every
+ * escape sequence they start), format characters (bidirectional overrides and isolates, zero-width
+ * spaces, the BOM, invisible tag letters), the line and paragraph separators, and unpaired
+ * surrogates. The zero-width joiner and non-joiner are text: emoji and several scripts need them,
+ * and they neither move nor hide anything.
+ *
+ * Names, labels and the strings of an archive refuse them (`controlCharacterProblem`, and the zod
+ * checks in plain-text.checks.ts); text shown to people has them escaped (`escapeControlCharacters`
+ * for log lines and terminals, `escapeJsonControls` for JSON, `quoted`/`excerpt` inside messages).
+ * Free of zod and Nest, so the CLI loads it at no cost.
  */
-const CONTROL_CLASS = '[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]';
-const CONTROLS = new RegExp(CONTROL_CLASS, 'g');
-const ANY_CONTROL = new RegExp(CONTROL_CLASS);
+const UNSAFE_SOURCE = '(?![\\u200c\\u200d])[\\p{Cc}\\p{Cf}\\p{Cs}\\p{Zl}\\p{Zp}]';
+const ANY_UNSAFE = new RegExp(UNSAFE_SOURCE, 'u');
 
-const hex = (ch: string, digits: number) => ch.charCodeAt(0).toString(16).padStart(digits, '0');
+/** A fresh global pattern for `replace` and `matchAll` (a shared one would carry `lastIndex` between calls). */
+export const controlCharacters = () => new RegExp(UNSAFE_SOURCE, 'gu');
+
+export const hasControlCharacters = (text: string): boolean => ANY_UNSAFE.test(text);
+
+const hex = (value: number, width: number) => value.toString(16).padStart(width, '0');
 
 /** `U+001B`: how messages name a character a person cannot see. */
-export function codePoint(ch: string): string {
-  return `U+${hex(ch, 4).toUpperCase()}`;
-}
-
-export function hasControlCharacters(text: string): boolean {
-  return ANY_CONTROL.test(text);
+export function codePoint(character: string): string {
+  return `U+${hex(character.codePointAt(0)!, 4).toUpperCase()}`;
 }
 
 /** The first control character of `text` that `allowed` does not list, named as `U+001B`. */
 export function findControlCharacter(text: string, allowed: readonly string[] = []): string | undefined {
-  if (!ANY_CONTROL.test(text)) return undefined;
-  for (const [ch] of text.matchAll(CONTROLS)) if (!allowed.includes(ch)) return codePoint(ch);
+  if (!ANY_UNSAFE.test(text)) return undefined;
+  for (const [character] of text.matchAll(controlCharacters())) if (!allowed.includes(character)) return codePoint(character);
   return undefined;
 }
 
@@ -36,7 +39,7 @@ export const LINE_BREAKS_AND_TABS: readonly string[] = ['\n', '\t'];
 
 /**
  * Why `text` may not be stored as a name, a label or another plain text, or undefined when it may:
- * `contains a control character (U+001B)`. `allowed` lists the ones a field accepts.
+ * `contains a control character (U+001B); …`. `allowed` lists the ones a field accepts.
  */
 export function controlCharacterProblem(text: string, allowed: readonly string[] = []): string | undefined {
   const found = findControlCharacter(text, allowed);
@@ -44,37 +47,39 @@ export function controlCharacterProblem(text: string, allowed: readonly string[]
   return `contains a control character (${found}); ${allowed.length > 0 ? 'only line breaks and tabs are allowed' : 'it must be plain text on one line'}`;
 }
 
-const refuseControls = (allowed: readonly string[]) =>
-  z.superRefine<string>((value, ctx) => {
-    const problem = controlCharacterProblem(value, allowed);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
-  });
-
-/** A zod check for names, labels and other one-line texts: `z.string().max(100).check(singleLine())`. */
-export const singleLine = () => refuseControls([]);
-
-/** A zod check for texts of several lines (an app's description): line breaks and tabs pass, nothing else does. */
-export const multiLine = () => refuseControls(LINE_BREAKS_AND_TABS);
-
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /**
- * `text` with every control character written out (`\n`, `\x1b`, `\u202e`), so it stays on its
- * line and changes nothing on a screen. For text logs; a backslash is left as it is.
+ * `text` with every control character written as an escape a person can read and no terminal acts
+ * on (`\n`, `\x1b`, `\x9b`, `\u202e`, `\u{e0041}`), so it stays on its line, sends no escape
+ * sequence (window title, clipboard, screen clearing) and neither reorders nor hides what is
+ * shown. Everything else is kept, a backslash included. Idempotent.
  */
 export function escapeControlCharacters(text: string): string {
-  if (!ANY_CONTROL.test(text)) return text;
-  return text.replace(CONTROLS, (ch) => NAMED[ch] ?? (ch.charCodeAt(0) < 0x100 ? `\\x${hex(ch, 2)}` : `\\u${hex(ch, 4)}`));
+  if (!ANY_UNSAFE.test(text)) return text;
+  return text.replace(controlCharacters(), (character) => {
+    const named = NAMED[character];
+    if (named) return named;
+    const code = character.codePointAt(0)!;
+    if (code < 0x100) return `\\x${hex(code, 2)}`;
+    return code <= 0xffff ? `\\u${hex(code, 4)}` : `\\u{${hex(code, 5)}}`;
+  });
 }
 
 /**
- * A JSON text with the control characters JSON.stringify leaves raw (DEL, C1, the separators and
- * bidirectional controls) written as `\uXXXX`: the same JSON, readable on any terminal. JSON text
- * holds such characters only inside strings, where the escape means the same character.
+ * A JSON text with the control characters JSON.stringify leaves raw (DEL, C1, format characters,
+ * the separators) written as `\uXXXX` (surrogate pairs for astral ones): the same JSON, readable on
+ * any terminal. JSON text holds such characters only inside strings, where the escape means the
+ * same character; C0 outside strings (an indented document's line breaks) is left as it is.
  */
 export function escapeJsonControls(json: string): string {
-  if (!ANY_CONTROL.test(json)) return json;
-  return json.replace(CONTROLS, (ch) => `\\u${hex(ch, 4)}`);
+  if (!ANY_UNSAFE.test(json)) return json;
+  return json.replace(controlCharacters(), (character) => {
+    if (character < ' ') return character;
+    let escaped = '';
+    for (let i = 0; i < character.length; i += 1) escaped += `\\u${hex(character.charCodeAt(i), 4)}`;
+    return escaped;
+  });
 }
 
 /**

@@ -534,20 +534,20 @@ describe('appvault archive verify|inspect of hostile archives', () => {
     expect(verify.stderr.split('\n')).toHaveLength(2);
   });
 
-  it('verify of a valid archive shows invisible characters in its text escaped (zero-width space, BOM, tag letters)', async () => {
+  it('verify refuses invisible characters in an archive (zero-width space, BOM, tag letters) and shows them escaped', async () => {
     const forgery = await takeApart(genuine);
     const [lacking] = [...forgery.files.keys()];
     forgery.files.delete(lacking!);
-    // Not controls, so an archive may hold them; invisible on a terminal, so the CLI shows them.
+    // Invisible on a terminal and in a name, so archives may not carry them, as the API refuses them in labels.
     const reason = 'lost\u200b on upload\ufeff, see\u{e0041}\u{e0042}\u00ad';
     const file = join(dir, 'missing.zip');
     writeFileSync(file, await putTogether(forgery, { manifest: (manifest) => void (manifest.missing = [{ name: lacking!, reason }]) }));
     const run = await cli(['archive', 'verify', file]);
-    expect(run.code, run.stderr).toBe(0);
+    expect(run.code, run.stderr).toBe(1);
     expectNothingRaw(run);
-    expect(run.stdout).toContain(`  warning: the archive lacks ${lacking!} (lost\\u200b on upload\\ufeff, see\\u{e0041}\\u{e0042}\\xad); that file version will not be downloadable\n`);
+    expect(run.stderr).toMatch(new RegExp(`^appvault: ${escapeRegExp(file)} is not a valid archive: .*missing\\.0\\.reason: contains an invisible character \\(U\\+200B\\).*\n$`));
     const json = await cli(['archive', 'verify', file, '--json']);
-    expect(jsonOf<{ missing: unknown }>(json).missing).toEqual([{ name: lacking, reason }]);
+    expect(json.code).toBe(1);
     expectNothingRaw(json);
   });
 });

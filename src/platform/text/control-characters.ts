@@ -34,6 +34,13 @@ export function findControlCharacter(text: string, allowed: readonly string[] = 
   return undefined;
 }
 
+/**
+ * The ones messages call control characters: C0, DEL, C1, the line and paragraph separators and
+ * the bidirectional controls. The rest of the list (zero-width spaces, the BOM, tag letters, lone
+ * surrogates) are called invisible characters, which is what a person would see of them.
+ */
+const CONTROLS_PROPER = /^[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]$/;
+
 /** Line breaks and tabs: what a multi-line text (an app's description) may hold. */
 export const LINE_BREAKS_AND_TABS: readonly string[] = ['\n', '\t'];
 
@@ -44,7 +51,8 @@ export const LINE_BREAKS_AND_TABS: readonly string[] = ['\n', '\t'];
 export function controlCharacterProblem(text: string, allowed: readonly string[] = []): string | undefined {
   const found = findControlCharacter(text, allowed);
   if (!found) return undefined;
-  return `contains a control character (${found}); ${allowed.length > 0 ? 'only line breaks and tabs are allowed' : 'it must be plain text on one line'}`;
+  const kind = CONTROLS_PROPER.test(String.fromCodePoint(Number.parseInt(found.slice(2), 16))) ? 'a control character' : 'an invisible character';
+  return `contains ${kind} (${found}); ${allowed.length > 0 ? 'only line breaks and tabs are allowed' : 'it must be plain text on one line'}`;
 }
 
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };

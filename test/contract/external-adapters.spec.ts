@@ -28,7 +28,7 @@ if (mongoUrl) {
   const dbName = `appvault_contract_${Date.now()}_${randomUUID().slice(0, 8)}`;
   const connect = () => MongoReadStore.connect(mongoUrl, { dbName });
   describe('MongoDB adapters', () => {
-    readStoreContract('mongodb', connect);
+    readStoreContract('mongodb', connect, connect);
     nameIndexContract('mongodb', async (now) => {
       const store = await connect();
       return {

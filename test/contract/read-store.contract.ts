@@ -12,7 +12,11 @@ interface Item {
   note: string | null;
 }
 
-export function readStoreContract(name: string, create: () => Promise<ReadStore>): void {
+/**
+ * `another` opens a second connection to the store `create` made, as another process on the same
+ * database would have.
+ */
+export function readStoreContract(name: string, create: () => Promise<ReadStore>, another: (store: ReadStore) => Promise<ReadStore>): void {
   describe(`ReadStore contract: ${name}`, () => {
     let store: ReadStore;
     const col = () => store.collection<Item>('contract_items', { fullText: (d) => `${d.title} ${d.tags.join(' ')}`, indexes: ['appId'] });
@@ -142,6 +146,30 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       expect((await col().find({ appId }, { text: 'w8x' })).total).toBe(0);
       expect((await col().find({ appId }, { text: 'rare' })).items.map((i) => i.rank)).toEqual([7]);
       expect((await col().find({ appId }, { text: 'common' })).total).toBe(298);
+    });
+
+    it('inserts a document only if its key is free, and answers the one stored', async () => {
+      const appId = randomUUID();
+      expect(await col().insertIfMissing(item(appId, 1, { title: 'first whale' }))).toEqual(item(appId, 1, { title: 'first whale' }));
+      expect(await col().insertIfMissing(item(appId, 1, { title: 'second' }))).toEqual(item(appId, 1, { title: 'first whale' }));
+      expect((await col().get(`${appId}-1`))?.title).toBe('first whale');
+      expect((await col().find({ appId }, { text: 'whale' })).total).toBe(1);
+      expect((await col().find({ appId }, { text: 'second' })).total).toBe(0);
+    });
+
+    it('gives every connection racing to insert the same key the same document', async () => {
+      const others = await Promise.all([another(store), another(store), another(store)]);
+      try {
+        const stores = [store, ...others];
+        for (let round = 0; round < 20; round++) {
+          const key = `race-${randomUUID()}`;
+          const stored = await Promise.all(stores.map((s, n) => s.collection<Item>('contract_items').insertIfMissing(item(key, 0, { id: key, title: `by ${n}` }))));
+          expect(new Set(stored.map((d) => d.title)).size, key).toBe(1);
+          expect((await col().get(key))?.title).toBe(stored[0]!.title);
+        }
+      } finally {
+        for (const other of others) await other.close();
+      }
     });
 
     it('stores checkpoints by name', async () => {

@@ -12,6 +12,7 @@ import { appStream } from '../../src/apps/app.aggregate.js';
 import { EventCatalog } from '../../src/platform/events/event-catalog.service.js';
 import { ProjectionEngine } from '../../src/platform/projection/projection-engine.service.js';
 import { Projector } from '../../src/platform/projection/projector.service.js';
+import { InstallationService } from '../../src/backup/installation.service.js';
 
 /**
  * Two AppVault processes on the same stores, as replicas on EventStoreDB and MongoDB run: here
@@ -111,5 +112,41 @@ describe('replicas: one projecting process, others following its checkpoint', ()
     const deadline = Date.now() + 10_000;
     while (survivor.projector.state !== 'live' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     expect(survivor.projector.state).toBe('live');
+  });
+});
+
+describe('replicas: the installation document', () => {
+  it('gives two replicas starting together on empty stores the same installation id and link secret', async () => {
+    for (let round = 0; round < 5; round++) {
+      const dir = mkdtempSync(join(tmpdir(), 'appvault-installation-'));
+      const stores = [new SqliteReadStore(join(dir, 'read.db')), new SqliteReadStore(join(dir, 'read.db'))];
+      try {
+        const services = stores.map((store) => new InstallationService(store, {} as AppConfig));
+        const ids = await Promise.all(services.map((service) => service.id()));
+        const secrets = await Promise.all(services.map((service) => service.linkSecret()));
+        expect(ids[1]).toBe(ids[0]);
+        expect(secrets[1]).toBe(secrets[0]);
+        expect(secrets[0]).toMatch(/^[\w-]{43}$/);
+        // And a replica started later reads the same ones.
+        const later = new InstallationService(stores[1]!, {} as AppConfig);
+        expect(await later.id()).toBe(ids[0]);
+        expect(await later.linkSecret()).toBe(secrets[0]);
+      } finally {
+        for (const store of stores) await store.close();
+      }
+    }
+  });
+
+  it('keeps the link secret an earlier version stored in the installation document', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'appvault-installation-'));
+    const store = new SqliteReadStore(join(dir, 'read.db'));
+    try {
+      await store.collection('installation').put({ id: 'installation', installationId: 'old-id', created: '2026-01-01T00:00:00.000Z', linkSecret: 'kept-secret' } as { id: string });
+      const service = new InstallationService(store, {} as AppConfig);
+      expect(await service.id()).toBe('old-id');
+      expect(await service.linkSecret()).toBe('kept-secret');
+    } finally {
+      await store.close();
+    }
   });
 });

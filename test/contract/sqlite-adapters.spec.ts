@@ -15,7 +15,7 @@ import { readStoreContract } from './read-store.contract.js';
 const dir = () => mkdtempSync(join(tmpdir(), 'appvault-contract-'));
 
 eventStoreContract('sqlite', async () => new SqliteEventStore(join(dir(), 'events.db')));
-readStoreContract('sqlite', async () => new SqliteReadStore(join(dir(), 'read.db')));
+readStoreContract('sqlite', async () => new SqliteReadStore(join(dir(), 'read.db')), async (store) => new SqliteReadStore((store as SqliteReadStore).database.name));
 nameIndexContract('sqlite', async (now) => {
   const file = join(dir(), 'claims.db');
   const index = new SqliteNameIndex(openSqlite(file), now);

@@ -14,6 +14,7 @@ import {
   searchWords,
   type SortKey,
 } from './read-store.port.js';
+import { isDuplicateKeyError } from '../name-index/mongo-name-index.adapter.js';
 
 /**
  * A document as MongoDB holds it: the caller's fields (id included), `_id` = id so lookups use the
@@ -188,6 +189,20 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
     await this.ensureIndexes();
     const stored = toStoredDocument(doc, this.options.fullText, this.options.key);
     await this.collection.replaceOne({ _id: stored._id }, stored, { upsert: true });
+  }
+
+  async insertIfMissing(doc: T): Promise<T> {
+    await this.ensureIndexes();
+    const { _id, ...fields } = toStoredDocument(doc, this.options.fullText, this.options.key);
+    try {
+      await this.collection.updateOne({ _id }, { $setOnInsert: fields }, { upsert: true });
+    } catch (error) {
+      // Two upserts racing on one _id: the loser's insert collides, and the winner's document is there.
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+    const stored = await this.collection.findOne({ _id });
+    if (!stored) throw new Error(`The document ${_id} of ${this.name} vanished right after it was inserted`);
+    return fromStoredDocument<T>(stored);
   }
 
   async delete(id: string): Promise<void> {

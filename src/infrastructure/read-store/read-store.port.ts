@@ -81,6 +81,12 @@ export interface ReadCollection<T extends Doc> {
   count(filter: Filter): Promise<number>;
   /** Insert or replace by id. */
   put(doc: T): Promise<void>;
+  /**
+   * Inserts the document unless one with its key exists, and returns the one stored: this one, or
+   * the one that was there. The store decides (SQLite's primary key, MongoDB's upsert on `_id`), so
+   * processes racing to create the same document all end up with the same one.
+   */
+  insertIfMissing(doc: T): Promise<T>;
   /** By primary key. */
   delete(key: string): Promise<void>;
   deleteMany(filter: Filter): Promise<number>;

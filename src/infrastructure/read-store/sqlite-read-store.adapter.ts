@@ -132,6 +132,7 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   private readonly upsert: Statement<[string, string]>;
   private readonly selectText: Statement<[string], { rid: number; text_hash: string | null }>;
   private readonly insertWithText: Statement<[string, string, string], { rid: number }>;
+  private readonly insertNew: Statement<[string, string, string | null], { rid: number }>;
   private readonly updateWithText: Statement<[string, string, number]>;
   private readonly remove: Statement<[string], { rid: number }>;
   private readonly ftsDelete: Statement<[number]> | undefined;
@@ -177,6 +178,7 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
     this.upsert = db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`);
     this.selectText = db.prepare(`SELECT rid, text_hash FROM ${this.table} WHERE id = ?`);
     this.insertWithText = db.prepare(`INSERT INTO ${this.table} (id, doc, text_hash) VALUES (?, ?, ?) RETURNING rid`);
+    this.insertNew = db.prepare(`INSERT INTO ${this.table} (id, doc, text_hash) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING rid`);
     this.updateWithText = db.prepare(`UPDATE ${this.table} SET doc = ?, text_hash = ? WHERE rid = ?`);
     this.remove = db.prepare(`DELETE FROM ${this.table} WHERE id = ? RETURNING rid`);
     if (this.fts) {
@@ -249,6 +251,19 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
 
   async put(doc: T): Promise<void> {
     this.atomically(() => this.putSync(doc));
+  }
+
+  async insertIfMissing(doc: T): Promise<T> {
+    const key = this.keyOf(doc);
+    let stored = doc;
+    // The insert comes first, so the transaction holds the write lock before it reads anything.
+    this.atomically(() => {
+      const text = this.ftsInsert && this.options.fullText ? this.options.fullText(doc) : undefined;
+      const inserted = this.insertNew.get(key, JSON.stringify(doc), text === undefined ? null : textHash(text));
+      if (inserted && text !== undefined) this.ftsInsert!.run(inserted.rid, text);
+      if (!inserted) stored = JSON.parse(this.select.get(key)!.doc) as T;
+    });
+    return stored;
   }
 
   async delete(key: string): Promise<void> {

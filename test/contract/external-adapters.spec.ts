@@ -29,10 +29,10 @@ if (mongoUrl) {
   const connect = () => MongoReadStore.connect(mongoUrl, { dbName });
   describe('MongoDB adapters', () => {
     readStoreContract('mongodb', connect, connect);
-    nameIndexContract('mongodb', async (now) => {
+    nameIndexContract('mongodb', async (shiftMs) => {
       const store = await connect();
       return {
-        index: new MongoNameIndex(store.connection, now),
+        index: new MongoNameIndex(store.connection, { shiftMs }),
         close: () => store.close(),
         shared: { env: () => ({ RACE_ADAPTER: 'mongodb', RACE_MONGO_URL: mongoUrl, RACE_MONGO_DB: dbName }) },
       };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appKey, type ReadStore } from '../../src/infrastructure/read-store/read-store.port.js';
+import { appKey, FencedOutError, type ReadStore } from '../../src/infrastructure/read-store/read-store.port.js';
 
 interface Item {
   id: string;
@@ -170,6 +170,31 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       } finally {
         for (const other of others) await other.close();
       }
+    });
+
+    it('fences commits: after a takeover, a commit under the older fence is refused and writes nothing', async () => {
+      const appId = randomUUID();
+      const name = `projector-${randomUUID()}`;
+      await store.setCheckpoint(name, 10);
+      const first = await store.takeOver(name);
+      expect(first.position).toBe(10);
+      await store.commit([{ collection: col().name, changes: [{ put: item(appId, 1) }] }], { name, position: 11 }, first.fence);
+      const second = await store.takeOver(name);
+      expect(second.fence.epoch).toBeGreaterThan(first.fence.epoch);
+      expect(second.position).toBe(11);
+      const stale = store.commit([{ collection: col().name, changes: [{ put: item(appId, 1, { title: 'stale' }) }, { put: item(appId, 2) }] }], { name, position: 12 }, first.fence);
+      await expect(stale).rejects.toBeInstanceOf(FencedOutError);
+      await expect(stale).rejects.toThrow(/Another process has taken the "projector-.*" checkpoint over/);
+      expect((await col().get(`${appId}-1`))?.title).toBe('Item number 1');
+      expect(await col().get(`${appId}-2`)).toBeUndefined();
+      expect(await store.getCheckpoint(name)).toBe(11);
+      await store.commit([{ collection: col().name, changes: [{ put: item(appId, 2) }] }], { name, position: 12 }, second.fence);
+      expect(await store.getCheckpoint(name)).toBe(12);
+      // A checkpoint nobody took over yet starts at 0; commits without a fence are never refused.
+      const fresh = await store.takeOver(`other-${randomUUID()}`);
+      expect(fresh.position).toBe(0);
+      await store.commit([{ collection: col().name, changes: [{ put: item(appId, 3) }] }]);
+      expect(await col().get(`${appId}-3`)).toBeDefined();
     });
 
     it('stores checkpoints by name', async () => {

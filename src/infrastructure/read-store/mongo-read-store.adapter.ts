@@ -6,6 +6,8 @@ import {
   type CollectionWrite,
   type Doc,
   type DocChange,
+  type Fence,
+  FencedOutError,
   type Filter,
   type FindOptions,
   type Page,
@@ -33,6 +35,10 @@ export type MongoQuery = mongo.Filter<StoredDocument>;
 interface CheckpointDocument {
   _id: string;
   position: number;
+  /** The newest fence taken for this checkpoint (ReadStore.takeOver). */
+  epoch?: number;
+  /** Bumped by every fenced commit, so that a takeover and a commit always conflict as writes. */
+  fencedCommits?: number;
 }
 
 /** Matches nothing; what a search without a single word finds, as in the SQLite adapter. */
@@ -82,7 +88,7 @@ export class MongoReadStore implements ReadStore {
    * documents ahead of the checkpoint and the replay that follows rewrites them with the same
    * values (projections are idempotent).
    */
-  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
+  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint, fence?: Fence): Promise<void> {
     const targets = writes.map((write) => {
       const collection = this.collections.get(write.collection);
       if (!collection) throw new Error(`Collection ${write.collection} is not open`);
@@ -91,6 +97,14 @@ export class MongoReadStore implements ReadStore {
     // Indexes cannot be created inside a transaction: first use creates them here, before it starts.
     for (const { collection } of targets) await collection.ready();
     const run = async (session?: mongo.ClientSession) => {
+      // A write on the checkpoint's document (not a read): inside the transaction it conflicts with
+      // a concurrent takeover, so the commit lands before the takeover or is refused after it.
+      if (fence) {
+        const { matchedCount } = await this.db
+          .collection<CheckpointDocument>(CHECKPOINTS)
+          .updateOne({ _id: fence.checkpoint, epoch: fence.epoch }, { $inc: { fencedCommits: 1 } }, { session });
+        if (matchedCount === 0) throw new FencedOutError(fence);
+      }
       for (const { collection, changes } of targets) await collection.write(changes, session);
       if (checkpoint) await this.db.collection<CheckpointDocument>(CHECKPOINTS).updateOne({ _id: checkpoint.name }, { $set: { position: checkpoint.position } }, { upsert: true, session });
     };
@@ -105,6 +119,14 @@ export class MongoReadStore implements ReadStore {
     } finally {
       await session.endSession();
     }
+  }
+
+  async takeOver(name: string): Promise<{ fence: Fence; position: number }> {
+    const row = await this.db
+      .collection<CheckpointDocument>(CHECKPOINTS)
+      .findOneAndUpdate({ _id: name }, { $inc: { epoch: 1 }, $setOnInsert: { position: 0 } }, { upsert: true, returnDocument: 'after' });
+    if (!row) throw new Error(`Taking the checkpoint "${name}" over returned no document`);
+    return { fence: { checkpoint: name, epoch: row.epoch ?? 1 }, position: row.position };
   }
 
   async getCheckpoint(name: string): Promise<number> {

@@ -68,6 +68,24 @@ export interface Checkpoint {
   position: number;
 }
 
+/**
+ * A projecting process's right to write read models (a fencing token), taken with
+ * ReadStore.takeOver: a commit that carries it is refused, with nothing written, once another
+ * process has taken the same checkpoint over since. A process that stalled past its lease (a long
+ * pause, a clock gone wrong) can then not write over what its successor projected.
+ */
+export interface Fence {
+  checkpoint: string;
+  epoch: number;
+}
+
+export class FencedOutError extends Error {
+  constructor(readonly fence: Fence) {
+    super(`Another process has taken the "${fence.checkpoint}" checkpoint over (this process's epoch ${fence.epoch} is older); nothing was written`);
+    this.name = 'FencedOutError';
+  }
+}
+
 export interface ReadCollection<T extends Doc> {
   readonly name: string;
   /** The primary key of a document (see CollectionOptions.key). */
@@ -100,9 +118,18 @@ export interface ReadStore {
    * transaction (all of it or nothing), on MongoDB one ordered bulk write per collection and then
    * the checkpoint, so a crash in between replays the events since the old checkpoint again
    * (projections are idempotent). Every write is a keyed lookup, so its cost does not grow with
-   * the collection. Collections must have been opened with `collection()` first.
+   * the collection. Collections must have been opened with `collection()` first. With a `fence`,
+   * the commit is refused (FencedOutError, nothing written) if that fence is no longer the
+   * checkpoint's newest.
    */
-  commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void>;
+  commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint, fence?: Fence): Promise<void>;
+  /**
+   * Takes the checkpoint over for a new holder, in one step: a new epoch (older fences are refused
+   * from now on) and the position to go on from, which no commit under an older fence can move
+   * afterwards. On MongoDB without a replica set (no transactions) the fence is checked just
+   * before a commit's writes rather than with them.
+   */
+  takeOver(name: string): Promise<{ fence: Fence; position: number }>;
   getCheckpoint(name: string): Promise<number>;
   setCheckpoint(name: string, position: number): Promise<void>;
   close(): Promise<void>;

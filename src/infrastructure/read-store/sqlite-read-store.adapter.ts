@@ -9,6 +9,8 @@ import {
   type CollectionWrite,
   type Doc,
   type DocChange,
+  type Fence,
+  FencedOutError,
   type Filter,
   type FindOptions,
   type Page,
@@ -44,13 +46,22 @@ export class SqliteReadStore implements ReadStore {
   private readonly statements: StatementCache;
   private readonly getCheckpointStatement: Statement<[string], { position: number }>;
   private readonly setCheckpointStatement: Statement<[string, number]>;
+  private readonly fenceStatement: Statement<[string, number]>;
+  private readonly takeOverStatement: Statement<[string], { position: number; epoch: number }>;
 
   constructor(file: string) {
     this.db = openSqlite(file, 'normal');
-    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
+    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, epoch INTEGER NOT NULL DEFAULT 0)');
+    // Files from before fencing tokens.
+    if (!this.db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('checkpoints')`).all().some((c) => c.name === 'epoch')) {
+      this.db.exec('ALTER TABLE checkpoints ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0');
+    }
     this.statements = new StatementCache(this.db);
     this.getCheckpointStatement = this.db.prepare('SELECT position FROM checkpoints WHERE name = ?');
     this.setCheckpointStatement = this.db.prepare('INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position');
+    // A write, not a read: the transaction takes the write lock with it, so no takeover can slip in before the commit ends.
+    this.fenceStatement = this.db.prepare('UPDATE checkpoints SET epoch = epoch WHERE name = ? AND epoch = ?');
+    this.takeOverStatement = this.db.prepare('INSERT INTO checkpoints (name, position, epoch) VALUES (?, 0, 1) ON CONFLICT(name) DO UPDATE SET epoch = epoch + 1 RETURNING position, epoch');
   }
 
   /** The same file also holds the name index; it shares this connection. */
@@ -69,13 +80,14 @@ export class SqliteReadStore implements ReadStore {
   }
 
   /** Synchronous inside one transaction: nothing else can interleave, and a failure rolls all of it back. */
-  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
+  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint, fence?: Fence): Promise<void> {
     const targets = writes.map((w) => {
       const collection = this.collections.get(w.collection);
       if (!collection) throw new Error(`Collection ${w.collection} is not open`);
       return { collection, changes: w.changes };
     });
     this.transaction(() => {
+      if (fence && this.fenceStatement.run(fence.checkpoint, fence.epoch).changes === 0) throw new FencedOutError(fence);
       for (const { collection, changes } of targets) collection.applySync(changes);
       if (checkpoint) this.setCheckpointStatement.run(checkpoint.name, checkpoint.position);
     });
@@ -84,6 +96,11 @@ export class SqliteReadStore implements ReadStore {
       await nextTurn();
       if (this.db.open) collection.mergeIndex();
     }
+  }
+
+  async takeOver(name: string): Promise<{ fence: Fence; position: number }> {
+    const row = this.takeOverStatement.get(name)!;
+    return { fence: { checkpoint: name, epoch: row.epoch }, position: row.position };
   }
 
   async getCheckpoint(name: string): Promise<number> {

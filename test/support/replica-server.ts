@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
@@ -14,7 +13,7 @@ import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name
 import { READ_STORE } from '../../src/infrastructure/read-store/read-store.port.js';
 import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
 import { prepareServer, serverOptions } from '../../src/server.js';
-import { ADMIN_TOKEN, ApiClient, type TestServer, tempDir, waitUntilReady } from './test-server.js';
+import { ADMIN_TOKEN, listening, type TestServer, tempDir } from './test-server.js';
 
 /**
  * One of several AppVault servers on one set of stores, as replicas on EventStoreDB and MongoDB
@@ -40,16 +39,7 @@ export async function startReplica(shared: string, env: Record<string, string> =
       .compile();
     const app = prepareServer(moduleRef.createNestApplication<NestExpressApplication>(serverOptions(config, { quiet: true })), config);
     await app.listen(0, '127.0.0.1');
-    const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    await waitUntilReady(url);
-    return {
-      app,
-      url,
-      dataDir,
-      admin: new ApiClient(url, ADMIN_TOKEN),
-      client: (token?: string) => new ApiClient(url, token),
-      close: () => app.close(),
-    };
+    return await listening(app, dataDir);
   } catch (error) {
     lock.release();
     throw error;

@@ -26,6 +26,11 @@ export async function startServer(env: Record<string, string> = {}, dataDir = te
   const config = loadConfig({ DATA_DIR: dataDir, ADMIN_TOKEN, PORT: '0', HOST: '127.0.0.1', ...env });
   const app = await createServer(config, { quiet: true });
   await app.listen(0, '127.0.0.1');
+  return listening(app, dataDir);
+}
+
+/** A test server around an application listening on 127.0.0.1, once it is ready. */
+export async function listening(app: INestApplication, dataDir: string): Promise<TestServer> {
   const address = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${address.port}`;
   await waitUntilReady(url);

@@ -156,7 +156,6 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     try {
       const running = (await this.backups.jobs.find({ appId: app.id })).items.find(isActive);
       if (running) throw conflict(`A backup of app "${app.name}" is running (${running.id}); roll back once it has finished`);
-      release = this.writer.holdWrites(app.id, `App "${app.name}" is being rolled back (rollback ${id}); writes to it are refused until the rollback has finished. Try again in a moment.`);
       const now = new Date().toISOString();
       const job: RollbackJob = {
         id,
@@ -177,14 +176,15 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
         ...queuedProgress(),
       };
       if (this.replays.projects) {
+        release = this.holdWrites(job);
         await this.jobs.put(job);
         this.launch(job, slot, release);
         return job;
       }
+      // Writes here are held by the slot, which stays claimed until the rollback ends (see EventWriter).
       const handed: RollbackJob = { ...job, slotToken: slot.token, log: [...job.log, { at: now, message: `Accepted by ${INSTANCE_ID}; handed to the AppVault process that runs the projections` }] };
       await this.jobs.put(handed);
-      const held = release;
-      const waiting = this.awaitPickup(handed, slot).finally(() => held());
+      const waiting = this.awaitPickup(handed, slot);
       this.waiting.add(waiting);
       void waiting.finally(() => this.waiting.delete(waiting));
       return handed;
@@ -193,6 +193,11 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
       await slot.release().catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Refuses writes to the app in this process until the returned function is called. */
+  private holdWrites(job: RollbackJob): () => void {
+    return this.writer.holdWrites(job.appId, `App "${job.appName}" is being rolled back (rollback ${job.id}); writes to it are refused until the rollback has finished. Try again in a moment.`);
   }
 
   /** Runs the rollback in this process (which runs the projections) while `slot` holds its place and `release` ends the hold on writes. */
@@ -214,7 +219,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
       const slot = await this.handOff.takeOver(claims.rollbackSlot(job.appId), job.slotToken, job.id);
       if (!slot) continue;
       this.logger.log(`Picked up rollback ${job.id} of app ${job.appName}, accepted by another process`);
-      const release = this.writer.holdWrites(job.appId, `App "${job.appName}" is being rolled back (rollback ${job.id}); writes to it are refused until the rollback has finished. Try again in a moment.`);
+      const release = this.holdWrites(job);
       const at = new Date().toISOString();
       this.launch({ ...job, slotToken: null, log: [...job.log, { at, message: `Picked up by ${INSTANCE_ID}, which runs the projections` }] }, slot, release);
     }

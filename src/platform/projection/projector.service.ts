@@ -14,7 +14,7 @@ const CHECKPOINT = 'projector';
 const RETRY_MS = 1000;
 /**
  * Attempts of a catch-up before this process gives the projector lease up: the failure may be
- * this process's (a broken connection, a full disk), so another process (or this one, half a
+ * this process's (a broken connection, a full disk), so another process (or this one, a whole
  * lease period later) should get its turn. The live subscription gives it up once it has been
  * failing for half a lease period: a process that cannot project is then no better than a dead one.
  */
@@ -53,7 +53,8 @@ export class Projector implements OnApplicationShutdown {
   private saved = 0;
   private leadership?: Lease;
   private followTimer?: NodeJS.Timeout;
-  private lastLeadAttempt = 0;
+  /** When a process that follows may try to take the lease next. */
+  private nextLeadAttempt = 0;
   private idlePolls = 0;
   private subscription?: Subscription;
   private waiters: { position: number; resolve: () => void }[] = [];
@@ -124,7 +125,7 @@ export class Projector implements OnApplicationShutdown {
 
   /** Tries to take the projector lease; false when another live process holds it. */
   private async lead(): Promise<boolean> {
-    this.lastLeadAttempt = Date.now();
+    this.nextLeadAttempt = Date.now() + this.config.nameReservationTtlMs / 2;
     try {
       const lease = await Lease.acquire(this.names, claims.projector(), { ttlMs: this.config.nameReservationTtlMs, holder: INSTANCE_ID });
       this.leadership = lease;
@@ -189,8 +190,8 @@ export class Projector implements OnApplicationShutdown {
     this.logger.error(reason);
     this.leadership = undefined;
     this.live = false;
-    // Others get the first turn: this process tries again only half a lease period from now.
-    this.lastLeadAttempt = Date.now();
+    // Others get the first turn (they try every half lease period): this one tries again a whole lease period from now.
+    this.nextLeadAttempt = Date.now() + this.config.nameReservationTtlMs;
     clearTimeout(this.retryTimer);
     const subscription = this.subscription;
     this.subscription = undefined;
@@ -209,7 +210,7 @@ export class Projector implements OnApplicationShutdown {
     if (this.stopped) return;
     this.followTimer = setTimeout(() => {
       void (async () => {
-        if (Date.now() - this.lastLeadAttempt >= this.config.nameReservationTtlMs / 2 && (await this.lead())) {
+        if (Date.now() >= this.nextLeadAttempt && (await this.lead())) {
           this.logger.log(`Took over the projections at position ${this.position}`);
           // A takeover that fails has given the lease up again and resumed following (see project).
           await this.project('Catching up projections').catch(() => undefined);

@@ -27,27 +27,18 @@ export function requestTracker(app: INestApplication): RequestTracker {
 export async function createServer(config: AppConfig, options: { quiet?: boolean } = {}): Promise<INestApplication> {
   const lock = DataDirLock.acquire(config.dataDir);
   try {
-    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, lock), serverOptions(config, options));
-    return prepareServer(app, config);
+    const logger = createAppLogger(config.logFormat, config.logLevel, options.quiet);
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, lock), { logger, bodyParser: false, abortOnError: false });
+    const tracker = new RequestTracker();
+    app.use(tracker.middleware);
+    app.use(requestLog(config.logFormat));
+    trackers.set(app, tracker);
+    // JSON bodies are small documents; files go through multipart streaming instead.
+    app.useBodyParser('json', { limit: '5mb' });
+    serveOpenApi(app);
+    return app;
   } catch (error) {
     lock.release();
     throw error;
   }
-}
-
-/** How Nest builds the application (createServer, and tests that build it with other stores). */
-export function serverOptions(config: AppConfig, options: { quiet?: boolean } = {}) {
-  return { logger: createAppLogger(config.logFormat, config.logLevel, options.quiet), bodyParser: false, abortOnError: false };
-}
-
-/** What the application needs around its modules: request tracking and logs, body parsing, the OpenAPI document. */
-export function prepareServer(app: NestExpressApplication, config: AppConfig): NestExpressApplication {
-  const tracker = new RequestTracker();
-  app.use(tracker.middleware);
-  app.use(requestLog(config.logFormat));
-  trackers.set(app, tracker);
-  // JSON bodies are small documents; files go through multipart streaming instead.
-  app.useBodyParser('json', { limit: '5mb' });
-  serveOpenApi(app);
-  return app;
 }

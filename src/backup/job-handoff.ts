@@ -18,10 +18,21 @@ const PICKUP_WAIT_LEASES = 5;
  * any abandoned one.
  */
 export class JobHandOff {
+  private readonly stopping = new AbortController();
+
   constructor(
     private readonly names: NameIndex,
     private readonly ttlMs: number,
   ) {}
+
+  /**
+   * This process is shutting down: waiting stops, and the slots of jobs not yet picked up are left
+   * as they are, neither renewed nor freed. The projecting process can still pick them up until they
+   * expire; after that the sweep fails them, like every job whose process died.
+   */
+  stop(): void {
+    this.stopping.abort();
+  }
 
   /** How long `waitForPickup` waits, for messages. */
   get waitMs(): number {
@@ -31,23 +42,24 @@ export class JobHandOff {
   /**
    * In the accepting process: holds the slot (renewed by its lease, and whatever `keep` renews)
    * until the projecting process has picked the job up (`pickedUp`, asked every PICKUP_POLL_MS, or
-   * the slot found taken over). If none has after `waitMs`, takes the slot back so that none can
-   * any more, and returns it: the caller fails the job and releases it.
+   * the slot found taken over), or this process stops; then resolves undefined. If no process has
+   * picked it up after `waitMs`, takes the slot back so that none can any more, and returns it: the
+   * caller fails the job and releases it.
    */
-  async waitForPickup(jobId: string, slot: Lease, pickedUp: () => Promise<boolean>, keep?: () => Promise<unknown>): Promise<{ taken: true } | { taken: false; slot: Lease }> {
+  async waitForPickup(jobId: string, slot: Lease, pickedUp: () => Promise<boolean>, keep?: () => Promise<unknown>): Promise<Lease | undefined> {
     const renewal = keep ? setInterval(() => void keep().catch(() => undefined), Math.max(100, Math.floor(this.ttlMs / 3))) : undefined;
     const deadline = Date.now() + this.waitMs;
     try {
       while (Date.now() < deadline) {
-        if (slot.lost.aborted || (await pickedUp().catch(() => false))) {
+        if (this.stopping.signal.aborted || slot.lost.aborted || (await pickedUp().catch(() => false))) {
           slot.forget();
-          return { taken: true };
+          return undefined;
         }
         await new Promise((resolve) => setTimeout(resolve, PICKUP_POLL_MS));
       }
       const back = await this.takeOver(slot.claim, slot.token, jobId);
       slot.forget();
-      return back ? { taken: false, slot: back } : { taken: true };
+      return back;
     } finally {
       clearInterval(renewal);
     }

@@ -12,7 +12,6 @@ import { NAME_INDEX } from '../../src/infrastructure/name-index/name-index.port.
 import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name-index.adapter.js';
 import { READ_STORE } from '../../src/infrastructure/read-store/read-store.port.js';
 import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
-import { prepareServer, serverOptions } from '../../src/server.js';
 import { ADMIN_TOKEN, listening, type TestServer, tempDir } from './test-server.js';
 
 /**
@@ -37,8 +36,8 @@ export async function startReplica(shared: string, env: Record<string, string> =
       .overrideProvider(BLOB_STORE)
       .useValue(new FilesystemBlobStore(join(shared, 'blobs')))
       .compile();
-    const app = prepareServer(moduleRef.createNestApplication<NestExpressApplication>(serverOptions(config, { quiet: true })), config);
-    await app.listen(0, '127.0.0.1');
+    const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+    app.useBodyParser('json', { limit: '5mb' });
     return await listening(app, dataDir);
   } catch (error) {
     lock.release();

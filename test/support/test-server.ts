@@ -24,13 +24,12 @@ export function tempDir(prefix = 'appvault-test-'): string {
 /** The real application on a real port with real SQLite files in a fresh directory. */
 export async function startServer(env: Record<string, string> = {}, dataDir = tempDir()): Promise<TestServer> {
   const config = loadConfig({ DATA_DIR: dataDir, ADMIN_TOKEN, PORT: '0', HOST: '127.0.0.1', ...env });
-  const app = await createServer(config, { quiet: true });
-  await app.listen(0, '127.0.0.1');
-  return listening(app, dataDir);
+  return listening(await createServer(config, { quiet: true }), dataDir);
 }
 
-/** A test server around an application listening on 127.0.0.1, once it is ready. */
+/** Puts a built application on a free loopback port and waits until it is ready. */
 export async function listening(app: INestApplication, dataDir: string): Promise<TestServer> {
+  await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${address.port}`;
   await waitUntilReady(url);

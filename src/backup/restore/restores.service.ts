@@ -194,6 +194,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
     clearInterval(this.pickup);
+    this.handOff.stop();
     await this.running?.catch(() => undefined);
     await Promise.allSettled(this.waiting);
   }
@@ -325,17 +326,17 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
    */
   private async awaitPickup(job: RestoreJob, slot: Lease): Promise<void> {
     try {
-      const outcome = await this.handOff.waitForPickup(
+      const back = await this.handOff.waitForPickup(
         job.id,
         slot,
         async () => (await this.jobs.get(job.id))?.status !== 'Scheduled',
         async () => job.name && job.nameToken && this.names.renew(claims.appName(job.name), job.nameToken, this.config.nameReservationTtlMs),
       );
-      if (outcome.taken) return;
+      if (!back) return;
       try {
         await this.failAccepted(job, `No AppVault process that runs the projections picked this restore up within ${Math.round(this.handOff.waitMs / 1000)} s; check that one runs (GET /health on each process) and start the restore again`);
       } finally {
-        await outcome.slot.release().catch(() => undefined);
+        await back.release().catch(() => undefined);
       }
     } catch (error) {
       this.logger.error(`Restore ${job.id} accepted here could not be handed over: ${String(error)}; the sweep cleans it up once its slot expires`);

@@ -98,6 +98,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
     clearInterval(this.pickup);
+    this.handOff.stop();
     await Promise.allSettled([...this.running.values(), ...this.waiting]);
   }
 
@@ -228,13 +229,13 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   /** Holds the job's slot until the projecting process picks it up; if none does in time, fails it (nothing was changed). */
   private async awaitPickup(job: RollbackJob, slot: Lease): Promise<void> {
     try {
-      const outcome = await this.handOff.waitForPickup(job.id, slot, async () => (await this.jobs.get(job.id))?.status !== 'Scheduled');
-      if (outcome.taken) return;
+      const back = await this.handOff.waitForPickup(job.id, slot, async () => (await this.jobs.get(job.id))?.status !== 'Scheduled');
+      if (!back) return;
       try {
         const message = `No AppVault process that runs the projections picked this rollback up within ${Math.round(this.handOff.waitMs / 1000)} s; nothing was changed. Check that one runs (GET /health on each process) and start the rollback again.`;
         await this.jobs.put({ ...ended(job, 'Failed', message), slotToken: null });
       } finally {
-        await outcome.slot.release().catch(() => undefined);
+        await back.release().catch(() => undefined);
       }
     } catch (error) {
       this.logger.error(`Rollback ${job.id} accepted here could not be handed over: ${String(error)}; it is settled once its slot expires`);

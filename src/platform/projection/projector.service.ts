@@ -163,7 +163,7 @@ export class Projector implements OnApplicationShutdown {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (this.stopped) throw error;
-        // The lease was lost meanwhile (see relinquish): this process follows now, as any other would.
+        // The lease was lost meanwhile (see relinquish): this process follows now, like every other one.
         if (this.leadership !== lease) return;
         if (error instanceof FencedOutError || attempt >= CATCH_UP_ATTEMPTS) {
           await this.relinquish(lease, `${what} failed ${attempt === 1 ? 'once' : `${attempt} times`} at position ${this.position} (${message}); giving the projections up so that another process, or this one later, takes them over`);

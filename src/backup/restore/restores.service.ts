@@ -54,7 +54,8 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   private sweeper?: NodeJS.Timeout;
   private pickup?: NodeJS.Timeout;
   private stop?: AbortController;
-  private readonly handOff: JobHandOff;
+  /** Set at module init, before any job can be requested. */
+  private handOff!: JobHandOff;
   /** Jobs accepted here and waiting for the projecting process (see JobHandOff). */
   private readonly waiting = new Set<Promise<void>>();
 
@@ -71,10 +72,10 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
     private readonly jobRegistry: JobRegistry,
   ) {
     this.jobs = store.collection<RestoreJob>('restore_jobs', { indexes: ['status'] });
-    this.handOff = new JobHandOff(names, config.nameReservationTtlMs);
   }
 
   onModuleInit(): void {
+    this.handOff = new JobHandOff(this.names, this.config.nameReservationTtlMs);
     this.jobRegistry.register({
       name: 'restores',
       running: () => (this.stop ? 1 : 0),

@@ -60,7 +60,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RollbacksService.name);
   readonly jobs: ReadCollection<RollbackJob>;
   private readonly running = new Map<string, Promise<void>>();
-  private readonly handOff: JobHandOff;
+  /** Set at module init, before any job can be requested. */
+  private handOff!: JobHandOff;
   /** Jobs accepted here and waiting for the projecting process (see JobHandOff). */
   private readonly waiting = new Set<Promise<void>>();
   private sweeper?: NodeJS.Timeout;
@@ -80,10 +81,10 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     private readonly jobRegistry: JobRegistry,
   ) {
     this.jobs = store.collection<RollbackJob>('rollback_jobs', { indexes: ['appId', 'status'] });
-    this.handOff = new JobHandOff(names, config.nameReservationTtlMs);
   }
 
   onModuleInit(): void {
+    this.handOff = new JobHandOff(this.names, this.config.nameReservationTtlMs);
     this.jobRegistry.register({
       name: 'rollbacks',
       running: () => this.running.size,

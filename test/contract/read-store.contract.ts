@@ -13,10 +13,10 @@ interface Item {
 }
 
 /**
- * `another` opens a second connection to the store `create` made, as another process on the same
- * database would have.
+ * `another`, where the adapter can, opens a second connection to the store `create` made, as
+ * another process on the same database would have.
  */
-export function readStoreContract(name: string, create: () => Promise<ReadStore>, another: (store: ReadStore) => Promise<ReadStore>): void {
+export function readStoreContract(name: string, create: () => Promise<ReadStore>, another?: (store: ReadStore) => Promise<ReadStore>): void {
   describe(`ReadStore contract: ${name}`, () => {
     let store: ReadStore;
     const col = () => store.collection<Item>('contract_items', { fullText: (d) => `${d.title} ${d.tags.join(' ')}`, indexes: ['appId'] });
@@ -157,7 +157,8 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       expect((await col().find({ appId }, { text: 'second' })).total).toBe(0);
     });
 
-    it('gives every connection racing to insert the same key the same document', async () => {
+    it('gives every connection racing to insert the same key the same document', async (context) => {
+      if (!another) return context.skip();
       const others = await Promise.all([another(store), another(store), another(store)]);
       try {
         const stores = [store, ...others];
@@ -180,7 +181,7 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       expect(first.position).toBe(10);
       await store.commit([{ collection: col().name, changes: [{ put: item(appId, 1) }] }], { name, position: 11 }, first.fence);
       const second = await store.takeOver(name);
-      expect(second.fence.epoch).toBeGreaterThan(first.fence.epoch);
+      expect(second.fence.token).not.toBe(first.fence.token);
       expect(second.position).toBe(11);
       const stale = store.commit([{ collection: col().name, changes: [{ put: item(appId, 1, { title: 'stale' }) }, { put: item(appId, 2) }] }], { name, position: 12 }, first.fence);
       await expect(stale).rejects.toBeInstanceOf(FencedOutError);

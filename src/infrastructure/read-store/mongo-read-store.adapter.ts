@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import mongoose, { type Connection, type mongo } from 'mongoose';
 import {
   assertName,
@@ -35,8 +36,8 @@ export type MongoQuery = mongo.Filter<StoredDocument>;
 interface CheckpointDocument {
   _id: string;
   position: number;
-  /** The newest fence taken for this checkpoint (ReadStore.takeOver). */
-  epoch?: number;
+  /** The token of the newest takeover of this checkpoint (ReadStore.takeOver). */
+  fence?: string;
   /** Bumped by every fenced commit, so that a takeover and a commit always conflict as writes. */
   fencedCommits?: number;
 }
@@ -102,7 +103,7 @@ export class MongoReadStore implements ReadStore {
       if (fence) {
         const { matchedCount } = await this.db
           .collection<CheckpointDocument>(CHECKPOINTS)
-          .updateOne({ _id: fence.checkpoint, epoch: fence.epoch }, { $inc: { fencedCommits: 1 } }, { session });
+          .updateOne({ _id: fence.checkpoint, fence: fence.token }, { $inc: { fencedCommits: 1 } }, { session });
         if (matchedCount === 0) throw new FencedOutError(fence);
       }
       for (const { collection, changes } of targets) await collection.write(changes, session);
@@ -122,11 +123,13 @@ export class MongoReadStore implements ReadStore {
   }
 
   async takeOver(name: string): Promise<{ fence: Fence; position: number }> {
-    const row = await this.db
-      .collection<CheckpointDocument>(CHECKPOINTS)
-      .findOneAndUpdate({ _id: name }, { $inc: { epoch: 1 }, $setOnInsert: { position: 0 } }, { upsert: true, returnDocument: 'after' });
-    if (!row) throw new Error(`Taking the checkpoint "${name}" over returned no document`);
-    return { fence: { checkpoint: name, epoch: row.epoch ?? 1 }, position: row.position };
+    const token = randomUUID();
+    const checkpoints = this.db.collection<CheckpointDocument>(CHECKPOINTS);
+    await checkpoints.updateOne({ _id: name }, { $set: { fence: token } }, { upsert: true });
+    // Read after the new token is in: a commit under an earlier one either landed before (and is
+    // counted here) or is refused.
+    const row = await checkpoints.findOne({ _id: name });
+    return { fence: { checkpoint: name, token }, position: row?.position ?? 0 };
   }
 
   async getCheckpoint(name: string): Promise<number> {
@@ -215,16 +218,17 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
 
   async insertIfMissing(doc: T): Promise<T> {
     await this.ensureIndexes();
-    const { _id, ...fields } = toStoredDocument(doc, this.options.fullText, this.options.key);
+    const stored = toStoredDocument(doc, this.options.fullText, this.options.key);
     try {
-      await this.collection.updateOne({ _id }, { $setOnInsert: fields }, { upsert: true });
+      await this.collection.insertOne(stored);
+      return doc;
     } catch (error) {
-      // Two upserts racing on one _id: the loser's insert collides, and the winner's document is there.
+      // The unique _id decides: whoever inserted first, everyone reads back that one's document.
       if (!isDuplicateKeyError(error)) throw error;
     }
-    const stored = await this.collection.findOne({ _id });
-    if (!stored) throw new Error(`The document ${_id} of ${this.name} vanished right after it was inserted`);
-    return fromStoredDocument<T>(stored);
+    const existing = await this.collection.findOne({ _id: stored._id });
+    if (!existing) throw new Error(`The document ${stored._id} of ${this.name} was deleted while it was being inserted`);
+    return fromStoredDocument<T>(existing);
   }
 
   async delete(id: string): Promise<void> {

@@ -76,12 +76,13 @@ export interface Checkpoint {
  */
 export interface Fence {
   checkpoint: string;
-  epoch: number;
+  /** Random, new at every takeover: a commit passes only while its token is the checkpoint's current one. */
+  token: string;
 }
 
 export class FencedOutError extends Error {
   constructor(readonly fence: Fence) {
-    super(`Another process has taken the "${fence.checkpoint}" checkpoint over (this process's epoch ${fence.epoch} is older); nothing was written`);
+    super(`Another process has taken the "${fence.checkpoint}" checkpoint over since this one did; nothing was written`);
     this.name = 'FencedOutError';
   }
 }
@@ -101,7 +102,7 @@ export interface ReadCollection<T extends Doc> {
   put(doc: T): Promise<void>;
   /**
    * Inserts the document unless one with its key exists, and returns the one stored: this one, or
-   * the one that was there. The store decides (SQLite's primary key, MongoDB's upsert on `_id`), so
+   * the one that was there. The store's primary key decides (SQLite's, MongoDB's `_id`), so
    * processes racing to create the same document all end up with the same one.
    */
   insertIfMissing(doc: T): Promise<T>;
@@ -124,9 +125,9 @@ export interface ReadStore {
    */
   commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint, fence?: Fence): Promise<void>;
   /**
-   * Takes the checkpoint over for a new holder, in one step: a new epoch (older fences are refused
-   * from now on) and the position to go on from, which no commit under an older fence can move
-   * afterwards. On MongoDB without a replica set (no transactions) the fence is checked just
+   * Takes the checkpoint over for a new holder, in one step: a new fence (commits under earlier
+   * ones are refused from now on) and the position to go on from, which no commit under an earlier
+   * fence can move afterwards. On MongoDB without a replica set (no transactions) the fence is checked just
    * before a commit's writes rather than with them.
    */
   takeOver(name: string): Promise<{ fence: Fence; position: number }>;

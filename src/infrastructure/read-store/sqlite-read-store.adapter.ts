@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
@@ -46,22 +46,22 @@ export class SqliteReadStore implements ReadStore {
   private readonly statements: StatementCache;
   private readonly getCheckpointStatement: Statement<[string], { position: number }>;
   private readonly setCheckpointStatement: Statement<[string, number]>;
-  private readonly fenceStatement: Statement<[string, number]>;
-  private readonly takeOverStatement: Statement<[string], { position: number; epoch: number }>;
+  private readonly fenceStatement: Statement<[string, string]>;
+  private readonly takeOverStatement: Statement<[string, string], { position: number }>;
 
   constructor(file: string) {
     this.db = openSqlite(file, 'normal');
-    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, epoch INTEGER NOT NULL DEFAULT 0)');
+    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, fence TEXT)');
     // Files from before fencing tokens.
-    if (!this.db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('checkpoints')`).all().some((c) => c.name === 'epoch')) {
-      this.db.exec('ALTER TABLE checkpoints ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0');
+    if (!this.db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('checkpoints')`).all().some((c) => c.name === 'fence')) {
+      this.db.exec('ALTER TABLE checkpoints ADD COLUMN fence TEXT');
     }
     this.statements = new StatementCache(this.db);
     this.getCheckpointStatement = this.db.prepare('SELECT position FROM checkpoints WHERE name = ?');
     this.setCheckpointStatement = this.db.prepare('INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position');
     // A write, not a read: the transaction takes the write lock with it, so no takeover can slip in before the commit ends.
-    this.fenceStatement = this.db.prepare('UPDATE checkpoints SET epoch = epoch WHERE name = ? AND epoch = ?');
-    this.takeOverStatement = this.db.prepare('INSERT INTO checkpoints (name, position, epoch) VALUES (?, 0, 1) ON CONFLICT(name) DO UPDATE SET epoch = epoch + 1 RETURNING position, epoch');
+    this.fenceStatement = this.db.prepare('UPDATE checkpoints SET fence = fence WHERE name = ? AND fence = ?');
+    this.takeOverStatement = this.db.prepare('INSERT INTO checkpoints (name, position, fence) VALUES (?, 0, ?) ON CONFLICT(name) DO UPDATE SET fence = excluded.fence RETURNING position');
   }
 
   /** The same file also holds the name index; it shares this connection. */
@@ -87,7 +87,7 @@ export class SqliteReadStore implements ReadStore {
       return { collection, changes: w.changes };
     });
     this.transaction(() => {
-      if (fence && this.fenceStatement.run(fence.checkpoint, fence.epoch).changes === 0) throw new FencedOutError(fence);
+      if (fence && this.fenceStatement.run(fence.checkpoint, fence.token).changes === 0) throw new FencedOutError(fence);
       for (const { collection, changes } of targets) collection.applySync(changes);
       if (checkpoint) this.setCheckpointStatement.run(checkpoint.name, checkpoint.position);
     });
@@ -99,8 +99,9 @@ export class SqliteReadStore implements ReadStore {
   }
 
   async takeOver(name: string): Promise<{ fence: Fence; position: number }> {
-    const row = this.takeOverStatement.get(name)!;
-    return { fence: { checkpoint: name, epoch: row.epoch }, position: row.position };
+    const token = randomUUID();
+    const row = this.takeOverStatement.get(name, token)!;
+    return { fence: { checkpoint: name, token }, position: row.position };
   }
 
   async getCheckpoint(name: string): Promise<number> {

@@ -79,9 +79,11 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
       await this.backups.recoverInterrupted();
       // A rollback is all or nothing: its marker event says which it was.
       await this.rollbacks.recoverInterrupted();
-      // Jobs of other processes on the same stores whose process dies later are cleaned up by the sweeps.
+      // Jobs of other processes on the same stores whose process dies later are cleaned up by the
+      // sweeps, and restores and rollbacks other processes accept are picked up by the one projecting.
       this.restores.startSweeping();
       this.backups.startSweeping();
+      this.rollbacks.startSweeping();
       this.scheduler.start();
     });
   }

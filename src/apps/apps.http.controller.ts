@@ -1,13 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { EVENT_STORE, type EventStore, type HistoryCursor } from '../infrastructure/event-store/event-store.port.js';
+import { CURSOR_FORM, EVENT_STORE, type EventStore, type HistoryCursor, InvalidCursorError } from '../infrastructure/event-store/event-store.port.js';
 import type { Filter } from '../infrastructure/read-store/read-store.port.js';
 import { AppAccess, Authenticated, MAINTAINERS, ANY_ROLE } from '../platform/auth/access.decorator.js';
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { EventCatalog } from '../platform/events/event-catalog.service.js';
+import { invalid } from '../platform/domain-errors.js';
 import { offset, type Page, PageQuery, pageSize } from '../platform/http/paging.js';
 import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
@@ -28,7 +29,8 @@ const HistoryQuery = z.object({
   after: offset().describe('Events numbered up to this one are left out (default 0)'),
   cursor: z
     .string()
-    .regex(/^\d{1,15}\.\d{1,19}$/, 'must be the "next" value of a previous page')
+    .regex(/^[1-9]\d{0,14}\.[1-9]\d{0,15}$/, `must be the "next" value of a previous page; ${CURSOR_FORM}`)
+    .refine((cursor) => cursor.split('.').every((part) => Number.isSafeInteger(Number(part))), `is out of range; ${CURSOR_FORM}`)
     .optional()
     .describe('The `next` of the previous page; replaces `after` and costs the same for any page'),
   take: pageSize(),
@@ -104,7 +106,10 @@ export class AppsController {
   @Get(':app/events')
   @AppAccess(...MAINTAINERS)
   async history(@CurrentApp() app: AppAccessInfo, @Query({ schema: HistoryQuery }) query: z.infer<typeof HistoryQuery>) {
-    const page = (await this.store.readAppPage(app.id, historyCursor(query), query.take)).map((e) => this.catalog.upcast(e));
+    const stored = await this.store.readAppPage(app.id, historyCursor(query), query.take).catch((error: unknown) => {
+      throw error instanceof InvalidCursorError ? invalid(`cursor: ${error.message}`) : error;
+    });
+    const page = stored.map((e) => this.catalog.upcast(e));
     const last = page.at(-1);
     return {
       items: page.map((e) => ({ number: e.number, stream: e.stream, type: e.type, data: e.data, actor: e.metadata.actor, timestamp: e.metadata.timestamp })),

@@ -7,17 +7,29 @@ interface InstallationDoc {
   id: 'installation';
   installationId: string;
   created: string;
-  /** Signs download links when LINK_SECRET is not set. Never served, logged or archived. */
+  /** Kept here by earlier versions; read, never written any more (see LinkSecretDoc). */
   linkSecret?: string;
+}
+
+/** Signs download links when LINK_SECRET is not set. Never served, logged or archived. */
+interface LinkSecretDoc {
+  id: 'link-secret';
+  secret: string;
+  created: string;
 }
 
 /**
  * This installation's identity: a stable id, written into every manifest so an archive says where
  * it came from, and the secret its download links are signed with.
+ *
+ * Both are created on first use by whichever process needs them first. Several processes on the
+ * same stores (replicas) may start together: each document is inserted only if it is missing, and
+ * every process uses what the store then holds, so all agree on one id and one secret.
  */
 @Injectable()
 export class InstallationService {
-  private cached?: InstallationDoc;
+  private installation?: InstallationDoc;
+  private secret?: string;
 
   constructor(
     @Inject(READ_STORE) private readonly store: ReadStore,
@@ -30,21 +42,19 @@ export class InstallationService {
 
   async linkSecret(): Promise<string> {
     if (this.config.linkSecret) return this.config.linkSecret;
-    const doc = await this.doc();
-    if (doc.linkSecret) return doc.linkSecret;
-    const secret = randomBytes(32).toString('base64url');
-    this.cached = { ...doc, linkSecret: secret };
-    await this.store.collection<InstallationDoc>('installation').put(this.cached);
-    return secret;
+    if (this.secret) return this.secret;
+    const legacy = (await this.doc()).linkSecret;
+    if (legacy) return (this.secret = legacy);
+    const stored = await this.store
+      .collection<LinkSecretDoc>('installation')
+      .insertIfMissing({ id: 'link-secret', secret: randomBytes(32).toString('base64url'), created: new Date().toISOString() });
+    return (this.secret = stored.secret);
   }
 
   private async doc(): Promise<InstallationDoc> {
-    if (this.cached) return this.cached;
-    const collection = this.store.collection<InstallationDoc>('installation');
-    const existing = await collection.get('installation');
-    if (existing) return (this.cached = existing);
-    const doc: InstallationDoc = { id: 'installation', installationId: randomUUID(), created: new Date().toISOString() };
-    await collection.put(doc);
-    return (this.cached = doc);
+    this.installation ??= await this.store
+      .collection<InstallationDoc>('installation')
+      .insertIfMissing({ id: 'installation', installationId: randomUUID(), created: new Date().toISOString() });
+    return this.installation;
   }
 }

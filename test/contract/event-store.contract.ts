@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type EventStore,
+  InvalidCursorError,
   type NewEvent,
   type StoredEvent,
   streams,
@@ -207,6 +208,16 @@ export function eventStoreContract(name: string, create: () => Promise<EventStor
         cursor = { number: page.at(-1)!.number, position: page.at(-1)!.position };
       }
       expect(paged).toEqual(Array.from({ length: 53 }, (_, i) => i + 1));
+      // A cursor that names no event of the app is refused, whatever store reads from it.
+      const [own] = await store.readAppPage(appA, { number: 4 }, 1);
+      const [other] = await store.readAppPage(appB, { number: 1 }, 1);
+      for (const bogus of [
+        { number: own!.number, position: other!.position },
+        { number: own!.number, position: own!.position + 1 },
+        { number: 1, position: (await store.headPosition()) + 1000 },
+      ]) {
+        await expect(store.readAppPage(appA, bogus, 5), JSON.stringify(bogus)).rejects.toBeInstanceOf(InvalidCursorError);
+      }
     });
 
     it('counts the events after a position, up to a limit', async () => {

@@ -33,11 +33,11 @@ if (mongoUrl) {
   const dbName = `appvault_contract_${Date.now()}_${randomUUID().slice(0, 8)}`;
   const connect = () => MongoReadStore.connect(mongoUrl, { dbName });
   describe('MongoDB adapters', () => {
-    readStoreContract('mongodb', connect);
-    nameIndexContract('mongodb', async (now) => {
+    readStoreContract('mongodb', connect, connect);
+    nameIndexContract('mongodb', async (shiftMs) => {
       const store = await connect();
       return {
-        index: new MongoNameIndex(store.connection, now),
+        index: new MongoNameIndex(store.connection, { shiftMs }),
         close: () => store.close(),
         shared: { env: () => ({ RACE_ADAPTER: 'mongodb', RACE_MONGO_URL: mongoUrl, RACE_MONGO_DB: dbName }) },
       };

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Claim, claims, type NameIndex, NameUnavailableError, ReservationLostError } from '../../src/infrastructure/name-index/name-index.port.js';
 
 /** How a contract run can put other OS processes on the same store (see claims-race.worker.mjs). */
@@ -10,18 +10,22 @@ export interface SharedStore {
   env: () => Record<string, string>;
 }
 
-/** `create` gets a clock the test moves, so expiry is tested without waiting. */
+/**
+ * `create` gets a shift of the store's clock that the test moves (StoreClockOptions.shiftMs), so
+ * expiry is tested without waiting. The clock of the process asking is never consulted: tests that
+ * set it minutes off show that.
+ */
 export function nameIndexContract(
   name: string,
-  create: (now: () => number) => Promise<{ index: NameIndex; close: () => Promise<void>; shared?: SharedStore }>,
+  create: (shiftMs: () => number) => Promise<{ index: NameIndex; close: () => Promise<void>; shared?: SharedStore }>,
 ): void {
   describe(`NameIndex contract: ${name}`, () => {
-    let clock = 1_000_000;
+    let clock = 0;
     let index: NameIndex;
     let close: () => Promise<void>;
     let shared: SharedStore | undefined;
     beforeEach(async () => {
-      clock = 1_000_000;
+      clock = 0;
       ({ index, close, shared } = await create(() => clock));
     });
     afterEach(async () => {
@@ -90,6 +94,54 @@ export function nameIndexContract(
       const token = await index.reserve(slot, 1_000, 'job-1');
       clock += 1_001;
       await expect(index.renew(slot, token, 1_000)).rejects.toBeInstanceOf(ReservationLostError);
+    });
+
+    it('judges expiry by the store\'s clock: a process whose clock is minutes off neither frees a live reservation nor keeps a dead one', async () => {
+      const n = fresh();
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        // The holder's clock runs two minutes behind: its reservation and renewals are live all the same.
+        vi.setSystemTime(Date.now() - 120_000);
+        const token = await index.reserve(n, 10_000, 'behind');
+        await index.renew(n, token, 10_000);
+        // Another process's clock runs two minutes ahead: the reservation is live for it too.
+        vi.setSystemTime(Date.now() + 240_000);
+        await expect(index.reserve(n, 10_000, 'ahead')).rejects.toMatchObject({ reason: 'reserved', holder: 'behind' });
+        expect(await index.lookup(n)).toMatchObject({ state: 'reserved', holder: 'behind' });
+        await expect(index.handOver(n, 'not-the-token', 10_000)).rejects.toBeInstanceOf(ReservationLostError);
+        // Past its expiry by the store's clock it is free, whatever the processes' clocks say.
+        clock += 10_001;
+        vi.setSystemTime(Date.now() - 240_000);
+        expect(await index.lookup(n)).toBeUndefined();
+        await expect(index.renew(n, token, 10_000)).rejects.toBeInstanceOf(ReservationLostError);
+        await index.reserve(n, 10_000, 'next');
+        expect(await index.lookup(n)).toMatchObject({ holder: 'next' });
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('hands a live reservation over to exactly one new owner, whose token then owns it', async () => {
+      const slot = claims.restoreSlot();
+      const first = await index.reserve(slot, 1_000, 'job-1');
+      const attempts = await Promise.allSettled([index.handOver(slot, first, 1_000, 'runner-a'), index.handOver(slot, first, 1_000, 'runner-b')]);
+      const won = attempts.filter((a): a is PromiseFulfilledResult<string> => a.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      expect(attempts.find((a) => a.status === 'rejected')).toMatchObject({ reason: expect.any(ReservationLostError) });
+      const next = won[0]!.value;
+      expect(next).not.toBe(first);
+      expect(await index.lookup(slot)).toMatchObject({ state: 'reserved', holder: expect.stringMatching(/^runner-[ab]$/) });
+      await expect(index.renew(slot, first, 1_000)).rejects.toBeInstanceOf(ReservationLostError);
+      clock += 900;
+      await index.renew(slot, next, 1_000);
+      clock += 900;
+      expect(await index.lookup(slot)).toBeDefined();
+      // An expired reservation cannot be handed over: others may have seen it free.
+      clock += 1_001;
+      await expect(index.handOver(slot, next, 1_000)).rejects.toBeInstanceOf(ReservationLostError);
+      await index.release(slot, first);
+      await index.release(slot, next);
+      expect(await index.lookup(slot)).toBeUndefined();
     });
 
     it('frees a committed claim of a deleted owner, but only for that owner', async () => {

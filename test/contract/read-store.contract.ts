@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appKey, type ReadStore } from '../../src/infrastructure/read-store/read-store.port.js';
+import { appKey, FencedOutError, type ReadStore } from '../../src/infrastructure/read-store/read-store.port.js';
 
 interface Item {
   id: string;
@@ -12,7 +12,11 @@ interface Item {
   note: string | null;
 }
 
-export function readStoreContract(name: string, create: () => Promise<ReadStore>): void {
+/**
+ * `another`, where the adapter can, opens a second connection to the store `create` made, as
+ * another process on the same database would have.
+ */
+export function readStoreContract(name: string, create: () => Promise<ReadStore>, another?: (store: ReadStore) => Promise<ReadStore>): void {
   describe(`ReadStore contract: ${name}`, () => {
     let store: ReadStore;
     const col = () => store.collection<Item>('contract_items', { fullText: (d) => `${d.title} ${d.tags.join(' ')}`, indexes: ['appId'] });
@@ -156,6 +160,56 @@ export function readStoreContract(name: string, create: () => Promise<ReadStore>
       expect((await col().find({ appId }, { text: 'w8x' })).total).toBe(0);
       expect((await col().find({ appId }, { text: 'rare' })).items.map((i) => i.rank)).toEqual([7]);
       expect((await col().find({ appId }, { text: 'common' })).total).toBe(298);
+    });
+
+    it('inserts a document only if its key is free, and answers the one stored', async () => {
+      const appId = randomUUID();
+      expect(await col().insertIfMissing(item(appId, 1, { title: 'first whale' }))).toEqual(item(appId, 1, { title: 'first whale' }));
+      expect(await col().insertIfMissing(item(appId, 1, { title: 'second' }))).toEqual(item(appId, 1, { title: 'first whale' }));
+      expect((await col().get(`${appId}-1`))?.title).toBe('first whale');
+      expect((await col().find({ appId }, { text: 'whale' })).total).toBe(1);
+      expect((await col().find({ appId }, { text: 'second' })).total).toBe(0);
+    });
+
+    it('gives every connection racing to insert the same key the same document', async (context) => {
+      if (!another) return context.skip();
+      const others = await Promise.all([another(store), another(store), another(store)]);
+      try {
+        const stores = [store, ...others];
+        for (let round = 0; round < 20; round++) {
+          const key = `race-${randomUUID()}`;
+          const stored = await Promise.all(stores.map((s, n) => s.collection<Item>('contract_items').insertIfMissing(item(key, 0, { id: key, title: `by ${n}` }))));
+          expect(new Set(stored.map((d) => d.title)).size, key).toBe(1);
+          expect((await col().get(key))?.title).toBe(stored[0]!.title);
+        }
+      } finally {
+        for (const other of others) await other.close();
+      }
+    });
+
+    it('fences commits: after a takeover, a commit under the older fence is refused and writes nothing', async () => {
+      const appId = randomUUID();
+      const name = `projector-${randomUUID()}`;
+      await store.setCheckpoint(name, 10);
+      const first = await store.takeOver(name);
+      expect(first.position).toBe(10);
+      await store.commit([{ collection: col().name, changes: [{ put: item(appId, 1) }] }], { name, position: 11 }, first.fence);
+      const second = await store.takeOver(name);
+      expect(second.fence.token).not.toBe(first.fence.token);
+      expect(second.position).toBe(11);
+      const stale = store.commit([{ collection: col().name, changes: [{ put: item(appId, 1, { title: 'stale' }) }, { put: item(appId, 2) }] }], { name, position: 12 }, first.fence);
+      await expect(stale).rejects.toBeInstanceOf(FencedOutError);
+      await expect(stale).rejects.toThrow(/Another process has taken the "projector-.*" checkpoint over/);
+      expect((await col().get(`${appId}-1`))?.title).toBe('Item number 1');
+      expect(await col().get(`${appId}-2`)).toBeUndefined();
+      expect(await store.getCheckpoint(name)).toBe(11);
+      await store.commit([{ collection: col().name, changes: [{ put: item(appId, 2) }] }], { name, position: 12 }, second.fence);
+      expect(await store.getCheckpoint(name)).toBe(12);
+      // A checkpoint nobody took over yet starts at 0; commits without a fence are never refused.
+      const fresh = await store.takeOver(`other-${randomUUID()}`);
+      expect(fresh.position).toBe(0);
+      await store.commit([{ collection: col().name, changes: [{ put: item(appId, 3) }] }]);
+      expect(await col().get(`${appId}-3`)).toBeDefined();
     });
 
     it('stores checkpoints by name', async () => {

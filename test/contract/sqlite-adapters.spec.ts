@@ -15,10 +15,10 @@ import { readStoreContract } from './read-store.contract.js';
 const dir = () => mkdtempSync(join(tmpdir(), 'appvault-contract-'));
 
 eventStoreContract('sqlite', async () => new SqliteEventStore(join(dir(), 'events.db')));
-readStoreContract('sqlite', async () => new SqliteReadStore(join(dir(), 'read.db')));
-nameIndexContract('sqlite', async (now) => {
+readStoreContract('sqlite', async () => new SqliteReadStore(join(dir(), 'read.db')), async (store) => new SqliteReadStore((store as SqliteReadStore).database.name));
+nameIndexContract('sqlite', async (shiftMs) => {
   const file = join(dir(), 'claims.db');
-  const index = new SqliteNameIndex(openSqlite(file), now);
+  const index = new SqliteNameIndex(openSqlite(file), { shiftMs });
   return { index, close: () => index.close(), shared: { env: () => ({ RACE_ADAPTER: 'sqlite', RACE_SQLITE_FILE: file }) } };
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,28 @@ describe('one process per DATA_DIR', () => {
     const second = await startChildServer(dataDir);
     expect((await second.admin.get('/health')).body.status).toBe('ok');
     await second.stop();
+  });
+
+  it('starts at once after a SIGKILL although the lock file names another host and a live pid (a recreated container)', async () => {
+    const dataDir = tempDir();
+    const first = await startChildServer(dataDir);
+    expect((await first.admin.post('/api/apps', { name: 'kept' })).status).toBe(201);
+    await first.kill();
+    // What a container recreated under a new hostname finds: the dead one's file, naming its host
+    // and a pid that a live process (this test's) now has. Only the OS lock decides, and nobody holds it.
+    writeFileSync(join(dataDir, 'appvault.lock'), `${JSON.stringify({ pid: process.pid, host: 'container-before-the-crash', started: new Date().toISOString() })}\n`);
+    const second = await startChildServer(dataDir);
+    try {
+      expect((await second.admin.get('/api/apps/kept')).status).toBe(200);
+      // The file now names the live holder, and a third process is refused while it runs.
+      expect(JSON.parse(readFileSync(join(dataDir, 'appvault.lock'), 'utf8'))).toMatchObject({ pid: second.process.pid });
+      const { spawnSync } = await import('node:child_process');
+      const third = spawnSync(process.execPath, ['dist/main.js'], { env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error' }, encoding: 'utf8', timeout: 20_000 });
+      expect(third.status).toBe(78);
+      expect(third.stderr).toContain(`DATA_DIR ${dataDir} is in use by another AppVault process (per appvault.lock: pid ${second.process.pid}`);
+    } finally {
+      await second.stop();
+    }
   });
 });
 

@@ -1,10 +1,15 @@
+import { spawn } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { streams } from '../../src/infrastructure/event-store/event-store.port.js';
 import { AppReplays } from '../../src/platform/projection/app-replays.service.js';
 import { Projector } from '../../src/platform/projection/projector.service.js';
-import { createUser, startServer, tempDir } from '../support/test-server.js';
+import { freePort, startChildServer } from '../support/child-server.js';
+import { dumpReadModels } from '../support/read-models.js';
+import { ADMIN_TOKEN, createUser, startServer, tempDir } from '../support/test-server.js';
 
 describe('projector', () => {
   it('catches up at start-up with events appended while it was stopped', async () => {
@@ -35,6 +40,64 @@ describe('projector', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('keeps the progress of a long catch-up over few documents across a kill, and resumes from it to the same read models', async () => {
+    const dataDir = tempDir();
+    const server = await startServer({}, dataDir);
+    const created = await server.admin.post('/api/apps', { name: 'long-outage', label: 'Before' });
+    const appId = created.body.id as string;
+    const version = created.body.version as number;
+    await server.close();
+    // A long backlog that touches one document: the bulk chunk never fills up with documents.
+    const store = new SqliteEventStore(join(dataDir, 'events.db'));
+    const meta = { appId, actor: 'system', timestamp: new Date().toISOString(), schemaVersion: 1 };
+    for (let batch = 0; batch < 40; batch++) {
+      const events = Array.from({ length: 1000 }, (_, i) => ({ type: 'AppUpdated', data: { label: `Label ${batch * 1000 + i}` }, metadata: meta }));
+      await store.append(streams.app(appId), events, version + batch * 1000);
+    }
+    const head = await store.headPosition();
+    await store.close();
+    const uninterrupted = tempDir();
+    cpSync(dataDir, uninterrupted, { recursive: true });
+    const checkpointOf = (dir: string) => {
+      const db = new Database(join(dir, 'read.db'), { readonly: true });
+      try {
+        return (db.prepare(`SELECT position FROM checkpoints WHERE name = 'projector'`).get() as { position: number } | undefined)?.position ?? 0;
+      } finally {
+        db.close();
+      }
+    };
+    const before = checkpointOf(dataDir);
+    expect(head - before).toBe(40_000);
+
+    // Killed once its saved checkpoint shows more than half of the backlog done.
+    const child = spawn(process.execPath, ['dist/main.js'], {
+      env: { ...process.env, DATA_DIR: dataDir, PORT: String(await freePort()), HOST: '127.0.0.1', ADMIN_TOKEN, LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + 60_000;
+    while (checkpointOf(dataDir) < before + 20_000) {
+      if (child.exitCode !== null) throw new Error('The server exited during its catch-up');
+      if (Date.now() > deadline) throw new Error(`The checkpoint did not pass half of the backlog (at ${checkpointOf(dataDir)} of ${head})`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const saved = checkpointOf(dataDir);
+    expect(saved).toBeGreaterThanOrEqual(before + 20_000);
+    expect(saved).toBeLessThan(head);
+
+    // The next start goes on from there, not from the beginning.
+    const resumed = await startChildServer(dataDir, { LOG_LEVEL: 'log' });
+    await resumed.stop();
+    expect(resumed.output()).toContain(`Catching up projections from position ${saved} to ${head}`);
+    const whole = await startChildServer(uninterrupted);
+    await whole.stop();
+    const models = dumpReadModels(dataDir, []);
+    expect((models.docs['apps']![appId] as { label: string }).label).toBe('Label 39999');
+    expect(models).toEqual(dumpReadModels(uninterrupted, []));
   });
 
   it('rebuilds all projections, or one app, to exactly the same answers', async () => {

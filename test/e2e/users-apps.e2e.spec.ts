@@ -159,6 +159,21 @@ describe('users and apps over HTTP', () => {
       expect((await owner.client.get('/api/apps/shop/events?take=0')).status).toBe(400);
     });
 
+    it('pages the history by cursor and answers 400, saying what a cursor looks like, to a bogus one', async () => {
+      const first = await owner.client.get('/api/apps/shop/events?take=2');
+      expect(first.body.next).toMatch(/^2\.\d+$/);
+      const second = await owner.client.get(`/api/apps/shop/events?take=2&cursor=${first.body.next}`);
+      expect(second.status).toBe(200);
+      expect(second.body.items.map((e: { number: number }) => e.number)).toEqual([3, 4]);
+      const [, position] = (first.body.next as string).split('.');
+      const bogus = ['abc', '2.', '0.0', '-1.5', '2.1.1', '99999999999999999.1', '2.99999999999999999', `3.${position}`, `2.${Number(position) + 100000}`];
+      for (const cursor of bogus) {
+        const res = await owner.client.get(`/api/apps/shop/events?cursor=${encodeURIComponent(cursor)}`);
+        expect(res.status, cursor).toBe(400);
+        expect(res.body.message, cursor).toMatch(/^cursor: .*"next" value of the previous page unchanged: two whole numbers joined by a dot, like 200\.48213/);
+      }
+    });
+
     it('deletes an app (Owner only), frees its name and keeps its events', async () => {
       expect((await owner.client.post('/api/apps', { name: 'temp' })).status).toBe(201);
       await owner.client.post('/api/apps/temp/contributors', { email: 'dev@example.com', role: 'Developer' });

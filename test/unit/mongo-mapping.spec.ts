@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   claimId,
+  expiredExpression,
   isDuplicateKeyError,
+  liveFilter,
   reservableFilter,
+  serverNow,
   toNameEntry,
 } from '../../src/infrastructure/name-index/mongo-name-index.adapter.js';
 import {
@@ -126,8 +129,15 @@ describe('MongoDB mapping: claims', () => {
     expect(claimId({ kind: 'schema-name', scope: 'a","b', key: 'c' })).not.toBe(claimId({ kind: 'schema-name', scope: 'a', key: 'b","c' }));
   });
 
-  it('lets a reservation replace only an expired reservation of the same claim', () => {
-    expect(reservableFilter(shop, 5000)).toEqual({ _id: '["app-name","","shop"]', state: 'reserved', expiresAt: { $lte: 5000 } });
+  it('judges expiry by the server\'s clock: $$NOW, never a time the process computed', () => {
+    const now = serverNow(0);
+    expect(now).toEqual({ $add: [{ $toLong: '$$NOW' }, 0] });
+    expect(serverNow(1500)).toEqual({ $add: [{ $toLong: '$$NOW' }, 1500] });
+    // A reservation replaces only an expired reservation of the same claim.
+    expect(reservableFilter(shop, now)).toEqual({ _id: '["app-name","","shop"]', state: 'reserved', $expr: { $lte: [{ $ifNull: ['$expiresAt', 0] }, now] } });
+    // Renewals and hand-overs need the owner's token and a reservation still live.
+    expect(liveFilter(shop, 'token-1', now)).toEqual({ _id: '["app-name","","shop"]', token: 'token-1', state: 'reserved', $expr: { $gt: ['$expiresAt', now] } });
+    expect(expiredExpression(now)).toEqual({ $and: [{ $eq: ['$state', 'reserved'] }, { $lte: [{ $ifNull: ['$expiresAt', 0] }, now] }] });
   });
 
   it('recognises the duplicate key error that a lost race for a claim produces', () => {
@@ -138,12 +148,12 @@ describe('MongoDB mapping: claims', () => {
     expect(isDuplicateKeyError('E11000')).toBe(false);
   });
 
-  it('treats an expired reservation as no entry and shows live ones', () => {
+  it('treats a reservation the server found expired as no entry and shows live ones', () => {
     const base = { _id: claimId(shop), ...shop };
     const reserved = { ...base, state: 'reserved' as const, owner: null, holder: 'job-1', token: 't', expiresAt: 2000 };
-    expect(toNameEntry(reserved, 2000)).toBeUndefined();
-    expect(toNameEntry(reserved, 1999)).toEqual({ claim: shop, state: 'reserved', holder: 'job-1', expiresAt: 2000 });
+    expect(toNameEntry({ ...reserved, expired: true })).toBeUndefined();
+    expect(toNameEntry({ ...reserved, expired: false })).toEqual({ claim: shop, state: 'reserved', holder: 'job-1', expiresAt: 2000 });
     const committed = { ...base, state: 'committed' as const, owner: 'app-1', holder: null, token: 't', expiresAt: null };
-    expect(toNameEntry(committed, 10_000_000)).toEqual({ claim: shop, state: 'committed', owner: 'app-1' });
+    expect(toNameEntry({ ...committed, expired: false })).toEqual({ claim: shop, state: 'committed', owner: 'app-1' });
   });
 });

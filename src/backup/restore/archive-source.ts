@@ -7,8 +7,14 @@ import { archiveKey } from '../backup-job.js';
 import { describeUrl } from './restore-job.js';
 import { checkUrl, downloadToFile } from './url-fetcher.js';
 
-/** Where a restore (or its dry run) reads an archive from. */
-export type ArchiveSource = { kind: 'upload'; file: string } | { kind: 'backup'; backupId: string } | { kind: 'url'; url: string };
+/**
+ * Where a restore (or its dry run) reads an archive from: an upload on this process's disk, one
+ * staged in the blob store by the process that received it, a stored backup, a URL.
+ */
+export type ArchiveSource = { kind: 'upload'; file: string } | { kind: 'staged'; key: string } | { kind: 'backup'; backupId: string } | { kind: 'url'; url: string };
+
+/** Where an upload received by one process waits in the blob store for the process that restores it. */
+export const stagedUploadKey = (jobId: string) => `restore-uploads/${jobId}.zip`;
 
 /** A URL a restore may try, or a 400 saying why not (the address rules are checked when it is fetched). */
 export function requireRestoreUrl(url: string): void {
@@ -34,17 +40,10 @@ export async function archiveOnDisk(
     case 'upload':
       await log('Using the uploaded archive');
       return { file: source.file, owned: true };
-    case 'backup': {
-      const key = archiveKey(source.backupId);
-      const inPlace = await deps.blobs.localFile?.(key);
-      if (inPlace) {
-        await log(`Reading backup ${source.backupId} in place from the archive store`);
-        return { file: inPlace, owned: false };
-      }
-      await log(`Copying backup ${source.backupId} from the archive store`);
-      await pipeline(await deps.blobs.get(key), createWriteStream(file, { mode: 0o600 }));
-      return { file, owned: true };
-    }
+    case 'staged':
+      return fromBlobStore(deps.blobs, source.key, file, log, 'the uploaded archive');
+    case 'backup':
+      return fromBlobStore(deps.blobs, archiveKey(source.backupId), file, log, `backup ${source.backupId}`);
     case 'url': {
       await log(`Downloading ${describeUrl(source.url)}`);
       const { bytes } = await downloadToFile(source.url, file, {
@@ -56,4 +55,16 @@ export async function archiveOnDisk(
       return { file, owned: true };
     }
   }
+}
+
+/** A blob read in place when the store keeps it as a file, else copied to `file`. */
+async function fromBlobStore(blobs: BlobStore, key: string, file: string, log: (message: string) => Promise<void>, what: string): Promise<{ file: string; owned: boolean }> {
+  const inPlace = await blobs.localFile?.(key);
+  if (inPlace) {
+    await log(`Reading ${what} in place from the archive store`);
+    return { file: inPlace, owned: false };
+  }
+  await log(`Copying ${what} from the archive store`);
+  await pipeline(await blobs.get(key), createWriteStream(file, { mode: 0o600 }));
+  return { file, owned: true };
 }

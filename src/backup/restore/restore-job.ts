@@ -30,6 +30,13 @@ export interface RestoreJob extends JobProgress {
   nameToken: string | null;
   /** The archive on local disk while the job runs. */
   archiveFile: string | null;
+  /**
+   * An uploaded archive kept in the blob store for the process that runs the job, when another
+   * process received the upload (see JobHandOff); removed when the job ends.
+   */
+  stagedArchive?: string | null;
+  /** While the job waits for the process that runs the projections: its slot's token, which that process takes over. */
+  slotToken?: string | null;
   backupId: string | null;
   url: string | null;
   untilEvent: number | null;

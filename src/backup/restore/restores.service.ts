@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
@@ -17,7 +18,9 @@ import { BackupsService } from '../backups.service.js';
 import { RestoreRunner } from './restore.runner.js';
 import { describeUrl, RESTORE_PHASES, type RestoreJob, type RestoreLogLine, type RestorePhase } from './restore-job.js';
 import { ProgressMeter, queuedProgress } from '../job-progress.js';
-import { archiveOnDisk, type ArchiveSource, requireRestoreUrl } from './archive-source.js';
+import { archiveOnDisk, type ArchiveSource, requireRestoreUrl, stagedUploadKey } from './archive-source.js';
+import { JobHandOff, PICKUP_POLL_MS } from '../job-handoff.js';
+import { INSTANCE_ID } from '../../platform/instance.js';
 import { RestoreFaults } from './restore-faults.js';
 import type { Page } from '../../platform/http/paging.js';
 
@@ -39,7 +42,9 @@ const BUSY = 'Another restore is running; wait for it to finish (GET /api/restor
  *
  * "One at a time" is a lease on the restore slot in the shared claims, held by the job's id and
  * renewed while it runs, so it holds across processes; a job whose lease is gone (its process
- * died) is cleaned up by whichever process notices first: at start-up, or by the periodic sweep.
+ * died) is cleaned up at start-up, or by the periodic sweep of the process that runs the
+ * projections. A restore runs in that process (it projects the new app through its engine); any
+ * other accepts it and hands it over (JobHandOff), an upload staged in the shared blob store.
  */
 @Injectable()
 export class RestoresService implements OnApplicationShutdown, OnModuleInit {
@@ -47,7 +52,12 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   readonly jobs: ReadCollection<RestoreJob>;
   private running?: Promise<void>;
   private sweeper?: NodeJS.Timeout;
+  private pickup?: NodeJS.Timeout;
   private stop?: AbortController;
+  /** Set at module init, before any job can be requested. */
+  private handOff!: JobHandOff;
+  /** Jobs accepted here and waiting for the projecting process (see JobHandOff). */
+  private readonly waiting = new Set<Promise<void>>();
 
   constructor(
     @Inject(READ_STORE) store: ReadStore,
@@ -65,6 +75,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   }
 
   onModuleInit(): void {
+    this.handOff = new JobHandOff(this.names, this.config.nameReservationTtlMs);
     this.jobRegistry.register({
       name: 'restores',
       running: () => (this.stop ? 1 : 0),
@@ -81,7 +92,6 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
 
   /** Refuses early (before an upload is read) when a restore is already running. */
   async assertIdle(): Promise<void> {
-    await this.replays.assertProjects('A restore');
     const slot = await this.names.lookup(claims.restoreSlot());
     // A job that has recorded its outcome is about to free the slot: the restore may go ahead.
     if (slot && !(slot.holder !== undefined && (await this.hasEnded(slot.holder)))) throw conflict(BUSY);
@@ -98,14 +108,22 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   }
 
   /**
-   * Every lease period, cleans up restores whose process died (their lease expired). Only needed
-   * when several processes share the stores; with one process, start-up already did it.
+   * In the process that runs the projections: every lease period, cleans up restores whose process
+   * died (their lease expired), and often, picks up restores other processes accepted. Only needed
+   * when several processes share the stores; with one process, start-up already did the first and
+   * there is nobody to accept the second.
    */
   startSweeping(): void {
     this.sweeper ??= setInterval(() => {
+      if (!this.replays.projects) return;
       void this.recoverAbandoned().catch((error: unknown) => this.logger.warn(`Could not check for abandoned restores: ${String(error)}`));
     }, this.config.nameReservationTtlMs);
     this.sweeper.unref();
+    this.pickup ??= setInterval(() => {
+      if (!this.replays.projects || this.stop) return;
+      void this.pickUp().catch((error: unknown) => this.logger.warn(`Could not look for restores handed over by other processes: ${String(error)}`));
+    }, PICKUP_POLL_MS);
+    this.pickup.unref();
   }
 
   /** Newest first. */
@@ -124,7 +142,8 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
    * files removed.
    */
   async recoverInterrupted(): Promise<number> {
-    const recovered = await this.recoverAbandoned();
+    // Where another live process runs the projections, its sweep cleans up (it purges through its engine).
+    const recovered = (await this.names.lookup(claims.projector())) ? 0 : await this.recoverAbandoned();
     await rm(this.tempDir, { recursive: true, force: true });
     return recovered;
   }
@@ -151,6 +170,8 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
           log: lines,
           nameToken: null,
           archiveFile: null,
+          stagedArchive: null,
+          slotToken: null,
         });
         recovered += 1;
       }
@@ -173,14 +194,17 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.pickup);
+    this.handOff.stop();
     await this.running?.catch(() => undefined);
+    await Promise.allSettled(this.waiting);
   }
 
   private async create(request: RestoreRequest, actor: string): Promise<RestoreJob> {
     const id = randomUUID();
     let slot: Lease | undefined;
+    let accepted: RestoreJob | undefined;
     try {
-      await this.replays.assertProjects('A restore');
       slot = await Lease.acquire(this.names, claims.restoreSlot(), { ttlMs: this.config.nameReservationTtlMs, holder: id, finishing: (holder) => this.hasEnded(holder) }).catch((error: unknown) => {
         throw error instanceof NameUnavailableError ? conflict(BUSY) : error;
       });
@@ -218,6 +242,9 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
         nameToken = await this.names.reserve(claims.appName(name), this.config.nameReservationTtlMs, id);
       }
       const now = new Date().toISOString();
+      // Runs here when this process runs the projections; otherwise it is handed to the one that does.
+      const here = this.replays.projects;
+      const upload = request.source.kind === 'upload' ? request.source.file : null;
       const job: RestoreJob = {
         id,
         status: 'Scheduled',
@@ -234,7 +261,9 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
         error: null,
         createdBy: actor,
         nameToken,
-        archiveFile: request.source.kind === 'upload' ? request.source.file : null,
+        archiveFile: here ? upload : null,
+        stagedArchive: !here && upload ? stagedUploadKey(id) : null,
+        slotToken: null,
         backupId,
         url,
         untilEvent: request.untilEvent ?? null,
@@ -242,22 +271,96 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
         ...queuedProgress(),
       };
       await this.jobs.put(job);
-      // The job records its own failure; this only guards against the job store itself failing.
-      const stop = new AbortController();
-      this.stop = stop;
-      const held = slot;
-      this.running = this.execute(job, AbortSignal.any([stop.signal, held.lost]))
-        .catch((error: unknown) => this.logger.error(`Restore ${job.id} could not record its outcome: ${String(error)}`))
-        .finally(async () => {
-          if (this.stop === stop) this.stop = undefined;
-          await held.release().catch((error: unknown) => this.logger.warn(`Could not free the restore slot: ${String(error)}; it frees itself when its lease expires`));
-        });
-      return job;
+      accepted = job;
+      if (here) {
+        this.launch(job, slot);
+        return job;
+      }
+      // The process that runs it may be elsewhere: the upload goes where every process can read it.
+      if (upload && job.stagedArchive) {
+        await this.blobs.put(job.stagedArchive, createReadStream(upload), { maxBytes: this.config.maxRestoreBytes });
+        await rm(upload, { force: true });
+      }
+      const handed: RestoreJob = { ...job, slotToken: slot.token, log: [...job.log, { at: new Date().toISOString(), message: `Accepted by ${INSTANCE_ID}; handed to the AppVault process that runs the projections` }] };
+      await this.jobs.put(handed);
+      const waiting = this.awaitPickup(handed, slot);
+      this.waiting.add(waiting);
+      void waiting.finally(() => this.waiting.delete(waiting));
+      return handed;
     } catch (error) {
       await slot?.release().catch(() => undefined);
       if (request.source.kind === 'upload') await rm(request.source.file, { force: true });
+      if (accepted) await this.failAccepted(accepted, error instanceof Error ? error.message : String(error));
       throw error;
     }
+  }
+
+  /** Runs the job in this process (which runs the projections) while `slot` holds its place. */
+  private launch(job: RestoreJob, slot: Lease): void {
+    const stop = new AbortController();
+    this.stop = stop;
+    // The job records its own failure; this only guards against the job store itself failing.
+    this.running = this.execute(job, AbortSignal.any([stop.signal, slot.lost]))
+      .catch((error: unknown) => this.logger.error(`Restore ${job.id} could not record its outcome: ${String(error)}`))
+      .finally(async () => {
+        if (this.stop === stop) this.stop = undefined;
+        await slot.release().catch((error: unknown) => this.logger.warn(`Could not free the restore slot: ${String(error)}; it frees itself when its lease expires`));
+      });
+  }
+
+  /** In the process that runs the projections: takes over a restore another process accepted, and runs it. */
+  private async pickUp(): Promise<void> {
+    for (const job of (await this.jobs.find({ status: 'Scheduled' })).items) {
+      if (!job.slotToken) continue;
+      const slot = await this.handOff.takeOver(claims.restoreSlot(), job.slotToken, job.id);
+      if (!slot) continue;
+      this.logger.log(`Picked up restore ${job.id}, accepted by another process`);
+      const at = new Date().toISOString();
+      this.launch({ ...job, slotToken: null, log: [...job.log, { at, message: `Picked up by ${INSTANCE_ID}, which runs the projections` }] }, slot);
+      return;
+    }
+  }
+
+  /**
+   * Holds the job's slot and name until the projecting process picks the job up; if none does in
+   * time, fails it and frees both.
+   */
+  private async awaitPickup(job: RestoreJob, slot: Lease): Promise<void> {
+    try {
+      const back = await this.handOff.waitForPickup(
+        job.id,
+        slot,
+        async () => (await this.jobs.get(job.id))?.status !== 'Scheduled',
+        async () => job.name && job.nameToken && this.names.renew(claims.appName(job.name), job.nameToken, this.config.nameReservationTtlMs),
+      );
+      if (!back) return;
+      try {
+        await this.failAccepted(job, `No AppVault process that runs the projections picked this restore up within ${Math.round(this.handOff.waitMs / 1000)} s; check that one runs (GET /health on each process) and start the restore again`);
+      } finally {
+        await back.release().catch(() => undefined);
+      }
+    } catch (error) {
+      this.logger.error(`Restore ${job.id} accepted here could not be handed over: ${String(error)}; the sweep cleans it up once its slot expires`);
+    }
+  }
+
+  /** A job accepted but never started: nothing of the app was written; frees its name and staged upload. */
+  private async failAccepted(job: RestoreJob, message: string): Promise<void> {
+    await this.cleanup(job);
+    const at = new Date().toISOString();
+    await this.jobs.put({
+      ...job,
+      status: 'Failed',
+      phase: 'failed',
+      etaSeconds: 0,
+      completed: at,
+      error: message,
+      log: [...job.log, { at, message: `Failed: ${message}` }],
+      nameToken: null,
+      archiveFile: null,
+      stagedArchive: null,
+      slotToken: null,
+    });
   }
 
   private async execute(initial: RestoreJob, signal: AbortSignal): Promise<void> {
@@ -301,7 +404,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
         meter,
       });
       meter.complete(job.restoredEvents);
-      await save({ status: 'Completed', completed: new Date().toISOString(), nameToken: null, archiveFile: null, url: null });
+      await save({ status: 'Completed', completed: new Date().toISOString(), nameToken: null, archiveFile: null, url: null, stagedArchive: null });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       meter.fail();
@@ -317,13 +420,14 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
       // A job whose cleanup failed stays Running, so the next start-up cleans it up again.
       if (cleaned) {
         await save(
-          { status: 'Failed', completed: new Date().toISOString(), error: message, nameToken: null, archiveFile: null, url: null },
+          { status: 'Failed', completed: new Date().toISOString(), error: message, nameToken: null, archiveFile: null, url: null, stagedArchive: null },
           'Cleanup finished: nothing of the new app remains and its name is free',
         );
       }
     } finally {
       clearInterval(renewal);
       if (ownsArchive) await rm(archiveFile, { force: true });
+      if (initial.stagedArchive) await this.blobs.delete(initial.stagedArchive).catch((error: unknown) => this.logger.warn(`Could not remove the staged upload of restore ${initial.id}: ${String(error)}`));
       await saving.catch(() => undefined);
     }
   }
@@ -331,15 +435,7 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
   /** Puts the archive on local disk; `owned` when it is a copy this job must remove. */
   private async fetch(job: RestoreJob, file: string, log: (message: string) => Promise<void>): Promise<{ file: string; owned: boolean }> {
     await mkdir(this.tempDir, { recursive: true });
-    const source: ArchiveSource | undefined = job.archiveFile
-      ? { kind: 'upload', file: job.archiveFile }
-      : job.backupId
-        ? { kind: 'backup', backupId: job.backupId }
-        : job.url
-          ? { kind: 'url', url: job.url }
-          : undefined;
-    if (!source) throw new Error('The restore has no source');
-    return archiveOnDisk(source, file, { blobs: this.blobs, config: this.config, log });
+    return archiveOnDisk(sourceOf(job), file, { blobs: this.blobs, config: this.config, log });
   }
 
   /** Removes everything the restore may have written for its new app, then frees the name. */
@@ -359,5 +455,14 @@ export class RestoresService implements OnApplicationShutdown, OnModuleInit {
     }
     if (current.name && current.nameToken) await this.names.release(claims.appName(current.name), current.nameToken);
     if (current.archiveFile) await rm(current.archiveFile, { force: true });
+    if (current.stagedArchive) await this.blobs.delete(current.stagedArchive);
   }
+}
+
+function sourceOf(job: RestoreJob): ArchiveSource {
+  if (job.archiveFile) return { kind: 'upload', file: job.archiveFile };
+  if (job.stagedArchive) return { kind: 'staged', key: job.stagedArchive };
+  if (job.backupId) return { kind: 'backup', backupId: job.backupId };
+  if (job.url) return { kind: 'url', url: job.url };
+  throw new Error('The restore has no source');
 }

@@ -54,9 +54,11 @@ export interface RollbackJob extends JobProgress {
   completed: string | null;
   error: string | null;
   log: RollbackLogLine[];
+  /** While the job waits for the process that runs the projections: its slot's token, which that process takes over (JobHandOff). Never served. */
+  slotToken?: string | null;
 }
 
-export const toRollbackView = ({ createdBy: _createdBy, ...job }: RollbackJob) => job;
+export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob) => job;
 
 /**
  * A rollback's phases and their share of its time: the safety backup and the planning read the

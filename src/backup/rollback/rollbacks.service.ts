@@ -24,6 +24,8 @@ import { BackupsService } from '../backups.service.js';
 import { queuedProgress, ProgressMeter } from '../job-progress.js';
 import { ROLLBACK_PHASES, type RollbackChanges, type ChangeCounts, type RollbackJob, type RollbackPhase, type RollbackTarget } from './rollback-job.js';
 import { type RollbackPlan, RollbackPlanner } from './rollback-planner.js';
+import { JobHandOff, PICKUP_POLL_MS } from '../job-handoff.js';
+import { INSTANCE_ID } from '../../platform/instance.js';
 
 export interface RollbackRequest {
   backupId?: string;
@@ -58,6 +60,12 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RollbacksService.name);
   readonly jobs: ReadCollection<RollbackJob>;
   private readonly running = new Map<string, Promise<void>>();
+  /** Set at module init, before any job can be requested. */
+  private handOff!: JobHandOff;
+  /** Jobs accepted here and waiting for the projecting process (see JobHandOff). */
+  private readonly waiting = new Set<Promise<void>>();
+  private sweeper?: NodeJS.Timeout;
+  private pickup?: NodeJS.Timeout;
 
   constructor(
     @Inject(READ_STORE) store: ReadStore,
@@ -76,6 +84,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
+    this.handOff = new JobHandOff(this.names, this.config.nameReservationTtlMs);
     this.jobRegistry.register({
       name: 'rollbacks',
       running: () => this.running.size,
@@ -88,7 +97,28 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled(this.running.values());
+    clearInterval(this.sweeper);
+    clearInterval(this.pickup);
+    this.handOff.stop();
+    await Promise.allSettled([...this.running.values(), ...this.waiting]);
+  }
+
+  /**
+   * In the process that runs the projections: often, picks up rollbacks other processes accepted;
+   * every lease period, settles those whose process died (as start-up does). Only needed when
+   * several processes share the stores.
+   */
+  startSweeping(): void {
+    this.pickup ??= setInterval(() => {
+      if (!this.replays.projects) return;
+      void this.pickUp().catch((error: unknown) => this.logger.warn(`Could not look for rollbacks handed over by other processes: ${String(error)}`));
+    }, PICKUP_POLL_MS);
+    this.pickup.unref();
+    this.sweeper ??= setInterval(() => {
+      if (!this.replays.projects) return;
+      void this.settleAbandoned().catch((error: unknown) => this.logger.warn(`Could not check for abandoned rollbacks: ${String(error)}`));
+    }, this.config.nameReservationTtlMs);
+    this.sweeper.unref();
   }
 
   list(appId: string, page: Page): Promise<{ total: number; items: RollbackJob[] }> {
@@ -113,9 +143,12 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     return { dryRun: true, app: { id: app.id, name: app.name }, target, changes: plan.changes, counts: plan.counts, events: plan.events + 1 };
   }
 
+  /**
+   * Checks the request, takes the app's rollback slot (which also holds the app's writes in every
+   * process: see EventWriter) and runs the rollback; a process that does not run the projections
+   * hands it to the one that does (it projects its own events there), holding the slot meanwhile.
+   */
   async start(app: App, request: RollbackRequest, actor: string): Promise<RollbackJob> {
-    // The rollback projects its own events, so it runs where the projections run: refused (409) elsewhere before any work.
-    await this.replays.assertProjects('A rollback');
     const target = await this.resolveTarget(app, request);
     const id = randomUUID();
     const slot = await Lease.acquire(this.names, claims.rollbackSlot(app.id), { ttlMs: this.config.nameReservationTtlMs, holder: id }).catch((error: unknown) => {
@@ -125,7 +158,6 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     try {
       const running = (await this.backups.jobs.find({ appId: app.id })).items.find(isActive);
       if (running) throw conflict(`A backup of app "${app.name}" is running (${running.id}); roll back once it has finished`);
-      release = this.writer.holdWrites(app.id, `App "${app.name}" is being rolled back (rollback ${id}); writes to it are refused until the rollback has finished. Try again in a moment.`);
       const now = new Date().toISOString();
       const job: RollbackJob = {
         id,
@@ -145,21 +177,69 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
         log: [{ at: now, message: `Rollback requested to ${describeTarget(target)}; writes to the app are held until it ends` }],
         ...queuedProgress(),
       };
-      await this.jobs.put(job);
-      const held = release;
-      const work = this.execute(job, app, slot.lost)
-        .catch((error: unknown) => this.logger.error(`Rollback ${id} could not record its outcome: ${String(error)}`))
-        .finally(async () => {
-          held();
-          this.running.delete(id);
-          await slot.release().catch((error: unknown) => this.logger.warn(`Could not free the rollback slot of app ${app.id}: ${String(error)}`));
-        });
-      this.running.set(id, work);
-      return job;
+      if (this.replays.projects) {
+        release = this.holdWrites(job);
+        await this.jobs.put(job);
+        this.launch(job, slot, release);
+        return job;
+      }
+      // Writes here are held by the slot, which stays claimed until the rollback ends (see EventWriter).
+      const handed: RollbackJob = { ...job, slotToken: slot.token, log: [...job.log, { at: now, message: `Accepted by ${INSTANCE_ID}; handed to the AppVault process that runs the projections` }] };
+      await this.jobs.put(handed);
+      const waiting = this.awaitPickup(handed, slot);
+      this.waiting.add(waiting);
+      void waiting.finally(() => this.waiting.delete(waiting));
+      return handed;
     } catch (error) {
       release?.();
       await slot.release().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /** Refuses writes to the app in this process until the returned function is called. */
+  private holdWrites(job: RollbackJob): () => void {
+    return this.writer.holdWrites(job.appId, `App "${job.appName}" is being rolled back (rollback ${job.id}); writes to it are refused until the rollback has finished. Try again in a moment.`);
+  }
+
+  /** Runs the rollback in this process (which runs the projections) while `slot` holds its place and `release` ends the hold on writes. */
+  private launch(job: RollbackJob, slot: Lease, release: () => void): void {
+    const work = this.execute(job, { id: job.appId, name: job.appName }, slot.lost)
+      .catch((error: unknown) => this.logger.error(`Rollback ${job.id} could not record its outcome: ${String(error)}`))
+      .finally(async () => {
+        release();
+        this.running.delete(job.id);
+        await slot.release().catch((error: unknown) => this.logger.warn(`Could not free the rollback slot of app ${job.appId}: ${String(error)}`));
+      });
+    this.running.set(job.id, work);
+  }
+
+  /** In the process that runs the projections: takes over rollbacks other processes accepted, and runs them. */
+  private async pickUp(): Promise<void> {
+    for (const job of (await this.jobs.find({ status: 'Scheduled' })).items) {
+      if (!job.slotToken || this.running.has(job.id)) continue;
+      const slot = await this.handOff.takeOver(claims.rollbackSlot(job.appId), job.slotToken, job.id);
+      if (!slot) continue;
+      this.logger.log(`Picked up rollback ${job.id} of app ${job.appName}, accepted by another process`);
+      const release = this.holdWrites(job);
+      const at = new Date().toISOString();
+      this.launch({ ...job, slotToken: null, log: [...job.log, { at, message: `Picked up by ${INSTANCE_ID}, which runs the projections` }] }, slot, release);
+    }
+  }
+
+  /** Holds the job's slot until the projecting process picks it up; if none does in time, fails it (nothing was changed). */
+  private async awaitPickup(job: RollbackJob, slot: Lease): Promise<void> {
+    try {
+      const back = await this.handOff.waitForPickup(job.id, slot, async () => (await this.jobs.get(job.id))?.status !== 'Scheduled');
+      if (!back) return;
+      try {
+        const message = `No AppVault process that runs the projections picked this rollback up within ${Math.round(this.handOff.waitMs / 1000)} s; nothing was changed. Check that one runs (GET /health on each process) and start the rollback again.`;
+        await this.jobs.put({ ...ended(job, 'Failed', message), slotToken: null });
+      } finally {
+        await back.release().catch(() => undefined);
+      }
+    } catch (error) {
+      this.logger.error(`Rollback ${job.id} accepted here could not be handed over: ${String(error)}; it is settled once its slot expires`);
     }
   }
 
@@ -170,6 +250,13 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
    * written are not written twice. One that died before writing left the app as it was.
    */
   async recoverInterrupted(): Promise<number> {
+    // Settling may finish a rollback's writes and rebuild its app: the process that runs the projections does it.
+    if (!this.replays.projects) return 0;
+    return this.settleAbandoned();
+  }
+
+  /** Rollbacks whose slot no live lease holds any more: their process died (see recoverInterrupted). */
+  private async settleAbandoned(): Promise<number> {
     let recovered = 0;
     for (const status of ['Scheduled', 'Running'] as const) {
       for (const job of (await this.jobs.find({ status })).items) {
@@ -181,7 +268,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
         } else if (job.phase === 'writing' && job.safetyBackupId) {
           await this.finishWriting(job);
         } else {
-          await this.jobs.put(ended(job, 'Failed', 'The server stopped during this rollback before it changed anything; the app is as it was. Start the rollback again.'));
+          await this.jobs.put({ ...ended(job, 'Failed', 'The server stopped during this rollback before it changed anything; the app is as it was. Start the rollback again.'), slotToken: null });
         }
         recovered += 1;
       }

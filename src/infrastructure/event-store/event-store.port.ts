@@ -69,6 +69,20 @@ export interface HistoryCursor {
   position?: number;
 }
 
+/** What a person is told a history cursor looks like when one is refused. */
+export const CURSOR_FORM = 'pass the "next" value of the previous page unchanged: two whole numbers joined by a dot, like 200.48213 (or page with after=<number> instead)';
+
+/**
+ * A history cursor whose position is not that of the app's event with its number: made up, cut,
+ * or taken from another app or another installation's store.
+ */
+export class InvalidCursorError extends Error {
+  constructor(cursor: HistoryCursor) {
+    super(`The cursor ${cursor.number}.${cursor.position ?? ''} does not point at an event of this app's history; ${CURSOR_FORM}`);
+    this.name = 'InvalidCursorError';
+  }
+}
+
 export type SubscriptionHandler = (events: StoredEvent[], through: number) => Promise<void>;
 
 export interface SubscribeOptions {
@@ -119,6 +133,8 @@ export interface EventStore {
    * Numbers count the app's events from 1 in the order they happened. What a page costs does not
    * depend on how deep in the history it lies: SQLite stores the number at append time, indexed;
    * EventStoreDB reads from the cursor's position (a page reached without one is counted to).
+   * A cursor with a position (0 = none) that is not the position of the app's event numbered
+   * `number` is refused with InvalidCursorError, never read from.
    */
   readAppPage(appId: string, after: HistoryCursor, limit: number): Promise<NumberedEvent[]>;
 

@@ -1,9 +1,12 @@
 import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import {
+  AccessDeniedError,
   ANY,
   type AppendExpectedRevision,
   type AppendResult as ClientAppendResult,
   BACKWARDS,
+  CancelledError,
+  DeadlineExceededError,
   END,
   EventStoreDBClient,
   excludeSystemEvents,
@@ -11,6 +14,7 @@ import {
   jsonEvent,
   MaxAppendSizeExceededError,
   NO_STREAM,
+  NotLeaderError,
   type Position,
   type ReadPosition,
   START,
@@ -18,6 +22,8 @@ import {
   StreamNotFoundError,
   type StreamingRead,
   streamNameFilter,
+  TimeoutError,
+  UnavailableError,
   WrongExpectedVersionError as ClientWrongExpectedVersionError,
 } from '@eventstore/db-client';
 import {
@@ -26,6 +32,7 @@ import {
   type EventStore,
   type ExpectedVersion,
   type HistoryCursor,
+  InvalidCursorError,
   type NewEvent,
   type NumberedEvent,
   type ReadRange,
@@ -254,6 +261,7 @@ export class EventStoreDbEventStore implements EventStore {
   async readAppPage(appId: string, after: HistoryCursor, limit: number): Promise<NumberedEvent[]> {
     const page: NumberedEvent[] = [];
     const resume = after.number > 0 && after.position !== undefined && after.position > 0;
+    if (after.position) await this.checkCursor(appId, after);
     let number = resume ? after.number : 0;
     for await (const event of this.readApp(appId, resume ? { after: after.position } : {})) {
       number += 1;
@@ -262,6 +270,24 @@ export class EventStoreDbEventStore implements EventStore {
       if (page.length >= limit) break;
     }
     return page;
+  }
+
+  /**
+   * A cursor is read from only if its position is one the server gave for one of the app's events:
+   * a made-up position may lie inside a record, which the server refuses (or worse, reads from).
+   * Only the number cannot be checked without counting; a wrong one numbers the page wrongly.
+   */
+  private async checkCursor(appId: string, cursor: HistoryCursor): Promise<void> {
+    if (cursor.number < 1 || cursor.position === undefined || cursor.position < 1) throw new InvalidCursorError(cursor);
+    let found: StoredEvent | undefined;
+    try {
+      const read = this.client.readAll({ direction: FORWARDS, fromPosition: toAllPosition(cursor.position), maxCount: 1 });
+      for await (const resolved of drain(read)) if (!isSystemEvent(resolved)) found = toStoredEvent(resolved);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      throw new InvalidCursorError(cursor);
+    }
+    if (found?.position !== cursor.position || found.metadata.appId !== appId) throw new InvalidCursorError(cursor);
   }
 
   /** Reads (at most `limit` events) what lies past the position: $all positions are byte offsets, not counts. */
@@ -623,6 +649,18 @@ export function firstVisibleRevision(truncateBefore: unknown): number {
 
 function escapeRegex(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}
+
+/** Errors of the connection or the cluster, not of the request: a retry may succeed. */
+function isTransient(error: unknown): boolean {
+  return (
+    error instanceof UnavailableError ||
+    error instanceof DeadlineExceededError ||
+    error instanceof NotLeaderError ||
+    error instanceof CancelledError ||
+    error instanceof TimeoutError ||
+    error instanceof AccessDeniedError
+  );
 }
 
 function isMissingStream(error: unknown): boolean {

@@ -7,6 +7,7 @@ import {
   type EventStore,
   type ExpectedVersion,
   type HistoryCursor,
+  InvalidCursorError,
   type NewEvent,
   type NumberedEvent,
   type ReadRange,
@@ -65,6 +66,7 @@ export class SqliteEventStore implements EventStore {
   private readonly appQuery: Statement<[string, number, number, number], EventRow>;
   private readonly appPageQuery: Statement<[string, number, number], EventRow>;
   private readonly appNumberAt: Statement<[string, number], { app_number: number | null }>;
+  private readonly appEventPosition: Statement<[string, number], { position: number }>;
   private readonly allQuery: Statement<[number, number, number], EventRow>;
   private readonly headQuery: Statement<[], { p: number | null }>;
   private readonly headsQuery: Statement<[number, number], { position: number; app_id: string | null }>;
@@ -102,6 +104,7 @@ export class SqliteEventStore implements EventStore {
     this.appQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?');
     this.appPageQuery = this.db.prepare('SELECT * FROM events WHERE app_id = ? AND app_number > ? ORDER BY app_number LIMIT ?');
     this.appNumberAt = this.db.prepare('SELECT app_number FROM events WHERE app_id = ? AND position <= ? ORDER BY position DESC LIMIT 1');
+    this.appEventPosition = this.db.prepare('SELECT position FROM events WHERE app_id = ? AND app_number = ?');
     this.allQuery = this.db.prepare('SELECT * FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?');
     this.headQuery = this.db.prepare('SELECT MAX(position) AS p FROM events');
     this.headsQuery = this.db.prepare('SELECT position, app_id FROM events WHERE position > ? ORDER BY position LIMIT ?');
@@ -162,6 +165,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readAppPage(appId: string, after: HistoryCursor, limit: number): Promise<NumberedEvent[]> {
+    // Pages go by number here; a cursor's position is only checked, so a made-up one is refused as on EventStoreDB.
+    if (after.position && this.appEventPosition.get(appId, after.number)?.position !== after.position) throw new InvalidCursorError(after);
     return this.appPageQuery.all(appId, after.number, limit).map((row) => ({ ...toStored(row), number: row.app_number! }));
   }
 

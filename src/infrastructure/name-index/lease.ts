@@ -53,6 +53,15 @@ export class Lease {
     }
   }
 
+  /**
+   * Takes over a live reservation that another process made (see NameIndex.handOver) and renews it
+   * from here on; throws ReservationLostError when it is gone or another process took it first.
+   */
+  static async takeOver(index: NameIndex, claim: Claim, token: string, options: LeaseOptions): Promise<Lease> {
+    const next = await index.handOver(claim, token, options.ttlMs, options.holder);
+    return new Lease(index, claim, next, options.ttlMs);
+  }
+
   /** Aborts when the lease is lost; its reason says so. */
   get lost(): AbortSignal {
     return this.controller.signal;
@@ -62,6 +71,12 @@ export class Lease {
   async commit(owner: string): Promise<void> {
     clearInterval(this.timer);
     await this.index.commit(this.claim, this.token, owner);
+    this.released = true;
+  }
+
+  /** Stops renewing without freeing: the reservation belongs to another process now (NameIndex.handOver). */
+  forget(): void {
+    clearInterval(this.timer);
     this.released = true;
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Connection, type mongo } from 'mongoose';
-import { type Claim, type NameEntry, type NameIndex, NameUnavailableError, ReservationLostError } from './name-index.port.js';
+import { type Claim, type NameEntry, type NameIndex, NameUnavailableError, ReservationLostError, type StoreClockOptions } from './name-index.port.js';
 
 /** One document per claim; `_id` is built from kind, scope and key, so the primary key is what makes claims unique. */
 export interface ClaimDocument {
@@ -35,33 +35,34 @@ export function claimId(claim: Claim): string {
 
 /**
  * Claims on MongoDB. Each operation is a single conditional write, so two processes racing for a
- * claim are decided by the server (the unique `_id`), not by a read followed by a write.
+ * claim are decided by the server (the unique `_id`), not by a read followed by a write. Expiry is
+ * judged by the server's clock (`$$NOW` in the filters and in the update pipelines that set
+ * `expiresAt`), so replicas whose clocks disagree still agree on which reservations are live.
  */
 export class MongoNameIndex implements NameIndex {
   private readonly claims: mongo.Collection<ClaimDocument>;
   private readonly db: mongo.Db;
+  private readonly shift: () => number;
   private migrated?: Promise<void>;
 
   /** Takes an open mongoose connection (MongoReadStore.connection) or a native database. */
-  constructor(
-    database: Connection | mongo.Db,
-    private readonly now: () => number = Date.now,
-  ) {
+  constructor(database: Connection | mongo.Db, options: StoreClockOptions = {}) {
     this.db = nativeDb(database);
     this.claims = this.db.collection<ClaimDocument>(COLLECTION);
+    this.shift = options.shiftMs ?? (() => 0);
   }
 
   async reserve(claim: Claim, ttlMs: number, holder?: string): Promise<string> {
     await this.migrate();
     const token = randomUUID();
-    const now = this.now();
+    const now = serverNow(this.shift());
     try {
       // Updates an expired reservation in place; with no document at all the upsert inserts one.
       // A committed claim or a live reservation does not match, so the upsert's insert collides
       // with the existing _id and the server rejects it.
       await this.claims.updateOne(
         reservableFilter(claim, now),
-        { $set: { kind: claim.kind, scope: claim.scope, key: claim.key, state: 'reserved', owner: null, holder: holder ?? null, token, expiresAt: now + ttlMs } },
+        [{ $set: { kind: claim.kind, scope: claim.scope, key: claim.key, state: 'reserved', owner: null, holder: holder ?? null, token, expiresAt: { $add: [now, ttlMs] } } }],
         { upsert: true },
       );
     } catch (error) {
@@ -73,12 +74,19 @@ export class MongoNameIndex implements NameIndex {
   }
 
   async renew(claim: Claim, token: string, ttlMs: number): Promise<void> {
-    const now = this.now();
-    const { matchedCount } = await this.claims.updateOne(
-      { _id: claimId(claim), token, state: 'reserved', expiresAt: { $gt: now } },
-      { $set: { expiresAt: now + ttlMs } },
-    );
+    const now = serverNow(this.shift());
+    const { matchedCount } = await this.claims.updateOne(liveFilter(claim, token, now), [{ $set: { expiresAt: { $add: [now, ttlMs] } } }]);
     if (matchedCount === 0) throw new ReservationLostError(claim);
+  }
+
+  async handOver(claim: Claim, token: string, ttlMs: number, holder?: string): Promise<string> {
+    const next = randomUUID();
+    const now = serverNow(this.shift());
+    const { matchedCount } = await this.claims.updateOne(liveFilter(claim, token, now), [
+      { $set: { token: next, holder: holder ?? null, expiresAt: { $add: [now, ttlMs] } } },
+    ]);
+    if (matchedCount === 0) throw new ReservationLostError(claim);
+    return next;
   }
 
   async commit(claim: Claim, token: string, owner: string): Promise<void> {
@@ -100,8 +108,11 @@ export class MongoNameIndex implements NameIndex {
 
   async lookup(claim: Claim): Promise<NameEntry | undefined> {
     await this.migrate();
-    const row = await this.claims.findOne({ _id: claimId(claim) });
-    return row ? toNameEntry(row, this.now()) : undefined;
+    // The server says whether a reservation has expired, by its own clock.
+    const [row] = await this.claims
+      .aggregate<ClaimDocument & { expired: boolean }>([{ $match: { _id: claimId(claim) } }, { $addFields: { expired: expiredExpression(serverNow(this.shift())) } }])
+      .toArray();
+    return row ? toNameEntry(row) : undefined;
   }
 
   /** Moves app names kept by earlier versions (`name_index`) into claims, once per process. */
@@ -125,18 +136,33 @@ export class MongoNameIndex implements NameIndex {
   }
 }
 
-/** Matches the claim's document only while a new reservation may replace it: reserved and expired. */
-export function reservableFilter(claim: Claim, now: number): mongo.Filter<ClaimDocument> {
-  return { _id: claimId(claim), state: 'reserved', expiresAt: { $lte: now } };
+/** The server's time in epoch milliseconds, moved by `shiftMs` (tests; 0 in production): an aggregation expression. */
+export function serverNow(shiftMs: number): mongo.Document {
+  return { $add: [{ $toLong: '$$NOW' }, shiftMs] };
+}
+
+/** Matches the claim's document only while a new reservation may replace it: reserved and expired by the server's clock. */
+export function reservableFilter(claim: Claim, now: mongo.Document): mongo.Filter<ClaimDocument> {
+  return { _id: claimId(claim), state: 'reserved', $expr: { $lte: [{ $ifNull: ['$expiresAt', 0] }, now] } };
+}
+
+/** Matches the reservation `token` owns while it is live by the server's clock. */
+export function liveFilter(claim: Claim, token: string, now: mongo.Document): mongo.Filter<ClaimDocument> {
+  return { _id: claimId(claim), token, state: 'reserved', $expr: { $gt: ['$expiresAt', now] } };
+}
+
+/** True for a reservation that has expired by the server's clock (computed by the server). */
+export function expiredExpression(now: mongo.Document): mongo.Document {
+  return { $and: [{ $eq: ['$state', 'reserved'] }, { $lte: [{ $ifNull: ['$expiresAt', 0] }, now] }] };
 }
 
 export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === DUPLICATE_KEY;
 }
 
-/** An expired reservation is as good as no entry. */
-export function toNameEntry(row: ClaimDocument, now: number): NameEntry | undefined {
-  if (row.state === 'reserved' && (row.expiresAt ?? 0) <= now) return undefined;
+/** An expired reservation (as the server judged it) is as good as no entry. */
+export function toNameEntry(row: ClaimDocument & { expired: boolean }): NameEntry | undefined {
+  if (row.expired) return undefined;
   return {
     claim: { kind: row.kind, scope: row.scope, key: row.key },
     state: row.state,

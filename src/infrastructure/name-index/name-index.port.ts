@@ -6,7 +6,9 @@
  * where it must be unique (an app id, or '' for the installation).
  *
  * A claim is first reserved with an expiry, so one left by a dead process frees itself; the holder
- * renews it while it works. A uniqueness claim is then committed to its owner (the app, schema or
+ * renews it while it works. Expiry is judged by the store's clock (the database server's time),
+ * never by the clock of the process asking, so processes whose clocks disagree still agree on who
+ * holds what. A uniqueness claim is then committed to its owner (the app, schema or
  * user it names) and stays until the owner releases it; a "one at a time" claim (a lease) is
  * released when the work ends.
  */
@@ -110,6 +112,13 @@ export interface NameIndex {
   reserve(claim: Claim, ttlMs: number, holder?: string): Promise<string>;
   /** Extends a reservation still owned by `token` (long work calls this periodically). */
   renew(claim: Claim, token: string, ttlMs: number): Promise<void>;
+  /**
+   * Hands a live reservation to a new owner: it gets a new token (returned) and `holder`, and
+   * renewals with the old token fail from then on (ReservationLostError). Of several processes
+   * handing over the same reservation, exactly one succeeds. For a job that one process accepts
+   * and another runs.
+   */
+  handOver(claim: Claim, token: string, ttlMs: number, holder?: string): Promise<string>;
   /** Turns the reservation into a claim of `owner` that does not expire. */
   commit(claim: Claim, token: string, owner: string): Promise<void>;
   /** Drops a reservation owned by `token`; a no-op when it is gone already. */
@@ -122,3 +131,9 @@ export interface NameIndex {
 }
 
 export const NAME_INDEX = Symbol('NAME_INDEX');
+
+/** For the adapters' constructors. */
+export interface StoreClockOptions {
+  /** Moves the store's clock by this many milliseconds: tests of expiry that do not wait. Unset in production. */
+  shiftMs?: () => number;
+}

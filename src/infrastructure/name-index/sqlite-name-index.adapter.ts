@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
-import { type Claim, type NameEntry, type NameIndex, NameUnavailableError, ReservationLostError } from './name-index.port.js';
+import { type Claim, type NameEntry, type NameIndex, NameUnavailableError, ReservationLostError, type StoreClockOptions } from './name-index.port.js';
 
 interface Row {
   kind: Claim['kind'];
@@ -14,6 +14,13 @@ interface Row {
 }
 
 const KEY = 'kind = ? AND scope = ? AND key = ?';
+/**
+ * The store's time in epoch milliseconds, read by SQLite itself, plus the test shift (a bound
+ * parameter, 0 in production). It is this machine's clock either way, but asking SQL for it keeps
+ * the rule the same as on MongoDB, where the server's clock decides: expiry is judged by the
+ * store, never by the clock of the process that asks.
+ */
+const NOW = `(CAST(unixepoch('subsec') * 1000 AS INTEGER) + ?)`;
 
 /**
  * The claims table in the read-model database. Each operation is one statement or one
@@ -21,10 +28,13 @@ const KEY = 'kind = ? AND scope = ? AND key = ?';
  * that open the same file.
  */
 export class SqliteNameIndex implements NameIndex {
+  private readonly shift: () => number;
+
   constructor(
     private readonly db: SqliteDatabase,
-    private readonly now: () => number = Date.now,
+    options: StoreClockOptions = {},
   ) {
+    this.shift = options.shiftMs ?? (() => 0);
     db.transaction(() => {
       db.exec(`CREATE TABLE IF NOT EXISTS claims (
         kind TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
@@ -74,28 +84,43 @@ export class SqliteNameIndex implements NameIndex {
 
   async reserve(claim: Claim, ttlMs: number, holder?: string): Promise<string> {
     const token = randomUUID();
+    const shift = this.shift();
     this.db
       .transaction(() => {
-        const row = this.row(claim);
-        if (row?.state === 'committed') throw new NameUnavailableError(claim, 'taken');
-        if (row && (row.expires_at ?? 0) > this.now()) throw new NameUnavailableError(claim, 'reserved', row.holder ?? undefined);
-        this.db
+        // Inserts a new reservation, or replaces one that expired by the store's clock; a committed
+        // claim or a live reservation is left as it is, and the refusal says which.
+        const { changes } = this.db
           .prepare(
-            `INSERT INTO claims (kind, scope, key, state, owner, holder, token, expires_at) VALUES (?, ?, ?, 'reserved', NULL, ?, ?, ?)
-             ON CONFLICT(kind, scope, key) DO UPDATE SET state = 'reserved', owner = NULL, holder = excluded.holder, token = excluded.token, expires_at = excluded.expires_at`,
+            `INSERT INTO claims (kind, scope, key, state, owner, holder, token, expires_at) VALUES (?, ?, ?, 'reserved', NULL, ?, ?, ${NOW} + ?)
+             ON CONFLICT(kind, scope, key) DO UPDATE SET state = 'reserved', owner = NULL, holder = excluded.holder, token = excluded.token, expires_at = excluded.expires_at
+             WHERE claims.state = 'reserved' AND COALESCE(claims.expires_at, 0) <= ${NOW}`,
           )
-          .run(claim.kind, claim.scope, claim.key, holder ?? null, token, this.now() + ttlMs);
+          .run(claim.kind, claim.scope, claim.key, holder ?? null, token, shift, ttlMs, shift);
+        if (changes > 0) return;
+        const row = this.row(claim)!;
+        throw new NameUnavailableError(claim, row.state === 'committed' ? 'taken' : 'reserved', row.holder ?? undefined);
       })
-      // IMMEDIATE takes the write lock before the read, so two processes cannot both see the claim free.
+      // IMMEDIATE takes the write lock before anything is read, so two processes cannot both see the claim free.
       .immediate();
     return token;
   }
 
   async renew(claim: Claim, token: string, ttlMs: number): Promise<void> {
+    const shift = this.shift();
     const changes = this.db
-      .prepare(`UPDATE claims SET expires_at = ? WHERE ${KEY} AND token = ? AND state = 'reserved' AND expires_at > ?`)
-      .run(this.now() + ttlMs, claim.kind, claim.scope, claim.key, token, this.now()).changes;
+      .prepare(`UPDATE claims SET expires_at = ${NOW} + ? WHERE ${KEY} AND token = ? AND state = 'reserved' AND expires_at > ${NOW}`)
+      .run(shift, ttlMs, claim.kind, claim.scope, claim.key, token, shift).changes;
     if (changes === 0) throw new ReservationLostError(claim);
+  }
+
+  async handOver(claim: Claim, token: string, ttlMs: number, holder?: string): Promise<string> {
+    const next = randomUUID();
+    const shift = this.shift();
+    const changes = this.db
+      .prepare(`UPDATE claims SET token = ?, holder = ?, expires_at = ${NOW} + ? WHERE ${KEY} AND token = ? AND state = 'reserved' AND expires_at > ${NOW}`)
+      .run(next, holder ?? null, shift, ttlMs, claim.kind, claim.scope, claim.key, token, shift).changes;
+    if (changes === 0) throw new ReservationLostError(claim);
+    return next;
   }
 
   async commit(claim: Claim, token: string, owner: string): Promise<void> {
@@ -114,9 +139,10 @@ export class SqliteNameIndex implements NameIndex {
   }
 
   async lookup(claim: Claim): Promise<NameEntry | undefined> {
-    const row = this.row(claim);
-    if (!row) return undefined;
-    if (row.state === 'reserved' && (row.expires_at ?? 0) <= this.now()) return undefined;
+    const row = this.db
+      .prepare<unknown[], Row & { expired: number }>(`SELECT *, (state = 'reserved' AND COALESCE(expires_at, 0) <= ${NOW}) AS expired FROM claims WHERE ${KEY}`)
+      .get(this.shift(), claim.kind, claim.scope, claim.key);
+    if (!row || row.expired) return undefined;
     return {
       claim: { kind: row.kind, scope: row.scope, key: row.key },
       state: row.state,

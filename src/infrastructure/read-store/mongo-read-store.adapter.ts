@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import mongoose, { type Connection, type mongo } from 'mongoose';
 import {
   assertName,
@@ -6,6 +7,8 @@ import {
   type CollectionWrite,
   type Doc,
   type DocChange,
+  type Fence,
+  FencedOutError,
   type Filter,
   type FindOptions,
   type Page,
@@ -14,6 +17,7 @@ import {
   searchWords,
   type SortKey,
 } from './read-store.port.js';
+import { isDuplicateKeyError } from '../name-index/mongo-name-index.adapter.js';
 
 /**
  * A document as MongoDB holds it: the caller's fields (id included), `_id` = id so lookups use the
@@ -32,6 +36,10 @@ export type MongoQuery = mongo.Filter<StoredDocument>;
 interface CheckpointDocument {
   _id: string;
   position: number;
+  /** The token of the newest takeover of this checkpoint (ReadStore.takeOver). */
+  fence?: string;
+  /** Bumped by every fenced commit, so that a takeover and a commit always conflict as writes. */
+  fencedCommits?: number;
 }
 
 /** Matches nothing; what a search without a single word finds, as in the SQLite adapter. */
@@ -92,7 +100,7 @@ export class MongoReadStore implements ReadStore {
    * removes the rest. Readers may see the documents go a moment before the rest of the commit
    * shows (the port allows it): only documents an event already recorded has deleted.
    */
-  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
+  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint, fence?: Fence): Promise<void> {
     const targets = writes.map((write) => {
       const collection = this.collections.get(write.collection);
       if (!collection) throw new Error(`Collection ${write.collection} is not open`);
@@ -104,6 +112,14 @@ export class MongoReadStore implements ReadStore {
       for (const change of changes) if ('deleteWhere' in change) await collection.purge(change.deleteWhere);
     }
     const run = async (session?: mongo.ClientSession) => {
+      // A write on the checkpoint's document (not a read): inside the transaction it conflicts with
+      // a concurrent takeover, so the commit lands before the takeover or is refused after it.
+      if (fence) {
+        const { matchedCount } = await this.db
+          .collection<CheckpointDocument>(CHECKPOINTS)
+          .updateOne({ _id: fence.checkpoint, fence: fence.token }, { $inc: { fencedCommits: 1 } }, { session });
+        if (matchedCount === 0) throw new FencedOutError(fence);
+      }
       for (const { collection, changes } of targets) await collection.write(changes, session);
       if (checkpoint) await this.db.collection<CheckpointDocument>(CHECKPOINTS).updateOne({ _id: checkpoint.name }, { $set: { position: checkpoint.position } }, { upsert: true, ...(session ? { session } : {}) });
     };
@@ -119,6 +135,16 @@ export class MongoReadStore implements ReadStore {
     } finally {
       await session.endSession();
     }
+  }
+
+  async takeOver(name: string): Promise<{ fence: Fence; position: number }> {
+    const token = randomUUID();
+    const checkpoints = this.db.collection<CheckpointDocument>(CHECKPOINTS);
+    await checkpoints.updateOne({ _id: name }, { $set: { fence: token } }, { upsert: true });
+    // Read after the new token is in: a commit under an earlier one either landed before (and is
+    // counted here) or is refused.
+    const row = await checkpoints.findOne({ _id: name });
+    return { fence: { checkpoint: name, token }, position: row?.position ?? 0 };
   }
 
   async getCheckpoint(name: string): Promise<number> {
@@ -243,6 +269,21 @@ class MongoCollection<T extends Doc> implements ReadCollection<T> {
     await this.ensureIndexes();
     const stored = toStoredDocument(doc, this.options.fullText, this.options.key);
     await this.collection.replaceOne({ _id: stored._id }, stored, { upsert: true });
+  }
+
+  async insertIfMissing(doc: T): Promise<T> {
+    await this.ensureIndexes();
+    const stored = toStoredDocument(doc, this.options.fullText, this.options.key);
+    try {
+      await this.collection.insertOne(stored);
+      return doc;
+    } catch (error) {
+      // The unique _id decides: whoever inserted first, everyone reads back that one's document.
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+    const existing = await this.collection.findOne({ _id: stored._id });
+    if (!existing) throw new Error(`The document ${stored._id} of ${this.name} was deleted while it was being inserted`);
+    return fromStoredDocument<T>(existing);
   }
 
   async delete(id: string): Promise<void> {

@@ -79,6 +79,25 @@ export interface Checkpoint {
   position: number;
 }
 
+/**
+ * A projecting process's right to write read models (a fencing token), taken with
+ * ReadStore.takeOver: a commit that carries it is refused, with nothing written, once another
+ * process has taken the same checkpoint over since. A process that stalled past its lease (a long
+ * pause, a clock gone wrong) can then not write over what its successor projected.
+ */
+export interface Fence {
+  checkpoint: string;
+  /** Random, new at every takeover: a commit passes only while its token is the checkpoint's current one. */
+  token: string;
+}
+
+export class FencedOutError extends Error {
+  constructor(readonly fence: Fence) {
+    super(`Another process has taken the "${fence.checkpoint}" checkpoint over since this one did; nothing was written`);
+    this.name = 'FencedOutError';
+  }
+}
+
 export interface ReadCollection<T extends Doc> {
   readonly name: string;
   /** The primary key of a document (see CollectionOptions.key). */
@@ -92,6 +111,12 @@ export interface ReadCollection<T extends Doc> {
   count(filter: Filter): Promise<number>;
   /** Insert or replace by id. */
   put(doc: T): Promise<void>;
+  /**
+   * Inserts the document unless one with its key exists, and returns the one stored: this one, or
+   * the one that was there. The store's primary key decides (SQLite's, MongoDB's `_id`), so
+   * processes racing to create the same document all end up with the same one.
+   */
+  insertIfMissing(doc: T): Promise<T>;
   /** By primary key. */
   delete(key: string): Promise<void>;
   deleteMany(filter: Filter): Promise<number>;
@@ -106,9 +131,18 @@ export interface ReadStore {
    * of a `deleteWhere` go ahead of it in bounded steps, see DocChange), and without one the writes
    * then the checkpoint, so a crash in between replays the events since the old checkpoint again
    * (projections are idempotent). Every write is a keyed lookup, so its cost does not grow with
-   * the collection. Collections must have been opened with `collection()` first.
+   * the collection. Collections must have been opened with `collection()` first. With a `fence`,
+   * the commit is refused (FencedOutError, nothing written) if that fence is no longer the
+   * checkpoint's newest.
    */
-  commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void>;
+  commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint, fence?: Fence): Promise<void>;
+  /**
+   * Takes the checkpoint over for a new holder, in one step: a new fence (commits under earlier
+   * ones are refused from now on) and the position to go on from, which no commit under an earlier
+   * fence can move afterwards. On MongoDB without a replica set (no transactions) the fence is checked just
+   * before a commit's writes rather than with them.
+   */
+  takeOver(name: string): Promise<{ fence: Fence; position: number }>;
   getCheckpoint(name: string): Promise<number>;
   setCheckpoint(name: string, position: number): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
@@ -9,6 +9,8 @@ import {
   type CollectionWrite,
   type Doc,
   type DocChange,
+  type Fence,
+  FencedOutError,
   type Filter,
   type FindOptions,
   type Page,
@@ -44,13 +46,22 @@ export class SqliteReadStore implements ReadStore {
   private readonly statements: StatementCache;
   private readonly getCheckpointStatement: Statement<[string], { position: number }>;
   private readonly setCheckpointStatement: Statement<[string, number]>;
+  private readonly fenceStatement: Statement<[string, string]>;
+  private readonly takeOverStatement: Statement<[string, string], { position: number }>;
 
   constructor(file: string) {
     this.db = openSqlite(file, 'normal');
-    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
+    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, fence TEXT)');
+    // Files from before fencing tokens.
+    if (!this.db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('checkpoints')`).all().some((c) => c.name === 'fence')) {
+      this.db.exec('ALTER TABLE checkpoints ADD COLUMN fence TEXT');
+    }
     this.statements = new StatementCache(this.db);
     this.getCheckpointStatement = this.db.prepare('SELECT position FROM checkpoints WHERE name = ?');
     this.setCheckpointStatement = this.db.prepare('INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position');
+    // A write, not a read: the transaction takes the write lock with it, so no takeover can slip in before the commit ends.
+    this.fenceStatement = this.db.prepare('UPDATE checkpoints SET fence = fence WHERE name = ? AND fence = ?');
+    this.takeOverStatement = this.db.prepare('INSERT INTO checkpoints (name, position, fence) VALUES (?, 0, ?) ON CONFLICT(name) DO UPDATE SET fence = excluded.fence RETURNING position');
   }
 
   /** The same file also holds the name index; it shares this connection. */
@@ -69,13 +80,14 @@ export class SqliteReadStore implements ReadStore {
   }
 
   /** Synchronous inside one transaction: nothing else can interleave, and a failure rolls all of it back. */
-  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
+  async commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint, fence?: Fence): Promise<void> {
     const targets = writes.map((w) => {
       const collection = this.collections.get(w.collection);
       if (!collection) throw new Error(`Collection ${w.collection} is not open`);
       return { collection, changes: w.changes };
     });
     this.transaction(() => {
+      if (fence && this.fenceStatement.run(fence.checkpoint, fence.token).changes === 0) throw new FencedOutError(fence);
       for (const { collection, changes } of targets) collection.applySync(changes);
       if (checkpoint) this.setCheckpointStatement.run(checkpoint.name, checkpoint.position);
     });
@@ -84,6 +96,12 @@ export class SqliteReadStore implements ReadStore {
       await nextTurn();
       if (this.db.open) collection.mergeIndex();
     }
+  }
+
+  async takeOver(name: string): Promise<{ fence: Fence; position: number }> {
+    const token = randomUUID();
+    const row = this.takeOverStatement.get(name, token)!;
+    return { fence: { checkpoint: name, token }, position: row.position };
   }
 
   async getCheckpoint(name: string): Promise<number> {
@@ -132,6 +150,7 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   private readonly upsert: Statement<[string, string]>;
   private readonly selectText: Statement<[string], { rid: number; text_hash: string | null }>;
   private readonly insertWithText: Statement<[string, string, string], { rid: number }>;
+  private readonly insertNew: Statement<[string, string, string | null], { rid: number }>;
   private readonly updateWithText: Statement<[string, string, number]>;
   private readonly remove: Statement<[string], { rid: number }>;
   private readonly ftsDelete: Statement<[number]> | undefined;
@@ -185,6 +204,7 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
     this.upsert = db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`);
     this.selectText = db.prepare(`SELECT rid, text_hash FROM ${this.table} WHERE id = ?`);
     this.insertWithText = db.prepare(`INSERT INTO ${this.table} (id, doc, text_hash) VALUES (?, ?, ?) RETURNING rid`);
+    this.insertNew = db.prepare(`INSERT INTO ${this.table} (id, doc, text_hash) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING rid`);
     this.updateWithText = db.prepare(`UPDATE ${this.table} SET doc = ?, text_hash = ? WHERE rid = ?`);
     this.remove = db.prepare(`DELETE FROM ${this.table} WHERE id = ? RETURNING rid`);
     if (this.fts) {
@@ -258,6 +278,19 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
 
   async put(doc: T): Promise<void> {
     this.atomically(() => this.putSync(doc));
+  }
+
+  async insertIfMissing(doc: T): Promise<T> {
+    const key = this.keyOf(doc);
+    let stored = doc;
+    // The insert comes first, so the transaction holds the write lock before it reads anything.
+    this.atomically(() => {
+      const text = this.ftsInsert && this.options.fullText ? this.options.fullText(doc) : undefined;
+      const inserted = this.insertNew.get(key, JSON.stringify(doc), text === undefined ? null : textHash(text));
+      if (inserted && text !== undefined) this.ftsInsert!.run(inserted.rid, text);
+      if (!inserted) stored = JSON.parse(this.select.get(key)!.doc) as T;
+    });
+    return stored;
   }
 
   async delete(key: string): Promise<void> {

@@ -9,6 +9,7 @@ import {
   type NewEvent,
   WrongExpectedVersionError,
 } from '../../infrastructure/event-store/event-store.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { Projector } from '../projection/projector.service.js';
 import { TimeSlicer } from '../time-slicer.js';
 
@@ -62,6 +63,7 @@ export class EventWriter {
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(NAME_INDEX) private readonly names: NameIndex,
     private readonly projector: Projector,
     private readonly catalog: EventCatalog,
   ) {}
@@ -87,7 +89,8 @@ export class EventWriter {
 
   /**
    * Refuses every write to the app (409 with `message`) until the returned function is called, so
-   * a rollback sees an app that stands still. Held in this process: see docs/production.md.
+   * a rollback sees an app that stands still. Held in this process; other processes on the same
+   * stores refuse writes to the app while its rollback slot is claimed (see `append`).
    */
   holdWrites(appId: string, message: string): () => void {
     if (this.held.has(appId)) throw new DomainError('conflict', this.held.get(appId)!);
@@ -117,6 +120,16 @@ export class EventWriter {
     return result;
   }
 
+  /**
+   * A rollback of the app run by another process (on the same stores) holds its writes too: its
+   * slot is claimed in the shared claims for as long as it runs. One keyed look-up per write.
+   */
+  private async heldElsewhere(appId: string): Promise<string | undefined> {
+    const slot = await this.names.lookup(claims.rollbackSlot(appId));
+    if (!slot) return undefined;
+    return `The app is being rolled back${slot.holder ? ` (rollback ${slot.holder})` : ''}; writes to it are refused until the rollback has finished. Try again in a moment.`;
+  }
+
   private prepare(events: DomainEvent[], context: WriteContext, timestamp: string): NewEvent[] {
     return events.map((event) => ({
       type: event.type,
@@ -131,7 +144,7 @@ export class EventWriter {
   }
 
   async append(stream: string, events: DomainEvent[], expectedVersion: ExpectedVersion, context: WriteContext): Promise<{ version: number; position: number }> {
-    const refused = context.appId === undefined ? undefined : this.held.get(context.appId);
+    const refused = context.appId === undefined ? undefined : (this.held.get(context.appId) ?? (await this.heldElsewhere(context.appId)));
     if (refused !== undefined) throw new DomainError('conflict', refused);
     const toStore = this.prepare(events, context, context.timestamp ?? new Date().toISOString());
     try {

@@ -35,6 +35,11 @@ export class AppReplays {
     private readonly projector: Projector,
   ) {}
 
+  /** Whether this process runs the projections, where replays of one app must run. */
+  get projects(): boolean {
+    return this.projector.projects;
+  }
+
   /** Refuses (409) on a process that does not run the projections: see Projector.assertProjects. */
   assertProjects(what: string): Promise<void> {
     return this.projector.assertProjects(what);

@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
 import { SYSTEM_ACTOR } from '../auth/principal.js';
-import { type CollectionWrite, READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { type Checkpoint, type CollectionWrite, type Fence, READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { EventCatalog } from '../events/event-catalog.service.js';
 import type { Projection } from './projection.js';
 import { PURGES_STREAM, type PurgeEvent, purgeStream } from './purge.events.js';
@@ -18,6 +18,13 @@ const SLICE_BUDGET_MS = 6;
 const SLICE_MAX_DOCS = 200;
 /** Bulk mode: staged documents are written once this many have gathered (bounds memory). */
 const CHUNK_MAX_DOCS = 5000;
+/**
+ * Bulk mode: a chunk is also written (with the checkpoint) after this many events or this much
+ * time, whichever comes first, so a long replay over few documents still saves its progress: a
+ * replay killed part-way resumes from its last chunk, not from where it began.
+ */
+const CHUNK_MAX_EVENTS = 10_000;
+const CHUNK_MAX_MS = 2000;
 /** Bulk mode: a chunk is written in commits of this many changes, with a turn of the event loop between. */
 const COMMIT_MAX_CHANGES = 64;
 /** Documents a clear removes per commit. */
@@ -40,8 +47,9 @@ export interface ReplayOptions {
   /**
    * Live (default): every slice is committed at once, with the checkpoint, in one transaction, so
    * a command's change shows as soon as possible. Bulk (catch-up, rebuilds, restores): slices stage
-   * into one chunk of up to CHUNK_MAX_DOCS documents, each written once when the chunk is full, in
-   * short commits; the checkpoint goes with the last of them. A crash in between leaves documents
+   * into one chunk of up to CHUNK_MAX_DOCS documents (or CHUNK_MAX_EVENTS events, or CHUNK_MAX_MS
+   * of replay), each document written once when the chunk is full, in short commits; the
+   * checkpoint goes with the last of them. A crash in between leaves documents
    * ahead of the checkpoint, and the events since are applied again, which rewrites them with
    * the same values (projections set state from events).
    */
@@ -67,6 +75,9 @@ export class Replay {
   private last = 0;
   private committed = 0;
   private pendingApplied = 0;
+  /** Bulk mode: events seen, and when the chunk began, since the last flush. */
+  private chunkEvents = 0;
+  private chunkStarted = performance.now();
   /** Events applied so far (events of purged or suspended apps are skipped, not applied). */
   applied = 0;
 
@@ -100,11 +111,12 @@ export class Replay {
               this.pendingApplied += 1;
             }
             this.last = next.value.position;
+            this.chunkEvents += 1;
             if (performance.now() - started >= SLICE_BUDGET_MS || this.tx.size >= (live ? SLICE_MAX_DOCS : CHUNK_MAX_DOCS)) break;
           }
           if (live) await this.commitLocked(this.tx.writes(this.hold));
         });
-        if (!live && this.tx.size >= CHUNK_MAX_DOCS) await this.flush();
+        if (!live && this.chunkFull()) await this.flush();
         if (this.options.cancelled?.()) break;
         if (!done) await nextTurn();
       }
@@ -120,13 +132,19 @@ export class Replay {
     if (!this.options.bulk) await this.engine.exclusive(() => this.commitLocked([]));
   }
 
+  private chunkFull(): boolean {
+    return this.tx.size >= CHUNK_MAX_DOCS || this.chunkEvents >= CHUNK_MAX_EVENTS || performance.now() - this.chunkStarted >= CHUNK_MAX_MS;
+  }
+
   /** Writes what is staged (but what is held), in short commits; the checkpoint goes with the last. */
   async flush(): Promise<void> {
+    this.chunkEvents = 0;
+    this.chunkStarted = performance.now();
     const writes = this.tx.writes(this.hold);
     this.tx = this.tx.carry(this.hold);
     const parts = splitWrites(writes, COMMIT_MAX_CHANGES);
     for (let i = 0; i < parts.length - 1; i++) {
-      await this.engine.exclusive(() => this.engine.readStore.commit(parts[i]!));
+      await this.engine.exclusive(() => this.engine.commit(parts[i]!));
       await nextTurn();
     }
     await this.engine.exclusive(() => this.commitLocked(parts.at(-1) ?? []));
@@ -159,7 +177,7 @@ export class Replay {
     const moved = this.last > this.committed;
     const save = moved && this.options.checkpoint !== undefined && (this.options.bulk || (this.options.saveCheckpoint?.(this.pendingApplied) ?? true));
     const checkpoint = save ? { name: this.options.checkpoint!, position: this.last } : undefined;
-    if (writes.length > 0 || checkpoint) await this.engine.readStore.commit(writes, checkpoint);
+    if (writes.length > 0 || checkpoint) await this.engine.commit(writes, checkpoint);
     if (moved) this.report(save);
   }
 
@@ -198,6 +216,12 @@ export class ProjectionEngine {
   private readonly purgedStreamDocs: ReadCollection<PurgedApp>;
   private lock: Promise<unknown> = Promise.resolve();
   private sealed = false;
+  /**
+   * The fencing token of this process's turn at projecting (see Projector): every commit of the
+   * engine carries it, so once another process has taken the projections over, nothing this one
+   * still has under way is written. Unset in a process that never projected.
+   */
+  fence?: Fence;
 
   constructor(
     @Inject(READ_STORE) readonly readStore: ReadStore,
@@ -217,6 +241,14 @@ export class ProjectionEngine {
   /** Loads what was purged, from the read store and from the record in the event store; after this no projection may register. */
   async init(): Promise<void> {
     this.sealed = true;
+    await this.loadPurged();
+  }
+
+  /**
+   * Reads what was purged again: a process that takes the projections over from another must know
+   * the apps that process purged since this one started.
+   */
+  async loadPurged(): Promise<void> {
     for await (const app of this.purgedApps.iterate({})) this.purged.add(app.id);
     for await (const stream of this.purgedStreamDocs.iterate({})) this.purgedStreams.add(stream.id);
     for await (const stored of this.store.readStream(PURGES_STREAM)) {
@@ -278,18 +310,23 @@ export class ProjectionEngine {
         const filter = 'deleteWhere' in change ? change.deleteWhere : undefined;
         if (!filter || Object.keys(filter).length === 0) {
           // A whole collection empties at once (SQLite truncates it), and so does a single document.
-          await this.exclusive(() => this.readStore.commit([{ collection: write.collection, changes: [change] }]));
+          await this.exclusive(() => this.commit([{ collection: write.collection, changes: [change] }]));
           continue;
         }
         const collection = this.readStore.collection(write.collection);
         for (;;) {
-          await this.exclusive(() => this.readStore.commit([{ collection: write.collection, changes: [{ deleteWhere: filter, limit: CLEAR_STEP }] }]));
+          await this.exclusive(() => this.commit([{ collection: write.collection, changes: [{ deleteWhere: filter, limit: CLEAR_STEP }] }]));
           if ((await collection.count(filter)) === 0) break;
           await nextTurn();
         }
       }
     }
-    if (checkpoint) await this.exclusive(() => this.readStore.commit([], checkpoint));
+    if (checkpoint) await this.exclusive(() => this.commit([], checkpoint));
+  }
+
+  /** Every write of the engine goes here: with the fence of this process's turn at projecting, if any. */
+  commit(writes: readonly CollectionWrite[], checkpoint?: Checkpoint): Promise<void> {
+    return this.readStore.commit(writes, checkpoint, this.fence);
   }
 
   /** Serialises slices and staged changes; FIFO, so no replay starves another. */

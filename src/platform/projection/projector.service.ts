@@ -3,14 +3,22 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { EVENT_STORE, type EventStore, type Subscription } from '../../infrastructure/event-store/event-store.port.js';
 import { Lease } from '../../infrastructure/name-index/lease.js';
 import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
-import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { FencedOutError, READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { DomainError } from '../domain-errors.js';
 import { INSTANCE_ID } from '../instance.js';
 import { CheckpointRule } from './checkpoint-rule.js';
 import { ProjectionEngine } from './projection-engine.service.js';
 
 const CHECKPOINT = 'projector';
+/** The first retry of a failed catch-up or live subscription waits this long; each next one twice as long. */
 const RETRY_MS = 1000;
+/**
+ * Attempts of a catch-up before this process gives the projector lease up: the failure may be
+ * this process's (a broken connection, a full disk), so another process (or this one, a whole
+ * lease period later) should get its turn. The live subscription gives it up once it has been
+ * failing for half a lease period: a process that cannot project is then no better than a dead one.
+ */
+const CATCH_UP_ATTEMPTS = 3;
 const WAIT_TIMEOUT_MS = 30_000;
 /** The live checkpoint is saved with a commit after this many events or this much time (CheckpointRule). */
 const CHECKPOINT_EVERY_EVENTS = 1000;
@@ -29,7 +37,11 @@ export type ProjectorState = 'stopped' | 'catching-up' | 'live' | 'following';
  *
  * Exactly one process projects into a read store: the one holding the projector lease in the
  * shared claims. Others on the same stores (replicas) only follow the saved checkpoint, so their
- * commands still read their own writes, and take the lease over if its holder dies.
+ * commands still read their own writes, and take the lease over if its holder dies. A process that
+ * takes the lease over also takes the checkpoint over in the read store (a fencing token every
+ * commit carries), so a holder that stalled past its lease can no longer write; and one that
+ * cannot project (its catch-up or its subscription keeps failing) gives the lease up instead of
+ * holding it while nobody projects.
  */
 @Injectable()
 export class Projector implements OnApplicationShutdown {
@@ -41,13 +53,17 @@ export class Projector implements OnApplicationShutdown {
   private saved = 0;
   private leadership?: Lease;
   private followTimer?: NodeJS.Timeout;
-  private lastLeadAttempt = 0;
+  /** When a process that follows may try to take the lease next. */
+  private nextLeadAttempt = 0;
   private idlePolls = 0;
   private subscription?: Subscription;
   private waiters: { position: number; resolve: () => void }[] = [];
   private stopped = true;
   private retryTimer?: NodeJS.Timeout;
   private live = false;
+  /** Failures in a row of the live subscription, and when the first of them was (reset by every batch it projects). */
+  private liveFailures = 0;
+  private liveFailingSince = 0;
   /** Events applied since start (events of suspended or purged apps are skipped, not counted). */
   private applied = 0;
 
@@ -90,7 +106,8 @@ export class Projector implements OnApplicationShutdown {
   /**
    * Takes the projector lease and catches up with what the store holds, then follows it; resolves
    * once caught up. If another process projects, follows its checkpoint instead. The server listens
-   * meanwhile (see StartupService).
+   * meanwhile (see StartupService). A catch-up that keeps failing gives the lease up and fails the
+   * start-up, as before there were replicas.
    */
   async start(): Promise<void> {
     if (!this.stopped) return;
@@ -103,18 +120,16 @@ export class Projector implements OnApplicationShutdown {
       this.followCheckpoint();
       return;
     }
-    await this.catchUp('Catching up projections');
-    this.live = true;
-    this.follow();
+    await this.project('Catching up projections');
   }
 
   /** Tries to take the projector lease; false when another live process holds it. */
   private async lead(): Promise<boolean> {
-    this.lastLeadAttempt = Date.now();
+    this.nextLeadAttempt = Date.now() + this.config.nameReservationTtlMs / 2;
     try {
       const lease = await Lease.acquire(this.names, claims.projector(), { ttlMs: this.config.nameReservationTtlMs, holder: INSTANCE_ID });
       this.leadership = lease;
-      lease.lost.addEventListener('abort', () => void this.stepDown());
+      lease.lost.addEventListener('abort', () => void this.relinquish(lease, 'Lost the projector lease (this process stalled past its expiry); another process may project now'));
       return true;
     } catch (error) {
       if (error instanceof NameUnavailableError) return false;
@@ -122,32 +137,83 @@ export class Projector implements OnApplicationShutdown {
     }
   }
 
-  /** The lease was lost (this process stalled past its expiry): stop projecting at once, then follow. */
-  private async stepDown(): Promise<void> {
-    this.logger.error('Lost the projector lease; another process may project now. This process stops projecting and follows the saved checkpoint');
+  /**
+   * Holding the lease: takes the checkpoint over (a new fence: commits of an earlier holder are
+   * refused from now on), catches up, then follows live. A catch-up that fails is tried again, a
+   * little later each time; one that keeps failing gives the lease up and throws. If the lease is
+   * lost meanwhile, returns with this process following.
+   */
+  private async project(what: string): Promise<void> {
+    const lease = this.leadership!;
+    let fenced = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!fenced) {
+          const { fence, position } = await this.readStore.takeOver(CHECKPOINT);
+          this.engine.fence = fence;
+          // What another process projected is known only now: its purges, and how far it got.
+          await this.engine.loadPurged();
+          this.position = position;
+          this.saved = position;
+          this.releaseWaiters();
+          fenced = true;
+        }
+        await this.catchUp(what, lease);
+        break;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (this.stopped) throw error;
+        // The lease was lost meanwhile (see relinquish): this process follows now, like every other one.
+        if (this.leadership !== lease) return;
+        if (error instanceof FencedOutError || attempt >= CATCH_UP_ATTEMPTS) {
+          await this.relinquish(lease, `${what} failed ${attempt === 1 ? 'once' : `${attempt} times`} at position ${this.position} (${message}); giving the projections up so that another process, or this one later, takes them over`);
+          throw error;
+        }
+        const delay = RETRY_MS * 2 ** (attempt - 1);
+        this.logger.warn(`${what} failed at position ${this.position} (${message}); trying again in ${delay} ms`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        if (this.stopped) throw error;
+        if (this.leadership !== lease) return;
+      }
+    }
+    this.live = true;
+    this.liveFailures = 0;
+    this.follow();
+  }
+
+  /**
+   * Stops projecting and frees the lease (if it is still this process's), then follows the saved
+   * checkpoint; the follower takes the lease again once per lease period if nobody else has.
+   */
+  private async relinquish(lease: Lease, reason: string): Promise<void> {
+    if (this.leadership !== lease) return;
+    this.logger.error(reason);
     this.leadership = undefined;
     this.live = false;
+    // Others get the first turn (they try every half lease period): this one tries again a whole lease period from now.
+    this.nextLeadAttempt = Date.now() + this.config.nameReservationTtlMs;
     clearTimeout(this.retryTimer);
-    await this.subscription?.close();
+    const subscription = this.subscription;
     this.subscription = undefined;
+    await subscription?.close();
+    // A lease already lost or taken over is not freed: release() only removes this token's reservation.
+    await lease.release().catch((error: unknown) => this.logger.warn(`Could not free the projector lease: ${String(error)}; it frees itself when it expires`));
     if (!this.stopped) this.followCheckpoint();
   }
 
   /**
    * Not projecting: reads the saved checkpoint while commands wait for it, and tries to take the
-   * lease over once per lease period (its holder may have died).
+   * lease over once per half lease period (its holder may have died, or given it up).
    */
   private followCheckpoint(): void {
     clearTimeout(this.followTimer);
     if (this.stopped) return;
     this.followTimer = setTimeout(() => {
       void (async () => {
-        if (Date.now() - this.lastLeadAttempt >= this.config.nameReservationTtlMs / 2 && (await this.lead())) {
+        if (Date.now() >= this.nextLeadAttempt && (await this.lead())) {
           this.logger.log(`Took over the projections at position ${this.position}`);
-          this.position = await this.readStore.getCheckpoint(CHECKPOINT);
-          await this.catchUp('Catching up projections');
-          this.live = true;
-          this.follow();
+          // A takeover that fails has given the lease up again and resumed following (see project).
+          await this.project('Catching up projections').catch(() => undefined);
           return;
         }
         // Read often while commands wait for their writes, about once a second otherwise (health's lag).
@@ -168,15 +234,17 @@ export class Projector implements OnApplicationShutdown {
     this.followTimer.unref();
   }
 
-  /** Replays what the store holds past the checkpoint, in bulk, up to the head it has now. */
-  private async catchUp(what: string): Promise<void> {
+  /** Replays what the store holds past the checkpoint, in bulk, up to the head it has now; stops if the lease is given up meanwhile. */
+  private async catchUp(what: string, lease: Lease): Promise<void> {
     const head = await this.store.headPosition();
     if (head <= this.position) return;
     this.logger.log(`${what} from position ${this.position} to ${head}`);
     const started = Date.now();
-    const replay = this.engine.begin({ checkpoint: CHECKPOINT, bulk: true, onCommitted: (position, applied, saved) => this.moved(position, applied, saved), cancelled: () => this.stopped });
+    const cancelled = () => this.stopped || this.leadership !== lease;
+    const replay = this.engine.begin({ checkpoint: CHECKPOINT, bulk: true, onCommitted: (position, applied, saved) => this.moved(position, applied, saved), cancelled });
     await replay.feed(this.store.readAll({ after: this.position, until: head }));
     if (this.stopped) throw new Error('The server stopped while the projections were catching up');
+    if (cancelled()) throw new Error('This process gave the projections up while they were catching up');
     await replay.flush();
     this.logger.log(`Projections are up to date at position ${head}: ${replay.applied} events in ${Date.now() - started} ms`);
   }
@@ -233,16 +301,24 @@ export class Projector implements OnApplicationShutdown {
     this.saved = 0;
     this.live = false;
     try {
-      await this.catchUp('Rebuilding every projection');
+      await this.catchUp('Rebuilding every projection', this.leadership!);
     } finally {
-      this.live = true;
-      this.follow();
+      if (this.projects) {
+        this.live = true;
+        this.follow();
+      }
     }
     return this.applied - before;
   }
 
+  /**
+   * Projects new events as they are appended. A failure is retried from the position reached, a
+   * little later each time; failing for half a lease period, or a fence another process has taken
+   * since, gives the lease up (see relinquish).
+   */
   private follow(): void {
-    if (this.stopped) return;
+    const lease = this.leadership;
+    if (this.stopped || !lease) return;
     this.subscription = this.store.subscribe(
       this.position,
       async (events, through) => {
@@ -253,11 +329,21 @@ export class Projector implements OnApplicationShutdown {
         });
         await replay.feed(events.filter((e) => e.position > this.position));
         await replay.skipTo(through);
+        this.liveFailures = 0;
       },
       (error) => {
-        this.logger.error(`Projection stopped at position ${this.position}: ${error.message}; retrying in ${RETRY_MS} ms`, error.stack);
         this.subscription = undefined;
-        if (!this.stopped) this.retryTimer = setTimeout(() => this.follow(), RETRY_MS);
+        if (this.stopped || this.leadership !== lease) return;
+        if (this.liveFailures++ === 0) this.liveFailingSince = Date.now();
+        const failingFor = Date.now() - this.liveFailingSince;
+        if (error instanceof FencedOutError || (this.liveFailures > 1 && failingFor >= this.config.nameReservationTtlMs / 2)) {
+          const why = error instanceof FencedOutError ? 'another process has taken the projections over' : `it has failed ${this.liveFailures} times in a row for ${failingFor} ms`;
+          void this.relinquish(lease, `Projection stopped at position ${this.position}: ${error.message}; ${why}, so this process gives the projections up`);
+          return;
+        }
+        const delay = RETRY_MS * 2 ** (this.liveFailures - 1);
+        this.logger.error(`Projection stopped at position ${this.position}: ${error.message}; retrying in ${delay} ms`, error.stack);
+        this.retryTimer = setTimeout(() => this.follow(), delay);
       },
       { skip: (appId) => this.engine.skips(appId) },
     );
@@ -272,7 +358,13 @@ export class Projector implements OnApplicationShutdown {
       clearTimeout(this.saveTimer);
       this.saveTimer = undefined;
     } else {
-      this.saveTimer ??= setTimeout(() => void this.saveCheckpoint().catch((error: unknown) => this.logger.warn(`Could not save the checkpoint: ${String(error)}`)), this.rule.everyMs);
+      this.saveTimer ??= setTimeout(() => {
+        const lease = this.leadership;
+        void this.saveCheckpoint().catch((error: unknown) => {
+          if (error instanceof FencedOutError && lease) void this.relinquish(lease, `Could not save the checkpoint: ${error.message}; this process gives the projections up`);
+          else this.logger.warn(`Could not save the checkpoint: ${String(error)}`);
+        });
+      }, this.rule.everyMs);
     }
     this.releaseWaiters();
   }
@@ -285,7 +377,7 @@ export class Projector implements OnApplicationShutdown {
     await this.engine.exclusive(async () => {
       const position = this.position;
       if (position <= this.saved) return;
-      await this.readStore.commit([], { name: CHECKPOINT, position });
+      await this.engine.commit([], { name: CHECKPOINT, position });
       this.saved = position;
       this.rule.saved();
     });

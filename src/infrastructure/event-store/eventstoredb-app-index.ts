@@ -331,19 +331,31 @@ export class AppIndexWriter {
       await this.client.setStreamMetadata(INDEX_CHECKPOINT_STREAM, { maxCount: 10 });
       this.checkpointStreamReady = true;
     }
-    await this.client.appendToStream(INDEX_CHECKPOINT_STREAM, jsonEvent({ type: CHECKPOINT_TYPE, data: { commit: String(through.commit), prepare: String(through.prepare), newest } }));
+    await this.client.appendToStream(INDEX_CHECKPOINT_STREAM, jsonEvent(checkpointOf({ through, newest })));
   }
 }
 
-/** A link to an event, with the event's position; its id is named after the event, so sending it again is harmless. */
+/**
+ * A link to an event, with the event's position in its metadata; its id is named after the event,
+ * so sending it again is harmless.
+ */
+export function linkTo(target: { stream: string; revision: bigint | number; position: number }) {
+  return {
+    id: nameBasedEventId('app-index-link', target.stream, String(target.revision)),
+    type: LINK_TYPE,
+    data: Buffer.from(`${target.revision}@${target.stream}`, 'utf8'),
+    metadata: { position: target.position },
+  };
+}
+
+/** The writer's checkpoint as it is stored. */
+export function checkpointOf({ through, newest }: IndexProgress) {
+  return { type: CHECKPOINT_TYPE, data: { commit: String(through.commit), prepare: String(through.prepare), newest } };
+}
+
 function linkEvent(resolved: ResolvedEventLike) {
   const event = resolved.event!;
-  return binaryEvent({
-    id: nameBasedEventId('app-index-link', event.streamId, String(event.revision)),
-    type: LINK_TYPE,
-    data: Buffer.from(`${event.revision}@${event.streamId}`, 'utf8'),
-    metadata: { position: positionOf(resolved) },
-  });
+  return binaryEvent(linkTo({ stream: event.streamId, revision: event.revision, position: positionOf(resolved) }));
 }
 
 function toLink(record: RecordedEventLike): Link {

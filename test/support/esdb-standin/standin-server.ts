@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Http2Session } from 'node:http2';
 import { createRequire } from 'node:module';
 import {
@@ -172,13 +171,20 @@ export class EventStoreStandin {
 
   /**
    * Writes events straight into the log, bypassing gRPC (a store that already holds them, or
-   * another writer): `any` expected revision, JSON data and metadata.
+   * another writer): `any` expected revision; data as given when it is bytes (not JSON), else as
+   * JSON; metadata as JSON.
    */
   seed(stream: string, events: readonly { type: string; data: unknown; metadata?: unknown; id?: string }[]): LogRecord {
     const outcome = this.log.append(
       stream,
       { kind: 'any' },
-      events.map((e) => ({ id: e.id ?? crypto.randomUUID(), type: e.type, isJson: true, data: json(e.data), metadata: e.metadata === undefined ? new Uint8Array() : json(e.metadata) })),
+      events.map((e) => ({
+        id: e.id ?? crypto.randomUUID(),
+        type: e.type,
+        isJson: !(e.data instanceof Uint8Array),
+        data: e.data instanceof Uint8Array ? Uint8Array.from(e.data) : json(e.data),
+        metadata: e.metadata === undefined ? new Uint8Array() : json(e.metadata),
+      })),
     );
     if (outcome.kind !== 'written' && outcome.kind !== 'idempotent') throw new Error(`Seeding ${stream} failed: ${outcome.kind}`);
     return outcome.last;
@@ -799,8 +805,18 @@ function streamDeleted(stream: string): ServiceError {
   return serviceError(status.FAILED_PRECONDITION, `Event stream '${stream}' is deleted.`, { exception: 'stream-deleted', 'stream-name': stream });
 }
 
+/** Writes a response, waiting for the client to take what is buffered (or to go away) first. */
 async function write(call: ServerWritableStream<ReadReq, ReadResp>, response: ReadResp): Promise<void> {
-  if (!call.write(response)) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
+  if (call.write(response) || call.cancelled) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+  });
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -82,8 +82,8 @@ export interface FaultRule {
   afterWrite?: boolean;
   /** Reads and subscriptions: events sent before the fault strikes. */
   afterEvents?: number;
-  /** Runs when the rule strikes, before the call is served (another writer appending, say). */
-  before?: (log: StandinLog) => void;
+  /** Runs when the rule strikes, before the call is served (another writer appending to `stream`, say). */
+  before?: (log: StandinLog, stream: string) => void;
 }
 
 interface ActiveRule extends FaultRule {
@@ -225,7 +225,7 @@ export class EventStoreStandin {
       rule.seen += 1;
       if (rule.seen <= (rule.skip ?? 0) || rule.struck >= (rule.times ?? 1)) continue;
       rule.struck += 1;
-      rule.before?.(this.log);
+      rule.before?.(this.log, stream);
       return rule;
     }
     return undefined;

@@ -56,6 +56,8 @@ const HEAD_SCAN_BATCHES = [20, 100, 500];
 const CHECKPOINTS_PER_READ = 64;
 /** A rough size of a record in the log, to size a read's checkpoint interval from its byte range. */
 const AVERAGE_RECORD_BYTES = 256;
+/** How long closing waits for the client's calls to end. */
+const DISPOSE_WAIT_MS = 5000;
 
 export interface EventStoreDbOptions {
   /** The server's MaxAppendSize (EVENTSTORE_MAX_APPEND_BYTES): larger appends go in chunks. */
@@ -358,10 +360,21 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  /**
+   * Stops the upkeep, then disposes of the client. The client's dispose waits for every call it
+   * opened to end, and a call a lost connection left half open can keep it waiting for ever: a
+   * shutdown does not wait longer than DISPOSE_WAIT_MS for it.
+   */
   async close(): Promise<void> {
     for (const controller of this.maintenance.keys()) controller.abort();
     await Promise.all(this.maintenance.values());
-    await this.client.dispose();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      this.client.dispose().then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), DISPOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) this.logger.warn(`The EventStoreDB client still had calls open ${DISPOSE_WAIT_MS} ms after it was disposed of; closing without them`);
   }
 
   /**

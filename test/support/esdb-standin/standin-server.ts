@@ -514,13 +514,7 @@ export class EventStoreStandin {
       if (request.hasOptions()) {
         const options = request.getOptions()!;
         stream = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
-        expected = options.hasAny()
-          ? { kind: 'any' }
-          : options.hasNoStream()
-            ? { kind: 'no_stream' }
-            : options.hasStreamExists()
-              ? { kind: 'exists' }
-              : { kind: 'revision', revision: BigInt(options.getRevision()) };
+        expected = expectedOf(options, () => options.getRevision());
         return;
       }
       const message = request.getProposedMessage();
@@ -591,13 +585,7 @@ export class EventStoreStandin {
       const options = request.getOptions();
       if (options) {
         const stream = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
-        const expected: Expected = options.hasAny()
-          ? { kind: 'any' }
-          : options.hasNoStream()
-            ? { kind: 'no_stream' }
-            : options.hasStreamExists()
-              ? { kind: 'exists' }
-              : { kind: 'revision', revision: BigInt(options.getStreamPosition()) };
+        const expected = expectedOf(options, () => options.getStreamPosition());
         pending.set(id, { stream, expected, events: [], size: 0, rejected: false });
       }
       const write = pending.get(id);
@@ -676,35 +664,36 @@ export class EventStoreStandin {
   }
 
   private remove(call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>): void {
-    this.log.count('Streams.Delete');
-    const options = call.request.getOptions()!;
-    const stream = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
-    const fault = this.strike('delete', stream);
-    if (fault?.kind) return this.failWith(fault.kind, (e) => callback(e));
-    const refused = this.checkDeleteExpectation(stream, options);
-    if (refused) return callback(refused);
-    const result = this.log.softDelete(stream);
-    if (result instanceof StreamDeletedError) return callback(streamDeleted(stream));
-    const response = new streamsPb.DeleteResp();
-    const position = new streamsPb.DeleteResp.Position();
-    position.setCommitPosition(String(result.position));
-    position.setPreparePosition(String(result.position));
-    response.setPosition(position);
-    callback(null, response);
+    this.deletion('delete', call.request.getOptions()!, (stream) => this.log.softDelete(stream), callback, () => ({
+      response: new streamsPb.DeleteResp(),
+      position: new streamsPb.DeleteResp.Position(),
+    }));
   }
 
   private tombstone(call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>): void {
-    this.log.count('Streams.Tombstone');
-    const options = call.request.getOptions()!;
+    this.deletion('tombstone', call.request.getOptions()!, (stream) => this.log.tombstone(stream), callback, () => ({
+      response: new streamsPb.TombstoneResp(),
+      position: new streamsPb.TombstoneResp.Position(),
+    }));
+  }
+
+  /** A soft delete or a tombstone: the expected revision checked, then the record written and its position answered. */
+  private deletion<R extends { setPosition(position: P): void }, P extends { setCommitPosition(value: string): void; setPreparePosition(value: string): void }>(
+    on: 'delete' | 'tombstone',
+    options: DeleteOptions | TombstoneOptions,
+    perform: (stream: string) => LogRecord | StreamDeletedError,
+    callback: sendUnaryData<R>,
+    make: () => { response: R; position: P },
+  ): void {
+    this.log.count(on === 'delete' ? 'Streams.Delete' : 'Streams.Tombstone');
     const stream = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
-    const fault = this.strike('tombstone', stream);
+    const fault = this.strike(on, stream);
     if (fault?.kind) return this.failWith(fault.kind, (e) => callback(e));
     const refused = this.checkDeleteExpectation(stream, options);
     if (refused) return callback(refused);
-    const result = this.log.tombstone(stream);
+    const result = perform(stream);
     if (result instanceof StreamDeletedError) return callback(streamDeleted(stream));
-    const response = new streamsPb.TombstoneResp();
-    const position = new streamsPb.TombstoneResp.Position();
+    const { response, position } = make();
     position.setCommitPosition(String(result.position));
     position.setPreparePosition(String(result.position));
     response.setPosition(position);
@@ -731,6 +720,14 @@ class FaultStrike extends Error {
   constructor(readonly kind: FaultKind) {
     super(`fault ${kind}`);
   }
+}
+
+/** An append's expected revision, as its options say it. */
+function expectedOf(options: { hasAny(): boolean; hasNoStream(): boolean; hasStreamExists(): boolean }, revision: () => string): Expected {
+  if (options.hasAny()) return { kind: 'any' };
+  if (options.hasNoStream()) return { kind: 'no_stream' };
+  if (options.hasStreamExists()) return { kind: 'exists' };
+  return { kind: 'revision', revision: BigInt(revision()) };
 }
 
 /** The server's size of an event in an append (Event.SizeOnDisk): data, metadata and the type twice. */

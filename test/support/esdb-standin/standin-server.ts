@@ -342,7 +342,7 @@ export class EventStoreStandin {
       const record = records[i]!;
       if (record.internal) continue;
       this.log.stats.scanned += 1;
-      if (filter && !filter(record)) continue;
+      if (!inAll(record) || (filter && !filter(record))) continue;
       if (fault?.kind && sent >= (fault.afterEvents ?? 0)) return this.failWith(fault.kind, (e) => call.emit('error', e));
       await write(call, this.readEvent(record, options.getResolveLinks(), record.position));
       sent += 1;
@@ -428,7 +428,7 @@ export class EventStoreStandin {
           considered += 1;
           this.log.stats.scanned += 1;
           next = { commit: record.position + record.size, prepare: 0 };
-          if (filter && !filter(record)) continue;
+          if (!inAll(record) || (filter && !filter(record))) continue;
           matched += 1;
           if (checkpoint && compare(recordPos(record), checkpoint) <= 0) continue;
           await send(record);
@@ -459,7 +459,7 @@ export class EventStoreStandin {
           const record = records[index++]!;
           if (record.internal) continue;
           this.log.stats.scanned += 1;
-          if ((!filter || filter(record)) && (!checkpoint || compare(recordPos(record), checkpoint) > 0)) {
+          if (inAll(record) && (!filter || filter(record)) && (!checkpoint || compare(recordPos(record), checkpoint) > 0)) {
             await send(record);
             checkpoint = recordPos(record);
           }
@@ -765,7 +765,12 @@ function recorded(record: LogRecord) {
   return event;
 }
 
-/** A filter as the server applies it to $all: on the stream name or the event type, by regex or prefixes. */
+/** What $all shows at all (the server's DefaultAllFilter): everything but its epoch records. */
+function inAll(record: LogRecord): boolean {
+  return record.stream !== '$epoch-information';
+}
+
+/** A filter as the server applies it to $all: on the stream name or the event type, by regex or prefixes (a regex matches anywhere in the name). */
 function toFilter(options: FilterOptions): (record: LogRecord) => boolean {
   const expression = options.hasStreamIdentifier() ? options.getStreamIdentifier()! : options.getEventType()!;
   const field = options.hasStreamIdentifier() ? (r: LogRecord) => r.stream : (r: LogRecord) => r.type;

@@ -108,23 +108,46 @@ export class RollbackWriter {
           await write.afterAppend?.().catch((error: unknown) => this.logger.warn(`Rollback ${job.id}: a step after the append failed on ${write.stream}: ${String(error)}`));
         }
       };
-      for (;;) {
+      const incomplete = (cause: Error, uncertain: boolean) => {
+        const failed = writes[offset];
+        return new RollbackIncompleteError(
+          {
+            writtenStreams: written.length,
+            written: written.slice(0, LISTED_PER_KIND),
+            failedStream: failed?.stream ?? streams.app(job.appId),
+            uncertain,
+            remainingStreams: writes.length - offset,
+          },
+          appended,
+          uncertain ? (failed?.events.length ?? 0) : 0,
+          cause,
+        );
+      };
+      /** Work between attempts (a log line, a fresh plan): once something is stored, its failure leaves the rollback partly applied. */
+      const between = async <T>(work: () => Promise<T>): Promise<T> => {
         try {
-          const position = await this.writer.appendMany(writes.slice(offset), { actor: job.createdBy, appId: job.appId }, { waitForProjections: false });
-          await stored(writes.slice(offset));
-          await hooks.onStored?.(appended);
-          return position;
+          return await work();
+        } catch (error) {
+          const cause = error instanceof Error ? error : new Error(String(error));
+          throw written.length > 0 ? incomplete(cause, false) : cause;
+        }
+      };
+      for (;;) {
+        let position: { position: number };
+        try {
+          position = await this.writer.appendMany(writes.slice(offset), { actor: job.createdBy, appId: job.appId }, { waitForProjections: false });
         } catch (error) {
           if (this.atomic) throw error;
           const cause = error instanceof Error ? error : new Error(String(error));
-          const before = writesStoredBefore(error);
-          await stored(writes.slice(offset, offset + before));
-          offset += before;
+          await stored(writes.slice(offset, offset + writesStoredBefore(error)));
+          offset += writesStoredBefore(error);
           if (hooks.stop?.aborted) throw new RollbackStoppedError(appended);
           if (error instanceof UncertainWriteError && retries < RETRY_DELAYS_MS.length) {
             const delay = RETRY_DELAYS_MS[retries]!;
             retries += 1;
-            await hooks.onRetry?.(`${cause.message}; sending it again with the same event ids in ${delay} ms (attempt ${retries + 1}), which stores it once whether or not it landed`);
+            await between(async () =>
+              hooks.onRetry?.(`${cause.message}; sending it again with the same event ids in ${delay} ms (attempt ${retries + 1}), which stores it once whether or not it landed`),
+            );
             await sleep(delay, undefined, { signal: hooks.stop }).catch(() => undefined);
             if (hooks.stop?.aborted) throw new RollbackStoppedError(appended);
             continue;
@@ -133,28 +156,19 @@ export class RollbackWriter {
           if (written.length === 0 && !(error instanceof UncertainWriteError)) throw error;
           if (error instanceof WrongExpectedVersionError && replans < MAX_REPLANS) {
             replans += 1;
-            await hooks.onRetry?.(
-              `Another process wrote to ${error.stream} while the rollback was writing (${written.length} streams written so far); planning again against the app as it now stands and writing on`,
+            await between(async () =>
+              hooks.onRetry?.(`Another process wrote to ${error.stream} while the rollback was writing (${written.length} streams written so far); planning again against the app as it now stands and writing on`),
             );
-            plan = await this.planner.plan(job.appId, job.target.position);
+            plan = await between(() => this.planner.plan(job.appId, job.target.position));
             writes = this.writesOf(job, plan, safetyBackupId);
             offset = 0;
             continue;
           }
-          const failed = writes[offset];
-          throw new RollbackIncompleteError(
-            {
-              writtenStreams: written.length,
-              written: written.slice(0, LISTED_PER_KIND),
-              failedStream: failed?.stream ?? streams.app(job.appId),
-              uncertain: error instanceof UncertainWriteError,
-              remainingStreams: writes.length - offset,
-            },
-            appended,
-            error instanceof UncertainWriteError ? (failed?.events.length ?? 0) : 0,
-            cause,
-          );
+          throw incomplete(cause, error instanceof UncertainWriteError);
         }
+        await stored(writes.slice(offset));
+        await hooks.onStored?.(appended);
+        return position;
       }
     });
     return { position: result.position, appended };

@@ -118,7 +118,8 @@ const storedBefore = new WeakMap<object, number>();
 /**
  * How many of an appendMany's writes were stored, in order, before it failed with `error`: always 0
  * where appendMany is all or nothing (SQLite); on EventStoreDB, which writes stream by stream, the
- * writes before the failing one (that one itself too, if the error is an UncertainWriteError).
+ * writes before the failing one. The failing one may be stored too when the error is an
+ * UncertainWriteError.
  */
 export function writesStoredBefore(error: unknown): number {
   return typeof error === 'object' && error !== null ? (storedBefore.get(error) ?? 0) : 0;

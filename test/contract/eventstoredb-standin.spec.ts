@@ -243,7 +243,7 @@ describe('EventStoreDB: a store shared with other programs', () => {
   });
 });
 
-describe('EventStoreDB: the adapter on the stand-in, as the object-level fake tested it before', () => {
+describe('EventStoreDB: the head, paging through $all, a failing subscription handler', () => {
   let standin: EventStoreStandin;
   let store: EventStoreDbEventStore;
   beforeAll(async () => {

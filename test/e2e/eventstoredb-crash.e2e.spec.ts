@@ -2,21 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { streams } from '../../src/infrastructure/event-store/event-store.port.js';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { EventStoreStandin } from '../support/esdb-standin/standin-server.js';
-import { waitForJob } from '../support/fixtures.js';
+import { until, waitForJob } from '../support/fixtures.js';
 import { tempDir } from '../support/test-server.js';
 
 /** Enough contents that the rollback writes many streams, one append each. */
 const CONTENTS = 300;
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function titles(server: ChildServer): Promise<{ original: number; changed: number }> {
   const page = (await server.admin.get('/api/apps/big/content/items?top=1000')).body as { items: { data: { title: string } }[] };

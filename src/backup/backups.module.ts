@@ -1,5 +1,6 @@
 import { RollbackController } from './rollback/rollback.http.controller.js';
 import { RollbackPlanner } from './rollback/rollback-planner.js';
+import { RollbackWriter } from './rollback/rollback-writer.js';
 import { RollbacksService } from './rollback/rollbacks.service.js';
 import { Module } from '@nestjs/common';
 import { BackupFaults } from './backup-faults.js';
@@ -22,7 +23,7 @@ import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 
 @Module({
   controllers: [AppBackupsController, AdminBackupsController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController, RollbackController],
-  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestorePreflightService, RestoreRunner, RestoreFaults, Clock, BackupPoliciesService, BackupScheduler, RollbackPlanner, RollbacksService],
+  providers: [JobEventStreams, BackupLinksService, BackupsService, BackupRunner, BackupFaults, InstallationService, RestoresService, RestorePreflightService, RestoreRunner, RestoreFaults, Clock, BackupPoliciesService, BackupScheduler, RollbackPlanner, RollbackWriter, RollbacksService],
   exports: [BackupsService, RestoresService, InstallationService, BackupScheduler, RollbacksService],
 })
 export class BackupsModule {}

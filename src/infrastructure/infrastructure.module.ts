@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port.js';
 import { NAME_INDEX, type NameIndex } from './name-index/name-index.port.js';
@@ -10,6 +10,8 @@ import { SqliteNameIndex } from './name-index/sqlite-name-index.adapter.js';
 import { BLOB_STORE, type BlobStore } from './blob-store/blob-store.port.js';
 import { FilesystemBlobStore } from './blob-store/filesystem-blob-store.adapter.js';
 import { connectWithRetry } from './store-connect.js';
+import { StoreMaintenance } from './event-store/store-maintenance.js';
+import { INSTANCE_ID } from '../platform/instance.js';
 
 /**
  * The one place adapters are chosen, from config: EVENTSTORE_URL → EventStoreDB, MONGO_URL →
@@ -75,14 +77,25 @@ import { connectWithRetry } from './store-connect.js';
   ],
   exports: [EVENT_STORE, READ_STORE, NAME_INDEX, BLOB_STORE],
 })
-export class InfrastructureModule implements OnApplicationShutdown {
+export class InfrastructureModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly maintenance: StoreMaintenance;
+
   constructor(
     @Inject(EVENT_STORE) private readonly events: EventStore,
     @Inject(READ_STORE) private readonly reads: ReadStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.maintenance = new StoreMaintenance(events, { names, ttlMs: config.nameReservationTtlMs, holder: INSTANCE_ID });
+  }
+
+  /** The event store's upkeep (EventStoreDB's per-app index) runs in one process of the installation. */
+  onApplicationBootstrap(): void {
+    this.maintenance.start();
+  }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.maintenance.stop();
     await this.events.close();
     await this.names.close?.();
     await this.reads.close();

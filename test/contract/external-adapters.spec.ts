@@ -1,27 +1,41 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, describe, it } from 'vitest';
-import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/eventstoredb-event-store.adapter.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { MongoNameIndex } from '../../src/infrastructure/name-index/mongo-name-index.adapter.js';
 import { MongoReadStore } from '../../src/infrastructure/read-store/mongo-read-store.adapter.js';
 import { eventStoreContract } from './event-store.contract.js';
 import { nameIndexContract } from './name-index.contract.js';
 import { readStoreContract } from './read-store.contract.js';
 import { FakeMongo } from '../support/fake-mongo.js';
+import { EventStoreStandin } from '../support/esdb-standin/standin-server.js';
+import { upkeptEventStore } from '../support/esdb-standin/upkept-store.js';
 
 // The MongoDB read store's own logic (mapping, batches, transactions) on the recording in-memory
 // fake in every run; it says nothing of a server's planner or concurrency, which the run below does.
 readStoreContract('mongodb adapter on the in-memory fake', async () => new MongoReadStore(new FakeMongo().connection, true));
 
 // The same contract suites as the SQLite adapters, against real servers when their URLs are given.
-// Without them the suites are registered as skipped, so a run shows they did not run.
+// The EventStoreDB adapter also runs, in every run, against the stand-in server (test/support/
+// esdb-standin) through the real client over gRPC. Without a URL the real-server suites are
+// registered as skipped, so a run shows they did not run.
 const eventStoreUrl = process.env['EVENTSTORE_URL'];
 const mongoUrl = process.env['MONGO_URL'];
 
+describe('EventStoreDB adapter, real client, stand-in server', () => {
+  let standin: EventStoreStandin;
+  beforeAll(async () => {
+    standin = await EventStoreStandin.start();
+  });
+  afterAll(async () => {
+    await standin.close();
+  });
+  eventStoreContract('eventstoredb (stand-in server)', async () => upkeptEventStore(standin.url));
+});
+
 if (eventStoreUrl) {
-  eventStoreContract('eventstoredb', async () => new EventStoreDbEventStore(eventStoreUrl));
+  eventStoreContract('eventstoredb', async () => upkeptEventStore(eventStoreUrl));
 } else {
   console.log(
-    'SKIP EventStoreDB contract suite: EVENTSTORE_URL is not set (set it to run against a server, e.g. esdb://localhost:2113?tls=false)',
+    'SKIP EventStoreDB contract suite against a real server: EVENTSTORE_URL is not set (set it to run against a server, e.g. esdb://localhost:2113?tls=false)',
   );
   describe.skip('EventStore contract: eventstoredb', () => {
     it('needs EVENTSTORE_URL', () => undefined);

@@ -102,3 +102,14 @@ export async function buildApp(
   for (let d = 0; d < deletes; d++) expect((await first.delete(`/api/apps/${app}/content/products/${contentIds[contentIds.length - 1 - d]}`)).status).toBe(204);
   return { assets, contentIds: contentIds.slice(0, contentIds.length - deletes) };
 }
+
+/** Polls `probe` until it answers something other than undefined (a state another process reaches), or fails naming `what`. */
+export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000, everyMs = 10): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

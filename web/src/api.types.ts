@@ -157,6 +157,8 @@ export interface Rollback extends Job {
   changes: RollbackChanges | null;
   counts: ChangeCounts | null;
   appendedEvents: number;
+  /** Set when the rollback was left partly applied (EventStoreDB writes stream by stream); its error says what is stored. */
+  partial?: { writtenStreams: number; failedStream: string; uncertain: boolean; remainingStreams: number; recovery: null | 'finished' | 'app-changed' } | null;
   log: LogLine[];
 }
 

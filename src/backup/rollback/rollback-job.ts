@@ -36,6 +36,31 @@ export interface RollbackLogLine {
   message: string;
 }
 
+/**
+ * A rollback whose events were stored only in part and that could not finish them (EventStoreDB
+ * writes stream by stream; SQLite's single transaction never leaves one).
+ */
+export interface PartialRollback {
+  /** How many of the plan's writes (one per stream, the marker last) were stored in full. */
+  writtenStreams: number;
+  /** Those streams, the first LISTED_PER_KIND of them. */
+  written: string[];
+  /** The write that failed; stored or not is unknown when `uncertain` (the server did not answer). */
+  failedStream: string;
+  uncertain: boolean;
+  /** Writes the plan still had, the failed one and the marker included. */
+  remainingStreams: number;
+  /**
+   * The app's event count when the rollback gave up (plus `uncertainEvents` if the failed write
+   * did land, when the store could not be asked): a start-up finishes the rollback only if the app
+   * still has that many, so nobody wrote to it since.
+   */
+  appEvents: number;
+  uncertainEvents: number;
+  /** What the next start-up made of it; null until one has looked. */
+  recovery: null | 'finished' | 'app-changed';
+}
+
 /** A rollback job as stored (job state, never rebuilt) and, without `createdBy`, as served. */
 export interface RollbackJob extends JobProgress {
   id: string;
@@ -56,13 +81,16 @@ export interface RollbackJob extends JobProgress {
   log: RollbackLogLine[];
   /** While the job waits for the process that runs the projections: its slot's token, which that process takes over (JobHandOff). Never served. */
   slotToken?: string | null;
+  /** Set when the rollback was left partly applied (jobs stored before this field existed lack it). */
+  partial?: PartialRollback | null;
 }
 
-export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob) => job;
+export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob) => ({ ...job, partial: job.partial ?? null });
 
 /**
  * A rollback's phases and their share of its time: the safety backup and the planning read the
- * whole app; the write is one transaction; then the projections catch up.
+ * whole app; the write is one transaction (SQLite) or one append per stream (EventStoreDB); then
+ * the projections catch up.
  */
 export type RollbackPhase = 'safety-backup' | 'planning' | 'writing' | 'projecting';
 export const ROLLBACK_PHASES: PhasePlan<RollbackPhase> = { 'safety-backup': [0, 40], planning: [40, 85], writing: [85, 90], projecting: [90, 100] };

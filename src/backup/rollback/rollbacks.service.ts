@@ -22,10 +22,11 @@ import { archiveOnDisk } from '../restore/archive-source.js';
 import { describeSelection } from '../backup-selection.js';
 import { BackupsService } from '../backups.service.js';
 import { queuedProgress, ProgressMeter } from '../job-progress.js';
-import { ROLLBACK_PHASES, type RollbackChanges, type ChangeCounts, type RollbackJob, type RollbackPhase, type RollbackTarget } from './rollback-job.js';
+import { type PartialRollback, ROLLBACK_PHASES, type RollbackChanges, type ChangeCounts, type RollbackJob, type RollbackPhase, type RollbackTarget } from './rollback-job.js';
 import { type RollbackPlan, RollbackPlanner } from './rollback-planner.js';
 import { JobHandOff, PICKUP_POLL_MS } from '../job-handoff.js';
 import { INSTANCE_ID } from '../../platform/instance.js';
+import { RollbackIncompleteError, RollbackStoppedError, RollbackWriter } from './rollback-writer.js';
 
 export interface RollbackRequest {
   backupId?: string;
@@ -52,8 +53,10 @@ const PROGRESS_EVERY_MS = 500;
  * acting user bring every schema, content and asset back to the state of one of its backups (or
  * of a point in its history). Nothing is removed from the history, so a rollback can itself be
  * rolled back. In order: writes to the app are held (409), a safety backup is taken, the domain
- * modules plan their steps (RollbackPlanner), and every event is appended in one transaction with
- * an AppRolledBack marker, so a rollback whose process dies is either wholly there or not at all.
+ * modules plan their steps (RollbackPlanner), and every event is appended with an AppRolledBack
+ * marker (RollbackWriter): in one transaction on SQLite, so a rollback whose process dies is
+ * either wholly there or not at all; stream by stream on EventStoreDB, where a failure part-way is
+ * finished by writing on, and a rollback that still cannot finish says exactly what is stored.
  */
 @Injectable()
 export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
@@ -66,6 +69,8 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
   private readonly waiting = new Set<Promise<void>>();
   private sweeper?: NodeJS.Timeout;
   private pickup?: NodeJS.Timeout;
+  /** Aborts when the server stops: a rollback still retrying its writes leaves them to the next start. */
+  private readonly stopping = new AbortController();
 
   constructor(
     @Inject(READ_STORE) store: ReadStore,
@@ -77,6 +82,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     private readonly backups: BackupsService,
     private readonly planner: RollbackPlanner,
     private readonly writer: EventWriter,
+    private readonly rollbackWriter: RollbackWriter,
     private readonly replays: AppReplays,
     private readonly jobRegistry: JobRegistry,
   ) {
@@ -88,15 +94,17 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
     this.jobRegistry.register({
       name: 'rollbacks',
       running: () => this.running.size,
-      // A rollback is short once it writes, and all or nothing: shutdown waits for it.
+      // A rollback is short once it writes: shutdown waits for it. One still retrying writes the
+      // store did not confirm stops retrying and is finished at the next start.
       settled: async () => {
         await Promise.allSettled(this.running.values());
       },
-      abandon: () => undefined,
+      abandon: () => this.stopping.abort(),
     });
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping.abort();
     clearInterval(this.sweeper);
     clearInterval(this.pickup);
     this.handOff.stop();
@@ -174,6 +182,7 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
         started: null,
         completed: null,
         error: null,
+        partial: null,
         log: [{ at: now, message: `Rollback requested to ${describeTarget(target)}; writes to the app are held until it ends` }],
         ...queuedProgress(),
       };
@@ -247,7 +256,9 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
    * At start-up: a rollback whose process died is complete when its AppRolledBack marker is in the
    * app's stream. One that died while writing is finished now: planned again against the app as it
    * stands and appended, so where a store writes streams one by one (EventStoreDB) the ones already
-   * written are not written twice. One that died before writing left the app as it was.
+   * written are not written twice. One that died before writing left the app as it was. A rollback
+   * that was left partly applied (EventStoreDB) is finished the same way if nobody wrote to the app
+   * since; either way the app's read models are rebuilt.
    */
   async recoverInterrupted(): Promise<number> {
     // Settling may finish a rollback's writes and rebuild its app: the process that runs the projections does it.
@@ -266,47 +277,70 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
           await this.replays.rebuildApp(job.appId);
           await this.jobs.put(ended(job, 'Completed', 'The server stopped right after the rollback wrote its events; the rollback is complete'));
         } else if (job.phase === 'writing' && job.safetyBackupId) {
-          await this.finishWriting(job);
+          await this.finishWriting(job, 'The server stopped while the rollback was writing');
         } else {
           await this.jobs.put({ ...ended(job, 'Failed', 'The server stopped during this rollback before it changed anything; the app is as it was. Start the rollback again.'), slotToken: null });
         }
         recovered += 1;
       }
     }
+    for (const job of (await this.jobs.find({ status: 'Failed' })).items) {
+      if (!job.partial || job.partial.recovery !== null || !job.safetyBackupId) continue;
+      if ((await this.names.lookup(claims.rollbackSlot(job.appId)))?.holder) continue;
+      const now = await this.events.countApp(job.appId, await this.events.headPosition());
+      const unchanged = now === job.partial.appEvents || now === job.partial.appEvents + job.partial.uncertainEvents;
+      if (await this.markerWritten(job)) {
+        await this.replays.rebuildApp(job.appId);
+        await this.jobs.put({ ...ended(job, 'Completed', 'The write the rollback could not confirm had stored its marker after all; the rollback is complete'), partial: { ...job.partial, recovery: 'finished' } });
+      } else if (unchanged) {
+        await this.finishWriting(job, 'The rollback was left partly applied and nobody wrote to the app since');
+      } else {
+        await this.replays.rebuildApp(job.appId);
+        const message = `The app changed since this rollback was left partly applied (${now} events now, ${job.partial.appEvents} then), so it is not finished automatically; start a rollback again to bring the app to the state wanted`;
+        await this.jobs.put({ ...job, partial: { ...job.partial, recovery: 'app-changed' }, log: [...job.log, { at: new Date().toISOString(), message }] });
+      }
+      recovered += 1;
+    }
     if (recovered > 0) this.logger.warn(`Settled ${recovered} interrupted rollback(s)`);
     return recovered;
   }
 
-  /** The writing step of a rollback whose process died in it, done again from a fresh plan. */
-  private async finishWriting(job: RollbackJob): Promise<void> {
+  /** The writing step of a rollback that did not finish it, done again from a fresh plan. */
+  private async finishWriting(job: RollbackJob, why: string): Promise<void> {
     try {
       const plan = await this.planner.plan(job.appId, job.target.position);
-      await this.append(job, plan, job.safetyBackupId!);
+      const { appended } = await this.rollbackWriter.write(job, plan, job.safetyBackupId!, { stop: this.stopping.signal });
       // Streams a store wrote one by one before the crash were skipped by the follower: rebuild.
       await this.replays.rebuildApp(job.appId);
-      const message = `The server stopped while the rollback was writing; it was finished at start-up (${plan.events + 1} events appended)`;
-      await this.jobs.put({ ...ended(job, 'Completed', message), appendedEvents: plan.events + 1 });
+      const message = `${why}; it was finished at start-up (${appended} more events appended)`;
+      await this.jobs.put({ ...ended(job, 'Completed', message), appendedEvents: job.appendedEvents + appended, ...(job.partial ? { partial: { ...job.partial, recovery: 'finished' as const } } : {}) });
     } catch (error) {
+      // The server is stopping again: the job stays as it is, for the next start.
+      if (error instanceof RollbackStoppedError) return;
+      await this.replays.rebuildApp(job.appId).catch((rebuild: unknown) => this.logger.warn(`Could not rebuild app ${job.appId}: ${String(rebuild)}`));
+      if (error instanceof RollbackIncompleteError) {
+        const partial = await this.partialOf(job.appId, error, job.partial ? job.partial.appEvents + job.partial.uncertainEvents : job.progress.total);
+        const message = `${why}, and finishing it at start-up stopped part-way: ${error.message}. The next start tries again if nobody writes to the app meanwhile; or start a rollback again.`;
+        await this.jobs.put({ ...ended(job, 'Failed', message), appendedEvents: job.appendedEvents + error.appended, partial });
+        return;
+      }
       const reason = error instanceof Error ? error.message : String(error);
-      await this.jobs.put(ended(job, 'Failed', `The server stopped while this rollback was writing, and finishing it at start-up failed (${reason}). Check the app and start the rollback again.`));
+      const partly = job.partial ? 'The rollback stays partly applied. ' : '';
+      await this.jobs.put(ended(job, 'Failed', `${why}, and finishing it at start-up failed (${reason}). ${partly}Check the app and start the rollback again.`));
     }
   }
 
-  /** Every event of the plan and the marker, in one append (all or nothing on SQLite). */
-  private append(job: RollbackJob, plan: RollbackPlan, safetyBackupId: string, onAppended?: () => Promise<void>): Promise<{ position: number }> {
-    const marker: AppRolledBack = {
-      type: 'AppRolledBack',
-      data: { rollbackId: job.id, targetEvent: job.target.event, backupId: job.target.backupId, safetyBackupId },
-    };
-    const writes = [...plan.writes, { stream: streams.app(job.appId), events: [marker], expectedVersion: plan.appVersion }];
-    const afterAppend = async () => {
-      await onAppended?.();
-      for (const write of plan.writes) {
-        // The events are in: a step's follow-up that fails is reported, never undoes them.
-        await write.afterAppend?.().catch((error: unknown) => this.logger.warn(`Rollback ${job.id}: a step after the append failed on ${write.stream}: ${String(error)}`));
-      }
-    };
-    return this.replays.appendAndProject(job.appId, () => this.writer.appendMany(writes, { actor: job.createdBy, appId: job.appId, onAppended: afterAppend }, { waitForProjections: false }));
+  /**
+   * What a rollback left partly applied holds, with the app's event count to tell later whether
+   * anyone wrote to it since: asked of the store, or, if it does not answer, the count before the
+   * writes (`before`) plus what was stored and, perhaps, the unconfirmed write.
+   */
+  private async partialOf(appId: string, error: RollbackIncompleteError, before: number): Promise<PartialRollback> {
+    try {
+      return { ...error.partial, appEvents: await this.events.countApp(appId, await this.events.headPosition()), uncertainEvents: 0, recovery: null };
+    } catch {
+      return { ...error.partial, appEvents: before + error.appended, uncertainEvents: error.uncertainEvents, recovery: null };
+    }
   }
 
   /**
@@ -373,15 +407,22 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
       lost.throwIfAborted();
 
       meter.enter('writing');
-      await save({}, `Appending ${plan.events + 1} events in one transaction`);
-      await this.append(job, plan, safety.id, async () => {
-        appended = true;
-        meter.enter('projecting');
-        await save({ appendedEvents: plan.events + 1 }, 'Events appended; updating the read models');
+      const how = this.rollbackWriter.atomic
+        ? 'in one transaction'
+        : `to ${plan.writes.length + 1} streams, stream by stream (EventStoreDB has no transaction across streams; a failure part-way is finished by writing on)`;
+      await save({}, `Appending ${plan.events + 1} events ${how}`);
+      const written = await this.rollbackWriter.write(job, plan, safety.id, {
+        stop: this.stopping.signal,
+        onRetry: (message) => save({}, message),
+        onStored: async (count) => {
+          appended = true;
+          meter.enter('projecting');
+          await save({ appendedEvents: count }, 'Events appended; updating the read models');
+        },
       });
       meter.complete(meter.snapshot().progress.total);
       await save({ status: 'Completed', completed: new Date().toISOString() }, `Rollback complete: the app is as it was at event ${job.target.event}`, true);
-      this.logger.log(`Rollback ${job.id} of app ${app.name} completed: ${plan.events + 1} events appended`);
+      this.logger.log(`Rollback ${job.id} of app ${app.name} completed: ${written.appended} events appended`);
     } catch (error) {
       if (appended) {
         // The events are in and will be projected; only the wait for the read models gave up.
@@ -389,13 +430,26 @@ export class RollbacksService implements OnModuleInit, OnApplicationShutdown {
         await save({ status: 'Completed', completed: new Date().toISOString() }, `Rollback complete; the read models are still catching up (${String(error)})`, true);
         return;
       }
+      if (error instanceof RollbackStoppedError) {
+        // Left Running in its writing phase: the next start finishes it (recoverInterrupted).
+        await save({ appendedEvents: error.appended }, error.message, true);
+        return;
+      }
+      meter.fail();
+      if (error instanceof RollbackIncompleteError) {
+        const partial = await this.partialOf(app.id, error, meter.snapshot().progress.total);
+        const message = `${error.message}. The app is between its state before the rollback and the one wanted; its read models show what is stored. The next start of the server finishes the rollback if nobody writes to the app meanwhile; or start a rollback again.`;
+        await save({ status: 'Failed', completed: new Date().toISOString(), error: message, etaSeconds: 0, appendedEvents: error.appended, partial }, `Rollback stopped part-way: ${message}`, true);
+        this.logger.error(`Rollback ${job.id} of app ${app.name} was left partly applied: ${message}`);
+        return;
+      }
+      // Anything else failed before a single event of the rollback was stored.
       const message =
         error instanceof WrongExpectedVersionError
           ? 'The app changed while the rollback was being planned; nothing was changed. Start the rollback again.'
           : error instanceof Error
             ? error.message
             : String(error);
-      meter.fail();
       await save({ status: 'Failed', completed: new Date().toISOString(), error: message, etaSeconds: 0 }, `Rollback failed: ${message}`, true);
       this.logger.error(`Rollback ${job.id} of app ${app.name} failed: ${message}`);
     }

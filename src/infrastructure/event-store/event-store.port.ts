@@ -8,6 +8,13 @@ export interface NewEvent {
   type: string;
   data: Record<string, unknown>;
   metadata: EventMetadata;
+  /**
+   * A UUID the store keeps with the event, so that an append sent again with the same ids at the
+   * same expected version is stored once (EventStoreDB's idempotency rule): what lets a writer
+   * retry after a timeout or a lost connection without writing twice. Random when not given;
+   * SQLite, whose appends are atomic, does not need it.
+   */
+  id?: string;
 }
 
 export interface EventMetadata {
@@ -46,7 +53,10 @@ export interface StreamWrite {
 }
 
 export interface ReadRange {
-  /** Exclusive lower bound on the global position (0 = from the beginning). */
+  /**
+   * Exclusive lower bound on the global position (0 = from the beginning): 0 or a position this
+   * store returned (EventStoreDB refuses to read from inside a record).
+   */
   after?: number;
   /** Inclusive upper bound on the global position. */
   until?: number;
@@ -94,6 +104,47 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/**
+ * The store did not answer for certain (a deadline passed, the connection dropped, the node stopped
+ * being the leader): the write may or may not be stored. Sending it again with the same event ids
+ * and expected versions is safe (see NewEvent.id).
+ */
+export class UncertainWriteError extends Error {
+  constructor(
+    message: string,
+    override readonly cause: Error,
+  ) {
+    super(message);
+    this.name = 'UncertainWriteError';
+  }
+}
+
+/** One event larger than the store takes in one append: the write is refused whole, nothing stored. */
+export class EventTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventTooLargeError';
+  }
+}
+
+const storedBefore = new WeakMap<object, number>();
+
+/**
+ * How many of an appendMany's writes were stored, in order, before it failed with `error`: always 0
+ * where appendMany is all or nothing (SQLite); on EventStoreDB, which writes stream by stream, the
+ * writes before the failing one. The failing one may be stored too when the error is an
+ * UncertainWriteError.
+ */
+export function writesStoredBefore(error: unknown): number {
+  return typeof error === 'object' && error !== null ? (storedBefore.get(error) ?? 0) : 0;
+}
+
+/** Records on an appendMany's error how many of its writes were stored before it; returns the error. */
+export function markWritesStoredBefore<E extends Error>(error: E, count: number): E {
+  storedBefore.set(error, count);
+  return error;
+}
+
 export class WrongExpectedVersionError extends Error {
   constructor(
     readonly stream: string,
@@ -112,10 +163,11 @@ export interface EventStore {
   append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult>;
 
   /**
-   * Appends to several streams in the given order, for bulk writers (restores). On SQLite it is
-   * all or nothing; on EventStoreDB the streams are written one by one, so a conflict can leave
-   * the earlier ones written — restores clean up after any failure anyway.
-   * Returns the position of the last event written.
+   * Appends to several streams in the given order, for bulk writers (restores, rollbacks). On
+   * SQLite it is all or nothing; on EventStoreDB the streams are written one by one, so a failure
+   * can leave the earlier ones written: the error then says how many (writesStoredBefore), and
+   * sending the rest again with the same event ids is safe. Returns the position of the last event
+   * written.
    */
   appendMany(writes: StreamWrite[]): Promise<{ position: number }>;
 
@@ -168,6 +220,13 @@ export interface EventStore {
   /** Removes one stream (a user a failed restore created). Never for normal deletes. */
   deleteStream(stream: string): Promise<void>;
 
+  /**
+   * Background upkeep the store needs, run by one process of the installation at a time
+   * (EventStoreDB: the per-app index its whole-app reads use). Runs until `stop` aborts or the
+   * store closes; throws if the work fails (the caller starts it again). Absent where none is needed.
+   */
+  maintain?(stop: AbortSignal): Promise<void>;
+
   close(): Promise<void>;
 }
 
@@ -175,11 +234,25 @@ export const EVENT_STORE = Symbol('EVENT_STORE');
 
 export type ChildKind = 'schema' | 'content' | 'asset';
 
+/**
+ * Whether a stream is named as AppVault names its streams (below, and `system-purges`): a store
+ * shared with other software may hold streams that are not, whose events AppVault leaves alone.
+ */
+export function isAppVaultStream(stream: string): boolean {
+  return /^(?:app|user|schema|content|asset|system)-./.test(stream);
+}
+
 /** Stream names; ids never contain `--`, so `{kind}-{appId}--{id}` splits unambiguously. */
 export const streams = {
   app: (appId: string) => `app-${appId}`,
   user: (userId: string) => `user-${userId}`,
   child: (kind: ChildKind, appId: string, id: string) => `${kind}-${appId}--${id}`,
+  /** The app a stream belongs to (`app-{appId}` or `{kind}-{appId}--{id}`); undefined for any other stream. */
+  appOf: (stream: string): string | undefined => {
+    if (stream.startsWith('app-')) return stream.length > 4 && !stream.includes('--') ? stream.slice(4) : undefined;
+    const match = /^(?:schema|content|asset)-(.+?)--./.exec(stream);
+    return match?.[1];
+  },
   /** The entity id of a `{kind}-{appId}--{id}` stream; undefined for a stream of another kind. */
   childId: (kind: ChildKind, stream: string): string | undefined => {
     if (!stream.startsWith(`${kind}-`)) return undefined;

@@ -1,38 +1,25 @@
 import { setImmediate as setImmediatePromise } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
 import {
-  AccessDeniedError,
   ANY,
-  type AppendExpectedRevision,
   type AppendResult as ClientAppendResult,
   BACKWARDS,
-  CancelledError,
-  DeadlineExceededError,
   END,
   EventStoreDBClient,
   excludeSystemEvents,
   FORWARDS,
-  jsonEvent,
-  MaxAppendSizeExceededError,
-  NO_STREAM,
-  NotLeaderError,
   type Position,
   type ReadPosition,
   START,
-  StreamDeletedError,
-  StreamNotFoundError,
-  type StreamingRead,
   streamNameFilter,
-  TimeoutError,
-  UnavailableError,
-  WrongExpectedVersionError as ClientWrongExpectedVersionError,
 } from '@eventstore/db-client';
 import {
   type AppendResult,
-  type EventMetadata,
   type EventStore,
   type ExpectedVersion,
   type HistoryCursor,
   InvalidCursorError,
+  markWritesStoredBefore,
   type NewEvent,
   type NumberedEvent,
   type ReadRange,
@@ -41,59 +28,74 @@ import {
   type SubscribeOptions,
   type Subscription,
   type SubscriptionHandler,
-  WrongExpectedVersionError,
   streams,
 } from './event-store.port.js';
+import { AppIndexReader, AppIndexWriter, type IndexProgress, indexStreamOf, type Link } from './eventstoredb-app-index.js';
+import {
+  appStreamRegex,
+  chunkForAppend,
+  comparePositions,
+  DEFAULT_MAX_APPEND_BYTES,
+  drain,
+  isBookkeeping,
+  isMissingStream,
+  mapAppendError,
+  positionOf,
+  type ResolvedEventLike,
+  toAllPosition,
+  toAppendResult,
+  toEventData,
+  toExpectedRevision,
+  toStoredEvent,
+  whyForeign,
+} from './eventstoredb-mapping.js';
 
 const DEFAULT_BATCH = 500;
-/** Enough to step over a run of system events at the head of $all in one or two round trips. */
-const HEAD_SCAN_BATCH = 20;
-/** Metadata look-ups in flight at once when readApp checks which streams were deleted. */
-const METADATA_CONCURRENCY = 16;
+/** Backward reads for the head step over bookkeeping records (index links, checkpoints) with growing pages. */
+const HEAD_SCAN_BATCHES = [20, 100, 500];
+/** A filtered $all read checkpoints every 32 × this many records; kept to about this many checkpoints per read. */
+const CHECKPOINTS_PER_READ = 64;
+/** A rough size of a record in the log, to size a read's checkpoint interval from its byte range. */
+const AVERAGE_RECORD_BYTES = 256;
+/** How long closing waits for the client's calls to end. */
+const DISPOSE_WAIT_MS = 5000;
 
-/**
- * The parts of a client ResolvedEvent this adapter reads. The client's own types are assignable to
- * it; naming only these lets the mapping be unit tested with hand-made objects.
- */
-export interface ResolvedEventLike {
-  event?: {
-    streamId: string;
-    revision: bigint;
-    type: string;
-    isJson: boolean;
-    data: unknown;
-    metadata: unknown;
-    position?: Position;
-  };
-  commitPosition?: bigint;
+export interface EventStoreDbOptions {
+  /** The server's MaxAppendSize (EVENTSTORE_MAX_APPEND_BYTES): larger appends go in chunks. */
+  maxAppendBytes?: number;
 }
 
 /**
  * EventStoreDB (KurrentDB) through its gRPC client. Needs server 22.6 or newer: older servers do not
- * report an event's position when a stream is read, and the port needs it on every event.
+ * report an event's position when a stream is read, and the port needs it on every event. Nothing
+ * in the server's configuration is needed (no projections): whole-app reads go through AppVault's
+ * own per-app index (eventstoredb-app-index.ts), which `maintain` writes.
  *
- * Deletes are soft (deleteStream): a stream can be written again after deleteApp (a retried restore
- * reuses the app id), but its revisions then continue after the old ones instead of restarting at 0,
- * and the deleted events stay in $all until a scavenge. readApp hides them; readAll and subscribe do
- * not, see {@link EventStoreDbEventStore.purgedEventFilter}.
+ * Deletes are tombstones: a purged app's streams (and its index) can never be written again, and
+ * their events stay in $all until a scavenge; reads of the app no longer show them.
  */
 export class EventStoreDbEventStore implements EventStore {
   readonly kind = 'eventstoredb' as const;
+  private readonly logger = new Logger('EventStoreDB');
   private readonly client: EventStoreDBClient;
-
   private readonly maxAppendBytes: number;
+  private readonly index: AppIndexReader;
+  private readonly maintenance = new Map<AbortController, Promise<void>>();
+  /** Events in the store that are not AppVault's, skipped (the first is logged). */
+  foreignEvents = 0;
 
   /** Takes a connection string such as `esdb://localhost:2113?tls=false`, or a client to share. */
-  constructor(connection: string | EventStoreDBClient, options: { maxAppendBytes?: number } = {}) {
+  constructor(connection: string | EventStoreDBClient, options: EventStoreDbOptions = {}) {
     this.client = typeof connection === 'string' ? EventStoreDBClient.connectionString(connection) : connection;
     this.maxAppendBytes = options.maxAppendBytes ?? DEFAULT_MAX_APPEND_BYTES;
+    this.index = new AppIndexReader(this.client);
   }
 
   /**
    * The client connects lazily; this makes one read of $all so a wrong URL, missing credentials or
    * a server that is down fail at startup rather than on the first request.
    */
-  static async connect(connectionString: string, options: { maxAppendBytes?: number } = {}): Promise<EventStoreDbEventStore> {
+  static async connect(connectionString: string, options: EventStoreDbOptions = {}): Promise<EventStoreDbEventStore> {
     const store = new EventStoreDbEventStore(connectionString, options);
     try {
       await store.headPosition();
@@ -107,8 +109,8 @@ export class EventStoreDbEventStore implements EventStore {
   /**
    * EventStoreDB refuses an append over its MaxAppendSize (1 MiB unless the server says otherwise),
    * so a large append goes in chunks under `maxAppendBytes`, each expecting the revision the one
-   * before left. Chunks are not one transaction: only bulk writers (restores, which clean up after
-   * any failure) ever append that much; commands write an event or two.
+   * before left. Chunks are not one transaction: only bulk writers (restores, rollbacks) append that
+   * much, and they send what failed again with the same event ids (NewEvent.id).
    */
   async append(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
@@ -125,10 +127,18 @@ export class EventStoreDbEventStore implements EventStore {
     return toAppendResult(result!);
   }
 
+  /** Stream by stream, in order; a failure says how many writes were stored before it (writesStoredBefore). */
   async appendMany(writes: StreamWrite[]): Promise<{ position: number }> {
     if (writes.length === 0) throw new Error('appendMany needs at least one write');
     let position = 0;
-    for (const w of writes) position = (await this.append(w.stream, w.events, w.expectedVersion)).position;
+    for (let i = 0; i < writes.length; i += 1) {
+      const write = writes[i]!;
+      try {
+        position = (await this.append(write.stream, write.events, write.expectedVersion)).position;
+      } catch (error) {
+        throw markWritesStoredBefore(error instanceof Error ? error : new Error(String(error)), i);
+      }
+    }
     return { position };
   }
 
@@ -149,7 +159,8 @@ export class EventStoreDbEventStore implements EventStore {
     const read = this.client.readStream(stream, { direction: FORWARDS, fromRevision: BigInt(fromVersion) });
     try {
       for await (const resolved of drain(read)) {
-        if (!isSystemEvent(resolved)) yield toStoredEvent(resolved);
+        const event = this.appVaultEvent(resolved);
+        if (event) yield event;
       }
     } catch (error) {
       // A soft-deleted stream reads as not found, a tombstoned one as deleted: both are empty here.
@@ -159,135 +170,38 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /**
-   * One app's events without shipping the rest of the log: a catch-up subscription to $all with a
-   * server-side stream-name filter (the 6.x client has filters on subscriptions, not on reads),
-   * starting just before the app's first event (the first event of its own stream) and ending at
-   * `until` (the head when the read starts), which the server's checkpoints and its "caught up"
-   * signal tell even when the app's last event lies far before it. The server still scans $all
-   * from that position, but hands over only the app's events, and an app created last year is
-   * read from last year. (A per-app stream of links, built by a server projection, would make
-   * this a stream read; it needs projections enabled on the server, which AppVault does not ask.)
+   * One app's events, from its index (a stream read: the app's events only) and, for what the
+   * index writer has not reached yet, a filtered $all read from where it stopped.
    */
   async *readApp(appId: string, range: ReadRange = {}): AsyncIterable<StoredEvent> {
     const until = range.until ?? (await this.headPosition());
     const after = range.after ?? 0;
     if (until <= after) return;
-    let from = after;
-    if (from === 0) {
-      // Without the app's own stream (deleted, or never written) the read starts at the beginning.
-      const first = await this.firstPositionOf(streams.app(appId));
-      if (first !== undefined) from = first - 1;
-    }
-    const purged = this.purgedEventFilter();
-    for await (const resolved of this.filteredAll(appStreamRegex(appId), from, until)) {
-      const event = toStoredEvent(resolved);
-      if (!(await purged.isPurged(event))) yield event;
-    }
+    for await (const { number: _number, ...event } of this.appEvents(appId, { after, until, batch: range.batchSize ?? DEFAULT_BATCH })) yield event;
   }
 
-  /** Events of $all after `after` and up to `until` whose stream names match `regex`, in order. */
-  private async *filteredAll(regex: string, after: number, until: number): AsyncGenerator<ResolvedEventLike> {
-    let reachedEnd = false;
-    let wake: (() => void) | undefined;
-    const stop = () => {
-      reachedEnd = true;
-      wake?.();
-    };
-    const subscription = this.client.subscribeToAll({
-      fromPosition: after > 0 ? toAllPosition(after) : START,
-      filter: streamNameFilter({
-        regex,
-        checkpointInterval: 1,
-        checkpointReached: (_subscription, position) => {
-          if (Number(position.commit) >= until) stop();
-        },
-      }),
-    });
-    subscription.on('caughtUp', stop);
-    const iterator = subscription[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = iterator.next();
-        const ended = new Promise<'end'>((resolve) => {
-          wake = () => resolve('end');
-          if (reachedEnd) resolve('end');
-        });
-        const result = await Promise.race([next, ended]);
-        if (result === 'end') {
-          // What the server sent before it said so may still wait in the stream's buffer: the read
-          // already asked for answers from it within a turn of the event loop, or not at all.
-          let pending: Promise<IteratorResult<ResolvedEventLike> | undefined> = Promise.race([next, setImmediatePromise().then(() => undefined)]);
-          for (;;) {
-            const item = await pending;
-            if (!item || item.done || (!isSystemEvent(item.value) && positionOf(item.value) > until)) return;
-            if (!isSystemEvent(item.value)) yield item.value;
-            if (subscription.readableLength === 0) return;
-            pending = iterator.next();
-          }
-        }
-        if (result.done) return;
-        const resolved = result.value;
-        if (isSystemEvent(resolved)) continue;
-        if (positionOf(resolved) > until) return;
-        yield resolved;
-      }
-    } finally {
-      await subscription.unsubscribe().catch(() => undefined);
-      subscription.destroy();
-    }
-  }
-
-  /** The $all position of a stream's first event still there, undefined for no stream. */
-  private async firstPositionOf(stream: string): Promise<number | undefined> {
-    const read = this.client.readStream(stream, { direction: FORWARDS, fromRevision: START, maxCount: 1 });
-    try {
-      for await (const resolved of drain(read)) if (resolved.event) return positionOf(resolved);
-      return undefined;
-    } catch (error) {
-      if (isMissingStream(error)) return undefined;
-      throw error;
-    }
-  }
-
-  /**
-   * Counts the app's events from its first one: EventStoreDB keeps no per-app number, so a deep page
-   * costs as much as reading the history up to it. A per-app stream of links would make it a
-   * revision read; that belongs with the server-side per-app reads this adapter still lacks.
-   */
-  /**
-   * With the previous page's last position the read starts there (a filtered read, so its cost is
-   * the page's, however deep); a page asked for by number alone is counted to from the app's start.
-   */
+  /** Event n of the app is link n - 1 of its index, so any page costs the page (plus what the index has not reached). */
   async readAppPage(appId: string, after: HistoryCursor, limit: number): Promise<NumberedEvent[]> {
     const page: NumberedEvent[] = [];
-    const resume = after.number > 0 && after.position !== undefined && after.position > 0;
-    if (after.position) await this.checkCursor(appId, after);
-    let number = resume ? after.number : 0;
-    for await (const event of this.readApp(appId, resume ? { after: after.position } : {})) {
-      number += 1;
-      if (number <= after.number) continue;
-      page.push({ ...event, number });
+    if (limit <= 0) return page;
+    // A cursor's position must be the one the event it numbers has: one read from the event before
+    // the page checks it, so a made-up cursor is refused rather than read from.
+    const checked = after.position !== undefined && after.position > 0;
+    if (checked && after.number < 1) throw new InvalidCursorError(after);
+    const until = await this.headPosition();
+    const fromNumber = checked ? after.number - 1 : after.number;
+    let seen = !checked;
+    for await (const event of this.appEvents(appId, { after: 0, until, fromNumber, batch: Math.min(limit + 1, DEFAULT_BATCH) })) {
+      if (!seen) {
+        if (event.number !== after.number || event.position !== after.position) throw new InvalidCursorError(after);
+        seen = true;
+        continue;
+      }
+      page.push(event);
       if (page.length >= limit) break;
     }
+    if (!seen) throw new InvalidCursorError(after);
     return page;
-  }
-
-  /**
-   * A cursor is read from only if its position is one the server gave for one of the app's events:
-   * a made-up position may lie inside a record, which the server refuses (or worse, reads from).
-   * Only the number cannot be checked without counting; a wrong one numbers the page wrongly.
-   */
-  private async checkCursor(appId: string, cursor: HistoryCursor): Promise<void> {
-    if (cursor.number < 1 || cursor.position === undefined || cursor.position < 1) throw new InvalidCursorError(cursor);
-    let found: StoredEvent | undefined;
-    try {
-      const read = this.client.readAll({ direction: FORWARDS, fromPosition: toAllPosition(cursor.position), maxCount: 1 });
-      for await (const resolved of drain(read)) if (!isSystemEvent(resolved)) found = toStoredEvent(resolved);
-    } catch (error) {
-      if (isTransient(error)) throw error;
-      throw new InvalidCursorError(cursor);
-    }
-    if (found?.position !== cursor.position || found.metadata.appId !== appId) throw new InvalidCursorError(cursor);
   }
 
   /** Reads (at most `limit` events) what lies past the position: $all positions are byte offsets, not counts. */
@@ -300,20 +214,18 @@ export class EventStoreDbEventStore implements EventStore {
     return count;
   }
 
-  /**
-   * EventStoreDB keeps no per-app number, so this reads the app's events once (paged, off the
-   * event loop's critical path): a backup pays one extra read of the app for an exact total.
-   */
+  /** From the index: a binary search over its links, plus what the index writer has not reached yet. */
   async countApp(appId: string, until: number): Promise<number> {
-    let count = 0;
-    for await (const _event of this.readApp(appId, { until })) count += 1;
+    const last = await this.index.lastLink(appId);
+    if (last === 'deleted') return 0;
+    if (last && last.position >= until) return this.index.firstRevisionAfter(appId, until, last);
+    let count = last ? last.revision + 1 : 0;
+    for await (const event of this.appEvents(appId, { after: 0, until, fromNumber: count, batch: DEFAULT_BATCH })) count = event.number;
     return count;
   }
 
   async *readAll(range: ReadRange = {}): AsyncIterable<StoredEvent> {
-    for await (const page of this.pagesOfAll(range)) {
-      for (const resolved of page) yield toStoredEvent(resolved);
-    }
+    for await (const page of this.pagesOfAll(range)) yield* page;
   }
 
   subscribe(after: number, handler: SubscriptionHandler, onError: (error: Error) => void, options: SubscribeOptions = {}): Subscription {
@@ -328,16 +240,18 @@ export class EventStoreDbEventStore implements EventStore {
       subscription.destroy();
     };
     // Events that arrive while the handler is busy wait here and go to it as one batch; past a
-    // full batch the reader waits too, so memory stays bounded.
-    const pending: StoredEvent[] = [];
+    // full batch the reader waits too, so memory stays bounded. An event that is not AppVault's
+    // is not handed over, but the batch's `through` covers it.
+    const pending: { event?: StoredEvent; position: number }[] = [];
     let ended = false;
     let wakeConsumer: (() => void) | undefined;
     let wakeReader: (() => void) | undefined;
     const read = async () => {
-      for await (const resolved of subscription) {
+      for await (const resolved of subscription as AsyncIterable<ResolvedEventLike>) {
         if (closed) return;
-        if (isSystemEvent(resolved)) continue;
-        pending.push(toStoredEvent(resolved));
+        if (isBookkeeping(resolved)) continue;
+        const event = this.appVaultEvent(resolved);
+        pending.push(event ? { event, position: event.position } : { position: positionOf(resolved) });
         wakeConsumer?.();
         if (pending.length >= DEFAULT_BATCH) await new Promise<void>((resolve) => (wakeReader = resolve));
       }
@@ -352,11 +266,12 @@ export class EventStoreDbEventStore implements EventStore {
           wakeConsumer = undefined;
           continue;
         }
-        const batch = pending.splice(0, DEFAULT_BATCH);
+        const entries = pending.splice(0, DEFAULT_BATCH);
         wakeReader?.();
         wakeReader = undefined;
         const skip = options.skip;
-        await handler(skip ? batch.filter((e) => !(e.metadata.appId && skip(e.metadata.appId))) : batch, batch[batch.length - 1]!.position);
+        const batch = entries.flatMap((entry) => (entry.event && !(skip && entry.event.metadata.appId && skip(entry.event.metadata.appId)) ? [entry.event] : []));
+        await handler(batch, entries[entries.length - 1]!.position);
       }
     };
     const running = Promise.all([read(), consume()]).catch(async (error: unknown) => {
@@ -379,34 +294,56 @@ export class EventStoreDbEventStore implements EventStore {
     };
   }
 
+  /**
+   * The newest event's position, read backwards from the end past the server's and AppVault's
+   * bookkeeping records. Index links follow the events they link, so the end of the log may be a
+   * run of them: the index writer's checkpoint names the newest event at or before it, so the read
+   * goes back at most to the checkpoint (links written in the last quarter second, mostly). Only
+   * while the writer catches up on a backlog does the run reach further back than its checkpoint.
+   */
   async headPosition(): Promise<number> {
     let from: ReadPosition = END;
-    for (;;) {
+    let progress: IndexProgress | undefined | null = null;
+    for (let round = 0; ; round += 1) {
+      const batch = HEAD_SCAN_BATCHES[Math.min(round, HEAD_SCAN_BATCHES.length - 1)]!;
       let received = 0;
       let oldest: Position | undefined;
-      const read = this.client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: HEAD_SCAN_BATCH });
+      const read = this.client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: batch });
       for await (const resolved of drain(read)) {
         received += 1;
-        if (!isSystemEvent(resolved)) return positionOf(resolved);
+        if (!isBookkeeping(resolved)) return positionOf(resolved);
         oldest = resolved.event?.position ?? oldest;
+        if (progress && oldest && comparePositions(oldest, progress.through) <= 0) return progress.newest;
       }
-      if (received < HEAD_SCAN_BATCH || !oldest) return 0;
+      if (received < batch || !oldest) return progress?.newest ?? 0;
+      if (progress === null) {
+        progress = await this.index.progress();
+        if (progress && comparePositions(oldest, progress.through) <= 0) return progress.newest;
+      }
       // Reading backwards from a position returns only what lies before it.
       from = oldest;
     }
   }
 
   /**
-   * Tombstones every stream of the app: a purged app must never have existed, so its streams can
-   * never be written again (its id was random; nothing needs it back). EventStoreDB keeps the
-   * events in $all until a scavenge (schedule one; docs/production.md), so readAll and subscribe
-   * still deliver them: the projection engine skips them by the purge record kept in the store
-   * (`system-purges`), and readApp hides them (purgedEventFilter()).
+   * Tombstones every stream of the app, then its index: a purged app must never have existed, so
+   * its streams can never be written again (its id was random; nothing needs it back). The streams
+   * are those its index links to (also links whose events are gone already, from a purge that was
+   * interrupted) and those of events not linked yet. EventStoreDB keeps the events in $all until a
+   * scavenge (schedule one; docs/production.md): the projection engine skips them by the purge
+   * record kept in the store (`system-purges`).
    */
   async deleteApp(appId: string): Promise<void> {
-    const appStreams = new Set<string>();
-    for await (const event of this.readApp(appId)) appStreams.add(event.stream);
+    const appStreams = new Set<string>([streams.app(appId)]);
+    let linked = 0;
+    for await (const { link } of this.index.links(appId, 0, { resolve: false, batch: DEFAULT_BATCH })) {
+      appStreams.add(link.stream);
+      linked = link.revision + 1;
+    }
+    const until = await this.headPosition();
+    for await (const event of this.appEvents(appId, { after: 0, until, fromNumber: linked, batch: DEFAULT_BATCH })) appStreams.add(event.stream);
     for (const stream of appStreams) await this.deleteStream(stream);
+    await this.deleteStream(indexStreamOf(appId));
   }
 
   async deleteStream(stream: string): Promise<void> {
@@ -417,44 +354,176 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  /** Writes the per-app index until `stop` aborts or the store closes (see AppIndexWriter). */
+  async maintain(stop: AbortSignal): Promise<void> {
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    stop.addEventListener('abort', abort);
+    if (stop.aborted) controller.abort();
+    const run = new AppIndexWriter(this.client, this.index).run(controller.signal);
+    this.maintenance.set(
+      controller,
+      run.catch(() => undefined),
+    );
+    try {
+      await run;
+    } finally {
+      stop.removeEventListener('abort', abort);
+      this.maintenance.delete(controller);
+    }
+  }
 
   /**
-   * A filter for events that $all still returns although their stream was deleted (or truncated).
-   * It remembers what it looked up, so create one per catch-up or rebuild rather than keeping one
-   * forever: a stream deleted after its look-up would still pass.
+   * Stops the upkeep, then disposes of the client. The client's dispose waits for every call it
+   * opened to end, and a call a lost connection left half open can keep it waiting for ever: a
+   * shutdown does not wait longer than DISPOSE_WAIT_MS for it.
    */
-  purgedEventFilter(): PurgedEventFilter {
-    return new PurgedEventFilter((stream) => this.firstVisibleRevisionOf(stream));
-  }
-
   async close(): Promise<void> {
-    await this.client.dispose();
+    for (const controller of this.maintenance.keys()) controller.abort();
+    await Promise.all(this.maintenance.values());
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      this.client.dispose().then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), DISPOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) this.logger.warn(`The EventStoreDB client still had calls open ${DISPOSE_WAIT_MS} ms after it was disposed of; closing without them`);
   }
 
-  private async firstVisibleRevisionOf(stream: string): Promise<number> {
+  /**
+   * The app's events numbered 1, 2, 3… as they happened, after `after` and up to `until`: the index
+   * first (from link `fromNumber`, or from the first link after `after`), then what the index writer
+   * has not linked yet, from the last linked event or the writer's checkpoint, whichever is later
+   * (both positions the server returned). Numbers are exact when the read starts at a link (with
+   * `fromNumber`, or `after` 0).
+   */
+  private async *appEvents(appId: string, options: { after: number; until: number; fromNumber?: number; batch: number }): AsyncGenerator<NumberedEvent> {
+    const { after, until } = options;
+    // The checkpoint first: every app event at or before it was linked before it was saved.
+    const through = (await this.index.progress())?.through;
+    const last = await this.index.lastLink(appId);
+    if (last === 'deleted') return;
+    let lastLinked: Link | undefined = last;
+    if (last) {
+      const start = options.fromNumber ?? (after > 0 ? await this.index.firstRevisionAfter(appId, after, last) : 0);
+      for await (const { link, event } of this.index.links(appId, start, { resolve: true, batch: options.batch })) {
+        lastLinked = link;
+        if (link.position > until) return;
+        // A link whose event is gone (a deleted stream) keeps its number but shows nothing.
+        const stored = event && link.position > after ? this.appVaultEvent(event) : undefined;
+        if (stored) yield { ...stored, number: link.revision + 1 };
+      }
+    }
+    let number = lastLinked ? lastLinked.revision + 1 : 0;
+    let from = latest([lastLinked ? toAllPosition(lastLinked.position) : undefined, through, after > 0 ? toAllPosition(after) : undefined]);
+    if (!from) {
+      // Nothing linked and no checkpoint yet: the app starts at its first event, the first of its own stream.
+      const first = await this.firstEventOf(streams.app(appId));
+      if (!first || first.position > until) return;
+      number += 1;
+      if (options.fromNumber === undefined || number > options.fromNumber) yield { ...first, number };
+      from = toAllPosition(first.position);
+    }
+    if (comparePositions(from, toAllPosition(until)) >= 0) return;
+    for await (const resolved of this.filteredAll(appStreamRegex(appId), from, until)) {
+      const event = this.appVaultEvent(resolved);
+      if (!event || event.position <= after) continue;
+      number += 1;
+      if (options.fromNumber !== undefined && number <= options.fromNumber) continue;
+      yield { ...event, number };
+    }
+  }
+
+  /**
+   * Events of $all after `from` and up to `until` whose stream names match `regex`, in order: a
+   * catch-up subscription with the server-side filter (the 6.x client has filters on subscriptions,
+   * not on reads). The server's checkpoints, or its "caught up" signal, tell when `until` is passed
+   * even when no matching event follows. The checkpoint interval is sized to the range, so a long
+   * read handles a few dozen checkpoints, not one per 32 records.
+   */
+  private async *filteredAll(regex: string, from: Position, until: number): AsyncGenerator<ResolvedEventLike> {
+    const records = Math.max(0, until - Number(from.commit)) / AVERAGE_RECORD_BYTES;
+    const checkpointInterval = Math.max(1, Math.min(10_000, Math.ceil(records / (32 * CHECKPOINTS_PER_READ))));
+    const end = toAllPosition(until);
+    let reachedEnd = false;
+    let wake: (() => void) | undefined;
+    const stop = () => {
+      reachedEnd = true;
+      wake?.();
+    };
+    const subscription = this.client.subscribeToAll({
+      fromPosition: from,
+      filter: streamNameFilter({
+        regex,
+        checkpointInterval,
+        // A checkpoint (P, 0) means "everything before the record at P": `until` itself is passed only at (until, until) or beyond.
+        checkpointReached: (_subscription, position) => {
+          if (comparePositions(position, end) >= 0) stop();
+        },
+      }),
+    });
+    subscription.on('caughtUp', stop);
+    const iterator = (subscription as AsyncIterable<ResolvedEventLike>)[Symbol.asyncIterator]();
     try {
-      const { metadata } = await this.client.getStreamMetadata(stream);
-      return firstVisibleRevision(metadata?.truncateBefore);
+      for (;;) {
+        const next = iterator.next();
+        const ended = new Promise<'end'>((resolve) => {
+          wake = () => resolve('end');
+          if (reachedEnd) resolve('end');
+        });
+        const result = await Promise.race([next, ended]);
+        if (result === 'end') {
+          // What the server sent before it said so may still wait in the stream's buffer: the read
+          // already asked for answers from it within a turn of the event loop, or not at all.
+          let pending: Promise<IteratorResult<ResolvedEventLike> | undefined> = Promise.race([next, setImmediatePromise().then(() => undefined)]);
+          for (;;) {
+            const item = await pending;
+            if (!item || item.done) return;
+            if (!isBookkeeping(item.value)) {
+              if (positionOf(item.value) > until) return;
+              yield item.value;
+            }
+            if (subscription.readableLength === 0) return;
+            pending = iterator.next();
+          }
+        }
+        if (result.done) return;
+        const resolved = result.value;
+        if (isBookkeeping(resolved)) continue;
+        if (positionOf(resolved) > until) return;
+        yield resolved;
+      }
+    } finally {
+      await subscription.unsubscribe().catch(() => undefined);
+      subscription.destroy();
+    }
+  }
+
+  /** The first AppVault event of a stream, undefined for no stream. */
+  private async firstEventOf(stream: string): Promise<StoredEvent | undefined> {
+    const read = this.client.readStream(stream, { direction: FORWARDS, fromRevision: START, maxCount: 1 });
+    try {
+      for await (const resolved of drain(read)) return this.appVaultEvent(resolved);
+      return undefined;
     } catch (error) {
-      // A tombstoned stream hides everything, metadata included.
-      if (error instanceof StreamDeletedError) return Number.POSITIVE_INFINITY;
+      if (isMissingStream(error)) return undefined;
       throw error;
     }
   }
 
   /**
-   * Keyset paging over $all, one batch in memory at a time, system events left out. A read from a
-   * position includes the event at that position, so each page after the first asks for one more
-   * event than the batch and drops the one it already returned.
+   * Keyset paging over $all, one batch in memory at a time, bookkeeping and foreign events left
+   * out. A read from a position includes the event at that position, so each page after the first
+   * asks for one more event than the batch and drops the one it already returned.
    */
-  private async *pagesOfAll(range: ReadRange): AsyncIterable<ResolvedEventLike[]> {
+  private async *pagesOfAll(range: ReadRange): AsyncIterable<StoredEvent[]> {
     const batch = range.batchSize ?? DEFAULT_BATCH;
     const until = range.until ?? Number.POSITIVE_INFINITY;
     let after = range.after ?? 0;
     for (;;) {
       const maxCount = after > 0 ? batch + 1 : batch;
       const read = this.client.readAll({ direction: FORWARDS, fromPosition: after > 0 ? toAllPosition(after) : START, maxCount });
-      const page: ResolvedEventLike[] = [];
+      const page: StoredEvent[] = [];
       let received = 0;
       let last = after;
       let pastUntil = false;
@@ -467,225 +536,37 @@ export class EventStoreDbEventStore implements EventStore {
           break;
         }
         last = position;
-        if (!isSystemEvent(resolved)) page.push(resolved);
+        const event = this.appVaultEvent(resolved);
+        if (event) page.push(event);
       }
       if (page.length > 0) yield page;
       if (pastUntil || received < maxCount || last === after) return;
       after = last;
     }
   }
-}
 
-/**
- * Remembers, per stream, the first revision reads still show, and answers whether an event from
- * $all lies before it. Look-ups run a few at a time in load(); isPurged() looks up what load() missed.
- */
-export class PurgedEventFilter {
-  private readonly firstVisible = new Map<string, number>();
-
-  constructor(private readonly lookUp: (stream: string) => Promise<number>) {}
-
-  async load(streams: Iterable<string>): Promise<void> {
-    const missing = [...new Set(streams)].filter((stream) => !this.firstVisible.has(stream));
-    for (let i = 0; i < missing.length; i += METADATA_CONCURRENCY) {
-      const chunk = missing.slice(i, i + METADATA_CONCURRENCY);
-      const revisions = await Promise.all(chunk.map((stream) => this.lookUp(stream)));
-      chunk.forEach((stream, n) => this.firstVisible.set(stream, revisions[n]!));
-    }
-  }
-
-  async isPurged(event: Pick<StoredEvent, 'stream' | 'streamVersion'>): Promise<boolean> {
-    if (!this.firstVisible.has(event.stream)) await this.load([event.stream]);
-    return event.streamVersion < (this.firstVisible.get(event.stream) ?? 0);
-  }
-}
-
-/** Port expected version to the client's: -1 means the stream must not exist yet. */
-export function toExpectedRevision(expected: ExpectedVersion): AppendExpectedRevision {
-  if (expected === 'any') return ANY;
-  if (expected === -1) return NO_STREAM;
-  if (!Number.isSafeInteger(expected) || expected < -1) throw new RangeError(`Invalid expected version ${expected}`);
-  return BigInt(expected);
-}
-
-/** The server's MaxAppendSize unless it was raised; EVENTSTORE_MAX_APPEND_BYTES tells the adapter otherwise. */
-export const DEFAULT_MAX_APPEND_BYTES = 1024 * 1024;
-/** What an event costs in an append besides its data and metadata (id, type, content types, framing). */
-const EVENT_OVERHEAD_BYTES = 128;
-
-/** An append the server would refuse even in chunks: one event larger than its MaxAppendSize. */
-export class AppendTooLargeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AppendTooLargeError';
-  }
-}
-
-/** Splits events into consecutive chunks whose size stays within `maxBytes` (90% of it, for the protocol's own bytes). */
-export function chunkForAppend(stream: string, events: readonly NewEvent[], maxBytes: number): NewEvent[][] {
-  const budget = Math.floor(maxBytes * 0.9);
-  const chunks: NewEvent[][] = [];
-  let chunk: NewEvent[] = [];
-  let size = 0;
-  for (const event of events) {
-    const bytes = Buffer.byteLength(JSON.stringify(event.data)) + Buffer.byteLength(JSON.stringify(event.metadata)) + event.type.length + EVENT_OVERHEAD_BYTES;
-    if (bytes > budget) {
-      throw new AppendTooLargeError(
-        `A ${event.type} event for ${stream} is about ${bytes} bytes, more than EventStoreDB accepts in one append (${maxBytes} bytes, EVENTSTORE_MAX_APPEND_BYTES); raise MaxAppendSize on the server and EVENTSTORE_MAX_APPEND_BYTES with it`,
+  /**
+   * The port's event, or undefined for a record that is not an AppVault event: bookkeeping (left
+   * out silently) or an event another program wrote to the same store (counted; the first is
+   * logged). A store shared with other software must not stop AppVault's projections.
+   */
+  private appVaultEvent(resolved: ResolvedEventLike): StoredEvent | undefined {
+    if (isBookkeeping(resolved)) return undefined;
+    const reason = whyForeign(resolved.event!);
+    if (!reason) return toStoredEvent(resolved);
+    this.foreignEvents += 1;
+    if (this.foreignEvents === 1 || this.foreignEvents % 10_000 === 0) {
+      this.logger.warn(
+        `Skipping an event that is not AppVault's: ${JSON.stringify(`${resolved.event!.streamId}@${resolved.event!.revision}`)} (${resolved.event!.type.slice(0, 100)}) because ${reason}; ${this.foreignEvents} skipped so far`,
       );
     }
-    if (chunk.length > 0 && size + bytes > budget) {
-      chunks.push(chunk);
-      chunk = [];
-      size = 0;
-    }
-    chunk.push(event);
-    size += bytes;
+    return undefined;
   }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
 }
 
-/**
- * The client's errors as the port's: a concurrency conflict with the stream's actual version (-1:
- * no stream), and the server's size limit with what to change.
- */
-export function mapAppendError(error: unknown, stream: string, expected: ExpectedVersion, events = 0): Error {
-  if (error instanceof ClientWrongExpectedVersionError) {
-    const actual = error.actualVersion === NO_STREAM ? -1 : Number(error.actualVersion);
-    return new WrongExpectedVersionError(stream, expected, actual);
-  }
-  if (error instanceof MaxAppendSizeExceededError) {
-    return new AppendTooLargeError(
-      `EventStoreDB refused an append of ${events} event(s) to ${stream}: larger than its MaxAppendSize of ${error.maxAppendSize} bytes. Set EVENTSTORE_MAX_APPEND_BYTES to at most that size, or raise MaxAppendSize on the server.`,
-    );
-  }
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-/**
- * Global positions are the commit positions of $all, byte offsets into the transaction log, so a
- * Number holds them exactly up to 2^53 bytes (8 PiB) of log. Every event written without an explicit
- * transaction (the only kind the gRPC API writes) has commit position == prepare position == its own
- * log position, distinct and increasing even inside one multi-event append.
- */
-export function toSafePosition(commit: bigint): number {
-  if (commit < 0n || commit > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new RangeError(`EventStoreDB position ${commit} does not fit in a safe integer`);
-  }
-  return Number(commit);
-}
-
-/** The $all position of an event we handed out; see toSafePosition for why prepare equals commit. */
-export function toAllPosition(position: number): Position {
-  return { commit: BigInt(position), prepare: BigInt(position) };
-}
-
-/** The global position of a read event; 0 would be the log's first record, never a user event. */
-export function positionOf(resolved: ResolvedEventLike): number {
-  const commit = resolved.event?.position?.commit ?? resolved.commitPosition;
-  if (commit === undefined || commit === 0n) {
-    throw new Error(
-      `EventStoreDB reported no position for event ${resolved.event?.streamId ?? '?'}@${resolved.event?.revision ?? '?'}` +
-        ' (stream reads carry positions from server 22.6 on)',
-    );
-  }
-  return toSafePosition(commit);
-}
-
-export function toAppendResult(result: Pick<ClientAppendResult, 'nextExpectedRevision' | 'position'>): AppendResult {
-  if (!result.position) throw new Error('EventStoreDB reported no position for the append');
-  // The append reports the commit position of its last event, the same number $all shows for it.
-  return { streamVersion: Number(result.nextExpectedRevision), position: toSafePosition(result.position.commit) };
-}
-
-/** System events and streams start with `$`; they are the server's bookkeeping, never AppVault's. */
-export function isSystemEvent(resolved: ResolvedEventLike): boolean {
-  const event = resolved.event;
-  return !event || event.type.startsWith('$') || event.streamId.startsWith('$');
-}
-
-export function toStoredEvent(resolved: ResolvedEventLike): StoredEvent {
-  const event = resolved.event;
-  if (!event) throw new Error('EventStoreDB returned a read result without an event');
-  const where = `${event.streamId}@${event.revision}`;
-  if (!event.isJson || !isPlainObject(event.data)) throw new Error(`Event ${where} is not a JSON object`);
-  if (!isEventMetadata(event.metadata)) throw new Error(`Event ${where} has no AppVault metadata`);
-  return {
-    stream: event.streamId,
-    streamVersion: Number(event.revision),
-    position: positionOf(resolved),
-    type: event.type,
-    data: event.data,
-    metadata: event.metadata,
-  };
-}
-
-export function toEventData(event: NewEvent) {
-  return jsonEvent({ type: event.type, data: event.data, metadata: { ...event.metadata } });
-}
-
-/**
- * The source of a regular expression matching exactly the streams of one app: `app-{id}` and
- * `{schema|content|asset}-{id}--{childId}`. It uses only syntax .NET and JavaScript read alike, so
- * the same string can serve as a server-side stream filter once the client can send one on reads.
- */
-export function appStreamRegex(appId: string): string {
-  const id = escapeRegex(appId);
-  return `^(?:app-${id}|(?:schema|content|asset)-${id}--.+)$`;
-}
-
-export function appStreamFilter(appId: string): RegExp {
-  return new RegExp(appStreamRegex(appId));
-}
-
-/** Metadata `$tb` (truncate before) hides earlier revisions; a soft delete sets it past the end. */
-export function firstVisibleRevision(truncateBefore: unknown): number {
-  if (typeof truncateBefore === 'number') return truncateBefore;
-  if (typeof truncateBefore === 'bigint') return Number(truncateBefore);
-  if (truncateBefore === END) return Number.POSITIVE_INFINITY;
-  return 0;
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
-}
-
-/** Errors of the connection or the cluster, not of the request: a retry may succeed. */
-function isTransient(error: unknown): boolean {
-  return (
-    error instanceof UnavailableError ||
-    error instanceof DeadlineExceededError ||
-    error instanceof NotLeaderError ||
-    error instanceof CancelledError ||
-    error instanceof TimeoutError ||
-    error instanceof AccessDeniedError
-  );
-}
-
-function isMissingStream(error: unknown): boolean {
-  return error instanceof StreamNotFoundError || error instanceof StreamDeletedError;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
-}
-
-function isEventMetadata(value: unknown): value is EventMetadata {
-  if (!isPlainObject(value)) return false;
-  return (
-    typeof value['actor'] === 'string' &&
-    typeof value['timestamp'] === 'string' &&
-    typeof value['schemaVersion'] === 'number' &&
-    (value['appId'] === undefined || typeof value['appId'] === 'string')
-  );
-}
-
-/** Iterates a client read and, when the consumer stops early, cancels the gRPC call behind it. */
-async function* drain<T>(read: StreamingRead<T>): AsyncGenerator<T> {
-  try {
-    for await (const item of read) yield item;
-  } finally {
-    if (!read.readableEnded) await read.cancel();
-  }
+/** The latest of some positions (undefined ones left out). */
+function latest(positions: readonly (Position | undefined)[]): Position | undefined {
+  let result: Position | undefined;
+  for (const position of positions) if (position && (!result || comparePositions(position, result) > 0)) result = position;
+  return result;
 }

@@ -33,6 +33,8 @@ export const claims = {
   scheduledBackup: (appId: string, at: string): Claim => ({ kind: 'job', scope: 'scheduled-backup', key: `${appId}@${at}` }),
   assetUpload: (appId: string, assetId: string): Claim => ({ kind: 'upload', scope: appId, key: assetId }),
   projector: (): Claim => ({ kind: 'lease', scope: '', key: 'projector' }),
+  /** The process that runs the event store's upkeep (EventStoreDB's per-app index). */
+  storeUpkeep: (): Claim => ({ kind: 'lease', scope: '', key: 'store-upkeep' }),
 };
 
 export interface NameEntry {

@@ -6,6 +6,7 @@ import {
   EVENT_STORE,
   type EventStore,
   type ExpectedVersion,
+  EventTooLargeError,
   type NewEvent,
   WrongExpectedVersionError,
 } from '../../infrastructure/event-store/event-store.port.js';
@@ -101,18 +102,25 @@ export class EventWriter {
   }
 
   /**
-   * Appends to several streams of one app at once (all or nothing on SQLite), bypassing a hold
-   * the caller owns, and waits until the projections show it (unless the caller projects the
-   * events itself: AppReplays.appendAndProject). For rollbacks.
+   * Appends to several streams of one app at once (all or nothing on SQLite; stream by stream on
+   * EventStoreDB, see EventStore.appendMany), bypassing a hold the caller owns, and waits until the
+   * projections show it (unless the caller projects the events itself:
+   * AppReplays.appendAndProject). For rollbacks, which give each event an id of its own
+   * (`eventIds`) so that sending a write again cannot store it twice.
    */
-  async appendMany(writes: { stream: string; events: DomainEvent[]; expectedVersion: ExpectedVersion }[], context: WriteContext, options: { waitForProjections?: boolean } = {}): Promise<{ position: number }> {
+  async appendMany(
+    writes: { stream: string; events: DomainEvent[]; expectedVersion: ExpectedVersion; eventIds?: readonly string[] }[],
+    context: WriteContext,
+    options: { waitForProjections?: boolean } = {},
+  ): Promise<{ position: number }> {
     const timestamp = context.timestamp ?? new Date().toISOString();
     // Thousands of events are checked against the catalog a slice of the event loop at a time.
     const slicer = new TimeSlicer();
     const prepared = [];
     for (const write of writes) {
       await slicer.tick();
-      prepared.push({ stream: write.stream, expectedVersion: write.expectedVersion, events: this.prepare(write.events, context, timestamp) });
+      const events = this.prepare(write.events, context, timestamp).map((event, i) => (write.eventIds?.[i] ? { ...event, id: write.eventIds[i] } : event));
+      prepared.push({ stream: write.stream, expectedVersion: write.expectedVersion, events });
     }
     const result = await this.store.appendMany(prepared);
     await context.onAppended?.(result.position);
@@ -156,6 +164,7 @@ export class EventWriter {
       if (error instanceof WrongExpectedVersionError) {
         throw new DomainError('conflict', `The resource was changed by someone else (it is at version ${error.actual}, expected ${String(error.expected)}); reload it and try again`);
       }
+      if (error instanceof EventTooLargeError) throw new DomainError('too-large', `The change is too large to store: ${error.message}`);
       throw error;
     }
   }

@@ -185,6 +185,18 @@ export const API_COMPONENTS: Record<string, JsonSchema> = {
     completed: nullable(time),
     error: nullable(str),
     log: { type: 'array', items: object({ at: time, message: str }) },
+    partial: nullable(
+      object({
+        writtenStreams: int,
+        written: strings,
+        failedStream: str,
+        uncertain: { type: 'boolean' },
+        remainingStreams: int,
+        appEvents: int,
+        uncertainEvents: int,
+        recovery: nullable({ enum: ['finished', 'app-changed'] }),
+      }),
+    ),
     ...progress,
   }),
   RollbackPage: page('Rollback'),

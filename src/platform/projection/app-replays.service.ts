@@ -77,8 +77,11 @@ export class AppReplays {
    * as a restore does, rather than leaving thousands of them to the live follower's small commits.
    * The follower first catches up, so every earlier event of the app is projected; while the app is
    * suspended it skips the new ones, and the last step, under the engine's lock, resumes the app.
-   * If the process dies before that, the follower has moved past events it never applied: the
-   * caller rebuilds the app at start-up (RollbacksService.recoverInterrupted).
+   * If `append` fails, whatever it stored is projected all the same (on a store that writes stream
+   * by stream, the streams written before the failure), so the read models show what the store
+   * holds; then the failure is thrown. If the process dies before that, the follower has moved past
+   * events it never applied: the caller rebuilds the app at start-up
+   * (RollbacksService.recoverInterrupted).
    */
   async appendAndProject(appId: string, append: () => Promise<{ position: number }>): Promise<{ position: number }> {
     await this.assertProjects('A rollback');
@@ -86,12 +89,19 @@ export class AppReplays {
     await this.projector.waitFor(before, FOLLOWER_WAIT_MS);
     this.engine.suspend(appId, 'rebuild');
     try {
-      const result = await append();
+      let result: { position: number } | undefined;
+      let failure: unknown;
       try {
+        result = await append();
+      } catch (error) {
+        failure = error;
+      }
+      try {
+        const until = result?.position ?? (await this.store.headPosition());
         const replay = this.engine.begin({ appId, hold: new Set(), bulk: true });
-        await replay.feed(this.store.readApp(appId, { after: before, until: result.position }));
+        if (until > before) await replay.feed(this.store.readApp(appId, { after: before, until }));
         await replay.flush();
-        await this.projector.waitFor(result.position, FOLLOWER_WAIT_MS);
+        await this.projector.waitFor(until, FOLLOWER_WAIT_MS);
         await this.engine.exclusive(async () => {
           await replay.settleLocked();
           this.engine.resume(appId);
@@ -100,9 +110,16 @@ export class AppReplays {
         // The follower skipped these events while the app was suspended: rebuild it from its history.
         this.engine.resume(appId);
         this.logger.warn(`Projecting the appended events of app ${appId} failed (${String(error)}); rebuilding the app`);
-        await this.rebuildApp(appId);
+        try {
+          await this.rebuildApp(appId);
+        } catch (rebuild) {
+          // The store is failing; the start-up after it rebuilds the app (RollbacksService.recoverInterrupted).
+          if (failure === undefined) throw rebuild;
+          this.logger.warn(`Rebuilding app ${appId} failed too (${String(rebuild)})`);
+        }
       }
-      return result;
+      if (failure !== undefined) throw failure;
+      return result!;
     } finally {
       this.engine.resume(appId);
     }

@@ -1,7 +1,7 @@
-import type { Decider } from '../platform/events/decider.js';
+import type { Decider } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { APP_ROLES, type AppRole } from '../platform/auth/principal.js';
-import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import { controlCharacterProblem, LINE_BREAKS_AND_TABS, quoted } from '../platform/text/control-characters.js';
 import { APP_EVENTS, type AppEvent, NAME_MAX, NAME_PATTERN } from './app.events.js';
 

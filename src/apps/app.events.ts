@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { APP_ROLES } from '../platform/auth/principal.js';
-import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
+import { defineEvent, entityId, type EventOf } from '../eventsourcing/event-catalog.js';
 import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';
 
 export const NAME_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { InvalidArchiveError } from '../backup/archive/archive-reader.js';
+import { InvalidArchiveError } from '../archive/archive-reader.js';
 import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
-import type { Loaded } from '../platform/events/event-writer.service.js';
+import type { Loaded } from '../eventsourcing/event-writer.service.js';
 import type { AppEvent } from './app.events.js';
 import { appDecider, type AppState, assignContributor } from './app.aggregate.js';
-import { EventWriter } from '../platform/events/event-writer.service.js';
+import { EventWriter } from '../eventsourcing/event-writer.service.js';
 
 /** Contributors are users the app's events name; on restore the app takes its new id and name. */
 @Injectable()

@@ -7,7 +7,7 @@ import { AppAccess, Authenticated, MAINTAINERS, ANY_ROLE } from '../platform/aut
 import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
-import { EventCatalog } from '../platform/events/event-catalog.service.js';
+import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { invalid } from '../platform/domain-errors.js';
 import { offset, type Page, PageQuery, pageSize } from '../platform/http/paging.js';
 import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';

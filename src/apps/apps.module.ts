@@ -1,8 +1,8 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { EventCatalog } from '../platform/events/event-catalog.service.js';
+import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { appStream } from './app.aggregate.js';
 import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../platform/auth/auth.ports.js';
-import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
+import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { UsersModule } from '../users/users.module.js';
 import { AppsController } from './apps.http.controller.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';

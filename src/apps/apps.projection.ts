@@ -3,8 +3,8 @@ import type { StoredEvent } from '../infrastructure/event-store/event-store.port
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { AppRole } from '../platform/auth/principal.js';
 import { notFound } from '../platform/domain-errors.js';
-import type { Projection } from '../platform/projection/projection.js';
-import type { ProjectionTx } from '../platform/projection/projection-tx.js';
+import type { Projection } from '../eventsourcing/projection.js';
+import type { ProjectionTx } from '../eventsourcing/projection-tx.js';
 import { UsersProjection } from '../users/users.projection.js';
 import type { AppEvent } from './app.events.js';
 

@@ -1,7 +1,7 @@
-import type { Decider } from '../platform/events/decider.js';
+import type { Decider } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
-import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import { controlCharacterProblem } from '../platform/text/control-characters.js';
 import { ASSET_EVENTS, type AssetEvent, type AssetFile, FILE_NAME_MAX, MIME_TYPE, SHA256 } from './asset.events.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
+import { defineEvent, entityId, type EventOf } from '../eventsourcing/event-catalog.js';
 import { singleLine } from '../platform/text/plain-text.checks.js';
 
 export const FILE_NAME_MAX = 255;

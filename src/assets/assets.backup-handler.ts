@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { assetEntryName, isCompressedType } from '../backup/archive/archive-format.js';
+import { assetEntryName, isCompressedType } from '../archive/archive-format.js';
 import { type ArchivedEvent, type BackupContext, type BackupHandler, type CleanupContext, mappedUser, type RestoreContext, type RollbackContext, type RollbackStep } from '../backup/backup-handler.port.js';
-import type { StreamSelection } from '../backup/backup-selection.js';
+import type { StreamSelection } from '../backup/shared/backup-selection.js';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { conflict } from '../platform/domain-errors.js';
 import { AssetFilesService } from './asset-files.service.js';

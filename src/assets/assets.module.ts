@@ -1,7 +1,7 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
-import { EventCatalog } from '../platform/events/event-catalog.service.js';
-import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
+import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { assetStream } from './asset.aggregate.js';
 import { AssetFilesService } from './asset-files.service.js';
 import { AssetsBackupHandler } from './assets.backup-handler.js';

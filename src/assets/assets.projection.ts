@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppEvent } from '../apps/app.events.js';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
-import type { Projection } from '../platform/projection/projection.js';
-import type { ProjectionTx } from '../platform/projection/projection-tx.js';
+import type { Projection } from '../eventsourcing/projection.js';
+import type { ProjectionTx } from '../eventsourcing/projection-tx.js';
 import type { AssetEvent, AssetFile } from './asset.events.js';
 
 export interface AssetFileVersionDoc extends AssetFile {

@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { ChildKind, StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
-import { InvalidArchiveError } from './archive/archive-reader.js';
+import { InvalidArchiveError } from '../archive/archive-reader.js';
 import type { RestoreStep } from './restore/restore-job.js';
-import type { BackupSelection, StreamSelection } from './backup-selection.js';
+import type { BackupSelection, StreamSelection } from './shared/backup-selection.js';
 
 /**
  * One event as it stands in an archive's `events/NNNNNN.ndjson` files (see docs/backup-format.md).

@@ -4,9 +4,9 @@
  * older server lacks them.
  */
 import type { AppView } from '../apps/apps.http.controller.js';
-import type { BackupJob, JobStatus } from '../backup/backup-job.js';
-import type { BackupSelection } from '../backup/backup-selection.js';
-import type { JobProgress } from '../backup/job-progress.js';
+import type { BackupJob, JobStatus } from '../backup/shared/backup-job.js';
+import type { BackupSelection } from '../backup/shared/backup-selection.js';
+import type { JobProgress } from '../jobs/job-progress.js';
 import type { RestoreView } from '../backup/restore/restore-job.js';
 import type { RollbackJob } from '../backup/rollback/rollback-job.js';
 import type { RollbackPreflight } from '../backup/rollback/rollbacks.service.js';

@@ -1,7 +1,7 @@
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import type { Decider } from '../platform/events/decider.js';
+import type { Decider } from '../eventsourcing/decider.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
-import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import type { SchemaState } from '../schemas/schema.aggregate.js';
 import type { SchemaField } from '../schemas/schema.events.js';
 import { sameData, validateData } from './content-data.validation.js';

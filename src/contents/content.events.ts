@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NAME_MAX, NAME_PATTERN } from '../apps/app.events.js';
-import { defineEvent, entityId, type EventOf } from '../platform/events/event-catalog.js';
+import { defineEvent, entityId, type EventOf } from '../eventsourcing/event-catalog.js';
 import { FIELD_NAME_PATTERN } from '../schemas/schema.events.js';
 
 export const CONTENT_STATUSES = ['Draft', 'Published', 'Archived'] as const;

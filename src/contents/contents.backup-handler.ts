@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext, RollbackContext, RollbackStep } from '../backup/backup-handler.port.js';
 import { type ContentRecord, contentDecider, type ContentState, revertContent, type SchemaRef } from './content.aggregate.js';
 import { mappedUser } from '../backup/backup-handler.port.js';
-import type { BackupSelection, StreamSelection } from '../backup/backup-selection.js';
+import type { BackupSelection, StreamSelection } from '../backup/shared/backup-selection.js';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey } from '../infrastructure/read-store/read-store.port.js';
 import type { FieldType } from '../schemas/schema.events.js';

@@ -1,7 +1,7 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
-import { EventCatalog } from '../platform/events/event-catalog.service.js';
-import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
+import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { contentStream } from './content.aggregate.js';
 import { SchemasModule } from '../schemas/schemas.module.js';
 import { ChangeContentStatusHandler, DeleteContentHandler, UpdateContentHandler } from './commands/change-content.handlers.js';

@@ -1,10 +1,10 @@
 import { Global, Module } from '@nestjs/common';
-import { EventCatalog } from './events/event-catalog.service.js';
-import { EventWriter } from './events/event-writer.service.js';
-import { AppReplays } from './projection/app-replays.service.js';
-import { ProjectionEngine } from './projection/projection-engine.service.js';
-import { Projector } from './projection/projector.service.js';
-import { JobRegistry } from './shutdown/job-registry.service.js';
+import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import { EventWriter } from '../eventsourcing/event-writer.service.js';
+import { AppReplays } from '../eventsourcing/app-replays.service.js';
+import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
+import { Projector } from '../eventsourcing/projector.service.js';
+import { JobRegistry } from '../jobs/job-registry.service.js';
 import { StartupService } from './startup/startup.service.js';
 
 @Global()

@@ -1,7 +1,7 @@
 import { NAME_MAX, NAME_PATTERN } from '../apps/app.aggregate.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import type { Decider } from '../platform/events/decider.js';
-import { defineStream, ruleProblem } from '../platform/events/event-catalog.js';
+import type { Decider } from '../eventsourcing/decider.js';
+import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import { quoted } from '../platform/text/control-characters.js';
 import { FIELD_NAME_MAX, FIELD_NAME_PATTERN, FIELD_TYPES, type FieldType, MAX_FIELDS, SCHEMA_EVENTS, type SchemaEvent, type SchemaField } from './schema.events.js';
 

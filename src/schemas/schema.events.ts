@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NAME_MAX, NAME_PATTERN } from '../apps/app.events.js';
-import { defineEvent, entityId, type EventOf, type Upcaster } from '../platform/events/event-catalog.js';
+import { defineEvent, entityId, type EventOf, type Upcaster } from '../eventsourcing/event-catalog.js';
 
 export const FIELD_TYPES = ['String', 'Number', 'Boolean', 'DateTime', 'Json', 'Assets', 'References'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];

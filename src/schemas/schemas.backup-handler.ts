@@ -4,7 +4,7 @@ import { claims, NAME_INDEX, type NameIndex } from '../infrastructure/name-index
 import type { ArchivedEvent, BackupHandler, RollbackContext, RollbackStep } from '../backup/backup-handler.port.js';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { revertSchema, schemaDecider, type SchemaState } from './schema.aggregate.js';
-import type { BackupSelection, StreamSelection } from '../backup/backup-selection.js';
+import type { BackupSelection, StreamSelection } from '../backup/shared/backup-selection.js';
 import type { SchemaEvent } from './schema.events.js';
 import { SchemasProjection } from './schemas.projection.js';
 

@@ -1,7 +1,7 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
-import { EventCatalog } from '../platform/events/event-catalog.service.js';
-import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
+import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { schemaStream } from './schema.aggregate.js';
 import { AddSchemaFieldHandler, DeleteSchemaHandler } from './commands/change-schema.handlers.js';
 import { CreateSchemaHandler } from './commands/create-schema.handler.js';

@@ -1,8 +1,8 @@
 import { checkEmail } from '../platform/email.js';
 import { quoted } from '../platform/text/control-characters.js';
-import type { Decider } from '../platform/events/decider.js';
+import type { Decider } from '../eventsourcing/decider.js';
 import { conflict, invalid } from '../platform/domain-errors.js';
-import { defineStream } from '../platform/events/event-catalog.js';
+import { defineStream } from '../eventsourcing/event-catalog.js';
 import { USER_EVENTS, type UserApiKeyIssued, type UserCreated, type UserEvent } from './user.events.js';
 
 export interface UserState {

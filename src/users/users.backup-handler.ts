@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import type { BackupContext, BackupHandler, CleanupContext, RestoreContext } from '../backup/backup-handler.port.js';
 import { checkEmail } from '../platform/email.js';
-import { describeIssues, entityId } from '../platform/events/event-catalog.js';
+import { describeIssues, entityId } from '../eventsourcing/event-catalog.js';
 import { parseBoundedJson } from '../platform/json/bounded-json.js';
 import { quoted } from '../platform/text/control-characters.js';
 import { singleLine } from '../platform/text/plain-text.checks.js';
 import { DISPLAY_NAME_MAX } from './user.events.js';
-import { type ArchivedUser, USERS_ENTRY } from '../backup/archive/archive-format.js';
-import { InvalidArchiveError, readBoundedText } from '../backup/archive/archive-reader.js';
+import { type ArchivedUser, USERS_ENTRY } from '../archive/archive-format.js';
+import { InvalidArchiveError, readBoundedText } from '../archive/archive-reader.js';
 import { UsersService } from './users.service.js';
 
 /** users.json is one JSON document; it is bounded by the number of people an app names. */

@@ -1,7 +1,7 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { PRINCIPAL_RESOLVER } from '../platform/auth/auth.ports.js';
-import { EventCatalog } from '../platform/events/event-catalog.service.js';
-import { ProjectionEngine } from '../platform/projection/projection-engine.service.js';
+import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { userStream } from './user.aggregate.js';
 import { CreateUserHandler } from './commands/create-user.handler.js';
 import { UsersController } from './users.http.controller.js';

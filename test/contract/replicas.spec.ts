@@ -15,10 +15,10 @@ import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read
 import { type AppDoc, AppsProjection } from '../../src/apps/apps.projection.js';
 import { UsersProjection } from '../../src/users/users.projection.js';
 import { appStream } from '../../src/apps/app.aggregate.js';
-import { EventCatalog } from '../../src/platform/events/event-catalog.service.js';
-import { ProjectionEngine } from '../../src/platform/projection/projection-engine.service.js';
-import { Projector } from '../../src/platform/projection/projector.service.js';
-import { InstallationService } from '../../src/backup/installation.service.js';
+import { EventCatalog } from '../../src/eventsourcing/event-catalog.service.js';
+import { ProjectionEngine } from '../../src/eventsourcing/projection-engine.service.js';
+import { Projector } from '../../src/eventsourcing/projector.service.js';
+import { InstallationService } from '../../src/backup/shared/installation.service.js';
 
 /**
  * Two AppVault processes on the same stores, as replicas on EventStoreDB and MongoDB run: here

@@ -4,8 +4,8 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssetsProjection } from '../../src/assets/assets.projection.js';
-import { AppReplays } from '../../src/platform/projection/app-replays.service.js';
-import { Projector } from '../../src/platform/projection/projector.service.js';
+import { AppReplays } from '../../src/eventsourcing/app-replays.service.js';
+import { Projector } from '../../src/eventsourcing/projector.service.js';
 import { type Actor, createCast, createUser, startServer, type TestServer } from '../support/test-server.js';
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');

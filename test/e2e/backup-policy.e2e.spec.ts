@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackupFaults } from '../../src/backup/backup-faults.js';
+import { BackupFaults } from '../../src/backup/create/backup-faults.js';
 import { BackupPoliciesService } from '../../src/backup/schedule/backup-policies.service.js';
 import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../src/infrastructure/name-index/name-index.port.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppReplays } from '../../src/platform/projection/app-replays.service.js';
-import { Projector } from '../../src/platform/projection/projector.service.js';
+import { AppReplays } from '../../src/eventsourcing/app-replays.service.js';
+import { Projector } from '../../src/eventsourcing/projector.service.js';
 import { type ApiClient, type ApiResponse, createCast, startServer, type TestServer } from '../support/test-server.js';
 
 interface Field {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKUP_STAGES, BackupFaults } from '../../src/backup/backup-faults.js';
+import { BACKUP_STAGES, BackupFaults } from '../../src/backup/create/backup-faults.js';
 import { streams } from '../../src/infrastructure/event-store/event-store.port.js';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { startChildServer } from '../support/child-server.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claims, NAME_INDEX, type NameIndex } from '../../src/infrastructure/name-index/name-index.port.js';
 import { RestoresService } from '../../src/backup/restore/restores.service.js';
-import { Projector } from '../../src/platform/projection/projector.service.js';
+import { Projector } from '../../src/eventsourcing/projector.service.js';
 import { fileForm, waitForJob } from '../support/fixtures.js';
 import { startReplica } from '../support/replica-server.js';
 import { tempDir, type TestServer } from '../support/test-server.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackupsService } from '../../src/backup/backups.service.js';
+import { BackupsService } from '../../src/backup/create/backups.service.js';
 import { fileForm, waitForJob } from '../support/fixtures.js';
 import { type ApiClient, type Cast, createCast, startServer, type TestServer } from '../support/test-server.js';
 

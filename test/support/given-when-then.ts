@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { type Decider, type DomainEvent, fold } from '../../src/platform/events/decider.js';
+import { type Decider, type DomainEvent, fold } from '../../src/eventsourcing/decider.js';
 import { DomainError, type DomainErrorKind } from '../../src/platform/domain-errors.js';
 
 /**

@@ -22,9 +22,9 @@ const load = (path) => import(`../../dist/${path}`);
 const { SqliteEventStore } = await load('infrastructure/event-store/sqlite-event-store.adapter.js');
 const { SqliteReadStore } = await load('infrastructure/read-store/sqlite-read-store.adapter.js');
 const { SqliteNameIndex } = await load('infrastructure/name-index/sqlite-name-index.adapter.js');
-const { EventCatalog } = await load('platform/events/event-catalog.service.js');
-const { ProjectionEngine } = await load('platform/projection/projection-engine.service.js');
-const { Projector } = await load('platform/projection/projector.service.js');
+const { EventCatalog } = await load('eventsourcing/event-catalog.service.js');
+const { ProjectionEngine } = await load('eventsourcing/projection-engine.service.js');
+const { Projector } = await load('eventsourcing/projector.service.js');
 const { appStream } = await load('apps/app.aggregate.js');
 
 const store = new SqliteEventStore(`${dir}/events.db`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import yazl from 'yazl';
-import { ArchiveReader, InvalidArchiveError } from '../../src/backup/archive/archive-reader.js';
+import { ArchiveReader, InvalidArchiveError } from '../../src/archive/archive-reader.js';
 import { tempDir } from '../support/test-server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

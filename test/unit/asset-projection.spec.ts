@@ -6,7 +6,7 @@ import type { AssetEvent } from '../../src/assets/asset.events.js';
 import { assetDocId, AssetsProjection } from '../../src/assets/assets.projection.js';
 import type { StoredEvent } from '../../src/infrastructure/event-store/event-store.port.js';
 import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
-import { ProjectionTx } from '../../src/platform/projection/projection-tx.js';
+import { ProjectionTx } from '../../src/eventsourcing/projection-tx.js';
 
 const appId = 'app-1111';
 const assetId = 'asset-2222';

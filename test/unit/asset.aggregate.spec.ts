@@ -14,7 +14,7 @@ import {
 } from '../../src/assets/asset.aggregate.js';
 import type { AssetEvent, AssetFile } from '../../src/assets/asset.events.js';
 import { DomainError, type DomainErrorKind } from '../../src/platform/domain-errors.js';
-import { fold } from '../../src/platform/events/decider.js';
+import { fold } from '../../src/eventsourcing/decider.js';
 
 /** Given past events, when a decision runs on the folded state, then these events (or this error). */
 const given = (events: AssetEvent[]) => ({

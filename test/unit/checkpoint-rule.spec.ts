@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointRule } from '../../src/platform/projection/checkpoint-rule.js';
+import { CheckpointRule } from '../../src/eventsourcing/checkpoint-rule.js';
 
 describe('CheckpointRule: when the live follower saves its checkpoint', () => {
   const at = (start: number) => {

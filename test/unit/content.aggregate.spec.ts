@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isIsoDateTime, sameData, searchableText, validateData } from '../../src/contents/content-data.validation.js';
 import { changeContentStatus, contentDecider, type ContentState, createContent, deleteContent, type SchemaRef, updateContent } from '../../src/contents/content.aggregate.js';
 import type { ContentEvent } from '../../src/contents/content.events.js';
-import { fold } from '../../src/platform/events/decider.js';
+import { fold } from '../../src/eventsourcing/decider.js';
 import { spec } from '../support/given-when-then.js';
 
 const { given } = spec(contentDecider);

@@ -3,7 +3,7 @@ import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { notFound } from '../../platform/domain-errors.js';
-import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { EventWriter } from '../../eventsourcing/event-writer.service.js';
 import { UsersService } from '../../users/users.service.js';
 import { appDecider, type AppState, assignContributor, deleteApp, removeContributor, updateApp } from '../app.aggregate.js';
 import type { AppEvent } from '../app.events.js';

@@ -5,7 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { Lease } from '../../infrastructure/name-index/lease.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
-import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { EventWriter } from '../../eventsourcing/event-writer.service.js';
 import { assetDecider, type AssetState, normalizeMimeType, recordedHash, validateFileName } from '../asset.aggregate.js';
 import type { AssetEvent, AssetFile } from '../asset.events.js';
 import { AssetFilesService } from '../asset-files.service.js';

@@ -7,8 +7,8 @@ import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
 import { type Page, PageQuery } from '../../platform/http/paging.js';
-import { sendArchive } from '../archive-download.js';
-import { BackupsService } from '../backups.service.js';
+import { sendArchive } from '../shared/archive-download.js';
+import { BackupsService } from '../create/backups.service.js';
 import { CreateLinkBody, toLinkView } from './backup-link.js';
 import { BackupLinksService } from './backup-links.service.js';
 

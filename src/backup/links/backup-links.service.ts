@@ -6,9 +6,9 @@ import { MAINTAINERS } from '../../platform/auth/access.decorator.js';
 import { APP_DIRECTORY, type AppDirectory, PRINCIPAL_RESOLVER, type PrincipalResolver } from '../../platform/auth/auth.ports.js';
 import { conflict, DomainError, forbidden, gone, notFound } from '../../platform/domain-errors.js';
 import type { Page } from '../../platform/http/paging.js';
-import type { BackupJob } from '../backup-job.js';
-import { BackupsService } from '../backups.service.js';
-import { InstallationService } from '../installation.service.js';
+import type { BackupJob } from '../shared/backup-job.js';
+import { BackupsService } from '../create/backups.service.js';
+import { InstallationService } from '../shared/installation.service.js';
 import { type BackupLink, MAX_ACTIVE_LINKS, stateOf } from './backup-link.js';
 
 /** The path a link serves the archive at; its query carries the expiry and the signature. */

@@ -1,5 +1,5 @@
-import type { BackupSelection } from '../backup-selection.js';
-import type { ArchiveCheckReport } from '../archive/archive-check.js';
+import type { BackupSelection } from '../shared/backup-selection.js';
+import type { ArchiveCheckReport } from '../../archive/archive-check.js';
 
 /** What a rehearsal of a restore found: the archive passed every check a restore makes. */
 export interface ArchiveRehearsalReport {

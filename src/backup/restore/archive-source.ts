@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { AppConfig } from '../../config/app-config.js';
 import type { BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { invalid } from '../../platform/domain-errors.js';
-import { archiveKey } from '../backup-job.js';
+import { archiveKey } from '../shared/backup-job.js';
 import { describeUrl } from './restore-job.js';
 import { checkUrl, downloadToFile } from './url-fetcher.js';
 

@@ -1,9 +1,9 @@
 import type { NewEvent } from '../../infrastructure/event-store/event-store.port.js';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
-import type { EventCatalog } from '../../platform/events/event-catalog.service.js';
+import type { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { excerpt } from '../../platform/text/control-characters.js';
-import { InvalidArchiveError } from '../archive/archive-reader.js';
+import { InvalidArchiveError } from '../../archive/archive-reader.js';
 import type { ArchivedEvent, BackupHandler, RestoreContext } from '../backup-handler.port.js';
 import type { RestoreValidator } from './restore-validator.js';
 

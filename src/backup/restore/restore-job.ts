@@ -1,6 +1,6 @@
-import type { JobStatus } from '../backup-job.js';
-import type { BackupSelection } from '../backup-selection.js';
-import { type JobProgress, type PhasePlan, progressOf } from '../job-progress.js';
+import type { JobStatus } from '../shared/backup-job.js';
+import type { BackupSelection } from '../shared/backup-selection.js';
+import { type JobProgress, type PhasePlan, progressOf } from '../../jobs/job-progress.js';
 
 export interface RestoreLogLine {
   at: string;

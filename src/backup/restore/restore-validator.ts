@@ -1,11 +1,11 @@
 import type { EventStore } from '../../infrastructure/event-store/event-store.port.js';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
-import type { DomainEvent } from '../../platform/events/decider.js';
-import { type CheckContext, ENTITY_ID, ENTITY_ID_MAX, type StreamDefinition, type StreamKind } from '../../platform/events/event-catalog.js';
-import { EventCatalog } from '../../platform/events/event-catalog.service.js';
+import type { DomainEvent } from '../../eventsourcing/decider.js';
+import { type CheckContext, ENTITY_ID, ENTITY_ID_MAX, type StreamDefinition, type StreamKind } from '../../eventsourcing/event-catalog.js';
+import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { excerpt, quoted } from '../../platform/text/control-characters.js';
 import type { ArchivedEvent } from '../backup-handler.port.js';
-import { InvalidArchiveError } from '../archive/archive-reader.js';
+import { InvalidArchiveError } from '../../archive/archive-reader.js';
 
 /**
  * Stream states kept in memory, most recently used last. A state that falls out is folded again

@@ -16,7 +16,7 @@ import type { Principal } from '../../platform/auth/principal.js';
 import { DomainError, invalid, tooLarge } from '../../platform/domain-errors.js';
 import { type Page, PageQuery } from '../../platform/http/paging.js';
 import { parseWith } from '../../platform/http/validation.js';
-import { JobEventStreams } from '../job-event-streams.service.js';
+import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
 import { toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, RestoresService } from './restores.service.js';

@@ -2,22 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
-import { EventCatalog } from '../../platform/events/event-catalog.service.js';
+import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { quoted } from '../../platform/text/control-characters.js';
-import { AppReplays, type RestoreProjection } from '../../platform/projection/app-replays.service.js';
+import { AppReplays, type RestoreProjection } from '../../eventsourcing/app-replays.service.js';
 import { validateName } from '../../apps/app.aggregate.js';
 import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
-import { describeSelection } from '../backup-selection.js';
+import { describeSelection } from '../shared/backup-selection.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
-import { checkArchive } from '../archive/archive-check.js';
-import { ArchiveReader, InvalidArchiveError } from '../archive/archive-reader.js';
+import { checkArchive } from '../../archive/archive-check.js';
+import { ArchiveReader, InvalidArchiveError } from '../../archive/archive-reader.js';
 import { RestoreFaults } from './restore-faults.js';
 import { restoredEvent } from './restore-event.js';
 import { RestoreValidator } from './restore-validator.js';
 import { PHASE_OF_STEP, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
-import type { ProgressMeter } from '../job-progress.js';
+import type { ProgressMeter } from '../../jobs/job-progress.js';
 
 /** How the runner reports back to the job; every call is persisted by the service. */
 export interface RestoreReporter {

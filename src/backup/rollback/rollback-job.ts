@@ -1,5 +1,5 @@
-import type { JobStatus } from '../backup-job.js';
-import type { JobProgress, PhasePlan } from '../job-progress.js';
+import type { JobStatus } from '../shared/backup-job.js';
+import type { JobProgress, PhasePlan } from '../../jobs/job-progress.js';
 
 /** Per kind of entity, which ones a rollback creates again, changes back or deletes. */
 export interface KindChanges {

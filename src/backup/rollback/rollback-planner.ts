@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type ChildKind, EVENT_STORE, type EventStore, type StoredEvent, streams } from '../../infrastructure/event-store/event-store.port.js';
-import type { DomainEvent } from '../../platform/events/decider.js';
-import { EventCatalog } from '../../platform/events/event-catalog.service.js';
+import type { DomainEvent } from '../../eventsourcing/decider.js';
+import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
 import type { RollbackContext, RollbackStep } from '../backup-handler.port.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';

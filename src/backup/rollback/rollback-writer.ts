@@ -3,9 +3,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppRolledBack } from '../../apps/app.events.js';
 import { nameBasedEventId } from '../../infrastructure/event-store/event-ids.js';
 import { EVENT_STORE, type EventStore, streams, UncertainWriteError, WrongExpectedVersionError, writesStoredBefore } from '../../infrastructure/event-store/event-store.port.js';
-import type { DomainEvent } from '../../platform/events/decider.js';
-import { EventWriter } from '../../platform/events/event-writer.service.js';
-import { AppReplays } from '../../platform/projection/app-replays.service.js';
+import type { DomainEvent } from '../../eventsourcing/decider.js';
+import { EventWriter } from '../../eventsourcing/event-writer.service.js';
+import { AppReplays } from '../../eventsourcing/app-replays.service.js';
 import { LISTED_PER_KIND, type PartialRollback, type RollbackJob } from './rollback-job.js';
 import { type RollbackPlan, RollbackPlanner } from './rollback-planner.js';
 

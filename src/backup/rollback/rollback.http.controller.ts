@@ -6,7 +6,7 @@ import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
 import { type Page, PageQuery } from '../../platform/http/paging.js';
-import { JobEventStreams } from '../job-event-streams.service.js';
+import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
 import { toRollbackView } from './rollback-job.js';
 import { RollbacksService } from './rollbacks.service.js';
 

@@ -5,7 +5,7 @@ import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
 import { singleLine } from '../../platform/text/plain-text.checks.js';
-import { BackupIncludeBody, normalizeSelection } from '../backup-selection.js';
+import { BackupIncludeBody, normalizeSelection } from '../shared/backup-selection.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';
 import { parseSchedule } from './cron.js';

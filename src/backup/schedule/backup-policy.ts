@@ -1,4 +1,4 @@
-import type { BackupSelection } from '../backup-selection.js';
+import type { BackupSelection } from '../shared/backup-selection.js';
 import type { RetentionRules } from './retention.js';
 
 /** An app's backup policy, as stored (one per app, keyed by the app id) and as served. */

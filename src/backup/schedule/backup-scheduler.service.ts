@@ -7,8 +7,8 @@ import { APP_DIRECTORY, type AppDirectory } from '../../platform/auth/auth.ports
 import { Clock } from '../../platform/clock.js';
 import { INSTANCE_ID } from '../../platform/instance.js';
 import { quoted } from '../../platform/text/control-characters.js';
-import { type BackupJob, triggerOf } from '../backup-job.js';
-import { BackupsService } from '../backups.service.js';
+import { type BackupJob, triggerOf } from '../shared/backup-job.js';
+import { BackupsService } from '../create/backups.service.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';
 import { describeDuration, parseSchedule } from './cron.js';

@@ -1,4 +1,4 @@
-import type { BackupTrigger } from '../backup-job.js';
+import type { BackupTrigger } from '../shared/backup-job.js';
 
 /**
  * Which scheduled backups a policy keeps, restic-style (`forget --keep-last/--keep-daily/…`).

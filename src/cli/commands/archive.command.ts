@@ -15,7 +15,7 @@ const maxExpandedOption = () =>
  * reason (in --json also `{ valid: false, reason }` on stdout).
  */
 async function offline<T>(output: Output, file: string, work: () => Promise<T>): Promise<T> {
-  const { InvalidArchiveError } = await import('../../backup/archive/archive-reader.js');
+  const { InvalidArchiveError } = await import('../../archive/archive-reader.js');
   try {
     return await work();
   } catch (error) {
@@ -55,7 +55,7 @@ Examples:
     const context = new CliContext(command);
     const { output } = context;
     const file = resolve(zip);
-    const { verifyArchive } = await import('../../archive-checks/archive-verifier.js');
+    const { verifyArchive } = await import('../../archive/archive-verifier.js');
     const progress: Progress = output.progress('verify');
     try {
       const report = await offline(output, zip, () =>
@@ -89,7 +89,7 @@ Examples:
     { url: false },
   ).action(async (zip: string, options: { maxExpandedBytes: number }, command: Command) => {
     const context = new CliContext(command);
-    const { inspectArchive } = await import('../../archive-checks/archive-inspector.js');
+    const { inspectArchive } = await import('../../archive/archive-inspector.js');
     const report = await offline(context.output, zip, () => inspectArchive(resolve(zip), options.maxExpandedBytes));
     context.output.result({ ...report, file: zip }, () => {
       const lines = [
@@ -129,7 +129,7 @@ Examples:
     { url: false },
   ).action(async (a: string, b: string, options: { maxExpandedBytes: number }, command: Command) => {
     const context = new CliContext(command);
-    const { diffArchives } = await import('../../archive-checks/archive-inspector.js');
+    const { diffArchives } = await import('../../archive/archive-inspector.js');
     const report = await offline(context.output, `${a} or ${b}`, () => diffArchives(resolve(a), resolve(b), options.maxExpandedBytes));
     const shown = { ...report, a: { ...report.a, file: a }, b: { ...report.b, file: b } };
     context.output.result(shown, () => {

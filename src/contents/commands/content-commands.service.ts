@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { appKey } from '../../infrastructure/read-store/read-store.port.js';
 import { notFound } from '../../platform/domain-errors.js';
-import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { EventWriter } from '../../eventsourcing/event-writer.service.js';
 import { SchemasProjection } from '../../schemas/schemas.projection.js';
 import { contentDecider, type ContentState, type SchemaRef } from '../content.aggregate.js';
 import type { ContentEvent } from '../content.events.js';

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { EVENT_STORE, type EventStore } from '../../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 import { Public } from '../auth/access.decorator.js';
-import { Projector } from '../projection/projector.service.js';
+import { Projector } from '../../eventsourcing/projector.service.js';
 import { StartupService } from '../startup/startup.service.js';
 
 /** A store that does not answer within this time counts as unreachable for readiness. */

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { JobRegistry } from './job-registry.service.js';
+import { JobRegistry } from '../../jobs/job-registry.service.js';
 
 /** After the deadline, abandoned jobs get this long to clean up before the stores close. */
 const CLEANUP_GRACE_MS = 5000;

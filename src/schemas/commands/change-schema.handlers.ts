@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
-import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { EventWriter } from '../../eventsourcing/event-writer.service.js';
 import { addField, deleteSchema, type FieldInput, schemaDecider } from '../schema.aggregate.js';
 import { type SchemaDoc, SchemasProjection } from '../schemas.projection.js';
 

@@ -6,7 +6,7 @@ import { streams } from '../../infrastructure/event-store/event-store.port.js';
 import { Lease } from '../../infrastructure/name-index/lease.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { generateApiKey, hashApiKey } from '../../platform/auth/api-key.js';
-import { EventWriter } from '../../platform/events/event-writer.service.js';
+import { EventWriter } from '../../eventsourcing/event-writer.service.js';
 import { createUser, normalizeEmail, userDecider, type UserState } from '../user.aggregate.js';
 import { UsersProjection, type UserDoc } from '../users.projection.js';
 

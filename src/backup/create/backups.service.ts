@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { BLOB_STORE, type BlobStore, type ByteRange } from '../infrastructure/blob-store/blob-store.port.js';
-import { Lease } from '../infrastructure/name-index/lease.js';
-import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../infrastructure/name-index/name-index.port.js';
-import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
-import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import { BackupHandlerRegistry } from './backup-handler.registry.js';
-import type { BackupSelection } from './backup-selection.js';
-import { JobRegistry } from '../platform/shutdown/job-registry.service.js';
-import { archiveKey, type BackupJob, type BackupTrigger, isActive, triggerOf } from './backup-job.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { BLOB_STORE, type BlobStore, type ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
+import { Lease } from '../../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
+import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
+import { BackupHandlerRegistry } from '../backup-handler.registry.js';
+import type { BackupSelection } from '../shared/backup-selection.js';
+import { JobRegistry } from '../../jobs/job-registry.service.js';
+import { archiveKey, type BackupJob, type BackupTrigger, isActive, triggerOf } from '../shared/backup-job.js';
 import { BackupRunner } from './backup.runner.js';
-import { queuedProgress } from './job-progress.js';
-import type { Page } from '../platform/http/paging.js';
+import { queuedProgress } from '../../jobs/job-progress.js';
+import type { Page } from '../../platform/http/paging.js';
 
 export interface BackupRequest {
   label?: string;

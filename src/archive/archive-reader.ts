@@ -5,12 +5,12 @@ import { createInterface } from 'node:readline';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import yauzl from 'yauzl';
 import { z } from 'zod';
-import { parseBoundedJson } from '../../platform/json/bounded-json.js';
-import { quoted } from '../../platform/text/control-characters.js';
-import { singleLine } from '../../platform/text/plain-text.checks.js';
-import { TimeSlicer } from '../../platform/time-slicer.js';
-import type { ArchivedEvent } from '../backup-handler.port.js';
-import { type BackupSelection, sameSelection, StoredSelection } from '../backup-selection.js';
+import { parseBoundedJson } from '../platform/json/bounded-json.js';
+import { quoted } from '../platform/text/control-characters.js';
+import { singleLine } from '../platform/text/plain-text.checks.js';
+import { TimeSlicer } from '../platform/time-slicer.js';
+import type { ArchivedEvent } from '../backup/backup-handler.port.js';
+import { type BackupSelection, sameSelection, StoredSelection } from '../backup/shared/backup-selection.js';
 import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest, SELECTION_ENTRY, USERS_ENTRY } from './archive-format.js';
 
 /**

@@ -1,9 +1,9 @@
 import { pipeline } from 'node:stream/promises';
 import { Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { ByteRange } from '../infrastructure/blob-store/blob-store.port.js';
+import type { ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
 import type { BackupJob } from './backup-job.js';
-import type { BackupsService } from './backups.service.js';
+import type { BackupsService } from '../create/backups.service.js';
 
 const logger = new Logger('Backups');
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
+import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import type { DomainEvent } from './decider.js';
-import { quoted } from '../text/control-characters.js';
+import { quoted } from '../platform/text/control-characters.js';
 import { describeIssues, type EventDefinition, type StreamDefinition, type StreamKind } from './event-catalog.js';
 
 /** An event whose type or data does not match the catalog; the message names the type and the field. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError } from '../domain-errors.js';
+import { DomainError } from '../platform/domain-errors.js';
 import type { Decider, DomainEvent } from './decider.js';
 import { EventCatalog } from './event-catalog.service.js';
 import {
@@ -9,10 +9,10 @@ import {
   EventTooLargeError,
   type NewEvent,
   WrongExpectedVersionError,
-} from '../../infrastructure/event-store/event-store.port.js';
-import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
-import { Projector } from '../projection/projector.service.js';
-import { TimeSlicer } from '../time-slicer.js';
+} from '../infrastructure/event-store/event-store.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../infrastructure/name-index/name-index.port.js';
+import { Projector } from './projector.service.js';
+import { TimeSlicer } from '../platform/time-slicer.js';
 
 export interface Loaded<S> {
   state: S;

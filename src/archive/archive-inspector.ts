@@ -1,12 +1,12 @@
-import type { BackupSelection } from '../backup/backup-selection.js';
+import type { BackupSelection } from '../backup/shared/backup-selection.js';
 import { stat } from 'node:fs/promises';
-import { classifyEntry, type Manifest, USERS_ENTRY } from '../backup/archive/archive-format.js';
-import { type ArchiveCheckReport, checkArchive } from '../backup/archive/archive-check.js';
-import { ArchiveReader, readBoundedText } from '../backup/archive/archive-reader.js';
+import { classifyEntry, type Manifest, USERS_ENTRY } from './archive-format.js';
+import { type ArchiveCheckReport, checkArchive } from './archive-check.js';
+import { ArchiveReader, readBoundedText } from './archive-reader.js';
 import type { ArchivedEvent } from '../backup/backup-handler.port.js';
 import { RestoreValidator } from '../backup/restore/restore-validator.js';
 import type { EventStore } from '../infrastructure/event-store/event-store.port.js';
-import type { DomainEvent } from '../platform/events/decider.js';
+import type { DomainEvent } from '../eventsourcing/decider.js';
 import { offlineInstallation } from './offline-installation.js';
 
 export interface SchemaSummary {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import yazl from 'yazl';
-import { TimeSlicer } from '../../platform/time-slicer.js';
+import { TimeSlicer } from '../platform/time-slicer.js';
 import { MANIFEST_ENTRY, type Manifest, type ManifestEntry } from './archive-format.js';
 
 /** Entries that may wait in the writer at once: enough to keep yazl and zlib busy, few enough to keep memory flat. */

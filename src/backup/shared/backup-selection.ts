@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { NAME_MAX, NAME_PATTERN } from '../apps/app.events.js';
-import { entityId } from '../platform/events/event-catalog.js';
+import { NAME_MAX, NAME_PATTERN } from '../../apps/app.events.js';
+import { entityId } from '../../eventsourcing/event-catalog.js';
 
 export const ASSET_CHOICES = ['all', 'referenced', 'none'] as const;
 export type AssetChoice = (typeof ASSET_CHOICES)[number];

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EVENT_STORE, type EventStore, type StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import { ProjectionEngine } from './projection-engine.service.js';
 import type { ProjectionTx } from './projection-tx.js';
 import { Projector } from './projector.service.js';

@@ -1,6 +1,6 @@
-import type { DomainEvent } from '../../platform/events/decider.js';
-import type { ArchivedEvent } from '../backup-handler.port.js';
-import type { Placed, RestoreValidator } from '../restore/restore-validator.js';
+import type { DomainEvent } from '../eventsourcing/decider.js';
+import type { ArchivedEvent } from '../backup/backup-handler.port.js';
+import type { Placed, RestoreValidator } from '../backup/restore/restore-validator.js';
 import { type ArchiveReader, InvalidArchiveError } from './archive-reader.js';
 
 /** What the check needs of the validator: the stateless checks, which look at the archive alone. */

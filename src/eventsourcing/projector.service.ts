@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { EVENT_STORE, type EventStore, type Subscription } from '../../infrastructure/event-store/event-store.port.js';
-import { Lease } from '../../infrastructure/name-index/lease.js';
-import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
-import { FencedOutError, READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
-import { DomainError } from '../domain-errors.js';
-import { INSTANCE_ID } from '../instance.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { EVENT_STORE, type EventStore, type Subscription } from '../infrastructure/event-store/event-store.port.js';
+import { Lease } from '../infrastructure/name-index/lease.js';
+import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../infrastructure/name-index/name-index.port.js';
+import { FencedOutError, READ_STORE, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import { DomainError } from '../platform/domain-errors.js';
+import { INSTANCE_ID } from '../platform/instance.js';
 import { CheckpointRule } from './checkpoint-rule.js';
 import { ProjectionEngine } from './projection-engine.service.js';
 

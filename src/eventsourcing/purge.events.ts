@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent, defineStream, entityId, type EventOf } from '../events/event-catalog.js';
+import { defineEvent, defineStream, entityId, type EventOf } from './event-catalog.js';
 
 /**
  * The record of what was purged (a failed restore's app, a user it created), kept in the event

@@ -1,5 +1,5 @@
 import type { BackupSelection } from './backup-selection.js';
-import type { JobProgress } from './job-progress.js';
+import type { JobProgress } from '../../jobs/job-progress.js';
 
 export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
 

@@ -1,4 +1,4 @@
-import type { BackupSelection } from '../backup-selection.js';
+import type { BackupSelection } from '../backup/shared/backup-selection.js';
 
 /**
  * Archive format v1, the single source of its names and limits. docs/backup-format.md describes

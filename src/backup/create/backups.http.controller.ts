@@ -1,18 +1,18 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { AdminOnly, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
-import type { Principal } from '../platform/auth/principal.js';
-import { type Page, PageQuery } from '../platform/http/paging.js';
-import { singleLine } from '../platform/text/plain-text.checks.js';
-import { type BackupJob, isPartial, triggerOf } from './backup-job.js';
-import { BackupIncludeBody, normalizeSelection } from './backup-selection.js';
-import { sendArchive } from './archive-download.js';
+import { AdminOnly, AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js';
+import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
+import type { Principal } from '../../platform/auth/principal.js';
+import { type Page, PageQuery } from '../../platform/http/paging.js';
+import { singleLine } from '../../platform/text/plain-text.checks.js';
+import { type BackupJob, isPartial, triggerOf } from '../shared/backup-job.js';
+import { BackupIncludeBody, normalizeSelection } from '../shared/backup-selection.js';
+import { sendArchive } from '../shared/archive-download.js';
 import { BackupsService } from './backups.service.js';
-import { JobEventStreams } from './job-event-streams.service.js';
-import { progressOf } from './job-progress.js';
+import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
+import { progressOf } from '../../jobs/job-progress.js';
 
 const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).check(singleLine()).optional(), include: BackupIncludeBody.optional() });
 

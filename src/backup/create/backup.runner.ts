@@ -1,18 +1,18 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
-import { BLOB_STORE, type BlobStore } from '../infrastructure/blob-store/blob-store.port.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
-import { EventCatalog } from '../platform/events/event-catalog.service.js';
-import { TimeSlicer } from '../platform/time-slicer.js';
-import type { ArchivedEvent, BackupContext } from './backup-handler.port.js';
+import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../../infrastructure/event-store/event-store.port.js';
+import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
+import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
+import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
+import { TimeSlicer } from '../../platform/time-slicer.js';
+import type { ArchivedEvent, BackupContext } from '../backup-handler.port.js';
 import { BackupFaults } from './backup-faults.js';
-import { type BackupSelection, describeSelection, StreamSelection } from './backup-selection.js';
-import { BackupHandlerRegistry } from './backup-handler.registry.js';
-import { archiveKey, type BackupJob } from './backup-job.js';
-import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest, SELECTION_ENTRY } from './archive/archive-format.js';
-import { ArchiveWriter } from './archive/archive-writer.js';
-import { InstallationService } from './installation.service.js';
-import { type JobProgress, type PhasePlan, ProgressMeter } from './job-progress.js';
+import { type BackupSelection, describeSelection, StreamSelection } from '../shared/backup-selection.js';
+import { BackupHandlerRegistry } from '../backup-handler.registry.js';
+import { archiveKey, type BackupJob } from '../shared/backup-job.js';
+import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest, SELECTION_ENTRY } from '../../archive/archive-format.js';
+import { ArchiveWriter } from '../../archive/archive-writer.js';
+import { InstallationService } from '../shared/installation.service.js';
+import { type JobProgress, type PhasePlan, ProgressMeter } from '../../jobs/job-progress.js';
 
 export interface BackupResult {
   eventCount: number;

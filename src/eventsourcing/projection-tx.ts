@@ -1,4 +1,4 @@
-import { type CollectionWrite, type Doc, type DocChange, type Filter, matchesFilter, type ReadCollection } from '../../infrastructure/read-store/read-store.port.js';
+import { type CollectionWrite, type Doc, type DocChange, type Filter, matchesFilter, type ReadCollection } from '../infrastructure/read-store/read-store.port.js';
 
 interface Entry<T> {
   doc: T | undefined;

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { READ_STORE, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
 
 interface InstallationDoc {
   id: 'installation';

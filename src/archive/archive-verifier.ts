@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type ArchiveCheckOptions, checkArchive } from '../backup/archive/archive-check.js';
+import { type ArchiveCheckOptions, checkArchive } from './archive-check.js';
 import type { ArchiveRehearsalReport } from '../backup/restore/archive-rehearsal.port.js';
-import { ArchiveReader, InvalidArchiveError } from '../backup/archive/archive-reader.js';
+import { ArchiveReader, InvalidArchiveError } from './archive-reader.js';
 import type { ArchivedEvent, RestoreContext } from '../backup/backup-handler.port.js';
 import { restoredEvent } from '../backup/restore/restore-event.js';
 import { RestoreValidator } from '../backup/restore/restore-validator.js';

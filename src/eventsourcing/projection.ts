@@ -1,5 +1,5 @@
-import type { StoredEvent } from '../../infrastructure/event-store/event-store.port.js';
-import type { Doc, ReadCollection } from '../../infrastructure/read-store/read-store.port.js';
+import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import type { Doc, ReadCollection } from '../infrastructure/read-store/read-store.port.js';
 import type { ProjectionTx } from './projection-tx.js';
 
 /**

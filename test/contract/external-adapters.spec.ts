@@ -8,9 +8,15 @@ import { nameIndexContract } from './name-index.contract.js';
 import { readStoreContract } from './read-store.contract.js';
 import { FakeMongo } from '../support/fake-mongo.js';
 
-// The MongoDB read store's own logic (mapping, batches, transactions) on the recording in-memory
-// fake in every run; it says nothing of a server's planner or concurrency, which the run below does.
-readStoreContract('mongodb adapter on the in-memory fake', async () => new MongoReadStore(new FakeMongo().connection, true));
+// The MongoDB adapters on the in-memory stand-in (test/support/fake-mongo.ts) in every run: what
+// their requests mean by MongoDB's documented rules (filters, update pipelines, $$NOW, upserts,
+// duplicate keys, transactions' sessions). It says nothing of a server's planner or concurrency,
+// which the runs below do. A second "connection" is another store on the same stand-in.
+readStoreContract(
+  'mongodb adapter on the in-memory stand-in',
+  async () => new MongoReadStore(new FakeMongo().connection, true),
+  async (store) => new MongoReadStore((store as MongoReadStore).connection, true),
+);
 
 // The same contract suites as the SQLite adapters, against real servers when their URLs are given.
 // Without them the suites are registered as skipped, so a run shows they did not run.

@@ -446,21 +446,11 @@ export class FakeCollection {
   }
 
   async updateOne(filter: Filter, change: Doc | Doc[], options: Options = {}): Promise<UpdateResult> {
-    checkOptions('updateOne', options, ['session', 'upsert']);
-    checkUpdate(change);
-    const call = this.mongo.record({ collection: this.name, op: 'updateOne', filter }, options);
-    const outcome = this.update(asSent(filter), asSent(change), { upsert: options.upsert === true, multi: false });
-    call.affected = outcome.modified + (outcome.upsertedId === undefined ? 0 : 1);
-    return toResult(outcome);
+    return this.updateCommand('updateOne', filter, change, options);
   }
 
   async updateMany(filter: Filter, change: Doc | Doc[], options: Options = {}): Promise<UpdateResult> {
-    checkOptions('updateMany', options, ['session', 'upsert']);
-    checkUpdate(change);
-    const call = this.mongo.record({ collection: this.name, op: 'updateMany', filter }, options);
-    const outcome = this.update(asSent(filter), asSent(change), { upsert: options.upsert === true, multi: true });
-    call.affected = outcome.modified + (outcome.upsertedId === undefined ? 0 : 1);
-    return toResult(outcome);
+    return this.updateCommand('updateMany', filter, change, options);
   }
 
   async replaceOne(filter: Filter, replacement: Doc, options: Options = {}): Promise<UpdateResult> {
@@ -576,6 +566,15 @@ export class FakeCollection {
       this.name,
       current.filter((index) => index.name !== name),
     );
+  }
+
+  private updateCommand(op: 'updateOne' | 'updateMany', filter: Filter, change: Doc | Doc[], options: Options): UpdateResult {
+    checkOptions(op, options, ['session', 'upsert']);
+    checkUpdate(change);
+    const call = this.mongo.record({ collection: this.name, op, filter }, options);
+    const outcome = this.update(asSent(filter), asSent(change), { upsert: options.upsert === true, multi: op === 'updateMany' });
+    call.affected = outcome.modified + (outcome.upsertedId === undefined ? 0 : 1);
+    return toResult(outcome);
   }
 
   /** Checks one operation of a bulk write as the driver does before sending; returns how to apply it. */

@@ -1,4 +1,4 @@
-import type { CommandData, Decider, DomainCommand } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { APP_ROLES, type AppRole } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
@@ -25,20 +25,13 @@ export type AppCommand =
 
 export const appDecider: Decider<AppState, AppCommand, AppEvent> = {
   initialState: () => ({ status: 'new', name: '', label: '', description: '', contributors: {} }),
-  decide: (command, state) => {
-    switch (command.type) {
-      case 'CreateApp':
-        return createApp(state, command.data);
-      case 'UpdateApp':
-        return updateApp(state, command.data);
-      case 'AssignContributor':
-        return assignContributor(state, command.data);
-      case 'RemoveContributor':
-        return removeContributor(state, command.data);
-      case 'DeleteApp':
-        return deleteApp(state);
-    }
-  },
+  decide: decideBy({
+    CreateApp: createApp,
+    UpdateApp: updateApp,
+    AssignContributor: assignContributor,
+    RemoveContributor: removeContributor,
+    DeleteApp: deleteApp,
+  }),
   evolve: (state, event) => {
     switch (event.type) {
       case 'AppCreated':

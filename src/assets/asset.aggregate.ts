@@ -1,4 +1,4 @@
-import type { CommandData, Decider, DomainCommand } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
@@ -26,16 +26,11 @@ export type AssetCommand =
 
 export const assetDecider: Decider<AssetState, AssetCommand, AssetEvent> = {
   initialState: () => ({ status: 'new', assetId: '', fileVersion: -1, fileHashes: [] }),
-  decide: (command, state) => {
-    switch (command.type) {
-      case 'CreateAsset':
-        return createAsset(state, command.data);
-      case 'ReplaceAssetFile':
-        return replaceAssetFile(state, command.data);
-      case 'DeleteAsset':
-        return deleteAsset(state);
-    }
-  },
+  decide: decideBy({
+    CreateAsset: createAsset,
+    ReplaceAssetFile: replaceAssetFile,
+    DeleteAsset: deleteAsset,
+  }),
   evolve: (state, event) => {
     switch (event.type) {
       case 'AssetCreated': {

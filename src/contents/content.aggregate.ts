@@ -1,5 +1,5 @@
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import type { CommandData, Decider, DomainCommand } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import type { SchemaState } from '../schemas/schema.aggregate.js';
@@ -35,18 +35,12 @@ export type ContentCommand =
 
 export const contentDecider: Decider<ContentState, ContentCommand, ContentEvent> = {
   initialState: () => ({ stage: 'new', schemaId: '', status: 'Draft', data: {}, version: -1 }),
-  decide: (command, state) => {
-    switch (command.type) {
-      case 'CreateContent':
-        return createContent(state, command.data);
-      case 'UpdateContent':
-        return updateContent(state, command.data);
-      case 'ChangeContentStatus':
-        return changeContentStatus(state, command.data);
-      case 'DeleteContent':
-        return deleteContent(state, command.data);
-    }
-  },
+  decide: decideBy({
+    CreateContent: createContent,
+    UpdateContent: updateContent,
+    ChangeContentStatus: changeContentStatus,
+    DeleteContent: deleteContent,
+  }),
   evolve: (state, event) => {
     const version = state.version + 1;
     switch (event.type) {

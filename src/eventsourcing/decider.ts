@@ -29,6 +29,15 @@ export interface Decider<S, C extends DomainCommand, E extends DomainEvent> exte
   decide: (command: C, state: S) => E[];
 }
 
+/** Decides with one rule per command type, each given the state and its command's data. */
+export type DecisionRules<S, C extends DomainCommand, E extends DomainEvent> = { [T in C['type']]: (state: S, data: CommandData<C, T>) => E[] };
+
+/** A decide function from a table of rules: the table names the rule for each command, and the compiler checks none is missing. */
+export function decideBy<S, C extends DomainCommand, E extends DomainEvent>(rules: DecisionRules<S, C, E>): Decider<S, C, E>['decide'] {
+  // Each command reaches the rule its own type names, so its data is the data that rule takes.
+  return (command, state) => (rules[command.type as C['type']] as (state: S, data: C['data']) => E[])(state, command.data);
+}
+
 export function fold<S, E extends DomainEvent>(decider: StateFold<S, E>, events: Iterable<E>): S {
   let state = decider.initialState();
   for (const event of events) state = decider.evolve(state, event);

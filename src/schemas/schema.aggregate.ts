@@ -1,6 +1,6 @@
 import { NAME_MAX, NAME_PATTERN } from '../apps/app.aggregate.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import type { CommandData, Decider, DomainCommand } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import { quoted } from '../platform/text/control-characters.js';
 import { FIELD_NAME_MAX, FIELD_NAME_PATTERN, FIELD_TYPES, type FieldType, MAX_FIELDS, SCHEMA_EVENTS, type SchemaEvent, type SchemaField } from './schema.events.js';
@@ -31,16 +31,11 @@ export type SchemaCommand =
 
 export const schemaDecider: Decider<SchemaState, SchemaCommand, SchemaEvent> = {
   initialState: () => ({ status: 'new', name: '', fields: [] }),
-  decide: (command, state) => {
-    switch (command.type) {
-      case 'CreateSchema':
-        return createSchema(state, command.data);
-      case 'AddSchemaField':
-        return addField(state, command.data.field);
-      case 'DeleteSchema':
-        return deleteSchema(state);
-    }
-  },
+  decide: decideBy({
+    CreateSchema: createSchema,
+    AddSchemaField: addField,
+    DeleteSchema: deleteSchema,
+  }),
   evolve: (state, event) => {
     switch (event.type) {
       case 'SchemaCreated':
@@ -98,7 +93,7 @@ function createSchema(state: SchemaState, c: CommandData<SchemaCommand, 'CreateS
   return [{ type: 'SchemaCreated', data: { schemaId: c.schemaId, name: c.name, fields: c.fields.map(toField) } }];
 }
 
-function addField(state: SchemaState, input: FieldInput): SchemaEvent[] {
+function addField(state: SchemaState, { field: input }: CommandData<SchemaCommand, 'AddSchemaField'>): SchemaEvent[] {
   live(state);
   const problems = fieldProblems(input, 'field').map((p) => p.replace(/^field\./, ''));
   if (problems.length > 0) throw invalid(problems.join('; '));
@@ -140,7 +135,7 @@ export const schemaStream = defineStream<SchemaState, SchemaEvent>({
         return undefined;
       }
       case 'SchemaFieldAdded':
-        return ruleProblem(() => addField(state, event.data.field));
+        return ruleProblem(() => addField(state, event.data));
       case 'SchemaDeleted': {
         const problem = ruleProblem(() => deleteSchema(state));
         if (problem) return problem;

@@ -1,6 +1,6 @@
 import { checkEmail } from '../platform/email.js';
 import { quoted } from '../platform/text/control-characters.js';
-import type { CommandData, Decider, DomainCommand } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid } from '../platform/domain-errors.js';
 import { defineStream } from '../eventsourcing/event-catalog.js';
 import { USER_EVENTS, type UserApiKeyIssued, type UserCreated, type UserEvent } from './user.events.js';
@@ -22,14 +22,10 @@ export type UserCommand =
 
 export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
   initialState: () => ({ exists: false, email: '' }),
-  decide: (command, state) => {
-    switch (command.type) {
-      case 'CreateUser':
-        return createUser(state, command.data);
-      case 'IssueApiKey':
-        return issueApiKey(state, command.data.keyHash);
-    }
-  },
+  decide: decideBy({
+    CreateUser: createUser,
+    IssueApiKey: issueApiKey,
+  }),
   evolve: (state, event) => {
     switch (event.type) {
       case 'UserCreated':
@@ -57,7 +53,7 @@ function createUser(state: UserState, command: CommandData<UserCommand, 'CreateU
   return events;
 }
 
-function issueApiKey(state: UserState, keyHash: string): UserEvent[] {
+function issueApiKey(state: UserState, { keyHash }: CommandData<UserCommand, 'IssueApiKey'>): UserEvent[] {
   if (!state.exists) throw invalid('Cannot issue a key to a user that does not exist');
   if (state.keyHash === keyHash) return [];
   return [{ type: 'UserApiKeyIssued', data: { keyHash } }];

@@ -82,19 +82,18 @@ export class AppCommandPlanner implements CommandPlanner<AppRequest, AppState, A
       };
     }
     const { appId } = request;
-    const onApp = { stream: streams.app(appId), actor, appId, retryOnConflict: true, answer: () => this.projection.read(appId) };
-    if (request instanceof UpdateAppCommand) return { ...onApp, command: { type: 'UpdateApp', data: request.input } };
-    if (request instanceof AssignContributorCommand) {
-      const user = await this.users.findByEmail(request.input.email);
-      if (!user) throw notFound(`No user has the email ${request.input.email}; an admin can create one with POST /api/users`);
-      return { ...onApp, command: { type: 'AssignContributor', data: { userId: user.id, role: request.input.role } } };
+    const onApp = { stream: streams.app(appId), actor, appId, retryOnConflict: true };
+    if (request instanceof DeleteAppCommand) {
+      return { ...onApp, command: { type: 'DeleteApp', data: {} }, onAppended: (state) => this.names.releaseOwned(claims.appName(state.name), appId) };
     }
-    if (request instanceof RemoveContributorCommand) return { ...onApp, command: { type: 'RemoveContributor', data: { userId: request.userId } } };
-    return {
-      ...onApp,
-      command: { type: 'DeleteApp', data: {} },
-      onAppended: (state) => this.names.releaseOwned(claims.appName(state.name), appId),
-      answer: undefined,
-    };
+    return { ...onApp, command: await this.change(request), answer: () => this.projection.read(appId) };
+  }
+
+  private async change(request: UpdateAppCommand | AssignContributorCommand | RemoveContributorCommand): Promise<AppCommand> {
+    if (request instanceof UpdateAppCommand) return { type: 'UpdateApp', data: request.input };
+    if (request instanceof RemoveContributorCommand) return { type: 'RemoveContributor', data: { userId: request.userId } };
+    const user = await this.users.findByEmail(request.input.email);
+    if (!user) throw notFound(`No user has the email ${request.input.email}; an admin can create one with POST /api/users`);
+    return { type: 'AssignContributor', data: { userId: user.id, role: request.input.role } };
   }
 }

@@ -68,16 +68,17 @@ export interface CommandPlanner<K extends StreamCommand<unknown>, S, C extends D
 const CONFLICT_RETRIES = 2;
 
 /**
- * The one command handler. The path of a command, file by file:
+ * The one command handler. The path of a command, file by file, for creating a content (every
+ * module's commands go the same way, through files named alike):
  *
- *   controller          `commands.execute(new CreateContentCommand(…))`         src/<module>/<module>s.http.controller.ts
- *   the command         its class and the module's CommandPlanner: which stream,  src/<module>/<module>.commands.ts
- *                       the decider's command, the module's hooks
- *   this handler        load → decide → append → answer, below                    src/eventsourcing/stream-command.handler.ts
- *   the decider         `decide(command, state)`, `evolve`, `initialState`         src/<module>/<module>.aggregate.ts
- *   the append          holds, catalog check, expected version, published,        src/eventsourcing/event-writer.service.ts
- *                       projections waited for
- *   the projection      the read model the answer is read from                    src/<module>/<module>s.projection.ts
+ *   controller     `commands.execute(new CreateContentCommand(…))`     src/contents/contents.http.controller.ts
+ *   the command    its class and the module's CommandPlanner: which     src/contents/content.commands.ts
+ *                  stream, the decider's command, the module's hooks
+ *   this handler   load → decide → append → answer, below                src/eventsourcing/stream-command.handler.ts
+ *   the decider    `decide(command, state)`, `evolve`, `initialState`     src/contents/content.aggregate.ts
+ *   the append     holds, catalog check, expected version, published     src/eventsourcing/event-writer.service.ts
+ *                  on the EventBus, projections waited for
+ *   the read model what the answer is read from                          src/contents/contents.projection.ts
  *
  * Load folds the stream with the module's decider (skipped for a fresh id) and decides; the events
  * are appended expecting the version loaded, so a concurrent write fails the append (decided again

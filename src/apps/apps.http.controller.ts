@@ -12,8 +12,7 @@ import { invalid } from '../platform/domain-errors.js';
 import { offset, type Page, PageQuery, pageSize } from '../platform/http/paging.js';
 import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
-import { CreateAppCommand } from './commands/create-app.handler.js';
-import { AssignContributorCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './commands/change-app.handlers.js';
+import { AssignContributorCommand, CreateAppCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './app.commands.js';
 
 const label = z.string().trim().max(100).check(singleLine());
 const description = z.string().max(1000).check(multiLine()).describe('Plain text; line breaks and tabs are the only control characters it may hold');

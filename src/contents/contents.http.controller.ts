@@ -10,8 +10,7 @@ import type { Principal } from '../platform/auth/principal.js';
 import { invalid, notFound } from '../platform/domain-errors.js';
 import { PageQuery } from '../platform/http/paging.js';
 import { SchemasProjection } from '../schemas/schemas.projection.js';
-import { ChangeContentStatusCommand, DeleteContentCommand, UpdateContentCommand } from './commands/change-content.handlers.js';
-import { CreateContentCommand } from './commands/create-content.handler.js';
+import { ChangeContentStatusCommand, CreateContentCommand, DeleteContentCommand, UpdateContentCommand } from './content.commands.js';
 import { type ContentDoc, ContentsProjection, type ContentView, toContentView } from './contents.projection.js';
 
 const ListQuery = PageQuery.extend({

@@ -6,8 +6,7 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { type Page, PageQuery } from '../platform/http/paging.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
-import { AddSchemaFieldCommand, DeleteSchemaCommand } from './commands/change-schema.handlers.js';
-import { CreateSchemaCommand } from './commands/create-schema.handler.js';
+import { AddSchemaFieldCommand, CreateSchemaCommand, DeleteSchemaCommand } from './schema.commands.js';
 import { SchemasProjection, type SchemaView, toSchemaView } from './schemas.projection.js';
 
 // Names and types are checked by the aggregate, whose messages name the offending field.

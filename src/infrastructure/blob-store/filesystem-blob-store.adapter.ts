@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { BlobMeter } from './blob-meter.transform.js';
 import {
   assertBlobKey,
+  isValidBlobKey,
   type BlobInfo,
   BlobNotFoundError,
   type BlobStore,
@@ -202,7 +203,7 @@ export class FilesystemBlobStore implements BlobStore {
     }
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const childKey = key === '' ? entry.name : `${key}/${entry.name}`;
-      if (!isValidKey(childKey)) continue;
+      if (!isValidBlobKey(childKey)) continue;
       if (entry.isDirectory() || entry.isFile()) yield* this.walk(join(path, entry.name), childKey);
     }
   }
@@ -231,17 +232,8 @@ export class FilesystemBlobStore implements BlobStore {
   }
 }
 
-function isValidKey(key: string): boolean {
-  try {
-    assertBlobKey(key);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Makes the rename durable; some filesystems cannot fsync a directory, and that is not worth failing an upload. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(dir, 'r');

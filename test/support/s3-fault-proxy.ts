@@ -25,6 +25,8 @@ export type S3RequestKind =
 export function s3RequestKind(method: string, url: string): S3RequestKind {
   const parsed = new URL(url, 'http://proxy');
   const q = parsed.searchParams;
+  // The SDK names the operation in an x-id parameter on some requests; it is not part of the S3 API.
+  q.delete('x-id');
   const segments = parsed.pathname.split('/').filter(Boolean);
   const onObject = segments.length >= 2;
   if (method === 'PUT' && q.has('partNumber') && q.has('uploadId')) return 'UploadPart';
@@ -35,7 +37,7 @@ export function s3RequestKind(method: string, url: string): S3RequestKind {
   if (method === 'DELETE' && onObject) return 'DeleteObject';
   if (method === 'GET' && !onObject && q.get('list-type') === '2') return 'ListObjectsV2';
   if (method === 'GET' && !onObject && q.has('uploads')) return 'ListMultipartUploads';
-  if (method === 'GET' && onObject && [...q.keys()].every((k) => k === 'versionId' || k.startsWith('x-id'))) return 'GetObject';
+  if (method === 'GET' && onObject && [...q.keys()].every((k) => k === 'versionId')) return 'GetObject';
   if (method === 'HEAD' && onObject) return 'HeadObject';
   return 'Other';
 }

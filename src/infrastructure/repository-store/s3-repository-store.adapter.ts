@@ -45,6 +45,7 @@ const PART_DIGESTS = Symbol('appvault.partDigests');
 const PROBE_PREFIX = '.appvault-probe/';
 /** A clock this far from the store's is reported: Object Lock dates and sweeps count from it. */
 const CLOCK_TOLERANCE_MS = 60_000;
+const CLOCK_NOISE_MS = 2_000;
 /** A key rewritten this often is a bug or an attack on the loop, not a history worth walking. */
 const MAX_VERSIONS_DELETED = 100;
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -166,7 +167,7 @@ export class S3RepositoryStore implements RepositoryStore {
         if (failure instanceof Error && leftover) failure.message += ` (${leftover})`;
         throw failure;
       }
-      const mapped = s3Failure(error, doing);
+      const mapped = lock ? this.lockFailure(error, doing) : s3Failure(error, doing);
       if (leftover) mapped.message += ` (${leftover})`;
       throw mapped;
     }
@@ -364,9 +365,25 @@ export class S3RepositoryStore implements RepositoryStore {
     return { what, action, key, bucket: this.bucket, location: this.location };
   }
 
-  /** Now on the store's clock, as far as the SDK has measured it. */
+  /**
+   * Now on the store's clock, as far as the SDK has measured it. Date headers have whole seconds,
+   * so offsets under the tolerance are noise, not skew.
+   */
   private storeNow(): number {
-    return Date.now() + (this.client.config.systemClockOffset ?? 0);
+    const offset = this.client.config.systemClockOffset ?? 0;
+    return Date.now() + (Math.abs(offset) > CLOCK_NOISE_MS ? offset : 0);
+  }
+
+  /** A store refuses lock settings on a bucket without Object Lock with a bare 400 (radosgw: InvalidRequest, no message). */
+  private lockFailure(error: unknown, doing: S3Doing): RepositoryStoreError {
+    if (['InvalidRequest', 'InvalidArgument', 'InvalidBucketState', 'ObjectLockConfigurationNotFoundError'].includes(s3ErrorCode(error))) {
+      return new RepositoryStoreError(
+        'unsupported',
+        `Could not ${doing.what} (${doing.location}): the store refuses to lock it (${s3ErrorCode(error)}); the bucket ${JSON.stringify(this.bucket)} needs Object Lock enabled, which is set when a bucket is created`,
+        { cause: error },
+      );
+    }
+    return s3Failure(error, doing);
   }
 
   private lockFor(options: RepositoryPutOptions): Lock | undefined {
@@ -425,7 +442,7 @@ export class S3RepositoryStore implements RepositoryStore {
           }),
         )
         .catch((error: unknown) => {
-          throw s3Failure(error, this.doing(`lock ${JSON.stringify(key)} until ${lock.until.toISOString()}`, 's3:PutObjectRetention', key));
+          throw this.lockFailure(error, this.doing(`lock ${JSON.stringify(key)} until ${lock.until.toISOString()}`, 's3:PutObjectRetention', key));
         });
       info = (await this.headObject(objectKey, info.VersionId ?? versionId, doing)) ?? info;
       if (!holds(lockOf(info), lock)) {

@@ -207,6 +207,17 @@ if (!s3TestEnv && !inCi) {
         expect(await store.head('archive.zip')).toBeUndefined();
       });
 
+      it('fails a put whose connections keep breaking with a readable error, and leaves no multipart upload', async () => {
+        proxy.reset();
+        const store = open(testConfig({ ...env, endpoint: proxy.url }, plain, { prefix: 'broken/', partSizeBytes: PART, queueSize: 1, maxAttempts: 2 }));
+        proxy.failNext('UploadPart', 100, 0);
+        const error = await store.put('archive.zip', Readable.from([randomBytes(2 * PART)])).catch((e: unknown) => e);
+        expect(error).toMatchObject({ reason: 'network', transient: true });
+        expect((error as Error).message).toMatch(/^Could not write "archive.zip" \(s3:\/\//);
+        expect(await buckets.uploads(plain, 'broken/')).toEqual([]);
+        expect(await store.head('archive.zip')).toBeUndefined();
+      });
+
       it('never retries a 4xx that will not change (a wrong secret: one request)', async () => {
         proxy.reset();
         const store = open(testConfig({ ...env, endpoint: proxy.url }, plain, { prefix: 'denied/', maxAttempts: 5 }), {

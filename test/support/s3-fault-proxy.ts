@@ -72,7 +72,7 @@ export class S3FaultProxy {
     return proxy;
   }
 
-  /** The next `times` requests of `kind` get `status` with S3 error `code` (503 SlowDown by default). */
+  /** The next `times` requests of `kind` get `status` with S3 error `code` (503 SlowDown by default); status 0 drops the connection instead. */
   failNext(kind: S3RequestKind, times: number, status = 503, code = 'SlowDown'): void {
     this.faults.push({ kind, remaining: times, status, code });
   }
@@ -111,6 +111,10 @@ export class S3FaultProxy {
     if (fault) {
       fault.remaining -= 1;
       this.refused += 1;
+      if (fault.status === 0) {
+        req.socket.destroy();
+        return;
+      }
       // Read the request to its end first, as a server does, so the client sees the answer rather than a broken pipe.
       req.resume();
       req.on('end', () => {

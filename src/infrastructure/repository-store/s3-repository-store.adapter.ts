@@ -159,17 +159,15 @@ export class S3RepositoryStore implements RepositoryStore {
     try {
       versionId = (await upload.done()).VersionId;
     } catch (error) {
+      // The source's own error (or the digests' IntegrityError) as it is; the store's in words.
+      // Read before the streams are destroyed here, which makes the pipeline fail on its own account.
+      const fromSource = sourceError ?? source.errored ?? digests.errored;
       source.destroy();
       digests.destroy();
       const leftover = await this.abortUpload(objectKey, upload.uploadId);
-      const failure = sourceError ?? source.errored ?? error;
-      if (failure !== error || !(typeof error === 'object' && error !== null && '$metadata' in error)) {
-        if (failure instanceof Error && leftover) failure.message += ` (${leftover})`;
-        throw failure;
-      }
-      const mapped = lock ? this.lockFailure(error, doing) : s3Failure(error, doing);
-      if (leftover) mapped.message += ` (${leftover})`;
-      throw mapped;
+      const failure = fromSource instanceof Error ? fromSource : lock ? this.lockFailure(error, doing) : s3Failure(error, doing);
+      if (leftover) failure.message += ` (${leftover})`;
+      throw failure;
     }
     const { size, sha256 } = digests.result();
     try {

@@ -3,9 +3,8 @@ import { constants as fsConstants, createReadStream } from 'node:fs';
 import { access, type FileHandle, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { BlobMeter } from '../blob-store/blob-meter.transform.js';
-import { syncDirectory } from '../blob-store/filesystem-blob-store.adapter.js';
+import { syncDirectory, writeNewFile } from '../blob-store/durable-file.js';
 import { assertBlobKey, isValidBlobKey, InvalidBlobKeyError, normalizeBlobPrefix } from '../blob-store/blob-store.port.js';
 import {
   type ByteRange,
@@ -87,13 +86,8 @@ export class FilesystemRepositoryStore implements RepositoryStore {
     }
     const temp = join(dirname(target), `${TEMP_PREFIX}${randomUUID()}.part`);
     const meter = new BlobMeter(key);
-    let handle: FileHandle | undefined;
     try {
-      handle = await open(temp, 'wx', 0o640);
-      // The stream owns the handle from here on; `flush` fsyncs before it closes.
-      const sink = handle.createWriteStream({ flush: true });
-      handle = undefined;
-      await pipeline(source, meter, sink);
+      await writeNewFile(temp, source, meter, 0o640);
       const { size, sha256 } = meter.result();
       const reread = await hashFile(temp);
       if (reread !== sha256) throw new IntegrityError(key, `SHA-256 ${sha256} was written, ${reread} read back from ${temp}`);
@@ -104,7 +98,6 @@ export class FilesystemRepositoryStore implements RepositoryStore {
       return { size, sha256, verifiedBy: 'read-back' };
     } catch (error) {
       if (!source.destroyed) source.destroy();
-      await handle?.close().catch(() => undefined);
       await rm(temp, { force: true }).catch(() => undefined);
       if (error instanceof RepositoryStoreError || error instanceof InvalidBlobKeyError || !errorCode(error)) throw error;
       throw this.failure(error, `write ${JSON.stringify(key)}`, key);

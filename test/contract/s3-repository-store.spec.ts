@@ -237,6 +237,28 @@ if (!s3TestEnv && !inCi) {
         expect(proxy.count('GetObject')).toBe(1);
       });
 
+      it('reports a download cut midway as a network error; a Range read resumes it', async () => {
+        proxy.reset();
+        const store = open(testConfig({ ...env, endpoint: proxy.url }, plain, { prefix: 'cut/' }));
+        const bytes = randomBytes(3 * MiB);
+        await store.put('archive.zip', Readable.from([bytes]));
+        proxy.cutGetObjectAfter(MiB);
+        const chunks: Buffer[] = [];
+        const error = await (async () => {
+          for await (const chunk of await store.get('archive.zip')) chunks.push(chunk as Buffer);
+        })().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RepositoryStoreError);
+        expect(error).toMatchObject({ reason: 'network' });
+        expect((error as Error).message).toContain('Could not read "archive.zip" to its end');
+        const got = Buffer.concat(chunks);
+        // What was in flight when the connection dropped may be lost; what arrived is a prefix of the object.
+        expect(got.length).toBeGreaterThan(0);
+        expect(got.length).toBeLessThanOrEqual(MiB);
+        proxy.cutGetObjectAfter(undefined);
+        const rest = await readAll(await store.get('archive.zip', { start: got.length }));
+        expect(sha256(Buffer.concat([got, rest]))).toBe(sha256(bytes));
+      });
+
       it('lists page by page (ListObjectsV2 continuation)', async () => {
         proxy.reset();
         const store = open(testConfig({ ...env, endpoint: proxy.url }, plain, { prefix: 'pages/' }));

@@ -56,6 +56,7 @@ export class S3FaultProxy {
   private faults: Fault[] = [];
   private dateShiftMs = 0;
   private etagRewrite: string | undefined;
+  private cutGetsAfter: number | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -87,6 +88,11 @@ export class S3FaultProxy {
     this.etagRewrite = etag;
   }
 
+  /** GetObject answers stop after `bytes` of their body, the connection dropped (a store gone mid-download). */
+  cutGetObjectAfter(bytes: number | undefined): void {
+    this.cutGetsAfter = bytes;
+  }
+
   count(kind: S3RequestKind): number {
     return this.counts.get(kind) ?? 0;
   }
@@ -97,6 +103,7 @@ export class S3FaultProxy {
     this.faults = [];
     this.dateShiftMs = 0;
     this.etagRewrite = undefined;
+    this.cutGetsAfter = undefined;
   }
 
   async close(): Promise<void> {
@@ -138,7 +145,22 @@ export class S3FaultProxy {
         if (this.dateShiftMs !== 0) headers['date'] = this.date();
         if (this.etagRewrite !== undefined && kind === 'HeadObject' && headers['etag']) headers['etag'] = `"${this.etagRewrite}"`;
         res.writeHead(upstreamRes.statusCode ?? 502, headers);
-        upstreamRes.pipe(res);
+        const cut = kind === 'GetObject' ? this.cutGetsAfter : undefined;
+        if (cut === undefined) {
+          upstreamRes.pipe(res);
+          return;
+        }
+        let sent = 0;
+        upstreamRes.on('data', (chunk: Buffer) => {
+          if (sent >= cut) return;
+          const part = chunk.subarray(0, cut - sent);
+          sent += part.length;
+          res.write(part);
+          if (sent >= cut) {
+            upstreamRes.destroy();
+            res.socket?.destroy();
+          }
+        });
       },
     );
     upstreamReq.on('error', () => res.destroy());

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -14,6 +14,7 @@ import {
   PutObjectCommand,
   PutObjectRetentionCommand,
   S3Client,
+  type StorageClass,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -145,7 +146,8 @@ export class S3RepositoryStore implements RepositoryStore {
         Key: objectKey,
         Body: digests,
         ContentType: options.contentType ?? 'application/octet-stream',
-        StorageClass: (options.storageClass ?? this.config.storageClass) as 'STANDARD' | undefined,
+        // The SDK's type lists AWS's classes; other stores have their own names, passed on as they are.
+        StorageClass: (options.storageClass ?? this.config.storageClass) as StorageClass | undefined,
         Metadata: options.sha256 ? { sha256: options.sha256.toLowerCase() } : undefined,
         ChecksumAlgorithm: 'SHA256' as const,
         ObjectLockMode: lock?.mode,
@@ -183,7 +185,7 @@ export class S3RepositoryStore implements RepositoryStore {
     const header = range === undefined ? undefined : rangeHeader(range);
     try {
       const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: header }));
-      return asReadable(output.Body);
+      return withPortErrors(asReadable(output.Body), this.doing(`read ${JSON.stringify(key)} to its end`, 's3:GetObject', key));
     } catch (error) {
       throw s3Failure(error, this.doing(`read ${JSON.stringify(key)}${header ? ` (${header})` : ''}`, 's3:GetObject', key));
     }
@@ -545,6 +547,19 @@ function rangeHeader(range: ByteRange): string {
     throw new RepositoryStoreError('invalid-range', `The range ${JSON.stringify(range)} is not a byte range (0 <= start <= end)`);
   }
   return `bytes=${start}-${end ?? ''}`;
+}
+
+/**
+ * The response body as the caller's stream, with a connection that breaks midway reported as a
+ * port error (the caller resumes with a Range from what it has), and the response released when
+ * the caller stops reading.
+ */
+function withPortErrors(body: Readable, doing: S3Doing): Readable {
+  const out = new PassThrough();
+  body.on('error', (error) => out.destroy(s3Failure(error, doing)));
+  out.on('close', () => body.destroy());
+  body.pipe(out);
+  return out;
 }
 
 function asReadable(body: unknown): Readable {

@@ -13,18 +13,25 @@ import { sendArchive } from '../shared/archive-download.js';
 import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
 import { progressOf } from '../../jobs/job-progress.js';
+import { JobRoutes } from '../../jobs/job-routes.js';
 
 const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).check(singleLine()).optional(), include: BackupIncludeBody.optional() });
 
 /** The public shape of a backup: internal fields (who created it) stay out. */
 export const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, trigger: triggerOf(job), include: job.include ?? null, partial: isPartial(job), ...progressOf(job) });
 
+const backupRoutes = (backups: BackupsService, streams: JobEventStreams) => new JobRoutes(backups.jobs, toView, streams);
+
 @Controller('api/apps/:app/backups')
 export class AppBackupsController {
+  private readonly jobs: ReturnType<typeof backupRoutes>;
+
   constructor(
     private readonly backups: BackupsService,
-    private readonly streams: JobEventStreams,
-  ) {}
+    streams: JobEventStreams,
+  ) {
+    this.jobs = backupRoutes(backups, streams);
+  }
 
   @Post()
   @HttpCode(202)
@@ -36,21 +43,20 @@ export class AppBackupsController {
   @Get()
   @AppAccess(...MAINTAINERS)
   async list(@CurrentApp() app: AppAccessInfo, @Query({ schema: PageQuery }) page: Page) {
-    const found = await this.backups.list(page, app.id);
-    return { total: found.total, items: found.items.map(toView) };
+    return this.jobs.list(page, { appId: app.id });
   }
 
   @Get(':id')
   @AppAccess(...MAINTAINERS)
   async get(@CurrentApp() app: AppAccessInfo, @Param('id') id: string) {
-    return toView(await this.backups.get(id, app.id));
+    return this.jobs.get(id, { appId: app.id });
   }
 
   /** The job as server-sent events until it ends (see JobEventStreams). */
   @Get(':id/events')
   @AppAccess(...MAINTAINERS)
   async events(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.streams.stream(req, res, async () => toView(await this.backups.get(id, app.id)));
+    await this.jobs.events(id, req, res, { appId: app.id });
   }
 
   @Get(':id/archive')
@@ -70,28 +76,31 @@ export class AppBackupsController {
 /** Admins reach every backup by id alone, also after its app was deleted. */
 @Controller('api/backups')
 export class AdminBackupsController {
+  private readonly jobs: ReturnType<typeof backupRoutes>;
+
   constructor(
     private readonly backups: BackupsService,
-    private readonly streams: JobEventStreams,
-  ) {}
+    streams: JobEventStreams,
+  ) {
+    this.jobs = backupRoutes(backups, streams);
+  }
 
   @Get()
   @AdminOnly()
   async list(@Query({ schema: PageQuery }) page: Page) {
-    const found = await this.backups.list(page);
-    return { total: found.total, items: found.items.map(toView) };
+    return this.jobs.list(page);
   }
 
   @Get(':id')
   @AdminOnly()
   async get(@Param('id') id: string) {
-    return toView(await this.backups.get(id));
+    return this.jobs.get(id);
   }
 
   @Get(':id/events')
   @AdminOnly()
   async events(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.streams.stream(req, res, async () => toView(await this.backups.get(id)));
+    await this.jobs.events(id, req, res);
   }
 
   @Get(':id/archive')

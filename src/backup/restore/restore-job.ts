@@ -1,14 +1,9 @@
-import type { JobStatus } from '../shared/backup-job.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
 import { type JobProgress, type PhasePlan, progressOf } from '../../jobs/job-progress.js';
-
-export interface RestoreLogLine {
-  at: string;
-  message: string;
-}
+import type { JobLogLine, JobRecord, JobStatus } from '../../jobs/job-record.js';
 
 /** A restore job as stored. Fields after `error` are internal and never served. */
-export interface RestoreJob extends JobProgress {
+export interface RestoreJob extends JobRecord {
   id: string;
   status: JobStatus;
   source: string;
@@ -22,7 +17,7 @@ export interface RestoreJob extends JobProgress {
   include?: BackupSelection | null;
   restoredEvents: number;
   restoredAssets: number;
-  log: RestoreLogLine[];
+  log: JobLogLine[];
   error: string | null;
 
   createdBy: string;

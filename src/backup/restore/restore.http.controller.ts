@@ -17,7 +17,8 @@ import { DomainError, invalid, tooLarge } from '../../platform/domain-errors.js'
 import { type Page, PageQuery } from '../../platform/http/paging.js';
 import { parseWith } from '../../platform/http/validation.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
-import { toRestoreView } from './restore-job.js';
+import { JobRoutes } from '../../jobs/job-routes.js';
+import { type RestoreJob, type RestoreView, toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, RestoresService } from './restores.service.js';
 
@@ -39,12 +40,16 @@ const UploadFields = z.strictObject({ ...PointInTime, dryRun: z.enum(['true', 'f
 
 @Controller('api/restore')
 export class RestoreController {
+  private readonly jobs: JobRoutes<RestoreJob, RestoreView>;
+
   constructor(
     private readonly restores: RestoresService,
-    private readonly streams: JobEventStreams,
+    streams: JobEventStreams,
     private readonly preflight: RestorePreflightService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.jobs = new JobRoutes(restores.jobs, toRestoreView, streams);
+  }
 
   @Post()
   @HttpCode(202)
@@ -76,20 +81,19 @@ export class RestoreController {
   @Get()
   @AdminOnly()
   async list(@Query({ schema: PageQuery }) page: Page) {
-    const found = await this.restores.list(page);
-    return { total: found.total, items: found.items.map(toRestoreView) };
+    return this.jobs.list(page);
   }
 
   @Get(':id')
   @AdminOnly()
   async get(@Param('id') id: string) {
-    return toRestoreView(await this.restores.get(id));
+    return this.jobs.get(id);
   }
 
   @Get(':id/events')
   @AdminOnly()
   async events(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.streams.stream(req, res, async () => toRestoreView(await this.restores.get(id)));
+    await this.jobs.events(id, req, res);
   }
 
   /** Streams the `file` field to a temporary file (never into memory) and collects the text fields. */

@@ -7,7 +7,9 @@ import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.
 import type { Principal } from '../../platform/auth/principal.js';
 import { type Page, PageQuery } from '../../platform/http/paging.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
-import { toRollbackView } from './rollback-job.js';
+import { JobRoutes } from '../../jobs/job-routes.js';
+import { type RollbackJob, toRollbackView } from './rollback-job.js';
+import { RollbackPreflightService } from './rollback-preflight.service.js';
 import { RollbacksService } from './rollbacks.service.js';
 
 export const RollbackBody = z
@@ -25,10 +27,15 @@ export const RollbackBody = z
 /** Rollbacks in place (Owner, or an administrator): see RollbacksService. */
 @Controller('api/apps/:app')
 export class RollbackController {
+  private readonly jobs: JobRoutes<RollbackJob, ReturnType<typeof toRollbackView>>;
+
   constructor(
     private readonly rollbacks: RollbacksService,
-    private readonly streams: JobEventStreams,
-  ) {}
+    private readonly preflight: RollbackPreflightService,
+    streams: JobEventStreams,
+  ) {
+    this.jobs = new JobRoutes(rollbacks.jobs, toRollbackView, streams);
+  }
 
   @Post('rollback')
   @HttpCode(202)
@@ -37,7 +44,7 @@ export class RollbackController {
     const { dryRun, ...request } = body;
     if (dryRun) {
       res.status(200);
-      return this.rollbacks.dryRun(app, request);
+      return this.preflight.check(app, request);
     }
     return toRollbackView(await this.rollbacks.start(app, request, caller.userId));
   }
@@ -45,19 +52,18 @@ export class RollbackController {
   @Get('rollbacks')
   @AppAccess('Owner')
   async list(@CurrentApp() app: AppAccessInfo, @Query({ schema: PageQuery }) page: Page) {
-    const found = await this.rollbacks.list(app.id, page);
-    return { total: found.total, items: found.items.map(toRollbackView) };
+    return this.jobs.list(page, { appId: app.id });
   }
 
   @Get('rollbacks/:id')
   @AppAccess('Owner')
   async get(@CurrentApp() app: AppAccessInfo, @Param('id') id: string) {
-    return toRollbackView(await this.rollbacks.get(app.id, id));
+    return this.jobs.get(id, { appId: app.id });
   }
 
   @Get('rollbacks/:id/events')
   @AppAccess('Owner')
   async events(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.streams.stream(req, res, async () => toRollbackView(await this.rollbacks.get(app.id, id)));
+    await this.jobs.events(id, req, res, { appId: app.id });
   }
 }

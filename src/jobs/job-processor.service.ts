@@ -2,14 +2,16 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { Projector } from '../eventsourcing/projector.service.js';
 import { Lease } from '../infrastructure/name-index/lease.js';
-import { type Claim, claims, describeClaim, NAME_INDEX, type NameIndex, NameUnavailableError } from '../infrastructure/name-index/name-index.port.js';
+import { claims, describeClaim, NAME_INDEX, type NameIndex, NameUnavailableError } from '../infrastructure/name-index/name-index.port.js';
+import { READ_STORE, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import { conflict } from '../platform/domain-errors.js';
 import { INSTANCE_ID } from '../platform/instance.js';
 import { JobFaults } from './job-faults.js';
 import { JobHandOff, PICKUP_POLL_MS } from './job-handoff.js';
 import { endedJob, type JobRecord, withLine } from './job-record.js';
 import { JobRunContext } from './job-run-context.js';
-import type { JobEnding, JobRunner } from './job-runner.port.js';
+import type { JobEnding, JobRunner, JobSlot } from './job-runner.port.js';
+import { JobStore } from './job-store.js';
 
 /** What a request adds to a job it submits (JobProcessor.submit). */
 export interface JobAdmission<J extends JobRecord> {
@@ -62,6 +64,7 @@ export class JobProcessor implements OnApplicationShutdown {
 
   constructor(
     @Inject(NAME_INDEX) private readonly names: NameIndex,
+    @Inject(READ_STORE) private readonly readStore: ReadStore,
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly projector: Projector,
     private readonly faults: JobFaults,
@@ -70,11 +73,12 @@ export class JobProcessor implements OnApplicationShutdown {
     this.handOff = new JobHandOff(names, this.ttlMs);
   }
 
-  /** Called by each runner at module init, before any job can be requested. */
-  register<J extends JobRecord, S extends string>(runner: JobRunner<J, S>): void {
+  /** Called by each runner as it is made, before any job can be requested; returns the store of its jobs. */
+  register<J extends JobRecord, S extends string>(runner: JobRunner<J, S>): JobStore<J> {
     if (this.runners.some((other) => other.kind === runner.kind)) throw new Error(`A runner of ${runner.kind} jobs is registered already`);
     if (runner.withProjections && !runner.handOff) throw new Error(`The ${runner.kind} runner runs with the projections, so it must say how its jobs are handed over`);
     this.runners.push(runner);
+    return new JobStore<J>(this.readStore, runner.kind, runner.collection);
   }
 
   /**
@@ -85,8 +89,9 @@ export class JobProcessor implements OnApplicationShutdown {
    * taken. Whatever fails frees the slot; a job already stored is failed (`failAccepted`).
    */
   async submit<J extends JobRecord, S extends string>(runner: JobRunner<J, S>, draft: J, request: JobAdmission<J> = {}): Promise<J> {
-    const slot = await Lease.acquire(this.names, runner.slot(draft), { ttlMs: this.ttlMs, holder: draft.id, finishing: (holder) => runner.jobs.hasEnded(holder) }).catch((error: unknown) => {
-      throw error instanceof NameUnavailableError ? conflict(runner.busy(draft)) : error;
+    const { claim, busy } = runner.slot(draft);
+    const slot = await Lease.acquire(this.names, claim, { ttlMs: this.ttlMs, holder: draft.id, finishing: (holder) => runner.jobs.hasEnded(holder) }).catch((error: unknown) => {
+      throw error instanceof NameUnavailableError ? conflict(busy) : error;
     });
     const here = !runner.withProjections || this.projector.projects;
     let accepted: J | undefined;
@@ -107,18 +112,19 @@ export class JobProcessor implements OnApplicationShutdown {
       return handed;
     } catch (error) {
       await slot.release().catch(() => undefined);
-      if (accepted) await this.failAccepted(runner, accepted, messageOf(error)).catch((failure: unknown) => this.logger.error(`Could not record that ${runner.describe(accepted!)} failed: ${String(failure)}`));
+      const stored = accepted;
+      if (stored) await this.failAccepted(runner, stored, messageOf(error)).catch((failure: unknown) => this.logger.error(`Could not record that ${runner.describe(stored)} failed: ${String(failure)}`));
       throw error;
     }
   }
 
   /**
-   * Refuses at once (409 `busy`) while a job that has not ended holds `claim`: for a request that
-   * must not do costly work first (reading an upload) only to be refused.
+   * Refuses at once (409) while a job that has not ended holds `slot`: for a request that must not
+   * do costly work first (reading an upload) only to be refused.
    */
-  async assertFree<J extends JobRecord, S extends string>(runner: JobRunner<J, S>, claim: Claim, busy: string): Promise<void> {
-    const holder = await this.names.lookup(claim);
-    if (holder && !(holder.holder !== undefined && (await runner.jobs.hasEnded(holder.holder)))) throw conflict(busy);
+  async assertFree<J extends JobRecord, S extends string>(runner: JobRunner<J, S>, slot: JobSlot): Promise<void> {
+    const entry = await this.names.lookup(slot.claim);
+    if (entry && !(entry.holder !== undefined && (await runner.jobs.hasEnded(entry.holder)))) throw conflict(slot.busy);
   }
 
   /** Resolves once job `id` (or, without one, every job) running in this process has recorded its outcome. */
@@ -157,12 +163,18 @@ export class JobProcessor implements OnApplicationShutdown {
    * the one that will (nobody else holds the projector lease); after it, the one that does.
    */
   async recoverInterrupted(stage: 'before-catch-up' | 'after-catch-up'): Promise<void> {
+    const before = stage === 'before-catch-up';
     for (const runner of this.runners) {
-      if ((runner.settleBeforeCatchUp === true) !== (stage === 'before-catch-up')) continue;
+      if ((runner.settleBeforeCatchUp === true) !== before) continue;
       await runner.atStartUp?.();
-      if (runner.withProjections && !(stage === 'before-catch-up' ? !(await this.names.lookup(claims.projector())) : this.projector.projects)) continue;
+      if (runner.withProjections && !(before ? await this.willProject() : this.projector.projects)) continue;
       await this.settleAbandoned(runner);
     }
+  }
+
+  /** Before the catch-up: whether this process is to run the projections (no live process holds their lease). */
+  private async willProject(): Promise<boolean> {
+    return (await this.names.lookup(claims.projector())) === undefined;
   }
 
   /**
@@ -236,9 +248,9 @@ export class JobProcessor implements OnApplicationShutdown {
       if (!runner.withProjections) continue;
       for (const job of (await runner.jobs.find({ status: 'Scheduled' })).items) {
         if (!job.slotToken || this.running.has(job.id)) continue;
-        const slot = await this.handOff.takeOver(runner.slot(job), job.slotToken, job.id);
+        const slot = await this.handOff.takeOver(runner.slot(job).claim, job.slotToken, job.id);
         if (!slot) continue;
-        this.logger.log(`Picked up ${runner.describe(job)}, accepted by another process`);
+        this.logger.log(`${runner.describe(job)}, accepted by another process, is picked up here`);
         this.launch(runner, { ...job, slotToken: null, ...withLine(job, `Picked up by ${INSTANCE_ID}, which runs the projections`) }, slot);
       }
     }
@@ -270,7 +282,7 @@ export class JobProcessor implements OnApplicationShutdown {
     let settled = 0;
     for (const status of ['Scheduled', 'Running'] as const) {
       for (const job of (await runner.jobs.find({ status })).items) {
-        if ((await this.names.lookup(runner.slot(job)))?.holder === job.id) continue;
+        if ((await this.names.lookup(runner.slot(job).claim))?.holder === job.id) continue;
         const outcome = await runner.settle(job, this.stopping.signal);
         if (outcome) await runner.jobs.put(outcome);
         settled += 1;

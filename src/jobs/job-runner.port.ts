@@ -1,7 +1,7 @@
 import type { Claim } from '../infrastructure/name-index/name-index.port.js';
 import type { JobRecord } from './job-record.js';
 import type { JobRunContext } from './job-run-context.js';
-import type { JobStore } from './job-store.js';
+import type { JobCollection, JobStore } from './job-store.js';
 
 /** What a run leaves on its job besides its status: fields to store, and a last line for its log. */
 export interface JobOutcome<J extends JobRecord> {
@@ -23,26 +23,33 @@ export interface JobHandOffHooks<J extends JobRecord> {
   notPickedUp(seconds: number): string;
 }
 
+/** The slot a job holds while it runs, and what the 409 says when another job holds it. */
+export interface JobSlot {
+  claim: Claim;
+  busy: string;
+}
+
 /**
  * One kind of background job (backup, restore, rollback, ...). The JobProcessor owns the
  * lifecycle (slot, Running, outcome, cancellation, hand-off, sweeps, recovery); a runner says
- * what its kind is and does its work. It registers itself with the processor
- * (`processor.register(this)` at module init), so a new kind touches nothing in src/jobs.
+ * what its kind is and does its work. It registers itself with the processor, which gives it its
+ * store (`this.jobs = processor.register(this)` in its constructor), so a new kind touches
+ * nothing in src/jobs.
  *
  * `S` names the kind's steps, where tests inject failures (JobFaults).
  */
 export interface JobRunner<J extends JobRecord, S extends string = string> {
   /** A noun whose plural takes an s ('backup'): logs, messages and JobFaults name the kind by it. */
   readonly kind: string;
-  /** Where the kind's jobs are stored. */
+  /** The kind's collection in the read store. */
+  readonly collection: JobCollection;
+  /** Its jobs, in that collection: the store `JobProcessor.register` returned. */
   readonly jobs: JobStore<J>;
   /**
    * The slot a job holds while it runs: a lease in the shared claims, held by the job's id, so
    * "one at a time" holds across processes and a job whose lease is gone belongs to a dead process.
    */
-  slot(job: J): Claim;
-  /** What the 409 says when another job holds the slot. */
-  busy(job: J): string;
+  slot(job: J): JobSlot;
   /**
    * Kinds that replay an app through the projection engine (restores, rollbacks) run in the process
    * that runs the projections; any other process accepts them and hands them over.

@@ -3,11 +3,9 @@ import { notFound } from '../platform/domain-errors.js';
 import type { Page } from '../platform/http/paging.js';
 import { isActive, type JobRecord } from './job-record.js';
 
-export interface JobStoreOptions {
-  /** The kind's noun, capitalized in messages: "Backup 42 does not exist". */
-  kind: string;
-  /** The read-store collection the kind's jobs live in (one per kind; installations have data in them). */
-  collection: string;
+/** Where a kind's jobs live: a read-store collection of its own (installations have data in them: never rename one). */
+export interface JobCollection {
+  name: string;
   indexes: (string | readonly string[])[];
 }
 
@@ -16,9 +14,10 @@ export class JobStore<J extends JobRecord> {
   private readonly docs: ReadCollection<J>;
   private readonly noun: string;
 
-  constructor(store: ReadStore, options: JobStoreOptions) {
-    this.docs = store.collection<J>(options.collection, { indexes: options.indexes });
-    this.noun = options.kind.charAt(0).toUpperCase() + options.kind.slice(1);
+  /** `kind` names the jobs in messages: "Backup 42 does not exist". */
+  constructor(store: ReadStore, kind: string, collection: JobCollection) {
+    this.docs = store.collection<J>(collection.name, { indexes: collection.indexes });
+    this.noun = kind.charAt(0).toUpperCase() + kind.slice(1);
   }
 
   get(id: string): Promise<J | undefined> {

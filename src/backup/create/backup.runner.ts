@@ -1,8 +1,7 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../../infrastructure/event-store/event-store.port.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
-import { type Claim, claims } from '../../infrastructure/name-index/name-index.port.js';
-import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { claims } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
@@ -12,13 +11,14 @@ import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { archiveKey, type BackupJob } from '../shared/backup-job.js';
 import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest, SELECTION_ENTRY } from '../../archive/archive-format.js';
 import { ArchiveWriter } from '../../archive/archive-writer.js';
+import { AppJobRunner } from '../shared/app-job.runner.js';
 import { InstallationService } from '../shared/installation.service.js';
 import { type PhasePlan, ProgressMeter } from '../../jobs/job-progress.js';
 import { endedJob } from '../../jobs/job-record.js';
 import type { JobOutcome, JobRunner } from '../../jobs/job-runner.port.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobRunContext } from '../../jobs/job-run-context.js';
-import { JobStore } from '../../jobs/job-store.js';
+import type { JobStore } from '../../jobs/job-store.js';
 
 /** Where a backup can be made to fail (JobFaults): reading events, opening an entry's source, the handlers' last step, the manifest. */
 export const BACKUP_STAGES = ['events', 'entry', 'complete', 'manifest'] as const;
@@ -48,39 +48,25 @@ function archivedOf(event: StoredEvent, number: number): ArchivedEvent {
  * wholly in (before) or wholly out. One backup per app at a time: the app's backup slot.
  */
 @Injectable()
-export class BackupRunner implements JobRunner<BackupJob, BackupStage>, OnModuleInit {
+export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<BackupJob, BackupStage> {
   private readonly logger = new Logger(BackupRunner.name);
   readonly kind = 'backup';
+  protected readonly slotOf = claims.backupSlot;
+  readonly collection = { name: 'backup_jobs', indexes: ['appId', ['appId', 'created'], 'created', 'status'] };
   readonly withProjections = false;
   readonly stepNoun = 'backup stage';
   readonly jobs: JobStore<BackupJob>;
 
   constructor(
-    @Inject(READ_STORE) readStore: ReadStore,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     private readonly handlers: BackupHandlerRegistry,
     private readonly installation: InstallationService,
     private readonly catalog: EventCatalog,
-    private readonly processor: JobProcessor,
+    processor: JobProcessor,
   ) {
-    this.jobs = new JobStore<BackupJob>(readStore, { kind: 'backup', collection: 'backup_jobs', indexes: ['appId', ['appId', 'created'], 'created', 'status'] });
-  }
-
-  onModuleInit(): void {
-    this.processor.register(this);
-  }
-
-  slot(job: BackupJob): Claim {
-    return claims.backupSlot(job.appId);
-  }
-
-  busy(job: BackupJob): string {
-    return `A backup of app "${job.appName}" is already running; wait for it to finish`;
-  }
-
-  describe(job: BackupJob): string {
-    return `Backup ${job.id} of app ${job.appName}`;
+    super();
+    this.jobs = processor.register(this);
   }
 
   async run(ctx: BackupRun): Promise<JobOutcome<BackupJob>> {

@@ -79,7 +79,7 @@ export class BackupsService {
       admit: async (job) => {
         const existing = await this.jobs.find({ appId: app.id });
         // A job still marked active without the slot is one a dead process left; the sweep marks it Failed.
-        if (existing.items.some(isActive)) throw conflict(this.runner.busy(job));
+        if (existing.items.some(isActive)) throw conflict(this.runner.slot(job).busy);
         // A safety backup counts as manual once a later backup of the app has succeeded.
         const lastGood = existing.items.filter((other) => other.status === 'Completed' && triggerOf(other) !== 'safety').reduce((at, other) => (other.created > at ? other.created : at), '');
         const counts = (other: BackupJob) => triggerOf(other) === trigger || (trigger === 'manual' && triggerOf(other) === 'safety' && other.created < lastGood);

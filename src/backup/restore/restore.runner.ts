@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
-import { type Claim, claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
-import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { quoted } from '../../platform/text/control-characters.js';
 import { AppReplays, type RestoreProjection } from '../../eventsourcing/app-replays.service.js';
@@ -20,8 +19,8 @@ import { ArchiveReader, InvalidArchiveError } from '../../archive/archive-reader
 import { ProgressMeter } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobRunContext } from '../../jobs/job-run-context.js';
-import type { JobEnding, JobHandOffHooks, JobOutcome, JobRunner } from '../../jobs/job-runner.port.js';
-import { JobStore } from '../../jobs/job-store.js';
+import type { JobEnding, JobHandOffHooks, JobOutcome, JobRunner, JobSlot } from '../../jobs/job-runner.port.js';
+import type { JobStore } from '../../jobs/job-store.js';
 import { restoredEvent } from './restore-event.js';
 import { RestoreValidator } from './restore-validator.js';
 import { PHASE_OF_STEP, RESTORE_PHASES, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
@@ -31,8 +30,8 @@ import { RELEASED, RestoreCleanup } from './restore-cleanup.js';
 /** A restore as it runs. */
 type RestoreRun = JobRunContext<RestoreJob, RestoreStep>;
 
-/** What a second restore is told while one runs. */
-export const RESTORE_BUSY = 'Another restore is running; wait for it to finish (GET /api/restore)';
+/** One restore at a time per installation. */
+const RESTORE_SLOT: JobSlot = { claim: claims.restoreSlot(), busy: 'Another restore is running; wait for it to finish (GET /api/restore)' };
 
 /** A line in the job's log about how far it got, at most this often. */
 const LOG_EVERY_MS = 5000;
@@ -49,9 +48,10 @@ const DEFERRED_IN_FLIGHT = 8;
  * app through this process's engine, so it runs in the process that runs the projections.
  */
 @Injectable()
-export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep>, OnModuleInit {
+export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
   private readonly logger = new Logger(RestoreRunner.name);
   readonly kind = 'restore';
+  readonly collection = { name: 'restore_jobs', indexes: ['status', 'created'] };
   readonly withProjections = true;
   /** Its half-written app is purged before the projections catch up, which would project it. */
   readonly settleBeforeCatchUp = true;
@@ -63,7 +63,6 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep>, OnModu
   };
 
   constructor(
-    @Inject(READ_STORE) readStore: ReadStore,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
@@ -72,21 +71,13 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep>, OnModu
     private readonly handlers: BackupHandlerRegistry,
     private readonly catalog: EventCatalog,
     private readonly cleanup: RestoreCleanup,
-    private readonly processor: JobProcessor,
+    processor: JobProcessor,
   ) {
-    this.jobs = new JobStore<RestoreJob>(readStore, { kind: 'restore', collection: 'restore_jobs', indexes: ['status', 'created'] });
+    this.jobs = processor.register(this);
   }
 
-  onModuleInit(): void {
-    this.processor.register(this);
-  }
-
-  slot(): Claim {
-    return claims.restoreSlot();
-  }
-
-  busy(): string {
-    return RESTORE_BUSY;
+  slot(): JobSlot {
+    return RESTORE_SLOT;
   }
 
   describe(job: RestoreJob): string {

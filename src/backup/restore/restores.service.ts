@@ -12,7 +12,7 @@ import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobStore } from '../../jobs/job-store.js';
 import { isActive } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
-import { RESTORE_BUSY, RestoreRunner } from './restore.runner.js';
+import { RestoreRunner } from './restore.runner.js';
 import { describeUrl, type RestoreJob } from './restore-job.js';
 import { requireRestoreUrl, stagedUploadKey, tempDirOf } from './archive-source.js';
 
@@ -52,7 +52,7 @@ export class RestoresService {
 
   /** Refuses early (before an upload is read) when a restore is already running. */
   assertIdle(): Promise<void> {
-    return this.processor.assertFree(this.runner, claims.restoreSlot(), RESTORE_BUSY);
+    return this.processor.assertFree(this.runner, this.runner.slot());
   }
 
   /** Checks the request under the restore slot, reserves the name, and starts (or hands over) the restore; an upload is the job's from here on. */

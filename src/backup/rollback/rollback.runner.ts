@@ -1,8 +1,7 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppRolledBack } from '../../apps/app.events.js';
 import { EVENT_STORE, type EventStore, streams, WrongExpectedVersionError } from '../../infrastructure/event-store/event-store.port.js';
-import { type Claim, claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
-import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { EventWriter } from '../../eventsourcing/event-writer.service.js';
 import { AppReplays } from '../../eventsourcing/app-replays.service.js';
 import { ProgressMeter } from '../../jobs/job-progress.js';
@@ -10,8 +9,9 @@ import { endedJob } from '../../jobs/job-record.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobRunContext } from '../../jobs/job-run-context.js';
 import type { JobEnding, JobHandOffHooks, JobOutcome, JobRunner } from '../../jobs/job-runner.port.js';
-import { JobStore } from '../../jobs/job-store.js';
+import type { JobStore } from '../../jobs/job-store.js';
 import { BackupsService } from '../create/backups.service.js';
+import { AppJobRunner } from '../shared/app-job.runner.js';
 import { type PartialRollback, ROLLBACK_PHASES, type RollbackJob, type RollbackPhase } from './rollback-job.js';
 import { type RollbackPlan, RollbackPlanner } from './rollback-planner.js';
 import { RollbackIncompleteError, RollbackStoppedError, RollbackWriter } from './rollback-writer.js';
@@ -30,9 +30,11 @@ type RollbackRun = JobRunContext<RollbackJob>;
  * process that runs the projections.
  */
 @Injectable()
-export class RollbackRunner implements JobRunner<RollbackJob>, OnModuleInit {
+export class RollbackRunner extends AppJobRunner<RollbackJob> implements JobRunner<RollbackJob> {
   private readonly logger = new Logger(RollbackRunner.name);
   readonly kind = 'rollback';
+  protected readonly slotOf = claims.rollbackSlot;
+  readonly collection = { name: 'rollback_jobs', indexes: [['appId', 'created'], 'status'] };
   readonly withProjections = true;
   readonly jobs: JobStore<RollbackJob>;
   readonly handOff: JobHandOffHooks<RollbackJob> = {
@@ -41,7 +43,6 @@ export class RollbackRunner implements JobRunner<RollbackJob>, OnModuleInit {
   };
 
   constructor(
-    @Inject(READ_STORE) readStore: ReadStore,
     @Inject(EVENT_STORE) private readonly events: EventStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     private readonly backups: BackupsService,
@@ -49,25 +50,10 @@ export class RollbackRunner implements JobRunner<RollbackJob>, OnModuleInit {
     private readonly writer: EventWriter,
     private readonly rollbackWriter: RollbackWriter,
     private readonly replays: AppReplays,
-    private readonly processor: JobProcessor,
+    processor: JobProcessor,
   ) {
-    this.jobs = new JobStore<RollbackJob>(readStore, { kind: 'rollback', collection: 'rollback_jobs', indexes: [['appId', 'created'], 'status'] });
-  }
-
-  onModuleInit(): void {
-    this.processor.register(this);
-  }
-
-  slot(job: RollbackJob): Claim {
-    return claims.rollbackSlot(job.appId);
-  }
-
-  busy(job: RollbackJob): string {
-    return `A rollback of app "${job.appName}" is already running; wait for it to finish`;
-  }
-
-  describe(job: RollbackJob): string {
-    return `Rollback ${job.id} of app ${job.appName}`;
+    super();
+    this.jobs = processor.register(this);
   }
 
   async run(ctx: RollbackRun): Promise<JobOutcome<RollbackJob>> {

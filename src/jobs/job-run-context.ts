@@ -121,15 +121,15 @@ export class JobRunContext<J extends JobRecord, S extends string = string> {
     this.ending.push(work);
   }
 
-  /** Waits for the writes under way; their failures aside. */
-  async flush(): Promise<void> {
-    await this.writing.catch(() => undefined);
-  }
-
-  /** For the processor, once the outcome is recorded: what `onEnd` asked for, in order, then the writes. */
+  /**
+   * For the processor, once the outcome is recorded: what `onEnd` asked for, in order (each runs
+   * though one before it failed; the first failure is thrown at the end), then the writes under way.
+   */
   async end(): Promise<void> {
-    for (const work of this.ending) await work();
-    await this.flush();
+    const failures: unknown[] = [];
+    for (const work of this.ending) await Promise.resolve().then(work).catch((error: unknown) => failures.push(error));
+    await this.writing.catch(() => undefined);
+    if (failures.length > 0) throw failures[0];
   }
 
   /** The meter given to `measure`, if any (the processor fails it when the job fails). */

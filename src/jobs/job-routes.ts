@@ -1,15 +1,14 @@
 import type { Request, Response } from 'express';
-import type { Filter } from '../infrastructure/read-store/read-store.port.js';
+import type { Filter, Scalar } from '../infrastructure/read-store/read-store.port.js';
 import type { Page } from '../platform/http/paging.js';
 import type { JobEventStreams } from './job-event-streams.service.js';
 import type { JobRecord } from './job-record.js';
 import type { JobStore } from './job-store.js';
 
 /**
- * What the list, get and event-stream routes of one kind of job answer, whatever their path and
- * guard: each controller keeps its routes and access rules and answers them through this, so a
- * job is served the same way (its view, newest first, 404 for another app's job, the same JSON in
- * its GET and its stream) by every kind.
+ * What the list, get and event-stream routes of one kind of job answer (see
+ * jobs.http.controller.ts): a job is served the same way by every kind: its view, newest first,
+ * 404 for another app's job, the same JSON in its GET and in its stream.
  */
 export class JobRoutes<J extends JobRecord, V extends { status: string }> {
   constructor(
@@ -25,12 +24,12 @@ export class JobRoutes<J extends JobRecord, V extends { status: string }> {
   }
 
   /** `scope` limits the job to one app's (see JobStore.require). */
-  async get(id: string, scope?: Partial<J>): Promise<V> {
+  async get(id: string, scope?: Record<string, Scalar>): Promise<V> {
     return this.view(await this.jobs.require(id, scope));
   }
 
   /** The job as server-sent events until it ends (see JobEventStreams). */
-  events(id: string, req: Request, res: Response, scope?: Partial<J>): Promise<void> {
+  events(id: string, req: Request, res: Response, scope?: Record<string, Scalar>): Promise<void> {
     return this.streams.stream(req, res, () => this.get(id, scope));
   }
 }

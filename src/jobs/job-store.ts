@@ -1,4 +1,4 @@
-import type { Filter, FindOptions, ReadCollection, ReadStore } from '../infrastructure/read-store/read-store.port.js';
+import type { Filter, FindOptions, ReadCollection, ReadStore, Scalar } from '../infrastructure/read-store/read-store.port.js';
 import { notFound } from '../platform/domain-errors.js';
 import type { Page } from '../platform/http/paging.js';
 import { isActive, type JobRecord } from './job-record.js';
@@ -45,9 +45,9 @@ export class JobStore<J extends JobRecord> {
    * The job, or a 404; with `scope`, only a job whose fields match it, so one app's job id cannot
    * reach another app's job.
    */
-  async require(id: string, scope: Partial<J> = {}): Promise<J> {
+  async require(id: string, scope: Record<string, Scalar> = {}): Promise<J> {
     const job = await this.docs.get(id);
-    if (!job || (Object.keys(scope) as (keyof J)[]).some((key) => scope[key] !== undefined && job[key] !== scope[key])) throw notFound(`${this.noun} ${id} does not exist`);
+    if (!job || Object.entries(scope).some(([field, value]) => Reflect.get(job, field) !== value)) throw notFound(`${this.noun} ${id} does not exist`);
     return job;
   }
 

@@ -5,12 +5,11 @@ import { AppReplays } from '../eventsourcing/app-replays.service.js';
 import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { Projector } from '../eventsourcing/projector.service.js';
 import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
-import { JobRegistry } from '../jobs/job-registry.service.js';
 import { StartupService } from './startup/startup.service.js';
 
 @Global()
 @Module({
-  providers: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StreamCommandHandler, StartupService, JobRegistry],
-  exports: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StreamCommandHandler, StartupService, JobRegistry],
+  providers: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StreamCommandHandler, StartupService],
+  exports: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StreamCommandHandler, StartupService],
 })
 export class PlatformModule {}

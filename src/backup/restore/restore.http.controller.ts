@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, type SchemaObject } from '@nestjs/swagger';
 import busboy from 'busboy';
 import type { Request, Response } from 'express';
@@ -14,10 +14,11 @@ import { AdminOnly } from '../../platform/auth/access.decorator.js';
 import { CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
 import { DomainError, invalid, tooLarge } from '../../platform/domain-errors.js';
-import { type Page, PageQuery } from '../../platform/http/paging.js';
 import { parseWith } from '../../platform/http/validation.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
-import { toRestoreView } from './restore-job.js';
+import { JobRoutes } from '../../jobs/job-routes.js';
+import { AdminJobsController } from '../../jobs/jobs.http.controller.js';
+import { type RestoreJob, type RestoreView, toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, RestoresService } from './restores.service.js';
 
@@ -38,13 +39,15 @@ const RestoreBody = z
 const UploadFields = z.strictObject({ ...PointInTime, dryRun: z.enum(['true', 'false']).optional() });
 
 @Controller('api/restore')
-export class RestoreController {
+export class RestoreController extends AdminJobsController<RestoreJob, RestoreView>() {
   constructor(
     private readonly restores: RestoresService,
-    private readonly streams: JobEventStreams,
+    streams: JobEventStreams,
     private readonly preflight: RestorePreflightService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    super(new JobRoutes(restores.jobs, toRestoreView, streams));
+  }
 
   @Post()
   @HttpCode(202)
@@ -71,25 +74,6 @@ export class RestoreController {
       return this.preflight.check(request);
     }
     return toRestoreView(await this.restores.start(request, caller.userId));
-  }
-
-  @Get()
-  @AdminOnly()
-  async list(@Query({ schema: PageQuery }) page: Page) {
-    const found = await this.restores.list(page);
-    return { total: found.total, items: found.items.map(toRestoreView) };
-  }
-
-  @Get(':id')
-  @AdminOnly()
-  async get(@Param('id') id: string) {
-    return toRestoreView(await this.restores.get(id));
-  }
-
-  @Get(':id/events')
-  @AdminOnly()
-  async events(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.streams.stream(req, res, async () => toRestoreView(await this.restores.get(id)));
   }
 
   /** Streams the `file` field to a temporary file (never into memory) and collects the text fields. */

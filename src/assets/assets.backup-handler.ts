@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { assetEntryName, isCompressedType } from '../archive/archive-format.js';
-import { type ArchivedEvent, type BackupContext, type BackupHandler, type CleanupContext, mappedUser, type RestoreContext, type RollbackContext, type RollbackStep } from '../backup/backup-handler.port.js';
+import { type ArchivedEvent, type BackupContext, type BackupHandler, type CleanupContext, mappedUser, type RestoreContext } from '../backup/backup-handler.port.js';
 import type { StreamSelection } from '../backup/shared/backup-selection.js';
-import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
-import { conflict } from '../platform/domain-errors.js';
+import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { AssetFilesService } from './asset-files.service.js';
-import type { AssetEvent, AssetReverted } from './asset.events.js';
+import type { AssetEvent } from './asset.events.js';
 
 /** A file version an event introduces, if it does. */
 function fileVersionOf(archived: ArchivedEvent): { assetId: string; fileVersion: number; sha256: string; mimeType: string } | undefined {
@@ -13,41 +12,6 @@ function fileVersionOf(archived: ArchivedEvent): { assetId: string; fileVersion:
   const assetId = streams.childId('asset', archived.stream);
   if (!assetId || (event.type !== 'AssetCreated' && event.type !== 'AssetFileReplaced')) return undefined;
   return { assetId, fileVersion: event.data.fileVersion, sha256: event.data.sha256, mimeType: event.data.mimeType };
-}
-
-type RecordedVersion = AssetReverted['data']['versions'][number];
-
-/** An asset as a read shows it, folded from its events the way the assets projection folds them. */
-interface AssetRecord {
-  live: boolean;
-  current?: RecordedVersion;
-  created: string;
-  createdBy: string;
-  versions: RecordedVersion[];
-}
-
-function foldRecord(record: AssetRecord, stored: StoredEvent): AssetRecord {
-  const event = { type: stored.type, data: stored.data } as AssetEvent;
-  const made = { created: stored.metadata.timestamp, createdBy: stored.metadata.actor };
-  switch (event.type) {
-    case 'AssetCreated': {
-      const { assetId: _id, ...file } = event.data;
-      const version = { ...file, ...made };
-      return { live: true, current: version, ...made, versions: [version] };
-    }
-    case 'AssetFileReplaced': {
-      const version = { ...event.data, ...made };
-      const versions = [...record.versions.filter((v) => v.fileVersion !== version.fileVersion), version].sort((a, b) => a.fileVersion - b.fileVersion);
-      return { ...record, current: version, versions };
-    }
-    case 'AssetDeleted':
-      return { ...record, live: false };
-    case 'AssetReverted': {
-      const { versions, created, createdBy, ...file } = event.data;
-      const current = versions.find((v) => v.fileVersion === file.fileVersion) ?? { ...file, ...made };
-      return { live: true, current, created, createdBy, versions };
-    }
-  }
 }
 
 /**
@@ -58,7 +22,6 @@ function foldRecord(record: AssetRecord, stored: StoredEvent): AssetRecord {
 @Injectable()
 export class AssetsBackupHandler implements BackupHandler {
   readonly name = 'assets';
-  readonly rollbackKind = 'asset' as const;
 
   constructor(private readonly files: AssetFilesService) {}
 
@@ -79,29 +42,6 @@ export class AssetsBackupHandler implements BackupHandler {
       await context.addEntry(name, () => this.files.open(context.appId, file.assetId, file.fileVersion), { compress: !isCompressedType(file.mimeType), size });
       context.counts.assets += 1;
     }
-  }
-
-  /**
-   * An asset comes back at the file version it had, whose bytes are still stored (file versions
-   * are never removed), listing the versions it had then; one created since is deleted.
-   */
-  async rollbackEntity(events: readonly StoredEvent[], context: RollbackContext): Promise<RollbackStep | undefined> {
-    const assetId = streams.childId('asset', events[0]!.stream)!;
-    let current: AssetRecord = { live: false, created: '', createdBy: '', versions: [] };
-    let target: AssetRecord = current;
-    for (const stored of events) {
-      current = foldRecord(current, stored);
-      if (stored.position <= context.targetPosition) target = current;
-    }
-    if (!target.live || !target.current) return current.live ? { change: 'deleted', label: assetId, events: [{ type: 'AssetDeleted', data: {} }] } : undefined;
-    if (current.live && JSON.stringify([current.current, current.versions]) === JSON.stringify([target.current, target.versions])) return undefined;
-    const wanted = target.current;
-    if ((await this.files.size(context.appId, assetId, wanted.fileVersion)) === undefined) {
-      throw conflict(`Asset ${assetId} cannot be brought back: the bytes of its file version ${wanted.fileVersion} are gone from the blob store`);
-    }
-    const { created: _c, createdBy: _b, ...file } = wanted;
-    const data: AssetReverted['data'] = { ...file, created: target.created, createdBy: target.createdBy, versions: target.versions };
-    return { change: current.live ? 'changed' : 'created', label: assetId, events: [{ type: 'AssetReverted', data }] };
   }
 
   /** Partial backups: every asset, none, or (decided once the contents are known) those they reference. */

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import type { ChildKind, StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { InvalidArchiveError } from '../archive/archive-reader.js';
 import type { RestoreStep } from './shared/restore-steps.js';
@@ -83,29 +82,6 @@ export interface RestoreContext {
   defer(work: () => Promise<void>): Promise<void>;
 }
 
-/** What a rollback asks of a domain module for one entity: see BackupHandler.rollbackEntity. */
-export interface RollbackContext {
-  readonly appId: string;
-  /** The store position the app is brought back to: events at or before it make the target state. */
-  readonly targetPosition: number;
-  /** Facts one module's steps leave for another's (whether a content's schema comes back), by kind and id. */
-  share(key: string, id: string, value: unknown): void;
-  shared<T>(key: string, id: string): T | undefined;
-}
-
-/** What one entity needs to be as it was: its events (none when it is already), and what that means for a read. */
-export interface RollbackStep {
-  change: 'created' | 'changed' | 'deleted';
-  /** How the report names the entity: a schema's name, a content's or asset's id. */
-  label: string;
-  events: { type: string; data: Record<string, unknown> }[];
-  /**
-   * What must follow the append at once, as a command's claim does (a schema name freed or taken
-   * again); run in the order of the steps, deletions before revivals.
-   */
-  afterAppend?: () => Promise<void>;
-}
-
 export interface CleanupContext extends Pick<RestoreContext, 'targetAppId' | 'log'> {
   /** What the handlers noted with RestoreContext.remember under `key`. */
   remembered(key: string): readonly string[];
@@ -154,16 +130,4 @@ export interface BackupHandler {
   completeRestore?(context: RestoreContext): Promise<void>;
   /** The restore failed: remove whatever this handler wrote for the target app. */
   cleanupRestore?(context: CleanupContext): Promise<void>;
-
-  /**
-   * Rollbacks: the kind of stream whose entities this module brings back. The core visits kinds in
-   * the order schema, content, asset, so a content's step knows what becomes of its schema.
-   */
-  readonly rollbackKind?: ChildKind;
-  /**
-   * Rollbacks: the events that bring one entity back to its state as of `context.targetPosition`,
-   * given its whole stream (oldest first, upcast); undefined when it is that way already. Throws a
-   * DomainError when the entity cannot be brought back (a file version's bytes are gone).
-   */
-  rollbackEntity?(events: readonly StoredEvent[], context: RollbackContext): Promise<RollbackStep | undefined>;
 }

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext, RollbackContext, RollbackStep } from '../backup/backup-handler.port.js';
-import { type ContentRecord, contentDecider, type ContentState, revertContent, type SchemaRef } from './content.aggregate.js';
+import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from '../backup/backup-handler.port.js';
 import { mappedUser } from '../backup/backup-handler.port.js';
 import type { BackupSelection, StreamSelection } from '../backup/shared/backup-selection.js';
-import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
+import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey } from '../infrastructure/read-store/read-store.port.js';
 import type { FieldType } from '../schemas/schema.events.js';
 import type { SchemaEvent } from '../schemas/schema.events.js';
@@ -85,7 +84,6 @@ interface RestoreReferences {
 @Injectable()
 export class ContentsBackupHandler implements BackupHandler {
   readonly name = 'contents';
-  readonly rollbackKind = 'content' as const;
   private readonly restoring = new WeakMap<RestoreContext, RestoreReferences>();
 
   constructor(private readonly projection: ContentsProjection) {}
@@ -103,33 +101,6 @@ export class ContentsBackupHandler implements BackupHandler {
       if (problems.length >= LISTED_IDS) break;
     }
     return problems;
-  }
-
-  /**
-   * A content of a schema that does not live after the rollback needs nothing: it is out of every
-   * read either way, and comes back with its schema if a later rollback revives it.
-   */
-  async rollbackEntity(events: readonly StoredEvent[], context: RollbackContext): Promise<RollbackStep | undefined> {
-    const contentId = streams.childId('content', events[0]!.stream)!;
-    let current: ContentState = contentDecider.initialState();
-    let target: ContentRecord | undefined;
-    let created = { at: '', by: '' };
-    for (const stored of events) {
-      const event = { type: stored.type, data: stored.data } as ContentEvent;
-      current = contentDecider.evolve(current, event);
-      if (event.type === 'ContentCreated') created = { at: stored.metadata.timestamp, by: stored.metadata.actor };
-      if (event.type === 'ContentReverted') created = { at: event.data.created, by: event.data.createdBy };
-      if (stored.position <= context.targetPosition) target = { state: current, created: created.at, createdBy: created.by };
-    }
-    const schema = context.shared<SchemaRef>('schema', current.schemaId);
-    if (!schema) return undefined;
-    const reshow = context.shared<boolean>('schema-revived', current.schemaId) === true;
-    const revert = revertContent(current, target, schema, reshow);
-    if (revert.length === 0) return undefined;
-    const visibleNow = current.stage === 'live' && !reshow;
-    const visibleAfter = target?.state.stage === 'live';
-    const change = !visibleAfter ? (visibleNow ? 'deleted' : 'changed') : visibleNow ? 'changed' : 'created';
-    return { change, label: contentId, events: revert };
   }
 
   selectEvent(archived: ArchivedEvent, selection: StreamSelection): void {

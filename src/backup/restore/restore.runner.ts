@@ -10,7 +10,7 @@ import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-in
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { quoted } from '../../platform/text/control-characters.js';
 import { AppReplays, type RestoreProjection } from '../../eventsourcing/app-replays.service.js';
-import { validateName } from '../../apps/app.aggregate.js';
+import { validateName } from '../../platform/text/identifier.rules.js';
 import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
 import { describeSelection } from '../shared/backup-selection.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';

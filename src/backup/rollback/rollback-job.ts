@@ -8,11 +8,11 @@ export interface KindChanges {
   deleted: string[];
 }
 
-export interface RollbackChanges {
-  schemas: KindChanges;
-  contents: KindChanges;
-  assets: KindChanges;
-}
+/**
+ * Per kind, keyed by the name each kind's rollback facts give it in the report (schemas, contents,
+ * assets: see StreamRollback.report in the event catalog).
+ */
+export type RollbackChanges = Record<string, KindChanges>;
 
 export interface ChangeCounts {
   created: number;

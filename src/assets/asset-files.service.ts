@@ -10,7 +10,8 @@ import { assetFileKey, assetFilesPrefix } from './asset.aggregate.js';
  * stay, so a backup of the app's history must still find every file version they name. Only the
  * cleanup of a failed restore removes an app's files (deleteAppFiles).
  *
- * Backup and restore use this service rather than the blob store, so the key layout stays here.
+ * Backups and the commands use this service rather than the blob store; restores write through
+ * their sink under the same keys (assetFileKey).
  */
 @Injectable()
 export class AssetFilesService {

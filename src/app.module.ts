@@ -6,10 +6,11 @@ import { ConfigModule } from './config/config.module.js';
 import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
 import type { DataDirLock } from './infrastructure/data-dir.lock.js';
 import { AccessGuard } from './platform/auth/access.guard.js';
-import { DomainExceptionFilter } from './platform/http/domain-exception.filter.js';
+import { DomainExceptionFilter } from './domain-exception.filter.js';
 import { validationPipe } from './platform/http/validation.js';
-import { HealthController } from './platform/http/health.http.controller.js';
-import { PlatformModule } from './platform/platform.module.js';
+import { HealthController } from './health.http.controller.js';
+import { StartupModule } from './platform/startup/startup.module.js';
+import { EventSourcingModule } from './eventsourcing/eventsourcing.module.js';
 import { AdminPageModule } from './platform/http/admin-page.module.js';
 import { Projector } from './eventsourcing/projector.service.js';
 import { StartupGuard } from './platform/startup/startup.guard.js';
@@ -61,7 +62,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
   static forRoot(config: AppConfig, lock: DataDirLock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, JobsModule, ArchiveKernelModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, AdminPageModule.forRoot()],
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, StartupModule, EventSourcingModule, JobsModule, ArchiveKernelModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, AdminPageModule.forRoot()],
       controllers: [HealthController],
       providers: [
         // Guards run in this order: requests wait for start-up before their key is checked.

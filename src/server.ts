@@ -9,7 +9,7 @@ import { serveOpenApi } from './platform/http/openapi.js';
 import { referrerPolicy } from './platform/http/referrer-policy.middleware.js';
 import { createAppLogger } from './platform/logging/app-logger.js';
 import { requestLog } from './platform/logging/request-log.middleware.js';
-import { RequestTracker } from './platform/shutdown/graceful-shutdown.js';
+import { RequestTracker } from './graceful-shutdown.js';
 
 const trackers = new WeakMap<INestApplication, RequestTracker>();
 

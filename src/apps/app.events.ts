@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { APP_ROLES } from '../platform/auth/principal.js';
 import { defineEvent, entityId, type EventOf } from '../eventsourcing/event-catalog.js';
+import { NAME_MAX, NAME_PATTERN } from '../platform/text/identifier.rules.js';
 import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';
 
-export const NAME_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
-export const NAME_MAX = 40;
+// The name rule is shared with the HTTP contract.
+export { NAME_MAX, NAME_PATTERN } from '../platform/text/identifier.rules.js';
 export const LABEL_MAX = 100;
 export const DESCRIPTION_MAX = 1000;
 

@@ -9,7 +9,7 @@ import type { BackupSelection } from '../backup/shared/backup-selection.js';
 import type { JobProgress } from '../jobs/job-progress.js';
 import type { RestoreView } from '../backup/restore/restore-job.js';
 import type { RollbackJob } from '../backup/rollback/rollback-job.js';
-import type { RollbackPreflight } from '../backup/rollback/rollbacks.service.js';
+import type { RollbackPreflight } from '../contract/rollbacks.schemas.js';
 
 export type { BackupSelection, JobStatus };
 export type { KindChanges, RollbackChanges, RollbackTarget } from '../backup/rollback/rollback-job.js';

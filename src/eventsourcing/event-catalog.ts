@@ -8,14 +8,8 @@ import type { Decider, DomainEvent } from './decider.js';
  * it, and restores check every archived event with it (see EventCatalogService).
  */
 
-/** Ids become stream names (split at `--`), blob key segments and read-model keys. */
-export const ENTITY_ID = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
-export const ENTITY_ID_MAX = 64;
-export const entityId = () =>
-  z
-    .string()
-    .max(ENTITY_ID_MAX, `must be an id of at most ${ENTITY_ID_MAX} characters`)
-    .regex(ENTITY_ID, 'must be an id of letters, digits and single dashes');
+// The id rule is shared with the HTTP contract.
+export { ENTITY_ID, ENTITY_ID_MAX, entityId } from '../platform/text/identifier.rules.js';
 
 export type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 

@@ -13,17 +13,13 @@ import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../pla
 import { AppReplays } from '../eventsourcing/app-replays.service.js';
 import { type Principal, SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { EventWriter } from '../eventsourcing/event-writer.service.js';
-import type { Page } from '../platform/http/paging.js';
+import type { Page } from '../contract/paging.schemas.js';
+import type { User } from '../contract/users.schemas.js';
 import { issueApiKey, normalizeEmail, userDecider } from './user.aggregate.js';
 import { type CreatedUser, CreateUserCommand } from './commands/create-user.handler.js';
 import { type UserDoc, UsersProjection } from './users.projection.js';
 
-export interface UserView {
-  id: string;
-  email: string;
-  displayName: string;
-  admin: boolean;
-}
+export type UserView = User;
 
 export const toUserView = (u: UserDoc): UserView => ({ id: u.id, email: u.email, displayName: u.displayName, admin: u.admin });
 const toPrincipal = (u: UserDoc): Principal => ({ userId: u.id, email: u.email, displayName: u.displayName, admin: u.admin });

@@ -1,23 +1,21 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { type Backup, CreateBackupBody } from '../../contract/backups.schemas.js';
 import { AdminOnly, AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js';
 import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
-import { type Page, PageQuery } from '../../platform/http/paging.js';
-import { singleLine } from '../../platform/text/plain-text.checks.js';
+import { type Page, PageQuery } from '../../contract/paging.schemas.js';
 import { type BackupJob, isPartial, triggerOf } from '../shared/backup-job.js';
-import { BackupIncludeBody, normalizeSelection } from '../shared/backup-selection.js';
+import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';
 import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
 import { progressOf } from '../../jobs/job-progress.js';
 
-const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).check(singleLine()).optional(), include: BackupIncludeBody.optional() });
-
 /** The public shape of a backup: internal fields (who created it) stay out. */
-export const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, trigger: triggerOf(job), include: job.include ?? null, partial: isPartial(job), ...progressOf(job) });
+export const toView = ({ createdBy: _createdBy, ...job }: BackupJob): Backup => ({ ...job, trigger: triggerOf(job), include: job.include ?? null, partial: isPartial(job), ...progressOf(job) });
 
 @Controller('api/apps/:app/backups')
 export class AppBackupsController {

@@ -13,7 +13,7 @@ import { JobRegistry } from '../../jobs/job-registry.service.js';
 import { archiveKey, type BackupJob, type BackupTrigger, isActive, triggerOf } from '../shared/backup-job.js';
 import { BackupRunner } from './backup.runner.js';
 import { queuedProgress } from '../../jobs/job-progress.js';
-import type { Page } from '../../platform/http/paging.js';
+import type { Page } from '../../contract/paging.schemas.js';
 
 export interface BackupRequest {
   label?: string;

@@ -5,7 +5,7 @@ import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastru
 import { MAINTAINERS } from '../../platform/auth/access.decorator.js';
 import { APP_DIRECTORY, type AppDirectory, PRINCIPAL_RESOLVER, type PrincipalResolver } from '../../platform/auth/auth.ports.js';
 import { conflict, DomainError, forbidden, gone, notFound } from '../../platform/domain-errors.js';
-import type { Page } from '../../platform/http/paging.js';
+import type { Page } from '../../contract/paging.schemas.js';
 import type { BackupJob } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
 import { InstallationService } from '../shared/installation.service.js';

@@ -1,3 +1,4 @@
+import type { Restore } from '../../contract/restores.schemas.js';
 import type { JobStatus } from '../shared/backup-job.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
 import { type JobProgress, type PhasePlan, progressOf } from '../../jobs/job-progress.js';
@@ -45,11 +46,7 @@ export interface RestoreJob extends JobProgress {
   cleanup?: Record<string, string[]>;
 }
 
-export type RestoreView = Pick<
-  RestoreJob,
-  'id' | 'status' | 'source' | 'name' | 'appId' | 'created' | 'started' | 'completed' | 'eventCount' | 'restoredEvents' | 'restoredAssets' | 'log' | 'error'
-> &
-  JobProgress & { include: BackupSelection | null; partial: boolean };
+export type RestoreView = Restore;
 
 export function toRestoreView(job: RestoreJob): RestoreView {
   const { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error } = job;

@@ -22,7 +22,7 @@ import { archiveOnDisk, type ArchiveSource, requireRestoreUrl, stagedUploadKey }
 import { JobHandOff, PICKUP_POLL_MS } from '../../jobs/job-handoff.js';
 import { INSTANCE_ID } from '../../platform/instance.js';
 import { RestoreFaults } from './restore-faults.js';
-import type { Page } from '../../platform/http/paging.js';
+import type { Page } from '../../contract/paging.schemas.js';
 
 export type RestoreSource = { kind: 'backup'; backupId: string } | { kind: 'url'; url: string } | { kind: 'upload'; file: string; fileName: string };
 

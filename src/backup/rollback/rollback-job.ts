@@ -1,3 +1,4 @@
+import type { Rollback } from '../../contract/rollbacks.schemas.js';
 import type { JobStatus } from '../shared/backup-job.js';
 import type { JobProgress, PhasePlan } from '../../jobs/job-progress.js';
 
@@ -85,7 +86,7 @@ export interface RollbackJob extends JobProgress {
   partial?: PartialRollback | null;
 }
 
-export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob) => ({ ...job, partial: job.partial ?? null });
+export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob): Rollback => ({ ...job, partial: job.partial ?? null });
 
 /**
  * A rollback's phases and their share of its time: the safety backup and the planning read the

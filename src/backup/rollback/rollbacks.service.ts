@@ -12,7 +12,8 @@ import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastru
 import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
 import { EventWriter } from '../../eventsourcing/event-writer.service.js';
 import { AppReplays } from '../../eventsourcing/app-replays.service.js';
-import type { Page } from '../../platform/http/paging.js';
+import type { Page } from '../../contract/paging.schemas.js';
+import type { RollbackPreflight } from '../../contract/rollbacks.schemas.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
 import { JobRegistry } from '../../jobs/job-registry.service.js';
 import { ArchiveReader, InvalidArchiveError } from '../../archive/archive-reader.js';
@@ -22,7 +23,7 @@ import { archiveOnDisk } from '../restore/archive-source.js';
 import { describeSelection } from '../shared/backup-selection.js';
 import { BackupsService } from '../create/backups.service.js';
 import { queuedProgress, ProgressMeter } from '../../jobs/job-progress.js';
-import { type PartialRollback, ROLLBACK_PHASES, type RollbackChanges, type ChangeCounts, type RollbackJob, type RollbackPhase, type RollbackTarget } from './rollback-job.js';
+import { type PartialRollback, ROLLBACK_PHASES, type RollbackJob, type RollbackPhase, type RollbackTarget } from './rollback-job.js';
 import { type RollbackPlan, RollbackPlanner } from './rollback-planner.js';
 import { JobHandOff, PICKUP_POLL_MS } from '../../jobs/job-handoff.js';
 import { INSTANCE_ID } from '../../platform/instance.js';
@@ -32,15 +33,6 @@ export interface RollbackRequest {
   backupId?: string;
   untilEvent?: number;
   until?: string;
-}
-
-export interface RollbackPreflight {
-  dryRun: true;
-  app: { id: string; name: string };
-  target: RollbackTarget;
-  changes: RollbackChanges;
-  counts: ChangeCounts;
-  events: number;
 }
 
 type App = { id: string; name: string };

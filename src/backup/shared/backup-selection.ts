@@ -1,39 +1,10 @@
 import { z } from 'zod';
+import { ASSET_CHOICES, type AssetChoice, type BackupIncludeInput, MAX_SELECTED_CONTENTS, MAX_SELECTED_SCHEMAS } from '../../contract/backups.schemas.js';
 import { NAME_MAX, NAME_PATTERN } from '../../apps/app.events.js';
 import { entityId } from '../../eventsourcing/event-catalog.js';
 
-export const ASSET_CHOICES = ['all', 'referenced', 'none'] as const;
-export type AssetChoice = (typeof ASSET_CHOICES)[number];
-
-/** Beyond these a selection is no longer "a few things": back up the whole app instead. */
-export const MAX_SELECTED_SCHEMAS = 100;
-export const MAX_SELECTED_CONTENTS = 10_000;
-
-/**
- * What a partial backup holds, as a request gives it: `null` or absent means all of that kind.
- * `contents` narrows the selected schemas' contents to the listed ids.
- */
-export const BackupIncludeBody = z
-  .strictObject({
-    schemas: z
-      .array(z.string().max(NAME_MAX).regex(NAME_PATTERN, 'must be schema names (lowercase letters, digits and single dashes)'))
-      .min(1, 'must name at least one schema (or be null for all)')
-      .max(MAX_SELECTED_SCHEMAS, `may name at most ${MAX_SELECTED_SCHEMAS} schemas`)
-      .nullable()
-      .optional()
-      .describe('Names of the schemas to back up; null or absent: every schema'),
-    contents: z
-      .array(entityId())
-      .min(1, 'must list at least one content id (or be null for all)')
-      .max(MAX_SELECTED_CONTENTS, `may list at most ${MAX_SELECTED_CONTENTS} content ids`)
-      .nullable()
-      .optional()
-      .describe('Ids of the contents to back up, within the selected schemas; null or absent: all of their contents'),
-    assets: z.enum(ASSET_CHOICES, `must be one of ${ASSET_CHOICES.join(', ')}`).optional().describe('Which assets: all (default), those the selected contents reference, or none'),
-  })
-  .describe('What a partial backup holds; absent: the whole app');
-
-export type BackupIncludeInput = z.infer<typeof BackupIncludeBody>;
+// What a request may select is part of the HTTP contract.
+export { ASSET_CHOICES, type AssetChoice, BackupIncludeBody, type BackupIncludeInput, MAX_SELECTED_CONTENTS, MAX_SELECTED_SCHEMAS } from '../../contract/backups.schemas.js';
 
 /** A selection as stored on the job and in the archive: every key present, sorted, without repeats. */
 export interface BackupSelection {

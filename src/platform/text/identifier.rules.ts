@@ -1,0 +1,20 @@
+import { z } from 'zod';
+
+/**
+ * The rules for names and ids, which the HTTP contract states (docs/api.md) and the events keep:
+ * one place for both, free of any module, so the contract (src/contract) and the event catalog
+ * import it alike.
+ */
+
+/** App and schema names: lowercase letters, digits and single dashes, at most NAME_MAX characters. */
+export const NAME_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+export const NAME_MAX = 40;
+
+/** Ids become stream names (split at `--`), blob key segments and read-model keys. */
+export const ENTITY_ID = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
+export const ENTITY_ID_MAX = 64;
+export const entityId = () =>
+  z
+    .string()
+    .max(ENTITY_ID_MAX, `must be an id of at most ${ENTITY_ID_MAX} characters`)
+    .regex(ENTITY_ID, 'must be an id of letters, digits and single dashes');

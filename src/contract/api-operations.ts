@@ -33,6 +33,7 @@ export interface FileAnswer {
 }
 export interface EmptyAnswer {
   kind: 'empty';
+  description?: string;
 }
 export type Answer = JsonAnswer | EventsAnswer | FileAnswer | EmptyAnswer;
 
@@ -57,8 +58,12 @@ export interface Operation {
 const json = <S extends z.ZodType>(schema: S, description?: string): JsonAnswer<S> => ({ kind: 'json', schema, ...(description ? { description } : {}) });
 const events = <S extends z.ZodType>(schema: S): EventsAnswer<S> => ({ kind: 'events', schema });
 const empty: EmptyAnswer = { kind: 'empty' };
-const archive = (description: string): FileAnswer => ({ kind: 'file', mediaType: 'application/zip', description });
-const ARCHIVE_WORDS = 'The archive, streamed, with `ETag`, `Repr-Digest` and `Accept-Ranges: bytes`; a `Range` request answers 206 with that part';
+/** An archive download: whole, a part of it for a `Range` request, or nothing new for `If-None-Match`. */
+const archive = {
+  200: { kind: 'file', mediaType: 'application/zip', description: 'The archive, streamed, with `ETag`, `Repr-Digest` and `Accept-Ranges: bytes`; a `Range` request answers 206 with that part' },
+  206: { kind: 'file', mediaType: 'application/zip', description: 'The part of the archive a `Range` request asked for' },
+  304: { kind: 'empty', description: 'Not modified: `If-None-Match` named this archive’s ETag' },
+} as const satisfies Record<number, Answer>;
 const ARCHIVE_ERRORS = [403, 404, 409, 416];
 
 export const UserPage = pageOf(User);
@@ -173,7 +178,7 @@ export const API_OPERATIONS = {
   'appBackups.list': { summary: 'The app’s backups, newest first', tag: 'backups', query: PageQuery, answers: { 200: json(BackupPage) }, errors: [403, 404] },
   'appBackups.get': { summary: 'A backup of the app', tag: 'backups', answers: { 200: json(Backup) }, errors: [403, 404] },
   'appBackups.events': { summary: 'A backup’s progress as server-sent events, until it ends', tag: 'backups', answers: { 200: events(Backup) }, errors: [403, 404] },
-  'appBackups.archive': { summary: 'Download a completed backup', tag: 'backups', answers: { 200: archive(ARCHIVE_WORDS) }, errors: ARCHIVE_ERRORS },
+  'appBackups.archive': { summary: 'Download a completed backup', tag: 'backups', answers: archive, errors: ARCHIVE_ERRORS },
   'appBackups.delete': { summary: 'Delete a backup and end its links', tag: 'backups', answers: { 204: empty }, errors: [403, 404, 409] },
   'appBackups.links.create': { summary: 'Make a download link for a completed backup', tag: 'links', body: CreateLinkBody, answers: { 201: json(NewLink) }, errors: [403, 404, 409] },
   'appBackups.links.list': { summary: 'A backup’s links, newest first (without their URLs)', tag: 'links', query: PageQuery, answers: { 200: json(LinkPage) }, errors: [403, 404] },
@@ -197,7 +202,7 @@ export const API_OPERATIONS = {
   'backups.list': { summary: 'Every backup of every app, newest first (admin)', tag: 'backups', query: PageQuery, answers: { 200: json(BackupPage) }, errors: [403] },
   'backups.get': { summary: 'A backup by id (admin), also of a deleted app', tag: 'backups', answers: { 200: json(Backup) }, errors: [403, 404] },
   'backups.events': { summary: 'A backup’s progress as server-sent events (admin)', tag: 'backups', answers: { 200: events(Backup) }, errors: [403, 404] },
-  'backups.archive': { summary: 'Download a completed backup by id (admin)', tag: 'backups', answers: { 200: archive(ARCHIVE_WORDS) }, errors: ARCHIVE_ERRORS },
+  'backups.archive': { summary: 'Download a completed backup by id (admin)', tag: 'backups', answers: archive, errors: ARCHIVE_ERRORS },
   'backups.delete': { summary: 'Delete a backup by id (admin)', tag: 'backups', answers: { 204: empty }, errors: [403, 404, 409] },
   'backups.links.create': { summary: 'Make a download link (admin)', tag: 'links', body: CreateLinkBody, answers: { 201: json(NewLink) }, errors: [403, 404, 409] },
   'backups.links.list': { summary: 'A backup’s links (admin)', tag: 'links', query: PageQuery, answers: { 200: json(LinkPage) }, errors: [403, 404] },
@@ -207,7 +212,7 @@ export const API_OPERATIONS = {
     tag: 'links',
     public: true,
     query: LinkQuery,
-    answers: { 200: archive(ARCHIVE_WORDS) },
+    answers: archive,
     errors: [403, 410, 416],
   },
 

@@ -80,6 +80,16 @@ export const API_ROUTES = {
 } as const satisfies Record<string, { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: `/${string}` }>;
 
 export type RouteName = keyof typeof API_ROUTES;
+
+/**
+ * A backup's routes: through its app (Owners, Developers and admins) or by id alone (admins, also
+ * after the app was deleted). Pick one with the app or without, and pass `{ app, id }` to either.
+ */
+export const BACKUP_ROUTES = {
+  ofApp: { list: 'appBackups.list', get: 'appBackups.get', archive: 'appBackups.archive', delete: 'appBackups.delete', createLink: 'appBackups.links.create' },
+  byId: { list: 'backups.list', get: 'backups.get', archive: 'backups.archive', delete: 'backups.delete', createLink: 'backups.links.create' },
+} as const satisfies Record<string, Record<string, RouteName>>;
+export const backupRoutes = (app: string | undefined) => (app === undefined ? BACKUP_ROUTES.byId : BACKUP_ROUTES.ofApp);
 export type RouteOf<R extends RouteName> = (typeof API_ROUTES)[R];
 
 /** The names in a path template: `/api/apps/{app}/backups/{id}` → `app` | `id`. */
@@ -99,8 +109,8 @@ export class PathSegmentError extends Error {
  * route; an empty value, `.` and `..` are refused (encodeURIComponent keeps dots, and
  * `apps/shop/backups/..` would name the app itself).
  */
-export function routePath<R extends RouteName>(route: R, params: PathParams<R>): string {
-  const values = params as Record<string, string>;
+export function routePath<R extends RouteName>(route: R, params: PathParams<R> | Record<string, string>): string {
+  const values: Record<string, string | undefined> = params;
   return API_ROUTES[route].path.replace(/\{([^}]+)\}/g, (_, name: string) => {
     const value = values[name];
     if (value === undefined || value === '' || value === '.' || value === '..') throw new PathSegmentError(value ?? '');

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { entityId, NAME_MAX, NAME_PATTERN } from '../platform/text/identifier.rules.js';
 import { singleLine } from '../platform/text/plain-text.checks.js';
+import { ASSET_CHOICES } from './api-values.js';
 import { Int, JobStatus, jobProgressFields, Time } from './common.schemas.js';
 
-export const ASSET_CHOICES = ['all', 'referenced', 'none'] as const;
-export type AssetChoice = (typeof ASSET_CHOICES)[number];
 
 /** Beyond these a selection is no longer "a few things": back up the whole app instead. */
 export const MAX_SELECTED_SCHEMAS = 100;

@@ -33,6 +33,8 @@ export const jobProgressFields = {
   etaSeconds: Int.nullable().describe('Seconds left at the pace so far; null until there is a pace, 0 once ended'),
 };
 
+export type JobProgress = { [K in keyof typeof jobProgressFields]: z.infer<(typeof jobProgressFields)[K]> };
+
 export const LogLine = z.strictObject({ at: Time, message: z.string() });
 
 /** The end of a job's event stream: `event: end` with the status it ended in. */

@@ -15,9 +15,6 @@ export const BackupPolicyBody = z.strictObject({
   include: BackupIncludeBody.nullable().optional(),
 });
 
-export const KEEP_RULES = ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const;
-export type KeepRule = (typeof KEEP_RULES)[number];
-
 const kept = Int.min(1).max(1000).nullable();
 export const BackupPolicy = z.strictObject({
   appId: z.string(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Int, JobStatus, jobProgressFields, LogLine, Time } from './common.schemas.js';
+// The report lists at most LISTED_PER_KIND ids per kind and change (api-values.ts).
 
 export const RollbackBody = z
   .strictObject({
@@ -12,9 +13,6 @@ export const RollbackBody = z
     const given = (['backupId', 'untilEvent', 'until'] as const).filter((key) => body[key] !== undefined);
     if (given.length !== 1) ctx.addIssue({ code: 'custom', path: given.length > 1 ? [given[1]!] : [], message: 'give exactly one of backupId, untilEvent or until' });
   });
-
-/** Ids listed per kind and change in a report; the counts say how many there are in all. */
-export const LISTED_PER_KIND = 1000;
 
 export const RollbackTarget = z.strictObject({
   backupId: z.string().nullable(),

@@ -96,5 +96,5 @@ export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, .
 export type RollbackPhase = 'safety-backup' | 'planning' | 'writing' | 'projecting';
 export const ROLLBACK_PHASES: PhasePlan<RollbackPhase> = { 'safety-backup': [0, 40], planning: [40, 85], writing: [85, 90], projecting: [90, 100] };
 
-/** Ids listed per kind and change in a report; the counts say how many there are in all. */
-export const LISTED_PER_KIND = 1000;
+// Ids listed per kind and change in a report: a number of the contract.
+export { LISTED_PER_KIND } from '../../contract/api-values.js';

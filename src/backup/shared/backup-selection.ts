@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { ASSET_CHOICES, type AssetChoice, type BackupIncludeInput, MAX_SELECTED_CONTENTS, MAX_SELECTED_SCHEMAS } from '../../contract/backups.schemas.js';
+import { ASSET_CHOICES, type AssetChoice } from '../../contract/api-values.js';
+import { type BackupIncludeInput, MAX_SELECTED_CONTENTS, MAX_SELECTED_SCHEMAS } from '../../contract/backups.schemas.js';
 import { NAME_MAX, NAME_PATTERN } from '../../apps/app.events.js';
 import { entityId } from '../../eventsourcing/event-catalog.js';
 
 // What a request may select is part of the HTTP contract.
-export { ASSET_CHOICES, type AssetChoice, BackupIncludeBody, type BackupIncludeInput, MAX_SELECTED_CONTENTS, MAX_SELECTED_SCHEMAS } from '../../contract/backups.schemas.js';
+export { ASSET_CHOICES, type AssetChoice } from '../../contract/api-values.js';
+export { BackupIncludeBody, type BackupIncludeInput, MAX_SELECTED_CONTENTS, MAX_SELECTED_SCHEMAS } from '../../contract/backups.schemas.js';
 
 /** A selection as stored on the job and in the archive: every key present, sorted, without repeats. */
 export interface BackupSelection {

@@ -1,0 +1,15 @@
+/**
+ * Values of the contract that clients need at run time: plain constants with no zod, so the CLI
+ * and the page import them at no cost. The schemas use the same constants.
+ */
+
+/** Which assets a partial backup holds: all, those its contents reference, or none. */
+export const ASSET_CHOICES = ['all', 'referenced', 'none'] as const;
+export type AssetChoice = (typeof ASSET_CHOICES)[number];
+
+/** Ids a rollback's report lists per kind and change; the counts say how many there are in all. */
+export const LISTED_PER_KIND = 1000;
+
+/** The retention rules of a backup policy, in the order they are shown. */
+export const KEEP_RULES = ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const;
+export type KeepRule = (typeof KEEP_RULES)[number];

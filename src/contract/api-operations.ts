@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RouteName } from './api-routes.js';
+import { API_ROUTES, type RouteName } from './api-routes.js';
 import { ApiKey, CreatedUser, CreateUserBody, User } from './users.schemas.js';
 import { App, ContributorBody, CreateAppBody, HistoryPage, HistoryQuery, UpdateAppBody } from './apps.schemas.js';
 import { CreateSchemaBody, FieldBody, Schema } from './app-schemas.schemas.js';
@@ -234,3 +234,15 @@ export const API_OPERATIONS = {
 } as const satisfies Record<RouteName, Operation>;
 
 export type Operations = typeof API_OPERATIONS;
+
+const NOT_MODIFIED: EmptyAnswer = { kind: 'empty', description: 'Not modified: the answer’s `ETag` matched `If-None-Match` (a browser’s cache asks so)' };
+
+/**
+ * A route's answers, with the one HTTP adds to every read of JSON: Express gives such answers an
+ * ETag and answers 304 to a request whose `If-None-Match` holds it.
+ */
+export function answersOf(route: RouteName): Partial<Record<number, Answer>> {
+  const answers: Partial<Record<number, Answer>> = API_OPERATIONS[route].answers;
+  const readsJson = API_ROUTES[route].method === 'GET' && answers[200]?.kind === 'json';
+  return readsJson && !answers[304] ? { ...answers, 304: NOT_MODIFIED } : answers;
+}

@@ -1,6 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { type Answer, API_OPERATIONS, COMPONENTS, type Operation } from './api-operations.js';
+import { type Answer, answersOf, API_OPERATIONS, COMPONENTS, type Operation } from './api-operations.js';
 import { API_ROUTES, type RouteName } from './api-routes.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -84,7 +84,8 @@ export function routeOf(method: string, path: string): RouteName | undefined {
  * controllers' own schemas) with what the contract says: summary, audience, the parts the
  * scanner cannot see (bodies and forms read by hand), and every answer with its schema.
  */
-function describe(path: string, operation: OpenApiOperation, contract: Operation): void {
+function describe(path: string, operation: OpenApiOperation, route: RouteName): void {
+  const contract: Operation = API_OPERATIONS[route];
   operation.summary = contract.summary;
   operation.tags = [contract.tag];
   if (contract.public) operation.security = [];
@@ -110,7 +111,7 @@ function describe(path: string, operation: OpenApiOperation, contract: Operation
   if (contract.multipart) body.content['multipart/form-data'] = { schema: requestJsonSchema(contract.multipart) };
   if (Object.keys(body.content).length > 0) operation.requestBody = body;
   const responses: OpenApiOperation['responses'] = {};
-  for (const [status, answer] of Object.entries(contract.answers) as [string, Answer][]) {
+  for (const [status, answer] of Object.entries(answersOf(route)) as [string, Answer][]) {
     const content = answerContent(answer);
     const words = ('description' in answer ? answer.description : undefined) ?? contract.summary;
     responses[status] = { description: words, ...(content ? { content } : {}) };
@@ -130,7 +131,7 @@ export function describeApi(document: OpenAPIObject): void {
     for (const method of METHODS) {
       const operation = item[method];
       const route = operation ? routeOf(method, path) : undefined;
-      if (operation && route) describe(path, operation, API_OPERATIONS[route]);
+      if (operation && route) describe(path, operation, route);
     }
   }
 }

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { createParser } from 'eventsource-parser';
 import type { NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
-import { type Answer, API_OPERATIONS, type Operation } from '../../src/contract/api-operations.js';
+import { type Answer, answersOf, API_OPERATIONS, type Operation } from '../../src/contract/api-operations.js';
 import { ErrorBody, JobStreamEnd } from '../../src/contract/common.schemas.js';
 import { routeOf } from '../../src/contract/openapi-document.js';
 import type { RouteName } from '../../src/contract/api-routes.js';
@@ -51,7 +51,7 @@ function check(route: RouteName | undefined, method: string, status: number, con
     return undefined;
   }
   const operation: Operation = API_OPERATIONS[route];
-  const answer: Answer | undefined = operation.answers[status];
+  const answer: Answer | undefined = answersOf(route)[status];
   if (!answer) {
     if (status < 400 || !errorStatuses(operation).has(status)) return `status ${status} is not one the contract names for ${route}`;
     const json = parsed(body);

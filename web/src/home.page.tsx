@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { type ApiClient, errorText } from './api-client.js';
-import type { App, Me, Page } from './api.types.js';
+import type { App } from '@contract/apps.schemas.js';
+import type { ApiClient } from '@contract/client/api-client.js';
+import type { User as Me } from '@contract/users.schemas.js';
+import { errorText } from './api.util.js';
 import { Link } from './client.router.js';
 import { formatTime } from './format.util.js';
 import { canBackUp, roleOf } from './roles.util.js';
@@ -12,7 +14,7 @@ export function HomePage({ api, me }: { api: ApiClient; me: Me }) {
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     const abort = new AbortController();
-    api.get<Page<App>>('/api/apps?top=1000', abort.signal).then(
+    api.call('apps.list', { query: { top: 1000 }, signal: abort.signal }).then(
       (page) => setApps(page.items),
       (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
     );

@@ -1,4 +1,5 @@
-import type { App, Me, Role } from './api.types.js';
+import type { App, AppRole as Role } from '@contract/apps.schemas.js';
+import type { User as Me } from '@contract/users.schemas.js';
 
 /** What the page shows follows docs/api.md's table: backups need Owner or Developer (or admin). */
 export const BACKUP_ROLES: readonly Role[] = ['Owner', 'Developer'];

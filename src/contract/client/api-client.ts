@@ -44,7 +44,7 @@ export class NotJsonError extends Error {
 }
 
 /** The API's message in an error body: `message` as text, or a list of them. */
-export function messageOf(text: string): string | undefined {
+function messageOf(text: string): string | undefined {
   try {
     const body = JSON.parse(text) as { message?: unknown } | null;
     const message = body && typeof body === 'object' ? body.message : undefined;
@@ -56,10 +56,16 @@ export function messageOf(text: string): string | undefined {
   return undefined;
 }
 
-export async function apiError(response: Response): Promise<ApiError> {
-  const text = await response.text().catch(() => '');
-  return new ApiError(response.status, response.statusText, messageOf(text));
+export function apiErrorFrom(status: number, statusText: string, body: string): ApiError {
+  return new ApiError(status, statusText, messageOf(body));
 }
+
+async function apiError(response: Response): Promise<ApiError> {
+  return apiErrorFrom(response.status, response.statusText, await response.text().catch(() => ''));
+}
+
+/** A restore or a rollback answers its job, or with `dryRun: true` its report: which one came. */
+export const isDryRun = <T extends object>(answer: T): answer is Extract<T, { dryRun: true }> => 'dryRun' in answer;
 
 /** Lists page with `top` up to this (docs/api.md, "Lists"). */
 export const MAX_PAGE = 1000;

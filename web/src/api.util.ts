@@ -1,3 +1,4 @@
+import { useEffect, useState } from 'preact/hooks';
 import { ApiClient, ApiError, apiErrorFrom } from '@contract/client/api-client.js';
 import type { RouteName } from '@contract/api-routes.js';
 import type { CallInput, ResultOf } from '@contract/client/api-types.js';
@@ -14,6 +15,21 @@ export function apiFor(key: string): ApiClient {
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** Reads from the API when a page shows and whenever `deps` change; a read the page no longer needs says nothing. */
+export function useRead<T>(read: (signal: AbortSignal) => Promise<T>, deps: unknown[]): [value: T | null, error: string | null] {
+  const [value, setValue] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const abort = new AbortController();
+    read(abort.signal).then(
+      (found) => setValue(() => found),
+      (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
+    );
+    return () => abort.abort();
+  }, deps);
+  return [value, error];
 }
 
 /**

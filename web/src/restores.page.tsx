@@ -1,21 +1,12 @@
-import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from '@contract/client/api-client.js';
-import type { PageOf } from '@contract/common.schemas.js';
-import type { Restore } from '@contract/restores.schemas.js';
-import { errorText } from './api.util.js';
+import { useRead } from './api.util.js';
 import { Link } from './client.router.js';
 import { formatCount, formatTime, selectionText } from './format.util.js';
 import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
 
 /** Restore history, newest first, with each job's outcome. */
 export function RestoresPage({ api }: { api: ApiClient }) {
-  const [page, setPage] = useState<PageOf<Restore> | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    const abort = new AbortController();
-    api.call('restores.list', { query: { top: 1000 }, signal: abort.signal }).then(setPage, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
-    return () => abort.abort();
-  }, [api]);
+  const [page, error] = useRead((signal) => api.call('restores.list', { query: { top: 1000 }, signal }), [api]);
   return (
     <main id="main">
       <PageTitle title="Restores">Restores</PageTitle>

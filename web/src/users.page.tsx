@@ -1,19 +1,10 @@
-import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from '@contract/client/api-client.js';
-import type { PageOf } from '@contract/common.schemas.js';
-import type { User } from '@contract/users.schemas.js';
-import { errorText } from './api.util.js';
+import { useRead } from './api.util.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
 
 /** The installation's users (admins). */
 export function UsersPage({ api }: { api: ApiClient }) {
-  const [users, setUsers] = useState<PageOf<User> | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    const abort = new AbortController();
-    api.call('users.list', { query: { top: 1000 }, signal: abort.signal }).then(setUsers, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
-    return () => abort.abort();
-  }, [api]);
+  const [users, error] = useRead((signal) => api.call('users.list', { query: { top: 1000 }, signal }), [api]);
   return (
     <main id="main">
       <PageTitle title="Users">Users</PageTitle>

@@ -89,21 +89,15 @@ function describe(path: string, operation: OpenApiOperation, route: RouteName): 
   operation.summary = contract.summary;
   operation.tags = [contract.tag];
   if (contract.public) operation.security = [];
-  // Path parameters read through decorators of our own (the app, by name) are not seen by the scanner.
-  const parameters = (operation.parameters ?? []) as Parameter[];
+  // Path parameters read through decorators of our own (the app, by name) are not seen by the
+  // scanner; queries come from the contract, whether a controller validates them or reads them by hand.
+  const parameters = ((operation.parameters ?? []) as Parameter[]).filter((p) => p.in !== 'query');
   for (const [, name] of path.matchAll(/\{([^}]+)\}/g)) {
     if (!parameters.some((p) => p.in === 'path' && p.name === name)) parameters.push({ name: name!, in: 'path', required: true, schema: { type: 'string' } });
   }
-  if (contract.query) {
-    const query = requestJsonSchema(contract.query) as { properties?: Record<string, JsonSchema>; required?: string[] };
-    for (const [name, schema] of Object.entries(query.properties ?? {})) {
-      if (parameters.some((p) => p.in === 'query' && p.name === name && p.schema && 'type' in p.schema && p.schema.type === 'string')) continue;
-      const { description, ...rest } = schema;
-      const parameter: Parameter = { name, in: 'query', required: query.required?.includes(name) ?? false, ...(typeof description === 'string' ? { description } : {}), schema: rest };
-      const at = parameters.findIndex((p) => p.in === 'query' && p.name === name);
-      if (at >= 0) parameters[at] = parameter;
-      else parameters.push(parameter);
-    }
+  const query = contract.query ? (requestJsonSchema(contract.query) as { properties?: Record<string, JsonSchema>; required?: string[] }) : {};
+  for (const [name, { description, ...schema }] of Object.entries(query.properties ?? {})) {
+    parameters.push({ name, in: 'query', required: query.required?.includes(name) ?? false, ...(typeof description === 'string' ? { description } : {}), schema });
   }
   operation.parameters = parameters;
   const body = operation.requestBody && 'content' in operation.requestBody ? operation.requestBody : { required: true, content: {} };

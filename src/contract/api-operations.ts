@@ -51,7 +51,7 @@ export interface Operation {
   multipart?: z.ZodObject;
   /** Answers by status; more than one success where a request can ask for a dry run. */
   answers: Partial<Record<number, Answer>>;
-  /** Error statuses besides 401 (any keyed route) and 400 (any route with a body or query). */
+  /** Error statuses besides those every route of its kind may answer (errorsOf). */
   errors?: number[];
 }
 
@@ -234,6 +234,20 @@ export const API_OPERATIONS = {
 } as const satisfies Record<RouteName, Operation>;
 
 export type Operations = typeof API_OPERATIONS;
+
+/**
+ * The error statuses of a route: those it names, 401 on any keyed route, 400 on any that reads a
+ * body or a query, and 413 on any that takes a body (a JSON body over 5 MB; on EventStoreDB, a
+ * change over what one append takes).
+ */
+export function errorsOf(route: RouteName): number[] {
+  const operation: Operation = API_OPERATIONS[route];
+  const errors = new Set<number>(operation.errors ?? []);
+  if (!operation.public) errors.add(401);
+  if (operation.body || operation.query || operation.multipart) errors.add(400);
+  if (operation.body || operation.multipart) errors.add(413);
+  return [...errors].sort();
+}
 
 const NOT_MODIFIED: EmptyAnswer = { kind: 'empty', description: 'Not modified: the answer’s `ETag` matched `If-None-Match` (a browser’s cache asks so)' };
 

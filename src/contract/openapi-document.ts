@@ -1,6 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { type Answer, answersOf, API_OPERATIONS, COMPONENTS, type Operation } from './api-operations.js';
+import { type Answer, answersOf, API_OPERATIONS, COMPONENTS, errorsOf, type Operation } from './api-operations.js';
 import { API_ROUTES, type RouteName } from './api-routes.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -110,9 +110,7 @@ function describe(path: string, operation: OpenApiOperation, route: RouteName): 
     const words = ('description' in answer ? answer.description : undefined) ?? contract.summary;
     responses[status] = { description: words, ...(content ? { content } : {}) };
   }
-  const errors = new Set<number>([...(contract.public ? [] : [401]), ...(contract.errors ?? [])]);
-  if (operation.parameters.some((p) => 'in' in p && p.in === 'query') || operation.requestBody) errors.add(400);
-  for (const status of [...errors].sort()) {
+  for (const status of errorsOf(route)) {
     responses[String(status)] ??= { description: ERROR_WORDS[status] ?? 'Error', content: { 'application/json': { schema: { $ref: REF('Error') } } } };
   }
   operation.responses = responses;

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { createParser } from 'eventsource-parser';
 import type { NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
-import { type Answer, answersOf, API_OPERATIONS, type Operation } from '../../src/contract/api-operations.js';
+import { type Answer, answersOf, errorsOf } from '../../src/contract/api-operations.js';
 import { ErrorBody, JobStreamEnd } from '../../src/contract/common.schemas.js';
 import { routeOf } from '../../src/contract/openapi-document.js';
 import type { RouteName } from '../../src/contract/api-routes.js';
@@ -19,14 +19,6 @@ const violations: string[] = [];
 /** The violations recorded since the last call, which are then forgotten. */
 export function takeContractViolations(): string[] {
   return violations.splice(0);
-}
-
-/** Error statuses a route may answer: 401 unless it is open, 400 when it reads a body or a query, and those it names. */
-function errorStatuses(operation: Operation): Set<number> {
-  const statuses = new Set<number>(operation.errors ?? []);
-  if (!operation.public) statuses.add(401);
-  if (operation.body || operation.query || operation.multipart) statuses.add(400);
-  return statuses;
 }
 
 function problems(schema: z.ZodType, value: unknown): string | undefined {
@@ -50,10 +42,9 @@ function check(route: RouteName | undefined, method: string, status: number, con
     if (status >= 400 && contentType.includes('json')) return problems(ErrorBody, parsed(body).value);
     return undefined;
   }
-  const operation: Operation = API_OPERATIONS[route];
   const answer: Answer | undefined = answersOf(route)[status];
   if (!answer) {
-    if (status < 400 || !errorStatuses(operation).has(status)) return `status ${status} is not one the contract names for ${route}`;
+    if (status < 400 || !errorsOf(route).includes(status)) return `status ${status} is not one the contract names for ${route}`;
     const json = parsed(body);
     return json.error ?? problems(ErrorBody, json.value);
   }

@@ -67,7 +67,13 @@ export async function followJob<T extends Job>(api: ApiClient, ref: JobRef, opti
   }
   if (latest && isEnded(latest)) return latest;
   while (!options.signal?.aborted) {
-    const job = (await api.json(route, { params, signal: options.signal })) as T;
+    let job: T;
+    try {
+      job = (await api.json(route, { params, signal: options.signal })) as T;
+    } catch (error) {
+      if (options.signal?.aborted) return undefined;
+      throw error;
+    }
     seen(job);
     if (isEnded(job)) return job;
     await sleep(options.pollMs, options.signal);

@@ -66,15 +66,15 @@ const archive = {
 } as const satisfies Record<number, Answer>;
 const ARCHIVE_ERRORS = [403, 404, 409, 416];
 
-export const UserPage = pageOf(User);
-export const AppPage = pageOf(App);
-export const SchemaPage = pageOf(Schema);
-export const ContentPage = pageOf(Content);
-export const AssetPage = pageOf(Asset);
-export const BackupPage = pageOf(Backup);
-export const RestorePage = pageOf(Restore);
-export const RollbackPage = pageOf(Rollback);
-export const LinkPage = pageOf(Link);
+const UserPage = pageOf(User);
+const AppPage = pageOf(App);
+const SchemaPage = pageOf(Schema);
+const ContentPage = pageOf(Content);
+const AssetPage = pageOf(Asset);
+const BackupPage = pageOf(Backup);
+const RestorePage = pageOf(Restore);
+const RollbackPage = pageOf(Rollback);
+const LinkPage = pageOf(Link);
 
 /**
  * The named schemas of the OpenAPI document (`#/components/schemas/{name}`); any of them used

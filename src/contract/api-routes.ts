@@ -85,7 +85,7 @@ export type RouteName = keyof typeof API_ROUTES;
  * A backup's routes: through its app (Owners, Developers and admins) or by id alone (admins, also
  * after the app was deleted). Pick one with the app or without, and pass `{ app, id }` to either.
  */
-export const BACKUP_ROUTES = {
+const BACKUP_ROUTES = {
   ofApp: { list: 'appBackups.list', get: 'appBackups.get', archive: 'appBackups.archive', delete: 'appBackups.delete', createLink: 'appBackups.links.create' },
   byId: { list: 'backups.list', get: 'backups.get', archive: 'backups.archive', delete: 'backups.delete', createLink: 'backups.links.create' },
 } as const satisfies Record<string, Record<string, RouteName>>;

@@ -3,6 +3,10 @@
  * and the page import them at no cost. The schemas use the same constants.
  */
 
+/** Lists page with `top` up to this, 100 when left out (docs/api.md, "Lists"). */
+export const PAGE_MAX = 1000;
+export const PAGE_DEFAULT = 100;
+
 /** Which assets a partial backup holds: all, those its contents reference, or none. */
 export const ASSET_CHOICES = ['all', 'referenced', 'none'] as const;
 export type AssetChoice = (typeof ASSET_CHOICES)[number];

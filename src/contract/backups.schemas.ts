@@ -40,7 +40,7 @@ export const CreateBackupBody = z.strictObject({ label: z.string().trim().max(20
 export const Selection = z.strictObject({ schemas: z.array(z.string()).nullable(), contents: z.array(z.string()).nullable(), assets: z.enum(ASSET_CHOICES) });
 export type Selection = z.infer<typeof Selection>;
 
-export const BACKUP_TRIGGERS = ['manual', 'scheduled', 'safety'] as const;
+const BACKUP_TRIGGERS = ['manual', 'scheduled', 'safety'] as const;
 
 export const Backup = z.strictObject({
   id: z.string(),

@@ -21,8 +21,7 @@ export interface PageOf<T> {
   items: T[];
 }
 
-export const JOB_STATUSES = ['Scheduled', 'Running', 'Completed', 'Failed'] as const;
-export const JobStatus = z.enum(JOB_STATUSES);
+export const JobStatus = z.enum(['Scheduled', 'Running', 'Completed', 'Failed']);
 export type JobStatus = z.infer<typeof JobStatus>;
 
 /** How far a job (backup, restore, rollback) is, as stored and served. */

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { Time } from './common.schemas.js';
 
-export const LINK_MIN_SECONDS = 60;
-export const LINK_MAX_SECONDS = 30 * 24 * 3600;
-export const LINK_DEFAULT = '24h';
+const LINK_MIN_SECONDS = 60;
+const LINK_MAX_SECONDS = 30 * 24 * 3600;
+const LINK_DEFAULT = '24h';
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 
 /** `expiresIn`: seconds as a number, or a duration like `90s`, `15m`, `1h`, `7d`; 60 s to 30 days. */
-export const ExpiresIn = z
+const ExpiresIn = z
   .union([z.number(), z.string()])
   .optional()
   .default(LINK_DEFAULT)

@@ -45,7 +45,7 @@ export function requestJsonSchema(schema: z.ZodType): JsonSchema {
 }
 
 /** Every named answer schema (COMPONENTS), referring to each other by `$ref`. */
-export function componentSchemas(): Record<string, JsonSchema> {
+function componentSchemas(): Record<string, JsonSchema> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(COMPONENTS)) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { uri: REF, io: 'output', unrepresentable: 'any', override: tidy }) as { schemas: Record<string, JsonSchema> };

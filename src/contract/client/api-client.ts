@@ -1,4 +1,5 @@
 import { API_ROUTES, type RouteName, routePath } from '../api-routes.js';
+import { PAGE_MAX } from '../api-values.js';
 import type { PageOf } from '../common.schemas.js';
 import type { CallInput, ItemOf, PagedRoute, ResultOf } from './api-types.js';
 
@@ -66,9 +67,6 @@ async function apiError(response: Response): Promise<ApiError> {
 
 /** A restore or a rollback answers its job, or with `dryRun: true` its report: which one came. */
 export const isDryRun = <T extends object>(answer: T): answer is Extract<T, { dryRun: true }> => 'dryRun' in answer;
-
-/** Lists page with `top` up to this (docs/api.md, "Lists"). */
-export const MAX_PAGE = 1000;
 
 export interface ApiClientOptions {
   /** Where the server is (`http://host:8080/`, maybe under a path); absent in a page served by the server itself. */
@@ -173,12 +171,12 @@ export class ApiClient {
     throw await apiError(response);
   }
 
-  /** Every item of a paged list, page by page (`top` at most MAX_PAGE). */
+  /** Every item of a paged list, page by page (`top` at most PAGE_MAX). */
   async listAll<R extends PagedRoute>(route: R, input: CallInput<R>): Promise<PageOf<ItemOf<R>>> {
     const parts = input as RequestParts;
     const items: ItemOf<R>[] = [];
     for (let skip = 0; ; ) {
-      const page = (await this.json(route, { ...parts, query: { ...parts.query, top: MAX_PAGE, skip } })) as PageOf<ItemOf<R>>;
+      const page = (await this.json(route, { ...parts, query: { ...parts.query, top: PAGE_MAX, skip } })) as PageOf<ItemOf<R>>;
       items.push(...page.items);
       skip += page.items.length;
       // A list that shrinks meanwhile ends early; one that grows is read to its new end.

@@ -41,8 +41,6 @@ export type Answer = JsonAnswer | EventsAnswer | FileAnswer | EmptyAnswer;
 export interface Operation {
   summary: string;
   tag: 'health' | 'users' | 'apps' | 'schemas' | 'contents' | 'assets' | 'backups' | 'links' | 'rollback' | 'restore';
-  /** Open without a key (the health probes, a download link). */
-  public?: true;
   /** The JSON body, as the server validates it. */
   body?: z.ZodType;
   /** The query, as the server reads it. */
@@ -124,12 +122,12 @@ export const COMPONENTS: Record<string, z.ZodType> = {
  * types (src/contract/client) and of the test suites' check of every answer.
  */
 export const API_OPERATIONS = {
-  'health.get': { summary: 'Health, with the stores in use and the projection lag', tag: 'health', public: true, answers: { 200: json(Health), 503: json(Health, 'Start-up failed') } },
-  'health.live': { summary: 'Liveness probe: 200 while the process runs', tag: 'health', public: true, answers: { 200: json(Liveness) } },
+  'health.get': { summary: 'Health, with the stores in use and the projection lag', tag: 'health', answers: { 200: json(Health), 503: json(Health, 'Start-up failed') } },
+  'health.live': { summary: 'Liveness probe: 200 while the process runs', tag: 'health', answers: { 200: json(Liveness) } },
   'health.ready': {
     summary: 'Readiness probe: 200 once caught up and both stores answer, else 503',
     tag: 'health',
-    public: true,
+   
     answers: { 200: json(Readiness), 503: json(NotReady, 'Not ready: still starting, start-up failed, or a store does not answer; `reason` says which') },
   },
 
@@ -210,7 +208,7 @@ export const API_OPERATIONS = {
   'links.archive': {
     summary: 'Download through a link: no key, the signature in the query is the permission',
     tag: 'links',
-    public: true,
+   
     query: LinkQuery,
     answers: archive,
     errors: [403, 410, 416],
@@ -243,7 +241,7 @@ export type Operations = typeof API_OPERATIONS;
 export function errorsOf(route: RouteName): number[] {
   const operation: Operation = API_OPERATIONS[route];
   const errors = new Set<number>(operation.errors ?? []);
-  if (!operation.public) errors.add(401);
+  if (API_ROUTES[route].audience !== 'public') errors.add(401);
   if (operation.body || operation.query || operation.multipart) errors.add(400);
   if (operation.body || operation.multipart) errors.add(413);
   return [...errors].sort();

@@ -7,6 +7,10 @@
 export const PAGE_MAX = 1000;
 export const PAGE_DEFAULT = 100;
 
+/** The roles a user may have on an app. */
+export const APP_ROLES = ['Owner', 'Developer', 'Editor', 'Reader'] as const;
+export type AppRole = (typeof APP_ROLES)[number];
+
 /** Which assets a partial backup holds: all, those its contents reference, or none. */
 export const ASSET_CHOICES = ['all', 'referenced', 'none'] as const;
 export type AssetChoice = (typeof ASSET_CHOICES)[number];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';
+import { APP_ROLES } from './api-values.js';
 import { Int, Time } from './common.schemas.js';
 import { offset, pageSize } from './paging.schemas.js';
 
@@ -28,9 +29,7 @@ export const HistoryQuery = z.object({
   take: pageSize(),
 });
 
-export const APP_ROLES = ['Owner', 'Developer', 'Editor', 'Reader'] as const;
 export const AppRole = z.enum(APP_ROLES);
-export type AppRole = z.infer<typeof AppRole>;
 
 export const App = z.strictObject({
   id: z.string(),

@@ -1,7 +1,7 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import { type Answer, answersOf, API_OPERATIONS, COMPONENTS, errorsOf, type Operation } from './api-operations.js';
-import { API_ROUTES, type RouteName } from './api-routes.js';
+import { API_ROUTES, type Audience, type RouteName } from './api-routes.js';
 
 type JsonSchema = Record<string, unknown>;
 type PathItem = OpenAPIObject['paths'][string];
@@ -73,6 +73,13 @@ function answerContent(answer: Answer): Record<string, { schema: JsonSchema }> |
   }
 }
 
+function audienceWords(audience: Audience): string {
+  if (audience === 'public') return 'anyone, without a key';
+  if (audience === 'user') return 'any user with a key';
+  if (audience === 'admin') return 'admins';
+  return `the app’s ${audience.map((role) => `${role}s`).join(', ')}, and admins`;
+}
+
 /** The route of a `METHOD /path/{param}` as the document spells it. */
 export function routeOf(method: string, path: string): RouteName | undefined {
   const wanted = method.toUpperCase();
@@ -88,7 +95,9 @@ function describe(path: string, operation: OpenApiOperation, route: RouteName): 
   const contract: Operation = API_OPERATIONS[route];
   operation.summary = contract.summary;
   operation.tags = [contract.tag];
-  if (contract.public) operation.security = [];
+  const { audience } = API_ROUTES[route];
+  if (audience === 'public') operation.security = [];
+  operation.description = `Who may call it: ${audienceWords(audience)}.`;
   // Path parameters read through decorators of our own (the app, by name) are not seen by the
   // scanner; queries come from the contract, whether a controller validates them or reads them by hand.
   const parameters = ((operation.parameters ?? []) as Parameter[]).filter((p) => p.in !== 'query');

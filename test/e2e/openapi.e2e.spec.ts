@@ -9,6 +9,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ModulesContainer } from '@nestjs/core';
+import { ACCESS_KEY, type AccessRule } from '../../src/platform/auth/access.decorator.js';
 import type { z } from 'zod';
 import { fileForm, waitForJob } from '../support/fixtures.js';
 import { createUser, startServer, type TestServer } from '../support/test-server.js';
@@ -33,9 +34,16 @@ function nestRoutes(server: TestServer): string[] {
   return routes;
 }
 
-/** Each route's `@Body({ schema })` and `@Query({ schema })`, read from the controllers' own metadata. */
-function validatedParts(server: TestServer): { route: RouteName; body?: z.ZodType; query?: z.ZodType }[] {
-  const found: { route: RouteName; body?: z.ZodType; query?: z.ZodType }[] = [];
+interface Handled {
+  route: RouteName;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  access?: AccessRule;
+}
+
+/** Each route's `@Body({ schema })`, `@Query({ schema })` and access rule, read from the controllers' own metadata. */
+function validatedParts(server: TestServer): Handled[] {
+  const found: Handled[] = [];
   const segment = (value: unknown) => (typeof value === 'string' ? value.replace(/^\/|\/$/g, '') : '');
   for (const module of server.app.get(ModulesContainer).values()) {
     for (const wrapper of module.controllers.values()) {
@@ -50,7 +58,8 @@ function validatedParts(server: TestServer): { route: RouteName; body?: z.ZodTyp
         expect(route, `${RequestMethod[method]} ${path}`).toBeDefined();
         const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, key) ?? {}) as Record<string, { schema?: z.ZodType }>;
         const schemaOf = (type: RouteParamtypes) => Object.entries(args).find(([at, arg]) => at.startsWith(`${type}:`) && arg.schema)?.[1].schema;
-        found.push({ route: route!, body: schemaOf(RouteParamtypes.BODY), query: schemaOf(RouteParamtypes.QUERY) });
+        const access = Reflect.getMetadata(ACCESS_KEY, handler as object) as AccessRule | undefined;
+        found.push({ route: route!, body: schemaOf(RouteParamtypes.BODY), query: schemaOf(RouteParamtypes.QUERY), access });
       }
     }
   }
@@ -125,6 +134,19 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(compared).toBeGreaterThan(25);
+  });
+
+  it('names for every route the audience its guard lets in', () => {
+    const handled = validatedParts(server);
+    expect(handled.map((h) => h.route).sort()).toEqual((Object.keys(API_ROUTES) as RouteName[]).sort());
+    for (const { route, access } of handled) {
+      const { audience } = API_ROUTES[route];
+      const expected: AccessRule =
+        audience === 'public' ? { kind: 'public' } : audience === 'user' ? { kind: 'authenticated' } : audience === 'admin' ? { kind: 'admin' } : { kind: 'app', roles: [...audience] };
+      expect(access, route).toEqual(expected);
+      const words = (doc.paths[API_ROUTES[route].path]![API_ROUTES[route].method.toLowerCase()] as unknown as { description?: string }).description;
+      expect(words, route).toMatch(/^Who may call it: /);
+    }
     for (const name of Object.keys(API_ROUTES) as RouteName[]) {
       const { method, path } = API_ROUTES[name];
       const operation = doc.paths[path]![method.toLowerCase()]! as unknown as { requestBody?: { content: Record<string, unknown> }; parameters?: { name: string; in: string }[] };

@@ -23,9 +23,8 @@ import { AssetsModule } from './assets/assets.module.js';
 import { BackupHandlersModule } from './backup/backup-handler.registry.js';
 import { BackupsModule } from './backup/backups.module.js';
 import { ArchiveChecksModule } from './archive/archive-checks.module.js';
-import { BackupsService } from './backup/create/backups.service.js';
-import { RestoresService } from './backup/restore/restores.service.js';
-import { RollbacksService } from './backup/rollback/rollbacks.service.js';
+import { JobProcessor } from './jobs/job-processor.service.js';
+import { JobsModule } from './jobs/jobs.module.js';
 import { BackupScheduler } from './backup/schedule/backup-scheduler.service.js';
 
 /**
@@ -41,9 +40,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
   constructor(
     private readonly projector: Projector,
     private readonly users: UsersService,
-    private readonly backups: BackupsService,
-    private readonly restores: RestoresService,
-    private readonly rollbacks: RollbacksService,
+    private readonly jobs: JobProcessor,
     private readonly scheduler: BackupScheduler,
     private readonly startup: StartupService,
     @Inject(DATA_DIR_LOCK) private readonly lock: DataDirLock,
@@ -52,7 +49,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
   static forRoot(config: AppConfig, lock: DataDirLock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, ArchiveChecksModule, AdminPageModule.forRoot()],
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, JobsModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, ArchiveChecksModule, AdminPageModule.forRoot()],
       controllers: [HealthController],
       providers: [
         // Guards run in this order: requests wait for start-up before their key is checked.
@@ -73,17 +70,14 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
   onApplicationBootstrap(): void {
     this.startup.run(async () => {
       // Interrupted restores go first: their half-written apps are purged before projections catch up.
-      await this.restores.recoverInterrupted();
+      await this.jobs.recoverInterrupted('before-catch-up');
       await this.projector.start();
       await this.users.bootstrapAdmin();
-      await this.backups.recoverInterrupted();
-      // A rollback is all or nothing: its marker event says which it was.
-      await this.rollbacks.recoverInterrupted();
-      // Jobs of other processes on the same stores whose process dies later are cleaned up by the
+      // Then backups a dead process left are marked Failed, and rollbacks settled (their marker event says how far they got).
+      await this.jobs.recoverInterrupted('after-catch-up');
+      // Jobs of other processes on the same stores whose process dies later are settled by the
       // sweeps, and restores and rollbacks other processes accept are picked up by the one projecting.
-      this.restores.startSweeping();
-      this.backups.startSweeping();
-      this.rollbacks.startSweeping();
+      this.jobs.startSweeping();
       this.scheduler.start();
     });
   }

@@ -1,4 +1,4 @@
-import type { Decider } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { APP_ROLES, type AppRole } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
@@ -15,8 +15,23 @@ export interface AppState {
   contributors: Record<string, AppRole>;
 }
 
-export const appDecider: Decider<AppState, AppEvent> = {
+/** What app commands ask; `ownerId` is who creates the app (its first Owner). */
+export type AppCommand =
+  | DomainCommand<'CreateApp', { appId: string; name: string; label?: string; description?: string; ownerId: string }>
+  | DomainCommand<'UpdateApp', { label?: string; description?: string }>
+  | DomainCommand<'AssignContributor', { userId: string; role: string }>
+  | DomainCommand<'RemoveContributor', { userId: string }>
+  | DomainCommand<'DeleteApp', Record<string, never>>;
+
+export const appDecider: Decider<AppState, AppCommand, AppEvent> = {
   initialState: () => ({ status: 'new', name: '', label: '', description: '', contributors: {} }),
+  decide: decideBy({
+    CreateApp: createApp,
+    UpdateApp: updateApp,
+    AssignContributor: assignContributor,
+    RemoveContributor: removeContributor,
+    DeleteApp: deleteApp,
+  }),
   evolve: (state, event) => {
     switch (event.type) {
       case 'AppCreated':
@@ -47,7 +62,7 @@ function live(state: AppState): void {
   if (state.status !== 'live') throw notFound('The app does not exist');
 }
 
-export function createApp(state: AppState, c: { appId: string; name: string; label?: string; description?: string; ownerId: string }): AppEvent[] {
+function createApp(state: AppState, c: CommandData<AppCommand, 'CreateApp'>): AppEvent[] {
   if (state.status !== 'new') throw conflict(`App ${c.appId} exists already`);
   validateName(c.name);
   return [
@@ -56,7 +71,7 @@ export function createApp(state: AppState, c: { appId: string; name: string; lab
   ];
 }
 
-export function updateApp(state: AppState, c: { label?: string; description?: string }): AppEvent[] {
+function updateApp(state: AppState, c: CommandData<AppCommand, 'UpdateApp'>): AppEvent[] {
   live(state);
   const label = c.label ?? state.label;
   const description = c.description ?? state.description;
@@ -74,7 +89,7 @@ export function updateApp(state: AppState, c: { label?: string; description?: st
 
 const owners = (state: AppState) => Object.values(state.contributors).filter((r) => r === 'Owner').length;
 
-export function assignContributor(state: AppState, c: { userId: string; role: string }): AppEvent[] {
+function assignContributor(state: AppState, c: CommandData<AppCommand, 'AssignContributor'>): AppEvent[] {
   live(state);
   if (!(APP_ROLES as readonly string[]).includes(c.role)) throw invalid(`role: must be one of ${APP_ROLES.join(', ')}`);
   const role = c.role as AppRole;
@@ -84,7 +99,7 @@ export function assignContributor(state: AppState, c: { userId: string; role: st
   return [{ type: 'AppContributorAssigned', data: { userId: c.userId, role } }];
 }
 
-export function removeContributor(state: AppState, c: { userId: string }): AppEvent[] {
+function removeContributor(state: AppState, c: CommandData<AppCommand, 'RemoveContributor'>): AppEvent[] {
   live(state);
   const current = state.contributors[c.userId];
   if (!current) throw notFound(`User ${c.userId} is not a contributor of this app`);
@@ -92,7 +107,7 @@ export function removeContributor(state: AppState, c: { userId: string }): AppEv
   return [{ type: 'AppContributorRemoved', data: { userId: c.userId } }];
 }
 
-export function deleteApp(state: AppState): AppEvent[] {
+function deleteApp(state: AppState): AppEvent[] {
   live(state);
   return [{ type: 'AppDeleted', data: { name: state.name } }];
 }

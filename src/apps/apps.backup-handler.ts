@@ -4,7 +4,7 @@ import type { ArchivedEvent, BackupContext, BackupHandler, RestoreContext } from
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import type { Loaded } from '../eventsourcing/event-writer.service.js';
 import type { AppEvent } from './app.events.js';
-import { appDecider, type AppState, assignContributor } from './app.aggregate.js';
+import { appDecider, type AppState } from './app.aggregate.js';
 import { EventWriter } from '../eventsourcing/event-writer.service.js';
 
 /** Contributors are users the app's events name; on restore the app takes its new id and name. */
@@ -53,7 +53,7 @@ export class AppsBackupHandler implements BackupHandler {
     await context.step('owner');
     const loaded = this.restoring.get(context);
     if (!loaded) throw new Error('The archive restored no event of the app itself');
-    const events = assignContributor(loaded.state, { userId: context.actor, role: 'Owner' });
+    const events = appDecider.decide({ type: 'AssignContributor', data: { userId: context.actor, role: 'Owner' } }, loaded.state);
     if (events.length > 0) await this.writer.append(streams.app(context.targetAppId), events, loaded.version, { actor: context.actor, appId: context.targetAppId });
     this.restoring.delete(context);
     context.log('The restoring administrator is an Owner of the new app');

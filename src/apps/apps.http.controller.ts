@@ -12,8 +12,7 @@ import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { invalid } from '../platform/domain-errors.js';
 import { type Page, PageQuery } from '../contract/paging.schemas.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
-import { CreateAppCommand } from './commands/create-app.handler.js';
-import { AssignContributorCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './commands/change-app.handlers.js';
+import { AssignContributorCommand, CreateAppCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './app.commands.js';
 
 function historyCursor(query: z.infer<typeof HistoryQuery>): HistoryCursor {
   if (!query.cursor) return { number: query.after };

@@ -8,8 +8,8 @@ import { AppsController } from './apps.http.controller.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
 import { AppsBackupHandler } from './apps.backup-handler.js';
 import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
-import { AssignContributorHandler, DeleteAppHandler, RemoveContributorHandler, UpdateAppHandler } from './commands/change-app.handlers.js';
-import { CreateAppHandler } from './commands/create-app.handler.js';
+import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
+import { AppCommandPlanner } from './app.commands.js';
 
 const accessInfo = (app: AppDoc | undefined): AppAccessInfo | undefined =>
   app ? { id: app.id, name: app.name, contributors: app.contributors.map(({ userId, role }) => ({ userId, role })) } : undefined;
@@ -31,7 +31,7 @@ const appDirectory = {
 @Module({
   imports: [UsersModule],
   controllers: [AppsController],
-  providers: [AppsProjection, AppsBackupHandler, CreateAppHandler, UpdateAppHandler, AssignContributorHandler, RemoveContributorHandler, DeleteAppHandler, appDirectory],
+  providers: [AppsProjection, AppsBackupHandler, AppCommandPlanner, appDirectory],
   exports: [AppsProjection, APP_DIRECTORY],
 })
 export class AppsModule implements OnModuleInit {
@@ -41,11 +41,14 @@ export class AppsModule implements OnModuleInit {
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: AppsBackupHandler,
     private readonly catalog: EventCatalog,
+    private readonly commands: StreamCommandHandler,
+    private readonly planner: AppCommandPlanner,
   ) {}
 
   onModuleInit(): void {
     this.catalog.register(appStream);
     this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
+    this.commands.register(this.planner);
   }
 }

@@ -1,4 +1,4 @@
-import type { Decider } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
@@ -15,8 +15,22 @@ export interface AssetState {
   fileHashes: string[];
 }
 
-export const assetDecider: Decider<AssetState, AssetEvent> = {
+/**
+ * What asset commands ask. A file's bytes are stored before the decision (see nextFileVersion), so
+ * the commands name a file that is already safe: its size and SHA-256 as stored.
+ */
+export type AssetCommand =
+  | DomainCommand<'CreateAsset', { assetId: string; file: AssetFile }>
+  | DomainCommand<'ReplaceAssetFile', { fileVersion: number; file: AssetFile }>
+  | DomainCommand<'DeleteAsset', Record<string, never>>;
+
+export const assetDecider: Decider<AssetState, AssetCommand, AssetEvent> = {
   initialState: () => ({ status: 'new', assetId: '', fileVersion: -1, fileHashes: [] }),
+  decide: decideBy({
+    CreateAsset: createAsset,
+    ReplaceAssetFile: replaceAssetFile,
+    DeleteAsset: deleteAsset,
+  }),
   evolve: (state, event) => {
     switch (event.type) {
       case 'AssetCreated': {
@@ -77,7 +91,7 @@ function live(state: AssetState): void {
   if (state.status !== 'live') throw notFound('The asset does not exist');
 }
 
-export function createAsset(state: AssetState, c: { assetId: string; file: AssetFile }): AssetEvent[] {
+function createAsset(state: AssetState, c: CommandData<AssetCommand, 'CreateAsset'>): AssetEvent[] {
   if (state.status !== 'new') throw conflict(`Asset ${c.assetId} exists already`);
   if (!isAssetId(c.assetId)) throw invalid(`Asset id "${c.assetId}" is not valid`);
   return [{ type: 'AssetCreated', data: { assetId: c.assetId, fileVersion: 0, ...validateFile(c.file) } }];
@@ -90,7 +104,7 @@ export function nextFileVersion(state: AssetState): number {
   return state.fileHashes.length;
 }
 
-export function replaceAssetFile(state: AssetState, c: { fileVersion: number; file: AssetFile }): AssetEvent[] {
+function replaceAssetFile(state: AssetState, c: CommandData<AssetCommand, 'ReplaceAssetFile'>): AssetEvent[] {
   live(state);
   if (c.fileVersion !== state.fileHashes.length) {
     throw conflict(`The asset's file changed meanwhile (it is at file version ${state.fileVersion}); upload again`);
@@ -98,7 +112,7 @@ export function replaceAssetFile(state: AssetState, c: { fileVersion: number; fi
   return [{ type: 'AssetFileReplaced', data: { fileVersion: c.fileVersion, ...validateFile(c.file) } }];
 }
 
-export function deleteAsset(state: AssetState): AssetEvent[] {
+function deleteAsset(state: AssetState): AssetEvent[] {
   live(state);
   return [{ type: 'AssetDeleted', data: {} }];
 }

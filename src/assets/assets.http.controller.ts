@@ -14,8 +14,7 @@ import { PageQuery } from '../contract/paging.schemas.js';
 import { isAssetId } from './asset.aggregate.js';
 import { AssetFilesService } from './asset-files.service.js';
 import { type AssetDoc, assetDocId, AssetsProjection } from './assets.projection.js';
-import { DeleteAssetCommand, ReplaceAssetFileCommand } from './commands/change-asset.handlers.js';
-import { CreateAssetCommand } from './commands/create-asset.handler.js';
+import { CreateAssetCommand, DeleteAssetCommand, ReplaceAssetFileCommand } from './asset.commands.js';
 import { contentDisposition } from './content-disposition.header.js';
 import { type ReceivedFile, receiveFile } from './multipart-file.reader.js';
 

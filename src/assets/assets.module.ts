@@ -7,13 +7,12 @@ import { AssetFilesService } from './asset-files.service.js';
 import { AssetsBackupHandler } from './assets.backup-handler.js';
 import { AssetsController } from './assets.http.controller.js';
 import { AssetsProjection } from './assets.projection.js';
-import { AssetCommandRunner } from './commands/asset-command.runner.js';
-import { DeleteAssetHandler, ReplaceAssetFileHandler } from './commands/change-asset.handlers.js';
-import { CreateAssetHandler } from './commands/create-asset.handler.js';
+import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
+import { AssetCommandPlanner } from './asset.commands.js';
 
 @Module({
   controllers: [AssetsController],
-  providers: [AssetsProjection, AssetFilesService, AssetsBackupHandler, AssetCommandRunner, CreateAssetHandler, ReplaceAssetFileHandler, DeleteAssetHandler],
+  providers: [AssetsProjection, AssetFilesService, AssetsBackupHandler, AssetCommandPlanner],
   exports: [AssetsProjection, AssetFilesService],
 })
 export class AssetsModule implements OnModuleInit {
@@ -23,11 +22,14 @@ export class AssetsModule implements OnModuleInit {
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: AssetsBackupHandler,
     private readonly catalog: EventCatalog,
+    private readonly commands: StreamCommandHandler,
+    private readonly planner: AssetCommandPlanner,
   ) {}
 
   onModuleInit(): void {
     this.catalog.register(assetStream);
     this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
+    this.commands.register(this.planner);
   }
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { invalid, tooLarge } from '../platform/domain-errors.js';
-import type { IncomingAssetFile } from './commands/asset-command.runner.js';
+import type { IncomingAssetFile } from './asset.commands.js';
 
 /**
  * Room for the multipart framing around the file (boundaries, part headers, a few small fields)

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { ChildKind, StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { InvalidArchiveError } from '../archive/archive-reader.js';
-import type { RestoreStep } from './restore/restore-job.js';
+import type { RestoreStep } from './shared/restore-steps.js';
 import type { BackupSelection, StreamSelection } from './shared/backup-selection.js';
 
 /**

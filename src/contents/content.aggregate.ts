@@ -1,5 +1,5 @@
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import type { Decider } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import type { SchemaState } from '../schemas/schema.aggregate.js';
@@ -23,8 +23,24 @@ export interface SchemaRef {
   fields: readonly SchemaField[];
 }
 
-export const contentDecider: Decider<ContentState, ContentEvent> = {
+/**
+ * What content commands ask, the schema already resolved from the path. `expectedVersion` is the
+ * client's If-Match: the decision is refused (409) unless the content is at that version.
+ */
+export type ContentCommand =
+  | DomainCommand<'CreateContent', { contentId: string; schema: SchemaRef; data: unknown; publish: boolean }>
+  | DomainCommand<'UpdateContent', { contentId: string; schema: SchemaRef; data: unknown; expectedVersion?: number }>
+  | DomainCommand<'ChangeContentStatus', { contentId: string; schema: SchemaRef; status: string; expectedVersion?: number }>
+  | DomainCommand<'DeleteContent', { contentId: string; schema: SchemaRef; expectedVersion?: number }>;
+
+export const contentDecider: Decider<ContentState, ContentCommand, ContentEvent> = {
   initialState: () => ({ stage: 'new', schemaId: '', status: 'Draft', data: {}, version: -1 }),
+  decide: decideBy({
+    CreateContent: createContent,
+    UpdateContent: updateContent,
+    ChangeContentStatus: changeContentStatus,
+    DeleteContent: deleteContent,
+  }),
   evolve: (state, event) => {
     const version = state.version + 1;
     switch (event.type) {
@@ -73,7 +89,7 @@ function checkVersion(state: ContentState, expectedVersion: number | undefined):
   }
 }
 
-export function createContent(state: ContentState, c: { contentId: string; schema: SchemaRef; data: unknown; publish: boolean }): ContentEvent[] {
+function createContent(state: ContentState, c: CommandData<ContentCommand, 'CreateContent'>): ContentEvent[] {
   if (state.stage !== 'new') throw conflict(`Content ${c.contentId} exists already`);
   const data = validateData(c.schema.name, c.schema.fields, c.data);
   return [{ type: 'ContentCreated', data: { contentId: c.contentId, schemaId: c.schema.id, schemaName: c.schema.name, data, status: c.publish ? 'Published' : 'Draft' } }];
@@ -83,7 +99,7 @@ export function createContent(state: ContentState, c: { contentId: string; schem
  * Archived content is frozen: editing it would change what is meant to be kept as it was, so it
  * has to be brought back to Draft (or Published) first. Unchanged data writes no event.
  */
-export function updateContent(state: ContentState, c: { contentId: string; schema: SchemaRef; data: unknown; expectedVersion?: number }): ContentEvent[] {
+function updateContent(state: ContentState, c: CommandData<ContentCommand, 'UpdateContent'>): ContentEvent[] {
   live(state, c.schema, c.contentId);
   const data = validateData(c.schema.name, c.schema.fields, c.data);
   checkVersion(state, c.expectedVersion);
@@ -97,7 +113,7 @@ export function isContentStatus(status: string): status is ContentStatus {
 }
 
 /** Every status may follow every other; setting the current one again is a no-op, so retries are safe. */
-export function changeContentStatus(state: ContentState, c: { contentId: string; schema: SchemaRef; status: string; expectedVersion?: number }): ContentEvent[] {
+function changeContentStatus(state: ContentState, c: CommandData<ContentCommand, 'ChangeContentStatus'>): ContentEvent[] {
   live(state, c.schema, c.contentId);
   if (!isContentStatus(c.status)) throw invalid(`status: "${c.status}" is not a status; use one of ${CONTENT_STATUSES.join(', ')}`);
   checkVersion(state, c.expectedVersion);
@@ -105,7 +121,7 @@ export function changeContentStatus(state: ContentState, c: { contentId: string;
   return [{ type: 'ContentStatusChanged', data: { status: c.status } }];
 }
 
-export function deleteContent(state: ContentState, c: { contentId: string; schema: SchemaRef; expectedVersion?: number }): ContentEvent[] {
+function deleteContent(state: ContentState, c: CommandData<ContentCommand, 'DeleteContent'>): ContentEvent[] {
   live(state, c.schema, c.contentId);
   checkVersion(state, c.expectedVersion);
   return [{ type: 'ContentDeleted', data: {} }];

@@ -10,8 +10,7 @@ import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js'
 import type { Principal } from '../platform/auth/principal.js';
 import { invalid, notFound } from '../platform/domain-errors.js';
 import { SchemasProjection } from '../schemas/schemas.projection.js';
-import { ChangeContentStatusCommand, DeleteContentCommand, UpdateContentCommand } from './commands/change-content.handlers.js';
-import { CreateContentCommand } from './commands/create-content.handler.js';
+import { ChangeContentStatusCommand, CreateContentCommand, DeleteContentCommand, UpdateContentCommand } from './content.commands.js';
 import { type ContentDoc, ContentsProjection, type ContentView, toContentView } from './contents.projection.js';
 
 /** Accepts the bare version (`3`) and the ETag form this API sends (`"3"`); `*` means any version. */

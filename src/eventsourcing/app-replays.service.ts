@@ -81,7 +81,7 @@ export class AppReplays {
    * by stream, the streams written before the failure), so the read models show what the store
    * holds; then the failure is thrown. If the process dies before that, the follower has moved past
    * events it never applied: the caller rebuilds the app at start-up
-   * (RollbacksService.recoverInterrupted).
+   * (RollbackRunner.settle).
    */
   async appendAndProject(appId: string, append: () => Promise<{ position: number }>): Promise<{ position: number }> {
     await this.assertProjects('A rollback');
@@ -113,7 +113,7 @@ export class AppReplays {
         try {
           await this.rebuildApp(appId);
         } catch (rebuild) {
-          // The store is failing; the start-up after it rebuilds the app (RollbacksService.recoverInterrupted).
+          // The store is failing; the start-up after it rebuilds the app (RollbackRunner.settle).
           if (failure === undefined) throw rebuild;
           this.logger.warn(`Rebuilding app ${appId} failed too (${String(rebuild)})`);
         }

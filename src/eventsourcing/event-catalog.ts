@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Decider, DomainEvent } from './decider.js';
+import type { DomainEvent, StateFold } from './decider.js';
 
 /**
  * The event catalog: every persisted event type, declared once by the domain module that owns it
@@ -75,7 +75,7 @@ export function ruleProblem(rule: () => unknown): string | undefined {
 export interface StreamDefinition<S = unknown, E extends DomainEvent = DomainEvent> {
   readonly kind: StreamKind;
   readonly events: readonly EventDefinition[];
-  readonly decider: Decider<S, E>;
+  readonly decider: StateFold<S, E>;
   check(state: S, event: E, context: CheckContext): string | undefined | Promise<string | undefined>;
 }
 

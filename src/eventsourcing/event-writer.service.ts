@@ -1,9 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { EventBus, type IEvent } from '@nestjs/cqrs';
 import { DomainError } from '../platform/domain-errors.js';
-import type { Decider, DomainEvent } from './decider.js';
+import type { DomainEvent, StateFold } from './decider.js';
 import { EventCatalog } from './event-catalog.service.js';
 import {
   EVENT_STORE,
+  type EventMetadata,
   type EventStore,
   type ExpectedVersion,
   EventTooLargeError,
@@ -33,29 +35,47 @@ export interface WriteContext {
   onAppended?: (position: number) => Promise<void>;
 }
 
-export interface HandleOptions extends WriteContext {
-  /** The version the decision must be made on (If-Match); by default the one loaded. */
-  expectedVersion?: number;
-  /**
-   * The stream's id was generated just now, so the stream cannot exist yet and is not read; the
-   * append expects no stream, so it would still be refused if it did.
-   */
-  fresh?: boolean;
-}
-
-export interface Handled<S, E> {
-  /** The state after the decision's events. */
-  state: S;
-  events: E[];
-  version: number;
+/** One event as it was stored, as subscribers of EventsAppended see it. */
+export interface AppendedEvent {
+  type: string;
+  data: Record<string, unknown>;
+  metadata: EventMetadata;
+  /** 0-based revision of the event in its stream. */
+  streamVersion: number;
 }
 
 /**
- * The one command handler: load a stream into its decider's state (upcasting old events),
- * decide, append the decision with optimistic concurrency (each event checked against the event
- * catalog), and wait until the projections show it, so the answer a command gives and any read
- * that follows it see the change (read-your-writes). Domain modules hold deciders and say which
- * stream; none of them repeats this cycle.
+ * Published on the Nest EventBus for every append EventWriter stores (commands, a restore's Owner
+ * grant, rollbacks; a restore's replay of an archive writes to the store directly and is not
+ * published), once the store has it and outside the command that wrote it: a subscriber
+ * (`@EventsHandler(EventsAppended)`) can neither slow a command down nor fail it. It may run before
+ * the read models show the events; one that reads them first waits with
+ * `Projector.waitFor(position)`. Nothing in the server subscribes yet.
+ */
+export class EventsAppended implements IEvent {
+  constructor(
+    readonly stream: string,
+    readonly events: readonly AppendedEvent[],
+    /** The global position of the last event of the append they came with (stores give no other). */
+    readonly position: number,
+  ) {}
+}
+
+/**
+ * A write to a stream that changed since it was read: another writer got there first. Commands
+ * that allow it decide again on the stream as it now is (StreamCommandHandler); others answer 409.
+ */
+export class StreamChangedError extends DomainError {
+  constructor(error: WrongExpectedVersionError) {
+    super('conflict', `The resource was changed by someone else (it is at version ${error.actual}, expected ${String(error.expected)}); reload it and try again`);
+  }
+}
+
+/**
+ * Where events are written: one stream at a time for commands (StreamCommandHandler), several at
+ * once for rollbacks. Every append is refused while the app's writes are held, checked against the
+ * event catalog, stored with optimistic concurrency, published (EventsAppended) and, before it
+ * returns, shown by the projections (read-your-writes).
  */
 @Injectable()
 export class EventWriter {
@@ -67,17 +87,10 @@ export class EventWriter {
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     private readonly projector: Projector,
     private readonly catalog: EventCatalog,
+    private readonly bus: EventBus,
   ) {}
 
-  async handle<S, E extends DomainEvent>(stream: string, decider: Decider<S, E>, decide: (state: S) => E[] | Promise<E[]>, options: HandleOptions): Promise<Handled<S, E>> {
-    const loaded = options.fresh ? { state: decider.initialState(), version: -1 } : await this.load(stream, decider);
-    const events = await decide(loaded.state);
-    if (events.length === 0) return { ...loaded, events };
-    const { version } = await this.append(stream, events, options.expectedVersion ?? loaded.version, options);
-    return { state: events.reduce(decider.evolve, loaded.state), events, version };
-  }
-
-  async load<S, E extends DomainEvent>(stream: string, decider: Decider<S, E>): Promise<Loaded<S>> {
+  async load<S, E extends DomainEvent>(stream: string, decider: StateFold<S, E>): Promise<Loaded<S>> {
     let state = decider.initialState();
     let version = -1;
     for await (const stored of this.store.readStream(stream)) {
@@ -123,6 +136,10 @@ export class EventWriter {
       prepared.push({ stream: write.stream, expectedVersion: write.expectedVersion, events });
     }
     const result = await this.store.appendMany(prepared);
+    for (const write of prepared) {
+      // A write that expected no particular version (none does today) stored events whose versions nobody knows.
+      if (write.expectedVersion !== 'any') this.publish(write.stream, write.events, write.expectedVersion + write.events.length, result.position);
+    }
     await context.onAppended?.(result.position);
     if (options.waitForProjections !== false) await this.projector.waitFor(result.position);
     return result;
@@ -157,15 +174,27 @@ export class EventWriter {
     const toStore = this.prepare(events, context, context.timestamp ?? new Date().toISOString());
     try {
       const result = await this.store.append(stream, toStore, expectedVersion);
+      this.publish(stream, toStore, result.streamVersion, result.position);
       await context.onAppended?.(result.position);
       await this.projector.waitFor(result.position);
       return { version: result.streamVersion, position: result.position };
     } catch (error) {
-      if (error instanceof WrongExpectedVersionError) {
-        throw new DomainError('conflict', `The resource was changed by someone else (it is at version ${error.actual}, expected ${String(error.expected)}); reload it and try again`);
-      }
+      if (error instanceof WrongExpectedVersionError) throw new StreamChangedError(error);
       if (error instanceof EventTooLargeError) throw new DomainError('too-large', `The change is too large to store: ${error.message}`);
       throw error;
     }
   }
+
+  /**
+   * Publishes an append on the EventBus in a turn of its own, after the store has it: the command
+   * that wrote it goes on meanwhile, and a subscriber that throws or takes long stays out of its way.
+   */
+  private publish(stream: string, stored: readonly NewEvent[], lastVersion: number, position: number): void {
+    setImmediate(publishAppended, this.bus, stream, stored, lastVersion, position);
+  }
+}
+
+function publishAppended(bus: EventBus, stream: string, stored: readonly NewEvent[], lastVersion: number, position: number): void {
+  const first = lastVersion - stored.length + 1;
+  bus.publish(new EventsAppended(stream, stored.map((event, i) => ({ type: event.type, data: event.data, metadata: event.metadata, streamVersion: first + i })), position));
 }

@@ -1,4 +1,7 @@
-/** What every job (backup, restore) says about how far it is, as stored and as served. */
+/** Progress is saved (and so streamed) at most this often, and at every change of phase (JobRunContext.progress). */
+export const PROGRESS_EVERY_MS = 500;
+
+/** What every job (backup, restore, rollback) says about how far it is, as stored and as served. */
 export interface JobProgress {
   /** What the job is doing now; `queued` before it starts, `done` or `failed` after. */
   phase: string;
@@ -23,7 +26,7 @@ export function queuedProgress(total = 0): JobProgress {
  * back to zero per phase; counts and percent only ever go up.
  */
 export class ProgressMeter<P extends string> {
-  private phase: P | 'done' | 'failed';
+  private current: P | 'done' | 'failed';
   private fraction = 0;
   private done = 0;
   private percent = 0;
@@ -34,12 +37,18 @@ export class ProgressMeter<P extends string> {
     private total: number,
     private readonly startedAt = Date.now(),
   ) {
-    this.phase = first;
+    this.current = first;
   }
 
+  get phase(): P | 'done' | 'failed' {
+    return this.current;
+  }
+
+  /** Starts `phase` (entering the phase it is in changes nothing). */
   enter(phase: P): void {
+    if (phase === this.current) return;
     this.settlePercent(1);
-    this.phase = phase;
+    this.current = phase;
     this.fraction = 0;
   }
 
@@ -58,26 +67,26 @@ export class ProgressMeter<P extends string> {
   complete(done: number): void {
     this.total = done;
     this.done = done;
-    this.phase = 'done';
+    this.current = 'done';
     this.percent = 100;
   }
 
   fail(): void {
-    this.phase = 'failed';
+    this.current = 'failed';
   }
 
   snapshot(now = Date.now()): JobProgress {
-    const percent = this.phase === 'done' || this.phase === 'failed' ? this.percent : this.settlePercent(this.fraction);
-    const ended = this.phase === 'done' || this.phase === 'failed';
+    const ended = this.current === 'done' || this.current === 'failed';
+    const percent = ended ? this.percent : this.settlePercent(this.fraction);
     const elapsed = (now - this.startedAt) / 1000;
     // Below 1% or 1 s the pace says nothing yet.
     const eta = ended ? 0 : percent >= 1 && elapsed >= 1 ? Math.round((elapsed * (100 - percent)) / percent) : null;
-    return { phase: this.phase, progress: { done: this.done, total: this.total, unit: 'events' }, percent, etaSeconds: eta };
+    return { phase: this.current, progress: { done: this.done, total: this.total, unit: 'events' }, percent, etaSeconds: eta };
   }
 
   private settlePercent(fraction: number): number {
-    if (this.phase === 'done' || this.phase === 'failed') return this.percent;
-    const [from, to] = this.plan[this.phase];
+    if (this.current === 'done' || this.current === 'failed') return this.percent;
+    const [from, to] = this.plan[this.current];
     // Capped below 100 while running: 100 means completed.
     const value = Math.min(99.9, from + (to - from) * fraction);
     this.percent = Math.max(this.percent, Math.floor(value * 10) / 10);

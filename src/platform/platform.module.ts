@@ -4,12 +4,12 @@ import { EventWriter } from '../eventsourcing/event-writer.service.js';
 import { AppReplays } from '../eventsourcing/app-replays.service.js';
 import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { Projector } from '../eventsourcing/projector.service.js';
-import { JobRegistry } from '../jobs/job-registry.service.js';
+import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
 import { StartupService } from './startup/startup.service.js';
 
 @Global()
 @Module({
-  providers: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StartupService, JobRegistry],
-  exports: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StartupService, JobRegistry],
+  providers: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StreamCommandHandler, StartupService],
+  exports: [EventCatalog, ProjectionEngine, Projector, AppReplays, EventWriter, StreamCommandHandler, StartupService],
 })
 export class PlatformModule {}

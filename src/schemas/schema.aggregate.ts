@@ -1,6 +1,6 @@
 import { NAME_MAX, NAME_PATTERN } from '../apps/app.aggregate.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import type { Decider } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import { quoted } from '../platform/text/control-characters.js';
 import { FIELD_NAME_MAX, FIELD_NAME_PATTERN, FIELD_TYPES, type FieldType, MAX_FIELDS, SCHEMA_EVENTS, type SchemaEvent, type SchemaField } from './schema.events.js';
@@ -20,8 +20,22 @@ export interface FieldInput {
   required?: boolean;
 }
 
-export const schemaDecider: Decider<SchemaState, SchemaEvent> = {
+/**
+ * What schema commands ask. Name uniqueness spans streams, so whoever sends CreateSchema looks it up
+ * (serialised per app by a claim) and passes the answer in `nameTaken`; the rule itself stays here, pure.
+ */
+export type SchemaCommand =
+  | DomainCommand<'CreateSchema', { schemaId: string; name: string; fields: FieldInput[]; nameTaken: boolean }>
+  | DomainCommand<'AddSchemaField', { field: FieldInput }>
+  | DomainCommand<'DeleteSchema', Record<string, never>>;
+
+export const schemaDecider: Decider<SchemaState, SchemaCommand, SchemaEvent> = {
   initialState: () => ({ status: 'new', name: '', fields: [] }),
+  decide: decideBy({
+    CreateSchema: createSchema,
+    AddSchemaField: addField,
+    DeleteSchema: deleteSchema,
+  }),
   evolve: (state, event) => {
     switch (event.type) {
       case 'SchemaCreated':
@@ -64,11 +78,7 @@ function live(state: SchemaState): void {
   if (state.status !== 'live') throw notFound('The schema does not exist');
 }
 
-/**
- * Name uniqueness spans streams, so the caller looks it up (serialised per app) and passes the
- * answer in; the rule itself stays here, pure.
- */
-export function createSchema(state: SchemaState, c: { schemaId: string; name: string; fields: FieldInput[]; nameTaken: boolean }): SchemaEvent[] {
+function createSchema(state: SchemaState, c: CommandData<SchemaCommand, 'CreateSchema'>): SchemaEvent[] {
   if (state.status !== 'new') throw conflict(`Schema ${c.schemaId} exists already`);
   validateSchemaName(c.name);
   if (c.fields.length > MAX_FIELDS) throw invalid(`fields: a schema has at most ${MAX_FIELDS} fields; this one has ${c.fields.length}`);
@@ -83,7 +93,7 @@ export function createSchema(state: SchemaState, c: { schemaId: string; name: st
   return [{ type: 'SchemaCreated', data: { schemaId: c.schemaId, name: c.name, fields: c.fields.map(toField) } }];
 }
 
-export function addField(state: SchemaState, input: FieldInput): SchemaEvent[] {
+function addField(state: SchemaState, { field: input }: CommandData<SchemaCommand, 'AddSchemaField'>): SchemaEvent[] {
   live(state);
   const problems = fieldProblems(input, 'field').map((p) => p.replace(/^field\./, ''));
   if (problems.length > 0) throw invalid(problems.join('; '));
@@ -92,7 +102,7 @@ export function addField(state: SchemaState, input: FieldInput): SchemaEvent[] {
   return [{ type: 'SchemaFieldAdded', data: { field: toField(input) } }];
 }
 
-export function deleteSchema(state: SchemaState): SchemaEvent[] {
+function deleteSchema(state: SchemaState): SchemaEvent[] {
   live(state);
   return [{ type: 'SchemaDeleted', data: { name: state.name } }];
 }
@@ -125,7 +135,7 @@ export const schemaStream = defineStream<SchemaState, SchemaEvent>({
         return undefined;
       }
       case 'SchemaFieldAdded':
-        return ruleProblem(() => addField(state, event.data.field));
+        return ruleProblem(() => addField(state, event.data));
       case 'SchemaDeleted': {
         const problem = ruleProblem(() => deleteSchema(state));
         if (problem) return problem;

@@ -7,8 +7,7 @@ import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
 import { type Page, PageQuery } from '../contract/paging.schemas.js';
 import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
-import { AddSchemaFieldCommand, DeleteSchemaCommand } from './commands/change-schema.handlers.js';
-import { CreateSchemaCommand } from './commands/create-schema.handler.js';
+import { AddSchemaFieldCommand, CreateSchemaCommand, DeleteSchemaCommand } from './schema.commands.js';
 import { SchemasProjection, type SchemaView, toSchemaView } from './schemas.projection.js';
 
 @Controller('api/apps/:app/schemas')

@@ -1,6 +1,6 @@
 import { checkEmail } from '../platform/email.js';
 import { quoted } from '../platform/text/control-characters.js';
-import type { Decider } from '../eventsourcing/decider.js';
+import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid } from '../platform/domain-errors.js';
 import { defineStream } from '../eventsourcing/event-catalog.js';
 import { USER_EVENTS, type UserApiKeyIssued, type UserCreated, type UserEvent } from './user.events.js';
@@ -11,8 +11,21 @@ export interface UserState {
   keyHash?: string;
 }
 
-export const userDecider: Decider<UserState, UserEvent> = {
+/**
+ * What user commands ask. Emails are unique across the installation, so whoever sends CreateUser
+ * looks the email up (serialised by a claim) and passes the answer in `emailTaken`. Keys arrive
+ * hashed: the clear key never reaches an event.
+ */
+export type UserCommand =
+  | DomainCommand<'CreateUser', { userId: string; email: string; displayName?: string; admin: boolean; emailTaken: boolean; keyHash?: string }>
+  | DomainCommand<'IssueApiKey', { keyHash: string }>;
+
+export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
   initialState: () => ({ exists: false, email: '' }),
+  decide: decideBy({
+    CreateUser: createUser,
+    IssueApiKey: issueApiKey,
+  }),
   evolve: (state, event) => {
     switch (event.type) {
       case 'UserCreated':
@@ -25,10 +38,7 @@ export const userDecider: Decider<UserState, UserEvent> = {
 
 export { normalizeEmail } from '../platform/email.js';
 
-export function createUser(
-  state: UserState,
-  command: { userId: string; email: string; displayName?: string; admin: boolean; emailTaken: boolean; keyHash?: string },
-): UserEvent[] {
+function createUser(state: UserState, command: CommandData<UserCommand, 'CreateUser'>): UserEvent[] {
   if (state.exists) throw conflict(`User ${command.userId} exists already`);
   const checked = checkEmail(command.email);
   if ('problem' in checked) throw invalid(`email: ${quoted(command.email, 100)} ${checked.problem}`);
@@ -43,7 +53,7 @@ export function createUser(
   return events;
 }
 
-export function issueApiKey(state: UserState, keyHash: string): UserEvent[] {
+function issueApiKey(state: UserState, { keyHash }: CommandData<UserCommand, 'IssueApiKey'>): UserEvent[] {
   if (!state.exists) throw invalid('Cannot issue a key to a user that does not exist');
   if (state.keyHash === keyHash) return [];
   return [{ type: 'UserApiKeyIssued', data: { keyHash } }];

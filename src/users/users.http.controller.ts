@@ -1,21 +1,26 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
 import type { z } from 'zod';
 import { AdminOnly, Authenticated } from '../platform/auth/access.decorator.js';
 import { CurrentUser } from '../platform/auth/current.decorators.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { PageQuery, type Page } from '../contract/paging.schemas.js';
 import { CreateUserBody } from '../contract/users.schemas.js';
+import { CreateUserCommand, IssueApiKeyCommand } from './user.commands.js';
 import { toUserView, UsersService, type UserView } from './users.service.js';
 
 @Controller('api/users')
 export class UsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly users: UsersService,
+  ) {}
 
   @Post()
   @HttpCode(201)
   @AdminOnly()
   async create(@Body({ schema: CreateUserBody }) body: z.infer<typeof CreateUserBody>, @CurrentUser() caller: Principal): Promise<UserView & { apiKey?: string }> {
-    const { user, apiKey } = await this.users.create(body, caller.userId);
+    const { user, apiKey } = await this.commands.execute(new CreateUserCommand(body, caller.userId));
     return { ...toUserView(user), ...(apiKey ? { apiKey } : {}) };
   }
 
@@ -30,7 +35,8 @@ export class UsersController {
   @HttpCode(201)
   @Authenticated()
   async rotateOwnKey(@CurrentUser() caller: Principal): Promise<{ apiKey: string }> {
-    return { apiKey: await this.users.rotateApiKey(caller.userId, caller.userId) };
+    const { apiKey } = await this.commands.execute(new IssueApiKeyCommand(caller.userId, caller.userId));
+    return { apiKey };
   }
 
   /** Issues or rotates any user's key, e.g. for a user a restore created without one. */
@@ -38,7 +44,8 @@ export class UsersController {
   @HttpCode(201)
   @AdminOnly()
   async rotateKey(@Param('id') id: string, @CurrentUser() caller: Principal): Promise<{ apiKey: string }> {
-    return { apiKey: await this.users.rotateApiKey(id, caller.userId) };
+    const { apiKey } = await this.commands.execute(new IssueApiKeyCommand(id, caller.userId));
+    return { apiKey };
   }
 
   @Get('me')

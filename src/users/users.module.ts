@@ -3,7 +3,8 @@ import { PRINCIPAL_RESOLVER } from '../platform/auth/auth.ports.js';
 import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { userStream } from './user.aggregate.js';
-import { CreateUserHandler } from './commands/create-user.handler.js';
+import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
+import { UserCommandPlanner } from './user.commands.js';
 import { UsersController } from './users.http.controller.js';
 import { UsersProjection } from './users.projection.js';
 import { UsersService } from './users.service.js';
@@ -12,7 +13,7 @@ import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
 
 @Module({
   controllers: [UsersController],
-  providers: [UsersProjection, UsersService, UsersBackupHandler, CreateUserHandler, { provide: PRINCIPAL_RESOLVER, useExisting: UsersService }],
+  providers: [UsersProjection, UsersService, UsersBackupHandler, UserCommandPlanner, { provide: PRINCIPAL_RESOLVER, useExisting: UsersService }],
   exports: [UsersService, UsersProjection, PRINCIPAL_RESOLVER],
 })
 export class UsersModule implements OnModuleInit {
@@ -22,11 +23,14 @@ export class UsersModule implements OnModuleInit {
     private readonly backups: BackupHandlerRegistry,
     private readonly backupHandler: UsersBackupHandler,
     private readonly catalog: EventCatalog,
+    private readonly commands: StreamCommandHandler,
+    private readonly planner: UserCommandPlanner,
   ) {}
 
   onModuleInit(): void {
     this.catalog.register(userStream);
     this.projections.register(this.projection);
     this.backups.register(this.backupHandler);
+    this.commands.register(this.planner);
   }
 }

@@ -6,8 +6,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../infrastructure/name-index/name-index.port.js';
-import { generateApiKey, hashApiKey } from '../platform/auth/api-key.js';
-import { notFound } from '../platform/domain-errors.js';
+import { hashApiKey } from '../platform/auth/api-key.js';
 import { printOnce } from '../platform/logging/app-logger.js';
 import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../platform/auth/auth.ports.js';
 import { AppReplays } from '../eventsourcing/app-replays.service.js';
@@ -15,8 +14,8 @@ import { type Principal, SYSTEM_ACTOR } from '../platform/auth/principal.js';
 import { EventWriter } from '../eventsourcing/event-writer.service.js';
 import type { Page } from '../contract/paging.schemas.js';
 import type { User } from '../contract/users.schemas.js';
-import { issueApiKey, normalizeEmail, userDecider } from './user.aggregate.js';
-import { type CreatedUser, CreateUserCommand } from './commands/create-user.handler.js';
+import { normalizeEmail, userDecider } from './user.aggregate.js';
+import { CreateUserCommand, IssueApiKeyCommand } from './user.commands.js';
 import { type UserDoc, UsersProjection } from './users.projection.js';
 
 export type UserView = User;
@@ -48,26 +47,9 @@ export class UsersService implements PrincipalResolver {
     return user ? toPrincipal(user) : undefined;
   }
 
-  create(input: { email: string; displayName?: string; admin?: boolean }, actor: string): Promise<CreatedUser> {
-    return this.commands.execute(new CreateUserCommand(input, actor));
-  }
-
   async list(page: Page): Promise<{ total: number; items: UserView[] }> {
     const found = await this.projection.users.find({}, { sort: [{ field: 'email', direction: 'asc' }], ...page });
     return { total: found.total, items: found.items.map(toUserView) };
-  }
-
-  /**
-   * Issues a new API key for a user, replacing the old one, which stops working as soon as this
-   * returns (the write is projected before it does). The key is returned once and stored hashed.
-   */
-  async rotateApiKey(userId: string, actor: string): Promise<string> {
-    const user = await this.projection.users.get(userId);
-    if (!user) throw notFound(`User ${userId} does not exist`);
-    const apiKey = generateApiKey();
-    await this.writer.handle(streams.user(userId), userDecider, (state) => issueApiKey(state, hashApiKey(apiKey)), { actor });
-    this.logger.log(`A new API key was issued for user ${user.email}${actor === userId ? ' by themselves' : ''}`);
-    return apiKey;
   }
 
   get(id: string): Promise<UserDoc | undefined> {
@@ -131,9 +113,8 @@ export class UsersService implements PrincipalResolver {
       return;
     }
     if (this.config.adminToken) {
-      const keyHash = hashApiKey(this.config.adminToken);
-      const { events } = await this.writer.handle(streams.user(existing.id), userDecider, (state) => issueApiKey(state, keyHash), { actor: SYSTEM_ACTOR });
-      if (events.length > 0) this.logger.log(`Administrator ${email} now uses the key from ADMIN_TOKEN`);
+      const { issued } = await this.commands.execute(new IssueApiKeyCommand(existing.id, SYSTEM_ACTOR, this.config.adminToken));
+      if (issued) this.logger.log(`Administrator ${email} now uses the key from ADMIN_TOKEN`);
     }
   }
 }

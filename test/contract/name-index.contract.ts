@@ -61,6 +61,20 @@ export function nameIndexContract(
       await expect(index.reserve(claims.restoreSlot(), 1_000)).rejects.toThrow(/Another restore is running/);
     });
 
+    it('keeps keys, scopes and holders as given, also ones that look like operators or field paths', async () => {
+      const claim = claims.email(`$${randomUUID().slice(0, 8)}@example.com`);
+      const token = await index.reserve(claim, 10_000, '$holder');
+      expect(await index.lookup(claim)).toMatchObject({ claim, state: 'reserved', holder: '$holder' });
+      await expect(index.reserve(claim, 10_000)).rejects.toMatchObject({ reason: 'reserved', holder: '$holder' });
+      const next = await index.handOver(claim, token, 10_000, '$$NOW');
+      expect(await index.lookup(claim)).toMatchObject({ claim, holder: '$$NOW' });
+      await index.commit(claim, next, '$owner');
+      expect(await index.lookup(claim)).toMatchObject({ claim, state: 'committed', owner: '$owner' });
+      const schema = claims.schemaName('$scope', '$name.with.dots');
+      await index.reserve(schema, 10_000);
+      expect(await index.lookup(schema)).toMatchObject({ claim: schema });
+    });
+
     it('frees a claim on release, and only for the owner of the reservation', async () => {
       const n = fresh();
       const token = await index.reserve(n, 10_000);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackupFaults } from '../../src/backup/create/backup-faults.js';
+import type { BackupStage } from '../../src/backup/create/backup.runner.js';
+import { JobFaults } from '../../src/jobs/job-faults.js';
 import { BackupPoliciesService } from '../../src/backup/schedule/backup-policies.service.js';
 import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../src/infrastructure/name-index/name-index.port.js';
@@ -197,7 +198,7 @@ describe('backup policies and scheduled backups', () => {
 
   it('records on the policy why a scheduled backup failed; the next good run clears it and prunes the failure', async () => {
     const year = new Date().getUTCFullYear();
-    const faults = server.app.get(BackupFaults);
+    const faults = server.app.get(JobFaults).of<BackupStage>('backup');
     faults.failAt = 'events';
     let failed: string;
     try {

@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKUP_STAGES, BackupFaults } from '../../src/backup/create/backup-faults.js';
+import { BACKUP_STAGES, type BackupStage } from '../../src/backup/create/backup.runner.js';
+import { JobFaults } from '../../src/jobs/job-faults.js';
 import { streams } from '../../src/infrastructure/event-store/event-store.port.js';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { startChildServer } from '../support/child-server.js';
@@ -23,7 +24,7 @@ describe('a failing job fails alone', () => {
   });
 
   it.each(BACKUP_STAGES)('fails a backup with a clear error at stage %s, keeps no archive and keeps serving', async (stage) => {
-    const faults = server.app.get(BackupFaults);
+    const faults = server.app.get(JobFaults).of<BackupStage>('backup');
     faults.failAt = stage;
     try {
       const backup = await server.admin.post('/api/apps/isolated/backups', {});

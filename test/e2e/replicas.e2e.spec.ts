@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claims, NAME_INDEX, type NameIndex } from '../../src/infrastructure/name-index/name-index.port.js';
-import { RestoresService } from '../../src/backup/restore/restores.service.js';
+import { JobProcessor } from '../../src/jobs/job-processor.service.js';
 import { Projector } from '../../src/eventsourcing/projector.service.js';
 import { fileForm, waitForJob } from '../support/fixtures.js';
 import { startReplica } from '../support/replica-server.js';
@@ -116,7 +116,7 @@ describe('replicas: a job nobody picks up', () => {
     const other = await startReplica(shared, { NAME_RESERVATION_TTL_MS: '1000' });
     try {
       // The projecting process goes on projecting but takes no jobs (hung in its job loop, say).
-      (projecting.app.get(RestoresService) as unknown as { pickUp: () => Promise<void> }).pickUp = async () => undefined;
+      (projecting.app.get(JobProcessor) as unknown as { pickUp: () => Promise<void> }).pickUp = async () => undefined;
       const started = await other.admin.post('/api/restore', { url: 'https://example.com/backup.zip', name: 'never-restored' });
       expect(started.status, JSON.stringify(started.body)).toBe(202);
       const job = await waitForJob(other.admin, `/api/restore/${String(started.body.id)}`);

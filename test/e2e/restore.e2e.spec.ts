@@ -1,8 +1,8 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RestoreFaults } from '../../src/backup/restore/restore-faults.js';
-import { RESTORE_STEPS } from '../../src/backup/restore/restore-job.js';
+import { JobFaults } from '../../src/jobs/job-faults.js';
+import { RESTORE_STEPS, type RestoreStep } from '../../src/backup/restore/restore-job.js';
 import { buildApp, type BuiltApp, fileForm, waitForJob } from '../support/fixtures.js';
 import { type ApiClient, startServer, type TestServer } from '../support/test-server.js';
 import { traces } from '../support/traces.js';
@@ -144,7 +144,7 @@ describe('restore', () => {
     expect(taken.status).toBe(409);
     expect(taken.body.message).toMatch(/"shop" is already taken/);
 
-    const faults = source.app.get(RestoreFaults);
+    const faults = source.app.get(JobFaults).of<RestoreStep>('restore');
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     faults.onStep = async (step) => {
@@ -184,7 +184,7 @@ describe('restore', () => {
   it('keeps the name reserved for as long as the restore runs, however short the reservation TTL', async () => {
     const quick = await startServer({ NAME_RESERVATION_TTL_MS: '1000' });
     try {
-      const faults = quick.app.get(RestoreFaults);
+      const faults = quick.app.get(JobFaults).of<RestoreStep>('restore');
       faults.onStep = async (step) => {
         if (step === 'verify') await new Promise((r) => setTimeout(r, 2500));
       };
@@ -204,7 +204,7 @@ describe('restore', () => {
   });
 
   it.each(RESTORE_STEPS)('leaves no trace and frees the name when the %s step fails', async (step) => {
-    const faults = source.app.get(RestoreFaults);
+    const faults = source.app.get(JobFaults).of<RestoreStep>('restore');
     faults.failAt = step;
     try {
       const name = `fail-${step}`;

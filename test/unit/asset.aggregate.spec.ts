@@ -1,38 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type AssetCommand,
   assetDecider,
-  type AssetState,
-  createAsset,
   DEFAULT_MIME_TYPE,
-  deleteAsset,
   isAssetId,
   nextFileVersion,
   normalizeMimeType,
   recordedHash,
-  replaceAssetFile,
   validateFileName,
 } from '../../src/assets/asset.aggregate.js';
 import type { AssetEvent, AssetFile } from '../../src/assets/asset.events.js';
-import { DomainError, type DomainErrorKind } from '../../src/platform/domain-errors.js';
 import { fold } from '../../src/eventsourcing/decider.js';
+import { spec } from '../support/given-when-then.js';
 
-/** Given past events, when a decision runs on the folded state, then these events (or this error). */
-const given = (events: AssetEvent[]) => ({
-  when: <T>(decide: (state: AssetState) => T) => ({
-    then: (expected: T) => expect(decide(fold(assetDecider, events))).toEqual(expected),
-    thenThrows: (kind: DomainErrorKind, message?: RegExp) => {
-      let caught: unknown;
-      try {
-        decide(fold(assetDecider, events));
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught, 'the decision should have failed').toBeInstanceOf(DomainError);
-      expect((caught as DomainError).kind).toBe(kind);
-      if (message) expect((caught as DomainError).message).toMatch(message);
-    },
-  }),
-});
+const { given } = spec(assetDecider);
+const createAsset = (assetId: string, file: AssetFile): AssetCommand => ({ type: 'CreateAsset', data: { assetId, file } });
+const replaceAssetFile = (fileVersion: number, file: AssetFile): AssetCommand => ({ type: 'ReplaceAssetFile', data: { fileVersion, file } });
+const deleteAsset: AssetCommand = { type: 'DeleteAsset', data: {} };
 
 const hash = (c: string) => c.repeat(64);
 const file = (name: string, c: string, extra: Partial<AssetFile> = {}): AssetFile => ({ fileName: name, mimeType: 'text/plain', fileSize: 5, sha256: hash(c), ...extra });
@@ -46,60 +30,60 @@ const deleted: AssetEvent = { type: 'AssetDeleted', data: {} };
 describe('asset aggregate', () => {
   describe('create', () => {
     it('creates an asset at file version 0', () => {
-      given([]).when((s) => createAsset(s, { assetId, file: file('hello.txt', 'a') })).then([created]);
+      given([]).when(createAsset(assetId, file('hello.txt', 'a'))).then([created]);
     });
 
     it('refuses to create an asset twice', () => {
-      given([created]).when((s) => createAsset(s, { assetId, file: file('x.txt', 'd') })).thenThrows('conflict');
-      given([created, deleted]).when((s) => createAsset(s, { assetId, file: file('x.txt', 'd') })).thenThrows('conflict');
+      given([created]).when(createAsset(assetId, file('x.txt', 'd'))).thenThrows('conflict');
+      given([created, deleted]).when(createAsset(assetId, file('x.txt', 'd'))).thenThrows('conflict');
     });
 
     it('refuses ids that could break stream names or blob keys', () => {
       for (const bad of ['a--b', 'a/b', '../x', '', 'a.b']) {
-        given([]).when((s) => createAsset(s, { assetId: bad, file: file('x.txt', 'a') })).thenThrows('invalid');
+        given([]).when(createAsset(bad, file('x.txt', 'a'))).thenThrows('invalid');
       }
     });
 
     it('refuses file names that are empty, paths, too long or carry control characters', () => {
       for (const name of ['', '   ', 'a/b.txt', 'a\\b.txt', '..', 'bad\r\nname', 'nul\0', 'x'.repeat(256)]) {
-        given([]).when((s) => createAsset(s, { assetId, file: file(name, 'a') })).thenThrows('invalid', /file/);
+        given([]).when(createAsset(assetId, file(name, 'a'))).thenThrows('invalid', /file/);
       }
-      given([]).when((s) => createAsset(s, { assetId, file: file('ü'.repeat(255), 'a') })).then([
+      given([]).when(createAsset(assetId, file('ü'.repeat(255), 'a'))).then([
         { type: 'AssetCreated', data: { assetId, fileVersion: 0, ...file('ü'.repeat(255), 'a') } },
       ]);
     });
 
     it('refuses malformed media types, sizes and hashes', () => {
-      given([]).when((s) => createAsset(s, { assetId, file: file('x', 'a', { mimeType: 'not a type' }) })).thenThrows('invalid');
-      given([]).when((s) => createAsset(s, { assetId, file: file('x', 'a', { fileSize: -1 }) })).thenThrows('invalid');
-      given([]).when((s) => createAsset(s, { assetId, file: file('x', 'a', { fileSize: 1.5 }) })).thenThrows('invalid');
-      given([]).when((s) => createAsset(s, { assetId, file: file('x', 'a', { sha256: 'abc' }) })).thenThrows('invalid');
+      given([]).when(createAsset(assetId, file('x', 'a', { mimeType: 'not a type' }))).thenThrows('invalid');
+      given([]).when(createAsset(assetId, file('x', 'a', { fileSize: -1 }))).thenThrows('invalid');
+      given([]).when(createAsset(assetId, file('x', 'a', { fileSize: 1.5 }))).thenThrows('invalid');
+      given([]).when(createAsset(assetId, file('x', 'a', { sha256: 'abc' }))).thenThrows('invalid');
     });
   });
 
   describe('replace the file', () => {
     it('decides the next file version before the bytes are stored', () => {
-      given([created]).when(nextFileVersion).then(1);
-      given([created, replaced1]).when(nextFileVersion).then(2);
+      given([created]).ask(nextFileVersion).then(1);
+      given([created, replaced1]).ask(nextFileVersion).then(2);
     });
 
     it('records the new file version', () => {
-      given([created]).when((s) => replaceAssetFile(s, { fileVersion: 1, file: file('hello.png', 'b', { mimeType: 'image/png', fileSize: 900 }) })).then([replaced1]);
+      given([created]).when(replaceAssetFile(1, file('hello.png', 'b', { mimeType: 'image/png', fileSize: 900 }))).then([replaced1]);
       given([created, replaced1])
-        .when((s) => replaceAssetFile(s, { fileVersion: 2, file: file('hello.pdf', 'c', { mimeType: 'application/pdf' }) }))
+        .when(replaceAssetFile(2, file('hello.pdf', 'c', { mimeType: 'application/pdf' })))
         .then([replaced2]);
     });
 
     it('refuses a file version that is not the next one (someone replaced it meanwhile)', () => {
-      given([created, replaced1]).when((s) => replaceAssetFile(s, { fileVersion: 1, file: file('x', 'd') })).thenThrows('conflict', /file version 1/);
-      given([created]).when((s) => replaceAssetFile(s, { fileVersion: 3, file: file('x', 'd') })).thenThrows('conflict');
+      given([created, replaced1]).when(replaceAssetFile(1, file('x', 'd'))).thenThrows('conflict', /file version 1/);
+      given([created]).when(replaceAssetFile(3, file('x', 'd'))).thenThrows('conflict');
     });
 
     it('does not replace the file of an unknown or deleted asset', () => {
-      given([]).when(nextFileVersion).thenThrows('not-found');
-      given([created, deleted]).when(nextFileVersion).thenThrows('not-found');
-      given([]).when((s) => replaceAssetFile(s, { fileVersion: 0, file: file('x', 'd') })).thenThrows('not-found');
-      given([created, deleted]).when((s) => replaceAssetFile(s, { fileVersion: 1, file: file('x', 'd') })).thenThrows('not-found');
+      given([]).ask(nextFileVersion).thenThrows('not-found');
+      given([created, deleted]).ask(nextFileVersion).thenThrows('not-found');
+      given([]).when(replaceAssetFile(0, file('x', 'd'))).thenThrows('not-found');
+      given([created, deleted]).when(replaceAssetFile(1, file('x', 'd'))).thenThrows('not-found');
     });
   });
 

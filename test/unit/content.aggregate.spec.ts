@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isIsoDateTime, sameData, searchableText, validateData } from '../../src/contents/content-data.validation.js';
-import { changeContentStatus, contentDecider, type ContentState, createContent, deleteContent, type SchemaRef, updateContent } from '../../src/contents/content.aggregate.js';
+import { type ContentCommand, contentDecider, type SchemaRef } from '../../src/contents/content.aggregate.js';
 import type { ContentEvent } from '../../src/contents/content.events.js';
 import { fold } from '../../src/eventsourcing/decider.js';
 import { spec } from '../support/given-when-then.js';
@@ -27,18 +27,19 @@ const updated: ContentEvent = { type: 'ContentUpdated', data: { data: { title: '
 const archived: ContentEvent = { type: 'ContentStatusChanged', data: { status: 'Archived' } };
 const deleted: ContentEvent = { type: 'ContentDeleted', data: {} };
 
-const update = (data: unknown, expectedVersion?: number, on = schema) => (s: ContentState) => updateContent(s, { contentId: 'c1', schema: on, data, expectedVersion });
-const setStatus = (status: string, expectedVersion?: number, on = schema) => (s: ContentState) => changeContentStatus(s, { contentId: 'c1', schema: on, status, expectedVersion });
-const remove = (expectedVersion?: number, on = schema) => (s: ContentState) => deleteContent(s, { contentId: 'c1', schema: on, expectedVersion });
+const createContent = (data: unknown, publish: boolean): ContentCommand => ({ type: 'CreateContent', data: { contentId: 'c1', schema, data, publish } });
+const update = (data: unknown, expectedVersion?: number, on = schema): ContentCommand => ({ type: 'UpdateContent', data: { contentId: 'c1', schema: on, data, expectedVersion } });
+const setStatus = (status: string, expectedVersion?: number, on = schema): ContentCommand => ({ type: 'ChangeContentStatus', data: { contentId: 'c1', schema: on, status, expectedVersion } });
+const remove = (expectedVersion?: number, on = schema): ContentCommand => ({ type: 'DeleteContent', data: { contentId: 'c1', schema: on, expectedVersion } });
 
 describe('content aggregate', () => {
   describe('create', () => {
     it('creates a Draft, or a Published content when asked to publish', () => {
       given([])
-        .when((s) => createContent(s, { contentId: 'c1', schema, data: { title: 'Lamp' }, publish: false }))
+        .when(createContent({ title: 'Lamp' }, false))
         .then([created]);
       given([])
-        .when((s) => createContent(s, { contentId: 'c1', schema, data: { title: 'Lamp' }, publish: true }))
+        .when(createContent({ title: 'Lamp' }, true))
         .then([{ ...created, data: { ...(created.data as object), status: 'Published' } } as ContentEvent]);
     });
 
@@ -53,12 +54,12 @@ describe('content aggregate', () => {
         related: [],
       };
       given([])
-        .when((s) => createContent(s, { contentId: 'c1', schema, data, publish: false }))
+        .when(createContent(data, false))
         .then([{ type: 'ContentCreated', data: { contentId: 'c1', schemaId: 's1', schemaName: 'products', data, status: 'Draft' } }]);
     });
 
     it('refuses data that breaks the schema, naming each field', () => {
-      const create = (data: unknown) => (s: ContentState) => createContent(s, { contentId: 'c1', schema, data, publish: false });
+      const create = (data: unknown) => createContent(data, false);
       given([]).when(create({ title: 'x', colour: 'red' })).thenThrows('invalid', /data\.colour: schema "products" has no field "colour"; its fields are title, price/);
       given([]).when(create({ price: 3 })).thenThrows('invalid', /data\.title: is required/);
       given([]).when(create({ title: null })).thenThrows('invalid', /data\.title: is required/);
@@ -73,7 +74,7 @@ describe('content aggregate', () => {
     });
 
     it('refuses to create a content whose stream exists', () => {
-      given([created]).when((s) => createContent(s, { contentId: 'c1', schema, data: { title: 'x' }, publish: false })).thenThrows('conflict');
+      given([created]).when(createContent({ title: 'x' }, false)).thenThrows('conflict');
     });
   });
 

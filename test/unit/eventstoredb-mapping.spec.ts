@@ -3,6 +3,7 @@ import {
   MaxAppendSizeExceededError,
   NotLeaderError,
   UnavailableError,
+  UnknownError,
   WrongExpectedVersionError as ClientWrongExpectedVersionError,
 } from '@eventstore/db-client';
 import { Metadata } from '@grpc/grpc-js';
@@ -82,6 +83,10 @@ describe('EventStoreDB mapping: append errors', () => {
     leader.set('leader-endpoint-host', 'node2');
     leader.set('leader-endpoint-port', '2113');
     expect(mapAppendError(new NotLeaderError(grpc(5, leader)), 'app-a1', 2)).toBeInstanceOf(UncertainWriteError);
+    // A stream reset under the call (a dropped connection) arrives as INTERNAL without a server exception.
+    expect(mapAppendError(new UnknownError(grpc(13)), 'app-a1', 2)).toBeInstanceOf(UncertainWriteError);
+    // Any other unknown status is the server's answer, not a lost one.
+    expect(mapAppendError(new UnknownError(grpc(2)), 'app-a1', 2)).not.toBeInstanceOf(UncertainWriteError);
   });
 
   it("says what to change when the server's MaxAppendSize refuses a chunk", () => {

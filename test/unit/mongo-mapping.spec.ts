@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   claimId,
   expiredExpression,
+  heldExpression,
   isDuplicateKeyError,
+  literal,
   liveFilter,
-  reservableFilter,
   serverNow,
   toNameEntry,
 } from '../../src/infrastructure/name-index/mongo-name-index.adapter.js';
@@ -133,8 +134,11 @@ describe('MongoDB mapping: claims', () => {
     const now = serverNow(0);
     expect(now).toEqual({ $add: [{ $toLong: '$$NOW' }, 0] });
     expect(serverNow(1500)).toEqual({ $add: [{ $toLong: '$$NOW' }, 1500] });
-    // A reservation replaces only an expired reservation of the same claim.
-    expect(reservableFilter(shop, now)).toEqual({ _id: '["app-name","","shop"]', state: 'reserved', $expr: { $lte: [{ $ifNull: ['$expiresAt', 0] }, now] } });
+    // A reservation replaces the claim's document only while it is not held: neither committed nor
+    // reserved and live (decided in the update pipeline: MongoDB refuses $expr in an upsert's filter).
+    expect(heldExpression(now)).toEqual({ $or: [{ $eq: ['$state', 'committed'] }, { $and: [{ $eq: ['$state', 'reserved'] }, { $gt: [{ $ifNull: ['$expiresAt', 0] }, now] }] }] });
+    // What a pipeline writes is taken as it is, even a value that starts with $.
+    expect(literal('$where')).toEqual({ $literal: '$where' });
     // Renewals and hand-overs need the owner's token and a reservation still live.
     expect(liveFilter(shop, 'token-1', now)).toEqual({ _id: '["app-name","","shop"]', token: 'token-1', state: 'reserved', $expr: { $gt: ['$expiresAt', now] } });
     expect(expiredExpression(now)).toEqual({ $and: [{ $eq: ['$state', 'reserved'] }, { $lte: [{ $ifNull: ['$expiresAt', 0] }, now] }] });

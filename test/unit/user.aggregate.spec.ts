@@ -1,20 +1,23 @@
 import { describe, it } from 'vitest';
-import { createUser, issueApiKey, userDecider } from '../../src/users/user.aggregate.js';
+import { type UserCommand, userDecider } from '../../src/users/user.aggregate.js';
+import type { CommandData } from '../../src/eventsourcing/decider.js';
 import type { UserEvent } from '../../src/users/user.events.js';
 import { spec } from '../support/given-when-then.js';
 
 const user = spec(userDecider);
 const base = { userId: 'u1', email: ' Ann@Example.COM ', admin: false, emailTaken: false };
+const createUser = (data: CommandData<UserCommand, 'CreateUser'>): UserCommand => ({ type: 'CreateUser', data });
+const issueApiKey = (keyHash: string): UserCommand => ({ type: 'IssueApiKey', data: { keyHash } });
 
 describe('user rules', () => {
   it('creates a user with a normalised email and a default display name', () => {
-    user.given([]).when((s) => createUser(s, base)).then([{ type: 'UserCreated', data: { userId: 'u1', email: 'ann@example.com', displayName: 'ann', admin: false } }]);
+    user.given([]).when(createUser(base)).then([{ type: 'UserCreated', data: { userId: 'u1', email: 'ann@example.com', displayName: 'ann', admin: false } }]);
   });
 
   it('records only the hash of an issued key', () => {
     user
       .given([])
-      .when((s) => createUser(s, { ...base, displayName: 'Ann', keyHash: 'h1' }))
+      .when(createUser({ ...base, displayName: 'Ann', keyHash: 'h1' }))
       .then([
         { type: 'UserCreated', data: { userId: 'u1', email: 'ann@example.com', displayName: 'Ann', admin: false } },
         { type: 'UserApiKeyIssued', data: { keyHash: 'h1' } },
@@ -22,10 +25,10 @@ describe('user rules', () => {
   });
 
   it('refuses a taken email, a bad email and a second create', () => {
-    user.given([]).when((s) => createUser(s, { ...base, emailTaken: true })).thenThrows('conflict', /ann@example.com/);
-    user.given([]).when((s) => createUser(s, { ...base, email: 'nope' })).thenThrows('invalid', /email/);
+    user.given([]).when(createUser({ ...base, emailTaken: true })).thenThrows('conflict', /ann@example.com/);
+    user.given([]).when(createUser({ ...base, email: 'nope' })).thenThrows('invalid', /email/);
     const created: UserEvent[] = [{ type: 'UserCreated', data: { userId: 'u1', email: 'ann@example.com', displayName: 'Ann', admin: false } }];
-    user.given(created).when((s) => createUser(s, base)).thenThrows('conflict');
+    user.given(created).when(createUser(base)).thenThrows('conflict');
   });
 
   it('issues a new key only when it differs', () => {
@@ -33,8 +36,8 @@ describe('user rules', () => {
       { type: 'UserCreated', data: { userId: 'u1', email: 'ann@example.com', displayName: 'Ann', admin: true } },
       { type: 'UserApiKeyIssued', data: { keyHash: 'h1' } },
     ];
-    user.given(withKey).when((s) => issueApiKey(s, 'h1')).then([]);
-    user.given(withKey).when((s) => issueApiKey(s, 'h2')).then([{ type: 'UserApiKeyIssued', data: { keyHash: 'h2' } }]);
-    user.given([]).when((s) => issueApiKey(s, 'h2')).thenThrows('invalid');
+    user.given(withKey).when(issueApiKey('h1')).then([]);
+    user.given(withKey).when(issueApiKey('h2')).then([{ type: 'UserApiKeyIssued', data: { keyHash: 'h2' } }]);
+    user.given([]).when(issueApiKey('h2')).thenThrows('invalid');
   });
 });

@@ -1,32 +1,34 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../../infrastructure/event-store/event-store.port.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
+import { claims } from '../../infrastructure/name-index/name-index.port.js';
 import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
 import type { ArchivedEvent, BackupContext } from '../backup-handler.port.js';
-import { BackupFaults } from './backup-faults.js';
 import { type BackupSelection, describeSelection, StreamSelection } from '../shared/backup-selection.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { archiveKey, type BackupJob } from '../shared/backup-job.js';
 import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest, SELECTION_ENTRY } from '../../archive/archive-format.js';
 import { ArchiveWriter } from '../../archive/archive-writer.js';
+import { AppJobRunner } from '../shared/app-job.runner.js';
 import { InstallationService } from '../shared/installation.service.js';
-import { type JobProgress, type PhasePlan, ProgressMeter } from '../../jobs/job-progress.js';
+import { type PhasePlan, ProgressMeter } from '../../jobs/job-progress.js';
+import { endedJob } from '../../jobs/job-record.js';
+import type { JobOutcome, JobRunner } from '../../jobs/job-runner.port.js';
+import { JobProcessor } from '../../jobs/job-processor.service.js';
+import type { JobRunContext } from '../../jobs/job-run-context.js';
+import type { JobStore } from '../../jobs/job-store.js';
 
-export interface BackupResult {
-  eventCount: number;
-  assetCount: number;
-  userCount: number;
-  sizeBytes: number;
-  sha256: string;
-  warnings: string[];
-  /** The job's progress at the end: done, every event counted. */
-  final: JobProgress;
-  position: number;
-}
+/** Where a backup can be made to fail (JobFaults): reading events, opening an entry's source, the handlers' last step, the manifest. */
+export const BACKUP_STAGES = ['events', 'entry', 'complete', 'manifest'] as const;
+export type BackupStage = (typeof BACKUP_STAGES)[number];
 
-export type ProgressListener = (progress: { eventCount: number; assetCount: number } & JobProgress) => Promise<void>;
+/** A backup as it runs. */
+type BackupRun = JobRunContext<BackupJob, BackupStage>;
+
+/** What a completed backup stores on its job. */
+type BackupResult = Pick<BackupJob, 'eventCount' | 'assetCount' | 'userCount' | 'sizeBytes' | 'sha256' | 'warnings' | 'position'>;
 
 /** A backup's phases and their share of its time: events (and the files they name) dominate. */
 type BackupPhase = 'selecting' | 'events' | 'users' | 'finishing';
@@ -41,12 +43,19 @@ function archivedOf(event: StoredEvent, number: number): ArchivedEvent {
 }
 
 /**
- * Streams one app into an archive in the archive store. The app is taken as of the store position
- * when the run starts, so writes that go on meanwhile are either wholly in (before) or wholly out.
+ * Backup jobs (see JobRunner): streams one app into an archive in the archive store. The app is
+ * taken as of the store position when the run starts, so writes that go on meanwhile are either
+ * wholly in (before) or wholly out. One backup per app at a time: the app's backup slot.
  */
 @Injectable()
-export class BackupRunner {
+export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<BackupJob, BackupStage> {
   private readonly logger = new Logger(BackupRunner.name);
+  readonly kind = 'backup';
+  protected readonly slotOf = claims.backupSlot;
+  readonly collection = { name: 'backup_jobs', indexes: ['appId', ['appId', 'created'], 'created', 'status'] };
+  readonly withProjections = false;
+  readonly stepNoun = 'backup stage';
+  readonly jobs: JobStore<BackupJob>;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -54,18 +63,39 @@ export class BackupRunner {
     private readonly handlers: BackupHandlerRegistry,
     private readonly installation: InstallationService,
     private readonly catalog: EventCatalog,
-    private readonly faults: BackupFaults,
-  ) {}
+    processor: JobProcessor,
+  ) {
+    super();
+    this.jobs = processor.register(this);
+  }
 
-  /** `signal` stops the run at its next event (a shutdown); what was written so far is removed. */
-  async run(job: BackupJob, signal: AbortSignal, onProgress: ProgressListener): Promise<BackupResult> {
+  async run(ctx: BackupRun): Promise<JobOutcome<BackupJob>> {
+    const result = await this.write(ctx);
+    this.logger.log(`Backup ${ctx.job.id} of app ${ctx.job.appName} completed: ${result.eventCount} events, ${result.assetCount} files, ${result.sizeBytes} bytes`);
+    return { patch: result };
+  }
+
+  /** Partial archives a process killed mid-write left behind (JobRunner.atStartUp). */
+  async atStartUp(): Promise<void> {
+    await this.blobs.removeIncomplete();
+  }
+
+  /** A backup whose process died can never finish: Failed, and whatever part of its archive was written is removed. */
+  async settle(job: BackupJob): Promise<BackupJob> {
+    await this.blobs.delete(archiveKey(job.id));
+    return endedJob(job, 'Failed', { error: `The server stopped while this backup was ${job.status.toLowerCase()}; no archive was kept. Start a new backup.` });
+  }
+
+  /** `ctx.signal` stops the run at its next event (a shutdown); what was written so far is removed. */
+  private async write(ctx: BackupRun): Promise<BackupResult> {
+    const job = ctx.job;
     const position = await this.store.headPosition();
     // The exact total: the app's events as of the position this backup takes it at (for a partial
     // backup, first those it reads to select, then those it keeps).
     const appEvents = await this.store.countApp(job.appId, position);
     const include = job.include ?? null;
-    const meter = new ProgressMeter<BackupPhase>(include ? PARTIAL_PHASES : BACKUP_PHASES, include ? 'selecting' : 'events', appEvents);
-    const selection = include ? await this.select(job.appId, include, position, signal, meter, () => onProgress({ eventCount: 0, assetCount: 0, ...meter.snapshot() })) : null;
+    const meter = ctx.measure(new ProgressMeter<BackupPhase>(include ? PARTIAL_PHASES : BACKUP_PHASES, include ? 'selecting' : 'events', appEvents));
+    const selection = include ? await this.select(job.appId, include, position, ctx, meter) : null;
     if (selection && selection.events === 0) throw new Error(`The selection (${describeSelection(include)}) holds no events of app ${job.appName}`);
     const belongs = (stream: string) => !selection || stream === streams.app(job.appId) || selection.isKept(stream);
     const writer = new ArchiveWriter(new Date(job.created));
@@ -83,7 +113,7 @@ export class BackupRunner {
         writer.addEntry(
           name,
           async () => {
-            this.faults.check('entry');
+            await ctx.fault('entry');
             return open();
           },
           options,
@@ -103,7 +133,7 @@ export class BackupRunner {
     };
 
     let eventCount = 0;
-    const report = () => onProgress({ eventCount, assetCount: context.counts.assets, ...meter.snapshot() });
+    const report = () => ctx.progress({ eventCount, assetCount: context.counts.assets });
     try {
       let fileIndex = 0;
       let batch: ArchivedEvent[] = [];
@@ -123,11 +153,11 @@ export class BackupRunner {
       };
       if (selection) meter.enter('events');
 
-      this.faults.check('events');
+      await ctx.fault('events');
       const slicer = new TimeSlicer();
       for await (const stored of this.store.readApp(job.appId, { until: position })) {
         await slicer.tick();
-        signal.throwIfAborted();
+        ctx.signal.throwIfAborted();
         if (!belongs(stored.stream)) continue;
         // Archives hold every event at the current version of its type.
         const event = this.catalog.upcast(stored);
@@ -142,13 +172,13 @@ export class BackupRunner {
       }
       await flush();
       if (eventCount === 0) throw new Error(`App ${job.appId} has no events to back up`);
-      this.faults.check('complete');
+      await ctx.fault('complete');
       meter.enter('users');
       await report();
       for (const handler of this.handlers.all) await handler.completeBackup?.(context);
       // The selection twice: in the manifest for readers, and as a listed entry the checksums cover.
       if (include) await writer.addBuffer(SELECTION_ENTRY, Buffer.from(`${JSON.stringify(include)}\n`, 'utf8'), { compress: true });
-      this.faults.check('manifest');
+      await ctx.fault('manifest');
       meter.enter('finishing');
       await report();
 
@@ -165,7 +195,7 @@ export class BackupRunner {
       });
       const stored = await upload;
       meter.complete(eventCount);
-      return { eventCount, assetCount: context.counts.assets, userCount: context.counts.users, sizeBytes: stored.size, sha256: stored.sha256, warnings, final: meter.snapshot(), position };
+      return { eventCount, assetCount: context.counts.assets, userCount: context.counts.users, sizeBytes: stored.size, sha256: stored.sha256, warnings, position };
     } catch (error) {
       writer.abort(error instanceof Error ? error : new Error(String(error)));
       await upload.catch(() => undefined);
@@ -183,28 +213,25 @@ export class BackupRunner {
     appId: string,
     include: BackupSelection,
     position: number,
-    signal: AbortSignal,
+    ctx: BackupRun,
     meter: ProgressMeter<BackupPhase>,
-    report: () => Promise<void>,
   ): Promise<{ isKept: (stream: string) => boolean; events: number }> {
     const selection = new StreamSelection(appId, include);
     const perStream = new Map<string, number>();
     const total = Math.max(1, meter.snapshot().progress.total);
     const slicer = new TimeSlicer();
     let read = 0;
-    let reported = Date.now();
     for await (const stored of this.store.readApp(appId, { until: position })) {
       await slicer.tick();
-      signal.throwIfAborted();
+      ctx.signal.throwIfAborted();
       const event = this.catalog.upcast(stored);
       read += 1;
       perStream.set(event.stream, (perStream.get(event.stream) ?? 0) + 1);
       const archived = archivedOf(event, read);
       for (const handler of this.handlers.all) handler.selectEvent?.(archived, selection);
-      if (Date.now() - reported >= 250) {
-        reported = Date.now();
+      if (ctx.progressDue()) {
         meter.within(read / total);
-        await report();
+        await ctx.progress({ eventCount: 0, assetCount: 0 });
       }
     }
     for (const handler of this.handlers.all) handler.completeSelection?.(selection);

@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { AppConfig } from '../../config/app-config.js';
 import type { BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
@@ -12,6 +13,9 @@ import { checkUrl, downloadToFile } from './url-fetcher.js';
  * staged in the blob store by the process that received it, a stored backup, a URL.
  */
 export type ArchiveSource = { kind: 'upload'; file: string } | { kind: 'staged'; key: string } | { kind: 'backup'; backupId: string } | { kind: 'url'; url: string };
+
+/** Where restores (and their dry runs, and rollbacks reading an old archive) keep archives while they read them; emptied at start-up. */
+export const tempDirOf = (config: Pick<AppConfig, 'dataDir'>) => join(config.dataDir, 'tmp');
 
 /** Where an upload received by one process waits in the blob store for the process that restores it. */
 export const stagedUploadKey = (jobId: string) => `restore-uploads/${jobId}.zip`;

@@ -1,15 +1,11 @@
 import type { Restore } from '../../contract/restores.schemas.js';
-import type { JobStatus } from '../shared/backup-job.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
-import { type JobProgress, type PhasePlan, progressOf } from '../../jobs/job-progress.js';
-
-export interface RestoreLogLine {
-  at: string;
-  message: string;
-}
+import { type PhasePlan, progressOf } from '../../jobs/job-progress.js';
+import type { JobLogLine, JobRecord, JobStatus } from '../../jobs/job-record.js';
+import type { RestoreStep } from '../shared/restore-steps.js';
 
 /** A restore job as stored. Fields after `error` are internal and never served. */
-export interface RestoreJob extends JobProgress {
+export interface RestoreJob extends JobRecord {
   id: string;
   status: JobStatus;
   source: string;
@@ -23,7 +19,7 @@ export interface RestoreJob extends JobProgress {
   include?: BackupSelection | null;
   restoredEvents: number;
   restoredAssets: number;
-  log: RestoreLogLine[];
+  log: JobLogLine[];
   error: string | null;
 
   createdBy: string;
@@ -70,9 +66,7 @@ export const RESTORE_PHASES: PhasePlan<RestorePhase> = {
   committing: [99, 100],
 };
 
-/** The pipeline's steps, in order; logs name them and tests inject failures at each. */
-export const RESTORE_STEPS = ['fetch', 'verify', 'reserve', 'users', 'events', 'assets', 'rebuild', 'owner', 'commit'] as const;
-export type RestoreStep = (typeof RESTORE_STEPS)[number];
+export { RESTORE_STEPS, type RestoreStep } from '../shared/restore-steps.js';
 
 /** The phase a step starts (steps the handlers announce, like `assets`, start none). */
 export const PHASE_OF_STEP: Partial<Record<RestoreStep, RestorePhase>> = {

@@ -14,7 +14,7 @@ import { BackupsService } from '../create/backups.service.js';
 import { ARCHIVE_REHEARSAL, type ArchiveRehearsal, type ArchiveRehearsalReport } from './archive-rehearsal.port.js';
 import { describeUrl } from './restore-job.js';
 import type { RestoreRequest } from './restores.service.js';
-import { archiveOnDisk, requireRestoreUrl } from './archive-source.js';
+import { archiveOnDisk, requireRestoreUrl, tempDirOf } from './archive-source.js';
 import { DownloadError, UnsafeUrlError } from './url-fetcher.js';
 
 /**
@@ -34,7 +34,7 @@ export class RestorePreflightService {
     @Inject(ARCHIVE_REHEARSAL) private readonly rehearsal: ArchiveRehearsal,
     private readonly backups: BackupsService,
   ) {
-    this.tempDir = join(config.dataDir, 'tmp');
+    this.tempDir = tempDirOf(config);
   }
 
   async check(request: RestoreRequest): Promise<RestorePreflight> {

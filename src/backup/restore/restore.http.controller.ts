@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import busboy from 'busboy';
 import type { Request, Response } from 'express';
 import { RestoreBody, RestoreUploadFields as UploadFields } from '../../contract/restores.schemas.js';
@@ -13,21 +13,24 @@ import { AdminOnly } from '../../platform/auth/access.decorator.js';
 import { CurrentUser } from '../../platform/auth/current.decorators.js';
 import type { Principal } from '../../platform/auth/principal.js';
 import { DomainError, invalid, tooLarge } from '../../platform/domain-errors.js';
-import { type Page, PageQuery } from '../../contract/paging.schemas.js';
 import { parseWith } from '../../platform/http/validation.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
-import { toRestoreView } from './restore-job.js';
+import { JobRoutes } from '../../jobs/job-routes.js';
+import { AdminJobsController } from '../../jobs/jobs.http.controller.js';
+import { type RestoreJob, type RestoreView, toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, RestoresService } from './restores.service.js';
 
 @Controller('api/restore')
-export class RestoreController {
+export class RestoreController extends AdminJobsController<RestoreJob, RestoreView>() {
   constructor(
     private readonly restores: RestoresService,
-    private readonly streams: JobEventStreams,
+    streams: JobEventStreams,
     private readonly preflight: RestorePreflightService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    super(new JobRoutes(restores.jobs, toRestoreView, streams));
+  }
 
   @Post()
   @HttpCode(202)
@@ -53,25 +56,6 @@ export class RestoreController {
       return this.preflight.check(request);
     }
     return toRestoreView(await this.restores.start(request, caller.userId));
-  }
-
-  @Get()
-  @AdminOnly()
-  async list(@Query({ schema: PageQuery }) page: Page) {
-    const found = await this.restores.list(page);
-    return { total: found.total, items: found.items.map(toRestoreView) };
-  }
-
-  @Get(':id')
-  @AdminOnly()
-  async get(@Param('id') id: string) {
-    return toRestoreView(await this.restores.get(id));
-  }
-
-  @Get(':id/events')
-  @AdminOnly()
-  async events(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.streams.stream(req, res, async () => toRestoreView(await this.restores.get(id)));
   }
 
   /** Streams the `file` field to a temporary file (never into memory) and collects the text fields. */

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
@@ -13,22 +16,23 @@ import { describeSelection } from '../shared/backup-selection.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { checkArchive } from '../../archive/archive-check.js';
 import { ArchiveReader, InvalidArchiveError } from '../../archive/archive-reader.js';
-import { RestoreFaults } from './restore-faults.js';
+import { ProgressMeter } from '../../jobs/job-progress.js';
+import { JobProcessor } from '../../jobs/job-processor.service.js';
+import type { JobRunContext } from '../../jobs/job-run-context.js';
+import type { JobEnding, JobHandOffHooks, JobOutcome, JobRunner, JobSlot } from '../../jobs/job-runner.port.js';
+import type { JobStore } from '../../jobs/job-store.js';
 import { restoredEvent } from './restore-event.js';
 import { RestoreValidator } from './restore-validator.js';
-import { PHASE_OF_STEP, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
-import type { ProgressMeter } from '../../jobs/job-progress.js';
+import { PHASE_OF_STEP, RESTORE_PHASES, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
+import { archiveOnDisk, type ArchiveSource, tempDirOf } from './archive-source.js';
+import { RELEASED, RestoreCleanup } from './restore-cleanup.js';
 
-/** How the runner reports back to the job; every call is persisted by the service. */
-export interface RestoreReporter {
-  log(message: string): Promise<void>;
-  /** Saves the patch together with the meter's current progress. */
-  update(patch: Partial<RestoreJob>): Promise<void>;
-  readonly meter: ProgressMeter<RestorePhase>;
-}
+/** A restore as it runs. */
+type RestoreRun = JobRunContext<RestoreJob, RestoreStep>;
 
-/** Progress is saved (and so streamed) at most this often while the archive is checked and restored. */
-const PROGRESS_EVERY_MS = 500;
+/** One restore at a time per installation. */
+const RESTORE_SLOT: JobSlot = { claim: claims.restoreSlot(), busy: 'Another restore is running; wait for it to finish (GET /api/restore)' };
+
 /** A line in the job's log about how far it got, at most this often. */
 const LOG_EVERY_MS = 5000;
 const APPEND_BATCH = 500;
@@ -36,53 +40,133 @@ const APPEND_BATCH = 500;
 const DEFERRED_IN_FLIGHT = 8;
 
 /**
- * The restore pipeline: verify the archive → reserve the name → map users → stream events under
- * a new app id (files restored on the way, each batch projected right after it is appended) →
- * finish the projections → make the restoring admin an Owner → commit the name. Any failure
- * undoes everything written for the new app.
+ * Restore jobs (see JobRunner), one at a time per installation, with a log a person can follow.
+ * The pipeline: fetch the archive → verify it → reserve the name → map users → stream events
+ * under a new app id (files restored on the way, each batch projected right after it is appended)
+ * → finish the projections → make the restoring admin an Owner → commit the name. Any failure, or
+ * a crash, undoes everything written for the new app (RestoreCleanup). A restore projects the new
+ * app through this process's engine, so it runs in the process that runs the projections.
  */
 @Injectable()
-export class RestoreRunner {
+export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
+  private readonly logger = new Logger(RestoreRunner.name);
+  readonly kind = 'restore';
+  readonly collection = { name: 'restore_jobs', indexes: ['status', 'created'] };
+  readonly withProjections = true;
+  /** Its half-written app is purged before the projections catch up, which would project it. */
+  readonly settleBeforeCatchUp = true;
+  readonly jobs: JobStore<RestoreJob>;
+  readonly handOff: JobHandOffHooks<RestoreJob> = {
+    renew: async (job) => job.name && job.nameToken && this.names.renew(claims.appName(job.name), job.nameToken, this.config.nameReservationTtlMs),
+    notPickedUp: (seconds) =>
+      `No AppVault process that runs the projections picked this restore up within ${seconds} s; check that one runs (GET /health on each process) and start the restore again`,
+  };
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly replays: AppReplays,
     private readonly handlers: BackupHandlerRegistry,
-    private readonly faults: RestoreFaults,
     private readonly catalog: EventCatalog,
-  ) {}
+    private readonly cleanup: RestoreCleanup,
+    processor: JobProcessor,
+  ) {
+    this.jobs = processor.register(this);
+  }
 
-  /** `signal` stops the run at its next step or event (a shutdown); the failure then cleans up. */
-  async run(job: RestoreJob, archiveFile: string, signal: AbortSignal, report: RestoreReporter): Promise<void> {
-    const step = async (name: RestoreStep, message: string) => {
-      signal.throwIfAborted();
-      const phase = PHASE_OF_STEP[name];
-      if (phase) report.meter.enter(phase);
-      await report.log(message);
-      await this.faults.check(name);
-    };
+  slot(): JobSlot {
+    return RESTORE_SLOT;
+  }
+
+  describe(job: RestoreJob): string {
+    return `Restore ${job.id}`;
+  }
+
+  /** `ctx.signal` stops the run at its next step or event (a shutdown); the failure then cleans up. */
+  async run(ctx: RestoreRun): Promise<JobOutcome<RestoreJob>> {
+    const meter = ctx.measure(new ProgressMeter<RestorePhase>(RESTORE_PHASES, 'fetching', 0));
+    const job = ctx.job;
+    let archiveFile = job.archiveFile ?? join(tempDirOf(this.config), `restore-${job.id}.zip`);
+    // A backup the archive store keeps as a file is read in place; only copies are this job's to remove.
+    let ownsArchive = true;
+    // Keep the name reserved from the very start (fetching and checking a big archive takes time) until the job has ended.
+    const renewal = setInterval(() => {
+      const { name, nameToken } = ctx.job;
+      if (!name || !nameToken) return;
+      this.names.renew(claims.appName(name), nameToken, this.config.nameReservationTtlMs).catch((error: unknown) => {
+        void ctx.log(`Warning: could not renew the reservation of "${name}": ${(error as Error).message}`);
+      });
+    }, Math.max(500, Math.floor(this.config.nameReservationTtlMs / 3)));
+    ctx.onEnd(async () => {
+      clearInterval(renewal);
+      if (ownsArchive) await rm(archiveFile, { force: true });
+      if (job.stagedArchive) await this.blobs.delete(job.stagedArchive).catch((error: unknown) => this.logger.warn(`Could not remove the staged upload of restore ${job.id}: ${String(error)}`));
+    });
+    await ctx.step('fetch', { line: 'Step: fetch' });
+    await mkdir(tempDirOf(this.config), { recursive: true });
+    const fetched = await archiveOnDisk(sourceOf(job), archiveFile, { blobs: this.blobs, config: this.config, log: (message) => ctx.log(message) });
+    archiveFile = fetched.file;
+    ownsArchive = fetched.owned;
+    await ctx.save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
+    await this.restore(ctx, archiveFile, meter);
+    meter.complete(ctx.job.restoredEvents);
+    return { patch: { ...RELEASED, url: null } };
+  }
+
+  /** A failed restore leaves nothing: cleaned up, then Failed; if the cleanup fails, it stays Running for the next start to clean up. */
+  async failed(ctx: RestoreRun, error: unknown): Promise<JobEnding<RestoreJob>> {
+    const message = error instanceof Error ? error.message : String(error);
+    ctx.measured?.fail();
+    await ctx.log(`Failed: ${message}`);
+    try {
+      await this.cleanup.remove(ctx.job, (line) => ctx.log(line));
+    } catch (cleanupError) {
+      this.logger.error(`Restore ${ctx.job.id} failed: ${message}`);
+      this.logger.error(`Cleanup of restore ${ctx.job.id} failed: ${String(cleanupError)}; it is retried at the next start`);
+      return { status: 'Running' };
+    }
+    return { status: 'Failed', error: message, patch: { ...RELEASED, url: null }, line: 'Cleanup finished: nothing of the new app remains and its name is free' };
+  }
+
+  failAccepted(job: RestoreJob, message: string): Promise<RestoreJob> {
+    return this.cleanup.failAccepted(job, message);
+  }
+
+  /** Temporary files (archives being fetched, uploads being received) are a dead process's. */
+  async atStartUp(): Promise<void> {
+    await rm(tempDirOf(this.config), { recursive: true, force: true });
+  }
+
+  settle(job: RestoreJob): Promise<RestoreJob> {
+    return this.cleanup.settle(job);
+  }
+
+  private async restore(ctx: RestoreRun, archiveFile: string, meter: ProgressMeter<RestorePhase>): Promise<void> {
+    const job = ctx.job;
+    const step = (name: RestoreStep, message: string) => ctx.step(name, { phase: PHASE_OF_STEP[name], line: message });
     let reader: ArchiveReader | undefined;
     const deferred = new DeferredWork(DEFERRED_IN_FLIGHT);
     try {
       await step('verify', 'Checking the archive: format, entries, checksums and every event');
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
-      report.meter.count(0, manifest.counts.events);
-      await report.update({ eventCount: manifest.counts.events });
+      meter.count(0, manifest.counts.events);
+      await ctx.save({ eventCount: manifest.counts.events });
       const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id);
-      await this.checkEntries(reader, report, validator, job.until);
-      await report.log(
+      await this.checkEntries(reader, ctx, meter, validator, job.until);
+      await ctx.log(
         `Archive of app ${quoted(manifest.app.name)} from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; the events, users.json and checksums of the event files check out`,
       );
       if (manifest.include) {
-        await report.update({ include: manifest.include });
-        await report.log(`This archive is partial: it holds ${describeSelection(manifest.include)}; references to anything else stay as plain ids`);
+        await ctx.save({ include: manifest.include });
+        await ctx.log(`This archive is partial: it holds ${describeSelection(manifest.include)}; references to anything else stay as plain ids`);
       }
-      for (const missing of manifest.missing) await report.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
+      for (const missing of manifest.missing) await ctx.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
       const until = this.pointInTime(job, manifest.counts.events);
       // A restore as of a time learns its exact total as it reaches that time.
-      if (job.untilEvent !== null) report.meter.count(0, job.untilEvent);
+      if (job.untilEvent !== null) meter.count(0, job.untilEvent);
 
       const name = job.name ?? manifest.app.name;
       let token = job.nameToken;
@@ -90,7 +174,7 @@ export class RestoreRunner {
         await step('reserve', `Reserving the app name ${quoted(name)}`);
         validateName(name);
         token = await this.names.reserve(claims.appName(name), this.config.nameReservationTtlMs, job.id);
-        await report.update({ name, nameToken: token });
+        await ctx.save({ name, nameToken: token });
       } else {
         await step('reserve', `The app name ${quoted(name)} is reserved`);
       }
@@ -98,9 +182,8 @@ export class RestoreRunner {
 
       const targetAppId = randomUUID();
       // Persist the new id before writing anything, so a crash from here on can be cleaned up.
-      await report.update({ appId: targetAppId });
+      await ctx.save({ appId: targetAppId });
       const userMap = new Map<string, string>();
-      const remembered: Record<string, string[]> = {};
       const archivedUsers = new Set<string>();
       const archive = reader;
       const context: RestoreContext = {
@@ -116,13 +199,10 @@ export class RestoreRunner {
           archivedUsers.add(from);
         },
         isArchivedUser: (userId) => archivedUsers.has(userId),
-        log: (message) => void report.log(message),
+        log: (message) => void ctx.log(message),
         step: (s) => step(s, `Step: ${s}`),
         defer: (work) => deferred.start(work),
-        remember: async (key, value) => {
-          remembered[key] = [...(remembered[key] ?? []), value];
-          await report.update({ cleanup: { ...remembered } });
-        },
+        remember: (key, value) => ctx.remember(key, value),
         counts: { assets: 0 },
       };
 
@@ -132,7 +212,7 @@ export class RestoreRunner {
       await step('events', `Restoring events as app ${targetAppId}${until.description}`);
       validator.forTarget(targetAppId, new Set(userMap.values()));
       const projection = await this.replays.openRestore(targetAppId);
-      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, report, projection, deferred, validator, signal);
+      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, ctx, meter, projection, deferred, validator);
 
       await step('rebuild', 'Finishing the projections and full-text index of the new app');
       await projection.complete();
@@ -141,7 +221,7 @@ export class RestoreRunner {
 
       await step('commit', `Committing the app name "${name}"`);
       await this.names.commit(claims.appName(name), reservation, targetAppId);
-      await report.log(`Restore completed: app "${name}" with ${restored.events} events and ${context.counts.assets} files`);
+      await ctx.log(`Restore completed: app "${name}" with ${restored.events} events and ${context.counts.assets} files`);
     } finally {
       // Files still being written read from the archive, and a cleanup must not race them.
       await deferred.drain();
@@ -159,9 +239,8 @@ export class RestoreRunner {
    * Checks the archive (see checkArchive), reporting how far it got. For a restore as of a time it
    * also counts the events up to that time: the exact total the progress counts against.
    */
-  private async checkEntries(reader: ArchiveReader, report: RestoreReporter, validator: RestoreValidator, until: string | null): Promise<void> {
+  private async checkEntries(reader: ArchiveReader, ctx: RestoreRun, meter: ProgressMeter<RestorePhase>, validator: RestoreValidator, until: string | null): Promise<void> {
     let lastLog = Date.now();
-    let lastUpdate = Date.now();
     const limit = until === null ? undefined : Date.parse(until);
     let kept = 0;
     let past = false;
@@ -169,14 +248,11 @@ export class RestoreRunner {
       entriesFor: (event) => this.handlers.all.flatMap((handler) => handler.entriesFor?.(event) ?? []),
       progressEvery: 1000,
       onProgress: (done, total) => {
-        report.meter.within(done / Math.max(1, total));
-        if (Date.now() - lastUpdate > PROGRESS_EVERY_MS) {
-          lastUpdate = Date.now();
-          void report.update({}).catch(() => undefined);
-        }
+        meter.within(done / Math.max(1, total));
+        if (ctx.progressDue()) void ctx.progress().catch(() => undefined);
         if (Date.now() - lastLog > LOG_EVERY_MS) {
           lastLog = Date.now();
-          void report.log(`Checked ${done}/${total} events`);
+          void ctx.log(`Checked ${done}/${total} events`);
         }
       },
       onEvent: (event) => {
@@ -186,7 +262,7 @@ export class RestoreRunner {
         else past = true;
       },
     });
-    if (limit !== undefined) report.meter.count(0, kept);
+    if (limit !== undefined) meter.count(0, kept);
   }
 
   private pointInTime(job: RestoreJob, total: number): { keep: (event: ArchivedEvent) => boolean; description: string } {
@@ -207,18 +283,17 @@ export class RestoreRunner {
     context: RestoreContext,
     keep: (event: ArchivedEvent) => boolean,
     total: number,
-    report: RestoreReporter,
+    ctx: RestoreRun,
+    meter: ProgressMeter<RestorePhase>,
     projection: RestoreProjection,
     deferred: DeferredWork,
     validator: RestoreValidator,
-    signal: AbortSignal,
   ): Promise<{ events: number; lastPosition: number }> {
     // Events are appended in bounded batches spanning streams: one commit per batch, in order.
     let pending: StreamWrite[] = [];
     let pendingCount = 0;
     let events = 0;
     let lastPosition = 0;
-    let lastReport = Date.now();
     let lastLog = Date.now();
 
     const flush = async () => {
@@ -231,20 +306,17 @@ export class RestoreRunner {
       events += pendingCount;
       pending = [];
       pendingCount = 0;
-      report.meter.count(events);
-      report.meter.within(events / Math.max(1, report.meter.snapshot().progress.total));
-      if (Date.now() - lastReport > PROGRESS_EVERY_MS) {
-        lastReport = Date.now();
-        await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
-      }
+      meter.count(events);
+      meter.within(events / Math.max(1, meter.snapshot().progress.total));
+      await ctx.progress({ restoredEvents: events, restoredAssets: context.counts.assets });
       if (Date.now() - lastLog > LOG_EVERY_MS) {
         lastLog = Date.now();
-        await report.log(`events ${events}/${total}`);
+        await ctx.log(`events ${events}/${total}`);
       }
     };
 
     for await (const archived of reader.events()) {
-      signal.throwIfAborted();
+      ctx.signal.throwIfAborted();
       if (!keep(archived)) break;
       const { stream, streamVersion, event } = await restoredEvent(archived, context, { validator, handlers: this.handlers.all, catalog: this.catalog });
       if (pendingCount >= APPEND_BATCH) await flush();
@@ -258,10 +330,10 @@ export class RestoreRunner {
     }
     await flush();
     if (events === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
-    report.meter.count(events, events);
-    report.meter.within(1);
-    await report.update({ restoredEvents: events, restoredAssets: context.counts.assets });
-    await report.log(`events ${events}/${total}`);
+    meter.count(events, events);
+    meter.within(1);
+    await ctx.save({ restoredEvents: events, restoredAssets: context.counts.assets });
+    await ctx.log(`events ${events}/${total}`);
     return { events, lastPosition };
   }
 }
@@ -309,4 +381,12 @@ function asStored(writes: readonly StreamWrite[], position: number): StoredEvent
     const first = (write.expectedVersion === 'any' ? -1 : write.expectedVersion) + 1;
     return write.events.map((event, i) => ({ ...event, stream: write.stream, streamVersion: first + i, position }));
   });
+}
+
+function sourceOf(job: RestoreJob): ArchiveSource {
+  if (job.archiveFile) return { kind: 'upload', file: job.archiveFile };
+  if (job.stagedArchive) return { kind: 'staged', key: job.stagedArchive };
+  if (job.backupId) return { kind: 'backup', backupId: job.backupId };
+  if (job.url) return { kind: 'url', url: job.url };
+  throw new Error('The restore has no source');
 }

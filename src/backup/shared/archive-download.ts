@@ -1,9 +1,14 @@
 import { pipeline } from 'node:stream/promises';
 import { Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { Readable } from 'node:stream';
 import type { ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
 import type { BackupJob } from './backup-job.js';
-import type { BackupsService } from '../create/backups.service.js';
+
+/** Where archives are read from (the backups service). */
+export interface BackupArchives {
+  readArchive(id: string, range?: ByteRange): Promise<Readable>;
+}
 
 const logger = new Logger('Backups');
 
@@ -40,7 +45,7 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
  * `If-Range` against the ETag), with its SHA-256 as a strong `ETag` and as `Repr-Digest`
  * (RFC 9530: the digest of the whole archive, also on a partial answer).
  */
-export async function sendArchive(backups: BackupsService, job: BackupJob, req: Request, res: Response): Promise<void> {
+export async function sendArchive(backups: BackupArchives, job: BackupJob, req: Request, res: Response): Promise<void> {
   const size = job.sizeBytes;
   const etag = job.sha256 ? `"${job.sha256}"` : undefined;
   const digest = job.sha256 ? Buffer.from(job.sha256, 'hex').toString('base64') : undefined;

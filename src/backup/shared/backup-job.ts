@@ -1,13 +1,13 @@
 import type { BackupSelection } from './backup-selection.js';
-import type { JobProgress } from '../../jobs/job-progress.js';
+import type { JobRecord, JobStatus } from '../../jobs/job-record.js';
 
-export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
+export { isActive, type JobStatus } from '../../jobs/job-record.js';
 
 /** Who started a backup: a person (`manual`), an app's backup policy (`scheduled`) or a rollback, before it writes (`safety`). */
 export type BackupTrigger = 'manual' | 'scheduled' | 'safety';
 
 /** A backup job as stored (job state, not a projection: rebuilds never touch it) and as served. */
-export interface BackupJob extends JobProgress {
+export interface BackupJob extends JobRecord {
   id: string;
   appId: string;
   appName: string;
@@ -33,8 +33,6 @@ export interface BackupJob extends JobProgress {
 }
 
 export const archiveKey = (backupId: string) => `backups/${backupId}.zip`;
-
-export const isActive = (job: { status: JobStatus }) => job.status === 'Scheduled' || job.status === 'Running';
 
 export const isPartial = (job: { include?: BackupSelection | null }) => Boolean(job.include);
 

@@ -126,6 +126,16 @@ export function assertBlobKey(key: string): void {
   }
 }
 
+/** Whether `key` passes `assertBlobKey`: for listings, which skip what is not a key (temp files, foreign names). */
+export function isValidBlobKey(key: string): boolean {
+  try {
+    assertBlobKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Validates a prefix (a key, optionally with a trailing slash) and returns it without the slash; '' stays ''. */
 export function normalizeBlobPrefix(prefix: string): string {
   if (prefix === '') return '';

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { BlobMeter } from './blob-meter.transform.js';
+import { syncDirectory, writeNewFile } from './durable-file.js';
 import {
   assertBlobKey,
+  isValidBlobKey,
   type BlobInfo,
   BlobNotFoundError,
   type BlobStore,
@@ -55,20 +56,13 @@ export class FilesystemBlobStore implements BlobStore {
     this.sweepAbandonedOnce();
     const temp = join(this.tempDir, `${randomUUID()}.part`);
     const meter = new BlobMeter(key, options.maxBytes);
-    let handle: FileHandle | undefined;
     try {
-      handle = await open(temp, 'wx', 0o600);
-      // The stream owns the handle from here on (a FileHandle cannot close while a stream holds it);
-      // `flush` fsyncs before it closes, so the rename below never publishes bytes still in the cache.
-      const sink = handle.createWriteStream({ flush: true });
-      handle = undefined;
-      await pipeline(source, meter, sink);
+      await writeNewFile(temp, source, meter, 0o600);
       await this.moveIntoPlace(temp, target, key);
       return meter.result();
     } catch (error) {
       // pipeline() destroys the source on failure, but not when open() failed before it ran.
       if (!source.destroyed) source.destroy();
-      await handle?.close().catch(() => undefined);
       await rm(temp, { force: true }).catch(() => undefined);
       throw error;
     }
@@ -202,7 +196,7 @@ export class FilesystemBlobStore implements BlobStore {
     }
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const childKey = key === '' ? entry.name : `${key}/${entry.name}`;
-      if (!isValidKey(childKey)) continue;
+      if (!isValidBlobKey(childKey)) continue;
       if (entry.isDirectory() || entry.isFile()) yield* this.walk(join(path, entry.name), childKey);
     }
   }
@@ -228,27 +222,5 @@ export class FilesystemBlobStore implements BlobStore {
       const info = await stat(path).catch(() => undefined);
       if (info?.isFile() && info.mtimeMs < cutoff) await rm(path, { force: true });
     }
-  }
-}
-
-function isValidKey(key: string): boolean {
-  try {
-    assertBlobKey(key);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Makes the rename durable; some filesystems cannot fsync a directory, and that is not worth failing an upload. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // best effort
-  } finally {
-    await handle?.close().catch(() => undefined);
   }
 }

@@ -14,6 +14,7 @@ import {
   type StreamingRead,
   TimeoutError,
   UnavailableError,
+  UnknownError,
   WrongExpectedVersionError as ClientWrongExpectedVersionError,
 } from '@eventstore/db-client';
 import {
@@ -110,9 +111,15 @@ export function isUncertain(error: unknown): boolean {
     error instanceof UnavailableError ||
     error instanceof NotLeaderError ||
     error instanceof CancelledError ||
-    error instanceof TimeoutError
+    error instanceof TimeoutError ||
+    // gRPC INTERNAL without a server exception: the HTTP/2 stream was reset under the call (a
+    // connection dropped mid-answer reads as "RST_STREAM code 0"), so the server may have written.
+    (error instanceof UnknownError && error.code === GRPC_INTERNAL)
   );
 }
+
+/** gRPC status 13. */
+const GRPC_INTERNAL = 13;
 
 /**
  * The client's errors as the port's: a concurrency conflict with the stream's actual version (-1:

@@ -27,6 +27,8 @@ interface LegacyNameDocument {
 const COLLECTION = 'claims';
 const LEGACY_COLLECTION = 'name_index';
 const DUPLICATE_KEY = 11000;
+/** Attempts of a claim's upsert that another process's insert of the same claim refused (see upsert). */
+const UPSERT_ATTEMPTS = 3;
 
 /** JSON of the triple: unambiguous whatever the parts contain. */
 export function claimId(claim: Claim): string {
@@ -34,9 +36,10 @@ export function claimId(claim: Claim): string {
 }
 
 /**
- * Claims on MongoDB. Each operation is a single conditional write, so two processes racing for a
- * claim are decided by the server (the unique `_id`), not by a read followed by a write. Expiry is
- * judged by the server's clock (`$$NOW` in the filters and in the update pipelines that set
+ * Claims on MongoDB. Each operation is a single conditional write on the claim's document, so two
+ * processes racing for a claim are decided by the server (one document's writes are atomic, and
+ * the unique `_id` refuses a second insert), not by a read followed by a write. Expiry is judged
+ * by the server's clock (`$$NOW` in the filters and in the update pipelines that set and compare
  * `expiresAt`), so replicas whose clocks disagree still agree on which reservations are live.
  */
 export class MongoNameIndex implements NameIndex {
@@ -56,21 +59,14 @@ export class MongoNameIndex implements NameIndex {
     await this.migrate();
     const token = randomUUID();
     const now = serverNow(this.shift());
-    try {
-      // Updates an expired reservation in place; with no document at all the upsert inserts one.
-      // A committed claim or a live reservation does not match, so the upsert's insert collides
-      // with the existing _id and the server rejects it.
-      await this.claims.updateOne(
-        reservableFilter(claim, now),
-        [{ $set: { kind: claim.kind, scope: claim.scope, key: claim.key, state: 'reserved', owner: null, holder: holder ?? null, token, expiresAt: { $add: [now, ttlMs] } } }],
-        { upsert: true },
-      );
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-      const current = await this.claims.findOne({ _id: claimId(claim) });
-      throw new NameUnavailableError(claim, current?.state === 'committed' ? 'taken' : 'reserved', current?.holder ?? undefined);
-    }
-    return token;
+    // One conditional write, decided by the server: the filter is the _id alone (MongoDB refuses
+    // `$expr` in an upsert's filter), the update pipeline keeps a claim that is held (committed, or
+    // reserved and live by the server's clock) and otherwise writes the new reservation; with no
+    // document the upsert inserts it. The document after the write says who holds the claim.
+    const fresh = { _id: '$_id', kind: literal(claim.kind), scope: literal(claim.scope), key: literal(claim.key), state: 'reserved', owner: null, holder: literal(holder ?? null), token: literal(token), expiresAt: { $add: [now, ttlMs] } };
+    const after = await this.upsert(claimId(claim), [{ $replaceWith: { $cond: [heldExpression(now), '$$ROOT', fresh] } }]);
+    if (after?.token === token) return token;
+    throw new NameUnavailableError(claim, after?.state === 'committed' ? 'taken' : 'reserved', after?.holder ?? undefined);
   }
 
   async renew(claim: Claim, token: string, ttlMs: number): Promise<void> {
@@ -83,7 +79,7 @@ export class MongoNameIndex implements NameIndex {
     const next = randomUUID();
     const now = serverNow(this.shift());
     const { matchedCount } = await this.claims.updateOne(liveFilter(claim, token, now), [
-      { $set: { token: next, holder: holder ?? null, expiresAt: { $add: [now, ttlMs] } } },
+      { $set: { token: literal(next), holder: literal(holder ?? null), expiresAt: { $add: [now, ttlMs] } } },
     ]);
     if (matchedCount === 0) throw new ReservationLostError(claim);
     return next;
@@ -115,6 +111,22 @@ export class MongoNameIndex implements NameIndex {
     return row ? toNameEntry(row) : undefined;
   }
 
+  /**
+   * findOneAndUpdate by _id with upsert, answering the document after the write. Two processes
+   * creating the same claim at once: the server inserts for one and refuses the other's insert
+   * (duplicate _id) unless it retries that upsert itself; the claim exists then, so a new attempt
+   * is an update and is decided by the pipeline.
+   */
+  private async upsert(id: string, pipeline: mongo.Document[]): Promise<Pick<ClaimDocument, 'state' | 'holder' | 'token'> | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.claims.findOneAndUpdate({ _id: id }, pipeline, { upsert: true, returnDocument: 'after', projection: { state: 1, holder: 1, token: 1 } });
+      } catch (error) {
+        if (!isDuplicateKeyError(error) || attempt === UPSERT_ATTEMPTS) throw error;
+      }
+    }
+  }
+
   /** Moves app names kept by earlier versions (`name_index`) into claims, once per process. */
   private migrate(): Promise<void> {
     this.migrated ??= (async () => {
@@ -141,9 +153,17 @@ export function serverNow(shiftMs: number): mongo.Document {
   return { $add: [{ $toLong: '$$NOW' }, shiftMs] };
 }
 
-/** Matches the claim's document only while a new reservation may replace it: reserved and expired by the server's clock. */
-export function reservableFilter(claim: Claim, now: mongo.Document): mongo.Filter<ClaimDocument> {
-  return { _id: claimId(claim), state: 'reserved', $expr: { $lte: [{ $ifNull: ['$expiresAt', 0] }, now] } };
+/**
+ * True while the claim is held: committed, or reserved and live by the server's clock. A missing
+ * document (an upsert's new one) is not held.
+ */
+export function heldExpression(now: mongo.Document): mongo.Document {
+  return { $or: [{ $eq: ['$state', 'committed'] }, { $and: [{ $eq: ['$state', 'reserved'] }, { $gt: [{ $ifNull: ['$expiresAt', 0] }, now] }] }] };
+}
+
+/** A value an update pipeline must take as it is: there a string starting with `$` would be read as a field path. */
+export function literal(value: unknown): mongo.Document {
+  return { $literal: value };
 }
 
 /** Matches the reservation `token` owns while it is live by the server's clock. */

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { JobRegistry } from '../../jobs/job-registry.service.js';
+import { JobProcessor } from '../../jobs/job-processor.service.js';
 
 /** After the deadline, abandoned jobs get this long to clean up before the stores close. */
 const CLEANUP_GRACE_MS = 5000;
@@ -44,25 +44,18 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function gracefulShutdown(app: INestApplication, tracker: RequestTracker, options: { signal: string; timeoutMs: number; logger: LoggerService }): Promise<void> {
   const { logger, timeoutMs, signal } = options;
   const server = app.getHttpServer() as Server;
-  const jobs = app.get(JobRegistry).all;
-  const running = () => jobs.reduce((n, kind) => n + kind.running(), 0);
-  logger.log(`${signal}: not accepting connections; waiting up to ${timeoutMs} ms for ${tracker.inFlight} request(s) and ${running()} job(s)`, 'Shutdown');
+  const jobs = app.get(JobProcessor);
+  logger.log(`${signal}: not accepting connections; waiting up to ${timeoutMs} ms for ${tracker.inFlight} request(s) and ${jobs.runningCount} job(s)`, 'Shutdown');
   server.close();
   server.closeIdleConnections();
-  const finished = await Promise.race([
-    Promise.all([tracker.idle(), ...jobs.map((kind) => kind.settled())]).then(() => true),
-    sleep(timeoutMs).then(() => false),
-  ]);
+  const finished = await Promise.race([Promise.all([tracker.idle(), jobs.settled()]).then(() => true), sleep(timeoutMs).then(() => false)]);
   if (!finished) {
     if (tracker.inFlight > 0) logger.warn(`Closing ${tracker.inFlight} request(s) still open after ${timeoutMs} ms`, 'Shutdown');
     server.closeAllConnections();
-    for (const kind of jobs) {
-      if (kind.running() === 0) continue;
-      logger.warn(`Stopping ${kind.running()} running ${kind.name}; they are marked Failed and cleaned up`, 'Shutdown');
-      kind.abandon(`The server was stopped (${signal}) before this job finished; nothing of it was kept. Start it again.`);
-    }
-    await Promise.race([Promise.all(jobs.map((kind) => kind.settled())), sleep(CLEANUP_GRACE_MS)]);
-    if (running() > 0) logger.warn('Some jobs did not finish cleaning up; the next start completes it', 'Shutdown');
+    for (const [kind, count] of jobs.runningByKind()) logger.warn(`Stopping ${count} running ${kind}s; they are marked Failed and cleaned up`, 'Shutdown');
+    jobs.abandon(`The server was stopped (${signal}) before this job finished; nothing of it was kept. Start it again.`);
+    await Promise.race([jobs.settled(), sleep(CLEANUP_GRACE_MS)]);
+    if (jobs.runningCount > 0) logger.warn('Some jobs did not finish cleaning up; the next start completes it', 'Shutdown');
   } else {
     logger.log('All requests answered and jobs finished', 'Shutdown');
   }

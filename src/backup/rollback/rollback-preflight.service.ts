@@ -1,0 +1,19 @@
+import { Injectable } from '@nestjs/common';
+import type { RollbackPreflight } from '../../contract/rollbacks.schemas.js';
+import { RollbackPlanner } from './rollback-planner.js';
+import { type RollbackRequest, RollbacksService } from './rollbacks.service.js';
+
+/** A rollback's dry run (`POST …/rollback { …, dryRun: true }`): every check a rollback makes and its plan, writing nothing. */
+@Injectable()
+export class RollbackPreflightService {
+  constructor(
+    private readonly rollbacks: RollbacksService,
+    private readonly planner: RollbackPlanner,
+  ) {}
+
+  async check(app: { id: string; name: string }, request: RollbackRequest): Promise<RollbackPreflight> {
+    const target = await this.rollbacks.resolveTarget(app, request);
+    const plan = await this.planner.plan(app.id, target.position);
+    return { dryRun: true, app: { id: app.id, name: app.name }, target, changes: plan.changes, counts: plan.counts, events: plan.events + 1 };
+  }
+}

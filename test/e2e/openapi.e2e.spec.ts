@@ -49,7 +49,12 @@ function validatedParts(server: TestServer): Handled[] {
     for (const wrapper of module.controllers.values()) {
       const controller = wrapper.metatype as (new (...args: never[]) => object) | null;
       if (!controller) continue;
-      for (const key of Object.getOwnPropertyNames(controller.prototype)) {
+      // Routes a controller inherits (the jobs module's list, get and event-stream routes) count too.
+      const keys = new Set<string>();
+      for (let proto: object | null = controller.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+        for (const key of Object.getOwnPropertyNames(proto)) keys.add(key);
+      }
+      for (const key of keys) {
         const handler = (controller.prototype as Record<string, unknown>)[key];
         const method = typeof handler === 'function' ? (Reflect.getMetadata(METHOD_METADATA, handler as object) as RequestMethod | undefined) : undefined;
         if (method === undefined) continue;

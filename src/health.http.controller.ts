@@ -2,7 +2,7 @@ import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { EVENT_STORE, type EventStore } from './infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadStore } from './infrastructure/read-store/read-store.port.js';
-import { Public } from './platform/auth/access.decorator.js';
+import { Public } from './auth/access.decorator.js';
 import { Projector } from './eventsourcing/projector.service.js';
 import { StartupService } from './platform/startup/startup.service.js';
 

@@ -5,7 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
 import { DataDirLock } from './infrastructure/data-dir.lock.js';
-import { serveOpenApi } from './platform/http/openapi.js';
+import { serveOpenApi } from './openapi.js';
 import { referrerPolicy } from './platform/http/referrer-policy.middleware.js';
 import { createAppLogger } from './platform/logging/app-logger.js';
 import { requestLog } from './platform/logging/request-log.middleware.js';

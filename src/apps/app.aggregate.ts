@@ -1,6 +1,6 @@
 import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import { APP_ROLES, type AppRole } from '../platform/auth/principal.js';
+import { APP_ROLES, type AppRole } from '../auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import { controlCharacterProblem, LINE_BREAKS_AND_TABS } from '../platform/text/control-characters.js';
 import { validateName } from '../platform/text/identifier.rules.js';

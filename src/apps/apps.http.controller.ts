@@ -1,39 +1,18 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { z } from 'zod';
-import { CURSOR_FORM, EVENT_STORE, type EventStore, type HistoryCursor, InvalidCursorError } from '../infrastructure/event-store/event-store.port.js';
+import type { z } from 'zod';
+import { type App, ContributorBody, CreateAppBody, HistoryQuery, UpdateAppBody } from '../contract/apps.schemas.js';
+import { EVENT_STORE, type EventStore, type HistoryCursor, InvalidCursorError } from '../infrastructure/event-store/event-store.port.js';
 import type { Filter } from '../infrastructure/read-store/read-store.port.js';
-import { AppAccess, Authenticated, MAINTAINERS, ANY_ROLE } from '../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
-import type { Principal } from '../platform/auth/principal.js';
+import { AppAccess, Authenticated, MAINTAINERS, ANY_ROLE } from '../auth/access.decorator.js';
+import type { AppAccessInfo } from '../auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../auth/current.decorators.js';
+import type { Principal } from '../auth/principal.js';
 import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { invalid } from '../platform/domain-errors.js';
-import { offset, type Page, PageQuery, pageSize } from '../platform/http/paging.js';
-import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';
+import { type Page, PageQuery } from '../contract/paging.schemas.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
 import { AssignContributorCommand, CreateAppCommand, DeleteAppCommand, RemoveContributorCommand, UpdateAppCommand } from './app.commands.js';
-
-const label = z.string().trim().max(100).check(singleLine());
-const description = z.string().max(1000).check(multiLine()).describe('Plain text; line breaks and tabs are the only control characters it may hold');
-const CreateAppBody = z.strictObject({
-  name: z.string(),
-  label: label.optional(),
-  description: description.optional(),
-});
-const UpdateAppBody = z.strictObject({ label: label.optional(), description: description.optional() });
-const ContributorBody = z.strictObject({ email: z.string().trim().min(3).check(singleLine()), role: z.string() });
-/** `cursor` is the previous page's `next`: `<number>.<position>` of its last event. */
-const HistoryQuery = z.object({
-  after: offset().describe('Events numbered up to this one are left out (default 0)'),
-  cursor: z
-    .string()
-    .regex(/^[1-9]\d{0,14}\.[1-9]\d{0,15}$/, `must be the "next" value of a previous page; ${CURSOR_FORM}`)
-    .refine((cursor) => cursor.split('.').every((part) => Number.isSafeInteger(Number(part))), `is out of range; ${CURSOR_FORM}`)
-    .optional()
-    .describe('The `next` of the previous page; replaces `after` and costs the same for any page'),
-  take: pageSize(),
-});
 
 function historyCursor(query: z.infer<typeof HistoryQuery>): HistoryCursor {
   if (!query.cursor) return { number: query.after };
@@ -41,7 +20,7 @@ function historyCursor(query: z.infer<typeof HistoryQuery>): HistoryCursor {
   return { number, position };
 }
 
-export type AppView = Omit<AppDoc, 'contributorIds'>;
+export type AppView = App;
 const toView = ({ contributorIds: _ids, ...app }: AppDoc): AppView => app;
 
 @Controller('api/apps')

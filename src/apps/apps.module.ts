@@ -1,7 +1,7 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { appStream } from './app.aggregate.js';
-import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../platform/auth/auth.ports.js';
+import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../auth/auth.ports.js';
 import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { UsersModule } from '../users/users.module.js';
 import { AppsController } from './apps.http.controller.js';

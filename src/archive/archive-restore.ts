@@ -1,6 +1,6 @@
 import { type NewEvent, type StoredEvent, streams, type StreamWrite } from '../infrastructure/event-store/event-store.port.js';
 import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
 import { excerpt } from '../platform/text/control-characters.js';
 import { TimeSlicer } from '../platform/time-slicer.js';
 import type { ArchivedEvent } from './archive-format.js';

@@ -1,17 +1,13 @@
 import { z } from 'zod';
+import { ASSET_CHOICES, type AssetChoice } from '../contract/api-values.js';
+import { MAX_SELECTED_CONTENTS, MAX_SELECTED_SCHEMAS } from '../contract/backups.schemas.js';
 import { entityId, NAME_MAX, NAME_PATTERN } from '../platform/text/identifier.rules.js';
 
 /**
  * What a partial archive holds, as the format stores it (manifest `include`, selection.json; see
  * docs/backup-format.md), and the working set of a partial backup's first pass over the history.
+ * Its choices and limits are the HTTP contract's (a request's `include`), which archives keep.
  */
-
-export const ASSET_CHOICES = ['all', 'referenced', 'none'] as const;
-export type AssetChoice = (typeof ASSET_CHOICES)[number];
-
-/** Beyond these a selection is no longer "a few things": back up the whole app instead. */
-export const MAX_SELECTED_SCHEMAS = 100;
-export const MAX_SELECTED_CONTENTS = 10_000;
 
 /** A selection as stored on the job and in the archive: every key present, sorted, without repeats. */
 export interface BackupSelection {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
 import { type ArchiveCheckReport, checkArchive } from './archive-check.js';
 import type { RestoreParticipant } from './archive-participant.port.js';
 import { ArchiveReader } from './archive-reader.js';

@@ -1,6 +1,6 @@
 import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
 import { assetEntryName } from '../archive/archive-format.js';
 import { defineStream, ruleProblem, type StoredOf } from '../eventsourcing/event-catalog.js';
 import { controlCharacterProblem } from '../platform/text/control-characters.js';

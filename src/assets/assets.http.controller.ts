@@ -1,15 +1,16 @@
 import { Controller, Delete, Get, HttpCode, Inject, Logger, Param, Post, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { type Asset, AssetContentQuery as ContentQuery } from '../contract/assets.schemas.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { BlobNotFoundError } from '../infrastructure/blob-store/blob-store.port.js';
-import { ANY_ROLE, AppAccess, WRITERS } from '../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
-import type { Principal } from '../platform/auth/principal.js';
+import { ANY_ROLE, AppAccess, WRITERS } from '../auth/access.decorator.js';
+import type { AppAccessInfo } from '../auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../auth/current.decorators.js';
+import type { Principal } from '../auth/principal.js';
 import { gone, notFound } from '../platform/domain-errors.js';
-import { PageQuery } from '../platform/http/paging.js';
+import { PageQuery } from '../contract/paging.schemas.js';
 import { isAssetId } from './asset.aggregate.js';
 import { AssetFilesService } from './asset-files.service.js';
 import { type AssetDoc, assetDocId, AssetsProjection } from './assets.projection.js';
@@ -20,26 +21,8 @@ import { type ReceivedFile, receiveFile } from './multipart-file.reader.js';
 const FILE_FIELD = 'file';
 
 const ListQuery = PageQuery;
-const ContentQuery = z.object({
-  version: z
-    .string()
-    .regex(/^\d{1,9}$/, 'must be a file version number (0, 1, 2, ...)')
-    .transform(Number)
-    .optional(),
-});
 
-export interface AssetView {
-  id: string;
-  fileName: string;
-  mimeType: string;
-  fileSize: number;
-  sha256: string;
-  fileVersion: number;
-  version: number;
-  created: string;
-  createdBy: string;
-  lastModified: string;
-}
+type AssetView = Asset;
 
 const toView = (doc: AssetDoc): AssetView => ({
   id: doc.assetId,

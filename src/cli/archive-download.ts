@@ -3,8 +3,9 @@ import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, lstat, rename, unlink } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ApiClient, ErrorHints } from './api-client.js';
-import type { Backup } from './api-types.js';
+import { backupRoutes } from '../contract/api-routes.js';
+import type { Backup } from '../contract/backups.schemas.js';
+import type { CliApi, ErrorHints } from './api-client.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
 
@@ -98,10 +99,11 @@ function rangeStart(header: string | null): number | undefined {
  * size and SHA-256 against the backup's, and only then gives it its name (publish). An existing
  * file is never replaced without `force`; one that is this very archive is only checked. A .part
  * file is resumed with `Range: bytes=<size>-` (206 appends, 200 starts over, 416 with the full
- * size means it is complete).
+ * size means it is complete). `app`: the archive is reached through the app, else by id alone.
  */
-export async function downloadArchive(client: ApiClient, backup: Backup, archivePath: string, target: DownloadTarget, output: Output, hints: ErrorHints): Promise<DownloadResult> {
+export async function downloadArchive(client: CliApi, backup: Backup, app: string | undefined, target: DownloadTarget, output: Output, hints: ErrorHints): Promise<DownloadResult> {
   const { file, force } = target;
+  const archive = (headers: Record<string, string>, accept: readonly number[] = []) => client.send(backupRoutes(app).archive, { params: { app, id: backup.id }, headers }, hints, { accept });
   const total = backup.sizeBytes;
   const there = await entryAt(file);
   if (there.kind === 'folder') throw new CliError(`${file} is a folder; pass -o <file>`, ExitCode.usage);
@@ -129,7 +131,7 @@ export async function downloadArchive(client: ApiClient, backup: Backup, archive
     if (existing !== undefined && existing > 0 && existing <= total) {
       // If-Range: the rest only of this very archive (its ETag is its SHA-256); anything else comes whole.
       const headers: Record<string, string> = { range: `bytes=${existing}-`, ...(backup.sha256 ? { 'if-range': `"${backup.sha256}"` } : {}) };
-      response = await client.request('GET', archivePath, { headers, accept: [416], hints });
+      response = await archive(headers, [416]);
       acceptRanges = response.headers.get('accept-ranges');
       if (response.status === 206 && rangeStart(response.headers.get('content-range')) === existing) {
         resumed = true;
@@ -153,7 +155,7 @@ export async function downloadArchive(client: ApiClient, backup: Backup, archive
       progress.note(`${part} is larger than the archive (${existing} > ${total} bytes); downloading it again`);
     }
     if (!alreadyComplete) {
-      response ??= await client.request('GET', archivePath, { hints });
+      response ??= await archive({});
       acceptRanges = response.headers.get('accept-ranges') ?? acceptRanges;
       if (!response.body) throw new CliError(`The server sent no archive for backup ${backup.id}`, ExitCode.unavailable, response.status);
       let done = offset;

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ApiClient, parseServerUrl } from './api-client.js';
+import { CliApi, parseServerUrl } from './api-client.js';
 import { EXIT_CODES_LINE } from './exit-codes.js';
 import { Output } from './output.js';
 
@@ -62,7 +62,7 @@ export function globalsOf(command: Command, env: NodeJS.ProcessEnv = process.env
 export class CliContext {
   readonly globals: GlobalOptions;
   readonly output: Output;
-  private api?: ApiClient;
+  private api?: CliApi;
 
   constructor(command: Command) {
     this.globals = globalsOf(command);
@@ -70,8 +70,8 @@ export class CliContext {
     current = this;
   }
 
-  get client(): ApiClient {
-    this.api ??= new ApiClient(parseServerUrl(this.globals.url), this.globals.token);
+  get client(): CliApi {
+    this.api ??= new CliApi(parseServerUrl(this.globals.url), this.globals.token);
     return this.api;
   }
 }

@@ -1,14 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { BackupSelection } from './api-types.js';
-
-type AssetChoice = BackupSelection['assets'];
-
-/**
- * Listed here rather than imported: the server's module would load zod and the event catalog on
- * every CLI start. A record, so this fails to compile when the server's choices change.
- */
-const ASSETS: Record<AssetChoice, true> = { all: true, referenced: true, none: true };
-const ASSET_CHOICES = Object.keys(ASSETS);
+import { ASSET_CHOICES, type AssetChoice } from '../contract/api-values.js';
+import type { Selection } from '../contract/backups.schemas.js';
 
 /** What `--schemas`, `--contents` and `--assets` parse to; each absent when not given. */
 export interface IncludeOptions {
@@ -52,7 +44,7 @@ const plural = (count: number, one: string, many = `${one}s`) => `${count} ${cou
  * One line for a selection, naming only what it narrows and always the assets:
  * "schema products; assets: none", "every schema; 2 listed contents; assets: referenced".
  */
-export function describeInclude(include: BackupSelection | null | undefined): string {
+export function describeInclude(include: Selection | null | undefined): string {
   if (!include) return 'the whole app';
   const schemas = include.schemas ? `${include.schemas.length === 1 ? 'schema' : 'schemas'} ${include.schemas.join(', ')}` : 'every schema';
   const contents = include.contents ? [plural(include.contents.length, 'listed content')] : [];

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { ApiClient, ErrorHints } from './api-client.js';
-import type { Restore } from './api-types.js';
+import type { Restore } from '../contract/restores.schemas.js';
+import type { CliApi, ErrorHints } from './api-client.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
 
@@ -16,7 +16,7 @@ const partHeader = (boundary: string, name: string, fileName?: string) =>
  * streamed from disk chunk by chunk with its exact Content-Length, so the server can refuse an
  * archive over its limit before it arrives and the zip is never held in memory.
  */
-export async function uploadRestore(client: ApiClient, file: string, fields: Record<string, string>, output: Output, hints: ErrorHints): Promise<Restore> {
+export async function uploadRestore(client: CliApi, file: string, fields: Record<string, string>, output: Output, hints: ErrorHints): Promise<Restore> {
   let size: number;
   try {
     const info = await stat(file);
@@ -67,11 +67,14 @@ export async function uploadRestore(client: ApiClient, file: string, fields: Rec
     },
   });
   try {
-    return await client.json<Restore>('POST', '/api/restore', {
-      stream: body,
-      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + size + tail.length) },
+    const answer = await client.call(
+      'restores.start',
+      { headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + size + tail.length) } },
       hints,
-    });
+      { raw: body },
+    );
+    if (!('log' in answer)) throw new CliError('The server answered the upload with a dry run; no restore was started', ExitCode.unavailable);
+    return answer;
   } finally {
     source.destroy();
     progress.stop();

@@ -1,6 +1,6 @@
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
 import { SCHEMA_AFTER_ROLLBACK, SCHEMA_REVIVED, type SchemaState } from '../schemas/schema.aggregate.js';
 import type { SchemaField } from '../schemas/schema.events.js';

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { CONTENT_STATUSES } from '../contract/contents.schemas.js';
 import { NAME_MAX, NAME_PATTERN } from '../apps/app.events.js';
 import { defineEvent, entityId, type EventOf } from '../eventsourcing/event-catalog.js';
 import { FIELD_NAME_PATTERN } from '../schemas/schema.events.js';
 
-export const CONTENT_STATUSES = ['Draft', 'Published', 'Archived'] as const;
-export type ContentStatus = (typeof CONTENT_STATUSES)[number];
+// The statuses are words of the HTTP contract too.
+export { CONTENT_STATUSES, type ContentStatus } from '../contract/contents.schemas.js';
 
 /** Field name → value, checked against the schema's fields when it is written. */
 export type ContentData = Record<string, unknown>;

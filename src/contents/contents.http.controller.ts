@@ -1,25 +1,17 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Response } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { ContentCreateQuery as CreateQuery, ContentDataBody as DataBody, ContentListQuery as ListQuery, ContentStatusBody as StatusBody } from '../contract/contents.schemas.js';
 import { appKey, type FindOptions } from '../infrastructure/read-store/read-store.port.js';
-import { ANY_ROLE, AppAccess, WRITERS } from '../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
-import type { Principal } from '../platform/auth/principal.js';
+import { ANY_ROLE, AppAccess, WRITERS } from '../auth/access.decorator.js';
+import type { AppAccessInfo } from '../auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../auth/current.decorators.js';
+import type { Principal } from '../auth/principal.js';
 import { invalid, notFound } from '../platform/domain-errors.js';
-import { PageQuery } from '../platform/http/paging.js';
 import { SchemasProjection } from '../schemas/schemas.projection.js';
 import { ChangeContentStatusCommand, CreateContentCommand, DeleteContentCommand, UpdateContentCommand } from './content.commands.js';
 import { type ContentDoc, ContentsProjection, type ContentView, toContentView } from './contents.projection.js';
-
-const ListQuery = PageQuery.extend({
-  q: z.string('must be given once').optional().describe('Full-text search: every word must start a word of the data'),
-});
-const CreateQuery = z.object({ publish: z.enum(['true', 'false'], 'must be true or false').optional() });
-// The data is checked against the schema by the aggregate, whose messages name each field.
-const DataBody = z.strictObject({ data: z.unknown().optional() });
-const StatusBody = z.strictObject({ status: z.string() });
 
 /** Accepts the bare version (`3`) and the ETag form this API sends (`"3"`); `*` means any version. */
 function expectedVersion(ifMatch: string | undefined): number | undefined {

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Content } from '../contract/contents.schemas.js';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import type { Projection } from '../eventsourcing/projection.js';
@@ -24,7 +25,7 @@ export interface ContentDoc {
   lastModifiedBy: string;
 }
 
-export type ContentView = Omit<ContentDoc, 'appId' | 'schemaId'>;
+export type ContentView = Content;
 export const toContentView = ({ appId: _appId, schemaId: _schemaId, ...content }: ContentDoc): ContentView => content;
 
 /**

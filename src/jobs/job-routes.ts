@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Filter, Scalar } from '../infrastructure/read-store/read-store.port.js';
-import type { Page } from '../platform/http/paging.js';
+import type { Page } from '../contract/paging.schemas.js';
 import type { JobEventStreams } from './job-event-streams.service.js';
 import type { JobRecord } from './job-record.js';
 import type { JobStore } from './job-store.js';

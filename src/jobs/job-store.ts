@@ -1,6 +1,6 @@
 import type { Filter, FindOptions, ReadCollection, ReadStore, Scalar } from '../infrastructure/read-store/read-store.port.js';
 import { notFound } from '../platform/domain-errors.js';
-import type { Page } from '../platform/http/paging.js';
+import type { Page } from '../contract/paging.schemas.js';
 import { isActive, type JobRecord } from './job-record.js';
 
 /** Where a kind's jobs live: a read-store collection of its own (installations have data in them: never rename one). */

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { FIELD_TYPES } from '../contract/app-schemas.schemas.js';
 import { NAME_MAX, NAME_PATTERN } from '../apps/app.events.js';
 import { defineEvent, entityId, type EventOf, type Upcaster } from '../eventsourcing/event-catalog.js';
 
-export const FIELD_TYPES = ['String', 'Number', 'Boolean', 'DateTime', 'Json', 'Assets', 'References'] as const;
-export type FieldType = (typeof FIELD_TYPES)[number];
+// The field types are words of the HTTP contract too.
+export { FIELD_TYPES, type FieldType } from '../contract/app-schemas.schemas.js';
 
 export const FIELD_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9]*$/;
 export const FIELD_NAME_MAX = 40;

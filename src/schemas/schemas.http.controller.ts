@@ -1,17 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { z } from 'zod';
-import { ANY_ROLE, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
-import { type Page, PageQuery } from '../platform/http/paging.js';
-import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
-import type { Principal } from '../platform/auth/principal.js';
+import type { z } from 'zod';
+import { CreateSchemaBody, FieldBody } from '../contract/app-schemas.schemas.js';
+import { ANY_ROLE, AppAccess, MAINTAINERS } from '../auth/access.decorator.js';
+import type { AppAccessInfo } from '../auth/auth.ports.js';
+import { type Page, PageQuery } from '../contract/paging.schemas.js';
+import { CurrentApp, CurrentUser } from '../auth/current.decorators.js';
+import type { Principal } from '../auth/principal.js';
 import { AddSchemaFieldCommand, CreateSchemaCommand, DeleteSchemaCommand } from './schema.commands.js';
 import { SchemasProjection, type SchemaView, toSchemaView } from './schemas.projection.js';
-
-// Names and types are checked by the aggregate, whose messages name the offending field.
-const FieldBody = z.strictObject({ name: z.string(), type: z.string(), required: z.boolean().optional() });
-const CreateSchemaBody = z.strictObject({ name: z.string(), fields: z.array(FieldBody).optional().default([]) });
 
 @Controller('api/apps/:app/schemas')
 export class SchemasController {

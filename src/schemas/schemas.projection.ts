@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Schema } from '../contract/app-schemas.schemas.js';
 import { type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { appKey, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import { notFound } from '../platform/domain-errors.js';
@@ -18,7 +19,7 @@ export interface SchemaDoc {
   lastModified: string;
 }
 
-export type SchemaView = Omit<SchemaDoc, 'appId'>;
+export type SchemaView = Schema;
 export const toSchemaView = ({ appId: _appId, ...schema }: SchemaDoc): SchemaView => schema;
 
 /**

@@ -1,19 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { z } from 'zod';
-import { AdminOnly, Authenticated } from '../platform/auth/access.decorator.js';
-import { CurrentUser } from '../platform/auth/current.decorators.js';
-import type { Principal } from '../platform/auth/principal.js';
-import { PageQuery, type Page } from '../platform/http/paging.js';
-import { singleLine } from '../platform/text/plain-text.checks.js';
+import type { z } from 'zod';
+import { AdminOnly, Authenticated } from '../auth/access.decorator.js';
+import { CurrentUser } from '../auth/current.decorators.js';
+import type { Principal } from '../auth/principal.js';
+import { PageQuery, type Page } from '../contract/paging.schemas.js';
+import { CreateUserBody } from '../contract/users.schemas.js';
 import { CreateUserCommand, IssueApiKeyCommand } from './user.commands.js';
 import { toUserView, UsersService, type UserView } from './users.service.js';
-
-const CreateUserBody = z.strictObject({
-  email: z.string().trim().min(3).max(254).check(singleLine()),
-  displayName: z.string().trim().max(100).check(singleLine()).optional(),
-  admin: z.boolean().optional(),
-});
 
 @Controller('api/users')
 export class UsersController {

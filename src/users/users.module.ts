@@ -1,5 +1,5 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { PRINCIPAL_RESOLVER } from '../platform/auth/auth.ports.js';
+import { PRINCIPAL_RESOLVER } from '../auth/auth.ports.js';
 import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { userStream } from './user.aggregate.js';

@@ -6,23 +6,19 @@ import { CommandBus } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../infrastructure/name-index/name-index.port.js';
-import { hashApiKey } from '../platform/auth/api-key.js';
+import { hashApiKey } from '../auth/api-key.js';
 import { printOnce } from '../platform/logging/app-logger.js';
-import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../platform/auth/auth.ports.js';
+import { APP_DIRECTORY, type AppDirectory, type PrincipalResolver } from '../auth/auth.ports.js';
 import { AppReplays } from '../eventsourcing/app-replays.service.js';
-import { type Principal, SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { type Principal, SYSTEM_ACTOR } from '../auth/principal.js';
 import { EventWriter } from '../eventsourcing/event-writer.service.js';
-import type { Page } from '../platform/http/paging.js';
+import type { Page } from '../contract/paging.schemas.js';
+import type { User } from '../contract/users.schemas.js';
 import { normalizeEmail, userDecider } from './user.aggregate.js';
 import { CreateUserCommand, IssueApiKeyCommand } from './user.commands.js';
 import { type UserDoc, UsersProjection } from './users.projection.js';
 
-export interface UserView {
-  id: string;
-  email: string;
-  displayName: string;
-  admin: boolean;
-}
+export type UserView = User;
 
 export const toUserView = (u: UserDoc): UserView => ({ id: u.id, email: u.email, displayName: u.displayName, admin: u.admin });
 const toPrincipal = (u: UserDoc): Principal => ({ userId: u.id, email: u.email, displayName: u.displayName, admin: u.admin });

@@ -2,7 +2,15 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPERATIONS } from '../../src/platform/http/openapi-operations.js';
+import { API_OPERATIONS, type Operation } from '../../src/contract/api-operations.js';
+import { API_ROUTES, type RouteName } from '../../src/contract/api-routes.js';
+import { requestJsonSchema, routeOf } from '../../src/contract/openapi-document.js';
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
+import { ModulesContainer } from '@nestjs/core';
+import { ACCESS_KEY, type AccessRule } from '../../src/auth/access.decorator.js';
+import type { z } from 'zod';
 import { fileForm, waitForJob } from '../support/fixtures.js';
 import { createUser, startServer, type TestServer } from '../support/test-server.js';
 
@@ -24,6 +32,43 @@ function nestRoutes(server: TestServer): string[] {
     for (const method of Object.keys(layer.route.methods)) if (method !== '_all') routes.push(`${method.toUpperCase()} ${path}`);
   }
   return routes;
+}
+
+interface Handled {
+  route: RouteName;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  access?: AccessRule;
+}
+
+/** Each route's `@Body({ schema })`, `@Query({ schema })` and access rule, read from the controllers' own metadata. */
+function validatedParts(server: TestServer): Handled[] {
+  const found: Handled[] = [];
+  const segment = (value: unknown) => (typeof value === 'string' ? value.replace(/^\/|\/$/g, '') : '');
+  for (const module of server.app.get(ModulesContainer).values()) {
+    for (const wrapper of module.controllers.values()) {
+      const controller = wrapper.metatype as (new (...args: never[]) => object) | null;
+      if (!controller) continue;
+      // Routes a controller inherits (the jobs module's list, get and event-stream routes) count too.
+      const keys = new Set<string>();
+      for (let proto: object | null = controller.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+        for (const key of Object.getOwnPropertyNames(proto)) keys.add(key);
+      }
+      for (const key of keys) {
+        const handler = (controller.prototype as Record<string, unknown>)[key];
+        const method = typeof handler === 'function' ? (Reflect.getMetadata(METHOD_METADATA, handler as object) as RequestMethod | undefined) : undefined;
+        if (method === undefined) continue;
+        const path = `/${[segment(Reflect.getMetadata(PATH_METADATA, controller)), segment(Reflect.getMetadata(PATH_METADATA, handler as object))].filter(Boolean).join('/')}`.replace(/:([A-Za-z]+)/g, '{$1}');
+        const route = routeOf(RequestMethod[method], path);
+        expect(route, `${RequestMethod[method]} ${path}`).toBeDefined();
+        const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, key) ?? {}) as Record<string, { schema?: z.ZodType }>;
+        const schemaOf = (type: RouteParamtypes) => Object.entries(args).find(([at, arg]) => at.startsWith(`${type}:`) && arg.schema)?.[1].schema;
+        const access = Reflect.getMetadata(ACCESS_KEY, handler as object) as AccessRule | undefined;
+        found.push({ route: route!, body: schemaOf(RouteParamtypes.BODY), query: schemaOf(RouteParamtypes.QUERY), access });
+      }
+    }
+  }
+  return found;
 }
 
 describe('the OpenAPI document', () => {
@@ -56,7 +101,7 @@ describe('the OpenAPI document', () => {
     const served = nestRoutes(server);
     expect(served.length).toBeGreaterThan(50);
     expect([...documented].sort()).toEqual([...new Set(served)].sort());
-    expect(Object.keys(OPERATIONS).sort()).toEqual([...documented].sort());
+    expect(Object.values(API_ROUTES).map((route) => `${route.method} ${route.path}`).sort()).toEqual([...documented].sort());
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(item)) {
         expect(operation.summary, `${method} ${path}`).toBeTruthy();
@@ -75,6 +120,47 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(body('/api/apps/{app}/assets', 'post'))).toEqual(['multipart/form-data']);
     const params = (doc.paths['/api/apps/{app}/content/{schema}']!['get'] as unknown as { parameters: { name: string; in: string }[] }).parameters;
     expect(params.map((p) => `${p.in}:${p.name}`).sort()).toEqual(['path:app', 'path:schema', 'query:q', 'query:skip', 'query:top']);
+  });
+
+  it('takes every request body and query from the contract: the schemas the controllers validate with are the contract’s', () => {
+    let compared = 0;
+    for (const { route, body, query } of validatedParts(server)) {
+      const contract: Operation = API_OPERATIONS[route];
+      // The JSON Schema of each (refinements a controller adds, such as the cron check, do not show).
+      if (body) {
+        expect(contract.body, route).toBeDefined();
+        expect(requestJsonSchema(body), route).toEqual(requestJsonSchema(contract.body!));
+        compared += 1;
+      }
+      if (query) {
+        expect(contract.query, route).toBeDefined();
+        expect(requestJsonSchema(query), route).toEqual(requestJsonSchema(contract.query!));
+        compared += 1;
+      }
+    }
+    expect(compared).toBeGreaterThan(25);
+  });
+
+  it('names for every route the audience its guard lets in', () => {
+    const handled = validatedParts(server);
+    expect(handled.map((h) => h.route).sort()).toEqual((Object.keys(API_ROUTES) as RouteName[]).sort());
+    for (const { route, access } of handled) {
+      const { audience } = API_ROUTES[route];
+      const expected: AccessRule =
+        audience === 'public' ? { kind: 'public' } : audience === 'user' ? { kind: 'authenticated' } : audience === 'admin' ? { kind: 'admin' } : { kind: 'app', roles: [...audience] };
+      expect(access, route).toEqual(expected);
+      const words = (doc.paths[API_ROUTES[route].path]![API_ROUTES[route].method.toLowerCase()] as unknown as { description?: string }).description;
+      expect(words, route).toMatch(/^Who may call it: /);
+    }
+    for (const name of Object.keys(API_ROUTES) as RouteName[]) {
+      const { method, path } = API_ROUTES[name];
+      const operation = doc.paths[path]![method.toLowerCase()]! as unknown as { requestBody?: { content: Record<string, unknown> }; parameters?: { name: string; in: string }[] };
+      const contract: Operation = API_OPERATIONS[name];
+      expect(Boolean(operation.requestBody?.content['application/json']), name).toBe(contract.body !== undefined);
+      expect(Boolean(operation.requestBody?.content['multipart/form-data']), name).toBe(contract.multipart !== undefined);
+      const queried = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name).sort();
+      expect(queried, name).toEqual(Object.keys(contract.query?.shape ?? {}).sort());
+    }
   });
 
   it('says what the real answers are: each matches its documented schema', async () => {

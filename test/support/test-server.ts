@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config/app-config.js';
 import { createServer } from '../../src/server.js';
+import { checkAnswers } from './contract-check.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -27,8 +28,12 @@ export async function startServer(env: Record<string, string> = {}, dataDir = te
   return listening(await createServer(config, { quiet: true }), dataDir);
 }
 
-/** Puts a built application on a free loopback port and waits until it is ready. */
+/**
+ * Puts a built application on a free loopback port and waits until it is ready. Every answer it
+ * gives is checked against the HTTP contract (contract-check.ts).
+ */
 export async function listening(app: INestApplication, dataDir: string): Promise<TestServer> {
+  checkAnswers(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${address.port}`;

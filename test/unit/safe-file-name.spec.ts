@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultFileName } from '../../src/cli/commands/backup.command.js';
-import type { Backup } from '../../src/cli/api-types.js';
+import type { Backup } from '../../src/contract/backups.schemas.js';
 import { CliError } from '../../src/cli/exit-codes.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { fileInFolder, MAX_NAME_BYTES, safeFileName } from '../../src/cli/safe-file-name.js';

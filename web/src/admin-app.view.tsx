@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiClient, ApiError, errorText } from './api-client.js';
-import type { Me } from './api.types.js';
+import { type ApiClient, ApiError } from '@contract/client/api-client.js';
+import type { User as Me } from '@contract/users.schemas.js';
+import { apiFor, errorText } from './api.util.js';
 import { AllBackupsPage } from './all-backups.page.js';
 import { AppBackupsPage } from './app-backups.page.js';
 import { Link, useLocation } from './client.router.js';
@@ -23,8 +24,8 @@ export function AdminApp() {
   useEffect(() => {
     const key = storedKey();
     if (!key) return;
-    const api = new ApiClient(key);
-    api.get<Me>('/api/users/me').then(
+    const api = apiFor(key);
+    api.call('users.me', {}).then(
       (me) => setSession({ state: 'signed-in', api, me }),
       (e: unknown) => {
         if (e instanceof ApiError && e.status === 401) storeKey(null);
@@ -39,7 +40,7 @@ export function AdminApp() {
       <SignInPage
         reason={session.reason}
         onSignedIn={(api, me) => {
-          storeKey(api.key);
+          storeKey(api.token ?? null);
           setSession({ state: 'signed-in', api, me });
         }}
       />

@@ -1,4 +1,4 @@
-import type { ApiClient } from './api-client.js';
+import type { ApiClient } from '@contract/client/api-client.js';
 import { BackupsTable } from './backups-table.view.js';
 import { PageTitle } from './page-parts.view.js';
 
@@ -8,7 +8,7 @@ export function AllBackupsPage({ api }: { api: ApiClient }) {
     <main id="main">
       <PageTitle title="All backups">All backups</PageTitle>
       <p>Every app's backups, newest first, including those of apps deleted since.</p>
-      <BackupsTable api={api} base="/api/backups" showApp admin started={null} />
+      <BackupsTable api={api} showApp admin started={null} />
     </main>
   );
 }

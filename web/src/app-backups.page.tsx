@@ -1,6 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { type ApiClient, errorText } from './api-client.js';
-import type { App, Backup, Me, Page, Schema } from './api.types.js';
+import type { App } from '@contract/apps.schemas.js';
+import type { Schema } from '@contract/app-schemas.schemas.js';
+import type { Backup } from '@contract/backups.schemas.js';
+import type { ApiClient } from '@contract/client/api-client.js';
+import type { User as Me } from '@contract/users.schemas.js';
+import { errorText } from './api.util.js';
 import { BackupPolicySection } from './backup-policy.view.js';
 import { includeOf, type SelectionChoice, SelectionFields, WHOLE_APP } from './backup-selection.view.js';
 import { BackupsTable } from './backups-table.view.js';
@@ -26,15 +30,14 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   // Bumped when a rollback changed the app: its backups and schemas are read again.
   const [generation, setGeneration] = useState(0);
   const [rollBackTo, setRollBackTo] = useState<Backup | null>(null);
-  const path = `/api/apps/${encodeURIComponent(name)}`;
 
   useEffect(() => {
     const abort = new AbortController();
     setApp(null);
     setError(null);
-    api.get<App>(path, abort.signal).then(setApp, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
+    api.call('apps.get', { params: { app: name }, signal: abort.signal }).then(setApp, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
     return () => abort.abort();
-  }, [api, path]);
+  }, [api, name]);
 
   const allowed = app ? canBackUp(app, me) : false;
   const mayRollBack = app ? canRollBack(app, me) : false;
@@ -43,12 +46,12 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
     if (!allowed) return;
     const abort = new AbortController();
     setSchemasError(null);
-    api.get<Page<Schema>>(`${path}/schemas?top=1000`, abort.signal).then(
+    api.call('schemas.list', { params: { app: name }, query: { top: 1000 }, signal: abort.signal }).then(
       (page) => setSchemas(page.items),
       (e: unknown) => !abort.signal.aborted && setSchemasError(errorText(e)),
     );
     return () => abort.abort();
-  }, [api, path, allowed, generation]);
+  }, [api, name, allowed, generation]);
 
   const start = async (event: Event) => {
     event.preventDefault();
@@ -56,7 +59,7 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
     setStartError(null);
     const include = includeOf(selection);
     try {
-      const backup = await api.post<Backup>(`${path}/backups`, { ...(label.trim() ? { label: label.trim() } : {}), ...(include ? { include } : {}) });
+      const backup = await api.call('appBackups.create', { params: { app: name }, body: { ...(label.trim() ? { label: label.trim() } : {}), ...(include ? { include } : {}) } });
       setStarted(backup);
       setLabel('');
     } catch (e) {
@@ -100,7 +103,7 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
               </form>
               <BackupsTable
                 api={api}
-                base={`${path}/backups`}
+                app={name}
                 showApp={false}
                 admin={me.admin}
                 started={started}

@@ -1,6 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, type ApiClient, errorText } from './api-client.js';
-import { type BackupPolicy, KEEP_RULES, type KeepRule, type Schema } from './api.types.js';
+import { KEEP_RULES, type KeepRule } from '@contract/api-values.js';
+import type { Schema } from '@contract/app-schemas.schemas.js';
+import { type ApiClient, ApiError } from '@contract/client/api-client.js';
+import type { BodyOf } from '@contract/client/api-types.js';
+import type { BackupPolicy } from '@contract/policies.schemas.js';
+import { errorText } from './api.util.js';
 import { choiceOf, includeOf, type SelectionChoice, SelectionFields, WHOLE_APP } from './backup-selection.view.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { formatTime, selectionText } from './format.util.js';
@@ -37,7 +41,6 @@ interface Props {
 
 /** An app's backup policy (GET/PUT/DELETE …/backup-policy): the schedule, what it holds, its retention. */
 export function BackupPolicySection({ api, app, schemas, schemasError }: Props) {
-  const base = `/api/apps/${encodeURIComponent(app)}/backup-policy`;
   // undefined: loading; null: the app has none.
   const [policy, setPolicy] = useState<BackupPolicy | null | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -57,7 +60,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
 
   useEffect(() => {
     const abort = new AbortController();
-    api.get<BackupPolicy>(base, abort.signal).then(
+    api.call('backupPolicy.get', { params: { app }, signal: abort.signal }).then(
       (found) => {
         setPolicy(found);
         fill(found);
@@ -69,7 +72,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
       },
     );
     return () => abort.abort();
-  }, [api, base]);
+  }, [api, app]);
 
   const save = async (event: Event) => {
     event.preventDefault();
@@ -81,7 +84,8 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
     const include = includeOf(selection);
     if (include) body['include'] = include;
     try {
-      const saved = await api.put<BackupPolicy>(base, body);
+      // Sent as typed (a keep rule may be text), so the API's 400 names what is wrong with it.
+      const saved = await api.call('backupPolicy.put', { params: { app }, body: body as BodyOf<'backupPolicy.put'> });
       setNotice(policy ? 'Schedule replaced.' : 'Schedule set.');
       setPolicy(saved);
       fill(saved);
@@ -97,7 +101,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
     setError(null);
     setNotice(null);
     try {
-      await api.delete(base);
+      await api.call('backupPolicy.delete', { params: { app } });
       setPolicy(null);
       fill(null);
       setNotice('Schedule removed; the backups it made are kept.');

@@ -1,4 +1,6 @@
-import { ASSET_CHOICES, type AssetChoice, type BackupSelection, type Schema } from './api.types.js';
+import { ASSET_CHOICES, type AssetChoice } from '@contract/api-values.js';
+import type { Schema } from '@contract/app-schemas.schemas.js';
+import type { Selection } from '@contract/backups.schemas.js';
 
 /** The form's state of what a backup holds; `contents` is kept as given elsewhere (the CLI), never edited here. */
 export interface SelectionChoice {
@@ -10,7 +12,7 @@ export interface SelectionChoice {
 
 export const WHOLE_APP: SelectionChoice = { onlySome: false, schemas: [], contents: null, assets: 'all' };
 
-export const choiceOf = (include: BackupSelection | null): SelectionChoice =>
+export const choiceOf = (include: Selection | null): SelectionChoice =>
   include ? { onlySome: include.schemas !== null, schemas: include.schemas ?? [], contents: include.contents, assets: include.assets } : WHOLE_APP;
 
 /**

@@ -1,9 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
-import { type ApiClient, errorText } from './api-client.js';
-import { type Backup, type DownloadLink, isRunning, type Page } from './api.types.js';
+import { backupRoutes } from '@contract/api-routes.js';
+import type { Backup } from '@contract/backups.schemas.js';
+import type { ApiClient } from '@contract/client/api-client.js';
+import { isEnded, type JobRef } from '@contract/client/job-events.js';
+import type { NewLink } from '@contract/links.schemas.js';
+import { errorText, followLive } from './api.util.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { Link } from './client.router.js';
-import { followJob } from './job-stream.js';
 import { formatBytes, formatCount, formatTime, progressText, selectionText } from './format.util.js';
 import { ErrorNote, StatusBadge } from './page-parts.view.js';
 
@@ -19,8 +22,8 @@ const nameOf = (backup: Backup) => backup.label || `of ${formatTime(backup.creat
 
 interface Props {
   api: ApiClient;
-  /** `/api/apps/{app}/backups`, or `/api/backups` for an admin's view of every app. */
-  base: string;
+  /** The app whose backups these are; none for an admin's view of every app. */
+  app?: string;
   showApp: boolean;
   admin: boolean;
   /** A backup just started elsewhere on the page: put it on top and follow it. */
@@ -34,17 +37,18 @@ interface Props {
 }
 
 /** The backups of one app (or all of them), each with its live progress while it runs, and its actions. */
-export function BackupsTable({ api, base, showApp, admin, started, generation = 0, onItems, onRollBack }: Props) {
+export function BackupsTable({ api, app, showApp, admin, started, generation = 0, onItems, onRollBack }: Props) {
+  const routes = backupRoutes(app);
   const [items, setItems] = useState<Backup[] | null>(null);
   const [total, setTotal] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [link, setLink] = useState<{ backup: Backup; link: DownloadLink; copied: boolean } | null>(null);
+  const [link, setLink] = useState<{ backup: Backup; link: NewLink; copied: boolean } | null>(null);
   const [deleting, setDeleting] = useState<Backup | null>(null);
 
   useEffect(() => {
     const abort = new AbortController();
-    api.get<Page<Backup>>(`${base}?top=1000`, abort.signal).then(
+    api.call(routes.list, { params: { app }, query: { top: 1000 }, signal: abort.signal }).then(
       (page) => {
         setItems(page.items);
         setTotal(page.total);
@@ -52,7 +56,7 @@ export function BackupsTable({ api, base, showApp, admin, started, generation = 
       (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
     );
     return () => abort.abort();
-  }, [api, base, generation]);
+  }, [api, app, generation]);
 
   useEffect(() => {
     if (items) onItems?.(items);
@@ -70,7 +74,7 @@ export function BackupsTable({ api, base, showApp, admin, started, generation = 
     setError(null);
     try {
       // A short-lived link: the browser itself streams the file to disk; the page never holds it.
-      const made = await api.post<DownloadLink>(`${base}/${backup.id}/links`, { expiresIn: 300 });
+      const made = await api.call(routes.createLink, { params: { app, id: backup.id }, body: { expiresIn: 300 } });
       const anchor = document.createElement('a');
       anchor.href = made.url;
       anchor.download = '';
@@ -87,7 +91,7 @@ export function BackupsTable({ api, base, showApp, admin, started, generation = 
   const makeLink = async (backup: Backup, expiresIn: string) => {
     setError(null);
     try {
-      const made = await api.post<DownloadLink>(`${base}/${backup.id}/links`, { expiresIn });
+      const made = await api.call(routes.createLink, { params: { app, id: backup.id }, body: { expiresIn } });
       let copied = false;
       try {
         await navigator.clipboard.writeText(made.url);
@@ -105,7 +109,7 @@ export function BackupsTable({ api, base, showApp, admin, started, generation = 
     setDeleting(null);
     setError(null);
     try {
-      await api.delete(`${base}/${backup.id}`);
+      await api.call(routes.delete, { params: { app, id: backup.id } });
       setItems((current) => (current ?? []).filter((b) => b.id !== backup.id));
       setTotal((t) => t - 1);
       setNotice(`Deleted backup ${nameOf(backup)}`);
@@ -162,7 +166,7 @@ export function BackupsTable({ api, base, showApp, admin, started, generation = 
                 <BackupRow
                   key={backup.id}
                   api={api}
-                  base={base}
+                  app={app}
                   backup={backup}
                   showApp={showApp}
                   admin={admin}
@@ -191,7 +195,7 @@ export function BackupsTable({ api, base, showApp, admin, started, generation = 
 
 interface RowProps {
   api: ApiClient;
-  base: string;
+  app: string | undefined;
   backup: Backup;
   showApp: boolean;
   admin: boolean;
@@ -202,16 +206,17 @@ interface RowProps {
   onRollBack: ((backup: Backup) => void) | undefined;
 }
 
-function BackupRow({ api, base, backup, showApp, admin, onChange, onDownload, onLink, onDelete, onRollBack }: RowProps) {
+function BackupRow({ api, app, backup, showApp, admin, onChange, onDownload, onLink, onDelete, onRollBack }: RowProps) {
   const [expiresIn, setExpiresIn] = useState('24h');
   const [streamError, setStreamError] = useState<string | null>(null);
-  const running = isRunning(backup);
+  const running = !isEnded(backup);
   const name = nameOf(backup);
 
   useEffect(() => {
     if (!running) return;
     const abort = new AbortController();
-    followJob<Backup>(api, `${base}/${backup.id}`, onChange, abort.signal).catch((e: unknown) => setStreamError(errorText(e)));
+    const ref: JobRef = app === undefined ? { route: 'backups.get', params: { id: backup.id } } : { route: 'appBackups.get', params: { app, id: backup.id } };
+    followLive<Backup>(api, ref, onChange, abort.signal).catch((e: unknown) => setStreamError(errorText(e)));
     return () => abort.abort();
     // Followed once per running backup; the stream reports every change.
   }, [backup.id, running]);

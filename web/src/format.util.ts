@@ -1,4 +1,5 @@
-import type { BackupSelection, Job } from './api.types.js';
+import type { Selection } from '@contract/backups.schemas.js';
+import type { Job } from '@contract/client/job-events.js';
 
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined) return '–';
@@ -44,7 +45,7 @@ export function progressText(job: Job): string {
 }
 
 /** A partial backup's note, "partial: products; assets none"; "whole app" for the rest. */
-export function selectionText(include: BackupSelection | null | undefined): string {
+export function selectionText(include: Selection | null | undefined): string {
   if (!include) return 'whole app';
   const parts = [include.schemas ? include.schemas.join(', ') : 'every schema'];
   if (include.contents) parts.push(`${formatCount(include.contents.length)} listed content${include.contents.length === 1 ? '' : 's'}`);

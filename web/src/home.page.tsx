@@ -1,6 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
-import { type ApiClient, errorText } from './api-client.js';
-import type { App, Me, Page } from './api.types.js';
+import type { ApiClient } from '@contract/client/api-client.js';
+import type { User as Me } from '@contract/users.schemas.js';
+import { useRead } from './api.util.js';
 import { Link } from './client.router.js';
 import { formatTime } from './format.util.js';
 import { canBackUp, roleOf } from './roles.util.js';
@@ -8,16 +8,8 @@ import { ErrorNote, PageTitle } from './page-parts.view.js';
 
 /** The apps the key reaches (an admin: all of them), with the caller's role on each. */
 export function HomePage({ api, me }: { api: ApiClient; me: Me }) {
-  const [apps, setApps] = useState<App[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    const abort = new AbortController();
-    api.get<Page<App>>('/api/apps?top=1000', abort.signal).then(
-      (page) => setApps(page.items),
-      (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
-    );
-    return () => abort.abort();
-  }, [api]);
+  const [page, error] = useRead((signal) => api.call('apps.list', { query: { top: 1000 }, signal }), [api]);
+  const apps = page?.items ?? null;
   return (
     <main id="main">
       <PageTitle title="Apps">Apps</PageTitle>

@@ -1,4 +1,4 @@
-import type { RestorePreflight } from './api.types.js';
+import type { RestorePreflight } from '@contract/restores.schemas.js';
 import { formatBytes, formatCount, formatTime, selectionText } from './format.util.js';
 
 /** The report of a dry run: what a restore would do, and whether (and why not) it would pass. */

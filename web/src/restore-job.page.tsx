@@ -1,9 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type ApiClient, errorText } from './api-client.js';
-import { isRunning, type Restore } from './api.types.js';
+import type { ApiClient } from '@contract/client/api-client.js';
+import { isEnded } from '@contract/client/job-events.js';
+import type { Restore } from '@contract/restores.schemas.js';
+import { errorText, followLive } from './api.util.js';
 import { Link } from './client.router.js';
 import { formatBytes, formatCount, formatEta, formatTime, selectionText } from './format.util.js';
-import { followJob } from './job-stream.js';
 import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
 import { sentUploads } from './restore-form.util.js';
 
@@ -12,24 +13,23 @@ export function RestoreJobPage({ api, id }: { api: ApiClient; id: string }) {
   const [restore, setRestore] = useState<Restore | null>(null);
   const [error, setError] = useState<string | null>(null);
   const logEnd = useRef<HTMLLIElement>(null);
-  const path = `/api/restore/${encodeURIComponent(id)}`;
 
   useEffect(() => {
     const abort = new AbortController();
     setRestore(null);
     api
-      .get<Restore>(path, abort.signal)
+      .call('restores.get', { params: { id }, signal: abort.signal })
       .then(async (first) => {
         setRestore(first);
-        if (isRunning(first)) await followJob<Restore>(api, path, setRestore, abort.signal);
+        if (!isEnded(first)) await followLive<Restore>(api, { route: 'restores.get', params: { id } }, setRestore, abort.signal);
       })
       .catch((e: unknown) => !abort.signal.aborted && setError(errorText(e)));
     return () => abort.abort();
-  }, [api, path]);
+  }, [api, id]);
 
   const logLength = restore?.log.length ?? 0;
   useEffect(() => {
-    if (restore && isRunning(restore)) logEnd.current?.scrollIntoView({ block: 'nearest' });
+    if (restore && !isEnded(restore)) logEnd.current?.scrollIntoView({ block: 'nearest' });
   }, [logLength]);
 
   const upload = sentUploads.get(id);
@@ -84,7 +84,7 @@ export function RestoreJobPage({ api, id }: { api: ApiClient; id: string }) {
             <span role="status" aria-live="polite">
               {restore.percent.toFixed(1)}%
               {restore.progress.total > 0 && ` · ${formatCount(restore.progress.done)} of ${formatCount(restore.progress.total)} ${restore.progress.unit}`}
-              {isRunning(restore) && ` · ${formatEta(restore.etaSeconds)}`}
+              {!isEnded(restore) && ` · ${formatEta(restore.etaSeconds)}`}
             </span>
           </div>
           {restore.status === 'Completed' && restore.name && (

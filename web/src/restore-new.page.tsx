@@ -1,6 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, type ApiClient, errorText } from './api-client.js';
-import type { Backup, Page, Restore, RestorePreflight } from './api.types.js';
+import type { Backup } from '@contract/backups.schemas.js';
+import { type ApiClient, ApiError, isDryRun } from '@contract/client/api-client.js';
+import type { ResultOf } from '@contract/client/api-types.js';
+import type { RestorePreflight } from '@contract/restores.schemas.js';
+import { errorText, uploadForm } from './api.util.js';
 import { navigate } from './client.router.js';
 import { formatBytes, formatCount, formatTime } from './format.util.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
@@ -33,7 +36,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
 
   useEffect(() => {
     const abort = new AbortController();
-    api.get<Page<Backup>>('/api/backups?top=1000', abort.signal).then(
+    api.call('backups.list', { query: { top: 1000 }, signal: abort.signal }).then(
       (page) => setBackups(page.items.filter((b) => b.status === 'Completed')),
       (e: unknown) => !abort.signal.aborted && setError(errorText(e)),
     );
@@ -56,7 +59,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
     const abort = new AbortController();
     setAvailability({ state: 'checking', message: `Checking whether ${name} is free…` });
     const timer = setTimeout(() => {
-      api.get(`/api/apps/${encodeURIComponent(name)}`, abort.signal).then(
+      api.call('apps.get', { params: { app: name }, signal: abort.signal }).then(
         () => setAvailability({ state: 'taken', message: `An app named ${name} exists: choose another name` }),
         (e: unknown) => {
           if (abort.signal.aborted) return;
@@ -83,23 +86,23 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
     setBusy(true);
     setError(null);
     setReport(null);
-    const pointFields: Record<string, string | number> = point === 'event' ? { untilEvent: Number(untilEvent) } : point === 'time' ? { until: new Date(until).toISOString() } : {};
-    const nameField: Record<string, string> = name ? { name } : {};
+    const pointFields: { untilEvent?: number; until?: string } = point === 'event' ? { untilEvent: Number(untilEvent) } : point === 'time' ? { until: new Date(until).toISOString() } : {};
+    const nameField: { name?: string } = name ? { name } : {};
     try {
-      let answer: Restore | RestorePreflight;
+      let answer: ResultOf<'restores.start'>;
       if (source === 'file' && file) {
         const form = new FormData();
         // Text fields before the file: the server reads the stream in order.
         for (const [key, value] of Object.entries({ ...nameField, ...pointFields, ...(dryRun ? { dryRun: 'true' } : {}) })) form.append(key, String(value));
         form.append('file', file, file.name);
         setUpload({ loaded: 0, total: file.size });
-        answer = await api.upload<Restore | RestorePreflight>(dryRun ? '/api/restore?dryRun=true' : '/api/restore', form, (loaded, total) => setUpload({ loaded, total }));
-        if (!('dryRun' in answer)) sentUploads.set(answer.id, { fileName: file.name, bytes: file.size });
+        answer = await uploadForm(api, 'restores.start', { query: dryRun ? { dryRun: 'true' } : {} }, form, (loaded, total) => setUpload({ loaded, total }));
+        if (!isDryRun(answer)) sentUploads.set(answer.id, { fileName: file.name, bytes: file.size });
       } else {
         const body = source === 'backup' ? { backupId: chosen } : { url: url.trim() };
-        answer = await api.post<Restore | RestorePreflight>('/api/restore', { ...body, ...nameField, ...pointFields, ...(dryRun ? { dryRun: true } : {}) });
+        answer = await api.call('restores.start', { body: { ...body, ...nameField, ...pointFields, ...(dryRun ? { dryRun: true } : {}) } });
       }
-      if ('dryRun' in answer) {
+      if (isDryRun(answer)) {
         setReport(answer);
         setBusy(false);
         setUpload(null);

@@ -1,19 +1,12 @@
-import { useEffect, useState } from 'preact/hooks';
-import { type ApiClient, errorText } from './api-client.js';
-import type { Page, Restore } from './api.types.js';
+import type { ApiClient } from '@contract/client/api-client.js';
+import { useRead } from './api.util.js';
 import { Link } from './client.router.js';
 import { formatCount, formatTime, selectionText } from './format.util.js';
 import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
 
 /** Restore history, newest first, with each job's outcome. */
 export function RestoresPage({ api }: { api: ApiClient }) {
-  const [page, setPage] = useState<Page<Restore> | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    const abort = new AbortController();
-    api.get<Page<Restore>>('/api/restore?top=1000', abort.signal).then(setPage, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
-    return () => abort.abort();
-  }, [api]);
+  const [page, error] = useRead((signal) => api.call('restores.list', { query: { top: 1000 }, signal }), [api]);
   return (
     <main id="main">
       <PageTitle title="Restores">Restores</PageTitle>

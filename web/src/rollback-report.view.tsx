@@ -1,4 +1,4 @@
-import type { ChangeCounts, KindChanges, RollbackChanges, RollbackPreflight } from './api.types.js';
+import type { ChangeCounts, KindChanges, RollbackChanges, RollbackPreflight } from '@contract/rollbacks.schemas.js';
 import { formatCount } from './format.util.js';
 
 /** The server lists at most this many ids per kind and change; its counts cover all of them. */

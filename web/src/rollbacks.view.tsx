@@ -1,10 +1,12 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type ApiClient, errorText } from './api-client.js';
-import { type Backup, isRunning, type Page, type Rollback, type RollbackPreflight, type RollbackTarget } from './api.types.js';
+import type { Backup } from '@contract/backups.schemas.js';
+import { type ApiClient, isDryRun } from '@contract/client/api-client.js';
+import { isEnded } from '@contract/client/job-events.js';
+import type { Rollback, RollbackPreflight, RollbackTarget } from '@contract/rollbacks.schemas.js';
+import { errorText, followLive } from './api.util.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { formatCount, formatTime, progressText } from './format.util.js';
-import { followJob } from './job-stream.js';
 import { ErrorNote, StatusBadge } from './page-parts.view.js';
 import { ChangesReport, countsText, RollbackPreview } from './rollback-report.view.js';
 
@@ -27,7 +29,6 @@ interface Props {
  * job live (phase, progress, log, outcome with its safety backup), and the app's rollbacks so far.
  */
 export function RollbacksSection({ api, app, backups, target, onTargetTaken, onChanged }: Props) {
-  const base = `/api/apps/${encodeURIComponent(app)}`;
   const [items, setItems] = useState<Rollback[] | null>(null);
   const [total, setTotal] = useState(0);
   const [listError, setListError] = useState<string | null>(null);
@@ -41,7 +42,7 @@ export function RollbacksSection({ api, app, backups, target, onTargetTaken, onC
 
   useEffect(() => {
     const abort = new AbortController();
-    api.get<Page<Rollback>>(`${base}/rollbacks?top=100`, abort.signal).then(
+    api.call('rollbacks.list', { params: { app }, query: { top: 100 }, signal: abort.signal }).then(
       (page) => {
         setItems(page.items);
         setTotal(page.total);
@@ -49,7 +50,7 @@ export function RollbacksSection({ api, app, backups, target, onTargetTaken, onC
       (e: unknown) => !abort.signal.aborted && setListError(errorText(e)),
     );
     return () => abort.abort();
-  }, [api, base]);
+  }, [api, app]);
 
   // The dry run: every check a rollback makes and what it would change, nothing written.
   useEffect(() => {
@@ -59,9 +60,12 @@ export function RollbacksSection({ api, app, backups, target, onTargetTaken, onC
     setPreview(null);
     setChecking(target);
     api
-      .post<RollbackPreflight>(`${base}/rollback`, { backupId: target.id, dryRun: true })
+      .call('rollbacks.start', { params: { app }, body: { backupId: target.id, dryRun: true } })
       .then(
-        (report) => current && setPreview({ backup: target, report }),
+        (report) => {
+          if (!isDryRun(report)) throw new Error('The server started a rollback instead of a dry run');
+          if (current) setPreview({ backup: target, report });
+        },
         (e: unknown) => {
           if (!current) return;
           setError(errorText(e));
@@ -87,7 +91,8 @@ export function RollbacksSection({ api, app, backups, target, onTargetTaken, onC
     setStarting(true);
     setError(null);
     try {
-      const job = await api.post<Rollback>(`${base}/rollback`, { backupId: backup.id });
+      const job = await api.call('rollbacks.start', { params: { app }, body: { backupId: backup.id } });
+      if (isDryRun(job)) throw new Error('The server answered with a dry run; no rollback was started');
       setItems((list) => [job, ...(list ?? []).filter((r) => r.id !== job.id)]);
       setTotal((t) => t + 1);
       setShownId(job.id);
@@ -217,7 +222,7 @@ export function RollbacksSection({ api, app, backups, target, onTargetTaken, onC
                 <RollbackRow
                   key={rollback.id}
                   api={api}
-                  base={base}
+                  app={app}
                   rollback={rollback}
                   target={targetText(rollback.target)}
                   safety={rollback.safetyBackupId ? safetyLink(rollback.safetyBackupId, 'safety backup') : null}
@@ -240,7 +245,7 @@ export function RollbacksSection({ api, app, backups, target, onTargetTaken, onC
 
 interface RowProps {
   api: ApiClient;
-  base: string;
+  app: string;
   rollback: Rollback;
   target: string;
   safety: ComponentChildren;
@@ -248,13 +253,13 @@ interface RowProps {
   onShow: () => void;
 }
 
-function RollbackRow({ api, base, rollback, target, safety, onChange, onShow }: RowProps) {
+function RollbackRow({ api, app, rollback, target, safety, onChange, onShow }: RowProps) {
   const [streamError, setStreamError] = useState<string | null>(null);
-  const running = isRunning(rollback);
+  const running = !isEnded(rollback);
   useEffect(() => {
     if (!running) return;
     const abort = new AbortController();
-    followJob<Rollback>(api, `${base}/rollbacks/${encodeURIComponent(rollback.id)}`, onChange, abort.signal).catch((e: unknown) => setStreamError(errorText(e)));
+    followLive<Rollback>(api, { route: 'rollbacks.get', params: { app, id: rollback.id } }, onChange, abort.signal).catch((e: unknown) => setStreamError(errorText(e)));
     return () => abort.abort();
     // Followed once per running rollback; the stream reports every change.
   }, [rollback.id, running]);

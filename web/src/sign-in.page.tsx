@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
-import { ApiClient, errorText } from './api-client.js';
-import type { Me } from './api.types.js';
+import type { ApiClient } from '@contract/client/api-client.js';
+import type { User as Me } from '@contract/users.schemas.js';
+import { apiFor, errorText } from './api.util.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
 
 /** Sign in with an API key; the key is checked with GET /api/users/me before it is kept. */
@@ -19,8 +20,8 @@ export function SignInPage({ onSignedIn, reason }: { onSignedIn: (api: ApiClient
     setBusy(true);
     setError(null);
     try {
-      const api = new ApiClient(trimmed);
-      const me = await api.get<Me>('/api/users/me');
+      const api = apiFor(trimmed);
+      const me = await api.call('users.me', {});
       onSignedIn(api, me);
     } catch (e) {
       setError(errorText(e));

@@ -1,17 +1,10 @@
-import { useEffect, useState } from 'preact/hooks';
-import { type ApiClient, errorText } from './api-client.js';
-import type { Me, Page } from './api.types.js';
+import type { ApiClient } from '@contract/client/api-client.js';
+import { useRead } from './api.util.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
 
 /** The installation's users (admins). */
 export function UsersPage({ api }: { api: ApiClient }) {
-  const [users, setUsers] = useState<Page<Me> | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    const abort = new AbortController();
-    api.get<Page<Me>>('/api/users?top=1000', abort.signal).then(setUsers, (e: unknown) => !abort.signal.aborted && setError(errorText(e)));
-    return () => abort.abort();
-  }, [api]);
+  const [users, error] = useRead((signal) => api.call('users.list', { query: { top: 1000 }, signal }), [api]);
   return (
     <main id="main">
       <PageTitle title="Users">Users</PageTitle>

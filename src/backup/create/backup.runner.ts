@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../../infrastructure/event-store/event-store.port.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { claims } from '../../infrastructure/name-index/name-index.port.js';
-import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
+import { SYSTEM_ACTOR } from '../../auth/principal.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
 import { ArchiveParticipants, type BackupContext, type BackupSession } from '../../archive/archive-participant.port.js';

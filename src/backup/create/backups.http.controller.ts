@@ -1,13 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
-import { AdminOnly, AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
-import type { Principal } from '../../platform/auth/principal.js';
-import { singleLine } from '../../platform/text/plain-text.checks.js';
+import type { z } from 'zod';
+import { type Backup, CreateBackupBody } from '../../contract/backups.schemas.js';
+import { AdminOnly, AppAccess, MAINTAINERS } from '../../auth/access.decorator.js';
+import type { AppAccessInfo } from '../../auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
+import type { Principal } from '../../auth/principal.js';
 import { type BackupJob, isPartial, triggerOf } from '../shared/backup-job.js';
-import { BackupIncludeBody, normalizeSelection } from '../shared/backup-selection.js';
+import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';
 import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
@@ -15,14 +15,11 @@ import { progressOf } from '../../jobs/job-progress.js';
 import { JobRoutes } from '../../jobs/job-routes.js';
 import { AdminJobsController, AppJobsController } from '../../jobs/jobs.http.controller.js';
 
-const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).check(singleLine()).optional(), include: BackupIncludeBody.optional() });
-
 /** The public shape of a backup: internal fields (who created it) stay out. */
-export const toView = ({ createdBy: _createdBy, ...job }: BackupJob) => ({ ...job, trigger: triggerOf(job), include: job.include ?? null, partial: isPartial(job), ...progressOf(job) });
-type BackupView = ReturnType<typeof toView>;
+export const toView = ({ createdBy: _createdBy, ...job }: BackupJob): Backup => ({ ...job, trigger: triggerOf(job), include: job.include ?? null, partial: isPartial(job), ...progressOf(job) });
 
 @Controller('api/apps/:app/backups')
-export class AppBackupsController extends AppJobsController<BackupJob, BackupView>('', ...MAINTAINERS) {
+export class AppBackupsController extends AppJobsController<BackupJob, Backup>('', ...MAINTAINERS) {
   constructor(
     private readonly backups: BackupsService,
     streams: JobEventStreams,
@@ -53,7 +50,7 @@ export class AppBackupsController extends AppJobsController<BackupJob, BackupVie
 
 /** Admins reach every backup by id alone, also after its app was deleted. */
 @Controller('api/backups')
-export class AdminBackupsController extends AdminJobsController<BackupJob, BackupView>() {
+export class AdminBackupsController extends AdminJobsController<BackupJob, Backup>() {
   constructor(
     private readonly backups: BackupsService,
     streams: JobEventStreams,

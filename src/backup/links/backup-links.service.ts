@@ -2,17 +2,15 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
-import { MAINTAINERS } from '../../platform/auth/access.decorator.js';
-import { APP_DIRECTORY, type AppDirectory, PRINCIPAL_RESOLVER, type PrincipalResolver } from '../../platform/auth/auth.ports.js';
+import { MAINTAINERS } from '../../auth/access.decorator.js';
+import { APP_DIRECTORY, type AppDirectory, PRINCIPAL_RESOLVER, type PrincipalResolver } from '../../auth/auth.ports.js';
 import { conflict, DomainError, forbidden, gone, notFound } from '../../platform/domain-errors.js';
-import type { Page } from '../../platform/http/paging.js';
+import { routePath } from '../../contract/api-routes.js';
+import type { Page } from '../../contract/paging.schemas.js';
 import type { BackupJob } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
 import { InstallationService } from '../shared/installation.service.js';
 import { type BackupLink, MAX_ACTIVE_LINKS, stateOf } from './backup-link.js';
-
-/** The path a link serves the archive at; its query carries the expiry and the signature. */
-export const linkPath = (linkId: string) => `/api/links/${linkId}/archive`;
 
 const invalid = () => forbidden('This download link is not valid: it is incomplete, altered or not from this installation. Ask for a new link.');
 
@@ -56,7 +54,7 @@ export class BackupLinksService {
     await this.links.put(link);
     const signature = await this.sign(link.id, link.backupId, expiresAt);
     this.logger.log(`Download link ${link.id} for backup ${backup.id} of app ${backup.appName} made, valid until ${link.expires}`);
-    return { id: link.id, url: `${baseUrl}${linkPath(link.id)}?expires=${expiresAt}&signature=${signature}`, expires: link.expires };
+    return { id: link.id, url: `${baseUrl}${routePath('links.archive', { linkId: link.id })}?expires=${expiresAt}&signature=${signature}`, expires: link.expires };
   }
 
   async list(backupId: string, appId: string | undefined, page: Page): Promise<{ total: number; items: BackupLink[] }> {

@@ -1,5 +1,6 @@
+import type { Restore } from '../../contract/restores.schemas.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
-import { type JobProgress, type PhasePlan, progressOf } from '../../jobs/job-progress.js';
+import { type PhasePlan, progressOf } from '../../jobs/job-progress.js';
 import type { JobLogLine, JobRecord, JobStatus } from '../../jobs/job-record.js';
 import type { RestoreStep } from '../shared/restore-steps.js';
 
@@ -41,11 +42,7 @@ export interface RestoreJob extends JobRecord {
   cleanup?: Record<string, string[]>;
 }
 
-export type RestoreView = Pick<
-  RestoreJob,
-  'id' | 'status' | 'source' | 'name' | 'appId' | 'created' | 'started' | 'completed' | 'eventCount' | 'restoredEvents' | 'restoredAssets' | 'log' | 'error'
-> &
-  JobProgress & { include: BackupSelection | null; partial: boolean };
+export type RestoreView = Restore;
 
 export function toRestoreView(job: RestoreJob): RestoreView {
   const { id, status, source, name, appId, created, started, completed, eventCount, restoredEvents, restoredAssets, log, error } = job;

@@ -3,6 +3,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { validateName } from '../../platform/text/identifier.rules.js';
+import type { RestorePreflight } from '../../contract/restores.schemas.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
@@ -17,31 +18,6 @@ import { describeUrl } from './restore-job.js';
 import type { RestoreRequest } from './restores.service.js';
 import { archiveOnDisk, requireRestoreUrl, tempDirOf } from './archive-source.js';
 import { DownloadError, UnsafeUrlError } from './url-fetcher.js';
-
-/** What a restore's dry run answers: what a restore would do, and whether it would pass. */
-export interface RestorePreflight {
-  dryRun: true;
-  /** True when every check a restore makes passed and the name is free. */
-  valid: boolean;
-  /** Why the archive (or its source) would fail the restore; null when it would not. */
-  error: string | null;
-  source: string;
-  sizeBytes: number | null;
-  name: { value: string; available: boolean; reason: string | null } | null;
-  app: RehearsalReport['app'] | null;
-  archive: { created: string; formatVersion: number; firstEventAt: string | null; lastEventAt: string | null } | null;
-  events: { inArchive: number; toRestore: number } | null;
-  files: number | null;
-  users: RehearsalReport['users'] | null;
-  counts: RehearsalReport['counts'] | null;
-  /** A partial archive's selection (`partial: true`); null for the whole app or when the archive failed. */
-  partial: boolean | null;
-  include: RehearsalReport['include'];
-  /** What the restore would log about the events, such as dangling references. */
-  notes: string[];
-  missing: RehearsalReport['missing'];
-  warnings: string[];
-}
 
 /**
  * A restore's dry run (`POST /api/restore { …, dryRun: true }`): fetches the archive as a restore

@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, type SchemaObject } from '@nestjs/swagger';
 import busboy from 'busboy';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
+import { RestoreBody, RestoreUploadFields as UploadFields } from '../../contract/restores.schemas.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { AdminOnly } from '../../platform/auth/access.decorator.js';
-import { CurrentUser } from '../../platform/auth/current.decorators.js';
-import type { Principal } from '../../platform/auth/principal.js';
+import { AdminOnly } from '../../auth/access.decorator.js';
+import { CurrentUser } from '../../auth/current.decorators.js';
+import type { Principal } from '../../auth/principal.js';
 import { DomainError, invalid, tooLarge } from '../../platform/domain-errors.js';
 import { parseWith } from '../../platform/http/validation.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
@@ -21,22 +20,6 @@ import { AdminJobsController } from '../../jobs/jobs.http.controller.js';
 import { type RestoreJob, type RestoreView, toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, RestoresService } from './restores.service.js';
-
-const PointInTime = {
-  name: z.string().optional(),
-  dryRun: z.boolean().optional(),
-  untilEvent: z.coerce.number().int().min(1).optional(),
-  until: z.iso.datetime({ offset: true, message: 'until must be an ISO-8601 time like 2026-11-22T10:00:00Z' }).optional(),
-};
-
-/** One strict object (so an unknown key is named in the 400) that takes exactly one source. */
-const RestoreBody = z
-  .strictObject({ url: z.string().min(1).optional(), backupId: z.string().min(1).optional(), ...PointInTime })
-  .refine((body) => (body.url === undefined) !== (body.backupId === undefined), {
-    message: 'Send { url } or { backupId } (with optional name, untilEvent or until), or a multipart upload with a file field',
-  });
-
-const UploadFields = z.strictObject({ ...PointInTime, dryRun: z.enum(['true', 'false']).optional() });
 
 @Controller('api/restore')
 export class RestoreController extends AdminJobsController<RestoreJob, RestoreView>() {
@@ -52,7 +35,6 @@ export class RestoreController extends AdminJobsController<RestoreJob, RestoreVi
   @Post()
   @HttpCode(202)
   @AdminOnly()
-  @ApiBody({ required: true, schema: z.toJSONSchema(RestoreBody, { io: 'input', unrepresentable: 'any' }) as SchemaObject })
   async start(@Req() req: Request, @Res({ passthrough: true }) res: Response, @CurrentUser() caller: Principal) {
     const type = req.headers['content-type'] ?? '';
     let request: RestoreRequest;

@@ -1,3 +1,4 @@
+import { type Rollback, RollbackChanges as ReportedChanges } from '../../contract/rollbacks.schemas.js';
 import type { JobStatus } from '../shared/backup-job.js';
 import type { JobProgress, PhasePlan } from '../../jobs/job-progress.js';
 
@@ -13,6 +14,12 @@ export interface KindChanges {
  * assets: see StreamRollback.report in the event catalog).
  */
 export type RollbackChanges = Record<string, KindChanges>;
+
+/**
+ * The changes as the HTTP contract states them (one entry per kind it names), checked rather than
+ * cast: a kind with rollback facts that the contract does not name yet fails loudly here.
+ */
+export const reportedChanges = (changes: RollbackChanges) => ReportedChanges.parse(changes);
 
 export interface ChangeCounts {
   created: number;
@@ -85,7 +92,7 @@ export interface RollbackJob extends JobProgress {
   partial?: PartialRollback | null;
 }
 
-export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob) => ({ ...job, partial: job.partial ?? null });
+export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob): Rollback => ({ ...job, changes: job.changes && reportedChanges(job.changes), partial: job.partial ?? null });
 
 /**
  * A rollback's phases and their share of its time: the safety backup and the planning read the
@@ -95,5 +102,5 @@ export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, .
 export type RollbackPhase = 'safety-backup' | 'planning' | 'writing' | 'projecting';
 export const ROLLBACK_PHASES: PhasePlan<RollbackPhase> = { 'safety-backup': [0, 40], planning: [40, 85], writing: [85, 90], projecting: [90, 100] };
 
-/** Ids listed per kind and change in a report; the counts say how many there are in all. */
-export const LISTED_PER_KIND = 1000;
+// Ids listed per kind and change in a report: a number of the contract.
+export { LISTED_PER_KIND } from '../../contract/api-values.js';

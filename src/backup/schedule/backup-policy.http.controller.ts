@@ -1,39 +1,25 @@
 import { Body, Controller, Delete, Get, HttpCode, Put } from '@nestjs/common';
-import { z } from 'zod';
-import { AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
-import type { Principal } from '../../platform/auth/principal.js';
-import { singleLine } from '../../platform/text/plain-text.checks.js';
-import { BackupIncludeBody, normalizeSelection } from '../shared/backup-selection.js';
+import type { z } from 'zod';
+import { BackupPolicyBody as PolicyBody, type BackupPolicy as PolicyView } from '../../contract/policies.schemas.js';
+import { AppAccess, MAINTAINERS } from '../../auth/access.decorator.js';
+import type { AppAccessInfo } from '../../auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
+import type { Principal } from '../../auth/principal.js';
+import { normalizeSelection } from '../shared/backup-selection.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';
 import { parseSchedule } from './cron.js';
 
-const keep = z.number().int('must be a whole number').min(1).max(1000).optional();
-
-export const BackupPolicyBody = z
-  .strictObject({
-    schedule: z
-      .string()
-      .trim()
-      .min(1)
-      .max(200)
-      .check(singleLine())
-      .superRefine((value, ctx) => {
-        const parsed = parseSchedule(value);
-        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
-      })
-      .describe('Cron, in UTC: 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first)'),
-    keepLast: keep,
-    keepDaily: keep,
-    keepWeekly: keep,
-    keepMonthly: keep,
-    include: BackupIncludeBody.nullable().optional(),
-  });
+/** The contract's body, with the cron expression checked here, where croner is. */
+const BackupPolicyBody = PolicyBody.extend({
+  schedule: PolicyBody.shape.schedule.superRefine((value, ctx) => {
+    const parsed = parseSchedule(value);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  }),
+});
 
 /** The public shape of a policy: who last set it stays out. */
-const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy) => ({
+const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy): PolicyView => ({
   include: null,
   keepLast: null,
   keepDaily: null,

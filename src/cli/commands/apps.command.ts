@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { App } from '../api-types.js';
 import { CliContext, withGlobalOptions } from '../cli-context.js';
 import { table } from '../output.js';
 
@@ -11,7 +10,7 @@ export function registerApps(program: Command): void {
       .description('list the apps the key contributes to (admins: every app), every page')
       .action(async (_options: unknown, command: Command) => {
         const context = new CliContext(command);
-        const found = await context.client.listAll<App>('/api/apps');
+        const found = await context.client.listAll('apps.list', {});
         context.output.result(found, () =>
           found.items.length === 0
             ? ['No apps.']

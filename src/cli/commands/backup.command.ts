@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { type ApiClient, type ErrorHints, seg } from '../api-client.js';
-import type { Backup, BackupLink, Page } from '../api-types.js';
+import { backupRoutes } from '../../contract/api-routes.js';
+import type { Backup } from '../../contract/backups.schemas.js';
+import type { JobRef } from '../../contract/client/job-events.js';
+import type { CliApi, ErrorHints } from '../api-client.js';
 import { downloadArchive, type DownloadResult } from '../archive-download.js';
 import { CliContext, duration, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -10,8 +12,8 @@ import { followWithProgress } from '../job-follower.js';
 import { formatBytes, type Output, table } from '../output.js';
 import { fileInFolder, safeFileName } from '../safe-file-name.js';
 
-/** A backup's route: through its app (Owner/Developer keys), or by id alone (admins). */
-const backupPath = (id: string, app?: string) => (app ? `/api/apps/${seg(app)}/backups/${seg(id)}` : `/api/backups/${seg(id)}`);
+/** A backup's job: through its app (Owner/Developer keys), or by id alone (admins). */
+const backupJob = (id: string, app?: string): JobRef => (app ? { route: 'appBackups.get', params: { app, id } } : { route: 'backups.get', params: { id } });
 
 function hintsFor(id: string, app?: string): ErrorHints {
   return {
@@ -63,17 +65,17 @@ function runningError(backup: Backup, app?: string): CliError {
 }
 
 /** Waits for a backup (if asked), then streams its archive to disk and checks its SHA-256. */
-async function fetchArchive(client: ApiClient, output: Output, backup: Backup, options: { app?: string; file?: string; wait: boolean; force: boolean }): Promise<{ backup: Backup; download: DownloadResult }> {
+async function fetchArchive(client: CliApi, output: Output, backup: Backup, options: { app?: string; file?: string; wait: boolean; force: boolean }): Promise<{ backup: Backup; download: DownloadResult }> {
   const hints = hintsFor(backup.id, options.app);
   let job = backup;
   if (job.status === 'Scheduled' || job.status === 'Running') {
     if (!options.wait) throw runningError(job, options.app);
-    job = await followWithProgress(client, output, 'backup', job, backupPath(job.id, options.app), hints);
+    job = await followWithProgress(client, output, 'backup', job, backupJob(job.id, options.app), hints);
   }
   if (job.status === 'Failed') throw failedError(job);
   // -o is the person's own path, taken as given; a name made from the server's answer stays in this folder.
   const file = options.file !== undefined ? resolve(options.file) : fileInFolder(process.cwd(), defaultFileName(job));
-  const download = await downloadArchive(client, job, `${backupPath(job.id, options.app)}/archive`, { file, force: options.force }, output, { ...hints, 409: runningError(job, options.app).message });
+  const download = await downloadArchive(client, job, options.app, { file, force: options.force }, output, { ...hints, 409: runningError(job, options.app).message });
   return { backup: job, download };
 }
 
@@ -110,13 +112,14 @@ Examples:
         const context = new CliContext(command);
         const { client, output } = context;
         const include = includeOf(options);
-        const created = await client.json<Backup>('POST', `/api/apps/${seg(app)}/backups`, {
-          json: { ...(options.label !== undefined ? { label: options.label } : {}), ...(include ? { include } : {}) },
-          hints: {
+        const created = await client.call(
+          'appBackups.create',
+          { params: { app }, body: { ...(options.label !== undefined ? { label: options.label } : {}), ...(include ? { include } : {}) } },
+          {
             404: 'See the apps with `appvault apps list`',
             409: `See the app's backups with \`appvault backup list ${app}\` (delete old ones with \`appvault backup delete <id> --app ${app}\`)`,
           },
-        });
+        );
         if (options.download !== undefined) {
           const result = await fetchArchive(client, output, created, { app, file: options.download, wait: true, force: options.force === true });
           output.result(result, () => [...describeBackup(result.backup), downloaded(result.download)]);
@@ -127,7 +130,7 @@ Examples:
           output.result(created, [`Backup ${created.id} of app ${created.appName}${partial} is ${created.status}; follow it with \`appvault backup show ${created.id} --app ${app}\``]);
           return;
         }
-        const ended = await followWithProgress(client, output, 'backup', created, backupPath(created.id, app), hintsFor(created.id, app));
+        const ended = await followWithProgress(client, output, 'backup', created, backupJob(created.id, app), hintsFor(created.id, app));
         output.result(ended, () => describeBackup(ended));
         if (ended.status === 'Failed') throw failedError(ended).reported();
       }),
@@ -139,8 +142,7 @@ Examples:
       .description("list an app's backups, or (admins, no app) every app's; newest first, every page")
       .action(async (app: string | undefined, _options: unknown, command: Command) => {
         const context = new CliContext(command);
-        const path = app ? `/api/apps/${seg(app)}/backups` : '/api/backups';
-        const found: Page<Backup> = await context.client.listAll<Backup>(path, {
+        const found = await context.client.listAll(backupRoutes(app).list, { params: { app } }, {
           403: app ? `The key may not reach the backups of app ${app}` : 'Only admins list every backup: pass the app, `appvault backup list <app>`',
           404: 'See the apps with `appvault apps list`',
         });
@@ -162,7 +164,7 @@ Examples:
       .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
       .action(async (id: string, options: { app?: string }, command: Command) => {
         const context = new CliContext(command);
-        const found = await context.client.get<Backup>(backupPath(id, options.app), hintsFor(id, options.app));
+        const found = await context.client.call(backupRoutes(options.app).get, { params: { app: options.app, id } }, hintsFor(id, options.app));
         context.output.result(found, () => describeBackup(found));
       }),
   );
@@ -186,7 +188,7 @@ checked. Exit code 1 when the SHA-256 does not match the backup.`,
       )
       .action(async (id: string, options: { output?: string; app?: string; wait?: boolean; force?: boolean }, command: Command) => {
         const context = new CliContext(command);
-        const found = await context.client.get<Backup>(backupPath(id, options.app), hintsFor(id, options.app));
+        const found = await context.client.call(backupRoutes(options.app).get, { params: { app: options.app, id } }, hintsFor(id, options.app));
         const result = await fetchArchive(context.client, context.output, found, { app: options.app, file: options.output, wait: options.wait === true, force: options.force === true });
         context.output.result(result.download, () => [downloaded(result.download)]);
       }),
@@ -200,7 +202,7 @@ checked. Exit code 1 when the SHA-256 does not match the backup.`,
       .action(async (id: string, options: { app?: string }, command: Command) => {
         const context = new CliContext(command);
         const show = `appvault backup show ${id}${options.app ? ` --app ${options.app}` : ''}`;
-        await context.client.request('DELETE', backupPath(id, options.app), { hints: { ...hintsFor(id, options.app), 409: `Wait until it ends (\`${show}\`), then delete it` } });
+        await context.client.call(backupRoutes(options.app).delete, { params: { app: options.app, id } }, { ...hintsFor(id, options.app), 409: `Wait until it ends (\`${show}\`), then delete it` });
         context.output.result({ id, deleted: true }, [`Deleted backup ${id}`]);
       }),
   );
@@ -213,10 +215,11 @@ checked. Exit code 1 when the SHA-256 does not match the backup.`,
       .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
       .action(async (id: string, options: { expires: number; app?: string }, command: Command) => {
         const context = new CliContext(command);
-        const link = await context.client.json<BackupLink>('POST', `${backupPath(id, options.app)}/links`, {
-          json: { expiresIn: options.expires },
-          hints: { ...hintsFor(id, options.app), 404: 'No such backup, or this server has no download links yet (they come with API v1.1)' },
-        });
+        const link = await context.client.call(
+          backupRoutes(options.app).createLink,
+          { params: { app: options.app, id }, body: { expiresIn: options.expires } },
+          { ...hintsFor(id, options.app), 404: 'No such backup, or this server has no download links yet (they come with API v1.1)' },
+        );
         if (!context.output.json) context.output.note(`The link expires at ${link.expires}`);
         context.output.result(link, [link.url]);
       }),

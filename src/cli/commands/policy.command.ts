@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import type { BackupPolicy } from '../../backup/schedule/backup-policy.js';
+import type { BackupPolicy } from '../../contract/policies.schemas.js';
 import { CliContext, positiveInteger, withGlobalOptions } from '../cli-context.js';
-import { seg } from '../api-client.js';
 import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } from '../include-options.js';
-
-const policyPath = (app: string) => `/api/apps/${seg(app)}/backup-policy`;
 
 function describe(policy: BackupPolicy): string[] {
   const keep = (['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const)
@@ -53,7 +50,7 @@ export function registerPolicy(program: Command): void {
         const context = new CliContext(command);
         const include = includeOf(options);
         const body = { schedule: options.schedule, keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly, ...(include ? { include } : {}) };
-        const saved = await context.client.json<BackupPolicy>('PUT', policyPath(app), { json: body });
+        const saved = await context.client.call('backupPolicy.put', { params: { app }, body });
         context.output.result(saved, () => describe(saved));
       }),
   );
@@ -63,7 +60,7 @@ export function registerPolicy(program: Command): void {
       .description("show the app's backup policy, its next run and the last one's outcome")
       .action(async (app: string, _options: unknown, command: Command) => {
         const context = new CliContext(command);
-        const found = await context.client.get<BackupPolicy>(policyPath(app), { 404: `App "${app}" has no backup policy (or does not exist); set one with appvault policy set ${app} --schedule …` });
+        const found = await context.client.call('backupPolicy.get', { params: { app } }, { 404: `App "${app}" has no backup policy (or does not exist); set one with appvault policy set ${app} --schedule …` });
         context.output.result(found, () => describe(found));
       }),
   );
@@ -73,7 +70,7 @@ export function registerPolicy(program: Command): void {
       .description("remove the app's backup policy (its backups are kept)")
       .action(async (app: string, _options: unknown, command: Command) => {
         const context = new CliContext(command);
-        await context.client.request('DELETE', policyPath(app), { hints: { 404: `App "${app}" has no backup policy (or does not exist)` } });
+        await context.client.call('backupPolicy.delete', { params: { app } }, { 404: `App "${app}" has no backup policy (or does not exist)` });
         context.output.result({ deleted: app }, [`Backup policy of ${app} removed; its backups are kept.`]);
       }),
   );

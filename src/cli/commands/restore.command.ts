@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
-import { type ErrorHints, seg } from '../api-client.js';
-import type { Restore } from '../api-types.js';
+import type { Restore } from '../../contract/restores.schemas.js';
+import type { ErrorHints } from '../api-client.js';
 import { CliContext, isoTime, positiveInteger, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode, usageError } from '../exit-codes.js';
 import { describeInclude } from '../include-options.js';
@@ -78,13 +78,15 @@ Examples:
         job = await uploadRestore(client, options.file, fields, output, HINTS);
       } else {
         const source = options.url !== undefined ? { url: options.url } : { backupId: options.backup! };
-        job = await client.json<Restore>('POST', '/api/restore', { json: { ...source, ...(options.name !== undefined ? { name: options.name } : {}), ...pointInTime }, hints: HINTS });
+        const answer = await client.call('restores.start', { body: { ...source, ...(options.name !== undefined ? { name: options.name } : {}), ...pointInTime } }, HINTS);
+        if (!('log' in answer)) throw new CliError('The server answered with a dry run; no restore was started', ExitCode.unavailable);
+        job = answer;
       }
       if (!options.follow) {
         output.result(job, [`Restore ${job.id} is ${job.status}; follow it with \`appvault restore show ${job.id}\` (or pass --follow)`]);
         return;
       }
-      const ended = await followWithProgress(client, output, 'restore', job, `/api/restore/${seg(job.id)}`, HINTS);
+      const ended = await followWithProgress(client, output, 'restore', job, { route: 'restores.get', params: { id: job.id } }, HINTS);
       const partial = ended.include ? ` (partial: ${describeInclude(ended.include)})` : '';
       output.result(ended, () => (ended.status === 'Completed' ? [`Restored app ${ended.name} (${ended.appId})${partial}: ${ended.restoredEvents} events, ${ended.restoredAssets} files`] : describeRestore(ended, true)));
       if (ended.status === 'Failed') throw failedError(ended).reported();
@@ -97,7 +99,7 @@ Examples:
       .description('list the restores, newest first, every page')
       .action(async (_options: unknown, command: Command) => {
         const context = new CliContext(command);
-        const found = await context.client.listAll<Restore>('/api/restore', HINTS);
+        const found = await context.client.listAll('restores.list', {}, HINTS);
         context.output.result(found, () =>
           found.items.length === 0
             ? ['No restores.']
@@ -117,10 +119,10 @@ Examples:
       .option('--follow', 'follow it until it ends')
       .action(async (id: string, options: { log?: boolean; follow?: boolean }, command: Command) => {
         const context = new CliContext(command);
-        const path = `/api/restore/${seg(id)}`;
+        const ref = { route: 'restores.get', params: { id } } as const;
         const hints = { ...HINTS, 404: 'See the restores with `appvault restore list`' };
-        let job = await context.client.get<Restore>(path, hints);
-        if (options.follow) job = await followWithProgress(context.client, context.output, 'restore', job, path, hints);
+        let job = await context.client.call(ref.route, ref, hints);
+        if (options.follow) job = await followWithProgress(context.client, context.output, 'restore', job, ref, hints);
         context.output.result(job, () => describeRestore(job, options.log === true));
         if (options.follow && job.status === 'Failed') throw failedError(job).reported();
       }),

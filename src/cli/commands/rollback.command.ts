@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
-import { type ErrorHints, seg } from '../api-client.js';
-import type { KindChanges, Rollback, RollbackChanges, RollbackDryRun, RollbackTarget } from '../api-types.js';
-import { LISTED_PER_KIND } from '../../backup/rollback/rollback-job.js';
+import { LISTED_PER_KIND } from '../../contract/api-values.js';
+import type { KindChanges, Rollback, RollbackChanges, RollbackPreflight, RollbackTarget } from '../../contract/rollbacks.schemas.js';
+import type { ErrorHints } from '../api-client.js';
 import { CliContext, isoTime, positiveInteger, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode, usageError } from '../exit-codes.js';
 import { followWithProgress } from '../job-follower.js';
@@ -20,8 +20,6 @@ const FIRST_IDS = 5;
 
 const KINDS = ['schemas', 'contents', 'assets'] as const satisfies readonly (keyof RollbackChanges)[];
 const CHANGES = ['created', 'changed', 'deleted'] as const satisfies readonly (keyof KindChanges)[];
-
-const rollbacksPath = (app: string) => `/api/apps/${seg(app)}/rollbacks`;
 
 function hintsFor(app: string): ErrorHints {
   return {
@@ -69,7 +67,7 @@ function changeLines(changes: RollbackChanges, indent: string, ids: boolean): st
   return lines;
 }
 
-function describeDryRun(report: RollbackDryRun): string[] {
+function describeDryRun(report: RollbackPreflight): string[] {
   const total = report.counts.created + report.counts.changed + report.counts.deleted;
   const lines = [`Dry run: a rollback of app ${report.app.name} to ${describeTarget(report.target)}; nothing was written.`];
   if (total === 0) {
@@ -144,16 +142,18 @@ Examples:
         if (!target) throw usageError('Say what to roll back to: --backup <id>, --until-event <n> or --until <time> (exactly one)');
         const hints = hintsFor(app);
         if (options.dryRun) {
-          const report = await client.json<RollbackDryRun>('POST', `/api/apps/${seg(app)}/rollback`, { json: { ...target, dryRun: true }, hints });
+          const report = await client.call('rollbacks.start', { params: { app }, body: { ...target, dryRun: true } }, hints);
+          if (!('dryRun' in report)) throw new CliError('The server started a rollback instead of a dry run', ExitCode.unavailable);
           output.result(report, () => describeDryRun(report));
           return;
         }
-        const job = await client.json<Rollback>('POST', `/api/apps/${seg(app)}/rollback`, { json: target, hints });
+        const job = await client.call('rollbacks.start', { params: { app }, body: target }, hints);
+        if ('dryRun' in job) throw new CliError('The server answered with a dry run; no rollback was started', ExitCode.unavailable);
         if (!options.follow) {
           output.result(job, [`Rollback ${job.id} of app ${job.appName} is ${job.status}; follow it with \`appvault rollback show ${app} ${job.id} --follow\` (or pass --follow)`]);
           return;
         }
-        const ended = await followWithProgress(client, output, 'rollback', job, `${rollbacksPath(app)}/${seg(job.id)}`, hints);
+        const ended = await followWithProgress(client, output, 'rollback', job, { route: 'rollbacks.get', params: { app, id: job.id } }, hints);
         output.result(ended, () => (ended.status === 'Completed' ? completedText(ended) : describeRollback(ended, true)));
         if (ended.status === 'Failed') throw failedError(ended).reported();
       }),
@@ -165,7 +165,7 @@ Examples:
       .description("list an app's rollbacks, newest first, every page")
       .action(async (app: string, _options: unknown, command: Command) => {
         const context = new CliContext(command);
-        const found = await context.client.listAll<Rollback>(rollbacksPath(app), hintsFor(app));
+        const found = await context.client.listAll('rollbacks.list', { params: { app } }, hintsFor(app));
         context.output.result(found, () =>
           found.items.length === 0
             ? ['No rollbacks.']
@@ -185,10 +185,10 @@ Examples:
       .option('--follow', 'follow it until it ends')
       .action(async (app: string, id: string, options: { log?: boolean; follow?: boolean }, command: Command) => {
         const context = new CliContext(command);
-        const path = `${rollbacksPath(app)}/${seg(id)}`;
+        const ref = { route: 'rollbacks.get', params: { app, id } } as const;
         const hints = { ...hintsFor(app), 404: `See the app's rollbacks with \`appvault rollback list ${app}\`` };
-        let job = await context.client.get<Rollback>(path, hints);
-        if (options.follow) job = await followWithProgress(context.client, context.output, 'rollback', job, path, hints);
+        let job = await context.client.call(ref.route, ref, hints);
+        if (options.follow) job = await followWithProgress(context.client, context.output, 'rollback', job, ref, hints);
         context.output.result(job, () => describeRollback(job, options.log === true));
         if (options.follow && job.status === 'Failed') throw failedError(job).reported();
       }),

@@ -1,3 +1,5 @@
+import { CURSOR_FORM } from '../../contract/apps.schemas.js';
+
 /**
  * The EventStore port: the one small interface every event store adapter implements and
  * the contract suite (test/contract/event-store.contract.ts) holds them to.
@@ -78,9 +80,6 @@ export interface HistoryCursor {
   number: number;
   position?: number;
 }
-
-/** What a person is told a history cursor looks like when one is refused. */
-export const CURSOR_FORM = 'pass the "next" value of the previous page unchanged: two whole numbers joined by a dot, like 200.48213 (or page with after=<number> instead)';
 
 /**
  * A history cursor whose position is not that of the app's event with its number: made up, cut,

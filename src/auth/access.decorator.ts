@@ -19,7 +19,5 @@ export const Authenticated = () => SetMetadata(ACCESS_KEY, { kind: 'authenticate
 export const AdminOnly = () => SetMetadata(ACCESS_KEY, { kind: 'admin' } satisfies AccessRule);
 export const AppAccess = (...roles: AppRole[]) => SetMetadata(ACCESS_KEY, { kind: 'app', roles } satisfies AccessRule);
 
-/** Role sets used across modules. */
-export const ANY_ROLE: AppRole[] = ['Owner', 'Developer', 'Editor', 'Reader'];
-export const WRITERS: AppRole[] = ['Owner', 'Developer', 'Editor'];
-export const MAINTAINERS: AppRole[] = ['Owner', 'Developer'];
+/** Role sets used across modules: the contract's audiences (src/contract/api-routes.ts). */
+export { ANY_ROLE, MAINTAINERS, WRITERS } from '../contract/api-routes.js';

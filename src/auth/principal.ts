@@ -6,8 +6,8 @@ export interface Principal {
   admin: boolean;
 }
 
-export const APP_ROLES = ['Owner', 'Developer', 'Editor', 'Reader'] as const;
-export type AppRole = (typeof APP_ROLES)[number];
+// The roles are part of the HTTP contract.
+export { APP_ROLES, type AppRole } from '../contract/api-values.js';
 
 /** The system itself acts as this user id (bootstrap, restores of events with unknown actors). */
 export const SYSTEM_ACTOR = 'system';

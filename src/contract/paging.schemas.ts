@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PAGE_DEFAULT, PAGE_MAX } from './api-values.js';
 
 /**
  * One paging rule for every list: `top` (or `take` on the event history) is the page size, a whole
@@ -6,9 +7,6 @@ import { z } from 'zod';
  * starts, a whole number from 0. Query values arrive as text, so they are read as text; a 400
  * says `top: must be a whole number from 1 to 1000`.
  */
-export const PAGE_MAX = 1000;
-export const PAGE_DEFAULT = 100;
-
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
   const message = `must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`}`;
   return z

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { entityId, NAME_MAX, NAME_PATTERN } from '../platform/text/identifier.rules.js';
+import { singleLine } from '../platform/text/plain-text.checks.js';
+import { ASSET_CHOICES } from './api-values.js';
+import { Int, JobStatus, jobProgressFields, Time } from './common.schemas.js';
+
+
+/** Beyond these a selection is no longer "a few things": back up the whole app instead. */
+export const MAX_SELECTED_SCHEMAS = 100;
+export const MAX_SELECTED_CONTENTS = 10_000;
+
+/**
+ * What a partial backup holds, as a request gives it: `null` or absent means all of that kind.
+ * `contents` narrows the selected schemas' contents to the listed ids.
+ */
+export const BackupIncludeBody = z
+  .strictObject({
+    schemas: z
+      .array(z.string().max(NAME_MAX).regex(NAME_PATTERN, 'must be schema names (lowercase letters, digits and single dashes)'))
+      .min(1, 'must name at least one schema (or be null for all)')
+      .max(MAX_SELECTED_SCHEMAS, `may name at most ${MAX_SELECTED_SCHEMAS} schemas`)
+      .nullable()
+      .optional()
+      .describe('Names of the schemas to back up; null or absent: every schema'),
+    contents: z
+      .array(entityId())
+      .min(1, 'must list at least one content id (or be null for all)')
+      .max(MAX_SELECTED_CONTENTS, `may list at most ${MAX_SELECTED_CONTENTS} content ids`)
+      .nullable()
+      .optional()
+      .describe('Ids of the contents to back up, within the selected schemas; null or absent: all of their contents'),
+    assets: z.enum(ASSET_CHOICES, `must be one of ${ASSET_CHOICES.join(', ')}`).optional().describe('Which assets: all (default), those the selected contents reference, or none'),
+  })
+  .describe('What a partial backup holds; absent: the whole app');
+export type BackupIncludeInput = z.infer<typeof BackupIncludeBody>;
+
+export const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).check(singleLine()).optional(), include: BackupIncludeBody.optional() });
+
+/** A partial backup's selection as stored and served: every key present. */
+export const Selection = z.strictObject({ schemas: z.array(z.string()).nullable(), contents: z.array(z.string()).nullable(), assets: z.enum(ASSET_CHOICES) });
+export type Selection = z.infer<typeof Selection>;
+
+const BACKUP_TRIGGERS = ['manual', 'scheduled', 'safety'] as const;
+
+export const Backup = z.strictObject({
+  id: z.string(),
+  appId: z.string(),
+  appName: z.string(),
+  label: z.string(),
+  trigger: z.enum(BACKUP_TRIGGERS).describe('Who started it: a person, the app’s backup policy, or a rollback (its safety backup)'),
+  include: Selection.nullable().describe('What a partial backup holds; null for the whole app'),
+  partial: z.boolean(),
+  status: JobStatus,
+  created: Time,
+  started: Time.nullable(),
+  completed: Time.nullable(),
+  eventCount: Int,
+  assetCount: Int,
+  userCount: Int,
+  sizeBytes: Int,
+  sha256: z.string().nullable(),
+  error: z.string().nullable(),
+  warnings: z.array(z.string()),
+  position: Int.optional().describe('The event store position the app was taken at, once known'),
+  ...jobProgressFields,
+});
+export type Backup = z.infer<typeof Backup>;

@@ -8,7 +8,7 @@ import { errorText, followLive } from './api.util.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { Link } from './client.router.js';
 import { formatBytes, formatCount, formatTime, progressText, selectionText } from './format.util.js';
-import { ErrorNote, StatusBadge } from './page-parts.view.js';
+import { ErrorNote, StatusBadge, TableHead } from './page-parts.view.js';
 
 /** How long a migration link made from the page lives. */
 export const LINK_EXPIRIES: { value: string; label: string }[] = [
@@ -145,22 +145,7 @@ export function BackupsTable({ api, app, showApp, admin, started, generation = 0
             <caption>
               {total} backup{total === 1 ? '' : 's'}, newest first
             </caption>
-            <thead>
-              <tr>
-                {showApp && <th scope="col">App</th>}
-                <th scope="col">Status</th>
-                <th scope="col">Label</th>
-                <th scope="col">Holds</th>
-                <th scope="col">Trigger</th>
-                <th scope="col">Created</th>
-                <th scope="col">Events</th>
-                <th scope="col">Assets</th>
-                <th scope="col">Users</th>
-                <th scope="col">Size</th>
-                <th scope="col">SHA-256</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <TableHead columns={[showApp ? 'App' : null, 'Status', 'Label', 'Holds', 'Trigger', 'Created', 'Events', 'Assets', 'Users', 'Size', 'SHA-256', 'Actions']} />
             <tbody>
               {items.map((backup) => (
                 <BackupRow

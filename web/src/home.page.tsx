@@ -4,7 +4,7 @@ import { useRead } from './api.util.js';
 import { Link } from './client.router.js';
 import { formatTime } from './format.util.js';
 import { canBackUp, roleOf } from './roles.util.js';
-import { ErrorNote, PageTitle } from './page-parts.view.js';
+import { ErrorNote, PageTitle, TableHead } from './page-parts.view.js';
 
 /** The apps the key reaches (an admin: all of them), with the caller's role on each. */
 export function HomePage({ api, me }: { api: ApiClient; me: Me }) {
@@ -21,15 +21,7 @@ export function HomePage({ api, me }: { api: ApiClient; me: Me }) {
         <div class="table-wrap">
           <table>
             <caption>{apps.length} app{apps.length === 1 ? '' : 's'}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Label</th>
-                <th scope="col">Your role</th>
-                <th scope="col">Created</th>
-                <th scope="col">Backups</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Name', 'Label', 'Your role', 'Created', 'Backups']} />
             <tbody>
               {apps.map((app) => (
                 <tr key={app.id}>

@@ -28,3 +28,20 @@ export function ErrorNote({ message }: { message: string | null }) {
 export function StatusBadge({ status }: { status: string }) {
   return <span class={`badge badge-${status.toLowerCase()}`}>{status}</span>;
 }
+
+/** A table's column headings, in order; `null` leaves a column out (one shown only in some views). */
+export function TableHead({ columns }: { columns: readonly (string | null)[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((name) =>
+          name === null ? null : (
+            <th scope="col" key={name}>
+              {name}
+            </th>
+          ),
+        )}
+      </tr>
+    </thead>
+  );
+}

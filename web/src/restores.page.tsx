@@ -2,7 +2,7 @@ import type { ApiClient } from '@contract/client/api-client.js';
 import { useRead } from './api.util.js';
 import { Link } from './client.router.js';
 import { formatCount, formatTime, selectionText } from './format.util.js';
-import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
+import { ErrorNote, PageTitle, StatusBadge, TableHead } from './page-parts.view.js';
 
 /** Restore history, newest first, with each job's outcome. */
 export function RestoresPage({ api }: { api: ApiClient }) {
@@ -21,16 +21,7 @@ export function RestoresPage({ api }: { api: ApiClient }) {
         <div class="table-wrap">
           <table>
             <caption>{page.total} restores, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">Name</th>
-                <th scope="col">Source</th>
-                <th scope="col">Status</th>
-                <th scope="col">Events</th>
-                <th scope="col">Outcome</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Started', 'Name', 'Source', 'Status', 'Events', 'Outcome']} />
             <tbody>
               {page.items.map((restore) => (
                 <tr key={restore.id} data-status={restore.status}>

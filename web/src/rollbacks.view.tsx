@@ -7,7 +7,7 @@ import type { Rollback, RollbackPreflight, RollbackTarget } from '@contract/roll
 import { errorText, followLive } from './api.util.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { formatCount, formatTime, progressText } from './format.util.js';
-import { ErrorNote, StatusBadge } from './page-parts.view.js';
+import { ErrorNote, StatusBadge, TableHead } from './page-parts.view.js';
 import { ChangesReport, countsText, RollbackPreview } from './rollback-report.view.js';
 
 export const backupName = (backup: Backup) => backup.label || `of ${formatTime(backup.created)}`;
@@ -207,16 +207,7 @@ export function RollbacksSection({ api, app, backups, target, onTargetTaken, onC
             <caption>
               {total} rollback{total === 1 ? '' : 's'}, newest first
             </caption>
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">Back to</th>
-                <th scope="col">Status</th>
-                <th scope="col">Changes</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Started', 'Back to', 'Status', 'Changes', 'Outcome', 'Details']} />
             <tbody>
               {items.map((rollback) => (
                 <RollbackRow

@@ -1,6 +1,6 @@
 import type { ApiClient } from '@contract/client/api-client.js';
 import { useRead } from './api.util.js';
-import { ErrorNote, PageTitle } from './page-parts.view.js';
+import { ErrorNote, PageTitle, TableHead } from './page-parts.view.js';
 
 /** The installation's users (admins). */
 export function UsersPage({ api }: { api: ApiClient }) {
@@ -14,13 +14,7 @@ export function UsersPage({ api }: { api: ApiClient }) {
         <div class="table-wrap">
           <table>
             <caption>{users.total} users, by email</caption>
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Name</th>
-                <th scope="col">Administrator</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Email', 'Name', 'Administrator']} />
             <tbody>
               {users.items.map((user) => (
                 <tr key={user.id}>

@@ -1,18 +1,19 @@
-import { type DynamicModule, Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type DynamicModule, Global, Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
 import type { DataDirLock } from './infrastructure/data-dir.lock.js';
-import { AccessGuard } from './platform/auth/access.guard.js';
-import { DomainExceptionFilter } from './platform/http/domain-exception.filter.js';
+import { AccessGuard } from './auth/access.guard.js';
+import { DomainExceptionFilter } from './domain-exception.filter.js';
 import { validationPipe } from './platform/http/validation.js';
-import { HealthController } from './platform/http/health.http.controller.js';
-import { PlatformModule } from './platform/platform.module.js';
+import { HealthController } from './health.http.controller.js';
+import { StartupModule } from './platform/startup/startup.module.js';
+import { EventSourcingModule } from './eventsourcing/eventsourcing.module.js';
 import { AdminPageModule } from './platform/http/admin-page.module.js';
 import { Projector } from './eventsourcing/projector.service.js';
-import { StartupGuard } from './platform/startup/startup.guard.js';
+import { StartupGuard } from './auth/startup.guard.js';
 import { StartupService } from './platform/startup/startup.service.js';
 import { AppsModule } from './apps/apps.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -20,9 +21,8 @@ import { UsersService } from './users/users.service.js';
 import { SchemasModule } from './schemas/schemas.module.js';
 import { ContentsModule } from './contents/contents.module.js';
 import { AssetsModule } from './assets/assets.module.js';
-import { BackupHandlersModule } from './backup/backup-handler.registry.js';
+import { ArchiveParticipants, USER_ACCOUNTS } from './archive/archive-participant.port.js';
 import { BackupsModule } from './backup/backups.module.js';
-import { ArchiveChecksModule } from './archive/archive-checks.module.js';
 import { JobProcessor } from './jobs/job-processor.service.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { BackupScheduler } from './backup/schedule/backup-scheduler.service.js';
@@ -34,6 +34,19 @@ import { BackupScheduler } from './backup/schedule/backup-scheduler.service.js';
  * listens at once, health says `starting`, and other requests wait until it is done.
  */
 const DATA_DIR_LOCK = Symbol('DATA_DIR_LOCK');
+
+/**
+ * What the archive kernel needs of the installation, wired here once: the participants' registry
+ * (each domain module registers its participant in onModuleInit) and the users a restore maps
+ * archived users to, so neither the backup use cases nor the kernel import a domain for them.
+ */
+@Global()
+@Module({
+  imports: [UsersModule],
+  providers: [ArchiveParticipants, { provide: USER_ACCOUNTS, useExisting: UsersService }],
+  exports: [ArchiveParticipants, USER_ACCOUNTS],
+})
+class ArchiveKernelModule {}
 
 @Module({})
 export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -49,7 +62,7 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
   static forRoot(config: AppConfig, lock: DataDirLock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, JobsModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, ArchiveChecksModule, AdminPageModule.forRoot()],
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, StartupModule, EventSourcingModule, JobsModule, ArchiveKernelModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, AdminPageModule.forRoot()],
       controllers: [HealthController],
       providers: [
         // Guards run in this order: requests wait for start-up before their key is checked.

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './config/app-config.js';
 import { Logger } from '@nestjs/common';
 import { DataDirInUseError } from './infrastructure/data-dir.lock.js';
 import { StoreUnreachableError } from './infrastructure/store-connect.js';
-import { gracefulShutdown } from './platform/shutdown/graceful-shutdown.js';
+import { gracefulShutdown } from './graceful-shutdown.js';
 import { createAppLogger, earlyLogFormat } from './platform/logging/app-logger.js';
 import { StartupService } from './platform/startup/startup.service.js';
 import { createServer, requestTracker } from './server.js';

@@ -5,11 +5,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './config/app-config.js';
 import { AppModule } from './app.module.js';
 import { DataDirLock } from './infrastructure/data-dir.lock.js';
-import { serveOpenApi } from './platform/http/openapi.js';
+import { serveOpenApi } from './openapi.js';
 import { referrerPolicy } from './platform/http/referrer-policy.middleware.js';
 import { createAppLogger } from './platform/logging/app-logger.js';
 import { requestLog } from './platform/logging/request-log.middleware.js';
-import { RequestTracker } from './platform/shutdown/graceful-shutdown.js';
+import { RequestTracker } from './graceful-shutdown.js';
 
 const trackers = new WeakMap<INestApplication, RequestTracker>();
 

@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
-import type { ArchivedEvent } from '../../src/backup/backup-handler.port.js';
+import type { ArchivedEvent } from '../../src/archive/archive-format.js';
 
 const COMPRESSED = /^(image\/(jpeg|png|gif|webp|avif)|video\/|audio\/|application\/(zip|gzip|x-7z-compressed|x-rar-compressed|pdf))/;
 

@@ -1,11 +1,10 @@
 import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import { APP_ROLES, type AppRole } from '../platform/auth/principal.js';
+import { APP_ROLES, type AppRole } from '../auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
-import { controlCharacterProblem, LINE_BREAKS_AND_TABS, quoted } from '../platform/text/control-characters.js';
-import { APP_EVENTS, type AppEvent, NAME_MAX, NAME_PATTERN } from './app.events.js';
-
-export { NAME_MAX, NAME_PATTERN };
+import { controlCharacterProblem, LINE_BREAKS_AND_TABS } from '../platform/text/control-characters.js';
+import { validateName } from '../platform/text/identifier.rules.js';
+import { APP_EVENTS, type AppEvent } from './app.events.js';
 
 export interface AppState {
   status: 'new' | 'live' | 'deleted';
@@ -51,12 +50,6 @@ export const appDecider: Decider<AppState, AppCommand, AppEvent> = {
     }
   },
 };
-
-export function validateName(name: string, what = 'name'): void {
-  if (name.length > NAME_MAX || !NAME_PATTERN.test(name)) {
-    throw invalid(`${what}: ${quoted(name, NAME_MAX + 20)} must be lowercase letters, digits and single dashes (like "my-app"), at most ${NAME_MAX} characters`);
-  }
-}
 
 function live(state: AppState): void {
   if (state.status !== 'live') throw notFound('The app does not exist');
@@ -119,8 +112,20 @@ function deleteApp(state: AppState): AppEvent[] {
  */
 export const appStream = defineStream<AppState, AppEvent>({
   kind: 'app',
+  place: 'app',
   events: APP_EVENTS,
   decider: appDecider,
+  // Contributors are users the events name: users.json lists them, a restore maps them.
+  users: {
+    each: (event, visit) => {
+      if (event.type === 'AppContributorAssigned' || event.type === 'AppContributorRemoved') visit(event.data.userId);
+    },
+    map: (event, to) => {
+      if (event.type === 'AppContributorAssigned') return { ...event, data: { ...event.data, userId: to(event.data.userId) } };
+      if (event.type === 'AppContributorRemoved') return { ...event, data: { ...event.data, userId: to(event.data.userId) } };
+      return event;
+    },
+  },
   check: (state, event, context) => {
     switch (event.type) {
       case 'AppCreated':

@@ -5,7 +5,8 @@ import { claims, NAME_INDEX, type NameIndex } from '../infrastructure/name-index
 import { notFound } from '../platform/domain-errors.js';
 import { type CommandPlan, type CommandPlanner, StreamCommand } from '../eventsourcing/stream-command.handler.js';
 import { UsersService } from '../users/users.service.js';
-import { type AppCommand, appDecider, type AppState, validateName } from './app.aggregate.js';
+import { type AppCommand, appDecider, type AppState } from './app.aggregate.js';
+import { validateName } from '../platform/text/identifier.rules.js';
 import type { AppEvent } from './app.events.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
 

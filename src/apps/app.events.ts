@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { APP_ROLES } from '../platform/auth/principal.js';
+import { APP_ROLES } from '../auth/principal.js';
 import { defineEvent, entityId, type EventOf } from '../eventsourcing/event-catalog.js';
 import { NAME_MAX, NAME_PATTERN } from '../platform/text/identifier.rules.js';
 import { multiLine, singleLine } from '../platform/text/plain-text.checks.js';

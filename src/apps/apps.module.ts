@@ -1,13 +1,13 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { appStream } from './app.aggregate.js';
-import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../platform/auth/auth.ports.js';
+import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../auth/auth.ports.js';
 import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { UsersModule } from '../users/users.module.js';
 import { AppsController } from './apps.http.controller.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
-import { AppsBackupHandler } from './apps.backup-handler.js';
-import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
+import { appsParticipant } from './apps.participant.js';
+import { ArchiveParticipants } from '../archive/archive-participant.port.js';
 import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
 import { AppCommandPlanner } from './app.commands.js';
 
@@ -31,15 +31,14 @@ const appDirectory = {
 @Module({
   imports: [UsersModule],
   controllers: [AppsController],
-  providers: [AppsProjection, AppsBackupHandler, AppCommandPlanner, appDirectory],
+  providers: [AppsProjection, AppCommandPlanner, appDirectory],
   exports: [AppsProjection, APP_DIRECTORY],
 })
 export class AppsModule implements OnModuleInit {
   constructor(
     private readonly projections: ProjectionEngine,
     private readonly projection: AppsProjection,
-    private readonly backups: BackupHandlerRegistry,
-    private readonly backupHandler: AppsBackupHandler,
+    private readonly participants: ArchiveParticipants,
     private readonly catalog: EventCatalog,
     private readonly commands: StreamCommandHandler,
     private readonly planner: AppCommandPlanner,
@@ -48,7 +47,7 @@ export class AppsModule implements OnModuleInit {
   onModuleInit(): void {
     this.catalog.register(appStream);
     this.projections.register(this.projection);
-    this.backups.register(this.backupHandler);
+    this.participants.register(appsParticipant);
     this.commands.register(this.planner);
   }
 }

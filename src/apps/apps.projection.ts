@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
-import type { AppRole } from '../platform/auth/principal.js';
+import type { AppRole } from '../auth/principal.js';
 import { notFound } from '../platform/domain-errors.js';
 import type { Projection } from '../eventsourcing/projection.js';
 import type { ProjectionTx } from '../eventsourcing/projection-tx.js';

@@ -1,14 +1,13 @@
 import type { DomainEvent } from '../eventsourcing/decider.js';
-import type { ArchivedEvent } from '../backup/backup-handler.port.js';
-import type { Placed, RestoreValidator } from '../backup/restore/restore-validator.js';
+import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import type { ArchivedEvent } from './archive-format.js';
 import { type ArchiveReader, InvalidArchiveError } from './archive-reader.js';
+import type { Placed, RestoreValidator } from './restore-validator.js';
 
 /** What the check needs of the validator: the stateless checks, which look at the archive alone. */
 export type StatelessEventCheck = Pick<RestoreValidator, 'place' | 'accept'>;
 
 export interface ArchiveCheckOptions {
-  /** The archive entries an event needs (every BackupHandler's `entriesFor`, an asset's file version). */
-  entriesFor(event: ArchivedEvent): Iterable<string>;
   /** Called every `progressEvery` events (10,000 unless given) with the events checked so far. */
   onProgress?(done: number, total: number): void;
   progressEvery?: number;
@@ -25,8 +24,8 @@ export interface ArchiveCheckReport {
   users: number;
   /** Entries the events name that the manifest lists as missing. */
   missing: number;
-  /** Streams by kind (the app's own, schemas, contents, assets). */
-  streams: Record<Placed['kind'], number>;
+  /** Streams by kind (every kind of an app's streams the catalog knows: app, schema, content, asset). */
+  streams: Record<string, number>;
   /** Events by type. */
   types: Record<string, number>;
   /** The earliest and latest event time, or null for none. */
@@ -40,9 +39,10 @@ export interface ArchiveCheckReport {
  * stream, type and data against the event catalog; then every asset file in the archive must be
  * named by an event (it is refused before it is ever inflated otherwise), and every named one must
  * be in the archive or listed as missing, which lists nothing else. Throws InvalidArchiveError with
- * the message a restore gives. The restore runner and the offline `appvault archive` commands share it.
+ * the message a restore gives. The entries an event names are its stream's facts (`entries`). The
+ * restore runner and the offline `appvault archive` commands share it.
  */
-export async function checkArchive(reader: ArchiveReader, validator: StatelessEventCheck, options: ArchiveCheckOptions): Promise<ArchiveCheckReport> {
+export async function checkArchive(reader: ArchiveReader, catalog: EventCatalog, validator: StatelessEventCheck, options: ArchiveCheckOptions = {}): Promise<ArchiveCheckReport> {
   const total = reader.manifest.counts.events;
   const every = options.progressEvery ?? 10_000;
   const named = new Set<string>();
@@ -57,7 +57,8 @@ export async function checkArchive(reader: ArchiveReader, validator: StatelessEv
     // What can be checked on the archive alone is checked now, before anything is written.
     const placed = validator.place(event);
     const accepted = validator.accept(event, placed);
-    for (const name of options.entriesFor(event)) named.add(name);
+    const entries = placed.definition.entries?.(accepted, placed.entityId);
+    if (entries) for (const name of entries) named.add(name);
     streams.set(event.stream, placed.kind);
     types[event.type] = (types[event.type] ?? 0) + 1;
     const at = Date.parse(event.timestamp);
@@ -76,8 +77,8 @@ export async function checkArchive(reader: ArchiveReader, validator: StatelessEv
   for (const name of named) {
     if (!reader.has(name) && !missing.has(name)) throw new InvalidArchiveError(`The events name ${name}, but the archive neither contains it nor lists it as missing`);
   }
-  const byKind: ArchiveCheckReport['streams'] = { app: 0, schema: 0, content: 0, asset: 0 };
-  for (const kind of streams.values()) byKind[kind] += 1;
+  const byKind: ArchiveCheckReport['streams'] = Object.fromEntries(catalog.streams.filter((d) => d.place !== 'installation').map((d) => [d.kind, 0]));
+  for (const kind of streams.values()) byKind[kind] = (byKind[kind] ?? 0) + 1;
   const { counts } = reader.manifest;
   return { events: scanned, eventFiles: counts.eventFiles, assets: counts.assets, users: counts.users, missing: missing.size, streams: byKind, types, firstEventAt, lastEventAt };
 }

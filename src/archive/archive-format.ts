@@ -1,4 +1,4 @@
-import type { BackupSelection } from '../backup/shared/backup-selection.js';
+import type { BackupSelection } from './archive-selection.js';
 
 /**
  * Archive format v1, the single source of its names and limits. docs/backup-format.md describes
@@ -64,6 +64,23 @@ export interface Manifest {
   missing: { name: string; reason: string }[];
   warnings: string[];
   entries: ManifestEntry[];
+}
+
+/**
+ * One event as it stands in an archive's `events/NNNNNN.ndjson` files. Restores rewrite these
+ * before appending them under the new app id.
+ */
+export interface ArchivedEvent {
+  /** 1-based, gapless, in the order the events happened within the app. */
+  number: number;
+  stream: string;
+  /** 0-based revision inside its stream. */
+  streamVersion: number;
+  type: string;
+  timestamp: string;
+  actor: string;
+  schemaVersion: number;
+  data: Record<string, unknown>;
 }
 
 export interface ArchivedUser {

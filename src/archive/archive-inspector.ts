@@ -1,23 +1,13 @@
-import type { BackupSelection } from '../backup/shared/backup-selection.js';
 import { stat } from 'node:fs/promises';
-import { classifyEntry, type Manifest, USERS_ENTRY } from './archive-format.js';
-import { type ArchiveCheckReport, checkArchive } from './archive-check.js';
-import { ArchiveReader, readBoundedText } from './archive-reader.js';
-import type { ArchivedEvent } from '../backup/backup-handler.port.js';
-import { RestoreValidator } from '../backup/restore/restore-validator.js';
-import type { EventStore } from '../infrastructure/event-store/event-store.port.js';
 import type { DomainEvent } from '../eventsourcing/decider.js';
-import { offlineInstallation } from './offline-installation.js';
+import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import { type ArchiveCheckReport, checkArchive } from './archive-check.js';
+import { type ArchivedEvent, classifyEntry, type Manifest, USERS_ENTRY } from './archive-format.js';
+import { ArchiveReader, readBoundedText } from './archive-reader.js';
+import type { BackupSelection } from './archive-selection.js';
+import { type Placed, RestoreValidator } from './restore-validator.js';
 
-export interface SchemaSummary {
-  id: string;
-  name: string;
-  fields: number;
-  /** Contents of the schema not deleted at the archive's last event. */
-  contents: number;
-  deleted: boolean;
-}
-
+/** What an archive holds; `schemas` and the like are the domains' to add (see src/cli/offline-archive.ts). */
 export interface InspectReport {
   file: string;
   /** Size of the zip on disk. */
@@ -33,7 +23,6 @@ export interface InspectReport {
   streams: ArchiveCheckReport['streams'];
   eventTypes: Record<string, number>;
   timeRange: { first: string | null; last: string | null };
-  schemas: SchemaSummary[];
   users: { id: string; email: string; displayName: string }[];
   /** Uncompressed bytes by kind of entry (the manifest's sizes). */
   sizes: { events: number; assets: number; other: number; total: number };
@@ -41,12 +30,13 @@ export interface InspectReport {
   warnings: string[];
 }
 
-/** The scan's checks (place, accept) never read a store; one that is read anyway fails loudly. */
-const noStore: Pick<EventStore, 'readStream'> = {
-  readStream: () => {
-    throw new Error('The stateless archive checks read no event store');
-  },
+/** The scan's checks (place, accept) never read a stream; one that is read anyway fails loudly. */
+const noStreams = (): never => {
+  throw new Error('The stateless archive checks read no stream');
 };
+
+/** Sees each event that passed the checks, with its data as the current version of its type describes it. */
+export type InspectObserver = (event: ArchivedEvent, accepted: DomainEvent, placed: Placed) => void;
 
 interface Opened {
   reader: ArchiveReader;
@@ -57,15 +47,11 @@ interface Opened {
  * Opens an archive and runs the checks a restore makes before it writes anything (archive-check.ts),
  * letting `onEvent` see each event that passed. The reader stays open for a second pass.
  */
-async function openChecked(file: string, maxExpandedBytes: number, onEvent?: (event: ArchivedEvent, accepted: DomainEvent) => void): Promise<Opened> {
-  const { catalog, handlers } = offlineInstallation();
+async function openChecked(file: string, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver): Promise<Opened> {
   const reader = await ArchiveReader.open(file, { maxExpandedBytes });
   try {
-    const validator = new RestoreValidator(catalog, noStore as EventStore, reader.manifest.app.id);
-    const report = await checkArchive(reader, validator, {
-      entriesFor: (event) => handlers.flatMap((handler) => handler.entriesFor?.(event) ?? []),
-      onEvent: (event, accepted) => onEvent?.(event, accepted),
-    });
+    const validator = new RestoreValidator(catalog, noStreams, reader.manifest.app.id);
+    const report = await checkArchive(reader, catalog, validator, { onEvent });
     return { reader, report };
   } catch (error) {
     reader.close();
@@ -73,37 +59,8 @@ async function openChecked(file: string, maxExpandedBytes: number, onEvent?: (ev
   }
 }
 
-export async function inspectArchive(file: string, maxExpandedBytes: number): Promise<InspectReport> {
-  const schemas = new Map<string, SchemaSummary>();
-  const contentSchema = new Map<string, string>();
-  const { reader, report } = await openChecked(file, maxExpandedBytes, (event, accepted) => {
-    const data = accepted.data as Record<string, unknown>;
-    const id = event.stream.slice(event.stream.indexOf('--') + 2);
-    switch (accepted.type) {
-      case 'SchemaCreated':
-        schemas.set(id, { id, name: String(data['name']), fields: Array.isArray(data['fields']) ? data['fields'].length : 0, contents: 0, deleted: false });
-        break;
-      case 'SchemaFieldAdded':
-        if (schemas.has(id)) schemas.get(id)!.fields += 1;
-        break;
-      case 'SchemaDeleted':
-        if (schemas.has(id)) schemas.get(id)!.deleted = true;
-        break;
-      case 'ContentCreated': {
-        const schemaId = String(data['schemaId']);
-        contentSchema.set(id, schemaId);
-        if (schemas.has(schemaId)) schemas.get(schemaId)!.contents += 1;
-        break;
-      }
-      case 'ContentDeleted': {
-        const schema = schemas.get(contentSchema.get(id) ?? '');
-        if (schema) schema.contents -= 1;
-        break;
-      }
-      default:
-        break;
-    }
-  });
+export async function inspectArchive(file: string, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver): Promise<InspectReport> {
+  const { reader, report } = await openChecked(file, maxExpandedBytes, catalog, onEvent);
   try {
     const manifest = reader.manifest;
     const sizes = { events: 0, assets: 0, other: 0, total: 0 };
@@ -128,7 +85,6 @@ export async function inspectArchive(file: string, maxExpandedBytes: number): Pr
       streams: report.streams,
       eventTypes: report.types,
       timeRange: { first: report.firstEventAt, last: report.lastEventAt },
-      schemas: [...schemas.values()].sort((a, b) => a.name.localeCompare(b.name)),
       users,
       sizes,
       missing: manifest.missing,
@@ -170,11 +126,11 @@ export interface DiffReport {
 const fingerprint = (e: ArchivedEvent) => JSON.stringify([e.number, e.stream, e.streamVersion, e.type, e.timestamp, e.actor, e.schemaVersion, e.data]);
 
 /** What b adds to a, two backups of one app, and whether b continues a's history. */
-export async function diffArchives(fileA: string, fileB: string, maxExpandedBytes: number): Promise<DiffReport> {
-  const a = await openChecked(fileA, maxExpandedBytes);
+export async function diffArchives(fileA: string, fileB: string, maxExpandedBytes: number, catalog: EventCatalog): Promise<DiffReport> {
+  const a = await openChecked(fileA, maxExpandedBytes, catalog);
   let b: Opened;
   try {
-    b = await openChecked(fileB, maxExpandedBytes);
+    b = await openChecked(fileB, maxExpandedBytes, catalog);
   } catch (error) {
     a.reader.close();
     throw error;

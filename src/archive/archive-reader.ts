@@ -9,9 +9,8 @@ import { parseBoundedJson } from '../platform/json/bounded-json.js';
 import { quoted } from '../platform/text/control-characters.js';
 import { singleLine } from '../platform/text/plain-text.checks.js';
 import { TimeSlicer } from '../platform/time-slicer.js';
-import type { ArchivedEvent } from '../backup/backup-handler.port.js';
-import { type BackupSelection, sameSelection, StoredSelection } from '../backup/shared/backup-selection.js';
-import { classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest, SELECTION_ENTRY, USERS_ENTRY } from './archive-format.js';
+import { type ArchivedEvent, classifyEntry, EVENT_FILE_MAX_BYTES, eventFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_ENTRY, type Manifest, SELECTION_ENTRY, USERS_ENTRY } from './archive-format.js';
+import { type BackupSelection, sameSelection, StoredSelection } from './archive-selection.js';
 
 /**
  * Reads the zip through positional reads on one file handle, each entry its own stream. yauzl's

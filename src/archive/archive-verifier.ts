@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { type ArchiveCheckOptions, checkArchive } from './archive-check.js';
-import type { ArchiveRehearsalReport } from '../backup/restore/archive-rehearsal.port.js';
-import { ArchiveReader, InvalidArchiveError } from './archive-reader.js';
-import type { ArchivedEvent, RestoreContext } from '../backup/backup-handler.port.js';
-import { restoredEvent } from '../backup/restore/restore-event.js';
-import { RestoreValidator } from '../backup/restore/restore-validator.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
-import { TimeSlicer } from '../platform/time-slicer.js';
-import { offlineInstallation, type UserLookup } from './offline-installation.js';
-import { ScratchStreams } from './scratch-streams.js';
+import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
+import { type ArchiveCheckReport, checkArchive } from './archive-check.js';
+import type { RestoreParticipant } from './archive-participant.port.js';
+import { ArchiveReader } from './archive-reader.js';
+import { ArchiveRestore, pointInTime } from './archive-restore.js';
+import type { BackupSelection } from './archive-selection.js';
+import { RehearsalSink, type UserLookup } from './rehearsal-sink.js';
 
 /** The server's default MAX_RESTORE_EXPANDED_BYTES (200 GiB). */
 export const DEFAULT_MAX_EXPANDED_BYTES = 200 * 1024 ** 3;
 
-export interface VerifyOptions {
+export interface RehearsalOptions {
+  /** The installation's event catalog and participants, or the offline ones (src/cli/offline-archive.ts). */
+  catalog: EventCatalog;
+  participants: readonly RestoreParticipant[];
   maxExpandedBytes: number;
   /** A point in time, as a restore takes it: up to this event number, or up to this time. */
   untilEvent?: number;
@@ -23,81 +24,63 @@ export interface VerifyOptions {
   lookupUser?: UserLookup;
 }
 
-/** The rehearsal's report (the port the server's dry run uses), for an archive that passed. */
-export type VerifyReport = ArchiveRehearsalReport & { valid: true };
+/** What a rehearsal of a restore found: the archive passed every check a restore makes. */
+export interface RehearsalReport {
+  valid: true;
+  app: { id: string; name: string };
+  formatVersion: number;
+  created: string;
+  counts: ArchiveCheckReport;
+  /** Events a restore would append (all, or up to the point in time). */
+  checkedEvents: number;
+  /** File versions read and compared with the SHA-256 their events record. */
+  checkedFiles: number;
+  missing: { name: string; reason: string }[];
+  warnings: string[];
+  /** A partial archive's selection; null for a whole app. */
+  include: BackupSelection | null;
+  /** What the restore would log about the events (dangling references). */
+  notes: string[];
+  /** Archived users by email: mapped to users of this installation, or to be created (without keys). */
+  users: { mapped: string[]; created: string[] };
+}
 
 /**
- * Every check a restore makes, with nothing written anywhere: the archive reader's container
- * checks (format, entry names, sizes, counts, zip bombs), the shared scan (checksums, numbering,
- * the event catalog, named entries: archive-check.ts), users.json as the users handler reads it,
- * and then each event as RestoreRunner.restoreEvents takes it — first event, deleted app, actors,
- * rewritten by the handlers, and checked by RestoreValidator.follow against its stream's state
- * (versions, domain rules, users, file versions, whose bytes are hashed against the event). Keep
- * the loop below in step with restoreEvents. Throws InvalidArchiveError with a restore's message.
+ * Every check a restore makes, with nothing written anywhere: the restore itself (ArchiveRestore,
+ * the loop RestoreRunner runs) writing to a rehearsal sink, which keeps the events in scratch
+ * streams, hashes the files and counts the users. So the archive reader's container checks
+ * (format, entry names, sizes, counts, zip bombs), the scan (checksums, numbering, the event
+ * catalog, named entries: archive-check.ts), users.json as the users participant reads it, and
+ * each event as a restore takes it (checked against its stream's state, mapped, its file hashed
+ * against its event) all run as they do in a restore. Throws InvalidArchiveError with a
+ * restore's message. The server's dry run and `appvault archive verify` use it.
  */
-export async function verifyArchive(file: string, options: VerifyOptions): Promise<VerifyReport> {
-  const { catalog, handlers, users } = offlineInstallation(options.lookupUser);
+export async function rehearseRestore(file: string, options: RehearsalOptions): Promise<RehearsalReport> {
   const reader = await ArchiveReader.open(file, { maxExpandedBytes: options.maxExpandedBytes });
-  const scratch = new ScratchStreams();
+  const sink = new RehearsalSink(options.lookupUser);
+  const notes: string[] = [];
+  const restore = new ArchiveRestore({
+    reader,
+    catalog: options.catalog,
+    participants: options.participants,
+    sink,
+    log: (message) => {
+      if (notes.length < 100) notes.push(message);
+    },
+    step: async () => undefined,
+    remember: async () => undefined,
+  });
   try {
     const manifest = reader.manifest;
-    const validator = new RestoreValidator(catalog, scratch.asValidatorStore(), manifest.app.id);
-    const checkOptions: ArchiveCheckOptions = {
-      entriesFor: (event) => handlers.flatMap((handler) => handler.entriesFor?.(event) ?? []),
-      onProgress: (done, total) => options.onProgress?.('scan', done, total),
-      progressEvery: 1000,
-    };
-    const counts = await checkArchive(reader, validator, checkOptions);
-    const keep = pointInTime(options, manifest.counts.events);
-
-    const targetAppId = randomUUID();
-    const userMap = new Map<string, string>();
-    const archivedUsers = new Set<string>();
-    const notes: string[] = [];
-    const context: RestoreContext = {
-      sourceAppId: manifest.app.id,
-      targetAppId,
-      targetName: manifest.app.name,
-      actor: SYSTEM_ACTOR,
-      openEntry: (entry) => reader.open(entry),
-      hasEntry: (entry) => reader.has(entry),
-      mapUser: (userId) => (userId === SYSTEM_ACTOR ? SYSTEM_ACTOR : (userMap.get(userId) ?? SYSTEM_ACTOR)),
-      setUserMapping: (from, to) => {
-        userMap.set(from, to);
-        archivedUsers.add(from);
-      },
-      isArchivedUser: (userId) => archivedUsers.has(userId),
-      log: (message) => {
-        if (notes.length < 100) notes.push(message);
-      },
-      step: async () => undefined,
-      // File versions are hashed one after the other: nothing waits on them offline.
-      defer: async (work) => {
-        try {
-          await work();
-        } catch (error) {
-          if (error instanceof InvalidArchiveError) throw error;
-          throw new InvalidArchiveError((error as Error).message);
-        }
-      },
-      remember: async () => undefined,
-      counts: { assets: 0 },
-    };
-    for (const handler of handlers) await handler.prepareRestore?.(context);
-    validator.forTarget(targetAppId, new Set(userMap.values()));
-
-    let checked = 0;
-    // Run inside the server too (a restore's dry run): never hold the event loop for long.
-    const slicer = new TimeSlicer();
-    for await (const archived of reader.events()) {
-      await slicer.tick();
-      if (!keep(archived)) break;
-      const { stream, streamVersion, event } = await restoredEvent(archived, context, { validator, handlers, catalog });
-      scratch.append(stream, streamVersion, event);
-      if (++checked % 1000 === 0) options.onProgress?.('rehearse', checked, manifest.counts.events);
-    }
-    if (checked === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
-    for (const handler of handlers) await handler.summarizeRestore?.(context);
+    const counts = await checkArchive(reader, options.catalog, restore.validator, { onProgress: (done, total) => options.onProgress?.('scan', done, total), progressEvery: 1000 });
+    const { keep } = pointInTime(manifest.counts.events, options);
+    await restore.begin({ appId: randomUUID(), name: manifest.app.name, actor: SYSTEM_ACTOR });
+    let reported = 0;
+    const checked = await restore.events(keep, async (done) => {
+      if (Math.floor(done / 1000) > Math.floor(reported / 1000)) options.onProgress?.('rehearse', done, manifest.counts.events);
+      reported = done;
+    });
+    restore.summarize();
     options.onProgress?.('rehearse', checked, manifest.counts.events);
     return {
       valid: true,
@@ -106,29 +89,16 @@ export async function verifyArchive(file: string, options: VerifyOptions): Promi
       created: manifest.created,
       counts,
       checkedEvents: checked,
-      checkedFiles: context.counts.assets,
+      checkedFiles: restore.counts.assets,
       missing: manifest.missing,
       warnings: manifest.warnings,
       include: manifest.include ?? null,
       notes,
-      users,
+      users: sink.users,
     };
   } finally {
-    scratch.close();
+    await restore.drain();
+    sink.close();
     reader.close();
   }
-}
-
-/** As RestoreRunner.pointInTime: which events a restore with untilEvent or until keeps. */
-function pointInTime(options: VerifyOptions, total: number): (event: ArchivedEvent) => boolean {
-  if (options.untilEvent !== undefined) {
-    if (options.untilEvent > total) throw new InvalidArchiveError(`untilEvent is ${options.untilEvent}, but the archive holds only ${total} events`);
-    const until = options.untilEvent;
-    return (e) => e.number <= until;
-  }
-  if (options.until !== undefined) {
-    const limit = Date.parse(options.until);
-    return (e) => Date.parse(e.timestamp) <= limit;
-  }
-  return () => true;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EventStore, NewEvent, StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import type { NewEvent, StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 
 interface Row {
   version: number;
@@ -49,15 +49,6 @@ export class ScratchStreams {
     for (const row of this.select.all(stream)) {
       yield { stream, streamVersion: row.version, position: 0, type: row.type, data: JSON.parse(row.data) as Record<string, unknown>, metadata: JSON.parse(row.metadata) as StoredEvent['metadata'] };
     }
-  }
-
-  /**
-   * What RestoreValidator reads: `readStream`, nothing else (see restore-validator.ts). The
-   * validator is typed with the whole port, so the narrow view is widened for it here, in one place.
-   */
-  asValidatorStore(): EventStore {
-    const view: Pick<EventStore, 'readStream'> = { readStream: (stream) => this.readStream(stream) };
-    return view as EventStore;
   }
 
   close(): void {

@@ -2,25 +2,23 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { BLOB_STORE, BlobTooLargeError, type BlobStore, type PutResult } from '../infrastructure/blob-store/blob-store.port.js';
 import { tooLarge } from '../platform/domain-errors.js';
+import { assetFileKey, assetFilesPrefix } from './asset.aggregate.js';
 
 /**
- * Where asset bytes live: one blob per file version, `assets/{appId}/{assetId}/{fileVersion}`,
- * written once and never changed. Deleting an asset (or its app) keeps them on purpose: the events
+ * Where asset bytes live: one blob per file version, `assets/{appId}/{assetId}/{fileVersion}`
+ * (assetFileKey), written once and never changed. Deleting an asset (or its app) keeps them on purpose: the events
  * stay, so a backup of the app's history must still find every file version they name. Only the
  * cleanup of a failed restore removes an app's files (deleteAppFiles).
  *
- * Backup and restore use this service rather than the blob store, so the key layout stays here.
+ * Backups and the commands use this service rather than the blob store; restores write through
+ * their sink under the same keys (assetFileKey).
  */
 @Injectable()
 export class AssetFilesService {
   constructor(@Inject(BLOB_STORE) private readonly blobs: BlobStore) {}
 
   static key(appId: string, assetId: string, fileVersion: number): string {
-    return `${AssetFilesService.appPrefix(appId)}/${assetId}/${fileVersion}`;
-  }
-
-  static appPrefix(appId: string): string {
-    return `assets/${appId}`;
+    return assetFileKey(appId, assetId, fileVersion);
   }
 
   /** Rejects with BlobNotFoundError when the bytes are gone (a backup records them as missing). */
@@ -59,6 +57,6 @@ export class AssetFilesService {
 
   /** Removes every file of an app: the cleanup of a restore that failed, never a normal delete. */
   async deleteAppFiles(appId: string): Promise<void> {
-    await this.blobs.deletePrefix(AssetFilesService.appPrefix(appId));
+    await this.blobs.deletePrefix(assetFilesPrefix(appId));
   }
 }

@@ -1,9 +1,10 @@
 import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
-import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
+import { assetEntryName } from '../archive/archive-format.js';
+import { defineStream, ruleProblem, type StoredOf } from '../eventsourcing/event-catalog.js';
 import { controlCharacterProblem } from '../platform/text/control-characters.js';
-import { ASSET_EVENTS, type AssetEvent, type AssetFile, FILE_NAME_MAX, MIME_TYPE, SHA256 } from './asset.events.js';
+import { ASSET_EVENTS, type AssetEvent, type AssetFile, type AssetReverted, FILE_NAME_MAX, MIME_TYPE, SHA256 } from './asset.events.js';
 
 export interface AssetState {
   status: 'new' | 'live' | 'deleted';
@@ -22,7 +23,9 @@ export interface AssetState {
 export type AssetCommand =
   | DomainCommand<'CreateAsset', { assetId: string; file: AssetFile }>
   | DomainCommand<'ReplaceAssetFile', { fileVersion: number; file: AssetFile }>
-  | DomainCommand<'DeleteAsset', Record<string, never>>;
+  | DomainCommand<'DeleteAsset', Record<string, never>>
+  /** A rollback's: from the asset as a read shows it now (`current`) back to `target`, as it was then. */
+  | DomainCommand<'RevertAsset', { current: AssetRecord; target: AssetRecord }>;
 
 export const assetDecider: Decider<AssetState, AssetCommand, AssetEvent> = {
   initialState: () => ({ status: 'new', assetId: '', fileVersion: -1, fileHashes: [] }),
@@ -30,6 +33,7 @@ export const assetDecider: Decider<AssetState, AssetCommand, AssetEvent> = {
     CreateAsset: createAsset,
     ReplaceAssetFile: replaceAssetFile,
     DeleteAsset: deleteAsset,
+    RevertAsset: revertAsset,
   }),
   evolve: (state, event) => {
     switch (event.type) {
@@ -117,6 +121,66 @@ function deleteAsset(state: AssetState): AssetEvent[] {
   return [{ type: 'AssetDeleted', data: {} }];
 }
 
+/**
+ * Where a file version's bytes live in the blob store: one blob each, written once and never
+ * changed (see AssetFilesService).
+ */
+export const assetFilesPrefix = (appId: string) => `assets/${appId}`;
+export const assetFileKey = (appId: string, assetId: string, fileVersion: number) => `${assetFilesPrefix(appId)}/${assetId}/${fileVersion}`;
+
+/** The file version an event introduces (AssetCreated, AssetFileReplaced), if it introduces one. */
+export function fileVersionOf(event: AssetEvent, assetId: string): { assetId: string; fileVersion: number; sha256: string; mimeType: string } | undefined {
+  if (event.type !== 'AssetCreated' && event.type !== 'AssetFileReplaced') return undefined;
+  return { assetId, fileVersion: event.data.fileVersion, sha256: event.data.sha256, mimeType: event.data.mimeType };
+}
+
+type RecordedVersion = AssetReverted['data']['versions'][number];
+
+/** An asset as a read shows it, folded from its events the way the assets projection folds them. */
+export interface AssetRecord {
+  live: boolean;
+  current?: RecordedVersion;
+  created: string;
+  createdBy: string;
+  versions: RecordedVersion[];
+}
+
+const NO_RECORD: AssetRecord = { live: false, created: '', createdBy: '', versions: [] };
+
+function foldRecord(record: AssetRecord, stored: StoredOf<AssetEvent>): AssetRecord {
+  const made = { created: stored.metadata.timestamp, createdBy: stored.metadata.actor };
+  switch (stored.type) {
+    case 'AssetCreated': {
+      const { assetId: _id, ...file } = stored.data;
+      const version = { ...file, ...made };
+      return { live: true, current: version, ...made, versions: [version] };
+    }
+    case 'AssetFileReplaced': {
+      const version = { ...stored.data, ...made };
+      const versions = [...record.versions.filter((v) => v.fileVersion !== version.fileVersion), version].sort((a, b) => a.fileVersion - b.fileVersion);
+      return { ...record, current: version, versions };
+    }
+    case 'AssetDeleted':
+      return { ...record, live: false };
+    case 'AssetReverted': {
+      const { versions, created, createdBy, ...file } = stored.data;
+      const current = versions.find((v) => v.fileVersion === file.fileVersion) ?? { ...file, ...made };
+      return { live: true, current, created, createdBy, versions };
+    }
+  }
+}
+
+/**
+ * An asset comes back at the file version it had, whose bytes are still stored (file versions are
+ * never removed), listing the versions it had then; one created since is deleted.
+ */
+function revertAsset(_state: AssetState, { current, target }: CommandData<AssetCommand, 'RevertAsset'>): AssetEvent[] {
+  if (!target.live || !target.current) return current.live ? [{ type: 'AssetDeleted', data: {} }] : [];
+  if (current.live && JSON.stringify([current.current, current.versions]) === JSON.stringify([target.current, target.versions])) return [];
+  const { created: _c, createdBy: _b, ...file } = target.current;
+  return [{ type: 'AssetReverted', data: { ...file, created: target.created, createdBy: target.createdBy, versions: target.versions } }];
+}
+
 /** The SHA-256 history records for a file version, or undefined when no event names it. */
 export function recordedHash(state: AssetState, fileVersion: number): string | undefined {
   return state.fileHashes[fileVersion];
@@ -128,8 +192,46 @@ export function recordedHash(state: AssetState, fileVersion: number): string | u
  */
 export const assetStream = defineStream<AssetState, AssetEvent>({
   kind: 'asset',
+  place: 'entity',
   events: ASSET_EVENTS,
   decider: assetDecider,
+  // A rollback's event names who made each file version: users.json lists them, a restore maps them.
+  users: {
+    each: (event, visit) => {
+      if (event.type !== 'AssetReverted') return;
+      visit(event.data.createdBy);
+      for (const version of event.data.versions) visit(version.createdBy);
+    },
+    map: (event, to) => {
+      if (event.type !== 'AssetReverted') return event;
+      const mapped = <V extends { createdBy: string }>(version: V): V => ({ ...version, createdBy: to(version.createdBy) });
+      return { ...event, data: { ...mapped(event.data), versions: event.data.versions.map(mapped) } };
+    },
+  },
+  // Every file version an event introduces is an entry of the archive (or listed there as missing).
+  entries: (event, assetId) => {
+    const file = fileVersionOf(event, assetId);
+    return file ? [assetEntryName(assetId, file.fileVersion)] : [];
+  },
+  rollback: {
+    report: 'assets',
+    revert: (assetId, history, context) => {
+      let state = assetDecider.initialState();
+      let current = NO_RECORD;
+      let target = current;
+      for (const stored of history) {
+        state = assetDecider.evolve(state, stored);
+        current = foldRecord(current, stored);
+        if (stored.position <= context.targetPosition) target = current;
+      }
+      const events = assetDecider.decide({ type: 'RevertAsset', data: { current, target } }, state);
+      const reverted = events[0];
+      if (!reverted) return undefined;
+      if (reverted.type !== 'AssetReverted') return { change: 'deleted', label: assetId, events };
+      const problem = `Asset ${assetId} cannot be brought back: the bytes of its file version ${reverted.data.fileVersion} are gone from the blob store`;
+      return { change: current.live ? 'changed' : 'created', label: assetId, events, blobs: [{ key: assetFileKey(context.appId, assetId, reverted.data.fileVersion), problem }] };
+    },
+  },
   check: (state, event, context) => {
     switch (event.type) {
       case 'AssetCreated': {

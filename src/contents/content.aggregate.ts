@@ -1,8 +1,8 @@
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
-import type { SchemaState } from '../schemas/schema.aggregate.js';
+import { SCHEMA_AFTER_ROLLBACK, SCHEMA_REVIVED, type SchemaState } from '../schemas/schema.aggregate.js';
 import type { SchemaField } from '../schemas/schema.events.js';
 import { sameData, validateData } from './content-data.validation.js';
 import { CONTENT_EVENTS, CONTENT_STATUSES, type ContentData, type ContentEvent, type ContentStatus } from './content.events.js';
@@ -31,7 +31,9 @@ export type ContentCommand =
   | DomainCommand<'CreateContent', { contentId: string; schema: SchemaRef; data: unknown; publish: boolean }>
   | DomainCommand<'UpdateContent', { contentId: string; schema: SchemaRef; data: unknown; expectedVersion?: number }>
   | DomainCommand<'ChangeContentStatus', { contentId: string; schema: SchemaRef; status: string; expectedVersion?: number }>
-  | DomainCommand<'DeleteContent', { contentId: string; schema: SchemaRef; expectedVersion?: number }>;
+  | DomainCommand<'DeleteContent', { contentId: string; schema: SchemaRef; expectedVersion?: number }>
+  /** A rollback's: back to `target` (undefined: the content did not exist then), its schema as it lives after the rollback. */
+  | DomainCommand<'RevertContent', { target: ContentRecord | undefined; schema: SchemaRef; reshow: boolean }>;
 
 export const contentDecider: Decider<ContentState, ContentCommand, ContentEvent> = {
   initialState: () => ({ stage: 'new', schemaId: '', status: 'Draft', data: {}, version: -1 }),
@@ -40,6 +42,7 @@ export const contentDecider: Decider<ContentState, ContentCommand, ContentEvent>
     UpdateContent: updateContent,
     ChangeContentStatus: changeContentStatus,
     DeleteContent: deleteContent,
+    RevertContent: (state, { target, schema, reshow }) => revertContent(state, target, schema, reshow),
   }),
   evolve: (state, event) => {
     const version = state.version + 1;
@@ -70,7 +73,7 @@ export interface ContentRecord {
  * `target` (its state at the point rolled back to). `reshow` when its schema comes back: the
  * schema's deletion took the content out of every read, so it is written again even if unchanged.
  */
-export function revertContent(current: ContentState, target: ContentRecord | undefined, schema: SchemaRef, reshow: boolean): ContentEvent[] {
+function revertContent(current: ContentState, target: ContentRecord | undefined, schema: SchemaRef, reshow: boolean): ContentEvent[] {
   const wanted = target?.state;
   if (!wanted || wanted.stage !== 'live') return current.stage === 'live' ? [{ type: 'ContentDeleted', data: {} }] : [];
   const same = current.stage === 'live' && current.status === wanted.status && sameData(current.data, wanted.data);
@@ -133,8 +136,45 @@ function deleteContent(state: ContentState, c: CommandData<ContentCommand, 'Dele
  */
 export const contentStream = defineStream<ContentState, ContentEvent>({
   kind: 'content',
+  place: 'entity',
   events: CONTENT_EVENTS,
   decider: contentDecider,
+  // A rollback's event names who created the content: users.json lists them, a restore maps them.
+  users: {
+    each: (event, visit) => {
+      if (event.type === 'ContentReverted') visit(event.data.createdBy);
+    },
+    map: (event, to) => (event.type === 'ContentReverted' ? { ...event, data: { ...event.data, createdBy: to(event.data.createdBy) } } : event),
+  },
+  rollback: {
+    report: 'contents',
+    // A content's step needs to know what becomes of its schema.
+    after: ['schema'],
+    /**
+     * A content of a schema that does not live after the rollback needs nothing: it is out of every
+     * read either way, and comes back with its schema if a later rollback revives it.
+     */
+    revert: (contentId, history, context) => {
+      let current: ContentState = contentDecider.initialState();
+      let target: ContentRecord | undefined;
+      let created = { at: '', by: '' };
+      for (const stored of history) {
+        current = contentDecider.evolve(current, stored);
+        if (stored.type === 'ContentCreated') created = { at: stored.metadata.timestamp, by: stored.metadata.actor };
+        if (stored.type === 'ContentReverted') created = { at: stored.data.created, by: stored.data.createdBy };
+        if (stored.position <= context.targetPosition) target = { state: current, created: created.at, createdBy: created.by };
+      }
+      const schema = context.shared<SchemaRef>(SCHEMA_AFTER_ROLLBACK, current.schemaId);
+      if (!schema) return undefined;
+      const reshow = context.shared<boolean>(SCHEMA_REVIVED, current.schemaId) === true;
+      const events = contentDecider.decide({ type: 'RevertContent', data: { target, schema, reshow } }, current);
+      if (events.length === 0) return undefined;
+      const visibleNow = current.stage === 'live' && !reshow;
+      const visibleAfter = target?.state.stage === 'live';
+      const change = !visibleAfter ? (visibleNow ? 'deleted' : 'changed') : visibleNow ? 'changed' : 'created';
+      return { change, label: contentId, events };
+    },
+  },
   check: async (state, event, context) => {
     const contentId = context.entityId;
     const schemaId = event.type === 'ContentCreated' ? event.data.schemaId : state.schemaId;

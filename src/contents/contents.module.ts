@@ -1,5 +1,5 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
+import { ArchiveParticipants } from '../archive/archive-participant.port.js';
 import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { contentStream } from './content.aggregate.js';
@@ -7,13 +7,13 @@ import { SchemasModule } from '../schemas/schemas.module.js';
 import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
 import { ContentCommandPlanner } from './content.commands.js';
 import { ContentsController } from './contents.http.controller.js';
-import { ContentsBackupHandler } from './contents.backup-handler.js';
+import { contentsParticipant } from './contents.participant.js';
 import { ContentsProjection } from './contents.projection.js';
 
 @Module({
   imports: [SchemasModule],
   controllers: [ContentsController],
-  providers: [ContentsProjection, ContentsBackupHandler, ContentCommandPlanner],
+  providers: [ContentsProjection, ContentCommandPlanner],
   // A later backup/restore step reads and rebuilds the collection through the projection.
   exports: [ContentsProjection],
 })
@@ -22,8 +22,7 @@ export class ContentsModule implements OnModuleInit {
     private readonly projections: ProjectionEngine,
     private readonly projection: ContentsProjection,
     private readonly catalog: EventCatalog,
-    private readonly backups: BackupHandlerRegistry,
-    private readonly backupHandler: ContentsBackupHandler,
+    private readonly participants: ArchiveParticipants,
     private readonly commands: StreamCommandHandler,
     private readonly planner: ContentCommandPlanner,
   ) {}
@@ -31,7 +30,7 @@ export class ContentsModule implements OnModuleInit {
   onModuleInit(): void {
     this.catalog.register(contentStream);
     this.projections.register(this.projection);
-    this.backups.register(this.backupHandler);
+    this.participants.register(contentsParticipant(this.projection));
     this.commands.register(this.planner);
   }
 }

@@ -12,15 +12,6 @@ export class EventRejectedError extends Error {
   }
 }
 
-const KINDS: readonly StreamKind[] = ['app', 'schema', 'content', 'asset', 'user', 'system'];
-
-/** The stream kind a stream name starts with (`content-…` → content). */
-export function kindOfStream(stream: string): StreamKind | undefined {
-  const dash = stream.indexOf('-');
-  const kind = dash > 0 ? stream.slice(0, dash) : '';
-  return (KINDS as readonly string[]).includes(kind) ? (kind as StreamKind) : undefined;
-}
-
 /**
  * The registry the domain modules fill at start (see event-catalog.ts): what the event writer
  * validates against, what reads upcast through, and what a restore checks archived events with.
@@ -28,7 +19,7 @@ export function kindOfStream(stream: string): StreamKind | undefined {
 @Injectable()
 export class EventCatalog {
   private readonly byType = new Map<string, { definition: EventDefinition; stream: StreamDefinition }>();
-  private readonly byKind = new Map<StreamKind, StreamDefinition>();
+  private readonly byKind = new Map<string, StreamDefinition>();
 
   register<S, E extends DomainEvent>(stream: StreamDefinition<S, E>): void {
     const definition = stream as unknown as StreamDefinition;
@@ -44,6 +35,38 @@ export class EventCatalog {
     const stream = this.byKind.get(kind);
     if (!stream) throw new Error(`No stream kind ${kind} is registered`);
     return stream;
+  }
+
+  /** Every registered kind, in the order the modules registered them. */
+  get streams(): readonly StreamDefinition[] {
+    return [...this.byKind.values()];
+  }
+
+  /** The kind a stream's name starts with (`content-…`), if a module registered it. */
+  kindOf(stream: string): StreamDefinition | undefined {
+    const dash = stream.indexOf('-');
+    return dash > 0 ? this.byKind.get(stream.slice(0, dash)) : undefined;
+  }
+
+  /** The kind an event type belongs to. */
+  streamOfType(type: string): StreamDefinition {
+    return this.entry(type).stream;
+  }
+
+  /**
+   * The kinds rollbacks bring back, each after the kinds its `after` names (a content's schema
+   * first), otherwise in the order registered.
+   */
+  rollbackOrder(): StreamDefinition[] {
+    const ordered: StreamDefinition[] = [];
+    const visit = (definition: StreamDefinition, path: readonly string[]) => {
+      if (ordered.includes(definition) || !definition.rollback) return;
+      if (path.includes(definition.kind)) throw new Error(`Rollback order loops: ${[...path, definition.kind].join(' → ')}`);
+      for (const kind of definition.rollback.after ?? []) visit(this.stream(kind), [...path, definition.kind]);
+      ordered.push(definition);
+    };
+    for (const definition of this.byKind.values()) visit(definition, []);
+    return ordered;
   }
 
   /** The current version of a type's data; what appends write into the metadata. */

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent } from '../infrastructure/event-store/event-store.port.js';
-import { SYSTEM_ACTOR } from '../platform/auth/principal.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
 import { type Checkpoint, type CollectionWrite, type Fence, READ_STORE, type ReadCollection, type ReadStore } from '../infrastructure/read-store/read-store.port.js';
 import { EventCatalog } from './event-catalog.service.js';
 import type { Projection } from './projection.js';

@@ -20,6 +20,7 @@ export interface Purged {
 
 export const purgeStream = defineStream<Purged, PurgeEvent>({
   kind: 'system',
+  place: 'installation',
   events: [AppPurgedEvent, StreamPurgedEvent],
   decider: {
     initialState: () => ({ apps: new Set(), streams: new Set() }),

@@ -1,7 +1,14 @@
 import type { JobFaults } from './job-faults.js';
 import { type JobProgress, PROGRESS_EVERY_MS } from './job-progress.js';
 import { type JobRecord, withLine } from './job-record.js';
-import type { JobRunner } from './job-runner.port.js';
+import type { JobStore } from './job-store.js';
+
+/** What a run context knows of its kind's runner (JobRunner has these; the port names the context in turn). */
+export interface JobRunOwner<J extends JobRecord> {
+  readonly kind: string;
+  readonly jobs: Pick<JobStore<J>, 'put'>;
+  readonly stepNoun?: string;
+}
 
 /** A ProgressMeter as the context sees it, whatever the kind's phases. */
 export interface JobMeter {
@@ -41,7 +48,7 @@ export class JobRunContext<J extends JobRecord, S extends string = string> {
   readonly stopping: AbortSignal;
 
   constructor(
-    private readonly runner: Pick<JobRunner<J, S>, 'kind' | 'jobs' | 'stepNoun'>,
+    private readonly runner: JobRunOwner<J>,
     job: J,
     private readonly faults: JobFaults,
     signals: JobSignals,

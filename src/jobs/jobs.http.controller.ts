@@ -1,9 +1,9 @@
 import { Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { AdminOnly, AppAccess } from '../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
-import { CurrentApp } from '../platform/auth/current.decorators.js';
-import type { AppRole } from '../platform/auth/principal.js';
+import { AdminOnly, AppAccess } from '../auth/access.decorator.js';
+import type { AppAccessInfo } from '../auth/auth.ports.js';
+import { CurrentApp } from '../auth/current.decorators.js';
+import type { AppRole } from '../auth/principal.js';
 import { type Page, PageQuery } from '../contract/paging.schemas.js';
 import type { JobRecord } from './job-record.js';
 import type { JobRoutes } from './job-routes.js';

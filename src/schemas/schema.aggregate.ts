@@ -1,7 +1,8 @@
-import { NAME_MAX, NAME_PATTERN } from '../apps/app.aggregate.js';
+import { NAME_MAX, NAME_PATTERN } from '../platform/text/identifier.rules.js';
 import { conflict, invalid, notFound } from '../platform/domain-errors.js';
 import { type CommandData, type Decider, decideBy, type DomainCommand } from '../eventsourcing/decider.js';
 import { defineStream, ruleProblem } from '../eventsourcing/event-catalog.js';
+import { claims } from '../infrastructure/name-index/name-index.port.js';
 import { quoted } from '../platform/text/control-characters.js';
 import { FIELD_NAME_MAX, FIELD_NAME_PATTERN, FIELD_TYPES, type FieldType, MAX_FIELDS, SCHEMA_EVENTS, type SchemaEvent, type SchemaField } from './schema.events.js';
 
@@ -27,7 +28,9 @@ export interface FieldInput {
 export type SchemaCommand =
   | DomainCommand<'CreateSchema', { schemaId: string; name: string; fields: FieldInput[]; nameTaken: boolean }>
   | DomainCommand<'AddSchemaField', { field: FieldInput }>
-  | DomainCommand<'DeleteSchema', Record<string, never>>;
+  | DomainCommand<'DeleteSchema', Record<string, never>>
+  /** A rollback's: back to `target`, the schema's state at the point rolled back to. */
+  | DomainCommand<'RevertSchema', { target: SchemaState; created: string }>;
 
 export const schemaDecider: Decider<SchemaState, SchemaCommand, SchemaEvent> = {
   initialState: () => ({ status: 'new', name: '', fields: [] }),
@@ -35,6 +38,7 @@ export const schemaDecider: Decider<SchemaState, SchemaCommand, SchemaEvent> = {
     CreateSchema: createSchema,
     AddSchemaField: addField,
     DeleteSchema: deleteSchema,
+    RevertSchema: (state, { target, created }) => revertSchema(state, target, created),
   }),
   evolve: (state, event) => {
     switch (event.type) {
@@ -111,7 +115,7 @@ function deleteSchema(state: SchemaState): SchemaEvent[] {
  * A rollback's step for one schema: the events that take it from `current` to `target` (its state
  * at the point rolled back to), none when they agree. A schema that did not exist then is deleted.
  */
-export function revertSchema(current: SchemaState, target: SchemaState, created: string): SchemaEvent[] {
+function revertSchema(current: SchemaState, target: SchemaState, created: string): SchemaEvent[] {
   if (target.status !== 'live') return current.status === 'live' ? deleteSchema(current) : [];
   const same = current.status === 'live' && current.name === target.name && JSON.stringify(current.fields) === JSON.stringify(target.fields);
   return same ? [] : [{ type: 'SchemaReverted', data: { name: target.name, fields: target.fields, created } }];
@@ -120,11 +124,49 @@ export function revertSchema(current: SchemaState, target: SchemaState, created:
 /** Schema names are unique among an app's live schemas; checks claim them in this scope. */
 export const SCHEMA_NAMES = 'schema-names';
 
+/**
+ * What a rollback's schema steps share with the kinds after them, by schema id: the schema as it
+ * lives after the rollback (a SchemaRef), and whether it comes back from deletion.
+ */
+export const SCHEMA_AFTER_ROLLBACK = 'schema';
+export const SCHEMA_REVIVED = 'schema-revived';
+
 /** The schema stream in the event catalog: archived events pass the rules the schema commands apply. */
 export const schemaStream = defineStream<SchemaState, SchemaEvent>({
   kind: 'schema',
+  place: 'entity',
   events: SCHEMA_EVENTS,
   decider: schemaDecider,
+  rollback: {
+    report: 'schemas',
+    /**
+     * Tells the contents' steps which schemas live after the rollback (with the fields they will
+     * have) and which come back from deletion, whose contents must be shown again. The name claims
+     * follow, as the schema commands keep them: freed on delete, taken on revival.
+     */
+    revert: (schemaId, history, context) => {
+      let current: SchemaState = schemaDecider.initialState();
+      let target = current;
+      let created = '';
+      let deletedSince = false;
+      for (const stored of history) {
+        current = schemaDecider.evolve(current, stored);
+        if (stored.position <= context.targetPosition) target = current;
+        else if (stored.type === 'SchemaDeleted') deletedSince = true;
+        if (stored.type === 'SchemaCreated') created = stored.metadata.timestamp;
+      }
+      if (target.status === 'live') context.share(SCHEMA_AFTER_ROLLBACK, schemaId, { id: schemaId, name: target.name, fields: target.fields });
+      // Deleted since the target, its contents left every read: they are written again, also when an
+      // earlier, interrupted rollback has revived the schema already but not yet its contents.
+      if (target.status === 'live' && (current.status !== 'live' || deletedSince)) context.share(SCHEMA_REVIVED, schemaId, true);
+      const events = schemaDecider.decide({ type: 'RevertSchema', data: { target, created } }, current);
+      if (events.length === 0) return undefined;
+      const change = target.status !== 'live' ? 'deleted' : current.status !== 'live' ? 'created' : 'changed';
+      const name = target.status === 'live' ? target.name : current.name;
+      const claim = change === 'changed' ? undefined : { claim: claims.schemaName(context.appId, name), owner: schemaId, take: change === 'created' };
+      return { change, label: name, events, claim };
+    },
+  },
   check: (state, event, context) => {
     switch (event.type) {
       case 'SchemaCreated': {

@@ -2,11 +2,11 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@ne
 import { CommandBus } from '@nestjs/cqrs';
 import type { z } from 'zod';
 import { CreateSchemaBody, FieldBody } from '../contract/app-schemas.schemas.js';
-import { ANY_ROLE, AppAccess, MAINTAINERS } from '../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../platform/auth/auth.ports.js';
+import { ANY_ROLE, AppAccess, MAINTAINERS } from '../auth/access.decorator.js';
+import type { AppAccessInfo } from '../auth/auth.ports.js';
 import { type Page, PageQuery } from '../contract/paging.schemas.js';
-import { CurrentApp, CurrentUser } from '../platform/auth/current.decorators.js';
-import type { Principal } from '../platform/auth/principal.js';
+import { CurrentApp, CurrentUser } from '../auth/current.decorators.js';
+import type { Principal } from '../auth/principal.js';
 import { AddSchemaFieldCommand, CreateSchemaCommand, DeleteSchemaCommand } from './schema.commands.js';
 import { SchemasProjection, type SchemaView, toSchemaView } from './schemas.projection.js';
 

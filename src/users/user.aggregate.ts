@@ -62,6 +62,7 @@ function issueApiKey(state: UserState, { keyHash }: CommandData<UserCommand, 'Is
 /** The user stream in the event catalog. User streams are never in an archive, so nothing checks them from outside. */
 export const userStream = defineStream<UserState, UserEvent>({
   kind: 'user',
+  place: 'installation',
   events: USER_EVENTS,
   decider: userDecider,
   check: () => 'user events are never part of an app archive',

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { streams } from '../infrastructure/event-store/event-store.port.js';
 import { claims } from '../infrastructure/name-index/name-index.port.js';
-import { generateApiKey, hashApiKey } from '../platform/auth/api-key.js';
+import { generateApiKey, hashApiKey } from '../auth/api-key.js';
 import { notFound } from '../platform/domain-errors.js';
 import { type CommandPlan, type CommandPlanner, StreamCommand } from '../eventsourcing/stream-command.handler.js';
 import { normalizeEmail, type UserCommand, userDecider, type UserState } from './user.aggregate.js';

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { z } from 'zod';
-import { AdminOnly, Authenticated } from '../platform/auth/access.decorator.js';
-import { CurrentUser } from '../platform/auth/current.decorators.js';
-import type { Principal } from '../platform/auth/principal.js';
+import { AdminOnly, Authenticated } from '../auth/access.decorator.js';
+import { CurrentUser } from '../auth/current.decorators.js';
+import type { Principal } from '../auth/principal.js';
 import { PageQuery, type Page } from '../contract/paging.schemas.js';
 import { CreateUserBody } from '../contract/users.schemas.js';
 import { CreateUserCommand, IssueApiKeyCommand } from './user.commands.js';

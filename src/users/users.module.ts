@@ -1,5 +1,5 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { PRINCIPAL_RESOLVER } from '../platform/auth/auth.ports.js';
+import { PRINCIPAL_RESOLVER } from '../auth/auth.ports.js';
 import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { userStream } from './user.aggregate.js';
@@ -8,20 +8,20 @@ import { UserCommandPlanner } from './user.commands.js';
 import { UsersController } from './users.http.controller.js';
 import { UsersProjection } from './users.projection.js';
 import { UsersService } from './users.service.js';
-import { UsersBackupHandler } from './users.backup-handler.js';
-import { BackupHandlerRegistry } from '../backup/backup-handler.registry.js';
+import { usersParticipant } from './users.participant.js';
+import { ArchiveParticipants } from '../archive/archive-participant.port.js';
 
 @Module({
   controllers: [UsersController],
-  providers: [UsersProjection, UsersService, UsersBackupHandler, UserCommandPlanner, { provide: PRINCIPAL_RESOLVER, useExisting: UsersService }],
+  providers: [UsersProjection, UsersService, UserCommandPlanner, { provide: PRINCIPAL_RESOLVER, useExisting: UsersService }],
   exports: [UsersService, UsersProjection, PRINCIPAL_RESOLVER],
 })
 export class UsersModule implements OnModuleInit {
   constructor(
     private readonly projections: ProjectionEngine,
     private readonly projection: UsersProjection,
-    private readonly backups: BackupHandlerRegistry,
-    private readonly backupHandler: UsersBackupHandler,
+    private readonly participants: ArchiveParticipants,
+    private readonly users: UsersService,
     private readonly catalog: EventCatalog,
     private readonly commands: StreamCommandHandler,
     private readonly planner: UserCommandPlanner,
@@ -30,7 +30,7 @@ export class UsersModule implements OnModuleInit {
   onModuleInit(): void {
     this.catalog.register(userStream);
     this.projections.register(this.projection);
-    this.backups.register(this.backupHandler);
+    this.participants.register(usersParticipant(this.users));
     this.commands.register(this.planner);
   }
 }

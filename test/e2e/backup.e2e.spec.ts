@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashApiKey } from '../../src/platform/auth/api-key.js';
+import { hashApiKey } from '../../src/auth/api-key.js';
 import { buildApp, type BuiltApp, waitForJob } from '../support/fixtures.js';
 import { ADMIN_TOKEN, type ApiClient, startServer, type TestServer, tempDir } from '../support/test-server.js';
 import { readZip } from '../support/zip-inspect.js';

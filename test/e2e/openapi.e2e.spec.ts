@@ -9,7 +9,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ModulesContainer } from '@nestjs/core';
-import { ACCESS_KEY, type AccessRule } from '../../src/platform/auth/access.decorator.js';
+import { ACCESS_KEY, type AccessRule } from '../../src/auth/access.decorator.js';
 import type { z } from 'zod';
 import { fileForm, waitForJob } from '../support/fixtures.js';
 import { createUser, startServer, type TestServer } from '../support/test-server.js';

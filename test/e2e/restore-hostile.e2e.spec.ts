@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bogusDirectoryOffset, type ForgeOptions, type Forgery, putTogether, takeApart } from '../support/archive-forge.js';
 import { buildApp, waitForJob } from '../support/fixtures.js';
-import { DEFAULT_MAX_EXPANDED_BYTES, verifyArchive } from '../../src/archive/archive-verifier.js';
+import { DEFAULT_MAX_EXPANDED_BYTES } from '../../src/archive/archive-verifier.js';
+import { verifyArchive } from '../../src/cli/offline-archive.js';
 import { createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
 import { claimsOf, traces } from '../support/traces.js';
 

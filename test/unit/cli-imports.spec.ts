@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 /**
  * The CLI starts in about a tenth of a second; zod alone would add about 60 ms. Its client uses
  * the contract's schemas as types only and its route table as plain data, so the modules a start
- * loads (the static imports from dist/cli/main.js, which the test run builds first) hold no zod.
+ * loads (the static imports from dist/cli/commands/main.js, which the test run builds first) hold no zod.
  * Offline commands load the server's archive code when they run (dynamic imports), not at start.
  */
 function staticGraph(entry: string): { files: string[]; packages: Set<string> } {
@@ -25,10 +25,10 @@ function staticGraph(entry: string): { files: string[]; packages: Set<string> } 
 }
 
 describe('what the CLI loads at start', () => {
-  const { files, packages } = staticGraph('dist/cli/main.js');
+  const { files, packages } = staticGraph('dist/cli/commands/main.js');
 
   it('follows the CLI and its client', () => {
-    expect(files).toEqual(expect.arrayContaining(['cli/main.js', 'cli/api-client.js', 'contract/client/api-client.js', 'contract/client/job-events.js', 'contract/api-routes.js']));
+    expect(files).toEqual(expect.arrayContaining(['cli/commands/main.js', 'cli/api-client.js', 'contract/client/api-client.js', 'contract/client/job-events.js', 'contract/api-routes.js']));
   });
 
   it('loads no zod and no schema module: the contract reaches it as types and plain data', () => {

@@ -30,12 +30,23 @@ describe('layer rules', () => {
   });
 
   // Apps are what a backup is of, so the core may use the app rules (names); nothing else.
-  it('keeps the backup core free of domain modules except through BackupHandlers', () => {
+  it('keeps the backup core free of domain modules except through archive participants', () => {
     const domains = ['/contents/', '/schemas/', '/assets/', '/users/'];
     const offenders = files
       .filter((f) => f.path.startsWith('backup/'))
       .filter((f) => imports(f.text).some((i) => domains.some((d) => i.includes(d))))
       .map((f) => f.path);
+    expect(offenders).toEqual([]);
+  });
+
+  // The archive library serves the server, the offline `appvault archive` commands and tests alike.
+  it('keeps the archive library (src/archive) free of Nest and of the domains', () => {
+    const outside = ['@nestjs/', '/apps/', '/contents/', '/schemas/', '/assets/', '/users/', '/backup/', '/jobs/'];
+    const offenders = files
+      .filter((f) => f.path.startsWith('archive/'))
+      .filter((f) => imports(f.text).some((i) => outside.some((o) => i.includes(o))))
+      .map((f) => f.path);
+    expect(files.filter((f) => f.path.startsWith('archive/')).length).toBeGreaterThan(5);
     expect(offenders).toEqual([]);
   });
 

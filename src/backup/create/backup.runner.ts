@@ -2,14 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../../infrastructure/event-store/event-store.port.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { claims } from '../../infrastructure/name-index/name-index.port.js';
-import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
+import { SYSTEM_ACTOR } from '../../auth/principal.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { TimeSlicer } from '../../platform/time-slicer.js';
-import type { ArchivedEvent, BackupContext } from '../backup-handler.port.js';
-import { type BackupSelection, describeSelection, StreamSelection } from '../shared/backup-selection.js';
-import { BackupHandlerRegistry } from '../backup-handler.registry.js';
+import { ArchiveParticipants, type BackupContext, type BackupSession } from '../../archive/archive-participant.port.js';
+import { type BackupSelection, describeSelection, StreamSelection } from '../../archive/archive-selection.js';
 import { archiveKey, type BackupJob } from '../shared/backup-job.js';
-import { EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest, SELECTION_ENTRY } from '../../archive/archive-format.js';
+import { type ArchivedEvent, EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest, SELECTION_ENTRY } from '../../archive/archive-format.js';
 import { ArchiveWriter } from '../../archive/archive-writer.js';
 import { AppJobRunner } from '../shared/app-job.runner.js';
 import { InstallationService } from '../shared/installation.service.js';
@@ -20,7 +19,7 @@ import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobRunContext } from '../../jobs/job-run-context.js';
 import type { JobStore } from '../../jobs/job-store.js';
 
-/** Where a backup can be made to fail (JobFaults): reading events, opening an entry's source, the handlers' last step, the manifest. */
+/** Where a backup can be made to fail (JobFaults): reading events, opening an entry's source, the participants' last step, the manifest. */
 export const BACKUP_STAGES = ['events', 'entry', 'complete', 'manifest'] as const;
 export type BackupStage = (typeof BACKUP_STAGES)[number];
 
@@ -60,7 +59,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
-    private readonly handlers: BackupHandlerRegistry,
+    private readonly participants: ArchiveParticipants,
     private readonly installation: InstallationService,
     private readonly catalog: EventCatalog,
     processor: JobProcessor,
@@ -95,20 +94,18 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
     const appEvents = await this.store.countApp(job.appId, position);
     const include = job.include ?? null;
     const meter = ctx.measure(new ProgressMeter<BackupPhase>(include ? PARTIAL_PHASES : BACKUP_PHASES, include ? 'selecting' : 'events', appEvents));
-    const selection = include ? await this.select(job.appId, include, position, ctx, meter) : null;
-    if (selection && selection.events === 0) throw new Error(`The selection (${describeSelection(include)}) holds no events of app ${job.appName}`);
-    const belongs = (stream: string) => !selection || stream === streams.app(job.appId) || selection.isKept(stream);
-    const writer = new ArchiveWriter(new Date(job.created));
-    const key = archiveKey(job.id);
-    const upload = this.blobs.put(key, writer.output);
-    // If the archive store fails, stop producing entries at once instead of filling memory.
-    upload.catch((error: unknown) => writer.abort(error instanceof Error ? error : new Error(String(error))));
 
     const warnings: string[] = [];
     const missing: Manifest['missing'] = [];
     const mentioned = new Set<string>();
+    // Users the events name: their actors, and those their streams' facts say their data names.
+    const mention = (userId: string) => {
+      if (userId && userId !== SYSTEM_ACTOR) mentioned.add(userId);
+    };
+    const writer = new ArchiveWriter(new Date(job.created));
     const context: BackupContext = {
       appId: job.appId,
+      selection: include,
       addEntry: (name, open, options) =>
         writer.addEntry(
           name,
@@ -118,9 +115,6 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
           },
           options,
         ),
-      mentionUser: (userId) => {
-        if (userId && userId !== SYSTEM_ACTOR) mentioned.add(userId);
-      },
       mentionedUsers: mentioned,
       warn: (message) => {
         if (warnings.length < 1000) warnings.push(message);
@@ -131,6 +125,14 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
       },
       counts: { assets: 0, users: 0 },
     };
+    const sessions = this.participants.all.flatMap((participant) => participant.backup?.(context) ?? []);
+    const selection = include ? await this.select(job.appId, include, position, ctx, meter, sessions) : null;
+    if (selection && selection.events === 0) throw new Error(`The selection (${describeSelection(include)}) holds no events of app ${job.appName}`);
+    const belongs = (stream: string) => !selection || stream === streams.app(job.appId) || selection.isKept(stream);
+    const key = archiveKey(job.id);
+    const upload = this.blobs.put(key, writer.output);
+    // If the archive store fails, stop producing entries at once instead of filling memory.
+    upload.catch((error: unknown) => writer.abort(error instanceof Error ? error : new Error(String(error))));
 
     let eventCount = 0;
     const report = () => ctx.progress({ eventCount, assetCount: context.counts.assets });
@@ -143,7 +145,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
         if (batch.length === 0) return;
         fileIndex += 1;
         await writer.addBuffer(eventFileName(fileIndex), Buffer.from(lines.join(''), 'utf8'), { compress: true });
-        for (const handler of this.handlers.all) await handler.backupEvents?.(batch, context);
+        for (const session of sessions) await session.written?.(batch);
         batch = [];
         lines = [];
         bytes = 0;
@@ -163,7 +165,8 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
         const event = this.catalog.upcast(stored);
         eventCount += 1;
         const archived = archivedOf(event, eventCount);
-        context.mentionUser(archived.actor);
+        mention(archived.actor);
+        this.catalog.streamOfType(event.type).users?.each(event, mention);
         const line = `${JSON.stringify(archived)}\n`;
         batch.push(archived);
         lines.push(line);
@@ -175,7 +178,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
       await ctx.fault('complete');
       meter.enter('users');
       await report();
-      for (const handler of this.handlers.all) await handler.completeBackup?.(context);
+      for (const session of sessions) await session.complete?.();
       // The selection twice: in the manifest for readers, and as a listed entry the checksums cover.
       if (include) await writer.addBuffer(SELECTION_ENTRY, Buffer.from(`${JSON.stringify(include)}\n`, 'utf8'), { compress: true });
       await ctx.fault('manifest');
@@ -205,9 +208,9 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
   }
 
   /**
-   * The first pass of a partial backup: every handler sees the app's events in order and keeps the
-   * streams of the selection. Returns the kept streams and how many events they hold, the exact
-   * total of the pass that writes them.
+   * The first pass of a partial backup: every participant's session sees the app's events in order
+   * and keeps the streams of the selection. Returns the kept streams and how many events they hold,
+   * the exact total of the pass that writes them.
    */
   private async select(
     appId: string,
@@ -215,6 +218,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
     position: number,
     ctx: BackupRun,
     meter: ProgressMeter<BackupPhase>,
+    sessions: readonly BackupSession[],
   ): Promise<{ isKept: (stream: string) => boolean; events: number }> {
     const selection = new StreamSelection(appId, include);
     const perStream = new Map<string, number>();
@@ -228,13 +232,13 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
       read += 1;
       perStream.set(event.stream, (perStream.get(event.stream) ?? 0) + 1);
       const archived = archivedOf(event, read);
-      for (const handler of this.handlers.all) handler.selectEvent?.(archived, selection);
+      for (const session of sessions) session.select?.(archived, selection);
       if (ctx.progressDue()) {
         meter.within(read / total);
         await ctx.progress({ eventCount: 0, assetCount: 0 });
       }
     }
-    for (const handler of this.handlers.all) handler.completeSelection?.(selection);
+    selection.settle();
     const app = streams.app(appId);
     let events = 0;
     for (const [stream, count] of perStream) if (stream === app || selection.isKept(stream)) events += count;

@@ -2,10 +2,10 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import { type Backup, CreateBackupBody } from '../../contract/backups.schemas.js';
-import { AdminOnly, AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
-import type { Principal } from '../../platform/auth/principal.js';
+import { AdminOnly, AppAccess, MAINTAINERS } from '../../auth/access.decorator.js';
+import type { AppAccessInfo } from '../../auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
+import type { Principal } from '../../auth/principal.js';
 import { type BackupJob, isPartial, triggerOf } from '../shared/backup-job.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';

@@ -4,7 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore, type ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
 import { conflict, invalid } from '../../platform/domain-errors.js';
-import { BackupHandlerRegistry } from '../backup-handler.registry.js';
+import { ArchiveParticipants } from '../../archive/archive-participant.port.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
 import { archiveKey, type BackupJob, type BackupTrigger, isActive, triggerOf } from '../shared/backup-job.js';
 import { queuedProgress } from '../../jobs/job-progress.js';
@@ -39,7 +39,7 @@ export class BackupsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly runner: BackupRunner,
     private readonly processor: JobProcessor,
-    private readonly handlers: BackupHandlerRegistry,
+    private readonly participants: ArchiveParticipants,
   ) {}
 
   get jobs(): JobStore<BackupJob> {
@@ -97,7 +97,7 @@ export class BackupsService {
   /** A selection that names what the app lacks is a 400 listing every problem, each naming its field. */
   async checkSelection(appId: string, include: BackupSelection): Promise<void> {
     const problems: string[] = [];
-    for (const handler of this.handlers.all) problems.push(...((await handler.checkSelection?.(appId, include)) ?? []));
+    for (const participant of this.participants.all) problems.push(...((await participant.checkSelection?.(appId, include)) ?? []));
     if (problems.length > 0) throw invalid(problems.join('; '));
   }
 

@@ -2,10 +2,10 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Re
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { AdminOnly, AppAccess, MAINTAINERS, Public } from '../../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
-import type { Principal } from '../../platform/auth/principal.js';
+import { AdminOnly, AppAccess, MAINTAINERS, Public } from '../../auth/access.decorator.js';
+import type { AppAccessInfo } from '../../auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
+import type { Principal } from '../../auth/principal.js';
 import { type Page, PageQuery } from '../../contract/paging.schemas.js';
 import { sendArchive } from '../shared/archive-download.js';
 import { BackupsService } from '../create/backups.service.js';

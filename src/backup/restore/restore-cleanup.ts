@@ -4,7 +4,7 @@ import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { AppReplays } from '../../eventsourcing/app-replays.service.js';
 import { endedJob } from '../../jobs/job-record.js';
-import { BackupHandlerRegistry } from '../backup-handler.registry.js';
+import { ArchiveParticipants } from '../../archive/archive-participant.port.js';
 import type { RestoreJob } from './restore-job.js';
 
 /** The fields that hold something of a restore's until it ends; cleared once it has. */
@@ -12,7 +12,7 @@ export const RELEASED = { nameToken: null, archiveFile: null, stagedArchive: nul
 
 /**
  * What a failed, interrupted or never-started restore leaves behind, removed: the new app's
- * events, read models and what the handlers wrote for it (the users it created), its name and its
+ * events, read models and what the participants wrote for it (the users it created), its name and its
  * archive. A restore leaves nothing of the new app, and frees its name.
  */
 @Injectable()
@@ -23,18 +23,18 @@ export class RestoreCleanup {
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     private readonly replays: AppReplays,
-    private readonly handlers: BackupHandlerRegistry,
+    private readonly participants: ArchiveParticipants,
   ) {}
 
   /** Removes everything the restore (`current`: as it last stood) may have written for its new app, then frees the name. */
   async remove(current: RestoreJob, log: (message: string) => unknown = () => undefined): Promise<void> {
     const appId = current.appId;
     if (appId) {
-      for (const handler of this.handlers.all) {
+      for (const participant of this.participants.all) {
         try {
-          await handler.cleanupRestore?.({ targetAppId: appId, log: (m) => void log(m), remembered: (key) => current.cleanup?.[key] ?? [] });
+          await participant.cleanup?.({ targetAppId: appId, log: (m) => void log(m), remembered: (key) => current.cleanup?.[key] ?? [] });
         } catch (error) {
-          this.logger.error(`Cleanup by ${handler.name} of restored app ${appId} failed: ${String(error)}`);
+          this.logger.error(`Cleanup by ${participant.name} of restored app ${appId} failed: ${String(error)}`);
         }
       }
       await this.replays.purgeApp(appId);

@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { validateName } from '../../apps/app.aggregate.js';
+import { validateName } from '../../platform/text/identifier.rules.js';
 import type { RestorePreflight } from '../../contract/restores.schemas.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { conflict, DomainError, invalid } from '../../platform/domain-errors.js';
+import { ArchiveParticipants, USER_ACCOUNTS, type UserAccounts } from '../../archive/archive-participant.port.js';
 import { InvalidArchiveError } from '../../archive/archive-reader.js';
+import { type RehearsalReport, rehearseRestore } from '../../archive/archive-verifier.js';
+import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { isActive } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
-import { ARCHIVE_REHEARSAL, type ArchiveRehearsal, type ArchiveRehearsalReport } from './archive-rehearsal.port.js';
 import { describeUrl } from './restore-job.js';
 import type { RestoreRequest } from './restores.service.js';
 import { archiveOnDisk, requireRestoreUrl, tempDirOf } from './archive-source.js';
@@ -19,8 +21,9 @@ import { DownloadError, UnsafeUrlError } from './url-fetcher.js';
 
 /**
  * A restore's dry run (`POST /api/restore { …, dryRun: true }`): fetches the archive as a restore
- * would, runs every check a restore makes on it (the same rehearsal as `appvault archive verify`,
- * with this installation's users), and says whether the name is free, writing nothing: no job,
+ * would, runs every check a restore makes on it (the restore's own loop writing to a rehearsal
+ * sink, as `appvault archive verify` does, with this installation's catalog, participants and
+ * users), and says whether the name is free, writing nothing: no job,
  * no reservation, no app, no user, no file. A temporary copy of the archive is removed at once.
  */
 @Injectable()
@@ -31,7 +34,9 @@ export class RestorePreflightService {
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(ARCHIVE_REHEARSAL) private readonly rehearsal: ArchiveRehearsal,
+    @Inject(USER_ACCOUNTS) private readonly users: UserAccounts,
+    private readonly catalog: EventCatalog,
+    private readonly participants: ArchiveParticipants,
     private readonly backups: BackupsService,
   ) {
     this.tempDir = tempDirOf(config);
@@ -73,11 +78,18 @@ export class RestorePreflightService {
           break;
       }
       const sizeBytes = file ? (await stat(file)).size : null;
-      let report: ArchiveRehearsalReport | undefined;
+      let report: RehearsalReport | undefined;
       let error = fetchError;
       if (file) {
         try {
-          report = await this.rehearsal.rehearse(file, { untilEvent: request.untilEvent, until: request.until });
+          report = await rehearseRestore(file, {
+            catalog: this.catalog,
+            participants: this.participants.all,
+            maxExpandedBytes: this.config.maxRestoreExpandedBytes,
+            untilEvent: request.untilEvent,
+            until: request.until,
+            lookupUser: (email) => this.users.findByEmail(email),
+          });
         } catch (problem) {
           if (!(problem instanceof InvalidArchiveError)) throw problem;
           error = problem.message;

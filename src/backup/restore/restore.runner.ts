@@ -4,26 +4,26 @@ import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
-import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore } from '../../infrastructure/event-store/event-store.port.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
+import { EventWriter } from '../../eventsourcing/event-writer.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
-import { SYSTEM_ACTOR } from '../../platform/auth/principal.js';
 import { quoted } from '../../platform/text/control-characters.js';
-import { AppReplays, type RestoreProjection } from '../../eventsourcing/app-replays.service.js';
-import { validateName } from '../../apps/app.aggregate.js';
-import type { ArchivedEvent, RestoreContext } from '../backup-handler.port.js';
+import { AppReplays } from '../../eventsourcing/app-replays.service.js';
+import { validateName } from '../../platform/text/identifier.rules.js';
 import { describeSelection } from '../shared/backup-selection.js';
-import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import { checkArchive } from '../../archive/archive-check.js';
-import { ArchiveReader, InvalidArchiveError } from '../../archive/archive-reader.js';
+import { ArchiveParticipants, USER_ACCOUNTS, type UserAccounts } from '../../archive/archive-participant.port.js';
+import { ArchiveReader } from '../../archive/archive-reader.js';
+import { ArchiveRestore, pointInTime } from '../../archive/archive-restore.js';
 import { ProgressMeter } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobRunContext } from '../../jobs/job-run-context.js';
 import type { JobEnding, JobHandOffHooks, JobOutcome, JobRunner, JobSlot } from '../../jobs/job-runner.port.js';
 import type { JobStore } from '../../jobs/job-store.js';
-import { restoredEvent } from './restore-event.js';
-import { RestoreValidator } from './restore-validator.js';
 import { PHASE_OF_STEP, RESTORE_PHASES, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
+import { RESTORE_STEPS } from '../shared/restore-steps.js';
+import { InstallationSink } from './installation-sink.js';
 import { archiveOnDisk, type ArchiveSource, tempDirOf } from './archive-source.js';
 import { RELEASED, RestoreCleanup } from './restore-cleanup.js';
 
@@ -35,15 +35,14 @@ const RESTORE_SLOT: JobSlot = { claim: claims.restoreSlot(), busy: 'Another rest
 
 /** A line in the job's log about how far it got, at most this often. */
 const LOG_EVERY_MS = 5000;
-const APPEND_BATCH = 500;
-/** Deferred handler work (file restores) running at once; each holds an open entry and a file. */
-const DEFERRED_IN_FLIGHT = 8;
 
 /**
  * Restore jobs (see JobRunner), one at a time per installation, with a log a person can follow.
  * The pipeline: fetch the archive → verify it → reserve the name → map users → stream events
  * under a new app id (files restored on the way, each batch projected right after it is appended)
- * → finish the projections → make the restoring admin an Owner → commit the name. Any failure, or
+ * → finish the projections → make the restoring admin an Owner → commit the name. The checks, the
+ * users and the events are ArchiveRestore's (src/archive), the loop a dry run rehearses; this
+ * runner gives it the installation as its sink (InstallationSink). Any failure, or
  * a crash, undoes everything written for the new app (RestoreCleanup). A restore projects the new
  * app through this process's engine, so it runs in the process that runs the projections.
  */
@@ -67,8 +66,10 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(NAME_INDEX) private readonly names: NameIndex,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(USER_ACCOUNTS) private readonly accounts: UserAccounts,
     private readonly replays: AppReplays,
-    private readonly handlers: BackupHandlerRegistry,
+    private readonly writer: EventWriter,
+    private readonly participants: ArchiveParticipants,
     private readonly catalog: EventCatalog,
     private readonly cleanup: RestoreCleanup,
     processor: JobProcessor,
@@ -147,15 +148,25 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     const job = ctx.job;
     const step = (name: RestoreStep, message: string) => ctx.step(name, { phase: PHASE_OF_STEP[name], line: message });
     let reader: ArchiveReader | undefined;
-    const deferred = new DeferredWork(DEFERRED_IN_FLIGHT);
+    let restore: ArchiveRestore | undefined;
     try {
       await step('verify', 'Checking the archive: format, entries, checksums and every event');
       reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
       meter.count(0, manifest.counts.events);
       await ctx.save({ eventCount: manifest.counts.events });
-      const validator = new RestoreValidator(this.catalog, this.store, manifest.app.id);
-      await this.checkEntries(reader, ctx, meter, validator, job.until);
+      const sink = new InstallationSink(this.store, this.blobs, this.writer, this.accounts, job.createdBy);
+      restore = new ArchiveRestore({
+        reader,
+        catalog: this.catalog,
+        participants: this.participants.all,
+        sink,
+        log: (message) => void ctx.log(message),
+        step: (name) => step(restoreStep(name), `Step: ${name}`),
+        remember: (key, value) => ctx.remember(key, value),
+        signal: ctx.signal,
+      });
+      await this.checkEntries(reader, ctx, meter, restore, job.until);
       await ctx.log(
         `Archive of app ${quoted(manifest.app.name)} from ${manifest.created}: ${manifest.counts.events} events, ${manifest.counts.assets} files, ${manifest.counts.users} users; the events, users.json and checksums of the event files check out`,
       );
@@ -164,7 +175,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
         await ctx.log(`This archive is partial: it holds ${describeSelection(manifest.include)}; references to anything else stay as plain ids`);
       }
       for (const missing of manifest.missing) await ctx.log(`Warning: the archive lacks ${missing.name} (${missing.reason}); that file version will not be downloadable`);
-      const until = this.pointInTime(job, manifest.counts.events);
+      const until = pointInTime(manifest.counts.events, job);
       // A restore as of a time learns its exact total as it reaches that time.
       if (job.untilEvent !== null) meter.count(0, job.untilEvent);
 
@@ -183,69 +194,54 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
       const targetAppId = randomUUID();
       // Persist the new id before writing anything, so a crash from here on can be cleaned up.
       await ctx.save({ appId: targetAppId });
-      const userMap = new Map<string, string>();
-      const archivedUsers = new Set<string>();
-      const archive = reader;
-      const context: RestoreContext = {
-        sourceAppId: manifest.app.id,
-        targetAppId,
-        targetName: name,
-        actor: job.createdBy,
-        openEntry: (entry) => archive.open(entry),
-        hasEntry: (entry) => archive.has(entry),
-        mapUser: (userId) => (userId === SYSTEM_ACTOR ? SYSTEM_ACTOR : (userMap.get(userId) ?? SYSTEM_ACTOR)),
-        setUserMapping: (from, to) => {
-          userMap.set(from, to);
-          archivedUsers.add(from);
-        },
-        isArchivedUser: (userId) => archivedUsers.has(userId),
-        log: (message) => void ctx.log(message),
-        step: (s) => step(s, `Step: ${s}`),
-        defer: (work) => deferred.start(work),
-        remember: (key, value) => ctx.remember(key, value),
-        counts: { assets: 0 },
-      };
 
       await step('users', 'Mapping users by email');
-      for (const handler of this.handlers.all) await handler.prepareRestore?.(context);
+      await restore.begin({ appId: targetAppId, name, actor: job.createdBy });
 
       await step('events', `Restoring events as app ${targetAppId}${until.description}`);
-      validator.forTarget(targetAppId, new Set(userMap.values()));
       const projection = await this.replays.openRestore(targetAppId);
-      const restored = await this.restoreEvents(archive, context, until.keep, manifest.counts.events, ctx, meter, projection, deferred, validator);
+      sink.open(targetAppId, projection);
+      const total = manifest.counts.events;
+      let lastLog = Date.now();
+      const events = await restore.events(until.keep, async (restored) => {
+        meter.count(restored);
+        meter.within(restored / Math.max(1, meter.snapshot().progress.total));
+        await ctx.progress({ restoredEvents: restored, restoredAssets: restore!.counts.assets });
+        if (Date.now() - lastLog > LOG_EVERY_MS) {
+          lastLog = Date.now();
+          await ctx.log(`events ${restored}/${total}`);
+        }
+      });
+      meter.count(events, events);
+      meter.within(1);
+      await ctx.save({ restoredEvents: events, restoredAssets: restore.counts.assets });
+      await ctx.log(`events ${events}/${total}`);
 
       await step('rebuild', 'Finishing the projections and full-text index of the new app');
       await projection.complete();
-      for (const handler of this.handlers.all) await handler.summarizeRestore?.(context);
-      for (const handler of this.handlers.all) await handler.completeRestore?.(context);
+      restore.summarize();
+      await restore.complete();
 
       await step('commit', `Committing the app name "${name}"`);
       await this.names.commit(claims.appName(name), reservation, targetAppId);
-      await ctx.log(`Restore completed: app "${name}" with ${restored.events} events and ${context.counts.assets} files`);
+      await ctx.log(`Restore completed: app "${name}" with ${events} events and ${restore.counts.assets} files`);
     } finally {
       // Files still being written read from the archive, and a cleanup must not race them.
-      await deferred.drain();
+      await restore?.drain();
       reader?.close();
     }
   }
 
   /**
-   * Reads every event file and users.json once (checksums, structure, numbering, counts, each
-   * event's type and data against the catalog) and collects the entries the events name; then every asset file in the archive must be named by
-   * an event (it is refused before it is ever inflated otherwise), and every named one must be in
-   * the archive or listed as missing, which lists nothing else.
-   */
-  /**
    * Checks the archive (see checkArchive), reporting how far it got. For a restore as of a time it
    * also counts the events up to that time: the exact total the progress counts against.
    */
-  private async checkEntries(reader: ArchiveReader, ctx: RestoreRun, meter: ProgressMeter<RestorePhase>, validator: RestoreValidator, until: string | null): Promise<void> {
+  private async checkEntries(reader: ArchiveReader, ctx: RestoreRun, meter: ProgressMeter<RestorePhase>, restore: ArchiveRestore, until: string | null): Promise<void> {
     let lastLog = Date.now();
     const limit = until === null ? undefined : Date.parse(until);
     let kept = 0;
     let past = false;
-    await checkArchive(reader, validator, {
-      entriesFor: (event) => this.handlers.all.flatMap((handler) => handler.entriesFor?.(event) ?? []),
+    await checkArchive(reader, this.catalog, restore.validator, {
       progressEvery: 1000,
       onProgress: (done, total) => {
         meter.within(done / Math.max(1, total));
@@ -257,130 +253,20 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
       },
       onEvent: (event) => {
         if (limit === undefined || past) return;
-        // The restore stops at the first event after the time, as restoreEvents does.
+        // The restore stops at the first event after the time, as ArchiveRestore.events does.
         if (Date.parse(event.timestamp) <= limit) kept += 1;
         else past = true;
       },
     });
     if (limit !== undefined) meter.count(0, kept);
   }
-
-  private pointInTime(job: RestoreJob, total: number): { keep: (event: ArchivedEvent) => boolean; description: string } {
-    if (job.untilEvent !== null) {
-      if (job.untilEvent > total) throw new InvalidArchiveError(`untilEvent is ${job.untilEvent}, but the archive holds only ${total} events`);
-      const until = job.untilEvent;
-      return { keep: (e) => e.number <= until, description: `, up to event ${until} of ${total}` };
-    }
-    if (job.until !== null) {
-      const limit = Date.parse(job.until);
-      return { keep: (e) => Date.parse(e.timestamp) <= limit, description: `, as of ${job.until}` };
-    }
-    return { keep: () => true, description: '' };
-  }
-
-  private async restoreEvents(
-    reader: ArchiveReader,
-    context: RestoreContext,
-    keep: (event: ArchivedEvent) => boolean,
-    total: number,
-    ctx: RestoreRun,
-    meter: ProgressMeter<RestorePhase>,
-    projection: RestoreProjection,
-    deferred: DeferredWork,
-    validator: RestoreValidator,
-  ): Promise<{ events: number; lastPosition: number }> {
-    // Events are appended in bounded batches spanning streams: one commit per batch, in order.
-    let pending: StreamWrite[] = [];
-    let pendingCount = 0;
-    let events = 0;
-    let lastPosition = 0;
-    let lastLog = Date.now();
-
-    const flush = async () => {
-      if (pendingCount === 0) return;
-      // Every file the batch's events name is in place before the events are.
-      await deferred.settle();
-      lastPosition = (await this.store.appendMany(pending)).position;
-      // Projected from what was just appended, never read back from the store.
-      await projection.project(asStored(pending, lastPosition));
-      events += pendingCount;
-      pending = [];
-      pendingCount = 0;
-      meter.count(events);
-      meter.within(events / Math.max(1, meter.snapshot().progress.total));
-      await ctx.progress({ restoredEvents: events, restoredAssets: context.counts.assets });
-      if (Date.now() - lastLog > LOG_EVERY_MS) {
-        lastLog = Date.now();
-        await ctx.log(`events ${events}/${total}`);
-      }
-    };
-
-    for await (const archived of reader.events()) {
-      ctx.signal.throwIfAborted();
-      if (!keep(archived)) break;
-      const { stream, streamVersion, event } = await restoredEvent(archived, context, { validator, handlers: this.handlers.all, catalog: this.catalog });
-      if (pendingCount >= APPEND_BATCH) await flush();
-      let write = pending.at(-1);
-      if (write?.stream !== stream) {
-        write = { stream, expectedVersion: streamVersion - 1, events: [] };
-        pending.push(write);
-      }
-      pendingCount += 1;
-      write.events.push(event);
-    }
-    await flush();
-    if (events === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
-    meter.count(events, events);
-    meter.within(1);
-    await ctx.save({ restoredEvents: events, restoredAssets: context.counts.assets });
-    await ctx.log(`events ${events}/${total}`);
-    return { events, lastPosition };
-  }
 }
 
-/** Handler work that runs alongside the event stream, a few at a time; `settle` waits for all of it. */
-class DeferredWork {
-  private readonly running = new Set<Promise<void>>();
-  private failure: unknown;
-
-  constructor(private readonly limit: number) {}
-
-  async start(work: () => Promise<void>): Promise<void> {
-    this.throwIfFailed();
-    while (this.running.size >= this.limit) await Promise.race(this.running);
-    this.throwIfFailed();
-    const run: Promise<void> = work()
-      .catch((error: unknown) => {
-        this.failure ??= error;
-      })
-      .finally(() => this.running.delete(run));
-    this.running.add(run);
-  }
-
-  async settle(): Promise<void> {
-    await Promise.all(this.running);
-    this.throwIfFailed();
-  }
-
-  /** Waits for whatever still runs, its outcome aside (the restore has failed or finished). */
-  async drain(): Promise<void> {
-    await Promise.all(this.running);
-  }
-
-  private throwIfFailed(): void {
-    if (this.failure !== undefined) throw this.failure;
-  }
-}
-
-/**
- * The appended events as the store now holds them. Positions are the batch's last one for every
- * event: projections never read positions, and the restore's projection keeps no checkpoint.
- */
-function asStored(writes: readonly StreamWrite[], position: number): StoredEvent[] {
-  return writes.flatMap((write) => {
-    const first = (write.expectedVersion === 'any' ? -1 : write.expectedVersion) + 1;
-    return write.events.map((event, i) => ({ ...event, stream: write.stream, streamVersion: first + i, position }));
-  });
+/** A step a participant announces, as the job knows its steps. */
+function restoreStep(name: string): RestoreStep {
+  const known = RESTORE_STEPS.find((step) => step === name);
+  if (!known) throw new Error(`A participant announced the restore step "${name}", which restores do not have (RESTORE_STEPS)`);
+  return known;
 }
 
 function sourceOf(job: RestoreJob): ArchiveSource {

@@ -5,7 +5,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
-import { validateName } from '../../apps/app.aggregate.js';
+import { validateName } from '../../platform/text/identifier.rules.js';
 import { conflict, invalid } from '../../platform/domain-errors.js';
 import { queuedProgress } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';

@@ -1,4 +1,4 @@
-import type { Rollback } from '../../contract/rollbacks.schemas.js';
+import { type Rollback, RollbackChanges as ReportedChanges } from '../../contract/rollbacks.schemas.js';
 import type { JobStatus } from '../shared/backup-job.js';
 import type { JobProgress, PhasePlan } from '../../jobs/job-progress.js';
 
@@ -9,11 +9,17 @@ export interface KindChanges {
   deleted: string[];
 }
 
-export interface RollbackChanges {
-  schemas: KindChanges;
-  contents: KindChanges;
-  assets: KindChanges;
-}
+/**
+ * Per kind, keyed by the name each kind's rollback facts give it in the report (schemas, contents,
+ * assets: see StreamRollback.report in the event catalog).
+ */
+export type RollbackChanges = Record<string, KindChanges>;
+
+/**
+ * The changes as the HTTP contract states them (one entry per kind it names), checked rather than
+ * cast: a kind with rollback facts that the contract does not name yet fails loudly here.
+ */
+export const reportedChanges = (changes: RollbackChanges) => ReportedChanges.parse(changes);
 
 export interface ChangeCounts {
   created: number;
@@ -86,7 +92,7 @@ export interface RollbackJob extends JobProgress {
   partial?: PartialRollback | null;
 }
 
-export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob): Rollback => ({ ...job, partial: job.partial ?? null });
+export const toRollbackView = ({ createdBy: _createdBy, slotToken: _slotToken, ...job }: RollbackJob): Rollback => ({ ...job, changes: job.changes && reportedChanges(job.changes), partial: job.partial ?? null });
 
 /**
  * A rollback's phases and their share of its time: the safety backup and the planning read the

@@ -1,10 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Put } from '@nestjs/common';
 import type { z } from 'zod';
 import { BackupPolicyBody as PolicyBody, type BackupPolicy as PolicyView } from '../../contract/policies.schemas.js';
-import { AppAccess, MAINTAINERS } from '../../platform/auth/access.decorator.js';
-import type { AppAccessInfo } from '../../platform/auth/auth.ports.js';
-import { CurrentApp, CurrentUser } from '../../platform/auth/current.decorators.js';
-import type { Principal } from '../../platform/auth/principal.js';
+import { AppAccess, MAINTAINERS } from '../../auth/access.decorator.js';
+import type { AppAccessInfo } from '../../auth/auth.ports.js';
+import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
+import type { Principal } from '../../auth/principal.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';

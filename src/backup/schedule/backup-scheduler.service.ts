@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { Lease } from '../../infrastructure/name-index/lease.js';
 import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
-import { APP_DIRECTORY, type AppDirectory } from '../../platform/auth/auth.ports.js';
+import { APP_DIRECTORY, type AppDirectory } from '../../auth/auth.ports.js';
 import { Clock } from '../../platform/clock.js';
 import { INSTANCE_ID } from '../../platform/instance.js';
 import { quoted } from '../../platform/text/control-characters.js';

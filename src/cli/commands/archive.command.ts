@@ -55,7 +55,7 @@ Examples:
     const context = new CliContext(command);
     const { output } = context;
     const file = resolve(zip);
-    const { verifyArchive } = await import('../../archive/archive-verifier.js');
+    const { verifyArchive } = await import('../offline-archive.js');
     const progress: Progress = output.progress('verify');
     try {
       const report = await offline(output, zip, () =>
@@ -89,8 +89,8 @@ Examples:
     { url: false },
   ).action(async (zip: string, options: { maxExpandedBytes: number }, command: Command) => {
     const context = new CliContext(command);
-    const { inspectArchive } = await import('../../archive/archive-inspector.js');
-    const report = await offline(context.output, zip, () => inspectArchive(resolve(zip), options.maxExpandedBytes));
+    const { inspectOffline } = await import('../offline-archive.js');
+    const report = await offline(context.output, zip, () => inspectOffline(resolve(zip), options.maxExpandedBytes));
     context.output.result({ ...report, file: zip }, () => {
       const lines = [
         `Archive ${zip} (${formatBytes(report.fileBytes)}), format ${report.formatVersion}`,
@@ -129,8 +129,8 @@ Examples:
     { url: false },
   ).action(async (a: string, b: string, options: { maxExpandedBytes: number }, command: Command) => {
     const context = new CliContext(command);
-    const { diffArchives } = await import('../../archive/archive-inspector.js');
-    const report = await offline(context.output, `${a} or ${b}`, () => diffArchives(resolve(a), resolve(b), options.maxExpandedBytes));
+    const { diffOffline } = await import('../offline-archive.js');
+    const report = await offline(context.output, `${a} or ${b}`, () => diffOffline(resolve(a), resolve(b), options.maxExpandedBytes));
     const shown = { ...report, a: { ...report.a, file: a }, b: { ...report.b, file: b } };
     context.output.result(shown, () => {
       const lines = [

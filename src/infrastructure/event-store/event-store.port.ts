@@ -245,7 +245,7 @@ export function isAppVaultStream(stream: string): boolean {
 export const streams = {
   app: (appId: string) => `app-${appId}`,
   user: (userId: string) => `user-${userId}`,
-  child: (kind: ChildKind, appId: string, id: string) => `${kind}-${appId}--${id}`,
+  child: (kind: string, appId: string, id: string) => `${kind}-${appId}--${id}`,
   /** The app a stream belongs to (`app-{appId}` or `{kind}-{appId}--{id}`); undefined for any other stream. */
   appOf: (stream: string): string | undefined => {
     if (stream.startsWith('app-')) return stream.length > 4 && !stream.includes('--') ? stream.slice(4) : undefined;
@@ -253,7 +253,7 @@ export const streams = {
     return match?.[1];
   },
   /** The entity id of a `{kind}-{appId}--{id}` stream; undefined for a stream of another kind. */
-  childId: (kind: ChildKind, stream: string): string | undefined => {
+  childId: (kind: string, stream: string): string | undefined => {
     if (!stream.startsWith(`${kind}-`)) return undefined;
     const at = stream.indexOf('--');
     return at < 0 ? undefined : stream.slice(at + 2);

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { invalid } from '../domain-errors.js';
+import { quoted } from './control-characters.js';
 
 /**
  * The rules for names and ids, which the HTTP contract states (docs/api.md) and the events keep:
@@ -18,3 +20,10 @@ export const entityId = () =>
     .string()
     .max(ENTITY_ID_MAX, `must be an id of at most ${ENTITY_ID_MAX} characters`)
     .regex(ENTITY_ID, 'must be an id of letters, digits and single dashes');
+
+/** Refuses an app name that breaks the rule; `what` names the field in the message. */
+export function validateName(name: string, what = 'name'): void {
+  if (name.length > NAME_MAX || !NAME_PATTERN.test(name)) {
+    throw invalid(`${what}: ${quoted(name, NAME_MAX + 20)} must be lowercase letters, digits and single dashes (like "my-app"), at most ${NAME_MAX} characters`);
+  }
+}

@@ -20,4 +20,4 @@ export const AdminOnly = () => SetMetadata(ACCESS_KEY, { kind: 'admin' } satisfi
 export const AppAccess = (...roles: AppRole[]) => SetMetadata(ACCESS_KEY, { kind: 'app', roles } satisfies AccessRule);
 
 /** Role sets used across modules: the contract's audiences (src/contract/api-routes.ts). */
-export { ANY_ROLE, MAINTAINERS, WRITERS } from '../../contract/api-routes.js';
+export { ANY_ROLE, MAINTAINERS, WRITERS } from '../contract/api-routes.js';

@@ -1,11 +1,10 @@
-import type { EventStore } from '../../infrastructure/event-store/event-store.port.js';
-import { streams } from '../../infrastructure/event-store/event-store.port.js';
-import type { DomainEvent } from '../../eventsourcing/decider.js';
-import { type CheckContext, ENTITY_ID, ENTITY_ID_MAX, type StreamDefinition, type StreamKind } from '../../eventsourcing/event-catalog.js';
-import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
-import { excerpt, quoted } from '../../platform/text/control-characters.js';
-import type { ArchivedEvent } from '../backup-handler.port.js';
-import { InvalidArchiveError } from '../../archive/archive-reader.js';
+import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import type { DomainEvent } from '../eventsourcing/decider.js';
+import { type CheckContext, ENTITY_ID, ENTITY_ID_MAX, type StreamDefinition, type StreamKind } from '../eventsourcing/event-catalog.js';
+import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
+import { excerpt, quoted } from '../platform/text/control-characters.js';
+import type { ArchivedEvent } from './archive-format.js';
+import { InvalidArchiveError } from './archive-reader.js';
 
 /**
  * Stream states kept in memory, most recently used last. A state that falls out is folded again
@@ -20,11 +19,15 @@ interface Tracked {
   version: number;
 }
 
-/** Where an archived event belongs: the kind of its stream and the entity's id. */
+/** Where an archived event belongs: the kind of its stream (one of an app's: StreamPlace app or entity) and the entity's id. */
 export interface Placed {
-  kind: Exclude<StreamKind, 'user' | 'system'>;
+  kind: StreamKind;
+  definition: StreamDefinition;
   entityId: string;
 }
+
+/** What the validator reads: the target app's streams as appended so far. */
+export type StreamReader = (stream: string) => AsyncIterable<StoredEvent>;
 
 /**
  * Checks every archived event as if a command of this installation had written it: its type and
@@ -36,15 +39,16 @@ export interface Placed {
 export class RestoreValidator {
   private readonly states = new Map<string, Tracked>();
   private readonly names = new Map<string, Set<string>>();
-  private readonly childPattern: RegExp;
-  private target?: { appId: string; knownUsers: ReadonlySet<string> };
+  /** The archived app's stream names by kind, without the entity id: `app-{appId}`, `content-{appId}` (then `--{id}`). */
+  private readonly sourcePrefixes: ReadonlyMap<string, string>;
+  private target?: { appId: string; knownUsers: ReadonlySet<string>; prefixes: ReadonlyMap<string, string> };
 
   constructor(
     private readonly catalog: EventCatalog,
-    private readonly store: EventStore,
+    private readonly read: StreamReader,
     private readonly sourceAppId: string,
   ) {
-    this.childPattern = new RegExp(`^(schema|content|asset)-${escapeRegex(sourceAppId)}--(.+)$`);
+    this.sourcePrefixes = this.prefixesOf(sourceAppId);
   }
 
   /**
@@ -52,23 +56,28 @@ export class RestoreValidator {
    * users map to. `place` and `accept` work without it, on the archive alone.
    */
   forTarget(appId: string, knownUsers: ReadonlySet<string>): this {
-    this.target = { appId, knownUsers };
+    this.target = { appId, knownUsers, prefixes: this.prefixesOf(appId) };
     return this;
   }
 
-  private get targetAppId(): string {
+  /** The stream in the target app of an event that `place` placed. */
+  targetStream(placed: Placed): string {
     if (!this.target) throw new Error('forTarget() first');
-    return this.target.appId;
+    const prefix = this.target.prefixes.get(placed.kind)!;
+    return placed.definition.place === 'app' ? prefix : `${prefix}--${placed.entityId}`;
   }
 
-  /** The kind and entity id of an archived event's stream, which must belong to the archived app. */
+  /** The kind and entity id of an archived event's stream, which must be one of the archived app's streams. */
   place(archived: ArchivedEvent): Placed {
-    if (archived.stream === streams.app(this.sourceAppId)) return { kind: 'app', entityId: this.sourceAppId };
-    const child = this.childPattern.exec(archived.stream);
-    if (!child) throw this.refuse(archived, `its stream ${excerpt(archived.stream, 120)} is not a stream of app ${excerpt(this.sourceAppId, 100)}`);
-    const entityId = child[2]!;
+    const definition = this.catalog.kindOf(archived.stream);
+    const prefix = definition && this.sourcePrefixes.get(definition.kind);
+    if (definition && prefix && definition.place === 'app' && archived.stream === prefix) return { kind: definition.kind, definition, entityId: this.sourceAppId };
+    if (!definition || !prefix || definition.place !== 'entity' || archived.stream.length <= prefix.length + 2 || !archived.stream.startsWith(`${prefix}--`)) {
+      throw this.refuse(archived, `its stream ${excerpt(archived.stream, 120)} is not a stream of app ${excerpt(this.sourceAppId, 100)}`);
+    }
+    const entityId = archived.stream.slice(prefix.length + 2);
     if (entityId.length > ENTITY_ID_MAX || !ENTITY_ID.test(entityId)) throw this.refuse(archived, `its stream names the id ${quoted(entityId, 80)}, which is not a valid id (letters, digits and single dashes)`);
-    return { kind: child[1] as Placed['kind'], entityId };
+    return { kind: definition.kind, definition, entityId };
   }
 
   /** The event, upcast to the current version of its type, if its type and data pass the catalog. */
@@ -88,7 +97,7 @@ export class RestoreValidator {
    * next, and the domain's rules must let it follow the state. Then the state moves on.
    */
   async follow(archived: ArchivedEvent, placed: Placed, event: DomainEvent, targetStream: string): Promise<void> {
-    const definition = this.catalog.stream(placed.kind);
+    const { definition } = placed;
     const tracked = await this.tracked(targetStream, definition);
     if (archived.streamVersion !== tracked.version + 1) {
       throw this.refuse(
@@ -113,8 +122,8 @@ export class RestoreValidator {
     return {
       entityId,
       stateOf: async <S>(kind: StreamKind, id: string): Promise<S> => {
-        const stream = kind === 'app' ? streams.app(this.targetAppId) : streams.child(kind as 'schema' | 'content' | 'asset', this.targetAppId, id);
-        return (await this.tracked(stream, this.catalog.stream(kind))).state as S;
+        const definition = this.catalog.stream(kind);
+        return (await this.tracked(this.targetStream({ kind, definition, entityId: id }), definition)).state as S;
       },
       knowsUser: (userId) => this.target?.knownUsers.has(userId) ?? false,
       claimName: (scope, name) => {
@@ -135,7 +144,7 @@ export class RestoreValidator {
       this.states.delete(stream);
     } else {
       tracked = { state: definition.decider.initialState(), version: -1 };
-      for await (const stored of this.store.readStream(stream)) {
+      for await (const stored of this.read(stream)) {
         const event = this.catalog.upcast(stored);
         tracked.state = definition.decider.evolve(tracked.state, { type: event.type, data: event.data });
         tracked.version = stored.streamVersion;
@@ -145,8 +154,9 @@ export class RestoreValidator {
     if (this.states.size > STATE_CACHE) this.states.delete(this.states.keys().next().value!);
     return tracked;
   }
-}
 
-function escapeRegex(value: string): string {
-  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  /** Every kind of an app's streams, by the name its streams start with in app `appId`. */
+  private prefixesOf(appId: string): Map<string, string> {
+    return new Map(this.catalog.streams.filter((definition) => definition.place !== 'installation').map((definition) => [definition.kind, `${definition.kind}-${appId}`]));
+  }
 }

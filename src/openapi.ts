@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { describeApi } from '../../contract/openapi-document.js';
+import { describeApi } from './contract/openapi-document.js';
 
 /**
  * The OpenAPI 3.1 document, made from the running application: every route Nest serves, with the
@@ -30,9 +30,9 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
   return document;
 }
 
-/** package.json's version; this file sits three folders deep in src/ and in dist/ alike. */
+/** package.json's version; this file sits at the top of src/ and of dist/ alike. */
 function productVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
   return manifest.version ?? '0.0.0';
 }
 

@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { DomainError, type DomainErrorKind } from '../domain-errors.js';
-import { NameUnavailableError, ReservationLostError } from '../../infrastructure/name-index/name-index.port.js';
+import { DomainError, type DomainErrorKind } from './platform/domain-errors.js';
+import { NameUnavailableError, ReservationLostError } from './infrastructure/name-index/name-index.port.js';
 
 const STATUS: Record<DomainErrorKind, HttpStatus> = {
   invalid: HttpStatus.BAD_REQUEST,

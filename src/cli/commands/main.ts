@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { currentContext, DEFAULT_URL, withGlobalOptions } from './cli-context.js';
-import { registerApps } from './commands/apps.command.js';
-import { registerArchive } from './commands/archive.command.js';
-import { registerBackup } from './commands/backup.command.js';
-import { registerPolicy } from './commands/policy.command.js';
-import { registerRestore } from './commands/restore.command.js';
-import { registerRollback } from './commands/rollback.command.js';
-import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from './exit-codes.js';
-import { Output } from './output.js';
+import { currentContext, DEFAULT_URL, withGlobalOptions } from '../cli-context.js';
+import { registerApps } from './apps.command.js';
+import { registerArchive } from './archive.command.js';
+import { registerBackup } from './backup.command.js';
+import { registerPolicy } from './policy.command.js';
+import { registerRestore } from './restore.command.js';
+import { registerRollback } from './rollback.command.js';
+import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from '../exit-codes.js';
+import { Output } from '../output.js';
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';

@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ACCESS_KEY, type AccessRule } from '../auth/access.decorator.js';
-import { StartupService } from './startup.service.js';
+import { ACCESS_KEY, type AccessRule } from './access.decorator.js';
+import { StartupService } from '../platform/startup/startup.service.js';
 
 /** How long a request that arrives during start-up waits for it before it is answered 503. */
 export const STARTUP_WAIT_MS = 30_000;

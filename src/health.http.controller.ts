@@ -1,10 +1,10 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { EVENT_STORE, type EventStore } from '../../infrastructure/event-store/event-store.port.js';
-import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
-import { Public } from '../auth/access.decorator.js';
-import { Projector } from '../../eventsourcing/projector.service.js';
-import { StartupService } from '../startup/startup.service.js';
+import { EVENT_STORE, type EventStore } from './infrastructure/event-store/event-store.port.js';
+import { READ_STORE, type ReadStore } from './infrastructure/read-store/read-store.port.js';
+import { Public } from './auth/access.decorator.js';
+import { Projector } from './eventsourcing/projector.service.js';
+import { StartupService } from './platform/startup/startup.service.js';
 
 /** A store that does not answer within this time counts as unreachable for readiness. */
 const STORE_CHECK_MS = 2000;

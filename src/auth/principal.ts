@@ -7,7 +7,7 @@ export interface Principal {
 }
 
 // The roles are part of the HTTP contract.
-export { APP_ROLES, type AppRole } from '../../contract/api-values.js';
+export { APP_ROLES, type AppRole } from '../contract/api-values.js';
 
 /** The system itself acts as this user id (bootstrap, restores of events with unknown actors). */
 export const SYSTEM_ACTOR = 'system';

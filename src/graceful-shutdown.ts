@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { JobProcessor } from '../../jobs/job-processor.service.js';
+import { JobProcessor } from './jobs/job-processor.service.js';
 
 /** After the deadline, abandoned jobs get this long to clean up before the stores close. */
 const CLEANUP_GRACE_MS = 5000;

@@ -1,14 +1,12 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { appStream } from './app.aggregate.js';
 import { APP_DIRECTORY, type AppAccessInfo, type AppDirectory } from '../auth/auth.ports.js';
-import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { UsersModule } from '../users/users.module.js';
 import { AppsController } from './apps.http.controller.js';
 import { type AppDoc, AppsProjection } from './apps.projection.js';
 import { appsParticipant } from './apps.participant.js';
+import { DomainRegistrar } from '../eventsourcing/domain-registrar.service.js';
 import { ArchiveParticipants } from '../archive/archive-participant.port.js';
-import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
 import { AppCommandPlanner } from './app.commands.js';
 
 const accessInfo = (app: AppDoc | undefined): AppAccessInfo | undefined =>
@@ -36,18 +34,14 @@ const appDirectory = {
 })
 export class AppsModule implements OnModuleInit {
   constructor(
-    private readonly projections: ProjectionEngine,
+    private readonly domain: DomainRegistrar,
     private readonly projection: AppsProjection,
-    private readonly participants: ArchiveParticipants,
-    private readonly catalog: EventCatalog,
-    private readonly commands: StreamCommandHandler,
     private readonly planner: AppCommandPlanner,
+    private readonly participants: ArchiveParticipants,
   ) {}
 
   onModuleInit(): void {
-    this.catalog.register(appStream);
-    this.projections.register(this.projection);
+    this.domain.register({ stream: appStream, projection: this.projection, planner: this.planner });
     this.participants.register(appsParticipant);
-    this.commands.register(this.planner);
   }
 }

@@ -1,10 +1,8 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
+import { DomainRegistrar } from '../eventsourcing/domain-registrar.service.js';
 import { ArchiveParticipants } from '../archive/archive-participant.port.js';
-import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
-import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { contentStream } from './content.aggregate.js';
 import { SchemasModule } from '../schemas/schemas.module.js';
-import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
 import { ContentCommandPlanner } from './content.commands.js';
 import { ContentsController } from './contents.http.controller.js';
 import { contentsParticipant } from './contents.participant.js';
@@ -19,18 +17,14 @@ import { ContentsProjection } from './contents.projection.js';
 })
 export class ContentsModule implements OnModuleInit {
   constructor(
-    private readonly projections: ProjectionEngine,
+    private readonly domain: DomainRegistrar,
     private readonly projection: ContentsProjection,
-    private readonly catalog: EventCatalog,
-    private readonly participants: ArchiveParticipants,
-    private readonly commands: StreamCommandHandler,
     private readonly planner: ContentCommandPlanner,
+    private readonly participants: ArchiveParticipants,
   ) {}
 
   onModuleInit(): void {
-    this.catalog.register(contentStream);
-    this.projections.register(this.projection);
+    this.domain.register({ stream: contentStream, projection: this.projection, planner: this.planner });
     this.participants.register(contentsParticipant(this.projection));
-    this.commands.register(this.planner);
   }
 }

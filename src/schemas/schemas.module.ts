@@ -1,9 +1,7 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
+import { DomainRegistrar } from '../eventsourcing/domain-registrar.service.js';
 import { ArchiveParticipants } from '../archive/archive-participant.port.js';
-import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
-import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { schemaStream } from './schema.aggregate.js';
-import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
 import { SchemaCommandPlanner } from './schema.commands.js';
 import { SchemasController } from './schemas.http.controller.js';
 import { schemasParticipant } from './schemas.participant.js';
@@ -17,18 +15,14 @@ import { SchemasProjection } from './schemas.projection.js';
 })
 export class SchemasModule implements OnModuleInit {
   constructor(
-    private readonly projections: ProjectionEngine,
+    private readonly domain: DomainRegistrar,
     private readonly projection: SchemasProjection,
-    private readonly catalog: EventCatalog,
-    private readonly participants: ArchiveParticipants,
-    private readonly commands: StreamCommandHandler,
     private readonly planner: SchemaCommandPlanner,
+    private readonly participants: ArchiveParticipants,
   ) {}
 
   onModuleInit(): void {
-    this.catalog.register(schemaStream);
-    this.projections.register(this.projection);
+    this.domain.register({ stream: schemaStream, projection: this.projection, planner: this.planner });
     this.participants.register(schemasParticipant(this.projection));
-    this.commands.register(this.planner);
   }
 }

@@ -1,14 +1,12 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { PRINCIPAL_RESOLVER } from '../auth/auth.ports.js';
-import { EventCatalog } from '../eventsourcing/event-catalog.service.js';
-import { ProjectionEngine } from '../eventsourcing/projection-engine.service.js';
 import { userStream } from './user.aggregate.js';
-import { StreamCommandHandler } from '../eventsourcing/stream-command.handler.js';
 import { UserCommandPlanner } from './user.commands.js';
 import { UsersController } from './users.http.controller.js';
 import { UsersProjection } from './users.projection.js';
 import { UsersService } from './users.service.js';
 import { usersParticipant } from './users.participant.js';
+import { DomainRegistrar } from '../eventsourcing/domain-registrar.service.js';
 import { ArchiveParticipants } from '../archive/archive-participant.port.js';
 
 @Module({
@@ -18,19 +16,15 @@ import { ArchiveParticipants } from '../archive/archive-participant.port.js';
 })
 export class UsersModule implements OnModuleInit {
   constructor(
-    private readonly projections: ProjectionEngine,
+    private readonly domain: DomainRegistrar,
     private readonly projection: UsersProjection,
+    private readonly planner: UserCommandPlanner,
     private readonly participants: ArchiveParticipants,
     private readonly users: UsersService,
-    private readonly catalog: EventCatalog,
-    private readonly commands: StreamCommandHandler,
-    private readonly planner: UserCommandPlanner,
   ) {}
 
   onModuleInit(): void {
-    this.catalog.register(userStream);
-    this.projections.register(this.projection);
+    this.domain.register({ stream: userStream, projection: this.projection, planner: this.planner });
     this.participants.register(usersParticipant(this.users));
-    this.commands.register(this.planner);
   }
 }

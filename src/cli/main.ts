@@ -5,6 +5,7 @@ import { registerApps } from './commands/apps.command.js';
 import { registerArchive } from './commands/archive.command.js';
 import { registerBackup } from './commands/backup.command.js';
 import { registerPolicy } from './commands/policy.command.js';
+import { registerRepository } from './commands/repository.command.js';
 import { registerRestore } from './commands/restore.command.js';
 import { registerRollback } from './commands/rollback.command.js';
 import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from './exit-codes.js';
@@ -48,6 +49,7 @@ Run \`appvault <command> --help\` for a command's options.`,
   registerRestore(program);
   registerRollback(program);
   registerPolicy(program);
+  registerRepository(program);
   registerArchive(program);
   return program;
 }

@@ -1,18 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import type { CopyManifest } from './copy-layout.js';
 
-/** A Completed backup in the installation's own store, as the `local` repository's listing shows it. */
-export interface LocalBackup {
+type CopyBackupFacts = CopyManifest['backup'];
+
+/** A Completed backup in the installation's own store, as the `local` repository's listing shows it: what a copy manifest says of a backup, and its archive. */
+export interface LocalBackup extends CopyBackupFacts {
   key: string;
-  id: string;
-  appId: string;
-  appName: string;
-  label: string;
-  created: string;
-  completed: string;
-  partial: boolean;
-  eventCount: number;
-  assetCount: number;
-  userCount: number;
   sizeBytes: number;
   sha256: string;
 }

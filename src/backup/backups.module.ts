@@ -20,6 +20,7 @@ import { BackupPoliciesService } from './schedule/backup-policies.service.js';
 import { BackupPolicyController } from './schedule/backup-policy.http.controller.js';
 import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 import { InstallationService } from './shared/installation.service.js';
+import { BackupRepositoryHooks } from './backup-repository-hooks.service.js';
 
 /** The backup use cases, one folder each; their jobs run on the JobProcessor (src/jobs), where each runner registers. */
 @Module({
@@ -41,6 +42,7 @@ import { InstallationService } from './shared/installation.service.js';
     RollbackRunner,
     RollbacksService,
     RollbackPreflightService,
+    BackupRepositoryHooks,
   ],
   exports: [BackupsService, RestoresService, InstallationService, BackupScheduler, RollbacksService],
 })

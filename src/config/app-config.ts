@@ -82,6 +82,8 @@ const envSchema = z.object({
     .transform((value) => (value === '' ? undefined : value))
     .refine((value) => value === undefined || value.length >= 32, { message: 'LINK_SECRET must be at least 32 characters long (or unset to generate one)' }),
   LOG_FORMAT: z.enum(['text', 'json'], { message: 'LOG_FORMAT must be text or json' }).optional().default('text'),
+  // Unfinished uploads older than this are removed from every repository at start-up and daily; another installation may share one, so longer than any upload takes.
+  REPOSITORY_STALE_UPLOAD_MS: integer('REPOSITORY_STALE_UPLOAD_MS', 1000, 365 * 24 * 3600 * 1000, 24 * 3600 * 1000),
 });
 
 
@@ -109,6 +111,7 @@ export interface AppConfig {
   logFormat: 'text' | 'json';
   publicUrl?: string;
   linkSecret?: string;
+  repositoryStaleUploadMs: number;
 }
 
 export class ConfigError extends Error {
@@ -153,6 +156,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     publicUrl: e.PUBLIC_URL,
     linkSecret: e.LINK_SECRET,
     logFormat: e.LOG_FORMAT,
+    repositoryStaleUploadMs: e.REPOSITORY_STALE_UPLOAD_MS,
   };
 }
 

@@ -100,11 +100,11 @@ describe('GridFS: listing', () => {
       { _id: mongo.ObjectId.createFromTime(0), filename: 'k/a', length: 2, chunkSize: 261120, uploadDate },
     ]);
     fake.calls.length = 0;
-    const listed: { key: string; size: number }[] = [];
+    const listed: { key: string; size: number; modified: Date }[] = [];
     for await (const info of store.list('k')) listed.push(info);
     expect(listed).toEqual([
-      { key: 'k/a', size: 'newest a'.length },
-      { key: 'k/b', size: 1 },
+      { key: 'k/a', size: 'newest a'.length, modified: uploadDate },
+      { key: 'k/b', size: 1, modified: expect.any(Date) },
     ]);
     expect(fake.calls.find((c) => c.collection === 'blobs.files' && c.op === 'find')?.sort).toEqual({ filename: 1, uploadDate: 1 });
   });

@@ -5,6 +5,7 @@ import { registerApps } from './apps.command.js';
 import { registerArchive } from './archive.command.js';
 import { registerBackup } from './backup.command.js';
 import { registerPolicy } from './policy.command.js';
+import { registerRepository } from './repository.command.js';
 import { registerRestore } from './restore.command.js';
 import { registerRollback } from './rollback.command.js';
 import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from '../exit-codes.js';
@@ -48,6 +49,7 @@ Run \`appvault <command> --help\` for a command's options.`,
   registerRestore(program);
   registerRollback(program);
   registerPolicy(program);
+  registerRepository(program);
   registerArchive(program);
   return program;
 }

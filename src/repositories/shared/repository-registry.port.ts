@@ -1,4 +1,4 @@
-import type { LockMode, RepositoryStore } from '../infrastructure/repository-store/repository-store.port.js';
+import type { LockMode, RepositoryStore } from '../../infrastructure/repository-store/repository-store.port.js';
 
 /**
  * The RepositoryRegistry port: the repositories an admin configured, by name, opened as

@@ -1,0 +1,32 @@
+import { Global, Module } from '@nestjs/common';
+import { RepositoryBackupsService } from './listing/repository-backups.service.js';
+import { LocalBackupsSource } from './shared/local-backups.port.js';
+import { RepositoriesController } from './manage/repositories.http.controller.js';
+import { RepositoryBackupsController } from './listing/repository-backups.http.controller.js';
+import { RepositoriesService } from './manage/repositories.service.js';
+import { RepositoryRegistryService } from './registry/repository-registry.service.js';
+import { RepositoryRegistry } from './shared/repository-registry.port.js';
+import { RepositoryUsages } from './shared/repository-usage.port.js';
+import { StaleUploadSweeper } from './sweep/stale-upload-sweeper.service.js';
+
+/**
+ * Backup repositories: the registry (RepositoryRegistry, for backups, restores and downloads),
+ * the admin API, and the daily sweep of stale uploads. Global, so any module can inject the
+ * registry; the backup module registers what names repositories (RepositoryUsages) and its own
+ * backups (LocalBackupsSource) here, so this module imports nothing of it.
+ */
+@Global()
+@Module({
+  controllers: [RepositoriesController, RepositoryBackupsController],
+  providers: [
+    RepositoryRegistryService,
+    { provide: RepositoryRegistry, useExisting: RepositoryRegistryService },
+    RepositoryUsages,
+    LocalBackupsSource,
+    RepositoriesService,
+    RepositoryBackupsService,
+    StaleUploadSweeper,
+  ],
+  exports: [RepositoryRegistry, RepositoryUsages, LocalBackupsSource, StaleUploadSweeper],
+})
+export class RepositoriesModule {}

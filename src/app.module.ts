@@ -26,6 +26,8 @@ import { ArchiveChecksModule } from './archive/archive-checks.module.js';
 import { JobProcessor } from './jobs/job-processor.service.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { BackupScheduler } from './backup/schedule/backup-scheduler.service.js';
+import { RepositoriesModule } from './repositories/repositories.module.js';
+import { StaleUploadSweeper } from './repositories/sweep/stale-upload-sweeper.service.js';
 
 /**
  * Start-up order matters and is spelled out here: restores a dead process left are undone, then
@@ -43,13 +45,14 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly jobs: JobProcessor,
     private readonly scheduler: BackupScheduler,
     private readonly startup: StartupService,
+    private readonly sweeper: StaleUploadSweeper,
     @Inject(DATA_DIR_LOCK) private readonly lock: DataDirLock,
   ) {}
 
   static forRoot(config: AppConfig, lock: DataDirLock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, JobsModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, ArchiveChecksModule, AdminPageModule.forRoot()],
+      imports: [ConfigModule.forRoot(config), CqrsModule.forRoot(), InfrastructureModule, PlatformModule, JobsModule, RepositoriesModule, BackupHandlersModule, UsersModule, AppsModule, SchemasModule, ContentsModule, AssetsModule, BackupsModule, ArchiveChecksModule, AdminPageModule.forRoot()],
       controllers: [HealthController],
       providers: [
         // Guards run in this order: requests wait for start-up before their key is checked.
@@ -79,6 +82,8 @@ export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown 
       // sweeps, and restores and rollbacks other processes accept are picked up by the one projecting.
       this.jobs.startSweeping();
       this.scheduler.start();
+      // In the background: a repository that is down is logged, never holds start-up up.
+      this.sweeper.start();
     });
   }
 }

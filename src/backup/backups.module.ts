@@ -3,6 +3,8 @@ import { Clock } from '../platform/clock.js';
 import { BackupRunner } from './create/backup.runner.js';
 import { AdminBackupsController, AppBackupsController } from './create/backups.http.controller.js';
 import { BackupsService } from './create/backups.service.js';
+import { CopyWriter } from './create/copy-writer.js';
+import { BackupCopies } from './shared/backup-copies.js';
 import { AdminBackupLinksController, AppBackupLinksController, BackupLinkDownloadController } from './links/backup-links.http.controller.js';
 import { BackupLinksService } from './links/backup-links.service.js';
 import { RestoreCleanup } from './restore/restore-cleanup.js';
@@ -20,6 +22,7 @@ import { BackupPoliciesService } from './schedule/backup-policies.service.js';
 import { BackupPolicyController } from './schedule/backup-policy.http.controller.js';
 import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 import { InstallationService } from './shared/installation.service.js';
+import { BackupRepositoryHooks } from './shared/backup-repository-hooks.service.js';
 
 /** The backup use cases, one folder each; their jobs run on the JobProcessor (src/jobs), where each runner registers. */
 @Module({
@@ -28,6 +31,8 @@ import { InstallationService } from './shared/installation.service.js';
     InstallationService,
     Clock,
     BackupRunner,
+    CopyWriter,
+    BackupCopies,
     BackupsService,
     BackupLinksService,
     RestoreRunner,
@@ -41,6 +46,7 @@ import { InstallationService } from './shared/installation.service.js';
     RollbackRunner,
     RollbacksService,
     RollbackPreflightService,
+    BackupRepositoryHooks,
   ],
   exports: [BackupsService, RestoresService, InstallationService, BackupScheduler, RollbacksService],
 })

@@ -87,6 +87,8 @@ const envSchema = z.object({
   COPY_ATTEMPTS: integer('COPY_ATTEMPTS', 1, 20, 3),
   COPY_RETRY_DELAY_MS: integer('COPY_RETRY_DELAY_MS', 0, 3600 * 1000, 5000),
   COPY_RETRY_MAX_DELAY_MS: integer('COPY_RETRY_MAX_DELAY_MS', 0, 24 * 3600 * 1000, 5 * 60_000),
+  // Unfinished uploads older than this are removed from every repository at start-up and daily; another installation may share one, so longer than any upload takes.
+  REPOSITORY_STALE_UPLOAD_MS: integer('REPOSITORY_STALE_UPLOAD_MS', 1000, 365 * 24 * 3600 * 1000, 24 * 3600 * 1000),
 });
 
 
@@ -116,6 +118,7 @@ export interface AppConfig {
   linkSecret?: string;
   /** How a failed copy to a repository is tried again (src/backup/create/copy-retry.ts). */
   copyRetry: { attempts: number; delayMs: number; maxDelayMs: number };
+  repositoryStaleUploadMs: number;
 }
 
 export class ConfigError extends Error {
@@ -161,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     linkSecret: e.LINK_SECRET,
     logFormat: e.LOG_FORMAT,
     copyRetry: { attempts: e.COPY_ATTEMPTS, delayMs: e.COPY_RETRY_DELAY_MS, maxDelayMs: Math.max(e.COPY_RETRY_MAX_DELAY_MS, e.COPY_RETRY_DELAY_MS) },
+    repositoryStaleUploadMs: e.REPOSITORY_STALE_UPLOAD_MS,
   };
 }
 

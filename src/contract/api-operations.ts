@@ -13,6 +13,7 @@ import { Restore, RestoreBody, RestorePreflight, RestoreQuery, RestoreUploadForm
 import { Health, Liveness, NotReady, Readiness } from './health.schemas.js';
 import { ErrorBody, JobStreamEnd, LogLine, pageOf } from './common.schemas.js';
 import { PageQuery } from './paging.schemas.js';
+import { CreateRepositoryBody, Repository, RepositoryBackup, RepositoryBackupList, RepositoryCheck, RepositoryList, UpdateRepositoryBody } from './repositories.schemas.js';
 
 /** A JSON answer. */
 export interface JsonAnswer<S extends z.ZodType = z.ZodType> {
@@ -40,7 +41,7 @@ export type Answer = JsonAnswer | EventsAnswer | FileAnswer | EmptyAnswer;
 /** What the contract says of one route beyond its method and path. */
 export interface Operation {
   summary: string;
-  tag: 'health' | 'users' | 'apps' | 'schemas' | 'contents' | 'assets' | 'backups' | 'links' | 'rollback' | 'restore';
+  tag: 'health' | 'users' | 'apps' | 'schemas' | 'contents' | 'assets' | 'backups' | 'links' | 'rollback' | 'restore' | 'repositories';
   /** The JSON body, as the server validates it. */
   body?: z.ZodType;
   /** The query, as the server reads it. */
@@ -122,6 +123,11 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   RestorePage,
   RollbackPage,
   LinkPage,
+  Repository,
+  RepositoryList,
+  RepositoryCheck,
+  RepositoryBackup,
+  RepositoryBackupList,
 };
 
 /**
@@ -238,6 +244,36 @@ export const API_OPERATIONS = {
   'restores.list': { summary: 'Restores, newest first (admin)', tag: 'restore', query: PageQuery, answers: { 200: json(RestorePage) }, errors: [403] },
   'restores.get': { summary: 'A restore with its log (admin)', tag: 'restore', answers: { 200: json(Restore) }, errors: [403, 404] },
   'restores.events': { summary: 'A restore’s progress as server-sent events (admin)', tag: 'restore', answers: { 200: events(Restore) }, errors: [403, 404] },
+
+  'repositories.create': {
+    summary: 'Add a backup repository (admin): a folder or an S3 bucket; credentials sent are stored apart and never answered',
+    tag: 'repositories',
+    body: CreateRepositoryBody,
+    answers: { 201: json(Repository) },
+    errors: [403, 409],
+  },
+  'repositories.list': { summary: 'The repositories (admin), `local` first, then by name', tag: 'repositories', answers: { 200: json(RepositoryList) }, errors: [403] },
+  'repositories.get': { summary: 'A repository by id or name (admin)', tag: 'repositories', answers: { 200: json(Repository) }, errors: [403, 404] },
+  'repositories.update': {
+    summary: 'Change a repository (admin); not `local`, not its name or type; S3 credentials left out are kept',
+    tag: 'repositories',
+    body: UpdateRepositoryBody,
+    answers: { 200: json(Repository) },
+    errors: [403, 404, 409],
+  },
+  'repositories.delete': { summary: 'Remove a repository (admin); refused while a backup policy or a backup’s copy names it. Its contents stay', tag: 'repositories', answers: { 204: empty }, errors: [403, 404, 409] },
+  'repositories.check': {
+    summary: 'Probe a repository (admin): write, read and delete a small object, and say what failed in words',
+    tag: 'repositories',
+    answers: { 200: json(RepositoryCheck) },
+    errors: [403, 404],
+  },
+  'repositories.backups': {
+    summary: 'The backups a repository holds (admin), also those another installation wrote; an unreadable manifest is an entry with its error',
+    tag: 'repositories',
+    answers: { 200: json(RepositoryBackupList) },
+    errors: [403, 404, 503],
+  },
 } as const satisfies Record<RouteName, Operation>;
 
 export type Operations = typeof API_OPERATIONS;

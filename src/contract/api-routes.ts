@@ -95,6 +95,14 @@ export const API_ROUTES = {
   'restores.list': { method: 'GET', path: '/api/restore', audience: ADMIN },
   'restores.get': { method: 'GET', path: '/api/restore/{id}', audience: ADMIN },
   'restores.events': { method: 'GET', path: '/api/restore/{id}/events', audience: ADMIN },
+
+  'repositories.create': { method: 'POST', path: '/api/repositories', audience: ADMIN },
+  'repositories.list': { method: 'GET', path: '/api/repositories', audience: ADMIN },
+  'repositories.get': { method: 'GET', path: '/api/repositories/{id}', audience: ADMIN },
+  'repositories.update': { method: 'PUT', path: '/api/repositories/{id}', audience: ADMIN },
+  'repositories.delete': { method: 'DELETE', path: '/api/repositories/{id}', audience: ADMIN },
+  'repositories.check': { method: 'POST', path: '/api/repositories/{id}/check', audience: ADMIN },
+  'repositories.backups': { method: 'GET', path: '/api/repositories/{id}/backups', audience: ADMIN },
 } as const satisfies Record<string, { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: `/${string}`; audience: Audience }>;
 
 export type RouteName = keyof typeof API_ROUTES;

@@ -12,6 +12,7 @@ import { FilesystemBlobStore } from './blob-store/filesystem-blob-store.adapter.
 import { connectWithRetry } from './store-connect.js';
 import { StoreMaintenance } from './event-store/store-maintenance.js';
 import { INSTANCE_ID } from '../platform/instance.js';
+import { AdapterRepositoryStores, REPOSITORY_STORES, type RepositoryStores } from './repository-store/repository-stores.js';
 
 /**
  * The one place adapters are chosen, from config: EVENTSTORE_URL → EventStoreDB, MONGO_URL →
@@ -74,8 +75,15 @@ import { INSTANCE_ID } from '../platform/instance.js';
         return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
       },
     },
+    {
+      // Backup repositories (folders, S3 buckets, and the blob store itself as `local`), opened by src/repositories.
+      provide: REPOSITORY_STORES,
+      inject: [BLOB_STORE, APP_CONFIG],
+      useFactory: (blobs: BlobStore, config: AppConfig): RepositoryStores =>
+        new AdapterRepositoryStores(blobs, blobs.kind === 'gridfs' ? 'MongoDB GridFS' : `folder ${join(config.dataDir, 'blobs')}`),
+    },
   ],
-  exports: [EVENT_STORE, READ_STORE, NAME_INDEX, BLOB_STORE],
+  exports: [EVENT_STORE, READ_STORE, NAME_INDEX, BLOB_STORE, REPOSITORY_STORES],
 })
 export class InfrastructureModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly maintenance: StoreMaintenance;

@@ -1,5 +1,7 @@
-import type { Manifest } from '../archive/archive-format.js';
+import { z } from 'zod';
+import { FORMAT_NAME, type Manifest } from '../archive/archive-format.js';
 import { manifestText } from '../archive/archive-writer.js';
+import { singleLine } from '../platform/text/plain-text.checks.js';
 
 /**
  * How a backup's copy lies in a repository other than `local`, so that any installation
@@ -52,3 +54,37 @@ export async function* copyManifestText(copy: CopyManifest): AsyncGenerator<Buff
   yield* manifestText(inner, entries);
   yield Buffer.from('\n}\n');
 }
+
+/** A copy manifest larger than this is not read: it would take memory and parse time out of proportion to a listing. */
+export const MAX_COPY_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+const text = (max: number) => z.string().max(max).check(singleLine());
+const count = z.number().int().min(0);
+const time = z.iso.datetime({ offset: true });
+
+/**
+ * A copy manifest as a reader checks it: whatever a repository holds may have been written by
+ * another installation, another version, or someone else altogether, so every field a listing
+ * shows is checked (plain one-line text of bounded length, counts, times, a SHA-256). Fields it
+ * does not know are ignored (a newer version may add some); the archive's own manifest is checked
+ * in full by whoever opens the archive.
+ */
+export const copyManifestSchema = z.object({
+  format: z.literal(COPY_FORMAT),
+  version: z.literal(COPY_FORMAT_VERSION),
+  installation: text(100).min(1),
+  backup: z.object({
+    id: text(64).min(1),
+    appId: text(64).min(1),
+    appName: text(100).min(1),
+    label: text(200),
+    created: time,
+    completed: time,
+    partial: z.boolean(),
+    eventCount: count,
+    assetCount: count,
+    userCount: count,
+  }),
+  archive: z.object({ key: text(1024).min(1), sizeBytes: count, sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits') }),
+  manifest: z.looseObject({ format: z.literal(FORMAT_NAME) }),
+});

@@ -73,7 +73,7 @@ export function blobStoreContract(name: string, create: () => Promise<BlobStoreF
       const result = await store.put(key('a/one'), Readable.from([bytes.subarray(0, 30_000), bytes.subarray(30_000)]));
       expect(result).toEqual({ size: bytes.length, sha256: sha256(bytes) });
       expect((await readAll(await store.get(key('a/one')))).equals(bytes)).toBe(true);
-      expect(await store.stat(key('a/one'))).toEqual({ key: key('a/one'), size: bytes.length });
+      expect(await store.stat(key('a/one'))).toEqual({ key: key('a/one'), size: bytes.length, modified: expect.any(Date) });
       expect(await store.exists(key('a/one'))).toBe(true);
     });
 
@@ -216,12 +216,12 @@ export function blobStoreContract(name: string, create: () => Promise<BlobStoreF
       await store.put(key('lx/c'), Readable.from([Buffer.from('c')]));
       const sorted = (items: { key: string; size: number }[]) => [...items].sort((x, y) => x.key.localeCompare(y.key));
       expect(sorted(await collect(store.list(key('l'))))).toEqual([
-        { key: key('l/a/0'), size: 2 },
-        { key: key('l/a/1'), size: 3 },
-        { key: key('l/b'), size: 1 },
+        { key: key('l/a/0'), size: 2, modified: expect.any(Date) },
+        { key: key('l/a/1'), size: 3, modified: expect.any(Date) },
+        { key: key('l/b'), size: 1, modified: expect.any(Date) },
       ]);
       expect(await collect(store.list(`${key('l/a')}/`))).toHaveLength(2);
-      expect(await collect(store.list(key('l/b')))).toEqual([{ key: key('l/b'), size: 1 }]);
+      expect(await collect(store.list(key('l/b')))).toEqual([{ key: key('l/b'), size: 1, modified: expect.any(Date) }]);
       expect(await collect(store.list(key('missing')))).toEqual([]);
       expect((await collect(store.list(''))).map((b) => b.key)).toEqual(expect.arrayContaining([key('l/b'), key('lx/c')]));
     });

@@ -56,7 +56,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
   private readonly logger = new Logger(BackupRunner.name);
   readonly kind = 'backup';
   protected readonly slotOf = claims.backupSlot;
-  readonly collection = { name: 'backup_jobs', indexes: ['appId', ['appId', 'created'], 'created', 'status'] };
+  readonly collection = { name: 'backup_jobs', indexes: ['appId', ['appId', 'created'], 'created', 'status', ['status', 'created']] };
   readonly withProjections = false;
   readonly stepNoun = 'backup stage';
   readonly jobs: JobStore<BackupJob>;

@@ -30,6 +30,8 @@ export interface PutResult {
 export interface BlobInfo {
   key: string;
   size: number;
+  /** When the blob was last written (a file's mtime, a GridFS upload date). */
+  modified: Date;
 }
 
 export class InvalidBlobKeyError extends Error {

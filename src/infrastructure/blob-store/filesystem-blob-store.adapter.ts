@@ -92,7 +92,7 @@ export class FilesystemBlobStore implements BlobStore {
     const path = this.path(key);
     try {
       const info = await stat(path);
-      return info.isFile() ? { key, size: info.size } : undefined;
+      return info.isFile() ? { key, size: info.size, modified: info.mtime } : undefined;
     } catch (error) {
       if (MISSING.has(errorCode(error) ?? '')) return undefined;
       throw error;
@@ -183,7 +183,7 @@ export class FilesystemBlobStore implements BlobStore {
       throw error;
     }
     if (info.isFile()) {
-      if (key !== '') yield { key, size: info.size };
+      if (key !== '') yield { key, size: info.size, modified: info.mtime };
       return;
     }
     if (!info.isDirectory()) return;

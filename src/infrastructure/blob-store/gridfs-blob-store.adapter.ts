@@ -119,7 +119,7 @@ export class GridFsBlobStore implements BlobStore, OnApplicationShutdown {
 
   async stat(key: string): Promise<BlobInfo | undefined> {
     const file = await this.latest(key);
-    return file ? { key, size: file.length } : undefined;
+    return file ? { key, size: file.length, modified: file.uploadDate } : undefined;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -146,10 +146,10 @@ export class GridFsBlobStore implements BlobStore, OnApplicationShutdown {
     // the newest revision of a name is the last of its run.
     let newest: Pick<mongo.GridFSFile, '_id' | 'filename' | 'length' | 'uploadDate'> | undefined;
     for await (const file of cursor) {
-      if (newest && file.filename !== newest.filename) yield { key: newest.filename, size: newest.length };
+      if (newest && file.filename !== newest.filename) yield { key: newest.filename, size: newest.length, modified: newest.uploadDate };
       if (!newest || file.filename !== newest.filename || isNewer(file, newest)) newest = file;
     }
-    if (newest) yield { key: newest.filename, size: newest.length };
+    if (newest) yield { key: newest.filename, size: newest.length, modified: newest.uploadDate };
   }
 
   async close(): Promise<void> {

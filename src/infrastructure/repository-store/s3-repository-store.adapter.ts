@@ -81,7 +81,8 @@ export class S3RepositoryStore implements RepositoryStore {
 
   constructor(
     private readonly config: S3RepositoryConfig,
-    credentials: S3Credentials,
+    /** Undefined: the SDK's default chain (AWS_* variables, a shared profile, an instance or pod role). */
+    credentials: S3Credentials | undefined,
   ) {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
@@ -90,7 +91,7 @@ export class S3RepositoryStore implements RepositoryStore {
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: config.forcePathStyle,
-      credentials: { ...credentials },
+      ...(credentials ? { credentials: { ...credentials } } : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: config.maxAttempts,

@@ -300,9 +300,9 @@ if (!s3TestEnv && !inCi) {
       expect((await cast.owner.client.delete('/api/apps/shop/backup-policy')).status).toBe(204);
     });
 
-    it('a store answering 503 SlowDown is tried again with backoff; one that keeps answering it fails that copy alone', async () => {
+    it('a store answering 503 SlowDown is tried again with backoff; one that stays down fails that copy alone', async () => {
       proxy.reset();
-      // The SDK tries each request several times; COPY_ATTEMPTS tries the whole copy again once.
+      // The SDK tries each request 6 times (the repository's default); COPY_ATTEMPTS tries the whole copy again once.
       proxy.failNext('PutObject', 6);
       const recovered = await backUp(server, cast, { repositories: ['local', 'flaky'] });
       expect(recovered.status).toBe('Completed');
@@ -310,12 +310,13 @@ if (!s3TestEnv && !inCi) {
       expect(proxy.refused).toBe(6);
 
       proxy.reset();
-      proxy.failNext('PutObject', 1000);
+      // 503 without SlowDown (a store that is down): the SDK waits less between its tries than for throttling.
+      proxy.failNext('PutObject', 1000, 503, 'ServiceUnavailable');
       const throttled = await backUp(server, cast, { repositories: ['flaky', 'local'] });
       expect(throttled.status).toBe('Completed');
       const failed = copyIn(throttled, 'flaky');
       expect(failed.written).toBeNull();
-      expect(failed.error).toMatch(/SlowDown.*\(tried 2 times\)$/);
+      expect(failed.error).toMatch(/503 ServiceUnavailable.*\(tried 2 times\)$/);
       expect(throttled.warnings).toEqual([`The copy to repository "flaky" failed: ${failed.error}`]);
       expect(copyIn(throttled, 'local').written).not.toBeNull();
       expect((await buckets.versions(plain, `appvault/shop/${throttled.id}`)).length).toBe(0);

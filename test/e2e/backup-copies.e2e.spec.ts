@@ -5,10 +5,11 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
 import { BackupPoliciesService } from '../../src/backup/schedule/backup-policies.service.js';
+import { jsonOf, runCli } from '../support/cli-runner.js';
 import { waitForJob } from '../support/fixtures.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { type S3TestEnv, S3TestBuckets, s3TestEnv } from '../support/s3-test-buckets.js';
-import { type Cast, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
+import { ADMIN_TOKEN, type Cast, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
 
 /**
  * Backups that go to repositories, over HTTP: copies in a folder (everywhere) and in S3 (against a
@@ -187,6 +188,43 @@ describe('backup copies in folders', () => {
     expect((await server.admin.get(`/api/backups/${backup.id}`)).status).toBe(404);
     expect(sha256(readFileSync(file))).toBe(backup.sha256);
     expect(existsSync(join(vault, 'appvault', 'shop', `${backup.id}.copy.json`))).toBe(true);
+  });
+
+  it('the CLI backs up to repositories, shows the copies, verifies them (exit 1 on a changed one) and deletes', async () => {
+    const cli = (args: string[]) => runCli(args, { env: { APPVAULT_URL: server.url, APPVAULT_TOKEN: ADMIN_TOKEN } });
+    const created = await cli(['backup', 'create', 'shop', '--repository', 'local', '--repository', 'nas', '--wait', '--no-progress']);
+    expect(created.code, created.stderr).toBe(0);
+    const id = /Backup ([0-9a-f-]{36}) of app shop/.exec(created.stdout)![1]!;
+    expect(created.stdout).toContain('  to:       local, nas');
+    expect(created.stdout).toMatch(new RegExp(`  copy in nas: appvault/shop/${id}\\.zip \\([^)]*; written [^,]+, verified [^)]+\\)`));
+    const list = await cli(['backup', 'list', 'shop']);
+    expect(list.stdout).toMatch(new RegExp(`${id}.*local\\+nas`));
+    const verified = await cli(['backup', 'verify', id, '--read-data', '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(jsonOf<{ copies: Copy[] }>(verified).copies.map((c) => c.error)).toEqual([null, null]);
+    const file = join(nas, 'appvault', 'shop', `${id}.zip`);
+    const bytes = readFileSync(file);
+    bytes[10] ^= 0xff;
+    writeFileSync(file, bytes);
+    const changed = await cli(['backup', 'verify', id, '--read-data']);
+    expect(changed.code).toBe(1);
+    expect(changed.stdout).toContain('1 of 2 copies have a problem');
+    expect(changed.stdout).toContain('    problem: The copy reads back with SHA-256');
+    expect(changed.stderr).toContain(`Backup ${id}: the copy in nas: The copy reads back with SHA-256`);
+    const deleted = await cli(['backup', 'delete', id, '--app', 'shop']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(existsSync(file)).toBe(false);
+    const vaulted = await cli(['backup', 'create', 'shop', '--repository', 'vault', '--wait', '--json', '--no-progress']);
+    const vaultId = jsonOf<{ id: string }>(vaulted).id;
+    const kept = await cli(['backup', 'delete', vaultId]);
+    expect(kept.stdout).toBe(`Deleted backup ${vaultId}\nKept its copy in vault (appvault/shop/${vaultId}.zip): repository "vault" is append-only: AppVault never deletes there; the operator's own tool prunes it\n`);
+    const policy = await cli(['policy', 'set', 'shop', '--schedule', '0 0 1 1 *', '--repository', 'local', '--repository', 'nas']);
+    expect(policy.code, policy.stderr).toBe(0);
+    expect(policy.stdout).toContain('To:        local, nas');
+    const refused = await cli(['policy', 'set', 'shop', '--schedule', '0 0 1 1 *', '--repository', 'nas', '--lock-days', '7']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("objectLock: none of the policy's repositories (nas) can lock copies");
+    expect((await cast.owner.client.delete('/api/apps/shop/backup-policy')).status).toBe(204);
   });
 
   it('policies name repositories (checked) and their backups go there', async () => {

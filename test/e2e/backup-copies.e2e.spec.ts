@@ -5,8 +5,11 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
 import { BackupPoliciesService } from '../../src/backup/schedule/backup-policies.service.js';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { jsonOf, runCli } from '../support/cli-runner.js';
-import { waitForJob } from '../support/fixtures.js';
+import { until, waitForJob } from '../support/fixtures.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { type S3TestEnv, S3TestBuckets, s3TestEnv } from '../support/s3-test-buckets.js';
 import { ADMIN_TOKEN, type Cast, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
@@ -245,6 +248,55 @@ describe('backup copies in folders', () => {
     expect(backup.repositories).toEqual(['local', 'nas']);
     expect(copyIn(backup, 'nas').written).not.toBeNull();
     expect((await cast.owner.client.delete('/api/apps/shop/backup-policy')).status).toBe(204);
+  });
+});
+
+describe('a server killed while copying', () => {
+  let child: ChildServer | undefined;
+  let silent: Server | undefined;
+  afterAll(async () => {
+    // The silent server first: what still waits on it (a sweep, a removal) then fails at once and the child stops.
+    silent?.closeAllConnections();
+    silent?.close();
+    await child?.stop();
+  });
+
+  it('completes the backup at the next start with the copies recorded, the one under way failed, and the archive kept locally', async () => {
+    const dataDir = tempDir();
+    const nas = tempDir('appvault-nas-');
+    // An "S3 server" that takes every request and never answers: the copy to it is under way when the process dies.
+    silent = createHttpServer(() => undefined);
+    await new Promise<void>((resolve) => silent!.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    child = await startChildServer(dataDir);
+    expect((await child.admin.post('/api/apps', { name: 'shop' })).status).toBe(201);
+    expect((await child.admin.post('/api/repositories', { name: 'nas', type: 'filesystem', path: nas })).status).toBe(201);
+    const hanging = await child.admin.post('/api/repositories', { name: 'hanging', type: 's3', s3: { endpoint, bucket: 'never-answers', accessKeyId: 'key', secretAccessKey: 'secret' } });
+    expect(hanging.status, JSON.stringify(hanging.body)).toBe(201);
+    const started = await child.admin.post('/api/apps/shop/backups', { repositories: ['hanging', 'nas'] });
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    const running = await until(async () => {
+      const job = (await child!.admin.get(`/api/backups/${id}`)).body;
+      return job.phase === 'copying' && job.copies.some((c: Copy) => c.repository === 'nas') ? job : undefined;
+    }, 'the copy to nas to be recorded while the other hangs');
+    expect(running.status).toBe('Running');
+    expect(running.copies.map((c: Copy) => c.repository)).toEqual(['nas']);
+    await child.kill();
+
+    child = await startChildServer(dataDir);
+    const settled = (await child.admin.get(`/api/backups/${id}`)).body;
+    expect(settled.status).toBe('Completed');
+    expect(settled.copies.map((c: Copy) => [c.repository, c.written !== null])).toEqual([
+      ['hanging', false],
+      ['nas', true],
+      ['local', true],
+    ]);
+    expect(copyIn(settled, 'hanging').error).toBe('The server stopped while this copy was being written');
+    expect(settled.warnings).toContain(`The archive is kept in this installation's own store (repository "local") because a copy it was meant for failed`);
+    expect(sha256(readFileSync(join(nas, 'appvault', 'shop', `${id}.zip`)))).toBe(settled.sha256);
+    const download = await child.admin.bytes(`/api/backups/${id}/archive`);
+    expect(sha256(download.bytes)).toBe(settled.sha256);
   });
 });
 

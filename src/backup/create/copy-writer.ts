@@ -124,10 +124,10 @@ export class CopyWriter {
     for (const name of targetsOf(job)) {
       if (name === LOCAL_REPOSITORY || done.has(name)) continue;
       const key = copyArchiveKey(job.appName, job.id);
-      let left = '';
-      if ((job.cleanup?.[STARTED] ?? []).includes(`${name}:${key}`)) left = await this.removeLeftovers(name, key);
-      const error = `The server stopped while this copy was being written${left}`;
-      copies.push({ repository: name, key, sizeBytes: 0, sha256: null, written: null, verified: null, lockedUntil: null, error });
+      // In the background: recovery runs at start-up, which a repository that hangs must not hold up. An
+      // unfinished put leaves no visible object; an archive written without its manifest is what this removes.
+      if ((job.cleanup?.[STARTED] ?? []).includes(`${name}:${key}`)) void this.removeLeftovers(name, key);
+      copies.push({ repository: name, key, sizeBytes: 0, sha256: null, written: null, verified: null, lockedUntil: null, error: 'The server stopped while this copy was being written' });
     }
     const localAt = job.completed ?? new Date().toISOString();
     const localCopy: BackupCopy = { repository: LOCAL_REPOSITORY, key: archiveKey(job.id), sizeBytes: job.sizeBytes, sha256: job.sha256, written: localAt, verified: localAt, lockedUntil: null, error: null };

@@ -130,6 +130,7 @@ describe('backup copies in folders', () => {
     ]);
     expect(sha256(readFileSync(join(nas, 'appvault', 'shop', `${backup.id}.zip`)))).toBe(backup.sha256);
     expect((await server.admin.bytes(`/api/backups/${backup.id}/archive`)).status).toBe(200);
+    // The failed copy's repository is still unplugged: the delete goes through all the same.
     expect((await server.admin.delete(`/api/backups/${backup.id}`)).status).toBe(204);
     expect(existsSync(join(nas, 'appvault', 'shop', `${backup.id}.zip`))).toBe(false);
   });
@@ -429,6 +430,10 @@ if (!s3TestEnv && !inCi) {
       // The one good copy is whole.
       const verified = await server.admin.post(`/api/backups/${backup.id}/verify`, { readData: true });
       expect(copyIn(verified.body, 'offsite').error).toBeNull();
+      // Failed copies in unreachable repositories do not stand in the way of a delete; the locked good one does.
+      const refused = await server.admin.delete(`/api/backups/${backup.id}`);
+      expect(refused.status).toBe(409);
+      expect(refused.body.message).toContain('its copy in repository "offsite"');
     });
   });
 }

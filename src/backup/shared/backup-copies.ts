@@ -90,7 +90,7 @@ export class BackupCopies {
       remote.push({ copy, store: open.store, appendOnly: open.definition.appendOnly || open.store.capabilities.appendOnly });
     }
     for (const { copy, store, appendOnly } of remote) {
-      if (appendOnly) continue;
+      if (appendOnly || copy.written === null) continue;
       const locked = await lockOf(store, copy.key);
       if (locked) {
         throw conflict(
@@ -102,7 +102,10 @@ export class BackupCopies {
     let left = copies;
     for (const { copy, store, appendOnly } of remote) {
       if (appendOnly) {
-        kept.push({ repository: copy.repository, key: copy.key, reason: `repository "${copy.repository}" is append-only: AppVault never deletes there; the operator's own tool prunes it` });
+        if (copy.written !== null) kept.push({ repository: copy.repository, key: copy.key, reason: `repository "${copy.repository}" is append-only: AppVault never deletes there; the operator's own tool prunes it` });
+      } else if (copy.written === null) {
+        // A copy that failed holds nothing there, at most what its last try left: removed if the repository lets us, else left to it.
+        await store.delete(copyManifestKey(copy.key)).then(() => store.delete(copy.key)).catch((error: unknown) => this.logger.warn(`Backup ${job.id}: could not remove what the failed copy in "${copy.repository}" may have left: ${messageOf(error)}`));
       } else {
         try {
           // The manifest first: a listing never shows a copy whose archive is gone.

@@ -20,7 +20,7 @@ const PREFETCH_MAX_BYTES = 1024 * 1024;
  * The manifest as JSON text, written piece by piece: a large app's manifest lists tens of
  * thousands of entries, and serialising it in one go would hold the event loop for long.
  */
-async function* manifestText(manifest: Omit<Manifest, 'entries'>, entries: readonly (ManifestEntry | undefined)[]): AsyncGenerator<Buffer> {
+export async function* manifestText(manifest: Omit<Manifest, 'entries'>, entries: readonly (ManifestEntry | undefined)[]): AsyncGenerator<Buffer> {
   const head = JSON.stringify({ ...manifest, entries: [] }, null, 2);
   yield Buffer.from(`${head.slice(0, head.lastIndexOf('[]'))}[`);
   const slicer = new TimeSlicer();
@@ -174,8 +174,8 @@ export class ArchiveWriter {
     );
   }
 
-  /** Waits for every queued entry, writes the manifest (with every entry's checksum) and closes the zip. */
-  async finish(manifest: Omit<Manifest, 'entries'>): Promise<void> {
+  /** Waits for every queued entry, writes the manifest (with every entry's checksum) and closes the zip; resolves with the manifest written. */
+  async finish(manifest: Omit<Manifest, 'entries'>): Promise<Manifest> {
     while (!this.failure && this.queued > 0) await new Promise<void>((resolve) => (this.wake = resolve));
     if (this.failure) throw this.failure;
     const source = Readable.from(manifestText(manifest, this.entries));
@@ -188,6 +188,7 @@ export class ArchiveWriter {
     await finished(hasher);
     this.open.delete(current);
     if (this.failure) throw this.failure;
+    return { ...manifest, entries: this.entries.filter((entry) => entry !== undefined) };
   }
 
   /** Stops writing: the consumer of `output` failed, or the job is being abandoned. */

@@ -53,5 +53,12 @@ export class BackupRepositoryHooks implements OnModuleInit {
         return page.items.map((policy) => `the backup policy of app ${policy.appName} names it`);
       },
     });
+    this.usages.register({
+      // A backup asked for a copy there: it may hold one (or is writing it), and deleting the backup deletes the copy.
+      usesOf: async (repository, limit) => {
+        const page = await this.backups.jobs.find({ repositories: { $contains: repository } }, { top: limit });
+        return page.items.map((job) => `backup ${job.id} of app ${job.appName} has a copy there (delete the backup first)`);
+      },
+    });
   }
 }

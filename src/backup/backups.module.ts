@@ -3,6 +3,10 @@ import { Clock } from '../platform/clock.js';
 import { BackupRunner } from './create/backup.runner.js';
 import { AdminBackupsController, AppBackupsController } from './create/backups.http.controller.js';
 import { BackupsService } from './create/backups.service.js';
+import { CopyWriter } from './create/copy-writer.js';
+import { AdminBackupVerifyController, AppBackupVerifyController } from './verify/backup-verify.http.controller.js';
+import { BackupVerifier } from './verify/backup-verifier.service.js';
+import { BackupCopies } from './shared/backup-copies.js';
 import { AdminBackupLinksController, AppBackupLinksController, BackupLinkDownloadController } from './links/backup-links.http.controller.js';
 import { BackupLinksService } from './links/backup-links.service.js';
 import { RestoreCleanup } from './restore/restore-cleanup.js';
@@ -24,11 +28,14 @@ import { BackupRepositoryHooks } from './backup-repository-hooks.service.js';
 
 /** The backup use cases, one folder each; their jobs run on the JobProcessor (src/jobs), where each runner registers. */
 @Module({
-  controllers: [AppBackupsController, AdminBackupsController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController, RollbackController],
+  controllers: [AppBackupsController, AdminBackupsController, AppBackupVerifyController, AdminBackupVerifyController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController, RollbackController],
   providers: [
     InstallationService,
     Clock,
     BackupRunner,
+    CopyWriter,
+    BackupCopies,
+    BackupVerifier,
     BackupsService,
     BackupLinksService,
     RestoreRunner,

@@ -88,6 +88,9 @@ export function positiveInteger(value: string): number {
   return Number(value);
 }
 
+/** An option given several times (`--repository a --repository b`): every value, in order. */
+export const repeated = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function isoTime(value: string): string {

@@ -82,6 +82,11 @@ const envSchema = z.object({
     .transform((value) => (value === '' ? undefined : value))
     .refine((value) => value === undefined || value.length >= 32, { message: 'LINK_SECRET must be at least 32 characters long (or unset to generate one)' }),
   LOG_FORMAT: z.enum(['text', 'json'], { message: 'LOG_FORMAT must be text or json' }).optional().default('text'),
+  // A backup's copy to a repository that fails for a reason that may pass (down, throttling, a cut
+  // connection) is tried again this many times in all, waiting the delay, doubled each time up to the cap.
+  COPY_ATTEMPTS: integer('COPY_ATTEMPTS', 1, 20, 3),
+  COPY_RETRY_DELAY_MS: integer('COPY_RETRY_DELAY_MS', 0, 3600 * 1000, 5000),
+  COPY_RETRY_MAX_DELAY_MS: integer('COPY_RETRY_MAX_DELAY_MS', 0, 24 * 3600 * 1000, 5 * 60_000),
   // Unfinished uploads older than this are removed from every repository at start-up and daily; another installation may share one, so longer than any upload takes.
   REPOSITORY_STALE_UPLOAD_MS: integer('REPOSITORY_STALE_UPLOAD_MS', 1000, 365 * 24 * 3600 * 1000, 24 * 3600 * 1000),
 });
@@ -111,6 +116,8 @@ export interface AppConfig {
   logFormat: 'text' | 'json';
   publicUrl?: string;
   linkSecret?: string;
+  /** How a failed copy to a repository is tried again (src/backup/create/copy-retry.ts). */
+  copyRetry: { attempts: number; delayMs: number; maxDelayMs: number };
   repositoryStaleUploadMs: number;
 }
 
@@ -156,6 +163,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     publicUrl: e.PUBLIC_URL,
     linkSecret: e.LINK_SECRET,
     logFormat: e.LOG_FORMAT,
+    copyRetry: { attempts: e.COPY_ATTEMPTS, delayMs: e.COPY_RETRY_DELAY_MS, maxDelayMs: Math.max(e.COPY_RETRY_MAX_DELAY_MS, e.COPY_RETRY_DELAY_MS) },
     repositoryStaleUploadMs: e.REPOSITORY_STALE_UPLOAD_MS,
   };
 }

@@ -5,7 +5,7 @@ import { App, ContributorBody, CreateAppBody, HistoryPage, HistoryQuery, UpdateA
 import { CreateSchemaBody, FieldBody, Schema } from './app-schemas.schemas.js';
 import { Content, ContentCreateQuery, ContentDataBody, ContentListQuery, ContentStatusBody } from './contents.schemas.js';
 import { Asset, AssetContentQuery, AssetUploadForm } from './assets.schemas.js';
-import { Backup, CreateBackupBody, Selection } from './backups.schemas.js';
+import { Backup, BackupCopy, CreateBackupBody, DeletedBackup, Selection, VerifyBackupBody } from './backups.schemas.js';
 import { BackupPolicy, BackupPolicyBody } from './policies.schemas.js';
 import { ChangeCounts, Rollback, RollbackBody, RollbackChanges, RollbackPreflight, RollbackTarget } from './rollbacks.schemas.js';
 import { CreateLinkBody, Link, LinkQuery, NewLink } from './links.schemas.js';
@@ -64,6 +64,11 @@ const archive = {
   304: { kind: 'empty', description: 'Not modified: `If-None-Match` named this archive’s ETag' },
 } as const satisfies Record<number, Answer>;
 const ARCHIVE_ERRORS = [403, 404, 409, 416];
+/** A delete: nothing to say, or which copies stayed in append-only repositories. */
+const deleted = {
+  204: empty,
+  200: json(DeletedBackup, 'Deleted, but copies in append-only repositories were kept there (AppVault never deletes in one; the operator’s own tool prunes)'),
+} as const satisfies Record<number, Answer>;
 
 const UserPage = pageOf(User);
 const AppPage = pageOf(App);
@@ -96,6 +101,8 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   BackupSelection: Selection,
   LogLine,
   Backup,
+  BackupCopy,
+  DeletedBackup,
   Restore,
   RestorePreflight,
   BackupPolicy,
@@ -183,7 +190,8 @@ export const API_OPERATIONS = {
   'appBackups.get': { summary: 'A backup of the app', tag: 'backups', answers: { 200: json(Backup) }, errors: [403, 404] },
   'appBackups.events': { summary: 'A backup’s progress as server-sent events, until it ends', tag: 'backups', answers: { 200: events(Backup) }, errors: [403, 404] },
   'appBackups.archive': { summary: 'Download a completed backup', tag: 'backups', answers: archive, errors: ARCHIVE_ERRORS },
-  'appBackups.delete': { summary: 'Delete a backup and end its links', tag: 'backups', answers: { 204: empty }, errors: [403, 404, 409] },
+  'appBackups.delete': { summary: 'Delete a backup, every copy of it, and end its links; 409 when a copy is locked (nothing is deleted)', tag: 'backups', answers: deleted, errors: [403, 404, 409] },
+  'appBackups.verify': { summary: 'Check every copy of a backup again (`readData`: read and hash each whole)', tag: 'backups', body: VerifyBackupBody, answers: { 200: json(Backup) }, errors: [403, 404, 409] },
   'appBackups.links.create': { summary: 'Make a download link for a completed backup', tag: 'links', body: CreateLinkBody, answers: { 201: json(NewLink) }, errors: [403, 404, 409] },
   'appBackups.links.list': { summary: 'A backup’s links, newest first (without their URLs)', tag: 'links', query: PageQuery, answers: { 200: json(LinkPage) }, errors: [403, 404] },
   'appBackups.links.revoke': { summary: 'Revoke a link', tag: 'links', answers: { 204: empty }, errors: [403, 404] },
@@ -207,7 +215,8 @@ export const API_OPERATIONS = {
   'backups.get': { summary: 'A backup by id (admin), also of a deleted app', tag: 'backups', answers: { 200: json(Backup) }, errors: [403, 404] },
   'backups.events': { summary: 'A backup’s progress as server-sent events (admin)', tag: 'backups', answers: { 200: events(Backup) }, errors: [403, 404] },
   'backups.archive': { summary: 'Download a completed backup by id (admin)', tag: 'backups', answers: archive, errors: ARCHIVE_ERRORS },
-  'backups.delete': { summary: 'Delete a backup by id (admin)', tag: 'backups', answers: { 204: empty }, errors: [403, 404, 409] },
+  'backups.delete': { summary: 'Delete a backup and every copy of it by id (admin); 409 when a copy is locked (nothing is deleted)', tag: 'backups', answers: deleted, errors: [403, 404, 409] },
+  'backups.verify': { summary: 'Check every copy of a backup again by id (admin; `readData`: read and hash each whole)', tag: 'backups', body: VerifyBackupBody, answers: { 200: json(Backup) }, errors: [403, 404, 409] },
   'backups.links.create': { summary: 'Make a download link (admin)', tag: 'links', body: CreateLinkBody, answers: { 201: json(NewLink) }, errors: [403, 404, 409] },
   'backups.links.list': { summary: 'A backup’s links (admin)', tag: 'links', query: PageQuery, answers: { 200: json(LinkPage) }, errors: [403, 404] },
   'backups.links.revoke': { summary: 'Revoke a link (admin)', tag: 'links', answers: { 204: empty }, errors: [403, 404] },

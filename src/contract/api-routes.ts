@@ -66,6 +66,7 @@ export const API_ROUTES = {
   'appBackups.events': { method: 'GET', path: '/api/apps/{app}/backups/{id}/events', audience: MAINTAINERS },
   'appBackups.archive': { method: 'GET', path: '/api/apps/{app}/backups/{id}/archive', audience: MAINTAINERS },
   'appBackups.delete': { method: 'DELETE', path: '/api/apps/{app}/backups/{id}', audience: MAINTAINERS },
+  'appBackups.verify': { method: 'POST', path: '/api/apps/{app}/backups/{id}/verify', audience: MAINTAINERS },
   'appBackups.links.create': { method: 'POST', path: '/api/apps/{app}/backups/{id}/links', audience: MAINTAINERS },
   'appBackups.links.list': { method: 'GET', path: '/api/apps/{app}/backups/{id}/links', audience: MAINTAINERS },
   'appBackups.links.revoke': { method: 'DELETE', path: '/api/apps/{app}/backups/{id}/links/{linkId}', audience: MAINTAINERS },
@@ -84,6 +85,7 @@ export const API_ROUTES = {
   'backups.events': { method: 'GET', path: '/api/backups/{id}/events', audience: ADMIN },
   'backups.archive': { method: 'GET', path: '/api/backups/{id}/archive', audience: ADMIN },
   'backups.delete': { method: 'DELETE', path: '/api/backups/{id}', audience: ADMIN },
+  'backups.verify': { method: 'POST', path: '/api/backups/{id}/verify', audience: ADMIN },
   'backups.links.create': { method: 'POST', path: '/api/backups/{id}/links', audience: ADMIN },
   'backups.links.list': { method: 'GET', path: '/api/backups/{id}/links', audience: ADMIN },
   'backups.links.revoke': { method: 'DELETE', path: '/api/backups/{id}/links/{linkId}', audience: ADMIN },
@@ -110,8 +112,8 @@ export type RouteName = keyof typeof API_ROUTES;
  * after the app was deleted). Pick one with the app or without, and pass `{ app, id }` to either.
  */
 const BACKUP_ROUTES = {
-  ofApp: { list: 'appBackups.list', get: 'appBackups.get', archive: 'appBackups.archive', delete: 'appBackups.delete', createLink: 'appBackups.links.create' },
-  byId: { list: 'backups.list', get: 'backups.get', archive: 'backups.archive', delete: 'backups.delete', createLink: 'backups.links.create' },
+  ofApp: { list: 'appBackups.list', get: 'appBackups.get', archive: 'appBackups.archive', delete: 'appBackups.delete', verify: 'appBackups.verify', createLink: 'appBackups.links.create' },
+  byId: { list: 'backups.list', get: 'backups.get', archive: 'backups.archive', delete: 'backups.delete', verify: 'backups.verify', createLink: 'backups.links.create' },
 } as const satisfies Record<string, Record<string, RouteName>>;
 export const backupRoutes = (app: string | undefined) => (app === undefined ? BACKUP_ROUTES.byId : BACKUP_ROUTES.ofApp);
 export type RouteOf<R extends RouteName> = (typeof API_ROUTES)[R];

@@ -34,13 +34,52 @@ export const BackupIncludeBody = z
   .describe('What a partial backup holds; absent: the whole app');
 export type BackupIncludeInput = z.infer<typeof BackupIncludeBody>;
 
-export const CreateBackupBody = z.strictObject({ label: z.string().trim().max(200).check(singleLine()).optional(), include: BackupIncludeBody.optional() });
+/** A backup goes to at most this many repositories: "a few", each read from the local archive at once. */
+export const MAX_BACKUP_REPOSITORIES = 4;
+
+/** The repositories a backup or a policy writes to, by name; absent: `["local"]`. */
+export const RepositoryNames = z
+  .array(z.string().max(NAME_MAX).regex(NAME_PATTERN, 'must be repository names (lowercase letters, digits and single dashes)'))
+  .min(1, 'must name at least one repository (or be absent for "local")')
+  .max(MAX_BACKUP_REPOSITORIES, `may name at most ${MAX_BACKUP_REPOSITORIES} repositories`)
+  .refine((names) => new Set(names).size === names.length, { message: 'names a repository twice' })
+  .describe('Names of the repositories to keep a copy in (`local` is the installation’s own store); absent: ["local"]');
+
+export const CreateBackupBody = z.strictObject({
+  label: z.string().trim().max(200).check(singleLine()).optional(),
+  include: BackupIncludeBody.optional(),
+  repositories: RepositoryNames.optional(),
+});
+
+/** `POST …/backups/{id}/verify`: `readData` reads every copy whole and hashes it; otherwise the stores' own records are checked. */
+export const VerifyBackupBody = z.strictObject({ readData: z.boolean().optional().describe('Read every copy whole and hash it (slow, costs a download per copy)') });
+
 
 /** A partial backup's selection as stored and served: every key present. */
 export const Selection = z.strictObject({ schemas: z.array(z.string()).nullable(), contents: z.array(z.string()).nullable(), assets: z.enum(ASSET_CHOICES) });
 export type Selection = z.infer<typeof Selection>;
 
 const BACKUP_TRIGGERS = ['manual', 'scheduled', 'safety'] as const;
+
+/** One copy of a backup's archive in one repository, as the backup records it. */
+export const BackupCopy = z.strictObject({
+  repository: z.string(),
+  key: z.string().describe('Where the archive lies in the repository'),
+  sizeBytes: Int,
+  sha256: z.string().nullable(),
+  written: Time.nullable().describe('When the copy was written and checked against the archive; null when it could not be written'),
+  verified: Time.nullable().describe('When the copy was last found whole (after writing, or by verify)'),
+  lockedUntil: Time.nullable().describe('The store refuses to delete it before then (S3 Object Lock), as the store reports it'),
+  error: z.string().nullable().describe('Why the copy could not be written, or what the last verify found wrong; null when it is fine'),
+});
+export type BackupCopy = z.infer<typeof BackupCopy>;
+
+/** What a delete left: copies in append-only repositories stay there (AppVault never deletes in one). */
+export const DeletedBackup = z.strictObject({
+  id: z.string(),
+  kept: z.array(z.strictObject({ repository: z.string(), key: z.string(), reason: z.string() })),
+});
+export type DeletedBackup = z.infer<typeof DeletedBackup>;
 
 export const Backup = z.strictObject({
   id: z.string(),
@@ -62,6 +101,8 @@ export const Backup = z.strictObject({
   error: z.string().nullable(),
   warnings: z.array(z.string()),
   position: Int.optional().describe('The event store position the app was taken at, once known'),
+  repositories: z.array(z.string()).describe('The repositories asked for'),
+  copies: z.array(BackupCopy).describe('One per repository asked for once the backup has run (and `local` when the archive was kept there because another copy failed)'),
   ...jobProgressFields,
 });
 export type Backup = z.infer<typeof Backup>;

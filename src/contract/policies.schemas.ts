@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { singleLine } from '../platform/text/plain-text.checks.js';
 import { Int, Time } from './common.schemas.js';
-import { BackupIncludeBody, Selection } from './backups.schemas.js';
+import { BackupIncludeBody, RepositoryNames, Selection } from './backups.schemas.js';
+
+const LockMode = z.enum(['GOVERNANCE', 'COMPLIANCE'], { message: 'objectLock.mode must be GOVERNANCE or COMPLIANCE' });
+/** A policy's own Object Lock for its copies, in repositories that can lock (a repository's own lock is never shortened). */
+export const ObjectLockBody = z.strictObject({
+  mode: LockMode,
+  days: z.number().int('objectLock.days must be a whole number').min(1, 'objectLock.days must be at least 1').max(36_500, 'objectLock.days must be at most 36500 (100 years)'),
+});
 
 const keep = z.number().int('must be a whole number').min(1).max(1000).optional();
 
@@ -13,6 +20,8 @@ export const BackupPolicyBody = z.strictObject({
   keepWeekly: keep,
   keepMonthly: keep,
   include: BackupIncludeBody.nullable().optional(),
+  repositories: RepositoryNames.optional(),
+  objectLock: ObjectLockBody.nullable().optional().describe('Locks each copy for `days` in `mode` where the repository can lock copies (S3 with Object Lock)'),
 });
 
 const kept = Int.min(1).max(1000).nullable();
@@ -29,6 +38,9 @@ export const BackupPolicy = z.strictObject({
   lastRun: Time.nullable(),
   lastBackupId: z.string().nullable(),
   lastError: z.string().nullable(),
+  repositories: z.array(z.string()),
+  objectLock: ObjectLockBody.nullable(),
+  lastWarning: z.string().nullable().describe('What the last run could not do though its backup completed: copies that failed, backups retention kept because a copy is locked'),
   created: Time,
   updated: Time,
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoWeekOf, keptWithOneMore, mostKept, type RetentionCandidate, selectForPruning } from '../../src/backup/schedule/retention.js';
+import { isoWeekOf, keptWithOneMore, mostKept, planPruning, type RetentionCandidate, selectForPruning } from '../../src/backup/schedule/retention.js';
 
 const scheduled = (id: string, created: string, status: RetentionCandidate['status'] = 'Completed'): RetentionCandidate => ({ id, created, status, trigger: 'scheduled' });
 const manual = (id: string, created: string, status: RetentionCandidate['status'] = 'Completed'): RetentionCandidate => ({ id, created, status, trigger: 'manual' });
@@ -106,5 +106,26 @@ describe('retention selection', () => {
     expect(keptWithOneMore([scheduled('f', '2026-12-01T00:00:00.000Z', 'Failed'), manual('m', '2026-12-01T01:00:00.000Z')], {}, now)).toBe(1);
     // keepLast 1000 on a stored pile: the pile and the new one.
     expect(keptWithOneMore(all.slice(-60), { keepLast: 1000 }, now)).toBe(61);
+  });
+});
+
+describe('retention with locked copies', () => {
+  const now = '2026-12-02T00:00:00.000Z';
+  const locked = (b: RetentionCandidate, until: string, repository = 'offsite'): RetentionCandidate => ({ ...b, lockedUntil: until, lockedIn: repository });
+
+  it('keeps a backup its rules would delete while one of its copies is locked, and says which and until when', () => {
+    const all = [
+      locked(scheduled('a', '2026-11-28T00:00:00.000Z'), '2026-12-05T00:00:00.000Z'),
+      scheduled('b', '2026-11-29T00:00:00.000Z'),
+      locked(scheduled('c', '2026-11-30T00:00:00.000Z'), '2026-12-01T00:00:00.000Z'),
+      scheduled('d', '2026-12-01T00:00:00.000Z'),
+    ];
+    expect(planPruning(all, { keepLast: 1 }, now)).toEqual({ prune: ['b', 'c'], held: [{ id: 'a', repository: 'offsite', until: '2026-12-05T00:00:00.000Z' }] });
+  });
+
+  it('changes nothing else: a lock on a kept backup holds nothing, and without rules nothing is pruned', () => {
+    const all = [scheduled('a', '2026-11-30T00:00:00.000Z'), locked(scheduled('b', '2026-12-01T00:00:00.000Z'), '2027-01-01T00:00:00.000Z')];
+    expect(planPruning(all, { keepLast: 1 }, now)).toEqual({ prune: ['a'], held: [] });
+    expect(planPruning(all, {}, now)).toEqual({ prune: [], held: [] });
   });
 });

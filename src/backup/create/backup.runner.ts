@@ -11,6 +11,7 @@ import { archiveKey, type BackupJob } from '../shared/backup-job.js';
 import { type ArchivedEvent, EVENT_FILE_MAX_BYTES, EVENTS_PER_FILE, eventFileName, FORMAT_NAME, FORMAT_VERSION, type Manifest, SELECTION_ENTRY } from '../../archive/archive-format.js';
 import { ArchiveWriter } from '../../archive/archive-writer.js';
 import { AppJobRunner } from '../shared/app-job.runner.js';
+import { CopyWriter, type FinishedArchive } from './copy-writer.js';
 import { InstallationService } from '../shared/installation.service.js';
 import { type PhasePlan, ProgressMeter } from '../../jobs/job-progress.js';
 import { endedJob } from '../../jobs/job-record.js';
@@ -27,13 +28,16 @@ export type BackupStage = (typeof BACKUP_STAGES)[number];
 type BackupRun = JobRunContext<BackupJob, BackupStage>;
 
 /** What a completed backup stores on its job. */
-type BackupResult = Pick<BackupJob, 'eventCount' | 'assetCount' | 'userCount' | 'sizeBytes' | 'sha256' | 'warnings' | 'position'>;
+type BackupResult = Pick<BackupJob, 'eventCount' | 'assetCount' | 'userCount' | 'sizeBytes' | 'warnings' | 'position'> & FinishedArchive;
 
 /** A backup's phases and their share of its time: events (and the files they name) dominate. */
-type BackupPhase = 'selecting' | 'events' | 'users' | 'finishing';
-const BACKUP_PHASES: PhasePlan<BackupPhase> = { selecting: [0, 0], events: [0, 95], users: [95, 97], finishing: [97, 100] };
+type BackupPhase = 'selecting' | 'events' | 'users' | 'finishing' | 'copying';
+const BACKUP_PHASES: PhasePlan<BackupPhase> = { selecting: [0, 0], events: [0, 95], users: [95, 97], finishing: [97, 100], copying: [100, 100] };
 /** A partial backup reads the history twice: once to decide what it holds, once to write it. */
-const PARTIAL_PHASES: PhasePlan<BackupPhase> = { selecting: [0, 30], events: [30, 95], users: [95, 97], finishing: [97, 100] };
+const PARTIAL_PHASES: PhasePlan<BackupPhase> = { selecting: [0, 30], events: [30, 95], users: [95, 97], finishing: [97, 100], copying: [100, 100] };
+/** With copies to other repositories, sending the archive takes about as long again as writing it. */
+const COPY_PHASES: PhasePlan<BackupPhase> = { selecting: [0, 0], events: [0, 48], users: [48, 49], finishing: [49, 50], copying: [50, 100] };
+const PARTIAL_COPY_PHASES: PhasePlan<BackupPhase> = { selecting: [0, 15], events: [15, 48], users: [48, 49], finishing: [49, 50], copying: [50, 100] };
 
 /** An event as the archive holds it: numbered within the app, metadata flattened. */
 function archivedOf(event: StoredEvent, number: number): ArchivedEvent {
@@ -62,6 +66,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
     private readonly participants: ArchiveParticipants,
     private readonly installation: InstallationService,
     private readonly catalog: EventCatalog,
+    private readonly copier: CopyWriter,
     processor: JobProcessor,
   ) {
     super();
@@ -69,9 +74,17 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
   }
 
   async run(ctx: BackupRun): Promise<JobOutcome<BackupJob>> {
-    const result = await this.write(ctx);
+    const { archive, meter } = await this.write(ctx);
+    const { manifest: _manifest, ...result } = archive;
+    // Then the copies to other repositories (CopyWriter), each failing on its own.
+    const copied = await this.copier.copy(ctx, archive, (fraction) => {
+      meter.enter('copying');
+      meter.within(fraction);
+      void ctx.progress();
+    });
+    meter.complete(result.eventCount);
     this.logger.log(`Backup ${ctx.job.id} of app ${ctx.job.appName} completed: ${result.eventCount} events, ${result.assetCount} files, ${result.sizeBytes} bytes`);
-    return { patch: result };
+    return { patch: { ...result, copies: copied.copies, warnings: [...result.warnings, ...copied.warnings] } };
   }
 
   /** Partial archives a process killed mid-write left behind (JobRunner.atStartUp). */
@@ -81,19 +94,23 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
 
   /** A backup whose process died can never finish: Failed, and whatever part of its archive was written is removed. */
   async settle(job: BackupJob): Promise<BackupJob> {
+    const copied = await this.copier.recover(job);
+    if (copied) return copied;
     await this.blobs.delete(archiveKey(job.id));
     return endedJob(job, 'Failed', { error: `The server stopped while this backup was ${job.status.toLowerCase()}; no archive was kept. Start a new backup.` });
   }
 
   /** `ctx.signal` stops the run at its next event (a shutdown); what was written so far is removed. */
-  private async write(ctx: BackupRun): Promise<BackupResult> {
+  private async write(ctx: BackupRun): Promise<{ archive: BackupResult; meter: ProgressMeter<BackupPhase> }> {
     const job = ctx.job;
     const position = await this.store.headPosition();
     // The exact total: the app's events as of the position this backup takes it at (for a partial
     // backup, first those it reads to select, then those it keeps).
     const appEvents = await this.store.countApp(job.appId, position);
     const include = job.include ?? null;
-    const meter = ctx.measure(new ProgressMeter<BackupPhase>(include ? PARTIAL_PHASES : BACKUP_PHASES, include ? 'selecting' : 'events', appEvents));
+    const copies = this.copier.hasRemoteTargets(job);
+    const plan = include ? (copies ? PARTIAL_COPY_PHASES : PARTIAL_PHASES) : copies ? COPY_PHASES : BACKUP_PHASES;
+    const meter = ctx.measure(new ProgressMeter<BackupPhase>(plan, include ? 'selecting' : 'events', appEvents));
 
     const warnings: string[] = [];
     const missing: Manifest['missing'] = [];
@@ -185,7 +202,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
       meter.enter('finishing');
       await report();
 
-      await writer.finish({
+      const manifest = await writer.finish({
         format: FORMAT_NAME,
         formatVersion: FORMAT_VERSION,
         app: { id: job.appId, name: job.appName },
@@ -197,8 +214,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
         warnings,
       });
       const stored = await upload;
-      meter.complete(eventCount);
-      return { eventCount, assetCount: context.counts.assets, userCount: context.counts.users, sizeBytes: stored.size, sha256: stored.sha256, warnings, position };
+      return { archive: { eventCount, assetCount: context.counts.assets, userCount: context.counts.users, sizeBytes: stored.size, sha256: stored.sha256, warnings, position, manifest }, meter };
     } catch (error) {
       writer.abort(error instanceof Error ? error : new Error(String(error)));
       await upload.catch(() => undefined);

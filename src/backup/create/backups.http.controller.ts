@@ -1,12 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
-import { type Backup, CreateBackupBody } from '../../contract/backups.schemas.js';
+import { type Backup, CreateBackupBody, type DeletedBackup } from '../../contract/backups.schemas.js';
+import type { KeptCopy } from '../shared/backup-copies.js';
 import { AdminOnly, AppAccess, MAINTAINERS } from '../../auth/access.decorator.js';
 import type { AppAccessInfo } from '../../auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
 import type { Principal } from '../../auth/principal.js';
-import { type BackupJob, isPartial, triggerOf } from '../shared/backup-job.js';
+import { type BackupJob, copiesOf, isPartial, targetsOf, triggerOf } from '../shared/backup-job.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';
 import { BackupsService } from './backups.service.js';
@@ -16,7 +17,25 @@ import { JobRoutes } from '../../jobs/job-routes.js';
 import { AdminJobsController, AppJobsController } from '../../jobs/jobs.http.controller.js';
 
 /** The public shape of a backup: internal fields (who created it) stay out. */
-export const toView = ({ createdBy: _createdBy, ...job }: BackupJob): Backup => ({ ...job, trigger: triggerOf(job), include: job.include ?? null, partial: isPartial(job), ...progressOf(job) });
+export const toView = ({ createdBy: _createdBy, cleanup: _cleanup, objectLock: _objectLock, ...job }: BackupJob): Backup => ({
+  ...job,
+  trigger: triggerOf(job),
+  include: job.include ?? null,
+  partial: isPartial(job),
+  repositories: targetsOf(job),
+  copies: copiesOf(job),
+  ...progressOf(job),
+});
+
+/** 204, or 200 naming the copies kept in append-only repositories (the record is gone, they stay). */
+function deletedAnswer(res: Response, id: string, kept: KeptCopy[]): void {
+  if (kept.length === 0) {
+    res.status(204).end();
+    return;
+  }
+  const body: DeletedBackup = { id, kept };
+  res.status(200).json(body);
+}
 
 @Controller('api/apps/:app/backups')
 export class AppBackupsController extends AppJobsController<BackupJob, Backup>('', ...MAINTAINERS) {
@@ -31,7 +50,7 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
   @HttpCode(202)
   @AppAccess(...MAINTAINERS)
   async create(@CurrentApp() app: AppAccessInfo, @Body({ schema: CreateBackupBody }) body: z.infer<typeof CreateBackupBody>, @CurrentUser() caller: Principal) {
-    return toView(await this.backups.schedule(app, { label: body.label, actor: caller.userId, include: normalizeSelection(body.include) }));
+    return toView(await this.backups.schedule(app, { label: body.label, actor: caller.userId, include: normalizeSelection(body.include), repositories: body.repositories }));
   }
 
   @Get(':id/archive')
@@ -41,10 +60,9 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
   }
 
   @Delete(':id')
-  @HttpCode(204)
   @AppAccess(...MAINTAINERS)
-  async remove(@CurrentApp() app: AppAccessInfo, @Param('id') id: string): Promise<void> {
-    await this.backups.delete(id, app.id);
+  async remove(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Res() res: Response): Promise<void> {
+    deletedAnswer(res, id, await this.backups.delete(id, app.id));
   }
 }
 
@@ -65,9 +83,8 @@ export class AdminBackupsController extends AdminJobsController<BackupJob, Backu
   }
 
   @Delete(':id')
-  @HttpCode(204)
   @AdminOnly()
-  async remove(@Param('id') id: string): Promise<void> {
-    await this.backups.delete(id);
+  async remove(@Param('id') id: string, @Res() res: Response): Promise<void> {
+    deletedAnswer(res, id, await this.backups.delete(id));
   }
 }

@@ -6,7 +6,8 @@ import { BLOB_STORE, type BlobStore, type ByteRange } from '../../infrastructure
 import { conflict, invalid } from '../../platform/domain-errors.js';
 import { ArchiveParticipants } from '../../archive/archive-participant.port.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
-import { archiveKey, type BackupJob, type BackupTrigger, isActive, triggerOf } from '../shared/backup-job.js';
+import { archiveKey, type BackupJob, type BackupTrigger, copiesOf, hasLocalArchive, isActive, triggerOf } from '../shared/backup-job.js';
+import { BackupCopies, type KeptCopy, type ObjectLockRule } from '../shared/backup-copies.js';
 import { queuedProgress } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobStore } from '../../jobs/job-store.js';
@@ -21,6 +22,10 @@ export interface BackupRequest {
   include?: BackupSelection | null;
   /** `false` skips the per-app limit (a scheduled backup whose policy prunes). */
   limit?: boolean;
+  /** Where the backup goes, by repository name; absent: `local`. */
+  repositories?: string[];
+  /** A policy's own Object Lock for the copies (where the repository can lock). */
+  objectLock?: ObjectLockRule | null;
 }
 
 /**
@@ -40,6 +45,7 @@ export class BackupsService {
     private readonly runner: BackupRunner,
     private readonly processor: JobProcessor,
     private readonly participants: ArchiveParticipants,
+    private readonly copies: BackupCopies,
   ) {}
 
   get jobs(): JobStore<BackupJob> {
@@ -54,6 +60,7 @@ export class BackupsService {
   async schedule(app: { id: string; name: string }, request: BackupRequest): Promise<BackupJob> {
     const { label, actor, trigger = 'manual', include = null } = request;
     if (include) await this.checkSelection(app.id, include);
+    const repositories = await this.copies.checkTargets(request.repositories);
     const draft: BackupJob = {
       id: randomUUID(),
       appId: app.id,
@@ -73,6 +80,8 @@ export class BackupsService {
       sha256: null,
       error: null,
       warnings: [],
+      repositories,
+      ...(request.objectLock ? { objectLock: request.objectLock } : {}),
       ...queuedProgress(),
     };
     return this.processor.submit(this.runner, draft, {
@@ -115,6 +124,10 @@ export class BackupsService {
   async completed(id: string, appId?: string): Promise<BackupJob> {
     const job = await this.get(id, appId);
     if (job.status !== 'Completed') throw conflict(`Backup ${id} is ${job.status}; its archive can be downloaded once it is Completed`);
+    if (!hasLocalArchive(job)) {
+      const where = copiesOf(job).filter((copy) => copy.written !== null).map((copy) => `"${copy.repository}" (${copy.key})`);
+      throw conflict(`Backup ${id} is not kept in this installation's own store; its copies are in ${where.join(', ') || 'no repository'}`);
+    }
     return job;
   }
 
@@ -122,10 +135,15 @@ export class BackupsService {
     return this.blobs.get(archiveKey(id), range);
   }
 
-  async delete(id: string, appId?: string): Promise<void> {
+  /**
+   * Deletes the backup and every copy of it (BackupCopies.deleteAll: 409 and nothing deleted when
+   * a copy is locked). Returns the copies kept in append-only repositories.
+   */
+  async delete(id: string, appId?: string): Promise<KeptCopy[]> {
     const job = await this.get(id, appId);
     if (isActive(job)) throw conflict(`Backup ${id} is ${job.status}; it can be deleted once it has finished`);
-    await this.blobs.delete(archiveKey(id));
+    const kept = await this.copies.deleteAll(job, (left) => this.jobs.put({ ...job, copies: left }));
     await this.jobs.delete(id);
+    return kept;
   }
 }

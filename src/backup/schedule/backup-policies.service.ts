@@ -6,6 +6,7 @@ import { notFound } from '../../platform/domain-errors.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
 import { BackupsService } from '../create/backups.service.js';
 import type { BackupPolicy } from './backup-policy.js';
+import { BackupCopies, type ObjectLockRule } from '../shared/backup-copies.js';
 import { describeDuration, gapShorterThan, parseSchedule, type Schedule } from './cron.js';
 import { KEEP_RULES, mostKept, type RetentionRules } from './retention.js';
 
@@ -13,6 +14,8 @@ export interface PolicyInput extends RetentionRules {
   schedule: string;
   /** Scheduled backups of part of the app (normalized); null or absent for the whole app. */
   include?: BackupSelection | null;
+  repositories?: string[];
+  objectLock?: ObjectLockRule | null;
 }
 
 /** Backup policies in the read store (job state, never rebuilt), one per app. */
@@ -24,6 +27,7 @@ export class BackupPoliciesService {
     @Inject(READ_STORE) store: ReadStore,
     private readonly clock: Clock,
     private readonly backups: BackupsService,
+    private readonly copies: BackupCopies,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.policies = store.collection<BackupPolicy>('backup_policies', { indexes: ['appId'] });
@@ -38,6 +42,10 @@ export class BackupPoliciesService {
     const limits = [await this.floorProblem(cron, now), this.ceilingProblem(input)].filter((problem) => problem !== undefined);
     if (limits.length > 0) throw new BadRequestException(limits.join('; '));
     if (input.include) await this.backups.checkSelection(app.id, input.include);
+    const repositories = await this.copies.checkTargets(input.repositories);
+    if (input.objectLock && !(await this.copies.canLock(repositories))) {
+      throw new BadRequestException(`objectLock: none of the policy's repositories (${repositories.join(', ')}) can lock copies; name an S3 repository whose bucket has Object Lock enabled`);
+    }
     const existing = await this.policies.get(app.id);
     const policy: BackupPolicy = {
       id: app.id,
@@ -49,10 +57,13 @@ export class BackupPoliciesService {
       ...(input.keepWeekly !== undefined ? { keepWeekly: input.keepWeekly } : {}),
       ...(input.keepMonthly !== undefined ? { keepMonthly: input.keepMonthly } : {}),
       include: input.include ?? null,
+      repositories,
+      objectLock: input.objectLock ?? null,
       nextRun: next.toISOString(),
       lastRun: existing?.lastRun ?? null,
       lastBackupId: existing?.lastBackupId ?? null,
       lastError: existing?.lastError ?? null,
+      lastWarning: existing?.lastWarning ?? null,
       created: existing?.created ?? now.toISOString(),
       updated: now.toISOString(),
       updatedBy: actor,

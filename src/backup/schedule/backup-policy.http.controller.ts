@@ -6,6 +6,7 @@ import type { AppAccessInfo } from '../../auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
 import type { Principal } from '../../auth/principal.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
+import { targetsOf } from '../shared/backup-job.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';
 import { parseSchedule } from './cron.js';
@@ -25,7 +26,10 @@ const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy): Po
   keepDaily: null,
   keepWeekly: null,
   keepMonthly: null,
+  objectLock: null,
+  lastWarning: null,
   ...policy,
+  repositories: targetsOf(policy),
 });
 
 @Controller('api/apps/:app/backup-policy')

@@ -1,5 +1,6 @@
 import type { BackupSelection } from '../shared/backup-selection.js';
 import type { RetentionRules } from './retention.js';
+import type { ObjectLockRule } from '../shared/backup-copies.js';
 
 /** An app's backup policy, as stored (one per app, keyed by the app id) and as served. */
 export interface BackupPolicy extends RetentionRules {
@@ -17,6 +18,12 @@ export interface BackupPolicy extends RetentionRules {
   lastBackupId: string | null;
   /** Why the last scheduled run started no backup, or why its backup failed; null after a good one. */
   lastError: string | null;
+  /** Where each scheduled backup goes, by repository name (absent on policies stored before: `local`). */
+  repositories?: string[];
+  /** The policy's own Object Lock for its copies, where the repository can lock. */
+  objectLock?: ObjectLockRule | null;
+  /** What the last run could not do though its backup completed (failed copies, backups kept for a lock); null when it did all. */
+  lastWarning?: string | null;
   created: string;
   updated: string;
   updatedBy: string;

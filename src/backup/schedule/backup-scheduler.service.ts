@@ -7,12 +7,12 @@ import { APP_DIRECTORY, type AppDirectory } from '../../auth/auth.ports.js';
 import { Clock } from '../../platform/clock.js';
 import { INSTANCE_ID } from '../../platform/instance.js';
 import { quoted } from '../../platform/text/control-characters.js';
-import { type BackupJob, triggerOf } from '../shared/backup-job.js';
+import { type BackupJob, copiesOf, targetsOf, triggerOf } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
 import type { BackupPolicy } from './backup-policy.js';
 import { describeDuration, parseSchedule } from './cron.js';
-import { hasRetention, keptWithOneMore, type RetentionCandidate, selectForPruning } from './retention.js';
+import { hasRetention, keptWithOneMore, planPruning, type RetentionCandidate } from './retention.js';
 
 /** How often the timer looks for due policies. */
 const TICK_MS = 5000;
@@ -121,7 +121,15 @@ export class BackupScheduler implements OnApplicationShutdown {
       }
       let job: BackupJob;
       try {
-        job = await this.backups.schedule(app, { label: 'scheduled', actor: policy.updatedBy, trigger: 'scheduled', include: policy.include ?? null, limit: !hasRetention(policy) });
+        job = await this.backups.schedule(app, {
+          label: 'scheduled',
+          actor: policy.updatedBy,
+          trigger: 'scheduled',
+          include: policy.include ?? null,
+          limit: !hasRetention(policy),
+          repositories: targetsOf(policy),
+          objectLock: policy.objectLock ?? null,
+        });
       } catch (error) {
         await this.record(policy.appId, { lastError: error instanceof Error ? error.message : String(error) });
         return undefined;
@@ -157,7 +165,10 @@ export class BackupScheduler implements OnApplicationShutdown {
     );
   }
 
-  /** After a scheduled backup: its failure goes on the policy; a success prunes by the policy. */
+  /**
+   * After a scheduled backup: its failure goes on the policy; a success prunes by the policy,
+   * skipping backups with a locked copy. Failed copies and kept backups go on `lastWarning`.
+   */
   private async afterBackup(appId: string, backupId: string): Promise<void> {
     const job = await this.backups.jobs.get(backupId);
     if (!job) return;
@@ -168,18 +179,39 @@ export class BackupScheduler implements OnApplicationShutdown {
     if (job.status !== 'Completed') return;
     const policy = await this.policies.policies.get(appId);
     if (!policy) return;
+    const notes: string[] = [];
+    const failedCopies = copiesOf(job).filter((copy) => copy.written === null);
+    if (failedCopies.length > 0) notes.push(`Backup ${backupId} completed, but ${failedCopies.map((copy) => `its copy to "${copy.repository}" failed: ${copy.error ?? 'unknown error'}`).join('; ')}`);
     const { items } = await this.backups.jobs.find({ appId });
-    const prune = selectForPruning(items.map(candidate), policy);
-    for (const id of prune) {
-      await this.backups.delete(id, appId).catch((error: unknown) => this.logger.warn(`Could not prune backup ${id}: ${String(error)}`));
+    const plan = planPruning(items.map(candidate), policy, new Date().toISOString());
+    let pruned = 0;
+    for (const id of plan.prune) {
+      try {
+        await this.backups.delete(id, appId);
+        pruned += 1;
+      } catch (error) {
+        // A lock the record did not know of (set by the store's default retention), or a repository that failed.
+        notes.push(`Retention could not delete backup ${id}: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(`Could not prune backup ${id}: ${String(error)}`);
+      }
     }
-    if (prune.length > 0) this.logger.log(`Pruned ${prune.length} scheduled backup(s) of app ${job.appName} by its policy`);
+    if (plan.held.length > 0) {
+      notes.push(`Retention kept ${plan.held.length} backup(s) its rules would delete, because a copy is locked: ${plan.held.map((held) => `${held.id} (in "${held.repository}" until ${held.until})`).join(', ')}; a later run deletes them once their locks have passed`);
+    }
+    if (pruned > 0) this.logger.log(`Pruned ${pruned} scheduled backup(s) of app ${job.appName} by its policy`);
+    if (notes.length > 0) this.logger.warn(`Backup policy of app ${job.appName}: ${notes.join('. ')}`);
+    await this.record(appId, { lastWarning: notes.length > 0 ? notes.join('. ') : null });
   }
 
-  private async record(appId: string, fields: Partial<Pick<BackupPolicy, 'lastError' | 'lastBackupId'>>): Promise<void> {
+  private async record(appId: string, fields: Partial<Pick<BackupPolicy, 'lastError' | 'lastBackupId' | 'lastWarning'>>): Promise<void> {
     const policy = await this.policies.policies.get(appId);
     if (policy) await this.policies.policies.put({ ...policy, ...fields });
   }
 }
 
-const candidate = (b: BackupJob): RetentionCandidate => ({ id: b.id, created: b.created, status: b.status, trigger: triggerOf(b) });
+function candidate(b: BackupJob): RetentionCandidate {
+  const locked = copiesOf(b)
+    .filter((copy) => copy.lockedUntil !== null)
+    .sort((x, y) => (x.lockedUntil! < y.lockedUntil! ? 1 : -1))[0];
+  return { id: b.id, created: b.created, status: b.status, trigger: triggerOf(b), ...(locked ? { lockedUntil: locked.lockedUntil, lockedIn: locked.repository } : {}) };
+}

@@ -25,6 +25,32 @@ export interface RetentionCandidate {
   created: string;
   status: 'Scheduled' | 'Running' | 'Completed' | 'Failed';
   trigger: BackupTrigger;
+  /** The latest lock on any of its copies, as the store reported it (ISO time); absent or null: none. */
+  lockedUntil?: string | null;
+  /** The repository of that lock. */
+  lockedIn?: string;
+}
+
+/** What a retention run does: the backups it deletes, and those its rules would delete that a lock holds. */
+export interface PruningPlan {
+  prune: string[];
+  held: { id: string; repository: string; until: string }[];
+}
+
+/**
+ * `selectForPruning`, minus the backups with a copy still locked at `now`: the store would refuse
+ * to delete that copy, so retention keeps the whole backup (and says so) and deletes it on a later
+ * run, once the lock has passed.
+ */
+export function planPruning(backups: readonly RetentionCandidate[], rules: RetentionRules, now: string): PruningPlan {
+  const byId = new Map(backups.map((backup) => [backup.id, backup]));
+  const plan: PruningPlan = { prune: [], held: [] };
+  for (const id of selectForPruning(backups, rules)) {
+    const backup = byId.get(id);
+    if (backup?.lockedUntil && backup.lockedUntil > now) plan.held.push({ id, repository: backup.lockedIn ?? 'a repository', until: backup.lockedUntil });
+    else plan.prune.push(id);
+  }
+  return plan;
 }
 
 export function hasRetention(rules: RetentionRules): boolean {

@@ -1,3 +1,5 @@
+import type { LockMode } from '../../infrastructure/repository-store/repository-store.port.js';
+import { LOCAL_REPOSITORY } from '../../repositories/shared/repository-registry.port.js';
 import type { BackupSelection } from './backup-selection.js';
 import type { JobRecord, JobStatus } from '../../jobs/job-record.js';
 
@@ -5,6 +7,22 @@ export { isActive, type JobStatus } from '../../jobs/job-record.js';
 
 /** Who started a backup: a person (`manual`), an app's backup policy (`scheduled`) or a rollback, before it writes (`safety`). */
 export type BackupTrigger = 'manual' | 'scheduled' | 'safety';
+
+/**
+ * One copy of a backup's archive in one repository (`written` null and `error` set when it could
+ * not be written). A copy is recorded only once it is whole and checked, or has failed: never
+ * half.
+ */
+export interface BackupCopy {
+  repository: string;
+  key: string;
+  sizeBytes: number;
+  sha256: string | null;
+  written: string | null;
+  verified: string | null;
+  lockedUntil: string | null;
+  error: string | null;
+}
 
 /** A backup job as stored (job state, not a projection: rebuilds never touch it) and as served. */
 export interface BackupJob extends JobRecord {
@@ -30,6 +48,12 @@ export interface BackupJob extends JobRecord {
   warnings: string[];
   /** The store position the app was taken at (absent on jobs stored before rollbacks existed). */
   position?: number;
+  /** The repositories asked for, by name (absent on jobs stored before repositories existed: `local`). */
+  repositories?: string[];
+  /** The copies made, one per repository asked for once the run is over (absent before repositories existed). */
+  copies?: BackupCopy[];
+  /** The Object Lock a policy asked for its copies (where the repository can lock). */
+  objectLock?: { mode: LockMode; days: number } | null;
 }
 
 export const archiveKey = (backupId: string) => `backups/${backupId}.zip`;
@@ -37,3 +61,16 @@ export const archiveKey = (backupId: string) => `backups/${backupId}.zip`;
 export const isPartial = (job: { include?: BackupSelection | null }) => Boolean(job.include);
 
 export const triggerOf = (job: { trigger?: BackupTrigger }): BackupTrigger => job.trigger ?? 'manual';
+
+/** The repositories a backup was asked to go to; jobs stored before repositories existed went to `local`. */
+export const targetsOf = (job: { repositories?: string[] }): string[] => job.repositories ?? [LOCAL_REPOSITORY];
+
+/** A backup's copies; a Completed backup stored before repositories existed has its archive in `local`. */
+export function copiesOf(job: Pick<BackupJob, 'id' | 'status' | 'completed' | 'sizeBytes' | 'sha256' | 'copies'>): BackupCopy[] {
+  if (job.copies) return job.copies;
+  if (job.status !== 'Completed') return [];
+  return [{ repository: LOCAL_REPOSITORY, key: archiveKey(job.id), sizeBytes: job.sizeBytes, sha256: job.sha256, written: job.completed, verified: job.completed, lockedUntil: null, error: null }];
+}
+
+/** Whether the backup's archive lies in the installation's own store. */
+export const hasLocalArchive = (job: Parameters<typeof copiesOf>[0]) => copiesOf(job).some((copy) => copy.repository === LOCAL_REPOSITORY && copy.written !== null);

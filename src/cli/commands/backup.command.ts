@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { backupRoutes } from '../../contract/api-routes.js';
-import type { Backup } from '../../contract/backups.schemas.js';
+import type { Backup, BackupCopy } from '../../contract/backups.schemas.js';
 import type { JobRef } from '../../contract/client/job-events.js';
 import type { CliApi, ErrorHints } from '../api-client.js';
 import { downloadArchive, type DownloadResult } from '../archive-download.js';
-import { CliContext, duration, withGlobalOptions } from '../cli-context.js';
+import { CliContext, duration, repeated, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } from '../include-options.js';
 import { followWithProgress } from '../job-follower.js';
@@ -52,8 +52,21 @@ function describeBackup(backup: Backup): string[] {
   ];
   if (backup.error) lines.push(`  error:    ${backup.error}`);
   for (const warning of backup.warnings ?? []) lines.push(`  warning:  ${warning}`);
+  if (backup.repositories) lines.push(`  to:       ${backup.repositories.join(', ')}`);
+  for (const copy of backup.copies ?? []) lines.push(...describeCopy(copy));
   return lines;
 }
+
+/** One copy: where it is and its state (written, last verified, locked), or why it failed. */
+function describeCopy(copy: BackupCopy): string[] {
+  const where = `  copy in ${copy.repository}: ${copy.key}`;
+  if (copy.written === null) return [`${where}: FAILED: ${copy.error ?? 'no reason given'}`];
+  const state = [`written ${copy.written}`, `verified ${copy.verified ?? 'never'}`, ...(copy.lockedUntil ? [`locked until ${copy.lockedUntil}`] : [])].join(', ');
+  return [`${where} (${formatBytes(copy.sizeBytes)}; ${state})`, ...(copy.error ? [`    problem: ${copy.error}`] : [])];
+}
+
+/** The repositories a backup's copies are in, for a list: `local+offsite`, a failed one marked `!`. */
+const copiesColumn = (backup: Backup) => (backup.copies ?? []).map((copy) => `${copy.repository}${copy.written === null || copy.error ? '!' : ''}`).join('+') || '-';
 
 function failedError(backup: Backup): CliError {
   return new CliError(`Backup ${backup.id} of app ${backup.appName} failed: ${backup.error ?? 'no reason given'}`, ExitCode.failed);
@@ -103,18 +116,22 @@ Examples:
         .command('create <app>')
         .description('back up an app, or part of it (answers at once; --wait follows the job until it ends)')
         .option('--label <label>', 'a label for the backup')
+        .option('--repository <name>', 'keep a copy in this repository (repeat for several; default: local)', repeated)
         .option('--wait', 'follow the backup until it is Completed or Failed')
         .option('--download <file>', 'then download the archive to <file> (implies --wait)')
         .option('--force', 'with --download: replace <file> if it exists'),
     )
       .addHelpText('after', '\nWith --schemas, --contents or --assets the backup is partial: it holds only that selection, and a restore\nof it keeps references to anything else as plain ids. Without them it holds the whole app.')
-      .action(async (app: string, options: { label?: string; wait?: boolean; download?: string; force?: boolean } & IncludeOptions, command: Command) => {
+      .action(async (app: string, options: { label?: string; repository?: string[]; wait?: boolean; download?: string; force?: boolean } & IncludeOptions, command: Command) => {
         const context = new CliContext(command);
         const { client, output } = context;
         const include = includeOf(options);
         const created = await client.call(
           'appBackups.create',
-          { params: { app }, body: { ...(options.label !== undefined ? { label: options.label } : {}), ...(include ? { include } : {}) } },
+          {
+            params: { app },
+            body: { ...(options.label !== undefined ? { label: options.label } : {}), ...(include ? { include } : {}), ...(options.repository ? { repositories: options.repository } : {}) },
+          },
           {
             404: 'See the apps with `appvault apps list`',
             409: `See the app's backups with \`appvault backup list ${app}\` (delete old ones with \`appvault backup delete <id> --app ${app}\`)`,
@@ -150,8 +167,8 @@ Examples:
           found.items.length === 0
             ? ['No backups.']
             : table(
-                ['ID', 'APP', 'STATUS', 'CREATED', 'EVENTS', 'SIZE', 'HOLDS', 'LABEL'],
-                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.include ? `partial: ${describeInclude(b.include)}` : 'whole app', b.label ?? '']),
+                ['ID', 'APP', 'STATUS', 'CREATED', 'EVENTS', 'SIZE', 'HOLDS', 'COPIES', 'LABEL'],
+                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.include ? `partial: ${describeInclude(b.include)}` : 'whole app', copiesColumn(b), b.label ?? '']),
               ),
         );
       }),
@@ -202,8 +219,28 @@ checked. Exit code 1 when the SHA-256 does not match the backup.`,
       .action(async (id: string, options: { app?: string }, command: Command) => {
         const context = new CliContext(command);
         const show = `appvault backup show ${id}${options.app ? ` --app ${options.app}` : ''}`;
-        await context.client.call(backupRoutes(options.app).delete, { params: { app: options.app, id } }, { ...hintsFor(id, options.app), 409: `Wait until it ends (\`${show}\`), then delete it` });
-        context.output.result({ id, deleted: true }, [`Deleted backup ${id}`]);
+        const answer = await context.client.call(backupRoutes(options.app).delete, { params: { app: options.app, id } }, {
+          ...hintsFor(id, options.app),
+          409: `A running backup can be deleted once it ends (\`${show}\`); a locked copy once its lock has passed`,
+        });
+        const kept = answer?.kept ?? [];
+        context.output.result({ id, deleted: true, kept }, [`Deleted backup ${id}`, ...kept.map((copy) => `Kept its copy in ${copy.repository} (${copy.key}): ${copy.reason}`)]);
+      }),
+  );
+
+  withGlobalOptions(
+    backup
+      .command('verify <id>')
+      .description("check every copy of a backup again: there, its size, the store's SHA-256 and lock (--read-data: read and hash each whole)")
+      .option('--read-data', 'read every copy whole and hash it (a download per copy)')
+      .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
+      .addHelpText('after', '\nExit code 1 when a copy is missing, changed or cannot be checked; each copy says what was found.')
+      .action(async (id: string, options: { readData?: boolean; app?: string }, command: Command) => {
+        const context = new CliContext(command);
+        const checked = await context.client.call(backupRoutes(options.app).verify, { params: { app: options.app, id }, body: { readData: options.readData === true } }, hintsFor(id, options.app));
+        const bad = (checked.copies ?? []).filter((copy) => copy.error !== null);
+        context.output.result(checked, () => [`Backup ${checked.id}: ${bad.length === 0 ? 'every copy is whole' : `${bad.length} of ${checked.copies.length} copies have a problem`}`, ...(checked.copies ?? []).flatMap(describeCopy)]);
+        if (bad.length > 0) throw new CliError(`Backup ${checked.id}: ${bad.map((copy) => `the copy in ${copy.repository}: ${copy.error ?? ''}`).join('; ')}`, ExitCode.failed).reported();
       }),
   );
 

@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { BackupPolicy } from '../../contract/policies.schemas.js';
-import { CliContext, positiveInteger, withGlobalOptions } from '../cli-context.js';
+import { CliContext, positiveInteger, repeated, withGlobalOptions } from '../cli-context.js';
 import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } from '../include-options.js';
 
 function describe(policy: BackupPolicy): string[] {
@@ -11,10 +11,12 @@ function describe(policy: BackupPolicy): string[] {
     `App:       ${policy.appName}`,
     `Schedule:  ${policy.schedule} (UTC)`,
     `Holds:     ${policy.include ? `partial: ${describeInclude(policy.include)}` : 'the whole app'}`,
+    `To:        ${(policy.repositories ?? ['local']).join(', ')}${policy.objectLock ? ` (copies locked ${policy.objectLock.days} days, ${policy.objectLock.mode}, where the repository can lock)` : ''}`,
     `Keep:      ${keep.length > 0 ? keep.join(', ') : 'no rules: the per-app backup limit applies'}`,
     `Next run:  ${policy.nextRun}`,
     `Last run:  ${policy.lastRun ?? 'never'}${policy.lastBackupId ? ` (backup ${policy.lastBackupId})` : ''}`,
     ...(policy.lastError ? [`Last error: ${policy.lastError}`] : []),
+    ...(policy.lastWarning ? [`Warning:   ${policy.lastWarning}`] : []),
   ];
 }
 
@@ -24,6 +26,9 @@ interface SetOptions extends IncludeOptions {
   keepDaily?: number;
   keepWeekly?: number;
   keepMonthly?: number;
+  repository?: string[];
+  lockDays?: number;
+  lockMode?: 'GOVERNANCE' | 'COMPLIANCE';
 }
 
 export function registerPolicy(program: Command): void {
@@ -32,7 +37,7 @@ export function registerPolicy(program: Command): void {
     .description('scheduled backups of an app and how many of them to keep')
     .addHelpText(
       'after',
-      '\nExamples:\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --keep-weekly 4\n  appvault policy set shop --schedule "0 * * * *" --schemas products --assets none --keep-last 24\n  appvault policy show shop\n  appvault policy delete shop',
+      '\nExamples:\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --keep-weekly 4\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --repository local --repository offsite --lock-days 30\n  appvault policy set shop --schedule "0 * * * *" --schemas products --assets none --keep-last 24\n  appvault policy show shop\n  appvault policy delete shop',
     );
   withGlobalOptions(
     withIncludeOptions(
@@ -43,13 +48,25 @@ export function registerPolicy(program: Command): void {
         .option('--keep-last <n>', 'keep the newest n scheduled backups', positiveInteger)
         .option('--keep-daily <n>', 'keep the newest scheduled backup of each of the last n days that have one', positiveInteger)
         .option('--keep-weekly <n>', 'the same per ISO week', positiveInteger)
-        .option('--keep-monthly <n>', 'the same per month', positiveInteger),
+        .option('--keep-monthly <n>', 'the same per month', positiveInteger)
+        .option('--repository <name>', 'keep a copy of each backup in this repository (repeat for several; default: local)', repeated)
+        .option('--lock-days <n>', 'lock each copy for n days where the repository can (S3 Object Lock)', positiveInteger)
+        .addOption(new Option('--lock-mode <mode>', 'with --lock-days').choices(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE')),
     )
       .addHelpText('after', '\nWith --schemas, --contents or --assets each scheduled backup is partial; without them it holds the whole app.')
       .action(async (app: string, options: SetOptions, command: Command) => {
         const context = new CliContext(command);
         const include = includeOf(options);
-        const body = { schedule: options.schedule, keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly, ...(include ? { include } : {}) };
+        const body = {
+          schedule: options.schedule,
+          keepLast: options.keepLast,
+          keepDaily: options.keepDaily,
+          keepWeekly: options.keepWeekly,
+          keepMonthly: options.keepMonthly,
+          ...(include ? { include } : {}),
+          ...(options.repository ? { repositories: options.repository } : {}),
+          ...(options.lockDays !== undefined ? { objectLock: { mode: options.lockMode ?? 'GOVERNANCE', days: options.lockDays } } : {}),
+        };
         const saved = await context.client.call('backupPolicy.put', { params: { app }, body });
         context.output.result(saved, () => describe(saved));
       }),

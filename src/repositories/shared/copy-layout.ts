@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FORMAT_NAME, type Manifest } from '../../archive/archive-format.js';
+import { manifestText } from '../../archive/archive-writer.js';
 import { singleLine } from '../../platform/text/plain-text.checks.js';
 
 /**
@@ -39,6 +40,19 @@ export interface CopyManifest {
   archive: { key: string; sizeBytes: number; sha256: string };
   /** The archive's own manifest.json, as in the zip. */
   manifest: Manifest;
+}
+
+/**
+ * A CopyManifest as JSON text, in pieces: the archive's manifest may list tens of thousands of
+ * entries, and serialising it whole would hold the event loop.
+ */
+export async function* copyManifestText(copy: CopyManifest): AsyncGenerator<Buffer> {
+  const { manifest, ...rest } = copy;
+  const head = JSON.stringify(rest, null, 2);
+  yield Buffer.from(`${head.slice(0, head.lastIndexOf('\n}'))},\n  "manifest": `);
+  const { entries, ...inner } = manifest;
+  yield* manifestText(inner, entries);
+  yield Buffer.from('\n}\n');
 }
 
 /** A copy manifest larger than this is not read: it would take memory and parse time out of proportion to a listing. */

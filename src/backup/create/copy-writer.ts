@@ -1,0 +1,282 @@
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Manifest } from '../../archive/archive-format.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
+import type { RepositoryPutResult, RepositoryStore } from '../../infrastructure/repository-store/repository-store.port.js';
+import type { JobRunContext } from '../../jobs/job-run-context.js';
+import { endedJob } from '../../jobs/job-record.js';
+import { COPY_FORMAT, COPY_FORMAT_VERSION, copyArchiveKey, copyManifestKey, copyManifestText } from '../../repositories/shared/copy-layout.js';
+import { LOCAL_REPOSITORY, RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
+import { archiveKey, type BackupCopy, type BackupJob, isPartial, targetsOf } from '../shared/backup-job.js';
+import { lockFor } from '../shared/backup-copies.js';
+import { InstallationService } from '../shared/installation.service.js';
+import { copyRetryDecision } from './copy-retry.js';
+
+/** The archive a run has finished in the installation's own store. */
+export interface FinishedArchive {
+  eventCount: number;
+  assetCount: number;
+  userCount: number;
+  sizeBytes: number;
+  sha256: string;
+  manifest: Manifest;
+}
+
+/** What the copy step leaves on the backup. */
+export interface CopyOutcome {
+  copies: BackupCopy[];
+  warnings: string[];
+}
+
+/** Where a run's copies are noted before they are written (JobRunContext.remember), so a recovery finds what a killed run may have left. */
+const STARTED = 'copies';
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Counts bytes on their way to a repository, for the copying phase's progress. */
+class ByteCounter extends Transform {
+  constructor(private readonly onBytes: (bytes: number) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.onBytes(chunk.length);
+    callback(null, chunk);
+  }
+}
+
+/**
+ * The copy step of a backup run: once the archive is complete in the installation's own store,
+ * it is streamed from there to every other repository the backup names, all at once, each with
+ * the SHA-256 it must have (so the store's copy is checked against the archive), then the copy's
+ * manifest is written beside it (archive first, manifest last: a listed manifest always has its
+ * archive). Each copy fails on its own: a repository that is down, throttling, full or refusing
+ * fails that copy with its error, after tries with backoff where trying again can help
+ * (copy-retry.ts), and the others go on. The backup completes with every copy that could be
+ * made; `local` keeps the archive whenever a copy it was meant for failed, so nothing is lost.
+ */
+@Injectable()
+export class CopyWriter {
+  private readonly logger = new Logger(CopyWriter.name);
+
+  constructor(
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: RepositoryRegistry,
+    private readonly installation: InstallationService,
+  ) {}
+
+  /** Whether the run has copies to make beyond the installation's own store (and so a copying phase). */
+  hasRemoteTargets(job: BackupJob): boolean {
+    return targetsOf(job).some((name) => name !== LOCAL_REPOSITORY);
+  }
+
+  /**
+   * Copies the finished archive to every repository the backup names. `progress` gets the share of
+   * the bytes sent so far. Never throws for one copy's sake; a run stopped meanwhile ends its
+   * copies as failed ("the server stopped"), keeping the archive locally.
+   */
+  async copy(ctx: JobRunContext<BackupJob, string>, archive: FinishedArchive, progress: (fraction: number) => void): Promise<CopyOutcome> {
+    const job = ctx.job;
+    const now = new Date().toISOString();
+    const targets = targetsOf(job);
+    const localCopy: BackupCopy = { repository: LOCAL_REPOSITORY, key: archiveKey(job.id), sizeBytes: archive.sizeBytes, sha256: archive.sha256, written: now, verified: now, lockedUntil: null, error: null };
+    const remote = targets.filter((name) => name !== LOCAL_REPOSITORY);
+    if (remote.length === 0) return { copies: [localCopy], warnings: [] };
+
+    const total = Math.max(1, archive.sizeBytes * remote.length);
+    let sent = 0;
+    const made: BackupCopy[] = targets.includes(LOCAL_REPOSITORY) ? [localCopy] : [];
+    const record = async (copy: BackupCopy) => {
+      made.push(copy);
+      await ctx.save({ copies: [...made] });
+    };
+    // The archive is complete: recorded before the first byte is copied, so a recovery after a crash completes the backup instead of failing it.
+    progress(0);
+    const { manifest: _manifest, ...counts } = archive;
+    await ctx.save({ ...counts, copies: [...made] }, `Copying the archive to ${remote.map((name) => `"${name}"`).join(', ')}`);
+    await Promise.all(
+      remote.map(async (name) => {
+        const copy = await this.copyTo(ctx, name, archive, (bytes) => {
+          sent += bytes;
+          progress(Math.min(1, sent / total));
+        });
+        await record(copy);
+      }),
+    );
+    return this.settleLocal(job, targets, made, localCopy, ctx);
+  }
+
+  /**
+   * A backup whose process died: if it was copying, its archive was complete, so it completes
+   * with the copies recorded, the ones under way marked failed (and their leftovers removed where
+   * the repository allows), and the local archive kept unless every other copy was made.
+   * Undefined when the archive was not complete (the run's usual recovery applies).
+   */
+  async recover(job: BackupJob): Promise<BackupJob | undefined> {
+    if (job.phase !== 'copying' || !job.sha256) return undefined;
+    const recorded = job.copies ?? [];
+    const done = new Set(recorded.map((copy) => copy.repository));
+    const warnings = [...job.warnings];
+    const copies = [...recorded];
+    for (const name of targetsOf(job)) {
+      if (name === LOCAL_REPOSITORY || done.has(name)) continue;
+      const key = copyArchiveKey(job.appName, job.id);
+      // In the background: recovery runs at start-up, which a repository that hangs must not hold up. An
+      // unfinished put leaves no visible object; an archive written without its manifest is what this removes.
+      if ((job.cleanup?.[STARTED] ?? []).includes(`${name}:${key}`)) void this.removeLeftovers(name, key);
+      copies.push({ repository: name, key, sizeBytes: 0, sha256: null, written: null, verified: null, lockedUntil: null, error: 'The server stopped while this copy was being written' });
+    }
+    const localAt = job.completed ?? new Date().toISOString();
+    const localCopy: BackupCopy = { repository: LOCAL_REPOSITORY, key: archiveKey(job.id), sizeBytes: job.sizeBytes, sha256: job.sha256, written: localAt, verified: localAt, lockedUntil: null, error: null };
+    const outcome = await this.settleLocal(job, targetsOf(job), copies, localCopy);
+    const good = outcome.copies.some((copy) => copy.written !== null);
+    const settled = { ...job, copies: outcome.copies, warnings: [...warnings, ...outcome.warnings], cleanup: {} };
+    if (!good) {
+      await this.blobs.delete(archiveKey(job.id));
+      return endedJob(settled, 'Failed', { error: 'The server stopped while this backup was being copied, and no copy of it was kept. Start a new backup.' });
+    }
+    return endedJob(settled, 'Completed', { line: 'The server stopped while this backup was being copied; it completed with the copies made before then' });
+  }
+
+  /**
+   * The local archive after the copies: kept as the `local` copy when it was asked for or when a
+   * copy failed (the warning says so), otherwise removed once the run has recorded its outcome.
+   */
+  private async settleLocal(job: BackupJob, targets: string[], copies: BackupCopy[], localCopy: BackupCopy, ctx?: JobRunContext<BackupJob, string>): Promise<CopyOutcome> {
+    const failed = copies.filter((copy) => copy.repository !== LOCAL_REPOSITORY && copy.written === null);
+    const warnings = failed.map((copy) => `The copy to repository "${copy.repository}" failed: ${copy.error ?? 'unknown error'}`);
+    const ordered = targets.map((name) => copies.find((copy) => copy.repository === name)).filter((copy): copy is BackupCopy => copy !== undefined);
+    if (targets.includes(LOCAL_REPOSITORY)) return { copies: ordered, warnings };
+    if (failed.length > 0) {
+      const localExists = await this.blobs.exists(archiveKey(job.id));
+      if (localExists) {
+        warnings.push(`The archive is kept in this installation's own store (repository "${LOCAL_REPOSITORY}") because ${failed.length === 1 ? 'a copy' : 'copies'} it was meant for failed`);
+        return { copies: [...ordered, localCopy], warnings };
+      }
+      return { copies: ordered, warnings };
+    }
+    const drop = () => this.blobs.delete(archiveKey(job.id));
+    if (ctx) ctx.onEnd(drop);
+    else await drop();
+    return { copies: ordered, warnings };
+  }
+
+  /** One copy, with its tries; resolves with the copy as recorded, written or failed. */
+  private async copyTo(ctx: JobRunContext<BackupJob, string>, name: string, archive: FinishedArchive, onBytes: (bytes: number) => void): Promise<BackupCopy> {
+    const job = ctx.job;
+    const key = copyArchiveKey(job.appName, job.id);
+    const failed = (error: string): BackupCopy => ({ repository: name, key, sizeBytes: 0, sha256: null, written: null, verified: null, lockedUntil: null, error });
+    let store: RepositoryStore;
+    let lock: ReturnType<typeof lockFor>;
+    try {
+      const open = await this.registry.open(name);
+      store = open.store;
+      lock = lockFor(open.definition.objectLock, job.objectLock, store.capabilities.objectLock, new Date());
+      await ctx.remember(STARTED, `${name}:${key}`);
+    } catch (error) {
+      return failed(messageOf(error));
+    }
+    let counted = 0;
+    const archivePut = await this.tries(ctx, name, 'the archive', async () => {
+      // A try sent again counts from zero: progress never goes back, it only waits to catch up.
+      let bytes = 0;
+      const counter = new ByteCounter((n) => {
+        bytes += n;
+        if (bytes > counted) {
+          onBytes(bytes - counted);
+          counted = bytes;
+        }
+      });
+      const source = await this.blobs.get(archiveKey(job.id));
+      const stop = () => source.destroy(new Error('The server is stopping'));
+      ctx.signal.addEventListener('abort', stop, { once: true });
+      try {
+        return await store.put(key, pipeline(source, counter, () => undefined), { sha256: archive.sha256, contentType: 'application/zip', ...lock });
+      } finally {
+        ctx.signal.removeEventListener('abort', stop);
+      }
+    });
+    if ('error' in archivePut) return failed(archivePut.error);
+    const written = new Date().toISOString();
+    const manifestPut = await this.tries(ctx, name, 'its manifest', async () => {
+      const installation = await this.installation.id();
+      const text = copyManifestText({
+        format: COPY_FORMAT,
+        version: COPY_FORMAT_VERSION,
+        installation,
+        backup: {
+          id: job.id,
+          appId: job.appId,
+          appName: job.appName,
+          label: job.label,
+          created: job.created,
+          completed: written,
+          partial: isPartial(job),
+          eventCount: archive.eventCount,
+          assetCount: archive.assetCount,
+          userCount: archive.userCount,
+        },
+        archive: { key, sizeBytes: archivePut.size, sha256: archivePut.sha256 },
+        manifest: archive.manifest,
+      });
+      return store.put(copyManifestKey(key), Readable.from(text), { contentType: 'application/json', ...lock });
+    });
+    if ('error' in manifestPut) {
+      const left = await this.removeLeftovers(name, key);
+      return failed(`The archive was written but its manifest could not be: ${manifestPut.error}${left}`);
+    }
+    await ctx.log(`Copied to "${name}" (${key}), checked by ${archivePut.verifiedBy}${archivePut.lockedUntil ? `, locked until ${archivePut.lockedUntil.toISOString()}` : ''}`);
+    return {
+      repository: name,
+      key,
+      sizeBytes: archivePut.size,
+      sha256: archivePut.sha256,
+      written,
+      verified: written,
+      lockedUntil: archivePut.lockedUntil?.toISOString() ?? null,
+      error: null,
+    };
+  }
+
+  /** Runs a put, trying again after a failure that may pass (copyRetryDecision); the last error when it gives up. */
+  private async tries(ctx: JobRunContext<BackupJob, string>, name: string, what: string, put: () => Promise<RepositoryPutResult>): Promise<RepositoryPutResult | { error: string }> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        ctx.signal.throwIfAborted();
+        return await put();
+      } catch (error) {
+        if (ctx.signal.aborted) return { error: `The server stopped while this copy was being written (${messageOf(error)})` };
+        const decision = copyRetryDecision(error, attempt, this.config.copyRetry);
+        if (!decision.retry) {
+          const tried = attempt > 1 ? ` (tried ${attempt} times)` : '';
+          return { error: `${messageOf(error)}${tried}` };
+        }
+        const line = `Writing ${what} to "${name}" failed (${messageOf(error)}); trying again in ${Math.ceil(decision.delayMs / 1000)} s (try ${attempt + 1} of ${this.config.copyRetry.attempts})`;
+        this.logger.warn(`Backup ${ctx.job.id}: ${line}`);
+        await ctx.log(line);
+        try {
+          await sleep(decision.delayMs, undefined, { signal: ctx.signal });
+        } catch {
+          return { error: `The server stopped while this copy waited to be tried again (${messageOf(error)})` };
+        }
+      }
+    }
+  }
+
+  /** Removes what a copy that did not complete may have left (idempotent); says what stays when the repository refuses. */
+  private async removeLeftovers(name: string, key: string): Promise<string> {
+    try {
+      const { store, definition } = await this.registry.open(name);
+      if (definition.appendOnly || store.capabilities.appendOnly) return '; what it wrote stays there (the repository is append-only)';
+      await store.delete(copyManifestKey(key));
+      await store.delete(key);
+      return '';
+    } catch (error) {
+      this.logger.warn(`Could not remove what an unfinished copy left in "${name}" (${key}): ${messageOf(error)}`);
+      return `; what it wrote stays there (${messageOf(error)})`;
+    }
+  }
+}

@@ -215,7 +215,7 @@ export const API_OPERATIONS = {
   },
 
   'restores.start': {
-    summary: 'Restore an app under a new id (admin): JSON `{ url | backupId, name?, untilEvent? | until? }` or multipart with `file`',
+    summary: 'Restore an app under a new id (admin): JSON `{ url | backupId | repository + key, name?, untilEvent? | until? }` or multipart with `file`',
     tag: 'restore',
     body: RestoreBody,
     query: RestoreQuery,
@@ -224,7 +224,7 @@ export const API_OPERATIONS = {
       202: json(Restore),
       200: json(RestorePreflight, 'With `dryRun: true` (multipart: field `dryRun=true`, or `?dryRun=true`): what the restore would do, every check run, nothing written'),
     },
-    errors: [403, 404, 409, 413],
+    errors: [403, 404, 409, 413, 503],
   },
   'restores.list': { summary: 'Restores, newest first (admin)', tag: 'restore', query: PageQuery, answers: { 200: json(RestorePage) }, errors: [403] },
   'restores.get': { summary: 'A restore with its log (admin)', tag: 'restore', answers: { 200: json(Restore) }, errors: [403, 404] },

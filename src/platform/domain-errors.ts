@@ -20,3 +20,4 @@ export const notFound = (message: string) => new DomainError('not-found', messag
 export const gone = (message: string) => new DomainError('gone', message);
 export const conflict = (message: string) => new DomainError('conflict', message);
 export const tooLarge = (message: string) => new DomainError('too-large', message);
+export const unavailable = (message: string) => new DomainError('unavailable', message);

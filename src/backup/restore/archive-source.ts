@@ -5,14 +5,22 @@ import type { AppConfig } from '../../config/app-config.js';
 import type { BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { invalid } from '../../platform/domain-errors.js';
 import { archiveKey } from '../shared/backup-job.js';
+import type { RepositoryRegistry } from '../../repositories/repository-registry.port.js';
 import { describeUrl } from './restore-job.js';
+import { type RepositoryArchiveRef, stageRepositoryArchive } from './repository-source.js';
 import { checkUrl, downloadToFile } from './url-fetcher.js';
 
 /**
  * Where a restore (or its dry run) reads an archive from: an upload on this process's disk, one
- * staged in the blob store by the process that received it, a stored backup, a URL.
+ * staged in the blob store by the process that received it, a stored backup, a URL, a copy in a
+ * backup repository (this installation's or another's).
  */
-export type ArchiveSource = { kind: 'upload'; file: string } | { kind: 'staged'; key: string } | { kind: 'backup'; backupId: string } | { kind: 'url'; url: string };
+export type ArchiveSource =
+  | { kind: 'upload'; file: string }
+  | { kind: 'staged'; key: string }
+  | { kind: 'backup'; backupId: string }
+  | { kind: 'url'; url: string }
+  | ({ kind: 'repository' } & RepositoryArchiveRef);
 
 /** Where restores (and their dry runs, and rollbacks reading an old archive) keep archives while they read them; emptied at start-up. */
 export const tempDirOf = (config: Pick<AppConfig, 'dataDir'>) => join(config.dataDir, 'tmp');
@@ -31,13 +39,14 @@ export function requireRestoreUrl(url: string): void {
 
 /**
  * Puts the archive on local disk: an upload is already there; a stored backup is read in place
- * when the archive store keeps files, else copied to `file`; a URL is downloaded to `file` under
- * the restore limits. `owned` says whether the caller must remove the file afterwards.
+ * when the archive store keeps files, else copied to `file`; a URL is downloaded, and a
+ * repository's copy streamed, to `file` under the restore limits. `owned` says whether the caller
+ * must remove the file afterwards.
  */
 export async function archiveOnDisk(
   source: ArchiveSource,
   file: string,
-  deps: { blobs: BlobStore; config: AppConfig; log?: (message: string) => Promise<void> },
+  deps: { blobs: BlobStore; config: AppConfig; repositories?: RepositoryRegistry; log?: (message: string) => Promise<void> },
 ): Promise<{ file: string; owned: boolean }> {
   const log = deps.log ?? (async () => undefined);
   switch (source.kind) {
@@ -58,6 +67,9 @@ export async function archiveOnDisk(
       await log(`Downloaded ${bytes} bytes`);
       return { file, owned: true };
     }
+    case 'repository':
+      await stageRepositoryArchive(deps.repositories, source, file, { maxBytes: deps.config.maxRestoreBytes, log });
+      return { file, owned: true };
   }
 }
 

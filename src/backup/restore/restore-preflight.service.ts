@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { validateName } from '../../apps/app.aggregate.js';
 import type { RestorePreflight } from '../../contract/restores.schemas.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
@@ -16,6 +16,8 @@ import { describeUrl } from './restore-job.js';
 import type { RestoreRequest } from './restores.service.js';
 import { archiveOnDisk, requireRestoreUrl, tempDirOf } from './archive-source.js';
 import { DownloadError, UnsafeUrlError } from './url-fetcher.js';
+import { RepositoryRegistry } from '../../repositories/repository-registry.port.js';
+import { describeRepositorySource, locateRepositoryArchive, RepositoryReadError } from './repository-source.js';
 
 /**
  * A restore's dry run (`POST /api/restore { …, dryRun: true }`): fetches the archive as a restore
@@ -33,6 +35,8 @@ export class RestorePreflightService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ARCHIVE_REHEARSAL) private readonly rehearsal: ArchiveRehearsal,
     private readonly backups: BackupsService,
+    // Optional until an installation can configure repositories; without one every repository name is unknown.
+    @Optional() private readonly repositories?: RepositoryRegistry,
   ) {
     this.tempDir = tempDirOf(config);
   }
@@ -62,6 +66,18 @@ export class RestorePreflightService {
             file = (await archiveOnDisk({ kind: 'url', url: request.source.url }, copy, { blobs: this.blobs, config: this.config })).file;
           } catch (error) {
             if (!(error instanceof DownloadError || error instanceof UnsafeUrlError)) throw error;
+            fetchError = error.message;
+          }
+          break;
+        }
+        case 'repository': {
+          // What cannot be a source (a key outside the copy layout, an unknown repository, no such copy) is refused as a restore would refuse it.
+          await locateRepositoryArchive(this.repositories, request.source, this.config.maxRestoreBytes);
+          source = describeRepositorySource(request.source);
+          try {
+            file = (await archiveOnDisk(request.source, copy, { blobs: this.blobs, config: this.config, repositories: this.repositories })).file;
+          } catch (error) {
+            if (!(error instanceof RepositoryReadError)) throw error;
             fetchError = error.message;
           }
           break;

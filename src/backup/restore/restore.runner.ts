@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
+import { RepositoryRegistry } from '../../repositories/repository-registry.port.js';
 import { EVENT_STORE, type EventStore, type StoredEvent, type StreamWrite } from '../../infrastructure/event-store/event-store.port.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
@@ -72,6 +73,8 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     private readonly catalog: EventCatalog,
     private readonly cleanup: RestoreCleanup,
     processor: JobProcessor,
+    // Optional until an installation can configure repositories; without one every repository name is unknown.
+    @Optional() private readonly repositories?: RepositoryRegistry,
   ) {
     this.jobs = processor.register(this);
   }
@@ -106,7 +109,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     });
     await ctx.step('fetch', { line: 'Step: fetch' });
     await mkdir(tempDirOf(this.config), { recursive: true });
-    const fetched = await archiveOnDisk(sourceOf(job), archiveFile, { blobs: this.blobs, config: this.config, log: (message) => ctx.log(message) });
+    const fetched = await archiveOnDisk(sourceOf(job), archiveFile, { blobs: this.blobs, config: this.config, repositories: this.repositories, log: (message) => ctx.log(message) });
     archiveFile = fetched.file;
     ownsArchive = fetched.owned;
     await ctx.save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
@@ -388,5 +391,6 @@ function sourceOf(job: RestoreJob): ArchiveSource {
   if (job.stagedArchive) return { kind: 'staged', key: job.stagedArchive };
   if (job.backupId) return { kind: 'backup', backupId: job.backupId };
   if (job.url) return { kind: 'url', url: job.url };
+  if (job.repository) return { kind: 'repository', repository: job.repository.name, key: job.repository.key };
   throw new Error('The restore has no source');
 }

@@ -1,0 +1,110 @@
+import { Readable } from 'node:stream';
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module.js';
+import type { Manifest } from '../../src/archive/archive-format.js';
+import { InstallationService } from '../../src/backup/shared/installation.service.js';
+import { loadConfig } from '../../src/config/app-config.js';
+import { DataDirLock } from '../../src/infrastructure/data-dir.lock.js';
+import type { RepositoryStore } from '../../src/infrastructure/repository-store/repository-store.port.js';
+import { COPY_FORMAT, COPY_FORMAT_VERSION, type CopyManifest, copyArchiveKey, copyManifestKey } from '../../src/repositories/copy-layout.js';
+import {
+  type OpenRepository,
+  type RepositoryDefinition,
+  RepositoryRegistry,
+  UnknownRepositoryError,
+} from '../../src/repositories/repository-registry.port.js';
+import { readZipBuffer } from './zip-inspect.js';
+import { ADMIN_TOKEN, listening, type TestServer, tempDir } from './test-server.js';
+
+/**
+ * Repositories by name over real stores (a folder, a bucket on the S3 test server), bound into a
+ * test server as its RepositoryRegistry: what an admin's configuration gives the server, without
+ * the repositories API. Two servers given registries over the same folder or bucket are two
+ * installations sharing a repository.
+ */
+export class TestRepositories extends RepositoryRegistry {
+  private readonly byName = new Map<string, OpenRepository>();
+
+  add(name: string, store: RepositoryStore): this {
+    const definition: RepositoryDefinition = { id: `test-${name}`, name, type: store.kind, location: store.location, objectLock: null, appendOnly: store.capabilities.appendOnly };
+    this.byName.set(name, { definition, store });
+    return this;
+  }
+
+  async open(name: string): Promise<OpenRepository> {
+    const found = this.byName.get(name);
+    if (!found) throw new UnknownRepositoryError(name);
+    return found;
+  }
+
+  async definitions(): Promise<RepositoryDefinition[]> {
+    return [...this.byName.values()].map((r) => r.definition);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.byName.values()].map((r) => r.store.close()));
+  }
+}
+
+@Global()
+@Module({})
+class BoundRepositories {
+  static with(registry: RepositoryRegistry): DynamicModule {
+    return { module: BoundRepositories, providers: [{ provide: RepositoryRegistry, useValue: registry }], exports: [RepositoryRegistry] };
+  }
+}
+
+/** The real application (every module, real HTTP, its own DATA_DIR) with `registry` as its repositories. */
+export async function startServerWithRepositories(registry: RepositoryRegistry, env: Record<string, string> = {}, dataDir = tempDir()): Promise<TestServer> {
+  const config = loadConfig({ DATA_DIR: dataDir, ADMIN_TOKEN, PORT: '0', HOST: '127.0.0.1', ...env });
+  const lock = DataDirLock.acquire(dataDir);
+  try {
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, lock), BoundRepositories.with(registry)] }).compile();
+    const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+    app.useBodyParser('json', { limit: '5mb' });
+    return await listening(app, dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/**
+ * Puts a Completed backup `server` made into `store` the way a copy lies in a repository
+ * (copy-layout.ts): the archive, downloaded from the server, at its copy key, then the
+ * CopyManifest beside it. Answers with the archive's key and bytes.
+ */
+export async function putCopy(server: TestServer, appName: string, backupId: string, store: RepositoryStore): Promise<{ key: string; archive: Buffer; manifest: CopyManifest }> {
+  const backup = await server.admin.get(`/api/apps/${appName}/backups/${backupId}`);
+  if (backup.status !== 200 || backup.body.status !== 'Completed') throw new Error(`backup ${backupId} is not a Completed backup: ${JSON.stringify(backup.body)}`);
+  const download = await server.admin.bytes(`/api/apps/${appName}/backups/${backupId}/archive`);
+  if (download.status !== 200) throw new Error(`downloading backup ${backupId} answered ${download.status}`);
+  const archive = download.bytes;
+  const key = copyArchiveKey(appName, backupId);
+  const put = await store.put(key, Readable.from([archive]), { contentType: 'application/zip' });
+  const inner = JSON.parse((await readZipBuffer(archive)).get('manifest.json')!.toString('utf8')) as Manifest;
+  const b = backup.body;
+  const manifest: CopyManifest = {
+    format: COPY_FORMAT,
+    version: COPY_FORMAT_VERSION,
+    installation: await server.app.get(InstallationService).id(),
+    backup: {
+      id: b.id,
+      appId: b.appId,
+      appName: b.appName,
+      label: b.label,
+      created: b.created,
+      completed: b.completed,
+      partial: b.partial,
+      eventCount: b.eventCount,
+      assetCount: b.assetCount,
+      userCount: b.userCount,
+    },
+    archive: { key, sizeBytes: put.size, sha256: put.sha256 },
+    manifest: inner,
+  };
+  await store.put(copyManifestKey(key), Readable.from([Buffer.from(JSON.stringify(manifest))]), { contentType: 'application/json' });
+  return { key, archive, manifest };
+}

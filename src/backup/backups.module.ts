@@ -20,6 +20,7 @@ import { BackupPoliciesService } from './schedule/backup-policies.service.js';
 import { BackupPolicyController } from './schedule/backup-policy.http.controller.js';
 import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 import { InstallationService } from './shared/installation.service.js';
+import { BackupArchives } from './shared/archive-locations.js';
 
 /** The backup use cases, one folder each; their jobs run on the JobProcessor (src/jobs), where each runner registers. */
 @Module({
@@ -29,6 +30,7 @@ import { InstallationService } from './shared/installation.service.js';
     Clock,
     BackupRunner,
     BackupsService,
+    BackupArchives,
     BackupLinksService,
     RestoreRunner,
     RestoreCleanup,

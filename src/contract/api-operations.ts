@@ -62,7 +62,8 @@ const archive = {
   206: { kind: 'file', mediaType: 'application/zip', description: 'The part of the archive a `Range` request asked for' },
   304: { kind: 'empty', description: 'Not modified: `If-None-Match` named this archive’s ETag' },
 } as const satisfies Record<number, Answer>;
-const ARCHIVE_ERRORS = [403, 404, 409, 416];
+/** 503: the archive store lacks it and the repositories holding its copies do not answer. */
+const ARCHIVE_ERRORS = [403, 404, 409, 416, 503];
 
 const UserPage = pageOf(User);
 const AppPage = pageOf(App);
@@ -210,8 +211,15 @@ export const API_OPERATIONS = {
     tag: 'links',
    
     query: LinkQuery,
-    answers: archive,
-    errors: [403, 410, 416],
+    answers: {
+      ...archive,
+      302: {
+        kind: 'empty',
+        description:
+          'With LINK_PRESIGNED_REDIRECTS=true and a copy of the archive in a repository that presigns (S3): a redirect (`Location`) to a presigned URL of that copy, valid for LINK_PRESIGNED_TTL_SECONDS at most and never past the link’s expiry',
+      },
+    },
+    errors: [403, 404, 410, 416, 503],
   },
 
   'restores.start': {

@@ -4,7 +4,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import type { Manifest } from '../../src/archive/archive-format.js';
+import { BackupsService } from '../../src/backup/create/backups.service.js';
+import type { ArchiveCopy } from '../../src/backup/shared/archive-locations.js';
+import { archiveKey, type BackupJob } from '../../src/backup/shared/backup-job.js';
 import { InstallationService } from '../../src/backup/shared/installation.service.js';
+import { BLOB_STORE, type BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { DataDirLock } from '../../src/infrastructure/data-dir.lock.js';
 import type { RepositoryStore } from '../../src/infrastructure/repository-store/repository-store.port.js';
@@ -107,4 +111,16 @@ export async function putCopy(server: TestServer, appName: string, backupId: str
   };
   await store.put(copyManifestKey(key), Readable.from([Buffer.from(JSON.stringify(manifest))]), { contentType: 'application/json' });
   return { key, archive, manifest };
+}
+
+/**
+ * Records copies on a backup and removes its archive from the archive store: what the copy step
+ * and then retention leave (a backup whose bytes are only in repositories), written straight
+ * into the server's real stores.
+ */
+export async function keepOnlyCopies(server: TestServer, backupId: string, copies: ArchiveCopy[]): Promise<void> {
+  const jobs = server.app.get(BackupsService).jobs;
+  const job = await jobs.require(backupId);
+  await jobs.put({ ...job, copies } as BackupJob);
+  await server.app.get<BlobStore>(BLOB_STORE).delete(archiveKey(backupId));
 }

@@ -9,6 +9,7 @@ import type { Principal } from '../../platform/auth/principal.js';
 import { type BackupJob, isPartial, triggerOf } from '../shared/backup-job.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';
+import { BackupArchives } from '../shared/archive-locations.js';
 import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
 import { progressOf } from '../../jobs/job-progress.js';
@@ -22,6 +23,7 @@ export const toView = ({ createdBy: _createdBy, ...job }: BackupJob): Backup => 
 export class AppBackupsController extends AppJobsController<BackupJob, Backup>('', ...MAINTAINERS) {
   constructor(
     private readonly backups: BackupsService,
+    private readonly archives: BackupArchives,
     streams: JobEventStreams,
   ) {
     super(new JobRoutes(backups.jobs, toView, streams));
@@ -37,7 +39,7 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
   @Get(':id/archive')
   @AppAccess(...MAINTAINERS)
   async archive(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await sendArchive(this.backups, await this.backups.completed(id, app.id), req, res);
+    await sendArchive(this.archives, await this.backups.completed(id, app.id), req, res);
   }
 
   @Delete(':id')
@@ -53,6 +55,7 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
 export class AdminBackupsController extends AdminJobsController<BackupJob, Backup>() {
   constructor(
     private readonly backups: BackupsService,
+    private readonly archives: BackupArchives,
     streams: JobEventStreams,
   ) {
     super(new JobRoutes(backups.jobs, toView, streams));
@@ -61,7 +64,7 @@ export class AdminBackupsController extends AdminJobsController<BackupJob, Backu
   @Get(':id/archive')
   @AdminOnly()
   async archive(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await sendArchive(this.backups, await this.backups.completed(id), req, res);
+    await sendArchive(this.archives, await this.backups.completed(id), req, res);
   }
 
   @Delete(':id')

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { BLOB_STORE, type BlobStore, type ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
+import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { conflict, invalid } from '../../platform/domain-errors.js';
 import { BackupHandlerRegistry } from '../backup-handler.registry.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
@@ -116,10 +115,6 @@ export class BackupsService {
     const job = await this.get(id, appId);
     if (job.status !== 'Completed') throw conflict(`Backup ${id} is ${job.status}; its archive can be downloaded once it is Completed`);
     return job;
-  }
-
-  readArchive(id: string, range?: ByteRange): Promise<Readable> {
-    return this.blobs.get(archiveKey(id), range);
   }
 
   async delete(id: string, appId?: string): Promise<void> {

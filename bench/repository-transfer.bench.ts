@@ -122,25 +122,41 @@ async function makeArchive(work: string): Promise<{ file: string; backupId: stri
   }
 }
 
-async function emptyBucket(client: S3Client, bucket: string): Promise<void> {
-  const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
-  for (const object of listed.Contents ?? []) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key! }));
+interface Scratch {
+  work: string;
+  client: S3Client;
+  bucket: string;
+  store: S3RepositoryStore;
 }
 
-async function throughput(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'appvault-s3-bench-'));
+/** A bucket of its own (with the repository store and a plain client on it) and a scratch folder, both removed afterwards. */
+async function inScratchBucket(label: string, work: (scratch: Scratch) => Promise<void>): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), `appvault-${label}-`));
   const client = plainClient();
-  const bucket = `appvault-bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const bucket = `appvault-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const store = new S3RepositoryStore(repositoryConfig(bucket), credentials);
-  const config = repositoryConfig(bucket);
   try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    await work({ work: folder, client, bucket, store });
+  } finally {
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket })).catch(() => undefined);
+    for (const object of listed?.Contents ?? []) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key! })).catch(() => undefined);
+    await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    await store.close();
+    client.destroy();
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+function throughput(): Promise<void> {
+  return inScratchBucket('s3-bench', async ({ work, client, bucket, store }) => {
+    const config = repositoryConfig(bucket);
     console.log(`## mix workload, ${EVENTS} events in app "big"`);
     const grown = performance.now();
     const { file, backupId } = await makeArchive(work);
     const size = statSync(file).size;
     const sha256 = await sha256Of(file);
     console.log(`  archive made by the server in ${Math.round(performance.now() - grown)} ms (growing included): ${(size / MB).toFixed(1)} MiB`);
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
     const key = copyArchiveKey('big', backupId);
     const registry = registryFor(store);
     const figures = { put: [] as number[], upload: [] as number[], fetch: [] as number[], get: [] as number[] };
@@ -203,13 +219,7 @@ async function throughput(): Promise<void> {
     console.log('|---|---|---|---|');
     console.log(`| backup to S3 (put, verified) | ${Math.round(put)} ms, ${mibPerSecond(put)} MiB/s | ${Math.round(upload)} ms, ${mibPerSecond(upload)} MiB/s | **${round(put / upload, 2)}x** |`);
     console.log(`| restore from S3 (fetch, checked) | ${Math.round(fetched)} ms, ${mibPerSecond(fetched)} MiB/s | ${Math.round(get)} ms, ${mibPerSecond(get)} MiB/s | **${round(fetched / get, 2)}x** |`);
-  } finally {
-    await emptyBucket(client, bucket).catch(() => undefined);
-    await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
-    await store.close();
-    client.destroy();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 /** `size` bytes generated as they are read: one random block varied per chunk, never compressible, never held whole. */
@@ -243,15 +253,10 @@ async function peakGrowthMb(baseline: number, work: () => Promise<void>): Promis
 }
 
 /** The memory half, run in a child process of its own (`--memory`). */
-async function memory(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'appvault-s3-memory-'));
-  const client = plainClient();
-  const bucket = `appvault-bench-mem-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const store = new S3RepositoryStore(repositoryConfig(bucket), credentials);
-  const size = MEMORY_MB * MB;
-  const key = copyArchiveKey('big', randomUUID());
-  try {
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+function memory(): Promise<void> {
+  return inScratchBucket('s3-memory', async ({ work, client, bucket, store }) => {
+    const size = MEMORY_MB * MB;
+    const key = copyArchiveKey('big', randomUUID());
     // Warm up (modules, the SDK's clients and sockets), then take the baseline.
     await store.put('warm/up.zip', generated(MB));
     await stageRepositoryArchive(registryFor(store), { repository: 'bench', key: 'warm/up.zip' }, join(work, 'warm.zip'), { maxBytes: size, log: async () => undefined }).catch(() => undefined);
@@ -287,13 +292,7 @@ async function memory(): Promise<void> {
     console.log(`  upload through the repository store: +${put.toFixed(1)} MB (${Math.round(putMs)} ms); plain lib-storage Upload: +${upload.toFixed(1)} MB`);
     console.log(`  restore fetch from the repository:   +${fetched.toFixed(1)} MB (${Math.round(fetchMs)} ms); plain GetObject: +${get.toFixed(1)} MB`);
     if (put > LIMIT_MB || fetched > LIMIT_MB) process.exitCode = 1;
-  } finally {
-    await emptyBucket(client, bucket).catch(() => undefined);
-    await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
-    await store.close();
-    client.destroy();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 if (!endpoint) {

@@ -1,16 +1,12 @@
 import { Readable } from 'node:stream';
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { AppModule } from '../../src/app.module.js';
 import type { Manifest } from '../../src/archive/archive-format.js';
 import { BackupsService } from '../../src/backup/create/backups.service.js';
 import type { ArchiveCopy } from '../../src/backup/shared/archive-locations.js';
 import { archiveKey, type BackupJob } from '../../src/backup/shared/backup-job.js';
 import { InstallationService } from '../../src/backup/shared/installation.service.js';
 import { BLOB_STORE, type BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
-import { loadConfig } from '../../src/config/app-config.js';
-import { DataDirLock } from '../../src/infrastructure/data-dir.lock.js';
 import type { RepositoryStore } from '../../src/infrastructure/repository-store/repository-store.port.js';
 import { COPY_FORMAT, COPY_FORMAT_VERSION, type CopyManifest, copyArchiveKey, copyManifestKey } from '../../src/repositories/copy-layout.js';
 import {
@@ -20,7 +16,7 @@ import {
   UnknownRepositoryError,
 } from '../../src/repositories/repository-registry.port.js';
 import { readZipBuffer } from './zip-inspect.js';
-import { ADMIN_TOKEN, listening, type TestServer, tempDir } from './test-server.js';
+import { startComposedServer, type TestServer, tempDir } from './test-server.js';
 
 /**
  * Repositories by name over real stores (a folder, a bucket on the S3 test server), bound into a
@@ -61,18 +57,8 @@ class BoundRepositories {
 }
 
 /** The real application (every module, real HTTP, its own DATA_DIR) with `registry` as its repositories. */
-export async function startServerWithRepositories(registry: RepositoryRegistry, env: Record<string, string> = {}, dataDir = tempDir()): Promise<TestServer> {
-  const config = loadConfig({ DATA_DIR: dataDir, ADMIN_TOKEN, PORT: '0', HOST: '127.0.0.1', ...env });
-  const lock = DataDirLock.acquire(dataDir);
-  try {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, lock), BoundRepositories.with(registry)] }).compile();
-    const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
-    app.useBodyParser('json', { limit: '5mb' });
-    return await listening(app, dataDir);
-  } catch (error) {
-    lock.release();
-    throw error;
-  }
+export function startServerWithRepositories(registry: RepositoryRegistry, env: Record<string, string> = {}, dataDir = tempDir()): Promise<TestServer> {
+  return startComposedServer(env, dataDir, (root) => Test.createTestingModule({ imports: [root, BoundRepositories.with(registry)] }));
 }
 
 /**

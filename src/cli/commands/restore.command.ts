@@ -23,8 +23,7 @@ interface RestoreOptions {
 
 const HINTS: ErrorHints = {
   403: 'Only admins restore: use an admin\'s key',
-  400: 'See `appvault restore --help`; copies in a repository lie at appvault/{app}/{backup id}.zip',
-  404: 'See the backups with `appvault backup list` (copies in a repository: `appvault repository backups <name>`)',
+  404: 'See the backups with `appvault backup list` (the copies a repository holds: GET /api/repositories/{id}/backups)',
   409: 'Pass another --name if the name is taken or reserved; if another restore runs, see `appvault restore list`',
 };
 

@@ -12,6 +12,7 @@ let failed = false;
 for (const [script, scriptArgs] of [
   ['replay.bench.js', args],
   ['asset-upload-memory.js', []],
+  ['repository-transfer.bench.js', []],
 ] as const) {
   console.log(`\n=== ${script} ===`);
   const result = spawnSync(process.execPath, [join(here, script), ...scriptArgs], { stdio: 'inherit' });

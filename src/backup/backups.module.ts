@@ -25,6 +25,7 @@ import { BackupPolicyController } from './schedule/backup-policy.http.controller
 import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 import { InstallationService } from './shared/installation.service.js';
 import { BackupRepositoryHooks } from './backup-repository-hooks.service.js';
+import { BackupArchives } from './shared/archive-locations.js';
 
 /** The backup use cases, one folder each; their jobs run on the JobProcessor (src/jobs), where each runner registers. */
 @Module({
@@ -37,6 +38,7 @@ import { BackupRepositoryHooks } from './backup-repository-hooks.service.js';
     BackupCopies,
     BackupVerifier,
     BackupsService,
+    BackupArchives,
     BackupLinksService,
     RestoreRunner,
     RestoreCleanup,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Restore } from '../contract/restores.schemas.js';
+import type { Restore, RestorePreflight } from '../contract/restores.schemas.js';
 import type { CliApi, ErrorHints } from './api-client.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
@@ -12,11 +12,11 @@ const partHeader = (boundary: string, name: string, fileName?: string) =>
   `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${fileName === undefined ? '' : `; filename="${fileName.replace(/["\r\n\\]/g, '_')}"`}\r\n${fileName === undefined ? '' : 'Content-Type: application/zip\r\n'}\r\n`;
 
 /**
- * Uploads an archive for a restore as multipart/form-data (the text fields first, then `file`),
+ * Uploads an archive for a restore (or its dry run, field `dryRun`) as multipart/form-data (the text fields first, then `file`),
  * streamed from disk chunk by chunk with its exact Content-Length, so the server can refuse an
  * archive over its limit before it arrives and the zip is never held in memory.
  */
-export async function uploadRestore(client: CliApi, file: string, fields: Record<string, string>, output: Output, hints: ErrorHints): Promise<Restore> {
+export async function uploadRestore(client: CliApi, file: string, fields: Record<string, string>, output: Output, hints: ErrorHints): Promise<Restore | RestorePreflight> {
   let size: number;
   try {
     const info = await stat(file);
@@ -73,7 +73,6 @@ export async function uploadRestore(client: CliApi, file: string, fields: Record
       hints,
       { raw: body },
     );
-    if (!('log' in answer)) throw new CliError('The server answered the upload with a dry run; no restore was started', ExitCode.unavailable);
     return answer;
   } finally {
     source.destroy();

@@ -89,6 +89,9 @@ const envSchema = z.object({
   COPY_RETRY_MAX_DELAY_MS: integer('COPY_RETRY_MAX_DELAY_MS', 0, 24 * 3600 * 1000, 5 * 60_000),
   // Unfinished uploads older than this are removed from every repository at start-up and daily; another installation may share one, so longer than any upload takes.
   REPOSITORY_STALE_UPLOAD_MS: integer('REPOSITORY_STALE_UPLOAD_MS', 1000, 365 * 24 * 3600 * 1000, 24 * 3600 * 1000),
+  // Download links answer with a redirect to a presigned URL of a copy in an S3 repository (see docs/production.md for the trade-off).
+  LINK_PRESIGNED_REDIRECTS: z.enum(['true', 'false'], { message: 'LINK_PRESIGNED_REDIRECTS must be true or false' }).optional().default('false'),
+  LINK_PRESIGNED_TTL_SECONDS: integer('LINK_PRESIGNED_TTL_SECONDS', 1, 7 * 24 * 3600, 300),
 });
 
 
@@ -108,6 +111,10 @@ export interface AppConfig {
   maxRestoreExpandedBytes: number;
   restoreUrlTimeoutMs: number;
   restoreAllowedHosts: string[];
+  /** Link downloads redirect to a presigned URL of a repository's copy, where one can be made. */
+  linkPresignedRedirects: boolean;
+  /** How long such a URL is valid at most (never past the link's own expiry). */
+  linkPresignedTtlSeconds: number;
   nameReservationTtlMs: number;
   shutdownTimeoutMs: number;
   storeConnectTimeoutMs: number;
@@ -155,6 +162,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     maxRestoreExpandedBytes: e.MAX_RESTORE_EXPANDED_BYTES,
     restoreUrlTimeoutMs: e.RESTORE_URL_TIMEOUT_MS,
     restoreAllowedHosts: e.RESTORE_ALLOWED_HOSTS,
+    linkPresignedRedirects: e.LINK_PRESIGNED_REDIRECTS === 'true',
+    linkPresignedTtlSeconds: e.LINK_PRESIGNED_TTL_SECONDS,
     nameReservationTtlMs: e.NAME_RESERVATION_TTL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     storeConnectTimeoutMs: e.STORE_CONNECT_TIMEOUT_MS,

@@ -63,7 +63,8 @@ const archive = {
   206: { kind: 'file', mediaType: 'application/zip', description: 'The part of the archive a `Range` request asked for' },
   304: { kind: 'empty', description: 'Not modified: `If-None-Match` named this archive’s ETag' },
 } as const satisfies Record<number, Answer>;
-const ARCHIVE_ERRORS = [403, 404, 409, 416];
+/** 503: the archive store lacks it and the repositories holding its copies do not answer. */
+const ARCHIVE_ERRORS = [403, 404, 409, 416, 503];
 /** A delete: nothing to say, or which copies stayed in append-only repositories. */
 const deleted = {
   204: empty,
@@ -225,12 +226,19 @@ export const API_OPERATIONS = {
     tag: 'links',
    
     query: LinkQuery,
-    answers: archive,
-    errors: [403, 410, 416],
+    answers: {
+      ...archive,
+      302: {
+        kind: 'empty',
+        description:
+          'With LINK_PRESIGNED_REDIRECTS=true and a copy of the archive in a repository that presigns (S3): a redirect (`Location`) to a presigned URL of that copy, valid for LINK_PRESIGNED_TTL_SECONDS at most and never past the link’s expiry',
+      },
+    },
+    errors: [403, 404, 410, 416, 503],
   },
 
   'restores.start': {
-    summary: 'Restore an app under a new id (admin): JSON `{ url | backupId, name?, untilEvent? | until? }` or multipart with `file`',
+    summary: 'Restore an app under a new id (admin): JSON `{ url | backupId | repository + key, name?, untilEvent? | until? }` or multipart with `file`',
     tag: 'restore',
     body: RestoreBody,
     query: RestoreQuery,
@@ -239,7 +247,7 @@ export const API_OPERATIONS = {
       202: json(Restore),
       200: json(RestorePreflight, 'With `dryRun: true` (multipart: field `dryRun=true`, or `?dryRun=true`): what the restore would do, every check run, nothing written'),
     },
-    errors: [403, 404, 409, 413],
+    errors: [403, 404, 409, 413, 503],
   },
   'restores.list': { summary: 'Restores, newest first (admin)', tag: 'restore', query: PageQuery, answers: { 200: json(RestorePage) }, errors: [403] },
   'restores.get': { summary: 'A restore with its log (admin)', tag: 'restore', answers: { 200: json(Restore) }, errors: [403, 404] },

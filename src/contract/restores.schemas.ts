@@ -9,11 +9,21 @@ const PointInTime = {
   until: z.iso.datetime({ offset: true, message: 'until must be an ISO-8601 time like 2026-11-22T10:00:00Z' }).optional(),
 };
 
-/** One strict object (so an unknown key is named in the 400) that takes exactly one source. */
+/**
+ * One strict object (so an unknown key is named in the 400) that takes exactly one source: a URL,
+ * a stored backup, or a copy in a backup repository (`repository` and `key` together).
+ */
 export const RestoreBody = z
-  .strictObject({ url: z.string().min(1).optional(), backupId: z.string().min(1).optional(), ...PointInTime })
-  .refine((body) => (body.url === undefined) !== (body.backupId === undefined), {
-    message: 'Send { url } or { backupId } (with optional name, untilEvent or until), or a multipart upload with a file field',
+  .strictObject({
+    url: z.string().min(1).optional(),
+    backupId: z.string().min(1).optional(),
+    repository: z.string().min(1).max(200).optional().describe('A backup repository by name (GET /api/repositories), with `key`'),
+    key: z.string().min(1).max(1024).optional().describe('The key of a copy’s archive in `repository`: appvault/{app name}/{backup id}.zip'),
+    ...PointInTime,
+  })
+  .refine((body) => (body.repository === undefined) === (body.key === undefined), { message: 'A repository source takes both repository and key' })
+  .refine((body) => [body.url, body.backupId, body.repository].filter((given) => given !== undefined).length === 1, {
+    message: 'Send { url }, { backupId } or { repository, key } (with optional name, untilEvent or until), or a multipart upload with a file field',
   });
 
 /** The text fields of a multipart restore, which come as text. */

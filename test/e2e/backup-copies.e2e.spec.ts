@@ -135,14 +135,20 @@ describe('backup copies in folders', () => {
     expect(existsSync(join(nas, 'appvault', 'shop', `${backup.id}.zip`))).toBe(false);
   });
 
-  it('without `local` among the targets, the local archive goes once every copy is made', async () => {
+  it('without `local` among the targets, the local archive goes once every copy is made; the backup is downloaded and restored from its copy', async () => {
     const backup = await backUp(server, cast, { repositories: ['nas'] });
     expect(backup.status).toBe('Completed');
     expect(backup.copies.map((c) => c.repository)).toEqual(['nas']);
     expect(existsSync(join(server.dataDir, 'blobs', 'backups', `${backup.id}.zip`))).toBe(false);
-    const download = await server.admin.get(`/api/backups/${backup.id}/archive`);
-    expect(download.status).toBe(409);
-    expect(download.body.message).toContain(`"nas" (appvault/shop/${backup.id}.zip)`);
+    const download = await server.admin.bytes(`/api/backups/${backup.id}/archive`);
+    expect(download.status).toBe(200);
+    expect(sha256(download.bytes)).toBe(backup.sha256);
+    const restore = await server.admin.post('/api/restore', { backupId: backup.id, name: 'shop-from-nas' });
+    expect(restore.status, JSON.stringify(restore.body)).toBe(202);
+    const restored = await waitForJob(server.admin, `/api/restore/${restore.body.id}`);
+    expect(restored.status, JSON.stringify(restored)).toBe('Completed');
+    expect((restored.log as { message: string }[]).map((line) => line.message).join('\n')).toContain(`Copying backup ${backup.id} from its copy in repository "nas"`);
+    expect((await server.admin.get('/api/apps/shop-from-nas')).status).toBe(200);
     expect((await server.admin.delete(`/api/backups/${backup.id}`)).status).toBe(204);
     expect(existsSync(join(nas, 'appvault', 'shop', `${backup.id}.zip`))).toBe(false);
     expect(existsSync(join(nas, 'appvault', 'shop', `${backup.id}.copy.json`))).toBe(false);

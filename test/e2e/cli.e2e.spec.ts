@@ -248,7 +248,7 @@ describe('appvault CLI', () => {
       expect(unknown.stderr).toMatch(/unknown option '--frobnicate'/);
       const noSource = await cli(['restore', '--name', 'x']);
       expect(noSource.code).toBe(2);
-      expect(noSource.stderr).toMatch(/--file <zip>, --url <url> or --backup <id>/);
+      expect(noSource.stderr).toMatch(/--file <zip>, --url <url>, --backup <id> or --from-repository <name> --key <key>/);
       const badValue = await cli(['restore', '--backup', first.id, '--until-event', 'soon']);
       expect(badValue.code).toBe(2);
       expect(badValue.stderr).toMatch(/--until-event/);
@@ -421,8 +421,8 @@ describe('appvault CLI', () => {
       expect(whole.stdout).not.toContain('partial:');
       const list = await cli(['backup', 'list', 'shop']);
       expect(list.code, list.stderr).toBe(0);
-      expect(list.stdout).toMatch(new RegExp(`^${job.id} .* partial: schema products; assets: none +products only$`, 'm'));
-      expect(list.stdout).toMatch(new RegExp(`^${first.id} .* whole app +from the cli$`, 'm'));
+      expect(list.stdout).toMatch(new RegExp(`^${job.id} .* partial: schema products; assets: none +local +products only$`, 'm'));
+      expect(list.stdout).toMatch(new RegExp(`^${first.id} .* whole app +local +from the cli$`, 'm'));
     });
 
     it('archive inspect and verify of the downloaded file: partial, its selection, and the references it does not hold', async () => {

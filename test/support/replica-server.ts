@@ -1,18 +1,14 @@
 import { join } from 'node:path';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { AppModule } from '../../src/app.module.js';
-import { loadConfig } from '../../src/config/app-config.js';
 import { BLOB_STORE } from '../../src/infrastructure/blob-store/blob-store.port.js';
 import { FilesystemBlobStore } from '../../src/infrastructure/blob-store/filesystem-blob-store.adapter.js';
-import { DataDirLock } from '../../src/infrastructure/data-dir.lock.js';
 import { EVENT_STORE } from '../../src/infrastructure/event-store/event-store.port.js';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { NAME_INDEX } from '../../src/infrastructure/name-index/name-index.port.js';
 import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name-index.adapter.js';
 import { READ_STORE } from '../../src/infrastructure/read-store/read-store.port.js';
 import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
-import { ADMIN_TOKEN, listening, type TestServer, tempDir } from './test-server.js';
+import { startComposedServer, type TestServer, tempDir } from './test-server.js';
 
 /**
  * One of several AppVault servers on one set of stores, as replicas on EventStoreDB and MongoDB
@@ -22,11 +18,8 @@ import { ADMIN_TOKEN, listening, type TestServer, tempDir } from './test-server.
  * its DATA_DIR, so only the stores are shared.)
  */
 export async function startReplica(shared: string, env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = tempDir('appvault-replica-');
-  const config = loadConfig({ DATA_DIR: dataDir, ADMIN_TOKEN, PORT: '0', HOST: '127.0.0.1', ...env });
-  const lock = DataDirLock.acquire(dataDir);
-  try {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, lock)] })
+  return startComposedServer(env, tempDir('appvault-replica-'), (root) =>
+    Test.createTestingModule({ imports: [root] })
       .overrideProvider(EVENT_STORE)
       .useValue(new SqliteEventStore(join(shared, 'events.db')))
       .overrideProvider(READ_STORE)
@@ -34,13 +27,6 @@ export async function startReplica(shared: string, env: Record<string, string> =
       .overrideProvider(NAME_INDEX)
       .useValue(SqliteNameIndex.open(join(shared, 'claims.db')))
       .overrideProvider(BLOB_STORE)
-      .useValue(new FilesystemBlobStore(join(shared, 'blobs')))
-      .compile();
-    const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
-    app.useBodyParser('json', { limit: '5mb' });
-    return await listening(app, dataDir);
-  } catch (error) {
-    lock.release();
-    throw error;
-  }
+      .useValue(new FilesystemBlobStore(join(shared, 'blobs'))),
+  );
 }

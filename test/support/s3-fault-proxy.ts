@@ -161,6 +161,8 @@ export class S3FaultProxy {
             res.socket?.destroy();
           }
         });
+        // A body shorter than the cut is answered whole: left open, its keep-alive connection would hold the client's next request.
+        upstreamRes.on('end', () => res.end());
       },
     );
     upstreamReq.on('error', () => res.destroy());

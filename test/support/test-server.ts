@@ -1,9 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { INestApplication } from '@nestjs/common';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { TestingModuleBuilder } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
+import { AppModule } from '../../src/app.module.js';
 import { loadConfig } from '../../src/config/app-config.js';
+import { DataDirLock } from '../../src/infrastructure/data-dir.lock.js';
 import { createServer } from '../../src/server.js';
 import { checkAnswers } from './contract-check.js';
 
@@ -26,6 +30,25 @@ export function tempDir(prefix = 'appvault-test-'): string {
 export async function startServer(env: Record<string, string> = {}, dataDir = tempDir()): Promise<TestServer> {
   const config = loadConfig({ DATA_DIR: dataDir, ADMIN_TOKEN, PORT: '0', HOST: '127.0.0.1', ...env });
   return listening(await createServer(config, { quiet: true }), dataDir);
+}
+
+/**
+ * The real application (every module, real HTTP, its own DATA_DIR and lock) built as a testing
+ * module, so a test can bind providers of its own: `compose` gets the root module and returns the
+ * builder (Test.createTestingModule with it, overrides, more modules).
+ */
+export async function startComposedServer(env: Record<string, string>, dataDir: string, compose: (root: DynamicModule) => TestingModuleBuilder): Promise<TestServer> {
+  const config = loadConfig({ DATA_DIR: dataDir, ADMIN_TOKEN, PORT: '0', HOST: '127.0.0.1', ...env });
+  const lock = DataDirLock.acquire(dataDir);
+  try {
+    const moduleRef = await compose(AppModule.forRoot(config, lock)).compile();
+    const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+    app.useBodyParser('json', { limit: '5mb' });
+    return await listening(app, dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 }
 
 /**

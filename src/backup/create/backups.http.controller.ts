@@ -10,6 +10,7 @@ import type { Principal } from '../../auth/principal.js';
 import { type BackupJob, copiesOf, isPartial, targetsOf, triggerOf } from '../shared/backup-job.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';
+import { BackupArchives } from '../shared/archive-locations.js';
 import { BackupsService } from './backups.service.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
 import { progressOf } from '../../jobs/job-progress.js';
@@ -41,6 +42,7 @@ function deletedAnswer(res: Response, id: string, kept: KeptCopy[]): void {
 export class AppBackupsController extends AppJobsController<BackupJob, Backup>('', ...MAINTAINERS) {
   constructor(
     private readonly backups: BackupsService,
+    private readonly archives: BackupArchives,
     streams: JobEventStreams,
   ) {
     super(new JobRoutes(backups.jobs, toView, streams));
@@ -56,7 +58,7 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
   @Get(':id/archive')
   @AppAccess(...MAINTAINERS)
   async archive(@CurrentApp() app: AppAccessInfo, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await sendArchive(this.backups, await this.backups.completed(id, app.id), req, res);
+    await sendArchive(this.archives, await this.backups.completed(id, app.id), req, res);
   }
 
   @Delete(':id')
@@ -71,6 +73,7 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
 export class AdminBackupsController extends AdminJobsController<BackupJob, Backup>() {
   constructor(
     private readonly backups: BackupsService,
+    private readonly archives: BackupArchives,
     streams: JobEventStreams,
   ) {
     super(new JobRoutes(backups.jobs, toView, streams));
@@ -79,7 +82,7 @@ export class AdminBackupsController extends AdminJobsController<BackupJob, Backu
   @Get(':id/archive')
   @AdminOnly()
   async archive(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    await sendArchive(this.backups, await this.backups.completed(id), req, res);
+    await sendArchive(this.archives, await this.backups.completed(id), req, res);
   }
 
   @Delete(':id')

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
-import { BLOB_STORE, type BlobStore, type ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
 import { conflict, invalid } from '../../platform/domain-errors.js';
 import { ArchiveParticipants } from '../../archive/archive-participant.port.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
-import { archiveKey, type BackupJob, type BackupTrigger, copiesOf, hasLocalArchive, isActive, triggerOf } from '../shared/backup-job.js';
+import { type BackupJob, type BackupTrigger, isActive, triggerOf } from '../shared/backup-job.js';
 import { BackupCopies, type KeptCopy, type ObjectLockRule } from '../shared/backup-copies.js';
 import { queuedProgress } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
@@ -40,7 +38,6 @@ export interface BackupRequest {
 @Injectable()
 export class BackupsService {
   constructor(
-    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly runner: BackupRunner,
     private readonly processor: JobProcessor,
@@ -124,15 +121,7 @@ export class BackupsService {
   async completed(id: string, appId?: string): Promise<BackupJob> {
     const job = await this.get(id, appId);
     if (job.status !== 'Completed') throw conflict(`Backup ${id} is ${job.status}; its archive can be downloaded once it is Completed`);
-    if (!hasLocalArchive(job)) {
-      const where = copiesOf(job).filter((copy) => copy.written !== null).map((copy) => `"${copy.repository}" (${copy.key})`);
-      throw conflict(`Backup ${id} is not kept in this installation's own store; its copies are in ${where.join(', ') || 'no repository'}`);
-    }
     return job;
-  }
-
-  readArchive(id: string, range?: ByteRange): Promise<Readable> {
-    return this.blobs.get(archiveKey(id), range);
   }
 
   /**

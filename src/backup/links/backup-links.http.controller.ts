@@ -8,7 +8,7 @@ import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
 import type { Principal } from '../../auth/principal.js';
 import { type Page, PageQuery } from '../../contract/paging.schemas.js';
 import { sendArchive } from '../shared/archive-download.js';
-import { BackupsService } from '../create/backups.service.js';
+import { BackupArchives } from '../shared/archive-locations.js';
 import { CreateLinkBody } from '../../contract/links.schemas.js';
 import { toLinkView } from './backup-link.js';
 import { BackupLinksService } from './backup-links.service.js';
@@ -83,13 +83,21 @@ export class AdminBackupLinksController {
 export class BackupLinkDownloadController {
   constructor(
     private readonly links: BackupLinksService,
-    private readonly backups: BackupsService,
+    private readonly archives: BackupArchives,
   ) {}
 
   @Get(':linkId/archive')
   @Public()
   async download(@Param('linkId') linkId: string, @Query('expires') expires: unknown, @Query('signature') signature: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     const job = await this.links.resolve(linkId, typeof expires === 'string' ? expires : undefined, typeof signature === 'string' ? signature : undefined);
-    await sendArchive(this.backups, job, req, res);
+    // The link is checked on every use (revoked, expired, its maker's access) before any presigned URL is made; `expires` is the link's, checked by resolve.
+    const presigned = await this.archives.presignedUrl(job, Number(expires) * 1000);
+    if (presigned) {
+      res.status(302).setHeader('Location', presigned);
+      res.setHeader('Cache-Control', 'no-store');
+      res.end();
+      return;
+    }
+    await sendArchive(this.archives, job, req, res);
   }
 }

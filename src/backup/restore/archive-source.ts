@@ -4,15 +4,24 @@ import { pipeline } from 'node:stream/promises';
 import type { AppConfig } from '../../config/app-config.js';
 import type { BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { invalid } from '../../platform/domain-errors.js';
-import { archiveKey } from '../shared/backup-job.js';
+import type { BackupJob } from '../shared/backup-job.js';
+import type { BackupArchives } from '../shared/archive-locations.js';
+import type { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { describeUrl } from './restore-job.js';
+import { type RepositoryArchiveRef, stageRepositoryArchive } from './repository-source.js';
 import { checkUrl, downloadToFile } from './url-fetcher.js';
 
 /**
  * Where a restore (or its dry run) reads an archive from: an upload on this process's disk, one
- * staged in the blob store by the process that received it, a stored backup, a URL.
+ * staged in the blob store by the process that received it, a stored backup, a URL, a copy in a
+ * backup repository (this installation's or another's).
  */
-export type ArchiveSource = { kind: 'upload'; file: string } | { kind: 'staged'; key: string } | { kind: 'backup'; backupId: string } | { kind: 'url'; url: string };
+export type ArchiveSource =
+  | { kind: 'upload'; file: string }
+  | { kind: 'staged'; key: string }
+  | { kind: 'backup'; backup: BackupJob }
+  | { kind: 'url'; url: string }
+  | ({ kind: 'repository' } & RepositoryArchiveRef);
 
 /** Where restores (and their dry runs, and rollbacks reading an old archive) keep archives while they read them; emptied at start-up. */
 export const tempDirOf = (config: Pick<AppConfig, 'dataDir'>) => join(config.dataDir, 'tmp');
@@ -31,13 +40,14 @@ export function requireRestoreUrl(url: string): void {
 
 /**
  * Puts the archive on local disk: an upload is already there; a stored backup is read in place
- * when the archive store keeps files, else copied to `file`; a URL is downloaded to `file` under
- * the restore limits. `owned` says whether the caller must remove the file afterwards.
+ * when the archive store keeps files, else copied to `file` from wherever it is (BackupArchives); a URL is downloaded, and a
+ * repository's copy streamed, to `file` under the restore limits. `owned` says whether the caller
+ * must remove the file afterwards.
  */
 export async function archiveOnDisk(
   source: ArchiveSource,
   file: string,
-  deps: { blobs: BlobStore; config: AppConfig; log?: (message: string) => Promise<void> },
+  deps: { blobs: BlobStore; config: AppConfig; repositories?: RepositoryRegistry; archives?: Pick<BackupArchives, 'onDisk'>; log?: (message: string) => Promise<void> },
 ): Promise<{ file: string; owned: boolean }> {
   const log = deps.log ?? (async () => undefined);
   switch (source.kind) {
@@ -47,7 +57,8 @@ export async function archiveOnDisk(
     case 'staged':
       return fromBlobStore(deps.blobs, source.key, file, log, 'the uploaded archive');
     case 'backup':
-      return fromBlobStore(deps.blobs, archiveKey(source.backupId), file, log, `backup ${source.backupId}`);
+      if (!deps.archives) throw new Error('Reading a stored backup needs the backup archives');
+      return deps.archives.onDisk(source.backup, file, log);
     case 'url': {
       await log(`Downloading ${describeUrl(source.url)}`);
       const { bytes } = await downloadToFile(source.url, file, {
@@ -58,6 +69,10 @@ export async function archiveOnDisk(
       await log(`Downloaded ${bytes} bytes`);
       return { file, owned: true };
     }
+    case 'repository':
+      if (!deps.repositories) throw new Error('Reading a copy in a repository needs the repository registry');
+      await stageRepositoryArchive(deps.repositories, source, file, { maxBytes: deps.config.maxRestoreBytes, log });
+      return { file, owned: true };
   }
 }
 

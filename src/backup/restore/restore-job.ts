@@ -36,6 +36,8 @@ export interface RestoreJob extends JobRecord {
   slotToken?: string | null;
   backupId: string | null;
   url: string | null;
+  /** A copy in a backup repository: the repository's name and the archive's key there. */
+  repository?: { name: string; key: string } | null;
   untilEvent: number | null;
   until: string | null;
   /** What the handlers must undo if the restore fails (see RestoreContext.remember), by key. */

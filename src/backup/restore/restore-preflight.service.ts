@@ -3,6 +3,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { validateName } from '../../platform/text/identifier.rules.js';
+import { BackupArchives } from '../shared/archive-locations.js';
 import type { RestorePreflight } from '../../contract/restores.schemas.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
@@ -18,6 +19,8 @@ import { describeUrl } from './restore-job.js';
 import type { RestoreRequest } from './restores.service.js';
 import { archiveOnDisk, requireRestoreUrl, tempDirOf } from './archive-source.js';
 import { DownloadError, UnsafeUrlError } from './url-fetcher.js';
+import { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
+import { describeRepositorySource, locateRepositoryArchive, RepositoryReadError } from './repository-source.js';
 
 /**
  * A restore's dry run (`POST /api/restore { …, dryRun: true }`): fetches the archive as a restore
@@ -38,6 +41,8 @@ export class RestorePreflightService {
     private readonly catalog: EventCatalog,
     private readonly participants: ArchiveParticipants,
     private readonly backups: BackupsService,
+    private readonly repositories: RepositoryRegistry,
+    private readonly archives: BackupArchives,
   ) {
     this.tempDir = tempDirOf(config);
   }
@@ -57,7 +62,7 @@ export class RestorePreflightService {
           if (isActive(backup)) throw conflict(`Backup ${backup.id} is still ${backup.status}; check it once it is Completed`);
           if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} failed; restore a Completed backup`);
           source = `backup:${backup.id}`;
-          file = (await archiveOnDisk({ kind: 'backup', backupId: backup.id }, copy, { blobs: this.blobs, config: this.config })).file;
+          file = (await archiveOnDisk({ kind: 'backup', backup }, copy, { blobs: this.blobs, config: this.config, archives: this.archives })).file;
           break;
         }
         case 'url': {
@@ -67,6 +72,18 @@ export class RestorePreflightService {
             file = (await archiveOnDisk({ kind: 'url', url: request.source.url }, copy, { blobs: this.blobs, config: this.config })).file;
           } catch (error) {
             if (!(error instanceof DownloadError || error instanceof UnsafeUrlError)) throw error;
+            fetchError = error.message;
+          }
+          break;
+        }
+        case 'repository': {
+          // What cannot be a source (a key outside the copy layout, an unknown repository, no such copy) is refused as a restore would refuse it.
+          await locateRepositoryArchive(this.repositories, request.source, this.config.maxRestoreBytes);
+          source = describeRepositorySource(request.source);
+          try {
+            file = (await archiveOnDisk(request.source, copy, { blobs: this.blobs, config: this.config, repositories: this.repositories })).file;
+          } catch (error) {
+            if (!(error instanceof RepositoryReadError)) throw error;
             fetchError = error.message;
           }
           break;

@@ -19,7 +19,7 @@ import { JobRoutes } from '../../jobs/job-routes.js';
 import { AdminJobsController } from '../../jobs/jobs.http.controller.js';
 import { type RestoreJob, type RestoreView, toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
-import { type RestoreRequest, RestoresService } from './restores.service.js';
+import { type RestoreRequest, type RestoreSource, RestoresService } from './restores.service.js';
 
 @Controller('api/restore')
 export class RestoreController extends AdminJobsController<RestoreJob, RestoreView>() {
@@ -47,7 +47,12 @@ export class RestoreController extends AdminJobsController<RestoreJob, RestoreVi
       dryRun = upload.dryRun || req.query['dryRun'] === 'true';
     } else {
       const body = parseWith(RestoreBody, req.body);
-      const source = body.url !== undefined ? { kind: 'url' as const, url: body.url } : { kind: 'backup' as const, backupId: body.backupId! };
+      const source: RestoreSource =
+        body.url !== undefined
+          ? { kind: 'url', url: body.url }
+          : body.repository !== undefined
+            ? { kind: 'repository', repository: body.repository, key: body.key! }
+            : { kind: 'backup', backupId: body.backupId! };
       request = { source, name: body.name, untilEvent: body.untilEvent, until: body.until };
       dryRun = body.dryRun === true;
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
+import { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { EVENT_STORE, type EventStore } from '../../infrastructure/event-store/event-store.port.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { EventWriter } from '../../eventsourcing/event-writer.service.js';
@@ -24,6 +25,8 @@ import type { JobStore } from '../../jobs/job-store.js';
 import { PHASE_OF_STEP, RESTORE_PHASES, type RestoreJob, type RestorePhase, type RestoreStep } from './restore-job.js';
 import { RESTORE_STEPS } from '../shared/restore-steps.js';
 import { InstallationSink } from './installation-sink.js';
+import { BackupArchives } from '../shared/archive-locations.js';
+import { BackupsService } from '../create/backups.service.js';
 import { archiveOnDisk, type ArchiveSource, tempDirOf } from './archive-source.js';
 import { RELEASED, RestoreCleanup } from './restore-cleanup.js';
 
@@ -73,6 +76,9 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     private readonly catalog: EventCatalog,
     private readonly cleanup: RestoreCleanup,
     processor: JobProcessor,
+    private readonly repositories: RepositoryRegistry,
+    private readonly archives: BackupArchives,
+    private readonly backups: BackupsService,
   ) {
     this.jobs = processor.register(this);
   }
@@ -107,7 +113,8 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     });
     await ctx.step('fetch', { line: 'Step: fetch' });
     await mkdir(tempDirOf(this.config), { recursive: true });
-    const fetched = await archiveOnDisk(sourceOf(job), archiveFile, { blobs: this.blobs, config: this.config, log: (message) => ctx.log(message) });
+    const source = job.backupId ? { kind: 'backup' as const, backup: await this.backups.get(job.backupId) } : sourceOf(job);
+    const fetched = await archiveOnDisk(source, archiveFile, { blobs: this.blobs, config: this.config, repositories: this.repositories, archives: this.archives, log: (message) => ctx.log(message) });
     archiveFile = fetched.file;
     ownsArchive = fetched.owned;
     await ctx.save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
@@ -269,10 +276,11 @@ function restoreStep(name: string): RestoreStep {
   return known;
 }
 
+/** Where a restore's archive is, but for a stored backup (looked up when it is fetched). */
 function sourceOf(job: RestoreJob): ArchiveSource {
   if (job.archiveFile) return { kind: 'upload', file: job.archiveFile };
   if (job.stagedArchive) return { kind: 'staged', key: job.stagedArchive };
-  if (job.backupId) return { kind: 'backup', backupId: job.backupId };
   if (job.url) return { kind: 'url', url: job.url };
+  if (job.repository) return { kind: 'repository', repository: job.repository.name, key: job.repository.key };
   throw new Error('The restore has no source');
 }

@@ -14,9 +14,15 @@ import { isActive } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
 import { RestoreRunner } from './restore.runner.js';
 import { describeUrl, type RestoreJob } from './restore-job.js';
+import { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { requireRestoreUrl, stagedUploadKey, tempDirOf } from './archive-source.js';
+import { describeRepositorySource, locateRepositoryArchive, type RepositoryArchiveRef } from './repository-source.js';
 
-export type RestoreSource = { kind: 'backup'; backupId: string } | { kind: 'url'; url: string } | { kind: 'upload'; file: string; fileName: string };
+export type RestoreSource =
+  | { kind: 'backup'; backupId: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'upload'; file: string; fileName: string }
+  | ({ kind: 'repository' } & RepositoryArchiveRef);
 
 export interface RestoreRequest {
   source: RestoreSource;
@@ -40,6 +46,7 @@ export class RestoresService {
     private readonly backups: BackupsService,
     private readonly runner: RestoreRunner,
     private readonly processor: JobProcessor,
+    private readonly repositories: RepositoryRegistry,
   ) {}
 
   get jobs(): JobStore<RestoreJob> {
@@ -79,6 +86,7 @@ export class RestoresService {
       slotToken: null,
       backupId: null,
       url: null,
+      repository: null,
       untilEvent: request.untilEvent ?? null,
       until: request.until ?? null,
       ...queuedProgress(),
@@ -106,6 +114,7 @@ export class RestoresService {
     let source: string;
     let backupId: string | null = null;
     let url: string | null = null;
+    let repository: RestoreJob['repository'] = null;
     switch (request.source.kind) {
       case 'backup': {
         const backup = await this.backups.get(request.source.backupId);
@@ -125,6 +134,12 @@ export class RestoresService {
         source = `url:${describeUrl(url)}`;
         break;
       }
+      case 'repository': {
+        await locateRepositoryArchive(this.repositories, request.source, this.config.maxRestoreBytes);
+        repository = { name: request.source.repository, key: request.source.key };
+        source = describeRepositorySource(request.source);
+        break;
+      }
       case 'upload':
         source = `upload:${request.source.fileName}`;
         break;
@@ -141,6 +156,7 @@ export class RestoresService {
       name,
       backupId,
       url,
+      repository,
       nameToken,
       archiveFile: here ? upload : null,
       stagedArchive: !here && upload ? stagedUploadKey(job.id) : null,

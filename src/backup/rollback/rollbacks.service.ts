@@ -18,6 +18,7 @@ import { archiveOnDisk, tempDirOf } from '../restore/archive-source.js';
 import { BackupsService } from '../create/backups.service.js';
 import type { RollbackJob, RollbackTarget } from './rollback-job.js';
 import { RollbackRunner } from './rollback.runner.js';
+import { BackupArchives } from '../shared/archive-locations.js';
 
 export interface RollbackRequest {
   backupId?: string;
@@ -44,6 +45,7 @@ export class RollbacksService {
     private readonly backups: BackupsService,
     private readonly runner: RollbackRunner,
     private readonly processor: JobProcessor,
+    private readonly archives: BackupArchives,
   ) {}
 
   get jobs(): JobStore<RollbackJob> {
@@ -131,7 +133,7 @@ export class RollbacksService {
   private async positionInArchive(backup: BackupJob): Promise<number> {
     const tempDir = tempDirOf(this.config);
     await mkdir(tempDir, { recursive: true });
-    const { file, owned } = await archiveOnDisk({ kind: 'backup', backupId: backup.id }, join(tempDir, `rollback-${randomUUID()}.zip`), { blobs: this.blobs, config: this.config });
+    const { file, owned } = await archiveOnDisk({ kind: 'backup', backup }, join(tempDir, `rollback-${randomUUID()}.zip`), { blobs: this.blobs, config: this.config, archives: this.archives });
     let reader: ArchiveReader | undefined;
     try {
       reader = await ArchiveReader.open(file, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });

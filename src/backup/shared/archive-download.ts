@@ -5,9 +5,9 @@ import type { Readable } from 'node:stream';
 import type { ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
 import type { BackupJob } from './backup-job.js';
 
-/** Where archives are read from (the backups service). */
-export interface BackupArchives {
-  readArchive(id: string, range?: ByteRange): Promise<Readable>;
+/** Where archives are read from (BackupArchives, archive-locations.ts). */
+export interface ArchiveOpener {
+  open(job: BackupJob, range?: ByteRange): Promise<Readable>;
 }
 
 const logger = new Logger('Backups');
@@ -43,32 +43,39 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 /**
  * Sends a completed backup's archive: streamed, resumable (`Range` → 206, `416` past the end,
  * `If-Range` against the ETag), with its SHA-256 as a strong `ETag` and as `Repr-Digest`
- * (RFC 9530: the digest of the whole archive, also on a partial answer).
+ * (RFC 9530: the digest of the whole archive, also on a partial answer). The bytes come from
+ * wherever the archive is (the archive store, else a copy in a repository: archiveLocations).
  */
-export async function sendArchive(backups: BackupArchives, job: BackupJob, req: Request, res: Response): Promise<void> {
+export async function sendArchive(archives: ArchiveOpener, job: BackupJob, req: Request, res: Response): Promise<void> {
   const size = job.sizeBytes;
   const etag = job.sha256 ? `"${job.sha256}"` : undefined;
   const digest = job.sha256 ? Buffer.from(job.sha256, 'hex').toString('base64') : undefined;
-  res.setHeader('Content-Type', 'application/zip');
-  res.setHeader('Content-Disposition', `attachment; filename="backup-${job.appName}-${timestampForFile(job.created)}.zip"`);
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('Cache-Control', 'private, no-cache');
-  if (job.completed) res.setHeader('Last-Modified', new Date(job.completed).toUTCString());
-  if (etag) res.setHeader('ETag', etag);
-  if (digest) res.setHeader('Repr-Digest', `sha-256=:${digest}:`);
+  // Set once the answer is the archive (or about it): an error answer carries none of them.
+  const describe = () => {
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Cache-Control', 'private, no-cache');
+    if (job.completed) res.setHeader('Last-Modified', new Date(job.completed).toUTCString());
+    if (etag) res.setHeader('ETag', etag);
+    if (digest) res.setHeader('Repr-Digest', `sha-256=:${digest}:`);
+  };
   if (etag && req.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) {
+    describe();
     res.status(304).end();
     return;
   }
   const ifRange = req.headers['if-range'];
   const range = ifRange !== undefined && ifRange !== etag ? 'whole' : parseRange(req.headers.range, size);
   if (range === 'unsatisfiable') {
+    describe();
     res.status(416).setHeader('Content-Range', `bytes */${size}`);
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({ statusCode: 416, error: 'Range Not Satisfiable', message: `The archive has ${size} bytes; ask for a range that starts before byte ${size}` }));
     return;
   }
-  const stream = await backups.readArchive(job.id, range === 'whole' ? undefined : range);
+  const stream = await archives.open(job, range === 'whole' ? undefined : range);
+  describe();
+  res.setHeader('Content-Type', 'application/zip');
+  res.setHeader('Content-Disposition', `attachment; filename="backup-${job.appName}-${timestampForFile(job.created)}.zip"`);
   if (range === 'whole') {
     res.status(200).setHeader('Content-Length', String(size));
   } else {

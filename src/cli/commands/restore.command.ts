@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { Restore } from '../../contract/restores.schemas.js';
+import type { Restore, RestorePreflight } from '../../contract/restores.schemas.js';
 import type { ErrorHints } from '../api-client.js';
 import { CliContext, isoTime, positiveInteger, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode, usageError } from '../exit-codes.js';
@@ -12,7 +12,10 @@ interface RestoreOptions {
   file?: string;
   url?: string;
   backup?: string;
+  fromRepository?: string;
+  key?: string;
   name?: string;
+  dryRun?: boolean;
   untilEvent?: number;
   until?: string;
   follow?: boolean;
@@ -20,7 +23,7 @@ interface RestoreOptions {
 
 const HINTS: ErrorHints = {
   403: 'Only admins restore: use an admin\'s key',
-  404: 'See the backups with `appvault backup list`',
+  404: 'See the backups with `appvault backup list` (the copies a repository holds: GET /api/repositories/{id}/backups)',
   409: 'Pass another --name if the name is taken or reserved; if another restore runs, see `appvault restore list`',
 };
 
@@ -40,6 +43,19 @@ function describeRestore(job: Restore, withLog: boolean): string[] {
   return lines;
 }
 
+function describePreflight(report: RestorePreflight): string[] {
+  const lines = [`Dry run of a restore from ${report.source}: ${report.valid ? 'it would succeed' : 'it would fail'}; nothing was written.`];
+  if (report.error) lines.push(`  error:    ${report.error}`);
+  if (report.sizeBytes !== null) lines.push(`  archive:  ${report.sizeBytes} bytes${report.archive ? `, made ${report.archive.created}` : ''}`);
+  if (report.app) lines.push(`  app:      ${report.app.name} (${report.app.id})${report.partial ? ` (partial: ${describeInclude(report.include!)})` : ''}`);
+  if (report.events) lines.push(`  events:   ${report.events.toRestore} of ${report.events.inArchive} to restore, ${report.files ?? 0} files`);
+  if (report.users) lines.push(`  users:    ${report.users.mapped.length} mapped by email, ${report.users.created.length} to create`);
+  if (report.name) lines.push(`  name:     ${report.name.value}: ${report.name.available ? 'free' : (report.name.reason ?? 'taken')}`);
+  for (const warning of report.warnings) lines.push(`  warning:  ${warning}`);
+  for (const missing of report.missing) lines.push(`  missing:  ${missing.name} (${missing.reason})`);
+  return lines;
+}
+
 function failedError(job: Restore): CliError {
   return new CliError(`Restore ${job.id} failed: ${job.error ?? 'no reason given'} (its log: \`appvault restore show ${job.id} --log\`)`, ExitCode.failed);
 }
@@ -47,13 +63,16 @@ function failedError(job: Restore): CliError {
 export function registerRestore(program: Command): void {
   const restore = program
     .command('restore')
-    .description('restore an app from an archive file, a URL or a stored backup (admins), and list restores')
-    .addOption(new Option('--file <zip>', 'upload this archive (streamed from disk)').conflicts(['url', 'backup']))
-    .addOption(new Option('--url <url>', "the archive's URL, which the server downloads (the server's own address: APPVAULT_URL, or --url before `restore`)").conflicts(['backup']))
-    .option('--backup <id>', 'a backup stored on the server')
+    .description('restore an app from an archive file, a URL, a stored backup or a copy in a backup repository (admins), and list restores')
+    .addOption(new Option('--file <zip>', 'upload this archive (streamed from disk)').conflicts(['url', 'backup', 'fromRepository']))
+    .addOption(new Option('--url <url>', "the archive's URL, which the server downloads (the server's own address: APPVAULT_URL, or --url before `restore`)").conflicts(['backup', 'fromRepository']))
+    .addOption(new Option('--backup <id>', 'a backup stored on the server').conflicts('fromRepository'))
+    .option('--from-repository <name>', 'a copy in this backup repository (with --key), also one another installation wrote')
+    .option('--key <key>', "the copy's key in the repository: appvault/{app}/{backup id}.zip")
     .option('--name <name>', "the new app's name (default: the name in the archive)")
     .addOption(new Option('--until-event <n>', 'restore the app as it was after event n').argParser(positiveInteger).conflicts('until'))
     .addOption(new Option('--until <time>', 'restore the app as it was at this ISO-8601 time').argParser(isoTime))
+    .addOption(new Option('--dry-run', 'fetch and check the archive as a restore would and say what it would do, writing nothing').conflicts('follow'))
     .option('--follow', 'follow the restore until it is Completed or Failed')
     .addHelpText(
       'after',
@@ -61,27 +80,39 @@ export function registerRestore(program: Command): void {
 Examples:
   appvault restore --backup 3f2a9c1b-... --name shop-copy --follow
   appvault restore --file shop.zip --name shop-copy --until-event 1200 --follow
+  appvault restore --from-repository offsite --key appvault/shop/3f2a9c1b-....zip --dry-run
   appvault --url http://appvault:8080 restore --url https://files.example.com/shop.zip`,
     )
     .action(async (options: RestoreOptions, command: Command) => {
       const context = new CliContext(command);
       const { client, output } = context;
-      const sources = [options.file, options.url, options.backup].filter((s) => s !== undefined).length;
-      if (sources !== 1) throw usageError('Say what to restore: --file <zip>, --url <url> or --backup <id> (exactly one)');
+      const sources = [options.file, options.url, options.backup, options.fromRepository].filter((s) => s !== undefined).length;
+      if (sources !== 1) throw usageError('Say what to restore: --file <zip>, --url <url>, --backup <id> or --from-repository <name> --key <key> (exactly one)');
+      if ((options.fromRepository === undefined) !== (options.key === undefined)) throw usageError('--from-repository and --key go together: the repository and the key of the copy in it');
       const pointInTime = { ...(options.untilEvent !== undefined ? { untilEvent: options.untilEvent } : {}), ...(options.until !== undefined ? { until: options.until } : {}) };
-      let job: Restore;
+      let answer: Restore | RestorePreflight;
       if (options.file !== undefined) {
         const fields: Record<string, string> = {};
         if (options.name !== undefined) fields['name'] = options.name;
         if (options.untilEvent !== undefined) fields['untilEvent'] = String(options.untilEvent);
         if (options.until !== undefined) fields['until'] = options.until;
-        job = await uploadRestore(client, options.file, fields, output, HINTS);
+        if (options.dryRun) fields['dryRun'] = 'true';
+        answer = await uploadRestore(client, options.file, fields, output, HINTS);
       } else {
-        const source = options.url !== undefined ? { url: options.url } : { backupId: options.backup! };
-        const answer = await client.call('restores.start', { body: { ...source, ...(options.name !== undefined ? { name: options.name } : {}), ...pointInTime } }, HINTS);
-        if (!('log' in answer)) throw new CliError('The server answered with a dry run; no restore was started', ExitCode.unavailable);
-        job = answer;
+        const source =
+          options.url !== undefined ? { url: options.url } : options.fromRepository !== undefined ? { repository: options.fromRepository, key: options.key! } : { backupId: options.backup! };
+        const body = { ...source, ...(options.name !== undefined ? { name: options.name } : {}), ...pointInTime, ...(options.dryRun ? { dryRun: true } : {}) };
+        answer = await client.call('restores.start', { body }, HINTS);
       }
+      if (options.dryRun) {
+        if (!('dryRun' in answer)) throw new CliError(`The server started restore ${answer.id} instead of a dry run`, ExitCode.unavailable);
+        const report = answer;
+        output.result(report, () => describePreflight(report));
+        if (!report.valid) throw new CliError(`The restore would fail: ${report.error ?? report.name?.reason ?? 'see the report'}`, ExitCode.failed).reported();
+        return;
+      }
+      if ('dryRun' in answer) throw new CliError('The server answered with a dry run; no restore was started', ExitCode.unavailable);
+      const job = answer;
       if (!options.follow) {
         output.result(job, [`Restore ${job.id} is ${job.status}; follow it with \`appvault restore show ${job.id}\` (or pass --follow)`]);
         return;

@@ -2,9 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { RepositoryBackup } from '../../contract/repositories.schemas.js';
 import { type RepositoryListing, type RepositoryStore, RepositoryStoreError } from '../../infrastructure/repository-store/repository-store.port.js';
 import { unavailable } from '../../platform/domain-errors.js';
-import { parseBoundedJson } from '../../platform/json/bounded-json.js';
-import { excerpt } from '../../platform/text/control-characters.js';
-import { COPY_FORMAT, COPY_FORMAT_VERSION, COPY_ROOT, copyArchiveKey, copyManifestSchema, isCopyManifestKey, MAX_COPY_MANIFEST_BYTES } from '../shared/copy-layout.js';
+import { COPY_ROOT, isCopyManifestKey, MAX_COPY_MANIFEST_BYTES } from '../shared/copy-layout.js';
+import { checkCopyManifest, readCopyManifestText } from '../shared/copy-manifest-reader.js';
 import { LocalBackupsSource } from '../shared/local-backups.port.js';
 import { LOCAL_REPOSITORY } from '../shared/repository-registry.port.js';
 import { RepositoriesService } from '../manage/repositories.service.js';
@@ -94,28 +93,13 @@ export async function readCopy(store: RepositoryStore, object: RepositoryListing
   if (object.size > MAX_COPY_MANIFEST_BYTES) return failed(`The copy manifest is ${object.size} bytes, more than the ${MAX_COPY_MANIFEST_BYTES} a listing reads; it was not read`);
   let text: string;
   try {
-    text = await readBounded(store, object.key);
+    text = await readCopyManifestText(store, object.key);
   } catch (error) {
     return failed(`The copy manifest cannot be read: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const json = parseBoundedJson(text);
-  if ('problem' in json) return failed(`The copy manifest cannot be read: ${json.problem}`);
-  const header = (typeof json.value === 'object' && json.value !== null ? json.value : {}) as { format?: unknown; version?: unknown; installation?: unknown };
-  const installation = typeof header.installation === 'string' && header.installation.length <= 100 ? excerpt(header.installation, 100) : null;
-  if (header.format !== COPY_FORMAT) return failed(`Not an AppVault copy manifest (its format is not "${COPY_FORMAT}")`, installation);
-  if (typeof header.version === 'number' && header.version > COPY_FORMAT_VERSION) {
-    return failed(`Written by a newer AppVault (copy format version ${header.version}; this one reads version ${COPY_FORMAT_VERSION}): upgrade to use it`, installation);
-  }
-  const parsed = copyManifestSchema.safeParse(json.value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return failed(`The copy manifest is malformed at ${issue.path.join('.') || '(top)'}: ${issue.message}`, installation);
-  }
-  const manifest = parsed.data;
-  const expected = copyArchiveKey(manifest.backup.appName, manifest.backup.id);
-  if (manifest.archive.key !== archiveKey || expected !== archiveKey) {
-    return failed(`The copy manifest does not belong where it lies: it describes backup ${manifest.backup.id} of app ${excerpt(manifest.backup.appName, 100)}, whose archive would be ${excerpt(expected, 300)}`, manifest.installation);
-  }
+  const checked = checkCopyManifest(text, archiveKey);
+  if ('error' in checked) return failed(checked.error, checked.installation);
+  const { manifest } = checked;
   return {
     key: archiveKey,
     installation: manifest.installation,
@@ -125,20 +109,4 @@ export async function readCopy(store: RepositoryStore, object: RepositoryListing
     sha256: manifest.archive.sha256,
     error: null,
   };
-}
-
-/** The object's text, refusing it once it passes the cap (the listing's size may be older than the object). */
-async function readBounded(store: RepositoryStore, key: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const stream = await store.get(key);
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_COPY_MANIFEST_BYTES) {
-      stream.destroy();
-      throw new Error(`it is larger than the ${MAX_COPY_MANIFEST_BYTES} bytes a listing reads`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FORMAT_NAME, type Manifest } from '../../archive/archive-format.js';
 import { manifestText } from '../../archive/archive-writer.js';
 import { singleLine } from '../../platform/text/plain-text.checks.js';
+import { NAME_MAX, NAME_PATTERN } from '../../platform/text/identifier.rules.js';
 
 /**
  * How a backup's copy lies in a repository other than `local`, so that any installation
@@ -17,6 +18,23 @@ export const COPY_FORMAT_VERSION = 1;
 export const copyArchiveKey = (appName: string, backupId: string) => `${COPY_ROOT}/${appName}/${backupId}.zip`;
 export const copyManifestKey = (archiveKey: string) => archiveKey.replace(/\.zip$/, '.copy.json');
 export const isCopyManifestKey = (key: string) => key.startsWith(`${COPY_ROOT}/`) && key.endsWith('.copy.json');
+
+/** A backup id as a key segment: what any installation writes (UUIDs), nothing that could be a path. */
+const BACKUP_ID = /^[0-9A-Za-z][0-9A-Za-z-]{0,99}$/;
+
+/**
+ * What an archive key names, when it is a copy's archive in this layout; undefined for anything
+ * else (another folder, a manifest, a `..`, a name no app can have), which a restore refuses
+ * before the repository is asked for it.
+ */
+export function parseCopyArchiveKey(key: string): { appName: string; backupId: string } | undefined {
+  const parts = key.split('/');
+  if (parts.length !== 3 || parts[0] !== COPY_ROOT) return undefined;
+  const [, appName = '', file = ''] = parts;
+  const backupId = file.endsWith('.zip') ? file.slice(0, -'.zip'.length) : '';
+  if (appName.length > NAME_MAX || !NAME_PATTERN.test(appName) || !BACKUP_ID.test(backupId)) return undefined;
+  return { appName, backupId };
+}
 
 /** What is stored beside a copy: enough to list it and choose it without opening the archive. */
 export interface CopyManifest {

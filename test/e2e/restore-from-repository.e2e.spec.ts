@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FilesystemRepositoryStore } from '../../src/infrastructure/repository-store/filesystem-repository-store.adapter.js';
+import { S3RepositoryStore } from '../../src/infrastructure/repository-store/s3-repository-store.adapter.js';
+import { copyArchiveKey, copyManifestKey } from '../../src/repositories/shared/copy-layout.js';
+import { appReads } from '../support/app-reads.js';
+import { jsonOf, runCli } from '../support/cli-runner.js';
+import { buildApp, type BuiltApp, waitForJob } from '../support/fixtures.js';
+import { putCopy, startServerWithRepositories, TestRepositories } from '../support/repositories.js';
+import { S3FaultProxy } from '../support/s3-fault-proxy.js';
+import { type S3TestEnv, S3TestBuckets, s3TestEnv, testConfig } from '../support/s3-test-buckets.js';
+import { ADMIN_TOKEN, type TestServer, tempDir } from '../support/test-server.js';
+import { traces } from '../support/traces.js';
+
+type Json = Record<string, unknown>;
+
+const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
+
+/** The restore's temporary files (fetched archives) left in a DATA_DIR. */
+const tempFiles = (dataDir: string) => (existsSync(join(dataDir, 'tmp')) ? readdirSync(join(dataDir, 'tmp')) : []);
+
+/**
+ * A failed restore left nothing, as the restore failure tests require: Failed with `error`, the
+ * cleanup's last line, nothing of the new app in the stores, no temporary archive, and the name
+ * free for anyone.
+ */
+async function expectNothingLeft(server: TestServer, job: Json, name: string): Promise<void> {
+  expect(job.status).toBe('Failed');
+  expect((job.log as { message: string }[]).at(-1)?.message).toMatch(/nothing of the new app remains/);
+  if (job.appId) expect(traces(server.dataDir, job.appId as string)).toEqual({ events: 0, readRows: 0, blobs: 0 });
+  expect(tempFiles(server.dataDir)).toEqual([]);
+  expect((await server.admin.get(`/api/apps/${name}`)).status).toBe(404);
+  const reuse = await server.admin.post('/api/apps', { name });
+  expect(reuse.status, JSON.stringify(reuse.body)).toBe(201);
+  expect((await server.admin.delete(`/api/apps/${name}`)).status).toBe(204);
+}
+
+/**
+ * Two installations sharing a backup repository: the first makes a backup of an app with assets
+ * and puts its copy there (archive plus copy manifest, as copy-layout.ts lays it out); the second,
+ * with its own DATA_DIR and stores, restores it with `{ repository, key }` to identical reads.
+ */
+describe('restore from a backup repository', () => {
+  const folder = tempDir('appvault-repository-');
+  const firstRepositories = new TestRepositories().add('shelf', new FilesystemRepositoryStore(folder));
+  const secondRepositories = new TestRepositories().add('shelf', new FilesystemRepositoryStore(folder));
+  let first: TestServer;
+  let second: TestServer;
+  let built: BuiltApp;
+  let backupId: string;
+  let key: string;
+  let archive: Buffer;
+  let eventCount: number;
+
+  beforeAll(async () => {
+    first = await startServerWithRepositories(firstRepositories);
+    second = await startServerWithRepositories(secondRepositories);
+    const owner = await first.admin.post('/api/users', { email: 'owner@example.com' });
+    const dev = await first.admin.post('/api/users', { email: 'dev@example.com' });
+    const ownerClient = first.client(owner.body.apiKey);
+    await ownerClient.post('/api/apps', { name: 'shop', label: 'Shop' });
+    await ownerClient.post('/api/apps/shop/contributors', { email: 'dev@example.com', role: 'Developer' });
+    built = await buildApp('shop', [ownerClient, first.client(dev.body.apiKey)], { contents: 40, updates: 20 });
+    const backup = await ownerClient.post('/api/apps/shop/backups', {});
+    const job = await waitForJob(ownerClient, `/api/apps/shop/backups/${backup.body.id}`);
+    expect(job.status, JSON.stringify(job)).toBe('Completed');
+    backupId = backup.body.id;
+    eventCount = job.eventCount as number;
+    ({ key, archive } = await putCopy(first, 'shop', backupId, (await firstRepositories.open('shelf')).store));
+  }, 180_000);
+  afterAll(async () => {
+    await second?.close();
+    await first?.close();
+    await firstRepositories.close();
+    await secondRepositories.close();
+  });
+
+  it("restores another installation's copy to identical reads: a dry run first, which writes nothing", async () => {
+    expect(key).toBe(`appvault/shop/${backupId}.zip`);
+    const dry = await second.admin.post('/api/restore', { repository: 'shelf', key, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body).toMatchObject({ dryRun: true, valid: true, error: null, source: `repository:shelf/${key}`, sizeBytes: archive.length, app: { name: 'shop' }, name: { value: 'shop', available: true } });
+    expect(dry.body.events).toEqual({ inArchive: eventCount, toRestore: eventCount });
+    expect((await second.admin.get('/api/restore')).body.items).toEqual([]);
+    expect((await second.admin.get('/api/apps/shop')).status).toBe(404);
+    expect(tempFiles(second.dataDir)).toEqual([]);
+
+    const started = await second.admin.post('/api/restore', { repository: 'shelf', key });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    // Named after the app in the archive, as an upload is, once the archive is read.
+    expect(started.body).toMatchObject({ status: 'Scheduled', source: `repository:shelf/${key}`, name: null });
+    const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`);
+    expect(job.status, JSON.stringify(job.log)).toBe('Completed');
+    expect(job).toMatchObject({ name: 'shop', eventCount, restoredEvents: eventCount, restoredAssets: 9 });
+    const log = (job.log as { message: string }[]).map((l) => l.message);
+    expect(log).toContainEqual(expect.stringMatching(/^Reading "appvault\/shop\/.*" in repository "shelf" \(folder .*\); its copy manifest gives its SHA-256$/));
+    expect(log).toContain(`Read ${archive.length} bytes, SHA-256 as in the copy manifest`);
+    expect(tempFiles(second.dataDir)).toEqual([]);
+
+    const original = await appReads(first.admin, 'shop', built.assets);
+    const restored = await appReads(second.admin, 'shop', built.assets);
+    expect(restored.schemas).toEqual(original.schemas);
+    expect(restored.contents).toEqual(original.contents);
+    expect(restored.contents['products']!.length).toBeGreaterThan(0);
+    expect(restored.assets).toEqual(original.assets);
+    expect(restored.files).toEqual(original.files);
+    for (const asset of built.assets) {
+      for (const [version, { bytes }] of asset.versions.entries()) {
+        const read = await second.admin.bytes(`/api/apps/shop/assets/${asset.id}/content?version=${version}`);
+        expect(read.bytes.equals(bytes), `asset ${asset.id} version ${version}`).toBe(true);
+      }
+    }
+  });
+
+  it('refuses what cannot be a source before a job starts: unknown repository, a key outside the copy layout or hostile, no such copy, two sources; non-admins', async () => {
+    const refused = async (body: Json, status: number, message: RegExp) => {
+      for (const dryRun of [false, true]) {
+        const res = await second.admin.post('/api/restore', { ...body, ...(dryRun ? { dryRun } : {}), name: 'never' });
+        expect(res.status, `${JSON.stringify(body)} dryRun=${dryRun}: ${JSON.stringify(res.body)}`).toBe(status);
+        expect(res.body.message).toMatch(message);
+      }
+    };
+    await refused({ repository: 'nowhere', key }, 400, /There is no repository named "nowhere"/);
+    for (const hostile of ['../../etc/passwd', `appvault/shop/../../${backupId}.zip`, '/etc/passwd', 'restore-uploads/x.zip', `appvault/shop/${backupId}.copy.json`, `appvault/Shop/${backupId}.zip`, 'appvault/shop/a/b.zip', 'appvault/shop/\u0000.zip']) {
+      await refused({ repository: 'shelf', key: hostile }, 400, /is not a backup copy's archive: copies lie at appvault\/\{app name\}\/\{backup id\}\.zip/);
+    }
+    const missing = copyArchiveKey('shop', randomUUID());
+    await refused({ repository: 'shelf', key: missing }, 404, new RegExp(`There is no backup copy at "${missing}" in repository "shelf"`));
+    await refused({ repository: 'shelf' }, 400, /A repository source takes both repository and key/);
+    await refused({ repository: 'shelf', key, backupId }, 400, /Send \{ url \}, \{ backupId \} or \{ repository, key \}/);
+    const reader = await second.admin.post('/api/users', { email: 'reader@example.com' });
+    expect((await second.client(reader.body.apiKey).post('/api/restore', { repository: 'shelf', key })).status).toBe(403);
+    expect((await second.admin.get('/api/restore')).body.items.filter((r: Json) => r.name === 'never')).toEqual([]);
+  });
+
+  it('fails a restore whose archive is not the one its copy manifest names, leaving nothing', async () => {
+    const store = (await secondRepositories.open('shelf')).store;
+    const forgedId = randomUUID();
+    const forged = copyArchiveKey('shop', forgedId);
+    // The same (valid) archive under another key, with a copy manifest that names other bytes: a copy replaced or damaged.
+    await store.put(forged, Readable.from([archive]));
+    const manifest = JSON.parse((await readAll(await store.get(copyManifestKey(key)))).toString('utf8')) as Json & { archive: Json; backup: Json };
+    const forgedManifest = { ...manifest, backup: { ...manifest.backup, id: forgedId }, archive: { ...manifest.archive, key: forged, sha256: '0'.repeat(64) } };
+    await store.put(copyManifestKey(forged), Readable.from([Buffer.from(JSON.stringify(forgedManifest))]));
+    const started = await second.admin.post('/api/restore', { repository: 'shelf', key: forged, name: 'forged' });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`);
+    expect(job.error).toMatch(/is not the one its copy manifest names \(SHA-256 [0-9a-f]{64}, expected 0{64}\); the copy is damaged or was replaced/);
+    await expectNothingLeft(second, job, 'forged');
+    const dry = await second.admin.post('/api/restore', { repository: 'shelf', key: forged, dryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ valid: false, error: expect.stringMatching(/is not the one its copy manifest names/), app: null });
+  });
+
+  it('restores from a repository with the CLI: --dry-run, then --follow', async () => {
+    const cli = (args: string[]) => runCli(args, { env: { APPVAULT_URL: second.url, APPVAULT_TOKEN: ADMIN_TOKEN } });
+    const dry = await cli(['restore', '--from-repository', 'shelf', '--key', key, '--name', 'shop-cli', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`Dry run of a restore from repository:shelf/${key}: it would succeed; nothing was written.`);
+    expect(dry.stdout).toMatch(/name: {5}shop-cli: free/);
+    const run = await cli(['restore', '--from-repository', 'shelf', '--key', key, '--name', 'shop-cli', '--follow', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(jsonOf(run)).toMatchObject({ status: 'Completed', name: 'shop-cli', source: `repository:shelf/${key}`, restoredEvents: eventCount });
+    const bad = await cli(['restore', '--from-repository', 'shelf', '--key', '../x.zip']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/is not a backup copy's archive/);
+    const half = await cli(['restore', '--from-repository', 'shelf']);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/--from-repository and --key go together/);
+  });
+
+  if (!s3TestEnv && !inCi) {
+    describe.skip('on an S3 bucket (needs S3_TEST_ENDPOINT)', () => {
+      it('restores from a bucket two installations share', () => undefined);
+    });
+  } else {
+    describe('on an S3 bucket', () => {
+      let env: S3TestEnv;
+      let buckets: S3TestBuckets;
+      let proxy: S3FaultProxy;
+      let bucket: string;
+
+      beforeAll(async () => {
+        if (!s3TestEnv) throw new Error('S3_TEST_ENDPOINT is not set: with CI=true the S3 suites must run against a server (.ci/run starts radosgw), not skip');
+        env = s3TestEnv;
+        buckets = new S3TestBuckets(env);
+        bucket = await buckets.create('sources');
+        proxy = await S3FaultProxy.start(env.endpoint);
+        // Both installations configured with the same bucket; the second also through a proxy that can cut a download.
+        firstRepositories.add('offsite', new S3RepositoryStore(testConfig(env, bucket), env.credentials));
+        secondRepositories.add('offsite', new S3RepositoryStore(testConfig(env, bucket), env.credentials));
+        secondRepositories.add('flaky', new S3RepositoryStore(testConfig(env, bucket, { endpoint: proxy.url }), env.credentials));
+        await putCopy(first, 'shop', backupId, (await firstRepositories.open('offsite')).store);
+      }, 120_000);
+      afterAll(async () => {
+        await proxy?.close();
+        await buckets?.removeAll();
+      }, 180_000);
+
+      it("restores the first installation's copy from the shared bucket to identical reads", async () => {
+        const started = await second.admin.post('/api/restore', { repository: 'offsite', key, name: 'shop-s3' });
+        expect(started.status, JSON.stringify(started.body)).toBe(202);
+        const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`);
+        expect(job.status, JSON.stringify(job.log)).toBe('Completed');
+        expect(job.source).toBe(`repository:offsite/${key}`);
+        const log = (job.log as { message: string }[]).map((l) => l.message);
+        expect(log).toContainEqual(expect.stringMatching(new RegExp(`^Reading ".*" in repository "offsite" \\(s3://${bucket}.*\\); its copy manifest gives its SHA-256$`)));
+        const original = await appReads(first.admin, 'shop', built.assets);
+        const restored = await appReads(second.admin, 'shop-s3', built.assets);
+        expect(restored).toEqual(original);
+      });
+
+      it('fails the restore in words and leaves nothing when the repository breaks off mid-download', async () => {
+        proxy.reset();
+        proxy.cutGetObjectAfter(Math.floor(archive.length / 3));
+        try {
+          const started = await second.admin.post('/api/restore', { repository: 'flaky', key, name: 'cut-off' });
+          expect(started.status, JSON.stringify(started.body)).toBe(202);
+          const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`, 50_000);
+          expect(job.error).toMatch(new RegExp(`^Reading "${key}" in repository "flaky" \\(s3://${bucket}.*\\) failed after \\d+ bytes: .+`));
+          expect(proxy.count('GetObject')).toBeGreaterThanOrEqual(2);
+          await expectNothingLeft(second, job, 'cut-off');
+          const dry = await second.admin.post('/api/restore', { repository: 'flaky', key, name: 'cut-off', dryRun: true });
+          expect(dry.status).toBe(200);
+          expect(dry.body).toMatchObject({ valid: false, error: expect.stringMatching(/in repository "flaky" .* failed after \d+ bytes/), sizeBytes: null });
+          expect(tempFiles(second.dataDir)).toEqual([]);
+        } finally {
+          proxy.reset();
+        }
+      });
+    });
+  }
+});
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

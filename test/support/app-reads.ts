@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import { expect } from 'vitest';
+import type { BuiltApp } from './fixtures.js';
+import type { ApiClient } from './test-server.js';
+
+type Json = Record<string, unknown>;
+
+/** Every item of a paged list, page by page. */
+export async function allPages(client: ApiClient, path: string): Promise<Json[]> {
+  const items: Json[] = [];
+  for (let skip = 0; ; skip += 200) {
+    const page = await client.get(`${path}${path.includes('?') ? '&' : '?'}top=200&skip=${skip}`);
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    items.push(...(page.body.items as Json[]));
+    if (items.length >= (page.body.total as number)) return items;
+  }
+}
+
+/** Replaces every string in `value` that `names` knows (ids) by its name, deeply. */
+function renamed(value: unknown, names: ReadonlyMap<string, string>): unknown {
+  if (typeof value === 'string') return names.get(value) ?? value;
+  if (Array.isArray(value)) return value.map((item) => renamed(item, names));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renamed(v, names)]));
+  return value;
+}
+
+/**
+ * What an app reads as on one installation, comparable with its restore on another: schemas,
+ * every content of every schema, the asset list and every file version's bytes (as SHA-256),
+ * with user ids written as the users' emails and the app's id as APP (both differ between
+ * installations; everything else must not).
+ */
+export async function appReads(client: ApiClient, app: string, assets: BuiltApp['assets']) {
+  const appDoc = (await client.get(`/api/apps/${app}`)).body as Json;
+  const users = await allPages(client, '/api/users');
+  const names = new Map<string, string>([[appDoc.id as string, 'APP'], ...users.map((u) => [u.id as string, `user:${u.email as string}`] as [string, string])]);
+  const schemas = (await client.get(`/api/apps/${app}/schemas`)).body.items as Json[];
+  const contents: Record<string, Json[]> = {};
+  for (const schema of schemas) contents[schema.name as string] = await allPages(client, `/api/apps/${app}/content/${schema.name as string}`);
+  const assetList = await allPages(client, `/api/apps/${app}/assets`);
+  const files: Record<string, string> = {};
+  for (const asset of assets) {
+    for (let v = 0; v < asset.versions.length; v++) {
+      const res = await client.bytes(`/api/apps/${app}/assets/${asset.id}/content?version=${v}`);
+      files[`${asset.id}/${v}`] = `${res.status} ${res.headers.get('content-type')} ${createHash('sha256').update(res.bytes).digest('hex')}`;
+    }
+  }
+  return renamed({ schemas, contents, assets: assetList, files }, names) as { schemas: Json[]; contents: Record<string, Json[]>; assets: Json[]; files: Record<string, string> };
+}

@@ -3,7 +3,7 @@ import { LocalBackupsSource } from '../repositories/shared/local-backups.port.js
 import { RepositoryUsages } from '../repositories/shared/repository-usage.port.js';
 import { BackupsService } from './create/backups.service.js';
 import { BackupPoliciesService } from './schedule/backup-policies.service.js';
-import { archiveKey, isPartial } from './shared/backup-job.js';
+import { archiveKey, isEncrypted, isPartial } from './shared/backup-job.js';
 import { InstallationService } from './shared/installation.service.js';
 
 /**
@@ -29,7 +29,7 @@ export class BackupRepositoryHooks implements OnModuleInit {
         return {
           total: page.total,
           items: page.items.map((job) => ({
-            key: archiveKey(job.id),
+            key: archiveKey(job),
             id: job.id,
             appId: job.appId,
             appName: job.appName,
@@ -42,6 +42,7 @@ export class BackupRepositoryHooks implements OnModuleInit {
             userCount: job.userCount,
             sizeBytes: job.sizeBytes,
             sha256: job.sha256 ?? '',
+            encrypted: isEncrypted(job),
           })),
         };
       },

@@ -26,10 +26,12 @@ import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 import { InstallationService } from './shared/installation.service.js';
 import { BackupRepositoryHooks } from './backup-repository-hooks.service.js';
 import { BackupArchives } from './shared/archive-locations.js';
+import { BackupRecipients } from './encryption/backup-recipients.service.js';
+import { AppRecipientsController, InstallationRecipientController, InstallationRecipientsController } from './encryption/recipients.http.controller.js';
 
 /** The backup use cases, one folder each; their jobs run on the JobProcessor (src/jobs), where each runner registers. */
 @Module({
-  controllers: [AppBackupsController, AdminBackupsController, AppBackupVerifyController, AdminBackupVerifyController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController, RollbackController],
+  controllers: [AppBackupsController, AdminBackupsController, AppBackupVerifyController, AdminBackupVerifyController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController, RollbackController, InstallationRecipientsController, AppRecipientsController, InstallationRecipientController],
   providers: [
     InstallationService,
     Clock,
@@ -52,6 +54,7 @@ import { BackupArchives } from './shared/archive-locations.js';
     RollbacksService,
     RollbackPreflightService,
     BackupRepositoryHooks,
+    BackupRecipients,
   ],
   exports: [BackupsService, RestoresService, InstallationService, BackupScheduler, RollbacksService],
 })

@@ -13,6 +13,7 @@ import { Restore, RestoreBody, RestorePreflight, RestoreQuery, RestoreUploadForm
 import { Health, Liveness, NotReady, Readiness } from './health.schemas.js';
 import { ErrorBody, JobStreamEnd, LogLine, pageOf } from './common.schemas.js';
 import { PageQuery } from './paging.schemas.js';
+import { Encryption, InstallationRecipient, Recipient, RecipientBody, RecipientList } from './encryption.schemas.js';
 import { CreateRepositoryBody, Repository, RepositoryBackup, RepositoryBackupList, RepositoryCheck, RepositoryList, UpdateRepositoryBody } from './repositories.schemas.js';
 
 /** A JSON answer. */
@@ -30,6 +31,8 @@ export interface EventsAnswer<S extends z.ZodType = z.ZodType> {
 export interface FileAnswer {
   kind: 'file';
   mediaType: string;
+  /** Other media types the same answer may carry (an encrypted archive is not a zip). */
+  otherMediaTypes?: readonly string[];
   description?: string;
 }
 export interface EmptyAnswer {
@@ -41,7 +44,7 @@ export type Answer = JsonAnswer | EventsAnswer | FileAnswer | EmptyAnswer;
 /** What the contract says of one route beyond its method and path. */
 export interface Operation {
   summary: string;
-  tag: 'health' | 'users' | 'apps' | 'schemas' | 'contents' | 'assets' | 'backups' | 'links' | 'rollback' | 'restore' | 'repositories';
+  tag: 'health' | 'users' | 'apps' | 'schemas' | 'contents' | 'assets' | 'backups' | 'links' | 'rollback' | 'restore' | 'repositories' | 'encryption';
   /** The JSON body, as the server validates it. */
   body?: z.ZodType;
   /** The query, as the server reads it. */
@@ -59,8 +62,13 @@ const events = <S extends z.ZodType>(schema: S): EventsAnswer<S> => ({ kind: 'ev
 const empty: EmptyAnswer = { kind: 'empty' };
 /** An archive download: whole, a part of it for a `Range` request, or nothing new for `If-None-Match`. */
 const archive = {
-  200: { kind: 'file', mediaType: 'application/zip', description: 'The archive, streamed, with `ETag`, `Repr-Digest` and `Accept-Ranges: bytes`; a `Range` request answers 206 with that part' },
-  206: { kind: 'file', mediaType: 'application/zip', description: 'The part of the archive a `Range` request asked for' },
+  200: {
+    kind: 'file',
+    mediaType: 'application/zip',
+    otherMediaTypes: ['application/octet-stream'],
+    description: 'The archive, streamed, with `ETag`, `Repr-Digest` and `Accept-Ranges: bytes`; a `Range` request answers 206 with that part. An encrypted backup is an age file: `application/octet-stream`, named `….zip.age`',
+  },
+  206: { kind: 'file', mediaType: 'application/zip', otherMediaTypes: ['application/octet-stream'], description: 'The part of the archive a `Range` request asked for' },
   304: { kind: 'empty', description: 'Not modified: `If-None-Match` named this archive’s ETag' },
 } as const satisfies Record<number, Answer>;
 /** 503: the archive store lacks it and the repositories holding its copies do not answer. */
@@ -104,6 +112,10 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   Backup,
   BackupCopy,
   DeletedBackup,
+  Encryption,
+  Recipient,
+  RecipientList,
+  InstallationRecipient,
   Restore,
   RestorePreflight,
   BackupPolicy,
@@ -252,6 +264,19 @@ export const API_OPERATIONS = {
   'restores.list': { summary: 'Restores, newest first (admin)', tag: 'restore', query: PageQuery, answers: { 200: json(RestorePage) }, errors: [403] },
   'restores.get': { summary: 'A restore with its log (admin)', tag: 'restore', answers: { 200: json(Restore) }, errors: [403, 404] },
   'restores.events': { summary: 'A restore’s progress as server-sent events (admin)', tag: 'restore', answers: { 200: events(Restore) }, errors: [403, 404] },
+
+  'recipients.list': { summary: 'The installation’s recipients (admin): public keys any app’s backups and policies may name', tag: 'encryption', answers: { 200: json(RecipientList) }, errors: [403] },
+  'recipients.create': { summary: 'Add a recipient for every app (admin): a name and an age X25519 public key', tag: 'encryption', body: RecipientBody, answers: { 201: json(Recipient) }, errors: [403, 409] },
+  'recipients.delete': { summary: 'Remove an installation recipient (admin); backups already encrypted to it stay so', tag: 'encryption', answers: { 204: empty }, errors: [403, 404] },
+  'appRecipients.list': { summary: 'The recipients the app’s backups may name: the app’s own, then the installation’s', tag: 'encryption', answers: { 200: json(RecipientList) }, errors: [403, 404] },
+  'appRecipients.create': { summary: 'Add a recipient for this app (Owner)', tag: 'encryption', body: RecipientBody, answers: { 201: json(Recipient) }, errors: [403, 404, 409] },
+  'appRecipients.delete': { summary: 'Remove one of the app’s recipients (Owner)', tag: 'encryption', answers: { 204: empty }, errors: [403, 404] },
+  'installation.recipient': {
+    summary: 'This installation’s own public key (admin): a source installation encrypts a backup to it, and restores here open it without a key in the request',
+    tag: 'encryption',
+    answers: { 200: json(InstallationRecipient) },
+    errors: [403],
+  },
 
   'repositories.create': {
     summary: 'Add a backup repository (admin): a folder or an S3 bucket; credentials sent are stored apart and never answered',

@@ -96,6 +96,14 @@ export const API_ROUTES = {
   'restores.get': { method: 'GET', path: '/api/restore/{id}', audience: ADMIN },
   'restores.events': { method: 'GET', path: '/api/restore/{id}/events', audience: ADMIN },
 
+  'recipients.list': { method: 'GET', path: '/api/recipients', audience: ADMIN },
+  'recipients.create': { method: 'POST', path: '/api/recipients', audience: ADMIN },
+  'recipients.delete': { method: 'DELETE', path: '/api/recipients/{name}', audience: ADMIN },
+  'appRecipients.list': { method: 'GET', path: '/api/apps/{app}/recipients', audience: MAINTAINERS },
+  'appRecipients.create': { method: 'POST', path: '/api/apps/{app}/recipients', audience: OWNERS },
+  'appRecipients.delete': { method: 'DELETE', path: '/api/apps/{app}/recipients/{name}', audience: OWNERS },
+  'installation.recipient': { method: 'GET', path: '/api/installation/recipient', audience: ADMIN },
+
   'repositories.create': { method: 'POST', path: '/api/repositories', audience: ADMIN },
   'repositories.list': { method: 'GET', path: '/api/repositories', audience: ADMIN },
   'repositories.get': { method: 'GET', path: '/api/repositories/{id}', audience: ADMIN },

@@ -3,6 +3,7 @@ import { entityId, NAME_MAX, NAME_PATTERN } from '../platform/text/identifier.ru
 import { singleLine } from '../platform/text/plain-text.checks.js';
 import { ASSET_CHOICES } from './api-values.js';
 import { Int, JobStatus, jobProgressFields, Time } from './common.schemas.js';
+import { Encryption, EncryptionBody } from './encryption.schemas.js';
 
 
 /** Beyond these a selection is no longer "a few things": back up the whole app instead. */
@@ -49,6 +50,7 @@ export const CreateBackupBody = z.strictObject({
   label: z.string().trim().max(200).check(singleLine()).optional(),
   include: BackupIncludeBody.optional(),
   repositories: RepositoryNames.optional(),
+  encryption: EncryptionBody.optional(),
 });
 
 /** `POST …/backups/{id}/verify`: `readData` reads every copy whole and hashes it; otherwise the stores' own records are checked. */
@@ -103,6 +105,9 @@ export const Backup = z.strictObject({
   position: Int.optional().describe('The event store position the app was taken at, once known'),
   repositories: z.array(z.string()).describe('The repositories asked for'),
   copies: z.array(BackupCopy).describe('One per repository asked for once the backup has run (and `local` when the archive was kept there because another copy failed)'),
+  encrypted: z.boolean().describe('The archive is encrypted in the age format (`….zip.age`); `sizeBytes` and `sha256` are of the encrypted file'),
+  encryption: Encryption.nullable().describe('Who can open it: its recipients, or a passphrase; null for a plain zip'),
+  passphrase: z.string().optional().describe('Only in the answer that started a backup with `encryption: { passphrase: true }`: the passphrase, shown this once and kept nowhere'),
   ...jobProgressFields,
 });
 export type Backup = z.infer<typeof Backup>;

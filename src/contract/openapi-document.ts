@@ -67,7 +67,7 @@ function answerContent(answer: Answer): Record<string, { schema: JsonSchema }> |
     case 'events':
       return { 'text/event-stream': { schema: { type: 'string', description: EVENT_STREAM_WORDS } } };
     case 'file':
-      return { [answer.mediaType]: { schema: { type: 'string', contentMediaType: answer.mediaType } } };
+      return Object.fromEntries([answer.mediaType, ...(answer.otherMediaTypes ?? [])].map((type) => [type, { schema: { type: 'string', contentMediaType: type } }]));
     case 'empty':
       return undefined;
   }

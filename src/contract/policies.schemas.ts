@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { singleLine } from '../platform/text/plain-text.checks.js';
 import { Int, Time } from './common.schemas.js';
 import { BackupIncludeBody, RepositoryNames, Selection } from './backups.schemas.js';
+import { EncryptionBody } from './encryption.schemas.js';
 
 const LockMode = z.enum(['GOVERNANCE', 'COMPLIANCE'], { message: 'objectLock.mode must be GOVERNANCE or COMPLIANCE' });
 /** A policy's own Object Lock for its copies, in repositories that can lock (a repository's own lock is never shortened). */
@@ -22,6 +23,7 @@ export const BackupPolicyBody = z.strictObject({
   include: BackupIncludeBody.nullable().optional(),
   repositories: RepositoryNames.optional(),
   objectLock: ObjectLockBody.nullable().optional().describe('Locks each copy for `days` in `mode` where the repository can lock copies (S3 with Object Lock)'),
+  encryption: EncryptionBody.nullable().optional().describe('Encrypt each scheduled backup to these recipients (names are looked up at each run); a passphrase cannot be used here, since no one is there to receive it'),
 });
 
 const kept = Int.min(1).max(1000).nullable();
@@ -40,6 +42,7 @@ export const BackupPolicy = z.strictObject({
   lastError: z.string().nullable(),
   repositories: z.array(z.string()),
   objectLock: ObjectLockBody.nullable(),
+  encryption: z.strictObject({ recipients: z.array(z.string()) }).nullable().describe('The recipients each scheduled backup is encrypted to, as the policy names them'),
   lastWarning: z.string().nullable().describe('What the last run could not do though its backup completed: copies that failed, backups retention kept because a copy is locked'),
   created: Time,
   updated: Time,

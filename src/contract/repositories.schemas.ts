@@ -111,6 +111,7 @@ export const RepositoryBackup = z.strictObject({
     .nullable(),
   sizeBytes: Int.nullable(),
   sha256: z.string().nullable(),
+  encrypted: z.boolean().nullable().describe('The archive is encrypted (age, `….zip.age`): a restore of it needs its identity or passphrase, unless it was encrypted to this installation; null when the manifest cannot be read'),
   error: z.string().nullable().describe('Why this entry cannot be used (its manifest cannot be read, is malformed or too large)'),
 });
 export type RepositoryBackup = z.infer<typeof RepositoryBackup>;

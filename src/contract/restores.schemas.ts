@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Int, JobStatus, jobProgressFields, LogLine, Time } from './common.schemas.js';
 import { Selection } from './backups.schemas.js';
+import { ArchiveKeyFields } from './encryption.schemas.js';
 
 const PointInTime = {
   name: z.string().optional(),
@@ -18,8 +19,9 @@ export const RestoreBody = z
     url: z.string().min(1).optional(),
     backupId: z.string().min(1).optional(),
     repository: z.string().min(1).max(200).optional().describe('A backup repository by name (GET /api/repositories), with `key`'),
-    key: z.string().min(1).max(1024).optional().describe('The key of a copy’s archive in `repository`: appvault/{app name}/{backup id}.zip'),
+    key: z.string().min(1).max(1024).optional().describe('The key of a copy’s archive in `repository`: appvault/{app name}/{backup id}.zip (.zip.age when encrypted)'),
     ...PointInTime,
+    ...ArchiveKeyFields,
   })
   .refine((body) => (body.repository === undefined) === (body.key === undefined), { message: 'A repository source takes both repository and key' })
   .refine((body) => [body.url, body.backupId, body.repository].filter((given) => given !== undefined).length === 1, {
@@ -27,7 +29,7 @@ export const RestoreBody = z
   });
 
 /** The text fields of a multipart restore, which come as text. */
-export const RestoreUploadFields = z.strictObject({ ...PointInTime, dryRun: z.enum(['true', 'false']).optional() });
+export const RestoreUploadFields = z.strictObject({ ...PointInTime, ...ArchiveKeyFields, dryRun: z.enum(['true', 'false']).optional() });
 
 /** The multipart form of a restore, for the document: the fields above, then the archive. */
 export const RestoreUploadForm = z.strictObject({
@@ -35,6 +37,8 @@ export const RestoreUploadForm = z.strictObject({
   name: z.string().optional(),
   untilEvent: z.string().regex(/^\d+$/).optional(),
   until: Time.optional(),
+  identity: ArchiveKeyFields.identity,
+  passphrase: ArchiveKeyFields.passphrase,
 });
 
 /** `?dryRun=true` on a multipart restore: a dry run that never waits for a running restore. */
@@ -67,6 +71,7 @@ export const RestorePreflight = z.strictObject({
   error: z.string().nullable().describe('Why the archive (or its source) would fail the restore'),
   source: z.string(),
   sizeBytes: Int.nullable(),
+  encrypted: z.boolean().nullable().describe('The archive was encrypted (age) and opened with the key given or the installation’s own; null when it could not be fetched'),
   name: z.strictObject({ value: z.string(), available: z.boolean(), reason: z.string().nullable() }).nullable(),
   app: z.strictObject({ id: z.string(), name: z.string() }).nullable(),
   archive: z.strictObject({ created: Time, formatVersion: Int, firstEventAt: Time.nullable(), lastEventAt: Time.nullable() }).nullable(),

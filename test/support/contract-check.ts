@@ -70,7 +70,9 @@ function check(route: RouteName | undefined, method: string, status: number, con
       return found.length > 0 ? found.join('; ') : undefined;
     }
     case 'file':
-      return answer.mediaType === 'application/octet-stream' || contentType.startsWith(answer.mediaType) ? undefined : `answered ${contentType} instead of ${answer.mediaType}`;
+      return answer.mediaType === 'application/octet-stream' || [answer.mediaType, ...(answer.otherMediaTypes ?? [])].some((type) => contentType.startsWith(type))
+        ? undefined
+        : `answered ${contentType} instead of ${answer.mediaType}`;
     case 'empty':
       return body.length > 0 ? `answered a body where the contract names none: ${body.slice(0, 200)}` : undefined;
   }

@@ -99,5 +99,5 @@ export async function keepOnlyCopies(server: TestServer, backupId: string, copie
   const job = await jobs.require(backupId);
   const at = job.completed ?? job.created;
   await jobs.put({ ...job, copies: copies.map((copy) => ({ ...copy, written: at, verified: at, lockedUntil: null, error: null })) });
-  await server.app.get<BlobStore>(BLOB_STORE).delete(archiveKey(backupId));
+  await server.app.get<BlobStore>(BLOB_STORE).delete(archiveKey(job));
 }

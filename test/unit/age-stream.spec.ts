@@ -234,10 +234,10 @@ describe('keys: checked without ever quoting a secret', () => {
     const { identity } = await generateKeyPair();
     expect(await parseIdentities(`# created: now\n# public key: age1…\n\n${identity}\n`)).toEqual([identity]);
     const broken = `${identity.slice(0, 30)}${identity[30] === 'Q' ? 'P' : 'Q'}${identity.slice(31)}`;
-    const error = await parseIdentities(`# a comment\n${broken}`).catch((e: unknown) => e as Error);
+    const error = (await parseIdentities(`# a comment\n${broken}`).catch((e: unknown) => e)) as Error;
     expect(error.message).toBe('identity (line 2) is not a valid age identity: its checksum or length is wrong (a character was changed or lost)');
     expect(error.message).not.toContain(broken.slice(16, 40));
-    const notAKey = await parseIdentities('my secret words').catch((e: unknown) => e as Error);
+    const notAKey = (await parseIdentities('my secret words').catch((e: unknown) => e)) as Error;
     expect(notAKey.message).not.toContain('secret words');
     await expect(parseIdentities('# only a comment')).rejects.toThrow(/holds no age identity/);
   });

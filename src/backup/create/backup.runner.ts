@@ -1,3 +1,4 @@
+import { pipeline, type Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../../infrastructure/event-store/event-store.port.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
@@ -19,6 +20,9 @@ import type { JobOutcome, JobRunner } from '../../jobs/job-runner.port.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobRunContext } from '../../jobs/job-run-context.js';
 import type { JobStore } from '../../jobs/job-store.js';
+import { JobSecrets } from '../../jobs/job-secrets.js';
+import type { ArchiveKeys } from '../../archive/age-keys.js';
+import { ageEncryptor } from '../../archive/age-stream.js';
 
 /** Where a backup can be made to fail (JobFaults): reading events, opening an entry's source, the participants' last step, the manifest. */
 export const BACKUP_STAGES = ['events', 'entry', 'complete', 'manifest'] as const;
@@ -68,6 +72,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
     private readonly catalog: EventCatalog,
     private readonly copier: CopyWriter,
     processor: JobProcessor,
+    private readonly secrets: JobSecrets,
   ) {
     super();
     this.jobs = processor.register(this);
@@ -96,7 +101,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
   async settle(job: BackupJob): Promise<BackupJob> {
     const copied = await this.copier.recover(job);
     if (copied) return copied;
-    await this.blobs.delete(archiveKey(job.id));
+    await this.blobs.delete(archiveKey(job));
     return endedJob(job, 'Failed', { error: `The server stopped while this backup was ${job.status.toLowerCase()}; no archive was kept. Start a new backup.` });
   }
 
@@ -146,8 +151,8 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
     const selection = include ? await this.select(job.appId, include, position, ctx, meter, sessions) : null;
     if (selection && selection.events === 0) throw new Error(`The selection (${describeSelection(include)}) holds no events of app ${job.appName}`);
     const belongs = (stream: string) => !selection || stream === streams.app(job.appId) || selection.isKept(stream);
-    const key = archiveKey(job.id);
-    const upload = this.blobs.put(key, writer.output);
+    const key = archiveKey(job);
+    const upload = this.blobs.put(key, await this.encrypted(ctx, writer.output));
     // If the archive store fails, stop producing entries at once instead of filling memory.
     upload.catch((error: unknown) => writer.abort(error instanceof Error ? error : new Error(String(error))));
 
@@ -221,6 +226,28 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
       await this.blobs.delete(key).catch((e: unknown) => this.logger.warn(`Could not remove the partial archive ${key}: ${String(e)}`));
       throw error;
     }
+  }
+
+  /**
+   * The archive's bytes as they are stored: the zip itself, or encrypted as it is written (age) to
+   * the backup's recipients or with the passphrase its request made, which only this process holds
+   * (JobSecrets) and which is overwritten when the run ends. Errors travel both ways: a failed
+   * store stops the writer, a failed writer fails the store's put.
+   */
+  private async encrypted(ctx: BackupRun, zip: Readable): Promise<Readable> {
+    const encryption = ctx.job.encryption;
+    if (!encryption) return zip;
+    let encryptor;
+    if (encryption.passphrase) {
+      const keys = this.secrets.take<ArchiveKeys>(ctx.job.id);
+      if (!keys?.passphrase) throw new Error('The passphrase made for this backup is no longer held (it is kept only in the memory of the process that accepted the backup); start a new backup');
+      ctx.onEnd(async () => keys.dispose());
+      encryptor = await ageEncryptor({ passphrase: keys.passphrase });
+    } else {
+      encryptor = await ageEncryptor({ recipients: encryption.recipients.map((recipient) => recipient.recipient) });
+    }
+    await ctx.log(encryption.passphrase ? 'Encrypting the archive (age) with the passphrase made for it' : `Encrypting the archive (age) to ${encryption.recipients.map((r) => r.name ?? r.recipient).join(', ')}`);
+    return pipeline(zip, encryptor, () => undefined);
   }
 
   /**

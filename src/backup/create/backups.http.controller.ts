@@ -7,7 +7,7 @@ import { AdminOnly, AppAccess, MAINTAINERS } from '../../auth/access.decorator.j
 import type { AppAccessInfo } from '../../auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
 import type { Principal } from '../../auth/principal.js';
-import { type BackupJob, copiesOf, isPartial, targetsOf, triggerOf } from '../shared/backup-job.js';
+import { type BackupJob, copiesOf, isEncrypted, isPartial, targetsOf, triggerOf } from '../shared/backup-job.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';
 import { BackupArchives } from '../shared/archive-locations.js';
@@ -25,6 +25,8 @@ export const toView = ({ createdBy: _createdBy, cleanup: _cleanup, objectLock: _
   partial: isPartial(job),
   repositories: targetsOf(job),
   copies: copiesOf(job),
+  encrypted: isEncrypted(job),
+  encryption: job.encryption ?? null,
   ...progressOf(job),
 });
 
@@ -52,7 +54,7 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
   @HttpCode(202)
   @AppAccess(...MAINTAINERS)
   async create(@CurrentApp() app: AppAccessInfo, @Body({ schema: CreateBackupBody }) body: z.infer<typeof CreateBackupBody>, @CurrentUser() caller: Principal) {
-    return toView(await this.backups.schedule(app, { label: body.label, actor: caller.userId, include: normalizeSelection(body.include), repositories: body.repositories }));
+    return toView(await this.backups.schedule(app, { label: body.label, actor: caller.userId, include: normalizeSelection(body.include), repositories: body.repositories, encryption: body.encryption ?? null }));
   }
 
   @Get(':id/archive')

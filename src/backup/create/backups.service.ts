@@ -10,6 +10,10 @@ import { queuedProgress } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobStore } from '../../jobs/job-store.js';
 import { BackupRunner } from './backup.runner.js';
+import type { EncryptionInput } from '../../contract/encryption.schemas.js';
+import { ArchiveKeys, generatePassphrase } from '../../archive/age-keys.js';
+import { JobSecrets } from '../../jobs/job-secrets.js';
+import { BackupRecipients } from '../encryption/backup-recipients.service.js';
 
 export interface BackupRequest {
   label?: string;
@@ -24,7 +28,12 @@ export interface BackupRequest {
   repositories?: string[];
   /** A policy's own Object Lock for the copies (where the repository can lock). */
   objectLock?: ObjectLockRule | null;
+  /** Encrypt the archive: to configured recipients, or (started by hand) with a passphrase made for it. */
+  encryption?: EncryptionInput | null;
 }
+
+/** A backup as its request answers it: with the passphrase made for it, the one time it is shown. */
+export type StartedBackup = BackupJob & { passphrase?: string };
 
 /**
  * The backup use case: what a backup request must pass (a selection the app can satisfy, the
@@ -43,6 +52,8 @@ export class BackupsService {
     private readonly processor: JobProcessor,
     private readonly participants: ArchiveParticipants,
     private readonly copies: BackupCopies,
+    private readonly recipients: BackupRecipients,
+    private readonly secrets: JobSecrets,
   ) {}
 
   get jobs(): JobStore<BackupJob> {
@@ -54,10 +65,11 @@ export class BackupsService {
    * across processes; it counts the backups of the same trigger, so scheduled backups never block
    * manual ones.
    */
-  async schedule(app: { id: string; name: string }, request: BackupRequest): Promise<BackupJob> {
+  async schedule(app: { id: string; name: string }, request: BackupRequest): Promise<StartedBackup> {
     const { label, actor, trigger = 'manual', include = null } = request;
     if (include) await this.checkSelection(app.id, include);
     const repositories = await this.copies.checkTargets(request.repositories);
+    const encryption = request.encryption ? await this.recipients.resolve(app, request.encryption) : null;
     const draft: BackupJob = {
       id: randomUUID(),
       appId: app.id,
@@ -79,8 +91,22 @@ export class BackupsService {
       warnings: [],
       repositories,
       ...(request.objectLock ? { objectLock: request.objectLock } : {}),
+      ...(encryption ? { encryption } : {}),
       ...queuedProgress(),
     };
+    // A passphrase is made for this backup, held in this process's memory for its run (JobSecrets) and answered once.
+    const passphrase = encryption?.passphrase ? generatePassphrase() : undefined;
+    if (passphrase) this.secrets.hold(draft.id, (await ArchiveKeys.of({ passphrase }))!);
+    try {
+      const job = await this.submit(app, draft, trigger, request);
+      return passphrase ? { ...job, passphrase } : job;
+    } catch (error) {
+      this.secrets.drop(draft.id);
+      throw error;
+    }
+  }
+
+  private submit(app: { id: string; name: string }, draft: BackupJob, trigger: BackupTrigger, request: BackupRequest): Promise<BackupJob> {
     return this.processor.submit(this.runner, draft, {
       admit: async (job) => {
         const existing = await this.jobs.find({ appId: app.id });

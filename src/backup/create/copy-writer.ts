@@ -9,7 +9,7 @@ import type { JobRunContext } from '../../jobs/job-run-context.js';
 import { endedJob } from '../../jobs/job-record.js';
 import { COPY_FORMAT, COPY_FORMAT_VERSION, copyArchiveKey, copyManifestKey, copyManifestText } from '../../repositories/shared/copy-layout.js';
 import { LOCAL_REPOSITORY, RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
-import { archiveKey, type BackupCopy, type BackupJob, isPartial, targetsOf } from '../shared/backup-job.js';
+import { archiveKey, type BackupCopy, type BackupJob, isEncrypted, isPartial, targetsOf } from '../shared/backup-job.js';
 import { lockFor } from '../shared/backup-copies.js';
 import { InstallationService } from '../shared/installation.service.js';
 import { copyRetryDecision } from './copy-retry.js';
@@ -82,7 +82,7 @@ export class CopyWriter {
     const job = ctx.job;
     const now = new Date().toISOString();
     const targets = targetsOf(job);
-    const localCopy: BackupCopy = { repository: LOCAL_REPOSITORY, key: archiveKey(job.id), sizeBytes: archive.sizeBytes, sha256: archive.sha256, written: now, verified: now, lockedUntil: null, error: null };
+    const localCopy: BackupCopy = { repository: LOCAL_REPOSITORY, key: archiveKey(job), sizeBytes: archive.sizeBytes, sha256: archive.sha256, written: now, verified: now, lockedUntil: null, error: null };
     const remote = targets.filter((name) => name !== LOCAL_REPOSITORY);
     if (remote.length === 0) return { copies: [localCopy], warnings: [] };
 
@@ -123,19 +123,19 @@ export class CopyWriter {
     const copies = [...recorded];
     for (const name of targetsOf(job)) {
       if (name === LOCAL_REPOSITORY || done.has(name)) continue;
-      const key = copyArchiveKey(job.appName, job.id);
+      const key = copyArchiveKey(job.appName, job.id, isEncrypted(job));
       // In the background: recovery runs at start-up, which a repository that hangs must not hold up. An
       // unfinished put leaves no visible object; an archive written without its manifest is what this removes.
       if ((job.cleanup?.[STARTED] ?? []).includes(`${name}:${key}`)) void this.removeLeftovers(name, key);
       copies.push({ repository: name, key, sizeBytes: 0, sha256: null, written: null, verified: null, lockedUntil: null, error: 'The server stopped while this copy was being written' });
     }
     const localAt = job.completed ?? new Date().toISOString();
-    const localCopy: BackupCopy = { repository: LOCAL_REPOSITORY, key: archiveKey(job.id), sizeBytes: job.sizeBytes, sha256: job.sha256, written: localAt, verified: localAt, lockedUntil: null, error: null };
+    const localCopy: BackupCopy = { repository: LOCAL_REPOSITORY, key: archiveKey(job), sizeBytes: job.sizeBytes, sha256: job.sha256, written: localAt, verified: localAt, lockedUntil: null, error: null };
     const outcome = await this.settleLocal(job, targetsOf(job), copies, localCopy);
     const good = outcome.copies.some((copy) => copy.written !== null);
     const settled = { ...job, copies: outcome.copies, warnings: [...warnings, ...outcome.warnings], cleanup: {} };
     if (!good) {
-      await this.blobs.delete(archiveKey(job.id));
+      await this.blobs.delete(archiveKey(job));
       return endedJob(settled, 'Failed', { error: 'The server stopped while this backup was being copied, and no copy of it was kept. Start a new backup.' });
     }
     return endedJob(settled, 'Completed', { line: 'The server stopped while this backup was being copied; it completed with the copies made before then' });
@@ -151,14 +151,14 @@ export class CopyWriter {
     const ordered = targets.map((name) => copies.find((copy) => copy.repository === name)).filter((copy): copy is BackupCopy => copy !== undefined);
     if (targets.includes(LOCAL_REPOSITORY)) return { copies: ordered, warnings };
     if (failed.length > 0) {
-      const localExists = await this.blobs.exists(archiveKey(job.id));
+      const localExists = await this.blobs.exists(archiveKey(job));
       if (localExists) {
         warnings.push(`The archive is kept in this installation's own store (repository "${LOCAL_REPOSITORY}") because ${failed.length === 1 ? 'a copy' : 'copies'} it was meant for failed`);
         return { copies: [...ordered, localCopy], warnings };
       }
       return { copies: ordered, warnings };
     }
-    const drop = () => this.blobs.delete(archiveKey(job.id));
+    const drop = () => this.blobs.delete(archiveKey(job));
     if (ctx) ctx.onEnd(drop);
     else await drop();
     return { copies: ordered, warnings };
@@ -167,7 +167,7 @@ export class CopyWriter {
   /** One copy, with its tries; resolves with the copy as recorded, written or failed. */
   private async copyTo(ctx: JobRunContext<BackupJob, string>, name: string, archive: FinishedArchive, onBytes: (bytes: number) => void): Promise<BackupCopy> {
     const job = ctx.job;
-    const key = copyArchiveKey(job.appName, job.id);
+    const key = copyArchiveKey(job.appName, job.id, isEncrypted(job));
     const failed = (error: string): BackupCopy => ({ repository: name, key, sizeBytes: 0, sha256: null, written: null, verified: null, lockedUntil: null, error });
     let store: RepositoryStore;
     let lock: ReturnType<typeof lockFor>;
@@ -190,11 +190,11 @@ export class CopyWriter {
           counted = bytes;
         }
       });
-      const source = await this.blobs.get(archiveKey(job.id));
+      const source = await this.blobs.get(archiveKey(job));
       const stop = () => source.destroy(new Error('The server is stopping'));
       ctx.signal.addEventListener('abort', stop, { once: true });
       try {
-        return await store.put(key, pipeline(source, counter, () => undefined), { sha256: archive.sha256, contentType: 'application/zip', ...lock });
+        return await store.put(key, pipeline(source, counter, () => undefined), { sha256: archive.sha256, contentType: isEncrypted(job) ? 'application/octet-stream' : 'application/zip', ...lock });
       } finally {
         ctx.signal.removeEventListener('abort', stop);
       }
@@ -220,7 +220,8 @@ export class CopyWriter {
           userCount: archive.userCount,
         },
         archive: { key, sizeBytes: archivePut.size, sha256: archivePut.sha256 },
-        manifest: archive.manifest,
+        // An encrypted archive's manifest stays inside it: its entries are part of what encryption hides.
+        ...(isEncrypted(job) ? { encrypted: true as const } : { manifest: archive.manifest }),
       });
       return store.put(copyManifestKey(key), Readable.from(text), { contentType: 'application/json', ...lock });
     });

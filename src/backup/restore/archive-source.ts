@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { AppConfig } from '../../config/app-config.js';
 import type { BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
@@ -10,6 +11,8 @@ import type { RepositoryRegistry } from '../../repositories/shared/repository-re
 import { describeUrl } from './restore-job.js';
 import { type RepositoryArchiveRef, stageRepositoryArchive } from './repository-source.js';
 import { checkUrl, downloadToFile } from './url-fetcher.js';
+import { ArchiveKeys } from '../../archive/age-keys.js';
+import { decryptArchiveFile, EncryptedArchiveError, isAgeFile } from '../../archive/archive-decryption.js';
 
 /**
  * Where a restore (or its dry run) reads an archive from: an upload on this process's disk, one
@@ -38,18 +41,68 @@ export function requireRestoreUrl(url: string): void {
   }
 }
 
+/** What opens an encrypted archive: the keys the request gave (if any), and this installation's own identity. */
+export interface ArchiveOpeners {
+  given: ArchiveKeys | null;
+  installationIdentity: () => Promise<string>;
+}
+
 /**
  * Puts the archive on local disk: an upload is already there; a stored backup is read in place
  * when the archive store keeps files, else copied to `file` from wherever it is (BackupArchives); a URL is downloaded, and a
  * repository's copy streamed, to `file` under the restore limits. `owned` says whether the caller
- * must remove the file afterwards.
+ * must remove the file afterwards. An encrypted archive (age) is then decrypted to a file of its
+ * own beside it (see decryptStaged), which is what the caller gets.
  */
 export async function archiveOnDisk(
   source: ArchiveSource,
   file: string,
-  deps: { blobs: BlobStore; config: AppConfig; repositories?: RepositoryRegistry; archives?: Pick<BackupArchives, 'onDisk'>; log?: (message: string) => Promise<void> },
-): Promise<{ file: string; owned: boolean }> {
+  deps: { blobs: BlobStore; config: AppConfig; repositories?: RepositoryRegistry; archives?: Pick<BackupArchives, 'onDisk'>; log?: (message: string) => Promise<void>; openers?: ArchiveOpeners },
+): Promise<{ file: string; owned: boolean; encrypted: boolean }> {
   const log = deps.log ?? (async () => undefined);
+  const staged = await stage(source, file, deps, log);
+  if (!(await isAgeFile(staged.file))) return { ...staged, encrypted: false };
+  return { ...(await decryptStaged(staged, deps.config, deps.openers, log)), encrypted: true };
+}
+
+/**
+ * Decrypts a staged age file into `decrypted-{name}` beside it (mode 0600, in DATA_DIR/tmp, which
+ * start-up empties), counting the encrypted and the decrypted bytes against MAX_RESTORE_BYTES, with
+ * the keys the request gave and this installation's own identity; the encrypted copy, if it was
+ * the caller's, goes. Every chunk is authenticated before it is written, and a failure (no key,
+ * a wrong key, a changed byte, a cut file) leaves no decrypted file: nothing is restored from it.
+ */
+async function decryptStaged(staged: { file: string; owned: boolean }, config: AppConfig, openers: ArchiveOpeners | undefined, log: (message: string) => Promise<void>): Promise<{ file: string; owned: boolean }> {
+  const target = join(dirname(staged.file), `decrypted-${basename(staged.file)}`);
+  const own = openers ? ArchiveKeys.ofIdentities([await openers.installationIdentity()]) : null;
+  const keys = own ? own.with(openers?.given ?? null) : (openers?.given ?? null);
+  await log(`The archive is encrypted (age); decrypting it ${openers?.given ? 'with the key given' : 'with this installation’s own key'}`);
+  try {
+    const { bytes } = await decryptArchiveFile(staged.file, target, keys, { maxCiphertextBytes: config.maxRestoreBytes, maxPlaintextBytes: config.maxRestoreBytes });
+    await log(`Decrypted and authenticated ${bytes} bytes`);
+    return { file: target, owned: true };
+  } catch (error) {
+    if (error instanceof EncryptedArchiveError && error.reason === 'wrong-key' && !openers?.given) {
+      throw new EncryptedArchiveError(
+        'no-key',
+        'The archive is encrypted (age), and not to this installation: give the identity (`identity`: an AGE-SECRET-KEY-1… key; the CLI’s --identity FILE) or the passphrase (`passphrase`; --passphrase-file FILE) it was encrypted to',
+      );
+    }
+    throw error;
+  } finally {
+    own?.dispose();
+    if (keys !== openers?.given) keys?.dispose();
+    if (staged.owned) await rm(staged.file, { force: true });
+  }
+}
+
+/** Puts the archive as it is, encrypted or not, on local disk (archiveOnDisk). */
+async function stage(
+  source: ArchiveSource,
+  file: string,
+  deps: { blobs: BlobStore; config: AppConfig; repositories?: RepositoryRegistry; archives?: Pick<BackupArchives, 'onDisk'> },
+  log: (message: string) => Promise<void>,
+): Promise<{ file: string; owned: boolean }> {
   switch (source.kind) {
     case 'upload':
       await log('Using the uploaded archive');

@@ -38,7 +38,7 @@ const where = (ref: RepositoryArchiveRef) => `${quoted(ref.key, 200)} in reposit
 export async function locateRepositoryArchive(registry: RepositoryRegistry, ref: RepositoryArchiveRef, maxBytes: number): Promise<{ sizeBytes: number }> {
   if (!parseCopyArchiveKey(ref.key)) {
     throw invalid(
-      `The key ${quoted(ref.key, 200)} is not a backup copy's archive: copies lie at appvault/{app name}/{backup id}.zip (GET /api/repositories/{id}/backups lists those of a repository)`,
+      `The key ${quoted(ref.key, 200)} is not a backup copy's archive: copies lie at appvault/{app name}/{backup id}.zip, or .zip.age when encrypted (GET /api/repositories/{id}/backups lists those of a repository)`,
     );
   }
   let repository: OpenRepository;
@@ -115,8 +115,11 @@ async function expectedSha256({ store, definition }: OpenRepository, ref: Reposi
     if (error instanceof ObjectNotFoundError) return undefined;
     throw new RepositoryReadError(`Reading the copy manifest ${quoted(key, 200)} from repository ${quoted(ref.repository)} (${definition.location}) failed: ${errorText(error)}`, { cause: error });
   }
-  const checked = checkCopyManifest(text, ref.key);
+  const checked = checkCopyManifest(text, key);
   if ('error' in checked) throw new RepositoryReadError(`${checked.error} (${quoted(key, 200)} in repository ${quoted(ref.repository)}); the copy is damaged or not AppVault's`);
+  if (checked.manifest.archive.key !== ref.key) {
+    throw new RepositoryReadError(`The copy manifest ${quoted(key, 200)} in repository ${quoted(ref.repository)} describes ${quoted(checked.manifest.archive.key, 200)}, not ${quoted(ref.key, 200)}`);
+  }
   return checked.manifest.archive.sha256;
 }
 

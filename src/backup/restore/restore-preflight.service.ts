@@ -11,6 +11,7 @@ import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-in
 import { conflict, DomainError, invalid } from '../../platform/domain-errors.js';
 import { ArchiveParticipants, USER_ACCOUNTS, type UserAccounts } from '../../archive/archive-participant.port.js';
 import { InvalidArchiveError } from '../../archive/archive-reader.js';
+import { EncryptedArchiveError } from '../../archive/archive-decryption.js';
 import { type RehearsalReport, rehearseRestore } from '../../archive/archive-verifier.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { isActive } from '../shared/backup-job.js';
@@ -21,6 +22,8 @@ import { archiveOnDisk, requireRestoreUrl, tempDirOf } from './archive-source.js
 import { DownloadError, UnsafeUrlError } from './url-fetcher.js';
 import { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { describeRepositorySource, locateRepositoryArchive, RepositoryReadError } from './repository-source.js';
+import { InstallationService } from '../shared/installation.service.js';
+import { RestoresService } from './restores.service.js';
 
 /**
  * A restore's dry run (`POST /api/restore { …, dryRun: true }`): fetches the archive as a restore
@@ -43,18 +46,36 @@ export class RestorePreflightService {
     private readonly backups: BackupsService,
     private readonly repositories: RepositoryRegistry,
     private readonly archives: BackupArchives,
+    private readonly installation: InstallationService,
+    private readonly restores: RestoresService,
   ) {
     this.tempDir = tempDirOf(config);
   }
 
+  /** The request's key (if any) is overwritten once the dry run has answered. */
   async check(request: RestoreRequest): Promise<RestorePreflight> {
+    try {
+      return await this.rehearse(request);
+    } finally {
+      request.keys?.dispose();
+    }
+  }
+
+  private async rehearse(request: RestoreRequest): Promise<RestorePreflight> {
     if (request.untilEvent !== undefined && request.until !== undefined) throw invalid('Give either untilEvent or until, not both');
+    const openers = { given: request.keys ?? null, installationIdentity: () => this.installation.identity() };
+    let encrypted: boolean | null = null;
     await mkdir(this.tempDir, { recursive: true });
     const copy = join(this.tempDir, `preflight-${randomUUID()}.zip`);
     let file: string | undefined;
     let source: string;
     let fetchError: string | null = null;
     const owned: string[] = [copy];
+    // A file made for this dry run (a copy, a download, a decryption) goes when it has answered; a stored backup read in place stays.
+    const keep = <F extends { file: string; owned: boolean }>(fetched: F): F => {
+      if (fetched.owned) owned.push(fetched.file);
+      return fetched;
+    };
     try {
       switch (request.source.kind) {
         case 'backup': {
@@ -62,17 +83,25 @@ export class RestorePreflightService {
           if (isActive(backup)) throw conflict(`Backup ${backup.id} is still ${backup.status}; check it once it is Completed`);
           if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} failed; restore a Completed backup`);
           source = `backup:${backup.id}`;
-          file = (await archiveOnDisk({ kind: 'backup', backup }, copy, { blobs: this.blobs, config: this.config, archives: this.archives })).file;
+          await this.restores.requireOpener(backup, request.keys ?? null);
+          try {
+            ({ file, encrypted } = keep(await archiveOnDisk({ kind: 'backup', backup }, copy, { blobs: this.blobs, config: this.config, archives: this.archives, openers })));
+          } catch (error) {
+            if (!(error instanceof EncryptedArchiveError)) throw error;
+            fetchError = error.message;
+            encrypted = true;
+          }
           break;
         }
         case 'url': {
           requireRestoreUrl(request.source.url);
           source = `url:${describeUrl(request.source.url)}`;
           try {
-            file = (await archiveOnDisk({ kind: 'url', url: request.source.url }, copy, { blobs: this.blobs, config: this.config })).file;
+            ({ file, encrypted } = keep(await archiveOnDisk({ kind: 'url', url: request.source.url }, copy, { blobs: this.blobs, config: this.config, openers })));
           } catch (error) {
-            if (!(error instanceof DownloadError || error instanceof UnsafeUrlError)) throw error;
+            if (!(error instanceof DownloadError || error instanceof UnsafeUrlError || error instanceof EncryptedArchiveError)) throw error;
             fetchError = error.message;
+            encrypted = error instanceof EncryptedArchiveError ? true : null;
           }
           break;
         }
@@ -81,17 +110,24 @@ export class RestorePreflightService {
           await locateRepositoryArchive(this.repositories, request.source, this.config.maxRestoreBytes);
           source = describeRepositorySource(request.source);
           try {
-            file = (await archiveOnDisk(request.source, copy, { blobs: this.blobs, config: this.config, repositories: this.repositories })).file;
+            ({ file, encrypted } = keep(await archiveOnDisk(request.source, copy, { blobs: this.blobs, config: this.config, repositories: this.repositories, openers })));
           } catch (error) {
-            if (!(error instanceof RepositoryReadError)) throw error;
+            if (!(error instanceof RepositoryReadError || error instanceof EncryptedArchiveError)) throw error;
             fetchError = error.message;
+            encrypted = error instanceof EncryptedArchiveError ? true : null;
           }
           break;
         }
         case 'upload':
           source = `upload:${request.source.fileName}`;
-          file = request.source.file;
-          owned.push(file);
+          owned.push(request.source.file);
+          try {
+            ({ file, encrypted } = keep(await archiveOnDisk({ kind: 'upload', file: request.source.file }, copy, { blobs: this.blobs, config: this.config, openers })));
+          } catch (error) {
+            if (!(error instanceof EncryptedArchiveError)) throw error;
+            fetchError = error.message;
+            encrypted = true;
+          }
           break;
       }
       const sizeBytes = file ? (await stat(file)).size : null;
@@ -120,6 +156,7 @@ export class RestorePreflightService {
         error,
         source,
         sizeBytes,
+        encrypted,
         name,
         app: report?.app ?? null,
         archive: report ? { created: report.created, formatVersion: report.formatVersion, firstEventAt: report.counts.firstEventAt, lastEventAt: report.counts.lastEventAt } : null,

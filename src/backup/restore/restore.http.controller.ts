@@ -20,6 +20,20 @@ import { AdminJobsController } from '../../jobs/jobs.http.controller.js';
 import { type RestoreJob, type RestoreView, toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, type RestoreSource, RestoresService } from './restores.service.js';
+import { AgeKeyError, ArchiveKeys } from '../../archive/age-keys.js';
+
+/**
+ * The identity or passphrase a request gives for an encrypted archive, checked (400 naming the
+ * field, never quoting it) and held so it can be overwritten when the job ends.
+ */
+async function keysOf(given: { identity?: string; passphrase?: string }): Promise<ArchiveKeys | null> {
+  try {
+    return await ArchiveKeys.of(given);
+  } catch (error) {
+    if (error instanceof AgeKeyError) throw invalid(error.message);
+    throw error;
+  }
+}
 
 @Controller('api/restore')
 export class RestoreController extends AdminJobsController<RestoreJob, RestoreView>() {
@@ -53,7 +67,7 @@ export class RestoreController extends AdminJobsController<RestoreJob, RestoreVi
           : body.repository !== undefined
             ? { kind: 'repository', repository: body.repository, key: body.key! }
             : { kind: 'backup', backupId: body.backupId! };
-      request = { source, name: body.name, untilEvent: body.untilEvent, until: body.until };
+      request = { source, name: body.name, untilEvent: body.untilEvent, until: body.until, keys: await keysOf(body) };
       dryRun = body.dryRun === true;
     }
     if (dryRun) {
@@ -80,12 +94,14 @@ export class RestoreController extends AdminJobsController<RestoreJob, RestoreVi
       await new Promise<void>((resolve, reject) => {
         let parser: busboy.Busboy;
         try {
-          parser = busboy({ headers: req.headers, limits: { files: 1, fields: 10, fieldSize: 1024 } });
+          parser = busboy({ headers: req.headers, limits: { files: 1, fields: 10, fieldSize: 16 * 1024 } });
         } catch (error) {
           reject(invalid(`The multipart request is malformed: ${(error as Error).message}`));
           return;
         }
-        parser.on('field', (name, value) => {
+        parser.on('field', (name, value, info) => {
+          // A cut value (a long identity file) would be a wrong key or name: refused, never used.
+          if (info.valueTruncated) reject(invalid(`${name.slice(0, 40)}: is longer than the 16384 characters a field may have`));
           fields[name] = value;
         });
         parser.on('file', (name, stream, info) => {
@@ -122,7 +138,13 @@ export class RestoreController extends AdminJobsController<RestoreJob, RestoreVi
       if (!fileName || files !== 1) throw invalid('Send the backup archive in the multipart field "file" (exactly one file)');
       const parsed = parseWith(UploadFields, fields);
       return {
-        request: { source: { kind: 'upload', file, fileName: fileName.replace(/[^\w.-]/g, '_').slice(0, 100) }, name: parsed.name, untilEvent: parsed.untilEvent, until: parsed.until },
+        request: {
+          source: { kind: 'upload', file, fileName: fileName.replace(/[^\w.-]/g, '_').slice(0, 100) },
+          name: parsed.name,
+          untilEvent: parsed.untilEvent,
+          until: parsed.until,
+          keys: await keysOf(parsed),
+        },
         dryRun: parsed.dryRun === 'true',
       };
     } catch (error) {

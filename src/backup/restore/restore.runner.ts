@@ -29,6 +29,9 @@ import { BackupArchives } from '../shared/archive-locations.js';
 import { BackupsService } from '../create/backups.service.js';
 import { archiveOnDisk, type ArchiveSource, tempDirOf } from './archive-source.js';
 import { RELEASED, RestoreCleanup } from './restore-cleanup.js';
+import { JobSecrets } from '../../jobs/job-secrets.js';
+import type { ArchiveKeys } from '../../archive/age-keys.js';
+import { InstallationService } from '../shared/installation.service.js';
 
 /** A restore as it runs. */
 type RestoreRun = JobRunContext<RestoreJob, RestoreStep>;
@@ -79,6 +82,8 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     private readonly repositories: RepositoryRegistry,
     private readonly archives: BackupArchives,
     private readonly backups: BackupsService,
+    private readonly secrets: JobSecrets,
+    private readonly installation: InstallationService,
   ) {
     this.jobs = processor.register(this);
   }
@@ -95,6 +100,9 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
   async run(ctx: RestoreRun): Promise<JobOutcome<RestoreJob>> {
     const meter = ctx.measure(new ProgressMeter<RestorePhase>(RESTORE_PHASES, 'fetching', 0));
     const job = ctx.job;
+    // The key the request gave for an encrypted archive: in this process's memory only, overwritten when the job ends.
+    const keys = this.secrets.take<ArchiveKeys>(job.id) ?? null;
+    ctx.onEnd(async () => keys?.dispose());
     let archiveFile = job.archiveFile ?? join(tempDirOf(this.config), `restore-${job.id}.zip`);
     // A backup the archive store keeps as a file is read in place; only copies are this job's to remove.
     let ownsArchive = true;
@@ -114,7 +122,14 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     await ctx.step('fetch', { line: 'Step: fetch' });
     await mkdir(tempDirOf(this.config), { recursive: true });
     const source = job.backupId ? { kind: 'backup' as const, backup: await this.backups.get(job.backupId) } : sourceOf(job);
-    const fetched = await archiveOnDisk(source, archiveFile, { blobs: this.blobs, config: this.config, repositories: this.repositories, archives: this.archives, log: (message) => ctx.log(message) });
+    const fetched = await archiveOnDisk(source, archiveFile, {
+      blobs: this.blobs,
+      config: this.config,
+      repositories: this.repositories,
+      archives: this.archives,
+      log: (message) => ctx.log(message),
+      openers: { given: keys, installationIdentity: () => this.installation.identity() },
+    });
     archiveFile = fetched.file;
     ownsArchive = fetched.owned;
     await ctx.save({ archiveFile: ownsArchive ? archiveFile : null, url: null });

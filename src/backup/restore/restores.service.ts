@@ -6,17 +6,21 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { validateName } from '../../platform/text/identifier.rules.js';
-import { conflict, invalid } from '../../platform/domain-errors.js';
+import { conflict, invalid, unavailable } from '../../platform/domain-errors.js';
 import { queuedProgress } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobStore } from '../../jobs/job-store.js';
-import { isActive } from '../shared/backup-job.js';
+import { type BackupJob, isActive, isEncrypted } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
 import { RestoreRunner } from './restore.runner.js';
 import { describeUrl, type RestoreJob } from './restore-job.js';
 import { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { requireRestoreUrl, stagedUploadKey, tempDirOf } from './archive-source.js';
 import { describeRepositorySource, locateRepositoryArchive, type RepositoryArchiveRef } from './repository-source.js';
+import type { ArchiveKeys } from '../../archive/age-keys.js';
+import { JobSecrets } from '../../jobs/job-secrets.js';
+import { INSTANCE_ID } from '../../platform/instance.js';
+import { InstallationService } from '../shared/installation.service.js';
 
 export type RestoreSource =
   | { kind: 'backup'; backupId: string }
@@ -29,6 +33,8 @@ export interface RestoreRequest {
   name?: string;
   untilEvent?: number;
   until?: string;
+  /** What opens an encrypted archive, when the request gave it: kept in memory for this job only (JobSecrets). */
+  keys?: ArchiveKeys | null;
 }
 
 /**
@@ -47,6 +53,8 @@ export class RestoresService {
     private readonly runner: RestoreRunner,
     private readonly processor: JobProcessor,
     private readonly repositories: RepositoryRegistry,
+    private readonly secrets: JobSecrets,
+    private readonly installation: InstallationService,
   ) {}
 
   get jobs(): JobStore<RestoreJob> {
@@ -91,6 +99,7 @@ export class RestoresService {
       until: request.until ?? null,
       ...queuedProgress(),
     };
+    if (request.keys) this.secrets.hold(draft.id, request.keys);
     try {
       return await this.processor.submit(this.runner, draft, {
         admit: (job, here) => this.admit(job, request, here),
@@ -102,14 +111,34 @@ export class RestoresService {
         },
       });
     } catch (error) {
+      this.secrets.drop(draft.id);
       if (request.source.kind === 'upload') await rm(request.source.file, { force: true });
       throw error;
     }
   }
 
+  /**
+   * An encrypted stored backup is refused at once (400) when nothing at hand opens it: no key in
+   * the request, and it was not encrypted to this installation's own recipient.
+   */
+  async requireOpener(backup: BackupJob, keys: ArchiveKeys | null): Promise<void> {
+    if (!isEncrypted(backup) || keys) return;
+    const own = await this.installation.recipient();
+    if (backup.encryption!.recipients.some((recipient) => recipient.recipient === own)) return;
+    throw invalid(
+      `Backup ${backup.id} is encrypted (${backup.encryption!.passphrase ? 'with a passphrase' : `to ${backup.encryption!.recipients.map((r) => r.name ?? r.recipient).join(', ')}`}); give the identity (\`identity\`: an AGE-SECRET-KEY-1… key) or the passphrase (\`passphrase\`) that opens it`,
+    );
+  }
+
   /** The request's checks, under the restore slot; `here`: the restore runs in this process. */
   private async admit(job: RestoreJob, request: RestoreRequest, here: boolean): Promise<RestoreJob> {
     if (request.untilEvent !== undefined && request.until !== undefined) throw invalid('Give either untilEvent or until, not both');
+    if (request.keys && !here) {
+      // The key is never stored, so it cannot follow the job to the process that would run it.
+      throw unavailable(
+        `This restore carries a key for an encrypted archive, and keys are kept only in the memory of the process that receives them; this process (${INSTANCE_ID}) does not run the projections, so it cannot run the restore. Send the request to the process that does (GET /health on each), or encrypt the archive to that installation's own recipient (GET /api/installation/recipient), which needs no key in the request`,
+      );
+    }
     let name = job.name;
     let source: string;
     let backupId: string | null = null;
@@ -123,6 +152,7 @@ export class RestoresService {
         if (request.untilEvent !== undefined && request.untilEvent > backup.eventCount) {
           throw invalid(`untilEvent is ${request.untilEvent}, but backup ${backup.id} holds ${backup.eventCount} events`);
         }
+        await this.requireOpener(backup, request.keys ?? null);
         name ??= backup.appName;
         backupId = backup.id;
         source = `backup:${backup.id}`;

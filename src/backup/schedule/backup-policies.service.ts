@@ -9,6 +9,8 @@ import type { BackupPolicy } from './backup-policy.js';
 import { BackupCopies, type ObjectLockRule } from '../shared/backup-copies.js';
 import { describeDuration, gapShorterThan, parseSchedule, type Schedule } from './cron.js';
 import { KEEP_RULES, mostKept, type RetentionRules } from './retention.js';
+import type { EncryptionInput } from '../../contract/encryption.schemas.js';
+import { BackupRecipients } from '../encryption/backup-recipients.service.js';
 
 export interface PolicyInput extends RetentionRules {
   schedule: string;
@@ -16,6 +18,7 @@ export interface PolicyInput extends RetentionRules {
   include?: BackupSelection | null;
   repositories?: string[];
   objectLock?: ObjectLockRule | null;
+  encryption?: EncryptionInput | null;
 }
 
 /** Backup policies in the read store (job state, never rebuilt), one per app. */
@@ -29,6 +32,7 @@ export class BackupPoliciesService {
     private readonly backups: BackupsService,
     private readonly copies: BackupCopies,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly recipients: BackupRecipients,
   ) {
     this.policies = store.collection<BackupPolicy>('backup_policies', { indexes: ['appId'] });
   }
@@ -46,6 +50,11 @@ export class BackupPoliciesService {
     if (input.objectLock && !(await this.copies.canLock(repositories))) {
       throw new BadRequestException(`objectLock: none of the policy's repositories (${repositories.join(', ')}) can lock copies; name an S3 repository whose bucket has Object Lock enabled`);
     }
+    if (input.encryption?.passphrase) {
+      throw new BadRequestException('encryption: a policy cannot encrypt with a passphrase, since nobody is there to receive it when a scheduled backup runs; name recipients (public keys an Owner or an admin configured) instead');
+    }
+    // Checked now for a clear 400; looked up again at each run, so a recipient removed since fails that run, saying so.
+    if (input.encryption) await this.recipients.resolve(app, input.encryption);
     const existing = await this.policies.get(app.id);
     const policy: BackupPolicy = {
       id: app.id,
@@ -59,6 +68,7 @@ export class BackupPoliciesService {
       include: input.include ?? null,
       repositories,
       objectLock: input.objectLock ?? null,
+      encryption: input.encryption?.recipients ? { recipients: input.encryption.recipients } : null,
       nextRun: next.toISOString(),
       lastRun: existing?.lastRun ?? null,
       lastBackupId: existing?.lastBackupId ?? null,

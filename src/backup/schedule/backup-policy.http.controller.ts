@@ -28,6 +28,7 @@ const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy): Po
   keepMonthly: null,
   objectLock: null,
   lastWarning: null,
+  encryption: null,
   ...policy,
   repositories: targetsOf(policy),
 });

@@ -22,6 +22,8 @@ export interface BackupPolicy extends RetentionRules {
   repositories?: string[];
   /** The policy's own Object Lock for its copies, where the repository can lock. */
   objectLock?: ObjectLockRule | null;
+  /** The recipients each scheduled backup is encrypted to, by name (or key) as the policy gave them, looked up at each run; absent or null: plain zips. */
+  encryption?: { recipients: string[] } | null;
   /** What the last run could not do though its backup completed (failed copies, backups kept for a lock); null when it did all. */
   lastWarning?: string | null;
   created: string;

@@ -129,6 +129,7 @@ export class BackupScheduler implements OnApplicationShutdown {
           limit: !hasRetention(policy),
           repositories: targetsOf(policy),
           objectLock: policy.objectLock ?? null,
+          encryption: policy.encryption ?? null,
         });
       } catch (error) {
         await this.record(policy.appId, { lastError: error instanceof Error ? error.message : String(error) });

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
-import type { BackupJob } from './backup-job.js';
+import { archiveExtension, type BackupJob, isEncrypted } from './backup-job.js';
 
 /** Where archives are read from (BackupArchives, archive-locations.ts). */
 export interface ArchiveOpener {
@@ -74,8 +74,9 @@ export async function sendArchive(archives: ArchiveOpener, job: BackupJob, req: 
   }
   const stream = await archives.open(job, range === 'whole' ? undefined : range);
   describe();
-  res.setHeader('Content-Type', 'application/zip');
-  res.setHeader('Content-Disposition', `attachment; filename="backup-${job.appName}-${timestampForFile(job.created)}.zip"`);
+  // An encrypted archive is an age file (no registered media type), named so that tools see it for what it is.
+  res.setHeader('Content-Type', isEncrypted(job) ? 'application/octet-stream' : 'application/zip');
+  res.setHeader('Content-Disposition', `attachment; filename="backup-${job.appName}-${timestampForFile(job.created)}${archiveExtension(job)}"`);
   if (range === 'whole') {
     res.status(200).setHeader('Content-Length', String(size));
   } else {

@@ -119,7 +119,7 @@ export class BackupCopies {
       left = left.filter((other) => other !== copy);
       await onDeleted(left);
     }
-    await this.blobs.delete(archiveKey(job.id));
+    await this.blobs.delete(archiveKey(job));
     if (kept.length > 0) this.logger.log(`Backup ${job.id} deleted; copies kept in append-only repositories: ${kept.map((copy) => `${copy.repository} ${copy.key}`).join(', ')}`);
     return kept;
   }

@@ -1,6 +1,7 @@
 import type { LockMode } from '../../infrastructure/repository-store/repository-store.port.js';
 import { LOCAL_REPOSITORY } from '../../repositories/shared/repository-registry.port.js';
 import type { BackupSelection } from './backup-selection.js';
+import type { Encryption } from '../../contract/encryption.schemas.js';
 import type { JobRecord, JobStatus } from '../../jobs/job-record.js';
 
 export { isActive, type JobStatus } from '../../jobs/job-record.js';
@@ -54,9 +55,18 @@ export interface BackupJob extends JobRecord {
   copies?: BackupCopy[];
   /** The Object Lock a policy asked for its copies (where the repository can lock). */
   objectLock?: { mode: LockMode; days: number } | null;
+  /** Who can open an encrypted archive (its recipients, or a passphrase); null or absent for a plain zip. */
+  encryption?: Encryption | null;
 }
 
-export const archiveKey = (backupId: string) => `backups/${backupId}.zip`;
+/** Whether the backup's archive is encrypted (age): `….zip.age`, its size and SHA-256 those of the encrypted file. */
+export const isEncrypted = (job: { encryption?: Encryption | null }) => Boolean(job.encryption);
+
+/** An archive's file extension: `.zip`, or `.zip.age` when it is encrypted. */
+export const archiveExtension = (job: { encryption?: Encryption | null }) => (isEncrypted(job) ? '.zip.age' : '.zip');
+
+/** Where a backup's archive lies in the installation's archive store. */
+export const archiveKey = (job: { id: string; encryption?: Encryption | null }) => `backups/${job.id}${archiveExtension(job)}`;
 
 export const isPartial = (job: { include?: BackupSelection | null }) => Boolean(job.include);
 
@@ -66,10 +76,10 @@ export const triggerOf = (job: { trigger?: BackupTrigger }): BackupTrigger => jo
 export const targetsOf = (job: { repositories?: string[] }): string[] => job.repositories ?? [LOCAL_REPOSITORY];
 
 /** A backup's copies; a Completed backup stored before repositories existed has its archive in `local`. */
-export function copiesOf(job: Pick<BackupJob, 'id' | 'status' | 'completed' | 'sizeBytes' | 'sha256' | 'copies'>): BackupCopy[] {
+export function copiesOf(job: Pick<BackupJob, 'id' | 'status' | 'completed' | 'sizeBytes' | 'sha256' | 'copies' | 'encryption'>): BackupCopy[] {
   if (job.copies) return job.copies;
   if (job.status !== 'Completed') return [];
-  return [{ repository: LOCAL_REPOSITORY, key: archiveKey(job.id), sizeBytes: job.sizeBytes, sha256: job.sha256, written: job.completed, verified: job.completed, lockedUntil: null, error: null }];
+  return [{ repository: LOCAL_REPOSITORY, key: archiveKey(job), sizeBytes: job.sizeBytes, sha256: job.sha256, written: job.completed, verified: job.completed, lockedUntil: null, error: null }];
 }
 
 /** Whether the backup's archive lies in the installation's own store. */

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
+import { generateKeyPair } from '../../archive/age-keys.js';
 
 interface InstallationDoc {
   id: 'installation';
@@ -19,8 +20,20 @@ interface LinkSecretDoc {
 }
 
 /**
+ * This installation's own age key pair: archives encrypted to its recipient (a migration from
+ * another installation, a copy of its own) are opened here without a key in the request. The
+ * identity is never served, logged or archived.
+ */
+interface AgeIdentityDoc {
+  id: 'age-identity';
+  identity: string;
+  recipient: string;
+  created: string;
+}
+
+/**
  * This installation's identity: a stable id, written into every manifest so an archive says where
- * it came from, and the secret its download links are signed with.
+ * it came from, the secret its download links are signed with, and its age key pair.
  *
  * Both are created on first use by whichever process needs them first. Several processes on the
  * same stores (replicas) may start together: each document is inserted only if it is missing, and
@@ -30,6 +43,7 @@ interface LinkSecretDoc {
 export class InstallationService {
   private installation?: InstallationDoc;
   private secret?: string;
+  private ageKey?: AgeIdentityDoc;
 
   constructor(
     @Inject(READ_STORE) private readonly store: ReadStore,
@@ -49,6 +63,23 @@ export class InstallationService {
       .collection<LinkSecretDoc>('installation')
       .insertIfMissing({ id: 'link-secret', secret: randomBytes(32).toString('base64url'), created: new Date().toISOString() });
     return (this.secret = stored.secret);
+  }
+
+  /** The public key of this installation's age key pair (made at first use, like the link secret). */
+  async recipient(): Promise<string> {
+    return (await this.ageKeyPair()).recipient;
+  }
+
+  /** The private key of this installation's age key pair; it opens archives, and never leaves the process. */
+  async identity(): Promise<string> {
+    return (await this.ageKeyPair()).identity;
+  }
+
+  private async ageKeyPair(): Promise<AgeIdentityDoc> {
+    if (this.ageKey) return this.ageKey;
+    const made = await generateKeyPair();
+    this.ageKey = await this.store.collection<AgeIdentityDoc>('installation').insertIfMissing({ id: 'age-identity', ...made, created: new Date().toISOString() });
+    return this.ageKey;
   }
 
   private async doc(): Promise<InstallationDoc> {

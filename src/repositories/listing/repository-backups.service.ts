@@ -40,7 +40,7 @@ export class RepositoryBackupsService {
     if (nameOrId === LOCAL_REPOSITORY) {
       const { items, total } = await source.completed(MAX_LISTED);
       return {
-        items: items.map(({ key, sizeBytes, sha256, ...backup }) => ({ key, installation: own, own: true, backup, sizeBytes, sha256, error: null })),
+        items: items.map(({ key, sizeBytes, sha256, encrypted, ...backup }) => ({ key, installation: own, own: true, backup, sizeBytes, sha256, encrypted, error: null })),
         truncated: total > items.length,
       };
     }
@@ -80,6 +80,7 @@ export async function listCopies(store: RepositoryStore, ownInstallation: string
 
 /** One entry: the manifest's backup when it passes every check, else its error in words. */
 export async function readCopy(store: RepositoryStore, object: RepositoryListing, ownInstallation: string): Promise<RepositoryBackup> {
+  // Until the manifest is read, the archive is taken to be a plain zip's key.
   const archiveKey = object.key.replace(/\.copy\.json$/, '.zip');
   const failed = (error: string, installation: string | null = null): RepositoryBackup => ({
     key: archiveKey,
@@ -88,6 +89,7 @@ export async function readCopy(store: RepositoryStore, object: RepositoryListing
     backup: null,
     sizeBytes: null,
     sha256: null,
+    encrypted: null,
     error,
   });
   if (object.size > MAX_COPY_MANIFEST_BYTES) return failed(`The copy manifest is ${object.size} bytes, more than the ${MAX_COPY_MANIFEST_BYTES} a listing reads; it was not read`);
@@ -97,16 +99,17 @@ export async function readCopy(store: RepositoryStore, object: RepositoryListing
   } catch (error) {
     return failed(`The copy manifest cannot be read: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const checked = checkCopyManifest(text, archiveKey);
+  const checked = checkCopyManifest(text, object.key);
   if ('error' in checked) return failed(checked.error, checked.installation);
   const { manifest } = checked;
   return {
-    key: archiveKey,
+    key: manifest.archive.key,
     installation: manifest.installation,
     own: manifest.installation === ownInstallation,
     backup: manifest.backup,
     sizeBytes: manifest.archive.sizeBytes,
     sha256: manifest.archive.sha256,
+    encrypted: manifest.encrypted === true,
     error: null,
   };
 }

@@ -7,7 +7,8 @@ import { NAME_MAX, NAME_PATTERN } from '../../platform/text/identifier.rules.js'
 /**
  * How a backup's copy lies in a repository other than `local`, so that any installation
  * configured with the same repository can list and restore it: the archive (format unchanged) at
- * `appvault/{appName}/{backupId}.zip` and, beside it, `{backupId}.copy.json` (a CopyManifest).
+ * `appvault/{appName}/{backupId}.zip` (`.zip.age` when encrypted) and, beside it,
+ * `{backupId}.copy.json` (a CopyManifest).
  * The archive is written first and the manifest last, so a listed manifest always has its
  * archive; a listing reads only manifests.
  */
@@ -15,8 +16,8 @@ export const COPY_ROOT = 'appvault';
 export const COPY_FORMAT = 'appvault-backup-copy';
 export const COPY_FORMAT_VERSION = 1;
 
-export const copyArchiveKey = (appName: string, backupId: string) => `${COPY_ROOT}/${appName}/${backupId}.zip`;
-export const copyManifestKey = (archiveKey: string) => archiveKey.replace(/\.zip$/, '.copy.json');
+export const copyArchiveKey = (appName: string, backupId: string, encrypted = false) => `${COPY_ROOT}/${appName}/${backupId}.zip${encrypted ? '.age' : ''}`;
+export const copyManifestKey = (archiveKey: string) => archiveKey.replace(/\.zip(\.age)?$/, '.copy.json');
 export const isCopyManifestKey = (key: string) => key.startsWith(`${COPY_ROOT}/`) && key.endsWith('.copy.json');
 
 /** A backup id as a key segment: what any installation writes (UUIDs), nothing that could be a path. */
@@ -27,13 +28,14 @@ const BACKUP_ID = /^[0-9A-Za-z][0-9A-Za-z-]{0,99}$/;
  * else (another folder, a manifest, a `..`, a name no app can have), which a restore refuses
  * before the repository is asked for it.
  */
-export function parseCopyArchiveKey(key: string): { appName: string; backupId: string } | undefined {
+export function parseCopyArchiveKey(key: string): { appName: string; backupId: string; encrypted: boolean } | undefined {
   const parts = key.split('/');
   if (parts.length !== 3 || parts[0] !== COPY_ROOT) return undefined;
   const [, appName = '', file = ''] = parts;
-  const backupId = file.endsWith('.zip') ? file.slice(0, -'.zip'.length) : '';
+  const encrypted = file.endsWith('.zip.age');
+  const backupId = encrypted ? file.slice(0, -'.zip.age'.length) : file.endsWith('.zip') ? file.slice(0, -'.zip'.length) : '';
   if (appName.length > NAME_MAX || !NAME_PATTERN.test(appName) || !BACKUP_ID.test(backupId)) return undefined;
-  return { appName, backupId };
+  return { appName, backupId, encrypted };
 }
 
 /** What is stored beside a copy: enough to list it and choose it without opening the archive. */
@@ -54,10 +56,15 @@ export interface CopyManifest {
     assetCount: number;
     userCount: number;
   };
-  /** The archive object: its key, size and SHA-256 (of the bytes stored). */
+  /** The archive object: its key, size and SHA-256 (of the bytes stored: encrypted, when it is). */
   archive: { key: string; sizeBytes: number; sha256: string };
-  /** The archive's own manifest.json, as in the zip. */
-  manifest: Manifest;
+  /** The archive is encrypted in the age format (absent: a plain zip). */
+  encrypted?: true;
+  /**
+   * The archive's own manifest.json, as in the zip; absent when the archive is encrypted, since its
+   * entries (asset ids, sizes, checksums) are part of what the encryption hides.
+   */
+  manifest?: Manifest;
 }
 
 /**
@@ -67,6 +74,10 @@ export interface CopyManifest {
 export async function* copyManifestText(copy: CopyManifest): AsyncGenerator<Buffer> {
   const { manifest, ...rest } = copy;
   const head = JSON.stringify(rest, null, 2);
+  if (!manifest) {
+    yield Buffer.from(`${head}\n`);
+    return;
+  }
   yield Buffer.from(`${head.slice(0, head.lastIndexOf('\n}'))},\n  "manifest": `);
   const { entries, ...inner } = manifest;
   yield* manifestText(inner, entries);
@@ -104,5 +115,6 @@ export const copyManifestSchema = z.object({
     userCount: count,
   }),
   archive: z.object({ key: text(1024).min(1), sizeBytes: count, sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits') }),
-  manifest: z.looseObject({ format: z.literal(FORMAT_NAME) }),
-});
+  encrypted: z.literal(true).optional(),
+  manifest: z.looseObject({ format: z.literal(FORMAT_NAME) }).optional(),
+}).refine((copy) => copy.encrypted === true || copy.manifest !== undefined, { message: 'a plain archive’s copy manifest holds the archive’s manifest', path: ['manifest'] });

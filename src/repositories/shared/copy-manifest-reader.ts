@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { RepositoryStore } from '../../infrastructure/repository-store/repository-store.port.js';
 import { parseBoundedJson } from '../../platform/json/bounded-json.js';
 import { excerpt } from '../../platform/text/control-characters.js';
-import { COPY_FORMAT, COPY_FORMAT_VERSION, copyArchiveKey, copyManifestSchema, MAX_COPY_MANIFEST_BYTES } from './copy-layout.js';
+import { COPY_FORMAT, COPY_FORMAT_VERSION, copyArchiveKey, copyManifestKey, copyManifestSchema, MAX_COPY_MANIFEST_BYTES } from './copy-layout.js';
 
 /** A copy manifest that passed every check. */
 export type CheckedCopyManifest = z.infer<typeof copyManifestSchema>;
@@ -32,7 +32,7 @@ export async function readCopyManifestText(store: RepositoryStore, key: string):
  * (copyManifestSchema), and that it lies beside the archive it describes. The error is in words
  * a person can act on, with the installation the manifest names when it names one plainly.
  */
-export function checkCopyManifest(text: string, archiveKey: string): { manifest: CheckedCopyManifest } | { error: string; installation: string | null } {
+export function checkCopyManifest(text: string, manifestKey: string): { manifest: CheckedCopyManifest } | { error: string; installation: string | null } {
   const json = parseBoundedJson(text);
   if ('problem' in json) return { error: `The copy manifest cannot be read: ${json.problem}`, installation: null };
   const header = (typeof json.value === 'object' && json.value !== null ? json.value : {}) as { format?: unknown; version?: unknown; installation?: unknown };
@@ -47,8 +47,8 @@ export function checkCopyManifest(text: string, archiveKey: string): { manifest:
     return { error: `The copy manifest is malformed at ${issue.path.join('.') || '(top)'}: ${issue.message}`, installation };
   }
   const manifest = parsed.data;
-  const expected = copyArchiveKey(manifest.backup.appName, manifest.backup.id);
-  if (manifest.archive.key !== archiveKey || expected !== archiveKey) {
+  const expected = copyArchiveKey(manifest.backup.appName, manifest.backup.id, manifest.encrypted === true);
+  if (manifest.archive.key !== expected || copyManifestKey(expected) !== manifestKey) {
     return {
       error: `The copy manifest does not belong where it lies: it describes backup ${manifest.backup.id} of app ${excerpt(manifest.backup.appName, 100)}, whose archive would be ${excerpt(expected, 300)}`,
       installation: manifest.installation,

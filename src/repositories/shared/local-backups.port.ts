@@ -8,6 +8,7 @@ export interface LocalBackup extends CopyBackupFacts {
   key: string;
   sizeBytes: number;
   sha256: string;
+  encrypted: boolean;
 }
 
 /**

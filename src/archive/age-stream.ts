@@ -233,20 +233,18 @@ function headerEnd(bytes: Buffer): number {
   return end < 0 ? -1 : end + 1;
 }
 
+/** What to say when no key given opens a file, by what was given. */
+export function wrongKeyMessage(given: { identity: boolean; passphrase: boolean }): string {
+  if (given.passphrase && !given.identity) return 'The passphrase does not open this archive (or it was encrypted to recipients, not to a passphrase)';
+  if (given.passphrase) return 'Neither the identity nor the passphrase opens this archive: it was encrypted to other recipients or another passphrase';
+  return 'The identity does not open this archive: it was encrypted to other recipients (or to a passphrase)';
+}
+
 /** The words for what the package's header parser throws. */
 function headerFailure(error: unknown, keys: ArchiveKeys): AgeDecryptionError {
   if (error instanceof AgeDecryptionError) return error;
   const text = error instanceof Error ? error.message : String(error);
-  if (text.includes('no identity matched')) {
-    return keys.hasPassphrase && keys.identities.length === 0
-      ? new AgeDecryptionError('wrong-key', 'The passphrase does not open this archive (or it was encrypted to recipients, not to a passphrase)')
-      : new AgeDecryptionError(
-          'wrong-key',
-          keys.hasPassphrase
-            ? 'Neither the identity nor the passphrase opens this archive: it was encrypted to other recipients or another passphrase'
-            : 'The identity does not open this archive: it was encrypted to other recipients (or to a passphrase)',
-        );
-  }
+  if (text.includes('no identity matched')) return new AgeDecryptionError('wrong-key', wrongKeyMessage({ identity: keys.identities.length > 0, passphrase: keys.hasPassphrase }));
   if (text.includes('HMAC')) return new AgeDecryptionError('damaged', 'The age header was changed after it was written (its MAC does not match); the archive is damaged or was tampered with');
   return new AgeDecryptionError('damaged', `The age header is malformed (${text.slice(0, 200)}); the archive is damaged or not an age file`);
 }

@@ -13,6 +13,7 @@ import { type RepositoryArchiveRef, stageRepositoryArchive } from './repository-
 import { checkUrl, downloadToFile } from './url-fetcher.js';
 import { ArchiveKeys } from '../../archive/age-keys.js';
 import { decryptArchiveFile, EncryptedArchiveError, isAgeFile } from '../../archive/archive-decryption.js';
+import { wrongKeyMessage } from '../../archive/age-stream.js';
 
 /**
  * Where a restore (or its dry run) reads an archive from: an upload on this process's disk, one
@@ -82,7 +83,10 @@ async function decryptStaged(staged: { file: string; owned: boolean }, config: A
     await log(`Decrypted and authenticated ${bytes} bytes`);
     return { file: target, owned: true };
   } catch (error) {
-    if (error instanceof EncryptedArchiveError && error.reason === 'wrong-key' && !openers?.given) {
+    // The installation's own key was tried too: say what the request gave, or that it gave nothing.
+    if (error instanceof EncryptedArchiveError && error.reason === 'wrong-key') {
+      const given = openers?.given;
+      if (given) throw new EncryptedArchiveError('wrong-key', wrongKeyMessage({ identity: given.identities.length > 0, passphrase: given.hasPassphrase }));
       throw new EncryptedArchiveError(
         'no-key',
         'The archive is encrypted (age), and not to this installation: give the identity (`identity`: an AGE-SECRET-KEY-1… key; the CLI’s --identity FILE) or the passphrase (`passphrase`; --passphrase-file FILE) it was encrypted to',

@@ -31,6 +31,8 @@ export interface DownloadResult {
   replaced: boolean;
   /** The server's Accept-Ranges header on the last answer, if any. */
   acceptRanges: string | null;
+  /** `file` is the decrypted zip of an encrypted backup (--decrypt); `sha256` is the zip's, the download's was the backup's. */
+  decrypted?: boolean;
 }
 
 /** What is at a path, without following a symbolic link: nothing, a regular file (its size), a folder, or something else. */

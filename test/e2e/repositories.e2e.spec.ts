@@ -186,6 +186,7 @@ describe('backup repositories over HTTP: folders', () => {
         backup: expect.objectContaining({ id: started.body.id, appName: 'shop', label: 'first', partial: false, eventCount: done.eventCount }),
         sizeBytes: done.sizeBytes,
         sha256: done.sha256,
+        encrypted: false,
         error: null,
       },
     ]);

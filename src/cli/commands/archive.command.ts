@@ -4,6 +4,7 @@ import { CliContext, byteCount, isoTime, positiveInteger, withGlobalOptions } fr
 import { CliError, ExitCode } from '../exit-codes.js';
 import { describeInclude } from '../include-options.js';
 import { formatBytes, type Output, type Progress, table } from '../output.js';
+import { type KeyOptions, withKeyOptions, withPlainArchive } from '../key-options.js';
 
 const DEFAULT_MAX_EXPANDED = 200 * 1024 ** 3;
 
@@ -36,39 +37,48 @@ export function registerArchive(program: Command): void {
       `
 These read the zip with the server's own archive reader and event checks; nothing is written
 (verify keeps what it checked in a temporary file under the system's temp folder, removed after).
+An encrypted archive (age, .zip.age) is opened with --identity FILE or --passphrase-file FILE:
+decrypted and authenticated into a temporary folder of its own, removed afterwards.
 
 Examples:
   appvault archive verify shop.zip
+  appvault archive verify shop.zip.age --identity key.txt
   appvault archive inspect shop.zip --json
   appvault archive diff monday.zip tuesday.zip`,
     );
 
   withGlobalOptions(
-    archive
-      .command('verify <zip>')
-      .description('make every check a restore makes, writing nothing; exit 0 when valid, 1 (with the reason) when not')
-      .addOption(new Option('--until-event <n>', 'check a restore up to event n').argParser(positiveInteger).conflicts('until'))
-      .addOption(new Option('--until <time>', 'check a restore up to this ISO-8601 time').argParser(isoTime))
-      .addOption(maxExpandedOption()),
+    withKeyOptions(
+      archive
+        .command('verify <zip>')
+        .description('make every check a restore makes, writing nothing; exit 0 when valid, 1 (with the reason) when not')
+        .addOption(new Option('--until-event <n>', 'check a restore up to event n').argParser(positiveInteger).conflicts('until'))
+        .addOption(new Option('--until <time>', 'check a restore up to this ISO-8601 time').argParser(isoTime))
+        .addOption(maxExpandedOption()),
+    ),
     { url: false },
-  ).action(async (zip: string, options: { untilEvent?: number; until?: string; maxExpandedBytes: number }, command: Command) => {
+  ).action(async (zip: string, options: { untilEvent?: number; until?: string; maxExpandedBytes: number } & KeyOptions, command: Command) => {
     const context = new CliContext(command);
     const { output } = context;
     const file = resolve(zip);
     const { verifyArchive } = await import('../offline-archive.js');
     const progress: Progress = output.progress('verify');
     try {
-      const report = await offline(output, zip, () =>
-        verifyArchive(file, {
-          maxExpandedBytes: options.maxExpandedBytes,
-          untilEvent: options.untilEvent,
-          until: options.until,
-          onProgress: (phase, done, total) => progress.update({ phase: phase === 'scan' ? 'reading' : 'rehearsing the restore', done, total, unit: 'events', percent: ((phase === 'scan' ? 0 : 50) + (done / Math.max(total, 1)) * 50) }),
-        }),
+      const { report, encrypted } = await offline(output, zip, () =>
+        withPlainArchive(file, options, async (plain, encrypted) => ({
+          encrypted,
+          report: await verifyArchive(plain, {
+            maxExpandedBytes: options.maxExpandedBytes,
+            untilEvent: options.untilEvent,
+            until: options.until,
+            onProgress: (phase, done, total) => progress.update({ phase: phase === 'scan' ? 'reading' : 'rehearsing the restore', done, total, unit: 'events', percent: ((phase === 'scan' ? 0 : 50) + (done / Math.max(total, 1)) * 50) }),
+          }),
+        })),
       );
       progress.stop();
-      output.result({ file: zip, ...report }, () => [
+      output.result({ file: zip, encrypted, ...report }, () => [
           `${zip} is a valid archive of app ${report.app.name} (${report.app.id}), made ${report.created}`,
+          ...(encrypted ? ['  encrypted (age): decrypted with the key given, every chunk authenticated'] : []),
           ...(report.include ? [`  partial: ${describeInclude(report.include)}; checked against selection.json`] : []),
           `  ${report.counts.events} events in ${report.counts.eventFiles} files, ${report.counts.assets} asset files, ${report.counts.users} users`,
           `  checked: every entry's size and SHA-256, ${report.checkedEvents} events against the catalog and their streams' rules, ${report.checkedFiles} file versions against their events`,
@@ -82,18 +92,22 @@ Examples:
   });
 
   withGlobalOptions(
-    archive
-      .command('inspect <zip>')
-      .description('describe an archive: app, counts, schemas, time range, users, sizes by kind')
-      .addOption(maxExpandedOption()),
+    withKeyOptions(
+      archive
+        .command('inspect <zip>')
+        .description('describe an archive: app, counts, schemas, time range, users, sizes by kind')
+        .addOption(maxExpandedOption()),
+    ),
     { url: false },
-  ).action(async (zip: string, options: { maxExpandedBytes: number }, command: Command) => {
+  ).action(async (zip: string, options: { maxExpandedBytes: number } & KeyOptions, command: Command) => {
     const context = new CliContext(command);
     const { inspectOffline } = await import('../offline-archive.js');
-    const report = await offline(context.output, zip, () => inspectOffline(resolve(zip), options.maxExpandedBytes));
-    context.output.result({ ...report, file: zip }, () => {
+    const { report, encrypted } = await offline(context.output, zip, () =>
+      withPlainArchive(resolve(zip), options, async (plain, encrypted) => ({ encrypted, report: await inspectOffline(plain, options.maxExpandedBytes) })),
+    );
+    context.output.result({ ...report, encrypted, file: zip }, () => {
       const lines = [
-        `Archive ${zip} (${formatBytes(report.fileBytes)}), format ${report.formatVersion}`,
+        `Archive ${zip} (${formatBytes(report.fileBytes)}${encrypted ? ' decrypted; encrypted with age' : ''}), format ${report.formatVersion}`,
         `  app:      ${report.app.name} (${report.app.id})`,
         ...(report.partial ? [`  partial:  ${describeInclude(report.include)}`] : []),
         `  made:     ${report.created} on installation ${report.source.installationId} (${report.source.eventStore}, position ${report.source.position})`,

@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { backupRoutes } from '../../contract/api-routes.js';
 import type { Backup, BackupCopy } from '../../contract/backups.schemas.js';
 import type { JobRef } from '../../contract/client/job-events.js';
 import type { CliApi, ErrorHints } from '../api-client.js';
-import { downloadArchive, type DownloadResult } from '../archive-download.js';
+import { downloadArchive, type DownloadResult, sha256Of } from '../archive-download.js';
+import { decryptWithOptions, type KeyOptions, withKeyOptions } from '../key-options.js';
 import { CliContext, duration, repeated, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } from '../include-options.js';
@@ -30,11 +33,16 @@ const APP_PART_BYTES = 80;
  * finds the partial file; made safe, since the server chose the app's name and the time
  * (safe-file-name.ts). A name with nothing usable left gives `backup-{id}.zip`.
  */
-export function defaultFileName(backup: Backup): string {
+export function defaultFileName(backup: Backup, decrypted = false): string {
   const app = safeFileName(backup.appName, APP_PART_BYTES);
   const time = backup.created.slice(0, 19).replace('T', '_').replaceAll(':', '-');
-  return (app && safeFileName(`backup-${app}-${time}.zip`)) || safeFileName(`backup-${backup.id}.zip`) || 'backup.zip';
+  const extension = backup.encrypted && !decrypted ? '.zip.age' : '.zip';
+  return (app && safeFileName(`backup-${app}-${time}${extension}`)) || safeFileName(`backup-${backup.id}${extension}`) || `backup${extension}`;
 }
+
+/** Who can open an encrypted backup, in a line. */
+const describeEncryption = (backup: Backup) =>
+  backup.encryption?.passphrase ? 'with a passphrase' : `to ${(backup.encryption?.recipients ?? []).map((recipient) => recipient.name ?? recipient.recipient).join(', ')}`;
 
 function describeBackup(backup: Backup): string[] {
   const lines = [
@@ -49,6 +57,7 @@ function describeBackup(backup: Backup): string[] {
     `  contents: ${backup.eventCount} events, ${backup.assetCount} files, ${backup.userCount} users`,
     `  size:     ${formatBytes(backup.sizeBytes)} (${backup.sizeBytes} bytes)`,
     `  sha256:   ${backup.sha256 ?? '-'}`,
+    ...(backup.encrypted ? [`  encrypted: age, ${describeEncryption(backup)} (size and SHA-256 are the encrypted file's)`] : []),
   ];
   if (backup.error) lines.push(`  error:    ${backup.error}`);
   for (const warning of backup.warnings ?? []) lines.push(`  warning:  ${warning}`);
@@ -77,8 +86,16 @@ function runningError(backup: Backup, app?: string): CliError {
   return new CliError(`Backup ${backup.id} is ${backup.status}; wait for it with \`${show}\` or use --wait`, ExitCode.conflict, 409);
 }
 
-/** Waits for a backup (if asked), then streams its archive to disk and checks its SHA-256. */
-async function fetchArchive(client: CliApi, output: Output, backup: Backup, options: { app?: string; file?: string; wait: boolean; force: boolean }): Promise<{ backup: Backup; download: DownloadResult }> {
+/**
+ * Waits for a backup (if asked), then streams its archive to disk and checks its SHA-256; with
+ * `decrypt`, an encrypted archive is then decrypted (see decryptDownload).
+ */
+async function fetchArchive(
+  client: CliApi,
+  output: Output,
+  backup: Backup,
+  options: { app?: string; file?: string; wait: boolean; force: boolean; decrypt?: KeyOptions },
+): Promise<{ backup: Backup; download: DownloadResult }> {
   const hints = hintsFor(backup.id, options.app);
   let job = backup;
   if (job.status === 'Scheduled' || job.status === 'Running') {
@@ -87,13 +104,50 @@ async function fetchArchive(client: CliApi, output: Output, backup: Backup, opti
   }
   if (job.status === 'Failed') throw failedError(job);
   // -o is the person's own path, taken as given; a name made from the server's answer stays in this folder.
-  const file = options.file !== undefined ? resolve(options.file) : fileInFolder(process.cwd(), defaultFileName(job));
-  const download = await downloadArchive(client, job, options.app, { file, force: options.force }, output, { ...hints, 409: runningError(job, options.app).message });
-  return { backup: job, download };
+  const decrypt = options.decrypt && job.encrypted ? options.decrypt : undefined;
+  const file = options.file !== undefined ? resolve(options.file) : fileInFolder(process.cwd(), defaultFileName(job, decrypt !== undefined));
+  if (!decrypt) {
+    const download = await downloadArchive(client, job, options.app, { file, force: options.force }, output, { ...hints, 409: runningError(job, options.app).message });
+    return { backup: job, download };
+  }
+  return { backup: job, download: await decryptDownload(client, output, job, { app: options.app, file, force: options.force, keys: decrypt, hints }) };
+}
+
+/**
+ * `backup download --decrypt`: the encrypted archive is downloaded beside the target as
+ * `<file>.age` (resumable, checked against the backup's size and SHA-256 like any download), then
+ * decrypted into `<file>.part`, every chunk authenticated, which takes the name `<file>` only once
+ * whole (never over an existing file without --force); the encrypted file is removed then.
+ */
+async function decryptDownload(
+  client: CliApi,
+  output: Output,
+  backup: Backup,
+  options: { app?: string; file: string; force: boolean; keys: KeyOptions; hints: ErrorHints },
+): Promise<DownloadResult> {
+  if (options.keys.identity === undefined && options.keys.passphraseFile === undefined) {
+    throw new CliError(`Backup ${backup.id} is encrypted (${describeEncryption(backup)}); --decrypt needs --identity FILE or --passphrase-file FILE`, ExitCode.usage);
+  }
+  if (existsSync(options.file) && !options.force) throw new CliError(`${options.file} exists; pass --force to replace it, or -o another file`, ExitCode.usage);
+  const sealed = `${options.file}.age`;
+  const download = await downloadArchive(client, backup, options.app, { file: sealed, force: true }, output, { ...options.hints, 409: runningError(backup, options.app).message });
+  const part = `${options.file}.part`;
+  await rm(part, { force: true });
+  try {
+    await decryptWithOptions(sealed, part, options.keys);
+  } catch (error) {
+    if (error instanceof Error && error.name === 'EncryptedArchiveError') throw new CliError(`${sealed} could not be decrypted: ${error.message}; the encrypted archive is kept there`, ExitCode.failed);
+    throw error;
+  }
+  await rename(part, options.file);
+  await rm(sealed, { force: true });
+  return { ...download, file: options.file, bytes: (await stat(options.file)).size, sha256: await sha256Of(options.file), decrypted: true };
 }
 
 const downloaded = (d: DownloadResult) =>
-  `${d.alreadyComplete ? 'Already downloaded' : d.resumed ? 'Downloaded (resumed)' : 'Downloaded'} ${d.file}${d.replaced ? ', replacing the file that was there' : ''}: ${formatBytes(d.bytes)}, SHA-256 ${d.sha256} matches the backup`;
+  d.decrypted
+    ? `Downloaded and decrypted ${d.file}: ${formatBytes(d.bytes)} (SHA-256 ${d.sha256}); the encrypted archive matched the backup's SHA-256 and every chunk authenticated`
+    : `${d.alreadyComplete ? 'Already downloaded' : d.resumed ? 'Downloaded (resumed)' : 'Downloaded'} ${d.file}${d.replaced ? ', replacing the file that was there' : ''}: ${formatBytes(d.bytes)}, SHA-256 ${d.sha256} matches the backup`;
 
 export function registerBackup(program: Command): void {
   const backup = program
@@ -117,26 +171,45 @@ Examples:
         .description('back up an app, or part of it (answers at once; --wait follows the job until it ends)')
         .option('--label <label>', 'a label for the backup')
         .option('--repository <name>', 'keep a copy in this repository (repeat for several; default: local)', repeated)
+        .option('--recipient <name>', 'encrypt the archive (age) to this recipient, configured for the app or the installation, by name or age1… key (repeat for several)', repeated)
+        .option('--passphrase-out <file>', 'encrypt the archive (age) with a passphrase the server makes, written to this new file (mode 0600); it is shown nowhere else')
         .option('--wait', 'follow the backup until it is Completed or Failed')
         .option('--download <file>', 'then download the archive to <file> (implies --wait)')
         .option('--force', 'with --download: replace <file> if it exists'),
     )
       .addHelpText('after', '\nWith --schemas, --contents or --assets the backup is partial: it holds only that selection, and a restore\nof it keeps references to anything else as plain ids. Without them it holds the whole app.')
-      .action(async (app: string, options: { label?: string; repository?: string[]; wait?: boolean; download?: string; force?: boolean } & IncludeOptions, command: Command) => {
+      .action(async (app: string, options: { label?: string; repository?: string[]; recipient?: string[]; passphraseOut?: string; wait?: boolean; download?: string; force?: boolean } & IncludeOptions, command: Command) => {
         const context = new CliContext(command);
         const { client, output } = context;
         const include = includeOf(options);
-        const created = await client.call(
+        if (options.recipient && options.passphraseOut !== undefined) throw new CliError('Give --recipient or --passphrase-out, not both: age encrypts to recipients or to a passphrase', ExitCode.usage);
+        const passphraseFile = options.passphraseOut !== undefined ? resolve(options.passphraseOut) : undefined;
+        if (passphraseFile && existsSync(passphraseFile)) throw new CliError(`${passphraseFile} exists; --passphrase-out writes a new file only`, ExitCode.usage);
+        const encryption = options.recipient ? { recipients: options.recipient } : passphraseFile ? { passphrase: true as const } : undefined;
+        const answer = await client.call(
           'appBackups.create',
           {
             params: { app },
-            body: { ...(options.label !== undefined ? { label: options.label } : {}), ...(include ? { include } : {}), ...(options.repository ? { repositories: options.repository } : {}) },
+            body: {
+              ...(options.label !== undefined ? { label: options.label } : {}),
+              ...(include ? { include } : {}),
+              ...(options.repository ? { repositories: options.repository } : {}),
+              ...(encryption ? { encryption } : {}),
+            },
           },
           {
             404: 'See the apps with `appvault apps list`',
             409: `See the app's backups with \`appvault backup list ${app}\` (delete old ones with \`appvault backup delete <id> --app ${app}\`)`,
           },
         );
+        // The passphrase goes to its file and nowhere else: not to the screen, not into --json.
+        const { passphrase, ...created } = answer;
+        if (passphraseFile) {
+          if (!passphrase) throw new CliError(`The server made backup ${created.id} but answered no passphrase for it; it cannot be opened: delete it`, ExitCode.unavailable);
+          const { writeFile } = await import('node:fs/promises');
+          await writeFile(passphraseFile, `${passphrase}\n`, { mode: 0o600, flag: 'wx' });
+          output.note(`The passphrase of backup ${created.id} is in ${passphraseFile}; keep it safe: the server keeps no copy`);
+        }
         if (options.download !== undefined) {
           const result = await fetchArchive(client, output, created, { app, file: options.download, wait: true, force: options.force === true });
           output.result(result, () => [...describeBackup(result.backup), downloaded(result.download)]);
@@ -187,13 +260,16 @@ Examples:
   );
 
   withGlobalOptions(
-    backup
-      .command('download <id>')
-      .description("stream a backup's archive to disk, resuming a partial file, and check its SHA-256")
-      .option('-o, --output <file>', 'where to write it (default: the name the server gives, made safe, in this folder)')
-      .option('--force', 'replace the file if it exists')
-      .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
-      .option('--wait', 'if the backup is still running, wait for it first')
+    withKeyOptions(
+      backup
+        .command('download <id>')
+        .description("stream a backup's archive to disk, resuming a partial file, and check its SHA-256")
+        .option('-o, --output <file>', 'where to write it (default: the name the server gives, made safe, in this folder)')
+        .option('--force', 'replace the file if it exists')
+        .option('--app <app>', 'reach the backup through its app (for keys that are not an admin)')
+        .option('--wait', 'if the backup is still running, wait for it first')
+        .option('--decrypt', 'an encrypted backup (age): decrypt it after the download, with --identity FILE or --passphrase-file FILE, and keep the zip'),
+    )
       .addHelpText(
         'after',
         `
@@ -201,12 +277,22 @@ The archive is written to <file>.part and renamed to <file> once its SHA-256 mat
 A broken download leaves the .part file, which the same command resumes (Range: bytes=<size>-); a
 server that sends the whole archive instead has it written anew. An existing <file> is replaced only
 with --force (exit code 2 without it), unless it is this backup's archive already, which is only
-checked. Exit code 1 when the SHA-256 does not match the backup.`,
+checked. Exit code 1 when the SHA-256 does not match the backup.
+
+An encrypted backup downloads as .zip.age. With --decrypt it is downloaded to <file>.age (checked
+and resumable as above), decrypted into <file> (every chunk authenticated; exit code 1 and the
+encrypted file kept when the key does not open it or the file is damaged), and <file>.age removed.`,
       )
-      .action(async (id: string, options: { output?: string; app?: string; wait?: boolean; force?: boolean }, command: Command) => {
+      .action(async (id: string, options: { output?: string; app?: string; wait?: boolean; force?: boolean; decrypt?: boolean } & KeyOptions, command: Command) => {
         const context = new CliContext(command);
         const found = await context.client.call(backupRoutes(options.app).get, { params: { app: options.app, id } }, hintsFor(id, options.app));
-        const result = await fetchArchive(context.client, context.output, found, { app: options.app, file: options.output, wait: options.wait === true, force: options.force === true });
+        const result = await fetchArchive(context.client, context.output, found, {
+          app: options.app,
+          file: options.output,
+          wait: options.wait === true,
+          force: options.force === true,
+          ...(options.decrypt ? { decrypt: { identity: options.identity, passphraseFile: options.passphraseFile } } : {}),
+        });
         context.output.result(result.download, () => [downloaded(result.download)]);
       }),
   );

@@ -7,8 +7,9 @@ import { describeInclude } from '../include-options.js';
 import { followWithProgress } from '../job-follower.js';
 import { table } from '../output.js';
 import { uploadRestore } from '../restore-upload.js';
+import { type KeyOptions, keyTexts, withKeyOptions } from '../key-options.js';
 
-interface RestoreOptions {
+interface RestoreOptions extends KeyOptions {
   file?: string;
   url?: string;
   backup?: string;
@@ -46,7 +47,7 @@ function describeRestore(job: Restore, withLog: boolean): string[] {
 function describePreflight(report: RestorePreflight): string[] {
   const lines = [`Dry run of a restore from ${report.source}: ${report.valid ? 'it would succeed' : 'it would fail'}; nothing was written.`];
   if (report.error) lines.push(`  error:    ${report.error}`);
-  if (report.sizeBytes !== null) lines.push(`  archive:  ${report.sizeBytes} bytes${report.archive ? `, made ${report.archive.created}` : ''}`);
+  if (report.sizeBytes !== null) lines.push(`  archive:  ${report.sizeBytes} bytes${report.archive ? `, made ${report.archive.created}` : ''}${report.encrypted ? ', encrypted (age)' : ''}`);
   if (report.app) lines.push(`  app:      ${report.app.name} (${report.app.id})${report.partial ? ` (partial: ${describeInclude(report.include!)})` : ''}`);
   if (report.events) lines.push(`  events:   ${report.events.toRestore} of ${report.events.inArchive} to restore, ${report.files ?? 0} files`);
   if (report.users) lines.push(`  users:    ${report.users.mapped.length} mapped by email, ${report.users.created.length} to create`);
@@ -61,7 +62,7 @@ function failedError(job: Restore): CliError {
 }
 
 export function registerRestore(program: Command): void {
-  const restore = program
+  const restore = withKeyOptions(program
     .command('restore')
     .description('restore an app from an archive file, a URL, a stored backup or a copy in a backup repository (admins), and list restores')
     .addOption(new Option('--file <zip>', 'upload this archive (streamed from disk)').conflicts(['url', 'backup', 'fromRepository']))
@@ -73,12 +74,17 @@ export function registerRestore(program: Command): void {
     .addOption(new Option('--until-event <n>', 'restore the app as it was after event n').argParser(positiveInteger).conflicts('until'))
     .addOption(new Option('--until <time>', 'restore the app as it was at this ISO-8601 time').argParser(isoTime))
     .addOption(new Option('--dry-run', 'fetch and check the archive as a restore would and say what it would do, writing nothing').conflicts('follow'))
-    .option('--follow', 'follow the restore until it is Completed or Failed')
+    .option('--follow', 'follow the restore until it is Completed or Failed'))
     .addHelpText(
       'after',
       `
+An encrypted archive (age) is opened with --identity FILE or --passphrase-file FILE: the key goes
+to the server in the request, for this restore only (never stored or logged), or nowhere when the
+archive was encrypted to the server's own recipient (GET /api/installation/recipient).
+
 Examples:
   appvault restore --backup 3f2a9c1b-... --name shop-copy --follow
+  appvault restore --file shop.zip.age --identity key.txt --name shop-copy --follow
   appvault restore --file shop.zip --name shop-copy --until-event 1200 --follow
   appvault restore --from-repository offsite --key appvault/shop/3f2a9c1b-....zip --dry-run
   appvault --url http://appvault:8080 restore --url https://files.example.com/shop.zip`,
@@ -90,9 +96,10 @@ Examples:
       if (sources !== 1) throw usageError('Say what to restore: --file <zip>, --url <url>, --backup <id> or --from-repository <name> --key <key> (exactly one)');
       if ((options.fromRepository === undefined) !== (options.key === undefined)) throw usageError('--from-repository and --key go together: the repository and the key of the copy in it');
       const pointInTime = { ...(options.untilEvent !== undefined ? { untilEvent: options.untilEvent } : {}), ...(options.until !== undefined ? { until: options.until } : {}) };
+      const keys = await keyTexts(options);
       let answer: Restore | RestorePreflight;
       if (options.file !== undefined) {
-        const fields: Record<string, string> = {};
+        const fields: Record<string, string> = { ...keys };
         if (options.name !== undefined) fields['name'] = options.name;
         if (options.untilEvent !== undefined) fields['untilEvent'] = String(options.untilEvent);
         if (options.until !== undefined) fields['until'] = options.until;
@@ -101,7 +108,7 @@ Examples:
       } else {
         const source =
           options.url !== undefined ? { url: options.url } : options.fromRepository !== undefined ? { repository: options.fromRepository, key: options.key! } : { backupId: options.backup! };
-        const body = { ...source, ...(options.name !== undefined ? { name: options.name } : {}), ...pointInTime, ...(options.dryRun ? { dryRun: true } : {}) };
+        const body = { ...source, ...(options.name !== undefined ? { name: options.name } : {}), ...pointInTime, ...keys, ...(options.dryRun ? { dryRun: true } : {}) };
         answer = await client.call('restores.start', { body }, HINTS);
       }
       if (options.dryRun) {

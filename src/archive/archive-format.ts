@@ -11,6 +11,8 @@ export const MANIFEST_ENTRY = 'manifest.json';
 export const USERS_ENTRY = 'users.json';
 /** In partial archives only: the selection, a listed (so checksummed) copy of the manifest's `include`. */
 export const SELECTION_ENTRY = 'selection.json';
+/** Only in an encrypted archive whose backup asked for it: the API key hashes of the users in users.json (docs/backup-format.md). */
+export const CREDENTIALS_ENTRY = 'credentials.json';
 
 /** A batch file holds at most this many events, or roughly this many bytes, whichever comes first. */
 export const EVENTS_PER_FILE = 1000;
@@ -22,7 +24,7 @@ export const assetEntryName = (assetId: string, fileVersion: number) => `assets/
 const EVENT_FILE = /^events\/(\d{6,})\.ndjson$/;
 const ASSET_FILE = /^assets\/([A-Za-z0-9_-]{1,100})\/(\d{1,9})$/;
 
-export type EntryKind = { kind: 'manifest' } | { kind: 'users' } | { kind: 'selection' } | { kind: 'events'; index: number } | { kind: 'asset'; assetId: string; fileVersion: number };
+export type EntryKind = { kind: 'manifest' } | { kind: 'users' } | { kind: 'selection' } | { kind: 'credentials' } | { kind: 'events'; index: number } | { kind: 'asset'; assetId: string; fileVersion: number };
 
 /**
  * Classifies an entry name; anything else (paths with `..`, absolute paths, unknown folders) is
@@ -32,6 +34,7 @@ export function classifyEntry(name: string): EntryKind | undefined {
   if (name === MANIFEST_ENTRY) return { kind: 'manifest' };
   if (name === USERS_ENTRY) return { kind: 'users' };
   if (name === SELECTION_ENTRY) return { kind: 'selection' };
+  if (name === CREDENTIALS_ENTRY) return { kind: 'credentials' };
   const events = EVENT_FILE.exec(name);
   if (events) return { kind: 'events', index: Number(events[1]) };
   const asset = ASSET_FILE.exec(name);

@@ -71,6 +71,8 @@ export interface BackupContext {
   addEntry(name: string, open: () => Promise<Readable>, options: { compress: boolean; size?: number }): Promise<void>;
   /** Every user the written events name: their actors and the users their streams' facts name. */
   readonly mentionedUsers: ReadonlySet<string>;
+  /** The backup holds the credentials its users need to stay signed in (an admin's encrypted backup only). */
+  readonly credentials: boolean;
   /** Something is wrong but the backup can go on: reported in the job's warnings and the manifest. */
   warn(message: string): void;
   /** An entry the events call for could not be added (listed in the manifest's `missing`). */
@@ -85,6 +87,8 @@ export interface RestoreContext {
   readonly targetName: string;
   /** The admin running the restore. */
   readonly actor: string;
+  /** The archive came encrypted (age) and was opened with a key: only such an archive's credentials are used. */
+  readonly encrypted: boolean;
   /** Opens an entry of the archive (already checked against the manifest). */
   openEntry(name: string): Promise<Readable>;
   hasEntry(name: string): boolean;
@@ -120,8 +124,8 @@ export interface ParticipantSink {
   append(stream: string, events: DomainEvent[], expectedVersion: number): Promise<void>;
   /** The installation's user with this email, if any (an offline rehearsal knows none). */
   findUser(email: string): Promise<{ id: string; email: string } | undefined>;
-  /** Creates a user the archive names and the installation lacks, without an API key, as the restore's actor. */
-  createUser(user: { id: string; email: string; displayName: string }): Promise<void>;
+  /** Creates a user the archive names and the installation lacks, as the restore's actor: without an API key, or with the key hash an encrypted archive's credentials give. */
+  createUser(user: { id: string; email: string; displayName: string; keyHash?: string }): Promise<void>;
 }
 
 export interface CleanupContext {
@@ -134,7 +138,7 @@ export interface CleanupContext {
 /** The installation's users as a restore maps archived users to them (the users module provides them). */
 export interface UserAccounts {
   findByEmail(email: string): Promise<{ id: string; email: string } | undefined>;
-  createForRestore(userId: string, email: string, displayName: string, actor: string): Promise<unknown>;
+  createForRestore(userId: string, email: string, displayName: string, actor: string, keyHash?: string): Promise<unknown>;
 }
 
 export const USER_ACCOUNTS = Symbol('USER_ACCOUNTS');

@@ -35,6 +35,8 @@ export interface ArchiveRestoreOptions {
   remember(key: string, value: string): Promise<void>;
   /** Stops the events at the next one (the job was abandoned or lost its slot). */
   signal?: AbortSignal;
+  /** The archive came encrypted and was opened with a key (RestoreContext.encrypted). */
+  encrypted?: boolean;
 }
 
 /** The app a restore creates. */
@@ -75,6 +77,7 @@ export class ArchiveRestore {
       targetAppId: target.appId,
       targetName: target.name,
       actor: target.actor,
+      encrypted: this.options.encrypted === true,
       openEntry: (entry) => reader.open(entry),
       hasEntry: (entry) => reader.has(entry),
       setUserMapping: (from, to) => void this.userMap.set(from, to),

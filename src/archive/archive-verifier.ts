@@ -22,6 +22,8 @@ export interface RehearsalOptions {
   onProgress?(phase: 'scan' | 'rehearse', done: number, total: number): void;
   /** The users of the installation a restore would go to (a dry run on the server); none offline. */
   lookupUser?: UserLookup;
+  /** The archive was decrypted before it was rehearsed (its credentials count, as in a restore). */
+  encrypted?: boolean;
 }
 
 /** What a rehearsal of a restore found: the archive passed every check a restore makes. */
@@ -69,6 +71,7 @@ export async function rehearseRestore(file: string, options: RehearsalOptions): 
     },
     step: async () => undefined,
     remember: async () => undefined,
+    encrypted: options.encrypted,
   });
   try {
     const manifest = reader.manifest;

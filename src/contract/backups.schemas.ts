@@ -31,6 +31,10 @@ export const BackupIncludeBody = z
       .optional()
       .describe('Ids of the contents to back up, within the selected schemas; null or absent: all of their contents'),
     assets: z.enum(ASSET_CHOICES, `must be one of ${ASSET_CHOICES.join(', ')}`).optional().describe('Which assets: all (default), those the selected contents reference, or none'),
+    credentials: z
+      .boolean()
+      .optional()
+      .describe('Also the API key hashes of the users the archive names, so a restore keeps them signed in (admins only, encrypted backups only; not in policies)'),
   })
   .describe('What a partial backup holds; absent: the whole app');
 export type BackupIncludeInput = z.infer<typeof BackupIncludeBody>;
@@ -107,6 +111,7 @@ export const Backup = z.strictObject({
   copies: z.array(BackupCopy).describe('One per repository asked for once the backup has run (and `local` when the archive was kept there because another copy failed)'),
   encrypted: z.boolean().describe('The archive is encrypted in the age format (`….zip.age`); `sizeBytes` and `sha256` are of the encrypted file'),
   encryption: Encryption.nullable().describe('Who can open it: its recipients, or a passphrase; null for a plain zip'),
+  credentials: z.boolean().describe('It holds the API key hashes of the users it names (credentials.json, inside the encryption)'),
   passphrase: z.string().optional().describe('Only in the answer that started a backup with `encryption: { passphrase: true }`: the passphrase, shown this once and kept nowhere'),
   ...jobProgressFields,
 });

@@ -22,7 +22,8 @@ export interface CreatedUser {
 
 export class CreateUserCommand extends StreamCommand<CreatedUser> {
   constructor(
-    readonly input: { email: string; displayName?: string; admin?: boolean; userId?: string },
+    /** `keyHash`: the hash of a key the user already has (an encrypted archive's credentials), kept as it is. */
+    readonly input: { email: string; displayName?: string; admin?: boolean; userId?: string; keyHash?: string },
     readonly actor: string,
     /** A given key (ADMIN_TOKEN), a fresh one ('generate'), or none (users mapped in by a restore). */
     readonly key: string | 'generate' | 'none' = 'generate',
@@ -77,7 +78,7 @@ export class UserCommandPlanner implements CommandPlanner<UserRequest, UserState
       claim: { claim: claims.email(email), owner: userId },
       prepare: async () => {
         const emailTaken = (await this.projection.users.findOne({ email })) !== undefined;
-        const keyHash = apiKey ? hashApiKey(apiKey) : undefined;
+        const keyHash = input.keyHash ?? (apiKey ? hashApiKey(apiKey) : undefined);
         return { type: 'CreateUser', data: { userId, email: input.email, displayName: input.displayName, admin: input.admin ?? false, emailTaken, keyHash } };
       },
       answer: async (): Promise<CreatedUser> => {

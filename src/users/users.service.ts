@@ -61,8 +61,8 @@ export class UsersService implements PrincipalResolver {
   }
 
   /** Restores create the users they cannot map by email, with the id they noted first and no API key. */
-  async createForRestore(userId: string, email: string, displayName: string, actor: string): Promise<UserDoc> {
-    const { user } = await this.commands.execute(new CreateUserCommand({ email, displayName, userId }, actor, 'none'));
+  async createForRestore(userId: string, email: string, displayName: string, actor: string, keyHash?: string): Promise<UserDoc> {
+    const { user } = await this.commands.execute(new CreateUserCommand({ email, displayName, userId, ...(keyHash ? { keyHash } : {}) }, actor, 'none'));
     return user;
   }
 

@@ -14,7 +14,8 @@ import {
 import { appReads } from '../support/app-reads.js';
 import { type BuiltApp, buildApp, fileForm, waitForJob } from '../support/fixtures.js';
 import { runCli } from '../support/cli-runner.js';
-import { type Cast, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
+import { ApiClient, type Cast, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
+import { readZip } from '../support/zip-inspect.js';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const AGE_HEADER = 'age-encryption.org/v1\n';
@@ -252,5 +253,64 @@ describe.runIf(present)('encrypted archives (age), end to end over HTTP, with De
     expect(listed).toMatchObject({ encrypted: true, error: null, sha256: done.sha256 });
     const job = await restored(await server.admin.post('/api/restore', { repository: 'offsite', key: copy.key, name: 'from-offsite', identity: ops.identity }));
     expect(job.status, String(job.error)).toBe('Completed');
+  });
+
+  it('credentials: an admin’s encrypted backup keeps its users signed in on another installation; never in a plain archive, a policy or a non-admin’s backup', async () => {
+    const forbidden = await cast.owner.client.post('/api/apps/shop/backups', { include: { credentials: true }, encryption: { recipients: ['ops'] } });
+    expect(forbidden.status).toBe(403);
+    const plain = await server.admin.post('/api/apps/shop/backups', { include: { credentials: true } });
+    expect(plain.status).toBe(400);
+    expect(plain.body.message).toContain('go only into an encrypted archive');
+    const policy = await server.admin.put('/api/apps/shop/backup-policy', { schedule: '0 4 * * *', include: { credentials: true }, encryption: { recipients: ['ops'] } });
+    expect(policy.status).toBe(400);
+
+    const { done } = await backup({ include: { credentials: true }, encryption: { recipients: ['ops'] } }, server.admin);
+    expect(done).toMatchObject({ credentials: true, partial: false, include: null, encrypted: true });
+    writeFileSync(join(dir, 'creds.zip.age'), (await server.admin.bytes(`/api/backups/${done.id}/archive`)).bytes);
+    await ageDecryptWithIdentity(join(dir, 'creds.zip.age'), join(dir, 'creds.zip'), ops.file);
+    const entries = await readZip(join(dir, 'creds.zip'));
+    const credentials = JSON.parse(entries.get('credentials.json')!.toString('utf8')) as { id: string; keyHash: string }[];
+    // Every user users.json names has a key in the cast (the admin who made the app too).
+    const archivedUsers = JSON.parse(entries.get('users.json')!.toString('utf8')) as { id: string }[];
+    expect(credentials.map((c) => c.id).sort()).toEqual(archivedUsers.map((u) => u.id).sort());
+    expect(credentials.map((c) => c.id)).toEqual(expect.arrayContaining([cast.owner.id, cast.developer.id]));
+    expect(credentials.every((c) => /^[0-9a-f]{64}$/.test(c.keyHash))).toBe(true);
+    expect(entries.get('users.json')!.toString('utf8')).not.toContain('keyHash');
+    expect((await runCli(['archive', 'verify', join(dir, 'creds.zip')])).code).toBe(0);
+
+    // Another installation, where nobody of the archive exists yet.
+    const target = await startServer();
+    try {
+      const upload = (file: string, fields: Record<string, string>) => {
+        const form = fileForm(readFileSync(file), 'creds.zip.age', 'application/octet-stream');
+        for (const [name, value] of Object.entries(fields)) form.append(name, value);
+        return target.admin.post('/api/restore', form);
+      };
+      const started = await upload(join(dir, 'creds.zip.age'), { name: 'shop', identity: ops.identity });
+      const job = await waitForJob(target.admin, `/api/restore/${String(started.body.id)}`);
+      expect(job.status, String(job.error)).toBe('Completed');
+      expect((job.log as { message: string }[]).some((line) => line.message.includes(`0 created without API keys, ${credentials.length} created with the API key they had`))).toBe(true);
+      const developer = new ApiClient(target.url, cast.developer.client.token);
+      expect((await developer.get('/api/users/me')).body.email).toBe('dev@example.com');
+      expect((await developer.get('/api/apps/shop/schemas')).status).toBe(200);
+      // The plain zip of the same archive: its credentials are not used.
+      const again = await upload(join(dir, 'creds.zip'), { name: 'shop-plain' });
+      expect((await waitForJob(target.admin, `/api/restore/${String(again.body.id)}`)).status).toBe('Completed');
+    } finally {
+      await target.close();
+    }
+    const third = await startServer();
+    try {
+      const form = fileForm(readFileSync(join(dir, 'creds.zip')), 'creds.zip', 'application/zip');
+      const started = await third.admin.post('/api/restore', form);
+      const job = await waitForJob(third.admin, `/api/restore/${String(started.body.id)}`);
+      expect(job.status, String(job.error)).toBe('Completed');
+      expect((job.log as { message: string }[]).map((line) => line.message)).toContain(
+        'The archive holds credentials.json, but it was not encrypted: its key hashes are not used, and the users it creates have no API keys',
+      );
+      expect((await new ApiClient(third.url, cast.developer.client.token).get('/api/users/me')).status).toBe(401);
+    } finally {
+      await third.close();
+    }
   });
 });

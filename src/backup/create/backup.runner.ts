@@ -138,6 +138,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
           options,
         ),
       mentionedUsers: mentioned,
+      credentials: job.credentials === true,
       warn: (message) => {
         if (warnings.length < 1000) warnings.push(message);
       },

@@ -12,6 +12,7 @@ import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';
 import { BackupArchives } from '../shared/archive-locations.js';
 import { BackupsService } from './backups.service.js';
+import { forbidden } from '../../platform/domain-errors.js';
 import { JobEventStreams } from '../../jobs/job-event-streams.service.js';
 import { progressOf } from '../../jobs/job-progress.js';
 import { JobRoutes } from '../../jobs/job-routes.js';
@@ -27,6 +28,7 @@ export const toView = ({ createdBy: _createdBy, cleanup: _cleanup, objectLock: _
   copies: copiesOf(job),
   encrypted: isEncrypted(job),
   encryption: job.encryption ?? null,
+  credentials: job.credentials === true,
   ...progressOf(job),
 });
 
@@ -54,7 +56,17 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
   @HttpCode(202)
   @AppAccess(...MAINTAINERS)
   async create(@CurrentApp() app: AppAccessInfo, @Body({ schema: CreateBackupBody }) body: z.infer<typeof CreateBackupBody>, @CurrentUser() caller: Principal) {
-    return toView(await this.backups.schedule(app, { label: body.label, actor: caller.userId, include: normalizeSelection(body.include), repositories: body.repositories, encryption: body.encryption ?? null }));
+    if (body.include?.credentials && !caller.admin) throw forbidden('include.credentials: only admins back up credentials (the users’ API key hashes)');
+    return toView(
+      await this.backups.schedule(app, {
+        label: body.label,
+        actor: caller.userId,
+        include: normalizeSelection(body.include),
+        repositories: body.repositories,
+        encryption: body.encryption ?? null,
+        credentials: body.include?.credentials === true,
+      }),
+    );
   }
 
   @Get(':id/archive')

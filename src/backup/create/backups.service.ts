@@ -30,6 +30,8 @@ export interface BackupRequest {
   objectLock?: ObjectLockRule | null;
   /** Encrypt the archive: to configured recipients, or (started by hand) with a passphrase made for it. */
   encryption?: EncryptionInput | null;
+  /** Also the users' API key hashes (an admin's request; only with encryption). */
+  credentials?: boolean;
 }
 
 /** A backup as its request answers it: with the passphrase made for it, the one time it is shown. */
@@ -69,6 +71,9 @@ export class BackupsService {
     const { label, actor, trigger = 'manual', include = null } = request;
     if (include) await this.checkSelection(app.id, include);
     const repositories = await this.copies.checkTargets(request.repositories);
+    if (request.credentials && !request.encryption) {
+      throw invalid('include.credentials: credentials (the users’ API key hashes) go only into an encrypted archive; add encryption: { recipients: [...] } or { passphrase: true }');
+    }
     const encryption = request.encryption ? await this.recipients.resolve(app, request.encryption) : null;
     const draft: BackupJob = {
       id: randomUUID(),
@@ -92,6 +97,7 @@ export class BackupsService {
       repositories,
       ...(request.objectLock ? { objectLock: request.objectLock } : {}),
       ...(encryption ? { encryption } : {}),
+      ...(request.credentials ? { credentials: true } : {}),
       ...queuedProgress(),
     };
     // A passphrase is made for this backup, held in this process's memory for its run (JobSecrets) and answered once.

@@ -51,8 +51,8 @@ export class InstallationSink implements RestoreSink {
     return this.users.findByEmail(email);
   }
 
-  async createUser(user: { id: string; email: string; displayName: string }): Promise<void> {
-    await this.users.createForRestore(user.id, user.email, user.displayName, this.actor);
+  async createUser(user: { id: string; email: string; displayName: string; keyHash?: string }): Promise<void> {
+    await this.users.createForRestore(user.id, user.email, user.displayName, this.actor, user.keyHash);
   }
 
   private opened(): { appId: string; projection: RestoreProjection } {

@@ -142,6 +142,7 @@ export class RestorePreflightService {
             untilEvent: request.untilEvent,
             until: request.until,
             lookupUser: (email) => this.users.findByEmail(email),
+            encrypted: encrypted === true,
           });
         } catch (problem) {
           if (!(problem instanceof InvalidArchiveError)) throw problem;

@@ -133,7 +133,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     archiveFile = fetched.file;
     ownsArchive = fetched.owned;
     await ctx.save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
-    await this.restore(ctx, archiveFile, meter);
+    await this.restore(ctx, archiveFile, meter, fetched.encrypted);
     meter.complete(ctx.job.restoredEvents);
     return { patch: { ...RELEASED, url: null } };
   }
@@ -166,7 +166,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     return this.cleanup.settle(job);
   }
 
-  private async restore(ctx: RestoreRun, archiveFile: string, meter: ProgressMeter<RestorePhase>): Promise<void> {
+  private async restore(ctx: RestoreRun, archiveFile: string, meter: ProgressMeter<RestorePhase>, encrypted: boolean): Promise<void> {
     const job = ctx.job;
     const step = (name: RestoreStep, message: string) => ctx.step(name, { phase: PHASE_OF_STEP[name], line: message });
     let reader: ArchiveReader | undefined;
@@ -187,6 +187,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
         step: (name) => step(restoreStep(name), `Step: ${name}`),
         remember: (key, value) => ctx.remember(key, value),
         signal: ctx.signal,
+        encrypted,
       });
       await this.checkEntries(reader, ctx, meter, restore, job.until);
       await ctx.log(

@@ -19,6 +19,8 @@ export interface PolicyInput extends RetentionRules {
   repositories?: string[];
   objectLock?: ObjectLockRule | null;
   encryption?: EncryptionInput | null;
+  /** Refused: credentials go only into backups an admin starts by hand. */
+  credentials?: boolean;
 }
 
 /** Backup policies in the read store (job state, never rebuilt), one per app. */
@@ -49,6 +51,9 @@ export class BackupPoliciesService {
     const repositories = await this.copies.checkTargets(input.repositories);
     if (input.objectLock && !(await this.copies.canLock(repositories))) {
       throw new BadRequestException(`objectLock: none of the policy's repositories (${repositories.join(', ')}) can lock copies; name an S3 repository whose bucket has Object Lock enabled`);
+    }
+    if (input.credentials) {
+      throw new BadRequestException('include.credentials: a policy’s backups cannot hold credentials; an admin asks for them on a backup started by hand, encrypted');
     }
     if (input.encryption?.passphrase) {
       throw new BadRequestException('encryption: a policy cannot encrypt with a passphrase, since nobody is there to receive it when a scheduled backup runs; name recipients (public keys an Owner or an admin configured) instead');

@@ -40,7 +40,7 @@ export class BackupPolicyController {
   @Put()
   @AppAccess(...MAINTAINERS)
   async put(@CurrentApp() app: AppAccessInfo, @Body({ schema: BackupPolicyBody }) body: z.infer<typeof BackupPolicyBody>, @CurrentUser() caller: Principal) {
-    return toView(await this.policies.put(app, { ...body, include: normalizeSelection(body.include) }, caller.userId));
+    return toView(await this.policies.put(app, { ...body, include: normalizeSelection(body.include), credentials: body.include?.credentials === true }, caller.userId));
   }
 
   @Get()

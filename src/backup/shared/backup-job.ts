@@ -57,6 +57,8 @@ export interface BackupJob extends JobRecord {
   objectLock?: { mode: LockMode; days: number } | null;
   /** Who can open an encrypted archive (its recipients, or a passphrase); null or absent for a plain zip. */
   encryption?: Encryption | null;
+  /** The archive holds its users' API key hashes (credentials.json): an admin asked, and it is encrypted. */
+  credentials?: boolean;
 }
 
 /** Whether the backup's archive is encrypted (age): `….zip.age`, its size and SHA-256 those of the encrypted file. */

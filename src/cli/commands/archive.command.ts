@@ -68,6 +68,7 @@ Examples:
         withPlainArchive(file, options, async (plain, encrypted) => ({
           encrypted,
           report: await verifyArchive(plain, {
+            encrypted,
             maxExpandedBytes: options.maxExpandedBytes,
             untilEvent: options.untilEvent,
             until: options.until,

@@ -41,7 +41,7 @@ import { s3RepositoryConfigSchema } from '../src/infrastructure/repository-store
 import { S3RepositoryStore } from '../src/infrastructure/repository-store/s3-repository-store.adapter.js';
 import { COPY_FORMAT, COPY_FORMAT_VERSION, copyArchiveKey, copyManifestKey } from '../src/repositories/shared/copy-layout.js';
 import { type OpenRepository, RepositoryRegistry, UnknownRepositoryError } from '../src/repositories/shared/repository-registry.port.js';
-import { api, runJob, spawnServer, stopServer, TOKEN, waitReady } from './support/bench-server.js';
+import { api, peakGrowthMb, runJob, spawnServer, stopServer, TOKEN, waitReady } from './support/bench-server.js';
 import { round } from './support/latency-probe.js';
 import { claimAppNames, growApps } from './workloads/mix.workload.js';
 
@@ -238,18 +238,6 @@ function generated(size: number): Readable {
       this.push(chunk);
     },
   });
-}
-
-/** RSS sampled every 20 ms while `work` runs: the peak growth over `baseline`. */
-async function peakGrowthMb(baseline: number, work: () => Promise<void>): Promise<number> {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
-  try {
-    await work();
-  } finally {
-    clearInterval(timer);
-  }
-  return (Math.max(peak, process.memoryUsage.rss()) - baseline) / MB;
 }
 
 /** The memory half, run in a child process of its own (`--memory`). */

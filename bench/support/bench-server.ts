@@ -126,3 +126,15 @@ export async function runJob(base: string, pid: number, path: string): Promise<{
     await sleep(25);
   }
 }
+
+/** This process's RSS sampled every 20 ms while `work` runs: the peak growth over `baseline` (bytes), in MB. */
+export async function peakGrowthMb(baseline: number, work: () => Promise<void>): Promise<number> {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return (Math.max(peak, process.memoryUsage.rss()) - baseline) / (1024 * 1024);
+}

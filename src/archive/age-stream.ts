@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { base64nopad } from '@scure/base';
 import { Decrypter, type Identity, type Stanza } from 'age-encryption';
 import { type ArchiveKeys, recipientBytes } from './age-keys.js';
+import { quoted } from '../platform/text/control-characters.js';
 
 /**
  * The age format (age-encryption.org/v1, https://age-encryption.org/v1) as Node streams, so that
@@ -246,7 +247,7 @@ function headerFailure(error: unknown, keys: ArchiveKeys): AgeDecryptionError {
   const text = error instanceof Error ? error.message : String(error);
   if (text.includes('no identity matched')) return new AgeDecryptionError('wrong-key', wrongKeyMessage({ identity: keys.identities.length > 0, passphrase: keys.hasPassphrase }));
   if (text.includes('HMAC')) return new AgeDecryptionError('damaged', 'The age header was changed after it was written (its MAC does not match); the archive is damaged or was tampered with');
-  return new AgeDecryptionError('damaged', `The age header is malformed (${text.slice(0, 200)}); the archive is damaged or not an age file`);
+  return new AgeDecryptionError('damaged', `The age header is malformed (${quoted(text, 200)}); the archive is damaged or not an age file`);
 }
 
 /**

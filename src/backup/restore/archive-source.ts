@@ -63,18 +63,25 @@ export async function archiveOnDisk(
   const log = deps.log ?? (async () => undefined);
   const staged = await stage(source, file, deps, log);
   if (!(await isAgeFile(staged.file))) return { ...staged, encrypted: false };
-  return { ...(await decryptStaged(staged, deps.config, deps.openers, log)), encrypted: true };
+  return { ...(await decryptStaged(staged, file, deps.config, deps.openers, log)), encrypted: true };
 }
 
 /**
- * Decrypts a staged age file into `decrypted-{name}` beside it (mode 0600, in DATA_DIR/tmp, which
- * start-up empties), counting the encrypted and the decrypted bytes against MAX_RESTORE_BYTES, with
+ * Decrypts a staged age file into `decrypted-{name of file}` beside `file`, the temporary file the
+ * caller chose (mode 0600, in DATA_DIR/tmp, which start-up empties; never beside a stored backup
+ * read in place), counting the encrypted and the decrypted bytes against MAX_RESTORE_BYTES, with
  * the keys the request gave and this installation's own identity; the encrypted copy, if it was
  * the caller's, goes. Every chunk is authenticated before it is written, and a failure (no key,
  * a wrong key, a changed byte, a cut file) leaves no decrypted file: nothing is restored from it.
  */
-async function decryptStaged(staged: { file: string; owned: boolean }, config: AppConfig, openers: ArchiveOpeners | undefined, log: (message: string) => Promise<void>): Promise<{ file: string; owned: boolean }> {
-  const target = join(dirname(staged.file), `decrypted-${basename(staged.file)}`);
+async function decryptStaged(
+  staged: { file: string; owned: boolean },
+  file: string,
+  config: AppConfig,
+  openers: ArchiveOpeners | undefined,
+  log: (message: string) => Promise<void>,
+): Promise<{ file: string; owned: boolean }> {
+  const target = join(dirname(file), `decrypted-${basename(file)}`);
   const own = openers ? ArchiveKeys.ofIdentities([await openers.installationIdentity()]) : null;
   const keys = own ? own.with(openers?.given ?? null) : (openers?.given ?? null);
   await log(`The archive is encrypted (age); decrypting it ${openers?.given ? 'with the key given' : 'with this installation’s own key'}`);

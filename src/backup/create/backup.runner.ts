@@ -125,6 +125,8 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
       if (userId && userId !== SYSTEM_ACTOR) mentioned.add(userId);
     };
     const writer = new ArchiveWriter(new Date(job.created));
+    // Set up before a partial backup's first pass, however long: a passphrase is taken from JobSecrets at once.
+    const stored = await this.encrypted(ctx, writer.output);
     const context: BackupContext = {
       appId: job.appId,
       selection: include,
@@ -153,7 +155,7 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
     if (selection && selection.events === 0) throw new Error(`The selection (${describeSelection(include)}) holds no events of app ${job.appName}`);
     const belongs = (stream: string) => !selection || stream === streams.app(job.appId) || selection.isKept(stream);
     const key = archiveKey(job);
-    const upload = this.blobs.put(key, await this.encrypted(ctx, writer.output));
+    const upload = this.blobs.put(key, stored);
     // If the archive store fails, stop producing entries at once instead of filling memory.
     upload.catch((error: unknown) => writer.abort(error instanceof Error ? error : new Error(String(error))));
 

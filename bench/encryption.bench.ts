@@ -25,10 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { ArchiveKeys, generateKeyPair } from '../src/archive/age-keys.js';
 import { ageEncryptor } from '../src/archive/age-stream.js';
 import { decryptArchiveFile } from '../src/archive/archive-decryption.js';
-import { FilesystemBlobStore } from '../src/infrastructure/blob-store/filesystem-blob-store.adapter.js';
-import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite-event-store.adapter.js';
-import { api, peakGrowthMb, runJob, spawnServer, stopServer, waitReady } from './support/bench-server.js';
-import { claimAppNames, growApps } from './workloads/mix.workload.js';
+import { api, peakGrowthMb, runJob } from './support/bench-server.js';
+import { withGrownServer } from './support/grown-server.js';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 50_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -37,59 +35,45 @@ const LIMIT_MB = Number(process.env['BENCH_LIMIT_MB'] ?? 64);
 const MB = 1024 * 1024;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-async function jobs(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'appvault-bench-age-'));
-  try {
-    const store = new SqliteEventStore(join(dataDir, 'events.db'));
-    const blobs = new FilesystemBlobStore(join(dataDir, 'blobs'));
-    const apps = await growApps(store, blobs, { events: EVENTS, apps: ['big'], shape: 'mix' });
-    await store.close();
-    await claimAppNames(join(dataDir, 'claims.db'), apps);
-    const server = await spawnServer(dataDir, { MAX_BACKUPS_PER_APP: String(4 * RUNS + 4) });
-    try {
-      await waitReady(server);
-      const { identity, recipient } = await generateKeyPair();
-      await api(server.base, 'POST', '/api/recipients', { name: 'bench', recipient });
-      const figures = { plainBackup: [] as number[], sealedBackup: [] as number[], plainRestore: [] as number[], sealedRestore: [] as number[] };
-      const rss = { plainBackup: [] as number[], sealedBackup: [] as number[], plainRestore: [] as number[], sealedRestore: [] as number[] };
-      let sizes = { plain: 0, sealed: 0 };
-      let restores = 0;
-      const backup = async (encrypted: boolean) => {
-        const started = await api(server.base, 'POST', '/api/apps/big/backups', encrypted ? { encryption: { recipients: ['bench'] } } : {});
-        const done = await runJob(server.base, server.pid, `/api/backups/${String(started['id'])}`);
-        (encrypted ? figures.sealedBackup : figures.plainBackup).push(done.ms);
-        (encrypted ? rss.sealedBackup : rss.plainBackup).push(done.peakGrowthMb);
-        sizes = { ...sizes, [encrypted ? 'sealed' : 'plain']: Number(done.job['sizeBytes']) };
-        return String(started['id']);
-      };
-      const restore = async (backupId: string, encrypted: boolean) => {
-        restores += 1;
-        const started = await api(server.base, 'POST', '/api/restore', { backupId, name: `copy-${restores}`, ...(encrypted ? { identity } : {}) });
-        const done = await runJob(server.base, server.pid, `/api/restore/${String(started['id'])}`);
-        (encrypted ? figures.sealedRestore : figures.plainRestore).push(done.ms);
-        (encrypted ? rss.sealedRestore : rss.plainRestore).push(done.peakGrowthMb);
-        await api(server.base, 'DELETE', `/api/apps/copy-${restores}`);
-      };
-      for (let run = 1; run <= RUNS; run++) {
-        const order = run % 2 === 1 ? [false, true] : [true, false];
-        const made: Record<string, string> = {};
-        for (const encrypted of order) made[String(encrypted)] = await backup(encrypted);
-        for (const encrypted of order) await restore(made[String(encrypted)]!, encrypted);
-        for (const id of Object.values(made)) await api(server.base, 'DELETE', `/api/backups/${id}`);
-      }
-      console.log(`## mix workload, ${EVENTS} events in app "big"; archive ${(sizes.plain / MB).toFixed(1)} MiB plain, ${(sizes.sealed / MB).toFixed(1)} MiB encrypted`);
-      console.log('| job | plain (median ms) | encrypted (median ms) | encrypted / plain | server RSS growth, plain / encrypted (median MB) |');
-      console.log('|---|---|---|---|---|');
-      const row = (what: string, plain: number[], sealed: number[], plainRss: number[], sealedRss: number[]) =>
-        console.log(`| ${what} | ${Math.round(median(plain))} | ${Math.round(median(sealed))} | ${(median(sealed) / median(plain)).toFixed(2)}x | ${median(plainRss).toFixed(0)} / ${median(sealedRss).toFixed(0)} |`);
-      row('backup', figures.plainBackup, figures.sealedBackup, rss.plainBackup, rss.sealedBackup);
-      row('restore', figures.plainRestore, figures.sealedRestore, rss.plainRestore, rss.sealedRestore);
-    } finally {
-      await stopServer(server);
+function jobs(): Promise<void> {
+  return withGrownServer(EVENTS, { MAX_BACKUPS_PER_APP: String(4 * RUNS + 4) }, async (server) => {
+    const { identity, recipient } = await generateKeyPair();
+    await api(server.base, 'POST', '/api/recipients', { name: 'bench', recipient });
+    const figures = { plainBackup: [] as number[], sealedBackup: [] as number[], plainRestore: [] as number[], sealedRestore: [] as number[] };
+    const rss = { plainBackup: [] as number[], sealedBackup: [] as number[], plainRestore: [] as number[], sealedRestore: [] as number[] };
+    let sizes = { plain: 0, sealed: 0 };
+    let restores = 0;
+    const backup = async (encrypted: boolean) => {
+      const started = await api(server.base, 'POST', '/api/apps/big/backups', encrypted ? { encryption: { recipients: ['bench'] } } : {});
+      const done = await runJob(server.base, server.pid, `/api/backups/${String(started['id'])}`);
+      (encrypted ? figures.sealedBackup : figures.plainBackup).push(done.ms);
+      (encrypted ? rss.sealedBackup : rss.plainBackup).push(done.peakGrowthMb);
+      sizes = { ...sizes, [encrypted ? 'sealed' : 'plain']: Number(done.job['sizeBytes']) };
+      return String(started['id']);
+    };
+    const restore = async (backupId: string, encrypted: boolean) => {
+      restores += 1;
+      const started = await api(server.base, 'POST', '/api/restore', { backupId, name: `copy-${restores}`, ...(encrypted ? { identity } : {}) });
+      const done = await runJob(server.base, server.pid, `/api/restore/${String(started['id'])}`);
+      (encrypted ? figures.sealedRestore : figures.plainRestore).push(done.ms);
+      (encrypted ? rss.sealedRestore : rss.plainRestore).push(done.peakGrowthMb);
+      await api(server.base, 'DELETE', `/api/apps/copy-${restores}`);
+    };
+    for (let run = 1; run <= RUNS; run++) {
+      const order = run % 2 === 1 ? [false, true] : [true, false];
+      const made: Record<string, string> = {};
+      for (const encrypted of order) made[String(encrypted)] = await backup(encrypted);
+      for (const encrypted of order) await restore(made[String(encrypted)]!, encrypted);
+      for (const id of Object.values(made)) await api(server.base, 'DELETE', `/api/backups/${id}`);
     }
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+    console.log(`## mix workload, ${EVENTS} events in app "big"; archive ${(sizes.plain / MB).toFixed(1)} MiB plain, ${(sizes.sealed / MB).toFixed(1)} MiB encrypted`);
+    console.log('| job | plain (median ms) | encrypted (median ms) | encrypted / plain | server RSS growth, plain / encrypted (median MB) |');
+    console.log('|---|---|---|---|---|');
+    const row = (what: string, plain: number[], sealed: number[], plainRss: number[], sealedRss: number[]) =>
+      console.log(`| ${what} | ${Math.round(median(plain))} | ${Math.round(median(sealed))} | ${(median(sealed) / median(plain)).toFixed(2)}x | ${median(plainRss).toFixed(0)} / ${median(sealedRss).toFixed(0)} |`);
+    row('backup', figures.plainBackup, figures.sealedBackup, rss.plainBackup, rss.sealedBackup);
+    row('restore', figures.plainRestore, figures.sealedRestore, rss.plainRestore, rss.sealedRestore);
+  });
 }
 
 /** Generated bytes, `total` of them, in 1 MiB pieces made as they are asked for. */

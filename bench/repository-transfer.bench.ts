@@ -35,15 +35,13 @@ import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { stageRepositoryArchive } from '../src/backup/restore/repository-source.js';
-import { FilesystemBlobStore } from '../src/infrastructure/blob-store/filesystem-blob-store.adapter.js';
-import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { s3RepositoryConfigSchema } from '../src/infrastructure/repository-store/s3-repository-config.js';
 import { S3RepositoryStore } from '../src/infrastructure/repository-store/s3-repository-store.adapter.js';
 import { COPY_FORMAT, COPY_FORMAT_VERSION, copyArchiveKey, copyManifestKey } from '../src/repositories/shared/copy-layout.js';
 import { type OpenRepository, RepositoryRegistry, UnknownRepositoryError } from '../src/repositories/shared/repository-registry.port.js';
-import { api, peakGrowthMb, runJob, spawnServer, stopServer, TOKEN, waitReady } from './support/bench-server.js';
+import { api, peakGrowthMb, runJob, TOKEN } from './support/bench-server.js';
+import { withGrownServer } from './support/grown-server.js';
 import { round } from './support/latency-probe.js';
-import { claimAppNames, growApps } from './workloads/mix.workload.js';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -95,31 +93,17 @@ async function sha256Of(file: string): Promise<string> {
 }
 
 /** A backup archive of the mix workload, made by the real server. */
-async function makeArchive(work: string): Promise<{ file: string; backupId: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'appvault-bench-'));
-  try {
-    const store = new SqliteEventStore(join(dataDir, 'events.db'));
-    const blobs = new FilesystemBlobStore(join(dataDir, 'blobs'));
-    const apps = await growApps(store, blobs, { events: EVENTS, apps: ['big'], shape: 'mix' });
-    await store.close();
-    await claimAppNames(join(dataDir, 'claims.db'), apps);
-    const server = await spawnServer(dataDir);
-    try {
-      await waitReady(server);
-      const started = await api(server.base, 'POST', '/api/apps/big/backups', { label: 'bench' });
-      const backupId = String(started['id']);
-      await runJob(server.base, server.pid, `/api/backups/${backupId}`);
-      const file = join(work, 'big.zip');
-      const res = await fetch(`${server.base}/api/backups/${backupId}/archive`, { headers: { authorization: `Bearer ${TOKEN}` } });
-      if (!res.ok || !res.body) throw new Error(`downloading the archive: ${res.status}`);
-      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(file));
-      return { file, backupId };
-    } finally {
-      await stopServer(server);
-    }
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+function makeArchive(work: string): Promise<{ file: string; backupId: string }> {
+  return withGrownServer(EVENTS, {}, async (server) => {
+    const started = await api(server.base, 'POST', '/api/apps/big/backups', { label: 'bench' });
+    const backupId = String(started['id']);
+    await runJob(server.base, server.pid, `/api/backups/${backupId}`);
+    const file = join(work, 'big.zip');
+    const res = await fetch(`${server.base}/api/backups/${backupId}/archive`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    if (!res.ok || !res.body) throw new Error(`downloading the archive: ${res.status}`);
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(file));
+    return { file, backupId };
+  });
 }
 
 interface Scratch {

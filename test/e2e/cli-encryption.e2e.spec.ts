@@ -120,4 +120,21 @@ describe.runIf(present)('appvault CLI with encrypted archives', () => {
     const notAKey = await cli(['restore', '--file', join(dir, 'by-age.age'), '--identity', plain, '--name', 'x']);
     expect(notAKey.code).toBe(2);
   });
+
+  it('recipient add|list|remove for an app and the installation, and recipient installation prints this server’s own key', async () => {
+    const third = await ageKeygen(dir, 'third.txt');
+    const added = await cli(['recipient', 'add', 'third', third.recipient, '--app', 'shop']);
+    expect(added.code, added.stderr).toBe(0);
+    expect((await cli(['recipient', 'add', 'everywhere', other.recipient])).code).toBe(0);
+    const listed = jsonOf<{ items: { name: string; scope: string; recipient: string }[] }>(await cli(['recipient', 'list', '--app', 'shop', '--json']));
+    expect(listed.items.map((r) => `${r.scope}:${r.name}`)).toEqual(['app:ops', 'app:third', 'installation:everywhere']);
+    const broken = await cli(['recipient', 'add', 'broken', `${third.recipient.slice(0, -1)}${third.recipient.endsWith('q') ? 'p' : 'q'}`]);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain('checksum does not match');
+    expect((await cli(['recipient', 'remove', 'third', '--app', 'shop'])).code).toBe(0);
+    expect((await cli(['recipient', 'remove', 'third', '--app', 'shop'])).code).toBe(3);
+    const own = await cli(['recipient', 'installation']);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.stdout.trim()).toBe((await server.admin.get('/api/installation/recipient')).body.recipient);
+  });
 });

@@ -5,6 +5,7 @@ import { registerApps } from './apps.command.js';
 import { registerArchive } from './archive.command.js';
 import { registerBackup } from './backup.command.js';
 import { registerPolicy } from './policy.command.js';
+import { registerRecipient } from './recipient.command.js';
 import { registerRepository } from './repository.command.js';
 import { registerRestore } from './restore.command.js';
 import { registerRollback } from './rollback.command.js';
@@ -50,6 +51,7 @@ Run \`appvault <command> --help\` for a command's options.`,
   registerRollback(program);
   registerPolicy(program);
   registerRepository(program);
+  registerRecipient(program);
   registerArchive(program);
   return program;
 }

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync, 
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Decrypter, Encrypter } from 'age-encryption';
+import { Decrypter, Encrypter, generateHybridIdentity, identityToRecipient } from 'age-encryption';
 import { describe, expect, it } from 'vitest';
 import { AgeKeyError, ArchiveKeys, generateKeyPair, generatePassphrase, parseIdentities, recipientBytes } from '../../src/archive/age-keys.js';
 import { AgeDecryptionError, ageDecryptor, ageEncryptor, type AgeEncryptTo } from '../../src/archive/age-stream.js';
@@ -123,6 +123,13 @@ describe('age streams against the age-encryption package (age’s author’s Typ
       const theirs = Buffer.from(await encrypter.encrypt(plain));
       expect((await decryptBytes(theirs, ArchiveKeys.ofIdentities([identity]))).equals(plain)).toBe(true);
     }
+    // A post-quantum (ML-KEM-768 + X25519) identity: the package unwraps, the payload is ours.
+    const hybrid = await generateHybridIdentity();
+    const toHybrid = new Encrypter();
+    toHybrid.addRecipient(await identityToRecipient(hybrid));
+    const secret = randomBytes(CHUNK + 3);
+    expect((await decryptBytes(Buffer.from(await toHybrid.encrypt(secret)), await ArchiveKeys.of({ identity: hybrid }))).equals(secret)).toBe(true);
+
     const encrypter = new Encrypter();
     encrypter.setScryptWorkFactor(12);
     encrypter.setPassphrase('a passphrase');

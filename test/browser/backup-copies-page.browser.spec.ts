@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +7,9 @@ import { FilesystemRepositoryStore } from '../../src/infrastructure/repository-s
 import { copyArchiveKey, copyManifestKey } from '../../src/repositories/shared/copy-layout.js';
 import { copyManifest, put } from '../support/copy-manifests.js';
 import { buildApp } from '../support/fixtures.js';
+import { addFolderRepositories } from '../support/repositories.js';
 import { S3TestBuckets, s3TestEnv } from '../support/s3-test-buckets.js';
-import { type ApiClient, createUser, startServer, tempDir, type TestServer } from '../support/test-server.js';
+import { type ApiClient, createUser, startServer, type TestServer } from '../support/test-server.js';
 
 /**
  * Copies of backups on the admin page, in Debian's Chromium against a real server with folder
@@ -77,19 +78,8 @@ if (!existsSync(CHROMIUM) && !inCi) {
       owner = { client: made.client, key: made.client.token! };
       expect((await owner.client.post('/api/apps', { name: 'shop', label: 'The shop' })).status).toBe(201);
       await buildApp('shop', [owner.client], { contents: 6, updates: 2, binaryBytes: 4_000 });
-      nas = tempDir('appvault-page-nas-');
-      vault = tempDir('appvault-page-vault-');
-      gone = tempDir('appvault-page-gone-');
-      for (const body of [
-        { name: 'nas', type: 'filesystem', path: nas },
-        { name: 'vault', type: 'filesystem', path: vault, appendOnly: true },
-        { name: 'unplugged', type: 'filesystem', path: gone },
-      ]) {
-        const added = await server.admin.post('/api/repositories', body);
-        expect(added.status, JSON.stringify(added.body)).toBe(201);
-      }
-      // The share goes away after it was configured (an unmounted NAS): copies to it fail.
-      rmSync(gone, { recursive: true });
+      // `unplugged`'s folder goes away after it was configured (an unmounted NAS): copies to it fail.
+      ({ nas, vault, gone } = await addFolderRepositories(server));
       ownerPage = await open(owner.key, '/admin/apps/shop');
     }, 120_000);
 

@@ -11,7 +11,7 @@ import { ConfirmDialog } from './confirm-dialog.view.js';
 import { fieldErrors } from './field-errors.util.js';
 import { formatTime, selectionText } from './format.util.js';
 import { ErrorNote } from './page-parts.view.js';
-import { LOCAL_ONLY, namesOf, type RepositoryChoice, RepositoryFields } from './repository-choice.view.js';
+import { LockModeOptions, LOCAL_ONLY, namesOf, type RepositoryChoice, RepositoryFields } from './repository-choice.view.js';
 
 const KEEP_LABELS: Record<KeepRule, { label: string; unit: string; text: (n: number) => string }> = {
   keepLast: { label: 'Keep the last', unit: 'backups', text: (n) => `the last ${n}` },
@@ -28,7 +28,7 @@ const POLICY_FIELDS = ['schedule', ...KEEP_RULES, 'include', 'repositories', 'ob
 
 type LockMode = '' | 'GOVERNANCE' | 'COMPLIANCE';
 
-/** "GOVERNANCE, 30 days, where a repository can lock"; "none". */
+/** "GOVERNANCE, 30 days, in the repositories that can lock copies"; "none". */
 export const lockText = (lock: BackupPolicy['objectLock']) => (lock ? `${lock.mode}, ${lock.days} day${lock.days === 1 ? '' : 's'}, in the repositories that can lock copies` : 'none');
 
 /** "keep the last 7; one a day for 14 days"; "keep every scheduled backup" without rules. */
@@ -260,9 +260,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError, repositor
               <div class="keep">
                 <label for="policy-lock-mode">Mode</label>
                 <select id="policy-lock-mode" value={lockMode} onChange={(e) => setLockMode(e.currentTarget.value as LockMode)}>
-                  <option value="">No lock</option>
-                  <option value="GOVERNANCE">GOVERNANCE (an operator with the bypass permission may lift it)</option>
-                  <option value="COMPLIANCE">COMPLIANCE (nobody can lift it)</option>
+                  <LockModeOptions />
                 </select>
               </div>
               {lockMode && (

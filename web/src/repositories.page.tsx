@@ -6,6 +6,7 @@ import { errorText, useRead } from './api.util.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { ErrorNote, PageTitle, TableHead } from './page-parts.view.js';
 import { RepositoryBackupsTable } from './repository-backups.view.js';
+import { LockModeOptions } from './repository-choice.view.js';
 
 type CredentialChoice = 'keep' | 'environment' | 'file' | 'stored' | 'default';
 
@@ -316,9 +317,7 @@ function RepositoryForm({ api, current, onCancel, onSaved }: { api: ApiClient; c
           <div class="field">
             <label for="repository-lockMode">Object Lock</label>
             <select id="repository-lockMode" value={draft.lockMode} onChange={(e) => set('lockMode', e.currentTarget.value as Draft['lockMode'])}>
-              <option value="">No lock</option>
-              <option value="GOVERNANCE">GOVERNANCE (an operator with the bypass permission may lift it)</option>
-              <option value="COMPLIANCE">COMPLIANCE (nobody can lift it)</option>
+              <LockModeOptions />
             </select>
           </div>
           {draft.lockMode && input('lockDays', 'Lock each copy for (days)', 'The bucket must have Object Lock enabled.')}

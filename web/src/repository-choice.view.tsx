@@ -103,3 +103,14 @@ export function RepositoryFields({ id, subject, list, listError, known, value, o
     </fieldset>
   );
 }
+
+/** The choices of an Object Lock's mode (a repository's or a policy's), "" for none. */
+export function LockModeOptions() {
+  return (
+    <>
+      <option value="">No lock</option>
+      <option value="GOVERNANCE">GOVERNANCE (an operator with the bypass permission may lift it)</option>
+      <option value="COMPLIANCE">COMPLIANCE (nobody can lift it)</option>
+    </>
+  );
+}

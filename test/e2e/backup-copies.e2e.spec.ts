@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { jsonOf, runCli } from '../support/cli-runner.js';
 import { until, waitForJob } from '../support/fixtures.js';
+import { addFolderRepositories } from '../support/repositories.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
 import { type S3TestEnv, S3TestBuckets, s3TestEnv } from '../support/s3-test-buckets.js';
 import { ADMIN_TOKEN, type Cast, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
@@ -51,19 +52,8 @@ describe('backup copies in folders', () => {
     cast = await createCast(server, 'shop');
     await cast.owner.client.post('/api/apps/shop/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] });
     for (let i = 0; i < 5; i++) await cast.owner.client.post('/api/apps/shop/content/notes', { data: { text: `note ${i}` } });
-    nas = tempDir('appvault-nas-');
-    vault = tempDir('appvault-vault-');
-    gone = tempDir('appvault-gone-');
-    for (const body of [
-      { name: 'nas', type: 'filesystem', path: nas },
-      { name: 'vault', type: 'filesystem', path: vault, appendOnly: true },
-      { name: 'unplugged', type: 'filesystem', path: gone },
-    ]) {
-      const made = await server.admin.post('/api/repositories', body);
-      expect(made.status, JSON.stringify(made.body)).toBe(201);
-    }
-    // The share goes away after it was configured (an unmounted NAS).
-    rmSync(gone, { recursive: true });
+    // `unplugged`'s folder goes away after it was configured (an unmounted NAS).
+    ({ nas, vault, gone } = await addFolderRepositories(server));
   });
   afterAll(async () => {
     await server?.close();

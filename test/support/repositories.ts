@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Test } from '@nestjs/testing';
 import type { Manifest } from '../../src/archive/archive-format.js';
@@ -100,4 +101,23 @@ export async function keepOnlyCopies(server: TestServer, backupId: string, copie
   const at = job.completed ?? job.created;
   await jobs.put({ ...job, copies: copies.map((copy) => ({ ...copy, written: at, verified: at, lockedUntil: null, error: null })) });
   await server.app.get<BlobStore>(BLOB_STORE).delete(archiveKey(backupId));
+}
+
+/**
+ * Three folder repositories added as an admin adds them (POST /api/repositories): `nas`, `vault`
+ * (append-only) and `unplugged`, whose folder is removed once it was added (an unmounted share),
+ * so copies to it fail. Answers with the folders.
+ */
+export async function addFolderRepositories(server: TestServer): Promise<{ nas: string; vault: string; gone: string }> {
+  const folders = { nas: tempDir('appvault-nas-'), vault: tempDir('appvault-vault-'), gone: tempDir('appvault-gone-') };
+  for (const body of [
+    { name: 'nas', type: 'filesystem', path: folders.nas },
+    { name: 'vault', type: 'filesystem', path: folders.vault, appendOnly: true },
+    { name: 'unplugged', type: 'filesystem', path: folders.gone },
+  ]) {
+    const made = await server.admin.post('/api/repositories', body);
+    if (made.status !== 201) throw new Error(`adding repository ${body.name} answered ${made.status}: ${JSON.stringify(made.body)}`);
+  }
+  rmSync(folders.gone, { recursive: true });
+  return folders;
 }

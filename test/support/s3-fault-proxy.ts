@@ -5,9 +5,10 @@ import type { AddressInfo } from 'node:net';
 /**
  * An HTTP proxy in front of a real S3 server (radosgw in CI) that injects the faults a store shows
  * in production: 503 SlowDown on the first N requests of one kind, a shifted Date header (a store
- * whose clock differs), a rewritten ETag. Everything else reaches the real server unchanged, Host
- * header included, so signatures stay valid (the server must accept path-style requests under any
- * Host, as radosgw and MinIO do; AWS itself routes by Host and cannot sit behind it).
+ * whose clock differs), a rewritten ETag, a download or an upload cut off midway. Everything else
+ * reaches the real server unchanged, Host header included, so signatures stay valid (the server
+ * must accept path-style requests under any Host, as radosgw and MinIO do; AWS itself routes by
+ * Host and cannot sit behind it).
  */
 export type S3RequestKind =
   | 'PutObject'
@@ -51,12 +52,13 @@ interface Fault {
 
 export class S3FaultProxy {
   readonly counts = new Map<S3RequestKind, number>();
-  /** Requests answered by a fault instead of the server. */
+  /** Requests a fault answered, or cut off, instead of the server. */
   refused = 0;
   private faults: Fault[] = [];
   private dateShiftMs = 0;
   private etagRewrite: string | undefined;
   private cutGetsAfter: number | undefined;
+  private cutUploadsAt: number | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -93,6 +95,15 @@ export class S3FaultProxy {
     this.cutGetsAfter = bytes;
   }
 
+  /**
+   * PutObject and UploadPart requests reach the server with only their first `bytes` of body,
+   * then both connections drop (a store or a network gone mid-upload). A body no longer than that
+   * goes through whole.
+   */
+  cutUploadsAfter(bytes: number | undefined): void {
+    this.cutUploadsAt = bytes;
+  }
+
   count(kind: S3RequestKind): number {
     return this.counts.get(kind) ?? 0;
   }
@@ -104,6 +115,7 @@ export class S3FaultProxy {
     this.dateShiftMs = 0;
     this.etagRewrite = undefined;
     this.cutGetsAfter = undefined;
+    this.cutUploadsAt = undefined;
   }
 
   async close(): Promise<void> {
@@ -166,7 +178,24 @@ export class S3FaultProxy {
       },
     );
     upstreamReq.on('error', () => res.destroy());
-    req.pipe(upstreamReq);
+    const cutAt = kind === 'PutObject' || kind === 'UploadPart' ? this.cutUploadsAt : undefined;
+    if (cutAt === undefined) {
+      req.pipe(upstreamReq);
+      return;
+    }
+    let forwarded = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (forwarded >= cutAt) return;
+      const part = chunk.subarray(0, cutAt - forwarded);
+      forwarded += part.length;
+      upstreamReq.write(part);
+      if (forwarded >= cutAt) {
+        this.refused += 1;
+        upstreamReq.destroy();
+        req.socket.destroy();
+      }
+    });
+    req.on('end', () => upstreamReq.end());
   }
 
   private date(): string {

@@ -31,6 +31,15 @@ export const s3TestEnv = (() => {
 
 export type S3TestEnv = NonNullable<typeof s3TestEnv>;
 
+/** With CI=true the S3 suites must run (.ci/run starts radosgw); elsewhere they skip without S3_TEST_ENDPOINT. */
+export const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
+
+/** The S3 test server, or the error a suite that must run (CI) fails with when there is none. */
+export function requiredS3TestEnv(): S3TestEnv {
+  if (!s3TestEnv) throw new Error('S3_TEST_ENDPOINT is not set: with CI=true the S3 suites must run against a server (.ci/run starts radosgw), not skip');
+  return s3TestEnv;
+}
+
 /** A repository config for the test server, defaults filled in as an admin's would be. */
 export function testConfig(env: S3TestEnv, bucket: string, overrides: Record<string, unknown> = {}): S3RepositoryConfig {
   return s3RepositoryConfigSchema.parse({ endpoint: env.endpoint, region: env.region, bucket, maxAttempts: 4, ...overrides });

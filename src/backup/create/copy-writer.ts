@@ -146,9 +146,10 @@ export class CopyWriter {
    * copy failed (the warning says so), otherwise removed once the run has recorded its outcome.
    */
   private async settleLocal(job: BackupJob, targets: string[], copies: BackupCopy[], localCopy: BackupCopy, ctx?: JobRunContext<BackupJob, string>): Promise<CopyOutcome> {
-    const failed = copies.filter((copy) => copy.repository !== LOCAL_REPOSITORY && copy.written === null);
-    const warnings = failed.map((copy) => `The copy to repository "${copy.repository}" failed: ${copy.error ?? 'unknown error'}`);
     const ordered = targets.map((name) => copies.find((copy) => copy.repository === name)).filter((copy): copy is BackupCopy => copy !== undefined);
+    // In the order the backup named them, as the copies are, not in the order they happened to fail.
+    const failed = ordered.filter((copy) => copy.repository !== LOCAL_REPOSITORY && copy.written === null);
+    const warnings = failed.map((copy) => `The copy to repository "${copy.repository}" failed: ${copy.error ?? 'unknown error'}`);
     if (targets.includes(LOCAL_REPOSITORY)) return { copies: ordered, warnings };
     if (failed.length > 0) {
       const localExists = await this.blobs.exists(archiveKey(job.id));

@@ -4,7 +4,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../support/fixtures.js';
 import { addRepository, backUp, copyIn, s3Repository, sha256 } from '../support/repositories.js';
-import { requiredS3TestEnv, type S3TestEnv, S3TestBuckets, s3TestEnv, inCi } from '../support/s3-test-buckets.js';
+import { describeOnS3, requiredS3TestEnv, type S3TestEnv, S3TestBuckets } from '../support/s3-test-buckets.js';
 import { startServer, type TestServer, tempDir } from '../support/test-server.js';
 
 interface Made {
@@ -118,80 +118,74 @@ describe('downloads of a backup kept only in repositories', () => {
     expect(removed.body.message).toBe(`The archive of backup ${gone.id} is no longer stored here, and no copy of it in a repository can be read`);
   });
 
-  if (!s3TestEnv && !inCi) {
-    describe.skip('from an S3 repository (needs S3_TEST_ENDPOINT)', () => {
-      it('streams and presigns', () => undefined);
+  describeOnS3('from an S3 repository', () => {
+    let env: S3TestEnv;
+    let buckets: S3TestBuckets;
+    let presigning: TestServer;
+    let inBucket: Made;
+    let presignedBackup: Made;
+    let bucket: string;
+
+    beforeAll(async () => {
+      env = requiredS3TestEnv();
+      buckets = new S3TestBuckets(env);
+      bucket = await buckets.create('downloads');
+      // Two installations configured with the same bucket, one of them presigning.
+      await addRepository(server.admin, s3Repository(env, 'offsite', bucket));
+      presigning = await startServer({ LINK_PRESIGNED_REDIRECTS: 'true', LINK_PRESIGNED_TTL_SECONDS: '120' });
+      await addRepository(presigning.admin, s3Repository(env, 'offsite', bucket));
+      inBucket = await backupOf(server, 'in-bucket', ['offsite']);
+      presignedBackup = await backupOf(presigning, 'presigned', ['offsite']);
+    }, 120_000);
+    afterAll(async () => {
+      await presigning?.close();
+      await buckets?.removeAll();
+    }, 180_000);
+
+    it('streams from the bucket with ranges; a link streams too while presigned redirects are off (the default)', async () => {
+      await expectDownloads(server, 'in-bucket', inBucket);
+      const link = await linkOf(server, 'in-bucket', inBucket.id);
+      const viaLink = await fetch(link.url, { redirect: 'manual' });
+      expect(viaLink.status).toBe(200);
+      expect(Buffer.from(await viaLink.arrayBuffer()).equals(inBucket.archive)).toBe(true);
     });
-  } else {
-    describe('from an S3 repository', () => {
-      let env: S3TestEnv;
-      let buckets: S3TestBuckets;
-      let presigning: TestServer;
-      let inBucket: Made;
-      let presignedBackup: Made;
-      let bucket: string;
 
-      beforeAll(async () => {
-        env = requiredS3TestEnv();
-        buckets = new S3TestBuckets(env);
-        bucket = await buckets.create('downloads');
-        // Two installations configured with the same bucket, one of them presigning.
-        await addRepository(server.admin, s3Repository(env, 'offsite', bucket));
-        presigning = await startServer({ LINK_PRESIGNED_REDIRECTS: 'true', LINK_PRESIGNED_TTL_SECONDS: '120' });
-        await addRepository(presigning.admin, s3Repository(env, 'offsite', bucket));
-        inBucket = await backupOf(server, 'in-bucket', ['offsite']);
-        presignedBackup = await backupOf(presigning, 'presigned', ['offsite']);
-      }, 120_000);
-      afterAll(async () => {
-        await presigning?.close();
-        await buckets?.removeAll();
-      }, 180_000);
-
-      it('streams from the bucket with ranges; a link streams too while presigned redirects are off (the default)', async () => {
-        await expectDownloads(server, 'in-bucket', inBucket);
-        const link = await linkOf(server, 'in-bucket', inBucket.id);
-        const viaLink = await fetch(link.url, { redirect: 'manual' });
-        expect(viaLink.status).toBe(200);
-        expect(Buffer.from(await viaLink.arrayBuffer()).equals(inBucket.archive)).toBe(true);
-      });
-
-      it('with LINK_PRESIGNED_REDIRECTS a link redirects to a presigned URL of the copy, which serves the same bytes and ends with its TTL; a revoked link makes none', async () => {
-        const link = await linkOf(presigning, 'presigned', presignedBackup.id);
-        const before = Math.floor(Date.now() / 1000);
-        const answer = await fetch(link.url, { redirect: 'manual' });
-        expect(answer.status).toBe(302);
-        expect(answer.headers.get('cache-control')).toBe('no-store');
-        expect(await answer.text()).toBe('');
-        const location = new URL(answer.headers.get('location')!);
-        expect(location.origin).toBe(new URL(env.endpoint).origin);
-        expect(location.pathname).toMatch(new RegExp(`/appvault/presigned/${presignedBackup.id}\\.zip$`));
-        expect(location.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
-        const ttl = Number(location.searchParams.get('X-Amz-Expires'));
-        expect(ttl).toBeGreaterThan(0);
-        expect(ttl).toBeLessThanOrEqual(120);
-        expect(Date.parse(link.expires) / 1000).toBeGreaterThan(before + ttl);
-        const direct = await fetch(location);
-        expect(direct.status).toBe(200);
-        expect(Buffer.from(await direct.arrayBuffer()).equals(presignedBackup.archive)).toBe(true);
-        // The API itself never redirects: keyed downloads stream as before.
-        await expectDownloads(presigning, 'presigned', presignedBackup);
-        expect((await presigning.admin.delete(`/api/apps/presigned/backups/${presignedBackup.id}/links/${link.id}`)).status).toBe(204);
-        const revoked = await fetch(link.url, { redirect: 'manual' });
-        expect(revoked.status).toBe(410);
-        expect(revoked.headers.get('location')).toBeNull();
-      });
-
-      it('a copy replaced in the bucket is neither presigned nor streamed', async () => {
-        // Another tool wrote over the copy (the bucket has no Object Lock): what is there is not the backup's archive.
-        const key = `appvault/presigned/${presignedBackup.id}.zip`;
-        await buckets.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: presignedBackup.archive.subarray(0, presignedBackup.archive.length - 1) }));
-        const link = await linkOf(presigning, 'presigned', presignedBackup.id);
-        const answer = await fetch(link.url, { redirect: 'manual' });
-        expect(answer.status).toBe(404);
-        expect(answer.headers.get('location')).toBeNull();
-        expect(((await answer.json()) as { message: string }).message).toBe(`The archive of backup ${presignedBackup.id} is no longer stored here, and no copy of it in a repository can be read`);
-        expect((await presigning.admin.get(`/api/backups/${presignedBackup.id}/archive`)).status).toBe(404);
-      });
+    it('with LINK_PRESIGNED_REDIRECTS a link redirects to a presigned URL of the copy, which serves the same bytes and ends with its TTL; a revoked link makes none', async () => {
+      const link = await linkOf(presigning, 'presigned', presignedBackup.id);
+      const before = Math.floor(Date.now() / 1000);
+      const answer = await fetch(link.url, { redirect: 'manual' });
+      expect(answer.status).toBe(302);
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+      expect(await answer.text()).toBe('');
+      const location = new URL(answer.headers.get('location')!);
+      expect(location.origin).toBe(new URL(env.endpoint).origin);
+      expect(location.pathname).toMatch(new RegExp(`/appvault/presigned/${presignedBackup.id}\\.zip$`));
+      expect(location.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+      const ttl = Number(location.searchParams.get('X-Amz-Expires'));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(120);
+      expect(Date.parse(link.expires) / 1000).toBeGreaterThan(before + ttl);
+      const direct = await fetch(location);
+      expect(direct.status).toBe(200);
+      expect(Buffer.from(await direct.arrayBuffer()).equals(presignedBackup.archive)).toBe(true);
+      // The API itself never redirects: keyed downloads stream as before.
+      await expectDownloads(presigning, 'presigned', presignedBackup);
+      expect((await presigning.admin.delete(`/api/apps/presigned/backups/${presignedBackup.id}/links/${link.id}`)).status).toBe(204);
+      const revoked = await fetch(link.url, { redirect: 'manual' });
+      expect(revoked.status).toBe(410);
+      expect(revoked.headers.get('location')).toBeNull();
     });
-  }
+
+    it('a copy replaced in the bucket is neither presigned nor streamed', async () => {
+      // Another tool wrote over the copy (the bucket has no Object Lock): what is there is not the backup's archive.
+      const key = `appvault/presigned/${presignedBackup.id}.zip`;
+      await buckets.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: presignedBackup.archive.subarray(0, presignedBackup.archive.length - 1) }));
+      const link = await linkOf(presigning, 'presigned', presignedBackup.id);
+      const answer = await fetch(link.url, { redirect: 'manual' });
+      expect(answer.status).toBe(404);
+      expect(answer.headers.get('location')).toBeNull();
+      expect(((await answer.json()) as { message: string }).message).toBe(`The archive of backup ${presignedBackup.id} is no longer stored here, and no copy of it in a repository can be read`);
+      expect((await presigning.admin.get(`/api/backups/${presignedBackup.id}/archive`)).status).toBe(404);
+    });
+  });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
+import type { BackupCopy } from '../../src/backup/shared/backup-job.js';
 import { waitForJob } from './fixtures.js';
 import type { S3TestEnv } from './s3-test-buckets.js';
 import type { ApiClient } from './test-server.js';
@@ -13,17 +14,8 @@ import type { ApiClient } from './test-server.js';
 
 export const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-/** One copy as a backup records it (docs/api.md, *Copies in repositories*). */
-export type Copy = {
-  repository: string;
-  key: string;
-  sizeBytes: number;
-  sha256: string | null;
-  written: string | null;
-  verified: string | null;
-  lockedUntil: string | null;
-  error: string | null;
-};
+/** One copy as a backup records it and the API answers it (docs/api.md, *Copies in repositories*). */
+export type Copy = BackupCopy;
 
 export type BackupWithCopies = Record<string, unknown> & { id: string; status: string; copies: Copy[]; warnings: string[]; sha256: string; sizeBytes: number; eventCount: number };
 

@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Writable } from 'node:stream';
 
 /**
  * An HTTP proxy in front of a real S3 server (radosgw in CI) that injects the faults a store shows
@@ -158,47 +159,44 @@ export class S3FaultProxy {
         if (this.etagRewrite !== undefined && kind === 'HeadObject' && headers['etag']) headers['etag'] = `"${this.etagRewrite}"`;
         res.writeHead(upstreamRes.statusCode ?? 502, headers);
         const cut = kind === 'GetObject' ? this.cutGetsAfter : undefined;
-        if (cut === undefined) {
-          upstreamRes.pipe(res);
-          return;
-        }
-        let sent = 0;
-        upstreamRes.on('data', (chunk: Buffer) => {
-          if (sent >= cut) return;
-          const part = chunk.subarray(0, cut - sent);
-          sent += part.length;
-          res.write(part);
-          if (sent >= cut) {
-            upstreamRes.destroy();
-            res.socket?.destroy();
-          }
-        });
+        if (cut === undefined) upstreamRes.pipe(res);
         // A body shorter than the cut is answered whole: left open, its keep-alive connection would hold the client's next request.
-        upstreamRes.on('end', () => res.end());
+        else forwardUpTo(upstreamRes, res, cut, () => res.socket?.destroy());
       },
     );
     upstreamReq.on('error', () => res.destroy());
-    const cutAt = kind === 'PutObject' || kind === 'UploadPart' ? this.cutUploadsAt : undefined;
-    if (cutAt === undefined) {
+    const cut = kind === 'PutObject' || kind === 'UploadPart' ? this.cutUploadsAt : undefined;
+    if (cut === undefined) {
       req.pipe(upstreamReq);
       return;
     }
-    let forwarded = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (forwarded >= cutAt) return;
-      const part = chunk.subarray(0, cutAt - forwarded);
-      forwarded += part.length;
-      upstreamReq.write(part);
-      if (forwarded >= cutAt) {
-        this.refused += 1;
-        upstreamReq.destroy();
-        req.socket.destroy();
-      }
+    forwardUpTo(req, upstreamReq, cut, () => {
+      this.refused += 1;
+      upstreamReq.destroy();
+      req.socket.destroy();
     });
-    req.on('end', () => upstreamReq.end());
   }
 
   private date(): string {
     return new Date(Date.now() + this.dateShiftMs).toUTCString();
   }
+}
+
+/**
+ * Passes `from`'s bytes on to `to` until `limit` of them have gone, then stops reading and calls
+ * `cut` (which drops the connections); a body no longer than that goes through whole.
+ */
+function forwardUpTo(from: IncomingMessage, to: Writable, limit: number, cut: () => void): void {
+  let forwarded = 0;
+  from.on('data', (chunk: Buffer) => {
+    if (forwarded >= limit) return;
+    const part = chunk.subarray(0, limit - forwarded);
+    forwarded += part.length;
+    to.write(part);
+    if (forwarded >= limit) {
+      from.destroy();
+      cut();
+    }
+  });
+  from.on('end', () => to.end());
 }

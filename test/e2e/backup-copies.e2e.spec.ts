@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { jsonOf, runCli } from '../support/cli-runner.js';
 import { until, waitForJob } from '../support/fixtures.js';
+import { addFolderRepositories, addRepository, backUp as backUpTo, type Copy, copyIn, sha256 } from '../support/repositories.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
-import { addRepository, backUp as backUpTo, type Copy, copyIn, sha256 } from '../support/repositories.js';
 import { inCi, requiredS3TestEnv, type S3TestEnv, S3TestBuckets, s3TestEnv } from '../support/s3-test-buckets.js';
 import { ADMIN_TOKEN, type Cast, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
 
@@ -37,18 +37,8 @@ describe('backup copies in folders', () => {
     cast = await createCast(server, 'shop');
     await cast.owner.client.post('/api/apps/shop/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] });
     for (let i = 0; i < 5; i++) await cast.owner.client.post('/api/apps/shop/content/notes', { data: { text: `note ${i}` } });
-    nas = tempDir('appvault-nas-');
-    vault = tempDir('appvault-vault-');
-    gone = tempDir('appvault-gone-');
-    for (const body of [
-      { name: 'nas', type: 'filesystem', path: nas },
-      { name: 'vault', type: 'filesystem', path: vault, appendOnly: true },
-      { name: 'unplugged', type: 'filesystem', path: gone },
-    ]) {
-      await addRepository(server.admin, body);
-    }
-    // The share goes away after it was configured (an unmounted NAS).
-    rmSync(gone, { recursive: true });
+    // `unplugged`'s folder goes away after it was configured (an unmounted NAS).
+    ({ nas, vault, gone } = await addFolderRepositories(server));
   });
   afterAll(async () => {
     await server?.close();

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { BackupCopy } from '../../src/backup/shared/backup-job.js';
 import { waitForJob } from './fixtures.js';
 import type { S3TestEnv } from './s3-test-buckets.js';
-import type { ApiClient } from './test-server.js';
+import { type ApiClient, type TestServer, tempDir } from './test-server.js';
 
 /**
  * Backup repositories and copies the way an installation gets them: an admin configures a
@@ -48,4 +49,23 @@ export async function backUp(client: ApiClient, admin: ApiClient, app: string, b
   const started = await client.post(`/api/apps/${app}/backups`, body);
   expect(started.status, JSON.stringify(started.body)).toBe(202);
   return (await waitForJob(admin, `/api/backups/${started.body.id as string}`)) as BackupWithCopies;
+}
+
+/**
+ * Three folder repositories added as an admin adds them (POST /api/repositories): `nas`, `vault`
+ * (append-only) and `unplugged`, whose folder is removed once it was added (an unmounted share),
+ * so copies to it fail. Answers with the folders.
+ */
+export async function addFolderRepositories(server: TestServer): Promise<{ nas: string; vault: string; gone: string }> {
+  const folders = { nas: tempDir('appvault-nas-'), vault: tempDir('appvault-vault-'), gone: tempDir('appvault-gone-') };
+  for (const body of [
+    { name: 'nas', type: 'filesystem', path: folders.nas },
+    { name: 'vault', type: 'filesystem', path: folders.vault, appendOnly: true },
+    { name: 'unplugged', type: 'filesystem', path: folders.gone },
+  ]) {
+    const made = await server.admin.post('/api/repositories', body);
+    if (made.status !== 201) throw new Error(`adding repository ${body.name} answered ${made.status}: ${JSON.stringify(made.body)}`);
+  }
+  rmSync(folders.gone, { recursive: true });
+  return folders;
 }

@@ -14,6 +14,17 @@ import { RepositoryStoreError } from './repository-store.port.js';
 /** S3 takes at most this many parts in one multipart upload. */
 export const MAX_PARTS = 10_000;
 
+const MiB = 1024 * 1024;
+
+/**
+ * The part size for an object of `sizeBytes` (when known): the repository's, or where S3's
+ * 10,000 parts of that size cannot hold it, the least whole number of MiB that can.
+ */
+export function partSizeFor(configured: number, sizeBytes: number | undefined): number {
+  if (sizeBytes === undefined || sizeBytes <= configured * MAX_PARTS) return configured;
+  return Math.ceil(sizeBytes / MAX_PARTS / MiB) * MiB;
+}
+
 /** What every request of one upload carries: where the object goes and how it is stored. */
 export type PartUploadParams = Pick<
   PutObjectCommandInput,

@@ -37,7 +37,7 @@ import {
   type Verification,
 } from './repository-store.port.js';
 import { type S3Doing, s3ErrorCode, s3Failure, s3Status } from './s3-failure.js';
-import { S3PartUploader } from './s3-part-uploader.js';
+import { partSizeFor, S3PartUploader } from './s3-part-uploader.js';
 import type { S3Credentials, S3RepositoryConfig } from './s3-repository-config.js';
 
 /** The probe's objects: a dot segment, which no repository key can have, so no listing shows them. */
@@ -124,13 +124,17 @@ export class S3RepositoryStore implements RepositoryStore {
       if (options.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(options.sha256)) {
         throw new RepositoryStoreError('config', `The expected SHA-256 of ${JSON.stringify(key)} must be 64 hex digits`);
       }
+      if (options.sizeBytes !== undefined && !(Number.isSafeInteger(options.sizeBytes) && options.sizeBytes >= 0)) {
+        throw new RepositoryStoreError('config', `The size given for ${JSON.stringify(key)} must be a whole number of bytes, not ${options.sizeBytes}`);
+      }
     } catch (error) {
       source.destroy();
       throw error;
     }
     const objectKey = this.prefix + key;
     const doing = this.doing(`write ${JSON.stringify(key)}`, 's3:PutObject', key);
-    const digests = new PartDigests(key, this.config.partSizeBytes, options.sha256);
+    const partSize = partSizeFor(this.config.partSizeBytes, options.sizeBytes);
+    const digests = new PartDigests(key, partSize, options.sha256);
     let sourceError: unknown;
     pipeline(source, digests).catch((error: unknown) => {
       sourceError ??= error;
@@ -148,7 +152,7 @@ export class S3RepositoryStore implements RepositoryStore {
         ObjectLockMode: lock?.mode,
         ObjectLockRetainUntilDate: lock?.until,
       },
-      { partSize: this.config.partSizeBytes, queueSize: this.config.queueSize, digest: (partNumber) => digests.part(partNumber) },
+      { partSize, queueSize: this.config.queueSize, digest: (partNumber) => digests.part(partNumber) },
     );
     let versionId: string | undefined;
     try {

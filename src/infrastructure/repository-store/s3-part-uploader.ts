@@ -44,17 +44,20 @@ export interface PartUploaderOptions {
  * Streams a source to one S3 object: a single PutObject when it fits in one part, a multipart
  * upload otherwise, every request with its part's Content-MD5 and x-amz-checksum-sha256.
  *
- * Memory: the bytes are copied into at most `queueSize + 1` buffers of `partSize` bytes (one
- * filling while the others are sent), allocated once per upload and reused part after part.
- * A part is sent as a Buffer, so the SDK's retries resend it; its buffer is filled again only once
- * the store has answered for it. Reading waits while `queueSize` parts are in flight, so a fast
- * source never gets ahead of the store by more than one part.
+ * Memory: the bytes are copied into a pool of `max(2, queueSize)` buffers of `partSize` bytes,
+ * allocated once per upload and reused part after part. A part is sent as a Buffer, so the SDK's
+ * retries resend it; its buffer is filled again only once the store has answered for it. With
+ * `queueSize` parts in flight, reading waits for the first to finish, then fills its buffer while
+ * the others are still being sent: the store stays busy (filling from a local file takes a small
+ * fraction of a part's request), and a fast source never gets ahead of the store. A third buffer,
+ * to fill while both parts are in flight, cost 5 to 8 MB more at its peak over a 1 GiB upload and
+ * made it no faster against radosgw.
  *
  * Why not lib-storage's Upload: it copies every part into a new Buffer (Buffer.concat of the
  * chunks read). Those buffers live as long as their request, long enough to be promoted to V8's
  * old generation, and V8 frees them only at a full collection, which external memory triggers
- * when it has grown by 64 MB: a 1 GiB upload through it held 80 to 90 MB more than at rest,
- * against about 50 MB here (docs/performance.md).
+ * when it has grown by 64 MB: a 1 GiB upload through it grew the process by 80 to 100 MB, against
+ * about 50 MB here (docs/performance.md).
  *
  * On failure the error is thrown once no request of the upload is still running, so the caller can
  * abort the multipart upload (`uploadId`) knowing no part arrives after the abort. The source is
@@ -68,20 +71,26 @@ export class S3PartUploader {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly parts: CompletedPart[] = [];
   private failure: { error: unknown } | undefined;
+  /** The pool's size, and how many of its buffers exist so far (a small object needs one). */
+  private readonly buffers: number;
+  private made = 0;
 
   constructor(
     private readonly client: S3Client,
     private readonly params: PartUploadParams,
     private readonly options: PartUploaderOptions,
-  ) {}
+  ) {
+    this.buffers = Math.max(2, options.queueSize);
+  }
 
   /** Uploads what `source` yields (Buffers) and resolves with the version written, once the store has the whole object. */
   async upload(source: Readable): Promise<{ versionId: string | undefined }> {
     const { partSize } = this.options;
-    let buffer = this.take();
+    let buffer = await this.take();
     let filled = 0;
     let sent = 0;
     try {
+      // Not destroyed when this stops early: the caller reads the source's own error first.
       for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         let offset = 0;
         while (offset < chunk.length) {
@@ -90,7 +99,7 @@ export class S3PartUploader {
             sent += 1;
             if (sent >= MAX_PARTS) throw tooManyParts(partSize);
             await this.send(buffer, filled, sent);
-            buffer = this.take();
+            buffer = await this.take();
             filled = 0;
           }
           const copied = chunk.copy(buffer, filled, offset, offset + Math.min(chunk.length - offset, partSize - filled));
@@ -115,9 +124,19 @@ export class S3PartUploader {
     }
   }
 
-  /** A buffer to fill: a free one, or a new one while fewer than `queueSize + 1` exist (never more, as `send` waits for a slot). */
-  private take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.options.partSize);
+  /** A buffer to fill: a free one, a new one while fewer than the pool's size exist, else the next one a request gives back. */
+  private async take(): Promise<Buffer> {
+    for (;;) {
+      const buffer = this.free.pop();
+      if (buffer) return buffer;
+      if (this.made < this.buffers) {
+        this.made += 1;
+        return Buffer.allocUnsafeSlow(this.options.partSize);
+      }
+      // Every buffer is in a request (a failed one keeps its buffer, but then this throws first).
+      this.throwIfFailed();
+      await Promise.race(this.inFlight);
+    }
   }
 
   /** Starts sending part `partNumber` once fewer than `queueSize` parts are in flight; does not wait for the store's answer. */
@@ -190,6 +209,6 @@ function tooManyParts(partSize: number): RepositoryStoreError {
   const most = (partSize * MAX_PARTS) / 1024 ** 3;
   return new RepositoryStoreError(
     'config',
-    `The object is larger than S3's ${MAX_PARTS} parts of ${partSize} bytes allow (${most.toFixed(1)} GiB); raise the repository's partSizeBytes`,
+    `The object is larger than S3's ${MAX_PARTS} parts of ${partSize} bytes allow (${most.toFixed(1)} GiB); a put told the object's size (sizeBytes) uses parts large enough`,
   );
 }

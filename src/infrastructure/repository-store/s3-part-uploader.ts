@@ -50,14 +50,14 @@ export interface PartUploaderOptions {
  * `queueSize` parts in flight, reading waits for the first to finish, then fills its buffer while
  * the others are still being sent: the store stays busy (filling from a local file takes a small
  * fraction of a part's request), and a fast source never gets ahead of the store. A third buffer,
- * to fill while both parts are in flight, cost 5 to 8 MB more at its peak over a 1 GiB upload and
+ * to fill while both parts are in flight, cost 5 to 8 MB more at the peak of a 1 GiB upload and
  * made it no faster against radosgw.
  *
  * Why not lib-storage's Upload: it copies every part into a new Buffer (Buffer.concat of the
  * chunks read). Those buffers live as long as their request, long enough to be promoted to V8's
  * old generation, and V8 frees them only at a full collection, which external memory triggers
  * when it has grown by 64 MB: a 1 GiB upload through it grew the process by 80 to 100 MB, against
- * about 50 MB here (docs/performance.md).
+ * about 51 MB here (docs/performance.md).
  *
  * On failure the error is thrown once no request of the upload is still running, so the caller can
  * abort the multipart upload (`uploadId`) knowing no part arrives after the abort. The source is

@@ -17,7 +17,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest();
 describe('S3 repository config', () => {
   it('fills in defaults: path-style for an endpoint of its own, virtual-host for AWS', () => {
     const own = s3RepositoryConfigSchema.parse({ endpoint: 'https://s3.example.com', bucket: 'backups', prefix: 'appvault' });
-    expect(own).toMatchObject({ region: 'us-east-1', prefix: 'appvault/', forcePathStyle: true, partSizeBytes: 8 * 1024 * 1024, queueSize: 2, readBackVerify: false });
+    expect(own).toMatchObject({ region: 'us-east-1', prefix: 'appvault/', forcePathStyle: true, partSizeBytes: 5 * 1024 * 1024, queueSize: 2, readBackVerify: false });
     expect(s3RepositoryConfigSchema.parse({ bucket: 'backups', region: 'eu-west-1' })).toMatchObject({ forcePathStyle: false, prefix: '' });
     expect(s3RepositoryConfigSchema.parse({ endpoint: 'http://ceph:7480', bucket: 'b-1', forcePathStyle: false }).forcePathStyle).toBe(false);
   });

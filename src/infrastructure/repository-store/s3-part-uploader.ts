@@ -57,7 +57,7 @@ export interface PartUploaderOptions {
  * chunks read). Those buffers live as long as their request, long enough to be promoted to V8's
  * old generation, and V8 frees them only at a full collection, which external memory triggers
  * when it has grown by 64 MB: a 1 GiB upload through it grew the process by 80 to 100 MB, against
- * about 51 MB here (docs/performance.md).
+ * about 46 MB here (docs/performance.md).
  *
  * On failure the error is thrown once no request of the upload is still running, so the caller can
  * abort the multipart upload (`uploadId`) knowing no part arrives after the abort. The source is

@@ -6,7 +6,7 @@ import { LockedError, type ProbeResult, RepositoryStoreError } from '../../src/i
 import type { S3RepositoryConfig } from '../../src/infrastructure/repository-store/s3-repository-config.js';
 import { S3RepositoryStore } from '../../src/infrastructure/repository-store/s3-repository-store.adapter.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
-import { type S3TestEnv, S3TestBuckets, s3TestEnv, testConfig } from '../support/s3-test-buckets.js';
+import { inCi, requiredS3TestEnv, type S3TestEnv, S3TestBuckets, s3TestEnv, testConfig } from '../support/s3-test-buckets.js';
 import { repositoryStoreContract } from './repository-store.contract.js';
 
 /**
@@ -14,7 +14,6 @@ import { repositoryStoreContract } from './repository-store.contract.js';
  * (scripts/ceph-s3.sh), or any server named by S3_TEST_ENDPOINT. Without one the suite is
  * registered as skipped; with CI=true a missing server fails the run instead.
  */
-const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 
@@ -36,10 +35,7 @@ if (!s3TestEnv && !inCi) {
     it('runs against an S3-compatible server', () => undefined);
   });
 } else {
-  const needEnv = (): S3TestEnv => {
-    if (!s3TestEnv) throw new Error('S3_TEST_ENDPOINT is not set: with CI=true the S3 suites must run against a server (.ci/run starts radosgw), not skip');
-    return s3TestEnv;
-  };
+  const needEnv = requiredS3TestEnv;
 
   describe('S3 repository store on a real server', () => {
     let env: S3TestEnv;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -10,8 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { jsonOf, runCli } from '../support/cli-runner.js';
 import { until, waitForJob } from '../support/fixtures.js';
+import { addFolderRepositories, addRepository, backUp as backUpTo, type Copy, copyIn, sha256 } from '../support/repositories.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
-import { type S3TestEnv, S3TestBuckets, s3TestEnv } from '../support/s3-test-buckets.js';
+import { inCi, requiredS3TestEnv, type S3TestEnv, S3TestBuckets, s3TestEnv } from '../support/s3-test-buckets.js';
 import { ADMIN_TOKEN, type Cast, createCast, startServer, tempDir, type TestServer } from '../support/test-server.js';
 
 /**
@@ -19,25 +19,11 @@ import { ADMIN_TOKEN, type Cast, createCast, startServer, tempDir, type TestServ
  * real S3 server when S3_TEST_ENDPOINT is set; required with CI=true), verified, locked, kept in
  * append-only folders, each failing on its own.
  */
-const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 /** Copies that fail are tried twice, 20 ms apart: the behaviour, not the wait, is under test. */
 const RETRIES = { COPY_ATTEMPTS: '2', COPY_RETRY_DELAY_MS: '20', COPY_RETRY_MAX_DELAY_MS: '40' };
 
-type Copy = { repository: string; key: string; sizeBytes: number; sha256: string | null; written: string | null; verified: string | null; lockedUntil: string | null; error: string | null };
-
-async function backUp(server: TestServer, cast: Cast, body: Record<string, unknown>) {
-  const started = await cast.owner.client.post('/api/apps/shop/backups', body);
-  expect(started.status, JSON.stringify(started.body)).toBe(202);
-  const done = await waitForJob(server.admin, `/api/backups/${started.body.id as string}`);
-  return done as Record<string, unknown> & { id: string; status: string; copies: Copy[]; warnings: string[]; sha256: string; sizeBytes: number };
-}
-
-const copyIn = (backup: { copies: Copy[] }, repository: string) => {
-  const copy = backup.copies.find((c) => c.repository === repository);
-  if (!copy) throw new Error(`no copy in ${repository}: ${JSON.stringify(backup.copies)}`);
-  return copy;
-};
+/** A backup of shop by its owner, as the admin reads it once it has ended. */
+const backUp = (server: TestServer, cast: Cast, body: Record<string, unknown>) => backUpTo(cast.owner.client, server.admin, 'shop', body);
 
 describe('backup copies in folders', () => {
   let server: TestServer;
@@ -51,19 +37,8 @@ describe('backup copies in folders', () => {
     cast = await createCast(server, 'shop');
     await cast.owner.client.post('/api/apps/shop/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] });
     for (let i = 0; i < 5; i++) await cast.owner.client.post('/api/apps/shop/content/notes', { data: { text: `note ${i}` } });
-    nas = tempDir('appvault-nas-');
-    vault = tempDir('appvault-vault-');
-    gone = tempDir('appvault-gone-');
-    for (const body of [
-      { name: 'nas', type: 'filesystem', path: nas },
-      { name: 'vault', type: 'filesystem', path: vault, appendOnly: true },
-      { name: 'unplugged', type: 'filesystem', path: gone },
-    ]) {
-      const made = await server.admin.post('/api/repositories', body);
-      expect(made.status, JSON.stringify(made.body)).toBe(201);
-    }
-    // The share goes away after it was configured (an unmounted NAS).
-    rmSync(gone, { recursive: true });
+    // `unplugged`'s folder goes away after it was configured (an unmounted NAS).
+    ({ nas, vault, gone } = await addFolderRepositories(server));
   });
   afterAll(async () => {
     await server?.close();
@@ -322,8 +297,7 @@ if (!s3TestEnv && !inCi) {
     let plain: string;
 
     beforeAll(async () => {
-      if (!s3TestEnv) throw new Error('S3_TEST_ENDPOINT is not set: with CI=true the S3 suites must run against a server (.ci/run starts radosgw), not skip');
-      env = s3TestEnv;
+      env = requiredS3TestEnv();
       buckets = new S3TestBuckets(env);
       locking = await buckets.create('copies-lock', true);
       plain = await buckets.create('copies');
@@ -339,8 +313,7 @@ if (!s3TestEnv && !inCi) {
         { name: 'nowhere', type: 's3', s3: { endpoint: env.endpoint, region: env.region, bucket: `${plain}-missing`, ...credentials } },
         { name: 'stranger', type: 's3', s3: { endpoint: env.endpoint, region: env.region, bucket: plain, accessKeyId: 'nosuchkey', secretAccessKey: 'wrongsecret' } },
       ]) {
-        const made = await server.admin.post('/api/repositories', body);
-        expect(made.status, JSON.stringify(made.body)).toBe(201);
+        await addRepository(server.admin, body);
       }
     });
     afterAll(async () => {

@@ -1,31 +1,36 @@
-import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FilesystemRepositoryStore } from '../../src/infrastructure/repository-store/filesystem-repository-store.adapter.js';
-import { S3RepositoryStore } from '../../src/infrastructure/repository-store/s3-repository-store.adapter.js';
-import { buildApp, waitForJob } from '../support/fixtures.js';
-import { keepOnlyCopies, putCopy, startServerWithRepositories, TestRepositories } from '../support/repositories.js';
-import { type S3TestEnv, S3TestBuckets, s3TestEnv, testConfig } from '../support/s3-test-buckets.js';
-import { type TestServer, tempDir } from '../support/test-server.js';
-
-const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+import { buildApp } from '../support/fixtures.js';
+import { addRepository, backUp, copyIn, s3Repository, sha256 } from '../support/repositories.js';
+import { describeOnS3, requiredS3TestEnv, type S3TestEnv, S3TestBuckets } from '../support/s3-test-buckets.js';
+import { startServer, type TestServer, tempDir } from '../support/test-server.js';
 
 interface Made {
   id: string;
   archive: Buffer;
   sha256: string;
+  /** Where its copy in a folder repository lies, when it has one. */
+  file?: string;
 }
 
-/** A Completed backup of a small app with files. */
-async function backupOf(server: TestServer, app: string): Promise<Made> {
+/**
+ * A Completed backup of a small app with files, made to `repositories` only: the archive store
+ * drops its archive once every copy is made, so downloads can only read it from a copy.
+ */
+async function backupOf(server: TestServer, app: string, repositories: string[], folder?: string, contents = 8): Promise<Made> {
   await server.admin.post('/api/apps', { name: app });
-  await buildApp(app, [server.admin], { contents: 8, updates: 4 });
-  const started = await server.admin.post(`/api/apps/${app}/backups`, {});
-  const job = await waitForJob(server.admin, `/api/apps/${app}/backups/${started.body.id}`);
+  await buildApp(app, [server.admin], { contents, updates: 4 });
+  const job = await backUp(server.admin, server.admin, app, { repositories });
   expect(job.status, JSON.stringify(job)).toBe('Completed');
-  const archive = (await server.admin.bytes(`/api/backups/${started.body.id}/archive`)).bytes;
+  expect(job.copies.map((copy) => [copy.repository, copy.error])).toEqual(repositories.map((name) => [name, null]));
+  expect(existsSync(join(server.dataDir, 'blobs', 'backups', `${job.id}.zip`))).toBe(false);
+  const archive = (await server.admin.bytes(`/api/backups/${job.id}/archive`)).bytes;
   expect(sha256(archive)).toBe(job.sha256);
-  return { id: started.body.id, archive, sha256: job.sha256 as string };
+  const file = folder ? join(folder, copyIn(job, repositories[0]!).key) : undefined;
+  if (file) expect(sha256(readFileSync(file))).toBe(job.sha256);
+  return { id: job.id, archive, sha256: job.sha256, ...(file ? { file } : {}) };
 }
 
 /** The download answers every archive route gives, whoever serves the bytes. */
@@ -60,26 +65,26 @@ async function linkOf(server: TestServer, app: string, backupId: string): Promis
 }
 
 /**
- * Downloads of a backup whose archive is no longer in the archive store (retention removed it)
- * while copies remain in repositories: the API and links stream from a copy with Range, ETag
- * and Repr-Digest as before; with LINK_PRESIGNED_REDIRECTS a link redirects to a presigned URL
- * of an S3 copy instead.
+ * Downloads of a backup whose archive is only in repositories (made to them alone, so the archive
+ * store dropped it): the API and links stream from a copy with Range, ETag and Repr-Digest as
+ * before; a copy whose stored object is no longer the archive is passed over; with
+ * LINK_PRESIGNED_REDIRECTS a link redirects to a presigned URL of an S3 copy instead.
  */
 describe('downloads of a backup kept only in repositories', () => {
-  const folder = tempDir('appvault-repository-');
-  const repositories = new TestRepositories().add('shelf', new FilesystemRepositoryStore(folder));
+  const shelf = tempDir('appvault-repository-');
+  const spare = tempDir('appvault-repository-');
   let server: TestServer;
   let onShelf: Made;
 
   beforeAll(async () => {
-    server = await startServerWithRepositories(repositories);
-    onShelf = await backupOf(server, 'shelved');
-    const copy = await putCopy(server, 'shelved', onShelf.id, (await repositories.open('shelf')).store);
-    await keepOnlyCopies(server, onShelf.id, [{ repository: 'shelf', key: copy.key, sizeBytes: onShelf.archive.length, sha256: onShelf.sha256 }]);
+    server = await startServer();
+    await addRepository(server.admin, { name: 'shelf', type: 'filesystem', path: shelf });
+    await addRepository(server.admin, { name: 'spare', type: 'filesystem', path: spare });
+    // More contents than the other apps here: its archive is larger than theirs.
+    onShelf = await backupOf(server, 'shelved', ['shelf'], shelf, 16);
   }, 120_000);
   afterAll(async () => {
     await server?.close();
-    await repositories.close();
   });
 
   it('streams the archive from the copy: whole, ranges, 416, ETag and Repr-Digest as from the archive store; links too', async () => {
@@ -90,83 +95,97 @@ describe('downloads of a backup kept only in repositories', () => {
     expect(Buffer.from(await viaLink.arrayBuffer()).equals(onShelf.archive)).toBe(true);
   });
 
-  it('says so when neither the archive store nor a copy has it (404), and skips a copy that is not the same archive', async () => {
-    const gone = await backupOf(server, 'gone');
-    const copy = await putCopy(server, 'gone', gone.id, (await repositories.open('shelf')).store);
-    // A recorded copy whose SHA-256 is not the backup's is never served under the backup's ETag.
-    await keepOnlyCopies(server, gone.id, [{ repository: 'shelf', key: copy.key, sizeBytes: gone.archive.length, sha256: '0'.repeat(64) }]);
-    const res = await server.admin.get(`/api/backups/${gone.id}/archive`);
-    expect(res.status).toBe(404);
-    expect(res.body.message).toBe(`The archive of backup ${gone.id} is no longer stored here, and no copy of it in a repository can be read`);
+  it('passes over a copy that is no longer the archive, for the next one; says so (404) when no copy has it', async () => {
+    const twice = await backupOf(server, 'twice', ['shelf', 'spare'], shelf);
+    // The copy on the shelf cut short (an interrupted sync): the one in the spare folder serves instead.
+    truncateSync(twice.file!, Math.floor(twice.archive.length / 2));
+    await expectDownloads(server, 'twice', twice);
+
+    // The only copy replaced by another backup's archive (a whole, valid zip): never served under this backup's ETag.
+    const gone = await backupOf(server, 'gone', ['shelf'], shelf);
+    expect(onShelf.archive.length).toBeGreaterThan(gone.archive.length);
+    copyFileSync(onShelf.file!, gone.file!);
+    const replaced = await server.admin.get(`/api/backups/${gone.id}/archive`);
+    expect(replaced.status).toBe(404);
+    expect(replaced.body.message).toBe(`The archive of backup ${gone.id} is no longer stored here, and no copy of it in a repository can be read`);
+    const link = await linkOf(server, 'gone', gone.id);
+    const viaLink = await fetch(link.url);
+    expect(viaLink.status).toBe(404);
+    expect(((await viaLink.json()) as { message: string }).message).toBe(replaced.body.message);
+    rmSync(gone.file!);
+    const removed = await server.admin.get(`/api/backups/${gone.id}/archive`);
+    expect(removed.status).toBe(404);
+    expect(removed.body.message).toBe(`The archive of backup ${gone.id} is no longer stored here, and no copy of it in a repository can be read`);
   });
 
-  if (!s3TestEnv && !inCi) {
-    describe.skip('from an S3 repository (needs S3_TEST_ENDPOINT)', () => {
-      it('streams and presigns', () => undefined);
+  describeOnS3('from an S3 repository', () => {
+    let env: S3TestEnv;
+    let buckets: S3TestBuckets;
+    let presigning: TestServer;
+    let inBucket: Made;
+    let presignedBackup: Made;
+    let bucket: string;
+
+    beforeAll(async () => {
+      env = requiredS3TestEnv();
+      buckets = new S3TestBuckets(env);
+      bucket = await buckets.create('downloads');
+      // Two installations configured with the same bucket, one of them presigning.
+      await addRepository(server.admin, s3Repository(env, 'offsite', bucket));
+      presigning = await startServer({ LINK_PRESIGNED_REDIRECTS: 'true', LINK_PRESIGNED_TTL_SECONDS: '120' });
+      await addRepository(presigning.admin, s3Repository(env, 'offsite', bucket));
+      inBucket = await backupOf(server, 'in-bucket', ['offsite']);
+      presignedBackup = await backupOf(presigning, 'presigned', ['offsite']);
+    }, 120_000);
+    afterAll(async () => {
+      await presigning?.close();
+      await buckets?.removeAll();
+    }, 180_000);
+
+    it('streams from the bucket with ranges; a link streams too while presigned redirects are off (the default)', async () => {
+      await expectDownloads(server, 'in-bucket', inBucket);
+      const link = await linkOf(server, 'in-bucket', inBucket.id);
+      const viaLink = await fetch(link.url, { redirect: 'manual' });
+      expect(viaLink.status).toBe(200);
+      expect(Buffer.from(await viaLink.arrayBuffer()).equals(inBucket.archive)).toBe(true);
     });
-  } else {
-    describe('from an S3 repository', () => {
-      let env: S3TestEnv;
-      let buckets: S3TestBuckets;
-      let presigning: TestServer;
-      const presigningRepositories = new TestRepositories();
-      let inBucket: Made;
-      let presignedBackup: Made;
 
-      beforeAll(async () => {
-        if (!s3TestEnv) throw new Error('S3_TEST_ENDPOINT is not set: with CI=true the S3 suites must run against a server (.ci/run starts radosgw), not skip');
-        env = s3TestEnv;
-        buckets = new S3TestBuckets(env);
-        const bucket = await buckets.create('downloads');
-        repositories.add('offsite', new S3RepositoryStore(testConfig(env, bucket), env.credentials));
-        presigningRepositories.add('offsite', new S3RepositoryStore(testConfig(env, bucket), env.credentials));
-        presigning = await startServerWithRepositories(presigningRepositories, { LINK_PRESIGNED_REDIRECTS: 'true', LINK_PRESIGNED_TTL_SECONDS: '120' });
-        inBucket = await backupOf(server, 'in-bucket');
-        const copy = await putCopy(server, 'in-bucket', inBucket.id, (await repositories.open('offsite')).store);
-        await keepOnlyCopies(server, inBucket.id, [{ repository: 'offsite', key: copy.key, sizeBytes: inBucket.archive.length, sha256: inBucket.sha256 }]);
-        presignedBackup = await backupOf(presigning, 'presigned');
-        const other = await putCopy(presigning, 'presigned', presignedBackup.id, (await presigningRepositories.open('offsite')).store);
-        await keepOnlyCopies(presigning, presignedBackup.id, [{ repository: 'offsite', key: other.key, sizeBytes: presignedBackup.archive.length, sha256: presignedBackup.sha256 }]);
-      }, 120_000);
-      afterAll(async () => {
-        await presigning?.close();
-        await presigningRepositories.close();
-        await buckets?.removeAll();
-      }, 180_000);
-
-      it('streams from the bucket with ranges; a link streams too while presigned redirects are off (the default)', async () => {
-        await expectDownloads(server, 'in-bucket', inBucket);
-        const link = await linkOf(server, 'in-bucket', inBucket.id);
-        const viaLink = await fetch(link.url, { redirect: 'manual' });
-        expect(viaLink.status).toBe(200);
-        expect(Buffer.from(await viaLink.arrayBuffer()).equals(inBucket.archive)).toBe(true);
-      });
-
-      it('with LINK_PRESIGNED_REDIRECTS a link redirects to a presigned URL of the copy, which serves the same bytes and ends with its TTL; a revoked link makes none', async () => {
-        const link = await linkOf(presigning, 'presigned', presignedBackup.id);
-        const before = Math.floor(Date.now() / 1000);
-        const answer = await fetch(link.url, { redirect: 'manual' });
-        expect(answer.status).toBe(302);
-        expect(answer.headers.get('cache-control')).toBe('no-store');
-        expect(await answer.text()).toBe('');
-        const location = new URL(answer.headers.get('location')!);
-        expect(location.origin).toBe(new URL(env.endpoint).origin);
-        expect(location.pathname).toMatch(new RegExp(`/appvault/presigned/${presignedBackup.id}\\.zip$`));
-        expect(location.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
-        const ttl = Number(location.searchParams.get('X-Amz-Expires'));
-        expect(ttl).toBeGreaterThan(0);
-        expect(ttl).toBeLessThanOrEqual(120);
-        expect(Date.parse(link.expires) / 1000).toBeGreaterThan(before + ttl);
-        const direct = await fetch(location);
-        expect(direct.status).toBe(200);
-        expect(Buffer.from(await direct.arrayBuffer()).equals(presignedBackup.archive)).toBe(true);
-        // The API itself never redirects: keyed downloads stream as before.
-        await expectDownloads(presigning, 'presigned', presignedBackup);
-        expect((await presigning.admin.delete(`/api/apps/presigned/backups/${presignedBackup.id}/links/${link.id}`)).status).toBe(204);
-        const revoked = await fetch(link.url, { redirect: 'manual' });
-        expect(revoked.status).toBe(410);
-        expect(revoked.headers.get('location')).toBeNull();
-      });
+    it('with LINK_PRESIGNED_REDIRECTS a link redirects to a presigned URL of the copy, which serves the same bytes and ends with its TTL; a revoked link makes none', async () => {
+      const link = await linkOf(presigning, 'presigned', presignedBackup.id);
+      const before = Math.floor(Date.now() / 1000);
+      const answer = await fetch(link.url, { redirect: 'manual' });
+      expect(answer.status).toBe(302);
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+      expect(await answer.text()).toBe('');
+      const location = new URL(answer.headers.get('location')!);
+      expect(location.origin).toBe(new URL(env.endpoint).origin);
+      expect(location.pathname).toMatch(new RegExp(`/appvault/presigned/${presignedBackup.id}\\.zip$`));
+      expect(location.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+      const ttl = Number(location.searchParams.get('X-Amz-Expires'));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(120);
+      expect(Date.parse(link.expires) / 1000).toBeGreaterThan(before + ttl);
+      const direct = await fetch(location);
+      expect(direct.status).toBe(200);
+      expect(Buffer.from(await direct.arrayBuffer()).equals(presignedBackup.archive)).toBe(true);
+      // The API itself never redirects: keyed downloads stream as before.
+      await expectDownloads(presigning, 'presigned', presignedBackup);
+      expect((await presigning.admin.delete(`/api/apps/presigned/backups/${presignedBackup.id}/links/${link.id}`)).status).toBe(204);
+      const revoked = await fetch(link.url, { redirect: 'manual' });
+      expect(revoked.status).toBe(410);
+      expect(revoked.headers.get('location')).toBeNull();
     });
-  }
+
+    it('a copy replaced in the bucket is neither presigned nor streamed', async () => {
+      // Another tool wrote over the copy (the bucket has no Object Lock): what is there is not the backup's archive.
+      const key = `appvault/presigned/${presignedBackup.id}.zip`;
+      await buckets.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: presignedBackup.archive.subarray(0, presignedBackup.archive.length - 1) }));
+      const link = await linkOf(presigning, 'presigned', presignedBackup.id);
+      const answer = await fetch(link.url, { redirect: 'manual' });
+      expect(answer.status).toBe(404);
+      expect(answer.headers.get('location')).toBeNull();
+      expect(((await answer.json()) as { message: string }).message).toBe(`The archive of backup ${presignedBackup.id} is no longer stored here, and no copy of it in a repository can be read`);
+      expect((await presigning.admin.get(`/api/backups/${presignedBackup.id}/archive`)).status).toBe(404);
+    });
+  });
 });

@@ -8,7 +8,7 @@ import { copyArchiveKey, copyManifestKey } from '../../src/repositories/shared/c
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { jsonOf, runCli } from '../support/cli-runner.js';
 import { until, waitForJob } from '../support/fixtures.js';
-import { type S3TestEnv, S3TestBuckets, s3TestEnv, testConfig } from '../support/s3-test-buckets.js';
+import { inCi, requiredS3TestEnv, type S3TestEnv, S3TestBuckets, s3TestEnv, testConfig } from '../support/s3-test-buckets.js';
 import { ADMIN_TOKEN, type ApiResponse, tempDir } from '../support/test-server.js';
 import { copyManifest, put } from '../support/copy-manifests.js';
 
@@ -18,7 +18,6 @@ import { copyManifest, put } from '../support/copy-manifests.js';
  * line on, so the test can read all it logged: no secret may appear there, nor in an answer, the
  * CLI's output, a job record or anything else under DATA_DIR but the stored credentials.
  */
-const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
 const WRONG_SECRET = 'wrong-Secret-8f3a9c27d1';
 
 if (!s3TestEnv && !inCi) {
@@ -57,8 +56,7 @@ if (!s3TestEnv && !inCi) {
     const s3 = (bucket: string, more: Record<string, unknown> = {}) => ({ endpoint: env.endpoint, region: env.region, bucket, ...more });
 
     beforeAll(async () => {
-      if (!s3TestEnv) throw new Error('S3_TEST_ENDPOINT is not set: with CI=true the S3 suites must run against a server (.ci/run starts radosgw), not skip');
-      env = s3TestEnv;
+      env = requiredS3TestEnv();
       buckets = new S3TestBuckets(env);
       plain = await buckets.create('repos');
       locking = await buckets.create('repos-lock', true);

@@ -1,23 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FilesystemRepositoryStore } from '../../src/infrastructure/repository-store/filesystem-repository-store.adapter.js';
-import { S3RepositoryStore } from '../../src/infrastructure/repository-store/s3-repository-store.adapter.js';
-import { copyArchiveKey, copyManifestKey } from '../../src/repositories/shared/copy-layout.js';
-import { appReads } from '../support/app-reads.js';
+import { copyArchiveKey } from '../../src/repositories/shared/copy-layout.js';
+import { appReads, expectSameReads } from '../support/app-reads.js';
 import { jsonOf, runCli } from '../support/cli-runner.js';
 import { buildApp, type BuiltApp, waitForJob } from '../support/fixtures.js';
-import { putCopy, startServerWithRepositories, TestRepositories } from '../support/repositories.js';
+import { addRepository, backUp, copyIn, s3Repository, sha256 } from '../support/repositories.js';
 import { S3FaultProxy } from '../support/s3-fault-proxy.js';
-import { type S3TestEnv, S3TestBuckets, s3TestEnv, testConfig } from '../support/s3-test-buckets.js';
-import { ADMIN_TOKEN, type TestServer, tempDir } from '../support/test-server.js';
+import { describeOnS3, requiredS3TestEnv, type S3TestEnv, S3TestBuckets } from '../support/s3-test-buckets.js';
+import { ADMIN_TOKEN, startServer, type TestServer, tempDir } from '../support/test-server.js';
 import { traces } from '../support/traces.js';
 
 type Json = Record<string, unknown>;
-
-const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
 
 /** The restore's temporary files (fetched archives) left in a DATA_DIR. */
 const tempFiles = (dataDir: string) => (existsSync(join(dataDir, 'tmp')) ? readdirSync(join(dataDir, 'tmp')) : []);
@@ -39,14 +34,13 @@ async function expectNothingLeft(server: TestServer, job: Json, name: string): P
 }
 
 /**
- * Two installations sharing a backup repository: the first makes a backup of an app with assets
- * and puts its copy there (archive plus copy manifest, as copy-layout.ts lays it out); the second,
- * with its own DATA_DIR and stores, restores it with `{ repository, key }` to identical reads.
+ * Two installations sharing a backup repository (each configured with the same folder or bucket
+ * through its own API): the first backs up an app with assets to it, its copy step writing the
+ * archive and the copy manifest; the second, with its own DATA_DIR and stores, restores it with
+ * `{ repository, key }` to identical reads.
  */
 describe('restore from a backup repository', () => {
   const folder = tempDir('appvault-repository-');
-  const firstRepositories = new TestRepositories().add('shelf', new FilesystemRepositoryStore(folder));
-  const secondRepositories = new TestRepositories().add('shelf', new FilesystemRepositoryStore(folder));
   let first: TestServer;
   let second: TestServer;
   let built: BuiltApp;
@@ -56,26 +50,27 @@ describe('restore from a backup repository', () => {
   let eventCount: number;
 
   beforeAll(async () => {
-    first = await startServerWithRepositories(firstRepositories);
-    second = await startServerWithRepositories(secondRepositories);
+    first = await startServer();
+    second = await startServer();
+    await addRepository(first.admin, { name: 'shelf', type: 'filesystem', path: folder });
+    await addRepository(second.admin, { name: 'shelf', type: 'filesystem', path: folder });
     const owner = await first.admin.post('/api/users', { email: 'owner@example.com' });
     const dev = await first.admin.post('/api/users', { email: 'dev@example.com' });
     const ownerClient = first.client(owner.body.apiKey);
     await ownerClient.post('/api/apps', { name: 'shop', label: 'Shop' });
     await ownerClient.post('/api/apps/shop/contributors', { email: 'dev@example.com', role: 'Developer' });
     built = await buildApp('shop', [ownerClient, first.client(dev.body.apiKey)], { contents: 40, updates: 20 });
-    const backup = await ownerClient.post('/api/apps/shop/backups', {});
-    const job = await waitForJob(ownerClient, `/api/apps/shop/backups/${backup.body.id}`);
+    const job = await backUp(ownerClient, first.admin, 'shop', { repositories: ['local', 'shelf'] });
     expect(job.status, JSON.stringify(job)).toBe('Completed');
-    backupId = backup.body.id;
-    eventCount = job.eventCount as number;
-    ({ key, archive } = await putCopy(first, 'shop', backupId, (await firstRepositories.open('shelf')).store));
+    backupId = job.id;
+    eventCount = job.eventCount;
+    key = copyIn(job, 'shelf').key;
+    archive = (await first.admin.bytes(`/api/backups/${backupId}/archive`)).bytes;
+    expect(sha256(readFileSync(join(folder, key)))).toBe(sha256(archive));
   }, 180_000);
   afterAll(async () => {
     await second?.close();
     await first?.close();
-    await firstRepositories.close();
-    await secondRepositories.close();
   });
 
   it("restores another installation's copy to identical reads: a dry run first, which writes nothing", async () => {
@@ -100,19 +95,8 @@ describe('restore from a backup repository', () => {
     expect(log).toContain(`Read ${archive.length} bytes, SHA-256 as in the copy manifest`);
     expect(tempFiles(second.dataDir)).toEqual([]);
 
-    const original = await appReads(first.admin, 'shop', built.assets);
-    const restored = await appReads(second.admin, 'shop', built.assets);
-    expect(restored.schemas).toEqual(original.schemas);
-    expect(restored.contents).toEqual(original.contents);
-    expect(restored.contents['products']!.length).toBeGreaterThan(0);
-    expect(restored.assets).toEqual(original.assets);
-    expect(restored.files).toEqual(original.files);
-    for (const asset of built.assets) {
-      for (const [version, { bytes }] of asset.versions.entries()) {
-        const read = await second.admin.bytes(`/api/apps/shop/assets/${asset.id}/content?version=${version}`);
-        expect(read.bytes.equals(bytes), `asset ${asset.id} version ${version}`).toBe(true);
-      }
-    }
+    await expectSameReads({ client: first.admin, app: 'shop' }, { client: second.admin, app: 'shop' }, built.assets);
+    expect((await second.admin.get('/api/apps/shop/content/products')).body.total).toBeGreaterThan(0);
   });
 
   it('refuses what cannot be a source before a job starts: unknown repository, a key outside the copy layout or hostile, no such copy, two sources; non-admins', async () => {
@@ -137,18 +121,15 @@ describe('restore from a backup repository', () => {
   });
 
   it('fails a restore whose archive is not the one its copy manifest names, leaving nothing', async () => {
-    const store = (await secondRepositories.open('shelf')).store;
-    const forgedId = randomUUID();
-    const forged = copyArchiveKey('shop', forgedId);
-    // The same (valid) archive under another key, with a copy manifest that names other bytes: a copy replaced or damaged.
-    await store.put(forged, Readable.from([archive]));
-    const manifest = JSON.parse((await readAll(await store.get(copyManifestKey(key)))).toString('utf8')) as Json & { archive: Json; backup: Json };
-    const forgedManifest = { ...manifest, backup: { ...manifest.backup, id: forgedId }, archive: { ...manifest.archive, key: forged, sha256: '0'.repeat(64) } };
-    await store.put(copyManifestKey(forged), Readable.from([Buffer.from(JSON.stringify(forgedManifest))]));
+    const replacedBackup = await backUp(first.admin, first.admin, 'shop', { repositories: ['shelf'] });
+    expect(replacedBackup.status, JSON.stringify(replacedBackup)).toBe('Completed');
+    const forged = copyIn(replacedBackup, 'shelf').key;
+    // The copy's archive replaced by another whole, valid archive (the first backup's): not the bytes its copy manifest names.
+    writeFileSync(join(folder, forged), archive);
     const started = await second.admin.post('/api/restore', { repository: 'shelf', key: forged, name: 'forged' });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`);
-    expect(job.error).toMatch(/is not the one its copy manifest names \(SHA-256 [0-9a-f]{64}, expected 0{64}\); the copy is damaged or was replaced/);
+    expect(job.error).toContain(`is not the one its copy manifest names (SHA-256 ${sha256(archive)}, expected ${replacedBackup.sha256}); the copy is damaged or was replaced`);
     await expectNothingLeft(second, job, 'forged');
     const dry = await second.admin.post('/api/restore', { repository: 'shelf', key: forged, dryRun: true });
     expect(dry.status).toBe(200);
@@ -172,71 +153,64 @@ describe('restore from a backup repository', () => {
     expect(half.stderr).toMatch(/--from-repository and --key go together/);
   });
 
-  if (!s3TestEnv && !inCi) {
-    describe.skip('on an S3 bucket (needs S3_TEST_ENDPOINT)', () => {
-      it('restores from a bucket two installations share', () => undefined);
+  describeOnS3('on an S3 bucket', () => {
+    let env: S3TestEnv;
+    let buckets: S3TestBuckets;
+    let proxy: S3FaultProxy;
+    let bucket: string;
+    let s3Key: string;
+    let s3Archive: Buffer;
+
+    beforeAll(async () => {
+      env = requiredS3TestEnv();
+      buckets = new S3TestBuckets(env);
+      bucket = await buckets.create('sources');
+      proxy = await S3FaultProxy.start(env.endpoint);
+      // Both installations configured with the same bucket; the second also through a proxy that can cut a download.
+      await addRepository(first.admin, s3Repository(env, 'offsite', bucket));
+      await addRepository(second.admin, s3Repository(env, 'offsite', bucket));
+      await addRepository(second.admin, s3Repository(env, 'flaky', bucket, { endpoint: proxy.url }));
+      const job = await backUp(first.admin, first.admin, 'shop', { repositories: ['offsite'] });
+      expect(job.status, JSON.stringify(job)).toBe('Completed');
+      s3Key = copyIn(job, 'offsite').key;
+      s3Archive = (await first.admin.bytes(`/api/backups/${job.id}/archive`)).bytes;
+      expect(sha256(s3Archive)).toBe(job.sha256);
+    }, 120_000);
+    afterAll(async () => {
+      await proxy?.close();
+      await buckets?.removeAll();
+    }, 180_000);
+
+    it("restores the first installation's copy from the shared bucket to identical reads", async () => {
+      const started = await second.admin.post('/api/restore', { repository: 'offsite', key: s3Key, name: 'shop-s3' });
+      expect(started.status, JSON.stringify(started.body)).toBe(202);
+      const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`);
+      expect(job.status, JSON.stringify(job.log)).toBe('Completed');
+      expect(job.source).toBe(`repository:offsite/${s3Key}`);
+      const log = (job.log as { message: string }[]).map((l) => l.message);
+      expect(log).toContainEqual(expect.stringMatching(new RegExp(`^Reading ".*" in repository "offsite" \\(s3://${bucket}.*\\); its copy manifest gives its SHA-256$`)));
+      const original = await appReads(first.admin, 'shop', built.assets);
+      const restored = await appReads(second.admin, 'shop-s3', built.assets);
+      expect(restored).toEqual(original);
     });
-  } else {
-    describe('on an S3 bucket', () => {
-      let env: S3TestEnv;
-      let buckets: S3TestBuckets;
-      let proxy: S3FaultProxy;
-      let bucket: string;
 
-      beforeAll(async () => {
-        if (!s3TestEnv) throw new Error('S3_TEST_ENDPOINT is not set: with CI=true the S3 suites must run against a server (.ci/run starts radosgw), not skip');
-        env = s3TestEnv;
-        buckets = new S3TestBuckets(env);
-        bucket = await buckets.create('sources');
-        proxy = await S3FaultProxy.start(env.endpoint);
-        // Both installations configured with the same bucket; the second also through a proxy that can cut a download.
-        firstRepositories.add('offsite', new S3RepositoryStore(testConfig(env, bucket), env.credentials));
-        secondRepositories.add('offsite', new S3RepositoryStore(testConfig(env, bucket), env.credentials));
-        secondRepositories.add('flaky', new S3RepositoryStore(testConfig(env, bucket, { endpoint: proxy.url }), env.credentials));
-        await putCopy(first, 'shop', backupId, (await firstRepositories.open('offsite')).store);
-      }, 120_000);
-      afterAll(async () => {
-        await proxy?.close();
-        await buckets?.removeAll();
-      }, 180_000);
-
-      it("restores the first installation's copy from the shared bucket to identical reads", async () => {
-        const started = await second.admin.post('/api/restore', { repository: 'offsite', key, name: 'shop-s3' });
+    it('fails the restore in words and leaves nothing when the repository breaks off mid-download', async () => {
+      proxy.reset();
+      proxy.cutGetObjectAfter(Math.floor(s3Archive.length / 3));
+      try {
+        const started = await second.admin.post('/api/restore', { repository: 'flaky', key: s3Key, name: 'cut-off' });
         expect(started.status, JSON.stringify(started.body)).toBe(202);
-        const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`);
-        expect(job.status, JSON.stringify(job.log)).toBe('Completed');
-        expect(job.source).toBe(`repository:offsite/${key}`);
-        const log = (job.log as { message: string }[]).map((l) => l.message);
-        expect(log).toContainEqual(expect.stringMatching(new RegExp(`^Reading ".*" in repository "offsite" \\(s3://${bucket}.*\\); its copy manifest gives its SHA-256$`)));
-        const original = await appReads(first.admin, 'shop', built.assets);
-        const restored = await appReads(second.admin, 'shop-s3', built.assets);
-        expect(restored).toEqual(original);
-      });
-
-      it('fails the restore in words and leaves nothing when the repository breaks off mid-download', async () => {
+        const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`, 50_000);
+        expect(job.error).toMatch(new RegExp(`^Reading "${s3Key}" in repository "flaky" \\(s3://${bucket}.*\\) failed after \\d+ bytes: .+`));
+        expect(proxy.count('GetObject')).toBeGreaterThanOrEqual(2);
+        await expectNothingLeft(second, job, 'cut-off');
+        const dry = await second.admin.post('/api/restore', { repository: 'flaky', key: s3Key, name: 'cut-off', dryRun: true });
+        expect(dry.status).toBe(200);
+        expect(dry.body).toMatchObject({ valid: false, error: expect.stringMatching(/in repository "flaky" .* failed after \d+ bytes/), sizeBytes: null });
+        expect(tempFiles(second.dataDir)).toEqual([]);
+      } finally {
         proxy.reset();
-        proxy.cutGetObjectAfter(Math.floor(archive.length / 3));
-        try {
-          const started = await second.admin.post('/api/restore', { repository: 'flaky', key, name: 'cut-off' });
-          expect(started.status, JSON.stringify(started.body)).toBe(202);
-          const job = await waitForJob(second.admin, `/api/restore/${started.body.id}`, 50_000);
-          expect(job.error).toMatch(new RegExp(`^Reading "${key}" in repository "flaky" \\(s3://${bucket}.*\\) failed after \\d+ bytes: .+`));
-          expect(proxy.count('GetObject')).toBeGreaterThanOrEqual(2);
-          await expectNothingLeft(second, job, 'cut-off');
-          const dry = await second.admin.post('/api/restore', { repository: 'flaky', key, name: 'cut-off', dryRun: true });
-          expect(dry.status).toBe(200);
-          expect(dry.body).toMatchObject({ valid: false, error: expect.stringMatching(/in repository "flaky" .* failed after \d+ bytes/), sizeBytes: null });
-          expect(tempFiles(second.dataDir)).toEqual([]);
-        } finally {
-          proxy.reset();
-        }
-      });
+      }
     });
-  }
+  });
 });
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}

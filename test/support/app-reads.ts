@@ -47,3 +47,24 @@ export async function appReads(client: ApiClient, app: string, assets: BuiltApp[
   }
   return renamed({ schemas, contents, assets: assetList, files }, names) as { schemas: Json[]; contents: Record<string, Json[]>; assets: Json[]; files: Record<string, string> };
 }
+
+/**
+ * A restored app reads as its source does: the same schemas, contents (some at least), asset
+ * list and file hashes, and every version of every file the app was built with byte-equal.
+ */
+export async function expectSameReads(source: { client: ApiClient; app: string }, restored: { client: ApiClient; app: string }, assets: BuiltApp['assets']): Promise<void> {
+  const original = await appReads(source.client, source.app, assets);
+  const reads = await appReads(restored.client, restored.app, assets);
+  expect(reads.schemas).toEqual(original.schemas);
+  expect(reads.contents).toEqual(original.contents);
+  expect(Object.values(reads.contents).flat().length).toBeGreaterThan(0);
+  expect(reads.assets).toEqual(original.assets);
+  expect(reads.files).toEqual(original.files);
+  for (const asset of assets) {
+    for (const [version, { bytes }] of asset.versions.entries()) {
+      const read = await restored.client.bytes(`/api/apps/${restored.app}/assets/${asset.id}/content?version=${version}`);
+      expect(read.status, `asset ${asset.id} version ${version}`).toBe(200);
+      expect(read.bytes.equals(bytes), `asset ${asset.id} version ${version}`).toBe(true);
+    }
+  }
+}

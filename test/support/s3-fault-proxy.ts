@@ -1,13 +1,15 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Writable } from 'node:stream';
 
 /**
  * An HTTP proxy in front of a real S3 server (radosgw in CI) that injects the faults a store shows
  * in production: 503 SlowDown on the first N requests of one kind, a shifted Date header (a store
- * whose clock differs), a rewritten ETag. Everything else reaches the real server unchanged, Host
- * header included, so signatures stay valid (the server must accept path-style requests under any
- * Host, as radosgw and MinIO do; AWS itself routes by Host and cannot sit behind it).
+ * whose clock differs), a rewritten ETag, a download or an upload cut off midway. Everything else
+ * reaches the real server unchanged, Host header included, so signatures stay valid (the server
+ * must accept path-style requests under any Host, as radosgw and MinIO do; AWS itself routes by
+ * Host and cannot sit behind it).
  */
 export type S3RequestKind =
   | 'PutObject'
@@ -51,12 +53,13 @@ interface Fault {
 
 export class S3FaultProxy {
   readonly counts = new Map<S3RequestKind, number>();
-  /** Requests answered by a fault instead of the server. */
+  /** Requests a fault answered, or cut off, instead of the server. */
   refused = 0;
   private faults: Fault[] = [];
   private dateShiftMs = 0;
   private etagRewrite: string | undefined;
   private cutGetsAfter: number | undefined;
+  private cutUploadsAt: number | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -93,6 +96,15 @@ export class S3FaultProxy {
     this.cutGetsAfter = bytes;
   }
 
+  /**
+   * PutObject and UploadPart requests reach the server with only their first `bytes` of body,
+   * then both connections drop (a store or a network gone mid-upload). A body no longer than that
+   * goes through whole.
+   */
+  cutUploadsAfter(bytes: number | undefined): void {
+    this.cutUploadsAt = bytes;
+  }
+
   count(kind: S3RequestKind): number {
     return this.counts.get(kind) ?? 0;
   }
@@ -104,6 +116,7 @@ export class S3FaultProxy {
     this.dateShiftMs = 0;
     this.etagRewrite = undefined;
     this.cutGetsAfter = undefined;
+    this.cutUploadsAt = undefined;
   }
 
   async close(): Promise<void> {
@@ -146,30 +159,44 @@ export class S3FaultProxy {
         if (this.etagRewrite !== undefined && kind === 'HeadObject' && headers['etag']) headers['etag'] = `"${this.etagRewrite}"`;
         res.writeHead(upstreamRes.statusCode ?? 502, headers);
         const cut = kind === 'GetObject' ? this.cutGetsAfter : undefined;
-        if (cut === undefined) {
-          upstreamRes.pipe(res);
-          return;
-        }
-        let sent = 0;
-        upstreamRes.on('data', (chunk: Buffer) => {
-          if (sent >= cut) return;
-          const part = chunk.subarray(0, cut - sent);
-          sent += part.length;
-          res.write(part);
-          if (sent >= cut) {
-            upstreamRes.destroy();
-            res.socket?.destroy();
-          }
-        });
+        if (cut === undefined) upstreamRes.pipe(res);
         // A body shorter than the cut is answered whole: left open, its keep-alive connection would hold the client's next request.
-        upstreamRes.on('end', () => res.end());
+        else forwardUpTo(upstreamRes, res, cut, () => res.socket?.destroy());
       },
     );
     upstreamReq.on('error', () => res.destroy());
-    req.pipe(upstreamReq);
+    const cut = kind === 'PutObject' || kind === 'UploadPart' ? this.cutUploadsAt : undefined;
+    if (cut === undefined) {
+      req.pipe(upstreamReq);
+      return;
+    }
+    forwardUpTo(req, upstreamReq, cut, () => {
+      this.refused += 1;
+      upstreamReq.destroy();
+      req.socket.destroy();
+    });
   }
 
   private date(): string {
     return new Date(Date.now() + this.dateShiftMs).toUTCString();
   }
+}
+
+/**
+ * Passes `from`'s bytes on to `to` until `limit` of them have gone, then stops reading and calls
+ * `cut` (which drops the connections); a body no longer than that goes through whole.
+ */
+function forwardUpTo(from: IncomingMessage, to: Writable, limit: number, cut: () => void): void {
+  let forwarded = 0;
+  from.on('data', (chunk: Buffer) => {
+    if (forwarded >= limit) return;
+    const part = chunk.subarray(0, limit - forwarded);
+    forwarded += part.length;
+    to.write(part);
+    if (forwarded >= limit) {
+      from.destroy();
+      cut();
+    }
+  });
+  from.on('end', () => to.end());
 }

@@ -12,6 +12,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { describe, it } from 'vitest';
 import { type S3RepositoryConfig, s3RepositoryConfigSchema } from '../../src/infrastructure/repository-store/s3-repository-config.js';
 
 /**
@@ -30,6 +31,31 @@ export const s3TestEnv = (() => {
 })();
 
 export type S3TestEnv = NonNullable<typeof s3TestEnv>;
+
+/** With CI=true the S3 suites must run (.ci/run starts radosgw); elsewhere they skip without S3_TEST_ENDPOINT. */
+export const inCi = ['true', '1'].includes((process.env['CI'] ?? '').toLowerCase());
+
+/**
+ * `describe` for a suite that needs the S3 test server: without S3_TEST_ENDPOINT it is skipped
+ * with a SKIP line, except with CI=true, where it runs and fails (requiredS3TestEnv) rather than
+ * pass unseen.
+ */
+export function describeOnS3(title: string, body: () => void): void {
+  if (s3TestEnv || inCi) {
+    describe(title, body);
+    return;
+  }
+  console.log(`SKIP ${title}: S3_TEST_ENDPOINT is not set (scripts/ceph-s3.sh start /tmp/ceph-s3, then S3_TEST_ENDPOINT=http://127.0.0.1:7480 S3_TEST_ACCESS_KEY=ciaccesskey S3_TEST_SECRET_KEY=cisecretkey)`);
+  describe.skip(`${title} (needs S3_TEST_ENDPOINT)`, () => {
+    it('runs against an S3-compatible server', () => undefined);
+  });
+}
+
+/** The S3 test server, or the error a suite that must run (CI) fails with when there is none. */
+export function requiredS3TestEnv(): S3TestEnv {
+  if (!s3TestEnv) throw new Error('S3_TEST_ENDPOINT is not set: with CI=true the S3 suites must run against a server (.ci/run starts radosgw), not skip');
+  return s3TestEnv;
+}
 
 /** A repository config for the test server, defaults filled in as an admin's would be. */
 export function testConfig(env: S3TestEnv, bucket: string, overrides: Record<string, unknown> = {}): S3RepositoryConfig {

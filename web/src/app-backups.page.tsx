@@ -8,7 +8,9 @@ import { errorText } from './api.util.js';
 import { BackupPolicySection } from './backup-policy.view.js';
 import { includeOf, type SelectionChoice, SelectionFields, WHOLE_APP } from './backup-selection.view.js';
 import { BackupsTable } from './backups-table.view.js';
+import { fieldErrors } from './field-errors.util.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
+import { LOCAL_ONLY, namesOf, type RepositoryChoice, RepositoryFields, useRepositoryList } from './repository-choice.view.js';
 import { canBackUp, canRollBack, roleOf } from './roles.util.js';
 import { RollbacksSection } from './rollbacks.view.js';
 
@@ -21,6 +23,8 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   const [error, setError] = useState<string | null>(null);
   const [label, setLabel] = useState('');
   const [selection, setSelection] = useState<SelectionChoice>(WHOLE_APP);
+  const [targets, setTargets] = useState<RepositoryChoice>(LOCAL_ONLY);
+  const [policyNames, setPolicyNames] = useState<string[]>([]);
   const [schemas, setSchemas] = useState<Schema[] | null>(null);
   const [schemasError, setSchemasError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
@@ -41,6 +45,9 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
 
   const allowed = app ? canBackUp(app, me) : false;
   const mayRollBack = app ? canRollBack(app, me) : false;
+  const [repositories, repositoriesError] = useRepositoryList(api, me.admin);
+  // Without the list (admins only), the names this app's backups and schedule use are what the viewer knows.
+  const known = [...new Set([...backups.flatMap((b) => [...b.repositories, ...b.copies.map((copy) => copy.repository)]), ...policyNames])].sort();
 
   useEffect(() => {
     if (!allowed) return;
@@ -59,9 +66,12 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
     setStartError(null);
     const include = includeOf(selection);
     try {
-      const backup = await api.call('appBackups.create', { params: { app: name }, body: { ...(label.trim() ? { label: label.trim() } : {}), ...(include ? { include } : {}) } });
+      const body = { ...(label.trim() ? { label: label.trim() } : {}), ...(include ? { include } : {}), repositories: namesOf(targets) };
+      const backup = await api.call('appBackups.create', { params: { app: name }, body });
       setStarted(backup);
       setLabel('');
+      // The names typed are this app's backups' names now, offered as boxes: ticked there.
+      setTargets({ checked: body.repositories, typed: '' });
     } catch (e) {
       setStartError(errorText(e));
     } finally {
@@ -70,6 +80,7 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   };
 
   const role = app ? roleOf(app, me) : null;
+  const startErrors = fieldErrors(startError, ['label', 'include', 'repositories'], ['repositories']);
   return (
     <main id="main">
       <PageTitle title={name}>
@@ -96,10 +107,20 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
                 <label for="backup-label">Label (optional)</label>
                 <input id="backup-label" maxLength={200} value={label} onInput={(e) => setLabel(e.currentTarget.value)} placeholder="before-upgrade" />
                 <SelectionFields id="backup" subject="the backup" schemas={schemas} schemasError={schemasError} value={selection} onChange={setSelection} />
+                <RepositoryFields
+                  id="backup"
+                  subject="the backup"
+                  list={repositories}
+                  listError={repositoriesError}
+                  known={known}
+                  value={targets}
+                  onChange={setTargets}
+                  error={startErrors.byField.repositories}
+                />
                 <button type="submit" disabled={starting}>
                   {starting ? 'Starting…' : 'Start backup'}
                 </button>
-                <ErrorNote message={startError} />
+                <ErrorNote message={startErrors.rest} />
               </form>
               <BackupsTable
                 api={api}
@@ -121,7 +142,16 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
                   onChanged={() => setGeneration((g) => g + 1)}
                 />
               )}
-              <BackupPolicySection api={api} app={app.name} schemas={schemas} schemasError={schemasError} />
+              <BackupPolicySection
+                api={api}
+                app={app.name}
+                schemas={schemas}
+                schemasError={schemasError}
+                repositories={repositories}
+                repositoriesError={repositoriesError}
+                known={known}
+                onPolicy={(policy) => setPolicyNames(policy?.repositories ?? [])}
+              />
             </>
           )}
         </>

@@ -4,11 +4,14 @@ import type { Schema } from '@contract/app-schemas.schemas.js';
 import { type ApiClient, ApiError } from '@contract/client/api-client.js';
 import type { BodyOf } from '@contract/client/api-types.js';
 import type { BackupPolicy } from '@contract/policies.schemas.js';
+import type { Repository } from '@contract/repositories.schemas.js';
 import { errorText } from './api.util.js';
 import { choiceOf, includeOf, type SelectionChoice, SelectionFields, WHOLE_APP } from './backup-selection.view.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
+import { fieldErrors } from './field-errors.util.js';
 import { formatTime, selectionText } from './format.util.js';
 import { ErrorNote } from './page-parts.view.js';
+import { LockModeOptions, LOCAL_ONLY, namesOf, type RepositoryChoice, RepositoryFields } from './repository-choice.view.js';
 
 const KEEP_LABELS: Record<KeepRule, { label: string; unit: string; text: (n: number) => string }> = {
   keepLast: { label: 'Keep the last', unit: 'backups', text: (n) => `the last ${n}` },
@@ -19,6 +22,14 @@ const KEEP_LABELS: Record<KeepRule, { label: string; unit: string; text: (n: num
 
 type Keeps = Record<KeepRule, string>;
 const NO_KEEPS: Keeps = { keepLast: '', keepDaily: '', keepWeekly: '', keepMonthly: '' };
+
+/** The request's fields, for telling one 400's problems apart (field-errors.util.ts). */
+const POLICY_FIELDS = ['schedule', ...KEEP_RULES, 'include', 'repositories', 'objectLock'];
+
+type LockMode = '' | 'GOVERNANCE' | 'COMPLIANCE';
+
+/** "GOVERNANCE, 30 days, in the repositories that can lock copies"; "none". */
+export const lockText = (lock: BackupPolicy['objectLock']) => (lock ? `${lock.mode}, ${lock.days} day${lock.days === 1 ? '' : 's'}, in the repositories that can lock copies` : 'none');
 
 /** "keep the last 7; one a day for 14 days"; "keep every scheduled backup" without rules. */
 export function retentionText(policy: BackupPolicy): string {
@@ -37,16 +48,26 @@ interface Props {
   app: string;
   schemas: Schema[] | null;
   schemasError: string | null;
+  /** An admin's list of repositories; null for others (see RepositoryFields). */
+  repositories: Repository[] | null;
+  repositoriesError: string | null;
+  /** Repository names this app's backups use, offered when there is no list. */
+  known: readonly string[];
+  /** Told the policy whenever it is read or changes (null: none). */
+  onPolicy?: (policy: BackupPolicy | null) => void;
 }
 
-/** An app's backup policy (GET/PUT/DELETE …/backup-policy): the schedule, what it holds, its retention. */
-export function BackupPolicySection({ api, app, schemas, schemasError }: Props) {
+/** An app's backup policy (GET/PUT/DELETE …/backup-policy): the schedule, what it holds, where its copies go, its retention. */
+export function BackupPolicySection({ api, app, schemas, schemasError, repositories, repositoriesError, known, onPolicy }: Props) {
   // undefined: loading; null: the app has none.
   const [policy, setPolicy] = useState<BackupPolicy | null | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [schedule, setSchedule] = useState('');
   const [keeps, setKeeps] = useState<Keeps>(NO_KEEPS);
   const [selection, setSelection] = useState<SelectionChoice>(WHOLE_APP);
+  const [targets, setTargets] = useState<RepositoryChoice>(LOCAL_ONLY);
+  const [lockMode, setLockMode] = useState<LockMode>('');
+  const [lockDays, setLockDays] = useState('');
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -56,6 +77,11 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
     setSchedule(from?.schedule ?? '');
     setKeeps(from ? { keepLast: String(from.keepLast ?? ''), keepDaily: String(from.keepDaily ?? ''), keepWeekly: String(from.keepWeekly ?? ''), keepMonthly: String(from.keepMonthly ?? '') } : NO_KEEPS);
     setSelection(choiceOf(from?.include ?? null));
+    // Every name a policy holds is offered (an admin's list has it; for others it is among `known` below), so all are ticked.
+    setTargets(from ? { checked: from.repositories, typed: '' } : LOCAL_ONLY);
+    setLockMode(from?.objectLock?.mode ?? '');
+    setLockDays(from?.objectLock ? String(from.objectLock.days) : '');
+    onPolicy?.(from);
   };
 
   useEffect(() => {
@@ -83,6 +109,8 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
     for (const rule of KEEP_RULES) if (keeps[rule].trim() !== '') body[rule] = keepValue(keeps[rule]);
     const include = includeOf(selection);
     if (include) body['include'] = include;
+    body['repositories'] = namesOf(targets);
+    body['objectLock'] = lockMode ? { mode: lockMode, days: keepValue(lockDays) } : null;
     try {
       // Sent as typed (a keep rule may be text), so the API's 400 names what is wrong with it.
       const saved = await api.call('backupPolicy.put', { params: { app }, body: body as BodyOf<'backupPolicy.put'> });
@@ -110,6 +138,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
     }
   };
 
+  const errors = fieldErrors(error, POLICY_FIELDS, ['repositories', 'objectLock']);
   return (
     <section aria-labelledby="policy-heading" class="policy">
       <h2 id="policy-heading">Scheduled backups</h2>
@@ -133,6 +162,10 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
           <dd>{selectionText(policy.include)}</dd>
           <dt>Retention</dt>
           <dd>{retentionText(policy)}</dd>
+          <dt>Copies to</dt>
+          <dd data-testid="policy-repositories">{policy.repositories.join(', ')}</dd>
+          <dt>Object Lock</dt>
+          <dd data-testid="policy-lock">{lockText(policy.objectLock)}</dd>
           <dt>Next run</dt>
           <dd>
             <time dateTime={policy.nextRun}>{formatTime(policy.nextRun)}</time>
@@ -151,6 +184,14 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
             <>
               <dt>Last problem</dt>
               <dd class="error-text">{policy.lastError}</dd>
+            </>
+          )}
+          {policy.lastWarning && (
+            <>
+              <dt>Last warning</dt>
+              <dd class="warning" data-testid="policy-warning">
+                {policy.lastWarning}
+              </dd>
             </>
           )}
           <dt>Set</dt>
@@ -203,6 +244,43 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
             </div>
           </fieldset>
           <SelectionFields id="policy" subject="each scheduled backup" schemas={schemas} schemasError={schemasError} value={selection} onChange={setSelection} />
+          <RepositoryFields
+            id="policy"
+            subject="each scheduled backup"
+            list={repositories}
+            listError={repositoriesError}
+            known={[...known, ...(policy?.repositories ?? [])]}
+            value={targets}
+            onChange={setTargets}
+            error={errors.byField.repositories}
+          />
+          <fieldset class="lock-choice" aria-describedby={`policy-lock-hint${errors.byField.objectLock ? ' policy-lock-error' : ''}`} aria-invalid={errors.byField.objectLock ? true : undefined}>
+            <legend>Object Lock for the copies (optional)</legend>
+            <div class="keeps">
+              <div class="keep">
+                <label for="policy-lock-mode">Mode</label>
+                <select id="policy-lock-mode" value={lockMode} onChange={(e) => setLockMode(e.currentTarget.value as LockMode)}>
+                  <LockModeOptions />
+                </select>
+              </div>
+              {lockMode && (
+                <div class="keep">
+                  <label for="policy-lock-days">
+                    Lock each copy for <span class="muted">(days)</span>
+                  </label>
+                  <input id="policy-lock-days" inputMode="numeric" size={6} value={lockDays} onInput={(e) => setLockDays(e.currentTarget.value)} />
+                </div>
+              )}
+            </div>
+            <p id="policy-lock-hint" class="hint">
+              Only where a repository can lock copies (S3 with Object Lock); a repository’s own lock is never shortened. Retention keeps a backup while a copy is locked.
+            </p>
+            {errors.byField.objectLock && (
+              <p id="policy-lock-error" class="error field-error" role="alert">
+                {errors.byField.objectLock}
+              </p>
+            )}
+          </fieldset>
           <div class="actions-row">
             <button type="submit" disabled={saving}>
               {saving ? 'Saving…' : policy ? 'Replace schedule' : 'Set schedule'}
@@ -213,7 +291,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError }: Props) 
               </button>
             )}
           </div>
-          <ErrorNote message={error} />
+          <ErrorNote message={errors.rest} />
         </form>
       )}
       {confirming && (

@@ -1,10 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { backupRoutes } from '@contract/api-routes.js';
-import type { Backup } from '@contract/backups.schemas.js';
+import type { Backup, DeletedBackup } from '@contract/backups.schemas.js';
 import type { ApiClient } from '@contract/client/api-client.js';
 import { isEnded, type JobRef } from '@contract/client/job-events.js';
 import type { NewLink } from '@contract/links.schemas.js';
 import { errorText, followLive } from './api.util.js';
+import { BackupCopiesDetail, CopiesList } from './backup-copies.view.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { Link } from './client.router.js';
 import { formatBytes, formatCount, formatTime, progressText, selectionText } from './format.util.js';
@@ -19,6 +20,14 @@ export const LINK_EXPIRIES: { value: string; label: string }[] = [
 ];
 
 const nameOf = (backup: Backup) => backup.label || `of ${formatTime(backup.created)}`;
+
+const columns = (showApp: boolean) => [showApp ? 'App' : null, 'Status', 'Label', 'Holds', 'Trigger', 'Created', 'Events', 'Assets', 'Users', 'Size', 'Copies', 'SHA-256', 'Actions'];
+
+/** What a delete left in append-only repositories, as the notice says it. */
+function keptText(deleted: DeletedBackup | undefined): string {
+  if (!deleted || deleted.kept.length === 0) return '';
+  return `. Kept: ${deleted.kept.map((copy) => `the copy in ${copy.repository} (${copy.key}): ${copy.reason}`).join('; ')}`;
+}
 
 interface Props {
   api: ApiClient;
@@ -108,11 +117,13 @@ export function BackupsTable({ api, app, showApp, admin, started, generation = 0
   const remove = async (backup: Backup) => {
     setDeleting(null);
     setError(null);
+    setNotice(null);
     try {
-      await api.call(routes.delete, { params: { app, id: backup.id } });
+      // 204, or 200 naming the copies append-only repositories kept; a locked copy is a 409 whose words say until when.
+      const deleted: DeletedBackup | undefined = await api.call(routes.delete, { params: { app, id: backup.id } });
       setItems((current) => (current ?? []).filter((b) => b.id !== backup.id));
       setTotal((t) => t - 1);
-      setNotice(`Deleted backup ${nameOf(backup)}`);
+      setNotice(`Deleted backup ${nameOf(backup)}${keptText(deleted)}`);
     } catch (e) {
       setError(errorText(e));
     }
@@ -145,7 +156,7 @@ export function BackupsTable({ api, app, showApp, admin, started, generation = 0
             <caption>
               {total} backup{total === 1 ? '' : 's'}, newest first
             </caption>
-            <TableHead columns={[showApp ? 'App' : null, 'Status', 'Label', 'Holds', 'Trigger', 'Created', 'Events', 'Assets', 'Users', 'Size', 'SHA-256', 'Actions']} />
+            <TableHead columns={columns(showApp)} />
             <tbody>
               {items.map((backup) => (
                 <BackupRow
@@ -172,6 +183,12 @@ export function BackupsTable({ api, app, showApp, admin, started, generation = 0
             Backup <strong>{nameOf(deleting)}</strong>
             {showApp ? ` of ${deleting.appName}` : ''} ({formatCount(deleting.eventCount)} events, {formatBytes(deleting.sizeBytes)}) and every link to it will be gone. This cannot be undone.
           </p>
+          {deleting.copies.length > 0 && (
+            <p>
+              Its copies in {deleting.copies.map((copy) => copy.repository).join(', ')} are deleted too, except in append-only repositories, which keep theirs. If a copy is locked, nothing is
+              deleted.
+            </p>
+          )}
         </ConfirmDialog>
       )}
     </section>
@@ -194,6 +211,7 @@ interface RowProps {
 function BackupRow({ api, app, backup, showApp, admin, onChange, onDownload, onLink, onDelete, onRollBack }: RowProps) {
   const [expiresIn, setExpiresIn] = useState('24h');
   const [streamError, setStreamError] = useState<string | null>(null);
+  const [open, setOpen] = useState(false);
   const running = !isEnded(backup);
   const name = nameOf(backup);
 
@@ -208,89 +226,105 @@ function BackupRow({ api, app, backup, showApp, admin, onChange, onDownload, onL
 
   const completed = backup.status === 'Completed';
   const selectId = `expires-${backup.id}`;
+  const detailId = `backup-detail-${backup.id}`;
   return (
-    <tr id={`backup-${backup.id}`} data-backup-id={backup.id} data-status={backup.status} data-trigger={backup.trigger} data-partial={backup.partial ? 'true' : 'false'}>
-      {showApp && (
-        <td data-label="App">
-          <Link href={`/admin/apps/${encodeURIComponent(backup.appName)}`}>{backup.appName}</Link>
+    <>
+      <tr id={`backup-${backup.id}`} data-backup-id={backup.id} data-status={backup.status} data-trigger={backup.trigger} data-partial={backup.partial ? 'true' : 'false'}>
+        {showApp && (
+          <td data-label="App">
+            <Link href={`/admin/apps/${encodeURIComponent(backup.appName)}`}>{backup.appName}</Link>
+          </td>
+        )}
+        <td data-label="Status">
+          <StatusBadge status={backup.status} />
+          {running && (
+            <div class="job-progress">
+              <progress max={100} value={backup.percent} aria-label={`Progress of backup ${name}`}>
+                {backup.percent}%
+              </progress>
+              <span>{progressText(backup)}</span>
+            </div>
+          )}
+          {backup.error && <p class="error">{backup.error}</p>}
+          {streamError && <p class="error">{streamError}</p>}
+          {backup.warnings.length > 0 && <p class="warning">{backup.warnings.join('; ')}</p>}
         </td>
-      )}
-      <td data-label="Status">
-        <StatusBadge status={backup.status} />
-        {running && (
-          <div class="job-progress">
-            <progress max={100} value={backup.percent} aria-label={`Progress of backup ${name}`}>
-              {backup.percent}%
-            </progress>
-            <span>{progressText(backup)}</span>
+        <td data-label="Label">{backup.label || <span class="muted">no label</span>}</td>
+        <td data-label="Holds">{backup.partial ? <span class="partial-note">{selectionText(backup.include)}</span> : <span class="muted">{selectionText(null)}</span>}</td>
+        <td data-label="Trigger">
+          <span class={`trigger trigger-${backup.trigger}`}>{backup.trigger}</span>
+        </td>
+        <td data-label="Created">{formatTime(backup.created)}</td>
+        <td data-label="Events" class="num">
+          {formatCount(backup.eventCount)}
+        </td>
+        <td data-label="Assets" class="num">
+          {formatCount(backup.assetCount)}
+        </td>
+        <td data-label="Users" class="num">
+          {formatCount(backup.userCount)}
+        </td>
+        <td data-label="Size" class="num">
+          {formatBytes(backup.sizeBytes)}
+        </td>
+        <td data-label="Copies">
+          <CopiesList backup={backup} />
+        </td>
+        <td data-label="SHA-256">
+          {backup.sha256 ? (
+            <code class="sha" title={backup.sha256} data-sha256={backup.sha256}>
+              {backup.sha256.slice(0, 12)}…
+            </code>
+          ) : (
+            '–'
+          )}
+        </td>
+        <td data-label="Actions">
+          <div class="row-actions">
+            <button type="button" aria-expanded={open} aria-controls={open ? detailId : undefined} onClick={() => setOpen(!open)} aria-label={`Copies of backup ${name}`}>
+              {open ? 'Hide copies' : 'Copies…'}
+            </button>
+            <button type="button" disabled={!completed} onClick={() => onDownload(backup)} aria-label={`Download backup ${name}`}>
+              Download
+            </button>
+            <span class="link-maker">
+              <label for={selectId} class="visually-hidden">
+                Link to backup {name} expires in
+              </label>
+              <select id={selectId} value={expiresIn} disabled={!completed} onChange={(e) => setExpiresIn(e.currentTarget.value)}>
+                {LINK_EXPIRIES.map((option) => (
+                  <option key={option.value} value={option.value}>
+                    {option.label}
+                  </option>
+                ))}
+              </select>
+              <button type="button" disabled={!completed} onClick={() => onLink(backup, expiresIn)} aria-label={`Copy migration link to backup ${name}`}>
+                Copy link
+              </button>
+            </span>
+            {admin && completed && (
+              <Link class="button" href={`/admin/restore?backup=${encodeURIComponent(backup.id)}`} aria-label={`Restore backup ${name}`}>
+                Restore…
+              </Link>
+            )}
+            {onRollBack && completed && !backup.partial && (
+              <button type="button" onClick={() => onRollBack(backup)} aria-label={`Roll back to backup ${name}`} title="Roll back to this backup">
+                Roll back…
+              </button>
+            )}
+            <button type="button" class="danger" disabled={running} onClick={() => onDelete(backup)} aria-label={`Delete backup ${name}`}>
+              Delete
+            </button>
           </div>
-        )}
-        {backup.error && <p class="error">{backup.error}</p>}
-        {streamError && <p class="error">{streamError}</p>}
-        {backup.warnings.length > 0 && <p class="warning">{backup.warnings.join('; ')}</p>}
-      </td>
-      <td data-label="Label">{backup.label || <span class="muted">no label</span>}</td>
-      <td data-label="Holds">{backup.partial ? <span class="partial-note">{selectionText(backup.include)}</span> : <span class="muted">{selectionText(null)}</span>}</td>
-      <td data-label="Trigger">
-        <span class={`trigger trigger-${backup.trigger}`}>{backup.trigger}</span>
-      </td>
-      <td data-label="Created">{formatTime(backup.created)}</td>
-      <td data-label="Events" class="num">
-        {formatCount(backup.eventCount)}
-      </td>
-      <td data-label="Assets" class="num">
-        {formatCount(backup.assetCount)}
-      </td>
-      <td data-label="Users" class="num">
-        {formatCount(backup.userCount)}
-      </td>
-      <td data-label="Size" class="num">
-        {formatBytes(backup.sizeBytes)}
-      </td>
-      <td data-label="SHA-256">
-        {backup.sha256 ? (
-          <code class="sha" title={backup.sha256} data-sha256={backup.sha256}>
-            {backup.sha256.slice(0, 12)}…
-          </code>
-        ) : (
-          '–'
-        )}
-      </td>
-      <td data-label="Actions">
-        <div class="row-actions">
-          <button type="button" disabled={!completed} onClick={() => onDownload(backup)} aria-label={`Download backup ${name}`}>
-            Download
-          </button>
-          <span class="link-maker">
-            <label for={selectId} class="visually-hidden">
-              Link to backup {name} expires in
-            </label>
-            <select id={selectId} value={expiresIn} disabled={!completed} onChange={(e) => setExpiresIn(e.currentTarget.value)}>
-              {LINK_EXPIRIES.map((option) => (
-                <option key={option.value} value={option.value}>
-                  {option.label}
-                </option>
-              ))}
-            </select>
-            <button type="button" disabled={!completed} onClick={() => onLink(backup, expiresIn)} aria-label={`Copy migration link to backup ${name}`}>
-              Copy link
-            </button>
-          </span>
-          {admin && completed && (
-            <Link class="button" href={`/admin/restore?backup=${encodeURIComponent(backup.id)}`} aria-label={`Restore backup ${name}`}>
-              Restore…
-            </Link>
-          )}
-          {onRollBack && completed && !backup.partial && (
-            <button type="button" onClick={() => onRollBack(backup)} aria-label={`Roll back to backup ${name}`} title="Roll back to this backup">
-              Roll back…
-            </button>
-          )}
-          <button type="button" class="danger" disabled={running} onClick={() => onDelete(backup)} aria-label={`Delete backup ${name}`}>
-            Delete
-          </button>
-        </div>
-      </td>
-    </tr>
+        </td>
+      </tr>
+      {open && (
+        <tr id={detailId} class="detail-row">
+          <td colSpan={columns(showApp).filter((column) => column !== null).length} data-label="Copies">
+            <BackupCopiesDetail api={api} app={app} backup={backup} name={name} onChange={onChange} />
+          </td>
+        </tr>
+      )}
+    </>
   );
 }

@@ -1,11 +1,12 @@
 import { useState } from 'preact/hooks';
 import type { ApiClient } from '@contract/client/api-client.js';
 import type { BodyOf } from '@contract/client/api-types.js';
-import type { Repository, RepositoryBackup, RepositoryCheck } from '@contract/repositories.schemas.js';
+import type { Repository, RepositoryCheck } from '@contract/repositories.schemas.js';
 import { errorText, useRead } from './api.util.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
-import { formatBytes, formatTime } from './format.util.js';
-import { ErrorNote, PageTitle } from './page-parts.view.js';
+import { ErrorNote, PageTitle, TableHead } from './page-parts.view.js';
+import { RepositoryBackupsTable } from './repository-backups.view.js';
+import { LockModeOptions } from './repository-choice.view.js';
 
 type CredentialChoice = 'keep' | 'environment' | 'file' | 'stored' | 'default';
 
@@ -146,16 +147,7 @@ export function RepositoriesPage({ api }: { api: ApiClient }) {
         <div class="table-wrap">
           <table data-testid="repositories">
             <caption>{repositories.items.length} repositories</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col">Where</th>
-                <th scope="col">Credentials</th>
-                <th scope="col">Protection</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Name', 'Type', 'Where', 'Credentials', 'Protection', 'Actions']} />
             <tbody>
               {repositories.items.map((repository) => (
                 <tr key={repository.id} data-testid={`repository-${repository.name}`}>
@@ -325,9 +317,7 @@ function RepositoryForm({ api, current, onCancel, onSaved }: { api: ApiClient; c
           <div class="field">
             <label for="repository-lockMode">Object Lock</label>
             <select id="repository-lockMode" value={draft.lockMode} onChange={(e) => set('lockMode', e.currentTarget.value as Draft['lockMode'])}>
-              <option value="">No lock</option>
-              <option value="GOVERNANCE">GOVERNANCE (an operator with the bypass permission may lift it)</option>
-              <option value="COMPLIANCE">COMPLIANCE (nobody can lift it)</option>
+              <LockModeOptions />
             </select>
           </div>
           {draft.lockMode && input('lockDays', 'Lock each copy for (days)', 'The bucket must have Object Lock enabled.')}
@@ -373,52 +363,11 @@ function CheckView({ api, name }: { api: ApiClient; name: string }) {
 
 function BackupsView({ api, name }: { api: ApiClient; name: string }) {
   const [listed, error] = useRead(() => api.call('repositories.backups', { params: { id: name } }), [api, name]);
-  const written = (item: RepositoryBackup) => (item.own ? 'this installation' : (item.installation ?? 'unknown'));
   return (
     <section aria-labelledby="held-heading">
       <h2 id="held-heading">Backups in {name}</h2>
       <ErrorNote message={error} />
-      {listed && (
-        <div class="table-wrap">
-          <table data-testid="repository-backups">
-            <caption>
-              {listed.items.length} backups{listed.truncated ? ' (the first ones only)' : ''}
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">App</th>
-                <th scope="col">Label</th>
-                <th scope="col">Completed</th>
-                <th scope="col">Size</th>
-                <th scope="col">Written by</th>
-                <th scope="col">Key</th>
-              </tr>
-            </thead>
-            <tbody>
-              {listed.items.map((item) => (
-                <tr key={item.key}>
-                  {item.backup ? (
-                    <>
-                      <td data-label="App">{item.backup.appName}</td>
-                      <td data-label="Label">{item.backup.label}</td>
-                      <td data-label="Completed">{formatTime(item.backup.completed)}</td>
-                      <td data-label="Size">{item.sizeBytes === null ? '' : formatBytes(item.sizeBytes)}</td>
-                    </>
-                  ) : (
-                    <td colSpan={4} class="error-text" data-label="Problem">
-                      {item.error}
-                    </td>
-                  )}
-                  <td data-label="Written by">{written(item)}</td>
-                  <td data-label="Key">
-                    <code>{item.key}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {listed && <RepositoryBackupsTable items={listed.items} truncated={listed.truncated} />}
     </section>
   );
 }

@@ -2,25 +2,33 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Backup } from '@contract/backups.schemas.js';
 import { type ApiClient, ApiError, isDryRun } from '@contract/client/api-client.js';
 import type { ResultOf } from '@contract/client/api-types.js';
+import type { RepositoryBackup } from '@contract/repositories.schemas.js';
 import type { RestorePreflight } from '@contract/restores.schemas.js';
-import { errorText, uploadForm } from './api.util.js';
+import { errorText, uploadForm, useRead } from './api.util.js';
 import { navigate } from './client.router.js';
 import { formatBytes, formatCount, formatTime } from './format.util.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
 import { PreflightReport } from './preflight-report.view.js';
+import { RepositoryBackupsTable } from './repository-backups.view.js';
+import { useRepositoryList } from './repository-choice.view.js';
 import { nameProblem, sentUploads } from './restore-form.util.js';
 
-type Source = 'backup' | 'file' | 'url';
+type Source = 'backup' | 'file' | 'url' | 'repository';
 type PointInTime = 'all' | 'event' | 'time';
 type Availability = { state: 'idle' | 'checking' | 'available' | 'taken' | 'error'; message: string };
 
-/** A new restore (admins): from a stored backup, an uploaded archive or a URL, under a new name. */
+/** A new restore (admins): from a stored backup, an uploaded archive, a URL or a copy in a repository, under a new name. */
 export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: string | null }) {
   const [source, setSource] = useState<Source>('backup');
   const [backups, setBackups] = useState<Backup[] | null>(null);
   const [chosen, setChosen] = useState(backupId ?? '');
   const [file, setFile] = useState<File | null>(null);
   const [url, setUrl] = useState('');
+  const [listed, repositoriesError] = useRepositoryList(api, true);
+  // `local` lists this installation's own backups, which "A stored backup" restores; the others hold copies.
+  const repositories = listed?.filter((r) => r.type !== 'local') ?? null;
+  const [repository, setRepository] = useState('');
+  const [copy, setCopy] = useState<RepositoryBackup | null>(null);
   const [name, setName] = useState('');
   const [nameTouched, setNameTouched] = useState(false);
   // Read by the proposal below, which runs after paint: typing just before it must win.
@@ -43,11 +51,12 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
     return () => abort.abort();
   }, [api]);
 
-  // A restore of a stored backup is proposed a name next to its app's, until the admin types one.
+  // A restore of a stored backup or a repository's copy is proposed a name next to its app's, until the admin types one.
   const backup = backups?.find((b) => b.id === chosen) ?? null;
+  const proposedFrom = source === 'backup' ? backup?.appName : source === 'repository' ? copy?.backup?.appName : undefined;
   useEffect(() => {
-    if (source === 'backup' && backup && !touched.current) setName(`${backup.appName}-copy`.slice(0, 40));
-  }, [source, backup?.id, nameTouched]);
+    if (proposedFrom && !touched.current) setName(`${proposedFrom}-copy`.slice(0, 40));
+  }, [source, backup?.id, copy?.key, nameTouched]);
 
   // The name rule first, then availability: GET /api/apps/{name} answers 404 for a free name.
   const problem = nameProblem(name);
@@ -74,7 +83,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
     };
   }, [api, name, problem]);
 
-  const sourceReady = source === 'backup' ? Boolean(chosen) : source === 'file' ? file !== null : url.trim() !== '';
+  const sourceReady = source === 'backup' ? Boolean(chosen) : source === 'file' ? file !== null : source === 'repository' ? copy !== null : url.trim() !== '';
   const pointProblem =
     point === 'event' && !/^[1-9]\d*$/.test(untilEvent) ? 'Give an event number (1 or more)' : point === 'time' && (!until || Number.isNaN(new Date(until).getTime())) ? 'Give a date and time' : null;
   const ready = sourceReady && !problem && availability.state === 'available' && !pointProblem && !busy;
@@ -99,7 +108,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
         answer = await uploadForm(api, 'restores.start', { query: dryRun ? { dryRun: 'true' } : {} }, form, (loaded, total) => setUpload({ loaded, total }));
         if (!isDryRun(answer)) sentUploads.set(answer.id, { fileName: file.name, bytes: file.size });
       } else {
-        const body = source === 'backup' ? { backupId: chosen } : { url: url.trim() };
+        const body = source === 'backup' ? { backupId: chosen } : source === 'repository' && copy ? { repository, key: copy.key } : { url: url.trim() };
         answer = await api.call('restores.start', { body: { ...body, ...nameField, ...pointFields, ...(dryRun ? { dryRun: true } : {}) } });
       }
       if (isDryRun(answer)) {
@@ -134,6 +143,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
               ['backup', 'A stored backup'],
               ['file', 'An archive file (upload)'],
               ['url', 'A URL (such as a migration link)'],
+              ['repository', 'From a repository (this installation’s copies or another’s)'],
             ] as const
           ).map(([value, label]) => (
             <label class="choice" key={value}>
@@ -170,6 +180,31 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
               <input id="restore-url" type="url" inputMode="url" placeholder="https://vault.example.com/api/links/…" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
               <span class="hint">The server fetches it; private and loopback hosts need RESTORE_ALLOWED_HOSTS.</span>
             </div>
+          )}
+          {source === 'repository' && (
+            <>
+              <div class="field">
+                <label for="restore-repository">Repository</label>
+                <select
+                  id="restore-repository"
+                  value={repository}
+                  onChange={(e) => {
+                    setRepository(e.currentTarget.value);
+                    setCopy(null);
+                  }}
+                >
+                  <option value="">{repositories === null ? 'Loading repositories…' : repositories.length === 0 ? 'No repositories besides local' : 'Choose a repository'}</option>
+                  {(repositories ?? []).map((r) => (
+                    <option key={r.id} value={r.name}>
+                      {r.name} · {r.location}
+                    </option>
+                  ))}
+                </select>
+                <span class="hint">Copies this installation wrote, and those another installation configured with the same folder or bucket wrote. This installation’s own store is “A stored backup”.</span>
+                <ErrorNote message={repositoriesError} />
+              </div>
+              {repository && <RepositoryCopies key={repository} api={api} repository={repository} chosen={copy?.key ?? null} onChoose={setCopy} />}
+            </>
           )}
         </fieldset>
 
@@ -243,5 +278,17 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
       </form>
       {report && <PreflightReport report={report} />}
     </main>
+  );
+}
+
+/** The copies a repository holds, to choose one from; one whose manifest cannot be used is greyed with its error. */
+function RepositoryCopies({ api, repository, chosen, onChoose }: { api: ApiClient; repository: string; chosen: string | null; onChoose: (copy: RepositoryBackup) => void }) {
+  const [listed, error] = useRead((signal) => api.call('repositories.backups', { params: { id: repository }, signal }), [api, repository]);
+  return (
+    <div class="repository-copies" role="group" aria-label={`Backups in ${repository}`}>
+      <ErrorNote message={error} />
+      {!listed && !error && <p>Reading what {repository} holds…</p>}
+      {listed && <RepositoryBackupsTable items={listed.items} truncated={listed.truncated} choose={{ group: 'restore-copy', key: chosen, onChoose }} />}
+    </div>
   );
 }

@@ -106,7 +106,7 @@ export class CopyWriter {
         await record(copy);
       }),
     );
-    return this.settleLocal(job, targets, made, localCopy, ctx);
+    return this.settleLocal(job, targets, made, localCopy);
   }
 
   /**
@@ -143,12 +143,15 @@ export class CopyWriter {
 
   /**
    * The local archive after the copies: kept as the `local` copy when it was asked for or when a
-   * copy failed (the warning says so), otherwise removed once the run has recorded its outcome.
+   * copy failed (the warning says so), otherwise removed, before the backup says Completed: every
+   * copy is recorded on the job by then (a recovery completes the backup from them), and whoever
+   * reads the outcome finds the archive where its copies say.
    */
-  private async settleLocal(job: BackupJob, targets: string[], copies: BackupCopy[], localCopy: BackupCopy, ctx?: JobRunContext<BackupJob, string>): Promise<CopyOutcome> {
-    const failed = copies.filter((copy) => copy.repository !== LOCAL_REPOSITORY && copy.written === null);
-    const warnings = failed.map((copy) => `The copy to repository "${copy.repository}" failed: ${copy.error ?? 'unknown error'}`);
+  private async settleLocal(job: BackupJob, targets: string[], copies: BackupCopy[], localCopy: BackupCopy): Promise<CopyOutcome> {
     const ordered = targets.map((name) => copies.find((copy) => copy.repository === name)).filter((copy): copy is BackupCopy => copy !== undefined);
+    // In the order the backup named them, as the copies are, not in the order they happened to fail.
+    const failed = ordered.filter((copy) => copy.repository !== LOCAL_REPOSITORY && copy.written === null);
+    const warnings = failed.map((copy) => `The copy to repository "${copy.repository}" failed: ${copy.error ?? 'unknown error'}`);
     if (targets.includes(LOCAL_REPOSITORY)) return { copies: ordered, warnings };
     if (failed.length > 0) {
       const localExists = await this.blobs.exists(archiveKey(job.id));
@@ -158,9 +161,7 @@ export class CopyWriter {
       }
       return { copies: ordered, warnings };
     }
-    const drop = () => this.blobs.delete(archiveKey(job.id));
-    if (ctx) ctx.onEnd(drop);
-    else await drop();
+    await this.blobs.delete(archiveKey(job.id));
     return { copies: ordered, warnings };
   }
 

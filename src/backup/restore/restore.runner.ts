@@ -106,19 +106,30 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
         void ctx.log(`Warning: could not renew the reservation of "${name}": ${(error as Error).message}`);
       });
     }, Math.max(500, Math.floor(this.config.nameReservationTtlMs / 3)));
-    ctx.onEnd(async () => {
-      clearInterval(renewal);
+    let released = false;
+    const releaseArchive = async () => {
+      if (released) return;
+      released = true;
       if (ownsArchive) await rm(archiveFile, { force: true });
       if (job.stagedArchive) await this.blobs.delete(job.stagedArchive).catch((error: unknown) => this.logger.warn(`Could not remove the staged upload of restore ${job.id}: ${String(error)}`));
+    };
+    ctx.onEnd(async () => {
+      clearInterval(renewal);
+      await releaseArchive();
     });
-    await ctx.step('fetch', { line: 'Step: fetch' });
-    await mkdir(tempDirOf(this.config), { recursive: true });
-    const source = job.backupId ? { kind: 'backup' as const, backup: await this.backups.get(job.backupId) } : sourceOf(job);
-    const fetched = await archiveOnDisk(source, archiveFile, { blobs: this.blobs, config: this.config, repositories: this.repositories, archives: this.archives, log: (message) => ctx.log(message) });
-    archiveFile = fetched.file;
-    ownsArchive = fetched.owned;
-    await ctx.save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
-    await this.restore(ctx, archiveFile, meter);
+    try {
+      await ctx.step('fetch', { line: 'Step: fetch' });
+      await mkdir(tempDirOf(this.config), { recursive: true });
+      const source = job.backupId ? { kind: 'backup' as const, backup: await this.backups.get(job.backupId) } : sourceOf(job);
+      const fetched = await archiveOnDisk(source, archiveFile, { blobs: this.blobs, config: this.config, repositories: this.repositories, archives: this.archives, log: (message) => ctx.log(message) });
+      archiveFile = fetched.file;
+      ownsArchive = fetched.owned;
+      await ctx.save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
+      await this.restore(ctx, archiveFile, meter);
+    } finally {
+      // The archive is read: gone before the outcome is recorded, so whoever sees the job end finds no copy of it left.
+      await releaseArchive();
+    }
     meter.complete(ctx.job.restoredEvents);
     return { patch: { ...RELEASED, url: null } };
   }

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, BlobNotFoundError, type BlobStore, type ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
-import { ObjectNotFoundError } from '../../infrastructure/repository-store/repository-store.port.js';
+import { ObjectNotFoundError, type RepositoryStore } from '../../infrastructure/repository-store/repository-store.port.js';
 import { notFound, unavailable } from '../../platform/domain-errors.js';
 import { LOCAL_REPOSITORY, RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { type BackupJob, copiesOf } from './backup-job.js';
@@ -31,7 +31,10 @@ export function archiveLocations(job: BackupJob): ArchiveLocation[] {
 /**
  * Reads a Completed backup's archive from wherever it is (archiveLocations): downloads keep
  * working once retention has removed the local archive but a copy remains in a repository. A
- * location that does not hold it, or fails to answer, is passed over for the next.
+ * location that does not hold it, or fails to answer, is passed over for the next. A copy in a
+ * repository is another store's object, which may have been replaced or cut since it was written:
+ * it is served only while its size (and the SHA-256 stored with it, where the store keeps one)
+ * is the backup's, so the answer's Content-Length, ETag and Repr-Digest stay true.
  */
 @Injectable()
 export class BackupArchives {
@@ -50,6 +53,7 @@ export class BackupArchives {
       try {
         if (location.in === 'archive-store') return await this.blobs.get(location.key, range);
         const { store } = await this.repositories.open(location.repository);
+        if (!(await this.holdsArchive(store, location, job))) continue;
         return await store.get(location.key, range);
       } catch (error) {
         if (error instanceof BlobNotFoundError || error instanceof ObjectNotFoundError) continue;
@@ -118,11 +122,22 @@ export class BackupArchives {
       try {
         const { store } = await this.repositories.open(location.repository);
         // Only a copy that is there: a presigned URL to nothing would fail where the server could still stream another.
-        if (store.capabilities.presign && store.presign && (await store.head(location.key))) return await store.presign(location.key, seconds);
+        if (store.capabilities.presign && store.presign && (await this.holdsArchive(store, location, job))) return await store.presign(location.key, seconds);
       } catch (error) {
         this.logger.warn(`Presigning the copy of backup ${job.id} in repository "${location.repository}" failed: ${(error as Error).message}; the server streams it instead`);
       }
     }
     return undefined;
+  }
+
+  /** Whether the copy's object is there and is the backup's archive as far as the store can tell without reading it. */
+  private async holdsArchive(store: RepositoryStore, location: ArchiveLocation & { in: 'repository' }, job: BackupJob): Promise<boolean> {
+    const info = await store.head(location.key);
+    if (!info) return false;
+    const storedSha256 = info.sha256?.toLowerCase();
+    if (info.size === job.sizeBytes && (storedSha256 === undefined || job.sha256 === null || storedSha256 === job.sha256)) return true;
+    const found = info.size !== job.sizeBytes ? `${info.size} bytes, not ${job.sizeBytes}` : `SHA-256 ${storedSha256}, not ${job.sha256}`;
+    this.logger.warn(`The copy of backup ${job.id} in repository "${location.repository}" (${location.key}) is not its archive (${found}): it was changed or replaced; passed over`);
+    return false;
   }
 }

@@ -282,7 +282,7 @@ export class FilesystemRepositoryStore implements RepositoryStore {
         return key === undefined ? new RepositoryStoreError('config', `${where} is not a folder`, cause) : new InvalidBlobKeyError(key, 'a part of its path is itself an object');
       case 'ENOSPC':
       case 'EDQUOT':
-        return new RepositoryStoreError('full', `Could not ${doing}: the disk of ${where} is full (or its quota is used up)`, cause);
+        return new RepositoryStoreError('full', `Could not ${doing}: the disk of ${where} is full (or its quota is used up); free space there (delete old copies) or give the repository a larger disk`, cause);
       case 'EACCES':
       case 'EPERM':
         return new RepositoryStoreError('permission', `Could not ${doing}: this process (uid ${process.getuid?.() ?? '?'}) may not write to ${where}; give it write permission`, cause);

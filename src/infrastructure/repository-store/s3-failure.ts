@@ -100,10 +100,14 @@ export function s3Failure(error: unknown, doing: S3Doing): RepositoryStoreError 
       return new RepositoryStoreError('throttled', `${could}: the store kept asking to slow down (${code}) through ${attempts ?? 'several'} attempts with backoff; try again later`, cause);
     case 'InvalidRange':
       return new RepositoryStoreError('invalid-range', `${could}: the range lies outside the object (InvalidRange)`, cause);
-    case 'EntityTooLarge':
     case 'QuotaExceeded':
-    case 'TooManyBuckets':
-      return new RepositoryStoreError('full', `${could}: the store refuses more data (${code}): the bucket's or the account's quota is used up`, cause);
+      return new RepositoryStoreError(
+        'full',
+        `${could}: the store is full: it refuses more data (QuotaExceeded) because the bucket's or the account's quota is used up; free space there (delete old copies) or have the quota raised`,
+        cause,
+      );
+    case 'EntityTooLarge':
+      return new RepositoryStoreError('refused', `${could}: the store refuses an object this large (EntityTooLarge): the object is bigger than the largest one it takes${remote}`, cause);
     case 'BadDigest':
     case 'InvalidDigest':
     case 'XAmzContentSHA256Mismatch':

@@ -34,10 +34,11 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { ArchiveReader } from '../src/archive/archive-reader.js';
 import { stageRepositoryArchive } from '../src/backup/restore/repository-source.js';
 import { s3RepositoryConfigSchema } from '../src/infrastructure/repository-store/s3-repository-config.js';
 import { S3RepositoryStore } from '../src/infrastructure/repository-store/s3-repository-store.adapter.js';
-import { COPY_FORMAT, COPY_FORMAT_VERSION, copyArchiveKey, copyManifestKey } from '../src/repositories/shared/copy-layout.js';
+import { COPY_FORMAT, COPY_FORMAT_VERSION, type CopyManifest, copyArchiveKey, copyManifestKey, copyManifestText } from '../src/repositories/shared/copy-layout.js';
 import { type OpenRepository, RepositoryRegistry, UnknownRepositoryError } from '../src/repositories/shared/repository-registry.port.js';
 import { api, peakGrowthMb, runJob, TOKEN } from './support/bench-server.js';
 import { withGrownServer } from './support/grown-server.js';
@@ -84,6 +85,32 @@ async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T 
   const started = performance.now();
   const value = await work();
   return { ms: performance.now() - started, value };
+}
+
+/** The copy manifest the copy step writes beside an archive (the archive's own manifest inside), which a restore checks the bytes against. */
+async function copyManifestOf(file: string, backupId: string, key: string, sizeBytes: number, sha256: string): Promise<CopyManifest> {
+  const reader = await ArchiveReader.open(file, { maxExpandedBytes: Number.MAX_SAFE_INTEGER });
+  const { manifest } = reader;
+  reader.close();
+  return {
+    format: COPY_FORMAT,
+    version: COPY_FORMAT_VERSION,
+    installation: manifest.source.installationId,
+    backup: {
+      id: backupId,
+      appId: manifest.app.id,
+      appName: manifest.app.name,
+      label: 'bench',
+      created: manifest.created,
+      completed: manifest.created,
+      partial: false,
+      eventCount: manifest.counts.events,
+      assetCount: manifest.counts.assets,
+      userCount: manifest.counts.users,
+    },
+    archive: { key, sizeBytes, sha256 },
+    manifest,
+  };
 }
 
 async function sha256Of(file: string): Promise<string> {
@@ -143,6 +170,7 @@ function throughput(): Promise<void> {
     console.log(`  archive made by the server in ${Math.round(performance.now() - grown)} ms (growing included): ${(size / MB).toFixed(1)} MiB`);
     const key = copyArchiveKey('big', backupId);
     const registry = registryFor(store);
+    const copyManifest = await copyManifestOf(file, backupId, key, size, sha256);
     const figures = { put: [] as number[], upload: [] as number[], fetch: [] as number[], get: [] as number[] };
     for (let run = 1; run <= RUNS; run++) {
       const appvaultFirst = run % 2 === 1;
@@ -151,8 +179,7 @@ function throughput(): Promise<void> {
         if (result.value.sha256 !== sha256) throw new Error('the store put other bytes');
         figures.put.push(result.ms);
         // As a copy lies in a repository: its manifest beside it, which a restore checks the bytes against.
-        const manifest = { format: COPY_FORMAT, version: COPY_FORMAT_VERSION, archive: { key, sizeBytes: size, sha256 } };
-        await store.put(copyManifestKey(key), Readable.from([Buffer.from(JSON.stringify(manifest))]), { contentType: 'application/json' });
+        await store.put(copyManifestKey(key), Readable.from(copyManifestText(copyManifest)), { contentType: 'application/json' });
       };
       const upload = async () => {
         const plainKey = `plain/${randomUUID()}.zip`;

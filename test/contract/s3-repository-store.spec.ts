@@ -90,6 +90,21 @@ if (!s3TestEnv && !inCi) {
       expect(await paranoid.put('again', Readable.from([big]))).toMatchObject({ verifiedBy: 'read-back', sha256: sha256(big), size: big.length });
     });
 
+    it("uses larger parts for an object told to be larger than 10,000 parts of the repository's size", async () => {
+      const store = open(testConfig(env, plain, { prefix: 'sized/', partSizeBytes: PART, queueSize: 2 }));
+      const bytes = randomBytes(11 * MiB);
+      const configured = await store.put('configured', Readable.from([bytes]));
+      // 50,000 MiB and a byte need parts of 6 MiB: 11 MiB then goes in two parts, not three.
+      const grown = await store.put('grown', Readable.from([bytes]), { sizeBytes: PART * 10_000 + 1 });
+      for (const result of [configured, grown]) expect(result).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
+      if (configured.verifiedBy === 'md5-etag') {
+        expect(configured.etag).toMatch(/-3$/);
+        expect(grown.etag).toMatch(/-2$/);
+      }
+      expect(sha256(await readAll(await store.get('grown')))).toBe(sha256(bytes));
+      await expect(store.put('x', Readable.from([bytes]), { sizeBytes: -1 })).rejects.toMatchObject({ reason: 'config' });
+    });
+
     it('stores the expected SHA-256 with the object, so head tells it later', async () => {
       const store = open(testConfig(env, plain, { prefix: 'meta/' }));
       const bytes = randomBytes(5000);

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { PartDigests } from '../../src/infrastructure/repository-store/part-digests.transform.js';
 import { resolveRange } from '../../src/infrastructure/repository-store/repository-store.port.js';
 import { resolveS3Credentials, s3RepositoryConfigSchema } from '../../src/infrastructure/repository-store/s3-repository-config.js';
+import { MAX_PARTS, partSizeFor } from '../../src/infrastructure/repository-store/s3-part-uploader.js';
 import { S3RepositoryStore } from '../../src/infrastructure/repository-store/s3-repository-store.adapter.js';
 import { tempDir } from '../support/test-server.js';
 
@@ -16,7 +17,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest();
 describe('S3 repository config', () => {
   it('fills in defaults: path-style for an endpoint of its own, virtual-host for AWS', () => {
     const own = s3RepositoryConfigSchema.parse({ endpoint: 'https://s3.example.com', bucket: 'backups', prefix: 'appvault' });
-    expect(own).toMatchObject({ region: 'us-east-1', prefix: 'appvault/', forcePathStyle: true, partSizeBytes: 8 * 1024 * 1024, readBackVerify: false });
+    expect(own).toMatchObject({ region: 'us-east-1', prefix: 'appvault/', forcePathStyle: true, partSizeBytes: 5 * 1024 * 1024, queueSize: 2, readBackVerify: false });
     expect(s3RepositoryConfigSchema.parse({ bucket: 'backups', region: 'eu-west-1' })).toMatchObject({ forcePathStyle: false, prefix: '' });
     expect(s3RepositoryConfigSchema.parse({ endpoint: 'http://ceph:7480', bucket: 'b-1', forcePathStyle: false }).forcePathStyle).toBe(false);
   });
@@ -113,6 +114,26 @@ describe('PartDigests', () => {
       for await (const _ of Readable.from([Buffer.from('abc')]).pipe(digests)) void _;
     })().catch((e: unknown) => e);
     expect(error).toMatchObject({ reason: 'integrity', key: 'backups/1.zip' });
+  });
+});
+
+describe('partSizeFor', () => {
+  const MiB = 1024 * 1024;
+
+  it("keeps the repository's part size when its 10,000 parts hold the object, or the size is not known", () => {
+    expect(partSizeFor(5 * MiB, undefined)).toBe(5 * MiB);
+    expect(partSizeFor(5 * MiB, 0)).toBe(5 * MiB);
+    expect(partSizeFor(5 * MiB, 5 * MiB * MAX_PARTS)).toBe(5 * MiB);
+    expect(partSizeFor(8 * MiB, 60 * 1024 * MiB)).toBe(8 * MiB);
+  });
+
+  it('grows parts to the least whole MiB that fits a larger object in 10,000 parts', () => {
+    expect(partSizeFor(5 * MiB, 5 * MiB * MAX_PARTS + 1)).toBe(6 * MiB);
+    const hundredGiB = 100 * 1024 * MiB;
+    const grown = partSizeFor(5 * MiB, hundredGiB);
+    expect(grown).toBe(11 * MiB);
+    expect(Math.ceil(hundredGiB / grown)).toBeLessThanOrEqual(MAX_PARTS);
+    expect(Math.ceil(hundredGiB / (grown - MiB))).toBeGreaterThan(MAX_PARTS);
   });
 });
 

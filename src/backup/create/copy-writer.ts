@@ -195,7 +195,7 @@ export class CopyWriter {
       const stop = () => source.destroy(new Error('The server is stopping'));
       ctx.signal.addEventListener('abort', stop, { once: true });
       try {
-        return await store.put(key, pipeline(source, counter, () => undefined), { sha256: archive.sha256, contentType: isEncrypted(job) ? 'application/octet-stream' : 'application/zip', ...lock });
+        return await store.put(key, pipeline(source, counter, () => undefined), { sha256: archive.sha256, sizeBytes: archive.sizeBytes, contentType: isEncrypted(job) ? 'application/octet-stream' : 'application/zip', ...lock });
       } finally {
         ctx.signal.removeEventListener('abort', stop);
       }

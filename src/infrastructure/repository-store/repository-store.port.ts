@@ -36,6 +36,12 @@ export interface RepositoryPutOptions {
    * nothing. S3 stores it with the object (metadata `sha256`), so `head` can tell it later.
    */
   sha256?: string;
+  /**
+   * How many bytes the source will give, when the caller knows it (a copy of an archive). A hint
+   * only, checked against nothing: it lets a store size its pieces (S3 takes at most 10,000 parts
+   * per object, so a larger archive needs larger parts than the repository's).
+   */
+  sizeBytes?: number;
 }
 
 /** How a put made sure the store holds exactly the bytes sent. */

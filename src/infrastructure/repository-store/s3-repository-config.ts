@@ -23,7 +23,11 @@ export interface S3RepositoryConfig {
   storageClass?: string;
   /** Every copy is locked for `days` in `mode` unless a put says otherwise; the bucket must have Object Lock enabled. */
   objectLock?: { mode: LockMode; days: number };
-  /** Bytes per multipart part (at least 5 MiB): memory per upload is about (queueSize + 1) parts, and S3 takes at most 10,000 parts (78 GiB at 8 MiB). */
+  /**
+   * Bytes per multipart part (at least 5 MiB, the default: memory): an upload holds
+   * max(2, queueSize) parts. S3 takes at most 10,000 parts (48.8 GiB at 5 MiB); a put told its size
+   * (`sizeBytes`) uses larger parts where it needs them.
+   */
   partSizeBytes: number;
   /** Parts uploaded at once. */
   queueSize: number;
@@ -89,7 +93,7 @@ export const s3RepositoryConfigSchema = z
         days: z.number().int().min(1, 'objectLock.days must be at least 1').max(36_500, 'objectLock.days must be at most 36500 (100 years)'),
       })
       .optional(),
-    partSizeBytes: z.number().int().min(MIN_PART_BYTES, 'partSizeBytes must be at least 5 MiB (5242880), the least S3 accepts').max(MAX_PART_BYTES).default(8 * 1024 * 1024),
+    partSizeBytes: z.number().int().min(MIN_PART_BYTES, 'partSizeBytes must be at least 5 MiB (5242880), the least S3 accepts').max(MAX_PART_BYTES).default(MIN_PART_BYTES),
     queueSize: z.number().int().min(1).max(16).default(2),
     maxAttempts: z.number().int().min(1).max(20).default(6),
     connectionTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),

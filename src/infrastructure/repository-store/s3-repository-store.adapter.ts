@@ -16,7 +16,6 @@ import {
   S3Client,
   type StorageClass,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { assertBlobKey, isValidBlobKey, normalizeBlobPrefix } from '../blob-store/blob-store.port.js';
 import { PartDigests } from './part-digests.transform.js';
@@ -38,10 +37,9 @@ import {
   type Verification,
 } from './repository-store.port.js';
 import { type S3Doing, s3ErrorCode, s3Failure, s3Status } from './s3-failure.js';
+import { partSizeFor, S3PartUploader } from './s3-part-uploader.js';
 import type { S3Credentials, S3RepositoryConfig } from './s3-repository-config.js';
 
-/** Rides along in lib-storage's params (it copies them into every part's request) to the middleware below. */
-const PART_DIGESTS = Symbol('appvault.partDigests');
 /** The probe's objects: a dot segment, which no repository key can have, so no listing shows them. */
 const PROBE_PREFIX = '.appvault-probe/';
 /** A clock this far from the store's is reported: Object Lock dates and sweeps count from it. */
@@ -59,9 +57,10 @@ interface Lock {
 /**
  * A backup repository in an S3-compatible bucket, through the AWS SDK v3.
  *
- * Uploads go through lib-storage (a single PutObject up to one part, multipart beyond; parts are
- * Buffers, so the SDK's retry strategy resends a failed part; memory is about `queueSize + 1`
- * parts). Each part carries Content-MD5 and x-amz-checksum-sha256 of its bytes; a failed upload is
+ * Uploads go through S3PartUploader (a single PutObject up to one part, multipart beyond; parts are
+ * Buffers, so the SDK's retry strategy resends a failed part; memory is `queueSize + 1` part
+ * buffers, reused). Each part carries Content-MD5 and x-amz-checksum-sha256 of its bytes, computed
+ * by PartDigests as they stream past; a failed upload is
  * aborted, so it leaves no multipart upload behind (what a killed process leaves, `sweepStaleUploads`
  * removes). A put then checks the store's copy: its size, and the store's SHA-256 checksum where it
  * keeps one (AWS), else its ETag against the MD5s sent (servers that ignore x-amz-checksum-*, like
@@ -105,20 +104,15 @@ export class S3RepositoryStore implements RepositoryStore {
     });
     this.client.middlewareStack.add(
       (next, context) => async (args) => {
-        const digests = (args.input as { [PART_DIGESTS]?: PartDigests })[PART_DIGESTS];
         const request = args.request as { headers?: Record<string, string> };
-        if (digests && request.headers && (context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand')) {
-          const part = digests.part((args.input as { PartNumber?: number }).PartNumber ?? 1);
-          if (part) {
-            request.headers['content-md5'] = part.md5.toString('base64');
-            request.headers['x-amz-checksum-sha256'] = part.sha256.toString('base64');
-            // The signature's payload hash: the same digest, so the signer does not hash the part again.
-            request.headers['x-amz-content-sha256'] = part.sha256.toString('hex');
-          }
+        const checksum = request.headers?.['x-amz-checksum-sha256'];
+        if (checksum && request.headers && (context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand')) {
+          // The signature's payload hash: the part's SHA-256 we send anyway, so the signer does not hash the part again.
+          request.headers['x-amz-content-sha256'] = Buffer.from(checksum, 'base64').toString('hex');
         }
         return next(args);
       },
-      { step: 'build', priority: 'high', name: 'appvaultPartDigests' },
+      { step: 'build', priority: 'high', name: 'appvaultPayloadHash' },
     );
   }
 
@@ -130,44 +124,47 @@ export class S3RepositoryStore implements RepositoryStore {
       if (options.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(options.sha256)) {
         throw new RepositoryStoreError('config', `The expected SHA-256 of ${JSON.stringify(key)} must be 64 hex digits`);
       }
+      if (options.sizeBytes !== undefined && !(Number.isSafeInteger(options.sizeBytes) && options.sizeBytes >= 0)) {
+        throw new RepositoryStoreError('config', `The size given for ${JSON.stringify(key)} must be a whole number of bytes, not ${options.sizeBytes}`);
+      }
     } catch (error) {
       source.destroy();
       throw error;
     }
     const objectKey = this.prefix + key;
     const doing = this.doing(`write ${JSON.stringify(key)}`, 's3:PutObject', key);
-    const digests = new PartDigests(key, this.config.partSizeBytes, options.sha256);
+    const partSize = partSizeFor(this.config.partSizeBytes, options.sizeBytes);
+    const digests = new PartDigests(key, partSize, options.sha256);
     let sourceError: unknown;
     pipeline(source, digests).catch((error: unknown) => {
       sourceError ??= error;
     });
-    const params = Object.assign(
+    const uploader = new S3PartUploader(
+      this.client,
       {
         Bucket: this.bucket,
         Key: objectKey,
-        Body: digests,
         ContentType: options.contentType ?? 'application/octet-stream',
         // The SDK's type lists AWS's classes; other stores have their own names, passed on as they are.
         StorageClass: (options.storageClass ?? this.config.storageClass) as StorageClass | undefined,
         Metadata: options.sha256 ? { sha256: options.sha256.toLowerCase() } : undefined,
-        ChecksumAlgorithm: 'SHA256' as const,
+        ChecksumAlgorithm: 'SHA256',
         ObjectLockMode: lock?.mode,
         ObjectLockRetainUntilDate: lock?.until,
       },
-      { [PART_DIGESTS]: digests },
+      { partSize, queueSize: this.config.queueSize, digest: (partNumber) => digests.part(partNumber) },
     );
-    // Parts left on error are aborted here, not by lib-storage, so a failed abort cannot hide the first error.
-    const upload = new Upload({ client: this.client, params, partSize: this.config.partSizeBytes, queueSize: this.config.queueSize, leavePartsOnError: true });
     let versionId: string | undefined;
     try {
-      versionId = (await upload.done()).VersionId;
+      versionId = (await uploader.upload(digests)).versionId;
     } catch (error) {
       // The source's own error (or the digests' IntegrityError) as it is; the store's in words.
       // Read before the streams are destroyed here, which makes the pipeline fail on its own account.
       const fromSource = sourceError ?? source.errored ?? digests.errored;
       source.destroy();
       digests.destroy();
-      const leftover = await this.abortUpload(objectKey, upload.uploadId);
+      // The uploader returns only once none of its requests is running, so no part lands after the abort.
+      const leftover = await this.abortUpload(objectKey, uploader.uploadId);
       const failure = fromSource instanceof Error ? fromSource : lock ? this.lockFailure(error, doing) : s3Failure(error, doing);
       if (leftover) failure.message += ` (${leftover})`;
       throw failure;

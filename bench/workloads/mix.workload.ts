@@ -130,6 +130,22 @@ interface AppState {
 
 /** Grows the apps in the store (and their asset bytes in the blob store). */
 export async function growApps(store: EventStore, blobs: BlobStore, options: GrowOptions): Promise<GrownApp[]> {
+  return (await growAppsInSteps(store, blobs, options)).apps;
+}
+
+/** Apps grown to `options.events` events each, and a way to grow them further as more use would. */
+export interface GrowingApps {
+  apps: GrownApp[];
+  /**
+   * Adds `events` more events to each app, going on from where the workload stopped (the same
+   * kinds of events, new file versions among them); into `target` when given (the same data folder
+   * opened anew). Answers the apps as they then are.
+   */
+  more(events: number, target?: { store: EventStore; blobs: BlobStore }): Promise<GrownApp[]>;
+}
+
+/** growApps, keeping the workload's state so that `more` can go on growing the same apps. */
+export async function growAppsInSteps(store: EventStore, blobs: BlobStore, options: GrowOptions): Promise<GrowingApps> {
   const seed = options.seed ?? 42;
   const batchSize = options.batch ?? 2000;
   const scale = options.assetScale ?? 1;
@@ -201,23 +217,26 @@ export async function growApps(store: EventStore, blobs: BlobStore, options: Gro
   await flush();
   // Interleave: each app in turn contributes a run of events, as concurrent use would.
   const run = 500;
-  while (apps.some((app) => app.emitted < options.events)) {
-    for (const app of apps) {
-      const target = Math.min(options.events, app.emitted + run);
-      while (app.emitted < target) {
-        if (options.shape === 'one-stream') {
-          app.label += 1;
-          emit(app, streams.app(app.id), 'AppUpdated', { label: `Label ${app.label}`, description: `Description number ${app.label} of a long history` });
-        } else {
-          step(app, emit, storeBlob, scale, options.events - app.emitted);
+  const growTo = async (events: number) => {
+    while (apps.some((app) => app.emitted < events)) {
+      for (const app of apps) {
+        const target = Math.min(events, app.emitted + run);
+        while (app.emitted < target) {
+          if (options.shape === 'one-stream') {
+            app.label += 1;
+            emit(app, streams.app(app.id), 'AppUpdated', { label: `Label ${app.label}`, description: `Description number ${app.label} of a long history` });
+          } else {
+            step(app, emit, storeBlob, scale, events - app.emitted);
+          }
         }
+        if (pending >= batchSize) await flush();
       }
-      if (pending >= batchSize) await flush();
     }
-  }
-  await flush();
-  await Promise.all(pendingBlobs.splice(0));
-  return apps.map((app) => ({
+    await flush();
+    await Promise.all(pendingBlobs.splice(0));
+  };
+  await growTo(options.events);
+  const grown = () => apps.map((app) => ({
     id: app.id,
     name: app.name,
     events: app.emitted,
@@ -227,6 +246,14 @@ export async function growApps(store: EventStore, blobs: BlobStore, options: Gro
     schemas: SCHEMAS.map((s, i) => ({ id: app.schemaIds[i]!, name: s.name })),
     contributors: app.contributors,
   }));
+  return {
+    apps: grown(),
+    more: async (events, target) => {
+      if (target) [store, blobs] = [target.store, target.blobs];
+      await growTo(Math.max(...apps.map((app) => app.emitted)) + events);
+      return grown();
+    },
+  };
 }
 
 type Emit = (app: AppState, stream: string, type: string, data: Record<string, unknown>, actor?: string) => void;

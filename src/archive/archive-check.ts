@@ -1,7 +1,7 @@
 import type { DomainEvent } from '../eventsourcing/decider.js';
 import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import type { ArchivedEvent } from './archive-format.js';
-import { type ArchiveReader, InvalidArchiveError } from './archive-reader.js';
+import { type ArchiveContent, InvalidArchiveError } from './archive-reader.js';
 import type { Placed, RestoreValidator } from './restore-validator.js';
 
 /** What the check needs of the validator: the stateless checks, which look at the archive alone. */
@@ -42,7 +42,8 @@ export interface ArchiveCheckReport {
  * the message a restore gives. The entries an event names are its stream's facts (`entries`). The
  * restore runner and the offline `appvault archive` commands share it.
  */
-export async function checkArchive(reader: ArchiveReader, catalog: EventCatalog, validator: StatelessEventCheck, options: ArchiveCheckOptions = {}): Promise<ArchiveCheckReport> {
+export async function checkArchive(reader: ArchiveContent, catalog: EventCatalog, validator: StatelessEventCheck, options: ArchiveCheckOptions = {}): Promise<ArchiveCheckReport> {
+  refuseLoneIncrement(reader);
   const total = reader.manifest.counts.events;
   const every = options.progressEvery ?? 10_000;
   const named = new Set<string>();
@@ -81,4 +82,14 @@ export async function checkArchive(reader: ArchiveReader, catalog: EventCatalog,
   for (const kind of streams.values()) byKind[kind] = (byKind[kind] ?? 0) + 1;
   const { counts } = reader.manifest;
   return { events: scanned, eventFiles: counts.eventFiles, assets: counts.assets, users: counts.users, missing: missing.size, streams: byKind, types, firstEventAt, lastEventAt };
+}
+
+/** An incremental archive is restored (and checked) only with its chain, base first (ArchiveChain): alone it is not a history. */
+export function refuseLoneIncrement(reader: Pick<ArchiveContent, 'manifest'>): void {
+  const base = reader.manifest.base;
+  if (base) {
+    throw new InvalidArchiveError(
+      `This archive is incremental: it holds only the events after backup ${base.backupId} (its base, event ${base.events}); restore or verify it together with its base (the chain, base first)`,
+    );
+  }
 }

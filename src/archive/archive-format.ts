@@ -56,6 +56,14 @@ export interface Manifest {
   app: { id: string; name: string };
   created: string;
   source: { installationId: string; eventStore: string; position: number };
+  /** The backup this archive is (absent in archives written before incremental backups existed). */
+  backupId?: string;
+  /**
+   * Only in an incremental archive: the archive it continues. Its events are those after the
+   * base's `position` in the same store, numbered on from `events + 1`; a restore replays the base
+   * (itself perhaps incremental) first. docs/backup-format.md, "Incremental archives".
+   */
+  base?: ManifestBase;
   counts: { events: number; eventFiles: number; assets: number; users: number };
   /**
    * Present and true in a partial archive, whose `include` says what it holds (also in the listed
@@ -67,6 +75,17 @@ export interface Manifest {
   missing: { name: string; reason: string }[];
   warnings: string[];
   entries: ManifestEntry[];
+}
+
+/** How an incremental archive names the archive it continues. */
+export interface ManifestBase {
+  backupId: string;
+  /** SHA-256 of the base archive as it is stored: of the `.zip`, or of the `.zip.age` file when the base is encrypted. */
+  sha256: string;
+  /** The base's `source.position`: this archive holds the app's events after it. */
+  position: number;
+  /** How many events the chain holds up to and including the base: this archive's first event is numbered one more. */
+  events: number;
 }
 
 /**

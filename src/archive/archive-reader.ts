@@ -78,9 +78,14 @@ const ManifestSchema = z.strictObject({
   app: z.strictObject({ id: text(100).min(1), name: text(100).min(1) }),
   created: text(64),
   source: z.strictObject({ installationId: text(100), eventStore: text(40), position: z.number().min(0) }),
+  backupId: text(100).min(1).optional(),
+  base: z
+    .strictObject({ backupId: text(100).min(1), sha256: z.string().regex(SHA256_HEX), position: z.number().min(0), events: z.number().int().min(1) })
+    .optional(),
+  // An incremental archive may hold no event (nothing happened since its base); a full one holds at least AppCreated.
   counts: z.strictObject({
-    events: z.number().int().min(1),
-    eventFiles: z.number().int().min(1),
+    events: z.number().int().min(0),
+    eventFiles: z.number().int().min(0),
     assets: z.number().int().min(0),
     users: z.number().int().min(0),
   }),
@@ -124,6 +129,21 @@ function zipProblem(error: unknown, where: string): InvalidArchiveError {
 }
 
 /**
+ * What a restore, its rehearsal and the archive checks read: one archive (ArchiveReader), or an
+ * incremental chain read as one history (ArchiveChain, archive-chain.ts).
+ */
+export interface ArchiveContent {
+  readonly manifest: Manifest;
+  has(name: string): boolean;
+  namesOf(kind: 'asset' | 'events'): string[];
+  open(name: string): Promise<Readable>;
+  scan(onEvent: (event: ArchivedEvent) => void): Promise<void>;
+  events(): AsyncIterable<ArchivedEvent>;
+  verifyChecksums(onProgress?: (done: number, total: number) => void): Promise<void>;
+  close(): void;
+}
+
+/**
  * Reads an archive from a file on disk with yauzl, refusing anything hostile before it matters:
  * entry names outside the format (zip-slip), a manifest that disagrees with the zip's directory
  * (counts, names, sizes), entries larger than declared (zip bombs stop inflating at the declared
@@ -133,7 +153,7 @@ function zipProblem(error: unknown, where: string): InvalidArchiveError {
  * users.json, checksums included); `events` then streams the events again for the restore itself,
  * and `open` gives one entry whose checksum is verified as it is read.
  */
-export class ArchiveReader {
+export class ArchiveReader implements ArchiveContent {
   private scanned = false;
   private readonly listed: Map<string, Manifest['entries'][number]>;
 
@@ -186,6 +206,10 @@ export class ArchiveReader {
       await checkItems(parsed.data.entries, EntrySchema, 'entries');
       await checkItems(parsed.data.missing, MissingSchema, 'missing');
       const manifest = parsed.data as Manifest;
+      if (!manifest.base && (manifest.counts.events === 0 || manifest.counts.eventFiles === 0)) {
+        throw new InvalidArchiveError('manifest.json counts no events; an archive that is not incremental holds at least one (AppCreated)');
+      }
+      if (manifest.base && manifest.partial) throw new InvalidArchiveError('manifest.json says the archive is both partial and incremental; incremental archives hold the whole app');
       if (Boolean(manifest.partial) !== Boolean(manifest.include)) {
         throw new InvalidArchiveError(manifest.partial ? 'manifest.json says the archive is partial but gives no include (what it holds)' : 'manifest.json gives an include (a selection) but does not say the archive is partial');
       }
@@ -273,8 +297,14 @@ export class ArchiveReader {
     this.zip.close();
   }
 
+  /** The number of this archive's first event: 1, or in an incremental archive one more than its base's chain holds. */
+  get firstEvent(): number {
+    return (this.manifest.base?.events ?? 0) + 1;
+  }
+
   private async *readEvents(verify: boolean): AsyncIterable<ArchivedEvent> {
-    let expected = 1;
+    const first = this.firstEvent;
+    let expected = first;
     for (let index = 1; index <= this.manifest.counts.eventFiles; index++) {
       const name = eventFileName(index);
       const entry = this.entries.get(name)!;
@@ -314,8 +344,8 @@ export class ArchiveReader {
       }
       if (inFile === 0) throw new InvalidArchiveError(`${name} holds no events; every event file holds at least one`);
     }
-    if (expected - 1 !== this.manifest.counts.events) {
-      throw new InvalidArchiveError(`The archive holds ${expected - 1} events, the manifest counts ${this.manifest.counts.events}`);
+    if (expected - first !== this.manifest.counts.events) {
+      throw new InvalidArchiveError(`The archive holds ${expected - first} events, the manifest counts ${this.manifest.counts.events}`);
     }
   }
 }

@@ -5,7 +5,8 @@ import { excerpt } from '../platform/text/control-characters.js';
 import { TimeSlicer } from '../platform/time-slicer.js';
 import type { ArchivedEvent } from './archive-format.js';
 import type { ParticipantSink, RestoreContext, RestoreParticipant, RestoreSession } from './archive-participant.port.js';
-import { type ArchiveReader, InvalidArchiveError } from './archive-reader.js';
+import { type ArchiveContent, InvalidArchiveError } from './archive-reader.js';
+import { refuseLoneIncrement } from './archive-check.js';
 import { RestoreValidator } from './restore-validator.js';
 
 /** Events per append: one commit per batch, spanning streams, in order. */
@@ -25,7 +26,8 @@ export interface RestoreSink extends ParticipantSink {
 }
 
 export interface ArchiveRestoreOptions {
-  reader: ArchiveReader;
+  /** One archive, or an incremental chain read as one history (ArchiveChain). */
+  reader: ArchiveContent;
   catalog: EventCatalog;
   participants: readonly RestoreParticipant[];
   sink: RestoreSink;
@@ -72,6 +74,7 @@ export class ArchiveRestore {
   async begin(target: RestoreTarget): Promise<void> {
     this.target = target;
     const { reader, sink } = this.options;
+    refuseLoneIncrement(reader);
     const context: RestoreContext = {
       sourceAppId: reader.manifest.app.id,
       targetAppId: target.appId,

@@ -55,6 +55,9 @@ const envSchema = z.object({
   MAX_BACKUPS_PER_APP: integer('MAX_BACKUPS_PER_APP', 1, 10_000, 10),
   // Scheduled backups: the most an app keeps (what retention rules may add up to), and the least time between two runs.
   MAX_SCHEDULED_BACKUPS_PER_APP: integer('MAX_SCHEDULED_BACKUPS_PER_APP', 1, 10_000, 50),
+  // Incremental backups: a chain gets a full backup after this many increments, or once its full backup is this many days old.
+  MAX_INCREMENTAL_CHAIN: integer('MAX_INCREMENTAL_CHAIN', 1, 1000, 30),
+  MAX_INCREMENTAL_CHAIN_DAYS: integer('MAX_INCREMENTAL_CHAIN_DAYS', 1, 3660, 31),
   BACKUP_SCHEDULE_MIN_INTERVAL_MS: integer('BACKUP_SCHEDULE_MIN_INTERVAL_MS', 1000, 31 * 24 * 3600 * 1000, 15 * 60_000),
   MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
   MAX_RESTORE_BYTES: integer('MAX_RESTORE_BYTES', 1, Number.MAX_SAFE_INTEGER, 10 * 1024 * 1024 * 1024),
@@ -106,6 +109,10 @@ export interface AppConfig {
   maxBackupsPerApp: number;
   maxScheduledBackupsPerApp: number;
   backupScheduleMinIntervalMs: number;
+  /** A backup asked to be incremental is full once its chain has this many increments (MAX_INCREMENTAL_CHAIN). */
+  maxIncrementalChain: number;
+  /** …or once the chain's full backup is this many days old (MAX_INCREMENTAL_CHAIN_DAYS). */
+  maxIncrementalChainDays: number;
   maxUploadBytes: number;
   maxRestoreBytes: number;
   maxRestoreExpandedBytes: number;
@@ -157,6 +164,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     maxBackupsPerApp: e.MAX_BACKUPS_PER_APP,
     maxScheduledBackupsPerApp: e.MAX_SCHEDULED_BACKUPS_PER_APP,
     backupScheduleMinIntervalMs: e.BACKUP_SCHEDULE_MIN_INTERVAL_MS,
+    maxIncrementalChain: e.MAX_INCREMENTAL_CHAIN,
+    maxIncrementalChainDays: e.MAX_INCREMENTAL_CHAIN_DAYS,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxRestoreBytes: e.MAX_RESTORE_BYTES,
     maxRestoreExpandedBytes: e.MAX_RESTORE_EXPANDED_BYTES,

@@ -50,11 +50,29 @@ export const RepositoryNames = z
   .refine((names) => new Set(names).size === names.length, { message: 'names a repository twice' })
   .describe('Names of the repositories to keep a copy in (`local` is the installation’s own store); absent: ["local"]');
 
+/** `true`: from the app's latest Completed backup of the whole app; `{ base }`: from that backup. */
+export const IncrementalBody = z
+  .union([z.literal(true), z.strictObject({ base: entityId().describe('The backup to continue (Completed, of the whole app, of this app)') })], {
+    error: 'must be true (continue the app’s latest Completed backup) or { "base": "<backup id>" }',
+  })
+  .describe(
+    'Hold only the events since a base backup and the file versions they introduce (docs/backup-format.md); a full backup is taken instead when the app has none or the chain reached its bound (MAX_INCREMENTAL_CHAIN, MAX_INCREMENTAL_CHAIN_DAYS), and its warnings say so',
+  );
+
+/** How an incremental backup names its base, as served. */
+export const BackupBase = z.strictObject({
+  id: z.string(),
+  sha256: z.string().describe('SHA-256 of the base archive as stored (of the `.zip.age` file when it is encrypted)'),
+  position: Int.describe('The store position the base ends at: this backup holds the events after it'),
+  events: Int.describe('Events in the chain up to and including the base'),
+});
+
 export const CreateBackupBody = z.strictObject({
   label: z.string().trim().max(200).check(singleLine()).optional(),
   include: BackupIncludeBody.optional(),
   repositories: RepositoryNames.optional(),
   encryption: EncryptionBody.optional(),
+  incremental: IncrementalBody.optional(),
 });
 
 /** `POST …/backups/{id}/verify`: `readData` reads every copy whole and hashes it; otherwise the stores' own records are checked. */
@@ -112,6 +130,12 @@ export const Backup = z.strictObject({
   encrypted: z.boolean().describe('The archive is encrypted in the age format (`….zip.age`); `sizeBytes` and `sha256` are of the encrypted file'),
   encryption: Encryption.nullable().describe('Who can open it: its recipients, or a passphrase; null for a plain zip'),
   credentials: z.boolean().describe('It holds the API key hashes of the users it names (credentials.json, inside the encryption)'),
+  incremental: z.boolean().describe('It holds only the events since its base (and the file versions and users they name); restoring it replays its chain'),
+  base: BackupBase.nullable().describe('An incremental backup’s base; null for a full backup'),
+  chain: z
+    .strictObject({ full: z.string().describe('The full backup the chain starts from'), fullCreated: Time, depth: Int.describe('Increments from the full backup to this one, this one included') })
+    .nullable()
+    .describe('An incremental backup’s place in its chain; null for a full backup'),
   passphrase: z.string().optional().describe('Only in the answer that started a backup with `encryption: { passphrase: true }`: the passphrase, shown this once and kept nowhere'),
   ...jobProgressFields,
 });

@@ -120,12 +120,50 @@ describe('retention with locked copies', () => {
       locked(scheduled('c', '2026-11-30T00:00:00.000Z'), '2026-12-01T00:00:00.000Z'),
       scheduled('d', '2026-12-01T00:00:00.000Z'),
     ];
-    expect(planPruning(all, { keepLast: 1 }, now)).toEqual({ prune: ['b', 'c'], held: [{ id: 'a', repository: 'offsite', until: '2026-12-05T00:00:00.000Z' }] });
+    expect(planPruning(all, { keepLast: 1 }, now)).toEqual({ prune: ['b', 'c'], held: [{ id: 'a', repository: 'offsite', until: '2026-12-05T00:00:00.000Z' }], bases: [] });
   });
 
   it('changes nothing else: a lock on a kept backup holds nothing, and without rules nothing is pruned', () => {
     const all = [scheduled('a', '2026-11-30T00:00:00.000Z'), locked(scheduled('b', '2026-12-01T00:00:00.000Z'), '2027-01-01T00:00:00.000Z')];
-    expect(planPruning(all, { keepLast: 1 }, now)).toEqual({ prune: ['a'], held: [] });
-    expect(planPruning(all, {}, now)).toEqual({ prune: [], held: [] });
+    expect(planPruning(all, { keepLast: 1 }, now)).toEqual({ prune: ['a'], held: [], bases: [] });
+    expect(planPruning(all, {}, now)).toEqual({ prune: [], held: [], bases: [] });
+  });
+});
+
+describe('retention with incremental chains', () => {
+  const now = '2026-12-08T00:00:00.000Z';
+  const on = (b: RetentionCandidate, base: string): RetentionCandidate => ({ ...b, base });
+
+  it('keeps the bases of every kept increment, down to the full backup, and says which', () => {
+    // full a, increments b ← c ← d; full e, increment f. keepLast 2 keeps f and e by rule; d by neither.
+    const all = [
+      scheduled('a', '2026-12-01T00:00:00.000Z'),
+      on(scheduled('b', '2026-12-02T00:00:00.000Z'), 'a'),
+      on(scheduled('c', '2026-12-03T00:00:00.000Z'), 'b'),
+      on(scheduled('d', '2026-12-04T00:00:00.000Z'), 'c'),
+      scheduled('e', '2026-12-05T00:00:00.000Z'),
+      on(scheduled('f', '2026-12-06T00:00:00.000Z'), 'e'),
+    ];
+    // Nothing keeps d, so its whole chain goes.
+    expect(planPruning(all, { keepLast: 2 }, now)).toEqual({ prune: ['a', 'b', 'c', 'd'], held: [], bases: [] });
+    // keepLast 1 keeps f only: e stays as its base.
+    expect(planPruning(all, { keepLast: 1 }, now)).toEqual({ prune: ['a', 'b', 'c', 'd'], held: [], bases: ['e'] });
+    // A kept increment deep in a chain keeps every base under it: keepDaily 1 per day for the 4th (d).
+    const kept = [...all.slice(0, 4), manual('m', '2026-12-07T00:00:00.000Z')];
+    expect(planPruning(kept, { keepDaily: 1 }, now)).toEqual({ prune: [], held: [], bases: ['a', 'b', 'c'] });
+    expect(selectForPruning(kept, { keepDaily: 1 })).toEqual([]);
+  });
+
+  it('keeps the base of a manual increment, of one held by a lock, and not that of a failed one', () => {
+    const all = [
+      scheduled('a', '2026-12-01T00:00:00.000Z'),
+      scheduled('b', '2026-12-02T00:00:00.000Z'),
+      on(manual('m', '2026-12-03T00:00:00.000Z'), 'a'),
+      { ...on(scheduled('x', '2026-12-04T00:00:00.000Z'), 'b'), status: 'Failed' as const },
+      scheduled('c', '2026-12-05T00:00:00.000Z'),
+    ];
+    expect(planPruning(all, { keepLast: 1 }, now)).toEqual({ prune: ['b', 'x'], held: [], bases: ['a'] });
+    const locked = [scheduled('a', '2026-12-01T00:00:00.000Z'), { ...on(scheduled('b', '2026-12-02T00:00:00.000Z'), 'a'), lockedUntil: '2027-01-01T00:00:00.000Z', lockedIn: 'offsite' }, scheduled('c', '2026-12-05T00:00:00.000Z')];
+    expect(planPruning(locked, { keepLast: 1 }, now)).toEqual({ prune: [], held: [{ id: 'b', repository: 'offsite', until: '2027-01-01T00:00:00.000Z' }], bases: ['a'] });
   });
 });

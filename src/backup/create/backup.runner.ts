@@ -109,15 +109,19 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
   private async write(ctx: BackupRun): Promise<{ archive: BackupResult; meter: ProgressMeter<BackupPhase> }> {
     const job = ctx.job;
     const position = await this.store.headPosition();
+    // An incremental backup holds the events after its base's position, numbered on from its chain's.
+    const base = job.base ?? null;
+    if (base && base.position > position) throw new Error(`The base backup ${base.id} ends at position ${base.position}, past this store's head (${position}); make a full backup`);
     // The exact total: the app's events as of the position this backup takes it at (for a partial
-    // backup, first those it reads to select, then those it keeps).
-    const appEvents = await this.store.countApp(job.appId, position);
+    // backup, first those it reads to select, then those it keeps; for an incremental, those after its base).
+    const appEvents = (await this.store.countApp(job.appId, position)) - (base ? await this.store.countApp(job.appId, base.position) : 0);
     const include = job.include ?? null;
     const copies = this.copier.hasRemoteTargets(job);
     const plan = include ? (copies ? PARTIAL_COPY_PHASES : PARTIAL_PHASES) : copies ? COPY_PHASES : BACKUP_PHASES;
     const meter = ctx.measure(new ProgressMeter<BackupPhase>(plan, include ? 'selecting' : 'events', appEvents));
 
-    const warnings: string[] = [];
+    // Those the request left (an incremental turned full by its chain's bound) come first.
+    const warnings: string[] = [...job.warnings];
     const missing: Manifest['missing'] = [];
     const mentioned = new Set<string>();
     // Users the events name: their actors, and those their streams' facts say their data names.
@@ -182,14 +186,15 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
 
       await ctx.fault('events');
       const slicer = new TimeSlicer();
-      for await (const stored of this.store.readApp(job.appId, { until: position })) {
+      const firstNumber = base?.events ?? 0;
+      for await (const stored of this.store.readApp(job.appId, { until: position, ...(base ? { after: base.position } : {}) })) {
         await slicer.tick();
         ctx.signal.throwIfAborted();
         if (!belongs(stored.stream)) continue;
         // Archives hold every event at the current version of its type.
         const event = this.catalog.upcast(stored);
         eventCount += 1;
-        const archived = archivedOf(event, eventCount);
+        const archived = archivedOf(event, firstNumber + eventCount);
         mention(archived.actor);
         this.catalog.streamOfType(event.type).users?.each(event, mention);
         const line = `${JSON.stringify(archived)}\n`;
@@ -199,7 +204,8 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
         if (batch.length >= EVENTS_PER_FILE || bytes >= EVENT_FILE_MAX_BYTES) await flush();
       }
       await flush();
-      if (eventCount === 0) throw new Error(`App ${job.appId} has no events to back up`);
+      // An incremental backup with no event is a restore point all the same: nothing changed since its base.
+      if (eventCount === 0 && !base) throw new Error(`App ${job.appId} has no events to back up`);
       await ctx.fault('complete');
       meter.enter('users');
       await report();
@@ -216,6 +222,8 @@ export class BackupRunner extends AppJobRunner<BackupJob> implements JobRunner<B
         app: { id: job.appId, name: job.appName },
         created: job.created,
         source: { installationId: await this.installation.id(), eventStore: this.store.kind, position },
+        backupId: job.id,
+        ...(base ? { base: { backupId: base.id, sha256: base.sha256, position: base.position, events: base.events } } : {}),
         counts: { events: eventCount, eventFiles: fileIndex, assets: context.counts.assets, users: context.counts.users },
         ...(include ? { partial: true, include } : {}),
         missing,

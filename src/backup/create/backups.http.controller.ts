@@ -7,7 +7,7 @@ import { AdminOnly, AppAccess, MAINTAINERS } from '../../auth/access.decorator.j
 import type { AppAccessInfo } from '../../auth/auth.ports.js';
 import { CurrentApp, CurrentUser } from '../../auth/current.decorators.js';
 import type { Principal } from '../../auth/principal.js';
-import { type BackupJob, copiesOf, isEncrypted, isPartial, targetsOf, triggerOf } from '../shared/backup-job.js';
+import { type BackupJob, copiesOf, isEncrypted, isIncremental, isPartial, targetsOf, triggerOf } from '../shared/backup-job.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
 import { sendArchive } from '../shared/archive-download.js';
 import { BackupArchives } from '../shared/archive-locations.js';
@@ -29,6 +29,9 @@ export const toView = ({ createdBy: _createdBy, cleanup: _cleanup, objectLock: _
   encrypted: isEncrypted(job),
   encryption: job.encryption ?? null,
   credentials: job.credentials === true,
+  incremental: isIncremental(job),
+  base: job.base ?? null,
+  chain: job.chain ?? null,
   ...progressOf(job),
 });
 
@@ -65,6 +68,7 @@ export class AppBackupsController extends AppJobsController<BackupJob, Backup>('
         repositories: body.repositories,
         encryption: body.encryption ?? null,
         credentials: body.include?.credentials === true,
+        incremental: body.incremental === undefined ? null : body.incremental === true ? {} : { base: body.incremental.base },
       }),
     );
   }

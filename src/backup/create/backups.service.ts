@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { conflict, invalid } from '../../platform/domain-errors.js';
 import { ArchiveParticipants } from '../../archive/archive-participant.port.js';
 import type { BackupSelection } from '../shared/backup-selection.js';
-import { type BackupJob, type BackupTrigger, isActive, triggerOf } from '../shared/backup-job.js';
+import { type BackupJob, type BackupTrigger, type ChainPlace, chainEventsOf, type IncrementalBase, isActive, isPartial, triggerOf } from '../shared/backup-job.js';
 import { BackupCopies, type KeptCopy, type ObjectLockRule } from '../shared/backup-copies.js';
 import { queuedProgress } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
@@ -32,6 +32,18 @@ export interface BackupRequest {
   encryption?: EncryptionInput | null;
   /** Also the users' API key hashes (an admin's request; only with encryption). */
   credentials?: boolean;
+  /** Incremental from a base backup (the request's, or the app's latest full-app backup); null or absent: full. */
+  incremental?: IncrementalRequest | null;
+}
+
+/** What an incremental backup continues, and how long its chain may grow before a full backup is taken instead. */
+export interface IncrementalRequest {
+  /** The base backup; absent: the app's latest Completed backup of the whole app (of `trigger`, when given). */
+  base?: string;
+  trigger?: BackupTrigger;
+  /** Tighter bounds than the installation's (MAX_INCREMENTAL_CHAIN, MAX_INCREMENTAL_CHAIN_DAYS), a policy's. */
+  maxIncrements?: number;
+  maxDays?: number;
 }
 
 /** A backup as its request answers it: with the passphrase made for it, the one time it is shown. */
@@ -74,7 +86,9 @@ export class BackupsService {
     if (request.credentials && !request.encryption) {
       throw invalid('include.credentials: credentials (the users’ API key hashes) go only into an encrypted archive; add encryption: { recipients: [...] } or { passphrase: true }');
     }
-    const encryption = request.encryption ? await this.recipients.resolve(app, request.encryption) : null;
+    const chain = request.incremental ? await this.chainFor(app, request.incremental, include) : null;
+    // An incremental of an encrypted base is encrypted to the same recipients unless the request says otherwise: a restore needs one key for every link.
+    const encryption = request.encryption ? await this.recipients.resolve(app, request.encryption) : (chain?.encryption ?? null);
     const draft: BackupJob = {
       id: randomUUID(),
       appId: app.id,
@@ -93,8 +107,9 @@ export class BackupsService {
       sizeBytes: 0,
       sha256: null,
       error: null,
-      warnings: [],
+      warnings: chain?.warning ? [chain.warning] : [],
       repositories,
+      ...(chain?.base ? { base: chain.base, chain: chain.place } : {}),
       ...(request.objectLock ? { objectLock: request.objectLock } : {}),
       ...(encryption ? { encryption } : {}),
       ...(request.credentials ? { credentials: true } : {}),
@@ -132,6 +147,49 @@ export class BackupsService {
     });
   }
 
+  /**
+   * The base an incremental backup continues and its place in the chain, or why it is full after
+   * all (a warning the backup carries): the app has no backup to continue, or the chain reached its
+   * bound (so many increments, or a full backup so many days old). A base that cannot be continued
+   * (not Completed, partial, of another app, encrypted with a passphrase) is a 4xx naming it.
+   */
+  private async chainFor(
+    app: { id: string; name: string },
+    request: IncrementalRequest,
+    include: BackupSelection | null,
+  ): Promise<{ base?: IncrementalBase; place?: ChainPlace; encryption?: BackupJob['encryption']; warning?: string }> {
+    if (include) throw invalid('incremental: a partial backup cannot be incremental; incremental backups hold the whole app (leave out include, or incremental)');
+    let base: BackupJob | undefined;
+    if (request.base) {
+      base = await this.get(request.base, app.id);
+      if (base.status !== 'Completed') throw conflict(`incremental.base: backup ${base.id} is ${base.status}; an incremental continues a Completed backup`);
+      if (isPartial(base)) throw invalid(`incremental.base: backup ${base.id} is partial; an incremental continues a backup of the whole app`);
+    } else {
+      const { items } = await this.jobs.find({ appId: app.id });
+      base = items
+        .filter((job) => job.status === 'Completed' && !isPartial(job) && job.position !== undefined && job.sha256 && (!request.trigger || triggerOf(job) === request.trigger))
+        .sort((a, b) => b.created.localeCompare(a.created))[0];
+      if (!base) return { warning: 'Full backup: the app has no Completed backup of the whole app for an incremental to continue' };
+    }
+    if (base.position === undefined || !base.sha256) throw invalid(`incremental.base: backup ${base.id} was made before incremental backups existed (no position recorded); make a full backup`);
+    if (base.encryption?.passphrase) {
+      throw invalid(`incremental.base: backup ${base.id} is encrypted with a passphrase made for it alone; an incremental continues a plain backup or one encrypted to recipients`);
+    }
+    const depth = (base.chain?.depth ?? 0) + 1;
+    const full = base.chain?.full ?? base.id;
+    const fullCreated = base.chain?.fullCreated ?? base.created;
+    const maxIncrements = Math.min(request.maxIncrements ?? Number.POSITIVE_INFINITY, this.config.maxIncrementalChain);
+    const maxDays = Math.min(request.maxDays ?? Number.POSITIVE_INFINITY, this.config.maxIncrementalChainDays);
+    if (depth > maxIncrements) return { warning: `Full backup: the chain from full backup ${full} has ${depth - 1} increments already, the most it may have (${maxIncrements})` };
+    const days = (Date.now() - Date.parse(fullCreated)) / 86_400_000;
+    if (days >= maxDays) return { warning: `Full backup: the chain's full backup ${full} is ${Math.floor(days)} days old, the most a chain may span is ${maxDays} days` };
+    return {
+      base: { id: base.id, sha256: base.sha256, position: base.position, events: chainEventsOf(base) },
+      place: { full, fullCreated, depth },
+      ...(base.encryption ? { encryption: base.encryption } : {}),
+    };
+  }
+
   /** A selection that names what the app lacks is a 400 listing every problem, each naming its field. */
   async checkSelection(appId: string, include: BackupSelection): Promise<void> {
     const problems: string[] = [];
@@ -163,6 +221,12 @@ export class BackupsService {
   async delete(id: string, appId?: string): Promise<KeptCopy[]> {
     const job = await this.get(id, appId);
     if (isActive(job)) throw conflict(`Backup ${id} is ${job.status}; it can be deleted once it has finished`);
+    // An incremental backup cannot be restored without its base: the increments go first (the newest first).
+    const { items } = await this.jobs.find({ appId: job.appId });
+    const continuing = items.filter((other) => other.base?.id === id && other.status !== 'Failed').map((other) => other.id);
+    if (continuing.length > 0) {
+      throw conflict(`Backup ${id} is the base of incremental backup(s) ${continuing.join(', ')}, which cannot be restored without it; delete those first (the newest first)`);
+    }
     const kept = await this.copies.deleteAll(job, (left) => this.jobs.put({ ...job, copies: left }));
     await this.jobs.delete(id);
     return kept;

@@ -58,10 +58,25 @@ export interface ArchiveOpeners {
 export async function archiveOnDisk(
   source: ArchiveSource,
   file: string,
-  deps: { blobs: BlobStore; config: AppConfig; repositories?: RepositoryRegistry; archives?: Pick<BackupArchives, 'onDisk'>; log?: (message: string) => Promise<void>; openers?: ArchiveOpeners },
+  deps: {
+    blobs: BlobStore;
+    config: AppConfig;
+    repositories?: RepositoryRegistry;
+    archives?: Pick<BackupArchives, 'onDisk'>;
+    log?: (message: string) => Promise<void>;
+    openers?: ArchiveOpeners;
+    /** Sees the archive as stored, before it is decrypted (a chain's base is checked against the SHA-256 its increment names); a throw fails the fetch. */
+    onStaged?: (file: string) => Promise<void>;
+  },
 ): Promise<{ file: string; owned: boolean; encrypted: boolean }> {
   const log = deps.log ?? (async () => undefined);
   const staged = await stage(source, file, deps, log);
+  if (deps.onStaged) {
+    await deps.onStaged(staged.file).catch(async (error: unknown) => {
+      if (staged.owned) await rm(staged.file, { force: true });
+      throw error;
+    });
+  }
   if (!(await isAgeFile(staged.file))) return { ...staged, encrypted: false };
   return { ...(await decryptStaged(staged, file, deps.config, deps.openers, log)), encrypted: true };
 }

@@ -15,7 +15,9 @@ import { validateName } from '../../platform/text/identifier.rules.js';
 import { describeSelection } from '../shared/backup-selection.js';
 import { checkArchive } from '../../archive/archive-check.js';
 import { ArchiveParticipants, USER_ACCOUNTS, type UserAccounts } from '../../archive/archive-participant.port.js';
-import { ArchiveReader } from '../../archive/archive-reader.js';
+import type { ArchiveContent } from '../../archive/archive-reader.js';
+import { ArchiveChain, type ChainLink } from '../../archive/archive-chain.js';
+import { fetchChain } from './chain-source.js';
 import { ArchiveRestore, pointInTime } from '../../archive/archive-restore.js';
 import { ProgressMeter } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
@@ -129,18 +131,33 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
       await ctx.step('fetch', { line: 'Step: fetch' });
       await mkdir(tempDirOf(this.config), { recursive: true });
       const source = job.backupId ? { kind: 'backup' as const, backup: await this.backups.get(job.backupId) } : sourceOf(job);
-      const fetched = await archiveOnDisk(source, archiveFile, {
+      const fetchDeps = {
         blobs: this.blobs,
         config: this.config,
         repositories: this.repositories,
         archives: this.archives,
-        log: (message) => ctx.log(message),
+        log: (message: string) => ctx.log(message),
         openers: { given: keys, installationIdentity: () => this.installation.identity() },
-      });
+      };
+      const fetched = await archiveOnDisk(source, archiveFile, fetchDeps);
       archiveFile = fetched.file;
       ownsArchive = fetched.owned;
       await ctx.save({ archiveFile: ownsArchive ? archiveFile : null, url: null });
-      await this.restore(ctx, archiveFile, meter, fetched.encrypted);
+      // An incremental archive brings its chain: each base fetched (and checked) before anything is written.
+      const chain = await fetchChain({ file: archiveFile, encrypted: fetched.encrypted, label: job.backupId ? `backup ${job.backupId}` : 'the archive' }, source, {
+        findBackup: (id) => this.backups.jobs.get(id),
+        fetch: (base, file, onStaged) => archiveOnDisk(base, file, { ...fetchDeps, onStaged }),
+        tempFile: (index) => join(tempDirOf(this.config), `restore-${job.id}-base-${index}.zip`),
+        repositories: this.repositories,
+        maxBytes: this.config.maxRestoreBytes,
+        maxExpandedBytes: this.config.maxRestoreExpandedBytes,
+        log: (message) => ctx.log(message),
+      });
+      try {
+        await this.restore(ctx, chain.links, meter, chain.encrypted);
+      } finally {
+        await chain.release();
+      }
     } finally {
       // The archive is read: gone before the outcome is recorded, so whoever sees the job end finds no copy of it left.
       await releaseArchive();
@@ -177,14 +194,14 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     return this.cleanup.settle(job);
   }
 
-  private async restore(ctx: RestoreRun, archiveFile: string, meter: ProgressMeter<RestorePhase>, encrypted: boolean): Promise<void> {
+  private async restore(ctx: RestoreRun, links: ChainLink[], meter: ProgressMeter<RestorePhase>, encrypted: boolean): Promise<void> {
     const job = ctx.job;
     const step = (name: RestoreStep, message: string) => ctx.step(name, { phase: PHASE_OF_STEP[name], line: message });
-    let reader: ArchiveReader | undefined;
+    let reader: ArchiveContent | undefined;
     let restore: ArchiveRestore | undefined;
     try {
-      await step('verify', 'Checking the archive: format, entries, checksums and every event');
-      reader = await ArchiveReader.open(archiveFile, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
+      await step('verify', links.length > 1 ? `Checking the chain of ${links.length} archives (a full backup and its increments): links, format, entries, checksums and every event` : 'Checking the archive: format, entries, checksums and every event');
+      reader = await ArchiveChain.open(links, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
       meter.count(0, manifest.counts.events);
       await ctx.save({ eventCount: manifest.counts.events });
@@ -270,7 +287,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
    * Checks the archive (see checkArchive), reporting how far it got. For a restore as of a time it
    * also counts the events up to that time: the exact total the progress counts against.
    */
-  private async checkEntries(reader: ArchiveReader, ctx: RestoreRun, meter: ProgressMeter<RestorePhase>, restore: ArchiveRestore, until: string | null): Promise<void> {
+  private async checkEntries(reader: ArchiveContent, ctx: RestoreRun, meter: ProgressMeter<RestorePhase>, restore: ArchiveRestore, until: string | null): Promise<void> {
     let lastLog = Date.now();
     const limit = until === null ? undefined : Date.parse(until);
     let kept = 0;

@@ -186,7 +186,8 @@ export class BackupScheduler implements OnApplicationShutdown {
     const { items } = await this.backups.jobs.find({ appId });
     const plan = planPruning(items.map(candidate), policy, new Date().toISOString());
     let pruned = 0;
-    for (const id of plan.prune) {
+    // Newest first: an incremental backup goes before its base, which cannot be deleted while it stays.
+    for (const id of [...plan.prune].reverse()) {
       try {
         await this.backups.delete(id, appId);
         pruned += 1;
@@ -195,6 +196,9 @@ export class BackupScheduler implements OnApplicationShutdown {
         notes.push(`Retention could not delete backup ${id}: ${error instanceof Error ? error.message : String(error)}`);
         this.logger.warn(`Could not prune backup ${id}: ${String(error)}`);
       }
+    }
+    if (plan.bases.length > 0) {
+      notes.push(`Retention kept ${plan.bases.length} backup(s) its rules would delete, because kept incremental backups continue them (their bases): ${plan.bases.join(', ')}`);
     }
     if (plan.held.length > 0) {
       notes.push(`Retention kept ${plan.held.length} backup(s) its rules would delete, because a copy is locked: ${plan.held.map((held) => `${held.id} (in "${held.repository}" until ${held.until})`).join(', ')}; a later run deletes them once their locks have passed`);
@@ -214,5 +218,5 @@ function candidate(b: BackupJob): RetentionCandidate {
   const locked = copiesOf(b)
     .filter((copy) => copy.lockedUntil !== null)
     .sort((x, y) => (x.lockedUntil! < y.lockedUntil! ? 1 : -1))[0];
-  return { id: b.id, created: b.created, status: b.status, trigger: triggerOf(b), ...(locked ? { lockedUntil: locked.lockedUntil, lockedIn: locked.repository } : {}) };
+  return { id: b.id, created: b.created, status: b.status, trigger: triggerOf(b), base: b.base?.id ?? null, ...(locked ? { lockedUntil: locked.lockedUntil, lockedIn: locked.repository } : {}) };
 }

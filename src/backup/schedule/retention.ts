@@ -12,6 +12,9 @@ import type { BackupTrigger } from '../shared/backup-job.js';
  * - A Failed scheduled backup older than the newest Completed scheduled backup is pruned: a later
  *   run has superseded it. Newer failures stay, so their error can be read.
  * - A policy without any keep rule prunes nothing.
+ * - The base of every backup that stays (kept by a rule, held by a lock, manual, running), and the
+ *   base of that base down to the chain's full backup, stays too: an incremental backup cannot be
+ *   restored without them. The plan says which backups its rules would delete were kept so.
  */
 export interface RetentionRules {
   keepLast?: number;
@@ -29,12 +32,18 @@ export interface RetentionCandidate {
   lockedUntil?: string | null;
   /** The repository of that lock. */
   lockedIn?: string;
+  /** An incremental backup: the backup it continues. */
+  base?: string | null;
 }
 
-/** What a retention run does: the backups it deletes, and those its rules would delete that a lock holds. */
+/**
+ * What a retention run does: the backups it deletes (oldest first), those its rules would delete that a lock holds, and those they would delete that kept
+ * incremental backups continue (their bases).
+ */
 export interface PruningPlan {
   prune: string[];
   held: { id: string; repository: string; until: string }[];
+  bases: string[];
 }
 
 /**
@@ -44,21 +53,47 @@ export interface PruningPlan {
  */
 export function planPruning(backups: readonly RetentionCandidate[], rules: RetentionRules, now: string): PruningPlan {
   const byId = new Map(backups.map((backup) => [backup.id, backup]));
-  const plan: PruningPlan = { prune: [], held: [] };
-  for (const id of selectForPruning(backups, rules)) {
+  const plan: PruningPlan = { prune: [], held: [], bases: [] };
+  const unlocked: string[] = [];
+  for (const id of selectByRules(backups, rules)) {
     const backup = byId.get(id);
     if (backup?.lockedUntil && backup.lockedUntil > now) plan.held.push({ id, repository: backup.lockedIn ?? 'a repository', until: backup.lockedUntil });
-    else plan.prune.push(id);
+    else unlocked.push(id);
   }
-  return plan;
+  const { prune, bases } = keepBases(backups, unlocked);
+  return { ...plan, prune, bases };
+}
+
+/**
+ * Of the backups `selected` for deletion, those a backup that stays continues (directly or down its
+ * chain) are kept as bases; the rest are pruned. Failed backups hold no archive and need no base.
+ */
+export function keepBases(backups: readonly RetentionCandidate[], selected: readonly string[]): { prune: string[]; bases: string[] } {
+  const byId = new Map(backups.map((backup) => [backup.id, backup]));
+  const pruned = new Set(selected);
+  const bases = new Set<string>();
+  for (const backup of backups) {
+    if (pruned.has(backup.id) || backup.status === 'Failed') continue;
+    const walked = new Set<string>();
+    for (let base = backup.base; base && !walked.has(base); base = byId.get(base)?.base) {
+      walked.add(base);
+      if (pruned.has(base)) bases.add(base);
+    }
+  }
+  return { prune: selected.filter((id) => !bases.has(id)), bases: selected.filter((id) => bases.has(id)) };
 }
 
 export function hasRetention(rules: RetentionRules): boolean {
   return rules.keepLast !== undefined || rules.keepDaily !== undefined || rules.keepWeekly !== undefined || rules.keepMonthly !== undefined;
 }
 
-/** The ids of the backups to delete, oldest first. */
+/** The ids of the backups to delete, oldest first: those the rules select, but for the bases of backups that stay. */
 export function selectForPruning(backups: readonly RetentionCandidate[], rules: RetentionRules): string[] {
+  return keepBases(backups, selectByRules(backups, rules)).prune;
+}
+
+/** The ids of the backups the keep rules alone would delete, oldest first. */
+function selectByRules(backups: readonly RetentionCandidate[], rules: RetentionRules): string[] {
   if (!hasRetention(rules)) return [];
   const newestFirst = [...backups].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : a.id < b.id ? 1 : -1));
   const keep = new Set<string>();

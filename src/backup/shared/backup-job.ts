@@ -59,7 +59,31 @@ export interface BackupJob extends JobRecord {
   encryption?: Encryption | null;
   /** The archive holds its users' API key hashes (credentials.json): an admin asked, and it is encrypted. */
   credentials?: boolean;
+  /** An incremental backup: the backup it continues, as its manifest names it (null or absent: a full backup). */
+  base?: IncrementalBase | null;
+  /** An incremental backup's place in its chain (null or absent: a full backup). */
+  chain?: ChainPlace | null;
 }
+
+/** The backup an incremental continues: its id, the SHA-256 of its archive as stored, the position it ends at, and the events its chain holds. */
+export interface IncrementalBase {
+  id: string;
+  sha256: string;
+  position: number;
+  events: number;
+}
+
+/** The full backup a chain starts from, when it was made, and how many increments (this one included) follow it. */
+export interface ChainPlace {
+  full: string;
+  fullCreated: string;
+  depth: number;
+}
+
+/** How many events the backup's chain holds up to and including it (its own, for a full backup). */
+export const chainEventsOf = (job: Pick<BackupJob, 'base' | 'eventCount'>) => (job.base?.events ?? 0) + job.eventCount;
+
+export const isIncremental = (job: { base?: IncrementalBase | null }) => Boolean(job.base);
 
 /** Whether the backup's archive is encrypted (age): `….zip.age`, its size and SHA-256 those of the encrypted file. */
 export const isEncrypted = (job: { encryption?: Encryption | null }) => Boolean(job.encryption);

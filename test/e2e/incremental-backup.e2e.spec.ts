@@ -1,0 +1,245 @@
+import { copyFileSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BLOB_STORE, type BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
+import { appReads } from '../support/app-reads.js';
+import { buildApp, type BuiltApp, fileForm, waitForJob } from '../support/fixtures.js';
+import { type ApiClient, type Cast, createCast, createUser, startServer, type TestServer, tempDir } from '../support/test-server.js';
+import { readZipBuffer } from '../support/zip-inspect.js';
+
+type Json = Record<string, unknown>;
+
+async function history(client: ApiClient, app: string): Promise<Json[]> {
+  const items: Json[] = [];
+  for (let after = 0; ; after += 1000) {
+    const page = await client.get(`/api/apps/${app}/events?after=${after}&take=1000`);
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    items.push(...(page.body.items as Json[]));
+    if ((page.body.items as Json[]).length < 1000) return items;
+  }
+}
+
+/** A restored app's history as its archive held it (the restore's own Owner grant after it left out), its id and name written as APP and NAME, so two restores of one state compare. */
+async function restoredHistory(client: ApiClient, app: string, events: number): Promise<unknown> {
+  const { id } = (await client.get(`/api/apps/${app}`)).body as { id: string };
+  return JSON.parse(JSON.stringify((await history(client, app)).slice(0, events)).replaceAll(id, 'APP').replaceAll(`"${app}"`, '"NAME"'));
+}
+
+async function backup(client: ApiClient, body: Json = {}): Promise<Json> {
+  const started = await client.post('/api/apps/shop/backups', body);
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  const done = await waitForJob(client, `/api/apps/shop/backups/${String(started.body.id)}`);
+  expect(done.status, String(done.error)).toBe('Completed');
+  return done;
+}
+
+async function restore(admin: ApiClient, body: Json): Promise<Json> {
+  const started = await admin.post('/api/restore', body);
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  return waitForJob(admin, `/api/restore/${String(started.body.id)}`);
+}
+
+async function manifestOf(client: ApiClient, backupId: string): Promise<{ manifest: Json & { base?: Json; counts: Json }; entries: Map<string, Buffer> }> {
+  const archive = await client.bytes(`/api/apps/shop/backups/${backupId}/archive`);
+  expect(archive.status).toBe(200);
+  const entries = await readZipBuffer(archive.bytes);
+  return { manifest: JSON.parse(entries.get('manifest.json')!.toString('utf8')), entries };
+}
+
+describe('incremental backups', () => {
+  let server: TestServer;
+  let cast: Cast;
+  let owner: ApiClient;
+  let built: BuiltApp;
+  let full: Json;
+  const chain: Json[] = [];
+  let last: Json;
+
+  beforeAll(async () => {
+    server = await startServer();
+    cast = await createCast(server, 'shop');
+    owner = cast.owner.client;
+    built = await buildApp('shop', [owner, cast.developer.client], { contents: 40, updates: 30, binaryBytes: 50_000 });
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('writes only the events after its base, the file versions they introduce and the users they name; base + 6 increments restore to what one full backup restores', async () => {
+    full = await backup(owner);
+    expect(full).toMatchObject({ incremental: false, base: null, chain: null });
+    let previous = full;
+    let total = (await history(owner, 'shop')).length;
+    expect(full.eventCount).toBe(total);
+    for (let round = 1; round <= 6; round++) {
+      // A day's work: contents written and changed, a file version added, and now and then a new person or a schema change.
+      const created = await owner.post('/api/apps/shop/content/products', { data: { title: `Round ${round}`, images: [built.assets[0]!.id] } });
+      expect(created.status).toBe(201);
+      expect((await owner.put(`/api/apps/shop/content/products/${built.contentIds[24 + round]!}`, { data: { title: `Changed in round ${round}`, price: round } })).status).toBe(200);
+      const asset = built.assets[round % built.assets.length]!;
+      const bytes = Buffer.from(`round ${round} bytes of ${asset.id}\n`.repeat(50));
+      expect((await owner.put(`/api/apps/shop/assets/${asset.id}/content`, fileForm(bytes, `round-${round}.txt`, 'text/plain'))).status).toBe(200);
+      asset.versions.push({ bytes, mimeType: 'text/plain' });
+      let newcomer: string | undefined;
+      if (round === 3) {
+        newcomer = `round-${round}@example.com`;
+        const person = await createUser(server, newcomer);
+        expect((await owner.post('/api/apps/shop/contributors', { email: newcomer, role: 'Editor' })).status).toBe(200);
+        expect((await person.client.post('/api/apps/shop/content/notes', { data: { text: 'written by the newcomer' } })).status).toBe(201);
+      }
+      if (round === 5) expect((await owner.post('/api/apps/shop/schemas/notes/fields', { name: 'mood', type: 'String' })).status).toBeLessThan(300);
+
+      const done = await backup(owner, { incremental: true });
+      const now = (await history(owner, 'shop')).length;
+      expect(done).toMatchObject({ incremental: true, base: { id: previous.id, sha256: previous.sha256, position: previous.position, events: total }, chain: { full: full.id, depth: round } });
+      expect(done.eventCount).toBe(now - total);
+
+      const { manifest, entries } = await manifestOf(owner, String(done.id));
+      expect(manifest.backupId).toBe(done.id);
+      expect(manifest.base).toEqual({ backupId: previous.id, sha256: previous.sha256, position: previous.position, events: total });
+      // Only this round's events, numbered on from the base's chain.
+      const events = [...entries.keys()].filter((name) => name.startsWith('events/')).flatMap((name) => entries.get(name)!.toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as Json));
+      expect(events.map((event) => event.number)).toEqual(Array.from({ length: now - total }, (_, i) => total + 1 + i));
+      // Only the file version this round added.
+      expect([...entries.keys()].filter((name) => name.startsWith('assets/'))).toEqual([`assets/${asset.id}/${asset.versions.length - 1}`]);
+      expect(entries.get(`assets/${asset.id}/${asset.versions.length - 1}`)!.equals(bytes)).toBe(true);
+      // users.json: the people these events name, not everyone the app ever had.
+      const users = (JSON.parse(entries.get('users.json')!.toString('utf8')) as { email: string }[]).map((user) => user.email).sort();
+      expect(users).toEqual(round === 3 ? ['owner@example.com', newcomer!].sort() : ['owner@example.com']);
+      chain.push(done);
+      previous = done;
+      total = now;
+    }
+    last = chain.at(-1)!;
+    // The chain's archives are small beside the full one.
+    for (const link of chain) expect(Number(link.sizeBytes)).toBeLessThan(Number(full.sizeBytes) / 4);
+
+    const whole = await backup(owner);
+    expect(whole.incremental).toBe(false);
+    const fromChain = await restore(server.admin, { backupId: last.id, name: 'from-chain' });
+    expect(fromChain.status, String(fromChain.error)).toBe('Completed');
+    expect(fromChain.restoredEvents).toBe(total);
+    const fromFull = await restore(server.admin, { backupId: whole.id, name: 'from-full' });
+    expect(fromFull.status, String(fromFull.error)).toBe('Completed');
+    expect(JSON.stringify((await server.admin.get(`/api/restore/${String(fromChain.id)}`)).body.log)).toContain('Checking the chain of 7 archives');
+
+    expect(await appReads(server.admin, 'from-chain', built.assets)).toEqual(await appReads(server.admin, 'from-full', built.assets));
+    expect(await restoredHistory(server.admin, 'from-chain', total)).toEqual(await restoredHistory(server.admin, 'from-full', total));
+    // And both read as the app itself (every file version byte-equal included).
+    const source = await appReads(server.admin, 'shop', built.assets);
+    const restored = await appReads(server.admin, 'from-chain', built.assets);
+    expect(restored.files).toEqual(source.files);
+    expect(restored.contents).toEqual(source.contents);
+  }, 300_000);
+
+  it('refuses to delete a base of a kept increment (409), and deletes from the newest increment down', async () => {
+    const refused = await owner.delete(`/api/apps/shop/backups/${String(full.id)}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toContain(`Backup ${String(full.id)} is the base of incremental backup(s) ${String(chain[0]!.id)}`);
+    expect((await owner.get(`/api/apps/shop/backups/${String(full.id)}`)).status).toBe(200);
+  });
+
+  it('refuses a chain whose base was altered, naming it, and leaves nothing behind', async () => {
+    const blobs = server.app.get<BlobStore>(BLOB_STORE);
+    const baseFile = (await blobs.localFile!(`backups/${String(chain[2]!.id)}.zip`))!;
+    const saved = join(tempDir(), 'base.zip');
+    copyFileSync(baseFile, saved);
+    const apps = (await server.admin.get('/api/apps')).body.total;
+    const users = (await server.admin.get('/api/users')).body.total;
+    try {
+      const bytes = readFileSync(baseFile);
+      bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+      writeFileSync(baseFile, bytes);
+      const job = await restore(server.admin, { backupId: last.id, name: 'altered' });
+      expect(job.status).toBe('Failed');
+      expect(job.error).toContain(`The base backup ${String(chain[2]!.id)} of this incremental has been altered: its SHA-256 differs`);
+      expect((await server.admin.get('/api/apps/altered')).status).toBe(404);
+      expect((await server.admin.get('/api/apps')).body.total).toBe(apps);
+      expect((await server.admin.get('/api/users')).body.total).toBe(users);
+    } finally {
+      copyFileSync(saved, baseFile);
+    }
+  });
+
+  it('refuses an uploaded incremental whose bases this installation lacks, by name, before anything is written', async () => {
+    const other = await startServer();
+    try {
+      const archive = await owner.bytes(`/api/apps/shop/backups/${String(last.id)}/archive`);
+      const form = new FormData();
+      form.append('name', 'orphan');
+      form.append('file', new Blob([new Uint8Array(archive.bytes)], { type: 'application/zip' }), 'orphan.zip');
+      const started = await other.admin.post('/api/restore', form);
+      expect(started.status, JSON.stringify(started.body)).toBe(202);
+      const job = await waitForJob(other.admin, `/api/restore/${String(started.body.id)}`);
+      expect(job.status).toBe('Failed');
+      expect(job.error).toContain(`The base backup ${String(chain[4]!.id)} of this incremental is missing`);
+      expect((await other.admin.get('/api/apps')).body.total).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('rolls back to an incremental backup: the app reads as it did when the increment was taken', async () => {
+    const target = chain[1]!;
+    const started = await owner.post('/api/apps/shop/rollback', { backupId: target.id });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const done = await waitForJob(owner, `/api/apps/shop/rollbacks/${String(started.body.id)}`);
+    expect(done.status, String(done.error)).toBe('Completed');
+    // The restore of that increment's chain is the app as it was then.
+    const then = await restore(server.admin, { backupId: target.id, name: 'then' });
+    expect(then.status, String(then.error)).toBe('Completed');
+    // A rollback writes revert events: versions and times move on, the data is that of then.
+    const state = async (app: string) => {
+      const reads = await appReads(server.admin, app, built.assets);
+      const contents = Object.fromEntries(Object.entries(reads.contents).map(([schema, items]) => [schema, items.map(({ id, data, status }) => ({ id, data, status }))]));
+      return { contents, schemas: reads.schemas.map(({ name, fields }) => ({ name, fields })), files: reads.files };
+    };
+    const expected = await state('then');
+    expect(Object.values(expected.contents).flat().length).toBeGreaterThan(30);
+    expect(await state('shop')).toEqual(expected);
+  });
+});
+
+describe('incremental chains are bounded', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer({ MAX_INCREMENTAL_CHAIN: '2' });
+    const cast = await createCast(server, 'shop');
+    await cast.owner.client.post('/api/apps/shop/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('takes a full backup once the chain has MAX_INCREMENTAL_CHAIN increments, and says why', async () => {
+    const admin = server.admin;
+    const note = async (text: string) => expect((await admin.post('/api/apps/shop/content/notes', { data: { text } })).status).toBe(201);
+    const first = await backup(admin, { incremental: true });
+    expect(first).toMatchObject({ incremental: false });
+    expect(first.warnings).toEqual(['Full backup: the app has no Completed backup of the whole app for an incremental to continue']);
+    await note('one');
+    const second = await backup(admin, { incremental: true });
+    await note('two');
+    const third = await backup(admin, { incremental: { base: second.id } });
+    expect([second.chain, third.chain]).toMatchObject([{ full: first.id, depth: 1 }, { full: first.id, depth: 2 }]);
+    await note('three');
+    const fourth = await backup(admin, { incremental: true });
+    expect(fourth).toMatchObject({ incremental: false, base: null });
+    expect(fourth.warnings).toEqual([`Full backup: the chain from full backup ${String(first.id)} has 2 increments already, the most it may have (2)`]);
+    // Nothing new since: an incremental holds no event, and restores all the same.
+    const empty = await backup(admin, { incremental: true });
+    expect(empty).toMatchObject({ incremental: true, eventCount: 0, base: { id: fourth.id } });
+    const job = await restore(admin, { backupId: empty.id, name: 'same' });
+    expect(job.status, String(job.error)).toBe('Completed');
+    expect((await admin.get('/api/apps/same/content/notes')).body.total).toBe(3);
+  });
+
+  it('refuses what cannot be continued: a partial request, a base of another app, a setting out of range', async () => {
+    const admin = server.admin;
+    expect((await admin.post('/api/apps/shop/backups', { incremental: true, include: { schemas: ['notes'] } })).body.message).toContain('a partial backup cannot be incremental');
+    expect((await admin.post('/api/apps/shop/backups', { incremental: { base: 'no-such-backup' } })).status).toBe(404);
+    expect((await admin.post('/api/apps/shop/backups', { incremental: 'yes' })).status).toBe(400);
+    await expect(startServer({ MAX_INCREMENTAL_CHAIN: '0' })).rejects.toThrow(/MAX_INCREMENTAL_CHAIN must be an integer between 1 and 1000/);
+  });
+});

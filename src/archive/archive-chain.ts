@@ -6,6 +6,14 @@ import { parseBoundedJson } from '../platform/json/bounded-json.js';
 import { type ArchivedEvent, CREDENTIALS_ENTRY, type Manifest, USERS_ENTRY } from './archive-format.js';
 import { type ArchiveContent, ArchiveReader, InvalidArchiveError, readBoundedText } from './archive-reader.js';
 
+/** One archive's file, or an incremental chain's links (base first, each with its SHA-256 as stored). */
+export type RehearsalSource = string | readonly ChainLink[];
+
+/** Opens what a rehearsal or a restore reads: one archive, or a chain whose links are checked first (ArchiveChain). */
+export function openArchiveSource(source: RehearsalSource, limits: { maxExpandedBytes: number }): Promise<ArchiveContent> {
+  return typeof source === 'string' ? ArchiveReader.open(source, limits) : ArchiveChain.open(source, limits);
+}
+
 /** users.json and credentials.json are read whole, as the users participant reads them. */
 const MAX_LIST_BYTES = 64 * 1024 * 1024;
 /** The manifest's warnings a chain reports, as one archive's writer keeps them. */
@@ -168,4 +176,31 @@ async function listOf(link: ArchiveReader, name: string): Promise<{ id: string }
     throw new InvalidArchiveError(`${name} cannot be read: ${'problem' in parsed ? parsed.problem : 'it is not a list of records with an id'}`);
   }
   return list;
+}
+
+/**
+ * The links of one chain in order, base first, however they were given (the files of a folder):
+ * the archive no other continues is the newest; each base is the archive its increment names by
+ * backup id. Throws InvalidArchiveError when the files hold several chains, none, or one besides.
+ */
+export async function orderChain(links: readonly ChainLink[], limits: { maxExpandedBytes: number }): Promise<ChainLink[]> {
+  const manifests = new Map<ChainLink, Manifest>();
+  for (const link of links) {
+    const reader = await ArchiveReader.open(link.file, limits);
+    reader.close();
+    manifests.set(link, reader.manifest);
+  }
+  const continued = new Set([...manifests.values()].flatMap((manifest) => (manifest.base ? [manifest.base.backupId] : [])));
+  const tops = links.filter((link) => !continued.has(manifests.get(link)!.backupId ?? ''));
+  if (tops.length !== 1) throw new InvalidArchiveError(`The archives form ${tops.length === 0 ? 'no chain (each is the base of another)' : `${tops.length} chains, ending at ${tops.map((link) => link.label).join(', ')}`}; give one chain's files`);
+  const byId = new Map(links.flatMap((link) => (manifests.get(link)!.backupId ? [[manifests.get(link)!.backupId!, link] as const] : [])));
+  const ordered = [tops[0]!];
+  for (let base = manifests.get(tops[0]!)!.base; base; base = manifests.get(ordered[0]!)!.base) {
+    const link = byId.get(base.backupId);
+    if (!link || ordered.includes(link)) break;
+    ordered.unshift(link);
+  }
+  const outside = links.filter((link) => !ordered.includes(link));
+  if (outside.length > 0) throw new InvalidArchiveError(`${outside.map((link) => link.label).join(', ')} ${outside.length === 1 ? 'is' : 'are'} not part of the chain ending at ${tops[0]!.label}`);
+  return ordered;
 }

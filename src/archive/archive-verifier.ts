@@ -3,7 +3,9 @@ import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { SYSTEM_ACTOR } from '../auth/principal.js';
 import { type ArchiveCheckReport, checkArchive } from './archive-check.js';
 import type { RestoreParticipant } from './archive-participant.port.js';
-import { ArchiveReader } from './archive-reader.js';
+import { openArchiveSource, type RehearsalSource } from './archive-chain.js';
+
+export type { RehearsalSource } from './archive-chain.js';
 import { ArchiveRestore, pointInTime } from './archive-restore.js';
 import type { BackupSelection } from './archive-selection.js';
 import { RehearsalSink, type UserLookup } from './rehearsal-sink.js';
@@ -26,6 +28,7 @@ export interface RehearsalOptions {
   encrypted?: boolean;
 }
 
+
 /** What a rehearsal of a restore found: the archive passed every check a restore makes. */
 export interface RehearsalReport {
   valid: true;
@@ -41,6 +44,8 @@ export interface RehearsalReport {
   warnings: string[];
   /** A partial archive's selection; null for a whole app. */
   include: BackupSelection | null;
+  /** The archives read as one history: 1, or a full backup and its increments. */
+  links: number;
   /** What the restore would log about the events (dangling references). */
   notes: string[];
   /** Archived users by email: mapped to users of this installation, or to be created (without keys). */
@@ -57,8 +62,8 @@ export interface RehearsalReport {
  * against its event) all run as they do in a restore. Throws InvalidArchiveError with a
  * restore's message. The server's dry run and `appvault archive verify` use it.
  */
-export async function rehearseRestore(file: string, options: RehearsalOptions): Promise<RehearsalReport> {
-  const reader = await ArchiveReader.open(file, { maxExpandedBytes: options.maxExpandedBytes });
+export async function rehearseRestore(source: RehearsalSource, options: RehearsalOptions): Promise<RehearsalReport> {
+  const reader = await openArchiveSource(source, { maxExpandedBytes: options.maxExpandedBytes });
   const sink = new RehearsalSink(options.lookupUser);
   const notes: string[] = [];
   const restore = new ArchiveRestore({
@@ -96,6 +101,7 @@ export async function rehearseRestore(file: string, options: RehearsalOptions): 
       missing: manifest.missing,
       warnings: manifest.warnings,
       include: manifest.include ?? null,
+      links: typeof source === 'string' ? 1 : source.length,
       notes,
       users: sink.users,
     };

@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Command } from 'commander';
+import type { ChainLink } from '../archive/archive-chain.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /**
@@ -87,4 +88,26 @@ export async function withPlainArchive<T>(file: string, options: KeyOptions, wor
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
+}
+
+/**
+ * withPlainArchive for the archives of an incremental chain (base first): each decrypted in turn
+ * when encrypted, `work` then gets their plain zips with the SHA-256 of each file as given (as it
+ * was stored: the `.zip.age` file for an encrypted one), which the increments name their bases by.
+ */
+export async function withPlainChain<T>(files: readonly string[], options: KeyOptions, work: (links: ChainLink[], encrypted: boolean) => Promise<T>): Promise<T> {
+  const { fileSha256 } = await import('../archive/archive-chain.js');
+  const links: ChainLink[] = [];
+  let allEncrypted = true;
+  const next = async (index: number): Promise<T> => {
+    const file = files[index];
+    if (file === undefined) return work(links, allEncrypted);
+    const storedSha256 = await fileSha256(file);
+    return withPlainArchive(file, options, async (plain, encrypted) => {
+      links.push({ file: plain, storedSha256, label: basename(file) });
+      allEncrypted &&= encrypted;
+      return next(index + 1);
+    });
+  };
+  return next(0);
 }

@@ -2,7 +2,7 @@ import { appStream } from '../apps/app.aggregate.js';
 import { appsParticipant } from '../apps/apps.participant.js';
 import type { RestoreParticipant } from '../archive/archive-participant.port.js';
 import { type InspectReport, diffArchives, type DiffReport, inspectArchive } from '../archive/archive-inspector.js';
-import { type RehearsalOptions, type RehearsalReport, rehearseRestore } from '../archive/archive-verifier.js';
+import { type RehearsalOptions, type RehearsalReport, type RehearsalSource, rehearseRestore } from '../archive/archive-verifier.js';
 import { assetStream } from '../assets/asset.aggregate.js';
 import { assetsRestore } from '../assets/assets.participant.js';
 import { contentStream } from '../contents/content.aggregate.js';
@@ -36,8 +36,8 @@ function offlineInstallation(): { catalog: EventCatalog; participants: readonly 
 export type VerifyOptions = Omit<RehearsalOptions, 'catalog' | 'participants' | 'lookupUser'>;
 
 /** `appvault archive verify`: every check a restore makes, writing nothing. Throws InvalidArchiveError. */
-export function verifyArchive(file: string, options: VerifyOptions): Promise<RehearsalReport> {
-  return rehearseRestore(file, { ...offlineInstallation(), ...options });
+export function verifyArchive(source: RehearsalSource, options: VerifyOptions): Promise<RehearsalReport> {
+  return rehearseRestore(source, { ...offlineInstallation(), ...options });
 }
 
 /** A schema as `appvault archive inspect` lists it: as its last event left it. */

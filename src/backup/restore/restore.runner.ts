@@ -16,7 +16,7 @@ import { describeSelection } from '../shared/backup-selection.js';
 import { checkArchive } from '../../archive/archive-check.js';
 import { ArchiveParticipants, USER_ACCOUNTS, type UserAccounts } from '../../archive/archive-participant.port.js';
 import type { ArchiveContent } from '../../archive/archive-reader.js';
-import { ArchiveChain, type ChainLink } from '../../archive/archive-chain.js';
+import { type ChainLink, openArchiveSource } from '../../archive/archive-chain.js';
 import { fetchChain } from './chain-source.js';
 import { ArchiveRestore, pointInTime } from '../../archive/archive-restore.js';
 import { ProgressMeter } from '../../jobs/job-progress.js';
@@ -201,7 +201,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     let restore: ArchiveRestore | undefined;
     try {
       await step('verify', links.length > 1 ? `Checking the chain of ${links.length} archives (a full backup and its increments): links, format, entries, checksums and every event` : 'Checking the archive: format, entries, checksums and every event');
-      reader = await ArchiveChain.open(links, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
+      reader = await openArchiveSource(links, { maxExpandedBytes: this.config.maxRestoreExpandedBytes });
       const manifest = reader.manifest;
       meter.count(0, manifest.counts.events);
       await ctx.save({ eventCount: manifest.counts.events });

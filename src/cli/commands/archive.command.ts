@@ -1,10 +1,10 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { CliContext, byteCount, isoTime, positiveInteger, withGlobalOptions } from '../cli-context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { describeInclude } from '../include-options.js';
 import { formatBytes, type Output, type Progress, table } from '../output.js';
-import { type KeyOptions, withKeyOptions, withPlainArchive } from '../key-options.js';
+import { type KeyOptions, withKeyOptions, withPlainArchive, withPlainChain } from '../key-options.js';
 
 const DEFAULT_MAX_EXPANDED = 200 * 1024 ** 3;
 
@@ -28,6 +28,16 @@ async function offline<T>(output: Output, file: string, work: () => Promise<T>):
 
 const time = (iso: string | null) => iso ?? '-';
 
+/** The files `archive verify` reads: those given, or the archives (`.zip`, `.zip.age`) of the one folder given. */
+async function chainFiles(paths: string[]): Promise<string[]> {
+  const { readdir, stat } = await import('node:fs/promises');
+  const [only] = paths;
+  if (paths.length !== 1 || !only || !(await stat(only).catch(() => undefined))?.isDirectory()) return paths;
+  const names = (await readdir(only)).filter((name) => name.endsWith('.zip') || name.endsWith('.zip.age')).sort();
+  if (names.length === 0) throw new CliError(`${only} holds no archive (.zip or .zip.age)`, ExitCode.usage);
+  return names.map((name) => join(only, name));
+}
+
 export function registerArchive(program: Command): void {
   const archive = program
     .command('archive')
@@ -43,6 +53,8 @@ decrypted and authenticated into a temporary folder of its own, removed afterwar
 Examples:
   appvault archive verify shop.zip
   appvault archive verify shop.zip.age --identity key.txt
+  appvault archive verify full.zip monday.zip tuesday.zip      (an incremental chain, base first)
+  appvault archive verify ./shop-backups/                       (the chain whose archives the folder holds)
   appvault archive inspect shop.zip --json
   appvault archive diff monday.zip tuesday.zip`,
     );
@@ -50,24 +62,27 @@ Examples:
   withGlobalOptions(
     withKeyOptions(
       archive
-        .command('verify <zip>')
-        .description('make every check a restore makes, writing nothing; exit 0 when valid, 1 (with the reason) when not')
+        .command('verify <zip...>')
+        .description('make every check a restore makes, writing nothing; exit 0 when valid, 1 (with the reason) when not; an incremental chain: its files, base first, or the folder that holds them')
         .addOption(new Option('--until-event <n>', 'check a restore up to event n').argParser(positiveInteger).conflicts('until'))
         .addOption(new Option('--until <time>', 'check a restore up to this ISO-8601 time').argParser(isoTime))
         .addOption(maxExpandedOption()),
     ),
     { url: false },
-  ).action(async (zip: string, options: { untilEvent?: number; until?: string; maxExpandedBytes: number } & KeyOptions, command: Command) => {
+  ).action(async (zips: string[], options: { untilEvent?: number; until?: string; maxExpandedBytes: number } & KeyOptions, command: Command) => {
     const context = new CliContext(command);
     const { output } = context;
-    const file = resolve(zip);
+    const files = await chainFiles(zips.map((zip) => resolve(zip)));
+    const zip = zips.join(' ');
     const { verifyArchive } = await import('../offline-archive.js');
+    const { orderChain } = await import('../../archive/archive-chain.js');
     const progress: Progress = output.progress('verify');
     try {
       const { report, encrypted } = await offline(output, zip, () =>
-        withPlainArchive(file, options, async (plain, encrypted) => ({
+        withPlainChain(files, options, async (links, encrypted) => ({
           encrypted,
-          report: await verifyArchive(plain, {
+          // One file is one archive; several are a chain, in the order given, or as their manifests link them when a folder gave them.
+          report: await verifyArchive(links.length === 1 ? links[0]!.file : zips.length === 1 && files.length > 1 ? await orderChain(links, options) : links, {
             encrypted,
             maxExpandedBytes: options.maxExpandedBytes,
             untilEvent: options.untilEvent,
@@ -78,7 +93,9 @@ Examples:
       );
       progress.stop();
       output.result({ file: zip, encrypted, ...report }, () => [
-          `${zip} is a valid archive of app ${report.app.name} (${report.app.id}), made ${report.created}`,
+          report.links > 1
+            ? `${zip}: a valid chain of ${report.links} archives (a full backup and its increments) of app ${report.app.name} (${report.app.id}), the last made ${report.created}; every link's backup id, SHA-256 and positions check out`
+            : `${zip} is a valid archive of app ${report.app.name} (${report.app.id}), made ${report.created}`,
           ...(encrypted ? ['  encrypted (age): decrypted with the key given, every chunk authenticated'] : []),
           ...(report.include ? [`  partial: ${describeInclude(report.include)}; checked against selection.json`] : []),
           `  ${report.counts.events} events in ${report.counts.eventFiles} files, ${report.counts.assets} asset files, ${report.counts.users} users`,

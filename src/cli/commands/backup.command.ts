@@ -51,6 +51,7 @@ function describeBackup(backup: Backup): string[] {
     `  label:    ${backup.label || '-'}`,
     ...(backup.trigger ? [`  trigger:  ${backup.trigger}`] : []),
     ...(backup.include ? [`  partial:  ${describeInclude(backup.include)}`] : []),
+    ...(backup.base && backup.chain ? [`  incremental: from backup ${backup.base.id} (events after ${backup.base.events}); increment ${backup.chain.depth} of the chain from full backup ${backup.chain.full}`] : []),
     `  created:  ${backup.created}`,
     `  started:  ${backup.started ?? '-'}`,
     `  completed: ${backup.completed ?? '-'}`,
@@ -173,12 +174,16 @@ Examples:
         .option('--repository <name>', 'keep a copy in this repository (repeat for several; default: local)', repeated)
         .option('--recipient <name>', 'encrypt the archive (age) to this recipient, configured for the app or the installation, by name or age1… key (repeat for several)', repeated)
         .option('--passphrase-out <file>', 'encrypt the archive (age) with a passphrase the server makes, written to this new file (mode 0600); it is shown nowhere else')
+        .option('--incremental [base]', "hold only what changed since a base backup: the one given, or the app's latest backup of the whole app")
         .option('--wait', 'follow the backup until it is Completed or Failed')
         .option('--download <file>', 'then download the archive to <file> (implies --wait)')
         .option('--force', 'with --download: replace <file> if it exists'),
     )
-      .addHelpText('after', '\nWith --schemas, --contents or --assets the backup is partial: it holds only that selection, and a restore\nof it keeps references to anything else as plain ids. Without them it holds the whole app.')
-      .action(async (app: string, options: { label?: string; repository?: string[]; recipient?: string[]; passphraseOut?: string; wait?: boolean; download?: string; force?: boolean } & IncludeOptions, command: Command) => {
+      .addHelpText(
+        'after',
+        '\nWith --schemas, --contents or --assets the backup is partial: it holds only that selection, and a restore\nof it keeps references to anything else as plain ids. Without them it holds the whole app.\nWith --incremental it holds only the events since its base (and the file versions and users they name); a\nrestore of it reads its whole chain, and a full backup is taken instead once the chain reached its bound.',
+      )
+      .action(async (app: string, options: { label?: string; repository?: string[]; recipient?: string[]; passphraseOut?: string; incremental?: string | true; wait?: boolean; download?: string; force?: boolean } & IncludeOptions, command: Command) => {
         const context = new CliContext(command);
         const { client, output } = context;
         const include = includeOf(options);
@@ -195,6 +200,7 @@ Examples:
               ...(include ? { include } : {}),
               ...(options.repository ? { repositories: options.repository } : {}),
               ...(encryption ? { encryption } : {}),
+              ...(options.incremental !== undefined ? { incremental: options.incremental === true ? (true as const) : { base: options.incremental } } : {}),
             },
           },
           {
@@ -241,7 +247,7 @@ Examples:
             ? ['No backups.']
             : table(
                 ['ID', 'APP', 'STATUS', 'CREATED', 'EVENTS', 'SIZE', 'HOLDS', 'COPIES', 'LABEL'],
-                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.include ? `partial: ${describeInclude(b.include)}` : 'whole app', copiesColumn(b), b.label ?? '']),
+                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.include ? `partial: ${describeInclude(b.include)}` : b.base ? `incremental from ${b.base.id}` : 'whole app', copiesColumn(b), b.label ?? '']),
               ),
         );
       }),

@@ -59,7 +59,7 @@ export function checkChain(links: readonly { manifest: Manifest; storedSha256: s
       throw new InvalidArchiveError(`The ${baseOf(manifest)} is missing: ${label} continues backup ${base.backupId}, but the archive before it is ${previous.manifest.backupId ? `backup ${previous.manifest.backupId}` : previous.label}`);
     }
     if (previous.storedSha256 !== base.sha256) {
-      throw new InvalidArchiveError(`The ${baseOf(manifest)} (${label}) has been altered: its SHA-256 differs (${previous.storedSha256}, the incremental names ${base.sha256})`);
+      throw new InvalidArchiveError(`The ${baseOf(manifest)} (${previous.label}) has been altered: its SHA-256 differs (${previous.storedSha256}, the incremental names ${base.sha256})`);
     }
     const { source } = previous.manifest;
     if (source.position !== base.position || source.installationId !== manifest.source.installationId || source.eventStore !== manifest.source.eventStore) {

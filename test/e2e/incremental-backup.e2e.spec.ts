@@ -114,6 +114,11 @@ describe('incremental backups', () => {
     // The chain's archives are small beside the full one.
     for (const link of chain) expect(Number(link.sizeBytes)).toBeLessThan(Number(full.sizeBytes) / 4);
 
+    // A dry run rehearses the chain as the restore reads it.
+    const dry = await server.admin.post('/api/restore', { backupId: last.id, name: 'dry', dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body).toMatchObject({ valid: true, error: null, events: { inArchive: total, toRestore: total } });
+
     const whole = await backup(owner);
     expect(whole.incremental).toBe(false);
     const fromChain = await restore(server.admin, { backupId: last.id, name: 'from-chain' });
@@ -153,6 +158,8 @@ describe('incremental backups', () => {
       const job = await restore(server.admin, { backupId: last.id, name: 'altered' });
       expect(job.status).toBe('Failed');
       expect(job.error).toContain(`The base backup ${String(chain[2]!.id)} of this incremental has been altered: its SHA-256 differs`);
+      const dry = await server.admin.post('/api/restore', { backupId: last.id, name: 'altered', dryRun: true });
+      expect(dry.body).toMatchObject({ valid: false, error: expect.stringContaining(`The base backup ${String(chain[2]!.id)} of this incremental has been altered`) });
       expect((await server.admin.get('/api/apps/altered')).status).toBe(404);
       expect((await server.admin.get('/api/apps')).body.total).toBe(apps);
       expect((await server.admin.get('/api/users')).body.total).toBe(users);

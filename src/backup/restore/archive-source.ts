@@ -48,6 +48,16 @@ export interface ArchiveOpeners {
   installationIdentity: () => Promise<string>;
 }
 
+/** What archiveOnDisk reads an archive with. */
+export interface ArchiveFetchDeps {
+  blobs: BlobStore;
+  config: AppConfig;
+  repositories?: RepositoryRegistry;
+  archives?: Pick<BackupArchives, 'onDisk'>;
+  log?: (message: string) => Promise<void>;
+  openers?: ArchiveOpeners;
+}
+
 /**
  * Puts the archive on local disk: an upload is already there; a stored backup is read in place
  * when the archive store keeps files, else copied to `file` from wherever it is (BackupArchives); a URL is downloaded, and a
@@ -58,13 +68,7 @@ export interface ArchiveOpeners {
 export async function archiveOnDisk(
   source: ArchiveSource,
   file: string,
-  deps: {
-    blobs: BlobStore;
-    config: AppConfig;
-    repositories?: RepositoryRegistry;
-    archives?: Pick<BackupArchives, 'onDisk'>;
-    log?: (message: string) => Promise<void>;
-    openers?: ArchiveOpeners;
+  deps: ArchiveFetchDeps & {
     /** Sees the archive as stored, before it is decrypted (a chain's base is checked against the SHA-256 its increment names); a throw fails the fetch. */
     onStaged?: (file: string) => Promise<void>;
   },

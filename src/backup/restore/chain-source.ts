@@ -4,9 +4,8 @@ import type { Manifest } from '../../archive/archive-format.js';
 import { ArchiveReader, InvalidArchiveError } from '../../archive/archive-reader.js';
 import { DomainError } from '../../platform/domain-errors.js';
 import { copyArchiveKey, parseCopyArchiveKey } from '../../repositories/shared/copy-layout.js';
-import type { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import type { BackupJob } from '../shared/backup-job.js';
-import type { ArchiveSource } from './archive-source.js';
+import { type ArchiveFetchDeps, archiveOnDisk, type ArchiveSource } from './archive-source.js';
 import { locateRepositoryArchive } from './repository-source.js';
 
 /** No chain is longer: MAX_INCREMENTAL_CHAIN is at most 1,000 increments. */
@@ -23,14 +22,10 @@ export interface FetchedChain {
 export interface ChainSourceDeps {
   /** A backup of this installation by id, if there is one. */
   findBackup(id: string): Promise<BackupJob | undefined>;
-  /** Puts a base's archive on disk (archiveOnDisk), calling `onStaged` with the file as stored before decrypting it. */
-  fetch(source: ArchiveSource, file: string, onStaged: (file: string) => Promise<void>): Promise<{ file: string; owned: boolean; encrypted: boolean }>;
+  /** What archiveOnDisk needs to fetch a base (and to decrypt it, with the same keys as the increment). */
+  fetch: ArchiveFetchDeps;
   /** Where the `index`th base's archive may be put (never named after the id an archive gives). */
   tempFile(index: number): string;
-  repositories?: RepositoryRegistry;
-  maxBytes: number;
-  maxExpandedBytes: number;
-  log(message: string): Promise<void>;
 }
 
 /**
@@ -50,21 +45,21 @@ export async function fetchChain(top: { file: string; encrypted: boolean; label:
   };
   let encrypted = top.encrypted;
   try {
-    let manifest = await manifestOf(top.file, deps.maxExpandedBytes);
+    let manifest = await manifestOf(top.file, deps.fetch.config.maxRestoreExpandedBytes);
     const seen = new Set<string>();
     while (manifest.base) {
       const base = manifest.base;
       if (seen.has(base.backupId) || links.length >= MAX_CHAIN_LINKS) throw new InvalidArchiveError(`The chain of this incremental loops or is longer than ${MAX_CHAIN_LINKS} archives (at base backup ${base.backupId})`);
       seen.add(base.backupId);
       const source = await baseSource(base.backupId, origin, deps);
-      await deps.log(`The archive is incremental: reading its base, backup ${base.backupId}`);
-      const fetched = await deps
-        .fetch(source, deps.tempFile(links.length), async (stored) => {
+      await deps.fetch.log?.(`The archive is incremental: reading its base, backup ${base.backupId}`);
+      const onStaged = async (stored: string) => {
           const sha256 = await fileSha256(stored);
           if (sha256 !== base.sha256) {
             throw new InvalidArchiveError(`The base backup ${base.backupId} of this incremental has been altered: its SHA-256 differs (${sha256}, the incremental names ${base.sha256})`);
           }
-        })
+      };
+      const fetched = await archiveOnDisk(source, deps.tempFile(links.length), { ...deps.fetch, onStaged })
         .catch((error: unknown) => {
           if (error instanceof InvalidArchiveError || error instanceof DomainError) throw error;
           throw new InvalidArchiveError(`The base backup ${base.backupId} of this incremental cannot be read: ${error instanceof Error ? error.message : String(error)}`);
@@ -72,7 +67,7 @@ export async function fetchChain(top: { file: string; encrypted: boolean; label:
       if (fetched.owned) owned.push(fetched.file);
       encrypted &&= fetched.encrypted;
       links.unshift({ file: fetched.file, storedSha256: base.sha256, label: `backup ${base.backupId}` });
-      manifest = await manifestOf(fetched.file, deps.maxExpandedBytes);
+      manifest = await manifestOf(fetched.file, deps.fetch.config.maxRestoreExpandedBytes);
     }
   } catch (error) {
     await release();
@@ -93,10 +88,11 @@ async function baseSource(baseId: string, origin: ArchiveSource, deps: ChainSour
   const backup = await deps.findBackup(baseId);
   if (backup?.status === 'Completed') return { kind: 'backup', backup };
   const copy = origin.kind === 'repository' ? parseCopyArchiveKey(origin.key) : undefined;
-  if (origin.kind === 'repository' && copy && deps.repositories) {
+  const repositories = deps.fetch.repositories;
+  if (origin.kind === 'repository' && copy && repositories) {
     for (const encrypted of [false, true]) {
       const key = copyArchiveKey(copy.appName, baseId, encrypted);
-      const found = await locateRepositoryArchive(deps.repositories, { repository: origin.repository, key }, deps.maxBytes).then(
+      const found = await locateRepositoryArchive(repositories, { repository: origin.repository, key }, deps.fetch.config.maxRestoreBytes).then(
         () => true,
         () => false,
       );

@@ -18,7 +18,8 @@ import { isActive } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
 import { describeUrl } from './restore-job.js';
 import type { RestoreRequest } from './restores.service.js';
-import { archiveOnDisk, requireRestoreUrl, tempDirOf } from './archive-source.js';
+import { archiveOnDisk, type ArchiveSource, requireRestoreUrl, tempDirOf } from './archive-source.js';
+import { fetchChain } from './chain-source.js';
 import { DownloadError, UnsafeUrlError } from './url-fetcher.js';
 import { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { describeRepositorySource, locateRepositoryArchive, RepositoryReadError } from './repository-source.js';
@@ -70,6 +71,9 @@ export class RestorePreflightService {
     let file: string | undefined;
     let source: string;
     let fetchError: string | null = null;
+    // Where the archive came from, where an incremental's bases may be found too.
+    let origin: ArchiveSource | undefined;
+    let release: () => Promise<void> = async () => undefined;
     const owned: string[] = [copy];
     // A file made for this dry run (a copy, a download, a decryption) goes when it has answered; a stored backup read in place stays.
     const keep = <F extends { file: string; owned: boolean }>(fetched: F): F => {
@@ -83,6 +87,7 @@ export class RestorePreflightService {
           if (isActive(backup)) throw conflict(`Backup ${backup.id} is still ${backup.status}; check it once it is Completed`);
           if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} failed; restore a Completed backup`);
           source = `backup:${backup.id}`;
+          origin = { kind: 'backup', backup };
           await this.restores.requireOpener(backup, request.keys ?? null);
           try {
             ({ file, encrypted } = keep(await archiveOnDisk({ kind: 'backup', backup }, copy, { blobs: this.blobs, config: this.config, archives: this.archives, openers })));
@@ -96,6 +101,7 @@ export class RestorePreflightService {
         case 'url': {
           requireRestoreUrl(request.source.url);
           source = `url:${describeUrl(request.source.url)}`;
+          origin = { kind: 'url', url: request.source.url };
           try {
             ({ file, encrypted } = keep(await archiveOnDisk({ kind: 'url', url: request.source.url }, copy, { blobs: this.blobs, config: this.config, openers })));
           } catch (error) {
@@ -109,6 +115,7 @@ export class RestorePreflightService {
           // What cannot be a source (a key outside the copy layout, an unknown repository, no such copy) is refused as a restore would refuse it.
           await locateRepositoryArchive(this.repositories, request.source, this.config.maxRestoreBytes);
           source = describeRepositorySource(request.source);
+          origin = request.source;
           try {
             ({ file, encrypted } = keep(await archiveOnDisk(request.source, copy, { blobs: this.blobs, config: this.config, repositories: this.repositories, openers })));
           } catch (error) {
@@ -120,6 +127,7 @@ export class RestorePreflightService {
         }
         case 'upload':
           source = `upload:${request.source.fileName}`;
+          origin = { kind: 'upload', file: request.source.file };
           owned.push(request.source.file);
           try {
             ({ file, encrypted } = keep(await archiveOnDisk({ kind: 'upload', file: request.source.file }, copy, { blobs: this.blobs, config: this.config, openers })));
@@ -135,7 +143,15 @@ export class RestorePreflightService {
       let error = fetchError;
       if (file) {
         try {
-          report = await rehearseRestore(file, {
+          // An incremental archive is rehearsed with its chain, each base fetched and checked as a restore would.
+          const chain = await fetchChain({ file, encrypted: encrypted === true, label: source }, origin!, {
+            findBackup: (id) => this.backups.jobs.get(id),
+            fetch: { blobs: this.blobs, config: this.config, repositories: this.repositories, archives: this.archives, openers },
+            tempFile: () => join(this.tempDir, `preflight-${randomUUID()}.zip`),
+          });
+          release = chain.release;
+          encrypted = chain.encrypted;
+          report = await rehearseRestore(chain.links.length > 1 ? chain.links : file, {
             catalog: this.catalog,
             participants: this.participants.all,
             maxExpandedBytes: this.config.maxRestoreExpandedBytes,
@@ -145,7 +161,7 @@ export class RestorePreflightService {
             encrypted: encrypted === true,
           });
         } catch (problem) {
-          if (!(problem instanceof InvalidArchiveError)) throw problem;
+          if (!(problem instanceof InvalidArchiveError || problem instanceof EncryptedArchiveError)) throw problem;
           error = problem.message;
         }
       }
@@ -172,6 +188,7 @@ export class RestorePreflightService {
         warnings: report?.warnings ?? [],
       };
     } finally {
+      await release();
       for (const path of owned) await rm(path, { force: true });
     }
   }

@@ -146,12 +146,8 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
       // An incremental archive brings its chain: each base fetched (and checked) before anything is written.
       const chain = await fetchChain({ file: archiveFile, encrypted: fetched.encrypted, label: job.backupId ? `backup ${job.backupId}` : 'the archive' }, source, {
         findBackup: (id) => this.backups.jobs.get(id),
-        fetch: (base, file, onStaged) => archiveOnDisk(base, file, { ...fetchDeps, onStaged }),
+        fetch: fetchDeps,
         tempFile: (index) => join(tempDirOf(this.config), `restore-${job.id}-base-${index}.zip`),
-        repositories: this.repositories,
-        maxBytes: this.config.maxRestoreBytes,
-        maxExpandedBytes: this.config.maxRestoreExpandedBytes,
-        log: (message) => ctx.log(message),
       });
       try {
         await this.restore(ctx, chain.links, meter, chain.encrypted);

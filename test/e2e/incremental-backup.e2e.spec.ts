@@ -2,6 +2,7 @@ import { copyFileSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLOB_STORE, type BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
+import { BackupsService } from '../../src/backup/create/backups.service.js';
 import { appReads } from '../support/app-reads.js';
 import { buildApp, type BuiltApp, fileForm, waitForJob } from '../support/fixtures.js';
 import { type ApiClient, type Cast, createCast, createUser, startServer, type TestServer, tempDir } from '../support/test-server.js';
@@ -204,6 +205,18 @@ describe('incremental backups', () => {
     const expected = await state('then');
     expect(Object.values(expected.contents).flat().length).toBeGreaterThan(30);
     expect(await state('shop')).toEqual(expected);
+  });
+
+  it('refuses a rollback to, and a restore of, an increment whose base is gone, naming the base', async () => {
+    // The record of the first increment lost (a store restored from an older copy, say): its increments cannot be replayed.
+    await server.app.get(BackupsService).jobs.delete(String(chain[0]!.id));
+    const rollback = await owner.post('/api/apps/shop/rollback', { backupId: chain[2]!.id });
+    expect(rollback.status).toBe(409);
+    expect(rollback.body.message).toContain(`The base backup ${String(chain[0]!.id)} of incremental backup ${String(chain[1]!.id)} is missing`);
+    const job = await restore(server.admin, { backupId: chain[2]!.id, name: 'gone' });
+    expect(job.status).toBe('Failed');
+    expect(job.error).toContain(`The base backup ${String(chain[0]!.id)} of this incremental is missing`);
+    expect((await server.admin.get('/api/apps/gone')).status).toBe(404);
   });
 });
 

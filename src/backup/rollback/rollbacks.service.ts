@@ -11,7 +11,7 @@ import { queuedProgress } from '../../jobs/job-progress.js';
 import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobStore } from '../../jobs/job-store.js';
 import { ArchiveReader, InvalidArchiveError } from '../../archive/archive-reader.js';
-import { type BackupJob, isActive, isPartial } from '../shared/backup-job.js';
+import { type BackupJob, chainProblem, isActive, isPartial } from '../shared/backup-job.js';
 import { describeSelection } from '../shared/backup-selection.js';
 import { InstallationService } from '../shared/installation.service.js';
 import { archiveOnDisk, tempDirOf } from '../restore/archive-source.js';
@@ -101,6 +101,9 @@ export class RollbacksService {
       }
       if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} is ${backup.status}; roll back to a Completed backup`);
       if (isPartial(backup)) throw invalid(`Backup ${backup.id} is partial (${describeSelection(backup.include ?? null)}); a rollback needs a backup of the whole app`);
+      // An incremental backup is a restore point only with its whole chain: a rollback to it needs every base in place.
+      const broken = await chainProblem(backup, (id) => this.backups.jobs.get(id));
+      if (broken) throw conflict(`${broken}; a rollback goes to a backup that can be restored`);
       const position = backup.position ?? (await this.positionInArchive(backup));
       return { ...none, backupId: backup.id, position, event: await this.events.countApp(app.id, position) };
     }

@@ -110,3 +110,23 @@ export function copiesOf(job: Pick<BackupJob, 'id' | 'status' | 'completed' | 's
 
 /** Whether the backup's archive lies in the installation's own store. */
 export const hasLocalArchive = (job: Parameters<typeof copiesOf>[0]) => copiesOf(job).some((copy) => copy.repository === LOCAL_REPOSITORY && copy.written !== null);
+
+/**
+ * Walks an incremental backup's chain through the backup records, base by base down to the full
+ * backup: each base must be there, Completed, with the SHA-256 and end position its increment
+ * names. Answers the problem, naming the base, or null when the chain is whole. (A restore also
+ * reads and checks each base's archive; this is the check on the records alone.)
+ */
+export async function chainProblem(backup: BackupJob, get: (id: string) => Promise<BackupJob | undefined>): Promise<string | null> {
+  const seen = new Set<string>();
+  for (let link = backup; link.base; ) {
+    const { id, sha256, position } = link.base;
+    if (seen.has(id)) return `The chain of backup ${backup.id} loops at backup ${id}`;
+    seen.add(id);
+    const base = await get(id);
+    if (!base || base.status !== 'Completed') return `The base backup ${id} of incremental backup ${link.id} is missing${base ? ` (it is ${base.status})` : ''}`;
+    if (base.sha256 !== sha256 || base.position !== position) return `The base backup ${id} of incremental backup ${link.id} has been altered: its SHA-256 or position differs from what the increment names`;
+    link = base;
+  }
+  return null;
+}

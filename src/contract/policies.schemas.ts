@@ -13,6 +13,14 @@ export const ObjectLockBody = z.strictObject({
 
 const keep = z.number().int('must be a whole number').min(1).max(1000).optional();
 
+/** "Full weekly, incremental daily": each run is incremental from the policy's last backup until the chain reaches a bound, then full. */
+export const PolicyIncremental = z
+  .strictObject({
+    maxIncrements: z.number().int('must be a whole number').min(1).max(1000).optional().describe('A full backup after this many increments (the installation’s MAX_INCREMENTAL_CHAIN caps it)'),
+    maxDays: z.number().int('must be a whole number').min(1).max(3660).optional().describe('A full backup once the chain’s full backup is this many days old (MAX_INCREMENTAL_CHAIN_DAYS caps it)'),
+  })
+  .describe('Scheduled backups are incremental from the policy’s last Completed backup, and full when the chain reaches a bound (or there is none); absent or null: every run is full');
+
 /** The server also checks the cron expression itself (see the policy's controller). */
 export const BackupPolicyBody = z.strictObject({
   schedule: z.string().trim().min(1).max(200).check(singleLine()).describe('Cron, in UTC: 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first)'),
@@ -24,6 +32,7 @@ export const BackupPolicyBody = z.strictObject({
   repositories: RepositoryNames.optional(),
   objectLock: ObjectLockBody.nullable().optional().describe('Locks each copy for `days` in `mode` where the repository can lock copies (S3 with Object Lock)'),
   encryption: EncryptionBody.nullable().optional().describe('Encrypt each scheduled backup to these recipients (names are looked up at each run); a passphrase cannot be used here, since no one is there to receive it'),
+  incremental: PolicyIncremental.nullable().optional(),
 });
 
 const kept = Int.min(1).max(1000).nullable();
@@ -43,6 +52,10 @@ export const BackupPolicy = z.strictObject({
   repositories: z.array(z.string()),
   objectLock: ObjectLockBody.nullable(),
   encryption: z.strictObject({ recipients: z.array(z.string()) }).nullable().describe('The recipients each scheduled backup is encrypted to, as the policy names them'),
+  incremental: z
+    .strictObject({ maxIncrements: Int.nullable(), maxDays: Int.nullable() })
+    .nullable()
+    .describe('Runs are incremental, full after maxIncrements increments or maxDays days (each capped by the installation’s bound); null: every run is full'),
   lastWarning: z.string().nullable().describe('What the last run could not do though its backup completed: copies that failed, backups retention kept because a copy is locked'),
   created: Time,
   updated: Time,

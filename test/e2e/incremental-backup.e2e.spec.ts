@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLOB_STORE, type BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
 import { BackupsService } from '../../src/backup/create/backups.service.js';
+import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
 import { appReads } from '../support/app-reads.js';
 import { buildApp, type BuiltApp, fileForm, waitForJob } from '../support/fixtures.js';
 import { type ApiClient, type Cast, createCast, createUser, startServer, type TestServer, tempDir } from '../support/test-server.js';
@@ -261,5 +262,47 @@ describe('incremental chains are bounded', () => {
     expect((await admin.post('/api/apps/shop/backups', { incremental: { base: 'no-such-backup' } })).status).toBe(404);
     expect((await admin.post('/api/apps/shop/backups', { incremental: 'yes' })).status).toBe(400);
     await expect(startServer({ MAX_INCREMENTAL_CHAIN: '0' })).rejects.toThrow(/MAX_INCREMENTAL_CHAIN must be an integer between 1 and 1000/);
+  });
+});
+
+describe('a policy of incremental backups ("full weekly, incremental daily")', () => {
+  let server: TestServer;
+  const YEARLY = '0 0 1 1 *';
+
+  beforeAll(async () => {
+    server = await startServer();
+    const cast = await createCast(server, 'shop');
+    await cast.owner.client.post('/api/apps/shop/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('runs incremental from its last backup, full after maxIncrements, and retention keeps the bases of kept increments, saying so', async () => {
+    const admin = server.admin;
+    expect((await admin.put('/api/apps/shop/backup-policy', { schedule: YEARLY, include: { schemas: ['notes'] }, incremental: { maxIncrements: 2 } })).body.message).toContain('a partial backup cannot be incremental');
+    const set = await admin.put('/api/apps/shop/backup-policy', { schedule: YEARLY, keepLast: 2, incremental: { maxIncrements: 2 } });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body.incremental).toEqual({ maxIncrements: 2, maxDays: null });
+    const scheduler = server.app.get(BackupScheduler);
+    const made: Json[] = [];
+    for (const year of [2031, 2032, 2033, 2034]) {
+      expect((await admin.post('/api/apps/shop/content/notes', { data: { text: `in ${year}` } })).status).toBe(201);
+      await scheduler.runDue(new Date(`${year}-01-01T00:00:01Z`));
+      await scheduler.idle();
+      const policy = (await admin.get('/api/apps/shop/backup-policy')).body;
+      made.push((await admin.get(`/api/backups/${String(policy.lastBackupId)}`)).body);
+    }
+    expect(made.map((b) => [b.status, b.incremental, (b.chain as { depth: number } | null)?.depth ?? 0])).toEqual([
+      ['Completed', false, 0],
+      ['Completed', true, 1],
+      ['Completed', true, 2],
+      ['Completed', false, 0],
+    ]);
+    // keepLast 2 keeps the last full and the second increment; the increment's chain (its full and the first increment) stays with it.
+    const left = ((await admin.get('/api/apps/shop/backups')).body.items as Json[]).map((b) => b.id).sort();
+    expect(left).toEqual(made.map((b) => b.id).sort());
+    const policy = (await admin.get('/api/apps/shop/backup-policy')).body;
+    expect(policy.lastWarning).toContain(`because kept incremental backups continue them (their bases): ${String(made[0]!.id)}, ${String(made[1]!.id)}`);
   });
 });

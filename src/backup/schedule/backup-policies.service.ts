@@ -21,6 +21,7 @@ export interface PolicyInput extends RetentionRules {
   encryption?: EncryptionInput | null;
   /** Refused: credentials go only into backups an admin starts by hand. */
   credentials?: boolean;
+  incremental?: { maxIncrements?: number; maxDays?: number } | null;
 }
 
 /** Backup policies in the read store (job state, never rebuilt), one per app. */
@@ -55,6 +56,9 @@ export class BackupPoliciesService {
     if (input.credentials) {
       throw new BadRequestException('include.credentials: a policy’s backups cannot hold credentials; an admin asks for them on a backup started by hand, encrypted');
     }
+    if (input.incremental && input.include) {
+      throw new BadRequestException('incremental: a partial backup cannot be incremental; incremental backups hold the whole app (leave out include, or incremental)');
+    }
     if (input.encryption?.passphrase) {
       throw new BadRequestException('encryption: a policy cannot encrypt with a passphrase, since nobody is there to receive it when a scheduled backup runs; name recipients (public keys an Owner or an admin configured) instead');
     }
@@ -74,6 +78,7 @@ export class BackupPoliciesService {
       repositories,
       objectLock: input.objectLock ?? null,
       encryption: input.encryption?.recipients ? { recipients: input.encryption.recipients } : null,
+      incremental: input.incremental ? { maxIncrements: input.incremental.maxIncrements ?? null, maxDays: input.incremental.maxDays ?? null } : null,
       nextRun: next.toISOString(),
       lastRun: existing?.lastRun ?? null,
       lastBackupId: existing?.lastBackupId ?? null,

@@ -29,6 +29,7 @@ const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy): Po
   objectLock: null,
   lastWarning: null,
   encryption: null,
+  incremental: null,
   ...policy,
   repositories: targetsOf(policy),
 });

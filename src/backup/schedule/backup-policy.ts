@@ -24,6 +24,8 @@ export interface BackupPolicy extends RetentionRules {
   objectLock?: ObjectLockRule | null;
   /** The recipients each scheduled backup is encrypted to, by name (or key) as the policy gave them, looked up at each run; absent or null: plain zips. */
   encryption?: { recipients: string[] } | null;
+  /** Scheduled runs are incremental, with a full backup after so many increments or days; absent or null: every run is full. */
+  incremental?: { maxIncrements: number | null; maxDays: number | null } | null;
   /** What the last run could not do though its backup completed (failed copies, backups kept for a lock); null when it did all. */
   lastWarning?: string | null;
   created: string;

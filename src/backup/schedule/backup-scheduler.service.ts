@@ -130,6 +130,10 @@ export class BackupScheduler implements OnApplicationShutdown {
           repositories: targetsOf(policy),
           objectLock: policy.objectLock ?? null,
           encryption: policy.encryption ?? null,
+          // Continues the policy's own last backup (scheduled), within the policy's bounds and the installation's.
+          incremental: policy.incremental
+            ? { trigger: 'scheduled', ...(policy.incremental.maxIncrements ? { maxIncrements: policy.incremental.maxIncrements } : {}), ...(policy.incremental.maxDays ? { maxDays: policy.incremental.maxDays } : {}) }
+            : null,
         });
       } catch (error) {
         await this.record(policy.appId, { lastError: error instanceof Error ? error.message : String(error) });

@@ -4,27 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLOB_STORE, type BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
 import { BackupsService } from '../../src/backup/create/backups.service.js';
 import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
-import { appReads } from '../support/app-reads.js';
+import { appHistory, appReads } from '../support/app-reads.js';
 import { buildApp, type BuiltApp, fileForm, waitForJob } from '../support/fixtures.js';
 import { type ApiClient, type Cast, createCast, createUser, startServer, type TestServer, tempDir } from '../support/test-server.js';
 import { readZipBuffer } from '../support/zip-inspect.js';
 
 type Json = Record<string, unknown>;
 
-async function history(client: ApiClient, app: string): Promise<Json[]> {
-  const items: Json[] = [];
-  for (let after = 0; ; after += 1000) {
-    const page = await client.get(`/api/apps/${app}/events?after=${after}&take=1000`);
-    expect(page.status, JSON.stringify(page.body)).toBe(200);
-    items.push(...(page.body.items as Json[]));
-    if ((page.body.items as Json[]).length < 1000) return items;
-  }
-}
-
 /** A restored app's history as its archive held it (the restore's own Owner grant after it left out), its id and name written as APP and NAME, so two restores of one state compare. */
 async function restoredHistory(client: ApiClient, app: string, events: number): Promise<unknown> {
   const { id } = (await client.get(`/api/apps/${app}`)).body as { id: string };
-  return JSON.parse(JSON.stringify((await history(client, app)).slice(0, events)).replaceAll(id, 'APP').replaceAll(`"${app}"`, '"NAME"'));
+  return JSON.parse(JSON.stringify((await appHistory(client, app)).slice(0, events)).replaceAll(id, 'APP').replaceAll(`"${app}"`, '"NAME"'));
 }
 
 async function backup(client: ApiClient, body: Json = {}): Promise<Json> {
@@ -71,7 +61,7 @@ describe('incremental backups', () => {
     full = await backup(owner);
     expect(full).toMatchObject({ incremental: false, base: null, chain: null });
     let previous = full;
-    let total = (await history(owner, 'shop')).length;
+    let total = (await appHistory(owner, 'shop')).length;
     expect(full.eventCount).toBe(total);
     for (let round = 1; round <= 6; round++) {
       // A day's work: contents written and changed, a file version added, and now and then a new person or a schema change.
@@ -92,7 +82,7 @@ describe('incremental backups', () => {
       if (round === 5) expect((await owner.post('/api/apps/shop/schemas/notes/fields', { name: 'mood', type: 'String' })).status).toBeLessThan(300);
 
       const done = await backup(owner, { incremental: true });
-      const now = (await history(owner, 'shop')).length;
+      const now = (await appHistory(owner, 'shop')).length;
       expect(done).toMatchObject({ incremental: true, base: { id: previous.id, sha256: previous.sha256, position: previous.position, events: total }, chain: { full: full.id, depth: round } });
       expect(done.eventCount).toBe(now - total);
 

@@ -16,6 +16,17 @@ export async function allPages(client: ApiClient, path: string): Promise<Json[]>
   }
 }
 
+/** An app's whole history, page by page (`GET /api/apps/{app}/events`). */
+export async function appHistory(client: ApiClient, app: string): Promise<Json[]> {
+  const items: Json[] = [];
+  for (let after = 0; ; after += 1000) {
+    const page = await client.get(`/api/apps/${app}/events?after=${after}&take=1000`);
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    items.push(...(page.body.items as Json[]));
+    if ((page.body.items as Json[]).length < 1000) return items;
+  }
+}
+
 /** Replaces every string in `value` that `names` knows (ids) by its name, deeply. */
 function renamed(value: unknown, names: ReadonlyMap<string, string>): unknown {
   if (typeof value === 'string') return names.get(value) ?? value;

@@ -55,7 +55,8 @@ export function checkChain(links: readonly { manifest: Manifest; storedSha256: s
     const base = manifest.base;
     if (!base) throw new InvalidArchiveError(`${label} is a full archive, not an incremental of ${previous.label}; a chain has one full archive, first`);
     if (manifest.app.id !== previous.manifest.app.id) throw new InvalidArchiveError(`${label} is of app ${manifest.app.id}, its base ${previous.label} of app ${previous.manifest.app.id}; a chain is of one app`);
-    if (previous.manifest.backupId !== base.backupId) {
+    // A base written before archives named themselves has no backupId: its SHA-256, checked next, ties it all the same.
+    if (previous.manifest.backupId !== undefined && previous.manifest.backupId !== base.backupId) {
       throw new InvalidArchiveError(`The ${baseOf(manifest)} is missing: ${label} continues backup ${base.backupId}, but the archive before it is ${previous.manifest.backupId ? `backup ${previous.manifest.backupId}` : previous.label}`);
     }
     if (previous.storedSha256 !== base.sha256) {

@@ -53,17 +53,17 @@ export async function fetchChain(top: { file: string; encrypted: boolean; label:
       seen.add(base.backupId);
       const source = await baseSource(base.backupId, origin, deps);
       await deps.fetch.log?.(`The archive is incremental: reading its base, backup ${base.backupId}`);
+      // Checked on the file as stored, before it is decrypted: an altered base is refused as altered, not as undecryptable.
       const onStaged = async (stored: string) => {
-          const sha256 = await fileSha256(stored);
-          if (sha256 !== base.sha256) {
-            throw new InvalidArchiveError(`The base backup ${base.backupId} of this incremental has been altered: its SHA-256 differs (${sha256}, the incremental names ${base.sha256})`);
-          }
+        const sha256 = await fileSha256(stored);
+        if (sha256 !== base.sha256) {
+          throw new InvalidArchiveError(`The base backup ${base.backupId} of this incremental has been altered: its SHA-256 differs (${sha256}, the incremental names ${base.sha256})`);
+        }
       };
-      const fetched = await archiveOnDisk(source, deps.tempFile(links.length), { ...deps.fetch, onStaged })
-        .catch((error: unknown) => {
-          if (error instanceof InvalidArchiveError || error instanceof DomainError) throw error;
-          throw new InvalidArchiveError(`The base backup ${base.backupId} of this incremental cannot be read: ${error instanceof Error ? error.message : String(error)}`);
-        });
+      const fetched = await archiveOnDisk(source, deps.tempFile(links.length), { ...deps.fetch, onStaged }).catch((error: unknown) => {
+        if (error instanceof InvalidArchiveError || error instanceof DomainError) throw error;
+        throw new InvalidArchiveError(`The base backup ${base.backupId} of this incremental cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+      });
       if (fetched.owned) owned.push(fetched.file);
       encrypted &&= fetched.encrypted;
       links.unshift({ file: fetched.file, storedSha256: base.sha256, label: `backup ${base.backupId}` });

@@ -206,8 +206,11 @@ export class ArchiveReader implements ArchiveContent {
       await checkItems(parsed.data.entries, EntrySchema, 'entries');
       await checkItems(parsed.data.missing, MissingSchema, 'missing');
       const manifest = parsed.data as Manifest;
-      if (!manifest.base && (manifest.counts.events === 0 || manifest.counts.eventFiles === 0)) {
-        throw new InvalidArchiveError('manifest.json counts no events; an archive that is not incremental holds at least one (AppCreated)');
+      // Only an incremental archive may hold no event; a full one holds at least AppCreated, in at least one event file.
+      for (const count of ['events', 'eventFiles'] as const) {
+        if (!manifest.base && manifest.counts[count] === 0) {
+          throw new InvalidArchiveError(`manifest.json is malformed at counts.${count}: it is 0, and an archive that is not incremental holds at least one ${count === 'events' ? 'event (AppCreated)' : 'event file'}`);
+        }
       }
       if (manifest.base && manifest.partial) throw new InvalidArchiveError('manifest.json says the archive is both partial and incremental; incremental archives hold the whole app');
       if (Boolean(manifest.partial) !== Boolean(manifest.include)) {

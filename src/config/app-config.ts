@@ -81,6 +81,14 @@ const envSchema = z.object({
     .optional()
     .transform((value) => (value === '' ? undefined : value))
     .refine((value) => value === undefined || value.length >= 32, { message: 'LINK_SECRET must be at least 32 characters long (or unset to generate one)' }),
+  // The installation's own age identity from a file (as age-keygen writes it) instead of one made and
+  // kept in the read store: the key that opens archives encrypted to this installation then lives
+  // apart from its data (a mounted secret), and every process of the installation reads the same.
+  AGE_IDENTITY_FILE: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value)),
   LOG_FORMAT: z.enum(['text', 'json'], { message: 'LOG_FORMAT must be text or json' }).optional().default('text'),
   // A backup's copy to a repository that fails for a reason that may pass (down, throttling, a cut
   // connection) is tried again this many times in all, waiting the delay, doubled each time up to the cap.
@@ -123,6 +131,8 @@ export interface AppConfig {
   logFormat: 'text' | 'json';
   publicUrl?: string;
   linkSecret?: string;
+  /** Where the installation's age identity is read from (absolute); unset: made once and kept in the read store. */
+  ageIdentityFile?: string;
   /** How a failed copy to a repository is tried again (src/backup/create/copy-retry.ts). */
   copyRetry: { attempts: number; delayMs: number; maxDelayMs: number };
   repositoryStaleUploadMs: number;
@@ -171,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     logLevel: e.LOG_LEVEL,
     publicUrl: e.PUBLIC_URL,
     linkSecret: e.LINK_SECRET,
+    ageIdentityFile: e.AGE_IDENTITY_FILE === undefined ? undefined : resolve(e.AGE_IDENTITY_FILE),
     logFormat: e.LOG_FORMAT,
     copyRetry: { attempts: e.COPY_ATTEMPTS, delayMs: e.COPY_RETRY_DELAY_MS, maxDelayMs: Math.max(e.COPY_RETRY_MAX_DELAY_MS, e.COPY_RETRY_DELAY_MS) },
     repositoryStaleUploadMs: e.REPOSITORY_STALE_UPLOAD_MS,

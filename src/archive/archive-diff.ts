@@ -17,9 +17,18 @@ export interface DiffSource {
  * archive a restore would refuse, and each event is folded as the current version of its type
  * describes it. Throws InvalidArchiveError.
  */
-export async function foldArchive(diff: StateDiff, side: DiffSide, file: string, options: { catalog: EventCatalog; maxExpandedBytes: number }): Promise<DiffSource> {
+export async function foldArchive(
+  diff: StateDiff,
+  side: DiffSide,
+  file: string,
+  options: { catalog: EventCatalog; maxExpandedBytes: number; untilEvent?: number; until?: string },
+): Promise<DiffSource> {
+  // As a restore with untilEvent or until stops: at the first event past it (the rest is still checked).
+  const until = options.until === undefined ? undefined : Date.parse(options.until);
+  let stopped = false;
   const { reader, report } = await openChecked(file, options.maxExpandedBytes, options.catalog, (archived, accepted, placed) => {
-    diff.fold(side, archived.stream, placed.kind, placed.entityId, accepted);
+    stopped ||= (options.untilEvent !== undefined && archived.number > options.untilEvent) || (until !== undefined && Date.parse(archived.timestamp) > until);
+    if (!stopped) diff.fold(side, archived.stream, placed.kind, placed.entityId, accepted);
   });
   reader.close();
   return { app: reader.manifest.app, created: reader.manifest.created, events: report.events };

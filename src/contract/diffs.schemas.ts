@@ -71,3 +71,12 @@ export const BackupDiff = z.strictObject({
   next: z.string().nullable().describe('The cursor of the next page; null on the last'),
 });
 export type BackupDiff = z.infer<typeof BackupDiff>;
+
+/** In the dry runs of rollbacks and restores: the counts of the whole diff against the live app, and its first changes. */
+export const DiffPreview = z.strictObject({
+  summary: z.record(z.string(), ChangeCount),
+  total: Int,
+  items: z.array(DiffItem).describe('The first changes, by kind then id (at most 20)'),
+  next: z.string().nullable().describe('Not null when there are more changes than `items` shows'),
+});
+export type DiffPreview = z.infer<typeof DiffPreview>;

@@ -254,6 +254,34 @@ describe('diffs of backups: against another backup and against the live app', ()
     expect(readdirSync(join(server.dataDir, 'tmp')).filter((name) => name.includes('diff'))).toEqual([]);
   });
 
+  it('the dry runs of a rollback and of a restore show the diff against the live app; a rollback to the state of event n too', async () => {
+    const live = await diff(a, 'against=live');
+    expect(live.total).toBeGreaterThan(0);
+    const rollback = await owner.post('/api/apps/shop/rollback', { backupId: a, dryRun: true });
+    expect(rollback.status, JSON.stringify(rollback.body)).toBe(200);
+    expect(rollback.body.diff).toEqual({ summary: live.summary, total: live.total, items: live.items.slice(0, 20), next: live.total > 20 ? '20' : null });
+    // A rollback with untilEvent folds the live history up to that event: the same state as backup a's.
+    const untilEvent = Number(live.from.events);
+    const byEvent = await owner.post('/api/apps/shop/rollback', { untilEvent, dryRun: true });
+    expect(byEvent.status, JSON.stringify(byEvent.body)).toBe(200);
+    expect(byEvent.body.diff.summary).toEqual(live.summary);
+    expect(byEvent.body.diff.items).toEqual(live.items.slice(0, 20));
+
+    const restore = await server.admin.post('/api/restore', { backupId: a, name: 'shop-copy', dryRun: true });
+    expect(restore.status, JSON.stringify(restore.body)).toBe(200);
+    expect(restore.body.valid).toBe(true);
+    expect(restore.body.diff).toEqual({ summary: live.summary, total: live.total, items: live.items.slice(0, 20), next: live.total > 20 ? '20' : null });
+    const early = await server.admin.post('/api/restore', { backupId: a, name: 'shop-copy', untilEvent: 3, dryRun: true });
+    // Up to event 3 the app had no schema, content or asset yet: everything the app has now is added.
+    expect(early.body.diff.summary).toMatchObject({ schemas: { added: 2, removed: 0, changed: 0 }, contents: { added: 3, removed: 0, changed: 0 }, assets: { added: 2, removed: 0, changed: 0 } });
+
+    const cli = await runCli(['rollback', 'start', 'shop', '--backup', a, '--dry-run'], { env: { APPVAULT_URL: server.url, APPVAULT_TOKEN: owner.token! } });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('what changed since then');
+    expect(cli.stdout).toContain(`~ contents ${ids.p1}`);
+    expect(readdirSync(join(server.dataDir, 'tmp')).filter((name) => name.includes('diff'))).toEqual([]);
+  });
+
   it('appvault diff: two archive files offline, escaped on a terminal; backup ids through the server', async () => {
     for (const [id, name] of [
       [a, 'a.zip'],

@@ -6,17 +6,16 @@ import type { ArchiveKeys } from '../../archive/age-keys.js';
 import { foldArchive, type DiffSource } from '../../archive/archive-diff.js';
 import { EncryptedArchiveError } from '../../archive/archive-decryption.js';
 import { InvalidArchiveError } from '../../archive/archive-reader.js';
-import { type DiffPage, type DiffSide, StateDiff } from '../../archive/state-diff.js';
+import type { DiffSide, StateDiff } from '../../archive/state-diff.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { DIFF_PAGE_DEFAULT } from '../../contract/api-values.js';
 import type { BackupDiff } from '../../contract/diffs.schemas.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
-import { EVENT_STORE, type EventStore, streams } from '../../infrastructure/event-store/event-store.port.js';
 import { conflict, invalid } from '../../platform/domain-errors.js';
-import { TimeSlicer } from '../../platform/time-slicer.js';
 import { BackupsService } from '../create/backups.service.js';
-import { archiveOnDisk, tempDirOf } from '../restore/archive-source.js';
+import { archiveOnDisk } from '../restore/archive-source.js';
+import { AppStateDiffs } from '../shared/app-state-diffs.js';
 import { RestoresService } from '../restore/restores.service.js';
 import { BackupArchives } from '../shared/archive-locations.js';
 import { type BackupJob, isPartial } from '../shared/backup-job.js';
@@ -28,85 +27,42 @@ export const LIVE = 'live';
 /** What one side of a diff was taken from, as the answer names it. */
 type SideView = BackupDiff['from'];
 
-/** The first page of a diff, for the dry runs of rollbacks and restores. */
-export type DiffPreview = DiffPage;
-
-/** How many changes a dry run shows; the rest is a page of the diff route away. */
-export const PREVIEW_ITEMS = 20;
-
 /**
- * Diffs of an app's states: a backup against another backup of the app or against the app as it
- * is now, and the app now against itself at an earlier store position (a rollback's dry run). Each
- * side is folded into a temporary SQLite file (StateDiff, under DATA_DIR/tmp), compared there,
- * and the file is removed before the answer goes; nothing of an app is held in memory. A backup's
- * archive is read with every check a restore makes; an encrypted one is opened with the key the
- * request gave (held only for this request) or this installation's own.
+ * A backup against another backup of the app or against the app as it is now. Each side is folded
+ * into a temporary SQLite file (AppStateDiffs), compared there, and the file is removed before the
+ * answer goes; nothing of an app is held in memory. A backup's archive is read with every check a
+ * restore makes; an encrypted one is opened with the key the request gave (held only for this
+ * request) or this installation's own.
  */
 @Injectable()
 export class BackupDiffService {
-  private readonly tempDir: string;
-
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly catalog: EventCatalog,
+    private readonly states: AppStateDiffs,
     private readonly backups: BackupsService,
     private readonly archives: BackupArchives,
     private readonly installation: InstallationService,
     private readonly restores: RestoresService,
-  ) {
-    this.tempDir = tempDirOf(config);
-  }
+  ) {}
 
   /** `GET|POST …/backups/{id}/diff`: one page of what differs from backup `backupId` to `against` (a backup id or `live`). The key is disposed of once it has answered. */
   async diff(app: { id: string; name: string }, backupId: string, request: { against: string; cursor?: string; limit?: number; keys: ArchiveKeys | null }): Promise<BackupDiff> {
-    const diff = await StateDiff.create(this.tempDir, this.catalog);
     try {
       const fromBackup = await this.wholeBackup(backupId, app.id);
       const toBackup = request.against === LIVE ? null : await this.wholeBackup(request.against, app.id);
       for (const backup of [fromBackup, toBackup]) if (backup) await this.restores.requireOpener(backup, request.keys);
-      const from = await this.foldBackup(diff, 'from', fromBackup, request.keys);
-      const to = toBackup ? await this.foldBackup(diff, 'to', toBackup, request.keys) : await this.foldLive(diff, 'to', app);
-      await diff.compare();
-      const after = request.cursor === undefined ? 0 : Number(request.cursor);
-      if (after > diff.total) throw invalid(`cursor: this diff has ${diff.total} changes; start again without a cursor (the app may have changed since the page before)`);
-      return { from, to, ...diff.report(after, request.limit ?? DIFF_PAGE_DEFAULT) };
+      return await this.states.with(async (diff) => {
+        const from = await this.foldBackup(diff, 'from', fromBackup, request.keys);
+        const to = toBackup ? await this.foldBackup(diff, 'to', toBackup, request.keys) : await this.states.foldLive(diff, 'to', app);
+        await diff.compare();
+        const after = request.cursor === undefined ? 0 : Number(request.cursor);
+        if (after > diff.total) throw invalid(`cursor: this diff has ${diff.total} changes; start again without a cursor (the app may have changed since the page before)`);
+        return { from, to, ...diff.report(after, request.limit ?? DIFF_PAGE_DEFAULT) };
+      });
     } finally {
       request.keys?.dispose();
-      await diff.dispose();
-    }
-  }
-
-  /** A rollback's dry run: what changed in the app since store position `position` (what the rollback takes back). */
-  async sincePosition(app: { id: string; name: string }, position: number): Promise<DiffPreview> {
-    return this.preview(async (diff) => {
-      await this.foldLive(diff, 'from', app, position);
-      await this.foldLive(diff, 'to', app);
-    });
-  }
-
-  /**
-   * A restore's dry run: what differs from the archive (a plain zip already checked) to the live
-   * app it was taken from, when this installation has that app; null when it has not.
-   */
-  async archiveAgainstLive(file: string, appId: string): Promise<DiffPreview | null> {
-    const head = await this.store.countApp(appId, Number.MAX_SAFE_INTEGER);
-    if (head === 0) return null;
-    return this.preview(async (diff) => {
-      await foldArchive(diff, 'from', file, { catalog: this.catalog, maxExpandedBytes: this.config.maxRestoreExpandedBytes });
-      await this.foldLive(diff, 'to', { id: appId, name: '' });
-    });
-  }
-
-  private async preview(fold: (diff: StateDiff) => Promise<void>): Promise<DiffPreview> {
-    const diff = await StateDiff.create(this.tempDir, this.catalog);
-    try {
-      await fold(diff);
-      await diff.compare();
-      return diff.report(0, PREVIEW_ITEMS);
-    } finally {
-      await diff.dispose();
     }
   }
 
@@ -118,7 +74,7 @@ export class BackupDiffService {
   }
 
   private async foldBackup(diff: StateDiff, side: DiffSide, backup: BackupJob, keys: ArchiveKeys | null): Promise<SideView> {
-    const copy = join(this.tempDir, `diff-${randomUUID()}.zip`);
+    const copy = join(this.states.tempDir, `diff-${randomUUID()}.zip`);
     const openers = { given: keys, installationIdentity: () => this.installation.identity() };
     let fetched: { file: string; owned: boolean } | undefined;
     try {
@@ -134,21 +90,5 @@ export class BackupDiffService {
       if (fetched?.owned) await rm(fetched.file, { force: true });
       await rm(copy, { force: true });
     }
-  }
-
-  /** Folds the app's events from the event store, up to `until` (a store position) when given. */
-  private async foldLive(diff: StateDiff, side: DiffSide, app: { id: string; name: string }, until?: number): Promise<SideView> {
-    const slicer = new TimeSlicer();
-    const appStream = streams.app(app.id);
-    let events = 0;
-    for await (const stored of this.store.readApp(app.id, until === undefined ? undefined : { until })) {
-      const definition = this.catalog.kindOf(stored.stream);
-      const entityId = stored.stream === appStream ? app.id : definition && streams.childId(definition.kind, stored.stream);
-      if (definition && entityId) diff.fold(side, stored.stream, definition.kind, entityId, this.catalog.upcast(stored));
-      events += 1;
-      const turn = slicer.tick();
-      if (turn) await turn;
-    }
-    return { backupId: null, appId: app.id, appName: app.name, created: null, events };
   }
 }

@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DIFF_PAGE_DEFAULT, DIFF_PAGE_MAX } from '../../contract/api-values.js';
-import type { DiffItem, DiffValue } from '../../contract/diffs.schemas.js';
+import type { DiffItem } from '../../contract/diffs.schemas.js';
+import { diffLines } from '../diff-lines.js';
 import { CliContext, positiveInteger, withGlobalOptions } from '../cli-context.js';
 import { usageError } from '../exit-codes.js';
 import { type KeyOptions, keyTexts, withKeyOptions, withPlainArchive } from '../key-options.js';
@@ -55,31 +56,8 @@ const sideLine = (side: Side) =>
       ? `backup ${side.backupId} of app ${side.appName}, made ${side.created ?? '?'}, ${side.events} events`
       : `the live app ${side.appName}, ${side.events} events`;
 
-const valueText = (value: DiffValue | null) => (value === null ? '' : value.truncated ? `${value.json}… (cut; ${value.length} characters in all)` : value.json);
-const SIGN = { added: '+', removed: '-', changed: '~' } as const;
-
-/** The diff as lines: the counts per kind, then each change of the page with what differs. */
-function linesOf(diff: Shown): Lines {
-  const lines = [`from: ${sideLine(diff.from)}`, `to:   ${sideLine(diff.to)}`];
-  for (const [kind, count] of Object.entries(diff.summary)) lines.push(`${kind.padEnd(13)} ${count.added} added, ${count.removed} removed, ${count.changed} changed`);
-  if (diff.total === 0) {
-    lines.push('no differences');
-    return lines;
-  }
-  lines.push(`changes (${diff.items.length} of ${diff.total} shown):`);
-  for (const item of diff.items) {
-    const label = item.label !== item.id ? ` ${item.label}` : '';
-    lines.push(`${SIGN[item.change]} ${item.kind} ${item.id}${label}${item.labelBefore !== null ? ` (was ${item.labelBefore})` : ''}`);
-    for (const property of item.properties) {
-      const text = property.change === 'changed' ? `${valueText(property.before)} → ${valueText(property.after)}` : valueText(property.after ?? property.before);
-      lines.push(`    ${SIGN[property.change]} ${property.name}: ${text}`);
-    }
-    for (const version of item.versionsAdded) lines.push(`    + file version ${version.version}: ${valueText(version.value)}`);
-    for (const version of item.versionsRemoved) lines.push(`    - file version ${version.version}: ${valueText(version.value)}`);
-  }
-  if (diff.next !== null) lines.push(`more: add --cursor ${diff.next} for the next page`);
-  return lines;
-}
+/** The diff as lines: the sides, then the counts and the page's changes. */
+const linesOf = (diff: Shown): Lines => [`from: ${sideLine(diff.from)}`, `to:   ${sideLine(diff.to)}`, ...diffLines(diff, '')];
 
 export function registerDiff(program: Command): void {
   withGlobalOptions(

@@ -319,5 +319,8 @@ describe('diffs of backups: against another backup and against the live app', ()
     expect(jsonOf<Diff>(admin).total).toBe(0);
     const mixed = await runCli(['diff', join(dir, 'a.zip'), b]);
     expect(mixed.code).toBe(2);
+    const typo = await runCli(['diff', join(dir, 'a.zip'), join(dir, 'nothing.zip')]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('nothing.zip: there is no such file');
   });
 });

@@ -10,7 +10,10 @@ import { tempDir } from '../support/test-server.js';
 
 function catalog(): EventCatalog {
   const c = new EventCatalog();
-  for (const stream of [appStream, schemaStream, contentStream, assetStream]) c.register(stream);
+  c.register(appStream);
+  c.register(schemaStream);
+  c.register(contentStream);
+  c.register(assetStream);
   return c;
 }
 

@@ -48,6 +48,8 @@ const limitOf = (value: string): number => {
 };
 
 const isFile = async (path: string) => (await stat(path).catch(() => undefined))?.isFile() === true;
+/** What can only be meant as a file (a path, an archive's name), never a backup id. */
+const looksLikeFile = (arg: string) => /[\\/]|\.zip(\.age)?$|\.age$/i.test(arg);
 
 const sideLine = (side: Side) =>
   side.file !== undefined
@@ -100,7 +102,8 @@ Examples:
           ),
         );
         shown = { ...diff, from: { ...diff.from, file: a }, to: { ...diff.to, file: b } };
-      } else if (fileA || fileB) {
+      } else if (fileA || fileB || looksLikeFile(a) || looksLikeFile(b)) {
+        for (const arg of [a, b]) if (!(await isFile(arg)) && looksLikeFile(arg)) throw usageError(`${arg}: there is no such file`);
         throw usageError(`${fileA ? b : a} is not a file: give two archive files, or two backup ids (or a backup id and live)`);
       } else {
         const { client } = context;

@@ -6,6 +6,7 @@ import { CreateSchemaBody, FieldBody, Schema } from './app-schemas.schemas.js';
 import { Content, ContentCreateQuery, ContentDataBody, ContentListQuery, ContentStatusBody } from './contents.schemas.js';
 import { Asset, AssetContentQuery, AssetUploadForm } from './assets.schemas.js';
 import { Backup, BackupCopy, CreateBackupBody, DeletedBackup, Selection, VerifyBackupBody } from './backups.schemas.js';
+import { BackupDiff, DiffBody, DiffItem, DiffQuery } from './diffs.schemas.js';
 import { BackupPolicy, BackupPolicyBody } from './policies.schemas.js';
 import { ChangeCounts, Rollback, RollbackBody, RollbackChanges, RollbackPreflight, RollbackTarget } from './rollbacks.schemas.js';
 import { CreateLinkBody, Link, LinkQuery, NewLink } from './links.schemas.js';
@@ -112,6 +113,8 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   Backup,
   BackupCopy,
   DeletedBackup,
+  BackupDiff,
+  DiffItem,
   Encryption,
   Recipient,
   RecipientList,
@@ -205,6 +208,20 @@ export const API_OPERATIONS = {
   'appBackups.archive': { summary: 'Download a completed backup', tag: 'backups', answers: archive, errors: ARCHIVE_ERRORS },
   'appBackups.delete': { summary: 'Delete a backup, every copy of it, and end its links; 409 when a copy is locked (nothing is deleted)', tag: 'backups', answers: deleted, errors: [403, 404, 409] },
   'appBackups.verify': { summary: 'Check every copy of a backup again (`readData`: read and hash each whole)', tag: 'backups', body: VerifyBackupBody, answers: { 200: json(Backup) }, errors: [403, 404, 409] },
+  'appBackups.diff': {
+    summary: 'What differs from this backup to another backup of the app or the live app (`against`): per kind, what was added, removed and changed, a page at a time',
+    tag: 'backups',
+    query: DiffQuery,
+    answers: { 200: json(BackupDiff) },
+    errors: [403, 404, 409],
+  },
+  'appBackups.diff.keyed': {
+    summary: 'The same diff, with the key (`identity` or `passphrase`) that opens an encrypted backup in the body; used for this request only',
+    tag: 'backups',
+    body: DiffBody,
+    answers: { 200: json(BackupDiff) },
+    errors: [403, 404, 409],
+  },
   'appBackups.links.create': { summary: 'Make a download link for a completed backup', tag: 'links', body: CreateLinkBody, answers: { 201: json(NewLink) }, errors: [403, 404, 409] },
   'appBackups.links.list': { summary: 'A backup’s links, newest first (without their URLs)', tag: 'links', query: PageQuery, answers: { 200: json(LinkPage) }, errors: [403, 404] },
   'appBackups.links.revoke': { summary: 'Revoke a link', tag: 'links', answers: { 204: empty }, errors: [403, 404] },

@@ -67,6 +67,8 @@ export const API_ROUTES = {
   'appBackups.archive': { method: 'GET', path: '/api/apps/{app}/backups/{id}/archive', audience: MAINTAINERS },
   'appBackups.delete': { method: 'DELETE', path: '/api/apps/{app}/backups/{id}', audience: MAINTAINERS },
   'appBackups.verify': { method: 'POST', path: '/api/apps/{app}/backups/{id}/verify', audience: MAINTAINERS },
+  'appBackups.diff': { method: 'GET', path: '/api/apps/{app}/backups/{id}/diff', audience: MAINTAINERS },
+  'appBackups.diff.keyed': { method: 'POST', path: '/api/apps/{app}/backups/{id}/diff', audience: MAINTAINERS },
   'appBackups.links.create': { method: 'POST', path: '/api/apps/{app}/backups/{id}/links', audience: MAINTAINERS },
   'appBackups.links.list': { method: 'GET', path: '/api/apps/{app}/backups/{id}/links', audience: MAINTAINERS },
   'appBackups.links.revoke': { method: 'DELETE', path: '/api/apps/{app}/backups/{id}/links/{linkId}', audience: MAINTAINERS },

@@ -20,20 +20,7 @@ import { AdminJobsController } from '../../jobs/jobs.http.controller.js';
 import { type RestoreJob, type RestoreView, toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, type RestoreSource, RestoresService } from './restores.service.js';
-import { AgeKeyError, ArchiveKeys } from '../../archive/age-keys.js';
-
-/**
- * The identity or passphrase a request gives for an encrypted archive, checked (400 naming the
- * field, never quoting it) and held so it can be overwritten when the job ends.
- */
-async function keysOf(given: { identity?: string; passphrase?: string }): Promise<ArchiveKeys | null> {
-  try {
-    return await ArchiveKeys.of(given);
-  } catch (error) {
-    if (error instanceof AgeKeyError) throw invalid(error.message);
-    throw error;
-  }
-}
+import { keysOf } from '../shared/request-keys.js';
 
 @Controller('api/restore')
 export class RestoreController extends AdminJobsController<RestoreJob, RestoreView>() {

@@ -1,3 +1,4 @@
+import { diffLines } from '../diff-lines.js';
 import { type Command, Option } from 'commander';
 import type { Restore, RestorePreflight } from '../../contract/restores.schemas.js';
 import type { ErrorHints } from '../api-client.js';
@@ -54,6 +55,10 @@ function describePreflight(report: RestorePreflight): string[] {
   if (report.name) lines.push(`  name:     ${report.name.value}: ${report.name.available ? 'free' : (report.name.reason ?? 'taken')}`);
   for (const warning of report.warnings) lines.push(`  warning:  ${warning}`);
   for (const missing of report.missing) lines.push(`  missing:  ${missing.name} (${missing.reason})`);
+  if (report.diff && report.app) {
+    lines.push(`  against the live app ${report.app.name} (from the archive to the app now):`);
+    lines.push(...diffLines(report.diff, '    ', () => 'more changes than shown (appvault diff <backup id> live --app <app> pages them all)'));
+  }
   return lines;
 }
 

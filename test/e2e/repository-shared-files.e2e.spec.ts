@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/archive/age-keys.js';
 import type { BackupStage } from '../../src/backup/create/backup.runner.js';
 import { JobFaults } from '../../src/jobs/job-faults.js';
-import { fileForm, waitForJob } from '../support/fixtures.js';
+import { type ChildServer, startChildServer } from '../support/child-server.js';
+import { fileForm, until, waitForJob } from '../support/fixtures.js';
 import { addRepository, backUp, type BackupWithCopies, copyIn, sha256 } from '../support/repositories.js';
+import { S3FaultProxy } from '../support/s3-fault-proxy.js';
+import { describeOnS3, requiredS3TestEnv, type S3TestEnv, S3TestBuckets } from '../support/s3-test-buckets.js';
 import { type ApiClient, startServer, tempDir, type TestServer } from '../support/test-server.js';
 
 /**
@@ -217,7 +221,7 @@ describe('file versions stored once per repository (folders)', () => {
     }
     expect(held && [...held.keys()].sort()).toEqual([sha256(kept), sha256(fresh)].sort());
     expect(stopped.status).toBe('Completed');
-    expect(copyIn(stopped, 'nas')).toMatchObject({ written: null, error: 'Injected failure at step "copy-manifest"' });
+    expect(copyIn(stopped, 'nas')).toMatchObject({ written: null, error: 'Injected failure at backup stage "copy-manifest"' });
     expect([...sharedFiles(nas, blockedId).keys()]).toEqual([sha256(kept)]);
     expect(refsOf(nas, blockedId)).toEqual([`${before.id}.json`]);
     expect(existsSync(join(nas, 'appvault', 'blocked', `${stopped.id}.frame`))).toBe(false);
@@ -262,5 +266,144 @@ describe('file versions stored once per repository (folders)', () => {
     const ciphertext = readFileSync(join(nas, 'appvault', 'gallery', `${sealed.id}.zip.age`));
     expect(ciphertext.includes(photo.subarray(0, 64))).toBe(false);
     expect(ciphertext.includes(photo2.subarray(100_000, 100_064))).toBe(false);
+  });
+});
+
+describeOnS3('file versions stored once per repository (S3)', () => {
+  let env: S3TestEnv;
+  let buckets: S3TestBuckets;
+  let proxy: S3FaultProxy;
+  let server: TestServer;
+  let appId: string;
+  let plain: string;
+  let locking: string;
+  const photo = randomBytes(300_000);
+  const poster = randomBytes(80_000);
+
+  beforeAll(async () => {
+    env = requiredS3TestEnv();
+    buckets = new S3TestBuckets(env);
+    plain = await buckets.create('shared');
+    locking = await buckets.create('shared-lock', true);
+    proxy = await S3FaultProxy.start(env.endpoint);
+    server = await startServer(SHARED);
+    appId = (await server.admin.post('/api/apps', { name: 'gallery' })).body.id as string;
+    await server.admin.post('/api/apps/gallery/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] });
+    await server.admin.post('/api/apps/gallery/assets', fileForm(photo, 'photo.jpg', 'image/jpeg'));
+    await server.admin.post('/api/apps/gallery/assets', fileForm(poster, 'poster.jpg', 'image/jpeg'));
+    const credentials = { accessKeyId: env.credentials.accessKeyId, secretAccessKey: env.credentials.secretAccessKey };
+    await addRepository(server.admin, { name: 'bucket', type: 's3', s3: { endpoint: proxy.url, region: env.region, bucket: plain, prefix: 'team', ...credentials } });
+    await addRepository(server.admin, { name: 'locked', type: 's3', s3: { endpoint: env.endpoint, region: env.region, bucket: locking, ...credentials }, objectLock: { mode: 'GOVERNANCE', days: 1 } });
+    await addRepository(server.admin, { name: 'locked-longer', type: 's3', s3: { endpoint: env.endpoint, region: env.region, bucket: locking, ...credentials }, objectLock: { mode: 'GOVERNANCE', days: 3 } });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await proxy?.close();
+    await buckets?.removeAll();
+  });
+
+  const keys = async (bucket: string, prefix: string) =>
+    ((await buckets.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((object) => object.Key!).sort();
+  const head = (bucket: string, key: string) => buckets.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+
+  it('a second copy puts no file the bucket holds; downloads and restores read the same bytes; removal sweeps', async () => {
+    const first = await backUp(server.admin, server.admin, 'gallery', { repositories: ['bucket'] });
+    expect(first.status, JSON.stringify(first)).toBe('Completed');
+    const files = await keys(plain, `team/appvault-files/${appId}/`);
+    expect(files).toEqual([sha256(photo), sha256(poster)].map((sha) => `team/appvault-files/${appId}/${sha}`).sort());
+    // The store keeps each file's SHA-256 with it, as for an archive.
+    expect((await head(plain, files[0]!)).Metadata?.sha256).toBe(files[0]!.split('/').pop());
+
+    await server.admin.post('/api/apps/gallery/content/notes', { data: { text: 'one more' } });
+    proxy.reset();
+    const second = await backUp(server.admin, server.admin, 'gallery', { repositories: ['bucket'] });
+    expect(second.status).toBe('Completed');
+    // The refs object, the frame and the copy manifest: no file again.
+    expect(proxy.count('PutObject') + proxy.count('CreateMultipartUpload')).toBe(3);
+    expect(await keys(plain, `team/appvault-files/${appId}/`)).toEqual(files);
+
+    const download = await server.admin.bytes(`/api/backups/${second.id}/archive`);
+    expect(sha256(download.bytes)).toBe(second.sha256);
+    const started = await server.admin.post('/api/restore', { repository: 'bucket', key: copyIn(second, 'bucket').key, name: 'gallery-from-s3' });
+    const restored = await waitForJob(server.admin, `/api/restore/${started.body.id}`);
+    expect(restored.status, JSON.stringify(restored.log)).toBe('Completed');
+    const listed = (await server.admin.get('/api/apps/gallery-from-s3/assets')).body.items as { id: string; fileName: string }[];
+    for (const [name, bytes] of [
+      ['photo.jpg', photo],
+      ['poster.jpg', poster],
+    ] as const) {
+      const asset = listed.find((item) => item.fileName === name)!;
+      expect((await server.admin.bytes(`/api/apps/gallery-from-s3/assets/${asset.id}/content`)).bytes.equals(bytes)).toBe(true);
+    }
+    // The listing of the bucket shows both copies at their archive keys, with the archive's size and SHA-256.
+    const items = (await server.admin.get('/api/repositories/bucket/backups')).body.items as { key: string; sizeBytes: number; sha256: string }[];
+    expect(items.find((item) => item.key === copyIn(second, 'bucket').key)).toMatchObject({ sizeBytes: second.sizeBytes, sha256: second.sha256 });
+
+    expect((await server.admin.delete(`/api/backups/${first.id}`)).status).toBe(204);
+    expect(await keys(plain, `team/appvault-files/${appId}/`)).toEqual(files);
+    expect((await server.admin.delete(`/api/backups/${second.id}`)).status).toBe(204);
+    expect(await keys(plain, `team/appvault-files/${appId}/`)).toEqual([]);
+    expect(await keys(plain, `team/appvault-refs/${appId}/`)).toEqual([]);
+  });
+
+  it('locks each file at least as long as every copy that needs it: a longer lock puts a locked file again', async () => {
+    const short = await backUp(server.admin, server.admin, 'gallery', { repositories: ['locked'] });
+    expect(short.status, JSON.stringify(short)).toBe('Completed');
+    const shortUntil = Date.parse(copyIn(short, 'locked').lockedUntil!);
+    const files = await keys(locking, `appvault-files/${appId}/`);
+    expect(files).toHaveLength(2);
+    for (const key of files) expect((await head(locking, key)).ObjectLockRetainUntilDate!.getTime()).toBeGreaterThanOrEqual(shortUntil);
+
+    const long = await backUp(server.admin, server.admin, 'gallery', { repositories: ['locked-longer'] });
+    expect(long.status, JSON.stringify(long)).toBe('Completed');
+    const longUntil = Date.parse(copyIn(long, 'locked-longer').lockedUntil!);
+    expect(longUntil).toBeGreaterThan(shortUntil + 24 * 3600_000);
+    for (const key of files) expect((await head(locking, key)).ObjectLockRetainUntilDate!.getTime()).toBeGreaterThanOrEqual(longUntil);
+    // Neither copy can be deleted while it is locked; its files stay.
+    const refused = await server.admin.delete(`/api/backups/${short.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toContain(`its copy in repository "locked" (${copyIn(short, 'locked').key}) is locked until`);
+    expect(await keys(locking, `appvault-files/${appId}/`)).toEqual(files);
+    expect(sha256((await server.admin.bytes(`/api/backups/${short.id}/archive`)).bytes)).toBe(short.sha256);
+  });
+
+  it('a server killed after a copy put its files, before its manifest: the next start removes what no copy needs', async () => {
+    const dataDir = tempDir();
+    let child: ChildServer | undefined = await startChildServer(dataDir, { REPOSITORY_SHARED_FILE_MIN_BYTES: '1024' });
+    try {
+      const made = await child.admin.post('/api/apps', { name: 'crashy' });
+      const crashyId = made.body.id as string;
+      const kept = randomBytes(40_000);
+      await child.admin.post('/api/apps/crashy/assets', fileForm(kept, 'kept.jpg', 'image/jpeg'));
+      const credentials = { accessKeyId: env.credentials.accessKeyId, secretAccessKey: env.credentials.secretAccessKey };
+      await addRepository(child.admin, { name: 'held', type: 's3', s3: { endpoint: proxy.url, region: env.region, bucket: plain, prefix: 'crash', ...credentials } });
+      const before = await backUp(child.admin, child.admin, 'crashy', { repositories: ['held'] });
+      expect(before.status).toBe('Completed');
+      const fresh = randomBytes(40_000);
+      await child.admin.post('/api/apps/crashy/assets', fileForm(fresh, 'fresh.jpg', 'image/jpeg'));
+      proxy.reset();
+      proxy.holdPutsMatching(/\.copy\.json/);
+      const started = await child.admin.post('/api/apps/crashy/backups', { repositories: ['held'] });
+      const id = started.body.id as string;
+      await until(async () => (proxy.held > 0 ? true : undefined), 'the copy manifest to be on its way');
+      const files = (prefix: string) => keys(plain, `crash/${prefix}/${crashyId}/`);
+      expect(await files('appvault-files')).toEqual([sha256(kept), sha256(fresh)].map((sha) => `crash/appvault-files/${crashyId}/${sha}`).sort());
+      expect(await files('appvault-refs')).toEqual([before.id, id].map((name) => `crash/appvault-refs/${crashyId}/${name}.json`).sort());
+      await child.kill();
+      proxy.holdPutsMatching(undefined);
+
+      child = await startChildServer(dataDir, { REPOSITORY_SHARED_FILE_MIN_BYTES: '1024' });
+      const settled = (await child.admin.get(`/api/backups/${id}`)).body;
+      expect(copyIn(settled, 'held')).toMatchObject({ written: null, error: 'The server stopped while this copy was being written' });
+      // The recovery removes the leftovers in the background: the refs object, the frame, the file only it needed.
+      await until(async () => ((await files('appvault-refs')).length === 1 ? true : undefined), 'the leftovers to be removed');
+      await until(async () => ((await files('appvault-files')).length === 1 ? true : undefined), 'the file no copy needs to be swept');
+      expect(await files('appvault-files')).toEqual([`crash/appvault-files/${crashyId}/${sha256(kept)}`]);
+      expect(await keys(plain, `crash/appvault/crashy/${id}`)).toEqual([]);
+      expect(sha256((await child.admin.bytes(`/api/backups/${before.id}/archive`)).bytes)).toBe(before.sha256);
+    } finally {
+      proxy.holdPutsMatching(undefined);
+      await child?.stop();
+    }
   });
 });

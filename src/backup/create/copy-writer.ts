@@ -45,6 +45,9 @@ export interface CopyOutcome {
 /** Where a run's copies are noted before they are written (JobRunContext.remember), so a recovery finds what a killed run may have left. */
 const STARTED = 'copies';
 
+/** Shared files one copy puts at once. */
+const PARALLEL_FILE_PUTS = 4;
+
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Counts bytes on their way to a repository, for the copying phase's progress. */
@@ -323,15 +326,15 @@ export class CopyWriter {
     const lockMode = frame.lockMode ?? lock?.lockMode;
     let sent = 0;
     let kept = 0;
-    const done = new Set<string>();
-    for (const file of files) {
-      if (done.has(file.sha256)) continue;
-      done.add(file.sha256);
+    let failure: { error: string } | undefined;
+    const unique = [...new Map(files.map((file) => [file.sha256, file])).values()];
+    const queue = [...unique];
+    const putOne = async (file: CopyFileRef) => {
       const fileKey = sharedFileKey(appId, file.sha256);
       if (stored.get(file.sha256) === file.size && (await this.lockedLongEnough(store, fileKey, lockUntil))) {
         kept += 1;
         onBytes(file.size);
-        continue;
+        return;
       }
       const put = await this.tries(ctx, name, `the shared file ${file.sha256}`, async () => {
         const source = await this.blobs.get(archiveKey(job), { start: file.at, end: file.at + file.size - 1 });
@@ -342,15 +345,26 @@ export class CopyWriter {
           ...(lockUntil ? { lockUntil, ...(lockMode ? { lockMode } : {}) } : {}),
         });
       });
-      if ('error' in put) return put;
-      sent += 1;
-    }
+      if ('error' in put) failure ??= put;
+      else sent += 1;
+    };
+    // A few at a time: most files are small, and one PUT after another would wait a round trip each.
+    await Promise.all(
+      Array.from({ length: Math.min(PARALLEL_FILE_PUTS, queue.length) }, async () => {
+        for (let file = queue.shift(); file && !failure; file = queue.shift()) {
+          await putOne(file).catch((error: unknown) => {
+            failure ??= { error: `Checking the shared file ${file?.sha256} failed: ${messageOf(error)}` };
+          });
+        }
+      }),
+    );
+    if (failure) return failure;
     return {
       size: archive.sizeBytes,
       sha256: archive.sha256,
       lockedUntil: frame.lockedUntil,
       frame: { key: copyFrameKey(key), sizeBytes: frame.size, sha256: frame.sha256 },
-      how: `as a frame of ${frame.size} bytes (checked by ${frame.verifiedBy}) and ${done.size} shared files: ${sent} written, ${kept} already there`,
+      how: `as a frame of ${frame.size} bytes (checked by ${frame.verifiedBy}) and ${unique.length} shared files: ${sent} written, ${kept} already there`,
     };
   }
 

@@ -47,8 +47,10 @@ class BlobRangeReader extends yauzl.RandomAccessReader {
 export async function planSharedFiles(blobs: BlobStore, key: string, archiveSize: number, manifest: Manifest, minBytes: number): Promise<CopyFileRef[]> {
   if (minBytes <= 0) return [];
   const listed = new Map(manifest.entries.map((entry) => [entry.name, entry]));
-  const reader = new BlobRangeReader(blobs, key);
-  const zip = await yauzl.fromRandomAccessReaderPromise(reader, archiveSize, { lazyEntries: true, autoClose: false });
+  // In place when the archive store keeps files (one descriptor for every local header), else through its ranged reads.
+  const file = await blobs.localFile?.(key);
+  const options = { lazyEntries: true, autoClose: false };
+  const zip = file ? await yauzl.openPromise(file, options) : await yauzl.fromRandomAccessReaderPromise(new BlobRangeReader(blobs, key), archiveSize, options);
   const files: CopyFileRef[] = [];
   try {
     const wanted: yauzl.Entry[] = [];

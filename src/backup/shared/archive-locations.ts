@@ -124,7 +124,9 @@ export class BackupArchives {
       try {
         const { store } = await this.repositories.open(location.repository);
         // Only a copy that is there, as one object: a presigned URL to nothing (or to a frame) would fail where the server could still stream it.
-        if (store.capabilities.presign && store.presign && (await this.holdsArchive(store, location, job))?.shared === undefined) return await store.presign(location.key, seconds);
+        if (!store.capabilities.presign || !store.presign) continue;
+        const copy = await this.holdsArchive(store, location, job);
+        if (copy && !copy.shared) return await store.presign(location.key, seconds);
       } catch (error) {
         this.logger.warn(`Presigning the copy of backup ${job.id} in repository "${location.repository}" failed: ${(error as Error).message}; the server streams it instead`);
       }

@@ -232,32 +232,47 @@ function reassemble(store: RepositoryStore, copy: NonNullable<StoredCopy['shared
   const appId = copy.backup.appId;
   async function* bytes(): AsyncGenerator<Buffer> {
     if (!span) return;
+    const pieces = [...piecesOf(copy.files, size)].filter((piece) => piece.at <= span.end && piece.at + piece.size - 1 >= span.start);
+    // The next few files are asked for while one streams: a GET's round trip each, not one after another.
+    const opened = new Map<number, Promise<Readable>>();
+    const open = (index: number) => {
+      const piece = pieces[index];
+      if (!piece || 'frameAt' in piece || opened.has(index)) return;
+      const stream = store.get(sharedFileKey(appId, piece.file.sha256));
+      stream.catch(() => undefined);
+      opened.set(index, stream);
+    };
     let frame: FrameReader | undefined;
     try {
-      for (const piece of piecesOf(copy.files, size)) {
+      for (const [index, piece] of pieces.entries()) {
+        for (let ahead = index; ahead <= index + READ_AHEAD; ahead += 1) open(ahead);
         const from = Math.max(piece.at, span.start);
         const to = Math.min(piece.at + piece.size - 1, span.end);
-        if (from > to) continue;
         if ('frameAt' in piece) {
           frame ??= new FrameReader(await store.get(copy.frame.key, { start: piece.frameAt + (from - piece.at) }), copy.frame.key);
           yield* frame.take(to - from + 1);
         } else {
-          yield* readFile(store, appId, piece.file, copy.archive.key, from - piece.at, to - piece.at);
+          const stream = opened.get(index)!;
+          opened.delete(index);
+          yield* readFile(stream, sharedFileKey(appId, piece.file.sha256), piece.file, copy.archive.key, from - piece.at, to - piece.at);
         }
       }
     } finally {
       frame?.close();
+      for (const stream of opened.values()) void stream.then((unread) => unread.destroy(), () => undefined);
     }
   }
   return Readable.from(bytes(), { objectMode: false });
 }
 
+/** How many shared files a read asks for ahead of the one it streams. */
+const READ_AHEAD = 4;
+
 /** One shared file, checked whole; yields its bytes `from` to `to` (inclusive). */
-async function* readFile(store: RepositoryStore, appId: string, file: CopyFileRef, archiveKey: string, from: number, to: number): AsyncGenerator<Buffer> {
-  const key = sharedFileKey(appId, file.sha256);
+async function* readFile(opening: Promise<Readable>, key: string, file: CopyFileRef, archiveKey: string, from: number, to: number): AsyncGenerator<Buffer> {
   let stream: Readable;
   try {
-    stream = await store.get(key);
+    stream = await opening;
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw new SharedFileError(`The shared file ${key} that the copy ${archiveKey} needs is missing from the repository`, { cause: error });
     throw error;

@@ -107,6 +107,13 @@ describe('file versions stored once per repository (folders)', () => {
     expect(ranged.status).toBe(206);
     expect(Buffer.from(await ranged.arrayBuffer()).equals(download.bytes.subarray(middle - 100_000, middle + 101))).toBe(true);
 
+    // A migration link hands out the whole archive too.
+    const link = await owner.post(`/api/apps/gallery/backups/${second.id}/links`, { expiresIn: '1h' });
+    expect(link.status, JSON.stringify(link.body)).toBe(201);
+    const viaLink = await fetch(link.body.url as string);
+    expect(viaLink.status).toBe(200);
+    expect(sha256(Buffer.from(await viaLink.arrayBuffer()))).toBe(second.sha256);
+
     // Restored from the copy (repository and key): every file version byte-identical.
     const started = await server.admin.post('/api/restore', { repository: 'nas', key: copyIn(second, 'nas').key, name: 'gallery-again' });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
@@ -123,6 +130,12 @@ describe('file versions stored once per repository (folders)', () => {
         expect(read.bytes.equals(bytes)).toBe(true);
       }
     }
+    // A restore of the backup by its id (as a rollback reads it) takes the archive from the same copy.
+    const byId = await server.admin.post('/api/restore', { backupId: second.id, name: 'gallery-by-id' });
+    expect(byId.status, JSON.stringify(byId.body)).toBe(202);
+    const restoredById = await waitForJob(server.admin, `/api/restore/${byId.body.id}`);
+    expect(restoredById.status, JSON.stringify(restoredById.log)).toBe('Completed');
+    expect((await server.admin.bytes(`/api/apps/gallery-by-id/assets/${assets.photo}/content?version=1`)).bytes.equals(photo2)).toBe(true);
     // verify reads it all back, each file checked.
     const verified = await server.admin.post(`/api/backups/${second.id}/verify`, { readData: true });
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);

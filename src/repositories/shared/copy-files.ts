@@ -265,7 +265,7 @@ function reassemble(store: RepositoryStore, copy: NonNullable<StoredCopy['shared
   return Readable.from(bytes(), { objectMode: false });
 }
 
-/** How many shared files a read asks for ahead of the one it streams. */
+/** How many shared files a read asks for ahead of the one it streams (an idle GET holds a socket and a few KiB). */
 const READ_AHEAD = 4;
 
 /** One shared file, checked whole; yields its bytes `from` to `to` (inclusive). */

@@ -5,6 +5,7 @@ import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/archive/age-keys.js';
 import type { BackupStage } from '../../src/backup/create/backup.runner.js';
+import type { COPY_FAULT } from '../../src/backup/create/copy-writer.js';
 import { JobFaults } from '../../src/jobs/job-faults.js';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { fileForm, until, waitForJob } from '../support/fixtures.js';
@@ -218,7 +219,7 @@ describe('file versions stored once per repository (folders)', () => {
     expect(before.status).toBe('Completed');
     const fresh = randomBytes(30_000);
     await owner.post('/api/apps/blocked/assets', fileForm(fresh, 'b.jpg', 'image/jpeg'));
-    const faults = server.app.get(JobFaults).of<BackupStage>('backup');
+    const faults = server.app.get(JobFaults).of<BackupStage | typeof COPY_FAULT>('backup');
     let held: Map<string, number> | undefined;
     // Everything but the copy manifest is written when the copy stops.
     faults.onStep = (step) => {
@@ -263,6 +264,25 @@ describe('file versions stored once per repository (folders)', () => {
     expect(deleted.status).toBe(200);
     expect(sharedFiles(vault, appId)).toEqual(files);
     expect(sha256((await server.admin.bytes(`/api/backups/${two.id}/archive`)).bytes)).toBe(two.sha256);
+  });
+
+  it('a refs object that cannot be read stops the sweep, never the delete: the files stay until a sweep knows every reference', async () => {
+    const app = await owner.post('/api/apps', { name: 'swept' });
+    const sweptId = app.body.id as string;
+    await owner.post('/api/apps/swept/assets', fileForm(randomBytes(30_000), 'a.jpg', 'image/jpeg'));
+    const one = await backUp(owner, server.admin, 'swept', { repositories: ['nas'] });
+    const two = await backUp(owner, server.admin, 'swept', { repositories: ['nas'] });
+    const files = sharedFiles(nas, sweptId);
+    expect(files.size).toBe(1);
+    const junk = join(nas, 'appvault-refs', sweptId, 'written-by-someone-else.json');
+    writeFileSync(junk, '{"not": "refs"}');
+    expect((await server.admin.delete(`/api/backups/${one.id}`)).status).toBe(204);
+    expect((await server.admin.delete(`/api/backups/${two.id}`)).status).toBe(204);
+    expect(sharedFiles(nas, sweptId)).toEqual(files);
+    rmSync(junk);
+    const three = await backUp(owner, server.admin, 'swept', { repositories: ['nas'] });
+    expect((await server.admin.delete(`/api/backups/${three.id}`)).status).toBe(204);
+    expect(sharedFiles(nas, sweptId).size).toBe(0);
   });
 
   it('an encrypted backup leaves no plain file bytes in the repository: its copy is the ciphertext, whole', async () => {

@@ -24,11 +24,8 @@ import { JobSecrets } from '../../jobs/job-secrets.js';
 import type { ArchiveKeys } from '../../archive/age-keys.js';
 import { ageEncryptor } from '../../archive/age-stream.js';
 
-/**
- * Where a backup can be made to fail (JobFaults): reading events, opening an entry's source, the
- * participants' last step, the manifest, and a copy with everything written but its copy manifest.
- */
-export const BACKUP_STAGES = ['events', 'entry', 'complete', 'manifest', 'copy-manifest'] as const;
+/** Where a backup can be made to fail (JobFaults): reading events, opening an entry's source, the participants' last step, the manifest. */
+export const BACKUP_STAGES = ['events', 'entry', 'complete', 'manifest'] as const;
 export type BackupStage = (typeof BACKUP_STAGES)[number];
 
 /** A backup as it runs. */

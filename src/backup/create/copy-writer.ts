@@ -45,6 +45,9 @@ export interface CopyOutcome {
 /** Where a run's copies are noted before they are written (JobRunContext.remember), so a recovery finds what a killed run may have left. */
 const STARTED = 'copies';
 
+/** Where a copy can be made to stop in tests (JobFaults, kind `backup`): everything written but its copy manifest. */
+export const COPY_FAULT = 'copy-manifest';
+
 /** Shared files one copy puts at once. */
 const PARALLEL_FILE_PUTS = 4;
 
@@ -218,7 +221,7 @@ export class CopyWriter {
     if ('error' in written) return failed(files.length > 0 ? `${written.error}${await this.removeLeftovers(name, key, job)}` : written.error);
     try {
       // The test fault hook: a copy that stops here has written everything but its manifest.
-      await ctx.fault('copy-manifest');
+      await ctx.fault(COPY_FAULT);
     } catch (error) {
       return failed(`${messageOf(error)}${await this.removeLeftovers(name, key, job)}`);
     }

@@ -111,6 +111,7 @@ export class BackupCopies {
           // The manifest first (a listing never shows a copy whose archive is gone), shared files no kept copy needs last.
           const swept = await removeCopyObjects(store, copy.key, job.appId, job.id);
           if (swept.locked > 0) this.logger.log(`Backup ${job.id}: ${swept.locked} shared files no copy in "${copy.repository}" needs stay until their lock ends; a later removal sweeps them`);
+          if (swept.problem) this.logger.warn(`Backup ${job.id}: the shared files no copy in "${copy.repository}" needs could not be swept (${swept.problem}); a later removal tries again`);
         } catch (error) {
           const why = error instanceof LockedError ? `it became locked (${error.message})` : messageOf(error);
           throw conflict(`Backup ${job.id}: its copy in repository "${copy.repository}" could not be deleted: ${why}. The copies deleted so far are gone from the backup; ask again to delete the rest.`);

@@ -102,6 +102,8 @@ async function referencedFiles(store: RepositoryStore, appId: string): Promise<S
 export interface SweepResult {
   removed: number;
   locked: number;
+  /** Why a sweep removed nothing, when it could not run (releaseCopyFiles). */
+  problem?: string;
 }
 
 /** Removes every file of the app that no refs object names (see above); locked ones stay for a later sweep. */
@@ -132,7 +134,12 @@ export async function sweepSharedFiles(store: RepositoryStore, appId: string): P
 export async function releaseCopyFiles(store: RepositoryStore, appId: string, backupId: string): Promise<SweepResult> {
   if (!APP_ID_SEGMENT.test(appId)) return { removed: 0, locked: 0 };
   await store.delete(copyRefsKey(appId, backupId));
-  return sweepSharedFiles(store, appId);
+  try {
+    return await sweepSharedFiles(store, appId);
+  } catch (error) {
+    // The copy is gone whatever the sweep meets (an unreadable refs object, a store that fails now): its files wait for a later sweep.
+    return { removed: 0, locked: 0, problem: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 /**

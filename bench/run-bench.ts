@@ -13,6 +13,7 @@ for (const [script, scriptArgs] of [
   ['replay.bench.js', args],
   ['asset-upload-memory.js', []],
   ['repository-transfer.bench.js', []],
+  ['repository-shared-files.bench.js', []],
   ['encryption.bench.js', []],
   ['diff.bench.js', []],
 ] as const) {

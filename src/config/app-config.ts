@@ -97,6 +97,8 @@ const envSchema = z.object({
   COPY_RETRY_MAX_DELAY_MS: integer('COPY_RETRY_MAX_DELAY_MS', 0, 24 * 3600 * 1000, 5 * 60_000),
   // Unfinished uploads older than this are removed from every repository at start-up and daily; another installation may share one, so longer than any upload takes.
   REPOSITORY_STALE_UPLOAD_MS: integer('REPOSITORY_STALE_UPLOAD_MS', 1000, 365 * 24 * 3600 * 1000, 24 * 3600 * 1000),
+  // File versions of at least this many bytes are stored once per app in a repository and shared by its copies (0: every copy holds its archive whole).
+  REPOSITORY_SHARED_FILE_MIN_BYTES: integer('REPOSITORY_SHARED_FILE_MIN_BYTES', 0, Number.MAX_SAFE_INTEGER, 64 * 1024),
   // Download links answer with a redirect to a presigned URL of a copy in an S3 repository (see docs/production.md for the trade-off).
   LINK_PRESIGNED_REDIRECTS: z.enum(['true', 'false'], { message: 'LINK_PRESIGNED_REDIRECTS must be true or false' }).optional().default('false'),
   LINK_PRESIGNED_TTL_SECONDS: integer('LINK_PRESIGNED_TTL_SECONDS', 1, 7 * 24 * 3600, 300),
@@ -136,6 +138,8 @@ export interface AppConfig {
   /** How a failed copy to a repository is tried again (src/backup/create/copy-retry.ts). */
   copyRetry: { attempts: number; delayMs: number; maxDelayMs: number };
   repositoryStaleUploadMs: number;
+  /** Asset entries of at least this many bytes go to a repository's shared files (src/repositories/shared/copy-files.ts); 0: none. */
+  repositorySharedFileMinBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -185,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     logFormat: e.LOG_FORMAT,
     copyRetry: { attempts: e.COPY_ATTEMPTS, delayMs: e.COPY_RETRY_DELAY_MS, maxDelayMs: Math.max(e.COPY_RETRY_MAX_DELAY_MS, e.COPY_RETRY_DELAY_MS) },
     repositoryStaleUploadMs: e.REPOSITORY_STALE_UPLOAD_MS,
+    repositorySharedFileMinBytes: e.REPOSITORY_SHARED_FILE_MIN_BYTES,
   };
 }
 

@@ -169,8 +169,9 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
           )}
           {source === 'file' && (
             <div class="field">
-              <label for="restore-file">Archive (.zip, or .zip.age when encrypted)</label>
+              <label for="restore-file">Archive (.zip)</label>
               <input id="restore-file" type="file" accept=".zip,.age,application/zip" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
+              <span class="hint">An encrypted archive (.zip.age) too: give its key below.</span>
               {file && (
                 <span class="hint">
                   {file.name}, {formatBytes(file.size)}

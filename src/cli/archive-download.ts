@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { hashFile } from '../platform/file-hash.js';
+import { constants, createWriteStream } from 'node:fs';
 import { copyFile, link, lstat, rename, unlink } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -83,11 +83,7 @@ async function publish(part: string, file: string, force: boolean): Promise<void
 }
 
 export async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) hash.update(chunk);
-  });
-  return hash.digest('hex');
+  return (await hashFile(file)).sha256;
 }
 
 /** The byte range a 206 answers (`Content-Range: bytes 100-199/200`). */

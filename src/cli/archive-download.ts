@@ -1,4 +1,5 @@
 import { hashFile } from '../platform/file-hash.js';
+import { contentRange } from '../platform/http/content-range.js';
 import { constants, createWriteStream } from 'node:fs';
 import { copyFile, link, lstat, rename, unlink } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -86,11 +87,6 @@ export async function sha256Of(file: string): Promise<string> {
   return (await hashFile(file)).sha256;
 }
 
-/** The byte range a 206 answers (`Content-Range: bytes 100-199/200`). */
-function rangeStart(header: string | null): number | undefined {
-  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header?.trim() ?? '');
-  return match ? Number(match[1]) : undefined;
-}
 
 /**
  * Streams a completed backup's archive to `<file>.part`, never holding it in memory, checks its
@@ -131,7 +127,7 @@ export async function downloadArchive(client: CliApi, backup: Backup, app: strin
       const headers: Record<string, string> = { range: `bytes=${existing}-`, ...(backup.sha256 ? { 'if-range': `"${backup.sha256}"` } : {}) };
       response = await archive(headers, [416]);
       acceptRanges = response.headers.get('accept-ranges');
-      if (response.status === 206 && rangeStart(response.headers.get('content-range')) === existing) {
+      if (response.status === 206 && contentRange(response.headers.get('content-range'))?.start === existing) {
         resumed = true;
         offset = existing;
         progress.note(`resuming at ${existing} of ${total} bytes`);

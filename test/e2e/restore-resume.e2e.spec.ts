@@ -179,7 +179,7 @@ describe('restores that resume after the server stopped (real processes, SIGKILL
     expect(claimsOf(dataDir, 'resumed')).toEqual([{ state: 'committed', owner: appId }]);
     expect(userCount(dataDir)).toBe(usersBefore);
     expect(readdirSync(join(dataDir, 'tmp'))).toEqual([]);
-  });
+  }, 300_000);
 
   it('refuses to resume from an archive that changed, and a cancel leaves nothing of the interrupted restore', async () => {
     const dataDir = tempDir();
@@ -247,5 +247,5 @@ describe('restores that resume after the server stopped (real processes, SIGKILL
     expect(userCount(dataDir)).toBe(usersBefore);
     expect(claimsOf(dataDir, 'copy')).toEqual([]);
     expect((await server.admin.post('/api/apps', { name: 'copy' })).status).toBe(201);
-  });
+  }, 180_000);
 });

@@ -4,6 +4,7 @@ import { type PhasePlan, progressOf } from '../../jobs/job-progress.js';
 import type { JobLogLine, JobRecord, JobStatus } from '../../jobs/job-record.js';
 import type { RestoreStep } from '../shared/restore-steps.js';
 import type { RestoreCheckpoint } from '../../archive/archive-restore.js';
+import type { DownloadValidator } from './url-fetcher.js';
 
 /** A restore job as stored. Fields after `error` are internal and never served. */
 export interface RestoreJob extends JobRecord {
@@ -49,8 +50,8 @@ export interface RestoreJob extends JobRecord {
   encrypted?: boolean;
   /** Where the restore stands, written with its commits: what a resume continues from (see RestoreJournal). */
   journal?: RestoreJournal | null;
-  /** How often it was resumed. */
-  resumes?: number;
+  /** What identifies the archive at `url` (ETag, Last-Modified, size), once the download began: a resume continues it with Range against it. */
+  download?: DownloadValidator | null;
 }
 
 /**

@@ -146,6 +146,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
         archives: this.archives,
         log: (message) => ctx.log(message),
         openers: { given: keys, installationIdentity: () => this.installation.identity() },
+        download: { validator: job.download ?? undefined, onValidator: (validator) => ctx.save({ download: validator }), signal: ctx.signal },
       });
       archiveFile = fetched.file;
       ownsArchive = fetched.owned;

@@ -14,6 +14,7 @@ for (const [script, scriptArgs] of [
   ['asset-upload-memory.js', []],
   ['repository-transfer.bench.js', []],
   ['encryption.bench.js', []],
+  ['restore-resume.bench.js', []],
 ] as const) {
   console.log(`\n=== ${script} ===`);
   const result = spawnSync(process.execPath, [join(here, script), ...scriptArgs], { stdio: 'inherit' });

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
-import { waitForJob } from '../support/fixtures.js';
+import { until, waitForJob } from '../support/fixtures.js';
 import { growOffline } from '../support/grow.js';
 import { tempDir } from '../support/test-server.js';
 
@@ -13,16 +13,6 @@ const EVENTS = 12_000;
 const PROJECTIONS = ['apps', 'schemas', 'contents', 'assets', 'users'] as const;
 
 type Json = Record<string, unknown>;
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Every file under `dir`, relative to it, with its modification time. */
 function filesUnder(dir: string): Map<string, number> {
@@ -134,7 +124,7 @@ describe('restores that resume after the server stopped (real processes, SIGKILL
         const current = await job(server!, id);
         expect(current['status'], JSON.stringify(current['log'])).not.toMatch(/Failed|Completed/);
         return (current['restoredEvents'] as number) >= fraction * total ? current : undefined;
-      }, `the restore to reach ${fraction * 100} %`);
+      }, `the restore to reach ${fraction * 100} %`, 120_000, 5);
       appId = reached['appId'] as string;
       if (how === 'SIGKILL') await server!.kill();
       else await server!.stop();
@@ -200,7 +190,7 @@ describe('restores that resume after the server stopped (real processes, SIGKILL
     const reached = await until(async () => {
       const current = await job(server!, id);
       return (current['restoredEvents'] as number) >= 2000 ? current : undefined;
-    }, 'the restore to write events');
+    }, 'the restore to write events', 120_000, 5);
     const appId = reached['appId'] as string;
     await server.kill();
 

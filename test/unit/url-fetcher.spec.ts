@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkUrl, type DownloadValidator, downloadToFile, isBlockedAddress, UnsafeUrlError } from '../../src/backup/restore/url-fetcher.js';
+import { checkUrl, downloadToFile, isBlockedAddress, UnsafeUrlError } from '../../src/backup/restore/url-fetcher.js';
 import { ResumeRefusedError } from '../../src/backup/restore/restore-resumption.js';
-import { describeUrl } from '../../src/backup/restore/restore-job.js';
+import { describeUrl, type DownloadValidator } from '../../src/backup/restore/restore-job.js';
 
 describe('restore URL safety', () => {
   it('allows only globally routable unicast: every special-purpose block of IPv4 and IPv6 is refused', () => {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { hashStream } from '../../platform/file-hash.js';
 import type { UserAccounts } from '../../archive/archive-participant.port.js';
 import type { RestoreSink } from '../../archive/archive-restore.js';
 import type { BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
@@ -56,7 +56,7 @@ export class InstallationSink implements RestoreSink {
    */
   async putFile(key: string, source: Readable, sha256?: string): Promise<{ size: number; sha256: string }> {
     if (this.resumed && sha256 !== undefined && (await this.blobs.exists(key))) {
-      const stored = await hashOf(await this.blobs.get(key));
+      const stored = await hashStream(await this.blobs.get(key));
       if (stored.sha256 === sha256) {
         source.destroy();
         return stored;
@@ -77,17 +77,6 @@ export class InstallationSink implements RestoreSink {
     if (!this.target) throw new Error('open() the sink before the events');
     return this.target;
   }
-}
-
-async function hashOf(source: Readable): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of source) {
-    const bytes = chunk as Buffer;
-    size += bytes.length;
-    hash.update(bytes);
-  }
-  return { size, sha256: hash.digest('hex') };
 }
 
 /**

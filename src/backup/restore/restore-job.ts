@@ -4,7 +4,6 @@ import { type PhasePlan, progressOf } from '../../jobs/job-progress.js';
 import type { JobLogLine, JobRecord, JobStatus } from '../../jobs/job-record.js';
 import type { RestoreStep } from '../shared/restore-steps.js';
 import type { RestoreCheckpoint } from '../../archive/archive-restore.js';
-import type { DownloadValidator } from './url-fetcher.js';
 
 /** A restore job as stored. Fields after `error` are internal and never served. */
 export interface RestoreJob extends JobRecord {
@@ -67,6 +66,13 @@ export interface RestoreJournal {
   projectedThrough: number;
   /** Every event is in; what is left is finishing the projections, the Owner grant and the name. */
   eventsDone: boolean;
+}
+
+/** What identifies the bytes at a URL (its ETag, else its Last-Modified) and how many there are: what a download cut short resumes against. */
+export interface DownloadValidator {
+  etag: string | null;
+  lastModified: string | null;
+  size: number | null;
 }
 
 export type RestoreView = Restore;

@@ -137,6 +137,11 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     let keepArchive = false;
     try {
       await ctx.step('fetch', { line: 'Step: fetch' });
+      // A resumed restore's reservation may have lapsed while it was Interrupted: kept again (or the run fails, the name taken meanwhile).
+      if (job.nameToken) {
+        const nameToken = await this.resumption.keepName(job);
+        if (nameToken !== job.nameToken) await ctx.save({ nameToken });
+      }
       await mkdir(tempDirOf(this.config), { recursive: true });
       const source = job.archiveFile ? sourceOf(job) : job.backupId ? { kind: 'backup' as const, backup: await this.backups.get(job.backupId) } : sourceOf(job);
       const fetched = await archiveOnDisk(source, archiveFile, {

@@ -6,7 +6,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { isGloballyRoutable } from './address-policy.js';
 import { Transform } from 'node:stream';
-import { describeUrl } from './restore-job.js';
+import { describeUrl, type DownloadValidator } from './restore-job.js';
 import { excerpt } from '../../platform/text/control-characters.js';
 import { pipeline } from 'node:stream/promises';
 import { contentRange } from '../../platform/http/content-range.js';
@@ -38,13 +38,6 @@ export interface FetchOptions {
   allowedHosts: string[];
   maxBytes: number;
   timeoutMs: number;
-}
-
-/** What identifies the bytes at a URL (its ETag, else its Last-Modified) and how many there are: what a download cut short resumes against. */
-export interface DownloadValidator {
-  etag: string | null;
-  lastModified: string | null;
-  size: number | null;
 }
 
 /** A download that may continue one cut short, and keep what it got when it is stopped (a restore's). */

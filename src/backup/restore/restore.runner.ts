@@ -8,7 +8,7 @@ import { RepositoryRegistry } from '../../repositories/shared/repository-registr
 import { EVENT_STORE, type EventStore } from '../../infrastructure/event-store/event-store.port.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { EventWriter } from '../../eventsourcing/event-writer.service.js';
-import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
+import { claims, NAME_INDEX, type NameIndex, NameUnavailableError } from '../../infrastructure/name-index/name-index.port.js';
 import { quoted } from '../../platform/text/control-characters.js';
 import { AppReplays, type RestoreProjection } from '../../eventsourcing/app-replays.service.js';
 import { validateName } from '../../platform/text/identifier.rules.js';
@@ -213,6 +213,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     const keep = new Set<string>();
     for (const status of ['Interrupted', 'Running', 'Scheduled'] as const) {
       for (const job of (await this.jobs.find({ status })).items) {
+        if (status === 'Interrupted' && !(await this.keepInterrupted(job))) continue;
         keep.add(job.id);
         if (job.archiveFile) keep.add(basename(job.archiveFile));
         if (job.appId && job.status !== 'Scheduled') this.replays.holdForRestore(job.appId);
@@ -222,6 +223,25 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
       if (![...keep].some((id) => name.includes(id))) await rm(join(dir, name), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * An Interrupted restore's name at start-up: the embedded name index drops every reservation when
+   * the server starts (they were a dead process's), so it is reserved again for the restore. If the
+   * name was taken meanwhile (it lapsed after INTERRUPTED_RESERVATION_MS on a shared index), the
+   * restore cannot continue: it is cleaned up and Failed. Returns whether it stays Interrupted.
+   */
+  private async keepInterrupted(job: RestoreJob): Promise<boolean> {
+    try {
+      const nameToken = await this.resumption.keepName(job);
+      if (nameToken !== job.nameToken) await this.jobs.put({ ...job, nameToken });
+      return true;
+    } catch (error) {
+      if (!(error instanceof NameUnavailableError)) throw error;
+      this.logger.warn(`Interrupted restore ${job.id} lost its name (${error.message}); cleaning it up`);
+      await this.jobs.put(await this.cleanup.settle({ ...job, nameToken: null }));
+      return false;
     }
   }
 

@@ -191,10 +191,10 @@ export class JobProcessor implements OnApplicationShutdown {
 
   /**
    * Continues an Interrupted job of a resumable kind: takes its kind's slot (409 `busy` when taken)
-   * and runs it again in this process; the runner picks up from what the job recorded. Answers
-   * with the job as it starts.
+   * and runs it again in this process (with `patch` of the job as it stands); the runner picks up
+   * from what the job recorded. Answers with the job as it starts.
    */
-  async resume<J extends JobRecord, S extends string>(runner: JobRunner<J, S>, job: J, line: string): Promise<J> {
+  async resume<J extends JobRecord, S extends string>(runner: JobRunner<J, S>, job: J, line: string, patch: (current: J) => Partial<J> = () => ({})): Promise<J> {
     if (!runner.resumable) throw new Error(`${runner.kind} jobs cannot be resumed`);
     if (job.status !== 'Interrupted') throw conflict(`${runner.describe(job)} is ${job.status}; only an Interrupted one can be resumed`);
     const { claim, busy } = runner.slot(job);
@@ -205,7 +205,7 @@ export class JobProcessor implements OnApplicationShutdown {
       // Read again under the slot: a cancel or another resume may have come first.
       const current = await runner.jobs.get(job.id);
       if (current?.status !== 'Interrupted') throw conflict(`${runner.describe(job)} is ${current?.status ?? 'gone'}; only an Interrupted one can be resumed`);
-      const resumed: J = { ...current, status: 'Scheduled', error: null, completed: null, ...withLine(current, line) };
+      const resumed: J = { ...current, ...patch(current), status: 'Scheduled', error: null, completed: null, ...withLine(current, line) };
       await runner.jobs.put(resumed);
       this.launch(runner, resumed, slot);
       return resumed;

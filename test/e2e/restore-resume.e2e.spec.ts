@@ -6,7 +6,8 @@ import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-ev
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { until, waitForJob } from '../support/fixtures.js';
 import { growOffline } from '../support/grow.js';
-import { tempDir } from '../support/test-server.js';
+import { ADMIN_TOKEN, tempDir } from '../support/test-server.js';
+import { runCli } from '../support/cli-runner.js';
 
 /** Events of the mix workload (contents, schemas, assets with files, contributors): enough to kill a restore at 10, 50 and 95 %. */
 const EVENTS = 12_000;
@@ -211,18 +212,22 @@ describe('restores that resume after the server stopped (real processes, SIGKILL
     const bytes = readFileSync(keptFile);
     bytes[bytes.length - 30] = bytes[bytes.length - 30]! ^ 0xff;
     writeFileSync(keptFile, bytes);
-    const resume = await server.admin.post(`/api/restore/${id}/resume`, {});
-    expect(resume.status, JSON.stringify(resume.body)).toBe(202);
-    const refused = await waitForJob(server.admin, `/api/restore/${id}`);
+    const cli = (args: string[]) => runCli(args, { env: { APPVAULT_URL: server!.url, APPVAULT_TOKEN: ADMIN_TOKEN } });
+    const resumed = await cli(['restore', 'resume', id, '--follow', '--no-progress']);
+    expect(resumed.code, resumed.stderr).not.toBe(0);
+    expect(resumed.stderr).toMatch(/is Interrupted: The archive changed since this restore began .*appvault restore cancel/);
+    const refused = await job(server, id);
     expect(refused['status']).toBe('Interrupted');
     expect(refused['error']).toMatch(/The archive changed since this restore began/);
     expect((await server.admin.get('/api/apps/copy')).status).toBe(404);
 
     // Cancelled: nothing of it remains, as after a failure.
-    const cancelled = await server.admin.delete(`/api/restore/${id}`);
-    expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
-    expect(cancelled.body.status).toBe('Failed');
-    expect(cancelled.body.error).toMatch(/Cancelled/);
+    const cancelled = await cli(['restore', 'cancel', id]);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toMatch(/Cancelled restore .*: nothing of it remains, and the name copy is free again/);
+    const after = await job(server, id);
+    expect(after['status']).toBe('Failed');
+    expect(after['error']).toMatch(/Cancelled/);
     expect((await server.admin.delete(`/api/restore/${id}`)).status).toBe(409);
     expect((await server.admin.post(`/api/restore/${id}/resume`, {})).status).toBe(409);
     const store = new SqliteEventStore(join(dataDir, 'events.db'));

@@ -49,6 +49,8 @@ export interface RestoreJob extends JobRecord {
   encrypted?: boolean;
   /** Where the restore stands, written with its commits: what a resume continues from (see RestoreJournal). */
   journal?: RestoreJournal | null;
+  /** How often it was resumed: a resumed run that cannot open its encrypted archive stays Interrupted, waiting for the key. */
+  resumes?: number;
   /** What identifies the archive at `url` (ETag, Last-Modified, size), once the download began: a resume continues it with Range against it. */
   download?: DownloadValidator | null;
 }

@@ -34,6 +34,7 @@ import type { ArchiveKeys } from '../../archive/age-keys.js';
 import { InstallationService } from '../shared/installation.service.js';
 import { interruptedBy } from '../../jobs/job-interruption.js';
 import { hashFile } from '../../platform/file-hash.js';
+import { EncryptedArchiveError } from '../../archive/archive-decryption.js';
 import { RestoreResumption, ResumeRefusedError } from './restore-resumption.js';
 
 /** A restore as it runs. */
@@ -160,7 +161,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
       await this.identify(ctx, archiveFile);
       await this.restore(ctx, archiveFile, meter, encrypted);
     } catch (error) {
-      keepArchive = interruptedBy(ctx.signal) !== undefined || error instanceof ResumeRefusedError;
+      keepArchive = interruptedBy(ctx.signal) !== undefined || error instanceof ResumeRefusedError || (error instanceof EncryptedArchiveError && (job.resumes ?? 0) > 0);
       throw error;
     } finally {
       // The archive is read: gone before the outcome is recorded, so whoever sees the job end finds no copy of it left.
@@ -174,7 +175,9 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
   async failed(ctx: RestoreRun, error: unknown): Promise<JobEnding<RestoreJob>> {
     const message = error instanceof Error ? error.message : String(error);
     const interruption = interruptedBy(ctx.signal);
-    if (interruption || error instanceof ResumeRefusedError) {
+    // A resume of an encrypted archive the first run had not decrypted needs its key again (it is never stored).
+    const needsKey = error instanceof EncryptedArchiveError && (ctx.job.resumes ?? 0) > 0;
+    if (interruption || error instanceof ResumeRefusedError || needsKey) {
       const kept = await this.resumption.keepName(ctx.job).catch((keepError: unknown) => keepError as Error);
       if (!(kept instanceof Error)) {
         const why = interruption ? `Interrupted: ${interruption.message}` : `Resume refused: ${message}`;
@@ -266,7 +269,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     const first = waiting[0];
     if (!first) return;
     try {
-      await this.processor.resume(this, first, 'Resumed at start-up');
+      await this.processor.resume(this, first, 'Resumed at start-up', resumedOnce);
     } catch (error) {
       this.logger.warn(`Could not resume restore ${first.id} at start-up: ${String(error)}`);
     }
@@ -442,6 +445,9 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     if (limit !== undefined) meter.count(0, kept);
   }
 }
+
+/** What a resume changes on the job besides its status (see RestoreJob.resumes). */
+export const resumedOnce = (job: RestoreJob): Partial<RestoreJob> => ({ resumes: (job.resumes ?? 0) + 1 });
 
 /** A step a participant announces, as the job knows its steps. */
 function restoreStep(name: string): RestoreStep {

@@ -12,7 +12,7 @@ import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobStore } from '../../jobs/job-store.js';
 import { type BackupJob, isActive, isEncrypted } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
-import { RestoreRunner } from './restore.runner.js';
+import { RestoreRunner, resumedOnce } from './restore.runner.js';
 import { RestoreCleanup } from './restore-cleanup.js';
 import { AppReplays } from '../../eventsourcing/app-replays.service.js';
 import { describeUrl, type RestoreJob } from './restore-job.js';
@@ -133,7 +133,7 @@ export class RestoresService {
     }
     if (keys) this.secrets.hold(job.id, keys);
     try {
-      return await this.processor.resume(this.runner, job, `Resumed by ${actor}`);
+      return await this.processor.resume(this.runner, job, `Resumed by ${actor}`, resumedOnce);
     } catch (error) {
       this.secrets.drop(job.id);
       throw error;

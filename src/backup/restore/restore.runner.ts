@@ -350,7 +350,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
 
       const targetAppId = journal ? job.appId! : randomUUID();
       // Persist the new id (and an empty journal) before writing anything, so a crash from here on can be cleaned up or resumed.
-      let current: RestoreJournal = journal ?? { written: { events: 0, next: null, assets: 0, claimedNames: {}, position: 0 }, pending: null, projectedThrough: 0, eventsDone: false };
+      let current: RestoreJournal = journal ?? { written: { events: 0, next: { file: 1, first: 1 }, assets: 0, claimedNames: {}, position: 0 }, pending: null, projectedThrough: 0, eventsDone: false };
       if (!journal) await ctx.save({ appId: targetAppId, journal: current });
 
       await step('users', 'Mapping users by email');

@@ -1,6 +1,5 @@
-import { hashFile } from '../platform/file-hash.js';
-import { contentRange } from '../platform/http/content-range.js';
-import { constants, createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, lstat, rename, unlink } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -84,9 +83,18 @@ async function publish(part: string, file: string, force: boolean): Promise<void
 }
 
 export async function sha256Of(file: string): Promise<string> {
-  return (await hashFile(file)).sha256;
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) hash.update(chunk);
+  });
+  return hash.digest('hex');
 }
 
+/** The byte range a 206 answers (`Content-Range: bytes 100-199/200`). */
+function rangeStart(header: string | null): number | undefined {
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header?.trim() ?? '');
+  return match ? Number(match[1]) : undefined;
+}
 
 /**
  * Streams a completed backup's archive to `<file>.part`, never holding it in memory, checks its
@@ -127,7 +135,7 @@ export async function downloadArchive(client: CliApi, backup: Backup, app: strin
       const headers: Record<string, string> = { range: `bytes=${existing}-`, ...(backup.sha256 ? { 'if-range': `"${backup.sha256}"` } : {}) };
       response = await archive(headers, [416]);
       acceptRanges = response.headers.get('accept-ranges');
-      if (response.status === 206 && contentRange(response.headers.get('content-range'))?.start === existing) {
+      if (response.status === 206 && rangeStart(response.headers.get('content-range')) === existing) {
         resumed = true;
         offset = existing;
         progress.note(`resuming at ${existing} of ${total} bytes`);

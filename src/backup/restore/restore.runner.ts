@@ -63,7 +63,7 @@ const LOG_EVERY_MS = 5000;
 export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
   private readonly logger = new Logger(RestoreRunner.name);
   readonly kind = 'restore';
-  readonly collection = { name: 'restore_jobs', indexes: ['status', 'created'] };
+  readonly collection = { name: 'restore_jobs', indexes: ['status', 'created', ['status', 'created']] };
   readonly withProjections = true;
   /** Its half-written app is purged before the projections catch up, which would project it. */
   readonly settleBeforeCatchUp = true;

@@ -16,6 +16,7 @@ for (const [script, scriptArgs] of [
   ['repository-shared-files.bench.js', []],
   ['encryption.bench.js', []],
   ['diff.bench.js', []],
+  ['restore-resume.bench.js', []],
 ] as const) {
   console.log(`\n=== ${script} ===`);
   const result = spawnSync(process.execPath, [join(here, script), ...scriptArgs], { stdio: 'inherit' });

@@ -48,6 +48,9 @@ export async function gracefulShutdown(app: INestApplication, tracker: RequestTr
   logger.log(`${signal}: not accepting connections; waiting up to ${timeoutMs} ms for ${tracker.inFlight} request(s) and ${jobs.runningCount} job(s)`);
   server.close();
   server.closeIdleConnections();
+  // Restores need not be waited for: they stop at their next step, Interrupted, and resume at the next start.
+  const interrupted = jobs.interrupt(`The server was stopped (${signal})`);
+  if (interrupted > 0) logger.warn(`Interrupting ${interrupted} restore(s); they resume from their journal`, 'Shutdown');
   const finished = await Promise.race([Promise.all([tracker.idle(), jobs.settled()]).then(() => true), sleep(timeoutMs).then(() => false)]);
   if (!finished) {
     if (tracker.inFlight > 0) logger.warn(`Closing ${tracker.inFlight} request(s) still open after ${timeoutMs} ms`);

@@ -123,6 +123,12 @@ function zipProblem(error: unknown, where: string): InvalidArchiveError {
   return new InvalidArchiveError(`${where}: the zip structure is damaged (${detail}); the file may be truncated, altered or not made by AppVault. Download or copy it again.`);
 }
 
+/** An event file of the archive (1-based) and the number of its first event. */
+export interface EventCursor {
+  file: number;
+  first: number;
+}
+
 /**
  * Reads an archive from a file on disk with yauzl, refusing anything hostile before it matters:
  * entry names outside the format (zip-slip), a manifest that disagrees with the zip's directory
@@ -135,6 +141,7 @@ function zipProblem(error: unknown, where: string): InvalidArchiveError {
  */
 export class ArchiveReader {
   private scanned = false;
+  private reading: EventCursor = { file: 1, first: 1 };
   private readonly listed: Map<string, Manifest['entries'][number]>;
 
   private constructor(
@@ -251,10 +258,18 @@ export class ArchiveReader {
     if (!sameSelection(stored.data, include)) throw new InvalidArchiveError(`${SELECTION_ENTRY} and manifest.json name different selections; the archive was changed`);
   }
 
-  /** The events in order, for the restore; `scan` must have passed first. */
-  events(): AsyncIterable<ArchivedEvent> {
-    if (!this.scanned) throw new Error('scan() the archive before reading its events');
-    return this.readEvents(false);
+  /**
+   * The events in order, for the restore; `scan` must have passed first, or, for a restore that
+   * resumes, `from`: where a journal left off in an archive whose SHA-256 is the one scanned then.
+   */
+  events(from?: EventCursor): AsyncIterable<ArchivedEvent> {
+    if (!this.scanned && !from) throw new Error('scan() the archive before reading its events');
+    return this.readEvents(false, from);
+  }
+
+  /** The event file being read and the number of its first event: where `events(from)` can start again. */
+  get cursor(): EventCursor {
+    return { ...this.reading };
   }
 
   /** Streams every listed entry once and compares its SHA-256 with the manifest. */
@@ -273,9 +288,13 @@ export class ArchiveReader {
     this.zip.close();
   }
 
-  private async *readEvents(verify: boolean): AsyncIterable<ArchivedEvent> {
-    let expected = 1;
-    for (let index = 1; index <= this.manifest.counts.eventFiles; index++) {
+  private async *readEvents(verify: boolean, from: EventCursor = { file: 1, first: 1 }): AsyncIterable<ArchivedEvent> {
+    if (!Number.isInteger(from.file) || from.file < 1 || from.file > this.manifest.counts.eventFiles || !Number.isInteger(from.first) || from.first < 1) {
+      throw new InvalidArchiveError(`The archive has no event file ${from.file} to resume from`);
+    }
+    let expected = from.first;
+    for (let index = from.file; index <= this.manifest.counts.eventFiles; index++) {
+      this.reading = { file: index, first: expected };
       const name = eventFileName(index);
       const entry = this.entries.get(name)!;
       const input = verify ? await this.open(name) : await openEntry(this.zip, entry);

@@ -10,6 +10,7 @@ import { BackupCopies } from './shared/backup-copies.js';
 import { AdminBackupLinksController, AppBackupLinksController, BackupLinkDownloadController } from './links/backup-links.http.controller.js';
 import { BackupLinksService } from './links/backup-links.service.js';
 import { RestoreCleanup } from './restore/restore-cleanup.js';
+import { RestoreResumption } from './restore/restore-resumption.js';
 import { RestoreController } from './restore/restore.http.controller.js';
 import { RestorePreflightService } from './restore/restore-preflight.service.js';
 import { RestoreRunner } from './restore/restore.runner.js';
@@ -47,6 +48,7 @@ import { AppRecipientsController, InstallationRecipientController, InstallationR
     BackupLinksService,
     RestoreRunner,
     RestoreCleanup,
+    RestoreResumption,
     RestoresService,
     RestorePreflightService,
     BackupPoliciesService,

@@ -59,6 +59,8 @@ const envSchema = z.object({
   MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
   MAX_RESTORE_BYTES: integer('MAX_RESTORE_BYTES', 1, Number.MAX_SAFE_INTEGER, 10 * 1024 * 1024 * 1024),
   MAX_RESTORE_EXPANDED_BYTES: integer('MAX_RESTORE_EXPANDED_BYTES', 1, Number.MAX_SAFE_INTEGER, 200 * 1024 * 1024 * 1024),
+  // Restores the server stopped under (Interrupted) continue on their own at the next start; `false` leaves them to POST /api/restore/{id}/resume.
+  RESUME_RESTORES_AT_STARTUP: z.enum(['true', 'false'], { message: 'RESUME_RESTORES_AT_STARTUP must be true or false' }).optional().default('true'),
   RESTORE_URL_TIMEOUT_MS: integer('RESTORE_URL_TIMEOUT_MS', 1000, 24 * 3600 * 1000, 10 * 60 * 1000),
   RESTORE_ALLOWED_HOSTS: z
     .string()
@@ -120,6 +122,7 @@ export interface AppConfig {
   maxRestoreBytes: number;
   maxRestoreExpandedBytes: number;
   restoreUrlTimeoutMs: number;
+  resumeRestoresAtStartUp: boolean;
   restoreAllowedHosts: string[];
   /** Link downloads redirect to a presigned URL of a repository's copy, where one can be made. */
   linkPresignedRedirects: boolean;
@@ -175,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     maxRestoreBytes: e.MAX_RESTORE_BYTES,
     maxRestoreExpandedBytes: e.MAX_RESTORE_EXPANDED_BYTES,
     restoreUrlTimeoutMs: e.RESTORE_URL_TIMEOUT_MS,
+    resumeRestoresAtStartUp: e.RESUME_RESTORES_AT_STARTUP === 'true',
     restoreAllowedHosts: e.RESTORE_ALLOWED_HOSTS,
     linkPresignedRedirects: e.LINK_PRESIGNED_REDIRECTS === 'true',
     linkPresignedTtlSeconds: e.LINK_PRESIGNED_TTL_SECONDS,

@@ -10,7 +10,7 @@ import { BackupDiff, DiffBody, DiffItem, DiffQuery } from './diffs.schemas.js';
 import { BackupPolicy, BackupPolicyBody } from './policies.schemas.js';
 import { ChangeCounts, Rollback, RollbackBody, RollbackChanges, RollbackPreflight, RollbackTarget } from './rollbacks.schemas.js';
 import { CreateLinkBody, Link, LinkQuery, NewLink } from './links.schemas.js';
-import { Restore, RestoreBody, RestorePreflight, RestoreQuery, RestoreUploadForm } from './restores.schemas.js';
+import { Restore, RestoreBody, RestorePreflight, RestoreQuery, RestoreResumeBody, RestoreUploadForm } from './restores.schemas.js';
 import { Health, Liveness, NotReady, Readiness } from './health.schemas.js';
 import { ErrorBody, JobStreamEnd, LogLine, pageOf } from './common.schemas.js';
 import { PageQuery } from './paging.schemas.js';
@@ -281,6 +281,19 @@ export const API_OPERATIONS = {
   'restores.list': { summary: 'Restores, newest first (admin)', tag: 'restore', query: PageQuery, answers: { 200: json(RestorePage) }, errors: [403] },
   'restores.get': { summary: 'A restore with its log (admin)', tag: 'restore', answers: { 200: json(Restore) }, errors: [403, 404] },
   'restores.events': { summary: 'A restore’s progress as server-sent events (admin)', tag: 'restore', answers: { 200: events(Restore) }, errors: [403, 404] },
+  'restores.resume': {
+    summary: 'Continue an Interrupted restore from its journal (admin); `identity` or `passphrase` only for an encrypted archive interrupted before it was decrypted',
+    tag: 'restore',
+    body: RestoreResumeBody,
+    answers: { 202: json(Restore) },
+    errors: [403, 404, 409, 503],
+  },
+  'restores.cancel': {
+    summary: 'Cancel an Interrupted restore (admin): its app’s events, read models and files, the users it created, its name reservation and its archive are removed; it ends Failed',
+    tag: 'restore',
+    answers: { 200: json(Restore) },
+    errors: [403, 404, 409],
+  },
 
   'recipients.list': { summary: 'The installation’s recipients (admin): public keys any app’s backups and policies may name', tag: 'encryption', answers: { 200: json(RecipientList) }, errors: [403] },
   'recipients.create': { summary: 'Add a recipient for every app (admin): a name and an age X25519 public key', tag: 'encryption', body: RecipientBody, answers: { 201: json(Recipient) }, errors: [403, 409] },

@@ -97,6 +97,8 @@ export const API_ROUTES = {
   'restores.list': { method: 'GET', path: '/api/restore', audience: ADMIN },
   'restores.get': { method: 'GET', path: '/api/restore/{id}', audience: ADMIN },
   'restores.events': { method: 'GET', path: '/api/restore/{id}/events', audience: ADMIN },
+  'restores.resume': { method: 'POST', path: '/api/restore/{id}/resume', audience: ADMIN },
+  'restores.cancel': { method: 'DELETE', path: '/api/restore/{id}', audience: ADMIN },
 
   'recipients.list': { method: 'GET', path: '/api/recipients', audience: ADMIN },
   'recipients.create': { method: 'POST', path: '/api/recipients', audience: ADMIN },

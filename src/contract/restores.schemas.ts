@@ -29,6 +29,9 @@ export const RestoreBody = z
     message: 'Send { url }, { backupId } or { repository, key } (with optional name, untilEvent or until), or a multipart upload with a file field',
   });
 
+/** POST /api/restore/{id}/resume: nothing, or the key of an encrypted archive the restore had not decrypted when it was interrupted. */
+export const RestoreResumeBody = z.strictObject({ ...ArchiveKeyFields });
+
 /** The text fields of a multipart restore, which come as text. */
 export const RestoreUploadFields = z.strictObject({ ...PointInTime, ...ArchiveKeyFields, dryRun: z.enum(['true', 'false']).optional() });
 

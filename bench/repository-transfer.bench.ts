@@ -38,7 +38,7 @@ import { ArchiveReader } from '../src/archive/archive-reader.js';
 import { stageRepositoryArchive } from '../src/backup/restore/repository-source.js';
 import { s3RepositoryConfigSchema } from '../src/infrastructure/repository-store/s3-repository-config.js';
 import { S3RepositoryStore } from '../src/infrastructure/repository-store/s3-repository-store.adapter.js';
-import { COPY_FORMAT, COPY_FORMAT_VERSION, type CopyManifest, copyArchiveKey, copyManifestKey, copyManifestText } from '../src/repositories/shared/copy-layout.js';
+import { COPY_FORMAT, type CopyManifest, copyArchiveKey, copyManifestKey, copyManifestText, WHOLE_COPY_VERSION } from '../src/repositories/shared/copy-layout.js';
 import { type OpenRepository, RepositoryRegistry, UnknownRepositoryError } from '../src/repositories/shared/repository-registry.port.js';
 import { api, peakGrowthMb, runJob, TOKEN } from './support/bench-server.js';
 import { withGrownServer } from './support/grown-server.js';
@@ -94,7 +94,7 @@ async function copyManifestOf(file: string, backupId: string, key: string, sizeB
   reader.close();
   return {
     format: COPY_FORMAT,
-    version: COPY_FORMAT_VERSION,
+    version: WHOLE_COPY_VERSION,
     installation: manifest.source.installationId,
     backup: {
       id: backupId,

@@ -13,8 +13,11 @@ for (const [script, scriptArgs] of [
   ['replay.bench.js', args],
   ['asset-upload-memory.js', []],
   ['repository-transfer.bench.js', []],
+  ['repository-shared-files.bench.js', []],
   ['encryption.bench.js', []],
   ['incremental.bench.js', []],
+  ['diff.bench.js', []],
+  ['restore-resume.bench.js', []],
 ] as const) {
   console.log(`\n=== ${script} ===`);
   const result = spawnSync(process.execPath, [join(here, script), ...scriptArgs], { stdio: 'inherit' });

@@ -45,20 +45,23 @@ export async function gracefulShutdown(app: INestApplication, tracker: RequestTr
   const { logger, timeoutMs, signal } = options;
   const server = app.getHttpServer() as Server;
   const jobs = app.get(JobProcessor);
-  logger.log(`${signal}: not accepting connections; waiting up to ${timeoutMs} ms for ${tracker.inFlight} request(s) and ${jobs.runningCount} job(s)`, 'Shutdown');
+  logger.log(`${signal}: not accepting connections; waiting up to ${timeoutMs} ms for ${tracker.inFlight} request(s) and ${jobs.runningCount} job(s)`);
   server.close();
   server.closeIdleConnections();
+  // Restores need not be waited for: they stop at their next step, Interrupted, and resume at the next start.
+  const interrupted = jobs.interrupt(`The server was stopped (${signal})`);
+  if (interrupted > 0) logger.warn(`Interrupting ${interrupted} restore(s); they resume from their journal`, 'Shutdown');
   const finished = await Promise.race([Promise.all([tracker.idle(), jobs.settled()]).then(() => true), sleep(timeoutMs).then(() => false)]);
   if (!finished) {
-    if (tracker.inFlight > 0) logger.warn(`Closing ${tracker.inFlight} request(s) still open after ${timeoutMs} ms`, 'Shutdown');
+    if (tracker.inFlight > 0) logger.warn(`Closing ${tracker.inFlight} request(s) still open after ${timeoutMs} ms`);
     server.closeAllConnections();
-    for (const [kind, count] of jobs.runningByKind()) logger.warn(`Stopping ${count} running ${kind}s; they are marked Failed and cleaned up`, 'Shutdown');
+    for (const [kind, count] of jobs.runningByKind()) logger.warn(`Stopping ${count} running ${kind}s; they are marked Failed and cleaned up`);
     jobs.abandon(`The server was stopped (${signal}) before this job finished; nothing of it was kept. Start it again.`);
     await Promise.race([jobs.settled(), sleep(CLEANUP_GRACE_MS)]);
-    if (jobs.runningCount > 0) logger.warn('Some jobs did not finish cleaning up; the next start completes it', 'Shutdown');
+    if (jobs.runningCount > 0) logger.warn('Some jobs did not finish cleaning up; the next start completes it');
   } else {
-    logger.log('All requests answered and jobs finished', 'Shutdown');
+    logger.log('All requests answered and jobs finished');
   }
   await app.close();
-  logger.log('Stopped', 'Shutdown');
+  logger.log('Stopped');
 }

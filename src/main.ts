@@ -17,6 +17,15 @@ function exitAfterFlush(code: number): void {
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
+/** A configuration problem found while starting (a value checked only once read, such as AGE_IDENTITY_FILE): one record per problem, exit 78. */
+function refusedConfiguration(error: unknown): boolean {
+  if (!(error instanceof ConfigError)) return false;
+  // One record per problem: a record is one line.
+  for (const problem of error.problems) boot.error(`Invalid configuration: ${problem}`);
+  exitAfterFlush(78); // EX_CONFIG: the environment, not the program, is wrong.
+  return true;
+}
+
 /** Logs a failure as a message and, for an Error, its stack on the lines below (the logger escapes both). */
 function logFailure(logger: Logger, what: string, error: unknown): void {
   if (error instanceof Error) logger.error(`${what}: ${error.message}`, error.stack);
@@ -28,18 +37,14 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(process.env);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      // One record per problem: a record is one line.
-      for (const problem of error.problems) boot.error(`Invalid configuration: ${problem}`);
-      exitAfterFlush(78); // EX_CONFIG: the environment, not the program, is wrong.
-      return;
-    }
+    if (refusedConfiguration(error)) return;
     throw error;
   }
   let app;
   try {
     app = await createServer(config);
   } catch (error) {
+    if (refusedConfiguration(error)) return;
     if (error instanceof DataDirInUseError || error instanceof StoreUnreachableError) {
       boot.error(error.message);
       exitAfterFlush(78); // EX_CONFIG: two processes on one folder, or a store URL nothing answers.
@@ -63,7 +68,14 @@ async function main(): Promise<void> {
       );
     });
   }
-  await app.listen(config.port, config.host);
+  try {
+    // Modules initialise here (Nest runs their init hooks in listen).
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    if (error instanceof ConfigError) await app.close().catch(() => undefined);
+    if (refusedConfiguration(error)) return;
+    throw error;
+  }
   boot.log(`AppVault listening on http://${config.host}:${config.port} (data in ${config.dataDir})`);
   const startup = app.get(StartupService);
   await startup.whenSettled();

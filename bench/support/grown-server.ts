@@ -8,9 +8,10 @@ import { type BenchServer, spawnServer, stopServer, waitReady } from './bench-se
 
 /**
  * The built server, ready, on a data folder of its own holding app "big" grown with the mix
- * workload to `events` events; stopped and its folder removed once `work` is done.
+ * workload to `events` events; stopped and its folder removed once `work` is done. `work` gets the
+ * folder too, to start the server again on it.
  */
-export async function withGrownServer<T>(events: number, env: Record<string, string>, work: (server: BenchServer) => Promise<T>): Promise<T> {
+export async function withGrownServer<T>(events: number, env: Record<string, string>, work: (server: BenchServer, dataDir: string) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'appvault-bench-'));
   try {
     const store = new SqliteEventStore(join(dataDir, 'events.db'));
@@ -21,7 +22,7 @@ export async function withGrownServer<T>(events: number, env: Record<string, str
     const server = await spawnServer(dataDir, env);
     try {
       await waitReady(server);
-      return await work(server);
+      return await work(server, dataDir);
     } finally {
       await stopServer(server);
     }

@@ -115,6 +115,11 @@ export const appStream = defineStream<AppState, AppEvent>({
   place: 'app',
   events: APP_EVENTS,
   decider: appDecider,
+  // A diff compares the app's contributors, one entry each: who has which role.
+  diff: {
+    report: 'contributors',
+    entries: (state) => (state.status === 'live' ? Object.entries(state.contributors).map(([userId, role]) => ({ id: userId, label: userId, properties: { role } })) : []),
+  },
   // Contributors are users the events name: users.json lists them, a restore maps them.
   users: {
     each: (event, visit) => {

@@ -30,6 +30,13 @@ function restoreApp(context: RestoreContext): RestoreSession {
       version = restored.streamVersion;
       return restored;
     },
+    // A resumed restore folds what its first run appended (restored events are stored as current versions).
+    resume: async (appended) => {
+      for await (const stored of appended(stream)) {
+        state = appDecider.evolve(state, { type: stored.type, data: stored.data } as Parameters<typeof appDecider.evolve>[1]);
+        version = stored.streamVersion;
+      }
+    },
     complete: async () => {
       await context.step('owner');
       if (version < 0) throw new Error('The archive restored no event of the app itself');

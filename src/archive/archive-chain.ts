@@ -4,7 +4,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseBoundedJson } from '../platform/json/bounded-json.js';
 import { type ArchivedEvent, CREDENTIALS_ENTRY, type Manifest, USERS_ENTRY } from './archive-format.js';
-import { type ArchiveContent, ArchiveReader, InvalidArchiveError, readBoundedText } from './archive-reader.js';
+import { type ArchiveContent, ArchiveReader, type EventCursor, InvalidArchiveError, readBoundedText } from './archive-reader.js';
 
 /** One archive's file, or an incremental chain's links (base first, each with its SHA-256 as stored). */
 export type RehearsalSource = string | readonly ChainLink[];
@@ -81,6 +81,8 @@ export function checkChain(links: readonly { manifest: Manifest; storedSha256: s
 export class ArchiveChain implements ArchiveContent {
   readonly manifest: Manifest;
   private readonly merged = new Map<string, Buffer>();
+  /** The link whose events are being read (for `cursor`). */
+  private current = 0;
 
   private constructor(private readonly links: readonly ArchiveReader[]) {
     const first = links[0]!.manifest;
@@ -151,8 +153,32 @@ export class ArchiveChain implements ArchiveContent {
     }
   }
 
-  async *events(): AsyncIterable<ArchivedEvent> {
-    for (const link of this.links) yield* link.events();
+  /**
+   * The links' events in order. A chain's cursor numbers event files across the chain (the base's
+   * 1..n, then the first increment's n+1.., and so on), and its event numbers run 1..N, so one
+   * cursor names one place: a resumed restore reads on from there, in that link and the ones after.
+   */
+  async *events(from?: EventCursor): AsyncIterable<ArchivedEvent> {
+    let offset = 0;
+    for (const [index, link] of this.links.entries()) {
+      const files = link.manifest.counts.eventFiles;
+      this.current = index;
+      if (!from) yield* link.events();
+      else if (from.file > offset + files) {
+        offset += files;
+        continue;
+      } else if (from.file > offset) yield* link.events({ file: from.file - offset, first: from.first });
+      // Past the link the cursor was in: from its start (the resume skipped the scan, so the start is named).
+      else if (files > 0) yield* link.events({ file: 1, first: link.firstEvent });
+      offset += files;
+    }
+    if (from && from.file > offset) throw new InvalidArchiveError(`The chain has no event file ${from.file} to resume from`);
+  }
+
+  get cursor(): EventCursor {
+    const before = this.links.slice(0, this.current).reduce((sum, link) => sum + link.manifest.counts.eventFiles, 0);
+    const inLink = this.links[this.current]!.cursor;
+    return { file: before + inLink.file, first: inLink.first };
   }
 
   async verifyChecksums(onProgress?: (done: number, total: number) => void): Promise<void> {

@@ -38,7 +38,7 @@ const noStreams = (): never => {
 /** Sees each event that passed the checks, with its data as the current version of its type describes it. */
 export type InspectObserver = (event: ArchivedEvent, accepted: DomainEvent, placed: Placed) => void;
 
-interface Opened {
+export interface Opened {
   reader: ArchiveReader;
   report: ArchiveCheckReport;
 }
@@ -47,7 +47,7 @@ interface Opened {
  * Opens an archive and runs the checks a restore makes before it writes anything (archive-check.ts),
  * letting `onEvent` see each event that passed. The reader stays open for a second pass.
  */
-async function openChecked(file: string, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver): Promise<Opened> {
+export async function openChecked(file: string, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver): Promise<Opened> {
   const reader = await ArchiveReader.open(file, { maxExpandedBytes });
   try {
     const validator = new RestoreValidator(catalog, noStreams, reader.manifest.app.id);

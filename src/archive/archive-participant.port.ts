@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { DomainEvent } from '../eventsourcing/decider.js';
+import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
 import type { ArchivedEvent } from './archive-format.js';
 import type { BackupSelection, StreamSelection } from './archive-selection.js';
 
@@ -52,6 +53,11 @@ export interface RestoreSession {
    * before it is appended (storing its file) goes to `context.defer`. Synchronous unless it waits.
    */
   mapEvent?(event: ArchivedEvent): ArchivedEvent | Promise<ArchivedEvent>;
+  /**
+   * A restore that resumes after an interruption: folds again, from what its first run appended,
+   * the state its `mapEvent` keeps (`appended` reads one stream of the new app). Never rehearsed.
+   */
+  resume?(appended: (stream: string) => AsyncIterable<StoredEvent>): Promise<void>;
   /** After the last event, reading only: log what the events leave unresolved. Rehearsals run it too. */
   summarize?(): void;
   /** After every event is appended and projected: what the module adds to the new app. Never rehearsed. */
@@ -118,8 +124,11 @@ export interface RestoreContext {
  * rehearsal that keeps the events in scratch streams, hashes the files and counts the users.
  */
 export interface ParticipantSink {
-  /** Stores one file's bytes under a blob key, reporting their size and SHA-256. */
-  putFile(key: string, source: Readable): Promise<{ size: number; sha256: string }>;
+  /**
+   * Stores one file's bytes under a blob key, reporting their size and SHA-256. `sha256`: what the
+   * bytes must hash to; a resumed restore keeps a file its first run stored already with that hash.
+   */
+  putFile(key: string, source: Readable, sha256?: string): Promise<{ size: number; sha256: string }>;
   /** Appends what a participant adds once every event is in (as the restore's actor), expecting the stream's version. */
   append(stream: string, events: DomainEvent[], expectedVersion: number): Promise<void>;
   /** The installation's user with this email, if any (an offline rehearsal knows none). */

@@ -128,6 +128,12 @@ function zipProblem(error: unknown, where: string): InvalidArchiveError {
   return new InvalidArchiveError(`${where}: the zip structure is damaged (${detail}); the file may be truncated, altered or not made by AppVault. Download or copy it again.`);
 }
 
+/** An event file of the archive (1-based) and the number of its first event. */
+export interface EventCursor {
+  file: number;
+  first: number;
+}
+
 /**
  * What a restore, its rehearsal and the archive checks read: one archive (ArchiveReader), or an
  * incremental chain read as one history (ArchiveChain, archive-chain.ts).
@@ -138,7 +144,10 @@ export interface ArchiveContent {
   namesOf(kind: 'asset' | 'events'): string[];
   open(name: string): Promise<Readable>;
   scan(onEvent: (event: ArchivedEvent) => void): Promise<void>;
-  events(): AsyncIterable<ArchivedEvent>;
+  /** The events in order; from a cursor (a resumed restore: no scan first), from that event file on. */
+  events(from?: EventCursor): AsyncIterable<ArchivedEvent>;
+  /** Where the events read last came from: the event file being read and its first event's number. */
+  readonly cursor: EventCursor;
   verifyChecksums(onProgress?: (done: number, total: number) => void): Promise<void>;
   close(): void;
 }
@@ -155,6 +164,7 @@ export interface ArchiveContent {
  */
 export class ArchiveReader implements ArchiveContent {
   private scanned = false;
+  private reading: EventCursor = { file: 1, first: 1 };
   private readonly listed: Map<string, Manifest['entries'][number]>;
 
   private constructor(
@@ -278,10 +288,18 @@ export class ArchiveReader implements ArchiveContent {
     if (!sameSelection(stored.data, include)) throw new InvalidArchiveError(`${SELECTION_ENTRY} and manifest.json name different selections; the archive was changed`);
   }
 
-  /** The events in order, for the restore; `scan` must have passed first. */
-  events(): AsyncIterable<ArchivedEvent> {
-    if (!this.scanned) throw new Error('scan() the archive before reading its events');
-    return this.readEvents(false);
+  /**
+   * The events in order, for the restore; `scan` must have passed first, or, for a restore that
+   * resumes, `from`: where a journal left off in an archive whose SHA-256 is the one scanned then.
+   */
+  events(from?: EventCursor): AsyncIterable<ArchivedEvent> {
+    if (!this.scanned && !from) throw new Error('scan() the archive before reading its events');
+    return this.readEvents(false, from);
+  }
+
+  /** The event file being read and the number of its first event: where `events(from)` can start again. */
+  get cursor(): EventCursor {
+    return { ...this.reading };
   }
 
   /** Streams every listed entry once and compares its SHA-256 with the manifest. */
@@ -305,10 +323,15 @@ export class ArchiveReader implements ArchiveContent {
     return (this.manifest.base?.events ?? 0) + 1;
   }
 
-  private async *readEvents(verify: boolean): AsyncIterable<ArchivedEvent> {
+  private async *readEvents(verify: boolean, from?: EventCursor): AsyncIterable<ArchivedEvent> {
     const first = this.firstEvent;
-    let expected = first;
-    for (let index = 1; index <= this.manifest.counts.eventFiles; index++) {
+    const start = from ?? { file: 1, first };
+    if (from && (!Number.isInteger(from.file) || from.file < 1 || from.file > this.manifest.counts.eventFiles || !Number.isInteger(from.first) || from.first < first)) {
+      throw new InvalidArchiveError(`The archive has no event file ${from.file} to resume from`);
+    }
+    let expected = start.first;
+    for (let index = start.file; index <= this.manifest.counts.eventFiles; index++) {
+      this.reading = { file: index, first: expected };
       const name = eventFileName(index);
       const entry = this.entries.get(name)!;
       const input = verify ? await this.open(name) : await openEntry(this.zip, entry);

@@ -5,7 +5,7 @@ import { excerpt } from '../platform/text/control-characters.js';
 import { TimeSlicer } from '../platform/time-slicer.js';
 import type { ArchivedEvent } from './archive-format.js';
 import type { ParticipantSink, RestoreContext, RestoreParticipant, RestoreSession } from './archive-participant.port.js';
-import { type ArchiveContent, InvalidArchiveError } from './archive-reader.js';
+import { type ArchiveContent, type EventCursor, InvalidArchiveError } from './archive-reader.js';
 import { refuseLoneIncrement } from './archive-check.js';
 import { RestoreValidator } from './restore-validator.js';
 
@@ -39,6 +39,26 @@ export interface ArchiveRestoreOptions {
   signal?: AbortSignal;
   /** The archive came encrypted and was opened with a key (RestoreContext.encrypted). */
   encrypted?: boolean;
+}
+
+/**
+ * Where a restore stands once a batch is appended: events 1..`events` of the archive are in the new
+ * app; the next one is read from `next` (null once every event was read); `assets` files are
+ * stored; `claimedNames` is the validator's state that the streams do not hold (see
+ * RestoreValidator.claimedNames). What a restore's journal keeps to resume from.
+ */
+export interface RestoreCheckpoint {
+  events: number;
+  next: EventCursor | null;
+  assets: number;
+  claimedNames: Record<string, string[]>;
+}
+
+/** What `ArchiveRestore.events` tells around each append, and where a resumed restore starts. */
+export interface EventHooks {
+  from?: RestoreCheckpoint;
+  beforeAppend?(checkpoint: RestoreCheckpoint): Promise<void>;
+  onBatch?(restored: number, checkpoint: RestoreCheckpoint): Promise<void>;
 }
 
 /** The app a restore creates. */
@@ -101,32 +121,43 @@ export class ArchiveRestore {
 
   /**
    * The archive's events up to the first one `keep` refuses: each checked, mapped and appended in
-   * batches (every file a batch's events name is stored before the batch). `onBatch` hears how many
-   * are in after each batch. Returns how many were restored; none is an error.
+   * batches (every file a batch's events name is stored before the batch). Around each append the
+   * caller hears where the restore stands once the batch is in (a RestoreCheckpoint): `beforeAppend`
+   * (what a journal notes as pending) and `onBatch` (what it notes as written). With `from`, the
+   * events up to `from.events` are in the new app already (a resumed restore): reading starts at
+   * `from.next` and skips them. Returns how many are restored in all; none is an error.
    */
-  async events(keep: (event: ArchivedEvent) => boolean, onBatch: (restored: number) => Promise<void> = async () => undefined): Promise<number> {
+  async events(keep: (event: ArchivedEvent) => boolean, hooks: EventHooks = {}): Promise<number> {
     const { reader, sink, signal } = this.options;
+    const { from } = hooks;
     let pending: StreamWrite[] = [];
     let pendingCount = 0;
-    let restored = 0;
+    let restored = from?.events ?? 0;
     const flush = async () => {
       if (pendingCount === 0) return;
       await this.deferred.settle();
+      const checkpoint: RestoreCheckpoint = { events: restored + pendingCount, next: reader.cursor, assets: this.counts.assets, claimedNames: this.validator.claimedNames() };
+      await hooks.beforeAppend?.(checkpoint);
       await sink.appendBatch(pending);
       restored += pendingCount;
       pending = [];
       pendingCount = 0;
-      await onBatch(restored);
+      await hooks.onBatch?.(restored, checkpoint);
     };
+    if (from) {
+      this.counts.assets = from.assets;
+      this.validator.restoreClaimedNames(from.claimedNames);
+    }
     // A rehearsal's sink writes synchronously: give the event loop its turns.
     const slicer = new TimeSlicer();
-    for await (const archived of reader.events()) {
+    const source = from ? (from.next ? reader.events(from.next) : []) : reader.events();
+    for await (const archived of source) {
       signal?.throwIfAborted();
+      if (from && archived.number <= from.events) continue;
       if (!keep(archived)) break;
       const turn = slicer.tick();
       if (turn) await turn;
       const { stream, streamVersion, event } = await this.restoredEvent(archived);
-      if (pendingCount >= APPEND_BATCH) await flush();
       let write = pending.at(-1);
       if (write?.stream !== stream) {
         write = { stream, expectedVersion: streamVersion - 1, events: [] };
@@ -134,10 +165,17 @@ export class ArchiveRestore {
       }
       pendingCount += 1;
       write.events.push(event);
+      // Flushed before the next event is read: a checkpoint's state (claimed names, files) is exactly its batch's.
+      if (pendingCount >= APPEND_BATCH) await flush();
     }
     await flush();
     if (restored === 0) throw new InvalidArchiveError('No event is left to restore at that point in time');
     return restored;
+  }
+
+  /** A resumed restore: each participant folds again the state its first run kept (RestoreSession.resume). */
+  async resume(): Promise<void> {
+    for (const session of this.sessions) await session.resume?.((stream) => this.options.sink.readStream(stream));
   }
 
   /** After the events: what the participants say about them (reading only). */

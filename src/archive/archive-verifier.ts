@@ -84,9 +84,11 @@ export async function rehearseRestore(source: RehearsalSource, options: Rehearsa
     const { keep } = pointInTime(manifest.counts.events, options);
     await restore.begin({ appId: randomUUID(), name: manifest.app.name, actor: SYSTEM_ACTOR });
     let reported = 0;
-    const checked = await restore.events(keep, async (done) => {
-      if (Math.floor(done / 1000) > Math.floor(reported / 1000)) options.onProgress?.('rehearse', done, manifest.counts.events);
-      reported = done;
+    const checked = await restore.events(keep, {
+      onBatch: async (done) => {
+        if (Math.floor(done / 1000) > Math.floor(reported / 1000)) options.onProgress?.('rehearse', done, manifest.counts.events);
+        reported = done;
+      },
     });
     restore.summarize();
     options.onProgress?.('rehearse', checked, manifest.counts.events);

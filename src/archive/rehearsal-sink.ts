@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hashStream } from '../platform/file-hash.js';
 import type { Readable } from 'node:stream';
 import type { StoredEvent, StreamWrite } from '../infrastructure/event-store/event-store.port.js';
 import type { RestoreSink } from './archive-restore.js';
@@ -38,14 +38,7 @@ export class RehearsalSink implements RestoreSink {
   /** Hashes what a restore would store; a file that cannot be read makes the archive invalid, as it would fail the restore. */
   async putFile(_key: string, source: Readable): Promise<{ size: number; sha256: string }> {
     try {
-      const hash = createHash('sha256');
-      let size = 0;
-      for await (const chunk of source) {
-        const bytes = chunk as Buffer;
-        size += bytes.length;
-        hash.update(bytes);
-      }
-      return { size, sha256: hash.digest('hex') };
+      return await hashStream(source);
     } catch (error) {
       if (error instanceof InvalidArchiveError) throw error;
       throw new InvalidArchiveError((error as Error).message);

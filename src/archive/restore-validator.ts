@@ -60,6 +60,20 @@ export class RestoreValidator {
     return this;
   }
 
+  /**
+   * The names the events claimed so far (live schema names, by scope): the one state of the checks
+   * that is not folded again from the appended streams, so a restore's journal keeps it.
+   */
+  claimedNames(): Record<string, string[]> {
+    return Object.fromEntries([...this.names].map(([scope, names]) => [scope, [...names]]));
+  }
+
+  /** A resumed restore's claimed names, as its journal kept them (see claimedNames). */
+  restoreClaimedNames(claimed: Record<string, string[]>): void {
+    this.names.clear();
+    for (const [scope, names] of Object.entries(claimed)) this.names.set(scope, new Set(names));
+  }
+
   /** The stream in the target app of an event that `place` placed. */
   targetStream(placed: Placed): string {
     if (!this.target) throw new Error('forTarget() first');

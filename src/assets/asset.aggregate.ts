@@ -195,6 +195,21 @@ export const assetStream = defineStream<AssetState, AssetEvent>({
   place: 'entity',
   events: ASSET_EVENTS,
   decider: assetDecider,
+  // A diff compares an asset's current file and lists the file versions (by SHA-256) one side has and the other lacks.
+  diff: {
+    report: 'assets',
+    entries: (state, assetId) =>
+      state.status === 'live' && state.file
+        ? [
+            {
+              id: assetId,
+              label: state.file.fileName,
+              properties: { fileVersion: state.fileVersion, ...state.file },
+              versions: Object.fromEntries(state.fileHashes.flatMap((sha256, version) => (sha256 ? [[String(version), sha256]] : []))),
+            },
+          ]
+        : [],
+  },
   // A rollback's event names who made each file version: users.json lists them, a restore maps them.
   users: {
     each: (event, visit) => {

@@ -58,7 +58,7 @@ function restoreFiles(context: RestoreContext): RestoreSession {
     // Files are written a few at a time while later events are read; each is in place before its event is appended.
     await context.defer(async () => {
       // The sink hashes what it writes; the event says what the hash must be.
-      const stored = await context.sink.putFile(assetFileKey(context.targetAppId, file.assetId, file.fileVersion), await context.openEntry(name));
+      const stored = await context.sink.putFile(assetFileKey(context.targetAppId, file.assetId, file.fileVersion), await context.openEntry(name), file.sha256);
       if (stored.sha256 !== file.sha256) throw new InvalidArchiveError(`${name} does not match the SHA-256 its event records; the archive is inconsistent`);
     });
   };

@@ -10,6 +10,7 @@ import { BackupCopies } from './shared/backup-copies.js';
 import { AdminBackupLinksController, AppBackupLinksController, BackupLinkDownloadController } from './links/backup-links.http.controller.js';
 import { BackupLinksService } from './links/backup-links.service.js';
 import { RestoreCleanup } from './restore/restore-cleanup.js';
+import { RestoreResumption } from './restore/restore-resumption.js';
 import { RestoreController } from './restore/restore.http.controller.js';
 import { RestorePreflightService } from './restore/restore-preflight.service.js';
 import { RestoreRunner } from './restore/restore.runner.js';
@@ -26,12 +27,15 @@ import { BackupScheduler } from './schedule/backup-scheduler.service.js';
 import { InstallationService } from './shared/installation.service.js';
 import { BackupRepositoryHooks } from './backup-repository-hooks.service.js';
 import { BackupArchives } from './shared/archive-locations.js';
+import { BackupDiffController } from './diff/backup-diff.http.controller.js';
+import { BackupDiffService } from './diff/backup-diff.service.js';
+import { AppStateDiffs } from './shared/app-state-diffs.js';
 import { BackupRecipients } from './encryption/backup-recipients.service.js';
 import { AppRecipientsController, InstallationRecipientController, InstallationRecipientsController } from './encryption/recipients.http.controller.js';
 
 /** The backup use cases, one folder each; their jobs run on the JobProcessor (src/jobs), where each runner registers. */
 @Module({
-  controllers: [AppBackupsController, AdminBackupsController, AppBackupVerifyController, AdminBackupVerifyController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController, RollbackController, InstallationRecipientsController, AppRecipientsController, InstallationRecipientController],
+  controllers: [AppBackupsController, AdminBackupsController, AppBackupVerifyController, AdminBackupVerifyController, AppBackupLinksController, AdminBackupLinksController, BackupLinkDownloadController, RestoreController, BackupPolicyController, RollbackController, InstallationRecipientsController, AppRecipientsController, InstallationRecipientController, BackupDiffController],
   providers: [
     InstallationService,
     Clock,
@@ -44,6 +48,7 @@ import { AppRecipientsController, InstallationRecipientController, InstallationR
     BackupLinksService,
     RestoreRunner,
     RestoreCleanup,
+    RestoreResumption,
     RestoresService,
     RestorePreflightService,
     BackupPoliciesService,
@@ -55,6 +60,8 @@ import { AppRecipientsController, InstallationRecipientController, InstallationR
     RollbackPreflightService,
     BackupRepositoryHooks,
     BackupRecipients,
+    BackupDiffService,
+    AppStateDiffs,
   ],
   exports: [BackupsService, RestoresService, InstallationService, BackupScheduler, RollbacksService],
 })

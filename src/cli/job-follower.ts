@@ -39,7 +39,7 @@ export function progressOf(job: Served<Job>): ProgressState {
 }
 
 function statusPhase(status: Job['status']): string {
-  return status === 'Scheduled' ? 'queued' : status === 'Running' ? 'running' : status === 'Completed' ? 'done' : 'failed';
+  return status === 'Scheduled' ? 'queued' : status === 'Running' ? 'running' : status === 'Completed' ? 'done' : status === 'Interrupted' ? 'interrupted' : 'failed';
 }
 
 /** Follows a job with a bar (or plain lines) labelled `backup 3f2a9c1b…` / `restore …` / `rollback …`; returns it ended. */

@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { appStream } from '../apps/app.aggregate.js';
+import { foldArchive } from '../archive/archive-diff.js';
+import { type DiffPage, StateDiff } from '../archive/state-diff.js';
 import { appsParticipant } from '../apps/apps.participant.js';
 import type { RestoreParticipant } from '../archive/archive-participant.port.js';
 import { type InspectReport, diffArchives, type DiffReport, inspectArchive } from '../archive/archive-inspector.js';
@@ -76,4 +81,41 @@ export async function inspectOffline(file: string, maxExpandedBytes: number): Pr
 /** `appvault archive diff`: what backup b adds to backup a of the same app. */
 export function diffOffline(fileA: string, fileB: string, maxExpandedBytes: number): Promise<DiffReport> {
   return diffArchives(fileA, fileB, maxExpandedBytes, offlineInstallation().catalog);
+}
+
+/** One side of an offline diff: the archive file and what it holds. */
+export interface OfflineDiffSide {
+  file: string;
+  appId: string;
+  appName: string;
+  created: string | null;
+  events: number;
+}
+
+/**
+ * `appvault diff a.zip b.zip`: what differs from archive a's state to b's, per kind, folded and
+ * compared in a temporary SQLite file of this process's own (removed after), as the server's diff
+ * route does; `after` and `limit` page the changes.
+ */
+export async function stateDiffOffline(
+  fileA: string,
+  fileB: string,
+  options: { maxExpandedBytes: number; after: number; limit: number },
+): Promise<DiffPage & { from: OfflineDiffSide; to: OfflineDiffSide }> {
+  const { catalog } = offlineInstallation();
+  const folder = await mkdtemp(join(tmpdir(), 'appvault-diff-'));
+  const diff = await StateDiff.create(folder, catalog);
+  try {
+    const side = async (which: 'from' | 'to', file: string): Promise<OfflineDiffSide> => {
+      const source = await foldArchive(diff, which, file, { catalog, maxExpandedBytes: options.maxExpandedBytes });
+      return { file, appId: source.app.id, appName: source.app.name, created: source.created, events: source.events };
+    };
+    const from = await side('from', fileA);
+    const to = await side('to', fileB);
+    await diff.compare();
+    return { from, to, ...diff.report(options.after, options.limit) };
+  } finally {
+    await diff.dispose();
+    await rm(folder, { recursive: true, force: true });
+  }
 }

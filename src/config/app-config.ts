@@ -62,6 +62,8 @@ const envSchema = z.object({
   MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER, 512 * 1024 * 1024),
   MAX_RESTORE_BYTES: integer('MAX_RESTORE_BYTES', 1, Number.MAX_SAFE_INTEGER, 10 * 1024 * 1024 * 1024),
   MAX_RESTORE_EXPANDED_BYTES: integer('MAX_RESTORE_EXPANDED_BYTES', 1, Number.MAX_SAFE_INTEGER, 200 * 1024 * 1024 * 1024),
+  // Restores the server stopped under (Interrupted) continue on their own at the next start; `false` leaves them to POST /api/restore/{id}/resume.
+  RESUME_RESTORES_AT_STARTUP: z.enum(['true', 'false'], { message: 'RESUME_RESTORES_AT_STARTUP must be true or false' }).optional().default('true'),
   RESTORE_URL_TIMEOUT_MS: integer('RESTORE_URL_TIMEOUT_MS', 1000, 24 * 3600 * 1000, 10 * 60 * 1000),
   RESTORE_ALLOWED_HOSTS: z
     .string()
@@ -84,6 +86,14 @@ const envSchema = z.object({
     .optional()
     .transform((value) => (value === '' ? undefined : value))
     .refine((value) => value === undefined || value.length >= 32, { message: 'LINK_SECRET must be at least 32 characters long (or unset to generate one)' }),
+  // The installation's own age identity from a file (as age-keygen writes it) instead of one made and
+  // kept in the read store: the key that opens archives encrypted to this installation then lives
+  // apart from its data (a mounted secret), and every process of the installation reads the same.
+  AGE_IDENTITY_FILE: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value)),
   LOG_FORMAT: z.enum(['text', 'json'], { message: 'LOG_FORMAT must be text or json' }).optional().default('text'),
   // A backup's copy to a repository that fails for a reason that may pass (down, throttling, a cut
   // connection) is tried again this many times in all, waiting the delay, doubled each time up to the cap.
@@ -92,6 +102,8 @@ const envSchema = z.object({
   COPY_RETRY_MAX_DELAY_MS: integer('COPY_RETRY_MAX_DELAY_MS', 0, 24 * 3600 * 1000, 5 * 60_000),
   // Unfinished uploads older than this are removed from every repository at start-up and daily; another installation may share one, so longer than any upload takes.
   REPOSITORY_STALE_UPLOAD_MS: integer('REPOSITORY_STALE_UPLOAD_MS', 1000, 365 * 24 * 3600 * 1000, 24 * 3600 * 1000),
+  // File versions of at least this many bytes are stored once per app in a repository and shared by its copies (0: every copy holds its archive whole).
+  REPOSITORY_SHARED_FILE_MIN_BYTES: integer('REPOSITORY_SHARED_FILE_MIN_BYTES', 0, Number.MAX_SAFE_INTEGER, 64 * 1024),
   // Download links answer with a redirect to a presigned URL of a copy in an S3 repository (see docs/production.md for the trade-off).
   LINK_PRESIGNED_REDIRECTS: z.enum(['true', 'false'], { message: 'LINK_PRESIGNED_REDIRECTS must be true or false' }).optional().default('false'),
   LINK_PRESIGNED_TTL_SECONDS: integer('LINK_PRESIGNED_TTL_SECONDS', 1, 7 * 24 * 3600, 300),
@@ -117,6 +129,7 @@ export interface AppConfig {
   maxRestoreBytes: number;
   maxRestoreExpandedBytes: number;
   restoreUrlTimeoutMs: number;
+  resumeRestoresAtStartUp: boolean;
   restoreAllowedHosts: string[];
   /** Link downloads redirect to a presigned URL of a repository's copy, where one can be made. */
   linkPresignedRedirects: boolean;
@@ -130,9 +143,13 @@ export interface AppConfig {
   logFormat: 'text' | 'json';
   publicUrl?: string;
   linkSecret?: string;
+  /** Where the installation's age identity is read from (absolute); unset: made once and kept in the read store. */
+  ageIdentityFile?: string;
   /** How a failed copy to a repository is tried again (src/backup/create/copy-retry.ts). */
   copyRetry: { attempts: number; delayMs: number; maxDelayMs: number };
   repositoryStaleUploadMs: number;
+  /** Asset entries of at least this many bytes go to a repository's shared files (src/repositories/shared/copy-files.ts); 0: none. */
+  repositorySharedFileMinBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -170,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     maxRestoreBytes: e.MAX_RESTORE_BYTES,
     maxRestoreExpandedBytes: e.MAX_RESTORE_EXPANDED_BYTES,
     restoreUrlTimeoutMs: e.RESTORE_URL_TIMEOUT_MS,
+    resumeRestoresAtStartUp: e.RESUME_RESTORES_AT_STARTUP === 'true',
     restoreAllowedHosts: e.RESTORE_ALLOWED_HOSTS,
     linkPresignedRedirects: e.LINK_PRESIGNED_REDIRECTS === 'true',
     linkPresignedTtlSeconds: e.LINK_PRESIGNED_TTL_SECONDS,
@@ -180,9 +198,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     logLevel: e.LOG_LEVEL,
     publicUrl: e.PUBLIC_URL,
     linkSecret: e.LINK_SECRET,
+    ageIdentityFile: e.AGE_IDENTITY_FILE === undefined ? undefined : resolve(e.AGE_IDENTITY_FILE),
     logFormat: e.LOG_FORMAT,
     copyRetry: { attempts: e.COPY_ATTEMPTS, delayMs: e.COPY_RETRY_DELAY_MS, maxDelayMs: Math.max(e.COPY_RETRY_MAX_DELAY_MS, e.COPY_RETRY_DELAY_MS) },
     repositoryStaleUploadMs: e.REPOSITORY_STALE_UPLOAD_MS,
+    repositorySharedFileMinBytes: e.REPOSITORY_SHARED_FILE_MIN_BYTES,
   };
 }
 

@@ -139,6 +139,14 @@ export const contentStream = defineStream<ContentState, ContentEvent>({
   place: 'entity',
   events: CONTENT_EVENTS,
   decider: contentDecider,
+  // A diff compares a content's schema, status and each field of its data.
+  diff: {
+    report: 'contents',
+    entries: (state, contentId) =>
+      state.stage === 'live'
+        ? [{ id: contentId, label: contentId, properties: { schemaId: state.schemaId, status: state.status, ...Object.fromEntries(Object.entries(state.data).map(([name, value]) => [`data.${name}`, value])) } }]
+        : [],
+  },
   // A rollback's event names who created the content: users.json lists them, a restore maps them.
   users: {
     each: (event, visit) => {

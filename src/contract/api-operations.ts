@@ -6,10 +6,11 @@ import { CreateSchemaBody, FieldBody, Schema } from './app-schemas.schemas.js';
 import { Content, ContentCreateQuery, ContentDataBody, ContentListQuery, ContentStatusBody } from './contents.schemas.js';
 import { Asset, AssetContentQuery, AssetUploadForm } from './assets.schemas.js';
 import { Backup, BackupCopy, CreateBackupBody, DeletedBackup, Selection, VerifyBackupBody } from './backups.schemas.js';
+import { BackupDiff, DiffBody, DiffItem, DiffQuery } from './diffs.schemas.js';
 import { BackupPolicy, BackupPolicyBody } from './policies.schemas.js';
 import { ChangeCounts, Rollback, RollbackBody, RollbackChanges, RollbackPreflight, RollbackTarget } from './rollbacks.schemas.js';
 import { CreateLinkBody, Link, LinkQuery, NewLink } from './links.schemas.js';
-import { Restore, RestoreBody, RestorePreflight, RestoreQuery, RestoreUploadForm } from './restores.schemas.js';
+import { Restore, RestoreBody, RestorePreflight, RestoreQuery, RestoreResumeBody, RestoreUploadForm } from './restores.schemas.js';
 import { Health, Liveness, NotReady, Readiness } from './health.schemas.js';
 import { ErrorBody, JobStreamEnd, LogLine, pageOf } from './common.schemas.js';
 import { PageQuery } from './paging.schemas.js';
@@ -112,6 +113,8 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   Backup,
   BackupCopy,
   DeletedBackup,
+  BackupDiff,
+  DiffItem,
   Encryption,
   Recipient,
   RecipientList,
@@ -205,6 +208,20 @@ export const API_OPERATIONS = {
   'appBackups.archive': { summary: 'Download a completed backup', tag: 'backups', answers: archive, errors: ARCHIVE_ERRORS },
   'appBackups.delete': { summary: 'Delete a backup, every copy of it, and end its links; 409 when a copy is locked (nothing is deleted)', tag: 'backups', answers: deleted, errors: [403, 404, 409] },
   'appBackups.verify': { summary: 'Check every copy of a backup again (`readData`: read and hash each whole)', tag: 'backups', body: VerifyBackupBody, answers: { 200: json(Backup) }, errors: [403, 404, 409] },
+  'appBackups.diff': {
+    summary: 'What differs from this backup to another backup of the app or the live app (`against`): per kind, what was added, removed and changed, a page at a time',
+    tag: 'backups',
+    query: DiffQuery,
+    answers: { 200: json(BackupDiff) },
+    errors: [403, 404, 409],
+  },
+  'appBackups.diff.keyed': {
+    summary: 'The same diff, with the key (`identity` or `passphrase`) that opens an encrypted backup in the body; used for this request only',
+    tag: 'backups',
+    body: DiffBody,
+    answers: { 200: json(BackupDiff) },
+    errors: [403, 404, 409],
+  },
   'appBackups.links.create': { summary: 'Make a download link for a completed backup', tag: 'links', body: CreateLinkBody, answers: { 201: json(NewLink) }, errors: [403, 404, 409] },
   'appBackups.links.list': { summary: 'A backup’s links, newest first (without their URLs)', tag: 'links', query: PageQuery, answers: { 200: json(LinkPage) }, errors: [403, 404] },
   'appBackups.links.revoke': { summary: 'Revoke a link', tag: 'links', answers: { 204: empty }, errors: [403, 404] },
@@ -264,6 +281,19 @@ export const API_OPERATIONS = {
   'restores.list': { summary: 'Restores, newest first (admin)', tag: 'restore', query: PageQuery, answers: { 200: json(RestorePage) }, errors: [403] },
   'restores.get': { summary: 'A restore with its log (admin)', tag: 'restore', answers: { 200: json(Restore) }, errors: [403, 404] },
   'restores.events': { summary: 'A restore’s progress as server-sent events (admin)', tag: 'restore', answers: { 200: events(Restore) }, errors: [403, 404] },
+  'restores.resume': {
+    summary: 'Continue an Interrupted restore from its journal (admin); `identity` or `passphrase` only for an encrypted archive interrupted before it was decrypted',
+    tag: 'restore',
+    body: RestoreResumeBody,
+    answers: { 202: json(Restore) },
+    errors: [403, 404, 409, 503],
+  },
+  'restores.cancel': {
+    summary: 'Cancel an Interrupted restore (admin): its app’s events, read models and files, the users it created, its name reservation and its archive are removed; it ends Failed',
+    tag: 'restore',
+    answers: { 200: json(Restore) },
+    errors: [403, 404, 409],
+  },
 
   'recipients.list': { summary: 'The installation’s recipients (admin): public keys any app’s backups and policies may name', tag: 'encryption', answers: { 200: json(RecipientList) }, errors: [403] },
   'recipients.create': { summary: 'Add a recipient for every app (admin): a name and an age X25519 public key', tag: 'encryption', body: RecipientBody, answers: { 201: json(Recipient) }, errors: [403, 409] },

@@ -67,6 +67,8 @@ export const API_ROUTES = {
   'appBackups.archive': { method: 'GET', path: '/api/apps/{app}/backups/{id}/archive', audience: MAINTAINERS },
   'appBackups.delete': { method: 'DELETE', path: '/api/apps/{app}/backups/{id}', audience: MAINTAINERS },
   'appBackups.verify': { method: 'POST', path: '/api/apps/{app}/backups/{id}/verify', audience: MAINTAINERS },
+  'appBackups.diff': { method: 'GET', path: '/api/apps/{app}/backups/{id}/diff', audience: MAINTAINERS },
+  'appBackups.diff.keyed': { method: 'POST', path: '/api/apps/{app}/backups/{id}/diff', audience: MAINTAINERS },
   'appBackups.links.create': { method: 'POST', path: '/api/apps/{app}/backups/{id}/links', audience: MAINTAINERS },
   'appBackups.links.list': { method: 'GET', path: '/api/apps/{app}/backups/{id}/links', audience: MAINTAINERS },
   'appBackups.links.revoke': { method: 'DELETE', path: '/api/apps/{app}/backups/{id}/links/{linkId}', audience: MAINTAINERS },
@@ -95,6 +97,8 @@ export const API_ROUTES = {
   'restores.list': { method: 'GET', path: '/api/restore', audience: ADMIN },
   'restores.get': { method: 'GET', path: '/api/restore/{id}', audience: ADMIN },
   'restores.events': { method: 'GET', path: '/api/restore/{id}/events', audience: ADMIN },
+  'restores.resume': { method: 'POST', path: '/api/restore/{id}/resume', audience: ADMIN },
+  'restores.cancel': { method: 'DELETE', path: '/api/restore/{id}', audience: ADMIN },
 
   'recipients.list': { method: 'GET', path: '/api/recipients', audience: ADMIN },
   'recipients.create': { method: 'POST', path: '/api/recipients', audience: ADMIN },

@@ -21,3 +21,9 @@ export const LISTED_PER_KIND = 1000;
 /** The retention rules of a backup policy, in the order they are shown. */
 export const KEEP_RULES = ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const;
 export type KeepRule = (typeof KEEP_RULES)[number];
+
+/** A diff's pages hold up to this many changes, 100 when left out. */
+export const DIFF_PAGE_MAX = 1000;
+export const DIFF_PAGE_DEFAULT = 100;
+/** Longest JSON text a diff shows a value with; longer ones are cut and marked so. */
+export const DIFF_VALUE_MAX = 200;

@@ -21,7 +21,9 @@ export interface PageOf<T> {
   items: T[];
 }
 
-export const JobStatus = z.enum(['Scheduled', 'Running', 'Completed', 'Failed']);
+export const JobStatus = z
+  .enum(['Scheduled', 'Running', 'Completed', 'Failed', 'Interrupted'])
+  .describe('`Interrupted`: a restore the server stopped; it keeps its name and archive until it is resumed (POST /api/restore/{id}/resume) or cancelled (DELETE /api/restore/{id})');
 export type JobStatus = z.infer<typeof JobStatus>;
 
 /** How far a job (backup, restore, rollback) is, as stored and served. */

@@ -1,3 +1,4 @@
+import { DiffPreview } from './diffs.schemas.js';
 import { z } from 'zod';
 import { Int, JobStatus, jobProgressFields, LogLine, Time } from './common.schemas.js';
 import { Selection } from './backups.schemas.js';
@@ -27,6 +28,9 @@ export const RestoreBody = z
   .refine((body) => [body.url, body.backupId, body.repository].filter((given) => given !== undefined).length === 1, {
     message: 'Send { url }, { backupId } or { repository, key } (with optional name, untilEvent or until), or a multipart upload with a file field',
   });
+
+/** POST /api/restore/{id}/resume: nothing, or the key of an encrypted archive the restore had not decrypted when it was interrupted. */
+export const RestoreResumeBody = z.strictObject({ ...ArchiveKeyFields });
 
 /** The text fields of a multipart restore, which come as text. */
 export const RestoreUploadFields = z.strictObject({ ...PointInTime, ...ArchiveKeyFields, dryRun: z.enum(['true', 'false']).optional() });
@@ -96,5 +100,6 @@ export const RestorePreflight = z.strictObject({
   notes: z.array(z.string()).describe('What the restore would log about the events, such as dangling references'),
   missing: z.array(z.strictObject({ name: z.string(), reason: z.string() })),
   warnings: z.array(z.string()),
+  diff: DiffPreview.nullable().describe('What differs from the archive (up to `untilEvent` or `until`) to the app it was taken from as this installation has it now; null when this installation lacks that app, or the archive is partial or fails a check'),
 });
 export type RestorePreflight = z.infer<typeof RestorePreflight>;

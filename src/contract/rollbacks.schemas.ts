@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DiffPreview } from './diffs.schemas.js';
 import { Int, JobStatus, jobProgressFields, LogLine, Time } from './common.schemas.js';
 // The report lists at most LISTED_PER_KIND ids per kind and change (api-values.ts).
 
@@ -40,6 +41,7 @@ export const RollbackPreflight = z.strictObject({
   changes: RollbackChanges,
   counts: ChangeCounts,
   events: Int.describe('How many events the rollback would append (its marker included)'),
+  diff: DiffPreview.describe('What changed in the app since the target (the backup, or the state rolled back to), from the target to the app now: the rollback takes back what it shows of schemas, contents and assets; contributors stay as they are'),
 });
 export type RollbackPreflight = z.infer<typeof RollbackPreflight>;
 

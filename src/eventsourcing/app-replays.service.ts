@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EVENT_STORE, type EventStore, type StoredEvent } from '../infrastructure/event-store/event-store.port.js';
+import { EVENT_STORE, type EventStore, type StoredEvent, streams } from '../infrastructure/event-store/event-store.port.js';
 import { ProjectionEngine } from './projection-engine.service.js';
 import type { ProjectionTx } from './projection-tx.js';
 import { Projector } from './projector.service.js';
@@ -16,6 +16,11 @@ const FOLLOWER_WAIT_MS = 10 * 60_000;
 export interface RestoreProjection {
   /** Projects events just appended for the app, in order. */
   project(events: readonly StoredEvent[]): Promise<void>;
+  /**
+   * The position up to which every event projected so far is written to the read store (but what
+   * is held back): a restore's journal keeps it, and a resume projects again only what lies after.
+   */
+  readonly projectedThrough: number;
   /** Writes what was held back and hands the app to the live follower. */
   complete(): Promise<void>;
 }
@@ -49,16 +54,41 @@ export class AppReplays {
    * Suspends the app, clears its read models and projects it as the restore goes. If the restore
    * fails, `purgeApp` removes what was projected.
    */
-  async openRestore(appId: string): Promise<RestoreProjection> {
+  async openRestore(appId: string, resume?: { projectedThrough: number }): Promise<RestoreProjection> {
     await this.assertProjects('A restore');
-    this.engine.suspend(appId, 'restore');
-    const replay = this.engine.begin({ appId, hold: this.engine.gates(), bulk: true });
+    // Batches fed whole, and what the last chunk written covered: a chunk may be written mid-batch, so only batches fed before it count.
+    let fedThrough = resume?.projectedThrough ?? 0;
+    let projectedThrough = fedThrough;
+    const replay = this.engine.begin({ appId, hold: this.engine.gates(), bulk: true, onCommitted: () => void (projectedThrough = fedThrough) });
     let lastPosition = 0;
+    if (resume) {
+      this.engine.holdForRestore(appId);
+      const through = resume.projectedThrough;
+      // The gate document was held in the first run's memory: staged again from the app's own stream, up to what that run projected.
+      await replay.restageHeld(this.appStreamUpTo(appId, through));
+      // What the first run appended after its last chunk was written is projected again (projections are idempotent).
+      const store = this.store;
+      await replay.feed(
+        (async function* () {
+          for await (const event of store.readApp(appId, { after: through })) {
+            lastPosition = event.position;
+            yield event;
+          }
+        })(),
+      );
+      fedThrough = Math.max(through, lastPosition);
+    } else {
+      this.engine.suspend(appId, 'restore');
+    }
     return {
+      get projectedThrough() {
+        return projectedThrough;
+      },
       project: async (events) => {
         if (events.length === 0) return;
         lastPosition = Math.max(lastPosition, events[events.length - 1]!.position);
         await replay.feed(events);
+        fedThrough = lastPosition;
       },
       complete: async () => {
         await replay.flush();
@@ -70,6 +100,18 @@ export class AppReplays {
         });
       },
     };
+  }
+
+  /** An interrupted restore's app stays suspended until the restore resumes or is cancelled (see ProjectionEngine.holdForRestore). */
+  holdForRestore(appId: string): void {
+    this.engine.holdForRestore(appId);
+  }
+
+  private async *appStreamUpTo(appId: string, position: number): AsyncIterable<StoredEvent> {
+    for await (const event of this.store.readStream(streams.app(appId))) {
+      if (event.position > position) return;
+      yield event;
+    }
   }
 
   /**

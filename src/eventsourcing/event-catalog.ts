@@ -129,6 +129,28 @@ export interface StreamRollback<E extends DomainEvent> {
 }
 
 /**
+ * What a diff of two states of an app (a backup against another, or against the live app)
+ * compares of one entity, as its stream's state shows it. Only what lives is an entry: an entity
+ * deleted on one side is one the diff says was added or removed.
+ */
+export interface DiffEntry {
+  readonly id: string;
+  /** How a person recognises it: a schema's name, an asset's file name. */
+  readonly label: string;
+  /** Compared one by one (a schema's fields, a content's data fields and status): each is added, removed or changed. */
+  readonly properties: Readonly<Record<string, unknown>>;
+  /** What only accumulates (an asset's file versions), by key: the diff lists those one side has and the other lacks. */
+  readonly versions?: Readonly<Record<string, unknown>>;
+}
+
+/** How a kind's entities appear in a diff: the entries an entity's folded state makes (none once it is deleted). */
+export interface StreamDiff<S> {
+  /** The kind in the diff's report (`schemas`, `contents`, `assets`, `contributors`): one per stream kind. */
+  readonly report: string;
+  entries(state: S, entityId: string): readonly DiffEntry[];
+}
+
+/**
  * One kind of stream: its events, its decider, and the rules commands apply, so that an event from
  * outside (an archive) can be checked as if a command had decided it: `check` answers why the event
  * could not have followed the state, or undefined when it could. The facts below are what backups,
@@ -144,6 +166,8 @@ export interface StreamDefinition<S = unknown, E extends DomainEvent = DomainEve
   /** The archive entries an event needs besides its own line (an asset's file version), given its entity's id. */
   entries?(event: E, entityId: string): readonly string[];
   readonly rollback?: StreamRollback<E>;
+  /** What a diff of two states of an app compares of this kind's entities. */
+  readonly diff?: StreamDiff<S>;
   /**
    * The typed view: true when the event is one of this kind's. The catalog checked every event's
    * data when it was appended or archived, so the type name says what the data holds.

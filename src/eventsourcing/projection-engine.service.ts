@@ -169,6 +169,17 @@ export class Replay {
     await this.commitLocked(writes);
   }
 
+  /**
+   * A resumed restore: stages again the held documents (the app's gate document) its first run kept
+   * in memory, from `events` (the app's events that run had projected), applying them to the gate
+   * projections only: every other document of theirs is in the store already.
+   */
+  async restageHeld(events: AsyncIterable<StoredEvent>): Promise<void> {
+    await this.engine.exclusive(async () => {
+      for await (const event of events) if (this.engine.applies(event, this.options.appId)) await this.engine.applyEvent(event, this.tx, true);
+    });
+  }
+
   private get hold(): ReadonlySet<string> {
     return this.options.hold ?? NO_HOLD;
   }
@@ -272,6 +283,14 @@ export class ProjectionEngine {
     this.suspended.set(appId, by);
   }
 
+  /**
+   * An interrupted restore's app stays suspended across restarts (suspended before the catch-up,
+   * so the follower never projects it half-written); resuming it finds it suspended already.
+   */
+  holdForRestore(appId: string): void {
+    if (this.suspended.get(appId) !== 'restore') this.suspend(appId, 'restore');
+  }
+
   resume(appId: string): void {
     this.suspended.delete(appId);
   }
@@ -348,10 +367,10 @@ export class ProjectionEngine {
     return appId === owner || !this.suspended.has(appId);
   }
 
-  /** Projections see every event as the current version of its type describes it. */
-  async applyEvent(stored: StoredEvent, tx: ProjectionTx): Promise<void> {
+  /** Projections see every event as the current version of its type describes it; `gatesOnly`: only the projections with a gate. */
+  async applyEvent(stored: StoredEvent, tx: ProjectionTx, gatesOnly = false): Promise<void> {
     const event = this.catalog.upcast(stored);
-    for (const projection of this.projections) await projection.apply(event, tx);
+    for (const projection of this.projections) if (!gatesOnly || projection.gate) await projection.apply(event, tx);
   }
 }
 

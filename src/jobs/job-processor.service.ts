@@ -8,6 +8,7 @@ import { conflict } from '../platform/domain-errors.js';
 import { INSTANCE_ID } from '../platform/instance.js';
 import { JobFaults } from './job-faults.js';
 import { JobHandOff, PICKUP_POLL_MS } from './job-handoff.js';
+import { JobInterruption } from './job-interruption.js';
 import { endedJob, type JobRecord, withLine } from './job-record.js';
 import { JobRunContext } from './job-run-context.js';
 import type { JobEnding, JobRunner, JobSlot } from './job-runner.port.js';
@@ -47,7 +48,8 @@ const now = () => new Date().toISOString();
  * - **Recovery.** A Scheduled or Running job whose slot no live lease holds belongs to a dead
  *   process: its runner settles it at start-up and on a sweep every lease period.
  * - **Shutdown.** Running jobs are waited for; `abandon` stops them (each cleans up as after a
- *   failure); graceful-shutdown.ts drives both.
+ *   failure); graceful-shutdown.ts drives both. Resumable kinds (restores) are not waited for:
+ *   `interrupt` stops them at once, and they end Interrupted, to be continued by `resume`.
  */
 @Injectable()
 export class JobProcessor implements OnApplicationShutdown {
@@ -154,7 +156,63 @@ export class JobProcessor implements OnApplicationShutdown {
    */
   abandon(reason: string): void {
     this.stopping.abort();
-    for (const job of this.running.values()) job.abandon.abort(new Error(reason));
+    for (const job of this.running.values()) job.abandon.abort(this.runnerOf(job.kind)?.resumable ? new JobInterruption(reason) : new Error(reason));
+  }
+
+  /**
+   * At the start of a shutdown: stops the jobs of resumable kinds at their next step (they end
+   * Interrupted, to be resumed); returns how many. Other jobs are left to finish.
+   */
+  interrupt(reason: string): number {
+    let count = 0;
+    for (const job of this.running.values()) {
+      if (!this.runnerOf(job.kind)?.resumable) continue;
+      job.abandon.abort(new JobInterruption(reason));
+      count += 1;
+    }
+    return count;
+  }
+
+  /**
+   * Runs `work` on an ended job (cancelling an Interrupted restore) while holding its kind's slot,
+   * so no run of the kind (a resume of that very job) can start meanwhile; 409 `busy` when taken.
+   */
+  async underSlot<J extends JobRecord, S extends string, T>(runner: JobRunner<J, S>, job: J, work: () => Promise<T>): Promise<T> {
+    const { claim, busy } = runner.slot(job);
+    const slot = await Lease.acquire(this.names, claim, { ttlMs: this.ttlMs, holder: job.id, finishing: (holder) => runner.jobs.hasEnded(holder) }).catch((error: unknown) => {
+      throw error instanceof NameUnavailableError ? conflict(busy) : error;
+    });
+    try {
+      return await work();
+    } finally {
+      await slot.release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Continues an Interrupted job of a resumable kind: takes its kind's slot (409 `busy` when taken)
+   * and runs it again in this process (with `patch` of the job as it stands); the runner picks up
+   * from what the job recorded. Answers with the job as it starts.
+   */
+  async resume<J extends JobRecord, S extends string>(runner: JobRunner<J, S>, job: J, line: string, patch: (current: J) => Partial<J> = () => ({})): Promise<J> {
+    if (!runner.resumable) throw new Error(`${runner.kind} jobs cannot be resumed`);
+    if (job.status !== 'Interrupted') throw conflict(`${runner.describe(job)} is ${job.status}; only an Interrupted one can be resumed`);
+    const { claim, busy } = runner.slot(job);
+    const slot = await Lease.acquire(this.names, claim, { ttlMs: this.ttlMs, holder: job.id, finishing: (holder) => runner.jobs.hasEnded(holder) }).catch((error: unknown) => {
+      throw error instanceof NameUnavailableError ? conflict(busy) : error;
+    });
+    try {
+      // Read again under the slot: a cancel or another resume may have come first.
+      const current = await runner.jobs.get(job.id);
+      if (current?.status !== 'Interrupted') throw conflict(`${runner.describe(job)} is ${current?.status ?? 'gone'}; only an Interrupted one can be resumed`);
+      const resumed: J = { ...current, ...patch(current), status: 'Scheduled', error: null, completed: null, ...withLine(current, line) };
+      await runner.jobs.put(resumed);
+      this.launch(runner, resumed, slot);
+      return resumed;
+    } catch (error) {
+      await slot.release().catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -165,6 +223,7 @@ export class JobProcessor implements OnApplicationShutdown {
   async recoverInterrupted(stage: 'before-catch-up' | 'after-catch-up'): Promise<void> {
     const before = stage === 'before-catch-up';
     for (const runner of this.runners) {
+      if (!before && runner.resumeAtStartUp && (!runner.withProjections || this.projector.projects)) await runner.resumeAtStartUp();
       if ((runner.settleBeforeCatchUp === true) !== before) continue;
       await runner.atStartUp?.();
       if (runner.withProjections && !(before ? await this.willProject() : this.projector.projects)) continue;
@@ -230,7 +289,11 @@ export class JobProcessor implements OnApplicationShutdown {
       await ctx.record({ status: 'Completed', completed: now() }, outcome.patch, outcome.line);
     } catch (error) {
       const ending: JobEnding<J> = runner.failed ? await runner.failed(ctx, error) : { status: 'Failed', error: messageOf(error) };
-      if (ending.status === 'Failed') {
+      if (ending.status === 'Interrupted') {
+        this.logger.warn(`${runner.describe(ctx.job)} is interrupted${ending.error ? `: ${ending.error}` : ''}`);
+        // Progress stays where it stopped: a person sees how far the job got.
+        await ctx.record({ status: 'Interrupted', completed: now(), error: ending.error ?? null, etaSeconds: null }, ending.patch, ending.line);
+      } else if (ending.status === 'Failed') {
         this.logger.error(`${runner.describe(ctx.job)} failed: ${ending.error}`);
         ctx.measured?.fail();
         await ctx.record({ status: 'Failed', completed: now(), error: ending.error, phase: 'failed', etaSeconds: 0 }, ending.patch, ending.line);
@@ -275,6 +338,10 @@ export class JobProcessor implements OnApplicationShutdown {
   private async failAccepted<J extends JobRecord, S extends string>(runner: JobRunner<J, S>, job: J, message: string): Promise<void> {
     const failed = runner.failAccepted ? await runner.failAccepted(job, message) : { ...endedJob(job, 'Failed', { error: message, line: message }), slotToken: null };
     await runner.jobs.put(failed);
+  }
+
+  private runnerOf(kind: string): AnyRunner | undefined {
+    return this.runners.find((runner) => runner.kind === kind);
   }
 
   /** The Scheduled and Running jobs of a kind whose slot no live lease holds for them: their process died. */

@@ -1,6 +1,10 @@
 import type { JobProgress } from './job-progress.js';
 
-export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed';
+/**
+ * `Interrupted`: a resumable job (a restore) the server stopped under it; it keeps what it holds
+ * (a name reservation, its archive) until it is resumed or cancelled. Not active: it holds no slot.
+ */
+export type JobStatus = 'Scheduled' | 'Running' | 'Completed' | 'Failed' | 'Interrupted';
 
 export interface JobLogLine {
   at: string;

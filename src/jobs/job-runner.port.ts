@@ -11,9 +11,10 @@ export interface JobOutcome<J extends JobRecord> {
 
 /**
  * How a failed run ends: Failed with `error` (the default), Completed after all (a rollback whose
- * events were stored), or left Running for the next start to settle (a cleanup that failed).
+ * events were stored), left Running for the next start to settle (a cleanup that failed), or
+ * Interrupted (a resumable job the server stopped; `error` says why a resume was refused, if it was).
  */
-export type JobEnding<J extends JobRecord> = JobOutcome<J> & ({ status: 'Failed'; error: string } | { status: 'Completed' | 'Running' });
+export type JobEnding<J extends JobRecord> = JobOutcome<J> & ({ status: 'Failed'; error: string } | { status: 'Completed' | 'Running' } | { status: 'Interrupted'; error?: string });
 
 /** For kinds that run where the projections run: what handing a job to that process takes. */
 export interface JobHandOffHooks<J extends JobRecord> {
@@ -62,6 +63,12 @@ export interface JobRunner<J extends JobRecord, S extends string = string> {
    * app is purged before the catch-up would project it. Rollbacks need the projections to settle.
    */
   readonly settleBeforeCatchUp?: boolean;
+  /**
+   * Jobs of this kind can stop part-way and continue later (restores): a shutdown interrupts them
+   * at once (JobInterruption as the reason of their signal) instead of waiting for them, and their
+   * `failed` ends them Interrupted.
+   */
+  readonly resumable?: boolean;
   /** What the kind calls a step in an injected failure's message; 'step' when absent. */
   readonly stepNoun?: string;
   /** How logs name a job: 'Backup 42 of app shop'. */
@@ -88,6 +95,11 @@ export interface JobRunner<J extends JobRecord, S extends string = string> {
    * aborts when the server stops.
    */
   settle(job: J, stopping: AbortSignal): Promise<J | undefined>;
+  /**
+   * After the catch-up, in the process that runs the jobs: continues the jobs left Interrupted
+   * (JobProcessor.resume), if the kind resumes them at start-up.
+   */
+  resumeAtStartUp?(): Promise<void>;
   /** After those, at start-up and on every sweep: jobs the kind settles later (rollbacks left partly applied). Returns how many. */
   revisit?(stopping: AbortSignal): Promise<number>;
 }

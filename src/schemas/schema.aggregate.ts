@@ -137,6 +137,14 @@ export const schemaStream = defineStream<SchemaState, SchemaEvent>({
   place: 'entity',
   events: SCHEMA_EVENTS,
   decider: schemaDecider,
+  // A diff compares a schema's name and each of its fields (type and whether it is required).
+  diff: {
+    report: 'schemas',
+    entries: (state, schemaId) =>
+      state.status === 'live'
+        ? [{ id: schemaId, label: state.name, properties: { name: state.name, ...Object.fromEntries(state.fields.map((f) => [`fields.${f.name}`, { type: f.type, required: f.required }])) } }]
+        : [],
+  },
   rollback: {
     report: 'schemas',
     /**

@@ -511,6 +511,13 @@ if (!present && !inCi) {
         }
       }
       await dialog.getByTestId('rollback-counts').getByText('0 created, 1 changed, 0 deleted', { exact: false }).waitFor();
+      // The diff against the live app: the content's title as the backup has it, and as it is now.
+      const diffed = dialog.getByTestId('diff-items').locator(`li[data-kind="contents"][data-id="${String(content.id)}"][data-change="changed"]`);
+      const title = diffed.locator('li[data-property="data.title"][data-change="changed"]');
+      await title.waitFor();
+      expect(await title.textContent()).toBe(`~ data.title: ${JSON.stringify(content.data.title)} → "Edited after the backup"`);
+      expect(await dialog.getByTestId('diff-contents-changed').textContent()).toBe('1');
+      for (const kind of ['schemas', 'assets', 'contributors']) for (const change of ['added', 'removed', 'changed']) expect(await dialog.getByTestId(`diff-${kind}-${change}`).textContent(), `${kind} ${change}`).toBe('0');
       await shot(page, 'rollback-preview');
       // Cancelled with Escape: nothing was written, and focus is back on the row's action.
       await page.keyboard.press('Escape');

@@ -7,6 +7,9 @@ import { addRepository, backUp, copyIn, s3Repository, sha256 } from '../support/
 import { describeOnS3, requiredS3TestEnv, type S3TestEnv, S3TestBuckets } from '../support/s3-test-buckets.js';
 import { startServer, type TestServer, tempDir } from '../support/test-server.js';
 
+/** Every copy holds its archive whole: no file is shared (REPOSITORY_SHARED_FILE_MIN_BYTES=0). */
+const WHOLE_COPIES = { REPOSITORY_SHARED_FILE_MIN_BYTES: '0' };
+
 interface Made {
   id: string;
   archive: Buffer;
@@ -77,7 +80,8 @@ describe('downloads of a backup kept only in repositories', () => {
   let onShelf: Made;
 
   beforeAll(async () => {
-    server = await startServer();
+    // Copies held whole (copy format 1), which these tests read and replace in place; copies with shared files: repository-shared-files.e2e.spec.ts.
+    server = await startServer(WHOLE_COPIES);
     await addRepository(server.admin, { name: 'shelf', type: 'filesystem', path: shelf });
     await addRepository(server.admin, { name: 'spare', type: 'filesystem', path: spare });
     // More contents than the other apps here: its archive is larger than theirs.
@@ -132,7 +136,7 @@ describe('downloads of a backup kept only in repositories', () => {
       bucket = await buckets.create('downloads');
       // Two installations configured with the same bucket, one of them presigning.
       await addRepository(server.admin, s3Repository(env, 'offsite', bucket));
-      presigning = await startServer({ LINK_PRESIGNED_REDIRECTS: 'true', LINK_PRESIGNED_TTL_SECONDS: '120' });
+      presigning = await startServer({ ...WHOLE_COPIES, LINK_PRESIGNED_REDIRECTS: 'true', LINK_PRESIGNED_TTL_SECONDS: '120' });
       await addRepository(presigning.admin, s3Repository(env, 'offsite', bucket));
       inBucket = await backupOf(server, 'in-bucket', ['offsite']);
       presignedBackup = await backupOf(presigning, 'presigned', ['offsite']);

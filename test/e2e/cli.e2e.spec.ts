@@ -638,6 +638,7 @@ describe('appvault CLI', () => {
       ['archive', 'verify'],
       ['archive', 'inspect'],
       ['archive', 'diff'],
+      ['diff'],
     ];
     for (const command of commands) {
       const run = await cli([...command, '--help']);

@@ -145,7 +145,7 @@ describe('bounded shutdown', () => {
     await again.stop();
   });
 
-  it('fails a restore that is still running when the timeout ends, and cleans it up', async () => {
+  it('interrupts a running restore at once on SIGTERM (it keeps its name), and a cancel cleans it up', async () => {
     const dataDir = tempDir();
     let child = await startChildServer(dataDir);
     const created = await child.admin.post('/api/apps', { name: 'big' });
@@ -167,11 +167,14 @@ describe('bounded shutdown', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     await child.stop();
-    expect(child.output()).toMatch(/Stopping 1 running restores/);
-    child = await startChildServer(dataDir);
+    expect(child.output()).toMatch(/Interrupting 1 restore\(s\); they resume from their journal/);
+    child = await startChildServer(dataDir, { RESUME_RESTORES_AT_STARTUP: 'false' });
     const job = (await child.admin.get(`/api/restore/${restore.body.id}`)).body;
-    expect(job.status).toBe('Failed');
-    expect(job.error).toMatch(/server was stopped \(SIGTERM\)|server stopped/);
+    expect(job.status).toBe('Interrupted');
+    expect(job.log.some((l: { message: string }) => /Interrupted: The server was stopped \(SIGTERM\)/.test(l.message))).toBe(true);
+    expect((await child.admin.get('/api/apps/big-copy')).status).toBe(404);
+    expect((await child.admin.post('/api/apps', { name: 'big-copy' })).status).toBe(409);
+    expect((await child.admin.delete(`/api/restore/${restore.body.id}`)).body.status).toBe('Failed');
     expect((await child.admin.get('/api/apps/big-copy')).status).toBe(404);
     expect((await child.admin.post('/api/apps', { name: 'big-copy' })).status).toBe(201);
     await child.stop();

@@ -72,6 +72,23 @@ describe('logs', () => {
     expect(requests.some((r) => String(r['path']).startsWith('/health'))).toBe(false);
   }, 60_000);
 
+  it('starts in a few lines (Nest’s wiring only at debug level) and logs each step of a stop once', async () => {
+    const quiet = await run({}, async () => undefined);
+    const plain = (text: string) => lines(text.replace(/\x1b\[[0-9;]*m/g, ''));
+    const records = plain(quiet.stdout + quiet.stderr).filter((line) => line.includes(' LOG ') || line.includes(' DEBUG '));
+    const starting = records.filter((line) => !line.includes('[Shutdown]'));
+    expect(starting.some((line) => line.includes('AppVault listening on'))).toBe(true);
+    expect(starting.some((line) => line.includes('[Startup] Ready in'))).toBe(true);
+    expect(starting.length, starting.join('\n')).toBeLessThanOrEqual(5);
+    expect(records.filter((line) => /RouterExplorer|RoutesResolver|InstanceLoader/.test(line))).toEqual([]);
+    // Each shutdown step once, in order, and nothing else under that context.
+    const stopping = records.filter((line) => line.includes('[Shutdown]')).map((line) => line.slice(line.indexOf('[Shutdown]') + 11));
+    expect(stopping).toEqual([expect.stringMatching(/^SIGTERM: not accepting connections/), 'All requests answered and jobs finished', 'Stopped']);
+
+    const debug = await run({ LOG_LEVEL: 'debug' }, async () => undefined);
+    expect(plain(debug.stdout).filter((line) => line.includes('[RouterExplorer]') && line.includes('DEBUG')).length).toBeGreaterThan(50);
+  }, 60_000);
+
   it('says what is wrong with the configuration in the format asked for', async () => {
     const json = await run({ LOG_FORMAT: 'json', PORT: 'abc' }, async () => undefined);
     expect(json.code, JSON.stringify(json)).toBe(78);

@@ -28,7 +28,9 @@ const noQuota = 'unavailable' in radosgw ? radosgw.unavailable : undefined;
 if (noQuota && s3TestEnv && !inCi) console.log(`SKIP the full-bucket case of the 3-2-1 e2e: ${noQuota} (scripts/ceph-s3.sh prints the S3_TEST_CEPH_CONF to set)`);
 
 /** Copies that fail are tried twice, 20 ms apart; scheduled runs may be a second apart, so the test sees two of them soon. */
-const A_ENV = { COPY_ATTEMPTS: '2', COPY_RETRY_DELAY_MS: '20', COPY_RETRY_MAX_DELAY_MS: '40', BACKUP_SCHEDULE_MIN_INTERVAL_MS: '1000' };
+/** Copies held whole (copy format 1), which these tests look at in the bucket; copies with shared files: repository-shared-files.e2e.spec.ts. */
+const WHOLE_COPIES = { REPOSITORY_SHARED_FILE_MIN_BYTES: '0' };
+const A_ENV = { ...WHOLE_COPIES, COPY_ATTEMPTS: '2', COPY_RETRY_DELAY_MS: '20', COPY_RETRY_MAX_DELAY_MS: '40', BACKUP_SCHEDULE_MIN_INTERVAL_MS: '1000' };
 /** Every 5 seconds: the scheduler's own timer (it looks every 5 s) starts the runs. */
 const EVERY_FIVE_SECONDS = '*/5 * * * * *';
 const YEARLY = '0 0 1 1 *';
@@ -71,7 +73,7 @@ describeOnS3('3-2-1 with backup repositories: two installations and one bucket w
     nas = tempDir('appvault-nas-');
     down = await S3FaultProxy.start(env.endpoint);
     cutting = await S3FaultProxy.start(env.endpoint);
-    [a, b] = await Promise.all([startChildServer(tempDir('appvault-a-'), A_ENV), startChildServer(tempDir('appvault-b-'))]);
+    [a, b] = await Promise.all([startChildServer(tempDir('appvault-a-'), A_ENV), startChildServer(tempDir('appvault-b-'), WHOLE_COPIES)]);
     const owner = await a.admin.post('/api/users', { email: 'owner@example.com' });
     const dev = await a.admin.post('/api/users', { email: 'dev@example.com' });
     const ownerClient = new ApiClient(a.url, owner.body.apiKey as string);

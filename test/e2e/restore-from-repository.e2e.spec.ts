@@ -12,6 +12,9 @@ import { describeOnS3, requiredS3TestEnv, type S3TestEnv, S3TestBuckets } from '
 import { ADMIN_TOKEN, startServer, type TestServer, tempDir } from '../support/test-server.js';
 import { traces } from '../support/traces.js';
 
+/** Every copy holds its archive whole: no file is shared (REPOSITORY_SHARED_FILE_MIN_BYTES=0). */
+const WHOLE_COPIES = { REPOSITORY_SHARED_FILE_MIN_BYTES: '0' };
+
 type Json = Record<string, unknown>;
 
 /** The restore's temporary files (fetched archives) left in a DATA_DIR. */
@@ -50,8 +53,9 @@ describe('restore from a backup repository', () => {
   let eventCount: number;
 
   beforeAll(async () => {
-    first = await startServer();
-    second = await startServer();
+    // These copies are held whole (copy format 1), as every copy of an app without large files is; copies with shared files: repository-shared-files.e2e.spec.ts.
+    first = await startServer(WHOLE_COPIES);
+    second = await startServer(WHOLE_COPIES);
     await addRepository(first.admin, { name: 'shelf', type: 'filesystem', path: folder });
     await addRepository(second.admin, { name: 'shelf', type: 'filesystem', path: folder });
     const owner = await first.admin.post('/api/users', { email: 'owner@example.com' });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { COPY_FORMAT, COPY_FORMAT_VERSION, copyArchiveKey, type CopyManifest } from '../../src/repositories/shared/copy-layout.js';
+import { COPY_FORMAT, copyArchiveKey, type CopyManifest, WHOLE_COPY_VERSION } from '../../src/repositories/shared/copy-layout.js';
 
 /** Copies as another installation leaves them in a repository, for the listing tests. */
 export const sha = 'a'.repeat(64);
@@ -10,7 +10,7 @@ export function copyManifest(installation: string, appName: string, backupId: st
   const key = copyArchiveKey(appName, backupId);
   return {
     format: COPY_FORMAT,
-    version: COPY_FORMAT_VERSION,
+    version: WHOLE_COPY_VERSION,
     installation,
     backup: {
       id: backupId,

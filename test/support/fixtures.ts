@@ -13,7 +13,7 @@ export async function waitForJob(client: ApiClient, path: string, timeoutMs = 12
   for (;;) {
     const res = await client.get(path);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    if (res.body.status === 'Completed' || res.body.status === 'Failed') return res.body;
+    if (res.body.status === 'Completed' || res.body.status === 'Failed' || res.body.status === 'Interrupted') return res.body;
     if (Date.now() > deadline) throw new Error(`job at ${path} did not finish: ${JSON.stringify(res.body)}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -60,6 +60,9 @@ export class S3FaultProxy {
   private etagRewrite: string | undefined;
   private cutGetsAfter: number | undefined;
   private cutUploadsAt: number | undefined;
+  private holdPuts: RegExp | undefined;
+  /** PutObject requests held without an answer (holdPutsMatching). */
+  held = 0;
 
   private constructor(
     private readonly server: Server,
@@ -105,6 +108,11 @@ export class S3FaultProxy {
     this.cutUploadsAt = bytes;
   }
 
+  /** PutObject requests whose path matches are read and never answered (a store that hangs, or a process killed while waiting on it). */
+  holdPutsMatching(pattern: RegExp | undefined): void {
+    this.holdPuts = pattern;
+  }
+
   count(kind: S3RequestKind): number {
     return this.counts.get(kind) ?? 0;
   }
@@ -117,6 +125,8 @@ export class S3FaultProxy {
     this.etagRewrite = undefined;
     this.cutGetsAfter = undefined;
     this.cutUploadsAt = undefined;
+    this.holdPuts = undefined;
+    this.held = 0;
   }
 
   async close(): Promise<void> {
@@ -127,6 +137,11 @@ export class S3FaultProxy {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const kind = s3RequestKind(req.method ?? 'GET', req.url ?? '/');
     this.counts.set(kind, this.count(kind) + 1);
+    if (kind === 'PutObject' && this.holdPuts?.test(req.url ?? '')) {
+      this.held += 1;
+      req.resume();
+      return;
+    }
     const fault = this.faults.find((f) => f.kind === kind && f.remaining > 0);
     if (fault) {
       fault.remaining -= 1;

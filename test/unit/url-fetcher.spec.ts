@@ -1,6 +1,12 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkUrl, isBlockedAddress, UnsafeUrlError } from '../../src/backup/restore/url-fetcher.js';
-import { describeUrl } from '../../src/backup/restore/restore-job.js';
+import { checkUrl, downloadToFile, isBlockedAddress, UnsafeUrlError } from '../../src/backup/restore/url-fetcher.js';
+import { ResumeRefusedError } from '../../src/backup/restore/restore-resumption.js';
+import { describeUrl, type DownloadValidator } from '../../src/backup/restore/restore-job.js';
 
 describe('restore URL safety', () => {
   it('allows only globally routable unicast: every special-purpose block of IPv4 and IPv6 is refused', () => {
@@ -36,5 +42,69 @@ describe('restore URL safety', () => {
   it('never shows credentials or query strings of a URL', () => {
     expect(describeUrl('https://user:pass@example.com/b.zip?sig=secret#x')).toBe('https://example.com/b.zip?…');
     expect(describeUrl('https://example.com/b.zip')).toBe('https://example.com/b.zip');
+  });
+});
+
+describe('a restore’s download that continues where it was cut off', () => {
+  const body = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => i % 251));
+  const options = { allowedHosts: ['127.0.0.1'], maxBytes: 1024 * 1024, timeoutMs: 10_000 };
+
+  /** A real HTTP server with an ETag that honours Range (with If-Range) unless told not to; it records the Range of each request. */
+  async function archiveServer(state: { etag: string; ranges: boolean; asked: (string | undefined)[] }) {
+    const server = createServer((req, res) => {
+      state.asked.push(req.headers.range);
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      if (range && state.ranges && req.headers['if-range'] === state.etag) {
+        const start = Number(range[1]);
+        res.writeHead(206, { etag: state.etag, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}`, 'content-length': body.length - start });
+        res.end(body.subarray(start));
+        return;
+      }
+      res.writeHead(200, { etag: state.etag, 'content-length': body.length });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}/shop.zip`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it('asks for the rest only (Range, If-Range) and appends it: the file is the whole archive', async () => {
+    const state = { etag: '"v1"', ranges: true, asked: [] as (string | undefined)[] };
+    const server = await archiveServer(state);
+    const file = join(mkdtempSync(join(tmpdir(), 'appvault-dl-')), 'restore.zip');
+    try {
+      const seen: DownloadValidator[] = [];
+      await downloadToFile(server.url, file, options, { onValidator: async (validator) => void seen.push(validator) });
+      expect(seen).toEqual([{ etag: '"v1"', lastModified: null, size: body.length }]);
+      // The first attempt was cut off after 20000 bytes.
+      writeFileSync(file, body.subarray(0, 20_000));
+      const resumed = await downloadToFile(server.url, file, options, { validator: seen[0]! });
+      expect(resumed.resumedAt).toBe(20_000);
+      expect(state.asked.at(-1)).toBe('bytes=20000-');
+      expect(readFileSync(file).equals(body)).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('downloads the whole archive again when the server ignores Range, and refuses an archive whose ETag changed', async () => {
+    const state = { etag: '"v1"', ranges: false, asked: [] as (string | undefined)[] };
+    const server = await archiveServer(state);
+    const file = join(mkdtempSync(join(tmpdir(), 'appvault-dl-')), 'restore.zip');
+    const validator = { etag: '"v1"', lastModified: null, size: body.length };
+    try {
+      writeFileSync(file, body.subarray(0, 30_000));
+      const again = await downloadToFile(server.url, file, options, { validator });
+      expect(again.resumedAt).toBe(0);
+      expect(readFileSync(file).equals(body)).toBe(true);
+
+      state.etag = '"v2"';
+      state.ranges = true;
+      writeFileSync(file, body.subarray(0, 30_000));
+      await expect(downloadToFile(server.url, file, options, { validator })).rejects.toThrow(ResumeRefusedError);
+      await expect(downloadToFile(server.url, file, options, { validator })).rejects.toThrow(/changed since this restore began downloading it \(ETag "v2", was "v1"/);
+    } finally {
+      await server.close();
+    }
   });
 });

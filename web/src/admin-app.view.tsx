@@ -14,6 +14,7 @@ import { storedKey, storeKey } from './session.store.js';
 import { SignInPage } from './sign-in.page.js';
 import { UsersPage } from './users.page.js';
 import { RepositoriesPage } from './repositories.page.js';
+import { EncryptionPage } from './recipients.view.js';
 
 type Session = { state: 'checking' } | { state: 'signed-out'; reason: string | null } | { state: 'signed-in'; api: ApiClient; me: Me };
 
@@ -54,7 +55,7 @@ export function AdminApp() {
     setSession({ state: 'signed-out', reason: null });
   };
   const nav: [string, string][] = [['/admin', 'Apps']];
-  if (me.admin) nav.push(['/admin/backups', 'All backups'], ['/admin/restores', 'Restores'], ['/admin/restore', 'New restore'], ['/admin/repositories', 'Repositories'], ['/admin/users', 'Users']);
+  if (me.admin) nav.push(['/admin/backups', 'All backups'], ['/admin/restores', 'Restores'], ['/admin/restore', 'New restore'], ['/admin/repositories', 'Repositories'], ['/admin/encryption', 'Encryption'], ['/admin/users', 'Users']);
   const current = (href: string) => (href === '/admin' ? path === '/admin' : path === href || path.startsWith(`${href}/`));
 
   return (
@@ -100,11 +101,12 @@ function route(path: string, query: URLSearchParams, api: ApiClient, me: Me) {
     if (restore) return <RestoreJobPage key={restore[1]} api={api} id={decodeURIComponent(restore[1]!)} />;
     if (path === '/admin/users') return <UsersPage api={api} />;
     if (path === '/admin/repositories') return <RepositoriesPage api={api} />;
-  } else if (['/admin/backups', '/admin/restores', '/admin/restore', '/admin/users', '/admin/repositories'].includes(path) || restore) {
+    if (path === '/admin/encryption') return <EncryptionPage api={api} />;
+  } else if (['/admin/backups', '/admin/restores', '/admin/restore', '/admin/users', '/admin/repositories', '/admin/encryption'].includes(path) || restore) {
     return (
       <main id="main">
         <PageTitle title="Administrators only">Administrators only</PageTitle>
-        <p>Restores, every app's backups, the repositories and the users are for administrators. <Link href="/admin">Back to your apps</Link></p>
+        <p>Restores, every app's backups, the repositories, the installation's recipients and the users are for administrators. <Link href="/admin">Back to your apps</Link></p>
       </main>
     );
   }

@@ -9,9 +9,11 @@ import { BackupPolicySection } from './backup-policy.view.js';
 import { includeOf, type SelectionChoice, SelectionFields, WHOLE_APP } from './backup-selection.view.js';
 import { BackupsTable } from './backups-table.view.js';
 import { fieldErrors } from './field-errors.util.js';
+import { EncryptionFields, type EncryptionChoice, encryptionOf, PassphraseOnce, PLAIN, useAppRecipients } from './encryption-fields.view.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
+import { RecipientsSection } from './recipients.view.js';
 import { LOCAL_ONLY, namesOf, type RepositoryChoice, RepositoryFields, useRepositoryList } from './repository-choice.view.js';
-import { canBackUp, canRollBack, roleOf } from './roles.util.js';
+import { canBackUp, canManageRecipients, canRollBack, roleOf } from './roles.util.js';
 import { RollbacksSection } from './rollbacks.view.js';
 
 /**
@@ -24,6 +26,10 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   const [label, setLabel] = useState('');
   const [selection, setSelection] = useState<SelectionChoice>(WHOLE_APP);
   const [targets, setTargets] = useState<RepositoryChoice>(LOCAL_ONLY);
+  const [encryption, setEncryption] = useState<EncryptionChoice>(PLAIN);
+  const [passphrase, setPassphrase] = useState<string | null>(null);
+  // Bumped when the app's recipients change: the forms that offer them read them again.
+  const [recipientsVersion, setRecipientsVersion] = useState(0);
   const [policyNames, setPolicyNames] = useState<string[]>([]);
   const [schemas, setSchemas] = useState<Schema[] | null>(null);
   const [schemasError, setSchemasError] = useState<string | null>(null);
@@ -46,6 +52,7 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   const allowed = app ? canBackUp(app, me) : false;
   const mayRollBack = app ? canRollBack(app, me) : false;
   const [repositories, repositoriesError] = useRepositoryList(api, me.admin);
+  const [recipients, recipientsError] = useAppRecipients(api, name, recipientsVersion);
   // Without the list (admins only), the names this app's backups and schedule use are what the viewer knows.
   const known = [...new Set([...backups.flatMap((b) => [...b.repositories, ...b.copies.map((copy) => copy.repository)]), ...policyNames])].sort();
 
@@ -66,8 +73,11 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
     setStartError(null);
     const include = includeOf(selection);
     try {
-      const body = { ...(label.trim() ? { label: label.trim() } : {}), ...(include ? { include } : {}), repositories: namesOf(targets) };
-      const backup = await api.call('appBackups.create', { params: { app: name }, body });
+      const encrypted = encryptionOf(encryption);
+      const body = { ...(label.trim() ? { label: label.trim() } : {}), ...(include ? { include } : {}), repositories: namesOf(targets), ...(encrypted ? { encryption: encrypted } : {}) };
+      const { passphrase: made, ...backup } = await api.call('appBackups.create', { params: { app: name }, body });
+      // Shown once, then forgotten: the list keeps the backup without it.
+      setPassphrase(made ?? null);
       setStarted(backup);
       setLabel('');
       // The names typed are this app's backups' names now, offered as boxes: ticked there.
@@ -80,7 +90,7 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   };
 
   const role = app ? roleOf(app, me) : null;
-  const startErrors = fieldErrors(startError, ['label', 'include', 'repositories'], ['repositories']);
+  const startErrors = fieldErrors(startError, ['label', 'include', 'repositories', 'encryption'], ['repositories', 'encryption']);
   return (
     <main id="main">
       <PageTitle title={name}>
@@ -117,11 +127,22 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
                   onChange={setTargets}
                   error={startErrors.byField.repositories}
                 />
-                <button type="submit" disabled={starting}>
+                <EncryptionFields
+                  id="backup"
+                  subject="the backup"
+                  recipients={recipients}
+                  recipientsError={recipientsError}
+                  value={encryption}
+                  onChange={setEncryption}
+                  allowPassphrase={true}
+                  error={startErrors.byField.encryption}
+                />
+                <button type="submit" disabled={starting || (encryption.mode === 'recipients' && encryption.names.length === 0)}>
                   {starting ? 'Starting…' : 'Start backup'}
                 </button>
                 <ErrorNote message={startErrors.rest} />
               </form>
+              {passphrase && <PassphraseOnce passphrase={passphrase} onDone={() => setPassphrase(null)} />}
               <BackupsTable
                 api={api}
                 app={name}
@@ -150,8 +171,11 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
                 repositories={repositories}
                 repositoriesError={repositoriesError}
                 known={known}
+                recipients={recipients}
+                recipientsError={recipientsError}
                 onPolicy={(policy) => setPolicyNames(policy?.repositories ?? [])}
               />
+              <RecipientsSection api={api} app={app.name} canEdit={canManageRecipients(app, me)} onChanged={() => setRecipientsVersion((v) => v + 1)} />
             </>
           )}
         </>

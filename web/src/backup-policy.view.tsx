@@ -3,6 +3,7 @@ import { KEEP_RULES, type KeepRule } from '@contract/api-values.js';
 import type { Schema } from '@contract/app-schemas.schemas.js';
 import { type ApiClient, ApiError } from '@contract/client/api-client.js';
 import type { BodyOf } from '@contract/client/api-types.js';
+import type { Recipient } from '@contract/encryption.schemas.js';
 import type { BackupPolicy } from '@contract/policies.schemas.js';
 import type { Repository } from '@contract/repositories.schemas.js';
 import { errorText } from './api.util.js';
@@ -10,6 +11,7 @@ import { choiceOf, includeOf, type SelectionChoice, SelectionFields, WHOLE_APP }
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { fieldErrors } from './field-errors.util.js';
 import { formatTime, selectionText } from './format.util.js';
+import { EncryptionFields, type EncryptionChoice, encryptionChoiceOf, encryptionOf, PLAIN } from './encryption-fields.view.js';
 import { ErrorNote } from './page-parts.view.js';
 import { LockModeOptions, LOCAL_ONLY, namesOf, type RepositoryChoice, RepositoryFields } from './repository-choice.view.js';
 
@@ -24,7 +26,7 @@ type Keeps = Record<KeepRule, string>;
 const NO_KEEPS: Keeps = { keepLast: '', keepDaily: '', keepWeekly: '', keepMonthly: '' };
 
 /** The request's fields, for telling one 400's problems apart (field-errors.util.ts). */
-const POLICY_FIELDS = ['schedule', ...KEEP_RULES, 'include', 'repositories', 'objectLock'];
+const POLICY_FIELDS = ['schedule', ...KEEP_RULES, 'include', 'repositories', 'objectLock', 'encryption'];
 
 type LockMode = '' | 'GOVERNANCE' | 'COMPLIANCE';
 
@@ -53,12 +55,15 @@ interface Props {
   repositoriesError: string | null;
   /** Repository names this app's backups use, offered when there is no list. */
   known: readonly string[];
+  /** The recipients the app's backups may name (null while loading). */
+  recipients: Recipient[] | null;
+  recipientsError: string | null;
   /** Told the policy whenever it is read or changes (null: none). */
   onPolicy?: (policy: BackupPolicy | null) => void;
 }
 
 /** An app's backup policy (GET/PUT/DELETE …/backup-policy): the schedule, what it holds, where its copies go, its retention. */
-export function BackupPolicySection({ api, app, schemas, schemasError, repositories, repositoriesError, known, onPolicy }: Props) {
+export function BackupPolicySection({ api, app, schemas, schemasError, repositories, repositoriesError, known, recipients, recipientsError, onPolicy }: Props) {
   // undefined: loading; null: the app has none.
   const [policy, setPolicy] = useState<BackupPolicy | null | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -68,6 +73,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError, repositor
   const [targets, setTargets] = useState<RepositoryChoice>(LOCAL_ONLY);
   const [lockMode, setLockMode] = useState<LockMode>('');
   const [lockDays, setLockDays] = useState('');
+  const [encryption, setEncryption] = useState<EncryptionChoice>(PLAIN);
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -81,6 +87,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError, repositor
     setTargets(from ? { checked: from.repositories, typed: '' } : LOCAL_ONLY);
     setLockMode(from?.objectLock?.mode ?? '');
     setLockDays(from?.objectLock ? String(from.objectLock.days) : '');
+    setEncryption(encryptionChoiceOf(from?.encryption));
     onPolicy?.(from);
   };
 
@@ -111,6 +118,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError, repositor
     if (include) body['include'] = include;
     body['repositories'] = namesOf(targets);
     body['objectLock'] = lockMode ? { mode: lockMode, days: keepValue(lockDays) } : null;
+    body['encryption'] = encryptionOf(encryption) ?? null;
     try {
       // Sent as typed (a keep rule may be text), so the API's 400 names what is wrong with it.
       const saved = await api.call('backupPolicy.put', { params: { app }, body: body as BodyOf<'backupPolicy.put'> });
@@ -138,7 +146,7 @@ export function BackupPolicySection({ api, app, schemas, schemasError, repositor
     }
   };
 
-  const errors = fieldErrors(error, POLICY_FIELDS, ['repositories', 'objectLock']);
+  const errors = fieldErrors(error, POLICY_FIELDS, ['repositories', 'objectLock', 'encryption']);
   return (
     <section aria-labelledby="policy-heading" class="policy">
       <h2 id="policy-heading">Scheduled backups</h2>
@@ -166,6 +174,8 @@ export function BackupPolicySection({ api, app, schemas, schemasError, repositor
           <dd data-testid="policy-repositories">{policy.repositories.join(', ')}</dd>
           <dt>Object Lock</dt>
           <dd data-testid="policy-lock">{lockText(policy.objectLock)}</dd>
+          <dt>Encrypted</dt>
+          <dd data-testid="policy-encryption">{policy.encryption ? `to ${policy.encryption.recipients.join(', ')}` : 'no'}</dd>
           <dt>Next run</dt>
           <dd>
             <time dateTime={policy.nextRun}>{formatTime(policy.nextRun)}</time>
@@ -253,6 +263,16 @@ export function BackupPolicySection({ api, app, schemas, schemasError, repositor
             value={targets}
             onChange={setTargets}
             error={errors.byField.repositories}
+          />
+          <EncryptionFields
+            id="policy"
+            subject="each scheduled backup"
+            recipients={recipients}
+            recipientsError={recipientsError}
+            value={encryption}
+            onChange={setEncryption}
+            allowPassphrase={false}
+            error={errors.byField.encryption}
           />
           <fieldset class="lock-choice" aria-describedby={`policy-lock-hint${errors.byField.objectLock ? ' policy-lock-error' : ''}`} aria-invalid={errors.byField.objectLock ? true : undefined}>
             <legend>Object Lock for the copies (optional)</legend>

@@ -9,6 +9,7 @@ import { BackupCopiesDetail, CopiesList } from './backup-copies.view.js';
 import { ConfirmDialog } from './confirm-dialog.view.js';
 import { Link } from './client.router.js';
 import { formatBytes, formatCount, formatTime, progressText, selectionText } from './format.util.js';
+import { encryptionText } from './encryption-fields.view.js';
 import { ErrorNote, StatusBadge, TableHead } from './page-parts.view.js';
 
 /** How long a migration link made from the page lives. */
@@ -250,7 +251,15 @@ function BackupRow({ api, app, backup, showApp, admin, onChange, onDownload, onL
           {backup.warnings.length > 0 && <p class="warning">{backup.warnings.join('; ')}</p>}
         </td>
         <td data-label="Label">{backup.label || <span class="muted">no label</span>}</td>
-        <td data-label="Holds">{backup.partial ? <span class="partial-note">{selectionText(backup.include)}</span> : <span class="muted">{selectionText(null)}</span>}</td>
+        <td data-label="Holds">
+          {backup.partial ? <span class="partial-note">{selectionText(backup.include)}</span> : <span class="muted">{selectionText(null)}</span>}
+          {backup.encryption && (
+            <span class="encrypted-note" data-testid="backup-encrypted">
+              {' '}
+              · encrypted {encryptionText(backup.encryption)}
+            </span>
+          )}
+        </td>
         <td data-label="Trigger">
           <span class={`trigger trigger-${backup.trigger}`}>{backup.trigger}</span>
         </td>

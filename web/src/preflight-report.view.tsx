@@ -1,3 +1,4 @@
+import { DiffView } from './diff.view.js';
 import type { RestorePreflight } from '@contract/restores.schemas.js';
 import { formatBytes, formatCount, formatTime, selectionText } from './format.util.js';
 
@@ -92,6 +93,13 @@ export function PreflightReport({ report }: { report: RestorePreflight }) {
           </>
         )}
       </dl>
+      {report.diff && report.app && (
+        <>
+          <h4>Against the live app {report.app.name}</h4>
+          <p class="hint">What differs from the archive to the app it was taken from, as it is now (the restore makes a new app; the live one is not touched).</p>
+          <DiffView diff={report.diff} />
+        </>
+      )}
     </section>
   );
 }

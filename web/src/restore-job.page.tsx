@@ -6,13 +6,36 @@ import { errorText, followLive } from './api.util.js';
 import { Link } from './client.router.js';
 import { formatBytes, formatCount, formatEta, formatTime, selectionText } from './format.util.js';
 import { ErrorNote, PageTitle, StatusBadge } from './page-parts.view.js';
+import { ConfirmDialog } from './confirm-dialog.view.js';
 import { sentUploads } from './restore-form.util.js';
 
 /** One restore, live: phase, progress bar, ETA and the log as it grows; the app when done, the error when not. */
 export function RestoreJobPage({ api, id }: { api: ApiClient; id: string }) {
   const [restore, setRestore] = useState<Restore | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [cancelling, setCancelling] = useState(false);
+  // Bumped by a resume: the page follows the restore again.
+  const [runs, setRuns] = useState(0);
   const logEnd = useRef<HTMLLIElement>(null);
+
+  const resume = async () => {
+    setError(null);
+    try {
+      setRestore(await api.call('restores.resume', { params: { id }, body: {} }));
+      setRuns((n) => n + 1);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  const cancel = async () => {
+    setCancelling(false);
+    setError(null);
+    try {
+      setRestore(await api.call('restores.cancel', { params: { id } }));
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
 
   useEffect(() => {
     const abort = new AbortController();
@@ -25,7 +48,7 @@ export function RestoreJobPage({ api, id }: { api: ApiClient; id: string }) {
       })
       .catch((e: unknown) => !abort.signal.aborted && setError(errorText(e)));
     return () => abort.abort();
-  }, [api, id]);
+  }, [api, id, runs]);
 
   const logLength = restore?.log.length ?? 0;
   useEffect(() => {
@@ -92,6 +115,29 @@ export function RestoreJobPage({ api, id }: { api: ApiClient; id: string }) {
               Restored {formatCount(restore.restoredEvents)} events and {formatCount(restore.restoredAssets)} assets{restore.partial ? ' of a partial backup' : ''} into{' '}
               <Link href={`/admin/apps/${encodeURIComponent(restore.name)}`}>the app {restore.name}</Link>.
             </p>
+          )}
+          {restore.status === 'Interrupted' && (
+            <div class="warning" role="status" data-testid="restore-interrupted">
+              <strong>The server stopped during this restore.</strong> It keeps its name and its archive, and continues from where it stopped, writing nothing twice.
+              {restore.error && (
+                <p>
+                  <strong>The last resume was refused:</strong> <span data-testid="restore-error">{restore.error}</span>
+                </p>
+              )}
+              <p>
+                <button type="button" onClick={() => void resume()}>
+                  Resume restore
+                </button>{' '}
+                <button type="button" class="danger" onClick={() => setCancelling(true)}>
+                  Cancel restore
+                </button>
+              </p>
+            </div>
+          )}
+          {cancelling && (
+            <ConfirmDialog title="Cancel this restore?" confirmLabel="Cancel restore" onCancel={() => setCancelling(false)} onConfirm={() => void cancel()}>
+              Everything it wrote is removed: the new app's events, read models and files, the users it created, its archive. The name {restore.name ?? ''} is free again.
+            </ConfirmDialog>
           )}
           {restore.status === 'Failed' && (
             <div class="error" role="alert">

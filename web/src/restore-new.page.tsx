@@ -7,6 +7,7 @@ import type { RestorePreflight } from '@contract/restores.schemas.js';
 import { errorText, uploadForm, useRead } from './api.util.js';
 import { navigate } from './client.router.js';
 import { formatBytes, formatCount, formatTime } from './format.util.js';
+import { encryptionText, KeyFields, type KeyChoice, keysOf, NO_KEY } from './encryption-fields.view.js';
 import { ErrorNote, PageTitle } from './page-parts.view.js';
 import { PreflightReport } from './preflight-report.view.js';
 import { RepositoryBackupsTable } from './repository-backups.view.js';
@@ -37,6 +38,8 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
   const [point, setPoint] = useState<PointInTime>('all');
   const [untilEvent, setUntilEvent] = useState('');
   const [until, setUntil] = useState('');
+  // Held by the form for this request only: never stored by the page.
+  const [key, setKey] = useState<KeyChoice>(NO_KEY);
   const [busy, setBusy] = useState(false);
   const [upload, setUpload] = useState<{ loaded: number; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -97,19 +100,20 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
     setReport(null);
     const pointFields: { untilEvent?: number; until?: string } = point === 'event' ? { untilEvent: Number(untilEvent) } : point === 'time' ? { until: new Date(until).toISOString() } : {};
     const nameField: { name?: string } = name ? { name } : {};
+    const keyFields = keysOf(key);
     try {
       let answer: ResultOf<'restores.start'>;
       if (source === 'file' && file) {
         const form = new FormData();
         // Text fields before the file: the server reads the stream in order.
-        for (const [key, value] of Object.entries({ ...nameField, ...pointFields, ...(dryRun ? { dryRun: 'true' } : {}) })) form.append(key, String(value));
+        for (const [field, value] of Object.entries({ ...nameField, ...pointFields, ...keyFields, ...(dryRun ? { dryRun: 'true' } : {}) })) form.append(field, String(value));
         form.append('file', file, file.name);
         setUpload({ loaded: 0, total: file.size });
         answer = await uploadForm(api, 'restores.start', { query: dryRun ? { dryRun: 'true' } : {} }, form, (loaded, total) => setUpload({ loaded, total }));
         if (!isDryRun(answer)) sentUploads.set(answer.id, { fileName: file.name, bytes: file.size });
       } else {
         const body = source === 'backup' ? { backupId: chosen } : source === 'repository' && copy ? { repository, key: copy.key } : { url: url.trim() };
-        answer = await api.call('restores.start', { body: { ...body, ...nameField, ...pointFields, ...(dryRun ? { dryRun: true } : {}) } });
+        answer = await api.call('restores.start', { body: { ...body, ...nameField, ...pointFields, ...keyFields, ...(dryRun ? { dryRun: true } : {}) } });
       }
       if (isDryRun(answer)) {
         setReport(answer);
@@ -157,7 +161,7 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
                 <option value="">{backups === null ? 'Loading backups…' : backups.length === 0 ? 'No completed backups' : 'Choose a backup'}</option>
                 {(backups ?? []).map((b) => (
                   <option key={b.id} value={b.id}>
-                    {b.appName} · {b.label || 'no label'} · {formatTime(b.created)} · {formatCount(b.eventCount)} events
+                    {b.appName} · {b.label || 'no label'} · {formatTime(b.created)} · {formatCount(b.eventCount)} events{b.encryption ? ` · encrypted ${encryptionText(b.encryption)}` : ''}
                   </option>
                 ))}
               </select>
@@ -166,7 +170,8 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
           {source === 'file' && (
             <div class="field">
               <label for="restore-file">Archive (.zip)</label>
-              <input id="restore-file" type="file" accept=".zip,application/zip" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
+              <input id="restore-file" type="file" accept=".zip,.age,application/zip" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
+              <span class="hint">An encrypted archive (.zip.age) too: give its key below.</span>
               {file && (
                 <span class="hint">
                   {file.name}, {formatBytes(file.size)}
@@ -207,6 +212,8 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
             </>
           )}
         </fieldset>
+
+        {(source !== 'backup' || backup?.encryption) && <KeyFields id="restore" value={key} onChange={setKey} />}
 
         <div class="field">
           <label for="restore-name">New app name</label>

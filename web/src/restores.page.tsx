@@ -53,6 +53,8 @@ export function RestoresPage({ api }: { api: ApiClient }) {
                       <Link href={`/admin/apps/${encodeURIComponent(restore.name)}`}>open {restore.name}</Link>
                     ) : restore.status === 'Failed' ? (
                       <span class="error-text">{restore.error}</span>
+                    ) : restore.status === 'Interrupted' ? (
+                      <Link href={`/admin/restores/${encodeURIComponent(restore.id)}`}>interrupted at {restore.percent.toFixed(1)}%: resume or cancel</Link>
                     ) : (
                       `${restore.phase}, ${restore.percent.toFixed(1)}%`
                     )}

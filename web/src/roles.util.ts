@@ -21,3 +21,6 @@ export const canBackUp = (app: App, me: Me) => mayCall('appBackups.create', app,
 
 /** Rollbacks rewrite the app in place: Owners and admins only. */
 export const canRollBack = (app: App, me: Me) => mayCall('rollbacks.start', app, me);
+
+/** An app's own recipients: its Owners and admins. */
+export const canManageRecipients = (app: App, me: Me) => mayCall('appRecipients.create', app, me);

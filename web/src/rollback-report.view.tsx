@@ -1,4 +1,5 @@
 import type { ChangeCounts, KindChanges, RollbackChanges, RollbackPreflight } from '@contract/rollbacks.schemas.js';
+import { type DiffMore, DiffView } from './diff.view.js';
 import { formatCount } from './format.util.js';
 
 /** The server lists at most this many ids per kind and change; its counts cover all of them. */
@@ -77,8 +78,11 @@ export function ChangesReport({ changes }: { changes: RollbackChanges }) {
   );
 }
 
-/** A dry run's report, in the confirmation before a rollback. */
-export function RollbackPreview({ report, target }: { report: RollbackPreflight; target: string }) {
+/**
+ * A dry run's report, in the confirmation before a rollback: what it changes, and what changed in
+ * the app since the target (its diff against the live app), so a person sees what goes back.
+ */
+export function RollbackPreview({ report, target, more }: { report: RollbackPreflight; target: string; more?: DiffMore }) {
   return (
     <div class="rollback-preview" role="region" aria-label="Rollback preview">
       <p>
@@ -97,6 +101,9 @@ export function RollbackPreview({ report, target }: { report: RollbackPreflight;
           <ChangesReport changes={report.changes} />
         </>
       )}
+      <h4>What changed since then</h4>
+      <p class="hint">The rollback takes back what changed in schemas, contents and assets; contributors stay as they are.</p>
+      <DiffView diff={report.diff} more={more} />
       <p class="hint">
         A safety backup of the app as it is now is taken first, and writes to the app are refused until the rollback ends. Its history is kept: a rollback can itself be rolled back.
       </p>

@@ -227,7 +227,7 @@ export function RollbacksSection({ api, app, backups, target, onTargetTaken, onC
       )}
       {preview && (
         <ConfirmDialog title={`Roll back ${app} to backup ${backupName(preview.backup)}?`} confirmLabel="Roll back" onCancel={() => setPreview(null)} onConfirm={() => void start()}>
-          <RollbackPreview report={preview.report} target={`backup ${backupName(preview.backup)} (${formatTime(preview.backup.created)})`} />
+          <RollbackPreview report={preview.report} target={`backup ${backupName(preview.backup)} (${formatTime(preview.backup.created)})`} more={{ api, app, backupId: preview.backup.id }} />
         </ConfirmDialog>
       )}
     </section>

@@ -10,7 +10,7 @@ import type { BackupArchives } from '../shared/archive-locations.js';
 import type { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { describeUrl } from './restore-job.js';
 import { type RepositoryArchiveRef, stageRepositoryArchive } from './repository-source.js';
-import { checkUrl, downloadToFile } from './url-fetcher.js';
+import { checkUrl, downloadToFile, type ResumableDownload } from './url-fetcher.js';
 import { ArchiveKeys } from '../../archive/age-keys.js';
 import { decryptArchiveFile, EncryptedArchiveError, isAgeFile } from '../../archive/archive-decryption.js';
 import { wrongKeyMessage } from '../../archive/age-stream.js';
@@ -56,6 +56,8 @@ export interface ArchiveFetchDeps {
   archives?: Pick<BackupArchives, 'onDisk'>;
   log?: (message: string) => Promise<void>;
   openers?: ArchiveOpeners;
+  /** A restore's download of a URL, which continues one cut short (see downloadToFile). */
+  download?: ResumableDownload;
 }
 
 /**
@@ -126,13 +128,17 @@ async function decryptStaged(
   }
 }
 
+/** What staging an archive reads from; `download`: a restore's download of a URL, which continues one cut short (see downloadToFile). */
+interface StageDeps {
+  blobs: BlobStore;
+  config: AppConfig;
+  repositories?: RepositoryRegistry;
+  archives?: Pick<BackupArchives, 'onDisk'>;
+  download?: ResumableDownload;
+}
+
 /** Puts the archive as it is, encrypted or not, on local disk (archiveOnDisk). */
-async function stage(
-  source: ArchiveSource,
-  file: string,
-  deps: { blobs: BlobStore; config: AppConfig; repositories?: RepositoryRegistry; archives?: Pick<BackupArchives, 'onDisk'> },
-  log: (message: string) => Promise<void>,
-): Promise<{ file: string; owned: boolean }> {
+async function stage(source: ArchiveSource, file: string, deps: StageDeps, log: (message: string) => Promise<void>): Promise<{ file: string; owned: boolean }> {
   switch (source.kind) {
     case 'upload':
       await log('Using the uploaded archive');
@@ -144,12 +150,13 @@ async function stage(
       return deps.archives.onDisk(source.backup, file, log);
     case 'url': {
       await log(`Downloading ${describeUrl(source.url)}`);
-      const { bytes } = await downloadToFile(source.url, file, {
-        allowedHosts: deps.config.restoreAllowedHosts,
-        maxBytes: deps.config.maxRestoreBytes,
-        timeoutMs: deps.config.restoreUrlTimeoutMs,
-      });
-      await log(`Downloaded ${bytes} bytes`);
+      const { bytes, resumedAt } = await downloadToFile(
+        source.url,
+        file,
+        { allowedHosts: deps.config.restoreAllowedHosts, maxBytes: deps.config.maxRestoreBytes, timeoutMs: deps.config.restoreUrlTimeoutMs },
+        deps.download,
+      );
+      await log(resumedAt > 0 ? `Downloaded ${bytes} bytes, continuing from byte ${resumedAt} where the interrupted download stopped` : `Downloaded ${bytes} bytes`);
       return { file, owned: true };
     }
     case 'repository':

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { hashStream } from '../../platform/file-hash.js';
 import type { UserAccounts } from '../../archive/archive-participant.port.js';
 import type { RestoreSink } from '../../archive/archive-restore.js';
 import type { BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
@@ -14,6 +15,8 @@ import type { EventWriter } from '../../eventsourcing/event-writer.service.js';
  */
 export class InstallationSink implements RestoreSink {
   private target?: { appId: string; projection: RestoreProjection };
+  /** The store's position of the last batch appended (a restore's journal notes it). */
+  lastPosition = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -22,6 +25,8 @@ export class InstallationSink implements RestoreSink {
     private readonly users: UserAccounts,
     /** Who restores: the actor of the events the participants add and of the users they create. */
     private readonly actor: string,
+    /** A resumed restore: its first run may have stored some of the files still to come (see putFile). */
+    private readonly resumed = false,
   ) {}
 
   /** The new app and the restore's projection of it, opened once the events are about to come. */
@@ -32,6 +37,7 @@ export class InstallationSink implements RestoreSink {
   async appendBatch(writes: StreamWrite[]): Promise<void> {
     const { projection } = this.opened();
     const { position } = await this.store.appendMany(writes);
+    this.lastPosition = position;
     await projection.project(asStored(writes, position));
   }
 
@@ -43,7 +49,19 @@ export class InstallationSink implements RestoreSink {
     await this.writer.append(stream, events, expectedVersion, { actor: this.actor, appId: this.opened().appId });
   }
 
-  putFile(key: string, source: Readable): Promise<{ size: number; sha256: string }> {
+  /**
+   * A resumed restore keeps a file its first run stored already, if it hashes to `sha256` (the
+   * first run stores a batch's files before appending it, so the files of the batch it was on may
+   * be in): read to check it, never written twice.
+   */
+  async putFile(key: string, source: Readable, sha256?: string): Promise<{ size: number; sha256: string }> {
+    if (this.resumed && sha256 !== undefined && (await this.blobs.exists(key))) {
+      const stored = await hashStream(await this.blobs.get(key));
+      if (stored.sha256 === sha256) {
+        source.destroy();
+        return stored;
+      }
+    }
     return this.blobs.put(key, source);
   }
 

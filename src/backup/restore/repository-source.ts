@@ -6,6 +6,7 @@ import { BlobTooLargeError } from '../../infrastructure/blob-store/blob-store.po
 import { ObjectNotFoundError, RepositoryStoreError } from '../../infrastructure/repository-store/repository-store.port.js';
 import { DomainError, invalid, notFound, unavailable } from '../../platform/domain-errors.js';
 import { quoted } from '../../platform/text/control-characters.js';
+import { findStoredCopy, openStoredCopy, type StoredCopy } from '../../repositories/shared/copy-files.js';
 import { copyManifestKey, parseCopyArchiveKey } from '../../repositories/shared/copy-layout.js';
 import { checkCopyManifest, readCopyManifestText } from '../../repositories/shared/copy-manifest-reader.js';
 import { type OpenRepository, type RepositoryRegistry, UnknownRepositoryError } from '../../repositories/shared/repository-registry.port.js';
@@ -48,15 +49,15 @@ export async function locateRepositoryArchive(registry: RepositoryRegistry, ref:
     if (error instanceof UnknownRepositoryError) throw invalid(error.message);
     throw error;
   }
-  let info;
+  let copy: StoredCopy | undefined;
   try {
-    info = await repository.store.head(ref.key);
+    copy = await findStoredCopy(repository.store, ref.key);
   } catch (error) {
     throw unavailable(`Could not look up ${where(ref)} (${repository.definition.location}): ${errorText(error)}`);
   }
-  if (!info) throw notFound(`There is no backup copy at ${where(ref)}; GET /api/repositories/{id}/backups lists the copies it holds`);
-  if (info.size > maxBytes) throw invalid(`The archive at ${where(ref)} is ${info.size} bytes, more than the ${maxBytes} a restore accepts (MAX_RESTORE_BYTES)`);
-  return { sizeBytes: info.size };
+  if (!copy) throw notFound(`There is no backup copy at ${where(ref)}; GET /api/repositories/{id}/backups lists the copies it holds`);
+  if (copy.sizeBytes > maxBytes) throw invalid(`The archive at ${where(ref)} is ${copy.sizeBytes} bytes, more than the ${maxBytes} a restore accepts (MAX_RESTORE_BYTES)`);
+  return { sizeBytes: copy.sizeBytes };
 }
 
 /**
@@ -80,7 +81,10 @@ export async function stageRepositoryArchive(
   );
   const meter = new BlobMeter(ref.key, options.maxBytes);
   try {
-    await pipeline(await store.get(ref.key), meter, createWriteStream(file, { mode: 0o600 }));
+    // A copy with shared files is put back together from its frame and files, each file checked (copy-files.ts).
+    const copy = await findStoredCopy(store, ref.key);
+    if (!copy) throw new ObjectNotFoundError(ref.key, definition.location);
+    await pipeline(await openStoredCopy(store, ref.key, copy), meter, createWriteStream(file, { mode: 0o600 }));
   } catch (error) {
     await rm(file, { force: true });
     if (error instanceof BlobTooLargeError) throw new RepositoryReadError(`The archive at ${where(ref)} is larger than the ${options.maxBytes} bytes a restore accepts (MAX_RESTORE_BYTES)`);

@@ -3,6 +3,7 @@ import type { BackupSelection } from '../shared/backup-selection.js';
 import { type PhasePlan, progressOf } from '../../jobs/job-progress.js';
 import type { JobLogLine, JobRecord, JobStatus } from '../../jobs/job-record.js';
 import type { RestoreStep } from '../shared/restore-steps.js';
+import type { RestoreCheckpoint } from '../../archive/archive-restore.js';
 
 /** A restore job as stored. Fields after `error` are internal and never served. */
 export interface RestoreJob extends JobRecord {
@@ -42,6 +43,38 @@ export interface RestoreJob extends JobRecord {
   until: string | null;
   /** What the handlers must undo if the restore fails (see RestoreContext.remember), by key. */
   cleanup?: Record<string, string[]>;
+  /** The archive as this restore checked it: a resume refuses one whose bytes differ. */
+  archive?: { sha256: string; size: number } | null;
+  /** The archive came encrypted (age) and `archiveFile` is its decrypted copy (0600, under DATA_DIR/tmp). */
+  encrypted?: boolean;
+  /** Where the restore stands, written with its commits: what a resume continues from (see RestoreJournal). */
+  journal?: RestoreJournal | null;
+  /** How often it was resumed: a resumed run that cannot open its encrypted archive stays Interrupted, waiting for the key. */
+  resumes?: number;
+  /** What identifies the archive at `url` (ETag, Last-Modified, size), once the download began: a resume continues it with Range against it. */
+  download?: DownloadValidator | null;
+}
+
+/**
+ * A restore's journal, kept on its job (never a secret in it: no key, no URL credentials). The
+ * events go in batches; before each append the journal notes the batch as `pending` (with the
+ * state once it is in), after it as `written`. A resume counts the new app's events the store holds
+ * after `written.position` to learn which of the two is true. `projectedThrough`: the read store
+ * holds every document projected up to that position (but the held gate document).
+ */
+export interface RestoreJournal {
+  written: RestoreCheckpoint & { position: number };
+  pending: RestoreCheckpoint | null;
+  projectedThrough: number;
+  /** Every event is in; what is left is finishing the projections, the Owner grant and the name. */
+  eventsDone: boolean;
+}
+
+/** What identifies the bytes at a URL (its ETag, else its Last-Modified) and how many there are: what a download cut short resumes against. */
+export interface DownloadValidator {
+  etag: string | null;
+  lastModified: string | null;
+  size: number | null;
 }
 
 export type RestoreView = Restore;

@@ -25,6 +25,7 @@ import { RepositoryRegistry } from '../../repositories/shared/repository-registr
 import { describeRepositorySource, locateRepositoryArchive, RepositoryReadError } from './repository-source.js';
 import { InstallationService } from '../shared/installation.service.js';
 import { RestoresService } from './restores.service.js';
+import { AppStateDiffs } from '../shared/app-state-diffs.js';
 
 /**
  * A restore's dry run (`POST /api/restore { …, dryRun: true }`): fetches the archive as a restore
@@ -49,6 +50,7 @@ export class RestorePreflightService {
     private readonly archives: BackupArchives,
     private readonly installation: InstallationService,
     private readonly restores: RestoresService,
+    private readonly diffs: AppStateDiffs,
   ) {
     this.tempDir = tempDirOf(config);
   }
@@ -165,6 +167,8 @@ export class RestorePreflightService {
           error = problem.message;
         }
       }
+      // What a restore of it would differ in from the app it was taken from, when this installation has that app.
+      const diff = file && report && error === null && report.include === null ? await this.diffs.archiveAgainstLive(file, report.app.id, { untilEvent: request.untilEvent, until: request.until }) : null;
       const wanted = request.name ?? report?.app.name;
       const name = wanted === undefined ? null : await this.availability(wanted);
       return {
@@ -186,6 +190,7 @@ export class RestorePreflightService {
         notes: report?.notes ?? [],
         missing: report?.missing ?? [],
         warnings: report?.warnings ?? [],
+        diff,
       };
     } finally {
       await release();

@@ -4,10 +4,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import busboy from 'busboy';
 import type { Request, Response } from 'express';
-import { RestoreBody, RestoreUploadFields as UploadFields } from '../../contract/restores.schemas.js';
+import { RestoreBody, RestoreResumeBody, RestoreUploadFields as UploadFields } from '../../contract/restores.schemas.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { AdminOnly } from '../../auth/access.decorator.js';
 import { CurrentUser } from '../../auth/current.decorators.js';
@@ -20,20 +20,7 @@ import { AdminJobsController } from '../../jobs/jobs.http.controller.js';
 import { type RestoreJob, type RestoreView, toRestoreView } from './restore-job.js';
 import { RestorePreflightService } from './restore-preflight.service.js';
 import { type RestoreRequest, type RestoreSource, RestoresService } from './restores.service.js';
-import { AgeKeyError, ArchiveKeys } from '../../archive/age-keys.js';
-
-/**
- * The identity or passphrase a request gives for an encrypted archive, checked (400 naming the
- * field, never quoting it) and held so it can be overwritten when the job ends.
- */
-async function keysOf(given: { identity?: string; passphrase?: string }): Promise<ArchiveKeys | null> {
-  try {
-    return await ArchiveKeys.of(given);
-  } catch (error) {
-    if (error instanceof AgeKeyError) throw invalid(error.message);
-    throw error;
-  }
-}
+import { keysOf } from '../shared/request-keys.js';
 
 @Controller('api/restore')
 export class RestoreController extends AdminJobsController<RestoreJob, RestoreView>() {
@@ -75,6 +62,22 @@ export class RestoreController extends AdminJobsController<RestoreJob, RestoreVi
       return this.preflight.check(request);
     }
     return toRestoreView(await this.restores.start(request, caller.userId));
+  }
+
+  /** Continues an Interrupted restore from its journal (202); the body may give the key of an encrypted archive it had not decrypted yet. */
+  @Post(':id/resume')
+  @HttpCode(202)
+  @AdminOnly()
+  async resume(@Param('id') id: string, @Body() body: unknown, @CurrentUser() caller: Principal) {
+    const given = parseWith(RestoreResumeBody, body ?? {});
+    return toRestoreView(await this.restores.resume(id, await keysOf(given), caller.userId));
+  }
+
+  /** Cancels an Interrupted restore: nothing of it remains (its app, files, users it created, name, archive). */
+  @Delete(':id')
+  @AdminOnly()
+  async cancel(@Param('id') id: string, @CurrentUser() caller: Principal) {
+    return toRestoreView(await this.restores.cancel(id, caller.userId));
   }
 
   /** Streams the `file` field to a temporary file (never into memory) and collects the text fields. */

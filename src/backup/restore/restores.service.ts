@@ -12,7 +12,9 @@ import { JobProcessor } from '../../jobs/job-processor.service.js';
 import type { JobStore } from '../../jobs/job-store.js';
 import { type BackupJob, isActive, isEncrypted } from '../shared/backup-job.js';
 import { BackupsService } from '../create/backups.service.js';
-import { RestoreRunner } from './restore.runner.js';
+import { RestoreRunner, resumedOnce } from './restore.runner.js';
+import { RestoreCleanup } from './restore-cleanup.js';
+import { AppReplays } from '../../eventsourcing/app-replays.service.js';
 import { describeUrl, type RestoreJob } from './restore-job.js';
 import { RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { requireRestoreUrl, stagedUploadKey, tempDirOf } from './archive-source.js';
@@ -55,6 +57,8 @@ export class RestoresService {
     private readonly repositories: RepositoryRegistry,
     private readonly secrets: JobSecrets,
     private readonly installation: InstallationService,
+    private readonly cleanup: RestoreCleanup,
+    private readonly replays: AppReplays,
   ) {}
 
   get jobs(): JobStore<RestoreJob> {
@@ -115,6 +119,41 @@ export class RestoresService {
       if (request.source.kind === 'upload') await rm(request.source.file, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * Continues an Interrupted restore from its journal, in this process (which must run the
+   * projections). `keys`: for an encrypted archive interrupted before it was decrypted (the key is
+   * never stored); one interrupted later resumes from its decrypted copy and needs none.
+   */
+  async resume(id: string, keys: ArchiveKeys | null, actor: string): Promise<RestoreJob> {
+    const job = await this.jobs.require(id);
+    if (!this.replays.projects) {
+      throw unavailable(`This process (${INSTANCE_ID}) does not run the projections, so it cannot run a restore; send the resume to the process that does (GET /health on each)`);
+    }
+    if (keys) this.secrets.hold(job.id, keys);
+    try {
+      return await this.processor.resume(this.runner, job, `Resumed by ${actor}`, resumedOnce);
+    } catch (error) {
+      this.secrets.drop(job.id);
+      throw error;
+    }
+  }
+
+  /**
+   * Cancels an Interrupted restore: everything it wrote goes, as after a failure (RestoreCleanup),
+   * and it ends Failed. Under the restore slot, so it cannot race a resume; 409 for a restore in
+   * any other state.
+   */
+  async cancel(id: string, actor: string): Promise<RestoreJob> {
+    const job = await this.jobs.require(id);
+    return this.processor.underSlot(this.runner, job, async () => {
+      const current = await this.jobs.require(id);
+      if (current.status !== 'Interrupted') throw conflict(`Restore ${id} is ${current.status}; only an Interrupted restore can be cancelled`);
+      const cancelled = await this.cleanup.cancel(current, actor);
+      await this.jobs.put(cancelled);
+      return cancelled;
+    });
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { BackupTrigger } from '../shared/backup-job.js';
+import type { JobStatus } from '../../jobs/job-record.js';
 
 /**
  * Which scheduled backups a policy keeps, restic-style (`forget --keep-last/--keep-daily/…`).
@@ -26,7 +27,7 @@ export interface RetentionRules {
 export interface RetentionCandidate {
   id: string;
   created: string;
-  status: 'Scheduled' | 'Running' | 'Completed' | 'Failed';
+  status: JobStatus;
   trigger: BackupTrigger;
   /** The latest lock on any of its copies, as the store reported it (ISO time); absent or null: none. */
   lockedUntil?: string | null;

@@ -8,6 +8,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { BLOB_STORE, BlobNotFoundError, type BlobStore, type ByteRange } from '../../infrastructure/blob-store/blob-store.port.js';
 import { ObjectNotFoundError, type RepositoryStore } from '../../infrastructure/repository-store/repository-store.port.js';
 import { notFound, unavailable } from '../../platform/domain-errors.js';
+import { findStoredCopy, openStoredCopy, type StoredCopy } from '../../repositories/shared/copy-files.js';
 import { LOCAL_REPOSITORY, RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { type BackupJob, copiesOf } from './backup-job.js';
 
@@ -53,8 +54,9 @@ export class BackupArchives {
       try {
         if (location.in === 'archive-store') return await this.blobs.get(location.key, range);
         const { store } = await this.repositories.open(location.repository);
-        if (!(await this.holdsArchive(store, location, job))) continue;
-        return await store.get(location.key, range);
+        const copy = await this.holdsArchive(store, location, job);
+        if (!copy) continue;
+        return await openStoredCopy(store, location.key, copy, range);
       } catch (error) {
         if (error instanceof BlobNotFoundError || error instanceof ObjectNotFoundError) continue;
         const where = location.in === 'archive-store' ? 'the archive store' : `repository "${location.repository}"`;
@@ -121,8 +123,10 @@ export class BackupArchives {
       if (location.in !== 'repository') continue;
       try {
         const { store } = await this.repositories.open(location.repository);
-        // Only a copy that is there: a presigned URL to nothing would fail where the server could still stream another.
-        if (store.capabilities.presign && store.presign && (await this.holdsArchive(store, location, job))) return await store.presign(location.key, seconds);
+        // Only a copy that is there, as one object: a presigned URL to nothing (or to a frame) would fail where the server could still stream it.
+        if (!store.capabilities.presign || !store.presign) continue;
+        const copy = await this.holdsArchive(store, location, job);
+        if (copy && !copy.shared) return await store.presign(location.key, seconds);
       } catch (error) {
         this.logger.warn(`Presigning the copy of backup ${job.id} in repository "${location.repository}" failed: ${(error as Error).message}; the server streams it instead`);
       }
@@ -130,14 +134,16 @@ export class BackupArchives {
     return undefined;
   }
 
-  /** Whether the copy's object is there and is the backup's archive as far as the store can tell without reading it. */
-  private async holdsArchive(store: RepositoryStore, location: ArchiveLocation & { in: 'repository' }, job: BackupJob): Promise<boolean> {
-    const info = await store.head(location.key);
-    if (!info) return false;
-    const storedSha256 = info.sha256?.toLowerCase();
-    if (info.size === job.sizeBytes && (storedSha256 === undefined || job.sha256 === null || storedSha256 === job.sha256)) return true;
-    const found = info.size !== job.sizeBytes ? `${info.size} bytes, not ${job.sizeBytes}` : `SHA-256 ${storedSha256}, not ${job.sha256}`;
+  /**
+   * The copy when it is there and is the backup's archive as far as the store (or, for a copy with
+   * shared files, its manifest) can tell without reading it; undefined otherwise.
+   */
+  private async holdsArchive(store: RepositoryStore, location: ArchiveLocation & { in: 'repository' }, job: BackupJob): Promise<StoredCopy | undefined> {
+    const copy = await findStoredCopy(store, location.key);
+    if (!copy) return undefined;
+    if (copy.sizeBytes === job.sizeBytes && (copy.sha256 === undefined || job.sha256 === null || copy.sha256 === job.sha256)) return copy;
+    const found = copy.sizeBytes !== job.sizeBytes ? `${copy.sizeBytes} bytes, not ${job.sizeBytes}` : `SHA-256 ${copy.sha256}, not ${job.sha256}`;
     this.logger.warn(`The copy of backup ${job.id} in repository "${location.repository}" (${location.key}) is not its archive (${found}): it was changed or replaced; passed over`);
-    return false;
+    return undefined;
   }
 }

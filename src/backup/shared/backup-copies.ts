@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
-import { type LockMode, LockedError, type RepositoryStore, RepositoryStoreError } from '../../infrastructure/repository-store/repository-store.port.js';
+import { type LockMode, LockedError, type RepositoryStore } from '../../infrastructure/repository-store/repository-store.port.js';
 import { conflict, invalid } from '../../platform/domain-errors.js';
-import { copyManifestKey } from '../../repositories/shared/copy-layout.js';
+import { findStoredCopy, removeCopyObjects } from '../../repositories/shared/copy-files.js';
 import { LOCAL_REPOSITORY, RepositoryRegistry, UnknownRepositoryError } from '../../repositories/shared/repository-registry.port.js';
 import { archiveKey, type BackupCopy, type BackupJob, copiesOf } from './backup-job.js';
 
@@ -105,12 +105,13 @@ export class BackupCopies {
         if (copy.written !== null) kept.push({ repository: copy.repository, key: copy.key, reason: `repository "${copy.repository}" is append-only: AppVault never deletes there; the operator's own tool prunes it` });
       } else if (copy.written === null) {
         // A copy that failed holds nothing there, at most what its last try left: removed if the repository lets us, else left to it.
-        await store.delete(copyManifestKey(copy.key)).then(() => store.delete(copy.key)).catch((error: unknown) => this.logger.warn(`Backup ${job.id}: could not remove what the failed copy in "${copy.repository}" may have left: ${messageOf(error)}`));
+        await removeCopyObjects(store, copy.key, job.appId, job.id).catch((error: unknown) => this.logger.warn(`Backup ${job.id}: could not remove what the failed copy in "${copy.repository}" may have left: ${messageOf(error)}`));
       } else {
         try {
-          // The manifest first: a listing never shows a copy whose archive is gone.
-          await store.delete(copyManifestKey(copy.key));
-          await store.delete(copy.key);
+          // The manifest first (a listing never shows a copy whose archive is gone), shared files no kept copy needs last.
+          const swept = await removeCopyObjects(store, copy.key, job.appId, job.id);
+          if (swept.locked > 0) this.logger.log(`Backup ${job.id}: ${swept.locked} shared files no copy in "${copy.repository}" needs stay until their lock ends; a later removal sweeps them`);
+          if (swept.problem) this.logger.warn(`Backup ${job.id}: the shared files no copy in "${copy.repository}" needs could not be swept (${swept.problem}); a later removal tries again`);
         } catch (error) {
           const why = error instanceof LockedError ? `it became locked (${error.message})` : messageOf(error);
           throw conflict(`Backup ${job.id}: its copy in repository "${copy.repository}" could not be deleted: ${why}. The copies deleted so far are gone from the backup; ask again to delete the rest.`);
@@ -142,10 +143,10 @@ async function lockOf(store: RepositoryStore, key: string): Promise<string | und
   if (!store.capabilities.objectLock) return undefined;
   let info;
   try {
-    info = await store.head(key);
+    // A copy with shared files is locked through its frame (its files at least as long).
+    info = (await findStoredCopy(store, key))?.info;
   } catch (error) {
-    if (error instanceof RepositoryStoreError) return `not checkable now (${error.message})`;
-    throw error;
+    return `not checkable now (${messageOf(error)})`;
   }
   if (!info) return undefined;
   if (info.legalHold) return 'under a legal hold';

@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { readFile, stat } from 'node:fs/promises';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig, ConfigError } from '../../config/app-config.js';
 import { READ_STORE, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
-import { generateKeyPair } from '../../archive/age-keys.js';
+import { AgeKeyError, generateKeyPair, parseIdentities, recipientOf } from '../../archive/age-keys.js';
 
 interface InstallationDoc {
   id: 'installation';
@@ -18,6 +19,9 @@ interface LinkSecretDoc {
   secret: string;
   created: string;
 }
+
+/** An identity file is a few lines; anything larger is not one. */
+const MAX_IDENTITY_FILE_BYTES = 16 * 1024;
 
 /**
  * This installation's own age key pair: archives encrypted to its recipient (a migration from
@@ -40,7 +44,8 @@ interface AgeIdentityDoc {
  * every process uses what the store then holds, so all agree on one id and one secret.
  */
 @Injectable()
-export class InstallationService {
+export class InstallationService implements OnModuleInit {
+  private readonly logger = new Logger('Installation');
   private installation?: InstallationDoc;
   private secret?: string;
   private ageKey?: AgeIdentityDoc;
@@ -49,6 +54,11 @@ export class InstallationService {
     @Inject(READ_STORE) private readonly store: ReadStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** An AGE_IDENTITY_FILE is read at start-up: a wrong one stops the process, not a restore hours later. */
+  async onModuleInit(): Promise<void> {
+    if (this.config.ageIdentityFile) this.ageKey = await this.identityFromFile(this.config.ageIdentityFile);
+  }
 
   async id(): Promise<string> {
     return (await this.doc()).installationId;
@@ -77,9 +87,41 @@ export class InstallationService {
 
   private async ageKeyPair(): Promise<AgeIdentityDoc> {
     if (this.ageKey) return this.ageKey;
+    if (this.config.ageIdentityFile) return (this.ageKey = await this.identityFromFile(this.config.ageIdentityFile));
     const made = await generateKeyPair();
     this.ageKey = await this.store.collection<AgeIdentityDoc>('installation').insertIfMissing({ id: 'age-identity', ...made, created: new Date().toISOString() });
     return this.ageKey;
+  }
+
+  /**
+   * The key pair from AGE_IDENTITY_FILE: exactly one X25519 identity (the kind a recipient names).
+   * Errors name the file and what is wrong, never its text.
+   */
+  private async identityFromFile(file: string): Promise<AgeIdentityDoc> {
+    const problem = (what: string) => new ConfigError([`AGE_IDENTITY_FILE (${file}) ${what}`]);
+    let text: string;
+    try {
+      const info = await stat(file);
+      if (!info.isFile()) throw problem('is not a file');
+      if (info.size > MAX_IDENTITY_FILE_BYTES) throw problem(`is ${info.size} bytes; an identity file (as age-keygen writes it) is a few lines`);
+      // Kubernetes mounts secrets 0644 by default: said, not refused, so a working setup keeps working.
+      if ((info.mode & 0o077) !== 0) this.logger.warn(`AGE_IDENTITY_FILE (${file}) can be read by other users of this machine (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`);
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw problem(`cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    let identities: string[];
+    try {
+      identities = await parseIdentities(text, 'the file');
+    } catch (error) {
+      if (error instanceof AgeKeyError) throw problem(`is not usable: ${error.message}`);
+      throw error;
+    }
+    if (identities.length !== 1) throw problem(`holds ${identities.length} identities; give the one this installation is known by`);
+    const identity = identities[0]!;
+    if (identity.startsWith('AGE-SECRET-KEY-PQ-')) throw problem('holds a post-quantum identity; the installation’s recipient is an X25519 one (age-keygen without -pq)');
+    return { id: 'age-identity', identity, recipient: await recipientOf(identity), created: new Date().toISOString() };
   }
 
   private async doc(): Promise<InstallationDoc> {

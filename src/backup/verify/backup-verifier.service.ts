@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { conflict } from '../../platform/domain-errors.js';
+import { findStoredCopy, missingSharedFiles, openStoredCopy } from '../../repositories/shared/copy-files.js';
 import { copyManifestKey } from '../../repositories/shared/copy-layout.js';
 import { LOCAL_REPOSITORY, RepositoryRegistry } from '../../repositories/shared/repository-registry.port.js';
 import { type BackupCopy, type BackupJob, copiesOf } from '../shared/backup-job.js';
@@ -42,16 +43,23 @@ export class BackupVerifier {
     const found = (problem: string): BackupCopy => ({ ...copy, error: `The copy ${problem}` });
     try {
       const { store } = await this.registry.open(copy.repository);
-      const info = await store.head(copy.key);
-      if (!info) return found(`is gone: ${copy.key} is not in the repository any more`);
-      if (info.size !== copy.sizeBytes) return found(`has ${info.size} bytes, the backup recorded ${copy.sizeBytes}: it was changed or damaged`);
-      if (info.sha256 && copy.sha256 && info.sha256.toLowerCase() !== copy.sha256) return found(`is stored with SHA-256 ${info.sha256}, the backup recorded ${copy.sha256}`);
+      const stored = await findStoredCopy(store, copy.key);
+      if (!stored) return found(`is gone: ${copy.key} is not in the repository any more`);
+      const { info } = stored;
+      if (stored.sizeBytes !== copy.sizeBytes) return found(`has ${stored.sizeBytes} bytes, the backup recorded ${copy.sizeBytes}: it was changed or damaged`);
+      if (stored.sha256 && copy.sha256 && stored.sha256 !== copy.sha256) return found(`is stored with SHA-256 ${stored.sha256}, the backup recorded ${copy.sha256}`);
       if (copy.repository !== LOCAL_REPOSITORY && !(await store.head(copyManifestKey(copy.key)))) {
         return found(`has no manifest beside it (${copyManifestKey(copy.key)}): other installations cannot list it`);
       }
+      if (stored.shared) {
+        // Without readData, the stores' records: the frame's size, and every shared file there with its size.
+        if (info.size !== stored.shared.frame.sizeBytes) return found(`has a frame of ${info.size} bytes, its manifest says ${stored.shared.frame.sizeBytes}: it was changed or damaged`);
+        const missing = await missingSharedFiles(store, stored.shared.backup.appId, stored.shared.files);
+        if (missing) return found(`needs ${missing}`);
+      }
       if (readData) {
         const hash = createHash('sha256');
-        for await (const chunk of await store.get(copy.key)) hash.update(chunk as Buffer);
+        for await (const chunk of await openStoredCopy(store, copy.key, stored)) hash.update(chunk as Buffer);
         const sha256 = hash.digest('hex');
         if (sha256 !== copy.sha256) return found(`reads back with SHA-256 ${sha256}, the backup recorded ${copy.sha256}: its bytes were changed or damaged`);
       }

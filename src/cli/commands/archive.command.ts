@@ -8,14 +8,14 @@ import { type KeyOptions, withKeyOptions, withPlainArchive, withPlainChain } fro
 
 const DEFAULT_MAX_EXPANDED = 200 * 1024 ** 3;
 
-const maxExpandedOption = () =>
+export const maxExpandedOption = () =>
   new Option('--max-expanded-bytes <bytes>', "largest total uncompressed size to accept, as the server's MAX_RESTORE_EXPANDED_BYTES").argParser(byteCount).default(DEFAULT_MAX_EXPANDED, '200GiB');
 
 /**
  * Runs an offline step; an archive that fails a check becomes exit code 1 with the restore's own
  * reason (in --json also `{ valid: false, reason }` on stdout).
  */
-async function offline<T>(output: Output, file: string, work: () => Promise<T>): Promise<T> {
+export async function offline<T>(output: Output, file: string, work: () => Promise<T>): Promise<T> {
   const { InvalidArchiveError } = await import('../../archive/archive-reader.js');
   try {
     return await work();

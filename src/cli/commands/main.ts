@@ -4,6 +4,7 @@ import { currentContext, DEFAULT_URL, withGlobalOptions } from '../cli-context.j
 import { registerApps } from './apps.command.js';
 import { registerArchive } from './archive.command.js';
 import { registerBackup } from './backup.command.js';
+import { registerDiff } from './diff.command.js';
 import { registerPolicy } from './policy.command.js';
 import { registerRecipient } from './recipient.command.js';
 import { registerRepository } from './repository.command.js';
@@ -53,6 +54,7 @@ Run \`appvault <command> --help\` for a command's options.`,
   registerRepository(program);
   registerRecipient(program);
   registerArchive(program);
+  registerDiff(program);
   return program;
 }
 

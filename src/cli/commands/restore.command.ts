@@ -1,3 +1,4 @@
+import { diffLines } from '../diff-lines.js';
 import { type Command, Option } from 'commander';
 import type { Restore, RestorePreflight } from '../../contract/restores.schemas.js';
 import type { ErrorHints } from '../api-client.js';
@@ -54,12 +55,25 @@ function describePreflight(report: RestorePreflight): string[] {
   if (report.name) lines.push(`  name:     ${report.name.value}: ${report.name.available ? 'free' : (report.name.reason ?? 'taken')}`);
   for (const warning of report.warnings) lines.push(`  warning:  ${warning}`);
   for (const missing of report.missing) lines.push(`  missing:  ${missing.name} (${missing.reason})`);
+  if (report.diff && report.app) {
+    lines.push(`  against the live app ${report.app.name} (from the archive to the app now):`);
+    lines.push(...diffLines(report.diff, '    ', () => 'more changes than shown (appvault diff <backup id> live --app <app> pages them all)'));
+  }
   return lines;
 }
 
 function failedError(job: Restore): CliError {
+  if (job.status === 'Interrupted') {
+    return new CliError(
+      `Restore ${job.id} is Interrupted${job.error ? `: ${job.error}` : ''}; resume it with \`appvault restore resume ${job.id}\` or cancel it with \`appvault restore cancel ${job.id}\``,
+      ExitCode.failed,
+    );
+  }
   return new CliError(`Restore ${job.id} failed: ${job.error ?? 'no reason given'} (its log: \`appvault restore show ${job.id} --log\`)`, ExitCode.failed);
 }
+
+/** Whether a followed restore ended otherwise than Completed. */
+const unfinished = (job: Restore) => job.status === 'Failed' || job.status === 'Interrupted';
 
 export function registerRestore(program: Command): void {
   const restore = withKeyOptions(program
@@ -127,9 +141,40 @@ Examples:
       const ended = await followWithProgress(client, output, 'restore', job, { route: 'restores.get', params: { id: job.id } }, HINTS);
       const partial = ended.include ? ` (partial: ${describeInclude(ended.include)})` : '';
       output.result(ended, () => (ended.status === 'Completed' ? [`Restored app ${ended.name} (${ended.appId})${partial}: ${ended.restoredEvents} events, ${ended.restoredAssets} files`] : describeRestore(ended, true)));
-      if (ended.status === 'Failed') throw failedError(ended).reported();
+      if (unfinished(ended)) throw failedError(ended).reported();
     });
   withGlobalOptions(restore, { url: false });
+
+  withGlobalOptions(
+    withKeyOptions(
+      restore
+        .command('resume <id>')
+        .description('continue an Interrupted restore from where it stopped (its journal); nothing it wrote is written again')
+        .option('--follow', 'follow it until it ends'),
+    )
+      .addHelpText('after', '\nA key (--identity, --passphrase-file) is needed only for an encrypted archive the restore had not decrypted when it stopped.')
+      .action(async (id: string, options: KeyOptions & { follow?: boolean }, command: Command) => {
+        const context = new CliContext(command);
+        const hints = { ...HINTS, 404: 'See the restores with `appvault restore list`', 409: 'Only an Interrupted restore resumes, and only while no other restore runs (`appvault restore list`)' };
+        const body = await keyTexts(options);
+        let job = await context.client.call('restores.resume', { params: { id }, body }, hints);
+        if (options.follow) job = await followWithProgress(context.client, context.output, 'restore', job, { route: 'restores.get', params: { id } }, hints);
+        context.output.result(job, () => (job.status === 'Completed' ? [`Restored app ${job.name} (${job.appId}): ${job.restoredEvents} events, ${job.restoredAssets} files`] : options.follow ? describeRestore(job, true) : [`Restore ${job.id} is ${job.status} again; follow it with \`appvault restore show ${job.id} --follow\``]));
+        if (options.follow && unfinished(job)) throw failedError(job).reported();
+      }),
+  );
+
+  withGlobalOptions(
+    restore
+      .command('cancel <id>')
+      .description('cancel an Interrupted restore: its app, files, the users it created, its name reservation and its archive are removed')
+      .action(async (id: string, _options: unknown, command: Command) => {
+        const context = new CliContext(command);
+        const hints = { ...HINTS, 404: 'See the restores with `appvault restore list`', 409: 'Only an Interrupted restore is cancelled, and only while no other restore runs' };
+        const job = await context.client.call('restores.cancel', { params: { id } }, hints);
+        context.output.result(job, [`Cancelled restore ${job.id}: nothing of it remains, and the name ${job.name ?? '(none)'} is free again`]);
+      }),
+  );
 
   withGlobalOptions(
     restore
@@ -162,7 +207,7 @@ Examples:
         let job = await context.client.call(ref.route, ref, hints);
         if (options.follow) job = await followWithProgress(context.client, context.output, 'restore', job, ref, hints);
         context.output.result(job, () => describeRestore(job, options.log === true));
-        if (options.follow && job.status === 'Failed') throw failedError(job).reported();
+        if (options.follow && unfinished(job)) throw failedError(job).reported();
       }),
   );
 }

@@ -1,3 +1,4 @@
+import { diffLines } from '../diff-lines.js';
 import { type Command, Option } from 'commander';
 import { LISTED_PER_KIND } from '../../contract/api-values.js';
 import type { KindChanges, Rollback, RollbackChanges, RollbackPreflight, RollbackTarget } from '../../contract/rollbacks.schemas.js';
@@ -76,6 +77,8 @@ function describeDryRun(report: RollbackPreflight): string[] {
   }
   lines.push(...changeLines(report.changes, '  ', true));
   lines.push(`  in all:   ${countsText(report.counts)}; it would take a safety backup, then append ${report.events} events (its marker included)`);
+  lines.push('  what changed since then (the rollback takes back schemas, contents and assets; contributors stay):');
+  lines.push(...diffLines(report.diff, '    ', () => (report.target.backupId ? `more: appvault diff ${report.target.backupId} live --app ${report.app.name}` : 'more changes than shown')));
   lines.push(`Roll back with \`appvault rollback start ${report.app.name} ${targetFlag(report.target)}\``);
   return lines;
 }

@@ -19,7 +19,8 @@ export interface JobRef {
   params: Record<string, string>;
 }
 
-export const isEnded = (job: { status: string }): boolean => job.status === 'Completed' || job.status === 'Failed';
+/** Completed, Failed, or Interrupted (a restore the server stopped: it waits for a resume or a cancel). */
+export const isEnded = (job: { status: string }): boolean => job.status === 'Completed' || job.status === 'Failed' || job.status === 'Interrupted';
 
 export interface FollowOptions<T> {
   onJob(job: T): void;

@@ -1,5 +1,6 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { constants as fsConstants, createReadStream } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hashFile as hashFileWithSize } from '../../platform/file-hash.js';
+import { constants as fsConstants } from 'node:fs';
 import { access, type FileHandle, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -339,9 +340,7 @@ export class FilesystemRepositoryStore implements RepositoryStore {
 }
 
 async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return (await hashFileWithSize(path)).sha256;
 }
 
 async function writeDurably(path: string, bytes: Buffer): Promise<void> {

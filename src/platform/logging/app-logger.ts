@@ -6,6 +6,9 @@ const LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const satisfies r
 
 export type LogFormat = 'text' | 'json';
 
+/** Contexts of Nest's start-up lines (modules initialised, controllers and routes mapped). */
+const WIRING_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication']);
+
 /**
  * Nest's ConsoleLogger, made safe for text from elsewhere. Log lines quote request paths, names,
  * and error messages that may hold what an archive, an event or a request said; none of it may
@@ -21,6 +24,20 @@ export type LogFormat = 'text' | 'json';
  *   JSON.stringify leaves raw, are written as `\uXXXX` too.
  */
 class AppLogger extends ConsoleLogger {
+  /**
+   * Nest's own account of wiring the application (a line per module, controller and route, about a
+   * hundred) is for whoever debugs that wiring: at debug level, so a start says in a few lines
+   * where it listens and when it is ready.
+   */
+  override log(message: unknown, ...rest: unknown[]): void {
+    const context = rest.at(-1);
+    if (typeof context === 'string' && WIRING_CONTEXTS.has(context)) {
+      super.debug(message, ...rest);
+      return;
+    }
+    super.log(message, ...rest);
+  }
+
   protected override stringifyMessage(message: unknown, logLevel: LogLevel): string {
     const resolved = this.resolveMessage(message);
     if (typeof resolved === 'string') return this.colorize(escapeControlCharacters(resolved), logLevel);

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ArchiveKeys } from '../../archive/age-keys.js';
+import { foldArchive, type DiffSource } from '../../archive/archive-diff.js';
+import { EncryptedArchiveError } from '../../archive/archive-decryption.js';
+import { InvalidArchiveError } from '../../archive/archive-reader.js';
+import type { DiffSide, StateDiff } from '../../archive/state-diff.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { DIFF_PAGE_DEFAULT } from '../../contract/api-values.js';
+import type { BackupDiff } from '../../contract/diffs.schemas.js';
+import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
+import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
+import { conflict, invalid } from '../../platform/domain-errors.js';
+import { BackupsService } from '../create/backups.service.js';
+import { archiveOnDisk } from '../restore/archive-source.js';
+import { AppStateDiffs } from '../shared/app-state-diffs.js';
+import { RestoresService } from '../restore/restores.service.js';
+import { BackupArchives } from '../shared/archive-locations.js';
+import { type BackupJob, isPartial } from '../shared/backup-job.js';
+import { describeSelection } from '../shared/backup-selection.js';
+import { InstallationService } from '../shared/installation.service.js';
+
+export const LIVE = 'live';
+
+/** What one side of a diff was taken from, as the answer names it. */
+type SideView = BackupDiff['from'];
+
+/**
+ * A backup against another backup of the app or against the app as it is now. Each side is folded
+ * into a temporary SQLite file (AppStateDiffs), compared there, and the file is removed before the
+ * answer goes; nothing of an app is held in memory. A backup's archive is read with every check a
+ * restore makes; an encrypted one is opened with the key the request gave (held only for this
+ * request) or this installation's own.
+ */
+@Injectable()
+export class BackupDiffService {
+  constructor(
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly catalog: EventCatalog,
+    private readonly states: AppStateDiffs,
+    private readonly backups: BackupsService,
+    private readonly archives: BackupArchives,
+    private readonly installation: InstallationService,
+    private readonly restores: RestoresService,
+  ) {}
+
+  /** `GET|POST …/backups/{id}/diff`: one page of what differs from backup `backupId` to `against` (a backup id or `live`). The key is disposed of once it has answered. */
+  async diff(app: { id: string; name: string }, backupId: string, request: { against: string; cursor?: string; limit?: number; keys: ArchiveKeys | null }): Promise<BackupDiff> {
+    try {
+      const fromBackup = await this.wholeBackup(backupId, app.id);
+      const toBackup = request.against === LIVE ? null : await this.wholeBackup(request.against, app.id);
+      for (const backup of [fromBackup, toBackup]) if (backup) await this.restores.requireOpener(backup, request.keys);
+      return await this.states.with(async (diff) => {
+        const from = await this.foldBackup(diff, 'from', fromBackup, request.keys);
+        const to = toBackup ? await this.foldBackup(diff, 'to', toBackup, request.keys) : await this.states.foldLive(diff, 'to', app);
+        await diff.compare();
+        const after = request.cursor === undefined ? 0 : Number(request.cursor);
+        if (after > diff.total) throw invalid(`cursor: this diff has ${diff.total} changes; start again without a cursor (the app may have changed since the page before)`);
+        return { from, to, ...diff.report(after, request.limit ?? DIFF_PAGE_DEFAULT) };
+      });
+    } finally {
+      request.keys?.dispose();
+    }
+  }
+
+  private async wholeBackup(id: string, appId: string): Promise<BackupJob> {
+    const backup = await this.backups.get(id, appId);
+    if (backup.status !== 'Completed') throw conflict(`Backup ${backup.id} is ${backup.status}; a diff reads Completed backups`);
+    if (isPartial(backup)) throw invalid(`Backup ${backup.id} is partial (${describeSelection(backup.include ?? null)}); a diff compares backups of the whole app`);
+    return backup;
+  }
+
+  private async foldBackup(diff: StateDiff, side: DiffSide, backup: BackupJob, keys: ArchiveKeys | null): Promise<SideView> {
+    const copy = join(this.states.tempDir, `diff-${randomUUID()}.zip`);
+    const openers = { given: keys, installationIdentity: () => this.installation.identity() };
+    let fetched: { file: string; owned: boolean } | undefined;
+    try {
+      fetched = await archiveOnDisk({ kind: 'backup', backup }, copy, { blobs: this.blobs, config: this.config, archives: this.archives, openers });
+      const source: DiffSource = await foldArchive(diff, side, fetched.file, { catalog: this.catalog, maxExpandedBytes: this.config.maxRestoreExpandedBytes });
+      return { backupId: backup.id, appId: source.app.id, appName: source.app.name, created: source.created, events: source.events };
+    } catch (error) {
+      // The archive's own words: a wrong key, a damaged archive; the request was fine.
+      if (error instanceof EncryptedArchiveError) throw invalid(`Backup ${backup.id}: ${error.message}`);
+      if (error instanceof InvalidArchiveError) throw conflict(`Backup ${backup.id} cannot be read: ${error.message}`);
+      throw error;
+    } finally {
+      if (fetched?.owned) await rm(fetched.file, { force: true });
+      await rm(copy, { force: true });
+    }
+  }
+}

@@ -1,5 +1,6 @@
 import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import type { Manifest } from './archive-format.js';
+import type { RehearsalSource } from './archive-chain.js';
 import { openChecked } from './archive-inspector.js';
 import type { DiffSide, StateDiff } from './state-diff.js';
 
@@ -20,7 +21,7 @@ export interface DiffSource {
 export async function foldArchive(
   diff: StateDiff,
   side: DiffSide,
-  file: string,
+  file: RehearsalSource,
   options: { catalog: EventCatalog; maxExpandedBytes: number; untilEvent?: number; until?: string },
 ): Promise<DiffSource> {
   // As a restore with untilEvent or until stops: at the first event past it (the rest is still checked).

@@ -3,7 +3,8 @@ import type { DomainEvent } from '../eventsourcing/decider.js';
 import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import { type ArchiveCheckReport, checkArchive } from './archive-check.js';
 import { type ArchivedEvent, classifyEntry, type Manifest, USERS_ENTRY } from './archive-format.js';
-import { ArchiveReader, readBoundedText } from './archive-reader.js';
+import { type ArchiveContent, readBoundedText } from './archive-reader.js';
+import { openArchiveSource, type RehearsalSource } from './archive-chain.js';
 import type { BackupSelection } from './archive-selection.js';
 import { type Placed, RestoreValidator } from './restore-validator.js';
 
@@ -39,16 +40,16 @@ const noStreams = (): never => {
 export type InspectObserver = (event: ArchivedEvent, accepted: DomainEvent, placed: Placed) => void;
 
 export interface Opened {
-  reader: ArchiveReader;
+  reader: ArchiveContent;
   report: ArchiveCheckReport;
 }
 
 /**
- * Opens an archive and runs the checks a restore makes before it writes anything (archive-check.ts),
+ * Opens an archive (or an incremental chain, base first) and runs the checks a restore makes before it writes anything (archive-check.ts),
  * letting `onEvent` see each event that passed. The reader stays open for a second pass.
  */
-export async function openChecked(file: string, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver): Promise<Opened> {
-  const reader = await ArchiveReader.open(file, { maxExpandedBytes });
+export async function openChecked(source: RehearsalSource, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver): Promise<Opened> {
+  const reader = await openArchiveSource(source, { maxExpandedBytes });
   try {
     const validator = new RestoreValidator(catalog, noStreams, reader.manifest.app.id);
     const report = await checkArchive(reader, catalog, validator, { onEvent });
@@ -138,7 +139,7 @@ export async function diffArchives(fileA: string, fileB: string, maxExpandedByte
   try {
     const ma = a.reader.manifest;
     const mb = b.reader.manifest;
-    const assetsOf = (reader: ArchiveReader) => new Set([...reader.namesOf('asset'), ...reader.manifest.missing.map((m) => m.name)]);
+    const assetsOf = (reader: ArchiveContent) => new Set([...reader.namesOf('asset'), ...reader.manifest.missing.map((m) => m.name)]);
     const assetsA = assetsOf(a.reader);
     const assetsB = assetsOf(b.reader);
     let reason: string | null = null;

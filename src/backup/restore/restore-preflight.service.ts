@@ -10,6 +10,7 @@ import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob
 import { claims, NAME_INDEX, type NameIndex } from '../../infrastructure/name-index/name-index.port.js';
 import { conflict, DomainError, invalid } from '../../platform/domain-errors.js';
 import { ArchiveParticipants, USER_ACCOUNTS, type UserAccounts } from '../../archive/archive-participant.port.js';
+import type { ChainLink } from '../../archive/archive-chain.js';
 import { InvalidArchiveError } from '../../archive/archive-reader.js';
 import { EncryptedArchiveError } from '../../archive/archive-decryption.js';
 import { type RehearsalReport, rehearseRestore } from '../../archive/archive-verifier.js';
@@ -143,6 +144,7 @@ export class RestorePreflightService {
       const sizeBytes = file ? (await stat(file)).size : null;
       let report: RehearsalReport | undefined;
       let error = fetchError;
+      let chainLinks: ChainLink[] | undefined;
       if (file) {
         try {
           // An incremental archive is rehearsed with its chain, each base fetched and checked as a restore would.
@@ -153,6 +155,7 @@ export class RestorePreflightService {
           });
           release = chain.release;
           encrypted = chain.encrypted;
+          chainLinks = chain.links;
           report = await rehearseRestore(chain.links.length > 1 ? chain.links : file, {
             catalog: this.catalog,
             participants: this.participants.all,
@@ -168,7 +171,7 @@ export class RestorePreflightService {
         }
       }
       // What a restore of it would differ in from the app it was taken from, when this installation has that app.
-      const diff = file && report && error === null && report.include === null ? await this.diffs.archiveAgainstLive(file, report.app.id, { untilEvent: request.untilEvent, until: request.until }) : null;
+      const diff = file && report && error === null && report.include === null ? await this.diffs.archiveAgainstLive(chainLinks && chainLinks.length > 1 ? chainLinks : file, report.app.id, { untilEvent: request.untilEvent, until: request.until }) : null;
       const wanted = request.name ?? report?.app.name;
       const name = wanted === undefined ? null : await this.availability(wanted);
       return {

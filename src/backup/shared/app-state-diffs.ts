@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
+import type { RehearsalSource } from '../../archive/archive-chain.js';
 import { foldArchive } from '../../archive/archive-diff.js';
 import { type DiffPage, type DiffSide, StateDiff } from '../../archive/state-diff.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
@@ -53,7 +54,7 @@ export class AppStateDiffs {
    * A restore's dry run: what differs from the archive (a plain zip the dry run checked) to the
    * app it was taken from as this installation has it now; null when this installation lacks it.
    */
-  async archiveAgainstLive(file: string, appId: string, stop: { untilEvent?: number; until?: string }): Promise<DiffPage | null> {
+  async archiveAgainstLive(file: RehearsalSource, appId: string, stop: { untilEvent?: number; until?: string }): Promise<DiffPage | null> {
     if ((await this.store.countApp(appId, Number.MAX_SAFE_INTEGER)) === 0) return null;
     return this.with(async (diff) => {
       await foldArchive(diff, 'from', file, { catalog: this.catalog, maxExpandedBytes: this.config.maxRestoreExpandedBytes, ...stop });

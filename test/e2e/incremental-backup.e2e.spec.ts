@@ -1,6 +1,8 @@
 import { copyFileSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArchiveChain } from '../../src/archive/archive-chain.js';
+import type { EventCursor } from '../../src/archive/archive-reader.js';
 import { BLOB_STORE, type BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
 import { BackupsService } from '../../src/backup/create/backups.service.js';
 import { BackupScheduler } from '../../src/backup/schedule/backup-scheduler.service.js';
@@ -128,6 +130,43 @@ describe('incremental backups', () => {
     expect(restored.files).toEqual(source.files);
     expect(restored.contents).toEqual(source.contents);
   }, 300_000);
+
+  it('reads a chain on from any cursor, as a resumed restore does: from that event file on, the events a whole read gives', async () => {
+    const dir = tempDir();
+    const links = [];
+    for (const [index, backupOf] of [full, ...chain].entries()) {
+      const file = join(dir, `${index}.zip`);
+      writeFileSync(file, (await owner.bytes(`/api/apps/shop/backups/${String(backupOf.id)}/archive`)).bytes);
+      links.push({ file, storedSha256: String(backupOf.sha256), label: String(backupOf.id) });
+    }
+    const content = await ArchiveChain.open(links, { maxExpandedBytes: 1024 * 1024 * 1024 });
+    try {
+      await content.scan(() => undefined);
+      const whole: number[] = [];
+      // Where each event file starts, as a journal notes it (the cursor while its events are read).
+      const starts = new Map<number, { cursor: EventCursor; index: number }>();
+      for await (const event of content.events()) {
+        const cursor = content.cursor;
+        if (!starts.has(cursor.file)) starts.set(cursor.file, { cursor, index: whole.length });
+        whole.push(event.number);
+      }
+      expect(whole).toEqual(Array.from({ length: Number(last.base && (last.base as Json).events) + Number(last.eventCount) }, (_, i) => i + 1));
+      // Every link with events has its files numbered on from the links before it.
+      expect(starts.size).toBe([full, ...chain].filter((link) => Number(link.eventCount) > 0).length);
+      for (const { cursor, index } of starts.values()) {
+        const tail: number[] = [];
+        for await (const event of content.events(cursor)) tail.push(event.number);
+        expect(tail).toEqual(whole.slice(index));
+      }
+      await expect(
+        (async () => {
+          for await (const _ of content.events({ file: starts.size + 1, first: whole.length + 1 })) void _;
+        })(),
+      ).rejects.toThrow(`The chain has no event file ${starts.size + 1} to resume from`);
+    } finally {
+      content.close();
+    }
+  });
 
   it('refuses to delete a base of a kept increment (409), and deletes from the newest increment down', async () => {
     const refused = await owner.delete(`/api/apps/shop/backups/${String(full.id)}`);

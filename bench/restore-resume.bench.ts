@@ -64,6 +64,12 @@ await withGrownServer(EVENTS, {}, async (first, dataDir) => {
     console.log(`| resumed run (job started → completed) | ${seconds(runMs(resumedJob))}, **${(100 * ratio).toFixed(1)} %** of the whole |`);
     console.log(`| from the new process's spawn to Completed (start-up, catch-up, resume) | ${seconds(sinceSpawn)}, ${((100 * sinceSpawn) / runMs(wholeJob)).toFixed(1)} % of the whole |`);
     console.log(`  ${from}`);
+    // Where the resumed run's time went: its log lines from the resume on, at their offsets from its start.
+    const startedAt = Date.parse(String(resumedJob['started']));
+    for (const line of resumedJob['log'] as { at: string; message: string }[]) {
+      const offset = Date.parse(line.at) - startedAt;
+      if (offset >= 0) console.log(`  +${(offset / 1000).toFixed(2)} s  ${line.message.slice(0, 160)}`);
+    }
     if (ratio >= 0.1) {
       console.log(`The resume took ${(100 * ratio).toFixed(1)} % of a whole restore; the target is under 10 %`);
       process.exitCode = 1;

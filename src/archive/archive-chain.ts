@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { hashFile } from '../platform/file-hash.js';
 import { parseBoundedJson } from '../platform/json/bounded-json.js';
 import { type ArchivedEvent, CREDENTIALS_ENTRY, type Manifest, USERS_ENTRY } from './archive-format.js';
 import { type ArchiveContent, ArchiveReader, type EventCursor, InvalidArchiveError, readBoundedText } from './archive-reader.js';
@@ -26,13 +24,17 @@ export interface ChainLink {
   storedSha256: string;
   /** How a message names it (a backup id, a file name). */
   label: string;
+  /**
+   * The archive already opened (its zip directory read and its manifest checked) by whoever
+   * fetched it: the first open() takes it (and then owns it) instead of reading the directory of
+   * a large archive again; later opens read the file anew.
+   */
+  opened?: ArchiveReader;
 }
 
 /** The SHA-256 of a file, streamed. */
 export async function fileSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
+  return (await hashFile(file)).sha256;
 }
 
 /** How a refusal names a base: by the id the increment gives. */
@@ -109,7 +111,11 @@ export class ArchiveChain implements ArchiveContent {
   static async open(links: readonly ChainLink[], limits: { maxExpandedBytes: number }): Promise<ArchiveContent> {
     const readers: ArchiveReader[] = [];
     try {
-      for (const link of links) readers.push(await ArchiveReader.open(link.file, limits));
+      for (const link of links) {
+        const opened = link.opened;
+        link.opened = undefined;
+        readers.push(opened ?? (await ArchiveReader.open(link.file, limits)));
+      }
       checkChain(readers.map((reader, index) => ({ manifest: reader.manifest, storedSha256: links[index]!.storedSha256, label: links[index]!.label })));
     } catch (error) {
       for (const reader of readers) reader.close();

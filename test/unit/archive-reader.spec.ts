@@ -55,6 +55,16 @@ describe('archive reader', () => {
     reader.close();
   });
 
+  it('reads a zip directory many read windows long (small reads are served from 64 KiB windows) and every entry behind it', async () => {
+    const files: Record<string, Buffer> = {};
+    for (let n = 1; n <= 2000; n++) files[`events/${String(n).padStart(6, '0')}.ndjson`] = events(n);
+    const file = await archive(files, manifestFor(2000, { counts: { events: 2000, eventFiles: 2000, assets: 0, users: 0 } }));
+    const reader = await ArchiveReader.open(file, limits);
+    expect(reader.namesOf('events')).toHaveLength(2000);
+    expect(await collect(reader)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+    reader.close();
+  });
+
   it('refuses a newer format version with advice', async () => {
     const file = await archive({ 'events/000001.ndjson': events(1) }, manifestFor(1, { formatVersion: 2 }));
     await expect(ArchiveReader.open(file, limits)).rejects.toThrow(/format version 2; this AppVault reads up to version 1\. Upgrade/);

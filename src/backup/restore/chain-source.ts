@@ -11,7 +11,10 @@ import { locateRepositoryArchive } from './repository-source.js';
 /** No chain is longer: MAX_INCREMENTAL_CHAIN is at most 1,000 increments. */
 const MAX_CHAIN_LINKS = 1001;
 
-/** A chain on local disk, base first, ready for ArchiveChain.open; `release` removes the copies fetched for it. */
+/**
+ * A chain on local disk, base first, ready for ArchiveChain.open, each link already opened (its
+ * zip directory read once, here); `release` closes them and removes the copies fetched for it.
+ */
 export interface FetchedChain {
   links: ChainLink[];
   /** Every link came encrypted (age) and was opened with a key: only then are credentials used. */
@@ -41,11 +44,12 @@ export async function fetchChain(top: { file: string; encrypted: boolean; label:
   const links: ChainLink[] = [{ file: top.file, storedSha256: '', label: top.label }];
   const owned: string[] = [];
   const release = async () => {
+    for (const link of links) link.opened?.close();
     for (const file of owned) await rm(file, { force: true });
   };
   let encrypted = top.encrypted;
   try {
-    let manifest = await manifestOf(top.file, deps.fetch.config.maxRestoreExpandedBytes);
+    let manifest = await openLink(links[0]!, deps.fetch.config.maxRestoreExpandedBytes);
     const seen = new Set<string>();
     while (manifest.base) {
       const base = manifest.base;
@@ -66,8 +70,9 @@ export async function fetchChain(top: { file: string; encrypted: boolean; label:
       });
       if (fetched.owned) owned.push(fetched.file);
       encrypted &&= fetched.encrypted;
-      links.unshift({ file: fetched.file, storedSha256: base.sha256, label: `backup ${base.backupId}` });
-      manifest = await manifestOf(fetched.file, deps.fetch.config.maxRestoreExpandedBytes);
+      const link: ChainLink = { file: fetched.file, storedSha256: base.sha256, label: `backup ${base.backupId}` };
+      links.unshift(link);
+      manifest = await openLink(link, deps.fetch.config.maxRestoreExpandedBytes);
     }
   } catch (error) {
     await release();
@@ -76,11 +81,10 @@ export async function fetchChain(top: { file: string; encrypted: boolean; label:
   return { links, encrypted, release };
 }
 
-/** An archive's manifest (the reader checks it), read and let go. */
-async function manifestOf(file: string, maxExpandedBytes: number): Promise<Manifest> {
-  const reader = await ArchiveReader.open(file, { maxExpandedBytes });
-  reader.close();
-  return reader.manifest;
+/** Opens a link's archive (the reader checks its manifest), kept open for the restore; answers the manifest. */
+async function openLink(link: ChainLink, maxExpandedBytes: number): Promise<Manifest> {
+  link.opened = await ArchiveReader.open(link.file, { maxExpandedBytes });
+  return link.opened.manifest;
 }
 
 /** Where a base lies: a Completed backup of this installation, else beside the increment in its repository. */

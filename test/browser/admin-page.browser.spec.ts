@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BrowserPages, describeInBrowser, screenshot as shot, signIn as signInAt, WAIT_TIMEOUT } from '../support/browser-page.js';
-import { buildApp } from '../support/fixtures.js';
+import { buildApp, waitForJob } from '../support/fixtures.js';
 import { type ApiClient, createUser, startServer, tempDir, type TestServer } from '../support/test-server.js';
 import { tamper } from '../support/zip-tamper.js';
 
@@ -384,6 +384,40 @@ describeInBrowser('admin page in a real browser', { timeout: TEST_TIMEOUT }, () 
     await admin.locator('.facts .badge-completed').waitFor();
     await admin.getByTestId('restore-partial').getByText('partial: products; assets none', { exact: false }).waitFor();
     await admin.getByText('of a partial backup into').waitFor();
+  });
+
+  it('starts an incremental backup from the form: refused in the API’s words with a partial selection, then it holds only what changed and its row names its base; restored, it reads as the app', async () => {
+    const page = await open();
+    await signIn(page, owner.key, '/admin/apps/shop');
+    const form = page.locator('form.start-form');
+    // An incremental holds the whole app: with a partial selection the API refuses, and the page says so next to the field.
+    await form.getByLabel('Only some schemas').check();
+    await form.getByRole('group', { name: 'Schemas the backup holds' }).getByLabel('products').check();
+    await form.getByLabel('Only what changed since the latest backup').check();
+    await form.getByLabel('Label (optional)').fill('since-last');
+    await form.getByRole('button', { name: 'Start backup' }).click();
+    await expect.poll(() => form.locator('fieldset.incremental-fields [role="alert"]').textContent()).toContain('a partial backup cannot be incremental');
+    await form.getByLabel('The whole app').check();
+    // The base: a backup of the whole app, the latest Completed one when the incremental starts.
+    const based = await owner.client.post('/api/apps/shop/backups', { label: 'chain-base' });
+    expect(based.status, JSON.stringify(based.body)).toBe(202);
+    const latest = (await waitForJob(owner.client, `/api/apps/shop/backups/${String(based.body.id)}`)) as { id: string; status: string; eventCount: number };
+    expect(latest.status).toBe('Completed');
+    expect((await owner.client.post('/api/apps/shop/content/products', { data: { title: 'Added after', price: 7 } })).status).toBe(201);
+    await form.getByRole('button', { name: 'Start backup' }).click();
+    const row = page.locator('tr[data-status="Completed"]', { hasText: 'since-last' });
+    await row.waitFor();
+    expect(await row.getByTestId('backup-incremental').textContent()).toContain(`the events since backup ${latest.id.slice(0, 8)}`);
+    const backup = (await owner.client.get(`/api/apps/shop/backups/${await row.getAttribute('data-backup-id')}`)).body;
+    expect(backup).toMatchObject({ incremental: true, base: { id: latest.id } });
+    expect(backup.eventCount).toBeLessThan(latest.eventCount);
+    await shot(page, 'incremental-backup');
+
+    const restore = await server.admin.post('/api/restore', { backupId: backup.id, name: 'shop-chain' });
+    expect(restore.status, JSON.stringify(restore.body)).toBe(202);
+    await expect.poll(async () => (await server.admin.get(`/api/restore/${String(restore.body.id)}`)).body.status, { timeout: 60_000, interval: 250 }).toBe('Completed');
+    const products = async (app: string) => ((await server.admin.get(`/api/apps/${app}/content/products?top=1000`)).body.items as { data: unknown }[]).map((item) => item.data);
+    expect(await products('shop-chain')).toEqual(await products('shop'));
   });
 
   it('sets a backup schedule with retention and a partial selection, shows it, refuses bad values in the API’s words, and removes it after confirmation', async () => {

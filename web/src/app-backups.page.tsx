@@ -27,6 +27,7 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   const [selection, setSelection] = useState<SelectionChoice>(WHOLE_APP);
   const [targets, setTargets] = useState<RepositoryChoice>(LOCAL_ONLY);
   const [encryption, setEncryption] = useState<EncryptionChoice>(PLAIN);
+  const [incremental, setIncremental] = useState(false);
   const [passphrase, setPassphrase] = useState<string | null>(null);
   // Bumped when the app's recipients change: the forms that offer them read them again.
   const [recipientsVersion, setRecipientsVersion] = useState(0);
@@ -74,7 +75,13 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
     const include = includeOf(selection);
     try {
       const encrypted = encryptionOf(encryption);
-      const body = { ...(label.trim() ? { label: label.trim() } : {}), ...(include ? { include } : {}), repositories: namesOf(targets), ...(encrypted ? { encryption: encrypted } : {}) };
+      const body = {
+        ...(label.trim() ? { label: label.trim() } : {}),
+        ...(include ? { include } : {}),
+        repositories: namesOf(targets),
+        ...(encrypted ? { encryption: encrypted } : {}),
+        ...(incremental ? { incremental: true as const } : {}),
+      };
       const { passphrase: made, ...backup } = await api.call('appBackups.create', { params: { app: name }, body });
       // Shown once, then forgotten: the list keeps the backup without it.
       setPassphrase(made ?? null);
@@ -90,7 +97,7 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
   };
 
   const role = app ? roleOf(app, me) : null;
-  const startErrors = fieldErrors(startError, ['label', 'include', 'repositories', 'encryption'], ['repositories', 'encryption']);
+  const startErrors = fieldErrors(startError, ['label', 'include', 'repositories', 'encryption', 'incremental'], ['repositories', 'encryption', 'incremental']);
   return (
     <main id="main">
       <PageTitle title={name}>
@@ -137,6 +144,22 @@ export function AppBackupsPage({ api, me, name }: { api: ApiClient; me: Me; name
                   allowPassphrase={true}
                   error={startErrors.byField.encryption}
                 />
+                <fieldset class="incremental-fields">
+                  <legend>Incremental</legend>
+                  <label class="choice">
+                    <input type="checkbox" checked={incremental} onChange={(e) => setIncremental(e.currentTarget.checked)} aria-describedby="backup-incremental-help" />
+                    Only what changed since the latest backup
+                  </label>
+                  <p id="backup-incremental-help" class="hint">
+                    Holds the events since the app’s latest Completed backup of the whole app, and the file versions and users they name. Restoring it reads
+                    every backup of its chain, so keep them; a full backup is taken instead when there is none to continue or the chain is at its bound.
+                  </p>
+                  {startErrors.byField.incremental && (
+                    <p class="error field-error" role="alert">
+                      {startErrors.byField.incremental}
+                    </p>
+                  )}
+                </fieldset>
                 <button type="submit" disabled={starting || (encryption.mode === 'recipients' && encryption.names.length === 0)}>
                   {starting ? 'Starting…' : 'Start backup'}
                 </button>

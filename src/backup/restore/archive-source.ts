@@ -56,7 +56,7 @@ export interface ArchiveFetchDeps {
   archives?: Pick<BackupArchives, 'onDisk'>;
   log?: (message: string) => Promise<void>;
   openers?: ArchiveOpeners;
-  /** A restore's download of a URL, which continues one cut short (see downloadToFile). */
+  /** A restore's download of a URL or a repository's copy, which continues one cut short (see downloadToFile, stageRepositoryArchive). */
   download?: ResumableDownload;
 }
 
@@ -128,7 +128,7 @@ async function decryptStaged(
   }
 }
 
-/** What staging an archive reads from; `download`: a restore's download of a URL, which continues one cut short (see downloadToFile). */
+/** What staging an archive reads from; `download`: a restore's download of a URL or a repository's copy, which continues one cut short (see downloadToFile, stageRepositoryArchive). */
 interface StageDeps {
   blobs: BlobStore;
   config: AppConfig;
@@ -161,7 +161,7 @@ async function stage(source: ArchiveSource, file: string, deps: StageDeps, log: 
     }
     case 'repository':
       if (!deps.repositories) throw new Error('Reading a copy in a repository needs the repository registry');
-      await stageRepositoryArchive(deps.repositories, source, file, { maxBytes: deps.config.maxRestoreBytes, log });
+      await stageRepositoryArchive(deps.repositories, source, file, { maxBytes: deps.config.maxRestoreBytes, log, download: deps.download });
       return { file, owned: true };
   }
 }

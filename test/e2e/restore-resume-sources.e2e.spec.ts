@@ -18,7 +18,7 @@ import { tempDir } from '../support/test-server.js';
  */
 class ArchiveServer {
   readonly requests: { range: string | undefined; ifRange: string | undefined; status: number }[] = [];
-  private bytes = Buffer.alloc(0);
+  private bytes: Buffer = Buffer.alloc(0);
   private etag = '';
   private stallAt: number | null = null;
   private readonly held: ServerResponse[] = [];

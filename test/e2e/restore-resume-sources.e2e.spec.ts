@@ -2,11 +2,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/archive/age-keys.js';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { until, waitForJob } from '../support/fixtures.js';
 import { growOffline } from '../support/grow.js';
+import { addRepository, backUp, copyIn } from '../support/repositories.js';
+import { S3FaultProxy } from '../support/s3-fault-proxy.js';
+import { describeOnS3, requiredS3TestEnv, S3TestBuckets } from '../support/s3-test-buckets.js';
 import { job, type Json, logOf, readModelsOf } from '../support/restore-state.js';
 import { tempDir } from '../support/test-server.js';
 
@@ -166,7 +170,8 @@ describe('restores from a URL and of encrypted archives resume after the server 
     await growOffline(dataDir, { events: 6000, apps: ['shop'] });
     server = await startChildServer(dataDir, { RESTORE_ALLOWED_HOSTS: '127.0.0.1', RESUME_RESTORES_AT_STARTUP: 'false' });
     const { identity, recipient } = await generateKeyPair();
-    const backup = await server.admin.post('/api/apps/shop/backups', { encryption: { recipients: [recipient] } });
+    expect((await server.admin.post('/api/recipients', { name: 'ops', recipient })).status).toBe(201);
+    const backup = await server.admin.post('/api/apps/shop/backups', { encryption: { recipients: ['ops'] } });
     expect(backup.status, JSON.stringify(backup.body)).toBe(202);
     expect((await waitForJob(server.admin, `/api/backups/${backup.body.id}`)).status).toBe('Completed');
     const whole = await server.admin.post('/api/restore', { backupId: backup.body.id, name: 'whole', identity });
@@ -224,5 +229,61 @@ describe('restores from a URL and of encrypted archives resume after the server 
       const text = readFileSync(file).toString('latin1');
       expect(text.includes(secret) || text.includes(secret.toLowerCase()), `${file} holds the identity`).toBe(false);
     }
+  }, 600_000);
+});
+
+describeOnS3('a restore from a copy in an S3 repository resumes its download after the server was killed (real processes, the S3 test server)', () => {
+  let server: ChildServer | undefined;
+  let proxy: S3FaultProxy | undefined;
+  let buckets: S3TestBuckets | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+    await proxy?.close();
+    await buckets?.removeAll();
+  });
+
+  it('the second process reads only the rest (Range, If-Match on the ETag) and restores what an uninterrupted restore does', async () => {
+    const env = requiredS3TestEnv();
+    buckets = new S3TestBuckets(env);
+    const bucket = await buckets.create('resume');
+    proxy = await S3FaultProxy.start(env.endpoint);
+    const dataDir = tempDir();
+    await growOffline(dataDir, { events: 6000, apps: ['shop'] });
+    const start = () => startChildServer(dataDir, { RESUME_RESTORES_AT_STARTUP: 'false' });
+    server = await start();
+    const { accessKeyId, secretAccessKey } = env.credentials;
+    await addRepository(server.admin, { name: 'offsite', type: 's3', s3: { endpoint: proxy.url, region: env.region, bucket, accessKeyId, secretAccessKey } });
+    const backup = await backUp(server.admin, server.admin, 'shop', { repositories: ['offsite'] });
+    expect(backup.status, JSON.stringify(backup.warnings)).toBe('Completed');
+    const copy = copyIn(backup, 'offsite');
+    const reference = await waitForJob(server.admin, `/api/restore/${(await server.admin.post('/api/restore', { repository: 'offsite', key: copy.key, name: 'whole' })).body.id}`, 240_000);
+    expect(reference['status'], JSON.stringify(reference['log'])).toBe('Completed');
+
+    const half = Math.floor(backup.sizeBytes / 2);
+    proxy.reset();
+    proxy.stallGetObjectAfter(half);
+    const started = await server.admin.post('/api/restore', { repository: 'offsite', key: copy.key, name: 'resumed' });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = started.body.id as string;
+    const partial = join(dataDir, 'tmp', `restore-${id}.zip`);
+    await until(async () => (existsSync(partial) && statSync(partial).size === half ? true : undefined), `the download to reach byte ${half}`, 120_000, 5);
+    await server.kill();
+    proxy.stallGetObjectAfter(undefined);
+    server = await start();
+    expect((await job(server, id))['status']).toBe('Interrupted');
+    expect((await server.admin.post(`/api/restore/${id}/resume`, {})).status).toBeLessThan(300);
+    const done = await waitForJob(server.admin, `/api/restore/${id}`, 240_000);
+    expect(done['status'], JSON.stringify(done['log'])).toBe('Completed');
+    const etag = (await buckets.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy.key }))).ETag;
+    expect(proxy.gets.filter((get) => get.path.endsWith(copy.key)).map(({ range, ifMatch }) => ({ range, ifMatch }))).toEqual([
+      { range: undefined, ifMatch: undefined },
+      { range: `bytes=${half}-`, ifMatch: etag },
+    ]);
+    const log = logOf(done);
+    expect(log).toContain(`Continuing the interrupted download of "${copy.key}" in repository "offsite" from byte ${half} of ${backup.sizeBytes}`);
+    expect(log).toContain(`Read ${backup.sizeBytes} bytes, continuing from byte ${half} where the interrupted download stopped, SHA-256 as in the copy manifest`);
+    expect(readModelsOf(dataDir, done['appId'] as string, 'resumed')).toEqual(readModelsOf(dataDir, reference['appId'] as string, 'whole'));
+    expect(tempFilesOf(dataDir, id)).toEqual([]);
   }, 600_000);
 });

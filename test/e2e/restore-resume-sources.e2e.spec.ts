@@ -33,6 +33,12 @@ class ArchiveServer {
     const asked = range ? /^bytes=(\d+)-$/.exec(range) : null;
     const start = asked && (ifRange === undefined || ifRange === this.etag) ? Number(asked[1]) : 0;
     const status = asked && start === Number(asked[1]) && start > 0 ? 206 : 200;
+    if (start >= body.length && start > 0) {
+      // Every byte is there already (a download that ended before its restore was stopped).
+      this.requests.push({ range, ifRange, status: 416 });
+      res.writeHead(416, { 'content-range': `bytes */${body.length}`, etag: this.etag }).end();
+      return;
+    }
     this.requests.push({ range, ifRange, status });
     res.writeHead(status, {
       etag: this.etag,
@@ -214,8 +220,11 @@ describe('restores from a URL and of encrypted archives resume after the server 
     expect(keyless['error']).toMatch(/^The archive is encrypted \(age\), and not to this installation: give the identity/);
     expect(logOf(keyless)).toContain(`Downloaded ${archive.bytes.length} bytes, continuing from byte ${half} where the interrupted download stopped`);
     expect((await server.admin.get('/api/apps/sealed-url')).status).toBe(404);
+    web.requests.length = 0;
     const withKey = await resume(urlId, { identity });
     expect(withKey['status'], JSON.stringify(withKey['log'])).toBe('Completed');
+    // The encrypted archive was kept for the resume that brought the key: nothing was downloaded again.
+    expect(web.requests).toEqual([{ range: `bytes=${archive.bytes.length}-`, ifRange: '"sealed"', status: 416 }]);
     expect(readModelsOf(dataDir, withKey['appId'] as string, 'sealed-url')).toEqual(expected);
     expect(JSON.stringify([resumed, keyless, withKey])).not.toContain(identity);
 

@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import Database from 'better-sqlite3';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
+import { claimsOf, eventsOf, filesUnder, job, logOf, PROJECTIONS, readModelsOf, userCount } from '../support/restore-state.js';
 import { until, waitForJob } from '../support/fixtures.js';
 import { growOffline } from '../support/grow.js';
 import { ADMIN_TOKEN, tempDir } from '../support/test-server.js';
@@ -11,87 +11,6 @@ import { runCli } from '../support/cli-runner.js';
 
 /** Events of the mix workload (contents, schemas, assets with files, contributors): enough to kill a restore at 10, 50 and 95 %. */
 const EVENTS = 12_000;
-const PROJECTIONS = ['apps', 'schemas', 'contents', 'assets', 'users'] as const;
-
-type Json = Record<string, unknown>;
-
-/** Every file under `dir`, relative to it, with its modification time. */
-function filesUnder(dir: string): Map<string, number> {
-  const found = new Map<string, number>();
-  const walk = (at: string) => {
-    if (!existsSync(at)) return;
-    for (const entry of readdirSync(at, { withFileTypes: true })) {
-      const path = join(at, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else found.set(relative(dir, path), statSync(path).mtimeMs);
-    }
-  };
-  walk(dir);
-  return found;
-}
-
-/** The new app's events as the store holds them, its id and name written as APP and NAME, without the Owner grant's time. */
-async function eventsOf(dataDir: string, appId: string, name: string): Promise<string[]> {
-  const store = new SqliteEventStore(join(dataDir, 'events.db'));
-  const events: string[] = [];
-  try {
-    for await (const event of store.readApp(appId)) {
-      const { timestamp, ...metadata } = event.metadata;
-      const kept = event.type === 'AppContributorAssigned' && event.data['role'] === 'Owner' ? metadata : { ...metadata, timestamp };
-      events.push(JSON.stringify({ stream: event.stream, version: event.streamVersion, type: event.type, data: event.data, metadata: kept }).replaceAll(appId, 'APP').replaceAll(`"${name}"`, '"NAME"'));
-    }
-  } finally {
-    await store.close();
-  }
-  return events;
-}
-
-/** Every read model document of one app, straight from read.db, with its id and name written as APP and NAME (the Owner grant's time left out). */
-function readModelsOf(dataDir: string, appId: string, name: string): Record<string, string[]> {
-  const db = new Database(join(dataDir, 'read.db'), { readonly: true });
-  try {
-    const out: Record<string, string[]> = {};
-    for (const collection of PROJECTIONS) {
-      const rows = db.prepare(`SELECT doc FROM c_${collection} WHERE doc LIKE ? ORDER BY id`).all(`%${appId}%`) as { doc: string }[];
-      out[collection] = rows
-        .map((row) => {
-          const doc = JSON.parse(row.doc) as Json;
-          if (collection === 'apps') {
-            delete doc['lastModified'];
-          }
-          return JSON.stringify(doc).replaceAll(appId, 'APP').replaceAll(`"${name}"`, '"NAME"');
-        })
-        .sort();
-    }
-    const fts = db.prepare('SELECT count(*) AS n FROM c_contents c WHERE c.rid IN (SELECT rowid FROM fts_contents) AND c.doc LIKE ?').get(`%${appId}%`) as { n: number };
-    out['fullText'] = [String(fts.n)];
-    return out;
-  } finally {
-    db.close();
-  }
-}
-
-function claimsOf(dataDir: string, name: string): { state: string; owner: string | null }[] {
-  const db = new Database(join(dataDir, 'claims.db'), { readonly: true });
-  try {
-    return db.prepare("SELECT state, owner FROM claims WHERE kind = 'app-name' AND key = ?").all(name) as { state: string; owner: string | null }[];
-  } finally {
-    db.close();
-  }
-}
-
-function userCount(dataDir: string): number {
-  const db = new Database(join(dataDir, 'read.db'), { readonly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM c_users').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
-
-const job = async (server: ChildServer, id: string): Promise<Json> => (await server.admin.get(`/api/restore/${id}`)).body as Json;
-const logOf = (restore: Json) => (restore['log'] as { message: string }[]).map((line) => line.message);
-
 describe('restores that resume after the server stopped (real processes, SIGKILL and SIGTERM)', () => {
   let server: ChildServer | undefined;
   afterEach(async () => {
@@ -146,6 +65,9 @@ describe('restores that resume after the server stopped (real processes, SIGKILL
     expect(done['status'], JSON.stringify(log)).toBe('Completed');
     expect(done['restoredEvents']).toBe(total);
     expect(done['restoredAssets']).toBe(reference['restoredAssets']);
+    // Asked before the comparisons below, which block this process for seconds: a request after them may pick a
+    // keep-alive connection the server is closing meanwhile (undici: "other side closed").
+    expect((await server.admin.get('/api/apps/resumed')).status).toBe(200);
     // Each start resumed from the journal, after at least what was written when it was stopped; the archive was not checked again.
     const resumedAfter = log.filter((line) => line.startsWith('Resuming after event')).map((line) => Number(/Resuming after event (\d+)/.exec(line)![1]));
     expect(resumedAfter).toHaveLength(4);
@@ -161,7 +83,6 @@ describe('restores that resume after the server stopped (real processes, SIGKILL
     expect(resumedEvents).toEqual(expectedEvents);
     // The same read models, document for document, and the same full-text index.
     expect(readModelsOf(dataDir, appId, 'resumed')).toEqual(readModelsOf(dataDir, reference['appId'] as string, 'whole'));
-    expect((await server.admin.get('/api/apps/resumed')).status).toBe(200);
     // The same files, and no file stored before a stop was written again after it.
     const files = filesUnder(join(dataDir, 'blobs', 'assets', appId));
     expect([...files.keys()].sort()).toEqual([...filesUnder(join(dataDir, 'blobs', 'assets', reference['appId'] as string)).keys()].sort());

@@ -59,6 +59,9 @@ export class S3FaultProxy {
   private dateShiftMs = 0;
   private etagRewrite: string | undefined;
   private cutGetsAfter: number | undefined;
+  private stallGetsAfter: number | undefined;
+  /** The path, Range and If-Match headers of every GetObject request, in order. */
+  readonly gets: { path: string; range: string | undefined; ifMatch: string | undefined }[] = [];
   private cutUploadsAt: number | undefined;
   private holdPuts: RegExp | undefined;
   /** PutObject requests held without an answer (holdPutsMatching). */
@@ -100,6 +103,14 @@ export class S3FaultProxy {
   }
 
   /**
+   * GetObject answers send `bytes` of their body and then nothing more, the connection held open
+   * (a slow store: the reading process can be killed mid-download without any timing).
+   */
+  stallGetObjectAfter(bytes: number | undefined): void {
+    this.stallGetsAfter = bytes;
+  }
+
+  /**
    * PutObject and UploadPart requests reach the server with only their first `bytes` of body,
    * then both connections drop (a store or a network gone mid-upload). A body no longer than that
    * goes through whole.
@@ -124,6 +135,8 @@ export class S3FaultProxy {
     this.dateShiftMs = 0;
     this.etagRewrite = undefined;
     this.cutGetsAfter = undefined;
+    this.stallGetsAfter = undefined;
+    this.gets.length = 0;
     this.cutUploadsAt = undefined;
     this.holdPuts = undefined;
     this.held = 0;
@@ -137,6 +150,7 @@ export class S3FaultProxy {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const kind = s3RequestKind(req.method ?? 'GET', req.url ?? '/');
     this.counts.set(kind, this.count(kind) + 1);
+    if (kind === 'GetObject') this.gets.push({ path: new URL(req.url ?? '/', 'http://proxy').pathname, range: req.headers.range, ifMatch: typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined });
     if (kind === 'PutObject' && this.holdPuts?.test(req.url ?? '')) {
       this.held += 1;
       req.resume();
@@ -174,7 +188,9 @@ export class S3FaultProxy {
         if (this.etagRewrite !== undefined && kind === 'HeadObject' && headers['etag']) headers['etag'] = `"${this.etagRewrite}"`;
         res.writeHead(upstreamRes.statusCode ?? 502, headers);
         const cut = kind === 'GetObject' ? this.cutGetsAfter : undefined;
-        if (cut === undefined) upstreamRes.pipe(res);
+        const stall = kind === 'GetObject' ? this.stallGetsAfter : undefined;
+        if (stall !== undefined) forwardUpTo(upstreamRes, res, stall, () => undefined);
+        else if (cut === undefined) upstreamRes.pipe(res);
         // A body shorter than the cut is answered whole: left open, its keep-alive connection would hold the client's next request.
         else forwardUpTo(upstreamRes, res, cut, () => res.socket?.destroy());
       },

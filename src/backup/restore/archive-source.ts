@@ -56,8 +56,13 @@ export interface ArchiveFetchDeps {
   archives?: Pick<BackupArchives, 'onDisk'>;
   log?: (message: string) => Promise<void>;
   openers?: ArchiveOpeners;
-  /** A restore's download of a URL, which continues one cut short (see downloadToFile). */
+  /** A restore's download of a URL or a repository's copy, which continues one cut short (see downloadToFile, stageRepositoryArchive). */
   download?: ResumableDownload;
+  /**
+   * Keep the archive as stored when no key given opens it (a restore's: its resume may bring the
+   * key, and the restore removes the file when it ends otherwise); by default it is removed.
+   */
+  keepWhenNoKey?: boolean;
 }
 
 /**
@@ -84,7 +89,7 @@ export async function archiveOnDisk(
     });
   }
   if (!(await isAgeFile(staged.file))) return { ...staged, encrypted: false };
-  return { ...(await decryptStaged(staged, file, deps.config, deps.openers, log)), encrypted: true };
+  return { ...(await decryptStaged(staged, file, deps.config, deps.openers, log, deps.keepWhenNoKey === true)), encrypted: true };
 }
 
 /**
@@ -92,7 +97,7 @@ export async function archiveOnDisk(
  * caller chose (mode 0600, in DATA_DIR/tmp, which start-up empties; never beside a stored backup
  * read in place), counting the encrypted and the decrypted bytes against MAX_RESTORE_BYTES, with
  * the keys the request gave and this installation's own identity; the encrypted copy, if it was
- * the caller's, goes. Every chunk is authenticated before it is written, and a failure (no key,
+ * the caller's, goes (but when no key opens it and `keepWhenNoKey`: a restore's resume may bring one). Every chunk is authenticated before it is written, and a failure (no key,
  * a wrong key, a changed byte, a cut file) leaves no decrypted file: nothing is restored from it.
  */
 async function decryptStaged(
@@ -101,11 +106,13 @@ async function decryptStaged(
   config: AppConfig,
   openers: ArchiveOpeners | undefined,
   log: (message: string) => Promise<void>,
+  keepWhenNoKey: boolean,
 ): Promise<{ file: string; owned: boolean }> {
   const target = join(dirname(file), `decrypted-${basename(file)}`);
   const own = openers ? ArchiveKeys.ofIdentities([await openers.installationIdentity()]) : null;
   const keys = own ? own.with(openers?.given ?? null) : (openers?.given ?? null);
   await log(`The archive is encrypted (age); decrypting it ${openers?.given ? 'with the key given' : 'with this installation’s own key'}`);
+  let noKey = false;
   try {
     const { bytes } = await decryptArchiveFile(staged.file, target, keys, { maxCiphertextBytes: config.maxRestoreBytes, maxPlaintextBytes: config.maxRestoreBytes });
     await log(`Decrypted and authenticated ${bytes} bytes`);
@@ -113,6 +120,7 @@ async function decryptStaged(
   } catch (error) {
     // The installation's own key was tried too: say what the request gave, or that it gave nothing.
     if (error instanceof EncryptedArchiveError && error.reason === 'wrong-key') {
+      noKey = true;
       const given = openers?.given;
       if (given) throw new EncryptedArchiveError('wrong-key', wrongKeyMessage({ identity: given.identities.length > 0, passphrase: given.hasPassphrase }));
       throw new EncryptedArchiveError(
@@ -124,11 +132,11 @@ async function decryptStaged(
   } finally {
     own?.dispose();
     if (keys !== openers?.given) keys?.dispose();
-    if (staged.owned) await rm(staged.file, { force: true });
+    if (staged.owned && !(noKey && keepWhenNoKey)) await rm(staged.file, { force: true });
   }
 }
 
-/** What staging an archive reads from; `download`: a restore's download of a URL, which continues one cut short (see downloadToFile). */
+/** What staging an archive reads from; `download`: a restore's download of a URL or a repository's copy, which continues one cut short (see downloadToFile, stageRepositoryArchive). */
 interface StageDeps {
   blobs: BlobStore;
   config: AppConfig;
@@ -161,7 +169,7 @@ async function stage(source: ArchiveSource, file: string, deps: StageDeps, log: 
     }
     case 'repository':
       if (!deps.repositories) throw new Error('Reading a copy in a repository needs the repository registry');
-      await stageRepositoryArchive(deps.repositories, source, file, { maxBytes: deps.config.maxRestoreBytes, log });
+      await stageRepositoryArchive(deps.repositories, source, file, { maxBytes: deps.config.maxRestoreBytes, log, download: deps.download });
       return { file, owned: true };
   }
 }

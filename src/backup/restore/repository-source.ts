@@ -1,6 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { hashFile } from '../../platform/file-hash.js';
+import { archiveChanged, type DownloadValidator } from './restore-job.js';
+import { ResumeRefusedError } from './restore-resumption.js';
+import type { ResumableDownload } from './url-fetcher.js';
 import { BlobMeter } from '../../infrastructure/blob-store/blob-meter.transform.js';
 import { BlobTooLargeError } from '../../infrastructure/blob-store/blob-store.port.js';
 import { ObjectNotFoundError, RepositoryStoreError } from '../../infrastructure/repository-store/repository-store.port.js';
@@ -65,41 +70,70 @@ export async function locateRepositoryArchive(registry: RepositoryRegistry, ref:
  * (the zip reader needs random access, and a restore reads the archive twice: checks, then
  * events; see docs/architecture.md). The bytes are counted against the restore limit and hashed
  * on the way; when the copy manifest beside the archive names a SHA-256, the bytes must have it.
- * On any failure the partial file is removed and the error says what broke.
+ *
+ * With `download` (a restore's), the copy's validator (the store's ETag, else its modification
+ * time, and its size) is handed to `onValidator` before the first byte is written, and a
+ * download cut short (`validator` known, part of `file` there) continues from the bytes it has:
+ * a range read, conditional on the ETag where the store keeps ETags; a copy that changed since is
+ * refused (ResumeRefusedError), and the whole file is hashed once complete. When `signal` stops
+ * it, what was written is kept; on any other failure the partial file is removed and the error
+ * says what broke.
  */
 export async function stageRepositoryArchive(
   registry: RepositoryRegistry,
   ref: RepositoryArchiveRef,
   file: string,
-  options: { maxBytes: number; log: (message: string) => Promise<void> },
-): Promise<{ bytes: number }> {
+  options: { maxBytes: number; log: (message: string) => Promise<void>; download?: ResumableDownload },
+): Promise<{ bytes: number; resumedAt: number }> {
   const repository = await openRepository(registry, ref.repository);
   const { store, definition } = repository;
   const expected = await expectedSha256(repository, ref);
   await options.log(
     `Reading ${where(ref)} (${definition.location})${expected ? '; its copy manifest gives its SHA-256' : '; no copy manifest beside it, so the archive’s own checksums are all there is to check'}`,
   );
-  const meter = new BlobMeter(ref.key, options.maxBytes);
+  const { download = {} } = options;
+  const known = download.validator ?? null;
+  const have = known ? await stat(file).then((s) => s.size, () => 0) : 0;
+  const meter = new BlobMeter(ref.key, options.maxBytes - have);
   try {
     // A copy with shared files is put back together from its frame and files, each file checked (copy-files.ts).
     const copy = await findStoredCopy(store, ref.key);
     if (!copy) throw new ObjectNotFoundError(ref.key, definition.location);
-    await pipeline(await openStoredCopy(store, ref.key, copy), meter, createWriteStream(file, { mode: 0o600 }));
+    const validator: DownloadValidator = { etag: copy.info.etag ?? null, lastModified: copy.info.lastModified.toISOString(), size: copy.sizeBytes };
+    if (known && archiveChanged(known, validator)) {
+      throw new ResumeRefusedError(
+        `The archive at ${where(ref)} changed since this restore began reading it (${describeValidator(validator)}, was ${describeValidator(known)}); a restore cannot continue from another archive`,
+      );
+    }
+    if (!known) await download.onValidator?.(validator);
+    if (have > copy.sizeBytes) throw new ResumeRefusedError(`The interrupted download of ${where(ref)} holds ${have} bytes, more than the copy's ${copy.sizeBytes}; cancel this restore and start a new one`);
+    if (have > 0) await options.log(`Continuing the interrupted download of ${where(ref)} from byte ${have} of ${copy.sizeBytes}`);
+    const source =
+      have === copy.sizeBytes ? Readable.from([]) : await openStoredCopy(store, ref.key, copy, have > 0 ? { start: have } : undefined, copy.info.etag && have > 0 ? { ifMatch: copy.info.etag } : {});
+    await pipeline(source, meter, createWriteStream(file, { mode: 0o600, flags: have > 0 ? 'a' : 'w' }), { signal: download.signal });
   } catch (error) {
+    if (download.signal?.aborted) throw download.signal.reason;
+    if (error instanceof ResumeRefusedError) throw error;
     await rm(file, { force: true });
+    if (error instanceof RepositoryStoreError && error.reason === 'changed') {
+      throw new ResumeRefusedError(`The archive at ${where(ref)} changed since this restore began reading it (another ETag); a restore cannot continue from another archive`);
+    }
     if (error instanceof BlobTooLargeError) throw new RepositoryReadError(`The archive at ${where(ref)} is larger than the ${options.maxBytes} bytes a restore accepts (MAX_RESTORE_BYTES)`);
     if (error instanceof ObjectNotFoundError) throw new RepositoryReadError(`There is no longer a backup copy at ${where(ref)}`);
-    const read = meter.result().size;
+    const read = have + meter.result().size;
     throw new RepositoryReadError(`Reading ${where(ref)} (${definition.location}) failed after ${read} bytes: ${errorText(error)}`, { cause: error });
   }
-  const { size, sha256 } = meter.result();
+  // A continued download hashed only its rest on the way: the whole file is hashed once now.
+  const { size, sha256 } = have > 0 ? await hashFile(file) : meter.result();
   if (expected && sha256 !== expected) {
     await rm(file, { force: true });
     throw new RepositoryReadError(`The archive at ${where(ref)} is not the one its copy manifest names (SHA-256 ${sha256}, expected ${expected}); the copy is damaged or was replaced`);
   }
-  await options.log(`Read ${size} bytes${expected ? ', SHA-256 as in the copy manifest' : ''}`);
-  return { bytes: size };
+  await options.log(`Read ${size} bytes${have > 0 ? `, continuing from byte ${have} where the interrupted download stopped` : ''}${expected ? ', SHA-256 as in the copy manifest' : ''}`);
+  return { bytes: size, resumedAt: have };
 }
+
+const describeValidator = (v: DownloadValidator) => `${v.etag ? `ETag ${quoted(v.etag, 80)}, ` : ''}modified ${v.lastModified ?? '?'}, ${v.size ?? '?'} bytes`;
 
 async function openRepository(registry: RepositoryRegistry, name: string): Promise<OpenRepository> {
   return registry.open(name);

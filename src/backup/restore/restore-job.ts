@@ -51,7 +51,7 @@ export interface RestoreJob extends JobRecord {
   journal?: RestoreJournal | null;
   /** How often it was resumed: a resumed run that cannot open its encrypted archive stays Interrupted, waiting for the key. */
   resumes?: number;
-  /** What identifies the archive at `url` (ETag, Last-Modified, size), once the download began: a resume continues it with Range against it. */
+  /** What identifies the archive at `url` or in the repository (ETag, Last-Modified, size), once the download began: a resume continues it from where it stopped against it. */
   download?: DownloadValidator | null;
 }
 
@@ -70,11 +70,21 @@ export interface RestoreJournal {
   eventsDone: boolean;
 }
 
-/** What identifies the bytes at a URL (its ETag, else its Last-Modified) and how many there are: what a download cut short resumes against. */
+/** What identifies the bytes at a URL or a repository's copy (its ETag, else its Last-Modified) and how many there are: what a download cut short resumes against. */
 export interface DownloadValidator {
   etag: string | null;
   lastModified: string | null;
   size: number | null;
+}
+
+/**
+ * Whether `seen` names other bytes than `known`, the validator a download cut short noted: another
+ * ETag (or, without one, another Last-Modified), or another size. A download is only continued
+ * against the same bytes (URL and repository sources alike).
+ */
+export function archiveChanged(known: DownloadValidator, seen: DownloadValidator): boolean {
+  if (known.etag !== null ? seen.etag !== known.etag : known.lastModified !== null && seen.lastModified !== known.lastModified) return true;
+  return known.size !== null && seen.size !== null && seen.size !== known.size;
 }
 
 export type RestoreView = Restore;

@@ -155,6 +155,8 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
         log: (message: string) => ctx.log(message),
         openers: { given: keys, installationIdentity: () => this.installation.identity() },
         download: { validator: job.download ?? undefined, onValidator: (validator: DownloadValidator) => ctx.save({ download: validator }), signal: ctx.signal },
+        // A resume without the key keeps the downloaded (or uploaded) archive for one that brings it.
+        keepWhenNoKey: true,
       };
       const fetched = await archiveOnDisk(source, archiveFile, fetchDeps);
       archiveFile = fetched.file;
@@ -168,7 +170,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
       const origin = job.repository ? { kind: 'repository' as const, repository: job.repository.name, key: job.repository.key } : source;
       const chain = await fetchChain({ file: archiveFile, encrypted, label: job.backupId ? `backup ${job.backupId}` : 'the archive' }, origin, {
         findBackup: (id) => this.backups.jobs.get(id),
-        fetch: { ...fetchDeps, download: undefined },
+        fetch: { ...fetchDeps, download: undefined, keepWhenNoKey: false },
         tempFile: (index) => join(tempDirOf(this.config), `restore-${job.id}-base-${index}.zip`),
       });
       try {

@@ -6,7 +6,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { isGloballyRoutable } from './address-policy.js';
 import { Transform } from 'node:stream';
-import { describeUrl, type DownloadValidator } from './restore-job.js';
+import { archiveChanged, describeUrl, type DownloadValidator } from './restore-job.js';
 import { excerpt } from '../../platform/text/control-characters.js';
 import { pipeline } from 'node:stream/promises';
 import { contentRange } from '../../platform/http/content-range.js';
@@ -160,8 +160,7 @@ export async function downloadToFile(raw: string, file: string, options: FetchOp
         throw new DownloadError(`${describeUrl(url.toString())} answered a range from byte ${start}, not ${have} as asked`);
       }
       if (known) {
-        const changed = (known.etag !== null && validator.etag !== known.etag) || (known.etag === null && known.lastModified !== null && validator.lastModified !== known.lastModified) || (known.size !== null && validator.size !== null && validator.size !== known.size);
-        if (changed) {
+        if (archiveChanged(known, validator)) {
           response.destroy();
           throw new ResumeRefusedError(
             `The archive at ${describeUrl(url.toString())} changed since this restore began downloading it (ETag ${validator.etag ?? '-'}, was ${known.etag ?? '-'}; ${validator.size ?? '?'} bytes, was ${known.size ?? '?'}); a restore cannot continue from another archive`,

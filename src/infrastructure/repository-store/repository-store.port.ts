@@ -131,8 +131,12 @@ export interface RepositoryStore {
    */
   put(key: string, source: Readable, options?: RepositoryPutOptions): Promise<RepositoryPutResult>;
 
-  /** The object's bytes, whole or a range; ObjectNotFoundError when there is none. */
-  get(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * The object's bytes, whole or a range; ObjectNotFoundError when there is none. With `ifMatch`
+   * (an ETag `head` gave), a store that keeps ETags answers only while the object still has it,
+   * else fails with reason `changed` (a download continued with a range must not splice two objects).
+   */
+  get(key: string, range?: ByteRange, condition?: { ifMatch?: string }): Promise<Readable>;
 
   head(key: string): Promise<RepositoryObjectInfo | undefined>;
 
@@ -181,6 +185,8 @@ export type RepositoryFailure =
   | 'unavailable'
   | 'full'
   | 'invalid-range'
+  /** The object is no longer the one a conditional read asked for (another ETag). */
+  | 'changed'
   | 'unsupported'
   | 'config';
 

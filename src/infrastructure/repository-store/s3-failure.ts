@@ -98,6 +98,8 @@ export function s3Failure(error: unknown, doing: S3Doing): RepositoryStoreError 
     case 'RequestLimitExceeded':
     case 'TooManyRequestsException':
       return new RepositoryStoreError('throttled', `${could}: the store kept asking to slow down (${code}) through ${attempts ?? 'several'} attempts with backoff; try again later`, cause);
+    case 'PreconditionFailed':
+      return new RepositoryStoreError('changed', `${could}: the object changed since it was first read (PreconditionFailed: its ETag is no longer the one asked for)`, cause);
     case 'InvalidRange':
       return new RepositoryStoreError('invalid-range', `${could}: the range lies outside the object (InvalidRange)`, cause);
     case 'QuotaExceeded':

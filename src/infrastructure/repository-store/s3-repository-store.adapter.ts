@@ -178,11 +178,12 @@ export class S3RepositoryStore implements RepositoryStore {
     }
   }
 
-  async get(key: string, range?: ByteRange): Promise<Readable> {
+  async get(key: string, range?: ByteRange, condition: { ifMatch?: string } = {}): Promise<Readable> {
     assertBlobKey(key);
     const header = range === undefined ? undefined : rangeHeader(range);
     try {
-      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: header }));
+      const ifMatch = condition.ifMatch === undefined ? undefined : `"${unquote(condition.ifMatch)}"`;
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: header, IfMatch: ifMatch }));
       return withPortErrors(asReadable(output.Body), this.doing(`read ${JSON.stringify(key)} to its end`, 's3:GetObject', key));
     } catch (error) {
       throw s3Failure(error, this.doing(`read ${JSON.stringify(key)}${header ? ` (${header})` : ''}`, 's3:GetObject', key));

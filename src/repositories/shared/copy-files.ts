@@ -203,9 +203,13 @@ export async function findStoredCopy(store: RepositoryStore, archiveKey: string)
   return { sizeBytes: manifest.archive.sizeBytes, sha256: manifest.archive.sha256, info: frame, shared: { ...manifest, frame: manifest.frame, files: manifest.files } };
 }
 
-/** The copy's archive bytes, whole or a range: the object itself, or its frame and files put back together. */
-export async function openStoredCopy(store: RepositoryStore, archiveKey: string, copy: StoredCopy, range?: ByteRange): Promise<Readable> {
-  if (!copy.shared) return store.get(archiveKey, range);
+/**
+ * The copy's archive bytes, whole or a range: the object itself (read only while it has the ETag
+ * `condition.ifMatch` names, where the store keeps ETags), or its frame and files put back
+ * together (files are named by their SHA-256 and checked as they stream).
+ */
+export async function openStoredCopy(store: RepositoryStore, archiveKey: string, copy: StoredCopy, range?: ByteRange, condition?: { ifMatch?: string }): Promise<Readable> {
+  if (!copy.shared) return store.get(archiveKey, range, condition);
   return reassemble(store, copy.shared, range);
 }
 

@@ -1,0 +1,298 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateKeyPair } from '../../src/archive/age-keys.js';
+import { type ChildServer, startChildServer } from '../support/child-server.js';
+import { until, waitForJob } from '../support/fixtures.js';
+import { growOffline } from '../support/grow.js';
+import { addRepository, backUp, copyIn } from '../support/repositories.js';
+import { S3FaultProxy } from '../support/s3-fault-proxy.js';
+import { describeOnS3, requiredS3TestEnv, S3TestBuckets } from '../support/s3-test-buckets.js';
+import { job, type Json, logOf, readModelsOf } from '../support/restore-state.js';
+import { tempDir } from '../support/test-server.js';
+
+/**
+ * An archive served over HTTP as a plain file server would: an ETag, Range honoured when If-Range
+ * still names the ETag (else the whole archive, 200). `stallAt` sends that many bytes and then
+ * holds the connection open without sending more, so the restoring process can be killed in the
+ * middle of its download without any timing.
+ */
+class ArchiveServer {
+  readonly requests: { range: string | undefined; ifRange: string | undefined; status: number }[] = [];
+  private bytes: Buffer = Buffer.alloc(0);
+  private etag = '';
+  private stallAt: number | null = null;
+  private readonly held: ServerResponse[] = [];
+  private readonly server: Server = createServer((req, res) => {
+    const body = this.bytes;
+    const range = req.headers.range;
+    const ifRange = typeof req.headers['if-range'] === 'string' ? req.headers['if-range'] : undefined;
+    const asked = range ? /^bytes=(\d+)-$/.exec(range) : null;
+    const start = asked && (ifRange === undefined || ifRange === this.etag) ? Number(asked[1]) : 0;
+    const status = asked && start === Number(asked[1]) && start > 0 ? 206 : 200;
+    if (start >= body.length && start > 0) {
+      // Every byte is there already (a download that ended before its restore was stopped).
+      this.requests.push({ range, ifRange, status: 416 });
+      res.writeHead(416, { 'content-range': `bytes */${body.length}`, etag: this.etag }).end();
+      return;
+    }
+    this.requests.push({ range, ifRange, status });
+    res.writeHead(status, {
+      etag: this.etag,
+      'content-type': 'application/zip',
+      'content-length': String(body.length - start),
+      'accept-ranges': 'bytes',
+      ...(status === 206 ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+    });
+    if (this.stallAt !== null && this.stallAt > start) {
+      res.write(body.subarray(start, this.stallAt));
+      this.held.push(res);
+    } else {
+      res.end(body.subarray(start));
+    }
+  });
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/archive.zip`;
+  }
+
+  serve(bytes: Buffer, etag: string, stallAt: number | null): void {
+    this.bytes = bytes;
+    this.etag = etag;
+    this.stallAt = stallAt;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.held) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Every file under `dir` (recursively). */
+function allFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+const tempFilesOf = (dataDir: string, id: string) => allFiles(join(dataDir, 'tmp')).filter((file) => file.includes(id));
+
+describe('restores from a URL and of encrypted archives resume after the server was killed (real processes, a real HTTP server)', () => {
+  let server: ChildServer | undefined;
+  let web: ArchiveServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+    await web?.close();
+    web = undefined;
+  });
+
+  /** Restarts the server (resumes are asked for by the test) and checks the restore waits, Interrupted, for a resume. */
+  const restart = async (dataDir: string, id: string): Promise<void> => {
+    server = await startChildServer(dataDir, { RESTORE_ALLOWED_HOSTS: '127.0.0.1', RESUME_RESTORES_AT_STARTUP: 'false' });
+    const interrupted = await job(server, id);
+    expect(interrupted['status'], JSON.stringify(interrupted['log'])).toBe('Interrupted');
+  };
+  const resume = async (id: string, body: Json = {}): Promise<Json> => {
+    const asked = await server!.admin.post(`/api/restore/${id}/resume`, body);
+    expect(asked.status, JSON.stringify(asked.body)).toBeLessThan(300);
+    return waitForJob(server!.admin, `/api/restore/${id}`, 240_000);
+  };
+  /** Starts a restore from the archive server and kills the server once `half` bytes of it are on disk. */
+  const killMidDownload = async (dataDir: string, body: Json, half: number): Promise<string> => {
+    const started = await server!.admin.post('/api/restore', body);
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = started.body.id as string;
+    const partial = join(dataDir, 'tmp', `restore-${id}.zip`);
+    await until(async () => (existsSync(partial) && statSync(partial).size === half ? true : undefined), `the download to reach byte ${half}`, 120_000, 5);
+    expect((await job(server!, id))['status']).toBe('Running');
+    await server!.kill();
+    return id;
+  };
+
+  it('a URL download killed half way asks only for the rest (Range, If-Range) and restores what an uninterrupted restore does; an archive changed meanwhile is refused', async () => {
+    const dataDir = tempDir();
+    await growOffline(dataDir, { events: 6000, apps: ['shop'] });
+    server = await startChildServer(dataDir, { RESTORE_ALLOWED_HOSTS: '127.0.0.1', RESUME_RESTORES_AT_STARTUP: 'false' });
+    const backupOf = async () => {
+      const backup = await server!.admin.post('/api/apps/shop/backups', {});
+      expect((await waitForJob(server!.admin, `/api/backups/${backup.body.id}`)).status).toBe('Completed');
+      const archive = await server!.admin.bytes(`/api/backups/${backup.body.id}/archive`);
+      expect(archive.status).toBe(200);
+      return { id: backup.body.id as string, bytes: Buffer.from(archive.bytes) };
+    };
+    const first = await backupOf();
+    const whole = await server.admin.post('/api/restore', { backupId: first.id, name: 'whole' });
+    const reference = await waitForJob(server.admin, `/api/restore/${whole.body.id}`, 240_000);
+    expect(reference['status'], JSON.stringify(reference['log'])).toBe('Completed');
+
+    web = new ArchiveServer();
+    const url = await web.listen();
+    const half = Math.floor(first.bytes.length / 2);
+    web.serve(first.bytes, '"v1"', half);
+    const id = await killMidDownload(dataDir, { url, name: 'resumed' }, half);
+    await restart(dataDir, id);
+    web.serve(first.bytes, '"v1"', null);
+    const done = await resume(id);
+    expect(done['status'], JSON.stringify(done['log'])).toBe('Completed');
+    // The first process asked for the archive, the second only for what it lacked.
+    expect(web.requests).toEqual([
+      { range: undefined, ifRange: undefined, status: 200 },
+      { range: `bytes=${half}-`, ifRange: '"v1"', status: 206 },
+    ]);
+    expect(logOf(done)).toContain(`Downloaded ${first.bytes.length} bytes, continuing from byte ${half} where the interrupted download stopped`);
+    expect(readModelsOf(dataDir, done['appId'] as string, 'resumed')).toEqual(readModelsOf(dataDir, reference['appId'] as string, 'whole'));
+    expect(tempFilesOf(dataDir, id)).toEqual([]);
+
+    // The archive at the URL is replaced (another backup, another ETag) while the restore is stopped: the resume is refused.
+    const second = await backupOf();
+    web.requests.length = 0;
+    web.serve(first.bytes, '"v1"', half);
+    const changedId = await killMidDownload(dataDir, { url, name: 'changed' }, half);
+    await restart(dataDir, changedId);
+    web.serve(second.bytes, '"v2"', null);
+    const refused = await resume(changedId);
+    expect(refused['status']).toBe('Interrupted');
+    expect(refused['error']).toMatch(/^The archive at .* changed since this restore began downloading it \(ETag "v2", was "v1"; \d+ bytes, was \d+\); a restore cannot continue from another archive$/);
+    expect(web.requests).toEqual([
+      { range: undefined, ifRange: undefined, status: 200 },
+      { range: `bytes=${half}-`, ifRange: '"v1"', status: 200 },
+    ]);
+    expect((await server.admin.get('/api/apps/changed')).status).toBe(404);
+    // Cancelled, nothing of it is left (its partial download included).
+    expect((await server.admin.delete(`/api/restore/${changedId}`)).status).toBeLessThan(300);
+    expect((await job(server, changedId))['status']).toBe('Failed');
+    expect(tempFilesOf(dataDir, changedId)).toEqual([]);
+  }, 600_000);
+
+  it('an encrypted restore killed while writing events resumes from its decrypted copy (0600) without the key; one killed before decryption asks for the key again; the key is never on disk', async () => {
+    const dataDir = tempDir();
+    await growOffline(dataDir, { events: 6000, apps: ['shop'] });
+    server = await startChildServer(dataDir, { RESTORE_ALLOWED_HOSTS: '127.0.0.1', RESUME_RESTORES_AT_STARTUP: 'false' });
+    const { identity, recipient } = await generateKeyPair();
+    expect((await server.admin.post('/api/recipients', { name: 'ops', recipient })).status).toBe(201);
+    const backup = await server.admin.post('/api/apps/shop/backups', { encryption: { recipients: ['ops'] } });
+    expect(backup.status, JSON.stringify(backup.body)).toBe(202);
+    expect((await waitForJob(server.admin, `/api/backups/${backup.body.id}`)).status).toBe('Completed');
+    const whole = await server.admin.post('/api/restore', { backupId: backup.body.id, name: 'whole', identity });
+    expect(whole.status, JSON.stringify(whole.body)).toBe(202);
+    const reference = await waitForJob(server.admin, `/api/restore/${whole.body.id}`, 240_000);
+    expect(reference['status'], JSON.stringify(reference['log'])).toBe('Completed');
+    const expected = readModelsOf(dataDir, reference['appId'] as string, 'whole');
+
+    // Killed in the events phase: the archive was decrypted, and that copy waits for the resume.
+    const started = await server.admin.post('/api/restore', { backupId: backup.body.id, name: 'sealed', identity });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = started.body.id as string;
+    await until(async () => (((await job(server!, id))['restoredEvents'] as number) >= 2000 ? true : undefined), 'the restore to write events', 120_000, 5);
+    await server.kill();
+    await restart(dataDir, id);
+    const kept = tempFilesOf(dataDir, id);
+    expect(kept.length).toBeGreaterThan(0);
+    for (const file of kept) {
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
+      expect(readFileSync(file).subarray(0, 2).toString('latin1'), `${file} is the decrypted zip`).toBe('PK');
+    }
+    const resumed = await resume(id);
+    expect(resumed['status'], JSON.stringify(resumed['log'])).toBe('Completed');
+    expect(logOf(resumed).some((line) => line.startsWith('Resuming after event'))).toBe(true);
+    expect(readModelsOf(dataDir, resumed['appId'] as string, 'sealed')).toEqual(expected);
+    expect(tempFilesOf(dataDir, id)).toEqual([]);
+
+    // Killed while downloading the encrypted archive (from a URL): nothing was decrypted, so the resume needs the key again.
+    const archive = await server.admin.bytes(`/api/backups/${backup.body.id}/archive`);
+    expect(archive.status).toBe(200);
+    web = new ArchiveServer();
+    const url = await web.listen();
+    const half = Math.floor(archive.bytes.length / 2);
+    web.serve(Buffer.from(archive.bytes), '"sealed"', half);
+    const urlId = await killMidDownload(dataDir, { url, name: 'sealed-url', identity }, half);
+    await restart(dataDir, urlId);
+    web.serve(Buffer.from(archive.bytes), '"sealed"', null);
+    const keyless = await resume(urlId);
+    expect(keyless['status'], JSON.stringify(keyless['log'])).toBe('Interrupted');
+    expect(keyless['error']).toMatch(/^The archive is encrypted \(age\), and not to this installation: give the identity/);
+    expect(logOf(keyless)).toContain(`Downloaded ${archive.bytes.length} bytes, continuing from byte ${half} where the interrupted download stopped`);
+    expect((await server.admin.get('/api/apps/sealed-url')).status).toBe(404);
+    web.requests.length = 0;
+    const withKey = await resume(urlId, { identity });
+    expect(withKey['status'], JSON.stringify(withKey['log'])).toBe('Completed');
+    // The encrypted archive was kept for the resume that brought the key: nothing was downloaded again.
+    expect(web.requests).toEqual([{ range: `bytes=${archive.bytes.length}-`, ifRange: '"sealed"', status: 416 }]);
+    expect(readModelsOf(dataDir, withKey['appId'] as string, 'sealed-url')).toEqual(expected);
+    expect(JSON.stringify([resumed, keyless, withKey])).not.toContain(identity);
+
+    // The identity was in requests only: no file under DATA_DIR holds it (job records, logs, databases, their journals).
+    await server.stop();
+    server = undefined;
+    const files = allFiles(dataDir);
+    expect(files.length).toBeGreaterThan(5);
+    const secret = identity.slice('AGE-SECRET-KEY-1'.length);
+    for (const file of files) {
+      const text = readFileSync(file).toString('latin1');
+      expect(text.includes(secret) || text.includes(secret.toLowerCase()), `${file} holds the identity`).toBe(false);
+    }
+  }, 600_000);
+});
+
+describeOnS3('a restore from a copy in an S3 repository resumes its download after the server was killed (real processes, the S3 test server)', () => {
+  let server: ChildServer | undefined;
+  let proxy: S3FaultProxy | undefined;
+  let buckets: S3TestBuckets | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+    await proxy?.close();
+    await buckets?.removeAll();
+  });
+
+  it('the second process reads only the rest (Range, If-Match on the ETag) and restores what an uninterrupted restore does', async () => {
+    const env = requiredS3TestEnv();
+    buckets = new S3TestBuckets(env);
+    const bucket = await buckets.create('resume');
+    proxy = await S3FaultProxy.start(env.endpoint);
+    const dataDir = tempDir();
+    await growOffline(dataDir, { events: 6000, apps: ['shop'] });
+    const start = () => startChildServer(dataDir, { RESUME_RESTORES_AT_STARTUP: 'false' });
+    server = await start();
+    const { accessKeyId, secretAccessKey } = env.credentials;
+    await addRepository(server.admin, { name: 'offsite', type: 's3', s3: { endpoint: proxy.url, region: env.region, bucket, accessKeyId, secretAccessKey } });
+    const backup = await backUp(server.admin, server.admin, 'shop', { repositories: ['offsite'] });
+    expect(backup.status, JSON.stringify(backup.warnings)).toBe('Completed');
+    const copy = copyIn(backup, 'offsite');
+    const reference = await waitForJob(server.admin, `/api/restore/${(await server.admin.post('/api/restore', { repository: 'offsite', key: copy.key, name: 'whole' })).body.id}`, 240_000);
+    expect(reference['status'], JSON.stringify(reference['log'])).toBe('Completed');
+
+    const half = Math.floor(backup.sizeBytes / 2);
+    proxy.reset();
+    proxy.stallGetObjectAfter(half);
+    const started = await server.admin.post('/api/restore', { repository: 'offsite', key: copy.key, name: 'resumed' });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = started.body.id as string;
+    const partial = join(dataDir, 'tmp', `restore-${id}.zip`);
+    await until(async () => (existsSync(partial) && statSync(partial).size === half ? true : undefined), `the download to reach byte ${half}`, 120_000, 5);
+    await server.kill();
+    proxy.stallGetObjectAfter(undefined);
+    server = await start();
+    expect((await job(server, id))['status']).toBe('Interrupted');
+    expect((await server.admin.post(`/api/restore/${id}/resume`, {})).status).toBeLessThan(300);
+    const done = await waitForJob(server.admin, `/api/restore/${id}`, 240_000);
+    expect(done['status'], JSON.stringify(done['log'])).toBe('Completed');
+    const etag = (await buckets.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy.key }))).ETag;
+    expect(proxy.gets.filter((get) => get.path.endsWith(copy.key)).map(({ range, ifMatch }) => ({ range, ifMatch }))).toEqual([
+      { range: undefined, ifMatch: undefined },
+      { range: `bytes=${half}-`, ifMatch: etag },
+    ]);
+    const log = logOf(done);
+    expect(log).toContain(`Continuing the interrupted download of "${copy.key}" in repository "offsite" from byte ${half} of ${backup.sizeBytes}`);
+    expect(log).toContain(`Read ${backup.sizeBytes} bytes, continuing from byte ${half} where the interrupted download stopped, SHA-256 as in the copy manifest`);
+    expect(readModelsOf(dataDir, done['appId'] as string, 'resumed')).toEqual(readModelsOf(dataDir, reference['appId'] as string, 'whole'));
+    expect(tempFilesOf(dataDir, id)).toEqual([]);
+  }, 600_000);
+});

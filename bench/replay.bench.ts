@@ -26,7 +26,8 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite-event-store.adapter.js';
 import { FilesystemBlobStore } from '../src/infrastructure/blob-store/filesystem-blob-store.adapter.js';
-import { api, type BenchServer, cpuMs, runJob, sleep, spawnServer, stopServer, TOKEN, waitReady } from './support/bench-server.js';
+import { api, type BenchServer, runJob, sleep, spawnServer, stopServer, TOKEN, waitReady } from './support/bench-server.js';
+import { ARTICLES_SCHEMA, type LiveFigures, liveWrites } from './support/live-writes.js';
 import { backupFloor, restoreFloor } from './support/floors.js';
 import { type LatencyStats, probe, round } from './support/latency-probe.js';
 import { claimAppNames, growApps, type GrownApp } from './workloads/mix.workload.js';
@@ -68,13 +69,6 @@ interface WorkloadResult {
   live: { oneClient: LiveFigures; eightClients: LiveFigures; speedup: number };
 }
 
-interface LiveFigures {
-  createsPerSecond: number;
-  cpuMsPerCreate: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-
 async function growInstallation(dataDir: string, shape: 'mix' | 'one-stream'): Promise<GrownApp[]> {
   const store = new SqliteEventStore(join(dataDir, 'events.db'));
   const blobs = new FilesystemBlobStore(join(dataDir, 'blobs'));
@@ -88,36 +82,6 @@ async function download(base: string, path: string, file: string): Promise<void>
   const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
   if (!res.ok || !res.body) throw new Error(`GET ${path}: ${res.status}`);
   await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(file));
-}
-
-/** Clients creating contents in a loop for `seconds`; server CPU is read before and after. */
-async function liveWrites(server: BenchServer, clients: number, seconds: number): Promise<LiveFigures> {
-  const latencies: number[] = [];
-  let created = 0;
-  const until = performance.now() + seconds * 1000;
-  const cpuBefore = cpuMs(server.pid);
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async (_, c) => {
-      for (let i = 0; performance.now() < until; i++) {
-        const t = performance.now();
-        await api(server.base, 'POST', '/api/apps/other/content/articles', {
-          data: { title: `Live article ${c}-${i}`, body: `Written by client ${c} during the live benchmark, number ${i}, with some words to index`, rating: i % 5, featured: i % 2 === 0 },
-        });
-        latencies.push(performance.now() - t);
-        created += 1;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  const cpu = cpuMs(server.pid) - cpuBefore;
-  const sorted = latencies.sort((a, b) => a - b);
-  return {
-    createsPerSecond: round(created / elapsed, 0),
-    cpuMsPerCreate: round(cpu / created, 2),
-    p50Ms: round(sorted[Math.floor(sorted.length / 2)] ?? 0),
-    p99Ms: round(sorted[Math.floor(sorted.length * 0.99)] ?? 0),
-  };
 }
 
 /**
@@ -204,10 +168,7 @@ async function runWorkload(shape: 'mix' | 'one-stream'): Promise<WorkloadResult>
 
     // The one-stream workload has no schemas; the probe's read and the live writes need one.
     if (shape === 'one-stream') {
-      await api(server.base, 'POST', '/api/apps/other/schemas', {
-        name: 'articles',
-        fields: [{ name: 'title', type: 'String', required: true }, { name: 'body', type: 'String' }, { name: 'rating', type: 'Number' }, { name: 'featured', type: 'Boolean' }],
-      });
+      await api(server.base, 'POST', '/api/apps/other/schemas', ARTICLES_SCHEMA);
       await api(server.base, 'POST', '/api/apps/other/content/articles', { data: { title: 'The one article' } });
     }
     const skipped = (ms: number): JobFigures & { runs: number[]; appendedEvents: number } => ({ ms, eventsPerSecond: 0, ratioToFloor: 0, rssGrowthMb: 0, health: NO_SAMPLES, otherAppRead: NO_SAMPLES, runs: [], appendedEvents: 0 });

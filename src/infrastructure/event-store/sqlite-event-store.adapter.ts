@@ -18,7 +18,7 @@ import {
   type SubscriptionHandler,
   WrongExpectedVersionError,
 } from './event-store.port.js';
-import { SqliteAppendWorker } from './sqlite-append.worker.js';
+import { type GroupOutcome, SqliteAppendWorker } from './sqlite-append.worker.js';
 import { APPEND_SQL, type AppendStatements, writeStreamRows } from './sqlite-event-rows.js';
 
 interface EventRow {
@@ -55,7 +55,10 @@ interface PendingAppend {
  * Appends are group-committed: those that arrive in the same turn of the event loop (concurrent
  * requests) are written in one transaction, one fsync for all of them, each inside its own
  * savepoint so a version conflict fails only its own append. A caller's promise resolves only
- * after the commit, so an acknowledged write survives a crash (`synchronous=FULL`).
+ * after the commit, so an acknowledged write survives a crash (`synchronous=FULL`). The commits run
+ * on the append worker's connection (SqliteAppendWorker), one at a time: the main thread serves
+ * requests while a commit waits for its fsync, and the appends that arrive meanwhile make the next
+ * group. Reads stay on this connection (WAL: they never wait for the writer).
  */
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite' as const;
@@ -72,8 +75,10 @@ export class SqliteEventStore implements EventStore {
   private readonly headsQuery: Statement<[number, number], { position: number; app_id: string | null }>;
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
-  /** Set while the worker writes a large append: group commits wait, so the connections never contend. */
+  /** Set while the worker commits (a group, or a large append): the next waits for it, so commits stay in order. */
   private offThread: Promise<unknown> | undefined;
+  /** Set by close: what is still queued is committed there, on this connection. */
+  private closing = false;
   private worker: SqliteAppendWorker | undefined;
 
   constructor(private readonly file: string) {
@@ -250,10 +255,11 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     // Appends already accepted are written before the file closes.
+    this.closing = true;
     while (this.offThread) await this.offThread.catch(() => undefined);
     await this.worker?.close();
     this.worker = undefined;
-    while (this.queue.length > 0 && this.db.open) this.flush();
+    if (this.queue.length > 0 && this.db.open) this.commitHere(this.queue.splice(0));
     this.appended.removeAllListeners();
     if (this.db.open) this.db.close();
   }
@@ -272,8 +278,8 @@ export class SqliteEventStore implements EventStore {
 
   private flush(): void {
     this.flushScheduled = false;
-    // The worker holds the write lock; appendOffThread schedules the flush again when it is done.
-    if (this.offThread) return;
+    // One commit at a time: the one under way schedules the flush again when it is done.
+    if (this.offThread || this.closing) return;
     if (!this.db.open) {
       for (const pending of this.queue.splice(0)) pending.reject(new Error('The event store is closed'));
       return;
@@ -285,11 +291,36 @@ export class SqliteEventStore implements EventStore {
       take += 1;
     }
     const group = this.queue.splice(0, take);
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
+    if (this.file === ':memory:') {
+      if (this.queue.length > 0) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+      this.commitHere(group);
+      return;
     }
-    const outcomes: ({ results: AppendResult[] } | { error: unknown })[] = [];
+    // The worker commits (and waits for the fsync) while this thread serves requests; appends that
+    // arrive meanwhile form the next group, sent once this one is done.
+    if (!this.worker?.alive) this.worker = new SqliteAppendWorker(this.file);
+    const committed = this.worker.commitGroup(group.map((pending) => pending.writes)).then(
+      (outcomes) => this.settle(group, outcomes),
+      (error: unknown) => {
+        for (const pending of group) pending.reject(error);
+      },
+    );
+    this.offThread = committed;
+    void committed.finally(() => {
+      this.offThread = undefined;
+      if (this.queue.length > 0 && !this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** A group committed on this connection: an in-memory store (tests), and what is left at close. */
+  private commitHere(group: PendingAppend[]): void {
+    const outcomes: GroupOutcome[] = [];
     try {
       this.db.transaction(() => {
         for (const pending of group) {
@@ -297,7 +328,7 @@ export class SqliteEventStore implements EventStore {
             // A nested transaction is a savepoint: this append is all or nothing on its own.
             outcomes.push({ results: this.db.transaction(() => pending.writes.map((w) => this.write(w.stream, w.events, w.expectedVersion)))() });
           } catch (error) {
-            outcomes.push({ error });
+            outcomes.push({ error: error as Error });
           }
         }
       })();
@@ -305,6 +336,10 @@ export class SqliteEventStore implements EventStore {
       for (const pending of group) pending.reject(error);
       return;
     }
+    this.settle(group, outcomes);
+  }
+
+  private settle(group: readonly PendingAppend[], outcomes: readonly GroupOutcome[]): void {
     let last = 0;
     group.forEach((pending, i) => {
       const outcome = outcomes[i]!;

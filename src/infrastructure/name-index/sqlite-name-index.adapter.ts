@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
+import { StatementCache } from '../sqlite/statement-cache.js';
 import { type Claim, type NameEntry, type NameIndex, NameUnavailableError, ReservationLostError, type StoreClockOptions } from './name-index.port.js';
 
 interface Row {
@@ -29,12 +30,15 @@ const NOW = `(CAST(unixepoch('subsec') * 1000 AS INTEGER) + ?)`;
  */
 export class SqliteNameIndex implements NameIndex {
   private readonly shift: () => number;
+  /** Writes look a claim up on every append (a rollback of the app elsewhere holds them), so each statement is prepared once. */
+  private readonly statements: StatementCache;
 
   constructor(
     private readonly db: SqliteDatabase,
     options: StoreClockOptions = {},
   ) {
     this.shift = options.shiftMs ?? (() => 0);
+    this.statements = new StatementCache(db);
     db.transaction(() => {
       db.exec(`CREATE TABLE IF NOT EXISTS claims (
         kind TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
@@ -89,8 +93,8 @@ export class SqliteNameIndex implements NameIndex {
       .transaction(() => {
         // Inserts a new reservation, or replaces one that expired by the store's clock; a committed
         // claim or a live reservation is left as it is, and the refusal says which.
-        const { changes } = this.db
-          .prepare(
+        const { changes } = this.statements
+      .get(
             `INSERT INTO claims (kind, scope, key, state, owner, holder, token, expires_at) VALUES (?, ?, ?, 'reserved', NULL, ?, ?, ${NOW} + ?)
              ON CONFLICT(kind, scope, key) DO UPDATE SET state = 'reserved', owner = NULL, holder = excluded.holder, token = excluded.token, expires_at = excluded.expires_at
              WHERE claims.state = 'reserved' AND COALESCE(claims.expires_at, 0) <= ${NOW}`,
@@ -107,8 +111,8 @@ export class SqliteNameIndex implements NameIndex {
 
   async renew(claim: Claim, token: string, ttlMs: number): Promise<void> {
     const shift = this.shift();
-    const changes = this.db
-      .prepare(`UPDATE claims SET expires_at = ${NOW} + ? WHERE ${KEY} AND token = ? AND state = 'reserved' AND expires_at > ${NOW}`)
+    const changes = this.statements
+      .get(`UPDATE claims SET expires_at = ${NOW} + ? WHERE ${KEY} AND token = ? AND state = 'reserved' AND expires_at > ${NOW}`)
       .run(shift, ttlMs, claim.kind, claim.scope, claim.key, token, shift).changes;
     if (changes === 0) throw new ReservationLostError(claim);
   }
@@ -116,31 +120,31 @@ export class SqliteNameIndex implements NameIndex {
   async handOver(claim: Claim, token: string, ttlMs: number, holder?: string): Promise<string> {
     const next = randomUUID();
     const shift = this.shift();
-    const changes = this.db
-      .prepare(`UPDATE claims SET token = ?, holder = ?, expires_at = ${NOW} + ? WHERE ${KEY} AND token = ? AND state = 'reserved' AND expires_at > ${NOW}`)
+    const changes = this.statements
+      .get(`UPDATE claims SET token = ?, holder = ?, expires_at = ${NOW} + ? WHERE ${KEY} AND token = ? AND state = 'reserved' AND expires_at > ${NOW}`)
       .run(next, holder ?? null, shift, ttlMs, claim.kind, claim.scope, claim.key, token, shift).changes;
     if (changes === 0) throw new ReservationLostError(claim);
     return next;
   }
 
   async commit(claim: Claim, token: string, owner: string): Promise<void> {
-    const changes = this.db
-      .prepare(`UPDATE claims SET state = 'committed', owner = ?, expires_at = NULL WHERE ${KEY} AND token = ? AND state = 'reserved'`)
+    const changes = this.statements
+      .get(`UPDATE claims SET state = 'committed', owner = ?, expires_at = NULL WHERE ${KEY} AND token = ? AND state = 'reserved'`)
       .run(owner, claim.kind, claim.scope, claim.key, token).changes;
     if (changes === 0) throw new ReservationLostError(claim);
   }
 
   async release(claim: Claim, token: string): Promise<void> {
-    this.db.prepare(`DELETE FROM claims WHERE ${KEY} AND token = ? AND state = 'reserved'`).run(claim.kind, claim.scope, claim.key, token);
+    this.statements.get(`DELETE FROM claims WHERE ${KEY} AND token = ? AND state = 'reserved'`).run(claim.kind, claim.scope, claim.key, token);
   }
 
   async releaseOwned(claim: Claim, owner: string): Promise<void> {
-    this.db.prepare(`DELETE FROM claims WHERE ${KEY} AND owner = ? AND state = 'committed'`).run(claim.kind, claim.scope, claim.key, owner);
+    this.statements.get(`DELETE FROM claims WHERE ${KEY} AND owner = ? AND state = 'committed'`).run(claim.kind, claim.scope, claim.key, owner);
   }
 
   async lookup(claim: Claim): Promise<NameEntry | undefined> {
-    const row = this.db
-      .prepare<unknown[], Row & { expired: number }>(`SELECT *, (state = 'reserved' AND COALESCE(expires_at, 0) <= ${NOW}) AS expired FROM claims WHERE ${KEY}`)
+    const row = this.statements
+      .get<unknown[], Row & { expired: number }>(`SELECT *, (state = 'reserved' AND COALESCE(expires_at, 0) <= ${NOW}) AS expired FROM claims WHERE ${KEY}`)
       .get(this.shift(), claim.kind, claim.scope, claim.key);
     if (!row || row.expired) return undefined;
     return {
@@ -153,6 +157,6 @@ export class SqliteNameIndex implements NameIndex {
   }
 
   private row(claim: Claim): Row | undefined {
-    return this.db.prepare<[string, string, string], Row>(`SELECT * FROM claims WHERE ${KEY}`).get(claim.kind, claim.scope, claim.key);
+    return this.statements.get<[string, string, string], Row>(`SELECT * FROM claims WHERE ${KEY}`).get(claim.kind, claim.scope, claim.key);
   }
 }

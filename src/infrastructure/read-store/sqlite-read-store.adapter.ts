@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
+import { StatementCache } from '../sqlite/statement-cache.js';
 import {
   assertName,
   type Checkpoint,
@@ -20,8 +21,6 @@ import {
   searchWords,
 } from './read-store.port.js';
 
-/** Dynamic queries (find, count, deleteWhere) vary by the filter's fields, not its values: a few dozen shapes. */
-const MAX_CACHED_STATEMENTS = 500;
 /** Full-text writes that make a merge of the index worth its overhead. */
 const MIN_MERGE_PAGES = 32;
 
@@ -119,22 +118,6 @@ export class SqliteReadStore implements ReadStore {
   private transaction(work: () => void): void {
     if (this.db.inTransaction) work();
     else this.db.transaction(work)();
-  }
-}
-
-class StatementCache {
-  private readonly cache = new Map<string, Statement>();
-
-  constructor(private readonly db: SqliteDatabase) {}
-
-  get<P extends unknown[] = unknown[], R = unknown>(sql: string): Statement<P, R> {
-    let statement = this.cache.get(sql);
-    if (!statement) {
-      if (this.cache.size >= MAX_CACHED_STATEMENTS) this.cache.delete(this.cache.keys().next().value!);
-      statement = this.db.prepare(sql);
-      this.cache.set(sql, statement);
-    }
-    return statement as unknown as Statement<P, R>;
   }
 }
 

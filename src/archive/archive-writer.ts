@@ -142,19 +142,26 @@ interface QueuedEntry {
   name: string;
   compress: boolean;
   bytes: number;
+  /** The source's chunks are the writer's to give away (addBuffer's buffer). */
+  owned: boolean;
   open: () => Promise<Readable>;
 }
 
-/** The writer threads running now; tests reach them to prove that a thread that dies fails only its job. */
+/** The writer threads of archives being written now; tests reach them to prove that a thread that dies fails only its job. */
 const liveThreads = new Set<Worker>();
 export function archiveWriterThreads(): ReadonlySet<Worker> {
   return liveThreads;
 }
 
-/** A chunk as bytes the thread can take over (transferred, not copied) without touching a buffer shared with others. */
-function transferable(chunk: Buffer | Uint8Array | string): Uint8Array {
-  if (typeof chunk === 'string') return transferable(Buffer.from(chunk, 'utf8'));
-  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && !(chunk.buffer instanceof SharedArrayBuffer) ? chunk : new Uint8Array(chunk);
+/**
+ * A chunk as bytes the thread can take over: transferred (not copied) when it is a buffer of its
+ * own that the writer was given (addBuffer), copied otherwise, so that no caller's buffer, nor a
+ * pool shared with others, is ever taken away.
+ */
+function transferable(chunk: Buffer | Uint8Array | string, owned: boolean): Uint8Array {
+  if (typeof chunk === 'string') return new Uint8Array(Buffer.from(chunk, 'utf8'));
+  const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && !(chunk.buffer instanceof SharedArrayBuffer);
+  return owned && whole ? chunk : new Uint8Array(chunk);
 }
 
 /**
@@ -235,6 +242,7 @@ export class ArchiveWriter {
         return;
       case 'done':
         this.closed = true;
+        liveThreads.delete(this.thread);
         this.output.push(null);
         void this.thread.terminate();
         end();
@@ -262,12 +270,12 @@ export class ArchiveWriter {
    * Queues one entry and resolves once it is queued (waiting while the queue is full); `source`
    * is called when it is the entry's turn. Failures show at the latest in `finish`.
    */
-  async addEntry(name: string, source: () => Promise<Readable>, options: { compress: boolean; bytes?: number; size?: number }): Promise<void> {
+  async addEntry(name: string, source: () => Promise<Readable>, options: { compress: boolean; bytes?: number; size?: number; owned?: boolean }): Promise<void> {
     if (options.size !== undefined && options.size <= PREFETCH_MAX_BYTES && options.bytes === undefined) {
       const prefetched = readAll(source);
       // A read that fails surfaces when the entry's turn comes; until then nobody waits for it.
       prefetched.catch(() => undefined);
-      return this.addEntry(name, async () => Readable.from([await prefetched]), { compress: options.compress, bytes: options.size });
+      return this.addEntry(name, async () => Readable.from([await prefetched]), { compress: options.compress, bytes: options.size, owned: true });
     }
     const bytes = options.bytes ?? 0;
     while (!this.failure && (this.queued >= MAX_QUEUED_ENTRIES || (bytes > 0 && this.queuedBytes > 0 && this.queuedBytes + bytes > MAX_QUEUED_BYTES))) {
@@ -279,10 +287,11 @@ export class ArchiveWriter {
     const index = this.entries.push(undefined) - 1;
     this.names[index] = name;
     this.entryBytes.set(index, bytes);
-    this.queue.push({ index, name, compress: options.compress, bytes, open: source });
+    this.queue.push({ index, name, compress: options.compress, bytes, owned: options.owned === true, open: source });
     void this.pump();
   }
 
+  /** Queues an entry of bytes in memory; the buffer is handed over to the writer thread and must not be used after. */
   addBuffer(name: string, bytes: Buffer, options: { compress: boolean }): Promise<void> {
     let held: Buffer | undefined = bytes;
     return this.addEntry(
@@ -292,7 +301,7 @@ export class ArchiveWriter {
         held = undefined;
         return source;
       },
-      { ...options, bytes: bytes.length },
+      { ...options, bytes: bytes.length, owned: true },
     );
   }
 
@@ -308,7 +317,7 @@ export class ArchiveWriter {
         this.source = source;
         for await (const chunk of source as AsyncIterable<Buffer | string>) {
           if (this.failure) break;
-          const data = transferable(chunk);
+          const data = transferable(chunk, entry.owned);
           this.inFlight += data.byteLength;
           this.thread.postMessage({ op: 'chunk', id: entry.index, data }, [data.buffer as ArrayBuffer]);
           while (!this.failure && this.inFlight > MAX_IN_FLIGHT_BYTES) await this.waitForChange();
@@ -349,6 +358,7 @@ export class ArchiveWriter {
     this.source?.destroy();
     this.source = undefined;
     this.closed = true;
+    liveThreads.delete(this.thread);
     void this.thread.terminate();
     this.output.destroy(error);
     this.wakeAll();

@@ -38,3 +38,23 @@ async function entriesOf(zip: yauzl.ZipFile): Promise<Map<string, Buffer>> {
   }
   return out;
 }
+
+/** Each entry's compression method (0 stored, 8 deflated), in the zip's order. */
+export async function compressionMethods(file: string): Promise<Map<string, number>> {
+  const zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false });
+  const out = new Map<string, number>();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (entry: yauzl.Entry) => {
+        out.set(entry.fileName, entry.compressionMethod);
+        zip.readEntry();
+      });
+      zip.on('end', resolve);
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  } finally {
+    zip.close();
+  }
+  return out;
+}

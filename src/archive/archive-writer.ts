@@ -16,6 +16,10 @@ const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 const PREFETCH_MAX_BYTES = 1024 * 1024;
 /** Entry bytes handed to the writer thread that it has not taken in yet: the queue between the threads. */
 const MAX_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+/** The writer thread reports what it has taken in once this much has gathered (and at each entry's end). */
+const REPORT_BYTES = 512 * 1024;
+/** The zip's bytes come back in messages of about this size: a message per deflate chunk cost the main thread more than the bytes. */
+const OUTPUT_BATCH_BYTES = 256 * 1024;
 
 /**
  * The manifest as JSON text, written piece by piece: a large app's manifest lists tens of
@@ -82,20 +86,42 @@ class Entry extends Transform {
   _transform(chunk, _encoding, callback) {
     this.hash.update(chunk);
     this.size += chunk.length;
-    parentPort.postMessage({ op: 'consumed', bytes: chunk.length });
+    taken(chunk.length);
     callback(null, chunk);
   }
   _flush(callback) {
+    taken(0, true);
     parentPort.postMessage({ op: 'entry-done', id: this.id, size: this.size, sha256: this.hash.digest('hex') });
     callback();
   }
 }
+// Few, large messages: bytes taken in are reported, and the zip's bytes sent, in batches.
+let unreported = 0;
+const taken = (bytes, now) => {
+  unreported += bytes;
+  if (unreported === 0 || (!now && unreported < ${REPORT_BYTES})) return;
+  parentPort.postMessage({ op: 'consumed', bytes: unreported });
+  unreported = 0;
+};
 const output = zip.outputStream;
-output.on('data', (chunk) => {
-  const data = transferable(chunk);
+let pending = [];
+let pendingBytes = 0;
+const send = () => {
+  if (pendingBytes === 0) return;
+  const data = transferable(pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes));
+  pending = [];
+  pendingBytes = 0;
   parentPort.postMessage({ op: 'out', data }, [data.buffer]);
+};
+output.on('data', (chunk) => {
+  pending.push(chunk);
+  pendingBytes += chunk.length;
+  if (pendingBytes >= ${OUTPUT_BATCH_BYTES}) send();
 });
-output.on('end', () => parentPort.postMessage({ op: 'done' }));
+output.on('end', () => {
+  send();
+  parentPort.postMessage({ op: 'done' });
+});
 output.on('error', fail);
 parentPort.on('message', (message) => {
   switch (message.op) {

@@ -203,6 +203,8 @@ function transferable(chunk: Buffer | Uint8Array | string, owned: boolean): Uint
 export class ArchiveWriter {
   private readonly thread: Worker;
   private readonly entries: (ManifestEntry | undefined)[] = [];
+  /** Entry names by index until the thread has written them (then they are in `entries`). */
+  private readonly names: (string | undefined)[] = [];
   private readonly queue: QueuedEntry[] = [];
   private readonly entryBytes = new Map<number, number>();
   private failure?: Error;
@@ -278,9 +280,6 @@ export class ArchiveWriter {
         this.abort(new Error(`The archive could not be written: ${message.message}`));
     }
   }
-
-  /** Entry names by index until the thread has written them (then they are in `entries`). */
-  private readonly names: (string | undefined)[] = [];
 
   private wakeAll(): void {
     const waiters = [...this.waiters];

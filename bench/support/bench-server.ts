@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export const TOKEN = 'bench-admin-token-0123456789';
-const MAIN = resolve(process.env['APPVAULT_MAIN'] ?? join(process.cwd(), 'dist', 'main.js'));
+/** The server to run: APPVAULT_MAIN, read at each spawn (a bench may compare builds), or this checkout's build. */
+const mainScript = () => resolve(process.env['APPVAULT_MAIN'] ?? join(process.cwd(), 'dist', 'main.js'));
 /** Clock ticks per second of /proc/<pid>/stat; 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
 
@@ -42,7 +43,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   const spawnedAt = performance.now();
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = (current = spawn(process.execPath, [...nodeArgs, MAIN], {
+  const child = (current = spawn(process.execPath, [...nodeArgs, mainScript()], {
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   }));

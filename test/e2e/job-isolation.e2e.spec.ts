@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archiveWriterThreads } from '../../src/archive/archive-writer.js';
 import { BACKUP_STAGES, type BackupStage } from '../../src/backup/create/backup.runner.js';
 import { JobFaults } from '../../src/jobs/job-faults.js';
 import { streams } from '../../src/infrastructure/event-store/event-store.port.js';
@@ -37,6 +38,34 @@ describe('a failing job fails alone', () => {
       await server.admin.delete(`/api/backups/${backup.body.id}`);
     } finally {
       faults.failAt = undefined;
+    }
+    const again = await server.admin.post('/api/apps/isolated/backups', {});
+    expect((await waitForJob(server.admin, `/api/backups/${again.body.id}`)).status).toBe('Completed');
+    await server.admin.delete(`/api/backups/${again.body.id}`);
+  });
+
+  it('fails a backup whose archive writer thread crashes mid-write with a clear error, keeps no archive and keeps serving', async () => {
+    const faults = server.app.get(JobFaults).of<BackupStage>('backup');
+    // Once the events are written: a message the thread does not know throws there, uncaught, and ends it.
+    faults.onStep = async (step) => {
+      if (step !== 'complete') return;
+      const [thread] = [...archiveWriterThreads()];
+      const exited = new Promise((resolve) => thread!.once('exit', resolve));
+      thread!.postMessage({ op: 'no-such-step' });
+      await exited;
+    };
+    try {
+      const backup = await server.admin.post('/api/apps/isolated/backups', {});
+      const job = await waitForJob(server.admin, `/api/backups/${backup.body.id}`);
+      expect(job.status).toBe('Failed');
+      expect(job.error).toBe('The archive writer thread failed: unknown message "no-such-step"; the archive was not written');
+      expect(archives(server.dataDir)).toEqual([]);
+      expect(archiveWriterThreads().size).toBe(0);
+      expect((await server.client().get('/health')).status).toBe(200);
+      expect((await server.admin.get('/api/apps/isolated')).status).toBe(200);
+      await server.admin.delete(`/api/backups/${backup.body.id}`);
+    } finally {
+      faults.onStep = undefined;
     }
     const again = await server.admin.post('/api/apps/isolated/backups', {});
     expect((await waitForJob(server.admin, `/api/backups/${again.body.id}`)).status).toBe('Completed');

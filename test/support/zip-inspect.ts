@@ -13,22 +13,39 @@ export async function readZipBuffer(archive: Buffer): Promise<Map<string, Buffer
   return entriesOf(await yauzl.fromBufferPromise(archive, { lazyEntries: true, autoClose: false }));
 }
 
+/** Each entry's compression method (0 stored, 8 deflated), in the zip's order. */
+export async function compressionMethods(file: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  await eachEntry(await yauzl.openPromise(file, { lazyEntries: true, autoClose: false }), async (_zip, entry) => {
+    out.set(entry.fileName, entry.compressionMethod);
+  });
+  return out;
+}
+
 async function entriesOf(zip: yauzl.ZipFile): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      zip.on('entry', (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (error, stream) => {
-          if (error) return reject(error);
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('error', reject);
-          stream.on('end', () => {
-            out.set(entry.fileName, Buffer.concat(chunks));
-            zip.readEntry();
-          });
+  await eachEntry(zip, (opened, entry) =>
+    new Promise<void>((resolve, reject) => {
+      opened.openReadStream(entry, (error, stream) => {
+        if (error) return reject(error);
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('error', reject);
+        stream.on('end', () => {
+          out.set(entry.fileName, Buffer.concat(chunks));
+          resolve();
         });
       });
+    }),
+  );
+  return out;
+}
+
+/** Visits every entry in order, one at a time, and closes the zip. */
+async function eachEntry(zip: yauzl.ZipFile, visit: (zip: yauzl.ZipFile, entry: yauzl.Entry) => Promise<void>): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (entry: yauzl.Entry) => visit(zip, entry).then(() => zip.readEntry(), reject));
       zip.on('end', resolve);
       zip.on('error', reject);
       zip.readEntry();
@@ -36,5 +53,4 @@ async function entriesOf(zip: yauzl.ZipFile): Promise<Map<string, Buffer>> {
   } finally {
     zip.close();
   }
-  return out;
 }

@@ -87,6 +87,8 @@ export async function checkArchive(reader: ArchiveContent, catalog: EventCatalog
     const missing = new Set(reader.manifest.missing.map((m) => m.name));
     for (const name of missing) {
       if (!keys.has(NAMED, name)) throw new InvalidArchiveError(`The manifest lists ${name} as missing, but no event names that file`);
+      const turn = slicer.tick();
+      if (turn) await turn;
     }
     for (const page of keys.pages(NAMED)) {
       for (const name of page) {

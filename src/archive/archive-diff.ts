@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { EventCatalog } from '../eventsourcing/event-catalog.service.js';
 import type { Manifest } from './archive-format.js';
 import type { RehearsalSource } from './archive-chain.js';
@@ -16,7 +17,7 @@ export interface DiffSource {
  * Folds an archive's events into one side of a diff, as it reads them once: every check a restore
  * makes before it writes anything runs on the way (archive-check.ts), so a diff never shows an
  * archive a restore would refuse, and each event is folded as the current version of its type
- * describes it. Throws InvalidArchiveError.
+ * describes it. The checks keep their scratch file next to the diff's. Throws InvalidArchiveError.
  */
 export async function foldArchive(
   diff: StateDiff,
@@ -30,7 +31,7 @@ export async function foldArchive(
   const { reader, report } = await openChecked(file, options.maxExpandedBytes, options.catalog, (archived, accepted, placed) => {
     stopped ||= (options.untilEvent !== undefined && archived.number > options.untilEvent) || (until !== undefined && Date.parse(archived.timestamp) > until);
     if (!stopped) diff.fold(side, archived.stream, placed.kind, placed.entityId, accepted);
-  });
+  }, dirname(diff.file));
   reader.close();
   return { app: reader.manifest.app, created: reader.manifest.created, events: report.events };
 }

@@ -46,13 +46,14 @@ export interface Opened {
 
 /**
  * Opens an archive (or an incremental chain, base first) and runs the checks a restore makes before it writes anything (archive-check.ts),
- * letting `onEvent` see each event that passed. The reader stays open for a second pass.
+ * letting `onEvent` see each event that passed. The reader stays open for a second pass. `scratchDir`: where the checks keep their
+ * scratch file (the system's temp folder unless given).
  */
-export async function openChecked(source: RehearsalSource, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver): Promise<Opened> {
+export async function openChecked(source: RehearsalSource, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver, scratchDir?: string): Promise<Opened> {
   const reader = await openArchiveSource(source, { maxExpandedBytes });
   try {
     const validator = new RestoreValidator(catalog, noStreams, reader.manifest.app.id);
-    const report = await checkArchive(reader, catalog, validator, { onEvent });
+    const report = await checkArchive(reader, catalog, validator, { onEvent, scratchDir });
     return { reader, report };
   } catch (error) {
     reader.close();

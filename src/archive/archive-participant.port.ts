@@ -1,3 +1,4 @@
+import type { ScratchKeys } from './scratch-keys.js';
 import type { Readable } from 'node:stream';
 import type { DomainEvent } from '../eventsourcing/decider.js';
 import type { StoredEvent } from '../infrastructure/event-store/event-store.port.js';
@@ -59,7 +60,7 @@ export interface RestoreSession {
    */
   resume?(appended: (stream: string) => AsyncIterable<StoredEvent>): Promise<void>;
   /** After the last event, reading only: log what the events leave unresolved. Rehearsals run it too. */
-  summarize?(): void;
+  summarize?(): void | Promise<void>;
   /** After every event is appended and projected: what the module adds to the new app. Never rehearsed. */
   complete?(): Promise<void>;
 }
@@ -103,6 +104,12 @@ export interface RestoreContext {
   log(message: string): void;
   /** The counts the restore reports; participants fill in what they own. */
   readonly counts: { assets: number };
+  /**
+   * Where a participant keeps what it follows for every stream or entity across the events (a
+   * scratch file the restore removes when it ends, not the heap: at 1M events that is hundreds of
+   * thousands of keys). Each participant names its sets after itself.
+   */
+  readonly keys: ScratchKeys;
   /** Marks the start of a step of the restore a participant performs (logged; fault injection hooks in here). */
   step(name: string): Promise<void>;
   /**

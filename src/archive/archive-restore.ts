@@ -8,6 +8,7 @@ import type { ParticipantSink, RestoreContext, RestoreParticipant, RestoreSessio
 import { type ArchiveContent, type EventCursor, InvalidArchiveError } from './archive-reader.js';
 import { refuseLoneIncrement } from './archive-check.js';
 import { RestoreValidator } from './restore-validator.js';
+import { ScratchKeys } from './scratch-keys.js';
 
 /** Events per append: one commit per batch, spanning streams, in order. */
 const APPEND_BATCH = 500;
@@ -39,6 +40,8 @@ export interface ArchiveRestoreOptions {
   signal?: AbortSignal;
   /** The archive came encrypted and was opened with a key (RestoreContext.encrypted). */
   encrypted?: boolean;
+  /** Where the participants' scratch file goes (RestoreContext.keys): DATA_DIR/tmp on a server; else the system's temp folder. */
+  scratchDir?: string;
 }
 
 /**
@@ -82,6 +85,7 @@ export class ArchiveRestore {
   readonly counts = { assets: 0 };
   private readonly deferred = new DeferredWork(DEFERRED_IN_FLIGHT);
   private readonly userMap = new Map<string, string>();
+  private keys?: ScratchKeys;
   private sessions: RestoreSession[] = [];
   private mappers: RestoreSession[] = [];
   private target?: RestoreTarget;
@@ -95,6 +99,7 @@ export class ArchiveRestore {
     this.target = target;
     const { reader, sink } = this.options;
     refuseLoneIncrement(reader);
+    this.keys ??= ScratchKeys.create(this.options.scratchDir);
     const context: RestoreContext = {
       sourceAppId: reader.manifest.app.id,
       targetAppId: target.appId,
@@ -106,6 +111,7 @@ export class ArchiveRestore {
       setUserMapping: (from, to) => void this.userMap.set(from, to),
       log: (message) => this.options.log(message),
       counts: this.counts,
+      keys: this.keys,
       step: (name) => this.options.step(name),
       remember: (key, value) => this.options.remember(key, value),
       defer: (work) => this.deferred.start(work),
@@ -179,8 +185,8 @@ export class ArchiveRestore {
   }
 
   /** After the events: what the participants say about them (reading only). */
-  summarize(): void {
-    for (const session of this.sessions) session.summarize?.();
+  async summarize(): Promise<void> {
+    for (const session of this.sessions) await session.summarize?.();
   }
 
   /** A real restore's last participant steps, once its events are projected (the Owner grant). */
@@ -188,9 +194,16 @@ export class ArchiveRestore {
     for (const session of this.sessions) await session.complete?.();
   }
 
-  /** Waits for file work still running, its outcome aside: it reads from the archive, and a cleanup must not race it. */
-  drain(): Promise<void> {
-    return this.deferred.drain();
+  /**
+   * Waits for file work still running, its outcome aside: it reads from the archive, and a cleanup
+   * must not race it. Then removes the participants' scratch file. Before the reader closes, always.
+   */
+  async drain(): Promise<void> {
+    try {
+      await this.deferred.drain();
+    } finally {
+      this.keys?.close();
+    }
   }
 
   /**

@@ -26,6 +26,8 @@ export interface RehearsalOptions {
   lookupUser?: UserLookup;
   /** The archive was decrypted before it was rehearsed (its credentials count, as in a restore). */
   encrypted?: boolean;
+  /** Where the checks keep their scratch files (ScratchKeys): DATA_DIR/tmp on a server; else the system's temp folder. */
+  scratchDir?: string;
 }
 
 
@@ -77,10 +79,11 @@ export async function rehearseRestore(source: RehearsalSource, options: Rehearsa
     step: async () => undefined,
     remember: async () => undefined,
     encrypted: options.encrypted,
+    scratchDir: options.scratchDir,
   });
   try {
     const manifest = reader.manifest;
-    const counts = await checkArchive(reader, options.catalog, restore.validator, { onProgress: (done, total) => options.onProgress?.('scan', done, total), progressEvery: 1000 });
+    const counts = await checkArchive(reader, options.catalog, restore.validator, { onProgress: (done, total) => options.onProgress?.('scan', done, total), progressEvery: 1000, scratchDir: options.scratchDir });
     const { keep } = pointInTime(manifest.counts.events, options);
     await restore.begin({ appId: randomUUID(), name: manifest.app.name, actor: SYSTEM_ACTOR });
     let reported = 0;
@@ -90,7 +93,7 @@ export async function rehearseRestore(source: RehearsalSource, options: Rehearsa
         reported = done;
       },
     });
-    restore.summarize();
+    await restore.summarize();
     options.onProgress?.('rehearse', checked, manifest.counts.events);
     return {
       valid: true,

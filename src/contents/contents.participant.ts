@@ -20,6 +20,9 @@ const NO_FIELDS: readonly ReferenceField[] = [];
 /** Field types whose values are ids of other entities of the app. */
 const REFERENCE_KIND: Partial<Record<FieldType, ReferenceKind>> = { Assets: 'asset', References: 'content' };
 
+/** Each content's schema by the content's stream: a Map, or a restore's scratch keys (RestoreContext.keys). */
+type SchemaOfContents = { get(stream: string): string | undefined; set(stream: string, schemaId: string): unknown };
+
 /**
  * What the contents' data point at, followed event by event: each schema's state folded with the
  * schema decider (every schema event counts, a rollback's SchemaReverted too), its reference
@@ -27,7 +30,8 @@ const REFERENCE_KIND: Partial<Record<FieldType, ReferenceKind>> = { Assets: 'ass
  */
 class ContentReferences {
   private readonly fieldsOf = new Map<string, { state: SchemaState; fields: ReferenceField[] }>();
-  private readonly schemaOf = new Map<string, string>();
+
+  constructor(private readonly schemaOf: SchemaOfContents = new Map<string, string>()) {}
 
   /** Folds a schema event; for a content event that carries data, calls `visit` with each id its reference fields hold. */
   follow(event: ArchivedEvent, visit?: (kind: ReferenceKind, id: string) => void): void {
@@ -98,30 +102,45 @@ export function contentsParticipant(projection: Pick<ContentsProjection, 'conten
   };
 }
 
+/** The scratch sets of reportDangling (RestoreContext.keys): each content's schema, and the ids present and referenced, by kind. */
+const SCHEMA_OF = 'contents.schemaOf';
+const presentSet = (kind: ReferenceKind) => `contents.present.${kind}`;
+const referencedSet = (kind: ReferenceKind) => `contents.referenced.${kind}`;
+
 function reportDangling(context: RestoreContext): RestoreSession {
-  const references = new ContentReferences();
-  const present: Record<ReferenceKind, Set<string>> = { asset: new Set(), content: new Set() };
-  const referenced: Record<ReferenceKind, Set<string>> = { asset: new Set(), content: new Set() };
-  const refer = (kind: ReferenceKind, id: string) => void referenced[kind].add(id);
+  // One key per content and per referenced id: kept in the restore's scratch file, not the heap.
+  const { keys } = context;
+  const references = new ContentReferences({ get: (stream) => keys.get(SCHEMA_OF, stream), set: (stream, schemaId) => keys.put(SCHEMA_OF, stream, schemaId) });
+  const refer = (kind: ReferenceKind, id: string) => void keys.add(referencedSet(kind), id);
   return {
     mapEvent: (event) => {
       // An entity is in the archive when its stream is: noted at the stream's first event.
       if (event.streamVersion === 0) {
         for (const kind of REFERENCE_KINDS) {
           const id = streams.childId(kind, event.stream);
-          if (id) present[kind].add(id);
+          if (id) keys.add(presentSet(kind), id);
         }
       }
       references.follow(event, refer);
       return event;
     },
-    summarize: () => {
+    summarize: async () => {
+      const slicer = new TimeSlicer();
       for (const kind of REFERENCE_KINDS) {
-        const dangling = [...referenced[kind]].filter((id) => !present[kind].has(id));
-        if (dangling.length === 0) continue;
-        const listed = dangling.slice(0, LISTED_IDS).join(', ');
-        const more = dangling.length > LISTED_IDS ? ` and ${dangling.length - LISTED_IDS} more` : '';
-        context.log(`Dangling references: the contents name ${dangling.length} ${kind}${dangling.length === 1 ? '' : 's'} the archive does not hold (${listed}${more}); they are kept as plain ids`);
+        // In pages of ids, in order, with turns for the event loop in between: there may be hundreds of thousands.
+        const listed: string[] = [];
+        let dangling = 0;
+        for (const page of keys.pages(referencedSet(kind))) {
+          for (const id of page) {
+            if (keys.has(presentSet(kind), id)) continue;
+            dangling += 1;
+            if (listed.length < LISTED_IDS) listed.push(id);
+          }
+          await slicer.tick();
+        }
+        if (dangling === 0) continue;
+        const more = dangling > LISTED_IDS ? ` and ${dangling - LISTED_IDS} more` : '';
+        context.log(`Dangling references: the contents name ${dangling} ${kind}${dangling === 1 ? '' : 's'} the archive does not hold (${listed.join(', ')}${more}); they are kept as plain ids`);
       }
     },
   };

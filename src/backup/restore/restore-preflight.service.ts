@@ -164,6 +164,7 @@ export class RestorePreflightService {
             until: request.until,
             lookupUser: (email) => this.users.findByEmail(email),
             encrypted: encrypted === true,
+            scratchDir: this.tempDir,
           });
         } catch (problem) {
           if (!(problem instanceof InvalidArchiveError || problem instanceof EncryptedArchiveError)) throw problem;

@@ -336,6 +336,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
         remember: (key, value) => ctx.remember(key, value),
         signal: ctx.signal,
         encrypted,
+        scratchDir: tempDirOf(this.config),
       });
       if (journal) {
         await step('verify', 'Resuming: the archive was checked in full before the interruption (same SHA-256), so its checks are not run again');
@@ -422,7 +423,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
 
       await step('rebuild', 'Finishing the projections and full-text index of the new app');
       await projection.complete();
-      restore.summarize();
+      await restore.summarize();
       await restore.complete();
 
       await step('commit', `Committing the app name "${name}"`);
@@ -445,6 +446,7 @@ export class RestoreRunner implements JobRunner<RestoreJob, RestoreStep> {
     let kept = 0;
     let past = false;
     await checkArchive(reader, this.catalog, restore.validator, {
+      scratchDir: tempDirOf(this.config),
       progressEvery: 1000,
       onProgress: (done, total) => {
         meter.within(done / Math.max(1, total));

@@ -22,12 +22,16 @@ describeInBrowser('encryption on the admin page', { timeout: 180_000 }, () => {
   const open = (key: string, path: string) => pages.signedIn(server.url, key, path);
 
   /** Starts the restore the page's form holds and waits until it ends: the job as the API answers it. */
-  async function restoreFromPage(page: Page): Promise<Record<string, unknown>> {
+  async function restoreFromPage(page: Page, name: string): Promise<Record<string, unknown>> {
+    // The name typed must still be there when the job starts (the page proposes one of its own until a person types).
+    expect(await page.getByLabel('New app name').inputValue()).toBe(name);
     await page.getByRole('button', { name: 'Start restore' }).click();
     await page.waitForURL(/\/admin\/restores\/[^/]+$/);
     const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
     await expect.poll(async () => (await server.admin.get(`/api/restore/${id}`)).body.status, { timeout: 60_000, interval: 250 }).toMatch(/Completed|Failed/);
-    return (await server.admin.get(`/api/restore/${id}`)).body as Record<string, unknown>;
+    const job = (await server.admin.get(`/api/restore/${id}`)).body as Record<string, unknown>;
+    expect(job['name'], 'the restore runs under the name typed in the form').toBe(name);
+    return job;
   }
 
   const backupsOf = async (app: string) => (await owner.get(`/api/apps/${app}/backups`)).body.items as { id: string; label: string; status: string; encryption: unknown }[];
@@ -98,7 +102,7 @@ describeInBrowser('encryption on the admin page', { timeout: 180_000 }, () => {
     const other = await generateKeyPair();
     await admin.getByLabel('Identity (AGE-SECRET-KEY-1…, or an identity file’s text)').fill(other.identity);
     // A key that does not open the archive fails the job before anything is written; its page says why.
-    expect((await restoreFromPage(admin))['status']).toBe('Failed');
+    expect((await restoreFromPage(admin, 'shop-sealed'))['status']).toBe('Failed');
     await expect.poll(() => admin.locator('main').textContent()).toContain('does not open this archive');
     expect((await server.admin.get('/api/apps/shop-sealed')).status).toBe(404);
 
@@ -106,7 +110,7 @@ describeInBrowser('encryption on the admin page', { timeout: 180_000 }, () => {
     await admin.getByLabel('New app name').fill('shop-sealed');
     await admin.getByLabel('An identity (age private key)').check();
     await admin.getByLabel('Identity (AGE-SECRET-KEY-1…, or an identity file’s text)').fill(keys.identity);
-    const job = await restoreFromPage(admin);
+    const job = await restoreFromPage(admin, 'shop-sealed');
     expect(job['status'], String(job['error'])).toBe('Completed');
     // Once in a CI run the restored app's schema list did not answer 200 right after Completed; it is
     // waited for (and what it answered is shown) until that is understood: see the session's closing note.
@@ -140,7 +144,7 @@ describeInBrowser('encryption on the admin page', { timeout: 180_000 }, () => {
     await admin.getByLabel('New app name').fill('shop-words');
     await admin.getByLabel('A passphrase').check();
     await admin.getByLabel('Passphrase', { exact: true }).fill(passphrase);
-    const job = await restoreFromPage(admin);
+    const job = await restoreFromPage(admin, 'shop-words');
     expect(job['status'], String(job['error'])).toBe('Completed');
     expect(JSON.stringify(job)).not.toContain(passphrase);
     // Once in a CI run the restored app's schema list did not answer 200 right after Completed; it is

@@ -114,7 +114,12 @@ export class Replay {
             this.chunkEvents += 1;
             if (performance.now() - started >= SLICE_BUDGET_MS || this.tx.size >= (live ? SLICE_MAX_DOCS : CHUNK_MAX_DOCS)) break;
           }
-          if (live) await this.commitLocked(this.tx.writes(this.hold));
+          if (live) {
+            await this.commitLocked(this.tx.writes(this.hold));
+            // What the slice wrote is in the store now: the next slice starts empty, or it would
+            // write those documents again and end after one event once the slice's limit is reached.
+            this.tx = this.tx.carry(this.hold);
+          }
         });
         if (!live && this.chunkFull()) await this.flush();
         if (this.options.cancelled?.()) break;

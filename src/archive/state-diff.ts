@@ -100,14 +100,16 @@ interface EntryRow {
  * whatever the size of the app. Each event is folded with its stream's decider (as reads and
  * restores fold it); once a side is in, each entity's state becomes the entries its kind's diff
  * facts make (event catalog); the comparison is an ordered merge of both sides' entries by kind
- * and id, written as numbered changes that pages read. The file is removed by `dispose`.
+ * and id, written as numbered changes that pages read. The changes go to a second, small file
+ * (attached), so that a finished diff can be kept for its pages without the sides' states (`keep`).
+ * The files are removed by `dispose`.
  */
 export class StateDiff {
   private readonly cache = new Map<string, Folded>();
   private cacheSide: DiffSide | undefined;
   private readonly counts = new Map<string, ChangeCount>();
   private changes = 0;
-  private compared = false;
+  private result: DiffResult | undefined;
 
   private readonly readState: Database.Statement<[number, string], { state: string }>;
   private readonly writeState: Database.Statement<[number, string, string, string, string]>;
@@ -115,6 +117,7 @@ export class StateDiff {
   private constructor(
     private readonly db: Database.Database,
     readonly file: string,
+    private readonly resultFile: string,
     private readonly catalog: EventCatalog,
   ) {
     this.readState = db.prepare('SELECT state FROM states WHERE side = ? AND stream = ?');
@@ -124,24 +127,29 @@ export class StateDiff {
   /** A new, empty diff in a file of its own under `dir`. */
   static async create(dir: string, catalog: EventCatalog): Promise<StateDiff> {
     await mkdir(dir, { recursive: true });
-    const file = join(dir, `diff-${randomUUID()}.sqlite`);
+    const name = `diff-${randomUUID()}`;
+    const file = join(dir, `${name}.sqlite`);
+    const resultFile = join(dir, `${name}-changes.sqlite`);
     const db = new Database(file);
     try {
-      // Scratch data: nothing here needs to survive a crash (the file is removed at start-up with DATA_DIR/tmp).
-      db.pragma('journal_mode = OFF');
-      db.pragma('synchronous = OFF');
+      // Scratch data: nothing here needs to survive a crash (the files are removed at start-up with DATA_DIR/tmp).
+      db.prepare('ATTACH DATABASE ? AS result').run(resultFile);
+      for (const schema of ['main', 'result']) {
+        db.pragma(`${schema}.journal_mode = OFF`);
+        db.pragma(`${schema}.synchronous = OFF`);
+      }
       db.pragma('cache_size = -8192');
       db.exec(`
         CREATE TABLE states (side INTEGER NOT NULL, stream TEXT NOT NULL, kind TEXT NOT NULL, entity TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (side, stream)) WITHOUT ROWID;
         CREATE TABLE entries (side INTEGER NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, properties TEXT NOT NULL, versions TEXT, PRIMARY KEY (side, kind, id)) WITHOUT ROWID;
-        CREATE TABLE changes (seq INTEGER PRIMARY KEY, item TEXT NOT NULL);
+        CREATE TABLE result.changes (seq INTEGER PRIMARY KEY, item TEXT NOT NULL);
       `);
     } catch (error) {
       db.close();
-      await rm(file, { force: true });
+      await Promise.all([rm(file, { force: true }), rm(resultFile, { force: true })]);
       throw error;
     }
-    return new StateDiff(db, file, catalog);
+    return new StateDiff(db, file, resultFile, catalog);
   }
 
   /** Folds one event (upcast) of `stream`, an entity of `kind`, into `side`'s state. Sides are folded one after the other. */
@@ -177,7 +185,7 @@ export class StateDiff {
     for (const side of ['from', 'to'] as const) await this.makeEntries(side, slicer);
     const from = this.entriesOf('from', slicer);
     const to = this.entriesOf('to', slicer);
-    const insert = this.db.prepare('INSERT INTO changes (seq, item) VALUES (?, ?)');
+    const insert = this.db.prepare('INSERT INTO result.changes (seq, item) VALUES (?, ?)');
     let pending: DiffItem[] = [];
     const write = () => {
       this.db.transaction(() => {
@@ -203,44 +211,57 @@ export class StateDiff {
       if (turn) await turn;
     }
     write();
-    this.compared = true;
+    const summary: Record<string, ChangeCount> = {};
+    for (const definition of this.catalog.streams) if (definition.diff) summary[definition.diff.report] = { added: 0, removed: 0, changed: 0 };
+    for (const [kind, count] of this.counts) summary[kind] = { ...count };
+    this.result = new DiffResult(this.db, 'result.changes', summary, this.changes);
   }
 
   /** Per kind the catalog's diff facts report (`schemas`…), how many entities were added, removed and changed. */
   summary(): Record<string, ChangeCount> {
-    this.requireCompared();
-    const summary: Record<string, ChangeCount> = {};
-    for (const definition of this.catalog.streams) if (definition.diff) summary[definition.diff.report] = { added: 0, removed: 0, changed: 0 };
-    for (const [kind, count] of this.counts) summary[kind] = { ...count };
-    return summary;
+    return this.compared().summary();
   }
 
   /** How many changes in all. */
   get total(): number {
-    this.requireCompared();
-    return this.changes;
+    return this.compared().total;
+  }
+
+  /** See DiffResult.report. */
+  report(after: number, limit: number): DiffPage {
+    return this.compared().report(after, limit);
   }
 
   /**
-   * The summary and up to `limit` changes after the one numbered `after` (0 for the first page);
-   * `next` is the `after` of the page that follows, null on the last.
+   * Once compared: the changes alone, in their own file, for pages asked later; the sides' states
+   * (most of the space) are removed now. The caller disposes of the result; this diff is done.
    */
-  report(after: number, limit: number): DiffPage {
-    this.requireCompared();
-    const rows = this.db.prepare<[number, number], { seq: number; item: string }>('SELECT seq, item FROM changes WHERE seq > ? ORDER BY seq LIMIT ?').all(after, limit);
-    const last = rows.at(-1)?.seq ?? after;
-    return { summary: this.summary(), total: this.changes, items: rows.map((row) => JSON.parse(row.item) as DiffItem), next: last < this.changes ? String(last) : null };
+  async keep(): Promise<DiffResult> {
+    const compared = this.compared();
+    const summary = compared.summary();
+    const total = compared.total;
+    this.result = undefined;
+    this.cache.clear();
+    this.db.exec('DETACH DATABASE result');
+    this.db.close();
+    await rm(this.file, { force: true });
+    const db = new Database(this.resultFile, { readonly: true });
+    return new DiffResult(db, 'changes', summary, total, this.resultFile);
   }
 
-  /** Closes and removes the file. */
+  /** Closes and removes the files (not a kept result's). */
   async dispose(): Promise<void> {
     this.cache.clear();
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.db.close();
+      await rm(this.resultFile, { force: true });
+    }
     await rm(this.file, { force: true });
   }
 
-  private requireCompared(): void {
-    if (!this.compared) throw new Error('compare() the sides before reading the diff');
+  private compared(): DiffResult {
+    if (!this.result) throw new Error('compare() the sides before reading the diff');
+    return this.result;
   }
 
   /** Turns one side's entity states into the entries their kinds' diff facts make, a batch at a time. */
@@ -281,6 +302,42 @@ export class StateDiff {
       const turn = slicer.tick();
       if (turn) await turn;
     }
+  }
+}
+
+/** A compared diff's changes, numbered, with the counts of the whole: what pages read. */
+export class DiffResult {
+  private readonly page: Database.Statement<[number, number], { seq: number; item: string }>;
+
+  constructor(
+    private readonly db: Database.Database,
+    table: string,
+    private readonly counts: Record<string, ChangeCount>,
+    readonly total: number,
+    /** The file this result owns (a kept one), removed by `dispose`. */
+    private readonly file?: string,
+  ) {
+    this.page = db.prepare(`SELECT seq, item FROM ${table} WHERE seq > ? ORDER BY seq LIMIT ?`);
+  }
+
+  summary(): Record<string, ChangeCount> {
+    return structuredClone(this.counts);
+  }
+
+  /**
+   * The summary and up to `limit` changes after the one numbered `after` (0 for the first page);
+   * `next` is the `after` of the page that follows, null on the last.
+   */
+  report(after: number, limit: number): DiffPage {
+    const rows = this.page.all(after, limit);
+    const last = rows.at(-1)?.seq ?? after;
+    return { summary: this.summary(), total: this.total, items: rows.map((row) => JSON.parse(row.item) as DiffItem), next: last < this.total ? String(last) : null };
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.file) return;
+    if (this.db.open) this.db.close();
+    await rm(this.file, { force: true });
   }
 }
 

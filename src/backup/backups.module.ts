@@ -29,6 +29,7 @@ import { BackupRepositoryHooks } from './backup-repository-hooks.service.js';
 import { BackupArchives } from './shared/archive-locations.js';
 import { BackupDiffController } from './diff/backup-diff.http.controller.js';
 import { BackupDiffService } from './diff/backup-diff.service.js';
+import { KeptDiffs } from './diff/kept-diffs.js';
 import { AppStateDiffs } from './shared/app-state-diffs.js';
 import { BackupRecipients } from './encryption/backup-recipients.service.js';
 import { AppRecipientsController, InstallationRecipientController, InstallationRecipientsController } from './encryption/recipients.http.controller.js';
@@ -61,6 +62,7 @@ import { AppRecipientsController, InstallationRecipientController, InstallationR
     BackupRepositoryHooks,
     BackupRecipients,
     BackupDiffService,
+    KeptDiffs,
     AppStateDiffs,
   ],
   exports: [BackupsService, RestoresService, InstallationService, BackupScheduler, RollbacksService],

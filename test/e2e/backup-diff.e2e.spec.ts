@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonOf, runCli } from '../support/cli-runner.js';
@@ -61,6 +61,11 @@ describe('diffs of backups: against another backup and against the live app', ()
     const res = await client.get(`/api/apps/shop/backups/${from}/diff?${query}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     return res.body as Diff;
+  };
+  /** DATA_DIR/tmp's diff files: what a kept diff keeps (its changes), and anything else (which must not stay). */
+  const diffFiles = () => {
+    const names = readdirSync(join(server.dataDir, 'tmp')).filter((name) => name.includes('diff'));
+    return { kept: names.filter((name) => /^diff-[0-9a-f-]{36}-changes\.sqlite$/.test(name)), other: names.filter((name) => !/^diff-[0-9a-f-]{36}-changes\.sqlite$/.test(name)) };
   };
   const find = (d: Diff, kind: string, id: string) => d.items.find((item) => item.kind === kind && item.id === id);
 
@@ -214,6 +219,32 @@ describe('diffs of backups: against another backup and against the live app', ()
     expect(bad.body.message).toContain('limit');
   });
 
+  it('keeps a finished diff of two backups for its later pages: only its changes, read without the archives again', async () => {
+    const whole = await diff(a, `against=${b}&limit=1000`);
+    const first = await diff(a, `against=${b}&limit=5`);
+    // The changes' file of each kept diff (at most 4); the sides' states are gone once compared.
+    const files = diffFiles();
+    expect(files.kept.length).toBeGreaterThan(0);
+    expect(files.kept.length).toBeLessThanOrEqual(4);
+    expect(files.other).toEqual([]);
+
+    // With both archives out of the store, later pages still come (from the kept changes)...
+    const archives = [a, b].map((id) => join(server.dataDir, 'blobs', 'backups', `${id}.zip`));
+    for (const file of archives) renameSync(file, `${file}.away`);
+    try {
+      const second = await diff(a, `against=${b}&limit=5&cursor=${first.next}`);
+      const third = await diff(a, `against=${b}&limit=5&cursor=${second.next}`);
+      expect([...first.items, ...second.items, ...third.items]).toEqual(whole.items);
+      expect(third.next).toBeNull();
+      // ...while a diff that is not kept (against the live app) must read the archive, and cannot.
+      const live = await owner.get(`/api/apps/shop/backups/${a}/diff?against=live`);
+      expect(live.status, JSON.stringify(live.body)).toBeGreaterThanOrEqual(400);
+    } finally {
+      for (const file of archives) renameSync(`${file}.away`, file);
+    }
+    expect((await diff(a, 'against=live')).total).toBeGreaterThan(0);
+  });
+
   it('is for Owners, Developers and admins of the app; unknown backups, other apps’ backups and missing parameters are refused', async () => {
     expect((await diff(a, 'against=live', cast.developer.client)).total).toBeGreaterThan(0);
     expect((await diff(a, 'against=live', server.admin)).total).toBeGreaterThan(0);
@@ -233,8 +264,8 @@ describe('diffs of backups: against another backup and against the live app', ()
     const other = await post(server.admin, '/api/apps/other/backups', {});
     await waitForJob(server.admin, `/api/apps/other/backups/${String(other.id)}`);
     expect((await owner.get(`/api/apps/shop/backups/${a}/diff?against=${String(other.id)}`)).status).toBe(404);
-    // Nothing is left behind in DATA_DIR/tmp.
-    expect(readdirSync(join(server.dataDir, 'tmp')).filter((name) => name.startsWith('diff-'))).toEqual([]);
+    // Nothing is left behind in DATA_DIR/tmp but the changes of kept diffs.
+    expect(diffFiles().other).toEqual([]);
   });
 
   it('an encrypted backup: refused without its key, read with it (POST, the key in the body), a wrong key said so', async () => {
@@ -246,12 +277,15 @@ describe('diffs of backups: against another backup and against the live app', ()
     const wrong = await owner.post(`/api/apps/shop/backups/${sealed.id}/diff`, { against: 'live', passphrase: 'not-the-passphrase' });
     expect(wrong.status).toBe(400);
     expect(JSON.stringify(wrong.body)).not.toContain('not-the-passphrase');
+    const keptBefore = diffFiles().kept;
     const right = await owner.post(`/api/apps/shop/backups/${sealed.id}/diff`, { against: a, passphrase });
     expect(right.status, JSON.stringify(right.body)).toBe(200);
+    // A diff of an encrypted backup is never kept: a later page needs the key again.
+    expect(diffFiles()).toEqual({ kept: keptBefore, other: [] });
     const plain = await diff(b, `against=${a}`);
     expect((right.body as Diff).summary).toEqual(plain.summary);
     expect((right.body as Diff).items).toEqual(plain.items);
-    expect(readdirSync(join(server.dataDir, 'tmp')).filter((name) => name.includes('diff'))).toEqual([]);
+    expect(diffFiles().other).toEqual([]);
   });
 
   it('the dry runs of a rollback and of a restore show the diff against the live app; a rollback to the state of event n too', async () => {
@@ -279,7 +313,7 @@ describe('diffs of backups: against another backup and against the live app', ()
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('what changed since then');
     expect(cli.stdout).toContain(`~ contents ${ids.p1}`);
-    expect(readdirSync(join(server.dataDir, 'tmp')).filter((name) => name.includes('diff'))).toEqual([]);
+    expect(diffFiles().other).toEqual([]);
   });
 
   it('appvault diff: two archive files offline, escaped on a terminal; backup ids through the server', async () => {

@@ -6,7 +6,7 @@ import type { ArchiveKeys } from '../../archive/age-keys.js';
 import { foldArchive, type DiffSource } from '../../archive/archive-diff.js';
 import { EncryptedArchiveError } from '../../archive/archive-decryption.js';
 import { InvalidArchiveError } from '../../archive/archive-reader.js';
-import type { DiffSide, StateDiff } from '../../archive/state-diff.js';
+import type { DiffResult, DiffSide, StateDiff } from '../../archive/state-diff.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { DIFF_PAGE_DEFAULT } from '../../contract/api-values.js';
 import type { BackupDiff } from '../../contract/diffs.schemas.js';
@@ -18,9 +18,10 @@ import { archiveOnDisk } from '../restore/archive-source.js';
 import { AppStateDiffs } from '../shared/app-state-diffs.js';
 import { RestoresService } from '../restore/restores.service.js';
 import { BackupArchives } from '../shared/archive-locations.js';
-import { type BackupJob, isPartial } from '../shared/backup-job.js';
+import { type BackupJob, isEncrypted, isPartial } from '../shared/backup-job.js';
 import { describeSelection } from '../shared/backup-selection.js';
 import { InstallationService } from '../shared/installation.service.js';
+import { type KeptDiff, KeptDiffs } from './kept-diffs.js';
 
 export const LIVE = 'live';
 
@@ -32,7 +33,10 @@ type SideView = BackupDiff['from'];
  * into a temporary SQLite file (AppStateDiffs), compared there, and the file is removed before the
  * answer goes; nothing of an app is held in memory. A backup's archive is read with every check a
  * restore makes; an encrypted one is opened with the key the request gave (held only for this
- * request) or this installation's own.
+ * request) or this installation's own. The changes between two plain backups are kept for the
+ * pages that follow (KeptDiffs); a diff against `live`, or of an encrypted backup, is computed
+ * for each request (the app moves on; a kept diff would show an encrypted backup's values to a
+ * request without its key).
  */
 @Injectable()
 export class BackupDiffService {
@@ -45,6 +49,7 @@ export class BackupDiffService {
     private readonly archives: BackupArchives,
     private readonly installation: InstallationService,
     private readonly restores: RestoresService,
+    private readonly kept: KeptDiffs,
   ) {}
 
   /** `GET|POST …/backups/{id}/diff`: one page of what differs from backup `backupId` to `against` (a backup id or `live`). The key is disposed of once it has answered. */
@@ -53,14 +58,22 @@ export class BackupDiffService {
       const fromBackup = await this.wholeBackup(backupId, app.id);
       const toBackup = request.against === LIVE ? null : await this.wholeBackup(request.against, app.id);
       for (const backup of [fromBackup, toBackup]) if (backup) await this.restores.requireOpener(backup, request.keys);
-      return await this.states.with(async (diff) => {
+      const after = request.cursor === undefined ? 0 : Number(request.cursor);
+      const page = (sides: Pick<BackupDiff, 'from' | 'to'>, result: Pick<DiffResult, 'total' | 'report'>): BackupDiff => {
+        if (after > result.total) throw invalid(`cursor: this diff has ${result.total} changes; start again without a cursor (the app may have changed since the page before)`);
+        return { ...sides, ...result.report(after, request.limit ?? DIFF_PAGE_DEFAULT) };
+      };
+      const compare = async (diff: StateDiff): Promise<Pick<BackupDiff, 'from' | 'to'>> => {
         const from = await this.foldBackup(diff, 'from', fromBackup, request.keys);
         const to = toBackup ? await this.foldBackup(diff, 'to', toBackup, request.keys) : await this.states.foldLive(diff, 'to', app);
         await diff.compare();
-        const after = request.cursor === undefined ? 0 : Number(request.cursor);
-        if (after > diff.total) throw invalid(`cursor: this diff has ${diff.total} changes; start again without a cursor (the app may have changed since the page before)`);
-        return { from, to, ...diff.report(after, request.limit ?? DIFF_PAGE_DEFAULT) };
-      });
+        return { from, to };
+      };
+      if (toBackup && !isEncrypted(fromBackup) && !isEncrypted(toBackup)) {
+        const keep = () => this.states.with(async (diff): Promise<KeptDiff> => ({ ...(await compare(diff)), result: await diff.keep() }));
+        return await this.kept.use(`${app.id}/${fromBackup.id}/${toBackup.id}`, keep, ({ from, to, result }) => page({ from, to }, result));
+      }
+      return await this.states.with(async (diff) => page(await compare(diff), diff));
     } finally {
       request.keys?.dispose();
     }

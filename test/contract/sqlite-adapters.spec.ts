@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { claims } from '../../src/infrastructure/name-index/name-index.port.js';
 import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name-index.adapter.js';
 import { openSqlite } from '../../src/infrastructure/sqlite/open-sqlite.js';
+import type { DocChange } from '../../src/infrastructure/read-store/read-store.port.js';
 import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
 import { eventStoreContract } from './event-store.contract.js';
 import { nameIndexContract } from './name-index.contract.js';
@@ -59,6 +60,7 @@ describe('SqliteReadStore: look-ups kept in memory (cacheLookups)', () => {
     keyHash: string;
     name: string;
   }
+  const put = (doc: Person): DocChange => ({ put: doc });
   const open = (file: string) => new SqliteReadStore(file).collection<Person>('people', { indexes: ['keyHash'], cacheLookups: true });
 
   it('answers every look-up with what is committed after puts, deletes and removals by filter', async () => {
@@ -68,7 +70,7 @@ describe('SqliteReadStore: look-ups kept in memory (cacheLookups)', () => {
     expect(await people.findOne({ keyHash: 'old' })).toEqual({ id: 'p1', keyHash: 'old', name: 'Ada' });
     expect((await people.get('p1'))?.name).toBe('Ada');
     // A new key (as a rotation writes it, through a projection's commit): the old one finds nobody at once.
-    await store.commit([{ collection: 'people', changes: [{ put: { id: 'p1', keyHash: 'new', name: 'Ada' } }] }]);
+    await store.commit([{ collection: 'people', changes: [put({ id: 'p1', keyHash: 'new', name: 'Ada' })] }]);
     expect(await people.findOne({ keyHash: 'old' })).toBeUndefined();
     expect((await people.findOne({ keyHash: 'new' }))?.id).toBe('p1');
     expect((await people.get('p1'))?.keyHash).toBe('new');
@@ -79,7 +81,7 @@ describe('SqliteReadStore: look-ups kept in memory (cacheLookups)', () => {
     expect((await people.findOne({ keyHash: 'k2' }))?.id).toBe('p2');
     expect(await people.deleteMany({ name: 'Grace' })).toBe(1);
     expect(await people.findOne({ keyHash: 'k2' })).toBeUndefined();
-    await store.commit([{ collection: 'people', changes: [{ put: { id: 'p3', keyHash: 'k3', name: 'Linus' } }] }]);
+    await store.commit([{ collection: 'people', changes: [put({ id: 'p3', keyHash: 'k3', name: 'Linus' })] }]);
     expect((await people.get('p3'))?.name).toBe('Linus');
     await store.commit([{ collection: 'people', changes: [{ deleteWhere: { keyHash: 'k3' } }] }]);
     expect(await people.get('p3')).toBeUndefined();
@@ -102,7 +104,7 @@ describe('SqliteReadStore: look-ups kept in memory (cacheLookups)', () => {
     await people.put({ id: 'p1', keyHash: 'k1', name: 'Ada' });
     expect((await people.findOne({ keyHash: 'k1' }))?.name).toBe('Ada');
     // The second change names a field that cannot exist: the whole commit, put included, rolls back.
-    const failing = store.commit([{ collection: 'people', changes: [{ put: { id: 'p1', keyHash: 'k2', name: 'Eve' } }, { deleteWhere: { 'no such field!': 1 } }] }]);
+    const failing = store.commit([{ collection: 'people', changes: [put({ id: 'p1', keyHash: 'k2', name: 'Eve' }), { deleteWhere: { 'no such field!': 1 } }] }]);
     await expect(failing).rejects.toThrow();
     expect((await people.findOne({ keyHash: 'k1' }))?.name).toBe('Ada');
     expect(await people.findOne({ keyHash: 'k2' })).toBeUndefined();

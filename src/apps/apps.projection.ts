@@ -34,7 +34,7 @@ export class AppsProjection implements Projection {
     @Inject(READ_STORE) store: ReadStore,
     private readonly users: UsersProjection,
   ) {
-    this.apps = store.collection<AppDoc>('apps', { indexes: ['name', 'contributorIds', ['contributorIds', 'name']] });
+    this.apps = store.collection<AppDoc>('apps', { indexes: ['name', 'contributorIds', ['contributorIds', 'name']], cacheLookups: true });
     this.gate = this.apps;
   }
 

@@ -32,7 +32,7 @@ export class SchemasProjection implements Projection {
   readonly schemas: ReadCollection<SchemaDoc>;
 
   constructor(@Inject(READ_STORE) store: ReadStore) {
-    this.schemas = store.collection<SchemaDoc>(SCHEMAS_COLLECTION, { indexes: [['appId', 'name']], key: (doc) => appKey(doc.appId, doc.id) });
+    this.schemas = store.collection<SchemaDoc>(SCHEMAS_COLLECTION, { indexes: [['appId', 'name']], key: (doc) => appKey(doc.appId, doc.id), cacheLookups: true });
   }
 
   findByName(appId: string, name: string): Promise<SchemaDoc | undefined> {

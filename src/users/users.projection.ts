@@ -20,7 +20,7 @@ export class UsersProjection implements Projection {
   readonly users: ReadCollection<UserDoc>;
 
   constructor(@Inject(READ_STORE) store: ReadStore) {
-    this.users = store.collection<UserDoc>('users', { indexes: ['email', 'apiKeyHash'] });
+    this.users = store.collection<UserDoc>('users', { indexes: ['email', 'apiKeyHash'], cacheLookups: true });
   }
 
   async apply(stored: StoredEvent, tx: ProjectionTx): Promise<void> {

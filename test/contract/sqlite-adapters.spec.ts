@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { claims } from '../../src/infrastructure/name-index/name-index.port.js';
 import { SqliteNameIndex } from '../../src/infrastructure/name-index/sqlite-name-index.adapter.js';
 import { openSqlite } from '../../src/infrastructure/sqlite/open-sqlite.js';
+import type { DocChange } from '../../src/infrastructure/read-store/read-store.port.js';
 import { SqliteReadStore } from '../../src/infrastructure/read-store/sqlite-read-store.adapter.js';
 import { eventStoreContract } from './event-store.contract.js';
 import { nameIndexContract } from './name-index.contract.js';
@@ -50,5 +51,77 @@ describe('SqliteNameIndex: claims kept by earlier versions', () => {
     } finally {
       await index.close();
     }
+  });
+});
+
+describe('SqliteReadStore: look-ups kept in memory (cacheLookups)', () => {
+  interface Person {
+    id: string;
+    keyHash: string;
+    name: string;
+  }
+  const put = (doc: Person): DocChange => ({ put: doc });
+  const open = (file: string) => new SqliteReadStore(file).collection<Person>('people', { indexes: ['keyHash'], cacheLookups: true });
+
+  it('answers every look-up with what is committed after puts, deletes and removals by filter', async () => {
+    const store = new SqliteReadStore(join(dir(), 'read.db'));
+    const people = store.collection<Person>('people', { indexes: ['keyHash'], cacheLookups: true });
+    await people.put({ id: 'p1', keyHash: 'old', name: 'Ada' });
+    expect(await people.findOne({ keyHash: 'old' })).toEqual({ id: 'p1', keyHash: 'old', name: 'Ada' });
+    expect((await people.get('p1'))?.name).toBe('Ada');
+    // A new key (as a rotation writes it, through a projection's commit): the old one finds nobody at once.
+    await store.commit([{ collection: 'people', changes: [put({ id: 'p1', keyHash: 'new', name: 'Ada' })] }]);
+    expect(await people.findOne({ keyHash: 'old' })).toBeUndefined();
+    expect((await people.findOne({ keyHash: 'new' }))?.id).toBe('p1');
+    expect((await people.get('p1'))?.keyHash).toBe('new');
+    await people.delete('p1');
+    expect(await people.findOne({ keyHash: 'new' })).toBeUndefined();
+    expect(await people.get('p1')).toBeUndefined();
+    await people.put({ id: 'p2', keyHash: 'k2', name: 'Grace' });
+    expect((await people.findOne({ keyHash: 'k2' }))?.id).toBe('p2');
+    expect(await people.deleteMany({ name: 'Grace' })).toBe(1);
+    expect(await people.findOne({ keyHash: 'k2' })).toBeUndefined();
+    await store.commit([{ collection: 'people', changes: [put({ id: 'p3', keyHash: 'k3', name: 'Linus' })] }]);
+    expect((await people.get('p3'))?.name).toBe('Linus');
+    await store.commit([{ collection: 'people', changes: [{ deleteWhere: { keyHash: 'k3' } }] }]);
+    expect(await people.get('p3')).toBeUndefined();
+    await store.close();
+  });
+
+  it('hands out copies: changing a document it answered changes nothing kept', async () => {
+    const store = new SqliteReadStore(join(dir(), 'read.db'));
+    const people = store.collection<Person>('people', { cacheLookups: true });
+    await people.put({ id: 'p1', keyHash: 'k', name: 'Ada' });
+    const first = (await people.get('p1'))!;
+    first.name = 'changed by a caller';
+    expect((await people.get('p1'))?.name).toBe('Ada');
+    await store.close();
+  });
+
+  it('keeps nothing of a commit that rolled back', async () => {
+    const store = new SqliteReadStore(join(dir(), 'read.db'));
+    const people = store.collection<Person>('people', { indexes: ['keyHash'], cacheLookups: true });
+    await people.put({ id: 'p1', keyHash: 'k1', name: 'Ada' });
+    expect((await people.findOne({ keyHash: 'k1' }))?.name).toBe('Ada');
+    // The second change names a field that cannot exist: the whole commit, put included, rolls back.
+    const failing = store.commit([{ collection: 'people', changes: [put({ id: 'p1', keyHash: 'k2', name: 'Eve' }), { deleteWhere: { 'no such field!': 1 } }] }]);
+    await expect(failing).rejects.toThrow();
+    expect((await people.findOne({ keyHash: 'k1' }))?.name).toBe('Ada');
+    expect(await people.findOne({ keyHash: 'k2' })).toBeUndefined();
+    await store.close();
+  });
+
+  it('sees what another connection to the file committed', async () => {
+    const file = join(dir(), 'read.db');
+    const mine = open(file);
+    const theirs = open(file);
+    await theirs.put({ id: 'p1', keyHash: 'k1', name: 'Ada' });
+    expect((await mine.findOne({ keyHash: 'k1' }))?.name).toBe('Ada');
+    expect((await mine.get('p1'))?.name).toBe('Ada');
+    await theirs.put({ id: 'p1', keyHash: 'k2', name: 'Ada' });
+    expect(await mine.findOne({ keyHash: 'k1' })).toBeUndefined();
+    expect((await mine.get('p1'))?.keyHash).toBe('k2');
+    await theirs.delete('p1');
+    expect(await mine.get('p1')).toBeUndefined();
   });
 });

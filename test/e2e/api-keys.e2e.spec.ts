@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser, startServer, type TestServer } from '../support/test-server.js';
+import { createCast, createUser, startServer, type TestServer } from '../support/test-server.js';
 
 describe('API keys: issue and rotate', () => {
   let server: TestServer;
@@ -57,4 +57,37 @@ describe('API keys: issue and rotate', () => {
     expect(issued.status).toBe(201);
     expect((await server.client(issued.body.apiKey).get('/api/users/me')).body).toMatchObject({ id: 'restored-user-1', email: 'restored@example.com' });
   });
+
+  // The key's user, the app and the schema a write names are looked up on every request and kept
+  // in memory between writes (the read store's look-up cache): each change below must take effect
+  // on the very next request, after the same look-ups were served from memory.
+  it('refuses at once, after a run of writes, a rotated key, a removed contributor, a deleted schema and app', async () => {
+    const { owner, editor } = await createCast(server, 'kept');
+    expect((await owner.client.post('/api/apps/kept/schemas', { name: 'notes', fields: [{ name: 'title', type: 'String', required: true }] })).status).toBe(201);
+    const write = (client: typeof owner.client, title: string) => client.post('/api/apps/kept/content/notes', { data: { title } });
+    for (let i = 0; i < 3; i++) expect((await write(editor.client, `editor ${i}`)).status).toBe(201);
+
+    const rotated = await server.admin.post(`/api/users/${editor.id}/api-key`);
+    expect(rotated.status).toBe(201);
+    expect((await write(editor.client, 'with the old key')).status).toBe(401);
+    const renewed = server.client(rotated.body.apiKey);
+    expect((await write(renewed, 'with the new key')).status).toBe(201);
+
+    expect((await owner.client.delete(`/api/apps/kept/contributors/${editor.id}`)).status).toBe(200);
+    const removed = await write(renewed, 'no longer a contributor');
+    expect(removed.status).toBe(403);
+    expect(removed.body.message).toBe('You are not a contributor of app "kept"');
+
+    expect((await write(owner.client, 'owner')).status).toBe(201);
+    expect((await owner.client.delete('/api/apps/kept/schemas/notes')).status).toBe(204);
+    const noSchema = await write(owner.client, 'schema gone');
+    expect(noSchema.status).toBe(404);
+    expect(noSchema.body.message).toBe('Schema "notes" does not exist in this app');
+
+    expect((await owner.client.delete('/api/apps/kept')).status).toBe(204);
+    const noApp = await owner.client.get('/api/apps/kept');
+    expect(noApp.status).toBe(404);
+    expect(noApp.body.message).toBe('App "kept" does not exist');
+  });
 });
+

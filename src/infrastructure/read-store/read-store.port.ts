@@ -52,6 +52,13 @@ export interface CollectionOptions<T> {
    * `appKey(appId, id)`, so a restored clone keeps its entity ids beside the original's.
    */
   key?: (doc: T) => string;
+  /**
+   * Keep the answers of `get` and `findOne` in memory, for small collections read on every
+   * request and written rarely (users, apps, schemas). Never stale: SQLite drops them at every
+   * write to the collection and at every commit another connection makes to the file (see
+   * LookupCache). MongoDB ignores it: replicas share its read models and any of them may write.
+   */
+  cacheLookups?: boolean;
 }
 
 /** The key of an app-scoped document; ids never contain `--`. */

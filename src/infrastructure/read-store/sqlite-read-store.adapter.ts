@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import { openSqlite, type SqliteDatabase } from '../sqlite/open-sqlite.js';
 import { StatementCache } from '../sqlite/statement-cache.js';
+import { LookupCache } from './lookup-cache.js';
 import {
   assertName,
   type Checkpoint,
@@ -47,6 +48,7 @@ export class SqliteReadStore implements ReadStore {
   private readonly setCheckpointStatement: Statement<[string, number]>;
   private readonly fenceStatement: Statement<[string, string]>;
   private readonly takeOverStatement: Statement<[string, string], { position: number }>;
+  private readonly dataVersionStatement: Statement<[], number>;
 
   constructor(file: string) {
     this.db = openSqlite(file, 'normal');
@@ -61,6 +63,8 @@ export class SqliteReadStore implements ReadStore {
     // A write, not a read: the transaction takes the write lock with it, so no takeover can slip in before the commit ends.
     this.fenceStatement = this.db.prepare('UPDATE checkpoints SET fence = fence WHERE name = ? AND fence = ?');
     this.takeOverStatement = this.db.prepare('INSERT INTO checkpoints (name, position, fence) VALUES (?, 0, ?) ON CONFLICT(name) DO UPDATE SET fence = excluded.fence RETURNING position');
+    // Changes when another connection commits to the file (not on this one's own commits).
+    this.dataVersionStatement = this.db.prepare<[], number>('PRAGMA data_version').pluck();
   }
 
   /** The same file also holds the name index; it shares this connection. */
@@ -72,7 +76,8 @@ export class SqliteReadStore implements ReadStore {
     assertName('collection', name);
     let existing = this.collections.get(name);
     if (!existing) {
-      existing = new SqliteCollection<Doc>(this.db, this.statements, name, options as CollectionOptions<Doc>);
+      const cache = options.cacheLookups ? new LookupCache(() => this.dataVersionStatement.get()!) : undefined;
+      existing = new SqliteCollection<Doc>(this.db, this.statements, name, options as CollectionOptions<Doc>, cache);
       this.collections.set(name, existing);
     }
     return existing as unknown as ReadCollection<T>;
@@ -145,6 +150,7 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
     private readonly statements: StatementCache,
     readonly name: string,
     private readonly options: CollectionOptions<T>,
+    private readonly cache?: LookupCache,
   ) {
     this.table = `c_${name}`;
     this.fts = options.fullText ? `fts_${name}` : undefined;
@@ -215,14 +221,24 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   }
 
   async get(key: string): Promise<T | undefined> {
-    const row = this.select.get(key);
-    return row ? (JSON.parse(row.doc) as T) : undefined;
+    return this.cached(`key ${key}`, () => this.select.get(key)?.doc);
   }
 
   async findOne(filter: Filter): Promise<T | undefined> {
-    const where = this.where(filter);
-    const row = this.statements.get<Scalar[], { doc: string }>(`SELECT doc FROM ${this.table} ${where.sql} ORDER BY id LIMIT 1`).get(...where.params);
-    return row ? (JSON.parse(row.doc) as T) : undefined;
+    return this.cached(`filter ${JSON.stringify(filter)}`, () => {
+      const where = this.where(filter);
+      return this.statements.get<Scalar[], { doc: string }>(`SELECT doc FROM ${this.table} ${where.sql} ORDER BY id LIMIT 1`).get(...where.params)?.doc;
+    });
+  }
+
+  /** A look-up through the collection's LookupCache, if it has one (see CollectionOptions.cacheLookups). */
+  private cached(lookup: string, read: () => string | undefined): T | undefined {
+    let doc = this.cache?.get(lookup);
+    if (doc === undefined) {
+      doc = read();
+      if (doc !== undefined && !this.db.inTransaction) this.cache?.keep(lookup, doc);
+    }
+    return doc === undefined ? undefined : (JSON.parse(doc) as T);
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Page<T>> {
@@ -266,6 +282,7 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   async insertIfMissing(doc: T): Promise<T> {
     const key = this.keyOf(doc);
     let stored = doc;
+    this.cache?.clear();
     // The insert comes first, so the transaction holds the write lock before it reads anything.
     this.atomically(() => {
       const text = this.ftsInsert && this.options.fullText ? this.options.fullText(doc) : undefined;
@@ -308,6 +325,7 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   }
 
   private putSync(doc: T): void {
+    this.cache?.clear();
     const key = this.keyOf(doc);
     if (!this.ftsInsert || !this.options.fullText) {
       this.upsert.run(key, JSON.stringify(doc));
@@ -328,11 +346,13 @@ class SqliteCollection<T extends Doc> implements ReadCollection<T> {
   }
 
   private deleteSync(key: string): void {
+    this.cache?.clear();
     const row = this.remove.get(key);
     if (row && this.ftsDelete) this.ftsDelete.run(row.rid);
   }
 
   private deleteWhereSync(filter: Filter, limit?: number): number {
+    this.cache?.clear();
     const where = this.where(filter);
     if (limit !== undefined) {
       const rows = this.statements.get<Scalar[], { rid: number }>(`SELECT rid FROM ${this.table} ${where.sql} LIMIT ?`).all(...where.params, limit);

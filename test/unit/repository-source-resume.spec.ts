@@ -76,7 +76,7 @@ function repositoryResumeCases(kind: string, makeStore: () => Promise<Repository
         log: async (line) => void lines.push(line),
         download: { validator, onValidator: async () => expect.unreachable('a resume keeps the first validator') },
       });
-      expect(result).toEqual({ bytes: archive.length, resumedAt: half });
+      expect(result).toEqual({ bytes: archive.length, sha256: sha256(archive), resumedAt: half });
       expect(readFileSync(file).equals(archive)).toBe(true);
       expect(lines).toContain(`Continuing the interrupted download of "${key}" in repository "offsite" from byte ${half} of ${archive.length}`);
       expect(lines.at(-1)).toBe(`Read ${archive.length} bytes, continuing from byte ${half} where the interrupted download stopped, SHA-256 as in the copy manifest`);

@@ -252,10 +252,11 @@ describeOnS3('a restore from a copy in an S3 repository resumes its download aft
     await buckets?.removeAll();
   });
 
-  it('the second process reads only the rest (Range, If-Match on the ETag) and restores what an uninterrupted restore does', async () => {
+  /** A DATA_DIR with the shop app, its server, and repository `offsite` on a new bucket behind the fault proxy, holding the shop's only copy (the archive store lacks it). */
+  const setUp = async (bucketName: string) => {
     const env = requiredS3TestEnv();
     buckets = new S3TestBuckets(env);
-    const bucket = await buckets.create('resume');
+    const bucket = await buckets.create(bucketName);
     proxy = await S3FaultProxy.start(env.endpoint);
     const dataDir = tempDir();
     await growOffline(dataDir, { events: 6000, apps: ['shop'] });
@@ -265,96 +266,70 @@ describeOnS3('a restore from a copy in an S3 repository resumes its download aft
     await addRepository(server.admin, { name: 'offsite', type: 's3', s3: { endpoint: proxy.url, region: env.region, bucket, accessKeyId, secretAccessKey } });
     const backup = await backUp(server.admin, server.admin, 'shop', { repositories: ['offsite'] });
     expect(backup.status, JSON.stringify(backup.warnings)).toBe('Completed');
-    const copy = copyIn(backup, 'offsite');
-    const reference = await waitForJob(server.admin, `/api/restore/${(await server.admin.post('/api/restore', { repository: 'offsite', key: copy.key, name: 'whole' })).body.id}`, 240_000);
-    expect(reference['status'], JSON.stringify(reference['log'])).toBe('Completed');
-
-    const half = Math.floor(backup.sizeBytes / 2);
-    proxy.reset();
-    proxy.stallGetObjectAfter(half);
-    const started = await server.admin.post('/api/restore', { repository: 'offsite', key: copy.key, name: 'resumed' });
+    expect(backup.copies.map((copy) => copy.repository)).toEqual(['offsite']);
+    return { bucket, dataDir, start, backup, copy: copyIn(backup, 'offsite'), half: Math.floor(backup.sizeBytes / 2) };
+  };
+  /** Starts a restore (`body`), kills the server once `half` bytes of the copy are on disk (the proxy holds the rest back) and starts another: answers the restore's id, Interrupted. */
+  const killHalfWay = async ({ dataDir, start, half }: Awaited<ReturnType<typeof setUp>>, body: Json): Promise<string> => {
+    proxy!.reset();
+    proxy!.stallGetObjectAfter(half);
+    const started = await server!.admin.post('/api/restore', body);
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     const id = started.body.id as string;
     const partial = join(dataDir, 'tmp', `restore-${id}.zip`);
     await until(async () => (existsSync(partial) && statSync(partial).size === half ? true : undefined), `the download to reach byte ${half}`, 120_000, 5);
-    await server.kill();
-    proxy.stallGetObjectAfter(undefined);
+    await server!.kill();
+    proxy!.stallGetObjectAfter(undefined);
     server = await start();
     expect((await job(server, id))['status']).toBe('Interrupted');
-    expect((await server.admin.post(`/api/restore/${id}/resume`, {})).status).toBeLessThan(300);
-    const done = await waitForJob(server.admin, `/api/restore/${id}`, 240_000);
+    // The part downloaded is kept for the resume, private to the server, under DATA_DIR.
+    expect(tempFilesOf(dataDir, id)).toEqual([partial]);
+    expect(statSync(partial).mode & 0o777).toBe(0o600);
+    expect(statSync(partial).size).toBe(half);
+    return id;
+  };
+  /** Resumes the restore and checks that the second process read only the rest of the copy, conditional on the same ETag. */
+  const resumeReadingTheRest = async ({ bucket, backup, copy, half }: Awaited<ReturnType<typeof setUp>>, id: string): Promise<Json> => {
+    expect((await server!.admin.post(`/api/restore/${id}/resume`, {})).status).toBeLessThan(300);
+    const done = await waitForJob(server!.admin, `/api/restore/${id}`, 240_000);
     expect(done['status'], JSON.stringify(done['log'])).toBe('Completed');
-    const etag = (await buckets.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy.key }))).ETag;
-    expect(proxy.gets.filter((get) => get.path.endsWith(copy.key)).map(({ range, ifMatch }) => ({ range, ifMatch }))).toEqual([
+    const etag = (await buckets!.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy.key }))).ETag;
+    expect(proxy!.gets.filter((get) => get.path.endsWith(copy.key)).map(({ range, ifMatch }) => ({ range, ifMatch }))).toEqual([
       { range: undefined, ifMatch: undefined },
       { range: `bytes=${half}-`, ifMatch: etag },
     ]);
     const log = logOf(done);
     expect(log).toContain(`Continuing the interrupted download of "${copy.key}" in repository "offsite" from byte ${half} of ${backup.sizeBytes}`);
     expect(log).toContain(`Read ${backup.sizeBytes} bytes, continuing from byte ${half} where the interrupted download stopped, SHA-256 as in the copy manifest`);
+    return done;
+  };
+
+  it('the second process reads only the rest (Range, If-Match on the ETag) and restores what an uninterrupted restore does', async () => {
+    const setup = await setUp('resume');
+    const { dataDir, copy } = setup;
+    const reference = await waitForJob(server!.admin, `/api/restore/${(await server!.admin.post('/api/restore', { repository: 'offsite', key: copy.key, name: 'whole' })).body.id}`, 240_000);
+    expect(reference['status'], JSON.stringify(reference['log'])).toBe('Completed');
+
+    const id = await killHalfWay(setup, { repository: 'offsite', key: copy.key, name: 'resumed' });
+    const done = await resumeReadingTheRest(setup, id);
     expect(readModelsOf(dataDir, done['appId'] as string, 'resumed')).toEqual(readModelsOf(dataDir, reference['appId'] as string, 'whole'));
     expect(tempFilesOf(dataDir, id)).toEqual([]);
   }, 600_000);
 
   it('a restore by backup id whose archive is only in the repository resumes its download the same way; a copy replaced meanwhile is refused by name', async () => {
-    const env = requiredS3TestEnv();
-    buckets = new S3TestBuckets(env);
-    const bucket = await buckets.create('resume-id');
-    proxy = await S3FaultProxy.start(env.endpoint);
-    const dataDir = tempDir();
-    await growOffline(dataDir, { events: 6000, apps: ['shop'] });
-    const start = () => startChildServer(dataDir, { RESUME_RESTORES_AT_STARTUP: 'false' });
-    server = await start();
-    const { accessKeyId, secretAccessKey } = env.credentials;
-    await addRepository(server.admin, { name: 'offsite', type: 's3', s3: { endpoint: proxy.url, region: env.region, bucket, accessKeyId, secretAccessKey } });
-    // Written to the repository only: the archive store lacks it, so a restore by id reads the copy.
-    const backup = await backUp(server.admin, server.admin, 'shop', { repositories: ['offsite'] });
-    expect(backup.status, JSON.stringify(backup.warnings)).toBe('Completed');
-    expect(backup.copies.map((copy) => copy.repository)).toEqual(['offsite']);
-    const copy = copyIn(backup, 'offsite');
-    const whole = await server.admin.post('/api/restore', { backupId: backup.id, name: 'whole' });
+    const setup = await setUp('resume-id');
+    const { bucket, dataDir, backup, copy } = setup;
+    const whole = await server!.admin.post('/api/restore', { backupId: backup.id, name: 'whole' });
     expect(whole.status, JSON.stringify(whole.body)).toBe(202);
-    const reference = await waitForJob(server.admin, `/api/restore/${whole.body.id}`, 240_000);
+    const reference = await waitForJob(server!.admin, `/api/restore/${whole.body.id}`, 240_000);
     expect(reference['status'], JSON.stringify(reference['log'])).toBe('Completed');
     expect(logOf(reference)).toContain(`Copying backup ${backup.id} from its copy in repository "offsite"`);
     const referenceId = reference['appId'] as string;
 
-    const half = Math.floor(backup.sizeBytes / 2);
-    /** Starts a restore of the backup and kills the server once half the copy is on disk; answers the restore's id, Interrupted after a restart. */
-    const killHalfWay = async (name: string): Promise<string> => {
-      proxy!.reset();
-      proxy!.stallGetObjectAfter(half);
-      const started = await server!.admin.post('/api/restore', { backupId: backup.id, name });
-      expect(started.status, JSON.stringify(started.body)).toBe(202);
-      const id = started.body.id as string;
-      const partial = join(dataDir, 'tmp', `restore-${id}.zip`);
-      await until(async () => (existsSync(partial) && statSync(partial).size === half ? true : undefined), `the download to reach byte ${half}`, 120_000, 5);
-      await server!.kill();
-      proxy!.stallGetObjectAfter(undefined);
-      server = await start();
-      expect((await job(server, id))['status']).toBe('Interrupted');
-      // The part downloaded is kept for the resume, private to the server, under DATA_DIR.
-      expect(tempFilesOf(dataDir, id)).toEqual([partial]);
-      expect(statSync(partial).mode & 0o777).toBe(0o600);
-      expect(statSync(partial).size).toBe(half);
-      return id;
-    };
-
-    const id = await killHalfWay('resumed');
-    expect((await server.admin.post(`/api/restore/${id}/resume`, {})).status).toBeLessThan(300);
-    const done = await waitForJob(server.admin, `/api/restore/${id}`, 240_000);
-    expect(done['status'], JSON.stringify(done['log'])).toBe('Completed');
-    const etag = (await buckets.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy.key }))).ETag;
-    // The first process read the copy from its start, the second only the rest, conditional on the same ETag.
-    expect(proxy.gets.filter((get) => get.path.endsWith(copy.key)).map(({ range, ifMatch }) => ({ range, ifMatch }))).toEqual([
-      { range: undefined, ifMatch: undefined },
-      { range: `bytes=${half}-`, ifMatch: etag },
-    ]);
-    const log = logOf(done);
-    expect(log).toContain(`Continuing the interrupted download of "${copy.key}" in repository "offsite" from byte ${half} of ${backup.sizeBytes}`);
-    expect(log).toContain(`Read ${backup.sizeBytes} bytes, continuing from byte ${half} where the interrupted download stopped, SHA-256 as in the copy manifest`);
+    const id = await killHalfWay(setup, { backupId: backup.id, name: 'resumed' });
+    const done = await resumeReadingTheRest(setup, id);
     const appId = done['appId'] as string;
-    expect((await server.admin.get('/api/apps/resumed')).status).toBe(200);
+    expect((await server!.admin.get('/api/apps/resumed')).status).toBe(200);
     // No event, claim or file doubled: the same history, read models and files as the uninterrupted restore.
     expect(await eventsOf(dataDir, appId, 'resumed')).toEqual(await eventsOf(dataDir, referenceId, 'whole'));
     expect(readModelsOf(dataDir, appId, 'resumed')).toEqual(readModelsOf(dataDir, referenceId, 'whole'));
@@ -363,12 +338,13 @@ describeOnS3('a restore from a copy in an S3 repository resumes its download aft
     expect(tempFilesOf(dataDir, id)).toEqual([]);
 
     // The copy is replaced in the bucket (other bytes, another ETag) while a restore of it is stopped: its resume is refused, saying what changed.
-    const changedId = await killHalfWay('changed');
-    await buckets.client.send(new PutObjectCommand({ Bucket: bucket, Key: copy.key, Body: Buffer.alloc(backup.sizeBytes, 7) }));
-    const replaced = (await buckets.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy.key }))).ETag!;
+    const etag = (await buckets!.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy.key }))).ETag;
+    const changedId = await killHalfWay(setup, { backupId: backup.id, name: 'changed' });
+    await buckets!.client.send(new PutObjectCommand({ Bucket: bucket, Key: copy.key, Body: Buffer.alloc(backup.sizeBytes, 7) }));
+    const replaced = (await buckets!.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy.key }))).ETag!;
     expect(replaced).not.toBe(etag);
-    expect((await server.admin.post(`/api/restore/${changedId}/resume`, {})).status).toBeLessThan(300);
-    const refused = await waitForJob(server.admin, `/api/restore/${changedId}`, 240_000);
+    expect((await server!.admin.post(`/api/restore/${changedId}/resume`, {})).status).toBeLessThan(300);
+    const refused = await waitForJob(server!.admin, `/api/restore/${changedId}`, 240_000);
     expect(refused['status'], JSON.stringify(refused['log'])).toBe('Interrupted');
     const bare = (tag: string | undefined) => tag!.replaceAll('"', '');
     expect(refused['error']).toMatch(
@@ -377,10 +353,10 @@ describeOnS3('a restore from a copy in an S3 repository resumes its download aft
           `\\(ETag [^,]*${bare(replaced)}[^,]*, modified [^,]+, ${backup.sizeBytes} bytes, was ETag [^,]*${bare(etag)}[^,]*, modified [^,]+, ${backup.sizeBytes} bytes\\); a restore cannot continue from another archive$`,
       ),
     );
-    expect((await server.admin.get('/api/apps/changed')).status).toBe(404);
+    expect((await server!.admin.get('/api/apps/changed')).status).toBe(404);
     // Cancelled, nothing of it is left, its partial download included.
-    expect((await server.admin.delete(`/api/restore/${changedId}`)).status).toBeLessThan(300);
-    expect((await job(server, changedId))['status']).toBe('Failed');
+    expect((await server!.admin.delete(`/api/restore/${changedId}`)).status).toBeLessThan(300);
+    expect((await job(server!, changedId))['status']).toBe('Failed');
     expect(tempFilesOf(dataDir, changedId)).toEqual([]);
     expect(claimsOf(dataDir, 'changed')).toEqual([]);
   }, 600_000);

@@ -1,11 +1,16 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FilesystemRepositoryStore } from '../../src/infrastructure/repository-store/filesystem-repository-store.adapter.js';
 import type { RepositoryStore } from '../../src/infrastructure/repository-store/repository-store.port.js';
 import { S3RepositoryStore } from '../../src/infrastructure/repository-store/s3-repository-store.adapter.js';
+import { archiveOnDisk } from '../../src/backup/restore/archive-source.js';
 import type { DownloadValidator } from '../../src/backup/restore/restore-job.js';
+import { BackupArchives } from '../../src/backup/shared/archive-locations.js';
+import type { BackupJob } from '../../src/backup/shared/backup-job.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import type { BlobStore } from '../../src/infrastructure/blob-store/blob-store.port.js';
 import { ResumeRefusedError } from '../../src/backup/restore/restore-resumption.js';
 import { stageRepositoryArchive } from '../../src/backup/restore/repository-source.js';
 import { copyArchiveKey, copyManifestKey } from '../../src/repositories/shared/copy-layout.js';
@@ -76,7 +81,7 @@ function repositoryResumeCases(kind: string, makeStore: () => Promise<Repository
         log: async (line) => void lines.push(line),
         download: { validator, onValidator: async () => expect.unreachable('a resume keeps the first validator') },
       });
-      expect(result).toEqual({ bytes: archive.length, resumedAt: half });
+      expect(result).toEqual({ bytes: archive.length, sha256: sha256(archive), resumedAt: half });
       expect(readFileSync(file).equals(archive)).toBe(true);
       expect(lines).toContain(`Continuing the interrupted download of "${key}" in repository "offsite" from byte ${half} of ${archive.length}`);
       expect(lines.at(-1)).toBe(`Read ${archive.length} bytes, continuing from byte ${half} where the interrupted download stopped, SHA-256 as in the copy manifest`);
@@ -88,6 +93,39 @@ function repositoryResumeCases(kind: string, makeStore: () => Promise<Repository
       await expect(
         stageRepositoryArchive(registry, { repository: 'offsite', key }, file, { maxBytes: 1 << 30, log: async () => undefined, download: { validator } }),
       ).rejects.toThrow(/is not the one its copy manifest names \(SHA-256 [0-9a-f]{64}, expected [0-9a-f]{64}\); the copy is damaged or was replaced/);
+    });
+
+    it('a restore by backup id whose only copy is there continues it the same way, and checks the bytes against the backup’s', async () => {
+      const { registry } = await setUp(archive);
+      const file = join(tempDir(), 'restore-b.zip');
+      const now = new Date().toISOString();
+      const backupOf = (bytes: Buffer) => {
+        const copy = { repository: 'offsite', key, sizeBytes: bytes.length, sha256: sha256(bytes), written: now, verified: now, lockedUntil: null, error: null };
+        return { id: 'b1', status: 'Completed', completed: now, sizeBytes: bytes.length, sha256: sha256(bytes), copies: [copy], encryption: null } as unknown as BackupJob;
+      };
+      const lines: string[] = [];
+      const deps = { blobs: {} as BlobStore, config: { maxRestoreBytes: 1 << 30 } as AppConfig, repositories: registry, archives: new BackupArchives({} as BlobStore, {} as AppConfig, registry), log: async (line: string) => void lines.push(line) };
+      const noted: DownloadValidator[] = [];
+      const first = await archiveOnDisk({ kind: 'backup', backup: backupOf(archive) }, file, { ...deps, download: { onValidator: async (validator) => void noted.push(validator) } });
+      expect(first).toEqual({ file, owned: true, encrypted: false });
+      expect(noted).toHaveLength(1);
+
+      // Killed part way: the resume reads the rest of the copy, from the byte it stopped at.
+      const at = 2_000_003;
+      writeFileSync(file, archive.subarray(0, at));
+      lines.length = 0;
+      await archiveOnDisk({ kind: 'backup', backup: backupOf(archive) }, file, { ...deps, download: { validator: noted[0]!, onValidator: async () => expect.unreachable('a resume keeps the first validator') } });
+      expect(readFileSync(file).equals(archive)).toBe(true);
+      expect(lines).toContain(`Copying backup b1 from its copy in repository "offsite"`);
+      expect(lines).toContain(`Continuing the interrupted download of "${key}" in repository "offsite" from byte ${at} of ${archive.length}`);
+
+      // The copy is what its copy manifest names but not what the backup was written as: refused, nothing kept.
+      writeFileSync(file, archive.subarray(0, at));
+      const other = randomBytes(archive.length);
+      await expect(archiveOnDisk({ kind: 'backup', backup: backupOf(other) }, file, { ...deps, download: { validator: noted[0]! } })).rejects.toThrow(
+        `The archive of backup b1 read back as ${archive.length} bytes with SHA-256 ${sha256(archive)}, not the ${archive.length} bytes with SHA-256 ${sha256(other)} it was written as; it was changed or damaged where it is stored`,
+      );
+      expect(existsSync(file)).toBe(false);
     });
 
     it('refuses to continue from a copy that changed since the download began, keeping what it had', async () => {

@@ -153,9 +153,13 @@ async function stage(source: ArchiveSource, file: string, deps: StageDeps, log: 
       return { file: source.file, owned: true };
     case 'staged':
       return fromBlobStore(deps.blobs, source.key, file, log, 'the uploaded archive');
-    case 'backup':
+    case 'backup': {
       if (!deps.archives) throw new Error('Reading a stored backup needs the backup archives');
-      return deps.archives.onDisk(source.backup, file, log);
+      // A restore's download of a repository copy (the archive store lacks the backup) continues one cut short, as a repository source's does.
+      const { download, repositories } = deps;
+      const stageCopy = download && repositories ? (ref: RepositoryArchiveRef) => stageRepositoryArchive(repositories, ref, file, { maxBytes: deps.config.maxRestoreBytes, log, download }) : undefined;
+      return deps.archives.onDisk(source.backup, file, log, stageCopy);
+    }
     case 'url': {
       await log(`Downloading ${describeUrl(source.url)}`);
       const { bytes, resumedAt } = await downloadToFile(

@@ -77,14 +77,15 @@ export async function locateRepositoryArchive(registry: RepositoryRegistry, ref:
  * a range read, conditional on the ETag where the store keeps ETags; a copy that changed since is
  * refused (ResumeRefusedError), and the whole file is hashed once complete. When `signal` stops
  * it, what was written is kept; on any other failure the partial file is removed and the error
- * says what broke.
+ * says what broke. Answers the file's size and SHA-256 (a stored backup's copy is checked against
+ * the backup's: BackupArchives.onDisk).
  */
 export async function stageRepositoryArchive(
   registry: RepositoryRegistry,
   ref: RepositoryArchiveRef,
   file: string,
   options: { maxBytes: number; log: (message: string) => Promise<void>; download?: ResumableDownload },
-): Promise<{ bytes: number; resumedAt: number }> {
+): Promise<{ bytes: number; sha256: string; resumedAt: number }> {
   const repository = await openRepository(registry, ref.repository);
   const { store, definition } = repository;
   const expected = await expectedSha256(repository, ref);
@@ -130,7 +131,7 @@ export async function stageRepositoryArchive(
     throw new RepositoryReadError(`The archive at ${where(ref)} is not the one its copy manifest names (SHA-256 ${sha256}, expected ${expected}); the copy is damaged or was replaced`);
   }
   await options.log(`Read ${size} bytes${have > 0 ? `, continuing from byte ${have} where the interrupted download stopped` : ''}${expected ? ', SHA-256 as in the copy manifest' : ''}`);
-  return { bytes: size, resumedAt: have };
+  return { bytes: size, sha256, resumedAt: have };
 }
 
 const describeValidator = (v: DownloadValidator) => `${v.etag ? `ETag ${quoted(v.etag, 80)}, ` : ''}modified ${v.lastModified ?? '?'}, ${v.size ?? '?'} bytes`;

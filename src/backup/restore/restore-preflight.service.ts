@@ -156,7 +156,8 @@ export class RestorePreflightService {
           release = chain.release;
           encrypted = chain.encrypted;
           chainLinks = chain.links;
-          report = await rehearseRestore(chain.links.length > 1 ? chain.links : file, {
+          // Always the links: the archive fetchChain opened (its directory read once) is the one rehearsed.
+          report = await rehearseRestore(chain.links, {
             catalog: this.catalog,
             participants: this.participants.all,
             maxExpandedBytes: this.config.maxRestoreExpandedBytes,
@@ -172,7 +173,7 @@ export class RestorePreflightService {
         }
       }
       // What a restore of it would differ in from the app it was taken from, when this installation has that app.
-      const diff = file && report && error === null && report.include === null ? await this.diffs.archiveAgainstLive(chainLinks && chainLinks.length > 1 ? chainLinks : file, report.app.id, { untilEvent: request.untilEvent, until: request.until }) : null;
+      const diff = file && report && error === null && report.include === null ? await this.diffs.archiveAgainstLive(chainLinks ?? file, report.app.id, { untilEvent: request.untilEvent, until: request.until }) : null;
       const wanted = request.name ?? report?.app.name;
       const name = wanted === undefined ? null : await this.availability(wanted);
       return {

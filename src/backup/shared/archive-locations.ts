@@ -30,6 +30,18 @@ export function archiveLocations(job: BackupJob): ArchiveLocation[] {
 }
 
 /**
+ * Puts the copy of a backup's archive at `ref` into the file onDisk was given, and answers its size
+ * and SHA-256: a restore's, which continues a download cut short (stageRepositoryArchive).
+ */
+export type CopyStager = (ref: { repository: string; key: string }) => Promise<{ bytes: number; sha256: string }>;
+
+/** Why bytes read back are not a backup's archive (another size or SHA-256), or undefined when they are. */
+function readBackMismatch(job: BackupJob, bytes: number, sha256: string): string | undefined {
+  if (bytes === job.sizeBytes && (job.sha256 === null || sha256 === job.sha256)) return undefined;
+  return `The archive of backup ${job.id} read back as ${bytes} bytes with SHA-256 ${sha256}, not the ${job.sizeBytes} bytes with SHA-256 ${job.sha256} it was written as; it was changed or damaged where it is stored`;
+}
+
+/**
  * Reads a Completed backup's archive from wherever it is (archiveLocations): downloads keep
  * working once retention has removed the local archive but a copy remains in a repository. A
  * location that does not hold it, or fails to answer, is passed over for the next. A copy in a
@@ -73,8 +85,10 @@ export class BackupArchives {
    * keeps it as a file, else streamed once to `file` from its first readable location and checked
    * against the backup's size and SHA-256 on the way (a copy in a repository is another store's
    * bytes). `owned` says whether the caller removes the file afterwards; a failed copy is removed here.
+   * With `stageCopy` (a restore's), a first location in a repository is read by it instead, so a
+   * download cut short continues where it stopped; the bytes are checked against the backup's all the same.
    */
-  async onDisk(job: BackupJob, file: string, log: (message: string) => Promise<void>): Promise<{ file: string; owned: boolean }> {
+  async onDisk(job: BackupJob, file: string, log: (message: string) => Promise<void>, stageCopy?: CopyStager): Promise<{ file: string; owned: boolean }> {
     const [first] = archiveLocations(job);
     if (first?.in === 'archive-store') {
       const inPlace = await this.blobs.localFile?.(first.key);
@@ -84,6 +98,16 @@ export class BackupArchives {
       }
     }
     await log(first?.in === 'repository' ? `Copying backup ${job.id} from its copy in repository "${first.repository}"` : `Copying backup ${job.id} from the archive store`);
+    if (first?.in === 'repository' && stageCopy) {
+      // The stager keeps what it wrote when it is stopped (a restore's resume continues it), so only bytes that are not the backup's are removed here.
+      const read = await stageCopy({ repository: first.repository, key: first.key });
+      const mismatch = readBackMismatch(job, read.bytes, read.sha256);
+      if (mismatch) {
+        await rm(file, { force: true });
+        throw new Error(mismatch);
+      }
+      return { file, owned: true };
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     try {
@@ -98,10 +122,8 @@ export class BackupArchives {
         }),
         createWriteStream(file, { mode: 0o600 }),
       );
-      const sha256 = hash.digest('hex');
-      if (bytes !== job.sizeBytes || (job.sha256 !== null && sha256 !== job.sha256)) {
-        throw new Error(`The archive of backup ${job.id} read back as ${bytes} bytes with SHA-256 ${sha256}, not the ${job.sizeBytes} bytes with SHA-256 ${job.sha256} it was written as; it was changed or damaged where it is stored`);
-      }
+      const mismatch = readBackMismatch(job, bytes, hash.digest('hex'));
+      if (mismatch) throw new Error(mismatch);
     } catch (error) {
       await rm(file, { force: true });
       throw error;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { checkEmail } from '../platform/email.js';
-import { DEFAULT_HEAP_GROWING_PERCENT, MAX_HEAP_GROWING_PERCENT } from '../platform/heap/heap-growth.js';
+import { readHeapGrowingPercent } from '../platform/heap/heap-growth.js';
 
 /**
  * Every setting AppVault reads from the environment, validated once at start-up.
@@ -32,9 +32,6 @@ const integer = (variable: string, min: number, max: number, fallback: number) =
       }
       return parsed;
     });
-
-// Read by the server and by the `appvault` command alike (loadHeapGrowingPercent).
-const heapGrowingPercent = integer('HEAP_GROWING_PERCENT', 0, MAX_HEAP_GROWING_PERCENT, DEFAULT_HEAP_GROWING_PERCENT);
 
 const envSchema = z.object({
   PORT: integer('PORT', 0, 65535, 8080),
@@ -112,7 +109,15 @@ const envSchema = z.object({
   LINK_PRESIGNED_REDIRECTS: z.enum(['true', 'false'], { message: 'LINK_PRESIGNED_REDIRECTS must be true or false' }).optional().default('false'),
   LINK_PRESIGNED_TTL_SECONDS: integer('LINK_PRESIGNED_TTL_SECONDS', 1, 7 * 24 * 3600, 300),
   // How far V8's heap may grow past what is live before a major collection (src/platform/heap/heap-growth.ts); 0: V8's own heuristic.
-  HEAP_GROWING_PERCENT: heapGrowingPercent,
+  HEAP_GROWING_PERCENT: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const read = readHeapGrowingPercent(value);
+      if (typeof read === 'number') return read;
+      ctx.addIssue({ code: 'custom', message: read.problem });
+      return z.NEVER;
+    }),
 });
 
 
@@ -213,13 +218,6 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     repositorySharedFileMinBytes: e.REPOSITORY_SHARED_FILE_MIN_BYTES,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
   };
-}
-
-/** HEAP_GROWING_PERCENT alone, for a process that reads no other setting (the `appvault` command). */
-export function loadHeapGrowingPercent(env: Record<string, string | undefined>): number {
-  const parsed = heapGrowingPercent.safeParse(env['HEAP_GROWING_PERCENT']);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
-  return parsed.data;
 }
 
 /** Injection token for the validated configuration. */

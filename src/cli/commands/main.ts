@@ -10,8 +10,6 @@ import { registerRecipient } from './recipient.command.js';
 import { registerRepository } from './repository.command.js';
 import { registerRestore } from './restore.command.js';
 import { registerRollback } from './rollback.command.js';
-import { ConfigError, loadHeapGrowingPercent } from '../../config/app-config.js';
-import { applyHeapGrowth, DEFAULT_HEAP_GROWING_PERCENT, MAX_HEAP_GROWING_PERCENT } from '../../platform/heap/heap-growth.js';
 import { CliError, EXIT_CODES_HELP, ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { Output } from '../output.js';
 
@@ -39,7 +37,7 @@ export function buildProgram(): Command {
 Environment:
   APPVAULT_URL    the server's address (default ${DEFAULT_URL}); --url wins
   APPVAULT_TOKEN  the API key; --token wins (an admin's key is in <DATA_DIR>/admin-token)
-  HEAP_GROWING_PERCENT  how far the heap may grow past what is live (0-${MAX_HEAP_GROWING_PERCENT}, default ${DEFAULT_HEAP_GROWING_PERCENT}; 0: V8's own)
+  HEAP_GROWING_PERCENT  how far the heap may grow past what is live (0-300, default 20; 0: V8's own)
 
 Output: results on stdout (--json: one JSON document, nothing else there); progress and messages on
 stderr (bars on a terminal; one plain line per change otherwise or with --no-progress).
@@ -71,7 +69,11 @@ export async function run(argv: readonly string[]): Promise<ExitCodeValue> {
   const program = buildProgram();
   try {
     // An offline diff or check reads whole archives: its garbage stays near what is live, as the server's.
-    applyHeapGrowth(loadHeapGrowingPercent(process.env));
+    // Loaded when run, like the offline commands' code, so the command's start stays small.
+    const heap = await import('../../platform/heap/heap-growth.js');
+    const percent = heap.readHeapGrowingPercent(process.env['HEAP_GROWING_PERCENT']);
+    if (typeof percent !== 'number') throw new CliError(percent.problem, ExitCode.usage);
+    heap.applyHeapGrowth(percent);
     await program.parseAsync([...argv]);
     return ExitCode.ok;
   } catch (error) {
@@ -90,10 +92,6 @@ function report(error: unknown): ExitCodeValue {
   context?.output.close();
   // Messages quote the server and archives: they go out through Output, escaped, like the rest.
   const output = context?.output ?? new Output(false, false);
-  if (error instanceof ConfigError) {
-    for (const problem of error.problems) output.error(problem);
-    return ExitCode.usage;
-  }
   if (error instanceof CliError) {
     if (output.json && !error.resultPrinted) output.result({ error: { message: error.message, exitCode: error.exitCode, status: error.status ?? null } }, []);
     output.error(error.message);

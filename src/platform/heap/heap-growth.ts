@@ -14,6 +14,21 @@ export const DEFAULT_HEAP_GROWING_PERCENT = 20;
 export const MAX_HEAP_GROWING_PERCENT = 300;
 
 /**
+ * HEAP_GROWING_PERCENT from the environment: the percentage, or the problem with it in words. Read
+ * here, without zod, so the `appvault` command's start loads nothing more (test/unit/cli-imports.spec.ts);
+ * the server's configuration reads it through this too (src/config/app-config.ts).
+ */
+export function readHeapGrowingPercent(value: string | undefined): number | { problem: string } {
+  const text = (value ?? '').trim();
+  if (text === '') return DEFAULT_HEAP_GROWING_PERCENT;
+  const parsed = Number(text);
+  if (!/^\d+$/.test(text) || parsed > MAX_HEAP_GROWING_PERCENT) {
+    return { problem: `HEAP_GROWING_PERCENT must be an integer between 0 and ${MAX_HEAP_GROWING_PERCENT} (got "${text}")` };
+  }
+  return parsed;
+}
+
+/**
  * Fixes V8's heap growing factor at 1 + percent/100 for the rest of the process; 0 leaves V8's
  * own heuristic (or a `--heap-growing-percent` given to node). V8 reads the flag each time it
  * sets the next collection's limit, after every major collection, so setting it at start-up

@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { DataDirInUseError } from './infrastructure/data-dir.lock.js';
 import { StoreUnreachableError } from './infrastructure/store-connect.js';
 import { gracefulShutdown } from './graceful-shutdown.js';
+import { applyHeapGrowth } from './platform/heap/heap-growth.js';
 import { createAppLogger, earlyLogFormat } from './platform/logging/app-logger.js';
 import { StartupService } from './platform/startup/startup.service.js';
 import { createServer, requestTracker } from './server.js';
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
     if (refusedConfiguration(error)) return;
     throw error;
   }
+  // Before the server allocates anything: a job's garbage then stays near what is live.
+  applyHeapGrowth(config.heapGrowingPercent);
   let app;
   try {
     app = await createServer(config);
@@ -77,6 +80,11 @@ async function main(): Promise<void> {
     throw error;
   }
   boot.log(`AppVault listening on http://${config.host}:${config.port} (data in ${config.dataDir})`);
+  boot.debug(
+    config.heapGrowingPercent > 0
+      ? `V8 heap growth: at most ${config.heapGrowingPercent}% past the live heap between major collections (HEAP_GROWING_PERCENT)`
+      : "V8 heap growth: V8's own heuristic (HEAP_GROWING_PERCENT=0)",
+  );
   const startup = app.get(StartupService);
   await startup.whenSettled();
   if (startup.state === 'failed') {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { checkEmail } from '../platform/email.js';
+import { readHeapGrowingPercent } from '../platform/heap/heap-growth.js';
 
 /**
  * Every setting AppVault reads from the environment, validated once at start-up.
@@ -107,6 +108,16 @@ const envSchema = z.object({
   // Download links answer with a redirect to a presigned URL of a copy in an S3 repository (see docs/production.md for the trade-off).
   LINK_PRESIGNED_REDIRECTS: z.enum(['true', 'false'], { message: 'LINK_PRESIGNED_REDIRECTS must be true or false' }).optional().default('false'),
   LINK_PRESIGNED_TTL_SECONDS: integer('LINK_PRESIGNED_TTL_SECONDS', 1, 7 * 24 * 3600, 300),
+  // How far V8's heap may grow past what is live before a major collection (src/platform/heap/heap-growth.ts); 0: V8's own heuristic.
+  HEAP_GROWING_PERCENT: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const read = readHeapGrowingPercent(value);
+      if (typeof read === 'number') return read;
+      ctx.addIssue({ code: 'custom', message: read.problem });
+      return z.NEVER;
+    }),
 });
 
 
@@ -150,6 +161,8 @@ export interface AppConfig {
   repositoryStaleUploadMs: number;
   /** Asset entries of at least this many bytes go to a repository's shared files (src/repositories/shared/copy-files.ts); 0: none. */
   repositorySharedFileMinBytes: number;
+  /** V8's heap may grow this many percent past what is live before a major collection; 0: V8's own heuristic. */
+  heapGrowingPercent: number;
 }
 
 export class ConfigError extends Error {
@@ -203,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     copyRetry: { attempts: e.COPY_ATTEMPTS, delayMs: e.COPY_RETRY_DELAY_MS, maxDelayMs: Math.max(e.COPY_RETRY_MAX_DELAY_MS, e.COPY_RETRY_DELAY_MS) },
     repositoryStaleUploadMs: e.REPOSITORY_STALE_UPLOAD_MS,
     repositorySharedFileMinBytes: e.REPOSITORY_SHARED_FILE_MIN_BYTES,
+    heapGrowingPercent: e.HEAP_GROWING_PERCENT,
   };
 }
 

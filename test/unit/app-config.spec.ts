@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/app-config.js';
+import { readHeapGrowingPercent } from '../../src/platform/heap/heap-growth.js';
 
 describe('configuration from the environment', () => {
   it('applies defaults for an empty environment', () => {
@@ -25,6 +26,9 @@ describe('configuration from the environment', () => {
       [{ MAX_SCHEDULED_BACKUPS_PER_APP: '0' }, /MAX_SCHEDULED_BACKUPS_PER_APP must be an integer between 1 and 10000 \(got "0"\)/],
       [{ BACKUP_SCHEDULE_MIN_INTERVAL_MS: '500' }, /BACKUP_SCHEDULE_MIN_INTERVAL_MS must be an integer between 1000 and 2678400000 \(got "500"\)/],
       [{ BACKUP_SCHEDULE_MIN_INTERVAL_MS: '15m' }, /BACKUP_SCHEDULE_MIN_INTERVAL_MS must be an integer/],
+      [{ HEAP_GROWING_PERCENT: '20%' }, /HEAP_GROWING_PERCENT must be an integer between 0 and 300 \(got "20%"\)/],
+      [{ HEAP_GROWING_PERCENT: '301' }, /HEAP_GROWING_PERCENT must be an integer between 0 and 300 \(got "301"\)/],
+      [{ HEAP_GROWING_PERCENT: '-1' }, /HEAP_GROWING_PERCENT must be an integer between 0 and 300/],
     ];
     for (const [env, message] of cases) {
       expect(() => loadConfig(env), JSON.stringify(env)).toThrow(ConfigError);
@@ -43,5 +47,14 @@ describe('configuration from the environment', () => {
 
   it('parses the restore allow list', () => {
     expect(loadConfig({ RESTORE_ALLOWED_HOSTS: ' Example.com, 127.0.0.1 ,' }).restoreAllowedHosts).toEqual(['example.com', '127.0.0.1']);
+  });
+
+  it('reads HEAP_GROWING_PERCENT for the server and, alone, for the command line', () => {
+    expect(loadConfig({}).heapGrowingPercent).toBe(20);
+    expect(loadConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0);
+    expect(loadConfig({ HEAP_GROWING_PERCENT: ' 35 ' }).heapGrowingPercent).toBe(35);
+    expect(readHeapGrowingPercent(undefined)).toBe(20);
+    expect(readHeapGrowingPercent('300')).toBe(300);
+    expect(readHeapGrowingPercent('fast')).toEqual({ problem: 'HEAP_GROWING_PERCENT must be an integer between 0 and 300 (got "fast")' });
   });
 });

@@ -37,6 +37,7 @@ export function buildProgram(): Command {
 Environment:
   APPVAULT_URL    the server's address (default ${DEFAULT_URL}); --url wins
   APPVAULT_TOKEN  the API key; --token wins (an admin's key is in <DATA_DIR>/admin-token)
+  HEAP_GROWING_PERCENT  how far the heap may grow past what is live (0-300, default 20; 0: V8's own)
 
 Output: results on stdout (--json: one JSON document, nothing else there); progress and messages on
 stderr (bars on a terminal; one plain line per change otherwise or with --no-progress).
@@ -67,6 +68,12 @@ export async function run(argv: readonly string[]): Promise<ExitCodeValue> {
   });
   const program = buildProgram();
   try {
+    // An offline diff or check reads whole archives: its garbage stays near what is live, as the server's.
+    // Loaded when run, like the offline commands' code, so the command's start stays small.
+    const heap = await import('../../platform/heap/heap-growth.js');
+    const percent = heap.readHeapGrowingPercent(process.env['HEAP_GROWING_PERCENT']);
+    if (typeof percent !== 'number') throw new CliError(percent.problem, ExitCode.usage);
+    heap.applyHeapGrowth(percent);
     await program.parseAsync([...argv]);
     return ExitCode.ok;
   } catch (error) {

@@ -232,6 +232,32 @@ describeInBrowser('admin page in a real browser', { timeout: TEST_TIMEOUT }, () 
     await compareApps('shop', 'shop-copy');
   });
 
+  it('keeps the name an admin types when the proposed one arrives after the field took focus', async () => {
+    // The page proposes "<app>-copy" once the backups are listed. Here the list is held until the
+    // field has focus, as when a person clicks into it on a slow connection; the proposal must not
+    // land in front of what they then type ("shop-copyshop-typed" before this was fixed).
+    const page = await open();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let asked = false;
+    await page.route(/\/api\/backups(\?.*)?$/, async (route) => {
+      asked = true;
+      await held;
+      await route.continue();
+    });
+    await signIn(page, server.admin.token!, `/admin/restore?backup=${encodeURIComponent(firstBackup.id)}`);
+    const name = page.getByLabel('New app name');
+    await name.focus();
+    await expect.poll(() => asked).toBe(true);
+    release();
+    await page.locator(`#restore-backup option[value="${firstBackup.id}"]`).waitFor({ state: 'attached' });
+    // The proposal runs after paint: two frames and a task later it has run, if it is going to.
+    await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 50)))));
+    await page.keyboard.insertText('shop-typed');
+    expect(await name.inputValue()).toBe('shop-typed');
+    await page.locator('#restore-name-check.name-available').getByText('shop-typed is free', { exact: true }).waitFor();
+  });
+
   it('checks an uploaded archive without restoring, then restores it (upload progress, then the job to 100%) and the result equals the source', async () => {
     const page = await open();
     await signIn(page, server.admin.token!, '/admin/restore');

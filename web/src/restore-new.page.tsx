@@ -32,7 +32,9 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
   const [copy, setCopy] = useState<RepositoryBackup | null>(null);
   const [name, setName] = useState('');
   const [nameTouched, setNameTouched] = useState(false);
-  // Read by the proposal below, which runs after paint: typing just before it must win.
+  // Read by the proposal below, which runs after paint. Set on focus, not only on input: a proposal
+  // landing between a person's (or a browser driver's) select-all and the typed text would otherwise
+  // be kept in front of it ("shop-copyshop-words").
   const touched = useRef(false);
   const [availability, setAvailability] = useState<Availability>({ state: 'idle', message: '' });
   const [point, setPoint] = useState<PointInTime>('all');
@@ -225,6 +227,9 @@ export function RestoreNewPage({ api, backupId }: { api: ApiClient; backupId: st
             spellcheck={false}
             aria-describedby="restore-name-check"
             aria-invalid={(nameTouched && problem !== null) || availability.state === 'taken'}
+            onFocus={() => {
+              touched.current = true;
+            }}
             onInput={(e) => {
               touched.current = true;
               setNameTouched(true);

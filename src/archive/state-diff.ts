@@ -40,6 +40,8 @@ export interface DiffItem {
   /** The `from` side's label when it differs. */
   labelBefore: string | null;
   properties: PropertyChange[];
+  /** The names of the entity's own fields among `properties` (a content's data fields, a schema's fields), in order. */
+  fields: string[];
   /** What `to` has that `from` lacks (an asset's new file versions). */
   versionsAdded: VersionChange[];
   versionsRemoved: VersionChange[];
@@ -193,11 +195,12 @@ export class StateDiff {
       })();
       pending = [];
     };
+    const prefixes = new Map(this.catalog.streams.flatMap((definition) => (definition.diff?.fieldPrefix ? [[definition.diff.report, definition.diff.fieldPrefix] as const] : [])));
     let a = await from.next();
     let b = await to.next();
     while (!a.done || !b.done) {
       const order = a.done ? 1 : b.done ? -1 : compareKeys(a.value, b.value);
-      const item = order < 0 ? changeOf(a.value as EntryRow, undefined) : order > 0 ? changeOf(undefined, b.value as EntryRow) : changeOf(a.value as EntryRow, b.value as EntryRow);
+      const item = order < 0 ? changeOf(a.value as EntryRow, undefined, prefixes) : order > 0 ? changeOf(undefined, b.value as EntryRow, prefixes) : changeOf(a.value as EntryRow, b.value as EntryRow, prefixes);
       if (item) {
         const count = this.counts.get(item.kind) ?? { added: 0, removed: 0, changed: 0 };
         count[item.change] += 1;
@@ -346,17 +349,20 @@ const compareKeys = (a: EntryRow, b: EntryRow): number => (a.kind !== b.kind ? (
 const parsed = (json: string | null | undefined): Record<string, unknown> => (json ? (JSON.parse(json) as Record<string, unknown>) : {});
 
 /** What differs between the two entries of one entity (either may be absent); undefined when nothing does. */
-function changeOf(before: EntryRow | undefined, after: EntryRow | undefined): DiffItem | undefined {
+function changeOf(before: EntryRow | undefined, after: EntryRow | undefined, fieldPrefixes: ReadonlyMap<string, string>): DiffItem | undefined {
   if (before && after && before.properties === after.properties && before.versions === after.versions) return undefined;
   const entry = (after ?? before)!;
   const change = !before ? 'added' : !after ? 'removed' : 'changed';
+  const properties = differences(parsed(before?.properties), parsed(after?.properties));
+  const prefix = fieldPrefixes.get(entry.kind);
   return {
     kind: entry.kind,
     id: entry.id,
     change,
     label: entry.label,
     labelBefore: before && after && before.label !== after.label ? before.label : null,
-    properties: differences(parsed(before?.properties), parsed(after?.properties)),
+    properties,
+    fields: prefix ? properties.flatMap((p) => (p.name.startsWith(prefix) ? [p.name.slice(prefix.length)] : [])) : [],
     versionsAdded: onlyIn(parsed(after?.versions), parsed(before?.versions)),
     versionsRemoved: onlyIn(parsed(before?.versions), parsed(after?.versions)),
   };

@@ -142,6 +142,7 @@ export const contentStream = defineStream<ContentState, ContentEvent>({
   // A diff compares a content's schema, status and each field of its data.
   diff: {
     report: 'contents',
+    fieldPrefix: 'data.',
     entries: (state, contentId) =>
       state.stage === 'live'
         ? [{ id: contentId, label: contentId, properties: { schemaId: state.schemaId, status: state.status, ...Object.fromEntries(Object.entries(state.data).map(([name, value]) => [`data.${name}`, value])) } }]

@@ -10,11 +10,13 @@ const cursor = z
   .regex(/^\d{1,16}$/, 'must be the `next` a page of this diff answered')
   .describe('Where the page starts: the `next` of the page before (left out for the first)');
 
-/** `GET …/backups/{id}/diff?against=&cursor=&limit=` */
+/** `GET …/backups/{id}/diff?against=&cursor=&limit=` (or `top=&skip=`, as the app's other lists page). */
 export const DiffQuery = z.object({
   against,
   cursor: cursor.optional(),
-  limit: wholeNumber(1, DIFF_PAGE_MAX).optional().default(DIFF_PAGE_DEFAULT).describe(`Changes per page, 1 to ${DIFF_PAGE_MAX} (default ${DIFF_PAGE_DEFAULT})`),
+  limit: wholeNumber(1, DIFF_PAGE_MAX).optional().describe(`Changes per page, 1 to ${DIFF_PAGE_MAX} (default ${DIFF_PAGE_DEFAULT})`),
+  top: wholeNumber(1, DIFF_PAGE_MAX).optional().describe('The same as `limit`'),
+  skip: wholeNumber(0).optional().describe('The same as `cursor`: how many changes come before the page'),
 });
 export type DiffQuery = z.infer<typeof DiffQuery>;
 
@@ -23,6 +25,8 @@ export const DiffBody = z.strictObject({
   against,
   cursor: cursor.optional(),
   limit: z.number().int('must be a whole number').min(1).max(DIFF_PAGE_MAX).optional().describe(`Changes per page, 1 to ${DIFF_PAGE_MAX} (default ${DIFF_PAGE_DEFAULT})`),
+  top: z.number().int('must be a whole number').min(1).max(DIFF_PAGE_MAX).optional().describe('The same as `limit`'),
+  skip: z.number().int('must be a whole number').min(0).optional().describe('The same as `cursor`: how many changes come before the page'),
   identity: ArchiveKeyFields.identity,
   passphrase: ArchiveKeyFields.passphrase,
 });
@@ -47,6 +51,7 @@ export const DiffItem = z.strictObject({
   properties: z
     .array(z.strictObject({ name: z.string(), change: DiffChange, before: DiffValue.nullable(), after: DiffValue.nullable() }))
     .describe('Each property that differs: a schema’s `name` and `fields.<field>`; a content’s `schemaId`, `status` and `data.<field>`; an asset’s file (`fileName`, `fileVersion`…); a contributor’s `role`'),
+  fields: z.array(z.string()).describe('The names of the entity’s own fields among `properties`: a content’s data fields, a schema’s fields; empty for other kinds'),
   versionsAdded: z.array(z.strictObject({ version: z.string(), value: DiffValue })).describe('File versions (with their SHA-256) `against` has and the backup lacks'),
   versionsRemoved: z.array(z.strictObject({ version: z.string(), value: DiffValue })).describe('File versions the backup has and `against` lacks'),
 });
@@ -61,6 +66,11 @@ const DiffSide = z.strictObject({
   events: Int,
 });
 
+/** One kind's changes of the page: the page's items of that kind, by change. */
+const KindChanges = z
+  .strictObject({ added: z.array(DiffItem), removed: z.array(DiffItem), changed: z.array(DiffItem) })
+  .describe('This page’s changes of the kind, by change (the same changes `items` lists)');
+
 /** One page of what differs between a backup and another backup or the live app. */
 export const BackupDiff = z.strictObject({
   from: DiffSide,
@@ -68,7 +78,11 @@ export const BackupDiff = z.strictObject({
   summary: z.record(z.string(), ChangeCount).describe('Per kind, how many were added, removed and changed (every kind listed, zeros included)'),
   total: Int.describe('How many changes in all'),
   items: z.array(DiffItem).describe('The changes, by kind then id'),
-  next: z.string().nullable().describe('The cursor of the next page; null on the last'),
+  schemas: KindChanges,
+  contents: KindChanges,
+  assets: KindChanges,
+  contributors: KindChanges,
+  next: z.string().nullable().describe('The cursor (and `skip`) of the next page; null on the last'),
 });
 export type BackupDiff = z.infer<typeof BackupDiff>;
 

@@ -147,6 +147,11 @@ export interface DiffEntry {
 export interface StreamDiff<S> {
   /** The kind in the diff's report (`schemas`, `contents`, `assets`, `contributors`): one per stream kind. */
   readonly report: string;
+  /**
+   * Properties named `{fieldPrefix}{name}` are the entity's own fields (a content's data, a
+   * schema's fields): a change lists their names as `fields`, as the HTTP contract words it.
+   */
+  readonly fieldPrefix?: string;
   entries(state: S, entityId: string): readonly DiffEntry[];
 }
 

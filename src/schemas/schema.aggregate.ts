@@ -140,6 +140,7 @@ export const schemaStream = defineStream<SchemaState, SchemaEvent>({
   // A diff compares a schema's name and each of its fields (type and whether it is required).
   diff: {
     report: 'schemas',
+    fieldPrefix: 'fields.',
     entries: (state, schemaId) =>
       state.status === 'live'
         ? [{ id: schemaId, label: state.name, properties: { name: state.name, ...Object.fromEntries(state.fields.map((f) => [`fields.${f.name}`, { type: f.type, required: f.required }])) } }]

@@ -245,14 +245,14 @@ describeInBrowser('admin page in a real browser', { timeout: TEST_TIMEOUT }, () 
       await held;
       await route.continue();
     });
-    await signIn(page, server.admin.token!, `/admin/restore?backup=${encodeURIComponent(firstBackup.id)}`);
+    await signIn(page, server.admin.token!, `/admin/restore?backup=${encodeURIComponent(String(firstBackup.id))}`);
     const name = page.getByLabel('New app name');
     await name.focus();
     await expect.poll(() => asked).toBe(true);
     release();
-    await page.locator(`#restore-backup option[value="${firstBackup.id}"]`).waitFor({ state: 'attached' });
+    await page.locator(`#restore-backup option[value="${String(firstBackup.id)}"]`).waitFor({ state: 'attached' });
     // The proposal runs after paint: two frames and a task later it has run, if it is going to.
-    await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 50)))));
+    await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 50))))');
     await page.keyboard.insertText('shop-typed');
     expect(await name.inputValue()).toBe('shop-typed');
     await page.locator('#restore-name-check.name-available').getByText('shop-typed is free', { exact: true }).waitFor();

@@ -18,6 +18,7 @@ interface Item {
   label: string;
   labelBefore: string | null;
   properties: { name: string; change: string; before: Value | null; after: Value | null }[];
+  fields: string[];
   versionsAdded: { version: string; value: Value }[];
   versionsRemoved: { version: string; value: Value }[];
 }
@@ -28,7 +29,17 @@ interface Diff {
   total: number;
   items: Item[];
   next: string | null;
+  schemas: Groups;
+  contents: Groups;
+  assets: Groups;
+  contributors: Groups;
 }
+interface Groups {
+  added: Item[];
+  removed: Item[];
+  changed: Item[];
+}
+const KINDS = ['schemas', 'contents', 'assets', 'contributors'] as const;
 
 const LONG = `${'long text '.repeat(60)}end`;
 /** A value with a character a terminal acts on (right-to-left override): the CLI must print it escaped. */
@@ -133,6 +144,7 @@ describe('diffs of backups: against another backup and against the live app', ()
       label: 'products',
       labelBefore: null,
       properties: [{ name: 'fields.price', change: 'added', before: null, after: { json: '{"required":false,"type":"Number"}', truncated: false, length: 34 } }],
+      fields: ['price'],
       versionsAdded: [],
       versionsRemoved: [],
     });
@@ -217,6 +229,57 @@ describe('diffs of backups: against another backup and against the live app', ()
     const bad = await owner.get(`/api/apps/shop/backups/${a}/diff?against=${b}&limit=0`);
     expect(bad.status).toBe(400);
     expect(bad.body.message).toContain('limit');
+  });
+
+  it('answers as the shared contract words it: each kind grouped by change (a content changed with its fields), paged with top and skip', async () => {
+    const d = await diff(a, `against=${b}`);
+    // The groups are the page's items, split by kind and change, nothing more and nothing less.
+    for (const kind of KINDS) {
+      for (const change of ['added', 'removed', 'changed'] as const) expect(d[kind][change]).toEqual(d.items.filter((item) => item.kind === kind && item.change === change));
+    }
+    const ids_ = (items: Item[]) => items.map((item) => item.id).sort();
+    expect(ids_(d.contents.added)).toEqual([ids.p4]);
+    expect(ids_(d.contents.removed)).toEqual([ids.p3]);
+    expect(d.contents.changed.map((item) => [item.id, item.fields]).sort()).toEqual([
+      [ids.p1, ['price', 'title']],
+      [ids.p2, []],
+    ].sort());
+    expect(d.schemas.changed.map((item) => [item.id, item.fields])).toEqual([[ids.products, ['price']]]);
+    expect(ids_(d.schemas.added)).toEqual([ids.extras]);
+    expect(d.schemas.added[0]!.fields).toEqual(['note']);
+    expect(ids_(d.schemas.removed)).toEqual([ids.gone]);
+    expect(ids_(d.assets.added)).toEqual([ids.a3]);
+    expect(ids_(d.assets.removed)).toEqual([ids.a2]);
+    expect(d.assets.changed.map((item) => [item.id, item.fields])).toEqual([[ids.a1, []]]);
+    expect(ids_(d.contributors.added)).toEqual([newbie.id]);
+    expect(ids_(d.contributors.removed)).toEqual([cast.editor.id]);
+    expect(ids_(d.contributors.changed)).toEqual([cast.reader.id]);
+
+    // Against itself: every group empty.
+    const same = await diff(a, `against=${a}`);
+    for (const kind of KINDS) expect(same[kind]).toEqual({ added: [], removed: [], changed: [] });
+
+    // top/skip page as limit/cursor do: the pages together are the whole, each group the page's own.
+    const paged: Item[] = [];
+    for (let skip = 0; skip < d.total; skip += 4) {
+      const page = await diff(a, `against=${b}&top=4&skip=${skip}`);
+      expect(page.items.length).toBe(Math.min(4, d.total - skip));
+      expect(page.next).toBe(skip + 4 < d.total ? String(skip + 4) : null);
+      expect(KINDS.flatMap((kind) => [...page[kind].added, ...page[kind].removed, ...page[kind].changed])).toHaveLength(page.items.length);
+      paged.push(...page.items);
+    }
+    expect(paged).toEqual(d.items);
+    // Both spellings at once must agree.
+    expect((await diff(a, `against=${b}&top=4&limit=4&skip=4&cursor=4`)).items).toEqual(d.items.slice(4, 8));
+    const clash = await owner.get(`/api/apps/shop/backups/${a}/diff?against=${b}&skip=4&cursor=8`);
+    expect(clash.status).toBe(400);
+    expect(clash.body.message).toContain('cursor and skip: give one of them');
+    const clashSize = await owner.get(`/api/apps/shop/backups/${a}/diff?against=${b}&top=4&limit=5`);
+    expect(clashSize.status).toBe(400);
+    expect(clashSize.body.message).toContain('limit and top: give one of them');
+    const badSkip = await owner.get(`/api/apps/shop/backups/${a}/diff?against=${b}&skip=-1`);
+    expect(badSkip.status).toBe(400);
+    expect(badSkip.body.message).toContain('skip');
   });
 
   it('keeps a finished diff of two backups for its later pages: only its changes, read without the archives again', async () => {
@@ -330,6 +393,8 @@ describe('diffs of backups: against another backup and against the live app', ()
     const online = await diff(a, `against=${b}`);
     expect(report.summary).toEqual(online.summary);
     expect(report.items).toEqual(online.items);
+    // The same groups per kind as the route answers.
+    for (const kind of KINDS) expect(report[kind]).toEqual(online[kind]);
     expect(report.from).toMatchObject({ file: join(dir, 'a.zip'), appName: 'shop' });
 
     const human = await runCli(['diff', join(dir, 'a.zip'), join(dir, 'b.zip')]);

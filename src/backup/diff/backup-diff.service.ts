@@ -9,6 +9,7 @@ import { InvalidArchiveError } from '../../archive/archive-reader.js';
 import type { DiffResult, DiffSide, StateDiff } from '../../archive/state-diff.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { DIFF_PAGE_DEFAULT } from '../../contract/api-values.js';
+import { changesByKind } from '../../contract/diff-groups.js';
 import type { BackupDiff } from '../../contract/diffs.schemas.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
@@ -24,6 +25,23 @@ import { InstallationService } from '../shared/installation.service.js';
 import { type KeptDiff, KeptDiffs } from './kept-diffs.js';
 
 export const LIVE = 'live';
+
+/** A page of a diff as a request asks for it: `cursor`/`limit`, or `skip`/`top` as the app's other lists page. */
+export interface DiffRequest {
+  against: string;
+  cursor?: string;
+  limit?: number;
+  skip?: number;
+  top?: number;
+}
+
+/** Where the page starts and how long it is; either spelling, but not both with different values. */
+function pageOf(request: DiffRequest): { after: number; limit: number } {
+  const cursor = request.cursor === undefined ? undefined : Number(request.cursor);
+  if (cursor !== undefined && request.skip !== undefined && cursor !== request.skip) throw invalid(`cursor and skip: give one of them (they mean the same), not ${cursor} and ${request.skip}`);
+  if (request.limit !== undefined && request.top !== undefined && request.limit !== request.top) throw invalid(`limit and top: give one of them (they mean the same), not ${request.limit} and ${request.top}`);
+  return { after: cursor ?? request.skip ?? 0, limit: request.limit ?? request.top ?? DIFF_PAGE_DEFAULT };
+}
 
 /** What one side of a diff was taken from, as the answer names it. */
 type SideView = BackupDiff['from'];
@@ -53,15 +71,18 @@ export class BackupDiffService {
   ) {}
 
   /** `GET|POST …/backups/{id}/diff`: one page of what differs from backup `backupId` to `against` (a backup id or `live`). The key is disposed of once it has answered. */
-  async diff(app: { id: string; name: string }, backupId: string, request: { against: string; cursor?: string; limit?: number; keys: ArchiveKeys | null }): Promise<BackupDiff> {
+  async diff(app: { id: string; name: string }, backupId: string, request: DiffRequest & { keys: ArchiveKeys | null }): Promise<BackupDiff> {
     try {
+      const { after, limit } = pageOf(request);
       const fromBackup = await this.wholeBackup(backupId, app.id);
       const toBackup = request.against === LIVE ? null : await this.wholeBackup(request.against, app.id);
       for (const backup of [fromBackup, toBackup]) if (backup) await this.restores.requireOpener(backup, request.keys);
-      const after = request.cursor === undefined ? 0 : Number(request.cursor);
       const page = (sides: Pick<BackupDiff, 'from' | 'to'>, result: Pick<DiffResult, 'total' | 'report'>): BackupDiff => {
         if (after > result.total) throw invalid(`cursor: this diff has ${result.total} changes; start again without a cursor (the app may have changed since the page before)`);
-        return { ...sides, ...result.report(after, request.limit ?? DIFF_PAGE_DEFAULT) };
+        const report = result.report(after, limit);
+        const { schemas, contents, assets, contributors } = changesByKind(report);
+        if (!schemas || !contents || !assets || !contributors) throw new Error('The event catalog lacks a kind the diff contract names');
+        return { ...sides, ...report, schemas, contents, assets, contributors };
       };
       const compare = async (diff: StateDiff): Promise<Pick<BackupDiff, 'from' | 'to'>> => {
         const from = await this.foldBackup(diff, 'from', fromBackup, request.keys);

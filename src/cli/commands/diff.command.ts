@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DIFF_PAGE_DEFAULT, DIFF_PAGE_MAX } from '../../contract/api-values.js';
+import { changesByKind } from '../../contract/diff-groups.js';
 import type { DiffItem } from '../../contract/diffs.schemas.js';
 import { diffLines } from '../diff-lines.js';
 import { CliContext, positiveInteger, withGlobalOptions } from '../cli-context.js';
@@ -101,7 +102,8 @@ Examples:
             withPlainArchive(resolve(b), options, (plainB) => stateDiffOffline(plainA, plainB, { maxExpandedBytes: options.maxExpandedBytes, after: Number(options.cursor ?? 0), limit: options.limit })),
           ),
         );
-        shown = { ...diff, from: { ...diff.from, file: a }, to: { ...diff.to, file: b } };
+        // The same shape as the route's answer (--json), the contract's per-kind groups included.
+        shown = { ...diff, ...changesByKind(diff), from: { ...diff.from, file: a }, to: { ...diff.to, file: b } };
       } else if (fileA || fileB || looksLikeFile(a) || looksLikeFile(b)) {
         for (const arg of [a, b]) if (!(await isFile(arg)) && looksLikeFile(arg)) throw usageError(`${arg}: there is no such file`);
         throw usageError(`${fileA ? b : a} is not a file: give two archive files, or two backup ids (or a backup id and live)`);

@@ -108,6 +108,8 @@ const envSchema = z.object({
   // Download links answer with a redirect to a presigned URL of a copy in an S3 repository (see docs/production.md for the trade-off).
   LINK_PRESIGNED_REDIRECTS: z.enum(['true', 'false'], { message: 'LINK_PRESIGNED_REDIRECTS must be true or false' }).optional().default('false'),
   LINK_PRESIGNED_TTL_SECONDS: integer('LINK_PRESIGNED_TTL_SECONDS', 1, 7 * 24 * 3600, 300),
+  // How long a diff request waits for its diff before answering 202 (clients give up waiting for headers after minutes; large diffs take longer).
+  DIFF_WAIT_SECONDS: integer('DIFF_WAIT_SECONDS', 0, 240, 20),
   // How far V8's heap may grow past what is live before a major collection (src/platform/heap/heap-growth.ts); 0: V8's own heuristic.
   HEAP_GROWING_PERCENT: z
     .string()
@@ -146,6 +148,8 @@ export interface AppConfig {
   linkPresignedRedirects: boolean;
   /** How long such a URL is valid at most (never past the link's own expiry). */
   linkPresignedTtlSeconds: number;
+  /** A diff request not answered within this many seconds answers 202 and its diff goes on (DIFF_WAIT_SECONDS). */
+  diffWaitSeconds: number;
   nameReservationTtlMs: number;
   shutdownTimeoutMs: number;
   storeConnectTimeoutMs: number;
@@ -204,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     restoreAllowedHosts: e.RESTORE_ALLOWED_HOSTS,
     linkPresignedRedirects: e.LINK_PRESIGNED_REDIRECTS === 'true',
     linkPresignedTtlSeconds: e.LINK_PRESIGNED_TTL_SECONDS,
+    diffWaitSeconds: e.DIFF_WAIT_SECONDS,
     nameReservationTtlMs: e.NAME_RESERVATION_TTL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     storeConnectTimeoutMs: e.STORE_CONNECT_TIMEOUT_MS,

@@ -6,7 +6,7 @@ import { CreateSchemaBody, FieldBody, Schema } from './app-schemas.schemas.js';
 import { Content, ContentCreateQuery, ContentDataBody, ContentListQuery, ContentStatusBody } from './contents.schemas.js';
 import { Asset, AssetContentQuery, AssetUploadForm } from './assets.schemas.js';
 import { Backup, BackupCopy, CreateBackupBody, DeletedBackup, Selection, VerifyBackupBody } from './backups.schemas.js';
-import { BackupDiff, DiffBody, DiffItem, DiffQuery } from './diffs.schemas.js';
+import { BackupDiff, DiffBody, DiffComputing, DiffItem, DiffQuery } from './diffs.schemas.js';
 import { BackupPolicy, BackupPolicyBody } from './policies.schemas.js';
 import { ChangeCounts, Rollback, RollbackBody, RollbackChanges, RollbackPreflight, RollbackTarget } from './rollbacks.schemas.js';
 import { CreateLinkBody, Link, LinkQuery, NewLink } from './links.schemas.js';
@@ -114,6 +114,7 @@ export const COMPONENTS: Record<string, z.ZodType> = {
   BackupCopy,
   DeletedBackup,
   BackupDiff,
+  DiffComputing,
   DiffItem,
   Encryption,
   Recipient,
@@ -212,15 +213,15 @@ export const API_OPERATIONS = {
     summary: 'What differs from this backup to another backup of the app or the live app (`against`): per kind, what was added, removed and changed, a page at a time',
     tag: 'backups',
     query: DiffQuery,
-    answers: { 200: json(BackupDiff) },
-    errors: [403, 404, 409],
+    answers: { 200: json(BackupDiff), 202: json(DiffComputing) },
+    errors: [403, 404, 409, 410],
   },
   'appBackups.diff.keyed': {
     summary: 'The same diff, with the key (`identity` or `passphrase`) that opens an encrypted backup in the body; used for this request only',
     tag: 'backups',
     body: DiffBody,
-    answers: { 200: json(BackupDiff) },
-    errors: [403, 404, 409],
+    answers: { 200: json(BackupDiff), 202: json(DiffComputing) },
+    errors: [403, 404, 409, 410],
   },
   'appBackups.links.create': { summary: 'Make a download link for a completed backup', tag: 'links', body: CreateLinkBody, answers: { 201: json(NewLink) }, errors: [403, 404, 409] },
   'appBackups.links.list': { summary: 'A backup’s links, newest first (without their URLs)', tag: 'links', query: PageQuery, answers: { 200: json(LinkPage) }, errors: [403, 404] },

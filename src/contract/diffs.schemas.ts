@@ -10,9 +10,15 @@ const cursor = z
   .regex(/^\d{1,16}$/, 'must be the `next` a page of this diff answered')
   .describe('Where the page starts: the `next` of the page before (left out for the first)');
 
+const snapshot = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be the `snapshot` an answer of this diff gave')
+  .describe('Against `live`: the `snapshot` an earlier answer gave, to read (or wait for) that computation again; left out, the live app is read anew');
+
 /** `GET …/backups/{id}/diff?against=&cursor=&limit=` (or `top=&skip=`, as the app's other lists page). */
 export const DiffQuery = z.object({
   against,
+  snapshot: snapshot.optional(),
   cursor: cursor.optional(),
   limit: wholeNumber(1, DIFF_PAGE_MAX).optional().describe(`Changes per page, 1 to ${DIFF_PAGE_MAX} (default ${DIFF_PAGE_DEFAULT})`),
   top: wholeNumber(1, DIFF_PAGE_MAX).optional().describe('The same as `limit`'),
@@ -23,6 +29,7 @@ export type DiffQuery = z.infer<typeof DiffQuery>;
 /** `POST …/backups/{id}/diff`: the same, with the key that opens encrypted backups in the body (never in a URL). */
 export const DiffBody = z.strictObject({
   against,
+  snapshot: snapshot.optional(),
   cursor: cursor.optional(),
   limit: z.number().int('must be a whole number').min(1).max(DIFF_PAGE_MAX).optional().describe(`Changes per page, 1 to ${DIFF_PAGE_MAX} (default ${DIFF_PAGE_DEFAULT})`),
   top: z.number().int('must be a whole number').min(1).max(DIFF_PAGE_MAX).optional().describe('The same as `limit`'),
@@ -83,8 +90,18 @@ export const BackupDiff = z.strictObject({
   assets: KindChanges,
   contributors: KindChanges,
   next: z.string().nullable().describe('The cursor (and `skip`) of the next page; null on the last'),
+  snapshot: z.string().nullable().describe('Against `live`: this computation’s snapshot, to pass with the next page’s request so that every page reads the app as this one did; null otherwise'),
 });
 export type BackupDiff = z.infer<typeof BackupDiff>;
+
+/** 202: the diff was not finished within DIFF_WAIT_SECONDS; it goes on, and the same request asked again reads it. */
+export const DiffComputing = z.strictObject({
+  status: z.literal('Computing'),
+  since: Time.describe('When the computation started'),
+  retryAfterSeconds: Int.describe('When to ask again (also the `Retry-After` header)'),
+  snapshot: z.string().nullable().describe('Against `live`: pass it with the request asked again, or a new computation starts'),
+});
+export type DiffComputing = z.infer<typeof DiffComputing>;
 
 /** In the dry runs of rollbacks and restores: the counts of the whole diff against the live app, and its first changes. */
 export const DiffPreview = z.strictObject({

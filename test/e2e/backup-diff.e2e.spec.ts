@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -421,5 +421,114 @@ describe('diffs of backups: against another backup and against the live app', ()
     const typo = await runCli(['diff', join(dir, 'a.zip'), join(dir, 'nothing.zip')]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('nothing.zip: there is no such file');
+  });
+});
+
+describe('diffs that outlast the wait: 202 with Retry-After, the computation goes on, the same request reads it', () => {
+  let server: TestServer;
+  let owner: ApiClient;
+  let a: string;
+  let b: string;
+  const contents: string[] = [];
+
+  /** Asks `path` until it answers 200 (not waiting Retry-After: the test's diffs are small); the 202s seen on the way. */
+  const until200 = async (path: string) => {
+    const computing: Record<string, unknown>[] = [];
+    for (let i = 0; i < 400; i++) {
+      const res = await owner.get(path);
+      if (res.status === 200) return { body: res.body as Diff & { snapshot: string | null }, computing };
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      expect(res.headers.get('retry-after')).toBe('5');
+      computing.push(res.body as Record<string, unknown>);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`${path} did not answer 200`);
+  };
+
+  beforeAll(async () => {
+    // Every diff request answers 202 unless its diff is already computed.
+    server = await startServer({ DIFF_WAIT_SECONDS: '0' });
+    owner = (await createCast(server, 'shop')).owner.client;
+    const post = async (path: string, body: unknown) => {
+      const res = await owner.post(path, body);
+      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+      return res.body as Record<string, unknown>;
+    };
+    await post('/api/apps/shop/schemas', { name: 'products', fields: [{ name: 'title', type: 'String' }] });
+    for (let i = 0; i < 30; i++) contents.push(String((await post('/api/apps/shop/content/products', { data: { title: `p${i}` } })).id));
+    const backup = async () => String((await waitForJob(owner, `/api/apps/shop/backups/${String((await post('/api/apps/shop/backups', {})).id)}`)).id);
+    a = await backup();
+    for (const id of contents.slice(0, 10)) expect((await owner.put(`/api/apps/shop/content/products/${id}`, { data: { title: 'changed' } })).status).toBe(200);
+    b = await backup();
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('two backups: 202 first (with Retry-After), then 200 with the whole diff; later requests are answered at once', async () => {
+    const first = await owner.get(`/api/apps/shop/backups/${a}/diff?against=${b}`);
+    expect(first.status).toBe(202);
+    expect(first.headers.get('retry-after')).toBe('5');
+    expect(first.body).toEqual({ status: 'Computing', since: expect.any(String), retryAfterSeconds: 5, snapshot: null });
+    expect(Date.parse(first.body.since)).not.toBeNaN();
+    const { body } = await until200(`/api/apps/shop/backups/${a}/diff?against=${b}&limit=4`);
+    expect(body.total).toBe(10);
+    expect(body.snapshot).toBeNull();
+    expect(body.contents.changed.map((item) => item.fields)).toEqual([['title'], ['title'], ['title'], ['title']]);
+    // Kept: the next pages answer 200 straight away.
+    const second = await owner.get(`/api/apps/shop/backups/${a}/diff?against=${b}&limit=4&cursor=${body.next}`);
+    expect(second.status).toBe(200);
+    expect(second.body.items).toHaveLength(4);
+    const snapshotted = await owner.get(`/api/apps/shop/backups/${a}/diff?against=${b}&snapshot=${randomUUID()}`);
+    expect(snapshotted.status).toBe(400);
+    expect(snapshotted.body.message).toContain('only a diff against live has one');
+  });
+
+  it('against live: the snapshot named in the 202 leads to that computation, and its pages read the app as it was then', async () => {
+    const first = await owner.get(`/api/apps/shop/backups/${b}/diff?against=live&limit=5`);
+    expect(first.status).toBe(202);
+    const snapshot = first.body.snapshot as string;
+    expect(snapshot).toMatch(/^[0-9a-f-]{36}$/);
+    const { body, computing } = await until200(`/api/apps/shop/backups/${b}/diff?against=live&limit=5&snapshot=${snapshot}`);
+    expect(computing.every((c) => c.snapshot === snapshot)).toBe(true);
+    expect(body.snapshot).toBe(snapshot);
+    expect(body.total).toBe(0);
+
+    // The app changes: the snapshot still reads it as it was; a request without one reads it anew.
+    for (const id of contents.slice(20, 25)) expect((await owner.put(`/api/apps/shop/content/products/${id}`, { data: { title: 'later' } })).status).toBe(200);
+    const same = await owner.get(`/api/apps/shop/backups/${b}/diff?against=live&snapshot=${snapshot}`);
+    expect(same.status).toBe(200);
+    expect(same.body.total).toBe(0);
+    const anew = await owner.get(`/api/apps/shop/backups/${b}/diff?against=live&limit=3`);
+    expect(anew.status).toBe(202);
+    expect(anew.body.snapshot).not.toBe(snapshot);
+    const fresh = await until200(`/api/apps/shop/backups/${b}/diff?against=live&limit=3&snapshot=${String(anew.body.snapshot)}`);
+    expect(fresh.body.total).toBe(5);
+    const page2 = await owner.get(`/api/apps/shop/backups/${b}/diff?against=live&limit=3&cursor=${fresh.body.next}&snapshot=${String(anew.body.snapshot)}`);
+    expect(page2.status).toBe(200);
+    expect([...fresh.body.items, ...page2.body.items].map((item) => item.id).sort()).toEqual(contents.slice(20, 25).sort());
+
+    const unknown = await owner.get(`/api/apps/shop/backups/${b}/diff?against=live&snapshot=${randomUUID()}`);
+    expect(unknown.status).toBe(410);
+    expect(unknown.body.message).toContain('is no longer kept');
+    const malformed = await owner.get(`/api/apps/shop/backups/${b}/diff?against=live&snapshot=nope`);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.message).toContain('snapshot');
+  });
+
+  it('appvault diff waits as the server says, saying so on stderr, then prints the diff', async () => {
+    const env = { APPVAULT_URL: server.url, APPVAULT_TOKEN: owner.token! };
+    const cli = await runCli(['diff', a, 'live', '--app', 'shop', '--json', '--limit', '2'], { env });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stderr).toContain('The server is still computing this diff');
+    const report = jsonOf<Diff & { snapshot: string }>(cli);
+    expect(report.total).toBe(15);
+    expect(report.snapshot).toMatch(/^[0-9a-f-]{36}$/);
+    // The next page of the same computation, by its snapshot: answered at once.
+    const next = await runCli(['diff', a, 'live', '--app', 'shop', '--limit', '2', '--cursor', report.next!, '--snapshot', report.snapshot], { env });
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).not.toContain('still computing');
+    expect(next.stdout).toContain(`--snapshot ${report.snapshot}`);
   });
 });

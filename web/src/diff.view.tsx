@@ -78,7 +78,10 @@ interface Props {
 export function DiffView({ diff, more }: Props) {
   const [items, setItems] = useState<DiffItem[]>(diff.items);
   const [next, setNext] = useState<string | null>(diff.next);
+  // The server's computation the pages after the first come from, so that they agree with each other.
+  const [snapshot, setSnapshot] = useState<string | undefined>(undefined);
   const [loading, setLoading] = useState(false);
+  const [waiting, setWaiting] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   const loadMore = async () => {
@@ -86,12 +89,23 @@ export function DiffView({ diff, more }: Props) {
     setLoading(true);
     setError(null);
     try {
-      const page = await more.api.call('appBackups.diff', { params: { app: more.app, id: more.backupId }, query: { against: 'live', cursor: next, limit: '100' } });
-      setItems((shown) => [...shown, ...page.items]);
-      setNext(page.next);
+      const ask = (at: string | undefined) => more.api.call('appBackups.diff', { params: { app: more.app, id: more.backupId }, query: { against: 'live', cursor: next, limit: '100', snapshot: at } });
+      let page = await ask(snapshot);
+      // 202: a large diff goes on on the server; the same request asked again reads it.
+      while ('status' in page) {
+        const { retryAfterSeconds, snapshot: computing } = page;
+        setWaiting(`The server is still computing the diff; asking again in ${retryAfterSeconds} s…`);
+        await new Promise((resolve) => setTimeout(resolve, retryAfterSeconds * 1000));
+        page = await ask(computing ?? snapshot);
+      }
+      const shown = page;
+      setItems((before) => [...before, ...shown.items]);
+      setNext(shown.next);
+      setSnapshot(shown.snapshot ?? undefined);
     } catch (problem) {
       setError(errorText(problem));
     } finally {
+      setWaiting(null);
       setLoading(false);
     }
   };
@@ -147,6 +161,11 @@ export function DiffView({ diff, more }: Props) {
             ) : (
               <p class="hint">More changes than shown.</p>
             ))}
+          {waiting && (
+            <p class="hint" role="status">
+              {waiting}
+            </p>
+          )}
           {error && <ErrorNote message={error} />}
         </>
       )}

@@ -10,10 +10,10 @@ import type { DiffResult, DiffSide, StateDiff } from '../../archive/state-diff.j
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { DIFF_PAGE_DEFAULT } from '../../contract/api-values.js';
 import { changesByKind } from '../../contract/diff-groups.js';
-import type { BackupDiff } from '../../contract/diffs.schemas.js';
+import type { BackupDiff, DiffComputing } from '../../contract/diffs.schemas.js';
 import { EventCatalog } from '../../eventsourcing/event-catalog.service.js';
 import { BLOB_STORE, type BlobStore } from '../../infrastructure/blob-store/blob-store.port.js';
-import { conflict, invalid } from '../../platform/domain-errors.js';
+import { conflict, gone, invalid } from '../../platform/domain-errors.js';
 import { BackupsService } from '../create/backups.service.js';
 import { archiveOnDisk } from '../restore/archive-source.js';
 import { AppStateDiffs } from '../shared/app-state-diffs.js';
@@ -22,9 +22,11 @@ import { BackupArchives } from '../shared/archive-locations.js';
 import { type BackupJob, isEncrypted, isPartial } from '../shared/backup-job.js';
 import { describeSelection } from '../shared/backup-selection.js';
 import { InstallationService } from '../shared/installation.service.js';
-import { type KeptDiff, KeptDiffs } from './kept-diffs.js';
+import { KEPT_DIFF_IDLE_MS, KEPT_DIFFS, type KeptDiff, KeptDiffs } from './kept-diffs.js';
 
 export const LIVE = 'live';
+/** What a 202 tells a client to wait before it asks again. */
+export const DIFF_RETRY_AFTER_SECONDS = 5;
 
 /** A page of a diff as a request asks for it: `cursor`/`limit`, or `skip`/`top` as the app's other lists page. */
 export interface DiffRequest {
@@ -71,30 +73,42 @@ export class BackupDiffService {
   ) {}
 
   /** `GET|POST …/backups/{id}/diff`: one page of what differs from backup `backupId` to `against` (a backup id or `live`). The key is disposed of once it has answered. */
-  async diff(app: { id: string; name: string }, backupId: string, request: DiffRequest & { keys: ArchiveKeys | null }): Promise<BackupDiff> {
+  async diff(app: { id: string; name: string }, backupId: string, request: DiffRequest & { snapshot?: string; keys: ArchiveKeys | null }): Promise<BackupDiff | DiffComputing> {
     try {
       const { after, limit } = pageOf(request);
       const fromBackup = await this.wholeBackup(backupId, app.id);
       const toBackup = request.against === LIVE ? null : await this.wholeBackup(request.against, app.id);
+      if (toBackup && request.snapshot !== undefined) throw invalid('snapshot: only a diff against live has one; leave it out for a diff of two backups');
       for (const backup of [fromBackup, toBackup]) if (backup) await this.restores.requireOpener(backup, request.keys);
-      const page = (sides: Pick<BackupDiff, 'from' | 'to'>, result: Pick<DiffResult, 'total' | 'report'>): BackupDiff => {
+      const page = (sides: Pick<BackupDiff, 'from' | 'to'>, result: Pick<DiffResult, 'total' | 'report'>, snapshot: string | null): BackupDiff => {
         if (after > result.total) throw invalid(`cursor: this diff has ${result.total} changes; start again without a cursor (the app may have changed since the page before)`);
         const report = result.report(after, limit);
         const { schemas, contents, assets, contributors } = changesByKind(report);
         if (!schemas || !contents || !assets || !contributors) throw new Error('The event catalog lacks a kind the diff contract names');
-        return { ...sides, ...report, schemas, contents, assets, contributors };
+        return { ...sides, ...report, schemas, contents, assets, contributors, snapshot };
       };
-      const compare = async (diff: StateDiff): Promise<Pick<BackupDiff, 'from' | 'to'>> => {
-        const from = await this.foldBackup(diff, 'from', fromBackup, request.keys);
-        const to = toBackup ? await this.foldBackup(diff, 'to', toBackup, request.keys) : await this.states.foldLive(diff, 'to', app);
+      const compare = async (diff: StateDiff, keys: ArchiveKeys | null): Promise<Pick<BackupDiff, 'from' | 'to'>> => {
+        const from = await this.foldBackup(diff, 'from', fromBackup, keys);
+        const to = toBackup ? await this.foldBackup(diff, 'to', toBackup, keys) : await this.states.foldLive(diff, 'to', app);
         await diff.compare();
         return { from, to };
       };
-      if (toBackup && !isEncrypted(fromBackup) && !isEncrypted(toBackup)) {
-        const keep = () => this.states.with(async (diff): Promise<KeptDiff> => ({ ...(await compare(diff)), result: await diff.keep() }));
-        return await this.kept.use(`${app.id}/${fromBackup.id}/${toBackup.id}`, keep, ({ from, to, result }) => page({ from, to }, result));
+      if (isEncrypted(fromBackup) || (toBackup && isEncrypted(toBackup))) {
+        // Within this request: the key is held for it only, and a kept diff would show the values to a request without it.
+        if (request.snapshot !== undefined) throw invalid('snapshot: a diff of an encrypted backup is computed for each request and has none; leave it out');
+        return await this.states.with(async (diff) => page(await compare(diff, request.keys), diff, null));
       }
-      return await this.states.with(async (diff) => page(await compare(diff), diff));
+      // Kept (KeptDiffs): two backups by their ids; the live app by the snapshot its first answer named.
+      const snapshot = toBackup ? null : (request.snapshot ?? randomUUID());
+      const key = `${app.id}/${fromBackup.id}/${toBackup ? toBackup.id : `${LIVE}/${snapshot}`}`;
+      if (request.snapshot !== undefined && !this.kept.has(key)) {
+        throw gone(
+          `snapshot ${request.snapshot}: this diff against the live app is no longer kept (the last ${KEPT_DIFFS} diffs are, for ${KEPT_DIFF_IDLE_MS / 60_000} minutes after their last request, and not across restarts); ask again without a snapshot`,
+        );
+      }
+      const keep = () => this.states.with(async (diff): Promise<KeptDiff> => ({ ...(await compare(diff, null)), result: await diff.keep() }));
+      const answer = await this.kept.use(key, keep, ({ from, to, result }) => page({ from, to }, result, snapshot), { waitMs: this.config.diffWaitSeconds * 1000 });
+      return 'computing' in answer ? { status: 'Computing', since: answer.since.toISOString(), retryAfterSeconds: DIFF_RETRY_AFTER_SECONDS, snapshot } : answer;
     } finally {
       request.keys?.dispose();
     }

@@ -14,29 +14,51 @@ export interface KeptDiff {
   result: DiffResult;
 }
 
+/** A diff that was not finished within the wait asked for: it goes on, and a later request reads it. */
+export interface StillComputing {
+  computing: true;
+  /** When its computation started. */
+  since: Date;
+}
+
 interface Entry {
   diff: Promise<KeptDiff>;
+  since: Date;
+  /** Computed (or failed): only these are evicted to keep KEPT_DIFFS. */
+  settled: boolean;
   readers: number;
   evicted: boolean;
   idle?: NodeJS.Timeout;
 }
 
 /**
- * Finished diffs of two backups, for the pages asked after the first. Both sides are Completed
- * backups, which never change, so a kept diff stays true; without it every page would read both
- * archives again (minutes for large apps). Only the changes are kept (a small file under
- * DATA_DIR/tmp, emptied at start-up), never the sides' states. Requests for a diff being computed
- * wait for that one instead of starting another.
+ * Finished diffs, for the pages asked after the first: of two backups (Completed backups never
+ * change, so a kept diff stays true), or of a backup against the live app as one computation read
+ * it (its snapshot). Without them every page would read both sides again (minutes for large apps).
+ * Only the changes are kept (a small file under DATA_DIR/tmp, emptied at start-up), never the
+ * sides' states. Requests for a diff being computed wait for that one instead of starting another,
+ * for as long as they ask to; the computation goes on when they stop waiting.
  */
 @Injectable()
 export class KeptDiffs implements OnModuleDestroy {
   private readonly entries = new Map<string, Entry>();
 
-  /** Runs `read` on the kept diff of `key`, computing it with `compute` (once) when it is not kept. */
-  async use<T>(key: string, compute: () => Promise<KeptDiff>, read: (diff: KeptDiff) => T): Promise<T> {
+  /**
+   * Runs `read` on the kept diff of `key`, computing it with `compute` (once) when it is not kept.
+   * With `waitMs`, a diff not finished by then answers StillComputing instead (its computation goes
+   * on, kept under `key`); a failure is answered to the next request for `key`, then forgotten.
+   */
+  async use<T>(key: string, compute: () => Promise<KeptDiff>, read: (diff: KeptDiff) => T, options: { waitMs?: number } = {}): Promise<T | StillComputing> {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { diff: compute(), readers: 0, evicted: false };
+      const diff = compute();
+      // Nobody may be waiting when it fails: the failure is kept for the next request, not thrown unobserved.
+      const added: Entry = { diff, since: new Date(), settled: false, readers: 0, evicted: false };
+      diff.then(
+        () => (added.settled = true),
+        () => (added.settled = true),
+      );
+      entry = added;
       this.entries.set(key, entry);
       this.evictBeyond(KEPT_DIFFS);
     } else {
@@ -50,7 +72,9 @@ export class KeptDiffs implements OnModuleDestroy {
     try {
       let diff: KeptDiff;
       try {
-        diff = await current.diff;
+        const settled = await within(current.diff, options.waitMs);
+        if (settled === undefined) return { computing: true, since: current.since };
+        diff = settled;
       } catch (error) {
         // A diff that failed is not kept: the next request tries again (and says why again).
         if (this.entries.get(key) === current) this.entries.delete(key);
@@ -65,6 +89,11 @@ export class KeptDiffs implements OnModuleDestroy {
     }
   }
 
+  /** Whether a diff is kept (or being computed) under `key`. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   /** Number of diffs kept (or being computed). */
   get size(): number {
     return this.entries.size;
@@ -74,10 +103,15 @@ export class KeptDiffs implements OnModuleDestroy {
     for (const key of [...this.entries.keys()]) this.evict(key);
   }
 
+  /**
+   * Evicts finished diffs, least recently used first, down to `max`. One being computed stays
+   * (someone waits for it or will ask again; evicting it would start it over), so while more than
+   * `max` are computed at once there are more; idle ones still go after KEPT_DIFF_IDLE_MS.
+   */
   private evictBeyond(max: number): void {
-    for (const key of this.entries.keys()) {
+    for (const [key, entry] of this.entries) {
       if (this.entries.size <= max) return;
-      this.evict(key);
+      if (entry.settled) this.evict(key);
     }
   }
 
@@ -94,5 +128,16 @@ export class KeptDiffs implements OnModuleDestroy {
   private release(entry: Entry): void {
     if (entry.readers > 0) return;
     entry.diff.then((diff) => diff.result.dispose()).catch(() => undefined);
+  }
+}
+
+/** What `promise` settles to within `ms` (always when `ms` is undefined), or undefined once `ms` have passed. */
+async function within<T>(promise: Promise<T>, ms: number | undefined): Promise<T | undefined> {
+  if (ms === undefined) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

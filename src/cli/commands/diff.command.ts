@@ -15,6 +15,7 @@ interface DiffOptions extends KeyOptions {
   app?: string;
   limit: number;
   cursor?: string;
+  snapshot?: string;
   maxExpandedBytes: number;
 }
 
@@ -35,6 +36,7 @@ interface Shown {
   total: number;
   items: DiffItem[];
   next: string | null;
+  snapshot?: string | null;
 }
 
 const cursorOf = (value: string): string => {
@@ -59,8 +61,17 @@ const sideLine = (side: Side) =>
       ? `backup ${side.backupId} of app ${side.appName}, made ${side.created ?? '?'}, ${side.events} events`
       : `the live app ${side.appName}, ${side.events} events`;
 
-/** The diff as lines: the sides, then the counts and the page's changes. */
-const linesOf = (diff: Shown): Lines => [`from: ${sideLine(diff.from)}`, `to:   ${sideLine(diff.to)}`, ...diffLines(diff, '')];
+/** The diff as lines: the sides, then the counts and the page's changes (a live diff's next page names its snapshot). */
+const linesOf = (diff: Shown): Lines => [
+  `from: ${sideLine(diff.from)}`,
+  `to:   ${sideLine(diff.to)}`,
+  ...diffLines(diff, '', (next) => `more: add --cursor ${next}${diff.snapshot ? ` --snapshot ${diff.snapshot}` : ''} for the next page`),
+];
+
+const snapshotOf = (value: string): string => {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)) throw new InvalidArgumentError('must be the snapshot a page of this diff printed');
+  return value;
+};
 
 export function registerDiff(program: Command): void {
   withGlobalOptions(
@@ -71,6 +82,7 @@ export function registerDiff(program: Command): void {
         .option('--app <app>', 'the app the backups belong to (without it, an admin key looks the backup up by id)')
         .addOption(new Option('--limit <n>', `changes per page, 1 to ${DIFF_PAGE_MAX}`).argParser(limitOf).default(DIFF_PAGE_DEFAULT))
         .addOption(new Option('--cursor <cursor>', 'start at this page (the cursor the page before printed)').argParser(cursorOf))
+        .addOption(new Option('--snapshot <id>', 'against live: read the computation a page before printed, so pages agree').argParser(snapshotOf))
         .addOption(maxExpandedOption()),
     ),
   )
@@ -80,7 +92,8 @@ export function registerDiff(program: Command): void {
 Per kind (schemas, contents, assets, contributors): what b has that a lacks (+), what a has that b
 lacks (-), and what both have but differently (~), with the fields that differ (values cut to a
 bounded length, and marked so) and the file versions added. The counts cover the whole diff; the
-changes come a page at a time.
+changes come a page at a time. A large diff through the server goes on while the command waits: it
+asks again when the server says to (202, Retry-After), saying so on stderr.
 
 Two files are compared here, with every check a restore makes, in a temporary SQLite file removed
 after (encrypted archives open with --identity FILE or --passphrase-file FILE). Backup ids ask the
@@ -111,12 +124,21 @@ Examples:
         const { client } = context;
         const app = options.app ?? (await client.call('backups.get', { params: { id: a } }, { 403: 'Only admins reach a backup by its id alone: pass --app <app>' })).appName;
         const hints = { 403: `The key may not reach the backups of app ${app}: use an Owner's, Developer's or admin's key`, 404: `See the app's backups with \`appvault backup list ${app}\`` };
-        const request = { against: b, cursor: options.cursor, limit: options.limit };
         const keys = await keyTexts(options);
-        shown =
-          keys.identity !== undefined || keys.passphrase !== undefined
-            ? await client.call('appBackups.diff.keyed', { params: { app, id: a }, body: { ...request, ...keys } }, hints)
-            : await client.call('appBackups.diff', { params: { app, id: a }, query: { against: b, cursor: options.cursor, limit: String(options.limit) } }, hints);
+        const keyed = keys.identity !== undefined || keys.passphrase !== undefined;
+        const ask = (snapshot: string | undefined) =>
+          keyed
+            ? client.call('appBackups.diff.keyed', { params: { app, id: a }, body: { against: b, cursor: options.cursor, limit: options.limit, snapshot, ...keys } }, hints)
+            : client.call('appBackups.diff', { params: { app, id: a }, query: { against: b, cursor: options.cursor, limit: String(options.limit), snapshot } }, hints);
+        let answer = await ask(options.snapshot);
+        // 202: the server goes on computing; the same request asked again (with its snapshot) reads it.
+        while ('status' in answer) {
+          const { since, retryAfterSeconds, snapshot } = answer;
+          context.output.note(`The server is still computing this diff (since ${since}); asking again in ${retryAfterSeconds} s`);
+          await new Promise((resolve) => setTimeout(resolve, retryAfterSeconds * 1000));
+          answer = await ask(snapshot ?? options.snapshot);
+        }
+        shown = answer;
       }
       context.output.result(shown, () => linesOf(shown));
     });

@@ -61,8 +61,8 @@ export async function openChecked(source: RehearsalSource, maxExpandedBytes: num
   }
 }
 
-export async function inspectArchive(file: string, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver): Promise<InspectReport> {
-  const { reader, report } = await openChecked(file, maxExpandedBytes, catalog, onEvent);
+export async function inspectArchive(file: string, maxExpandedBytes: number, catalog: EventCatalog, onEvent?: InspectObserver, scratchDir?: string): Promise<InspectReport> {
+  const { reader, report } = await openChecked(file, maxExpandedBytes, catalog, onEvent, scratchDir);
   try {
     const manifest = reader.manifest;
     const sizes = { events: 0, assets: 0, other: 0, total: 0 };
@@ -128,11 +128,11 @@ export interface DiffReport {
 const fingerprint = (e: ArchivedEvent) => JSON.stringify([e.number, e.stream, e.streamVersion, e.type, e.timestamp, e.actor, e.schemaVersion, e.data]);
 
 /** What b adds to a, two backups of one app, and whether b continues a's history. */
-export async function diffArchives(fileA: string, fileB: string, maxExpandedBytes: number, catalog: EventCatalog): Promise<DiffReport> {
-  const a = await openChecked(fileA, maxExpandedBytes, catalog);
+export async function diffArchives(fileA: string, fileB: string, maxExpandedBytes: number, catalog: EventCatalog, scratchDir?: string): Promise<DiffReport> {
+  const a = await openChecked(fileA, maxExpandedBytes, catalog, undefined, scratchDir);
   let b: Opened;
   try {
-    b = await openChecked(fileB, maxExpandedBytes, catalog);
+    b = await openChecked(fileB, maxExpandedBytes, catalog, undefined, scratchDir);
   } catch (error) {
     a.reader.close();
     throw error;

@@ -26,7 +26,7 @@ export interface RehearsalOptions {
   lookupUser?: UserLookup;
   /** The archive was decrypted before it was rehearsed (its credentials count, as in a restore). */
   encrypted?: boolean;
-  /** Where the checks keep their scratch files (ScratchKeys): DATA_DIR/tmp on a server; else the system's temp folder. */
+  /** Where the checks keep their scratch files (ScratchKeys, ScratchStreams): DATA_DIR/tmp on a server; else the system's temp folder. */
   scratchDir?: string;
 }
 
@@ -66,7 +66,7 @@ export interface RehearsalReport {
  */
 export async function rehearseRestore(source: RehearsalSource, options: RehearsalOptions): Promise<RehearsalReport> {
   const reader = await openArchiveSource(source, { maxExpandedBytes: options.maxExpandedBytes });
-  const sink = new RehearsalSink(options.lookupUser);
+  const sink = new RehearsalSink(options.lookupUser, options.scratchDir);
   const notes: string[] = [];
   const restore = new ArchiveRestore({
     reader,

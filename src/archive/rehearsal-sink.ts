@@ -17,9 +17,15 @@ export type UserLookup = (email: string) => Promise<{ id: string; email: string 
 export class RehearsalSink implements RestoreSink {
   /** The archived users by email: those the lookup knew (a restore maps them) and the rest (it creates them). */
   readonly users: { mapped: string[]; created: string[] } = { mapped: [], created: [] };
-  private readonly scratch = new ScratchStreams();
+  private readonly scratch: ScratchStreams;
 
-  constructor(private readonly lookup: UserLookup = async () => undefined) {}
+  /** `scratchDir`: where the scratch streams' file goes (ScratchStreams); the system's temp folder without it. */
+  constructor(
+    private readonly lookup: UserLookup = async () => undefined,
+    scratchDir?: string,
+  ) {
+    this.scratch = new ScratchStreams(scratchDir);
+  }
 
   async appendBatch(writes: StreamWrite[]): Promise<void> {
     for (const write of writes) {

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -19,16 +20,28 @@ const COMMIT_EVERY = 5000;
  * them: a throwaway SQLite file under the system's temp folder, deleted by `close`. The restore
  * validator keeps the states of recent streams in memory and folds a stream again from the store
  * only when it fell out, so memory stays bounded for archives of any size and the store is read
- * rarely. Nothing here is the installation's event store.
+ * rarely. Nothing here is the installation's event store. With `dir` (a server's DATA_DIR/tmp, an
+ * offline command's own folder, which it removes when a signal stops it) the file goes there,
+ * like ScratchKeys' file.
  */
 export class ScratchStreams {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'appvault-check-'));
-  private readonly db = new Database(join(this.dir, 'streams.db'));
+  /** The folder this made for itself (removed by `close`), or none when the file went to a given one. */
+  private readonly ownDir: string | undefined;
+  private readonly file: string;
+  private readonly db;
   private readonly insert;
   private readonly select;
   private pending = 0;
 
-  constructor() {
+  constructor(dir?: string) {
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      this.file = join(dir, `scratch-streams-${randomUUID()}.sqlite`);
+    } else {
+      this.ownDir = mkdtempSync(join(tmpdir(), 'appvault-check-'));
+      this.file = join(this.ownDir, 'streams.db');
+    }
+    this.db = new Database(this.file);
     this.db.pragma('journal_mode = OFF');
     this.db.pragma('synchronous = OFF');
     this.db.exec('CREATE TABLE events (stream TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, PRIMARY KEY (stream, version)) WITHOUT ROWID');
@@ -56,7 +69,8 @@ export class ScratchStreams {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.db.close();
     } finally {
-      rmSync(this.dir, { recursive: true, force: true });
+      if (this.ownDir) rmSync(this.ownDir, { recursive: true, force: true });
+      else for (const file of [this.file, `${this.file}-journal`]) rmSync(file, { force: true });
     }
   }
 }

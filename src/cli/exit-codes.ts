@@ -24,7 +24,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   3  not found (404)
   4  conflict (409: name taken, job running, limit reached)
   5  not authorized (401/403)
-  6  cannot reach the server, or a server error (5xx)`;
+  6  cannot reach the server, or a server error (5xx)
+  128 + n  stopped by signal n: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP`;
 
 export const EXIT_CODES_LINE = 'Exit codes: 0 ok, 1 job failed / archive invalid / checksum mismatch, 2 usage, 3 not found, 4 conflict, 5 not authorized, 6 server unreachable or failing.';
 

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import type { ChainLink } from '../archive/archive-chain.js';
 import { CliError, ExitCode } from './exit-codes.js';
+import { withScratchFolder } from './scratch-folders.js';
 
 /**
  * `--identity FILE` and `--passphrase-file FILE`: what opens an encrypted archive (age), from
@@ -75,19 +75,16 @@ export async function decryptWithOptions(file: string, target: string, options: 
 /**
  * Runs `work` on the plain zip: `file` itself, or, when it is encrypted (age), its decryption into
  * a temporary folder of this process's own (mode 0700; the file 0600), removed afterwards whatever
- * happens.
+ * happens, or when a signal stops the command (scratch-folders.ts).
  */
 export async function withPlainArchive<T>(file: string, options: KeyOptions, work: (plain: string, encrypted: boolean) => Promise<T>): Promise<T> {
   const { isAgeFile } = await import('../archive/archive-decryption.js');
   if (!(await isAgeFile(file))) return work(file, false);
-  const folder = await mkdtemp(join(tmpdir(), 'appvault-decrypted-'));
-  try {
+  return withScratchFolder('appvault-decrypted-', async (folder) => {
     const plain = join(folder, 'archive.zip');
     await decryptWithOptions(file, plain, options);
-    return await work(plain, true);
-  } finally {
-    await rm(folder, { recursive: true, force: true });
-  }
+    return work(plain, true);
+  });
 }
 
 /**

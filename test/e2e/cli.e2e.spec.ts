@@ -10,6 +10,7 @@ import { tamper } from '../support/zip-tamper.js';
 import { readZip } from '../support/zip-inspect.js';
 import { freePort } from '../support/child-server.js';
 import { type CliRun, jsonOf, ROOT, runCli } from '../support/cli-runner.js';
+import { DEFAULT_HEAP_GROWING_PERCENT, MAX_HEAP_GROWING_PERCENT } from '../../src/platform/heap/heap-growth.js';
 
 /** The CLI as its own process (test/support/cli-runner.ts) against the real server on a real port. */
 const cli = (args: string[], env: Record<string, string> = {}, launcher?: string): Promise<CliRun> =>
@@ -647,6 +648,8 @@ describe('appvault CLI', () => {
     }
     const top = await cli(['--help']);
     expect(top.stdout).toMatch(/Exit codes:[\s\S]*6 {2}cannot reach the server/);
+    // The bounds the heap module checks, not a copy of them that could drift.
+    expect(top.stdout).toContain(`HEAP_GROWING_PERCENT  how far the heap may grow past what is live (0-${MAX_HEAP_GROWING_PERCENT}, default ${DEFAULT_HEAP_GROWING_PERCENT}; 0: V8's own)`);
     expect((await cli(['backup', 'download', '--help'])).stdout).toMatch(/Exit codes: 0 ok/);
   });
 

@@ -22,7 +22,18 @@ function version(): string {
   }
 }
 
-export function buildProgram(): Command {
+/** The bounds HEAP_GROWING_PERCENT takes, as the help states them (from platform/heap/heap-growth.ts). */
+export interface HeapGrowthBounds {
+  DEFAULT_HEAP_GROWING_PERCENT: number;
+  MAX_HEAP_GROWING_PERCENT: number;
+}
+
+/**
+ * The program; `heap`: the heap module's own bounds, so the help cannot drift from what is
+ * checked. Passed in rather than imported: that module is loaded when the CLI runs, and the
+ * start's static imports stay the CLI's and the contract's (test/unit/cli-imports.spec.ts).
+ */
+export function buildProgram(heap: HeapGrowthBounds): Command {
   const program = new Command('appvault')
     .description('The AppVault command line: backups, restores and rollbacks over the HTTP API, and offline archive checks.')
     .version(version(), '-V, --version')
@@ -37,7 +48,7 @@ export function buildProgram(): Command {
 Environment:
   APPVAULT_URL    the server's address (default ${DEFAULT_URL}); --url wins
   APPVAULT_TOKEN  the API key; --token wins (an admin's key is in <DATA_DIR>/admin-token)
-  HEAP_GROWING_PERCENT  how far the heap may grow past what is live (0-300, default 20; 0: V8's own)
+  HEAP_GROWING_PERCENT  how far the heap may grow past what is live (0-${heap.MAX_HEAP_GROWING_PERCENT}, default ${heap.DEFAULT_HEAP_GROWING_PERCENT}; 0: V8's own)
 
 Output: results on stdout (--json: one JSON document, nothing else there); progress and messages on
 stderr (bars on a terminal; one plain line per change otherwise or with --no-progress).
@@ -66,11 +77,11 @@ export async function run(argv: readonly string[]): Promise<ExitCodeValue> {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  const program = buildProgram();
+  // An offline diff or check reads whole archives: its garbage stays near what is live, as the server's.
+  // Loaded when run, like the offline commands' code, so the command's start stays small.
+  const heap = await import('../../platform/heap/heap-growth.js');
+  const program = buildProgram(heap);
   try {
-    // An offline diff or check reads whole archives: its garbage stays near what is live, as the server's.
-    // Loaded when run, like the offline commands' code, so the command's start stays small.
-    const heap = await import('../../platform/heap/heap-growth.js');
     const percent = heap.readHeapGrowingPercent(process.env['HEAP_GROWING_PERCENT']);
     if (typeof percent !== 'number') throw new CliError(percent.problem, ExitCode.usage);
     heap.applyHeapGrowth(percent);

@@ -61,7 +61,7 @@ describe('incremental backups', () => {
 
   it('writes only the events after its base, the file versions they introduce and the users they name; base + 6 increments restore to what one full backup restores', async () => {
     full = await backup(owner);
-    expect(full).toMatchObject({ incremental: false, base: null, chain: null });
+    expect(full).toMatchObject({ kind: 'full', incremental: false, base: null, baseArchive: null, chain: null });
     let previous = full;
     let total = (await appHistory(owner, 'shop')).length;
     expect(full.eventCount).toBe(total);
@@ -85,7 +85,9 @@ describe('incremental backups', () => {
 
       const done = await backup(owner, { incremental: true });
       const now = (await appHistory(owner, 'shop')).length;
-      expect(done).toMatchObject({ incremental: true, base: { id: previous.id, sha256: previous.sha256, position: previous.position, events: total }, chain: { full: full.id, depth: round } });
+      // `base` is the base's id (the shared contract's word); `baseArchive` what the increment checks its base by.
+      expect(done).toMatchObject({ kind: 'incremental', incremental: true, base: previous.id, chain: { full: full.id, depth: round } });
+      expect(done.baseArchive).toEqual({ id: previous.id, sha256: previous.sha256, position: previous.position, events: total });
       expect(done.eventCount).toBe(now - total);
 
       const { manifest, entries } = await manifestOf(owner, String(done.id));
@@ -114,7 +116,7 @@ describe('incremental backups', () => {
     expect(dry.body).toMatchObject({ valid: true, error: null, events: { inArchive: total, toRestore: total } });
 
     const whole = await backup(owner);
-    expect(whole.incremental).toBe(false);
+    expect(whole).toMatchObject({ kind: 'full', incremental: false, base: null, baseArchive: null });
     const fromChain = await restore(server.admin, { backupId: last.id, name: 'from-chain' });
     expect(fromChain.status, String(fromChain.error)).toBe('Completed');
     expect(fromChain.restoredEvents).toBe(total);
@@ -150,7 +152,7 @@ describe('incremental backups', () => {
         if (!starts.has(cursor.file)) starts.set(cursor.file, { cursor, index: whole.length });
         whole.push(event.number);
       }
-      expect(whole).toEqual(Array.from({ length: Number(last.base && (last.base as Json).events) + Number(last.eventCount) }, (_, i) => i + 1));
+      expect(whole).toEqual(Array.from({ length: Number(last.baseArchive && (last.baseArchive as Json).events) + Number(last.eventCount) }, (_, i) => i + 1));
       // Every link with events has its files numbered on from the links before it.
       expect(starts.size).toBe([full, ...chain].filter((link) => Number(link.eventCount) > 0).length);
       for (const { cursor, index } of starts.values()) {
@@ -266,7 +268,7 @@ describe('incremental chains are bounded', () => {
     const admin = server.admin;
     const note = async (text: string) => expect((await admin.post('/api/apps/shop/content/notes', { data: { text } })).status).toBe(201);
     const first = await backup(admin, { incremental: true });
-    expect(first).toMatchObject({ incremental: false });
+    expect(first).toMatchObject({ kind: 'full', incremental: false, base: null });
     expect(first.warnings).toEqual(['Full backup: the app has no Completed backup of the whole app for an incremental to continue']);
     await note('one');
     const second = await backup(admin, { incremental: true });
@@ -275,11 +277,11 @@ describe('incremental chains are bounded', () => {
     expect([second.chain, third.chain]).toMatchObject([{ full: first.id, depth: 1 }, { full: first.id, depth: 2 }]);
     await note('three');
     const fourth = await backup(admin, { incremental: true });
-    expect(fourth).toMatchObject({ incremental: false, base: null });
+    expect(fourth).toMatchObject({ kind: 'full', incremental: false, base: null, baseArchive: null });
     expect(fourth.warnings).toEqual([`Full backup: the chain from full backup ${String(first.id)} has 2 increments already, the most it may have (2)`]);
     // Nothing new since: an incremental holds no event, and restores all the same.
     const empty = await backup(admin, { incremental: true });
-    expect(empty).toMatchObject({ incremental: true, eventCount: 0, base: { id: fourth.id } });
+    expect(empty).toMatchObject({ kind: 'incremental', incremental: true, eventCount: 0, base: fourth.id, baseArchive: { id: fourth.id, sha256: fourth.sha256 } });
     const job = await restore(admin, { backupId: empty.id, name: 'same' });
     expect(job.status, String(job.error)).toBe('Completed');
     expect((await admin.get('/api/apps/same/content/notes')).body.total).toBe(3);

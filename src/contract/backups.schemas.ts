@@ -59,7 +59,11 @@ export const IncrementalBody = z
     'Hold only the events since a base backup and the file versions they introduce (docs/backup-format.md); a full backup is taken instead when the app has none or the chain reached its bound (MAX_INCREMENTAL_CHAIN, MAX_INCREMENTAL_CHAIN_DAYS), and its warnings say so',
   );
 
-/** How an incremental backup names its base, as served. */
+/** A backup holds the whole app (or its selection) on its own, or only what changed since its base. */
+export const BACKUP_KINDS = ['full', 'incremental'] as const;
+export type BackupKind = (typeof BACKUP_KINDS)[number];
+
+/** An incremental backup's base in detail, as served in `baseArchive` (`base` is its id alone, as the contract words it). */
 export const BackupBase = z.strictObject({
   id: z.string(),
   sha256: z.string().describe('SHA-256 of the base archive as stored (of the `.zip.age` file when it is encrypted)'),
@@ -130,8 +134,10 @@ export const Backup = z.strictObject({
   encrypted: z.boolean().describe('The archive is encrypted in the age format (`….zip.age`); `sizeBytes` and `sha256` are of the encrypted file'),
   encryption: Encryption.nullable().describe('Who can open it: its recipients, or a passphrase; null for a plain zip'),
   credentials: z.boolean().describe('It holds the API key hashes of the users it names (credentials.json, inside the encryption)'),
-  incremental: z.boolean().describe('It holds only the events since its base (and the file versions and users they name); restoring it replays its chain'),
-  base: BackupBase.nullable().describe('An incremental backup’s base; null for a full backup'),
+  kind: z.enum(BACKUP_KINDS).describe('`incremental`: it holds only the events since its base (and the file versions and users they name), and restoring it replays its chain; `full`: it holds the whole app (or, when `partial`, its selection)'),
+  incremental: z.boolean().describe('The same as `kind: "incremental"` (kept for clients written before `kind`)'),
+  base: z.string().nullable().describe('An incremental backup’s base: the id of the backup it continues; null for a full backup'),
+  baseArchive: BackupBase.nullable().describe('An incremental backup’s base in detail: its id, the SHA-256 of its archive and the events the chain holds up to it; null for a full backup'),
   chain: z
     .strictObject({ full: z.string().describe('The full backup the chain starts from'), fullCreated: Time, depth: Int.describe('Increments from the full backup to this one, this one included') })
     .nullable()

@@ -33,6 +33,16 @@ export const BackupPolicyBody = z.strictObject({
   objectLock: ObjectLockBody.nullable().optional().describe('Locks each copy for `days` in `mode` where the repository can lock copies (S3 with Object Lock)'),
   encryption: EncryptionBody.nullable().optional().describe('Encrypt each scheduled backup to these recipients (names are looked up at each run); a passphrase cannot be used here, since no one is there to receive it'),
   incremental: PolicyIncremental.nullable().optional(),
+  fullEvery: z
+    .number()
+    .int('fullEvery must be a whole number')
+    .min(1, 'fullEvery must be at least 1 (1: every scheduled backup is full)')
+    .max(1001, 'fullEvery must be at most 1001 (a full backup, then at most 1000 incremental ones)')
+    .nullable()
+    .optional()
+    .describe(
+      'Every Nth scheduled backup is full, the ones between incremental: 1 takes every run full, 7 a full one then six incremental ones (the same as `incremental: { maxIncrements: 6 }`); at most MAX_INCREMENTAL_CHAIN + 1',
+    ),
 });
 
 const kept = Int.min(1).max(1000).nullable();
@@ -56,6 +66,9 @@ export const BackupPolicy = z.strictObject({
     .strictObject({ maxIncrements: Int.nullable(), maxDays: Int.nullable() })
     .nullable()
     .describe('Runs are incremental, full after maxIncrements increments or maxDays days (each capped by the installation’s bound); null: every run is full'),
+  fullEvery: Int.min(1).describe(
+    'Every Nth scheduled backup is full: 1 when every run is full (no `incremental`), else the increments a chain may have (`maxIncrements`, or the installation’s MAX_INCREMENTAL_CHAIN, whichever is smaller) + 1; with `maxDays` a full one may come sooner',
+  ),
   lastWarning: z.string().nullable().describe('What the last run could not do though its backup completed: copies that failed, backups retention kept because a copy is locked'),
   created: Time,
   updated: Time,

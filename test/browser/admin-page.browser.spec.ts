@@ -435,7 +435,7 @@ describeInBrowser('admin page in a real browser', { timeout: TEST_TIMEOUT }, () 
     await row.waitFor();
     expect(await row.getByTestId('backup-incremental').textContent()).toContain(`the events since backup ${latest.id.slice(0, 8)}`);
     const backup = (await owner.client.get(`/api/apps/shop/backups/${await row.getAttribute('data-backup-id')}`)).body;
-    expect(backup).toMatchObject({ incremental: true, base: { id: latest.id } });
+    expect(backup).toMatchObject({ kind: 'incremental', incremental: true, base: latest.id, baseArchive: { id: latest.id, events: latest.eventCount } });
     expect(backup.eventCount).toBeLessThan(latest.eventCount);
     await shot(page, 'incremental-backup');
 

@@ -11,7 +11,7 @@ import { ADMIN_TOKEN, createCast, startServer, tempDir, type TestServer } from '
 let server: TestServer;
 const cli = (args: string[]): Promise<CliRun> => runCli(args, { env: { APPVAULT_URL: server.url, APPVAULT_TOKEN: ADMIN_TOKEN } });
 
-type Created = { id: string; encrypted: boolean; incremental: boolean; base: { id: string } | null; eventCount: number; encryption: { recipients: { recipient: string }[] } | null };
+type Created = { id: string; encrypted: boolean; kind: 'full' | 'incremental'; incremental: boolean; base: string | null; baseArchive: { id: string; events: number } | null; eventCount: number; encryption: { recipients: { recipient: string }[] } | null };
 
 describe('appvault CLI with incremental chains', () => {
   let dir: string;
@@ -40,6 +40,7 @@ describe('appvault CLI with incremental chains', () => {
     const full = await cli(['backup', 'create', 'shop', '--recipient', 'ops', '--wait', '--json']);
     expect(full.code, full.stderr).toBe(0);
     ids.push(jsonOf<Created>(full).id);
+    expect(jsonOf<Created>(full)).toMatchObject({ kind: 'full', incremental: false, base: null, baseArchive: null });
     total = jsonOf<Created>(full).eventCount;
     for (const round of [1, 2]) {
       expect((await server.admin.post('/api/apps/shop/content/notes', { data: { text: `round ${round}` } })).status).toBe(201);
@@ -47,13 +48,19 @@ describe('appvault CLI with incremental chains', () => {
       expect(made.code, made.stderr).toBe(0);
       const created = jsonOf<Created>(made);
       // Encrypted to the base's recipients though the request named none.
-      expect(created).toMatchObject({ incremental: true, encrypted: true, base: { id: ids.at(-1) }, eventCount: 1 });
+      // `base` is the base's id, as the contract words it; `baseArchive` its details.
+      expect(created).toMatchObject({ kind: 'incremental', incremental: true, encrypted: true, base: ids.at(-1), baseArchive: { id: ids.at(-1), events: total }, eventCount: 1 });
       expect(created.encryption!.recipients.map((r) => r.recipient)).toEqual([recipient]);
       ids.push(created.id);
       total += created.eventCount;
     }
     const shown = await cli(['backup', 'show', ids[2]!]);
-    expect(shown.stdout).toContain(`incremental: from backup ${ids[1]!}`);
+    expect(shown.stdout).toContain(`incremental: from backup ${ids[1]!} (events after ${total - 1}); increment 2 of the chain from full backup ${ids[0]!}`);
+    const listed = await cli(['backup', 'list', 'shop']);
+    expect(listed.code, listed.stderr).toBe(0);
+    // Each increment's row names the backup it continues (the full one, then the first increment).
+    expect(listed.stdout).toContain(`incremental from ${ids[0]!}`);
+    expect(listed.stdout).toContain(`incremental from ${ids[1]!}`);
     const folder = join(dir, 'chain');
     mkdirSync(folder);
     for (const [index, id] of ids.entries()) {

@@ -61,7 +61,7 @@ describe('incremental backups', () => {
 
   it('writes only the events after its base, the file versions they introduce and the users they name; base + 6 increments restore to what one full backup restores', async () => {
     full = await backup(owner);
-    expect(full).toMatchObject({ incremental: false, base: null, chain: null });
+    expect(full).toMatchObject({ kind: 'full', incremental: false, base: null, baseArchive: null, chain: null });
     let previous = full;
     let total = (await appHistory(owner, 'shop')).length;
     expect(full.eventCount).toBe(total);
@@ -85,7 +85,9 @@ describe('incremental backups', () => {
 
       const done = await backup(owner, { incremental: true });
       const now = (await appHistory(owner, 'shop')).length;
-      expect(done).toMatchObject({ incremental: true, base: { id: previous.id, sha256: previous.sha256, position: previous.position, events: total }, chain: { full: full.id, depth: round } });
+      // `base` is the base's id (the shared contract's word); `baseArchive` what the increment checks its base by.
+      expect(done).toMatchObject({ kind: 'incremental', incremental: true, base: previous.id, chain: { full: full.id, depth: round } });
+      expect(done.baseArchive).toEqual({ id: previous.id, sha256: previous.sha256, position: previous.position, events: total });
       expect(done.eventCount).toBe(now - total);
 
       const { manifest, entries } = await manifestOf(owner, String(done.id));
@@ -114,7 +116,7 @@ describe('incremental backups', () => {
     expect(dry.body).toMatchObject({ valid: true, error: null, events: { inArchive: total, toRestore: total } });
 
     const whole = await backup(owner);
-    expect(whole.incremental).toBe(false);
+    expect(whole).toMatchObject({ kind: 'full', incremental: false, base: null, baseArchive: null });
     const fromChain = await restore(server.admin, { backupId: last.id, name: 'from-chain' });
     expect(fromChain.status, String(fromChain.error)).toBe('Completed');
     expect(fromChain.restoredEvents).toBe(total);
@@ -150,7 +152,7 @@ describe('incremental backups', () => {
         if (!starts.has(cursor.file)) starts.set(cursor.file, { cursor, index: whole.length });
         whole.push(event.number);
       }
-      expect(whole).toEqual(Array.from({ length: Number(last.base && (last.base as Json).events) + Number(last.eventCount) }, (_, i) => i + 1));
+      expect(whole).toEqual(Array.from({ length: Number(last.baseArchive && (last.baseArchive as Json).events) + Number(last.eventCount) }, (_, i) => i + 1));
       // Every link with events has its files numbered on from the links before it.
       expect(starts.size).toBe([full, ...chain].filter((link) => Number(link.eventCount) > 0).length);
       for (const { cursor, index } of starts.values()) {
@@ -266,7 +268,7 @@ describe('incremental chains are bounded', () => {
     const admin = server.admin;
     const note = async (text: string) => expect((await admin.post('/api/apps/shop/content/notes', { data: { text } })).status).toBe(201);
     const first = await backup(admin, { incremental: true });
-    expect(first).toMatchObject({ incremental: false });
+    expect(first).toMatchObject({ kind: 'full', incremental: false, base: null });
     expect(first.warnings).toEqual(['Full backup: the app has no Completed backup of the whole app for an incremental to continue']);
     await note('one');
     const second = await backup(admin, { incremental: true });
@@ -275,11 +277,11 @@ describe('incremental chains are bounded', () => {
     expect([second.chain, third.chain]).toMatchObject([{ full: first.id, depth: 1 }, { full: first.id, depth: 2 }]);
     await note('three');
     const fourth = await backup(admin, { incremental: true });
-    expect(fourth).toMatchObject({ incremental: false, base: null });
+    expect(fourth).toMatchObject({ kind: 'full', incremental: false, base: null, baseArchive: null });
     expect(fourth.warnings).toEqual([`Full backup: the chain from full backup ${String(first.id)} has 2 increments already, the most it may have (2)`]);
     // Nothing new since: an incremental holds no event, and restores all the same.
     const empty = await backup(admin, { incremental: true });
-    expect(empty).toMatchObject({ incremental: true, eventCount: 0, base: { id: fourth.id } });
+    expect(empty).toMatchObject({ kind: 'incremental', incremental: true, eventCount: 0, base: fourth.id, baseArchive: { id: fourth.id, sha256: fourth.sha256 } });
     const job = await restore(admin, { backupId: empty.id, name: 'same' });
     expect(job.status, String(job.error)).toBe('Completed');
     expect((await admin.get('/api/apps/same/content/notes')).body.total).toBe(3);
@@ -313,6 +315,8 @@ describe('a policy of incremental backups ("full weekly, incremental daily")', (
     const set = await admin.put('/api/apps/shop/backup-policy', { schedule: YEARLY, keepLast: 2, incremental: { maxIncrements: 2 } });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
     expect(set.body.incremental).toEqual({ maxIncrements: 2, maxDays: null });
+    // What maxIncrements 2 comes to in the contract's words: every third run is full.
+    expect(set.body.fullEvery).toBe(3);
     const scheduler = server.app.get(BackupScheduler);
     const made: Json[] = [];
     for (const year of [2031, 2032, 2033, 2034]) {
@@ -333,5 +337,55 @@ describe('a policy of incremental backups ("full weekly, incremental daily")', (
     expect(left).toEqual(made.map((b) => b.id).sort());
     const policy = (await admin.get('/api/apps/shop/backup-policy')).body;
     expect(policy.lastWarning).toContain(`because kept incremental backups continue them (their bases): ${String(made[0]!.id)}, ${String(made[1]!.id)}`);
+  });
+
+  it('takes every fullEvery-th scheduled backup full and the ones between incremental, each continuing the one before; fullEvery 1 takes every run full', async () => {
+    const admin = server.admin;
+    expect((await admin.post('/api/apps', { name: 'diary' })).status).toBe(201);
+    expect((await admin.post('/api/apps/diary/schemas', { name: 'notes', fields: [{ name: 'text', type: 'String' }] })).status).toBe(201);
+    const put = (body: Json) => admin.put('/api/apps/diary/backup-policy', { schedule: YEARLY, ...body });
+    // Refused, each saying why: a count that is no whole number ≥ 1, one that disagrees with maxIncrements, one past the installation's bound, a partial policy.
+    for (const fullEvery of [0, 2.5, '3']) expect((await put({ fullEvery })).status, String(fullEvery)).toBe(400);
+    const disagree = await put({ fullEvery: 3, incremental: { maxIncrements: 5 } });
+    expect(disagree.status).toBe(400);
+    expect(disagree.body.message).toBe('fullEvery: 3 means a full backup then 2 incremental ones (incremental.maxIncrements 2), but incremental.maxIncrements is 5; give one of them, or make them agree');
+    expect((await put({ fullEvery: 1, incremental: { maxDays: 7 } })).body.message).toContain('fullEvery: 1 takes every scheduled backup full, but incremental asks for incremental runs');
+    expect((await put({ fullEvery: 32 })).body.message).toContain('this installation allows at most 30 (MAX_INCREMENTAL_CHAIN), so set fullEvery to at most 31');
+    expect((await put({ fullEvery: 3, include: { schemas: ['notes'] } })).body.message).toContain('fullEvery: a partial backup cannot be incremental');
+    // Agreeing with maxIncrements is fine; alone it is the same policy.
+    expect((await put({ fullEvery: 3, incremental: { maxIncrements: 2, maxDays: 400 } })).body).toMatchObject({ fullEvery: 3, incremental: { maxIncrements: 2, maxDays: 400 } });
+    const set = await put({ fullEvery: 3 });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body).toMatchObject({ fullEvery: 3, incremental: { maxIncrements: 2, maxDays: null } });
+    expect((await admin.get('/api/apps/diary/backup-policy')).body).toMatchObject({ fullEvery: 3, incremental: { maxIncrements: 2, maxDays: null } });
+
+    const scheduler = server.app.get(BackupScheduler);
+    const runs = async (years: number[]): Promise<Json[]> => {
+      const made: Json[] = [];
+      for (const year of years) {
+        expect((await admin.post('/api/apps/diary/content/notes', { data: { text: `in ${year}` } })).status).toBe(201);
+        await scheduler.runDue(new Date(`${year}-01-01T00:00:01Z`));
+        await scheduler.idle();
+        const policy = (await admin.get('/api/apps/diary/backup-policy')).body;
+        const done = (await admin.get(`/api/apps/diary/backups/${String(policy.lastBackupId)}`)).body as Json;
+        expect(done.status, String(done.error)).toBe('Completed');
+        made.push(done);
+      }
+      return made;
+    };
+    const made = await runs([2041, 2042, 2043, 2044, 2045, 2046, 2047]);
+    expect(made.map((b) => b.kind)).toEqual(['full', 'incremental', 'incremental', 'full', 'incremental', 'incremental', 'full']);
+    // Each incremental continues the run before it: `base` is that backup's id.
+    expect(made.map((b) => b.base)).toEqual([null, made[0]!.id, made[1]!.id, null, made[3]!.id, made[4]!.id, null]);
+    expect(made.map((b) => (b.baseArchive as Json | null)?.id ?? null)).toEqual(made.map((b) => b.base));
+    expect(made.map((b) => b.incremental)).toEqual(made.map((b) => b.kind === 'incremental'));
+
+    const always = await put({ fullEvery: 1 });
+    expect(always.body).toMatchObject({ fullEvery: 1, incremental: null });
+    const after = await runs([2048, 2049]);
+    expect(after.map((b) => [b.kind, b.base, b.baseArchive])).toEqual([
+      ['full', null, null],
+      ['full', null, null],
+    ]);
   });
 });

@@ -253,10 +253,10 @@ function BackupRow({ api, app, backup, showApp, admin, onChange, onDownload, onL
         <td data-label="Label">{backup.label || <span class="muted">no label</span>}</td>
         <td data-label="Holds">
           {backup.partial ? <span class="partial-note">{selectionText(backup.include)}</span> : <span class="muted">{selectionText(null)}</span>}
-          {backup.incremental && backup.base && (
+          {backup.kind === 'incremental' && backup.base && (
             <span class="incremental-note" data-testid="backup-incremental">
               {' '}
-              · incremental: the events since backup <code>{backup.base.id.slice(0, 8)}</code>
+              · incremental: the events since backup <code>{backup.base.slice(0, 8)}</code>
               {backup.chain ? `, ${backup.chain.depth} ${backup.chain.depth === 1 ? 'increment' : 'increments'} after the full backup of ${formatTime(backup.chain.fullCreated)}` : ''}
             </span>
           )}

@@ -29,8 +29,10 @@ export const toView = ({ createdBy: _createdBy, cleanup: _cleanup, objectLock: _
   encrypted: isEncrypted(job),
   encryption: job.encryption ?? null,
   credentials: job.credentials === true,
+  kind: isIncremental(job) ? 'incremental' : 'full',
   incremental: isIncremental(job),
-  base: job.base ?? null,
+  base: job.base?.id ?? null,
+  baseArchive: job.base ?? null,
   chain: job.chain ?? null,
   ...progressOf(job),
 });

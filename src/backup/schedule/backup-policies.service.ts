@@ -22,6 +22,8 @@ export interface PolicyInput extends RetentionRules {
   /** Refused: credentials go only into backups an admin starts by hand. */
   credentials?: boolean;
   incremental?: { maxIncrements?: number; maxDays?: number } | null;
+  /** Every Nth scheduled backup is full (the contract's word for it): stored as `incremental.maxIncrements` = N − 1. */
+  fullEvery?: number | null;
 }
 
 /** Backup policies in the read store (job state, never rebuilt), one per app. */
@@ -56,8 +58,10 @@ export class BackupPoliciesService {
     if (input.credentials) {
       throw new BadRequestException('include.credentials: a policy’s backups cannot hold credentials; an admin asks for them on a backup started by hand, encrypted');
     }
-    if (input.incremental && input.include) {
-      throw new BadRequestException('incremental: a partial backup cannot be incremental; incremental backups hold the whole app (leave out include, or incremental)');
+    const incremental = this.incrementalOf(input);
+    if (incremental && input.include) {
+      const leaveOut = input.incremental ? 'incremental' : 'fullEvery (or set it to 1)';
+      throw new BadRequestException(`${input.incremental ? 'incremental' : 'fullEvery'}: a partial backup cannot be incremental; incremental backups hold the whole app (leave out include, or ${leaveOut})`);
     }
     if (input.encryption?.passphrase) {
       throw new BadRequestException('encryption: a policy cannot encrypt with a passphrase, since nobody is there to receive it when a scheduled backup runs; name recipients (public keys an Owner or an admin configured) instead');
@@ -78,7 +82,7 @@ export class BackupPoliciesService {
       repositories,
       objectLock: input.objectLock ?? null,
       encryption: input.encryption?.recipients ? { recipients: input.encryption.recipients } : null,
-      incremental: input.incremental ? { maxIncrements: input.incremental.maxIncrements ?? null, maxDays: input.incremental.maxDays ?? null } : null,
+      incremental,
       nextRun: next.toISOString(),
       lastRun: existing?.lastRun ?? null,
       lastBackupId: existing?.lastBackupId ?? null,
@@ -90,6 +94,33 @@ export class BackupPoliciesService {
     };
     await this.policies.put(policy);
     return policy;
+  }
+
+  /**
+   * The policy's incremental rule, from `incremental` and `fullEvery` together. A run is full once
+   * its chain has maxIncrements increments (BackupsService), so "every Nth run is full" is
+   * maxIncrements = N − 1, and N = 1 is no incremental rule at all. Both given must agree, and N may
+   * not need a longer chain than the installation allows (it would silently come sooner).
+   */
+  private incrementalOf(input: PolicyInput): BackupPolicy['incremental'] {
+    const given = input.incremental ?? null;
+    const fullEvery = input.fullEvery ?? null;
+    if (fullEvery === null) return given ? { maxIncrements: given.maxIncrements ?? null, maxDays: given.maxDays ?? null } : null;
+    if (fullEvery === 1) {
+      if (given) throw new BadRequestException('fullEvery: 1 takes every scheduled backup full, but incremental asks for incremental runs; leave out incremental, or set fullEvery above 1');
+      return null;
+    }
+    const maxIncrements = fullEvery - 1;
+    if (given?.maxIncrements !== undefined && given.maxIncrements !== maxIncrements) {
+      throw new BadRequestException(
+        `fullEvery: ${fullEvery} means a full backup then ${maxIncrements} incremental ones (incremental.maxIncrements ${maxIncrements}), but incremental.maxIncrements is ${given.maxIncrements}; give one of them, or make them agree`,
+      );
+    }
+    const ceiling = this.config.maxIncrementalChain;
+    if (maxIncrements > ceiling) {
+      throw new BadRequestException(`fullEvery: ${fullEvery} needs chains of ${maxIncrements} incremental backups; this installation allows at most ${ceiling} (MAX_INCREMENTAL_CHAIN), so set fullEvery to at most ${ceiling + 1}`);
+    }
+    return { maxIncrements, maxDays: given?.maxDays ?? null };
   }
 
   /** A schedule may not run an app's backups closer together than BACKUP_SCHEDULE_MIN_INTERVAL_MS. */

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Put } from '@nestjs/common';
 import type { z } from 'zod';
 import { BackupPolicyBody as PolicyBody, type BackupPolicy as PolicyView } from '../../contract/policies.schemas.js';
 import { AppAccess, MAINTAINERS } from '../../auth/access.decorator.js';
@@ -8,7 +8,8 @@ import type { Principal } from '../../auth/principal.js';
 import { normalizeSelection } from '../shared/backup-selection.js';
 import { targetsOf } from '../shared/backup-job.js';
 import { BackupPoliciesService } from './backup-policies.service.js';
-import type { BackupPolicy } from './backup-policy.js';
+import { type BackupPolicy, fullEveryOf } from './backup-policy.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { parseSchedule } from './cron.js';
 
 /** The contract's body, with the cron expression checked here, where croner is. */
@@ -19,8 +20,8 @@ const BackupPolicyBody = PolicyBody.extend({
   }),
 });
 
-/** The public shape of a policy: who last set it stays out. */
-const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy): PolicyView => ({
+/** The public shape of a policy: who last set it stays out; `fullEvery` is what its incremental rule comes to on this installation. */
+const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy, installationMaxIncrements: number): PolicyView => ({
   include: null,
   keepLast: null,
   keepDaily: null,
@@ -32,22 +33,26 @@ const toView = ({ updatedBy: _updatedBy, id: _id, ...policy }: BackupPolicy): Po
   incremental: null,
   ...policy,
   repositories: targetsOf(policy),
+  fullEvery: fullEveryOf(policy.incremental, installationMaxIncrements),
 });
 
 @Controller('api/apps/:app/backup-policy')
 export class BackupPolicyController {
-  constructor(private readonly policies: BackupPoliciesService) {}
+  constructor(
+    private readonly policies: BackupPoliciesService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Put()
   @AppAccess(...MAINTAINERS)
   async put(@CurrentApp() app: AppAccessInfo, @Body({ schema: BackupPolicyBody }) body: z.infer<typeof BackupPolicyBody>, @CurrentUser() caller: Principal) {
-    return toView(await this.policies.put(app, { ...body, include: normalizeSelection(body.include), credentials: body.include?.credentials === true }, caller.userId));
+    return toView(await this.policies.put(app, { ...body, include: normalizeSelection(body.include), credentials: body.include?.credentials === true }, caller.userId), this.config.maxIncrementalChain);
   }
 
   @Get()
   @AppAccess(...MAINTAINERS)
   async get(@CurrentApp() app: AppAccessInfo) {
-    return toView(await this.policies.get(app.id, app.name));
+    return toView(await this.policies.get(app.id, app.name), this.config.maxIncrementalChain);
   }
 
   @Delete()

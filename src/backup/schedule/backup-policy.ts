@@ -32,3 +32,14 @@ export interface BackupPolicy extends RetentionRules {
   updated: string;
   updatedBy: string;
 }
+
+/**
+ * Every how many scheduled backups one is full, as the scheduler decides it (BackupsService's
+ * chain bound): a run continues the policy's last Completed backup while that chain has fewer than
+ * `maxIncrements` increments (capped by the installation's MAX_INCREMENTAL_CHAIN), so a full one
+ * comes every maxIncrements + 1 runs. No incremental rule: every run is full (1).
+ */
+export function fullEveryOf(incremental: BackupPolicy['incremental'], installationMaxIncrements: number): number {
+  if (!incremental) return 1;
+  return Math.min(incremental.maxIncrements ?? Number.POSITIVE_INFINITY, installationMaxIncrements) + 1;
+}

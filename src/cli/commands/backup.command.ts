@@ -51,7 +51,7 @@ function describeBackup(backup: Backup): string[] {
     `  label:    ${backup.label || '-'}`,
     ...(backup.trigger ? [`  trigger:  ${backup.trigger}`] : []),
     ...(backup.include ? [`  partial:  ${describeInclude(backup.include)}`] : []),
-    ...(backup.base && backup.chain ? [`  incremental: from backup ${backup.base.id} (events after ${backup.base.events}); increment ${backup.chain.depth} of the chain from full backup ${backup.chain.full}`] : []),
+    ...(backup.kind === 'incremental' && backup.baseArchive && backup.chain ? [`  incremental: from backup ${backup.baseArchive.id} (events after ${backup.baseArchive.events}); increment ${backup.chain.depth} of the chain from full backup ${backup.chain.full}`] : []),
     `  created:  ${backup.created}`,
     `  started:  ${backup.started ?? '-'}`,
     `  completed: ${backup.completed ?? '-'}`,
@@ -247,7 +247,7 @@ Examples:
             ? ['No backups.']
             : table(
                 ['ID', 'APP', 'STATUS', 'CREATED', 'EVENTS', 'SIZE', 'HOLDS', 'COPIES', 'LABEL'],
-                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.include ? `partial: ${describeInclude(b.include)}` : b.base ? `incremental from ${b.base.id}` : 'whole app', copiesColumn(b), b.label ?? '']),
+                found.items.map((b) => [b.id, b.appName, b.status, b.created, String(b.eventCount), formatBytes(b.sizeBytes), b.include ? `partial: ${describeInclude(b.include)}` : b.base ? `incremental from ${b.base}` : 'whole app', copiesColumn(b), b.label ?? '']),
               ),
         );
       }),

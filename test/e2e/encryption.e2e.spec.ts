@@ -60,7 +60,7 @@ describe.runIf(present)('encrypted archives (age), end to end over HTTP, with De
     await server?.close();
   });
 
-  it('recipients: Owners configure an app’s, admins the installation’s; Developers see both and may name only those', async () => {
+  it('recipients: Owners configure an app’s, admins the installation’s; Developers see both; unknown names, broken keys and private keys are refused', async () => {
     expect((await cast.developer.client.post('/api/apps/shop/recipients', { name: 'mine', recipient: stranger.recipient })).status).toBe(403);
     const added = await cast.owner.client.post('/api/apps/shop/recipients', { name: 'ops', recipient: ops.recipient });
     expect(added.status).toBe(201);
@@ -82,6 +82,10 @@ describe.runIf(present)('encrypted archives (age), end to end over HTTP, with De
     // A valid key configured nowhere is taken as it is (the shared contract); only the broken one is refused, as a key.
     expect(unknown.body.message).not.toMatch(/age1\S+ is not a recipient configured/);
     expect(unknown.body.message).toContain(`"${changedKey}" is not a valid age public key: is not an age X25519 recipient: its checksum does not match`);
+    const secret = await cast.developer.client.post('/api/apps/shop/backups', { encryption: { recipients: [stranger.identity] } });
+    expect(secret.status).toBe(400);
+    expect(secret.body.message).toContain('one is an age private key (AGE-SECRET-KEY-1…, not shown here); give its public key');
+    expect(secret.body.message).not.toContain(stranger.identity.slice(15, 30));
     const both = await cast.developer.client.post('/api/apps/shop/backups', { encryption: { recipients: ['ops'], passphrase: true } });
     expect(both.status).toBe(400);
     expect(both.body.message).toContain('give either recipients or passphrase: true');

@@ -98,6 +98,11 @@ export class BackupRecipients {
         }
         continue;
       }
+      // A private key pasted by mistake is never quoted back (a 400 may end up in a proxy's or a client's log).
+      if (/^age-secret-key-/i.test(wanted.trim())) {
+        problems.push('encryption.recipients: one is an age private key (AGE-SECRET-KEY-1…, not shown here); give its public key (age1…, what age-keygen -y prints) and keep the private key secret');
+        continue;
+      }
       problems.push(
         `encryption.recipients: ${quoted(wanted, 60)} is not a recipient configured for app "${app.name}" or for the installation; name one configured (an Owner adds it with POST /api/apps/${app.name}/recipients, an admin for every app with POST /api/recipients) or give an age public key (age1…)`,
       );

@@ -33,9 +33,9 @@ export const InstallationRecipient = z.strictObject({
 });
 
 /**
- * What a backup or a policy asks for: `recipients` (names of configured recipients, or their
- * `age1…` keys) or, for a backup started by hand, `passphrase: true` (a passphrase made for it,
- * answered once).
+ * What a backup or a policy asks for: `recipients` (age X25519 public keys, configured or not, or
+ * names of configured recipients) or, for a backup started by hand, `passphrase: true` (a
+ * passphrase made for it, answered once).
  */
 export const EncryptionBody = z
   .strictObject({
@@ -45,7 +45,7 @@ export const EncryptionBody = z
       .max(MAX_BACKUP_RECIPIENTS, `may name at most ${MAX_BACKUP_RECIPIENTS} recipients`)
       .refine((names) => new Set(names).size === names.length, { message: 'names a recipient twice' })
       .optional()
-      .describe('Recipients configured for the app or the installation, by name or by their `age1…` key'),
+      .describe('Public keys (`age1…`), or names of recipients configured for the app or the installation'),
     passphrase: z.literal(true, 'must be true (the server makes the passphrase and answers it once)').optional().describe('Encrypt with a passphrase the server makes and answers once (backups started by hand only)'),
   })
   .refine((body) => (body.recipients === undefined) !== (body.passphrase === undefined), { message: 'give either recipients or passphrase: true (age encrypts to one or the other)' })

@@ -1,5 +1,6 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { hasEnded, type JobStatus } from './job-record.js';
 
 /** How often a stream looks at its job; jobs save progress at most every 500 ms. */
 const POLL_MS = 250;
@@ -7,13 +8,15 @@ const POLL_MS = 250;
 const KEEP_ALIVE_MS = 15_000;
 
 interface StreamedJob {
-  status: string;
+  status: JobStatus;
 }
 
 /**
  * Server-sent events for one job: `event: job` with the job as served (the same JSON as its GET)
- * at once and at each change, then `event: end` when the job has Completed or Failed, and the
- * response ends. It follows the stored job, so it works whichever process runs the job.
+ * at once and at each change, then `event: end` with `{ status }` when the job has ended (Completed,
+ * Failed, or Interrupted: a restore the server stopped under waits for a resume, which a client
+ * follows with a new stream), and the response ends. It follows the stored job, so it works
+ * whichever process runs the job.
  */
 @Injectable()
 export class JobEventStreams implements BeforeApplicationShutdown {
@@ -63,7 +66,7 @@ export class JobEventStreams implements BeforeApplicationShutdown {
           res.write(': still running\n\n');
           lastWrite = Date.now();
         }
-        if (job.status === 'Completed' || job.status === 'Failed') {
+        if (hasEnded(job)) {
           send('end', { status: job.status });
           finish();
           return;

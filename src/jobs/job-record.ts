@@ -38,6 +38,13 @@ export const MAX_LOG_LINES = 2000;
 
 export const isActive = (job: { status: JobStatus }) => job.status === 'Scheduled' || job.status === 'Running';
 
+/**
+ * Whether a job has ended as far as someone following it is concerned: Completed, Failed or
+ * Interrupted (a resumed restore is followed anew). Every kind's statuses are the one JobStatus,
+ * so backups, restores and rollbacks end alike.
+ */
+export const hasEnded = (job: { status: JobStatus }) => !isActive(job);
+
 /** The job's log with one more line; a job that keeps no log keeps none. */
 export function withLine<J extends JobRecord>(job: J, message: string, at = new Date().toISOString()): Pick<JobRecord, 'log'> {
   return job.log ? { log: [...job.log, { at, message }].slice(-MAX_LOG_LINES) } : {};

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Filter, Scalar } from '../infrastructure/read-store/read-store.port.js';
 import type { Page } from '../contract/paging.schemas.js';
 import type { JobEventStreams } from './job-event-streams.service.js';
-import type { JobRecord } from './job-record.js';
+import type { JobRecord, JobStatus } from './job-record.js';
 import type { JobStore } from './job-store.js';
 
 /**
@@ -10,7 +10,7 @@ import type { JobStore } from './job-store.js';
  * jobs.http.controller.ts): a job is served the same way by every kind: its view, newest first,
  * 404 for another app's job, the same JSON in its GET and in its stream.
  */
-export class JobRoutes<J extends JobRecord, V extends { status: string }> {
+export class JobRoutes<J extends JobRecord, V extends { status: JobStatus }> {
   constructor(
     private readonly jobs: JobStore<J>,
     private readonly view: (job: J) => V,

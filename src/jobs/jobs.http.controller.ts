@@ -5,7 +5,7 @@ import type { AppAccessInfo } from '../auth/auth.ports.js';
 import { CurrentApp } from '../auth/current.decorators.js';
 import type { AppRole } from '../auth/principal.js';
 import { type Page, PageQuery } from '../contract/paging.schemas.js';
-import type { JobRecord } from './job-record.js';
+import type { JobRecord, JobStatus } from './job-record.js';
 import type { JobRoutes } from './job-routes.js';
 
 /**
@@ -15,7 +15,7 @@ import type { JobRoutes } from './job-routes.js';
  */
 
 /** `GET {path}`, `GET {path}/:id` and `GET {path}/:id/events` for administrators: every job of the kind. */
-export function AdminJobsController<J extends JobRecord, V extends { status: string }>(path = '') {
+export function AdminJobsController<J extends JobRecord, V extends { status: JobStatus }>(path = '') {
   abstract class AdminJobs {
     constructor(protected readonly jobs: JobRoutes<J, V>) {}
 
@@ -42,7 +42,7 @@ export function AdminJobsController<J extends JobRecord, V extends { status: str
 }
 
 /** The same routes under an app (`:app` in the controller's path) for callers with one of `roles` on it: that app's jobs. */
-export function AppJobsController<J extends JobRecord & { appId: string }, V extends { status: string }>(path: string, ...roles: AppRole[]) {
+export function AppJobsController<J extends JobRecord & { appId: string }, V extends { status: JobStatus }>(path: string, ...roles: AppRole[]) {
   abstract class AppJobs {
     constructor(protected readonly jobs: JobRoutes<J, V>) {}
 

@@ -60,7 +60,7 @@ describe.runIf(present)('encrypted archives (age), end to end over HTTP, with De
     await server?.close();
   });
 
-  it('recipients: Owners configure an app’s, admins the installation’s; Developers see both and may name only those', async () => {
+  it('recipients: Owners configure an app’s, admins the installation’s; Developers see both; unknown names, broken keys and private keys are refused', async () => {
     expect((await cast.developer.client.post('/api/apps/shop/recipients', { name: 'mine', recipient: stranger.recipient })).status).toBe(403);
     const added = await cast.owner.client.post('/api/apps/shop/recipients', { name: 'ops', recipient: ops.recipient });
     expect(added.status).toBe(201);
@@ -75,10 +75,17 @@ describe.runIf(present)('encrypted archives (age), end to end over HTTP, with De
     const seen = await cast.developer.client.get('/api/apps/shop/recipients');
     expect(seen.body.items.map((r: { name: string; scope: string }) => `${r.scope}:${r.name}`)).toEqual(['app:ops', 'installation:vault']);
 
-    const unknown = await cast.developer.client.post('/api/apps/shop/backups', { encryption: { recipients: ['ops', 'nobody', (await generateKeyPair()).recipient] } });
+    const changedKey = `${stranger.recipient.slice(0, 30)}${stranger.recipient[30] === 'q' ? 'p' : 'q'}${stranger.recipient.slice(31)}`;
+    const unknown = await cast.developer.client.post('/api/apps/shop/backups', { encryption: { recipients: ['ops', 'nobody', (await generateKeyPair()).recipient, changedKey] } });
     expect(unknown.status).toBe(400);
     expect(unknown.body.message).toContain('"nobody" is not a recipient configured for app "shop"');
-    expect(unknown.body.message).toMatch(/age1\S+ is not a recipient configured/);
+    // A valid key configured nowhere is taken as it is (the shared contract); only the broken one is refused, as a key.
+    expect(unknown.body.message).not.toMatch(/age1\S+ is not a recipient configured/);
+    expect(unknown.body.message).toContain(`"${changedKey}" is not a valid age public key: is not an age X25519 recipient: its checksum does not match`);
+    const secret = await cast.developer.client.post('/api/apps/shop/backups', { encryption: { recipients: [stranger.identity] } });
+    expect(secret.status).toBe(400);
+    expect(secret.body.message).toContain('one is an age private key (AGE-SECRET-KEY-1…, not shown here); give its public key');
+    expect(secret.body.message).not.toContain(stranger.identity.slice(15, 30));
     const both = await cast.developer.client.post('/api/apps/shop/backups', { encryption: { recipients: ['ops'], passphrase: true } });
     expect(both.status).toBe(400);
     expect(both.body.message).toContain('give either recipients or passphrase: true');
@@ -211,6 +218,39 @@ describe.runIf(present)('encrypted archives (age), end to end over HTTP, with De
     expect(job.status, String(job.error)).toBe('Completed');
     expect((job.log as { message: string }[]).map((line) => line.message)).toContain('The archive is encrypted (age); decrypting it with this installation’s own key');
     expect(await appReads(server.admin, 'migrated', built.assets)).toEqual(await appReads(server.admin, 'shop', built.assets));
+  });
+
+  it('two installations: the source backs up to the target’s key as given (configured nowhere), by hand and by policy; the target restores it with no key', async () => {
+    const target = await startServer();
+    try {
+      const key = (await target.admin.get('/api/installation/recipient')).body.recipient as string;
+      expect((await cast.developer.client.get('/api/apps/shop/recipients')).body.items.map((r: { recipient: string }) => r.recipient)).not.toContain(key);
+      const { started, done } = await backup({ encryption: { recipients: [key, 'ops'] } });
+      expect(started['encryption']).toEqual({ passphrase: false, recipients: [{ name: null, recipient: key }, { name: 'ops', recipient: ops.recipient }] });
+      expect(done.encryption).toEqual(started['encryption']);
+      // Nothing secret in the record: public keys only.
+      expect(JSON.stringify(done)).not.toMatch(/AGE-SECRET-KEY/);
+
+      const archive = (await cast.developer.client.bytes(`/api/apps/shop/backups/${done.id}/archive`)).bytes;
+      const form = fileForm(archive, 'shop.zip.age', 'application/octet-stream');
+      form.append('name', 'moved');
+      const job = await target.admin.post('/api/restore', form);
+      expect(job.status, JSON.stringify(job.body)).toBe(202);
+      const finished = await waitForJob(target.admin, `/api/restore/${job.body.id}`);
+      expect(finished.status, String(finished.error)).toBe('Completed');
+      expect((finished.log as { message: string }[]).map((line) => line.message)).toContain('The archive is encrypted (age); decrypting it with this installation’s own key');
+      expect(await appReads(target.admin, 'moved', built.assets)).toEqual(await appReads(server.admin, 'shop', built.assets));
+
+      const policy = await cast.developer.client.put('/api/apps/shop/backup-policy', { schedule: '0 3 * * *', encryption: { recipients: [key] } });
+      expect(policy.status, JSON.stringify(policy.body)).toBe(200);
+      expect(policy.body.encryption).toEqual({ recipients: [key] });
+      const brokenPolicy = await cast.developer.client.put('/api/apps/shop/backup-policy', { schedule: '0 3 * * *', encryption: { recipients: [`${key.slice(0, -1)}${key.endsWith('q') ? 'p' : 'q'}`] } });
+      expect(brokenPolicy.status).toBe(400);
+      expect(brokenPolicy.body.message).toContain('is not a valid age public key');
+      expect((await cast.developer.client.delete('/api/apps/shop/backup-policy')).status).toBe(204);
+    } finally {
+      await target.close();
+    }
   });
 
   it('a backup with a passphrase: made by the server, answered once, opened by age -d on a terminal and by a restore', async () => {

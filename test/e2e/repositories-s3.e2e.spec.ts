@@ -151,6 +151,19 @@ if (!s3TestEnv && !inCi) {
       const updatedCli = await cli('repository', 'update', 'locked', '--object-lock-days', '3', '--json');
       expect(updatedCli.code, updatedCli.stderr).toBe(0);
       expect(jsonOf(updatedCli)).toMatchObject({ objectLock: { mode: 'GOVERNANCE', days: 3 }, credentials: 'file' });
+      // A PUT naming only the lock keeps the bucket settings and credentials as stored, and still checks the bucket can lock.
+      const lockOnly = await http.put('/api/repositories/locked', { objectLock: { mode: 'GOVERNANCE', days: 4 } });
+      expect(lockOnly.status, JSON.stringify(lockOnly.body)).toBe(200);
+      expect(lockOnly.body).toMatchObject({ s3: { bucket: locking, endpoint: env.endpoint }, credentials: 'file', objectLock: { mode: 'GOVERNANCE', days: 4 } });
+      expect((await http.post('/api/repositories/locked/check')).body.ok).toBe(true);
+      const appendOnly = await http.put('/api/repositories/locked', { appendOnly: true });
+      expect(appendOnly.status).toBe(400);
+      expect(appendOnly.body.message).toContain('appendOnly: only for filesystem repositories');
+      // Moving to a bucket without Object Lock while the (kept) lock stays is refused.
+      const movedKeptLock = await http.put('/api/repositories/locked', { s3: s3(plain) });
+      expect(movedKeptLock.status).toBe(400);
+      expect(movedKeptLock.body.message).toContain('does not have Object Lock enabled');
+      expect((await http.get('/api/repositories/locked')).body).toMatchObject({ s3: { bucket: locking }, objectLock: { days: 4 } });
     });
 
     it('lists copies another installation wrote into the bucket', async () => {

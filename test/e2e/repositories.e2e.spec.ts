@@ -87,9 +87,19 @@ describe('backup repositories over HTTP: folders', () => {
     expect(renamed.status).toBe(400);
     expect(renamed.body.message).toContain('cannot be renamed');
     expect((await server.admin.put('/api/repositories/nas', { type: 's3', s3: { bucket: 'abc' } })).body.message).toContain('stays one');
-    const changed = await server.admin.put(`/api/repositories/${created.body.id}`, { path: nas, appendOnly: true });
-    expect(changed.status).toBe(200);
-    expect(changed.body).toMatchObject({ name: 'nas', appendOnly: true });
+    // A PUT changes what it names; every field left out keeps its stored value.
+    const changed = await server.admin.put(`/api/repositories/${created.body.id}`, { appendOnly: true });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(changed.body).toMatchObject({ name: 'nas', type: 'filesystem', path: nas, appendOnly: true });
+    const elsewhere = tempDir();
+    const moved = await server.admin.put('/api/repositories/nas', { path: elsewhere });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect(moved.body).toMatchObject({ path: elsewhere, appendOnly: true });
+    expect((await server.admin.put('/api/repositories/nas', {})).body).toMatchObject({ path: elsewhere, appendOnly: true });
+    // What is named is still checked.
+    expect((await server.admin.put('/api/repositories/nas', { path: 'relative/folder' })).body.message).toContain('path: must be absolute');
+    expect((await server.admin.put('/api/repositories/nas', { objectLock: { mode: 'GOVERNANCE', days: 1 } })).body.message).toContain('a folder cannot lock a copy');
+    expect((await server.admin.put('/api/repositories/nas', { path: nas })).body).toMatchObject({ path: nas, appendOnly: true });
 
     const check = await server.admin.post('/api/repositories/nas/check');
     expect(check.status).toBe(200);

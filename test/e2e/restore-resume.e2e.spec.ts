@@ -8,6 +8,7 @@ import { until, waitForJob } from '../support/fixtures.js';
 import { growOffline } from '../support/grow.js';
 import { ADMIN_TOKEN, tempDir } from '../support/test-server.js';
 import { runCli } from '../support/cli-runner.js';
+import { readEventStream, type SseMessage } from '../support/sse.js';
 
 /** Events of the mix workload (contents, schemas, assets with files, contributors): enough to kill a restore at 10, 50 and 95 %. */
 const EVENTS = 12_000;
@@ -163,5 +164,38 @@ describe('restores that resume after the server stopped (real processes, SIGKILL
     expect(userCount(dataDir)).toBe(usersBefore);
     expect(claimsOf(dataDir, 'copy')).toEqual([]);
     expect((await server.admin.post('/api/apps', { name: 'copy' })).status).toBe(201);
+  }, 180_000);
+  it('an event stream ends when its restore becomes Interrupted (SIGTERM under it, and a stream opened later); the resumed restore is followed by a new stream to Completed', async () => {
+    const dataDir = tempDir();
+    await growOffline(dataDir, { events: 6000, apps: ['shop'] });
+    server = await startChildServer(dataDir, { RESUME_RESTORES_AT_STARTUP: 'false' });
+    const backup = await server.admin.post('/api/apps/shop/backups', {});
+    expect((await waitForJob(server.admin, `/api/backups/${backup.body.id}`)).status).toBe('Completed');
+    const started = await server.admin.post('/api/restore', { backupId: backup.body.id, name: 'followed' });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = started.body.id as string;
+    // A connection the server drops without `end` counts as a message, so the assertion below says what happened.
+    const following = readEventStream(`${server.url}/api/restore/${id}/events`, ADMIN_TOKEN).then(
+      (stream) => stream.messages,
+      (error: unknown): SseMessage[] => [{ event: 'dropped without end', data: String(error) }],
+    );
+    await until(async () => ((await job(server!, id))['restoredEvents'] as number) >= 1000 || undefined, 'the restore to write events', 120_000, 5);
+    await server.stop();
+
+    // The stream open during the SIGTERM saw the restore become Interrupted, then `end`, and ended (the shutdown waited for it, not for its deadline).
+    const during = await following;
+    expect(during.at(-1)).toEqual({ event: 'end', data: { status: 'Interrupted' } });
+    expect((during.at(-2)!.data as { status: string }).status).toBe('Interrupted');
+
+    server = await startChildServer(dataDir, { RESUME_RESTORES_AT_STARTUP: 'false' });
+    expect((await job(server, id))['status']).toBe('Interrupted');
+    const later = await readEventStream(`${server.url}/api/restore/${id}/events`, ADMIN_TOKEN);
+    expect(later.messages.map((m) => m.event)).toEqual(['job', 'end']);
+    expect(later.messages.at(-1)!.data).toEqual({ status: 'Interrupted' });
+
+    const resumed = await server.admin.post(`/api/restore/${id}/resume`, {});
+    expect(resumed.status, JSON.stringify(resumed.body)).toBe(202);
+    const after = await readEventStream(`${server.url}/api/restore/${id}/events`, ADMIN_TOKEN);
+    expect(after.messages.at(-1), JSON.stringify(after.messages.at(-2))).toEqual({ event: 'end', data: { status: 'Completed' } });
   }, 180_000);
 });

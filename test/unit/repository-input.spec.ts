@@ -49,6 +49,19 @@ describe('repository settings from a request', () => {
     expect(problem(() => parseSettings({ s3: { bucket: 'b-1', secretsFile: 'secrets.json' } }, 's3'))).toContain('must be an absolute path');
   });
 
+  it('on an update, fills every field left out from the stored repository; null removes a lock', () => {
+    const locked = { ...s3Record({ kind: 'file', secretsFile: '/run/secrets/s3' }), objectLock: { mode: 'GOVERNANCE' as const, days: 3 } };
+    expect(parseSettings({}, 's3', locked)).toEqual({ type: 's3', path: null, s3: locked.s3, objectLock: locked.objectLock, appendOnly: false });
+    expect(parseSettings({ objectLock: { mode: 'COMPLIANCE', days: 9 } }, 's3', locked)).toMatchObject({ s3: locked.s3, objectLock: { mode: 'COMPLIANCE', days: 9 } });
+    expect(parseSettings({ objectLock: null }, 's3', locked).objectLock).toBeNull();
+    expect(parseSettings({ s3: { bucket: 'other' } }, 's3', locked)).toMatchObject({ s3: { config: { bucket: 'other' }, credentials: { kind: 'file' } }, objectLock: locked.objectLock });
+    expect(problem(() => parseSettings({ appendOnly: true }, 's3', locked))).toContain('appendOnly: only for filesystem repositories');
+    const folder: RepositoryRecord = { ...locked, type: 'filesystem', path: '/mnt/nas', s3: null, objectLock: null, appendOnly: true };
+    expect(parseSettings({ path: '/mnt/nas2' }, 'filesystem', folder)).toMatchObject({ path: '/mnt/nas2', appendOnly: true });
+    expect(parseSettings({ appendOnly: false }, 'filesystem', folder)).toMatchObject({ path: '/mnt/nas', appendOnly: false });
+    expect(problem(() => parseSettings({ path: 'nas' }, 'filesystem', folder))).toContain('path: must be absolute');
+  });
+
   it('keeps each option to its type and says so', () => {
     expect(problem(() => parseSettings({ path: '/mnt/nas', objectLock: { mode: 'GOVERNANCE', days: 1 } }, 'filesystem'))).toContain('a folder cannot lock a copy');
     expect(problem(() => parseSettings({ s3: { bucket: 'b-1' }, appendOnly: true }, 's3'))).toContain('appendOnly: only for filesystem repositories');

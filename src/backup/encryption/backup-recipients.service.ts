@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Encryption, EncryptionInput, Recipient } from '../../contract/encryption.schemas.js';
 import { READ_STORE, type ReadCollection, type ReadStore } from '../../infrastructure/read-store/read-store.port.js';
-import { AgeKeyError, isRecipient, recipientBytes } from '../../archive/age-keys.js';
+import { AgeKeyError, recipientBytes } from '../../archive/age-keys.js';
+import { quoted } from '../../platform/text/control-characters.js';
 import { conflict, invalid, notFound } from '../../platform/domain-errors.js';
 
 /** Where a recipient is configured: for every app (by an admin), or for one app (by its Owner). */
@@ -65,23 +66,45 @@ export class BackupRecipients {
 
   /**
    * What a backup of `app` is encrypted to, as its job records it: each requested recipient looked
-   * up among the app's and the installation's, by name or by key; 400 naming any that is not
-   * configured. A passphrase needs nothing looked up.
+   * up among the app's and the installation's, by name or by key (recorded with its name); a valid
+   * X25519 public key configured nowhere is taken as it is (recorded with name null), so a source
+   * installation backs up to another's `GET /api/installation/recipient` with nothing configured
+   * first (the shared contract: recipients are `age1…` keys). 400 naming any unknown name, and any
+   * `age1…` text that is not a valid key (public keys are quoted; they are not secrets). A
+   * passphrase needs nothing looked up.
    */
   async resolve(app: { id: string; name: string }, requested: EncryptionInput): Promise<Encryption> {
     if (requested.passphrase) return { recipients: [], passphrase: true };
     const known = await this.list({ kind: 'app', appId: app.id, appName: app.name });
     const problems: string[] = [];
     const resolved: Encryption['recipients'] = [];
+    const add = (entry: Encryption['recipients'][number]) => {
+      if (!resolved.some((done) => done.recipient === entry.recipient)) resolved.push(entry);
+    };
     for (const wanted of requested.recipients ?? []) {
       const found = known.find((recipient) => recipient.name === wanted) ?? known.find((recipient) => recipient.recipient === wanted);
       if (found) {
-        if (!resolved.some((done) => done.recipient === found.recipient)) resolved.push({ name: found.name, recipient: found.recipient });
+        add({ name: found.name, recipient: found.recipient });
         continue;
       }
-      const shown = isRecipient(wanted) ? wanted : JSON.stringify(wanted.slice(0, 60));
+      // Recipient names follow the app name rule (lowercase, digits, dashes), so none starts "age1" with 58 more characters; text that looks like a key is judged as one.
+      if (wanted.startsWith('age1')) {
+        try {
+          recipientBytes(wanted);
+          add({ name: null, recipient: wanted });
+        } catch (error) {
+          if (!(error instanceof AgeKeyError)) throw error;
+          problems.push(`encryption.recipients: ${quoted(wanted, 100)} is not a valid age public key: ${error.message}`);
+        }
+        continue;
+      }
+      // A private key pasted by mistake is never quoted back (a 400 may end up in a proxy's or a client's log).
+      if (/^age-secret-key-/i.test(wanted.trim())) {
+        problems.push('encryption.recipients: one is an age private key (AGE-SECRET-KEY-1…, not shown here); give its public key (age1…, what age-keygen -y prints) and keep the private key secret');
+        continue;
+      }
       problems.push(
-        `encryption.recipients: ${shown} is not a recipient configured for app "${app.name}" or for the installation; an Owner adds it with POST /api/apps/${app.name}/recipients (an admin, for every app: POST /api/recipients)`,
+        `encryption.recipients: ${quoted(wanted, 60)} is not a recipient configured for app "${app.name}" or for the installation; name one configured (an Owner adds it with POST /api/apps/${app.name}/recipients, an admin for every app with POST /api/recipients) or give an age public key (age1…)`,
       );
     }
     if (problems.length > 0) throw invalid(problems.join('; '));

@@ -64,7 +64,7 @@ export class BackupPoliciesService {
       throw new BadRequestException(`${input.incremental ? 'incremental' : 'fullEvery'}: a partial backup cannot be incremental; incremental backups hold the whole app (leave out include, or ${leaveOut})`);
     }
     if (input.encryption?.passphrase) {
-      throw new BadRequestException('encryption: a policy cannot encrypt with a passphrase, since nobody is there to receive it when a scheduled backup runs; name recipients (public keys an Owner or an admin configured) instead');
+      throw new BadRequestException('encryption: a policy cannot encrypt with a passphrase, since nobody is there to receive it when a scheduled backup runs; name recipients (configured names or age1… public keys) instead');
     }
     // Checked now for a clear 400; looked up again at each run, so a recipient removed since fails that run, saying so.
     if (input.encryption) await this.recipients.resolve(app, input.encryption);

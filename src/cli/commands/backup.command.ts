@@ -172,7 +172,7 @@ Examples:
         .description('back up an app, or part of it (answers at once; --wait follows the job until it ends)')
         .option('--label <label>', 'a label for the backup')
         .option('--repository <name>', 'keep a copy in this repository (repeat for several; default: local)', repeated)
-        .option('--recipient <name>', 'encrypt the archive (age) to this recipient, configured for the app or the installation, by name or age1… key (repeat for several)', repeated)
+        .option('--recipient <name>', 'encrypt the archive (age) to this recipient: a name configured for the app or the installation, or an age1… public key (repeat for several)', repeated)
         .option('--passphrase-out <file>', 'encrypt the archive (age) with a passphrase the server makes, written to this new file (mode 0600); it is shown nowhere else')
         .option('--incremental [base]', "hold only what changed since a base backup: the one given, or the app's latest backup of the whole app")
         .option('--wait', 'follow the backup until it is Completed or Failed')

@@ -22,24 +22,30 @@ const CREDENTIAL_FIELDS = ['accessKeyId', 'secretAccessKey', 'accessKeyIdEnv', '
 
 /**
  * The settings a create or an update asks for, or a 400 naming what is wrong. `current` is the
- * stored repository on an update: its name and type cannot change, and S3 credentials the
- * request leaves out are kept. Messages never quote a credential field's value.
+ * stored repository on an update: its name and type cannot change, and every field the request
+ * leaves out keeps its stored value (`path`, `s3` as a whole, `objectLock`, `appendOnly`; within
+ * `s3`, the credentials), so `{ "appendOnly": true }` changes only that. `objectLock: null`
+ * removes a lock. Messages never quote a credential field's value.
  */
 export function parseSettings(body: RepositoryBody, type: 'filesystem' | 's3', current?: RepositoryRecord): RepositorySettings {
   const problems: string[] = [];
   if (type === 'filesystem') {
+    const path = body.path ?? current?.path ?? undefined;
     if (body.s3 !== undefined) problems.push('s3: only for repositories of type s3');
     if (body.objectLock) problems.push('objectLock: a folder cannot lock a copy; mark the repository appendOnly, or use an S3 bucket with Object Lock');
-    if (body.path === undefined || body.path === '') problems.push('path: is required for a filesystem repository (an absolute path to an existing folder)');
-    else if (!isAbsolute(body.path)) problems.push(`path: must be absolute (like /mnt/nas/appvault), not ${JSON.stringify(body.path)}`);
+    if (path === undefined || path === '') problems.push('path: is required for a filesystem repository (an absolute path to an existing folder)');
+    else if (!isAbsolute(path)) problems.push(`path: must be absolute (like /mnt/nas/appvault), not ${JSON.stringify(path)}`);
     if (problems.length > 0) throw invalid(problems.join('; '));
-    return { type, path: resolve(body.path!), s3: null, objectLock: null, appendOnly: body.appendOnly ?? false };
+    return { type, path: resolve(path!), s3: null, objectLock: null, appendOnly: body.appendOnly ?? current?.appendOnly ?? false };
   }
   if (body.path !== undefined) problems.push('path: only for repositories of type filesystem');
   if (body.appendOnly) problems.push('appendOnly: only for filesystem repositories; an S3 bucket protects its copies with objectLock');
-  if (body.s3 === undefined) problems.push('s3: is required for an s3 repository ({ endpoint, region, bucket, prefix?, forcePathStyle? } and where its credentials come from)');
+  if (body.s3 === undefined && !current?.s3) problems.push('s3: is required for an s3 repository ({ endpoint, region, bucket, prefix?, forcePathStyle? } and where its credentials come from)');
   if (problems.length > 0) throw invalid(problems.join('; '));
-  const s3 = body.s3!;
+  const objectLock = body.objectLock === undefined ? (current?.objectLock ?? null) : body.objectLock;
+  // Left out of an update: the bucket settings as stored (already checked when they were saved), credentials included.
+  if (body.s3 === undefined) return { type, path: null, s3: current!.s3!, objectLock, appendOnly: false };
+  const s3 = body.s3;
   // Where the bucket is goes to the adapter's schema; the credential fields never do.
   const where = Object.fromEntries(Object.entries(s3).filter(([field]) => !(CREDENTIAL_FIELDS as readonly string[]).includes(field)));
   const parsed = s3RepositoryConfigSchema.safeParse(where);
@@ -50,7 +56,7 @@ export function parseSettings(body: RepositoryBody, type: 'filesystem' | 's3', c
     type,
     path: null,
     s3: { config, credentials: credentials.source },
-    objectLock: body.objectLock ?? null,
+    objectLock,
     appendOnly: false,
     ...(credentials.secrets ? { secrets: credentials.secrets } : {}),
   };

@@ -201,12 +201,23 @@ describe('download links and resumable archive downloads', () => {
     expect((await owner.client.delete('/api/apps/short-app')).status).toBe(204);
     const after = await get(made.url);
     expect(after.status).toBe(410);
-    expect(after.json?.message).toBe('The app behind this download link was deleted; its links ended with it. An administrator can still download the backup.');
+    expect(after.json?.message).toBe('The app behind this download link was deleted; its links ended with it. An administrator can still download the backup, or make a new link for it.');
     // A new app under the same name is another app: the old links stay dead.
     expect((await owner.client.post('/api/apps', { name: 'short-app' })).status).toBe(201);
     expect((await get(made.url)).status).toBe(410);
     const kept = await server.admin.bytes(`/api/backups/${done.id}/archive`);
     expect(kept.status).toBe(200);
     expect(sha256(kept.bytes)).toBe(done.sha256);
+    // A link an admin makes now, for the deleted app's backup (to move it elsewhere), serves: it was made for a backup without its app.
+    const rescue = await server.admin.post(`/api/backups/${done.id}/links`, {});
+    expect(rescue.status).toBe(201);
+    const rescued = await get((rescue.body as { url: string }).url);
+    expect(rescued.status).toBe(200);
+    expect(sha256(rescued.bytes)).toBe(done.sha256);
+    const listed = await server.admin.get(`/api/backups/${done.id}/links`);
+    expect(listed.status).toBe(200);
+    expect(Object.keys(listed.body.items[0]).sort()).toEqual(['appId', 'backupId', 'created', 'createdBy', 'expires', 'id', 'revoked', 'state']);
+    // ...and the old link, made while the app lived, stays dead.
+    expect((await get(made.url)).status).toBe(410);
   });
 });

@@ -9,6 +9,11 @@ export interface BackupLink {
   createdBy: string;
   expires: string;
   revoked: string | null;
+  /**
+   * Made (by an admin: only they reach a deleted app's backups) after the backup's app was deleted:
+   * it does not end with the app, as links made while the app lived do.
+   */
+  afterAppDeleted?: true;
 }
 
 /** Links a backup may have that are neither expired nor revoked. */
@@ -22,4 +27,7 @@ export function stateOf(link: BackupLink, now = Date.now()): LinkState {
 }
 
 /** The public shape: what a list shows (the URL, which carries the signature, is shown only once). */
-export const toLinkView = (link: BackupLink): Link => ({ ...link, state: stateOf(link) });
+export const toLinkView = ({ id, backupId, appId, created, createdBy, expires, revoked }: BackupLink): Link => {
+  const link = { id, backupId, appId, created, createdBy, expires, revoked };
+  return { ...link, state: stateOf(link) };
+};

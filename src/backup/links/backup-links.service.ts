@@ -42,6 +42,7 @@ export class BackupLinksService {
     const active = existing.items.filter((link) => stateOf(link) === 'active').length;
     if (active >= MAX_ACTIVE_LINKS) throw conflict(`Backup ${backupId} has ${active} active links, the most it may have; revoke some first`);
     const expiresAt = Math.floor(Date.now() / 1000) + expiresInSeconds;
+    const appDeleted = !(await this.apps().findById(backup.appId));
     const link: BackupLink = {
       id: randomUUID(),
       backupId: backup.id,
@@ -50,6 +51,7 @@ export class BackupLinksService {
       createdBy: actor,
       expires: new Date(expiresAt * 1000).toISOString(),
       revoked: null,
+      ...(appDeleted ? { afterAppDeleted: true as const } : {}),
     };
     await this.links.put(link);
     const signature = await this.sign(link.id, link.backupId, expiresAt);
@@ -93,9 +95,12 @@ export class BackupLinksService {
       if (error instanceof DomainError && error.kind === 'not-found') throw gone('The backup behind this download link was deleted.');
       throw error;
     }
-    // Resolved on use: the apps and users modules provide these, and they need the backup module's services.
-    const app = await this.moduleRef.get<AppDirectory>(APP_DIRECTORY, { strict: false }).findById(link.appId);
-    if (!app) throw gone('The app behind this download link was deleted; its links ended with it. An administrator can still download the backup.');
+    const app = await this.apps().findById(link.appId);
+    if (!app) {
+      // An admin's link made for a deleted app's backup (a recovery, a move elsewhere) lives while its maker is an admin.
+      if (link.afterAppDeleted && (await this.isAdmin(link.createdBy))) return backup;
+      throw gone('The app behind this download link was deleted; its links ended with it. An administrator can still download the backup, or make a new link for it.');
+    }
     if (link.createdBy && !(await this.mayStillLink(link.createdBy, app.contributors))) {
       throw gone('The person who made this download link no longer has access to the app (as an Owner or Developer, or an administrator); their links ended with it. Ask for a new link.');
     }
@@ -106,8 +111,17 @@ export class BackupLinksService {
   private async mayStillLink(userId: string, contributors: readonly { userId: string; role: string }[]): Promise<boolean> {
     const role = contributors.find((c) => c.userId === userId)?.role;
     if (role && (MAINTAINERS as readonly string[]).includes(role)) return true;
+    return this.isAdmin(userId);
+  }
+
+  private async isAdmin(userId: string): Promise<boolean> {
     const user = await this.moduleRef.get<PrincipalResolver>(PRINCIPAL_RESOLVER, { strict: false }).byId(userId);
     return user?.admin === true;
+  }
+
+  // Resolved on use: the apps module provides it, and it needs the backup module's services.
+  private apps(): AppDirectory {
+    return this.moduleRef.get<AppDirectory>(APP_DIRECTORY, { strict: false });
   }
 
   private async sign(linkId: string, backupId: string, expiresAt: number): Promise<string> {

@@ -494,6 +494,20 @@ describe('appvault CLI', () => {
     expect(bad.stderr).toMatch(/schedule: .*61/);
     const badKeep = await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--keep-last', '0']);
     expect(badKeep.code).toBe(2);
+    // --full-every sends fullEvery: a full backup, then two incremental ones, and show says so in both forms.
+    const incremental = await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--keep-daily', '7', '--full-every', '3', '--json']);
+    expect(incremental.code, incremental.stderr).toBe(0);
+    expect(json(incremental)).toMatchObject({ fullEvery: 3, incremental: { maxIncrements: 2, maxDays: null }, keepDaily: 7 });
+    expect(json(await cli(['policy', 'show', 'shop', '--json']))).toMatchObject({ fullEvery: 3, incremental: { maxIncrements: 2 } });
+    expect((await cli(['policy', 'show', 'shop'])).stdout).toMatch(/^Full: {6}1 run in 3, the 2 between incremental \(fullEvery 3\)$/m);
+    // Set again without it, the policy (PUT replaces it) takes every run full, and show says that too.
+    expect(json(await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--json']))).toMatchObject({ fullEvery: 1, incremental: null });
+    expect((await cli(['policy', 'show', 'shop'])).stdout).toMatch(/^Full: {6}every run \(fullEvery 1\)$/m);
+    for (const value of ['0', 'x']) {
+      const badFullEvery = await cli(['policy', 'set', 'shop', '--schedule', '0 3 * * *', '--full-every', value]);
+      expect(badFullEvery.code, badFullEvery.stderr).toBe(2);
+      expect(badFullEvery.stderr).toMatch(new RegExp(`--full-every <n>.*'${value}'.*must be a whole number from 1`));
+    }
     const deleted = await cli(['policy', 'delete', 'shop']);
     expect(deleted.code, deleted.stderr).toBe(0);
     const gone = await cli(['policy', 'show', 'shop']);

@@ -3,6 +3,14 @@ import type { BackupPolicy } from '../../contract/policies.schemas.js';
 import { CliContext, positiveInteger, repeated, withGlobalOptions } from '../cli-context.js';
 import { describeInclude, includeOf, type IncludeOptions, withIncludeOptions } from '../include-options.js';
 
+/** How often a scheduled run is full; nothing from a server too old to send fullEvery (the JSON says what it sent). */
+function describeFull(policy: BackupPolicy): string[] {
+  const every: unknown = policy.fullEvery;
+  if (typeof every !== 'number') return [];
+  const soonest = policy.incremental?.maxDays ? `, or sooner once the chain's full backup is ${policy.incremental.maxDays} days old` : '';
+  return [`Full:      ${every <= 1 ? 'every run' : `1 run in ${every}, the ${every - 1} between incremental`} (fullEvery ${every})${soonest}`];
+}
+
 function describe(policy: BackupPolicy): string[] {
   const keep = (['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const)
     .filter((rule) => policy[rule] !== undefined && policy[rule] !== null)
@@ -12,6 +20,7 @@ function describe(policy: BackupPolicy): string[] {
     `Schedule:  ${policy.schedule} (UTC)`,
     `Holds:     ${policy.include ? `partial: ${describeInclude(policy.include)}` : 'the whole app'}`,
     `To:        ${(policy.repositories ?? ['local']).join(', ')}${policy.objectLock ? ` (copies locked ${policy.objectLock.days} days, ${policy.objectLock.mode}, where the repository can lock)` : ''}`,
+    ...describeFull(policy),
     `Keep:      ${keep.length > 0 ? keep.join(', ') : 'no rules: the per-app backup limit applies'}`,
     `Next run:  ${policy.nextRun}`,
     `Last run:  ${policy.lastRun ?? 'never'}${policy.lastBackupId ? ` (backup ${policy.lastBackupId})` : ''}`,
@@ -29,6 +38,7 @@ interface SetOptions extends IncludeOptions {
   repository?: string[];
   lockDays?: number;
   lockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  fullEvery?: number;
 }
 
 export function registerPolicy(program: Command): void {
@@ -37,7 +47,7 @@ export function registerPolicy(program: Command): void {
     .description('scheduled backups of an app and how many of them to keep')
     .addHelpText(
       'after',
-      '\nExamples:\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --keep-weekly 4\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --repository local --repository offsite --lock-days 30\n  appvault policy set shop --schedule "0 * * * *" --schemas products --assets none --keep-last 24\n  appvault policy show shop\n  appvault policy delete shop',
+      '\nExamples:\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --keep-weekly 4\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 14 --full-every 7\n  appvault policy set shop --schedule "0 3 * * *" --keep-daily 7 --repository local --repository offsite --lock-days 30\n  appvault policy set shop --schedule "0 * * * *" --schemas products --assets none --keep-last 24\n  appvault policy show shop\n  appvault policy delete shop',
     );
   withGlobalOptions(
     withIncludeOptions(
@@ -49,6 +59,7 @@ export function registerPolicy(program: Command): void {
         .option('--keep-daily <n>', 'keep the newest scheduled backup of each of the last n days that have one', positiveInteger)
         .option('--keep-weekly <n>', 'the same per ISO week', positiveInteger)
         .option('--keep-monthly <n>', 'the same per month', positiveInteger)
+        .option('--full-every <n>', 'every nth scheduled backup is full, the ones between incremental (1, the default: every one full)', positiveInteger)
         .option('--repository <name>', 'keep a copy of each backup in this repository (repeat for several; default: local)', repeated)
         .option('--lock-days <n>', 'lock each copy for n days where the repository can (S3 Object Lock)', positiveInteger)
         .addOption(new Option('--lock-mode <mode>', 'with --lock-days').choices(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE')),
@@ -63,6 +74,7 @@ export function registerPolicy(program: Command): void {
           keepDaily: options.keepDaily,
           keepWeekly: options.keepWeekly,
           keepMonthly: options.keepMonthly,
+          ...(options.fullEvery !== undefined ? { fullEvery: options.fullEvery } : {}),
           ...(include ? { include } : {}),
           ...(options.repository ? { repositories: options.repository } : {}),
           ...(options.lockDays !== undefined ? { objectLock: { mode: options.lockMode ?? 'GOVERNANCE', days: options.lockDays } } : {}),

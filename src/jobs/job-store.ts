@@ -1,7 +1,7 @@
 import type { Filter, FindOptions, ReadCollection, ReadStore, Scalar } from '../infrastructure/read-store/read-store.port.js';
 import { notFound } from '../platform/domain-errors.js';
 import type { Page } from '../contract/paging.schemas.js';
-import { isActive, type JobRecord } from './job-record.js';
+import { hasEnded, type JobRecord } from './job-record.js';
 
 /** Where a kind's jobs live: a read-store collection of its own (installations have data in them: never rename one). */
 export interface JobCollection {
@@ -54,6 +54,6 @@ export class JobStore<J extends JobRecord> {
   /** Whether job `id` has recorded its outcome (it frees its slot right after). */
   async hasEnded(id: string): Promise<boolean> {
     const job = await this.docs.get(id);
-    return job !== undefined && !isActive(job);
+    return job !== undefined && hasEnded(job);
   }
 }
